@@ -1,0 +1,59 @@
+package eddy
+
+import (
+	"net"
+	"time"
+)
+
+// Conn is a connection served by an Engine.
+//
+// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, CloseWrite, SetIdleTimeout, Context and
+// SetContext may only be called from the connection's own callbacks or from functions run on its loop
+// through Execute. AsyncWrite, Execute, Close, LocalAddr and RemoteAddr are safe from any goroutine.
+type Conn interface {
+	// Peek returns the next n buffered inbound bytes without consuming them, or all of them when n <= 0.
+	// When fewer than n bytes are buffered it returns what there is and io.ErrShortBuffer.
+	// The slice belongs to the engine: it is valid only until the callback returns or the bytes are
+	// consumed, whichever comes first. Copy what must outlive that.
+	Peek(n int) ([]byte, error)
+	// Next is Peek followed by consuming the bytes returned; the same ownership rule applies.
+	Next(n int) ([]byte, error)
+	// Discard consumes up to n buffered inbound bytes (all of them when n < 0) and returns how many.
+	Discard(n int) (int, error)
+	// Buffered returns the number of inbound bytes buffered and not yet consumed.
+	Buffered() int
+
+	// Write copies b into the connection's outbound buffer; the bytes are sent once the current loop
+	// iteration ends, together with everything else written in it. The caller keeps ownership of b.
+	// It returns len(b), or ErrClosed on a closed or closing connection.
+	Write(b []byte) (int, error)
+	// Writev is Write for several slices, sent in order; the caller keeps ownership of them.
+	Writev(bs [][]byte) (int, error)
+	// AsyncWrite queues b to be written from any goroutine. b must not be modified until callback runs (the
+	// engine may copy it later). callback, if not nil, runs on the connection's loop once the bytes were
+	// handed to the kernel, or with the error that prevented it (ErrClosed when the connection closed
+	// first). AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull.
+	AsyncWrite(b []byte, callback func(c Conn, err error)) error
+	// Execute runs fn on the connection's loop, serialised with its callbacks; Write and the inbound
+	// methods may be used inside fn. It returns ErrClosed on a closed connection, or ErrQueueFull.
+	Execute(fn func(c Conn)) error
+
+	// Close closes the connection gracefully: reading stops, the output accepted before Close is
+	// flushed, then the connection is shut down and OnClose runs. Calling it again returns ErrClosed.
+	Close() error
+	// CloseWrite flushes the output accepted before it and then shuts down the sending side (the peer
+	// reads EOF); the connection stays open for reading. Later writes return ErrClosed.
+	CloseWrite() error
+	// SetIdleTimeout closes the connection after it has neither read nor written anything for d; 0 turns
+	// the timeout off.
+	SetIdleTimeout(d time.Duration) error
+
+	// Context returns the value set by SetContext.
+	Context() any
+	// SetContext attaches a value to the connection, typically per-connection protocol state.
+	SetContext(v any)
+	// LocalAddr returns the local address.
+	LocalAddr() net.Addr
+	// RemoteAddr returns the peer's address.
+	RemoteAddr() net.Addr
+}

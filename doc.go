@@ -1,0 +1,24 @@
+// Package eddy is an asynchronous I/O runtime: event loops that serve many connections without a goroutine
+// per connection, driven by callbacks.
+//
+// An [Engine] owns a number of loops (by default one per core). Each loop waits on the kernel (epoll on
+// Linux, or the portable engine built on package net elsewhere), reads what arrived, and calls the
+// [Handler]'s OnData with the connection, whose inbound bytes the handler inspects with [Conn.Peek],
+// [Conn.Next] and [Conn.Discard]. Writes made with [Conn.Write] inside a callback are buffered and flushed
+// once at the end of the loop iteration, so many small writes become one system call. Other goroutines reach
+// a connection through [Conn.AsyncWrite] and [Conn.Execute], which queue work onto the connection's loop.
+//
+// Callbacks for one connection never run concurrently, and a callback must not block: hand blocking or
+// CPU-heavy work to a worker pool (package github.com/eddyio/eddy/pool) and come back with AsyncWrite.
+//
+// A minimal echo server:
+//
+//	type echo struct{ eddy.BaseHandler }
+//
+//	func (echo) OnData(c eddy.Conn) {
+//		b, _ := c.Next(-1)
+//		c.Write(b)
+//	}
+//
+//	err := eddy.Serve(ctx, echo{}, []string{"tcp://127.0.0.1:9000"})
+package eddy

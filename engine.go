@@ -1,0 +1,161 @@
+package eddy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// impl is what each engine (epoll, std, ...) provides behind Engine.
+type impl interface {
+	// start opens the listeners and starts the loops.
+	start() error
+	// addrs returns the bound listen addresses.
+	addrs() []net.Addr
+	// stop stops accepting, closes every connection gracefully and waits for that until ctx is done, when
+	// it closes what is left at once. It returns after the loops have exited.
+	stop(ctx context.Context) error
+}
+
+// Engine serves connections with one Handler on a set of event loops. Create it with New, then Start it;
+// Stop ends it. Serve does all three.
+type Engine struct {
+	h    Handler
+	eps  []*endpoint
+	opts options
+	kind EngineKind
+	impl impl
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	stopErr  error
+	stopDone chan struct{}
+}
+
+// New checks the handler, addresses and options and prepares an engine without starting anything.
+// Addresses are tcp://host:port, tcp4://host:port, tcp6://[host]:port or unix:///path; a missing scheme
+// means tcp. The errors name the bad value.
+func New(h Handler, addrs []string, opts ...Option) (*Engine, error) {
+	if h == nil {
+		return nil, errors.New("eddy: nil Handler")
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("eddy: no address to listen on")
+	}
+	eps, err := parseEndpoints(addrs)
+	if err != nil {
+		return nil, err
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("eddy: nil Option")
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.lowWater >= o.highWater {
+		return nil, fmt.Errorf("eddy: write low water mark %d is not below the high water mark %d", o.lowWater, o.highWater)
+	}
+	e := &Engine{h: h, eps: eps, opts: o, stopDone: make(chan struct{})}
+	kind, im, err := newImpl(e)
+	if err != nil {
+		return nil, err
+	}
+	e.kind, e.impl = kind, im
+	return e, nil
+}
+
+// Kind returns the engine in use (never EngineAuto).
+func (e *Engine) Kind() EngineKind { return e.kind }
+
+// Start opens the listeners, calls OnBoot if the handler has it, and starts serving. It returns once the
+// engine accepts connections.
+func (e *Engine) Start() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return errors.New("eddy: engine already started")
+	}
+	e.started = true
+	if err := e.impl.start(); err != nil {
+		e.stopped = true
+		close(e.stopDone)
+		return err
+	}
+	return nil
+}
+
+// Addrs returns the addresses the engine listens on, with real ports where port 0 was asked for. It is
+// valid after Start.
+func (e *Engine) Addrs() []net.Addr { return e.impl.addrs() }
+
+// Stop stops the engine gracefully: it stops accepting, flushes the output already accepted on every
+// connection, closes them (OnClose runs for each) and calls OnShutdown. When ctx ends first, the
+// connections left are closed at once and Stop returns ctx's error. Calling Stop again waits for the first
+// call and returns its result.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.started {
+		e.mu.Unlock()
+		return ErrEngineStopped
+	}
+	if e.stopped {
+		e.mu.Unlock()
+		select {
+		case <-e.stopDone:
+			return e.stopErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	e.stopped = true
+	e.mu.Unlock()
+	err := e.impl.stop(ctx)
+	if sh, ok := e.h.(ShutdownHandler); ok {
+		sh.OnShutdown(e)
+	}
+	e.stopErr = err
+	close(e.stopDone)
+	return err
+}
+
+// Done returns a channel closed once the engine has stopped.
+func (e *Engine) Done() <-chan struct{} { return e.stopDone }
+
+// Serve creates and starts an engine, serves until ctx is done, then stops it gracefully, waiting at most
+// the stop timeout (WithStopTimeout). It returns the first error from starting or stopping.
+func Serve(ctx context.Context, h Handler, addrs []string, opts ...Option) error {
+	e, err := New(h, addrs, opts...)
+	if err != nil {
+		return err
+	}
+	if err := e.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), e.opts.stopTimeout)
+	defer cancel()
+	return e.Stop(sctx)
+}
+
+// boot calls the handler's OnBoot if it has one.
+func (e *Engine) boot() error {
+	if b, ok := e.h.(BootHandler); ok {
+		return b.OnBoot(e)
+	}
+	return nil
+}
+
+// tick runs the handler's OnTick if it has one and returns the next delay, or -1 for none.
+func (e *Engine) tick() time.Duration {
+	if t, ok := e.h.(TickHandler); ok {
+		return t.OnTick()
+	}
+	return -1
+}

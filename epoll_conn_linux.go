@@ -1,0 +1,511 @@
+package eddy
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/buffer"
+	"github.com/eddyio/eddy/internal/timer"
+)
+
+// Connection states. A connection moves only forward:
+//
+//	open -> closing -> lingering -> released
+//	open | closing | lingering -> released (abort: an error, or a forced stop)
+//
+// closing: Close was asked for (or the peer sent EOF, or the idle timeout fired); inbound bytes are read and
+// dropped, the output accepted before is flushed. When it is flushed the sending side is shut down and
+// OnClose runs; if the peer has not closed its side yet the socket lingers, draining input, until the peer's
+// FIN or lingerTimeout, so that closing with unread input does not turn our FIN into a RST that could destroy
+// data the peer has not read yet. released: the descriptor is closed and the slot freed.
+const (
+	connOpen uint8 = iota
+	connClosing
+	connLinger
+	connReleased
+)
+
+// epConn is a connection on the epoll engine. Every field except closeReq is owned by the loop goroutine.
+type epConn struct {
+	l     *epLoop
+	ln    *epListener
+	fd    int
+	slot  uint32
+	state uint8
+
+	writable     bool // the last write did not hit EAGAIN (or EPOLLOUT came since)
+	dirty        bool // in l.dirty
+	readPaused   bool // back-pressure: output above the high water mark
+	rereadQueued bool // in l.reread
+	peerEOF      bool
+	wantShutWr   bool // CloseWrite: shut down the sending side once the output is flushed
+	shutWr       bool
+	notified     bool // OnClose has run
+
+	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
+
+	reason      error // the reason OnClose will report
+	in          buffer.Inbound
+	out         buffer.Outbound
+	ctx         any
+	raddr       netip.AddrPort
+	laddr       netip.AddrPort // set only when the listener's address is a wildcard
+	timer       timer.Timer    // idle timeout, then close and linger deadlines
+	idleTimeout time.Duration
+	lastActive  int64 // wheel clock of the last read or write progress
+	async       *asyncState
+}
+
+// asyncState tracks AsyncWrite callbacks waiting for their bytes to reach the kernel.
+type asyncState struct {
+	waits []asyncWait
+}
+
+type asyncWait struct {
+	ahead int // queued bytes up to and including this write's last byte
+	cb    func(Conn, error)
+}
+
+// ---- inbound ----
+
+func (c *epConn) Peek(n int) ([]byte, error) {
+	b := c.in.Bytes()
+	switch {
+	case n <= 0 || n == len(b):
+		return b, nil
+	case n > len(b):
+		return b, io.ErrShortBuffer
+	}
+	return b[:n], nil
+}
+
+func (c *epConn) Next(n int) ([]byte, error) {
+	b, err := c.Peek(n)
+	c.in.Consume(len(b))
+	return b, err
+}
+
+func (c *epConn) Discard(n int) (int, error) {
+	if m := c.in.Len(); n < 0 || n > m {
+		n = m
+	}
+	c.in.Consume(n)
+	return n, nil
+}
+
+func (c *epConn) Buffered() int { return c.in.Len() }
+
+// ---- outbound ----
+
+func (c *epConn) writeOK() bool {
+	return c.state == connOpen && !c.wantShutWr && !c.closeReq.Load()
+}
+
+func (c *epConn) Write(b []byte) (int, error) {
+	if !c.writeOK() {
+		return 0, ErrClosed
+	}
+	c.out.Write(b)
+	c.l.markDirty(c)
+	return len(b), nil
+}
+
+func (c *epConn) Writev(bs [][]byte) (int, error) {
+	if !c.writeOK() {
+		return 0, ErrClosed
+	}
+	n := 0
+	for _, b := range bs {
+		c.out.Write(b)
+		n += len(b)
+	}
+	c.l.markDirty(c)
+	return n, nil
+}
+
+type asyncReq struct {
+	c  *epConn
+	b  []byte
+	cb func(Conn, error)
+}
+
+func (c *epConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	if err := c.l.submit(asyncWriteTask, &asyncReq{c, b, cb}); err != nil {
+		return mapQueueErr(err)
+	}
+	return nil
+}
+
+func asyncWriteTask(arg any) {
+	r := arg.(*asyncReq)
+	c := r.c
+	if !c.writeOK() {
+		if r.cb != nil {
+			r.cb(c, ErrClosed)
+		}
+		return
+	}
+	c.out.Write(r.b)
+	c.l.markDirty(c)
+	if r.cb != nil {
+		if c.async == nil {
+			c.async = &asyncState{}
+		}
+		c.async.waits = append(c.async.waits, asyncWait{ahead: c.out.Len(), cb: r.cb})
+	}
+}
+
+// wrote accounts n bytes handed to the kernel and runs the AsyncWrite callbacks they complete.
+func (c *epConn) wrote(n int) {
+	c.lastActive = c.l.now
+	a := c.async
+	if a == nil {
+		return
+	}
+	done := 0
+	for i := range a.waits {
+		a.waits[i].ahead -= n
+		if a.waits[i].ahead <= 0 {
+			done = i + 1
+		}
+	}
+	for _, w := range a.waits[:done] {
+		w.cb(c, nil)
+	}
+	a.waits = a.waits[done:]
+	if len(a.waits) == 0 {
+		c.async = nil
+	}
+}
+
+// failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
+func (c *epConn) failAsync() {
+	a := c.async
+	c.async = nil
+	if a != nil {
+		for _, w := range a.waits {
+			w.cb(c, ErrClosed)
+		}
+	}
+}
+
+type execReq struct {
+	c  *epConn
+	fn func(Conn)
+}
+
+func (c *epConn) Execute(fn func(Conn)) error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	return mapQueueErr(c.l.submit(execTask, &execReq{c, fn}))
+}
+
+func execTask(arg any) {
+	r := arg.(*execReq)
+	if r.c.state == connOpen {
+		r.fn(r.c)
+	}
+}
+
+// mapQueueErr reports a stopped loop as a closed connection.
+func mapQueueErr(err error) error {
+	if err == ErrEngineStopped {
+		return ErrClosed
+	}
+	return err
+}
+
+// ---- close ----
+
+func (c *epConn) Close() error {
+	if !c.closeReq.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	c.l.tasks.pushAlways(task{closeTask, c}) // a stopped loop closes the connection itself
+	c.l.wake()
+	return nil
+}
+
+func closeTask(arg any) { arg.(*epConn).beginClose(nil) }
+
+func (c *epConn) CloseWrite() error {
+	if !c.writeOK() {
+		return ErrClosed
+	}
+	c.wantShutWr = true
+	c.l.markDirty(c)
+	return nil
+}
+
+// beginClose starts a graceful close: no more OnData, the queued output is flushed, then finishClose runs.
+func (c *epConn) beginClose(reason error) {
+	switch c.state {
+	case connOpen:
+	case connLinger:
+		if c.l.stopping {
+			c.release()
+		}
+		return
+	default:
+		return
+	}
+	c.closeReq.Store(true)
+	c.state = connClosing
+	c.reason = reason
+	c.in.Reset()
+	c.readPaused = false
+	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
+	c.l.markDirty(c) // the flush finishes the close once the output is out
+}
+
+// finishClose runs once the output is flushed: it shuts down the sending side, calls OnClose and then
+// releases the socket, or lets it linger until the peer's FIN.
+func (c *epConn) finishClose() {
+	unix.Shutdown(c.fd, unix.SHUT_WR)
+	c.shutWr = true
+	c.notifyClose(c.reason)
+	if c.peerEOF || c.l.stopping {
+		c.release()
+		return
+	}
+	c.state = connLinger
+	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
+	c.read() // the FIN may be here already
+}
+
+// abort closes the connection at once: pending output is dropped.
+func (c *epConn) abort(err error) {
+	if c.state == connReleased {
+		return
+	}
+	c.notifyClose(err)
+	c.release()
+}
+
+func (c *epConn) notifyClose(err error) {
+	if c.notified {
+		return
+	}
+	c.notified = true
+	c.failAsync()
+	c.l.g.e.h.OnClose(c, err)
+}
+
+// release closes the descriptor and frees the slot. The descriptor is closed only here, after OnClose and
+// after every operation on it, so a reused descriptor number can never receive this connection's events.
+func (c *epConn) release() {
+	if c.state == connReleased {
+		return
+	}
+	c.state = connReleased
+	c.closeReq.Store(true)
+	c.l.wheel.Stop(&c.timer)
+	c.in.Reset()
+	c.out.Reset()
+	c.failAsync()
+	unix.Close(c.fd)
+	c.l.unregister(c)
+}
+
+// onEOF handles the peer's FIN.
+func (c *epConn) onEOF() {
+	c.peerEOF = true
+	switch c.state {
+	case connOpen:
+		c.beginClose(io.EOF)
+	case connLinger:
+		c.release()
+	}
+}
+
+// connTimer is the connection's one timer: the idle timeout while open, the bound on a stuck flush while
+// closing, the linger deadline after that.
+func connTimer(arg any) {
+	c := arg.(*epConn)
+	now := c.l.clock()
+	switch c.state {
+	case connOpen:
+		if c.idleTimeout <= 0 {
+			return
+		}
+		if deadline := c.lastActive + int64(c.idleTimeout); deadline > now {
+			c.l.wheel.Schedule(&c.timer, deadline)
+			return
+		}
+		c.beginClose(ErrIdleTimeout)
+	case connClosing:
+		if deadline := c.lastActive + int64(lingerTimeout); deadline > now {
+			c.l.wheel.Schedule(&c.timer, deadline)
+			return
+		}
+		c.abort(c.reason) // the peer stopped reading: give up on the rest of the output
+	case connLinger:
+		c.release()
+	}
+}
+
+func (c *epConn) SetIdleTimeout(d time.Duration) error {
+	if c.state != connOpen {
+		return ErrClosed
+	}
+	if d < 0 {
+		d = 0
+	}
+	c.idleTimeout = d
+	if d == 0 {
+		c.l.wheel.Stop(&c.timer)
+		return nil
+	}
+	c.l.wheel.Schedule(&c.timer, c.l.clock()+int64(d))
+	return nil
+}
+
+// ---- reading and flushing, on the loop ----
+
+// read reads until the socket is drained (a short read or EAGAIN), calling OnData for each chunk, at most
+// readsPerEvent times; a connection that still has input then waits for the next iteration, so one busy
+// peer cannot starve the others.
+func (c *epConn) read() {
+	l := c.l
+	for i := 0; i < readsPerEvent; i++ {
+		if c.state == connReleased {
+			return
+		}
+		if c.state == connOpen {
+			if c.closeReq.Load() {
+				return
+			}
+			if c.out.Len() > l.g.e.opts.highWater {
+				c.readPaused = true
+				return
+			}
+		}
+		n, err := unix.Read(c.fd, l.readBuf)
+		switch {
+		case n > 0:
+			c.lastActive = l.now
+			if c.state != connOpen {
+				continue // closing or lingering: drop the input, wait for the FIN
+			}
+			c.in.Add(l.readBuf[:n])
+			l.g.e.h.OnData(c)
+			c.inCallbackDone()
+			if n < len(l.readBuf) {
+				return // a short read from a stream socket means it is drained
+			}
+		case n == 0 && err == nil:
+			c.onEOF()
+			return
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+			i--
+		default:
+			c.abort(opError("read", c.network(), c.RemoteAddr(), "read", err))
+			return
+		}
+	}
+	c.queueReread()
+}
+
+// inCallbackDone runs after each callback: bytes left in the loop's read buffer are copied out.
+func (c *epConn) inCallbackDone() { c.in.Keep() }
+
+func (c *epConn) queueReread() {
+	if !c.rereadQueued {
+		c.rereadQueued = true
+		c.l.reread = append(c.l.reread, c)
+	}
+}
+
+// flush writes the queued output with one writev per attempt until it is all out or the socket is full, and
+// advances the close state machine.
+func (l *epLoop) flush(c *epConn) {
+	if c.state == connReleased || c.state == connLinger {
+		return
+	}
+	for c.out.Len() > 0 && c.writable {
+		vecs := c.out.Vectors(l.vecs[:0], maxIovecs)
+		n, err := writev(c.fd, vecs, l.iovecs)
+		if n > 0 {
+			c.out.Consume(n)
+			c.wrote(n)
+			if c.state == connReleased { // a callback closed it
+				return
+			}
+		}
+		switch err {
+		case nil:
+		case unix.EAGAIN:
+			c.writable = false
+		case unix.EINTR:
+		default:
+			c.abort(opError("write", c.network(), c.RemoteAddr(), "writev", err))
+			return
+		}
+	}
+	if c.readPaused && c.out.Len() <= l.g.e.opts.lowWater {
+		c.readPaused = false
+		c.queueReread()
+	}
+	if c.out.Len() > 0 {
+		return
+	}
+	switch {
+	case c.state == connClosing:
+		c.finishClose()
+	case c.wantShutWr && !c.shutWr:
+		c.shutWr = true
+		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
+		}
+	}
+}
+
+// writev writes vecs with one system call, through the loop's iovec array; it allocates nothing.
+func writev(fd int, vecs [][]byte, iov []unix.Iovec) (int, error) {
+	if len(vecs) == 1 {
+		return unix.Write(fd, vecs[0])
+	}
+	for i, b := range vecs {
+		iov[i].Base = &b[0]
+		iov[i].SetLen(len(b))
+	}
+	r, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(vecs)))
+	clear(iov[:len(vecs)])
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// ---- addresses and context ----
+
+func (c *epConn) network() string { return c.ln.network }
+
+func (c *epConn) Context() any     { return c.ctx }
+func (c *epConn) SetContext(v any) { c.ctx = v }
+
+func (c *epConn) LocalAddr() net.Addr {
+	if c.laddr.IsValid() {
+		return net.TCPAddrFromAddrPort(c.laddr)
+	}
+	return c.ln.addr
+}
+
+func (c *epConn) RemoteAddr() net.Addr {
+	if c.ln.network == "unix" {
+		return &net.UnixAddr{Net: "unix"}
+	}
+	return net.TCPAddrFromAddrPort(c.raddr)
+}

@@ -1,0 +1,115 @@
+package eddy
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/socket"
+)
+
+// listenBacklog is the accept queue length asked of the kernel (capped by net.core.somaxconn).
+const listenBacklog = 4096
+
+// epollEngine runs one epLoop per configured loop, each on its own locked OS thread.
+type epollEngine struct {
+	e      *Engine
+	base   time.Time // zero of every loop's clock
+	loops  []*epLoop
+	bound  []net.Addr
+	wg     sync.WaitGroup
+	nextLB uint32 // round-robin cursor of the single acceptor; touched only by the accepting loop
+}
+
+func newEpollEngine(e *Engine) *epollEngine {
+	return &epollEngine{e: e, base: time.Now()}
+}
+
+func (g *epollEngine) addrs() []net.Addr { return g.bound }
+
+// start creates the loops, opens the listeners (one per loop with SO_REUSEPORT, otherwise one in all on
+// loop 0), runs OnBoot and starts the loop goroutines.
+func (g *epollEngine) start() (err error) {
+	o := &g.e.opts
+	for i := 0; i < o.loops; i++ {
+		l, err := newEpLoop(g, i)
+		if err != nil {
+			g.closeAll()
+			return err
+		}
+		g.loops = append(g.loops, l)
+	}
+	defer func() {
+		if err != nil {
+			g.closeAll()
+		}
+	}()
+	for _, ep := range g.e.eps {
+		perLoop := o.reusePort && ep.network != "unix" && o.loops > 1
+		addr := ep.addr()
+		for i, l := range g.loops {
+			if i > 0 && !perLoop {
+				break
+			}
+			fd, bound, err := socket.Listen(ep.network, addr, o.reusePort && ep.network != "unix", listenBacklog)
+			if err != nil {
+				return opError("listen", ep.network, addr, "", err)
+			}
+			if i == 0 {
+				g.bound = append(g.bound, bound)
+				addr = bound // the other loops bind the port the first one got
+			}
+			ln := &epListener{fd: fd, network: ep.network, addr: bound, shared: !perLoop}
+			if err := l.addListener(ln); err != nil {
+				unix.Close(fd)
+				return opError("listen", ep.network, bound, "", err)
+			}
+		}
+	}
+	if err := g.e.boot(); err != nil {
+		return err
+	}
+	for _, l := range g.loops {
+		g.wg.Add(1)
+		go l.run()
+	}
+	return nil
+}
+
+// closeAll releases the resources of loops that never ran.
+func (g *epollEngine) closeAll() {
+	for _, l := range g.loops {
+		l.release()
+	}
+	g.loops = nil
+}
+
+// stop asks every loop to stop gracefully, escalates to a forced stop when ctx ends, and waits for the
+// loops to exit.
+func (g *epollEngine) stop(ctx context.Context) error {
+	for _, l := range g.loops {
+		l.requestStop(stopGraceful)
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, l := range g.loops {
+			l.requestStop(stopForce)
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+// pickLoop returns the loop that gets the next connection from a single acceptor.
+func (g *epollEngine) pickLoop() *epLoop {
+	l := g.loops[g.nextLB%uint32(len(g.loops))]
+	g.nextLB++
+	return l
+}

@@ -1,0 +1,462 @@
+package eddy
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/netpoll"
+	"github.com/eddyio/eddy/internal/socket"
+	"github.com/eddyio/eddy/internal/timer"
+)
+
+// Tokens in epoll_event.data. A connection's token is its generation (31 bits) above its slot (32 bits),
+// so an event that was queued for a connection whose slot has since been reused carries a stale generation
+// and is dropped. Tokens with the top bit set name the loop's own descriptors.
+const (
+	tokenOwn   = 1 << 63
+	tokenWaker = tokenOwn
+	genMask    = 1<<31 - 1
+)
+
+func connToken(slot, gen uint32) uint64 { return uint64(gen&genMask)<<32 | uint64(slot) }
+
+// Loop sleep states, for coalescing wake-ups: a producer writes the eventfd only when it moves the state
+// from sleeping to woken.
+const (
+	loopAwake int32 = iota
+	loopSleeping
+	loopWoken
+)
+
+// Stop requests, in increasing force.
+const (
+	stopNone int32 = iota
+	stopGraceful
+	stopForce
+)
+
+const (
+	maxEvents      = 1024
+	maxIovecs      = 1024
+	readsPerEvent  = 16                     // reads from one connection per event before others get a turn
+	acceptBackoff0 = 5 * time.Millisecond   // first pause after EMFILE
+	acceptBackoffN = 500 * time.Millisecond // longest pause
+	lingerTimeout  = 2 * time.Second        // how long a closed socket waits for the peer's FIN
+	timerTick      = time.Millisecond
+)
+
+// epListener is a listening socket served by one loop.
+type epListener struct {
+	fd      int
+	network string
+	addr    net.Addr
+	shared  bool // the only listener for its address: hand connections to every loop in turn
+	backoff time.Duration
+	paused  bool // in accept back-off: readiness events are ignored until the retry timer fires
+	retry   timer.Timer
+	loop    *epLoop
+}
+
+// epLoop is one event loop: an epoll instance, its connections, a timing wheel and a task queue, all owned
+// by one goroutine locked to its OS thread.
+type epLoop struct {
+	g      *epollEngine
+	idx    int
+	poller *netpoll.Poller
+	waker  *netpoll.Waker
+	state  atomic.Int32 // loopAwake, loopSleeping or loopWoken
+	stopRq atomic.Int32 // stopNone, stopGraceful or stopForce
+	tasks  taskQueue
+	wheel  *timer.Wheel
+
+	conns     []*epConn // by slot
+	gens      []uint32  // generation of each slot, bumped when the slot is freed
+	freeSlots []uint32
+	live      int // connections not yet released (including lingering ones)
+
+	listeners []*epListener
+	acceptor  socket.Acceptor
+
+	readBuf []byte
+	events  []netpoll.Event
+	dirty   []*epConn // connections to flush at the end of the iteration
+	reread  []*epConn // connections with unread input and no edge to come (budget spent, reading resumed)
+	vecs    [][]byte
+	iovecs  []unix.Iovec
+
+	tick     timer.Timer
+	stopping bool
+	now      int64 // wheel clock, refreshed once per iteration
+}
+
+func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {
+	o := &g.e.opts
+	p, err := netpoll.NewPoller(maxEvents)
+	if err != nil {
+		return nil, opError("epoll", "", nil, "", err)
+	}
+	w, err := netpoll.NewWaker()
+	if err != nil {
+		p.Close()
+		return nil, opError("eventfd", "", nil, "", err)
+	}
+	if err := p.Add(w.FD(), netpoll.In, tokenWaker); err != nil {
+		p.Close()
+		w.Close()
+		return nil, opError("epoll_ctl", "", nil, "", err)
+	}
+	l := &epLoop{
+		g: g, idx: idx, poller: p, waker: w,
+		readBuf: make([]byte, o.readBufSize),
+		events:  make([]netpoll.Event, maxEvents),
+		vecs:    make([][]byte, 0, maxIovecs),
+		iovecs:  make([]unix.Iovec, maxIovecs),
+	}
+	l.tasks.cap = o.taskQueueCap
+	l.now = l.clock()
+	l.wheel = timer.New(timerTick, l.now)
+	return l, nil
+}
+
+func (l *epLoop) clock() int64 { return int64(time.Since(l.g.base)) }
+
+func (l *epLoop) logger() *slog.Logger { return l.g.e.opts.logger }
+
+func (l *epLoop) addListener(ln *epListener) error {
+	ln.loop = l
+	ln.retry.Init(retryAccept, ln)
+	l.listeners = append(l.listeners, ln)
+	return l.poller.Add(ln.fd, netpoll.In|netpoll.ET, tokenOwn|uint64(len(l.listeners)))
+}
+
+// submit queues fn(arg) onto the loop from any goroutine and wakes the loop if it sleeps.
+func (l *epLoop) submit(fn func(any), arg any) error {
+	if err := l.tasks.push(task{fn, arg}); err != nil {
+		return err
+	}
+	l.wake()
+	return nil
+}
+
+func (l *epLoop) wake() {
+	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
+		l.waker.Wake()
+	}
+}
+
+func (l *epLoop) requestStop(level int32) {
+	for {
+		cur := l.stopRq.Load()
+		if cur >= level || l.stopRq.CompareAndSwap(cur, level) {
+			break
+		}
+	}
+	l.state.Store(loopWoken)
+	l.waker.Wake()
+}
+
+// run is the loop: wait for events, read and call OnData, run queued tasks, flush what was written, run
+// due timers. It returns after a stop request once every connection is released.
+func (l *epLoop) run() {
+	runtime.LockOSThread()
+	defer l.g.wg.Done()
+	defer runtime.UnlockOSThread()
+	if l.idx == 0 {
+		if _, ok := l.g.e.h.(TickHandler); ok {
+			l.tick.Init(runTick, l)
+			l.wheel.Schedule(&l.tick, l.now)
+		}
+	}
+	for {
+		if rq := l.stopRq.Load(); rq != stopNone {
+			l.beginStop(rq)
+			if l.live == 0 {
+				break
+			}
+		}
+		timeout := l.waitTimeout()
+		if timeout != 0 {
+			l.state.Store(loopSleeping)
+			if l.tasks.pending() || l.stopRq.Load() != stopNone && !l.stopping {
+				timeout = 0
+			}
+		}
+		n, err := l.poller.Wait(l.events, timeout)
+		l.state.Store(loopAwake)
+		if err != nil {
+			l.logger().Error("eddy: epoll_wait failed", "loop", l.idx, "err", err)
+			time.Sleep(10 * time.Millisecond) // never spin on a persistent error
+		}
+		l.now = l.clock()
+		for i := 0; i < n; i++ {
+			l.dispatch(l.events[i])
+		}
+		l.rereadAll()
+		l.tasks.run()
+		l.flushAll()
+		l.wheel.Advance(l.clock())
+		l.flushAll() // timers may have written or closed
+	}
+	l.finish()
+}
+
+// waitTimeout returns the epoll_wait timeout in milliseconds: 0 when work is pending, the time to the
+// next timer, or -1.
+func (l *epLoop) waitTimeout() int {
+	if len(l.reread) > 0 || len(l.dirty) > 0 {
+		return 0
+	}
+	d, ok := l.wheel.Next(l.clock())
+	if !ok {
+		return -1
+	}
+	ms := int((d + time.Millisecond - 1) / time.Millisecond)
+	return ms
+}
+
+func (l *epLoop) dispatch(ev netpoll.Event) {
+	if ev.Token&tokenOwn != 0 {
+		if ev.Token == tokenWaker {
+			l.waker.Drain()
+			return
+		}
+		if i := int(ev.Token&^tokenOwn) - 1; i < len(l.listeners) {
+			l.accept(l.listeners[i])
+		}
+		return
+	}
+	slot, gen := uint32(ev.Token), uint32(ev.Token>>32)
+	if int(slot) >= len(l.conns) || l.gens[slot]&genMask != gen {
+		return // a stale event for a connection that is gone
+	}
+	c := l.conns[slot]
+	if c == nil {
+		return
+	}
+	if ev.Events&(netpoll.Out|netpoll.ErrMask) != 0 {
+		c.writable = true
+		if c.out.Len() > 0 {
+			l.flush(c)
+		}
+	}
+	if ev.Events&(netpoll.In|netpoll.ErrMask) != 0 {
+		c.read()
+	}
+}
+
+// accept takes every pending connection from ln. On descriptor exhaustion it pauses the listener and
+// retries later with a growing back-off, instead of spinning on the error; the pending connections wait in
+// the kernel's accept queue meanwhile.
+func (l *epLoop) accept(ln *epListener) {
+	if ln.paused || l.stopping {
+		return
+	}
+	for {
+		fd, ap, err := l.acceptor.Accept(ln.fd)
+		if err == unix.EAGAIN {
+			ln.backoff = 0
+			return
+		}
+		if err != nil {
+			if socket.IsTemporaryAcceptError(err) {
+				ln.backoff = min(max(2*ln.backoff, acceptBackoff0), acceptBackoffN)
+				ln.paused = true
+				l.wheel.Schedule(&ln.retry, l.clock()+int64(ln.backoff))
+				l.logger().Warn("eddy: accept failed, backing off", "addr", ln.addr.String(), "err", err, "retry", ln.backoff)
+				return
+			}
+			l.logger().Error("eddy: accept failed", "addr", ln.addr.String(), "err", err)
+			return
+		}
+		l.setupSocket(fd, ln.network)
+		target := l
+		if ln.shared && len(l.g.loops) > 1 {
+			target = l.g.pickLoop()
+		}
+		if target == l {
+			l.register(fd, ap, ln)
+			continue
+		}
+		h := &handoff{l: target, fd: fd, ap: ap, ln: ln}
+		if err := target.submit(adoptConn, h); err != nil {
+			unix.Close(fd)
+		}
+	}
+}
+
+// handoff carries an accepted socket from the accepting loop to the loop that will serve it.
+type handoff struct {
+	l  *epLoop
+	fd int
+	ap netip.AddrPort
+	ln *epListener
+}
+
+func adoptConn(arg any) {
+	h := arg.(*handoff)
+	h.l.register(h.fd, h.ap, h.ln)
+}
+
+func retryAccept(arg any) {
+	ln := arg.(*epListener)
+	ln.paused = false
+	ln.loop.accept(ln)
+}
+
+func runTick(arg any) {
+	l := arg.(*epLoop)
+	if l.stopping {
+		return
+	}
+	if d := l.g.e.tick(); d >= 0 {
+		l.wheel.Schedule(&l.tick, l.clock()+int64(d))
+	}
+}
+
+// setupSocket applies the per-connection socket options. Failures are not fatal: the connection works
+// without them.
+func (l *epLoop) setupSocket(fd int, network string) {
+	if network == "unix" {
+		return
+	}
+	o := &l.g.e.opts
+	if o.noDelay {
+		socket.SetNoDelay(fd, true)
+	}
+	if o.keepAlive > 0 {
+		socket.SetKeepAlive(fd, o.keepAlive)
+	}
+}
+
+// register adopts an accepted socket: it gives it a slot, registers it edge-triggered for reading and
+// writing once for its whole life, and calls OnOpen.
+func (l *epLoop) register(fd int, ap netip.AddrPort, ln *epListener) {
+	if l.stopping {
+		unix.Close(fd)
+		return
+	}
+	var slot uint32
+	if n := len(l.freeSlots); n > 0 {
+		slot = l.freeSlots[n-1]
+		l.freeSlots = l.freeSlots[:n-1]
+	} else {
+		slot = uint32(len(l.conns))
+		l.conns = append(l.conns, nil)
+		l.gens = append(l.gens, 1)
+	}
+	c := &epConn{l: l, fd: fd, slot: slot, raddr: ap, ln: ln, idleTimeout: l.g.e.opts.idleTimeout}
+	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
+				c.laddr = la.AddrPort()
+			}
+		}
+	}
+	if err := l.poller.Add(fd, netpoll.In|netpoll.Out|netpoll.ET, connToken(slot, l.gens[slot])); err != nil {
+		l.logger().Error("eddy: registering a connection failed", "err", err)
+		unix.Close(fd)
+		l.freeSlots = append(l.freeSlots, slot)
+		return
+	}
+	l.conns[slot] = c
+	l.live++
+	c.lastActive = l.now
+	c.timer.Init(connTimer, c)
+	if c.idleTimeout > 0 {
+		l.wheel.Schedule(&c.timer, l.now+int64(c.idleTimeout))
+	}
+	l.g.e.h.OnOpen(c)
+	c.inCallbackDone()
+}
+
+// unregister frees c's slot; events still queued for it carry the old generation and are dropped.
+func (l *epLoop) unregister(c *epConn) {
+	l.conns[c.slot] = nil
+	l.gens[c.slot]++
+	l.freeSlots = append(l.freeSlots, c.slot)
+	l.live--
+}
+
+// markDirty schedules c for a flush at the end of the iteration.
+func (l *epLoop) markDirty(c *epConn) {
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+func (l *epLoop) flushAll() {
+	for i := 0; i < len(l.dirty); i++ { // flush may append (a close finishing): re-read the length
+		c := l.dirty[i]
+		l.dirty[i] = nil
+		c.dirty = false
+		l.flush(c)
+	}
+	l.dirty = l.dirty[:0]
+}
+
+func (l *epLoop) rereadAll() {
+	for len(l.reread) > 0 {
+		batch := l.reread
+		l.reread = nil
+		for _, c := range batch {
+			c.rereadQueued = false
+			c.read()
+		}
+		if l.reread == nil {
+			l.reread = batch[:0]
+			return
+		}
+	}
+}
+
+// beginStop starts the loop's stop: on the first request it closes the listeners and starts a graceful
+// close of every connection; a forced request closes what is left at once.
+func (l *epLoop) beginStop(rq int32) {
+	if !l.stopping {
+		l.stopping = true
+		for _, ln := range l.listeners {
+			l.wheel.Stop(&ln.retry)
+			l.poller.Del(ln.fd)
+			unix.Close(ln.fd)
+		}
+		l.listeners = nil
+		l.wheel.Stop(&l.tick)
+		for _, c := range l.conns {
+			if c != nil {
+				c.beginClose(ErrEngineStopped)
+			}
+		}
+		l.flushAll()
+	}
+	if rq == stopForce {
+		for _, c := range l.conns {
+			if c != nil {
+				c.abort(ErrEngineStopped)
+			}
+		}
+	}
+}
+
+// finish runs after the last connection is gone: it fails the tasks still queued and releases the loop.
+func (l *epLoop) finish() {
+	for _, t := range l.tasks.close() {
+		t.fn(t.arg) // each task sees a closed connection or a stopping loop and reports ErrClosed
+	}
+	l.release()
+}
+
+func (l *epLoop) release() {
+	for _, ln := range l.listeners {
+		unix.Close(ln.fd)
+	}
+	l.listeners = nil
+	l.poller.Close()
+	l.waker.Close()
+}

@@ -1,0 +1,48 @@
+package eddy
+
+import "time"
+
+// Handler receives the events of the connections an Engine serves. Every method runs on the connection's
+// loop; the callbacks of one connection never run concurrently, and none of them may block.
+type Handler interface {
+	// OnOpen is called once when a connection is accepted or dialled, before any OnData.
+	OnOpen(c Conn)
+	// OnData is called when new inbound bytes are buffered on c. The handler consumes what it can with
+	// Next or Discard; what it leaves stays buffered and is presented again, with more, on the next call.
+	OnData(c Conn)
+	// OnClose is called exactly once, after the last other callback of c and before its descriptor is
+	// released. err is nil for a close the handler asked for, ErrIdleTimeout for an idle timeout,
+	// io.EOF when the peer closed, ErrEngineStopped when the engine stopped, or the read or write error
+	// (an *OpError) that ended the connection.
+	OnClose(c Conn, err error)
+}
+
+// BootHandler is implemented by handlers that want to know when an engine has started: OnBoot runs once,
+// after the listeners are open and before any connection is served. A non-nil error stops the start.
+type BootHandler interface {
+	OnBoot(e *Engine) error
+}
+
+// ShutdownHandler is implemented by handlers that want to know when an engine has stopped: OnShutdown
+// runs once, after every connection was closed.
+type ShutdownHandler interface {
+	OnShutdown(e *Engine)
+}
+
+// TickHandler is implemented by handlers that want a periodic callback: OnTick first runs on the first loop
+// right after start, and again after each delay it returns; a negative delay stops the ticks.
+type TickHandler interface {
+	OnTick() (delay time.Duration)
+}
+
+// BaseHandler is a Handler that does nothing. Embed it in a handler to implement only the methods needed.
+type BaseHandler struct{}
+
+// OnOpen does nothing.
+func (BaseHandler) OnOpen(Conn) {}
+
+// OnData does nothing; the inbound bytes stay buffered.
+func (BaseHandler) OnData(Conn) {}
+
+// OnClose does nothing.
+func (BaseHandler) OnClose(Conn, error) {}

@@ -1,0 +1,79 @@
+package buffer
+
+// chunkTarget is the size of chunk Outbound prefers for copies: big enough that a 64 KiB echo needs one
+// chunk, small enough that a slow peer's queue grows in modest steps.
+const chunkTarget = 32 << 10
+
+// Outbound is a FIFO of bytes waiting to be written, stored in pooled chunks. The zero value is empty and
+// holds no memory. It is not safe for concurrent use.
+type Outbound struct {
+	chunks []*Chunk
+	n      int
+}
+
+// Len returns the number of queued bytes.
+func (q *Outbound) Len() int { return q.n }
+
+// Write appends a copy of b.
+func (q *Outbound) Write(b []byte) {
+	q.n += len(b)
+	if k := len(q.chunks); k > 0 {
+		t := q.chunks[k-1]
+		m := copy(t.B[t.W:], b)
+		t.W += m
+		b = b[m:]
+	}
+	for len(b) > 0 {
+		c := Get(min(len(b), chunkTarget))
+		m := copy(c.B, b)
+		c.W = m
+		b = b[m:]
+		q.chunks = append(q.chunks, c)
+	}
+}
+
+// Vectors appends the queued bytes to dst as at most max slices, in order, and returns dst. The slices
+// alias the queue and are valid until the next Write or Consume.
+func (q *Outbound) Vectors(dst [][]byte, max int) [][]byte {
+	for i, c := range q.chunks {
+		if i == max {
+			break
+		}
+		dst = append(dst, c.Bytes())
+	}
+	return dst
+}
+
+// Consume drops the first n queued bytes (n <= Len) and returns emptied chunks to their pool.
+func (q *Outbound) Consume(n int) {
+	q.n -= n
+	i := 0
+	for n > 0 {
+		c := q.chunks[i]
+		m := min(n, c.Len())
+		c.R += m
+		n -= m
+		if c.Len() > 0 {
+			break
+		}
+		Put(c)
+		q.chunks[i] = nil
+		i++
+	}
+	if i > 0 {
+		k := copy(q.chunks, q.chunks[i:])
+		clear(q.chunks[k:])
+		q.chunks = q.chunks[:k]
+	}
+	if q.n == 0 {
+		q.Reset()
+	}
+}
+
+// Reset drops everything queued and releases all memory.
+func (q *Outbound) Reset() {
+	for _, c := range q.chunks {
+		Put(c)
+	}
+	q.chunks, q.n = nil, 0
+}

@@ -1,0 +1,108 @@
+package netpoll
+
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Event masks used by the engine.
+const (
+	// In is readability, including a peer's half-close (EPOLLRDHUP).
+	In = unix.EPOLLIN | unix.EPOLLRDHUP
+	// Out is writability.
+	Out = unix.EPOLLOUT
+	// ErrMask is an error or hang-up on the descriptor.
+	ErrMask = unix.EPOLLERR | unix.EPOLLHUP
+	// ET requests edge-triggered notification.
+	ET = unix.EPOLLET
+)
+
+// Event is one readiness event: the token given at registration and the ready mask.
+type Event struct {
+	Events uint32
+	Token  uint64
+}
+
+// rawEvent mirrors struct epoll_event, which is packed on amd64 (12 bytes) and padded elsewhere. The token
+// is read and written through unsafe so the same code serves both layouts.
+type rawEvent = unix.EpollEvent
+
+// Poller is an epoll instance. Its methods other than Close are safe for one goroutine at a time, except
+// Add, Mod and Del, which the kernel serialises and may be called from any goroutine.
+type Poller struct {
+	fd  int
+	raw []rawEvent
+}
+
+// NewPoller creates an epoll instance able to return up to max events per Wait.
+func NewPoller(max int) (*Poller, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	return &Poller{fd: fd, raw: make([]rawEvent, max)}, nil
+}
+
+// FD returns the epoll descriptor.
+func (p *Poller) FD() int { return p.fd }
+
+// Close releases the epoll instance.
+func (p *Poller) Close() error { return unix.Close(p.fd) }
+
+func setToken(ev *rawEvent, token uint64) {
+	*(*uint64)(unsafe.Pointer(&ev.Fd)) = token
+}
+
+func token(ev *rawEvent) uint64 {
+	return *(*uint64)(unsafe.Pointer(&ev.Fd))
+}
+
+// Add registers fd for events with the given token.
+func (p *Poller) Add(fd int, events uint32, tok uint64) error {
+	ev := rawEvent{Events: events}
+	setToken(&ev, tok)
+	if err := unix.EpollCtl(p.fd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Mod changes the events and token of a registered fd.
+func (p *Poller) Mod(fd int, events uint32, tok uint64) error {
+	ev := rawEvent{Events: events}
+	setToken(&ev, tok)
+	if err := unix.EpollCtl(p.fd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Del removes fd from the interest list.
+func (p *Poller) Del(fd int) error {
+	if err := unix.EpollCtl(p.fd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Wait waits up to msec milliseconds (-1: forever, 0: poll) and stores the ready events in evs, returning
+// how many. An interrupted wait returns 0 events and no error.
+func (p *Poller) Wait(evs []Event, msec int) (int, error) {
+	raw := p.raw
+	if len(evs) < len(raw) {
+		raw = raw[:len(evs)]
+	}
+	n, err := unix.EpollWait(p.fd, raw, msec)
+	if err == unix.EINTR {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, os.NewSyscallError("epoll_wait", err)
+	}
+	for i := 0; i < n; i++ {
+		evs[i] = Event{Events: raw[i].Events, Token: token(&raw[i])}
+	}
+	return n, nil
+}

@@ -1,0 +1,201 @@
+package socket
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Listen opens a non-blocking listening socket on addr (a *net.TCPAddr or *net.UnixAddr) for the given
+// network ("tcp", "tcp4", "tcp6" or "unix"). With reusePort, SO_REUSEPORT is set so several loops may
+// listen on the same port. It returns the descriptor and the bound address (with the real port when the
+// requested one was 0).
+func Listen(network string, addr net.Addr, reusePort bool, backlog int) (int, net.Addr, error) {
+	family, sa, err := sockaddr(network, addr)
+	if err != nil {
+		return -1, nil, err
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, nil, os.NewSyscallError("socket", err)
+	}
+	fail := func(call string, err error) (int, net.Addr, error) {
+		unix.Close(fd)
+		return -1, nil, os.NewSyscallError(call, err)
+	}
+	if family != unix.AF_UNIX {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return fail("setsockopt", err)
+		}
+		if reusePort {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+				return fail("setsockopt", err)
+			}
+		}
+		if family == unix.AF_INET6 && network == "tcp6" {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+				return fail("setsockopt", err)
+			}
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail("bind", err)
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		return fail("listen", err)
+	}
+	bound, err := LocalAddr(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, err
+	}
+	return fd, bound, nil
+}
+
+// sockaddr converts a listen address to the kernel form, choosing the address family like package net
+// does: an unspecified or IPv6 host on "tcp" gives a dual-stack AF_INET6 socket.
+func sockaddr(network string, addr net.Addr) (int, unix.Sockaddr, error) {
+	switch a := addr.(type) {
+	case *net.UnixAddr:
+		return unix.AF_UNIX, &unix.SockaddrUnix{Name: a.Name}, nil
+	case *net.TCPAddr:
+		ip4 := a.IP.To4()
+		switch {
+		case network == "tcp4" || (ip4 != nil && network != "tcp6"):
+			if a.IP != nil && ip4 == nil {
+				return 0, nil, &net.AddrError{Err: "not an IPv4 address", Addr: a.String()}
+			}
+			sa := &unix.SockaddrInet4{Port: a.Port}
+			if ip4 != nil {
+				copy(sa.Addr[:], ip4)
+			}
+			return unix.AF_INET, sa, nil
+		default:
+			sa := &unix.SockaddrInet6{Port: a.Port}
+			if a.IP != nil {
+				copy(sa.Addr[:], a.IP.To16())
+			}
+			return unix.AF_INET6, sa, nil
+		}
+	}
+	return 0, nil, &net.AddrError{Err: "unsupported address type", Addr: addr.String()}
+}
+
+// Acceptor accepts connections without allocating: it keeps the kernel address buffer between calls. It
+// is used by one loop at a time.
+type Acceptor struct {
+	raw unix.RawSockaddrAny
+	len uint32
+}
+
+// Accept accepts one connection from the listening socket lfd as a non-blocking, close-on-exec socket and
+// returns its descriptor and the peer's address (the zero AddrPort for a unix socket). It returns
+// unix.EAGAIN when no connection is pending.
+func (a *Acceptor) Accept(lfd int) (int, netip.AddrPort, error) {
+	for {
+		a.len = uint32(unsafe.Sizeof(a.raw))
+		r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&a.raw)),
+			uintptr(unsafe.Pointer(&a.len)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		switch errno {
+		case 0:
+			return int(r), addrPort(&a.raw), nil
+		case unix.EINTR, unix.ECONNABORTED:
+			continue // the peer gave up before we took it: take the next one
+		}
+		return -1, netip.AddrPort{}, errno
+	}
+}
+
+// addrPort converts a raw IPv4 or IPv6 socket address; other families give the zero value.
+func addrPort(raw *unix.RawSockaddrAny) netip.AddrPort {
+	switch raw.Addr.Family {
+	case unix.AF_INET:
+		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(raw))
+		port := uint16(p.Port>>8) | uint16(p.Port<<8)
+		return netip.AddrPortFrom(netip.AddrFrom4(p.Addr), port)
+	case unix.AF_INET6:
+		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
+		port := uint16(p.Port>>8) | uint16(p.Port<<8)
+		return netip.AddrPortFrom(netip.AddrFrom16(p.Addr).Unmap(), port)
+	}
+	return netip.AddrPort{}
+}
+
+// SetNoDelay sets TCP_NODELAY.
+func SetNoDelay(fd int, on bool) error {
+	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, on)
+}
+
+// SetKeepAlive enables keep-alive probes after d of idleness, repeated every d.
+func SetKeepAlive(fd int, d time.Duration) error {
+	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, true); err != nil {
+		return err
+	}
+	secs := max(int(d/time.Second), 1)
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
+}
+
+func setInt(fd, level, opt int, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
+}
+
+// LocalAddr returns the socket's local address as a *net.TCPAddr or *net.UnixAddr.
+func LocalAddr(fd int) (net.Addr, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, os.NewSyscallError("getsockname", err)
+	}
+	return ToNetAddr(sa), nil
+}
+
+// PeerAddr returns the socket's peer address as a *net.TCPAddr or *net.UnixAddr.
+func PeerAddr(fd int) (net.Addr, error) {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return nil, os.NewSyscallError("getpeername", err)
+	}
+	return ToNetAddr(sa), nil
+}
+
+// ToNetAddr converts a kernel socket address to a net.Addr.
+func ToNetAddr(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		ip := make(net.IP, net.IPv6len)
+		copy(ip, a.Addr[:])
+		return &net.TCPAddr{IP: ip, Port: a.Port}
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
+	}
+	return nil
+}
+
+// IsTemporaryAcceptError reports whether an accept error is resource exhaustion (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM), after which the caller should back off and retry rather than give up.
+func IsTemporaryAcceptError(err error) bool {
+	switch err {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
+		return true
+	}
+	return false
+}

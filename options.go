@@ -1,0 +1,188 @@
+package eddy
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// EngineKind names an engine implementation.
+type EngineKind string
+
+// The engines. EngineAuto picks the best one the platform offers: epoll on Linux, std elsewhere.
+const (
+	EngineAuto  EngineKind = "auto"
+	EngineEpoll EngineKind = "epoll"
+	EngineStd   EngineKind = "std"
+	EngineUring EngineKind = "uring"
+)
+
+// ParseEngineKind returns the engine named s ("auto", "epoll", "std" or "uring"), or an error naming s.
+func ParseEngineKind(s string) (EngineKind, error) {
+	switch k := EngineKind(s); k {
+	case EngineAuto, EngineEpoll, EngineStd, EngineUring:
+		return k, nil
+	}
+	return "", fmt.Errorf("eddy: unknown engine %q (want auto, epoll, uring or std)", s)
+}
+
+// Default option values.
+const (
+	DefaultReadBufferSize = 64 << 10
+	DefaultHighWater      = 4 << 20
+	DefaultStopTimeout    = 10 * time.Second
+	defaultTaskQueueCap   = 1 << 16
+)
+
+// Option configures an Engine. Options are checked by New: a bad value is an error that names it.
+type Option func(*options) error
+
+// options is the resolved configuration of an engine.
+type options struct {
+	loops        int
+	engine       EngineKind
+	reusePort    bool
+	noDelay      bool
+	keepAlive    time.Duration
+	readBufSize  int
+	highWater    int
+	lowWater     int
+	idleTimeout  time.Duration
+	stopTimeout  time.Duration
+	taskQueueCap int
+	logger       *slog.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		loops:        runtime.GOMAXPROCS(0),
+		engine:       EngineAuto,
+		reusePort:    true,
+		noDelay:      true,
+		readBufSize:  DefaultReadBufferSize,
+		highWater:    DefaultHighWater,
+		lowWater:     DefaultHighWater / 4,
+		stopTimeout:  DefaultStopTimeout,
+		taskQueueCap: defaultTaskQueueCap,
+		logger:       slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithLoops sets the number of event loops (default: GOMAXPROCS). It must be at least 1.
+func WithLoops(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 1024 {
+			return fmt.Errorf("eddy: bad option WithLoops(%d): want 1..1024", n)
+		}
+		o.loops = n
+		return nil
+	}
+}
+
+// WithEngine chooses the engine (default EngineAuto). Asking for an engine the platform lacks makes New
+// fail with an error that says why.
+func WithEngine(k EngineKind) Option {
+	return func(o *options) error {
+		if _, err := ParseEngineKind(string(k)); err != nil {
+			return err
+		}
+		o.engine = k
+		return nil
+	}
+}
+
+// WithReusePort sets whether each loop gets its own listening socket with SO_REUSEPORT, so the kernel
+// spreads connections across loops (default true). When false, one loop accepts and hands connections to
+// the loops in turn. Unix sockets always use a single acceptor.
+func WithReusePort(on bool) Option {
+	return func(o *options) error { o.reusePort = on; return nil }
+}
+
+// WithTCPNoDelay sets TCP_NODELAY on accepted connections (default true, as in package net).
+func WithTCPNoDelay(on bool) Option {
+	return func(o *options) error { o.noDelay = on; return nil }
+}
+
+// WithTCPKeepAlive enables TCP keep-alive probes with the given idle period and interval; 0 leaves
+// keep-alive off (the default). Negative values are an error.
+func WithTCPKeepAlive(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("eddy: bad option WithTCPKeepAlive(%v): negative", d)
+		}
+		o.keepAlive = d
+		return nil
+	}
+}
+
+// WithReadBufferSize sets the size of each loop's read buffer, the most a single read takes from one
+// connection (default 64 KiB; 512 B to 16 MiB).
+func WithReadBufferSize(n int) Option {
+	return func(o *options) error {
+		if n < 512 || n > 16<<20 {
+			return fmt.Errorf("eddy: bad option WithReadBufferSize(%d): want 512..16777216", n)
+		}
+		o.readBufSize = n
+		return nil
+	}
+}
+
+// WithWriteBufferWaterMarks sets the back-pressure thresholds of queued output per connection: above high
+// bytes the engine stops reading from the connection, and it resumes once the queue drains to low bytes or
+// less (defaults 4 MiB and 1 MiB). It requires 0 <= low < high.
+func WithWriteBufferWaterMarks(low, high int) Option {
+	return func(o *options) error {
+		if low < 0 || high <= low {
+			return fmt.Errorf("eddy: bad option WithWriteBufferWaterMarks(%d, %d): want 0 <= low < high", low, high)
+		}
+		o.lowWater, o.highWater = low, high
+		return nil
+	}
+}
+
+// WithIdleTimeout closes connections that have neither read nor written anything for d (default 0: never).
+// Conn.SetIdleTimeout overrides it per connection.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("eddy: bad option WithIdleTimeout(%v): negative", d)
+		}
+		o.idleTimeout = d
+		return nil
+	}
+}
+
+// WithStopTimeout bounds how long Serve waits for a graceful stop once its context is done (default 10s).
+func WithStopTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("eddy: bad option WithStopTimeout(%v): want > 0", d)
+		}
+		o.stopTimeout = d
+		return nil
+	}
+}
+
+// WithTaskQueueCapacity bounds each loop's queue of work from other goroutines (AsyncWrite, Execute);
+// beyond it those calls return ErrQueueFull (default 65536).
+func WithTaskQueueCapacity(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("eddy: bad option WithTaskQueueCapacity(%d): want >= 1", n)
+		}
+		o.taskQueueCap = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger for engine events such as accept back-off (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("eddy: bad option WithLogger(nil)")
+		}
+		o.logger = l
+		return nil
+	}
+}

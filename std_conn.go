@@ -1,0 +1,436 @@
+package eddy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyio/eddy/internal/buffer"
+)
+
+// stdReadBufferCap caps the per-connection read buffer of the portable engine, which, unlike a loop, cannot
+// share one buffer between connections.
+const stdReadBufferCap = 16 << 10
+
+// stdConn is a connection on the portable engine.
+//
+// Locks: mu is held while a callback (or a task run on the connection's behalf) executes, which serialises
+// them; it guards in, ctx and idleTimeout. wmu guards the output queue and the close flags shared with the
+// writer goroutine; it is never held across I/O or a callback. qmu guards the task list. Lock order: mu
+// before wmu; qmu is taken alone.
+type stdConn struct {
+	g  *stdEngine
+	nc net.Conn
+
+	mu          sync.Mutex
+	in          buffer.Inbound
+	ctx         any
+	idleTimeout time.Duration
+	notified    bool // OnClose ran
+
+	closeReq   atomic.Bool  // Close was called or the connection is ending: no more OnData, writes fail
+	lastActive atomic.Int64 // unix nanoseconds of the last read or write
+	idle       *time.Timer
+
+	wmu        sync.Mutex
+	wcond      sync.Cond // the writer waits for output or a close
+	rcond      sync.Cond // the reader waits for the output to drain below the low water mark
+	wq         buffer.Outbound
+	waits      []asyncWait
+	wantShutWr bool
+	shutWr     bool
+	closing    bool // flush, shut down, then finish
+	aborted    bool // drop the output and finish now
+	reason     error
+	wdone      chan struct{}
+
+	qmu   sync.Mutex
+	tasks []func()
+}
+
+func newStdConn(g *stdEngine, nc net.Conn) *stdConn {
+	c := &stdConn{g: g, nc: nc, idleTimeout: g.e.opts.idleTimeout, wdone: make(chan struct{})}
+	c.wcond.L = &c.wmu
+	c.rcond.L = &c.wmu
+	c.lastActive.Store(time.Now().UnixNano())
+	return c
+}
+
+// ---- callback sections ----
+
+// endSection runs the tasks that were queued while mu was held, then unlocks mu; if more tasks arrived
+// meanwhile and nobody else holds mu, it runs those too. A goroutine that fails to take mu leaves its task
+// to whoever holds it, and that holder always checks again after unlocking.
+func (c *stdConn) endSection() {
+	for {
+		c.runTasks()
+		c.mu.Unlock()
+		if !c.hasTasks() || !c.mu.TryLock() {
+			return
+		}
+	}
+}
+
+func (c *stdConn) runTasks() {
+	for {
+		c.qmu.Lock()
+		ts := c.tasks
+		c.tasks = nil
+		c.qmu.Unlock()
+		if len(ts) == 0 {
+			return
+		}
+		for _, fn := range ts {
+			fn()
+		}
+	}
+}
+
+func (c *stdConn) hasTasks() bool {
+	c.qmu.Lock()
+	n := len(c.tasks)
+	c.qmu.Unlock()
+	return n > 0
+}
+
+// post queues fn to run serialised with the connection's callbacks.
+func (c *stdConn) post(fn func()) {
+	c.qmu.Lock()
+	c.tasks = append(c.tasks, fn)
+	c.qmu.Unlock()
+	if c.mu.TryLock() {
+		c.endSection()
+	}
+}
+
+// ---- reader ----
+
+func (c *stdConn) readLoop() {
+	defer c.g.wg.Done()
+	h := c.g.e.h
+	c.mu.Lock()
+	h.OnOpen(c)
+	c.endSection()
+	c.armIdle()
+	buf := make([]byte, min(c.g.e.opts.readBufSize, stdReadBufferCap))
+	for {
+		if !c.waitOutputRoom() {
+			break
+		}
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			c.lastActive.Store(time.Now().UnixNano())
+			if !c.closeReq.Load() {
+				c.mu.Lock()
+				c.in.Add(buf[:n])
+				h.OnData(c)
+				c.in.Keep()
+				c.endSection()
+			}
+		}
+		if err != nil {
+			if c.closeReq.Load() { // our own close: the peer's FIN or the linger deadline
+				break
+			}
+			if errors.Is(err, io.EOF) {
+				c.closeWith(io.EOF, false)
+			} else {
+				c.closeWith(&OpError{Op: "read", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}, true)
+			}
+			break
+		}
+	}
+	<-c.wdone
+	c.nc.Close()
+	c.stopIdle()
+	c.mu.Lock()
+	c.in.Reset()
+	c.mu.Unlock()
+	c.g.removeConn(c)
+}
+
+// waitOutputRoom blocks while the output queue is above the high water mark (back-pressure on the peer) and
+// reports whether the connection is still worth reading.
+func (c *stdConn) waitOutputRoom() bool {
+	o := &c.g.e.opts
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wq.Len() > o.highWater {
+		for c.wq.Len() > o.lowWater && !c.aborted && !c.closing {
+			c.rcond.Wait()
+		}
+	}
+	return !c.aborted
+}
+
+// ---- writer ----
+
+func (c *stdConn) writeLoop() {
+	defer c.g.wg.Done()
+	defer close(c.wdone)
+	vecs := make([][]byte, 0, maxIovecs)
+	for {
+		c.wmu.Lock()
+		for c.wq.Len() == 0 && !c.closing && !c.aborted && c.wantShutWr == c.shutWr {
+			c.wcond.Wait()
+		}
+		if c.aborted {
+			c.wmu.Unlock()
+			break
+		}
+		if c.wq.Len() == 0 {
+			if c.wantShutWr && !c.shutWr {
+				c.shutWr = true
+				c.wmu.Unlock()
+				closeWrite(c.nc)
+				continue
+			}
+			c.wmu.Unlock() // closing, and everything is out
+			closeWrite(c.nc)
+			c.notifyClose(c.closeReason())
+			c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+			return
+		}
+		vecs = c.wq.Vectors(vecs[:0], maxIovecs)
+		c.wmu.Unlock()
+		bufs := net.Buffers(vecs)
+		n64, err := bufs.WriteTo(c.nc)
+		n := int(n64)
+		c.wmu.Lock()
+		c.wq.Consume(n)
+		var done []asyncWait
+		for i := range c.waits {
+			c.waits[i].ahead -= n
+			if c.waits[i].ahead <= 0 {
+				done = c.waits[:i+1]
+			}
+		}
+		c.waits = c.waits[len(done):]
+		if c.wq.Len() <= c.g.e.opts.lowWater {
+			c.rcond.Broadcast()
+		}
+		c.wmu.Unlock()
+		if n > 0 {
+			c.lastActive.Store(time.Now().UnixNano())
+		}
+		for _, w := range done {
+			c.post(func() { w.cb(c, nil) })
+		}
+		if err != nil {
+			c.closeWith(&OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}, true)
+		}
+	}
+	// aborted: drop the output, report, and unblock the reader
+	c.wmu.Lock()
+	waits := c.waits
+	c.waits = nil
+	c.wq.Reset()
+	c.wmu.Unlock()
+	for _, w := range waits {
+		c.post(func() { w.cb(c, ErrClosed) })
+	}
+	c.notifyClose(c.closeReason())
+	c.nc.Close()
+}
+
+func closeWrite(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+func (c *stdConn) closeReason() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.reason
+}
+
+// closeWith starts closing: gracefully (flush, then shut down) or, with abort, at once. The first reason
+// given is the one OnClose reports; an abort may follow a graceful close.
+func (c *stdConn) closeWith(reason error, abort bool) {
+	c.closeReq.Store(true)
+	c.wmu.Lock()
+	if !c.closing && !c.aborted {
+		c.reason = reason
+	}
+	c.closing = true
+	if abort && !c.aborted {
+		c.aborted = true
+		c.nc.Close() // unblock a writer stuck on a peer that does not read
+	}
+	c.wcond.Broadcast()
+	c.rcond.Broadcast()
+	c.wmu.Unlock()
+}
+
+func (c *stdConn) notifyClose(err error) {
+	c.mu.Lock()
+	if c.notified {
+		c.mu.Unlock()
+		return
+	}
+	c.notified = true
+	c.g.e.h.OnClose(c, err)
+	c.endSection()
+}
+
+// ---- idle timeout ----
+
+func (c *stdConn) armIdle() {
+	c.mu.Lock()
+	if d := c.idleTimeout; d > 0 && c.idle == nil {
+		c.resetIdle(d)
+	}
+	c.endSection()
+}
+
+func (c *stdConn) resetIdle(d time.Duration) {
+	if c.idle == nil {
+		c.idle = time.AfterFunc(d, c.idleFired)
+		return
+	}
+	c.idle.Reset(d)
+}
+
+func (c *stdConn) stopIdle() {
+	c.post(func() {
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+	})
+}
+
+func (c *stdConn) idleFired() {
+	c.post(func() {
+		d := c.idleTimeout
+		if d <= 0 || c.closeReq.Load() {
+			return
+		}
+		if left := time.Duration(c.lastActive.Load()+int64(d)-time.Now().UnixNano()); left > 0 {
+			c.idle.Reset(left)
+			return
+		}
+		c.closeWith(ErrIdleTimeout, false)
+	})
+}
+
+// ---- Conn ----
+
+func (c *stdConn) Peek(n int) ([]byte, error) {
+	b := c.in.Bytes()
+	switch {
+	case n <= 0 || n == len(b):
+		return b, nil
+	case n > len(b):
+		return b, io.ErrShortBuffer
+	}
+	return b[:n], nil
+}
+
+func (c *stdConn) Next(n int) ([]byte, error) {
+	b, err := c.Peek(n)
+	c.in.Consume(len(b))
+	return b, err
+}
+
+func (c *stdConn) Discard(n int) (int, error) {
+	if m := c.in.Len(); n < 0 || n > m {
+		n = m
+	}
+	c.in.Consume(n)
+	return n, nil
+}
+
+func (c *stdConn) Buffered() int { return c.in.Len() }
+
+// enqueue appends bs to the output queue, waking the writer, unless the connection is closing.
+func (c *stdConn) enqueue(bs [][]byte, cb func(Conn, error)) (int, error) {
+	if c.closeReq.Load() {
+		return 0, ErrClosed
+	}
+	c.wmu.Lock()
+	if c.closing || c.wantShutWr {
+		c.wmu.Unlock()
+		return 0, ErrClosed
+	}
+	n := 0
+	for _, b := range bs {
+		c.wq.Write(b)
+		n += len(b)
+	}
+	if cb != nil {
+		c.waits = append(c.waits, asyncWait{ahead: c.wq.Len(), cb: cb})
+	}
+	c.wcond.Signal()
+	c.wmu.Unlock()
+	return n, nil
+}
+
+func (c *stdConn) Write(b []byte) (int, error)      { return c.enqueue([][]byte{b}, nil) }
+func (c *stdConn) Writev(bs [][]byte) (int, error) { return c.enqueue(bs, nil) }
+
+func (c *stdConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	c.post(func() {
+		if _, err := c.enqueue([][]byte{b}, cb); err != nil && cb != nil {
+			cb(c, err)
+		}
+	})
+	return nil
+}
+
+func (c *stdConn) Execute(fn func(Conn)) error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	c.post(func() {
+		if !c.closeReq.Load() {
+			fn(c)
+		}
+	})
+	return nil
+}
+
+func (c *stdConn) Close() error {
+	if c.closeReq.Swap(true) {
+		return ErrClosed
+	}
+	c.closeWith(nil, false)
+	return nil
+}
+
+func (c *stdConn) CloseWrite() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing || c.wantShutWr || c.closeReq.Load() {
+		return ErrClosed
+	}
+	c.wantShutWr = true
+	c.wcond.Signal()
+	return nil
+}
+
+func (c *stdConn) SetIdleTimeout(d time.Duration) error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	c.idleTimeout = max(d, 0)
+	if d <= 0 {
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+		return nil
+	}
+	c.resetIdle(d)
+	return nil
+}
+
+func (c *stdConn) Context() any         { return c.ctx }
+func (c *stdConn) SetContext(v any)     { c.ctx = v }
+func (c *stdConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
+func (c *stdConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }

@@ -1,0 +1,175 @@
+package eddy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// stdEngine is the portable engine, built on package net. Each connection has a reader goroutine that
+// calls the handler and a writer goroutine that drains its output queue; a per-connection mutex keeps the
+// callbacks of one connection from running concurrently. It serves where epoll does not exist and is the
+// reference the conformance suite holds the other engines to.
+type stdEngine struct {
+	e     *Engine
+	lns   []net.Listener
+	bound []net.Addr
+
+	mu    sync.Mutex
+	conns map[*stdConn]struct{}
+	quit  chan struct{} // closed when the engine stops: ends accept back-off waits and ticks
+
+	wg sync.WaitGroup // accept loops, tick loop and connection goroutines
+}
+
+func newStdEngine(e *Engine) *stdEngine {
+	return &stdEngine{e: e, conns: make(map[*stdConn]struct{}), quit: make(chan struct{})}
+}
+
+func (g *stdEngine) addrs() []net.Addr { return g.bound }
+
+func (g *stdEngine) start() error {
+	for _, ep := range g.e.eps {
+		ln, err := net.Listen(ep.network, ep.address)
+		if err != nil {
+			g.closeListeners()
+			return &OpError{Op: "listen", Net: ep.network, Addr: ep.addr(), Err: unwrapNetOp(err)}
+		}
+		g.lns = append(g.lns, ln)
+		g.bound = append(g.bound, ln.Addr())
+	}
+	if err := g.e.boot(); err != nil {
+		g.closeListeners()
+		return err
+	}
+	for _, ln := range g.lns {
+		g.wg.Add(1)
+		go g.acceptLoop(ln)
+	}
+	if _, ok := g.e.h.(TickHandler); ok {
+		g.wg.Add(1)
+		go g.tickLoop()
+	}
+	return nil
+}
+
+// unwrapNetOp takes the inner error out of a *net.OpError so that it is not wrapped twice.
+func unwrapNetOp(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Err
+	}
+	return err
+}
+
+func (g *stdEngine) closeListeners() {
+	for _, ln := range g.lns {
+		ln.Close()
+	}
+}
+
+// acceptLoop accepts until the listener closes. On descriptor exhaustion and other temporary errors it
+// waits with a growing back-off, like the epoll engine, rather than spinning.
+func (g *stdEngine) acceptLoop(ln net.Listener) {
+	defer g.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, acceptBackoff0), acceptBackoffN)
+			g.e.opts.logger.Warn("eddy: accept failed, backing off", "addr", ln.Addr().String(), "err", err, "retry", backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-g.quit:
+				return
+			}
+		}
+		backoff = 0
+		g.setupConn(nc)
+		c := newStdConn(g, nc)
+		g.mu.Lock()
+		select {
+		case <-g.quit:
+			g.mu.Unlock()
+			nc.Close()
+			return
+		default:
+		}
+		g.conns[c] = struct{}{}
+		g.wg.Add(2)
+		g.mu.Unlock()
+		go c.readLoop()
+		go c.writeLoop()
+	}
+}
+
+func (g *stdEngine) setupConn(nc net.Conn) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	o := &g.e.opts
+	tc.SetNoDelay(o.noDelay)
+	if o.keepAlive > 0 {
+		tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: o.keepAlive, Interval: o.keepAlive})
+	} else {
+		tc.SetKeepAlive(false)
+	}
+}
+
+func (g *stdEngine) tickLoop() {
+	defer g.wg.Done()
+	for {
+		d := g.e.tick()
+		if d < 0 {
+			return
+		}
+		select {
+		case <-time.After(d):
+		case <-g.quit:
+			return
+		}
+	}
+}
+
+func (g *stdEngine) removeConn(c *stdConn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+}
+
+// stop closes the listeners, closes every connection gracefully and waits for their goroutines; when ctx
+// ends first, it closes the sockets at once.
+func (g *stdEngine) stop(ctx context.Context) error {
+	g.mu.Lock()
+	close(g.quit)
+	conns := make([]*stdConn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	g.closeListeners()
+	for _, c := range conns {
+		c.closeWith(ErrEngineStopped, false)
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	for c := range g.conns {
+		c.closeWith(ErrEngineStopped, true)
+	}
+	g.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
