@@ -44,6 +44,7 @@ type epConn struct {
 	readPaused   bool // back-pressure: output above the high water mark
 	rereadQueued bool // in l.reread
 	peerEOF      bool
+	rdhup        bool // the peer's FIN was signalled (EPOLLRDHUP): read on to EOF, past short reads
 	wantShutWr   bool // CloseWrite: shut down the sending side once the output is flushed
 	shutWr       bool
 	notified     bool // OnClose has run
@@ -395,13 +396,18 @@ func (c *epConn) read() {
 		case n > 0:
 			c.lastActive = l.now
 			if c.state != connOpen {
+				if n < len(l.readBuf) && !c.rdhup {
+					return
+				}
 				continue // closing or lingering: drop the input, wait for the FIN
 			}
 			c.in.Add(l.readBuf[:n])
 			l.g.e.h.OnData(c)
 			c.inCallbackDone()
-			if n < len(l.readBuf) {
-				return // a short read from a stream socket means it is drained
+			if n < len(l.readBuf) && !c.rdhup {
+				// A short read from a stream socket means it is drained, and new data will raise a new
+				// edge. After EPOLLRDHUP no edge will come for the FIN, so then we read on to EOF.
+				return
 			}
 		case n == 0 && err == nil:
 			c.onEOF()

@@ -246,6 +246,9 @@ func (l *epLoop) dispatch(ev netpoll.Event) {
 		}
 	}
 	if ev.Events&(netpoll.In|netpoll.ErrMask) != 0 {
+		if ev.Events&(unix.EPOLLRDHUP|netpoll.ErrMask) != 0 {
+			c.rdhup = true
+		}
 		c.read()
 	}
 }

@@ -309,7 +309,7 @@ func (c *stdConn) idleFired() {
 		if d <= 0 || c.closeReq.Load() {
 			return
 		}
-		if left := time.Duration(c.lastActive.Load()+int64(d)-time.Now().UnixNano()); left > 0 {
+		if left := time.Duration(c.lastActive.Load() + int64(d) - time.Now().UnixNano()); left > 0 {
 			c.idle.Reset(left)
 			return
 		}
@@ -369,7 +369,7 @@ func (c *stdConn) enqueue(bs [][]byte, cb func(Conn, error)) (int, error) {
 	return n, nil
 }
 
-func (c *stdConn) Write(b []byte) (int, error)      { return c.enqueue([][]byte{b}, nil) }
+func (c *stdConn) Write(b []byte) (int, error)     { return c.enqueue([][]byte{b}, nil) }
 func (c *stdConn) Writev(bs [][]byte) (int, error) { return c.enqueue(bs, nil) }
 
 func (c *stdConn) AsyncWrite(b []byte, cb func(Conn, error)) error {

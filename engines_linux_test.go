@@ -1,0 +1,5 @@
+package eddy_test
+
+import "github.com/eddyio/eddy"
+
+func testEngines() []eddy.EngineKind { return []eddy.EngineKind{eddy.EngineEpoll, eddy.EngineStd} }
