@@ -134,12 +134,14 @@ func (h *echoHandler) OnData(c eddy.Conn) {
 	}
 }
 
+// pattern returns n pseudo-random bytes determined by seed.
 func pattern(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
+	var key [32]byte
+	for i := range 8 {
+		key[i] = byte(seed >> (8 * i))
 	}
+	b := make([]byte, n)
+	rand.NewChaCha8(key).Read(b)
 	return b
 }
 

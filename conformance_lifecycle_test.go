@@ -1,0 +1,254 @@
+package eddy_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+func TestNewRejectsBadAddresses(t *testing.T) {
+	for _, addr := range []string{
+		"tcp://127.0.0.1",
+		"tcp://127.0.0.1:",
+		"udp://127.0.0.1:9000",
+		"unix://",
+		"tcp://[::1:80",
+		"tcp://127.0.0.1:http-nonexistent-port",
+		"quic://x:1",
+	} {
+		_, err := eddy.New(eddy.BaseHandler{}, []string{addr})
+		if err == nil {
+			t.Errorf("New(%q) succeeded", addr)
+			continue
+		}
+		if !strings.Contains(err.Error(), addr) {
+			t.Errorf("New(%q) error %q does not name the address", addr, err)
+		}
+	}
+	if _, err := eddy.New(eddy.BaseHandler{}, nil); err == nil {
+		t.Error("New with no address succeeded")
+	}
+	if _, err := eddy.New(nil, []string{"tcp://127.0.0.1:0"}); err == nil {
+		t.Error("New with a nil handler succeeded")
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opt  eddy.Option
+		want string
+	}{
+		{eddy.WithLoops(0), "WithLoops(0)"},
+		{eddy.WithLoops(-3), "WithLoops(-3)"},
+		{eddy.WithEngine("turbo"), `"turbo"`},
+		{eddy.WithReadBufferSize(1), "WithReadBufferSize(1)"},
+		{eddy.WithWriteBufferWaterMarks(10, 5), "WithWriteBufferWaterMarks(10, 5)"},
+		{eddy.WithIdleTimeout(-time.Second), "WithIdleTimeout(-1s)"},
+		{eddy.WithTCPKeepAlive(-time.Second), "WithTCPKeepAlive(-1s)"},
+		{eddy.WithTaskQueueCapacity(0), "WithTaskQueueCapacity(0)"},
+		{eddy.WithStopTimeout(0), "WithStopTimeout(0s)"},
+		{eddy.WithLogger(nil), "WithLogger(nil)"},
+	} {
+		_, err := eddy.New(eddy.BaseHandler{}, []string{"tcp://127.0.0.1:0"}, tc.opt)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one naming %s", err, tc.want)
+		}
+	}
+}
+
+func TestListenErrorIsOpError(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		e, err := eddy.New(eddy.BaseHandler{}, []string{"tcp://" + ln.Addr().String()},
+			eddy.WithEngine(kind), eddy.WithReusePort(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = e.Start()
+		var oe *eddy.OpError
+		if !errors.As(err, &oe) || oe.Op != "listen" || !strings.Contains(err.Error(), ln.Addr().String()) {
+			t.Fatalf("Start on a busy port = %v, want an *OpError naming listen and the address", err)
+		}
+		if !strings.Contains(strings.ToLower(err.Error()), "address already in use") {
+			t.Fatalf("error %q does not carry the errno", err)
+		}
+	})
+}
+
+type lifecycleHandler struct {
+	eddy.BaseHandler
+	boots, shutdowns, ticks atomic.Int64
+}
+
+func (h *lifecycleHandler) OnBoot(*eddy.Engine) error { h.boots.Add(1); return nil }
+func (h *lifecycleHandler) OnShutdown(*eddy.Engine)   { h.shutdowns.Add(1) }
+func (h *lifecycleHandler) OnTick() time.Duration {
+	if h.ticks.Add(1) >= 3 {
+		return -1
+	}
+	return 10 * time.Millisecond
+}
+
+func TestBootTickShutdown(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := &lifecycleHandler{}
+		e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return h.ticks.Load() == 3 }, "three ticks")
+		if err := e.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if h.boots.Load() != 1 || h.shutdowns.Load() != 1 || h.ticks.Load() != 3 {
+			t.Fatalf("boots %d, shutdowns %d, ticks %d; want 1, 1, 3", h.boots.Load(), h.shutdowns.Load(), h.ticks.Load())
+		}
+		select {
+		case <-e.Done():
+		default:
+			t.Fatal("Done not closed after Stop")
+		}
+	})
+}
+
+func TestServeStopsWhenContextEnds(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- eddy.Serve(ctx, newEcho(false), []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind)) }()
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not return")
+		}
+	})
+}
+
+func TestUnixSocketEcho(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		if runtime.GOOS == "windows" {
+			t.Skip("unix sockets")
+		}
+		path := filepath.Join(t.TempDir(), "echo.sock")
+		h := newEcho(false)
+		e, err := eddy.New(h, []string{"unix://" + path}, eddy.WithEngine(kind), eddy.WithLoops(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer e.Stop(context.Background())
+		for i := 0; i < 4; i++ { // more connections than loops: the single acceptor hands them around
+			c, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := echoOnce(c, "over a unix socket"); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}
+	})
+}
+
+func TestSingleAcceptorSpreadsConnections(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := newEcho(false)
+		s := startServer(t, kind, h, eddy.WithReusePort(false), eddy.WithLoops(2))
+		for i := 0; i < 10; i++ {
+			c := s.dial(t)
+			if err := echoOnce(c, "x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// countFDs returns the number of open descriptors of this process.
+func countFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+func TestNoDescriptorLeakAfterManyConnections(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		cycles := 10_000
+		if testing.Short() {
+			cycles = 1000
+		}
+		h := newEcho(false)
+		s := startServer(t, kind, h)
+		runtime.GC()
+		base := countFDs(t)
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		work := make(chan int)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 1)
+				for i := range work {
+					c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					c.SetDeadline(time.Now().Add(5 * time.Second))
+					switch i % 3 {
+					case 0: // echo once, then close
+						c.Write([]byte{1})
+						if _, err := io.ReadFull(c, buf); err != nil {
+							failed.Add(1)
+						}
+					case 1: // close with data in flight
+						c.Write([]byte("unread"))
+					case 2: // connect and close at once
+					}
+					c.Close()
+				}
+			}()
+		}
+		for i := 0; i < cycles; i++ {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Fatalf("%d of %d cycles failed", failed.Load(), cycles)
+		}
+		waitFor(t, func() bool { return h.closed.Load() == int64(cycles) }, "OnClose for every connection")
+		waitFor(t, func() bool { return countFDs(t) <= base }, "descriptors back to the baseline")
+		if h.opened.Load() != int64(cycles) {
+			t.Fatalf("OnOpen ran %d times, want %d", h.opened.Load(), cycles)
+		}
+	})
+}
