@@ -56,20 +56,6 @@ func cpuTicks(t *testing.T, pid int) int {
 	return u + s
 }
 
-func echoOnce(c net.Conn, msg string) error {
-	c.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := c.Write([]byte(msg)); err != nil {
-		return err
-	}
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return err
-	}
-	if string(got) != msg {
-		return fmt.Errorf("echo %q, want %q", got, msg)
-	}
-	return nil
-}
 
 func TestAcceptBacksOffOnDescriptorExhaustion(t *testing.T) {
 	if testing.Short() {

@@ -234,6 +234,22 @@ func TestTwoThousandConcurrentConnections(t *testing.T) {
 	})
 }
 
+// echoOnce sends msg on c and checks that it comes back.
+func echoOnce(c net.Conn, msg string) error {
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return err
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if string(got) != msg {
+		return fmt.Errorf("echo %q, want %q", got, msg)
+	}
+	return nil
+}
+
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()

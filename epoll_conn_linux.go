@@ -68,10 +68,6 @@ type asyncState struct {
 	waits []asyncWait
 }
 
-type asyncWait struct {
-	ahead int // queued bytes up to and including this write's last byte
-	cb    func(Conn, error)
-}
 
 // ---- inbound ----
 

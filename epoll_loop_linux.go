@@ -42,13 +42,9 @@ const (
 )
 
 const (
-	maxEvents      = 1024
-	maxIovecs      = 1024
-	readsPerEvent  = 16                     // reads from one connection per event before others get a turn
-	acceptBackoff0 = 5 * time.Millisecond   // first pause after EMFILE
-	acceptBackoffN = 500 * time.Millisecond // longest pause
-	lingerTimeout  = 2 * time.Second        // how long a closed socket waits for the peer's FIN
-	timerTick      = time.Millisecond
+	maxEvents     = 1024
+	readsPerEvent = 16 // reads from one connection per event before others get a turn
+	timerTick     = time.Millisecond
 )
 
 // epListener is a listening socket served by one loop.

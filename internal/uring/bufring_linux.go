@@ -1,0 +1,167 @@
+package uring
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// BufRing is a provided-buffer ring (IORING_REGISTER_PBUF_RING, 5.19): a group of equally sized
+// buffers the kernel picks from for receives prepared with PrepRecvMultishot or PrepRecvSelect. Its
+// ring and its buffers are one anonymous mmap, outside the Go heap, so the garbage collector never
+// moves or frees memory the kernel writes into.
+//
+// Ownership: at first every buffer belongs to the kernel. A CQE with CQEFBuffer hands buffer id to the
+// application, which reads it through Buffer and gives it back with Recycle (or Add then Advance).
+// Recycling a buffer the application does not own corrupts the ring. Like its Ring, a BufRing is used
+// from the ring's goroutine only.
+type BufRing struct {
+	ring    *Ring
+	group   uint16
+	entries uint32 // a power of two
+	mask    uint32
+	size    uint32 // bytes per buffer
+	mem     []byte // the whole mapping: entries*16 bytes of ring, page-aligned buffers after it
+	bufs    []byte // entries*size bytes of buffer memory inside mem
+	base    uint64 // address of bufs[0], for the ring entries
+	// tailWord is the uint32 at byte 12 of the ring: bufs[0].bid in its low half and the ring's u16
+	// tail in its high half (the tail is overlaid on bufs[0].resv). sync/atomic has no 16-bit store,
+	// so the tail moves with atomic.AddUint32(tailWord, n<<16): the carry out of bit 31 is dropped,
+	// which wraps the u16 tail, and bid is untouched. This is sound because the application is the
+	// only writer of both halves. Entry 0 is therefore written field by field, never bytes 14..15.
+	tailWord *uint32
+	tail     uint16 // the tail as last published
+	staged   uint16 // entries written by Add since the last Advance
+	closed   bool
+}
+
+// NewBufRing maps entries buffers of size bytes each (entries a power of two, at most 32768), registers
+// them with the kernel as buffer group group, and gives them all to the kernel. The memory is charged
+// to RLIMIT_MEMLOCK for non-root users.
+func (r *Ring) NewBufRing(group uint16, entries, size uint32) (*BufRing, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if entries == 0 || entries > maxBufRingEntries || entries&(entries-1) != 0 {
+		return nil, fmt.Errorf("uring: buffer ring of %d entries, want a power of two up to %d: %w",
+			entries, maxBufRingEntries, unix.EINVAL)
+	}
+	if size == 0 {
+		return nil, fmt.Errorf("uring: buffer ring with buffers of 0 bytes: %w", unix.EINVAL)
+	}
+	page := uint64(os.Getpagesize())
+	ringBytes := roundUp(uint64(entries)*bufRingEntrySize, page)
+	total := ringBytes + roundUp(uint64(entries)*uint64(size), page)
+	if total > 1<<40 {
+		return nil, fmt.Errorf("uring: buffer ring of %d x %d bytes is too large: %w", entries, size, unix.EINVAL)
+	}
+	// The kernel requires the ring to be page-aligned; mmap memory is.
+	mem, err := unix.Mmap(-1, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, fmt.Errorf("uring: mmap buffer ring: %w", err)
+	}
+	b := &BufRing{
+		ring:     r,
+		group:    group,
+		entries:  entries,
+		mask:     entries - 1,
+		size:     size,
+		mem:      mem,
+		bufs:     mem[ringBytes:],
+		tailWord: (*uint32)(unsafe.Pointer(&mem[bufRingTailWordOffset])),
+	}
+	b.base = uint64(uintptr(unsafe.Pointer(&b.bufs[0])))
+	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))), ringEntries: entries, bgid: group}
+	if _, err := r.register(registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("uring: register buffer ring group %d: %w", group, err)
+	}
+	for id := uint32(0); id < entries; id++ {
+		b.Add(uint16(id))
+	}
+	b.Advance()
+	return b, nil
+}
+
+func roundUp(n, to uint64) uint64 { return (n + to - 1) / to * to }
+
+// Group returns the buffer group id, for PrepRecvMultishot and PrepRecvSelect.
+func (b *BufRing) Group() uint16 { return b.group }
+
+// Entries returns the number of buffers.
+func (b *BufRing) Entries() uint32 { return b.entries }
+
+// BufferSize returns the size of each buffer.
+func (b *BufRing) BufferSize() uint32 { return b.size }
+
+// Buffer returns the full buffer id (BufferSize bytes); a CQE's Res says how many of them were filled.
+// The slice aliases mmap'd memory: it is valid while the application owns the buffer, that is from the
+// CQE that handed it over until Recycle, and must not be used or retained after that.
+func (b *BufRing) Buffer(id uint16) []byte {
+	off := uint64(id) * uint64(b.size)
+	return b.bufs[off : off+uint64(b.size) : off+uint64(b.size)]
+}
+
+// Add writes buffer id into the next free ring entry without publishing it; Advance publishes every
+// buffer added since the last Advance. After Close it does nothing. Adding more buffers than the ring holds between two Advance
+// calls is a bug and panics.
+func (b *BufRing) Add(id uint16) {
+	if b.closed {
+		return
+	}
+	if uint32(b.staged) >= b.entries || uint32(id) >= b.entries {
+		panic(fmt.Sprintf("uring: BufRing.Add(%d): %d buffers already staged in a ring of %d", id, b.staged, b.entries))
+	}
+	e := unsafe.Pointer(&b.mem[(uint32(b.tail+b.staged)&b.mask)*bufRingEntrySize])
+	// Field by field: in entry 0, bytes 14..15 are the ring tail (see tailWord).
+	*(*uint64)(e) = b.base + uint64(id)*uint64(b.size)
+	*(*uint32)(unsafe.Add(e, 8)) = b.size
+	*(*uint16)(unsafe.Add(e, 12)) = id
+	b.staged++
+}
+
+// Advance publishes the buffers added since the last Advance to the kernel.
+func (b *BufRing) Advance() {
+	if b.staged == 0 || b.closed {
+		return
+	}
+	// Release: the entries written by Add are visible before the kernel sees the new tail.
+	atomic.AddUint32(b.tailWord, uint32(b.staged)<<16)
+	b.tail += b.staged
+	b.staged = 0
+}
+
+// Recycle gives buffer id back to the kernel at once: Add then Advance. To recycle many buffers after
+// one batch of CQEs, Add each and Advance once.
+func (b *BufRing) Recycle(id uint16) {
+	b.Add(id)
+	b.Advance()
+}
+
+// Close unregisters the buffer group, if the ring is still open, and unmaps the ring and its buffers.
+// Call it only when no operation can still pick from the group: after the ring is closed, or after
+// every receive using the group has posted its final CQE (cancel multishot receives first). Otherwise
+// the kernel could write into a buffer after its memory was unmapped and reused. A second Close returns
+// ErrClosed.
+func (b *BufRing) Close() error {
+	if b.closed {
+		return ErrClosed
+	}
+	b.closed = true
+	var errs []error
+	if !b.ring.closed {
+		reg := bufReg{bgid: b.group}
+		if _, err := b.ring.register(unregisterPbufRing, unsafe.Pointer(&reg), 1); err != nil {
+			errs = append(errs, fmt.Errorf("uring: unregister buffer ring group %d: %w", b.group, err))
+		}
+	}
+	if err := unix.Munmap(b.mem); err != nil {
+		errs = append(errs, os.NewSyscallError("munmap", err))
+	}
+	b.mem, b.bufs, b.tailWord = nil, nil, nil
+	return errors.Join(errs...)
+}

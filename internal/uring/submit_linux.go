@@ -1,0 +1,159 @@
+package uring
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// GetSQE returns the next free SQE, zeroed, or nil when the submission queue is full (or the ring is
+// closed): then Submit (or SubmitAndWait) and retry. The SQE belongs to the caller until the next
+// Submit or SubmitAndWait, which hands every SQE obtained so far to the kernel; fill it with one of
+// the Prep methods and set UserData and Flags. An SQE obtained must be submitted: there is no way to
+// take it back, so prepare a NOP if it turns out not to be needed.
+func (r *Ring) GetSQE() *SQE {
+	sq := &r.sq
+	if sq.sqeTail-atomic.LoadUint32(sq.head) >= sq.entries {
+		return nil
+	}
+	sqe := &sq.sqes[sq.sqeTail&sq.mask]
+	sq.sqeTail++
+	*sqe = SQE{}
+	return sqe
+}
+
+// SQSpace returns how many more SQEs GetSQE can hand out before the next submit.
+func (r *Ring) SQSpace() uint32 {
+	return r.sq.entries - (r.sq.sqeTail - atomic.LoadUint32(r.sq.head))
+}
+
+// SQPending returns how many SQEs have been obtained with GetSQE but not yet consumed by the kernel.
+func (r *Ring) SQPending() uint32 { return r.sq.sqeTail - atomic.LoadUint32(r.sq.head) }
+
+// flushSQ publishes the prepared SQEs to the kernel and returns how many it has not consumed yet.
+func (r *Ring) flushSQ() uint32 {
+	sq := &r.sq
+	if sq.pubTail != sq.sqeTail {
+		// Release: the plain stores that filled the SQEs happen before the kernel sees the new tail.
+		atomic.StoreUint32(sq.tail, sq.sqeTail)
+		sq.pubTail = sq.sqeTail
+	}
+	return sq.sqeTail - atomic.LoadUint32(sq.head)
+}
+
+// NeedsEnter reports whether the kernel asked for an io_uring_enter with GETEVENTS to post completions:
+// the CQ overflowed into the kernel's backlog, or (with SetupTaskrunFlag) task work is pending.
+// SubmitAndWait always does this; a loop that only peeks the CQ must check it.
+func (r *Ring) NeedsEnter() bool {
+	return atomic.LoadUint32(r.sq.flags)&(sqCQOverflow|sqTaskrun) != 0
+}
+
+// Submit hands every prepared SQE to the kernel without waiting and returns how many it consumed. It
+// makes no system call when nothing is pending. EINTR is retried. With SetupDeferTaskrun it posts no
+// completions: only SubmitAndWait does. If the kernel consumed fewer SQEs than were pending (EAGAIN,
+// EBUSY on resource shortage), the rest stay queued for the next call.
+func (r *Ring) Submit() (int, error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
+	toSubmit := r.flushSQ()
+	if toSubmit == 0 {
+		return 0, nil
+	}
+	var flags uint32
+	if r.NeedsEnter() {
+		flags = enterGetEvents
+	}
+	for {
+		n, errno := r.enter(toSubmit, 0, flags, nil, 0)
+		if errno == 0 {
+			return n, nil
+		}
+		if errno != unix.EINTR {
+			return 0, enterError(errno)
+		}
+		toSubmit = r.SQPending()
+	}
+}
+
+// SubmitAndWait hands every prepared SQE to the kernel and waits, in the same io_uring_enter, until at
+// least minComplete completions are ready or timeout has passed, then returns how many SQEs the kernel
+// consumed. A negative timeout waits without limit; a zero timeout does not wait (but still lets the
+// kernel post pending completions, which SetupDeferTaskrun needs). Reaching the timeout (ETIME) is a
+// normal return with a nil error, and EINTR is retried with the remaining time, so the only errors are
+// real ones (EBADR: CQEs were dropped; EBUSY/EAGAIN: reap and retry; EEXIST: wrong thread).
+//
+// It may return before minComplete completions are ready (a signal arrived after SQEs were submitted),
+// so the caller reaps whatever is there; that is what an event loop does anyway.
+//
+// The wait goes through unix.Syscall6, not RawSyscall, so a blocked wait hands its P to other
+// goroutines.
+func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
+	toSubmit := r.flushSQ()
+	flags := uint32(enterGetEvents)
+	var (
+		arg      unsafe.Pointer
+		argSize  uintptr
+		deadline time.Time
+	)
+	switch {
+	case timeout == 0:
+		minComplete = 0
+	case timeout > 0:
+		if r.features&FeatExtArg == 0 {
+			return 0, fmt.Errorf("uring: timed wait needs IORING_FEAT_EXT_ARG (5.11): %w", unix.ENOTSUP)
+		}
+		deadline = time.Now().Add(timeout)
+		r.setWaitTimeout(timeout)
+		flags |= enterExtArg
+		arg, argSize = unsafe.Pointer(&r.waitArg), unsafe.Sizeof(r.waitArg)
+	}
+	for {
+		n, errno := r.enter(toSubmit, minComplete, flags, arg, argSize)
+		switch errno {
+		case 0:
+			return n, nil
+		case unix.ETIME:
+			return 0, nil
+		case unix.EINTR:
+			r.eintr++
+			// Nothing was submitted (a positive count would have been returned instead): wait again
+			// for what is left of the timeout.
+			if timeout > 0 {
+				left := time.Until(deadline)
+				if left <= 0 {
+					return 0, nil
+				}
+				r.setWaitTimeout(left)
+			}
+			toSubmit = r.SQPending()
+		default:
+			return 0, enterError(errno)
+		}
+	}
+}
+
+// setWaitTimeout stores d in the Timespec that r.waitArg points to.
+func (r *Ring) setWaitTimeout(d time.Duration) {
+	r.waitTS = Timespec{Sec: int64(d / time.Second), Nsec: int64(d % time.Second)}
+}
+
+// enter is the raw io_uring_enter(2) call. It uses unix.Syscall6, which tells the scheduler that the
+// thread may block, unlike RawSyscall6. arg, when not nil, points into the heap-allocated Ring.
+func (r *Ring) enter(toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, unix.Errno) {
+	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFd), uintptr(toSubmit),
+		uintptr(minComplete), uintptr(flags|r.enterFlags), uintptr(arg), argSize)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), 0
+}
+
+func enterError(errno unix.Errno) error { return os.NewSyscallError("io_uring_enter", errno) }
