@@ -15,6 +15,8 @@ type impl interface {
 	start() error
 	// addrs returns the bound listen addresses.
 	addrs() []net.Addr
+	// loops returns the event loops.
+	loopList() []Loop
 	// stop stops accepting, closes every connection gracefully and waits for that until ctx is done, when
 	// it closes what is left at once. It returns after the loops have exited.
 	stop(ctx context.Context) error

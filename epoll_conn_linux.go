@@ -494,6 +494,7 @@ func writev(fd int, vecs [][]byte, iov []unix.Iovec) (int, error) {
 
 func (c *epConn) network() string { return c.ln.network }
 
+func (c *epConn) Loop() Loop       { return c.l }
 func (c *epConn) Context() any     { return c.ctx }
 func (c *epConn) SetContext(v any) { c.ctx = v }
 

@@ -140,6 +140,51 @@ func (l *epLoop) submit(fn func(any), arg any) error {
 	return nil
 }
 
+// Execute runs fn on the loop (Loop and future.Executor). Work queued this way is not refused at the
+// queue's capacity: a continuation dropped would leave its future pending forever.
+func (l *epLoop) Execute(fn func()) {
+	if err := l.tasks.pushAlways(task{runFunc, fn}); err != nil {
+		fn() // the loop has stopped: run it here rather than lose it
+		return
+	}
+	l.wake()
+}
+
+func runFunc(arg any) { arg.(func())() }
+
+// Index returns the loop's position in Engine.Loops.
+func (l *epLoop) Index() int { return l.idx }
+
+// loopTimer is a Loop.AfterFunc timer on the loop's wheel.
+type loopTimer struct {
+	Timer
+	l    *epLoop
+	t    timer.Timer
+	when int64
+}
+
+// AfterFunc runs fn on the loop after d.
+func (l *epLoop) AfterFunc(d time.Duration, fn func()) *Timer {
+	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
+	lt.when = l.clock() + int64(d)
+	if err := l.tasks.pushAlways(task{scheduleLoopTimer, lt}); err != nil {
+		go func() { time.Sleep(d); lt.fire() }() // the loop has stopped
+		return &lt.Timer
+	}
+	l.wake()
+	return &lt.Timer
+}
+
+func scheduleLoopTimer(arg any) {
+	lt := arg.(*loopTimer)
+	if lt.state.Load() == timerPending {
+		lt.t.Init(fireLoopTimer, lt) // a stopped timer stays on the wheel until its deadline and is then skipped
+		lt.l.wheel.Schedule(&lt.t, lt.when)
+	}
+}
+
+func fireLoopTimer(arg any) { arg.(*loopTimer).fire() }
+
 func (l *epLoop) wake() {
 	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
 		l.waker.Wake()

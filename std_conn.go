@@ -22,8 +22,9 @@ const stdReadBufferCap = 16 << 10
 // writer goroutine; it is never held across I/O or a callback. qmu guards the task list. Lock order: mu
 // before wmu; qmu is taken alone.
 type stdConn struct {
-	g  *stdEngine
-	nc net.Conn
+	g    *stdEngine
+	nc   net.Conn
+	loop *stdLoop
 
 	mu          sync.Mutex
 	in          buffer.Inbound
@@ -433,6 +434,7 @@ func (c *stdConn) SetIdleTimeout(d time.Duration) error {
 	return nil
 }
 
+func (c *stdConn) Loop() Loop           { return c.loop }
 func (c *stdConn) Context() any         { return c.ctx }
 func (c *stdConn) SetContext(v any)     { c.ctx = v }
 func (c *stdConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
