@@ -61,6 +61,7 @@ type epConn struct {
 	idleTimeout time.Duration
 	lastActive  int64 // wheel clock of the last read or write progress
 	async       *asyncState
+	dial        *dialState // while connecting
 }
 
 // asyncState tracks AsyncWrite callbacks waiting for their bytes to reach the kernel.

@@ -22,9 +22,10 @@ const stdReadBufferCap = 16 << 10
 // writer goroutine; it is never held across I/O or a callback. qmu guards the task list. Lock order: mu
 // before wmu; qmu is taken alone.
 type stdConn struct {
-	g    *stdEngine
-	nc   net.Conn
-	loop *stdLoop
+	g      *stdEngine
+	nc     net.Conn
+	loop   *stdLoop
+	opened func() // for dialled connections: resolves the Dial future after OnOpen
 
 	mu          sync.Mutex
 	in          buffer.Inbound
@@ -116,6 +117,9 @@ func (c *stdConn) readLoop() {
 	c.mu.Lock()
 	h.OnOpen(c)
 	c.endSection()
+	if c.opened != nil {
+		c.opened()
+	}
 	c.armIdle()
 	buf := make([]byte, min(c.g.e.opts.readBufSize, stdReadBufferCap))
 	for {

@@ -108,23 +108,32 @@ func (g *stdEngine) acceptLoop(ln net.Listener) {
 		}
 		backoff = 0
 		g.setupConn(nc)
-		c := newStdConn(g, nc)
-		g.mu.Lock()
-		select {
-		case <-g.quit:
-			g.mu.Unlock()
-			nc.Close()
+		c, ok := g.adopt(nc)
+		if !ok {
 			return
-		default:
 		}
-		c.loop = g.loops[g.next%len(g.loops)]
-		g.next++
-		g.conns[c] = struct{}{}
-		g.wg.Add(2)
-		g.mu.Unlock()
 		go c.readLoop()
 		go c.writeLoop()
 	}
+}
+
+// adopt registers a new connection with the engine and a loop; the caller starts its goroutines. It fails
+// (and closes nc) once the engine is stopping.
+func (g *stdEngine) adopt(nc net.Conn) (*stdConn, bool) {
+	c := newStdConn(g, nc)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.quit:
+		nc.Close()
+		return nil, false
+	default:
+	}
+	c.loop = g.loops[g.next%len(g.loops)]
+	g.next++
+	g.conns[c] = struct{}{}
+	g.wg.Add(2)
+	return c, true
 }
 
 func (g *stdEngine) setupConn(nc net.Conn) {
