@@ -61,7 +61,7 @@ func startDial(arg any) {
 		c.raddr = tcp.AddrPort()
 	}
 	c.state = connConnecting
-	c.dial = ds
+	c.extra().dial = ds
 	if err := l.poller.Add(h.fd, netpoll.In|netpoll.Out|netpoll.ET, connToken(c.slot, l.gens[c.slot])); err != nil {
 		l.freeConn(c)
 		fail(err)
@@ -73,7 +73,7 @@ func startDial(arg any) {
 func cancelDial(arg any) {
 	c := arg.(*epConn)
 	if c.state == connConnecting {
-		c.failDial(c.dial.ctx.Err())
+		c.failDial(c.extra().dial.ctx.Err())
 	}
 }
 
@@ -83,12 +83,13 @@ func (c *epConn) finishConnect() {
 		c.failDial(err)
 		return
 	}
-	ds := c.dial
-	c.dial = nil
+	x := c.extra()
+	ds := x.dial
+	x.dial = nil
 	ds.stop()
 	if sa, err := unix.Getsockname(c.fd); err == nil {
 		if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
-			c.laddr = la.AddrPort()
+			x.laddr = la.AddrPort()
 		} else {
 			c.ln.addr = socket.ToNetAddr(sa)
 		}
@@ -106,8 +107,9 @@ func (c *epConn) finishConnect() {
 
 // failDial ends a connect that failed or was cancelled: no OnOpen and no OnClose ran, so none runs.
 func (c *epConn) failDial(err error) {
-	ds := c.dial
-	c.dial = nil
+	x := c.extra()
+	ds := x.dial
+	x.dial = nil
 	if ds.stop != nil {
 		ds.stop()
 	}

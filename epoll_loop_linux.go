@@ -397,7 +397,7 @@ func (l *epLoop) register(fd int, ap netip.AddrPort, ln *epListener) {
 	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
 		if sa, err := unix.Getsockname(fd); err == nil {
 			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
-				c.laddr = la.AddrPort()
+				c.extra().laddr = la.AddrPort()
 			}
 		}
 	}
