@@ -100,13 +100,13 @@ type openHandler struct {
 }
 
 func (h *openHandler) OnOpen(c eddy.Conn) {
-	h.counter.OnOpen(c)
-	h.mu.Lock()
-	h.conns = append(h.conns, c)
-	h.mu.Unlock()
 	if h.write != nil {
 		c.Write(h.write)
 	}
+	h.mu.Lock()
+	h.conns = append(h.conns, c)
+	h.mu.Unlock()
+	h.counter.OnOpen(c) // last: tests wait for this count before acting on the connection
 }
 
 func (h *openHandler) OnData(c eddy.Conn) { c.Discard(-1) }

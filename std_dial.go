@@ -2,7 +2,9 @@ package eddy
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os"
 
 	"github.com/eddyio/eddy/future"
 )
@@ -34,8 +36,10 @@ func (g *stdEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn] 
 		var d net.Dialer
 		nc, err := d.DialContext(dctx, ep.network, ep.address)
 		if err != nil {
-			if ctx.Err() != nil {
-				err = ctx.Err() // net reports its own "i/o timeout": report the caller's reason, as epoll does
+			if cerr := ctx.Err(); cerr != nil {
+				err = cerr // net reports its own "i/o timeout": report the caller's reason, as epoll does
+			} else if _, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) {
+				err = context.DeadlineExceeded // net's timer fired a moment before the context's
 			}
 			p.Reject(&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: unwrapNetOp(err)})
 			return
