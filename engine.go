@@ -112,6 +112,11 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if e.stopped {
 		e.mu.Unlock()
 		select {
+		case <-e.stopDone: // checked first: a finished stop reports its result even to an expired ctx
+			return e.stopErr
+		default:
+		}
+		select {
 		case <-e.stopDone:
 			return e.stopErr
 		case <-ctx.Done():
