@@ -249,8 +249,7 @@ func (c *epConn) Close() error {
 	if !c.closeReq.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
-	c.l.tasks.pushAlways(task{closeTask, c}) // a stopped loop closes the connection itself
-	c.l.wake()
+	c.l.tasks.push(task{closeTask, c}, true, c.l.wake) // a stopped loop has closed the connection itself
 	return nil
 }
 
