@@ -1,6 +1,66 @@
-// Package http1 is eddy's HTTP/1.1 server and client on the engine. The
-// request parser is the first piece; the server, the client and the
-// net/http Handler adapter are built on it.
+// Package http1 is eddy's HTTP/1.1 server: a drop-in for net/http's Server that serves
+// connections on eddy's event loops, and the incremental request parser it is built on.
+//
+// # The server
+//
+// [Server] has the fields and methods of net/http's Server (Addr, Handler, the timeouts,
+// MaxHeaderBytes, ErrorLog, ListenAndServe, Serve, Shutdown, Close, SetKeepAlivesEnabled,
+// RegisterOnShutdown), so a program switches by changing one type:
+//
+//	srv := &http1.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+//	log.Fatal(srv.ListenAndServe())
+//
+// Each connection lives on an event loop, with no goroutine of its own: the loop parses what
+// arrives with a [Parser] and, between requests, the connection holds no buffer. A request goes
+// to one of two kinds of handler:
+//
+//   - A net/http [net/http.Handler] (Server.Handler) runs on a worker pool
+//     (github.com/eddyio/eddy/pool) with a real *http.Request and an http.ResponseWriter. The
+//     body is streamed to the handler as it arrives, through a bounded pipe fed by the loop; the
+//     response is built in a buffer and handed to the loop in batches (one AsyncWrite per
+//     flush, the last one together with the end of the request), and the next batch waits until
+//     the previous one reached the kernel, so a slow client holds back its handler rather than
+//     the server's memory.
+//   - A [NativeHandler] (Server.Native) runs on the loop itself with a view of the request and a
+//     reused [ResponseBuffer], allocating nothing; see NativeHandler for when to use it.
+//
+// Pipelined requests are served one at a time and answered in order: bytes of later requests
+// wait in the connection's input until the current response is out.
+//
+// # What net/http handlers see
+//
+// The request is what net/http's server would give: canonical header keys, Host moved to
+// Request.Host, Transfer-Encoding to Request.TransferEncoding, declared trailers in
+// Request.Trailer (filled when the body ends), Pragma: no-cache mirrored as Cache-Control, a
+// context with http.LocalAddrContextKey that is cancelled when the connection closes or the
+// handler returns. The response follows net/http's rules, and the differential test holds it to
+// them: Date, Content-Type sniffed when unset, Content-Length for a body of up to 2048 bytes
+// written by a handler that returns without flushing, chunked encoding otherwise (or, for
+// HTTP/1.0, a body delimited by closing the connection), no body for HEAD, 204 and 304,
+// informational (1xx) responses sent at once, "100 Continue" sent automatically on the first
+// read of a body that expects it, trailers, keep-alive and Connection: close as net/http decides
+// them. The ResponseWriter implements http.Flusher and the methods http.ResponseController uses:
+// FlushError, SetReadDeadline, SetWriteDeadline and EnableFullDuplex.
+//
+// Differences from net/http, on purpose or for want of an engine feature:
+//
+//   - The request body stays readable after the response has started (net/http needs
+//     EnableFullDuplex for that).
+//   - Hijacking is not supported: http.ResponseController.Hijack returns
+//     http.ErrNotSupported. Neither are TLS, HTTP/2, ConnState, BaseContext and ConnContext,
+//     and the request context carries no http.ServerContextKey.
+//   - Server.MaxBodyBytes bounds bodies server-wide (413), which net/http leaves to
+//     http.MaxBytesReader.
+//   - A request line longer than DefaultMaxRequestLineBytes is answered with 414.
+//   - A handler that panics gets a 500 answer if nothing was sent yet (net/http closes the
+//     connection without one); the connection is closed either way.
+//   - When the worker pool is full a request gets 503 and the connection is closed.
+//   - Serve re-listens on the address of the listener it is given (the engine opens its own
+//     sockets), and Shutdown accepts and closes connections made while it drains, since the
+//     engine cannot stop accepting and keep serving.
+//   - Files are sent through ordinary writes: the engine has no sendfile yet.
+//   - A client that half-closes its side after sending a request served on the pool gets no
+//     answer: the engine closes a connection when the peer's FIN arrives.
 //
 // # Parsing on an event loop
 //
@@ -28,6 +88,8 @@
 // code to answer (400, 413, 414, 431, 501 or 505); [StatusOf] extracts it.
 // The parser never looks past its limits ([Parser.MaxRequestLineBytes],
 // [Parser.MaxHeaderBytes], [Parser.MaxHeaders]), whatever the buffer holds.
+// The server answers a refused request as net/http does: the status, a plain
+// text body naming the reason, "Connection: close", and the connection closed.
 //
 // # Choices where RFC 9112 leaves room
 //
@@ -43,5 +105,6 @@
 //     Transfer-Encoding in an HTTP/1.0 request. The only transfer coding
 //     understood is chunked; others are answered with 501.
 //   - Only HTTP/1.0 and HTTP/1.1 are accepted; any other version is 505.
-//   - Expect values other than 100-continue are left to the caller.
+//   - The server answers expectations other than 100-continue with 417, as
+//     net/http does.
 package http1

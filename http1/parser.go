@@ -110,6 +110,7 @@ func (p *Parser) Parse(buf []byte) (head *RequestHead, n int, err error) {
 	}
 	if p.r.phase == phaseDone {
 		p.r = requestState{}
+		p.spans = p.spans[:0]
 	}
 	if len(buf) < p.r.scan {
 		panic("http1: Parse given fewer bytes than before without a Reset")
@@ -483,9 +484,20 @@ func (p *Parser) finish(buf []byte, n int) (*RequestHead, int, error) {
 		f.Name = buf[s.name:s.colon:s.colon]
 		f.Value = buf[s.value:s.end:s.end]
 	}
-	p.spans = p.spans[:0]
-	r.phase = phaseDone
+	r.phase = phaseDone // p.spans stays until the next request: see lastHead
 	return h, n, nil
+}
+
+// lastHead returns where the parts of the head last returned by Parse lie
+// in the buffer given to Parse: the method, the target and each field
+// line, in the order of RequestHead.Fields. It is valid until the next
+// call to Parse or Reset. The server uses the offsets to convert the whole
+// head into one string and take every string of a net/http request from it.
+func (p *Parser) lastHead() (method, target [2]int32, fields []fieldSpan) {
+	if p.r.phase != phaseDone {
+		return method, target, nil
+	}
+	return p.r.method, p.r.target, p.spans
 }
 
 // sub returns buf[span[0]:span[1]] with its capacity cut to its length, so

@@ -1,0 +1,294 @@
+// Command runner measures eddy's echo (and, where they exist, HTTP) servers against the peers people
+// would otherwise pick, on this machine, and writes the results to a folder: a Markdown table, the raw
+// JSON of every run and charts.
+//
+// Run it from the bench module:
+//
+//	cd bench && go run ./runner --duration 10s --rounds 3
+//
+// It builds the servers of bench/cmd (and bench/http), and the eddy CLI from the parent module, then for
+// each round, each case and each server in turn (A B C A B C ...): starts the server pinned to one CPU
+// (taskset -c 0, GOMAXPROCS=1), drives it with eddy load (or wrk for HTTP) pinned to another (taskset -c
+// 1), and reads the server's CPU time from /proc/PID/stat and its memory from /proc/PID/status. The
+// tables report the median over the rounds and every server's ratio to eddy on epoll.
+//
+// Every process the runner starts gets a process group of its own and is stopped by its PID when its
+// run ends, when a run fails, and on Ctrl-C or SIGTERM; results gathered so far are written all the same.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the command line.
+type config struct {
+	duration  time.Duration
+	rounds    int
+	servers   string
+	cases     string
+	out       string
+	serverCPU int
+	loadCPU   int
+	settle    time.Duration
+	nice      int
+	render    string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runner: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads the command line into a config.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured `duration` of each echo and HTTP run")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "number of rounds; each runs every case on every server once")
+	fs.StringVar(&cfg.servers, "servers", "all", "comma `list` of servers: echo (eddy-epoll, eddy-uring, eddy-std, gnet, nbio, evio, netpoll, net) and HTTP (eddy-http1-native, eddy-http1-nethttp, fasthttp, nethttp)")
+	fs.StringVar(&cfg.cases, "cases", "all", "comma `list` of cases: all, echo, idle, http, or case IDs ("+caseIDs()+")")
+	fs.StringVar(&cfg.out, "out", filepath.Join("results", time.Now().Format("2006-01-02")), "results `folder`")
+	fs.IntVar(&cfg.serverCPU, "server-cpu", 0, "`CPU` the servers are pinned to")
+	fs.IntVar(&cfg.loadCPU, "load-cpu", 1, "`CPU` the load generator is pinned to")
+	fs.DurationVar(&cfg.settle, "settle", time.Second, "idle case: wait this long before each memory reading")
+	fs.StringVar(&cfg.render, "render", "", "measure nothing: redraw results.md and the charts of the results `folder` from its results.json")
+	fs.IntVar(&cfg.nice, "nice", 0, "`niceness` of the servers and load generators and of their autogroups (negative needs root; 0 leaves them as they are): on a shared machine, -20 makes other work take less of their cores, and starves it")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case cfg.duration < time.Second:
+		return cfg, fmt.Errorf("--duration %v: want at least 1s", cfg.duration)
+	case cfg.rounds < 1:
+		return cfg, fmt.Errorf("--rounds %d: want at least 1", cfg.rounds)
+	case cfg.serverCPU == cfg.loadCPU:
+		return cfg, fmt.Errorf("--server-cpu and --load-cpu are both %d: want two CPUs", cfg.loadCPU)
+	case cfg.serverCPU < 0 || cfg.loadCPU < 0 || max(cfg.serverCPU, cfg.loadCPU) >= runtime.NumCPU():
+		return cfg, fmt.Errorf("--server-cpu %d, --load-cpu %d: this machine has CPUs 0..%d", cfg.serverCPU, cfg.loadCPU, runtime.NumCPU()-1)
+	}
+	return cfg, nil
+}
+
+// run is the whole runner: set up, build, measure, write the results.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.render != "" {
+		return render(cfg.render)
+	}
+	cases, err := selectCases(cfg.cases)
+	if err != nil {
+		return err
+	}
+	benchDir, err := benchModuleDir(ctx)
+	if err != nil {
+		return err
+	}
+	rn := &runner{cfg: cfg, wrk: lookWrk()}
+	rn.procs.nice = cfg.nice
+	defer rn.procs.killAll()
+	if rn.ticks, err = clockTicks(); err != nil {
+		return err
+	}
+	rep := newReport(cfg, args)
+
+	// Servers: the echo servers, and the HTTP servers when an HTTP case is asked for and can run.
+	all := make([]server, len(echoServers))
+	copy(all, echoServers)
+	for i := range all {
+		all[i].Kind = kindEcho
+	}
+	if hasKind(cases, kindHTTP) {
+		httpServers, why := discoverHTTPServers(benchDir)
+		switch {
+		case why != "":
+			rep.note("HTTP plaintext cases skipped: %s.", why)
+		case rn.wrk == "":
+			rep.note("HTTP plaintext cases skipped: wrk is not installed (apt-get install -y wrk), and eddy load has no HTTP mode yet.")
+			httpServers = nil
+		default:
+			rep.note("HTTP plaintext is driven by wrk (%s), one thread, pinned like eddy load: eddy load has no HTTP mode yet.", rn.wrk)
+		}
+		all = append(all, httpServers...)
+		if len(httpServers) == 0 {
+			cases = withoutKind(cases, kindHTTP)
+		}
+	}
+	servers, err := selectServers(all, cfg.servers)
+	if err != nil {
+		return err
+	}
+	if len(cases) == 0 {
+		return errors.New("no case left to run")
+	}
+
+	binDir, err := os.MkdirTemp("", "eddy-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(binDir)
+	fmt.Fprintf(stderr, "runner: building the servers and eddy load\n")
+	if rn.eddyCLI, err = build(ctx, benchDir, binDir, servers); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return err
+	}
+
+	rep.start(cases, servers)
+	err = rn.rounds(ctx, cases, servers, rep, stderr)
+	if err != nil {
+		rep.note("The run was interrupted (%v): the tables hold the runs finished before.", err)
+	}
+	rep.finish()
+	if werr := rep.write(cfg.out); werr != nil {
+		return errors.Join(err, werr)
+	}
+	fmt.Fprintf(stderr, "runner: results in %s\n", cfg.out)
+	return err
+}
+
+// rounds runs every case on every server once per round, in the same order each round, and adds each
+// run to rep. A server that exits before listening (an engine this build lacks) is skipped from then on.
+// It returns early only when ctx ends.
+func (rn *runner) rounds(ctx context.Context, cases []benchCase, servers []server, rep *report, stderr io.Writer) error {
+	total := 0
+	for _, c := range cases {
+		total += len(serversFor(servers, c))
+	}
+	total *= rn.cfg.rounds
+	n := 0
+	for round := 1; round <= rn.cfg.rounds; round++ {
+		for _, c := range cases {
+			for _, s := range serversFor(servers, c) {
+				n++
+				if _, ok := rep.Unavailable[s.Name]; ok {
+					continue
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				r := result{Case: c.ID, Server: s.Name, Round: round}
+				err := rn.measure(ctx, s, c, &r)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if isNotStarted(err) {
+					rep.unavailable(s.Name, err)
+					fmt.Fprintf(stderr, "[%d/%d] %-16s %-11s not available: %v\n", n, total, c.ID, s.Name, err)
+					continue
+				}
+				if err != nil {
+					r.Error = err.Error()
+				}
+				rep.add(r)
+				fmt.Fprintf(stderr, "[%d/%d] round %d %-16s %-11s %s\n", n, total, round, c.ID, s.Name, r.line())
+			}
+		}
+	}
+	return nil
+}
+
+// serversFor returns the servers that serve case c.
+func serversFor(servers []server, c benchCase) []server {
+	want := kindEcho
+	if c.Kind == kindHTTP {
+		want = kindHTTP
+	}
+	var out []server
+	for _, s := range servers {
+		if s.Kind == want {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// hasKind reports whether a case of kind k is in cases.
+func hasKind(cases []benchCase, k kind) bool {
+	for _, c := range cases {
+		if c.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutKind returns cases without those of kind k.
+func withoutKind(cases []benchCase, k kind) []benchCase {
+	var out []benchCase
+	for _, c := range cases {
+		if c.Kind != k {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// line summarises a run on one progress line.
+func (r *result) line() string {
+	switch {
+	case r.Error != "":
+		return "error: " + r.Error
+	case r.Open > 0:
+		return fmt.Sprintf("%d conns, RSS %s -> %s, %.0f B/conn  load %.1f",
+			r.Open, mib(r.RSSBefore), mib(r.RSSAfter), r.PerConn, r.LoadAvg)
+	}
+	s := fmt.Sprintf("%9.0f/s  p99 %s  cpu %.2fs  %7.0f per cpu-s  others %2.0f%%  load gen %.2f  loadavg %.1f",
+		r.OpsPerSec, latency(r.P99), r.cpuSeconds(), r.OpsPerCPU, 100*r.CoreOthers, r.LoadGenCPU, r.LoadAvg)
+	if r.LoadErrors > 0 {
+		s += fmt.Sprintf("  (%d load errors)", r.LoadErrors)
+	}
+	return s
+}
+
+// mib prints bytes as MiB.
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// latency prints microseconds with a unit.
+func latency(us float64) string {
+	switch {
+	case us <= 0:
+		return "-"
+	case us < 1000:
+		return fmt.Sprintf("%.0f µs", us)
+	default:
+		return fmt.Sprintf("%.2f ms", us/1000)
+	}
+}
+
+// commandLine is how the runner was started, for the results: the go run form from bench/.
+func commandLine(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t'\"") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		quoted[i] = a
+	}
+	return strings.TrimSpace("cd bench && go run ./runner " + strings.Join(quoted, " "))
+}

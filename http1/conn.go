@@ -1,0 +1,479 @@
+package http1
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// Connection states, owned by the loop.
+//
+//	reading -> (native: answered inline) -> reading
+//	reading -> nativeBody -> reading            a native request whose body is still arriving
+//	reading -> handler -> reading | draining    a net/http request on the pool
+//	draining -> reading                          the rest of a body the handler left unread
+//	any -> closed
+const (
+	stReading    uint8 = iota // reading a request head (possibly nothing buffered yet)
+	stNativeBody              // collecting the body of a native request
+	stHandler                 // a net/http handler runs; its body is fed to it as it arrives
+	stDraining                // dropping the unread rest of a body before the next request
+	stClosed                  // closing or closed: input is dropped
+)
+
+// maxInboundBacklog bounds the bytes a connection may hold unconsumed while its handler runs (body
+// bytes beyond what the body pipe holds, or pipelined requests). The engine has no way to stop
+// reading a connection on the handler's behalf, so past this bound the connection is closed.
+const maxInboundBacklog = 4 << 20
+
+// conn is the state of one connection. Every field is owned by the connection's loop, except those
+// the pool side reads as documented on exchange.
+type conn struct {
+	srv *Server
+	c   eddy.Conn
+	rd  *reader // parser and decoders, held only while a request is in progress
+	ex  *response
+
+	state      uint8
+	closeAfter bool          // close once the current response is out
+	bodyOpen   bool          // a net/http request's body is still arriving (fed, or dropped)
+	timeout    time.Duration // the idle timeout last set on c
+	deadline   int64         // server clock: when reading the current request must end; 0 none
+	drained    int64         // body bytes dropped since the handler stopped reading
+
+	// Used by net/http requests, made on the first one.
+	http *connHTTP
+}
+
+// connHTTP is what a connection needs for net/http requests: made once, kept for its life.
+type connHTTP struct {
+	ctx      context.Context // carries http.LocalAddrContextKey
+	remote   string
+	acks     chan error // AsyncWrite completions; one write in flight at most
+	next     *response  // the exchange handed to the pool: set by the loop, taken by runFn
+	runFn    func()
+	finishFn func(eddy.Conn)
+	pumpFn   func(eddy.Conn)
+	ackFn    func(eddy.Conn, error)
+	yield    *loopYield // nil when the loop needs none
+}
+
+// reader holds the per-request parsing state. It is taken from a pool when a request starts and
+// given back when the connection is idle, so an idle connection holds none of it.
+type reader struct {
+	p    Parser
+	body BodyDecoder
+	nat  nativeState
+}
+
+var readers = sync.Pool{New: func() any { return new(reader) }}
+
+func (sc *conn) reader() *reader {
+	if sc.rd == nil {
+		r := readers.Get().(*reader)
+		r.p.MaxHeaderBytes = sc.srv.cfg.maxHeaderBytes
+		sc.rd = r
+	}
+	return sc.rd
+}
+
+func (sc *conn) releaseReader() {
+	if r := sc.rd; r != nil {
+		sc.rd = nil
+		r.p.Reset()
+		r.nat.reset()
+		readers.Put(r)
+	}
+}
+
+// open sets the first request's header deadline, which runs from the accept as in net/http.
+func (sc *conn) open() {
+	if d := sc.srv.cfg.headerTimeout; d > 0 {
+		sc.deadline = sc.srv.now() + int64(d)
+		sc.setTimeout(d)
+		return
+	}
+	sc.setTimeout(0)
+}
+
+// setTimeout sets the engine's idle timeout of the connection, unless it is set already. The engine
+// closes the connection once it has neither read nor written for d.
+func (sc *conn) setTimeout(d time.Duration) {
+	if sc.timeout != d || d == 0 {
+		sc.timeout = d
+		sc.c.SetIdleTimeout(d)
+	}
+}
+
+// armDeadline makes the idle timeout fire at sc.deadline, and reports false, having closed the
+// connection, if it has passed. Called after each read, it bounds a request that trickles in.
+func (sc *conn) armDeadline() bool {
+	if sc.deadline == 0 {
+		return true
+	}
+	left := time.Duration(sc.deadline - sc.srv.now())
+	if left <= 0 {
+		sc.close()
+		return false
+	}
+	sc.timeout = left
+	sc.c.SetIdleTimeout(left)
+	return true
+}
+
+// requestDone prepares for the next request on a kept-alive connection.
+func (sc *conn) requestDone() {
+	sc.state = stReading
+	sc.deadline = 0
+	if d := sc.srv.cfg.idleTimeout; sc.timeout != d {
+		sc.setTimeout(d)
+	}
+}
+
+func (sc *conn) close() {
+	sc.state = stClosed
+	sc.c.Close()
+}
+
+// serve consumes what has arrived: request heads, bodies, pipelined requests, one at a time.
+func (sc *conn) serve() {
+	c := sc.c
+	for {
+		switch sc.state {
+		case stClosed:
+			c.Discard(-1)
+			return
+		case stHandler:
+			sc.pumpBody()
+			if c.Buffered() > maxInboundBacklog {
+				sc.srv.logf("http1: closing connection from %v: %d bytes arrived ahead of a handler that has not read them", c.RemoteAddr(), c.Buffered())
+				sc.close()
+			}
+			return
+		case stDraining:
+			if !sc.pumpBody() {
+				return
+			}
+			sc.requestDone()
+		case stNativeBody:
+			if !sc.nativeBody() {
+				return
+			}
+			continue
+		}
+		buf, _ := c.Peek(-1)
+		if len(buf) == 0 {
+			sc.releaseReader() // between requests: the parser holds nothing
+			return
+		}
+		if sc.srv.inShutdown.Load() {
+			sc.close()
+			return
+		}
+		rd := sc.reader()
+		head, n, err := rd.p.Parse(buf)
+		if err != nil {
+			sc.refuse(err)
+			return
+		}
+		if head == nil {
+			sc.headIncomplete()
+			return
+		}
+		if !sc.begin(head, n, buf) {
+			return
+		}
+	}
+}
+
+// headIncomplete starts or checks the header deadline while a head trickles in.
+func (sc *conn) headIncomplete() {
+	if sc.deadline == 0 {
+		d := sc.srv.cfg.headerTimeout
+		if d > 0 {
+			sc.deadline = sc.srv.now() + int64(d)
+		}
+		sc.setTimeout(d)
+		return
+	}
+	sc.armDeadline()
+}
+
+// begin serves the request whose head was just parsed and reports whether the caller should go
+// on with the bytes that follow (the next pipelined request).
+func (sc *conn) begin(h *RequestHead, n int, buf []byte) bool {
+	if v := h.Get("Expect"); len(v) > 0 && !listContains(v, "100-continue") {
+		sc.answerClose(h, http.StatusExpectationFailed)
+		return false
+	}
+	if sc.srv.cfg.native != nil {
+		return sc.beginNative(h, n, buf)
+	}
+	sc.beginHTTP(h, n, buf)
+	return false
+}
+
+// refuse answers a request that cannot be served as net/http answers bad requests: a plain text
+// body, "Connection: close", no Date, and the connection closed.
+func (sc *conn) refuse(err error) {
+	code := StatusOf(err)
+	text := http.StatusText(code)
+	b := make([]byte, 0, 160)
+	b = appendStatusLine(b, 1, code)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"...)
+	b = appendStatusCode(b, code)
+	b = append(b, ' ')
+	b = append(b, text...)
+	if e, ok := err.(*Error); ok && e.Reason != "" {
+		b = append(b, ": "...)
+		b = append(b, e.Reason...)
+	}
+	sc.c.Write(b)
+	sc.close()
+}
+
+// answerClose answers h with an empty response of the given status and closes the connection.
+func (sc *conn) answerClose(h *RequestHead, code int) {
+	b := make([]byte, 0, 160)
+	b = appendStatusLine(b, h.ProtoMinor, code)
+	b = append(b, "Connection: close\r\nContent-Length: 0\r\nDate: "...)
+	b = appendDate(b)
+	b = append(b, "\r\n\r\n"...)
+	sc.c.Write(b)
+	sc.close()
+}
+
+// busy answers a request that found the worker pool full.
+func (sc *conn) busy() {
+	s := sc.srv
+	if now, last := s.now()+1, s.lastBusy.Load(); last == 0 || now-last > int64(time.Second) {
+		s.lastBusy.Store(now)
+		s.logf("http1: worker pool full, answering 503 (raise Server.PoolSize or the pool's workers)")
+	}
+	b := make([]byte, 0, 200)
+	b = appendStatusLine(b, 1, http.StatusServiceUnavailable)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nRetry-After: 1\r\n\r\n503 Service Unavailable: server busy"...)
+	sc.c.Write(b)
+	sc.close()
+}
+
+// closed runs from OnClose: a request in flight loses its connection.
+func (sc *conn) closed(err error) {
+	sc.state = stClosed
+	if ex := sc.ex; ex != nil {
+		sc.ex = nil
+		ex.connClosed(err)
+		sc.srv.requestEnded()
+	}
+	if sc.rd != nil && sc.rd.nat.counted {
+		sc.srv.requestEnded()
+	}
+	sc.releaseReader()
+}
+
+// ---- net/http requests ----
+
+// netHTTP returns the connection's net/http state, made on first use.
+func (sc *conn) netHTTP() *connHTTP {
+	if sc.http == nil {
+		h := &connHTTP{acks: make(chan error, 1)}
+		h.ctx = context.WithValue(context.Background(), http.LocalAddrContextKey, sc.c.LocalAddr())
+		h.remote = sc.c.RemoteAddr().String()
+		h.runFn = sc.run
+		h.finishFn = sc.finish
+		h.pumpFn = sc.pump
+		h.ackFn = sc.ack
+		h.yield = sc.srv.yieldFor(sc.c.Loop())
+		sc.http = h
+	}
+	return sc.http
+}
+
+// beginHTTP turns the head into an *http.Request and hands it to the pool.
+func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
+	s := sc.srv
+	if !s.requestBegun() {
+		sc.close()
+		return
+	}
+	rd := sc.reader()
+	rd.body.MaxBodyBytes = s.cfg.maxBody
+	if err := rd.body.Reset(h); err != nil {
+		s.requestEnded()
+		sc.refuse(err)
+		return
+	}
+	hs := sc.netHTTP()
+	w, err := sc.newExchange(h, n, buf)
+	if err != nil {
+		s.requestEnded()
+		sc.refuse(err)
+		return
+	}
+	sc.c.Discard(n)
+	sc.ex = w
+	sc.state = stHandler
+	sc.closeAfter = false
+	sc.drained = 0
+	sc.deadline = 0
+	sc.setTimeout(0) // the handler may take its time; ReadTimeout bounds its body reads
+	sc.bodyOpen = w.pipe != nil
+	if sc.bodyOpen {
+		sc.pumpBody()
+	} else {
+		sc.releaseReaderIfIdle()
+	}
+	hs.next = w
+	if err := s.cfg.pool.TrySubmit(hs.runFn); err != nil {
+		sc.ex = nil
+		w.connClosed(err)
+		s.requestEnded()
+		sc.busy()
+		return
+	}
+	hs.yield.schedule(sc.c.Loop())
+}
+
+// releaseReaderIfIdle gives back the reader while a bodiless request runs, unless pipelined bytes
+// are waiting: those are parsed once the response is out.
+func (sc *conn) releaseReaderIfIdle() {
+	if sc.c.Buffered() == 0 {
+		sc.releaseReader()
+	}
+}
+
+// run serves the exchange on a pool worker.
+func (sc *conn) run() {
+	w := sc.http.next
+	sc.http.next = nil // an idle connection must not keep its last request alive
+	w.serve()
+}
+
+// pumpBody feeds the arriving body to the handler's pipe (or drops it once the handler stopped
+// reading) and reports whether the body is complete.
+func (sc *conn) pumpBody() bool {
+	if !sc.bodyOpen || sc.state == stClosed {
+		return true
+	}
+	c := sc.c
+	var pipe *bodyPipe
+	if sc.state == stHandler && sc.ex != nil {
+		pipe = sc.ex.pipe
+	}
+	for {
+		in, _ := c.Peek(-1)
+		if len(in) == 0 {
+			return false
+		}
+		room := len(in)
+		if pipe != nil {
+			room = pipe.room()
+			if room < 0 { // the handler closed the body: drop the rest
+				pipe = nil
+				room = len(in)
+			} else if room == 0 {
+				return false
+			}
+		}
+		data, k, done, err := sc.rd.body.Decode(in[:min(len(in), room)])
+		if err != nil {
+			// Bad framing or a body over the limit: nothing more on this connection can be
+			// trusted. The handler sees the error; the connection closes after its answer.
+			if pipe != nil {
+				pipe.fail(err)
+			}
+			sc.closeAfter = true
+			c.Discard(-1)
+			if sc.state == stDraining {
+				sc.close()
+			}
+			return false
+		}
+		if pipe != nil && len(data) > 0 {
+			pipe.push(data)
+		} else if len(data) > 0 {
+			sc.drained += int64(len(data))
+			if sc.drained > maxPostHandlerReadBytes {
+				sc.closeAfter = true
+				if sc.state == stDraining {
+					sc.close()
+					return false
+				}
+			}
+		}
+		c.Discard(k)
+		if done {
+			if pipe != nil {
+				pipe.finish(sc.rd.body.Trailers())
+			}
+			sc.bodyOpen = false
+			sc.rd.body.Reset(&noBody)
+			return true
+		}
+		if k == 0 {
+			return false
+		}
+	}
+}
+
+// noBody is the head of a request without a body, to reset a BodyDecoder with.
+var noBody RequestHead
+
+// bodyRemaining returns the bytes of a Content-Length body still to come; 0 for a chunked body,
+// whose length is unknown (its drain is bounded as it goes).
+func bodyRemaining(d *BodyDecoder) int64 {
+	if d.chunked {
+		return 0
+	}
+	return d.lengthDec.Remaining()
+}
+
+// pump runs on the loop when the handler has made room in a pipe that was full.
+func (sc *conn) pump(eddy.Conn) {
+	if sc.state == stHandler {
+		sc.pumpBody()
+	}
+}
+
+// ack receives the completion of an AsyncWrite of the response.
+func (sc *conn) ack(_ eddy.Conn, err error) {
+	select {
+	case sc.http.acks <- err:
+	default: // a write abandoned at its deadline: nobody waits for it
+	}
+}
+
+// finish runs on the loop once the handler is done: it writes the end of the response and moves
+// on to the next request.
+func (sc *conn) finish(c eddy.Conn) {
+	w := sc.ex
+	if w == nil {
+		return
+	}
+	if len(w.final) > 0 {
+		c.Write(w.final)
+	}
+	w.release()
+	sc.ex = nil
+	sc.srv.requestEnded()
+	if w.closeAfter || sc.closeAfter || !sc.srv.keepAlives() || sc.state == stClosed {
+		sc.close()
+		return
+	}
+	if sc.bodyOpen {
+		if bodyRemaining(&sc.rd.body) > maxPostHandlerReadBytes {
+			sc.close()
+			return
+		}
+		sc.state = stDraining
+		if d := sc.srv.cfg.idleTimeout; d > 0 {
+			sc.setTimeout(d)
+		}
+	} else {
+		sc.requestDone()
+	}
+	sc.serve()
+}

@@ -1,0 +1,221 @@
+package http1_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/http1"
+	"github.com/eddyio/eddy/pool"
+)
+
+func TestOversizeRequestsAreRefused(t *testing.T) {
+	long := strings.Repeat("a", http1.DefaultMaxRequestLineBytes)
+	cases := []struct {
+		name       string
+		raw        string
+		status     int
+		nativeOnly bool // a net/http handler sees a bad body as a read error, and answers itself
+	}{
+		{"request line", "GET /" + long + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, false},
+		{"header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 20<<10) + "\r\n\r\n", 431, false},
+		{"declared body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413, false},
+		{"malformed", "GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", 400, false},
+		{"bad chunk", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", 400, true},
+	}
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		for _, style := range styles {
+			t.Run(style, func(t *testing.T) {
+				srv := serverFor(style)
+				srv.MaxHeaderBytes = 16 << 10
+				srv.MaxBodyBytes = 100
+				addr := start(t, engine, srv)
+				for _, c := range cases {
+					if c.nativeOnly && style != "native" {
+						continue
+					}
+					conn := dial(t, addr)
+					io.WriteString(conn, c.raw)
+					r, err := readResponse(bufio.NewReader(conn), "GET")
+					if err != nil {
+						t.Fatalf("%s: %v", c.name, err)
+					}
+					if r.status != c.status || !r.close {
+						t.Errorf("%s: %d %v; want %d with Connection: close", c.name, r.status, r.header, c.status)
+					}
+					waitClosed(t, conn, 5*time.Second)
+				}
+			})
+		}
+	})
+}
+
+func TestChunkedBodyOverTheLimit(t *testing.T) {
+	read := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		read <- err
+	})
+	nat := http1.NativeHandlerFunc(func(w *http1.ResponseBuffer, r *http1.NativeRequest) {
+		t.Error("the native handler was called for a body over the limit")
+	})
+	raw := "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + strings.Repeat("z", 64) + "\r\n40\r\n" + strings.Repeat("z", 64) + "\r\n0\r\n\r\n"
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		for _, style := range styles {
+			t.Run(style, func(t *testing.T) {
+				srv := &http1.Server{Handler: h, MaxBodyBytes: 100}
+				if style == "native" {
+					srv = &http1.Server{Native: nat, MaxBodyBytes: 100}
+				}
+				addr := start(t, engine, srv)
+				r := exchange(t, addr, raw, "POST")[0]
+				if r.status != 413 || !r.close {
+					t.Fatalf("%d close=%v; want 413 and close", r.status, r.close)
+				}
+				if style == "nethttp" {
+					var mbe *http.MaxBytesError
+					if err := <-read; !errors.As(err, &mbe) || mbe.Limit != 100 {
+						t.Fatalf("handler read error %v; want *http.MaxBytesError{100}", err)
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestSlowlorisIsClosedAtTheHeaderTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		for _, style := range styles {
+			t.Run(style, func(t *testing.T) {
+				srv := serverFor(style)
+				srv.ReadHeaderTimeout = timeout
+				addr := start(t, engine, srv)
+
+				// A client that trickles its head, one byte every 50 ms, never finishes. The
+				// deadline of a first request runs from the accept, just before began.
+				c := dial(t, addr)
+				began := time.Now()
+				stop := make(chan struct{})
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					head := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("s", 100)
+					for i := 0; i < len(head); i++ {
+						select {
+						case <-stop:
+							return
+						case <-time.After(50 * time.Millisecond):
+						}
+						if _, err := c.Write([]byte{head[i]}); err != nil {
+							return
+						}
+					}
+				}()
+				out := waitClosed(t, c, 5*time.Second)
+				close(stop)
+				<-done
+				if took := time.Since(began); took < timeout-50*time.Millisecond || took > timeout+time.Second {
+					t.Errorf("closed after %v; want about %v", took, timeout)
+				}
+				if len(out) != 0 {
+					t.Errorf("got an answer %q; want the connection closed without one", out)
+				}
+
+				// A client that connects and sends nothing is closed as well.
+				c2 := dial(t, addr)
+				waitClosed(t, c2, 5*time.Second)
+			})
+		}
+	})
+}
+
+func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		for _, style := range styles {
+			t.Run(style, func(t *testing.T) {
+				srv := serverFor(style)
+				srv.IdleTimeout = 200 * time.Millisecond
+				addr := start(t, engine, srv)
+				c := dial(t, addr)
+				br := bufio.NewReader(c)
+				for range 2 {
+					io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+					if r, err := readResponse(br, "GET"); err != nil || r.status != 200 {
+						t.Fatalf("%v %+v", err, r)
+					}
+					time.Sleep(50 * time.Millisecond) // shorter than the idle timeout
+				}
+				began := time.Now()
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+					t.Fatalf("read %v; want EOF", err)
+				}
+				if took := time.Since(began); took > time.Second {
+					t.Errorf("closed after %v idle; want about 200ms", took)
+				}
+			})
+		}
+	})
+}
+
+func TestFullPoolAnswers503(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+		io.WriteString(w, "done")
+	})
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		p := pool.New(pool.WithWorkers(1), pool.WithQueueSize(0))
+		defer p.Stop(context.Background())
+		var logged syncLog
+		addr := start(t, engine, &http1.Server{Handler: h, Pool: p, ErrorLog: newLogger(&logged)})
+		c := dial(t, addr)
+		io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+		<-started
+		r := exchange(t, addr, "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n", "GET")[0]
+		if r.status != 503 || !r.close || r.header.Get("Retry-After") == "" {
+			t.Fatalf("%d %v", r.status, r.header)
+		}
+		release <- struct{}{}
+		if r, err := readResponse(bufio.NewReader(c), "GET"); err != nil || r.body != "done" {
+			t.Fatalf("%v %+v", err, r)
+		}
+		if !strings.Contains(logged.String(), "pool full") {
+			t.Errorf("log %q", logged.String())
+		}
+	})
+}
+
+func TestWriteTimeoutFailsLateWrites(t *testing.T) {
+	result := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(150 * time.Millisecond)
+		_, err := w.Write([]byte(strings.Repeat("x", 64<<10)))
+		if err == nil {
+			err = http.NewResponseController(w).Flush()
+		}
+		result <- err
+	})
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		addr := start(t, engine, &http1.Server{Handler: h, WriteTimeout: 50 * time.Millisecond})
+		c := dial(t, addr)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if err := <-result; err == nil {
+			t.Fatal("a write after WriteTimeout succeeded")
+		}
+		out := waitClosed(t, c, 5*time.Second)
+		if len(out) != 0 {
+			t.Fatalf("got %d bytes after the deadline: %q", len(out), fmt.Sprintf("%.40s", out))
+		}
+	})
+}

@@ -1,0 +1,427 @@
+package http1
+
+import (
+	"bytes"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/eddyio/eddy"
+)
+
+// NativeHandler serves requests on the connection's event loop, with no goroutine handoff and no
+// allocation: the request is a view of the bytes received and the response is built in a reused
+// buffer, written out with the other responses of the same loop iteration in one system call.
+//
+// # When to use which
+//
+// A NativeHandler must never block: while it runs, its loop serves no other connection. Use it for
+// answers computed from the request and memory alone (static or cached responses, counters, routing
+// decisions, health checks), where it serves several times more requests per core than net/http.
+// Use a net/http Handler (Server.Handler) for everything that waits (databases, files, other
+// services, locks held by slow code), for streaming responses, and for existing code: it runs on
+// the worker pool, with the full net/http API.
+//
+// The request, its head and its body are valid only until ServeNative returns; copy what must be
+// kept. The whole body has arrived before ServeNative is called (bounded by Server.MaxBodyBytes,
+// DefaultNativeMaxBodyBytes by default), and a request that expects 100-continue gets the
+// 100 (Continue) automatically. A panic is recovered: it is logged, answered with 500 and the
+// connection closed.
+type NativeHandler interface {
+	ServeNative(w *ResponseBuffer, r *NativeRequest)
+}
+
+// NativeHandlerFunc adapts a function to NativeHandler.
+type NativeHandlerFunc func(w *ResponseBuffer, r *NativeRequest)
+
+// ServeNative calls f(w, r).
+func (f NativeHandlerFunc) ServeNative(w *ResponseBuffer, r *NativeRequest) { f(w, r) }
+
+// NativeRequest is a request given to a NativeHandler: the parsed head (Method, Target, Fields,
+// ...) and the decoded body, all views of the connection's input, valid until ServeNative returns.
+type NativeRequest struct {
+	*RequestHead
+	// Body is the whole request body, decoded from its transfer coding; empty without a body.
+	Body []byte
+	// Trailers are the trailer fields of a chunked body.
+	Trailers []Field
+
+	conn eddy.Conn
+}
+
+// Path returns the target's path (the target up to '?'), undecoded.
+func (r *NativeRequest) Path() []byte {
+	if i := bytes.IndexByte(r.Target, '?'); i >= 0 {
+		return r.Target[:i]
+	}
+	return r.Target
+}
+
+// Query returns the target's raw query (after '?'), or nil.
+func (r *NativeRequest) Query() []byte {
+	if i := bytes.IndexByte(r.Target, '?'); i >= 0 {
+		return r.Target[i+1:]
+	}
+	return nil
+}
+
+// Conn returns the connection, for its addresses and its loop. Writing to it directly would
+// interleave with the response: use the ResponseBuffer.
+func (r *NativeRequest) Conn() eddy.Conn { return r.conn }
+
+// ResponseBuffer collects the response of a NativeHandler: status, header fields and body. The
+// server adds Date (unless set), Content-Length, Content-Type (sniffed from the body when not set,
+// as net/http does) and Connection, then writes it all at once when ServeNative returns. Its
+// memory is reused across requests, so building a response allocates nothing.
+type ResponseBuffer struct {
+	status  int
+	header  []byte // "Name: value\r\n" lines
+	body    []byte
+	head    []byte // the head being assembled
+	vec     [2][]byte
+	hasDate bool
+	hasType bool
+	close   bool
+}
+
+var responseBuffers = sync.Pool{New: func() any { return new(ResponseBuffer) }}
+
+// maxKeptResponse bounds the memory a ResponseBuffer keeps for the next response.
+const maxKeptResponse = 64 << 10
+
+func (w *ResponseBuffer) reset() {
+	w.status = 0
+	w.header = w.header[:0]
+	w.body = w.body[:0]
+	w.head = w.head[:0]
+	w.vec = [2][]byte{}
+	w.hasDate, w.hasType, w.close = false, false, false
+	if cap(w.body) > maxKeptResponse {
+		w.body = nil
+	}
+	if cap(w.header) > maxKeptResponse {
+		w.header = nil
+	}
+}
+
+// SetStatus sets the status code (default 200). It panics, as net/http's WriteHeader does, unless
+// code has three digits.
+func (w *ResponseBuffer) SetStatus(code int) {
+	if code < 100 || code > 999 {
+		panic("http1: invalid status code " + strconv.Itoa(code))
+	}
+	w.status = code
+}
+
+// Status returns the status code set so far (200 if none).
+func (w *ResponseBuffer) Status() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// AddHeader adds a header field. Content-Length and Transfer-Encoding are the server's and are
+// ignored; "Connection: close" closes the connection after the response. A name that is not a
+// token is dropped, and CR or LF in a value become spaces, as in net/http.
+func (w *ResponseBuffer) AddHeader(name, value string) {
+	if !w.acceptName(name, value) {
+		return
+	}
+	w.header = append(w.header, name...)
+	w.header = append(w.header, ": "...)
+	w.header = appendValue(w.header, value)
+	w.header = append(w.header, "\r\n"...)
+}
+
+// AddHeaderBytes is AddHeader with the value as bytes.
+func (w *ResponseBuffer) AddHeaderBytes(name string, value []byte) {
+	if strings.EqualFold(name, "Connection") {
+		w.close = w.close || listContains(value, "close")
+		return
+	}
+	if !w.acceptName(name, "") {
+		return
+	}
+	w.header = append(w.header, name...)
+	w.header = append(w.header, ": "...)
+	start := len(w.header)
+	w.header = append(w.header, bytes.TrimSpace(value)...)
+	for i := start; i < len(w.header); i++ {
+		if w.header[i] == '\r' || w.header[i] == '\n' {
+			w.header[i] = ' '
+		}
+	}
+	w.header = append(w.header, "\r\n"...)
+}
+
+// acceptName handles the names the server owns and reports whether the field is to be written.
+func (w *ResponseBuffer) acceptName(name, value string) bool {
+	if !isTokenString(name) {
+		return false
+	}
+	switch {
+	case strings.EqualFold(name, "Content-Length"), strings.EqualFold(name, "Transfer-Encoding"):
+		return false
+	case strings.EqualFold(name, "Connection"):
+		if hasToken(value, "close") {
+			w.close = true
+		}
+		return false
+	case strings.EqualFold(name, "Date"):
+		w.hasDate = true
+	case strings.EqualFold(name, "Content-Type"):
+		w.hasType = true
+	}
+	return true
+}
+
+// Write appends p to the body. It never fails.
+func (w *ResponseBuffer) Write(p []byte) (int, error) {
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+// WriteString appends s to the body. It never fails.
+func (w *ResponseBuffer) WriteString(s string) (int, error) {
+	w.body = append(w.body, s...)
+	return len(s), nil
+}
+
+// Body returns the body written so far; the handler may change it in place.
+func (w *ResponseBuffer) Body() []byte { return w.body }
+
+// CloseConnection asks for the connection to be closed after this response.
+func (w *ResponseBuffer) CloseConnection() { w.close = true }
+
+// nativeState is the reader's state for a native request whose body is still arriving.
+type nativeState struct {
+	head    *RequestHead // a copy of the head, the input having moved on
+	chunked bool
+	need    int    // a Content-Length body: its length
+	body    []byte // a chunked body: what was decoded so far
+	counted bool   // counted as a request in flight, for Shutdown
+	req     NativeRequest
+}
+
+func (n *nativeState) reset() {
+	n.head, n.chunked, n.need, n.counted = nil, false, 0, false
+	n.req = NativeRequest{}
+	n.body = n.body[:0]
+	if cap(n.body) > maxKeptResponse {
+		n.body = nil
+	}
+}
+
+// beginNative serves a native request whose head was just parsed, if its body is all here, and
+// reports whether the caller should go on with the next request.
+func (sc *conn) beginNative(h *RequestHead, n int, buf []byte) bool {
+	rd := sc.rd
+	limit := sc.srv.cfg.maxNativeBody
+	if !h.Chunked {
+		if limit > 0 && h.ContentLength > limit {
+			sc.refuse(ErrBodyTooLarge)
+			return false
+		}
+		if int64(len(buf)-n) >= h.ContentLength {
+			end := n + int(h.ContentLength)
+			ok := sc.runNative(h, buf[n:end], nil)
+			sc.c.Discard(end)
+			return ok && sc.nativeDone()
+		}
+		return sc.awaitNativeBody(h, n, false, int(h.ContentLength))
+	}
+	rd.body.MaxBodyBytes = limit
+	rd.body.Reset(h)
+	nat := &rd.nat
+	nat.body = nat.body[:0]
+	off := n
+	for {
+		data, k, done, err := rd.body.Decode(buf[off:])
+		if err != nil {
+			sc.refuse(err)
+			return false
+		}
+		nat.body = append(nat.body, data...)
+		off += k
+		if done {
+			ok := sc.runNative(h, nat.body, rd.body.Trailers())
+			sc.c.Discard(off)
+			return ok && sc.nativeDone()
+		}
+		if k == 0 {
+			return sc.awaitNativeBody(h, off, true, 0)
+		}
+	}
+}
+
+// awaitNativeBody keeps a copy of the head, drops the n bytes of input it occupies (with any body
+// bytes already decoded) and waits for the rest of the body.
+func (sc *conn) awaitNativeBody(h *RequestHead, n int, chunked bool, need int) bool {
+	s := sc.srv
+	if !s.requestBegun() {
+		sc.close()
+		return false
+	}
+	nat := &sc.rd.nat
+	nat.head, nat.chunked, nat.need, nat.counted = h.Clone(), chunked, need, true
+	sc.c.Discard(n)
+	if h.ExpectContinue {
+		sc.c.Write(continueLine)
+	}
+	sc.state = stNativeBody
+	sc.deadline = 0
+	if d := s.cfg.readTimeout; d > 0 {
+		sc.deadline = s.now() + int64(d)
+		sc.setTimeout(d)
+	} else {
+		sc.setTimeout(0)
+	}
+	return false
+}
+
+// nativeBody collects more of a native request's body and serves the request once it is all
+// here; it reports whether the caller should go on with the next request.
+func (sc *conn) nativeBody() bool {
+	c := sc.c
+	rd := sc.rd
+	nat := &rd.nat
+	if nat.chunked {
+		for {
+			in, _ := c.Peek(-1)
+			data, k, done, err := rd.body.Decode(in)
+			if err != nil {
+				sc.refuse(err)
+				return false
+			}
+			nat.body = append(nat.body, data...)
+			c.Discard(k)
+			if done {
+				ok := sc.runNative(nat.head, nat.body, rd.body.Trailers())
+				return sc.endNativeBody(ok)
+			}
+			if k == 0 {
+				sc.armDeadline()
+				return false
+			}
+		}
+	}
+	if c.Buffered() < nat.need {
+		sc.armDeadline()
+		return false
+	}
+	body, _ := c.Peek(nat.need)
+	ok := sc.runNative(nat.head, body, nil)
+	c.Discard(nat.need)
+	return sc.endNativeBody(ok)
+}
+
+func (sc *conn) endNativeBody(ok bool) bool {
+	if sc.rd.nat.counted {
+		sc.srv.requestEnded()
+	}
+	sc.rd.nat.reset()
+	return ok && sc.nativeDone()
+}
+
+// nativeDone prepares for the next request after a native response.
+func (sc *conn) nativeDone() bool {
+	sc.requestDone()
+	return true
+}
+
+// runNative calls the native handler and writes its response. It reports false when the
+// connection is closing after it.
+func (sc *conn) runNative(h *RequestHead, body []byte, trailers []Field) bool {
+	w := responseBuffers.Get().(*ResponseBuffer)
+	req := &sc.rd.nat.req
+	*req = NativeRequest{RequestHead: h, Body: body, Trailers: trailers, conn: sc.c}
+	var ok bool
+	if string(h.Target) == "*" && string(h.Method) == http.MethodOptions && !sc.srv.DisableGeneralOptionsHandler {
+		ok = true
+	} else {
+		ok = sc.callNative(w, req)
+	}
+	*req = NativeRequest{}
+	keep := false
+	if ok {
+		keep = sc.writeNative(h, w)
+	} else {
+		sc.internalError(h)
+	}
+	w.reset()
+	responseBuffers.Put(w)
+	if !keep {
+		sc.close()
+	}
+	return keep
+}
+
+// callNative runs the handler and reports false if it panicked.
+func (sc *conn) callNative(w *ResponseBuffer, r *NativeRequest) (ok bool) {
+	defer func() {
+		if ok {
+			return
+		}
+		v := recover()
+		if v != http.ErrAbortHandler {
+			buf := make([]byte, 64<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			sc.srv.logf("http: panic serving %v: %v\n%s", sc.c.RemoteAddr(), v, buf)
+		}
+	}()
+	sc.srv.cfg.native.ServeNative(w, r)
+	return true
+}
+
+// writeNative writes the response w to request h and reports whether the connection stays open.
+func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) bool {
+	status := w.Status()
+	keep := h.KeepAlive && !w.close && sc.srv.keepAlives()
+	isHEAD := string(h.Method) == http.MethodHead
+	b := appendStatusLine(w.head[:0], h.ProtoMinor, status)
+	b = append(b, w.header...)
+	if !w.hasDate {
+		b = append(b, "Date: "...)
+		b = appendDate(b)
+		b = append(b, "\r\n"...)
+	}
+	bodyOK := bodyAllowedForStatus(status)
+	if bodyOK && (!isHEAD || len(w.body) > 0) {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(w.body)), 10)
+		b = append(b, "\r\n"...)
+		if !w.hasType && len(w.body) > 0 {
+			b = append(b, "Content-Type: "...)
+			b = append(b, http.DetectContentType(w.body)...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	switch {
+	case !keep && h.ProtoMinor == 1:
+		b = append(b, "Connection: close\r\n"...)
+	case keep && h.ProtoMinor == 0:
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	w.head = b
+	if !bodyOK || isHEAD || len(w.body) == 0 {
+		sc.c.Write(b)
+	} else {
+		w.vec[0], w.vec[1] = b, w.body
+		sc.c.Writev(w.vec[:])
+	}
+	return keep
+}
+
+// internalError answers a request whose handler panicked.
+func (sc *conn) internalError(h *RequestHead) {
+	b := make([]byte, 0, 256)
+	b = appendStatusLine(b, h.ProtoMinor, http.StatusInternalServerError)
+	b = append(b, "Connection: close\r\nContent-Length: 22\r\nContent-Type: text/plain; charset=utf-8\r\nDate: "...)
+	b = appendDate(b)
+	b = append(b, "\r\nX-Content-Type-Options: nosniff\r\n\r\nInternal Server Error\n"...)
+	sc.c.Write(b)
+}

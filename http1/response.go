@@ -1,0 +1,545 @@
+package http1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// Response buffering, as net/http: a body of at most bufferBeforeChunking bytes written by a
+// handler that returns without flushing gets a Content-Length; a larger one is sent chunked (or,
+// to HTTP/1.0 clients, delimited by closing the connection). Once the head is out, body bytes are
+// sent in batches of up to flushSize.
+const (
+	bufferBeforeChunking = 2048
+	flushSize            = 32 << 10
+)
+
+// outBuffers holds response buffers. A sync.Pool stores pointers, so each buffer travels in a box
+// (*[]byte); the boxes emptied by getOut wait in emptyBoxes for putOut, so that neither
+// allocates in steady state.
+var (
+	outBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+	emptyBoxes = sync.Pool{New: func() any { return new([]byte) }}
+)
+
+func getOut() []byte {
+	box := outBuffers.Get().(*[]byte)
+	b := (*box)[:0]
+	*box = nil
+	emptyBoxes.Put(box)
+	return b
+}
+
+func putOut(b []byte) {
+	if b != nil && cap(b) <= 2*flushSize+8<<10 {
+		box := emptyBoxes.Get().(*[]byte)
+		*box = b[:0]
+		outBuffers.Put(box)
+	}
+}
+
+// response is one request in flight on the pool: the http.ResponseWriter given to the handler, and
+// the exchange between the handler's goroutine and the connection's loop.
+//
+// The handler's goroutine owns the writer fields. The loop reads final, closeAfter and pipe only in
+// finish, which the goroutine queues last. Across goroutines, the handler
+// side sends bytes with AsyncWrite (one batch in flight at a time, acknowledged on acks, which is
+// the back-pressure of a slow client) and ends with Execute(finish).
+type response struct {
+	sc     *conn
+	c      eddy.Conn
+	req    *http.Request
+	cancel context.CancelFunc
+	pipe   *bodyPipe // nil without a body
+
+	minor            int
+	isHEAD           bool
+	wants10KeepAlive bool
+	wantsClose       bool
+
+	handlerHeader http.Header
+	snap          headSnapshot // the header as at WriteHeader, in wire format
+	wroteHeader   bool         // a final status was given (logically written)
+	headSent      bool         // the head is on its way (physically written)
+	status        int
+	contentLength int64 // declared or computed; -1 unknown
+	written       int64
+	chunked       bool
+	bodyless      bool // HEAD, 1xx, 204, 304: body bytes are counted and dropped
+	trailers      []string
+	handlerDone   bool
+	finishPosted  bool
+	closeAfter    bool
+
+	buf      []byte // body bytes not yet sent (pooled, returned by release)
+	out      []byte // the batch being built
+	inflight []byte // the batch AsyncWrite is sending
+	final    []byte // the last batch, written by finish on the loop
+	err      error  // sticky: the connection failed or a deadline passed
+
+	writeDeadline time.Time
+
+	contMu       sync.Mutex // orders an automatic 100 Continue before the head
+	canContinue  atomic.Bool
+	expect       bool // the request asked for 100-continue
+	connGone     atomic.Bool
+	bodyTooLarge atomic.Bool
+}
+
+var (
+	_ http.ResponseWriter = (*response)(nil)
+	_ http.Flusher        = (*response)(nil)
+)
+
+// serve runs the handler on a pool worker and completes the response.
+func (w *response) serve() {
+	s := w.sc.srv
+	defer func() {
+		if v := recover(); v != nil {
+			w.abort(v)
+		}
+	}()
+	h := s.cfg.handler
+	if !s.DisableGeneralOptionsHandler && w.req.RequestURI == "*" && w.req.Method == http.MethodOptions {
+		h = http.HandlerFunc(globalOptions)
+	}
+	h.ServeHTTP(w, w.req)
+	w.cancel()
+	w.finishRequest()
+}
+
+// globalOptions answers "OPTIONS *" as net/http does.
+func globalOptions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		b := make([]byte, 4<<10)
+		for n := 0; n < 4<<10; {
+			k, err := r.Body.Read(b)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+	}
+}
+
+// abort handles a panic in the handler: logged (unless it is http.ErrAbortHandler), answered with
+// 500 if nothing was sent yet, and the connection closed either way.
+func (w *response) abort(v any) {
+	w.cancel()
+	if v != http.ErrAbortHandler {
+		buf := make([]byte, 64<<10)
+		buf = buf[:runtime.Stack(buf, false)]
+		w.sc.srv.logf("http: panic serving %v: %v\n%s", w.req.RemoteAddr, v, buf)
+	}
+	w.closeAfter = true
+	w.disableContinue()
+	if w.headSent || v == http.ErrAbortHandler || w.err != nil {
+		w.endWithError()
+		return
+	}
+	w.headSent = true
+	b := getOut()
+	b = appendStatusLine(b, w.minor, http.StatusInternalServerError)
+	b = append(b, "Connection: close\r\nContent-Length: 22\r\nContent-Type: text/plain; charset=utf-8\r\nDate: "...)
+	b = appendDate(b)
+	b = append(b, "\r\nX-Content-Type-Options: nosniff\r\n\r\nInternal Server Error\n"...)
+	w.waitInflight()
+	w.final = b
+	w.postFinish()
+}
+
+// Header returns the header map of the response, as net/http's: changes after WriteHeader do not
+// reach the client, except trailers.
+func (w *response) Header() http.Header {
+	if w.handlerHeader == nil {
+		w.handlerHeader = make(http.Header)
+	}
+	return w.handlerHeader
+}
+
+// WriteHeader sends an informational (1xx) response at once, or sets the final status; the head
+// goes out with the first flush of the body, or when the handler returns.
+func (w *response) WriteHeader(code int) {
+	if w.wroteHeader {
+		w.sc.srv.logf("http: superfluous response.WriteHeader call (status %d after %d)", code, w.status)
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code < 101 || code > 199 {
+		w.disableContinue()
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		w.writeInformational(code)
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	if cl := w.handlerHeader.Get("Content-Length"); cl != "" {
+		v, err := strconv.ParseInt(cl, 10, 64)
+		if err == nil && v >= 0 {
+			w.contentLength = v
+		} else {
+			w.sc.srv.logf("http: invalid Content-Length of %q", cl)
+			w.handlerHeader.Del("Content-Length")
+		}
+	}
+	w.snapshotHeader()
+}
+
+// writeInformational sends a 1xx response with the current header (RFC 8297 keeps it for the final
+// response).
+func (w *response) writeInformational(code int) {
+	b := getOut()
+	b = appendStatusLine(b, w.minor, code)
+	b = appendHeader(b, w.handlerHeader, excludeNoBody)
+	b = append(b, "\r\n"...)
+	w.sendBatch(b)
+}
+
+// Write buffers p as the body of the response, sending the head and the body in batches as the
+// buffer fills.
+func (w *response) Write(p []byte) (int, error) { return w.write(len(p), p, "") }
+
+// WriteString is Write for a string, without converting it.
+func (w *response) WriteString(s string) (int, error) { return w.write(len(s), nil, s) }
+
+func (w *response) write(n int, p []byte, s string) (int, error) {
+	if w.canContinue.Load() {
+		w.disableContinue()
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if !bodyAllowedForStatus(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.written += int64(n)
+	if w.contentLength != -1 && w.written > w.contentLength {
+		return 0, http.ErrContentLength
+	}
+	if w.err == nil && w.connGone.Load() {
+		w.fail(eddy.ErrClosed)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.headSent && w.bodyless {
+		return n, nil
+	}
+	if w.buf == nil {
+		w.buf = getOut()
+	}
+	if !w.headSent && len(w.buf)+n <= bufferBeforeChunking {
+		w.buf = append(w.buf, p...)
+		w.buf = append(w.buf, s...)
+		return n, nil
+	}
+	// Past the buffer: the response streams, its head going with the first batch.
+	for len(p)+len(s) > 0 {
+		room := max(flushSize-len(w.buf), 0)
+		if p != nil {
+			k := min(room, len(p))
+			w.buf, p = append(w.buf, p[:k]...), p[k:]
+		} else {
+			k := min(room, len(s))
+			w.buf, s = append(w.buf, s[:k]...), s[k:]
+		}
+		if len(w.buf) >= flushSize {
+			if err := w.flush(false); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if !w.headSent {
+		if err := w.flush(false); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// Flush sends the head and the buffered body now (http.Flusher).
+func (w *response) Flush() { w.FlushError() }
+
+// FlushError is Flush that reports an error (used by http.ResponseController).
+func (w *response) FlushError() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.flush(false)
+}
+
+// SetWriteDeadline sets when writes stop being accepted; at it, the connection is closed
+// (http.ResponseController). The zero time removes the deadline.
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.writeDeadline = t
+	return nil
+}
+
+// SetReadDeadline sets the deadline of request body reads (http.ResponseController).
+func (w *response) SetReadDeadline(t time.Time) error {
+	if w.pipe != nil {
+		w.pipe.setDeadline(t)
+	}
+	return nil
+}
+
+// EnableFullDuplex reports success: the request body stays readable while the response is written,
+// always (http.ResponseController).
+func (w *response) EnableFullDuplex() error { return nil }
+
+// flush sends what is buffered, after the head if it has not gone yet. The final flush always
+// ends with finish queued on the loop, even after an error, so the loop learns that the handler
+// is done.
+func (w *response) flush(final bool) error {
+	if w.err != nil {
+		if final {
+			w.endWithError()
+		}
+		return w.err
+	}
+	b := w.out
+	if b == nil {
+		b = getOut()
+	}
+	w.out = nil
+	if !w.headSent {
+		w.headSent = true
+		b = w.appendHead(b, w.buf, final)
+	}
+	if len(w.buf) > 0 && !w.bodyless {
+		if w.chunked {
+			b = strconv.AppendInt(b, int64(len(w.buf)), 16)
+			b = append(b, "\r\n"...)
+			b = append(b, w.buf...)
+			b = append(b, "\r\n"...)
+		} else {
+			b = append(b, w.buf...)
+		}
+	}
+	w.buf = w.buf[:0]
+	if !final {
+		return w.sendBatch(b)
+	}
+	if w.chunked {
+		b = append(b, "0\r\n"...)
+		b = w.appendTrailers(b)
+		b = append(b, "\r\n"...)
+	}
+	w.waitInflight()
+	if w.err == nil && w.deadlinePassed() {
+		putOut(b)
+		w.endWithError()
+		return w.err
+	}
+	if w.err != nil {
+		putOut(b)
+		w.endWithError()
+		return w.err
+	}
+	w.final = b
+	return w.postFinish()
+}
+
+// endWithError ends a response that failed: finish closes the connection.
+func (w *response) endWithError() {
+	w.closeAfter = true
+	w.waitInflight()
+	w.final = nil
+	w.postFinish()
+}
+
+// sendBatch hands b to the loop with AsyncWrite once the previous batch is in the kernel, so a
+// response holds at most two batches however slowly the client reads.
+func (w *response) sendBatch(b []byte) error {
+	w.waitInflight()
+	if w.err != nil {
+		putOut(b)
+		return w.err
+	}
+	if len(b) == 0 {
+		w.out = b
+		return nil
+	}
+	if w.deadlinePassed() {
+		putOut(b)
+		return w.err
+	}
+	for {
+		err := w.c.AsyncWrite(b, w.sc.http.ackFn)
+		if err == nil {
+			w.inflight = b
+			return nil
+		}
+		if !errors.Is(err, eddy.ErrQueueFull) {
+			w.fail(err)
+			putOut(b)
+			return w.err
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// waitInflight waits for the batch in flight to reach the kernel, until the write deadline, and
+// keeps its buffer for the next batch.
+func (w *response) waitInflight() {
+	if w.inflight == nil {
+		return
+	}
+	var err error
+	if w.writeDeadline.IsZero() {
+		err = <-w.sc.http.acks
+	} else {
+		t := time.NewTimer(time.Until(w.writeDeadline))
+		select {
+		case err = <-w.sc.http.acks:
+		case <-t.C:
+			t.Stop()
+			// The client does not read. Close the connection; the batch in flight is
+			// abandoned (its late acknowledgement is dropped: no other write will follow).
+			w.fail(os.ErrDeadlineExceeded)
+			w.c.Close()
+			w.inflight = nil
+			return
+		}
+		t.Stop()
+	}
+	b := w.inflight
+	w.inflight = nil
+	if err != nil {
+		w.fail(err)
+		putOut(b)
+		return
+	}
+	w.out = b[:0]
+}
+
+// deadlinePassed fails the response and closes the connection if the write deadline has passed.
+func (w *response) deadlinePassed() bool {
+	if w.writeDeadline.IsZero() || time.Now().Before(w.writeDeadline) {
+		return false
+	}
+	w.fail(os.ErrDeadlineExceeded)
+	w.c.Close()
+	return true
+}
+
+func (w *response) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// post runs fn on the connection's loop, retrying while the loop's queue is full.
+func (w *response) post(fn func(eddy.Conn)) error {
+	for {
+		err := w.c.Execute(fn)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, eddy.ErrQueueFull) {
+			w.fail(err)
+			return err
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// postFinish queues finish on the loop, once per response: finish acts on the connection's
+// current exchange, so a second one could end the next request.
+func (w *response) postFinish() error {
+	if w.finishPosted {
+		return nil
+	}
+	w.finishPosted = true
+	return w.post(w.sc.http.finishFn)
+}
+
+// finishRequest completes the response once the handler has returned.
+func (w *response) finishRequest() {
+	w.handlerDone = true
+	w.disableContinue()
+	if !w.wroteHeader {
+		if w.bodyTooLarge.Load() {
+			w.closeAfter = true
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+		} else {
+			w.WriteHeader(http.StatusOK)
+		}
+	}
+	if !w.isHEAD && w.contentLength != -1 && bodyAllowedForStatus(w.status) && w.contentLength != w.written {
+		w.closeAfter = true // the client would wait for the rest: do not reuse the connection
+	}
+	w.flush(true)
+}
+
+// writeContinue sends "100 Continue" before the first body read of a request that expects it,
+// unless the handler has started its answer.
+func (w *response) writeContinue() {
+	if !w.canContinue.Load() {
+		return
+	}
+	w.contMu.Lock()
+	defer w.contMu.Unlock()
+	if !w.canContinue.Load() {
+		return
+	}
+	w.canContinue.Store(false)
+	for {
+		err := w.c.AsyncWrite(continueLine, nil)
+		if !errors.Is(err, eddy.ErrQueueFull) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// disableContinue stops the body from sending an automatic 100 Continue, waiting for one being
+// sent.
+func (w *response) disableContinue() {
+	if !w.canContinue.Load() {
+		return
+	}
+	w.contMu.Lock()
+	w.canContinue.Store(false)
+	w.contMu.Unlock()
+}
+
+// connClosed runs on the loop when the connection closes with the request in flight: its context
+// is cancelled and its body fails. The handler's writes fail from now on.
+func (w *response) connClosed(err error) {
+	w.connGone.Store(true)
+	w.cancel()
+	if w.pipe != nil {
+		w.pipe.fail(errConnClosed)
+	}
+}
+
+// release returns the buffers once the loop has written the last batch.
+func (w *response) release() {
+	putOut(w.final)
+	putOut(w.buf)
+	putOut(w.snap.lines)
+	w.final, w.buf, w.snap.lines = nil, nil, nil
+	if w.pipe != nil {
+		w.pipe.release()
+	}
+}

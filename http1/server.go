@@ -1,0 +1,471 @@
+package http1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/pool"
+)
+
+// ErrServerClosed is returned by ListenAndServe and Serve after a call to Shutdown or Close. It is
+// net/http's own ErrServerClosed, so code that tests for it keeps working after switching servers.
+var ErrServerClosed = http.ErrServerClosed
+
+// DefaultPoolSize is the most net/http handlers a Server runs at once when it makes its own pool
+// (Pool is nil and PoolSize is 0). net/http runs one goroutine per connection without a bound;
+// the pool bounds them, and its workers above GOMAXPROCS exit when idle.
+const DefaultPoolSize = 10_000
+
+// DefaultNativeMaxBodyBytes bounds request bodies for native handlers, which receive the whole body
+// at once, when Server.MaxBodyBytes is zero.
+const DefaultNativeMaxBodyBytes = 4 << 20
+
+// maxPostHandlerReadBytes is how much of a request body the handler left unread the server reads
+// and drops to keep the connection alive, as net/http does; past it the connection is closed.
+const maxPostHandlerReadBytes = 256 << 10
+
+// Server is an HTTP/1.1 server on an eddy engine, shaped like net/http's Server: a program that uses
+// http.Server switches by changing the type, and its handlers run unchanged.
+//
+// Requests go either to Handler, a net/http Handler run on a worker pool with a real *http.Request
+// and http.ResponseWriter, or, when Native is set, to a NativeHandler run on the event loop with no
+// goroutine handoff. Connections are served by the engine's loops, so an idle keep-alive connection
+// costs no goroutine and no buffer.
+//
+// The zero value serves http.DefaultServeMux on ":http" with the default engine. Set the fields
+// before starting the server and do not change them afterwards.
+//
+// Server is also an eddy.Handler (OnOpen, OnData, OnClose), so it can be served by an engine the
+// caller builds with eddy.New; Shutdown and Close then act only on requests, and the caller stops
+// the engine.
+type Server struct {
+	// Addr is the address to listen on, "host:port" as for net/http (":http" when empty), or any
+	// address eddy.New accepts, such as "tcp6://[::1]:8080" or "unix:///run/app.sock".
+	Addr string
+
+	// Handler handles requests on the worker pool; nil means http.DefaultServeMux.
+	Handler http.Handler
+
+	// Native, when set, handles every request on the event loop instead of Handler. See
+	// NativeHandler for when to choose it.
+	Native NativeHandler
+
+	// DisableGeneralOptionsHandler, if true, passes "OPTIONS *" requests to the handler; otherwise
+	// they are answered with 200 and Content-Length: 0, as net/http does.
+	DisableGeneralOptionsHandler bool
+
+	// ReadHeaderTimeout bounds the time from the first byte of a request (from the accept, for the
+	// first request of a connection) to the end of its head; a connection that exceeds it is closed
+	// without an answer. Zero means ReadTimeout; if both are zero there is no bound.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included: body reads after it fail.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the time from the end of the request head to the end of the response:
+	// writes after it fail and the connection is closed.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection waits for the next request; zero means
+	// ReadTimeout, and if both are zero it waits for ever.
+	IdleTimeout time.Duration
+
+	// MaxHeaderBytes bounds the request head, request line included (default
+	// http.DefaultMaxHeaderBytes, 1 MiB); a longer head is answered with 431. The request line
+	// alone is bounded by DefaultMaxRequestLineBytes (414).
+	MaxHeaderBytes int
+	// MaxBodyBytes bounds request bodies (an eddy addition; net/http has no server-wide bound). A
+	// Content-Length above it is answered with 413 without calling the handler; a chunked body
+	// that grows past it makes Request.Body.Read fail with *http.MaxBytesError, and if the handler
+	// then writes nothing the answer is 413. Zero means no bound for net/http handlers and
+	// DefaultNativeMaxBodyBytes for native ones; negative means no bound for either.
+	MaxBodyBytes int64
+
+	// ErrorLog receives the server's errors (panics, bad response headers) when Logger is nil; if
+	// both are nil, the standard logger does.
+	ErrorLog *log.Logger
+	// Logger receives the server's errors as structured records; it takes precedence over ErrorLog
+	// and also receives the engine's events (accept back-off and the like).
+	Logger *slog.Logger
+
+	// Engine chooses the eddy engine (default eddy.EngineAuto: epoll on Linux, std elsewhere).
+	Engine eddy.EngineKind
+	// Loops is the number of event loops (default GOMAXPROCS).
+	Loops int
+	// EngineOptions are passed to eddy.New after those the fields above imply.
+	EngineOptions []eddy.Option
+
+	// Pool runs the net/http handlers. When nil, the server makes a pool of PoolSize workers
+	// and stops it with the server; a Pool given here is left running. When the pool is full a
+	// request is answered with 503 and the connection closed.
+	Pool *pool.Pool
+	// PoolSize is the most handlers the server's own pool runs at once (DefaultPoolSize when
+	// zero); its workers above GOMAXPROCS exit after a second without work.
+	PoolSize int
+
+	initOnce sync.Once
+	cfg      config
+
+	inShutdown atomic.Bool
+	noKeep     atomic.Bool  // SetKeepAlivesEnabled(false)
+	active     atomic.Int64 // requests begun and not yet answered in full
+	drained    chan struct{}
+	lastBusy   atomic.Int64 // when a 503 for a full pool was last logged
+	loopYields yields
+
+	mu         sync.Mutex
+	engine     *eddy.Engine
+	closed     bool
+	done       chan struct{}        // closed by the first Shutdown or Close
+	stopCancel []context.CancelFunc // of the engine stops Shutdown runs: Close forces them
+	onShutdown []func()
+}
+
+// config holds the values resolved from the fields when the server first runs.
+type config struct {
+	handler        http.Handler
+	native         NativeHandler
+	pool           *pool.Pool
+	ownPool        bool
+	headerTimeout  time.Duration
+	readTimeout    time.Duration
+	writeTimeout   time.Duration
+	idleTimeout    time.Duration
+	maxHeaderBytes int
+	maxBody        int64 // for net/http handlers; 0: none
+	maxNativeBody  int64
+	base           time.Time
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		c := &s.cfg
+		c.handler = s.Handler
+		if c.handler == nil {
+			c.handler = http.DefaultServeMux
+		}
+		c.native = s.Native
+		c.pool = s.Pool
+		if c.pool == nil && c.native == nil {
+			size := s.PoolSize
+			if size <= 0 {
+				size = DefaultPoolSize
+			}
+			n := runtime.GOMAXPROCS(0)
+			c.pool = pool.New(pool.WithWorkers(size), pool.WithMinWorkers(min(n, size)))
+			c.ownPool = true
+		}
+		c.readTimeout = max(s.ReadTimeout, 0)
+		c.headerTimeout = s.ReadHeaderTimeout
+		if c.headerTimeout <= 0 {
+			c.headerTimeout = c.readTimeout
+		}
+		c.writeTimeout = max(s.WriteTimeout, 0)
+		c.idleTimeout = s.IdleTimeout
+		if c.idleTimeout <= 0 {
+			c.idleTimeout = c.readTimeout
+		}
+		c.maxHeaderBytes = s.MaxHeaderBytes
+		if c.maxHeaderBytes <= 0 {
+			c.maxHeaderBytes = http.DefaultMaxHeaderBytes
+		}
+		switch {
+		case s.MaxBodyBytes > 0:
+			c.maxBody, c.maxNativeBody = s.MaxBodyBytes, s.MaxBodyBytes
+		case s.MaxBodyBytes == 0:
+			c.maxNativeBody = DefaultNativeMaxBodyBytes
+		}
+		c.base = time.Now()
+		s.drained = make(chan struct{}, 1)
+		s.mu.Lock()
+		if s.done == nil {
+			s.done = make(chan struct{})
+		}
+		s.mu.Unlock()
+	})
+}
+
+// now returns the server's monotonic clock in nanoseconds.
+func (s *Server) now() int64 { return int64(time.Since(s.cfg.base)) }
+
+// Start opens the listeners and starts serving in the background; it returns once the server
+// accepts connections. It is ListenAndServe without the wait, for programs and tests that go on
+// to do other work; Shutdown or Close ends it.
+func (s *Server) Start() error {
+	addr := s.Addr
+	if addr == "" {
+		addr = ":http"
+	}
+	return s.start(addr)
+}
+
+func (s *Server) start(addr string) error {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrServerClosed
+	}
+	if s.engine != nil {
+		return errors.New("http1: Server already started")
+	}
+	opts := make([]eddy.Option, 0, 3+len(s.EngineOptions))
+	if s.Engine != "" {
+		opts = append(opts, eddy.WithEngine(s.Engine))
+	}
+	if s.Loops > 0 {
+		opts = append(opts, eddy.WithLoops(s.Loops))
+	}
+	if s.Logger != nil {
+		opts = append(opts, eddy.WithLogger(s.Logger))
+	}
+	opts = append(opts, s.EngineOptions...)
+	e, err := eddy.New(s, []string{addr}, opts...)
+	if err != nil {
+		return err
+	}
+	if err := e.Start(); err != nil {
+		return err
+	}
+	s.engine = e
+	return nil
+}
+
+// ListenAndServe listens on Addr and serves until Shutdown or Close, then returns
+// ErrServerClosed; any other error means the server could not start. A Server can be started
+// once.
+func (s *Server) ListenAndServe() error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	<-s.done
+	return ErrServerClosed
+}
+
+// Serve serves on the address of ln, then returns ErrServerClosed after Shutdown or Close.
+//
+// The engine opens its own sockets (one per loop with SO_REUSEPORT), and cannot adopt an open
+// listener, so Serve closes ln and listens again on the same address: between the two, another
+// process could take the port. Only *net.TCPListener and *net.UnixListener are accepted, since a
+// wrapped listener's behaviour (TLS, limits) would be lost.
+func (s *Server) Serve(ln net.Listener) error {
+	var addr string
+	switch l := ln.(type) {
+	case *net.TCPListener:
+		addr = "tcp://" + l.Addr().String()
+	case *net.UnixListener:
+		addr = "unix://" + l.Addr().String()
+	default:
+		return fmt.Errorf("http1: Serve needs a *net.TCPListener or *net.UnixListener, not %T", ln)
+	}
+	if err := ln.Close(); err != nil {
+		return err
+	}
+	if err := s.start(addr); err != nil {
+		return err
+	}
+	<-s.done
+	return ErrServerClosed
+}
+
+// Addrs returns the addresses the server listens on, with the real port where port 0 was asked
+// for; nil before the server has started.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.engine == nil {
+		return nil
+	}
+	return s.engine.Addrs()
+}
+
+// SetKeepAlivesEnabled controls whether connections are kept alive after a response (default
+// true). When false, every response carries "Connection: close".
+func (s *Server) SetKeepAlivesEnabled(v bool) { s.noKeep.Store(!v) }
+
+// RegisterOnShutdown registers fn to run, in its own goroutine, when Shutdown begins.
+func (s *Server) RegisterOnShutdown(fn func()) {
+	s.mu.Lock()
+	s.onShutdown = append(s.onShutdown, fn)
+	s.mu.Unlock()
+}
+
+// beginClose marks the server closed and returns the engine, whether this was the first Shutdown
+// or Close, and the hooks to run.
+func (s *Server) beginClose() (*eddy.Engine, bool, []func()) {
+	s.init()
+	s.inShutdown.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := !s.closed
+	if first {
+		s.closed = true
+		close(s.done)
+	}
+	return s.engine, first, s.onShutdown
+}
+
+// Shutdown stops the server gracefully, as net/http's Shutdown does: ListenAndServe returns at
+// once, new connections and new requests are refused (a connection accepted now is closed, a
+// request arriving on an idle connection closes it), requests in flight run to their end and get
+// their whole response, with "Connection: close". Once they are done the engine stops, flushing
+// what was written and closing every connection. If ctx ends first, Shutdown returns its error and
+// leaves the server draining; call Close to end it at once.
+//
+// The engine cannot stop accepting while it keeps serving, so connections made during the drain
+// are accepted and closed rather than refused.
+func (s *Server) Shutdown(ctx context.Context) error {
+	e, first, hooks := s.beginClose()
+	if first {
+		for _, fn := range hooks {
+			go fn()
+		}
+	}
+	if err := s.waitIdle(ctx); err != nil {
+		return err
+	}
+	if e == nil {
+		return s.stopPool(ctx)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.stopCancel = append(s.stopCancel, cancel)
+	s.mu.Unlock()
+	defer cancel()
+	err := e.Stop(sctx)
+	if perr := s.stopPool(ctx); err == nil {
+		err = perr
+	}
+	return err
+}
+
+// waitIdle waits until no request is in flight, or until ctx is done. It polls like net/http, and
+// is also woken by the last request to end.
+func (s *Server) waitIdle(ctx context.Context) error {
+	poll := time.Millisecond
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	for s.active.Load() > 0 {
+		select {
+		case <-s.drained:
+		case <-t.C:
+			poll = min(2*poll, 500*time.Millisecond)
+			t.Reset(poll)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close closes the server at once, as net/http's Close does: listeners and connections are closed,
+// responses in progress are cut, and the request contexts of running handlers are cancelled
+// (handlers are not interrupted otherwise). ListenAndServe returns ErrServerClosed.
+func (s *Server) Close() error {
+	e, _, _ := s.beginClose()
+	s.mu.Lock()
+	for _, cancel := range s.stopCancel {
+		cancel() // a Shutdown stopping the engine now forces the stop
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if e != nil {
+		if err := e.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	s.stopPool(ctx)
+	return nil
+}
+
+// stopPool stops the pool the server made, if any.
+func (s *Server) stopPool(ctx context.Context) error {
+	if !s.cfg.ownPool {
+		return nil
+	}
+	err := s.cfg.pool.Stop(ctx)
+	var se *pool.StopError
+	if errors.As(err, &se) && ctx.Err() != nil && se.Dropped == 0 {
+		return nil // only running handlers were left, and Close does not wait for them
+	}
+	return err
+}
+
+// requestBegun counts a request in flight. It reports false, having uncounted it, when the server
+// is shutting down: counting before checking means Shutdown cannot miss a request that begins
+// while it waits.
+func (s *Server) requestBegun() bool {
+	s.active.Add(1)
+	if s.inShutdown.Load() {
+		s.requestEnded()
+		return false
+	}
+	return true
+}
+
+func (s *Server) requestEnded() {
+	if s.active.Add(-1) == 0 && s.inShutdown.Load() {
+		select {
+		case s.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// keepAlives reports whether responses may keep their connection open.
+func (s *Server) keepAlives() bool { return !s.noKeep.Load() && !s.inShutdown.Load() }
+
+// logf reports an error of the server.
+func (s *Server) logf(format string, args ...any) {
+	switch {
+	case s.Logger != nil:
+		s.Logger.Error(fmt.Sprintf(format, args...))
+	case s.ErrorLog != nil:
+		s.ErrorLog.Printf(format, args...)
+	default:
+		log.Printf(format, args...)
+	}
+}
+
+// OnOpen starts serving a connection; it is part of the eddy.Handler interface.
+func (s *Server) OnOpen(c eddy.Conn) {
+	s.init()
+	if s.inShutdown.Load() {
+		c.Close()
+		return
+	}
+	sc := &conn{srv: s, c: c}
+	c.SetContext(sc)
+	sc.open()
+}
+
+// OnData serves the bytes that arrived on c; it is part of the eddy.Handler interface.
+func (s *Server) OnData(c eddy.Conn) {
+	sc, ok := c.Context().(*conn)
+	if !ok {
+		c.Discard(-1)
+		return
+	}
+	sc.serve()
+}
+
+// OnClose ends a connection: a request in flight has its context cancelled and its body fails.
+// It is part of the eddy.Handler interface.
+func (s *Server) OnClose(c eddy.Conn, err error) {
+	sc, ok := c.Context().(*conn)
+	if !ok {
+		return
+	}
+	sc.closed(err)
+	c.SetContext(nil)
+}
+
+var _ eddy.Handler = (*Server)(nil)
