@@ -94,6 +94,7 @@ func (l *urLoop) onAccept(ln *urListener, cqe *uring.CQE) {
 	switch {
 	case err == nil, errors.Is(err, unix.ECONNABORTED), errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
 		// The CQ overflowed, or one connection failed on its way in: the listener itself is fine.
+		l.stats.acceptRearm++
 		l.armAccept(ln)
 	case socket.IsTemporaryAcceptError(err):
 		ln.backoff = min(max(2*ln.backoff, acceptBackoff0), acceptBackoffN)

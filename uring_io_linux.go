@@ -85,7 +85,11 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 	case cqe.Res == 0:
 		c.onEOF()
 		return
-	case err == nil, err == unix.ENOBUFS, err == unix.ECANCELED:
+	case err == unix.ENOBUFS:
+		l.stats.recvENOBUFS++
+	case err == nil:
+		l.stats.recvRearm++
+	case err == unix.ECANCELED:
 	default:
 		c.abort(opError("read", c.network(), c.RemoteAddr(), "recv", err))
 		return

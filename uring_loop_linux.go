@@ -58,6 +58,19 @@ const (
 	urCQEBatch = 512
 )
 
+// urSizes are the ring sizes the loops are created with. Tests shrink them to drive the full-SQ,
+// CQ-overflow and ENOBUFS paths; nothing else changes them.
+var urSizes = struct{ sq, cq, bufs uint32 }{urSQEntries, urCQEntries, urRecvBufs}
+
+// urStats counts the loop's rare events, for tests and the design note's measurements. Only the loop
+// writes them; read them after the loop has exited.
+type urStats struct {
+	sqFull      int // getSQE found the SQ full and submitted early
+	recvENOBUFS int // a multishot recv ended because the buffer ring ran dry
+	recvRearm   int // a multishot recv ended for any reason but EOF, cancel or error and was re-armed
+	acceptRearm int // a multishot accept ended and was re-armed at once
+}
+
 // urLoop is one event loop of the uring engine: a ring with its provided-buffer ring, the connections, a
 // timing wheel and a task queue, all owned by one goroutine locked to its OS thread. Every call on the ring
 // is made from that thread, as SINGLE_ISSUER requires.
@@ -96,6 +109,7 @@ type urLoop struct {
 	forced   bool  // a forced stop has aborted every connection
 	now      int64 // wheel clock, refreshed once per iteration
 	startCh  chan bool
+	stats    urStats
 }
 
 func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
@@ -122,7 +136,7 @@ func (l *urLoop) logger() *slog.Logger { return l.g.e.opts.logger }
 
 // setup creates the ring and the buffer ring. It runs on the loop's locked thread.
 func (l *urLoop) setup() error {
-	r, err := uring.New(urSQEntries, uring.WithCQSize(urCQEntries))
+	r, err := uring.New(urSizes.sq, uring.WithCQSize(urSizes.cq))
 	if err != nil {
 		return uringUnavailable(err)
 	}
@@ -130,7 +144,7 @@ func (l *urLoop) setup() error {
 		l.logger().Debug("eddy: io_uring ring fd not registered", "loop", l.idx, "err", err)
 	}
 	size := uint32(min(l.g.e.opts.readBufSize, urRecvBufMax))
-	b, err := r.NewBufRing(urRecvGroup, urRecvBufs, size)
+	b, err := r.NewBufRing(urRecvGroup, urSizes.bufs, size)
 	if err != nil {
 		r.Close()
 		return opError("io_uring_register", "", nil, "", err)
@@ -287,6 +301,7 @@ func (l *urLoop) getSQE() *uring.SQE {
 		if sqe := l.ring.GetSQE(); sqe != nil {
 			return sqe
 		}
+		l.stats.sqFull++
 		l.bufs.Advance() // recycled buffers first, so the receives submitted now can use them
 		if _, err := l.ring.Submit(); err != nil {
 			if tries == 0 {
