@@ -56,7 +56,6 @@ func cpuTicks(t *testing.T, pid int) int {
 	return u + s
 }
 
-
 func TestAcceptBacksOffOnDescriptorExhaustion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")

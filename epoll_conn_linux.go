@@ -68,7 +68,6 @@ type asyncState struct {
 	waits []asyncWait
 }
 
-
 // ---- inbound ----
 
 func (c *epConn) Peek(n int) ([]byte, error) {
