@@ -3,6 +3,7 @@ package eddy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/internal/uring"
 )
@@ -24,10 +27,10 @@ func requireUring(t *testing.T) {
 	}
 }
 
-// withRingSizes makes the engines started by the test use the given ring sizes.
-func withRingSizes(t *testing.T, sq, cq, bufs uint32) {
+// withRingSizes makes the engines started by the test use the given ring sizes and buffer ring kind.
+func withRingSizes(t *testing.T, sq, cq, bufs uint32, incremental bool) {
 	old := urSizes
-	urSizes.sq, urSizes.cq, urSizes.bufs = sq, cq, bufs
+	urSizes.sq, urSizes.cq, urSizes.bufs, urSizes.incremental = sq, cq, bufs, incremental
 	t.Cleanup(func() { urSizes = old })
 }
 
@@ -114,21 +117,42 @@ func TestUringTinyRingsStillEchoEverything(t *testing.T) {
 	// 8 SQEs, 16 CQEs and 8 receive buffers of 4 KiB for 64 busy connections: the SQ fills within every
 	// iteration, the CQ overflows into the kernel's backlog (which ends multishot operations) and the
 	// buffer ring runs dry (ENOBUFS ends the receives); every one of them must be re-armed and no byte lost.
-	withRingSizes(t, 8, 16, 8)
-	base := openFDs(t)
-	e, addr := startUring(t, plainEcho{}, WithReadBufferSize(4096))
-	echoConcurrently(t, addr, 64, 256<<10)
-	if err := e.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	// Both kinds of buffer ring: incremental (6.12, the default) and plain (the fallback).
+	for _, incremental := range []bool{true, false} {
+		name := map[bool]string{true: "incremental", false: "plain"}[incremental]
+		t.Run(name, func(t *testing.T) {
+			withRingSizes(t, 8, 16, 8, incremental)
+			base := openFDs(t)
+			e, addr := startUring(t, plainEcho{}, WithReadBufferSize(4096))
+			echoConcurrently(t, addr, 64, 256<<10)
+			if err := e.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			l := e.impl.(*uringEngine).loops[0]
+			t.Logf("incremental ring: %v; loop counters: %+v", l.bufOff != nil, l.stats)
+			if incremental && l.bufOff == nil && kernelAtLeast612() {
+				t.Error("the kernel has IOU_PBUF_RING_INC but the ring is plain")
+			}
+			if l.stats.sqFull == 0 || l.stats.recvENOBUFS == 0 {
+				t.Errorf("the tiny rings did not exercise the full SQ (%d) and ENOBUFS (%d) paths",
+					l.stats.sqFull, l.stats.recvENOBUFS)
+			}
+			if n := openFDs(t); n > base {
+				t.Errorf("%d descriptors open after Stop, %d before Start", n, base)
+			}
+		})
 	}
-	st := e.impl.(*uringEngine).loops[0].stats
-	t.Logf("loop counters: %+v", st)
-	if st.sqFull == 0 || st.recvENOBUFS == 0 {
-		t.Errorf("the tiny rings did not exercise the full SQ (%d) and ENOBUFS (%d) paths", st.sqFull, st.recvENOBUFS)
+}
+
+// kernelAtLeast612 reports whether the kernel is 6.12 or later (incremental buffer rings).
+func kernelAtLeast612() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
 	}
-	if n := openFDs(t); n > base {
-		t.Errorf("%d descriptors open after Stop, %d before Start", n, base)
-	}
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	return major > 6 || major == 6 && minor >= 12
 }
 
 func TestUringCloseWithSendInFlightReleasesEverything(t *testing.T) {

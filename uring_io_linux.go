@@ -67,12 +67,10 @@ func (c *urConn) armRecv() {
 // overflow (data without F_MORE) or a socket error; the recv is re-armed unless reading is over.
 func (c *urConn) onRecv(cqe *uring.CQE) {
 	l := c.l
-	if id, ok := cqe.Buffer(); ok {
-		if cqe.Res > 0 {
-			c.received(l.bufs.Buffer(id)[:cqe.Res])
-		}
-		l.bufs.Add(id)
+	if b := l.recvData(cqe); b != nil {
+		c.received(b)
 	}
+	l.doneWithBuffer(cqe)
 	if cqe.More() {
 		return
 	}

@@ -46,21 +46,47 @@ const (
 	// urCQEntries is the completion queue size: room for a recv, a send and a cancel per connection of a
 	// busy iteration before the kernel has to keep completions in its overflow backlog.
 	urCQEntries = 8192
-	// urRecvBufMax caps the size of one provided receive buffer, whatever WithReadBufferSize says.
-	urRecvBufMax = 16 << 10
-	// urRecvBufs is the number of provided receive buffers per loop (a power of two). Each multishot recv
-	// completion holds one buffer only until its OnData returns, so this bounds the receives one
-	// io_uring_enter can complete before the ring runs dry (ENOBUFS, after which the recv is re-armed).
-	urRecvBufs = 1024
+	// urRecvRingBytes is the receive buffer memory of one loop's buffer ring. It is virtual memory until
+	// traffic touches it; it bounds how many bytes one io_uring_enter can receive across all connections
+	// before the ring runs dry (ENOBUFS ends the receives that find it empty, and they are re-armed).
+	urRecvRingBytes = 8 << 20
+	// urRecvBufMaxInc caps the size of one buffer of an incremental ring (6.12), where receives share
+	// buffers: a buffer is WithReadBufferSize bytes (the most a single receive takes) up to this cap.
+	urRecvBufMaxInc = 1 << 20
+	// urRecvBufMaxPlain caps the size of one buffer of a plain ring (before 6.12), where every receive
+	// takes a whole buffer however few bytes it brings: smaller buffers, more of them.
+	urRecvBufMaxPlain = 16 << 10
 	// urRecvGroup is the buffer group id; groups are per ring, so every loop uses the same one.
 	urRecvGroup = 0
 	// urCQEBatch is how many CQEs are copied out of the ring at a time.
 	urCQEBatch = 512
 )
 
-// urSizes are the ring sizes the loops are created with. Tests shrink them to drive the full-SQ,
-// CQ-overflow and ENOBUFS paths; nothing else changes them.
-var urSizes = struct{ sq, cq, bufs uint32 }{urSQEntries, urCQEntries, urRecvBufs}
+// urSizes are the ring sizes the loops are created with: SQ and CQ entries, the number of receive buffers
+// (0: from urRecvRingBytes) and whether to try an incremental buffer ring. Tests change them to drive the
+// full-SQ, CQ-overflow and ENOBUFS paths and the plain-ring fallback; nothing else does.
+var urSizes = struct {
+	sq, cq, bufs uint32
+	incremental  bool
+}{urSQEntries, urCQEntries, 0, true}
+
+// urBufShape returns the size and count of receive buffers for a ring, incremental or not: buffers of
+// readBufSize bytes up to the mode's cap, as many as fit in urRecvRingBytes (a power of two, 8..32768).
+func urBufShape(readBufSize int, incremental bool) (size, entries uint32) {
+	limit := urRecvBufMaxPlain
+	if incremental {
+		limit = urRecvBufMaxInc
+	}
+	size = uint32(min(readBufSize, limit))
+	entries = 8
+	for entries < 32768 && uint64(entries)*2*uint64(size) <= urRecvRingBytes {
+		entries *= 2
+	}
+	if urSizes.bufs != 0 {
+		entries = urSizes.bufs
+	}
+	return size, entries
+}
 
 // urStats counts the loop's rare events, for tests and the design note's measurements. Only the loop
 // writes them; read them after the loop has exited.
@@ -79,6 +105,7 @@ type urLoop struct {
 	idx    int
 	ring   *uring.Ring
 	bufs   *uring.BufRing
+	bufOff []uint32       // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
 	waker  *netpoll.Waker // eventfd written by other goroutines to wake the loop
 	state  atomic.Int32   // loopAwake, loopSleeping or loopWoken
 	stopRq atomic.Int32   // stopNone, stopGraceful or stopForce
@@ -143,11 +170,22 @@ func (l *urLoop) setup() error {
 	if err := r.RegisterRingFD(); err != nil { // an optimisation only: each enter skips an fd lookup
 		l.logger().Debug("eddy: io_uring ring fd not registered", "loop", l.idx, "err", err)
 	}
-	size := uint32(min(l.g.e.opts.readBufSize, urRecvBufMax))
-	b, err := r.NewBufRing(urRecvGroup, urSizes.bufs, size)
-	if err != nil {
-		r.Close()
-		return opError("io_uring_register", "", nil, "", err)
+	var b *uring.BufRing
+	if urSizes.incremental {
+		size, n := urBufShape(l.g.e.opts.readBufSize, true)
+		if b, err = r.NewBufRing(urRecvGroup, n, size, uring.WithIncremental()); err == nil {
+			l.bufOff = make([]uint32, n)
+		} else if !errors.Is(err, unix.EINVAL) {
+			r.Close()
+			return opError("io_uring_register", "", nil, "", err)
+		}
+	}
+	if b == nil { // before 6.12: a plain ring
+		size, n := urBufShape(l.g.e.opts.readBufSize, false)
+		if b, err = r.NewBufRing(urRecvGroup, n, size); err != nil {
+			r.Close()
+			return opError("io_uring_register", "", nil, "", err)
+		}
 	}
 	l.ring, l.bufs = r, b
 	return nil
@@ -348,7 +386,7 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 		if c := l.lookup(tok); c != nil {
 			c.onRecv(cqe)
 		} else {
-			l.recycle(cqe)
+			l.doneWithBuffer(cqe)
 		}
 	case urOpSend:
 		if c := l.lookup(tok); c != nil {
@@ -370,11 +408,36 @@ func (l *urLoop) lookup(tok uint64) *urConn {
 	return l.conns[slot]
 }
 
-// recycle gives the receive buffer a CQE carries back to the kernel (published at the next Advance).
-func (l *urLoop) recycle(cqe *uring.CQE) {
-	if id, ok := cqe.Buffer(); ok {
-		l.bufs.Add(id)
+// recvData returns the bytes a recv CQE delivered, in the provided buffer the kernel chose, or nil. In an
+// incremental ring they start where the previous CQE for the same buffer ended.
+func (l *urLoop) recvData(cqe *uring.CQE) []byte {
+	id, ok := cqe.Buffer()
+	if !ok || cqe.Res <= 0 {
+		return nil
 	}
+	var off uint32
+	if l.bufOff != nil {
+		off = l.bufOff[id]
+	}
+	return l.bufs.Buffer(id)[off : off+uint32(cqe.Res)]
+}
+
+// doneWithBuffer accounts for a recv CQE's buffer once its data has been handled (every CQE that carries
+// one, whoever it is for): a buffer the kernel keeps filling (F_BUF_MORE, incremental rings) only moves
+// its offset; any other goes back to the kernel at the next Advance.
+func (l *urLoop) doneWithBuffer(cqe *uring.CQE) {
+	id, ok := cqe.Buffer()
+	if !ok {
+		return
+	}
+	if cqe.BufMore() {
+		l.bufOff[id] += uint32(max(cqe.Res, 0))
+		return
+	}
+	if l.bufOff != nil {
+		l.bufOff[id] = 0
+	}
+	l.bufs.Add(id)
 }
 
 // armWake arms the read of the eventfd that other goroutines write to wake the loop.
