@@ -117,11 +117,7 @@ func (l *urLoop) accepted(fd int, ln *urListener) {
 	var ap netip.AddrPort
 	if ln.network != "unix" {
 		l.setupSocket(fd)
-		if sa, err := unix.Getpeername(fd); err == nil {
-			if ta, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
-				ap = ta.AddrPort()
-			}
-		}
+		ap, _ = l.peer.PeerAddrPort(fd) // a multishot accept reports no address
 	}
 	target := l
 	if ln.shared && len(l.g.loops) > 1 {

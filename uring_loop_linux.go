@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/internal/netpoll"
+	"github.com/eddyio/eddy/internal/socket"
 	"github.com/eddyio/eddy/internal/timer"
 	"github.com/eddyio/eddy/internal/uring"
 )
@@ -123,7 +124,8 @@ type urLoop struct {
 	live      int // connections whose slot is not yet freed (including closing and lingering ones)
 
 	listeners    []*urListener
-	acceptsArmed int // multishot accepts without their final CQE
+	acceptsArmed int             // multishot accepts without their final CQE
+	peer         socket.Acceptor // its address buffer serves getpeername without allocating
 
 	cqes      []uring.CQE
 	dirty     []*urConn    // connections to flush at the end of the iteration
