@@ -365,7 +365,9 @@ func measureEcho(t *testing.T, report *strings.Builder, kind eddy.EngineKind, cp
 	srvCPU, cliCPU := procCPU(t, srv.pid)-s0, procCPU(t, self)-c0
 	var strace string
 	if os.Getenv("EDDY_PINNED_STRACE") != "" {
+		before := cl.trips.Load()
 		strace = straceSummary(srv.pid, 2*time.Second)
+		strace = fmt.Sprintf("%d round trips in the window (strace slows the server down)\n%s", cl.trips.Load()-before, strace)
 	}
 	cl.stop.Store(true)
 	if err := <-cl.err; err != nil {
