@@ -166,6 +166,12 @@ func (l *urLoop) logger() *slog.Logger { return l.g.e.opts.logger }
 // setup creates the ring and the buffer ring. It runs on the loop's locked thread.
 func (l *urLoop) setup() error {
 	r, err := uring.New(urSizes.sq, uring.WithCQSize(urSizes.cq))
+	// Ring memory is charged to a non-root user's RLIMIT_MEMLOCK and released asynchronously after a
+	// ring closes, so an engine started right after another stopped may see a passing ENOMEM.
+	for wait := time.Millisecond; errors.Is(err, unix.ENOMEM) && wait <= 64*time.Millisecond; wait *= 2 {
+		time.Sleep(wait)
+		r, err = uring.New(urSizes.sq, uring.WithCQSize(urSizes.cq))
+	}
 	if err != nil {
 		return uringUnavailable(err)
 	}
