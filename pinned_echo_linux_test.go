@@ -325,6 +325,13 @@ func TestPinnedEcho(t *testing.T) {
 	cpu := envInt(t, "EDDY_PINNED_SERVER_CPU", "0")
 	idle := envInt(t, "EDDY_PINNED_IDLE", "10000")
 	var report strings.Builder
+	loadavg := func() string {
+		b, _ := os.ReadFile("/proc/loadavg")
+		return strings.TrimSpace(string(b))
+	}
+	// Other work on the machine skews every figure: record the load around the run.
+	fmt.Fprintf(&report, "\nload average before: %s", loadavg())
+	defer func() { t.Logf("load average after: %s", loadavg()) }()
 	fmt.Fprintf(&report, "\n%-6s %6s %6s %12s %14s %12s %10s %10s\n", "engine", "conns", "size",
 		"trips/s", "srv CPU us/rt", "srv CPU %", "sys/rt", "cli CPU %")
 	for _, name := range envList("EDDY_PINNED_ENGINES", "epoll,uring,std") {
