@@ -68,6 +68,7 @@ type asyncState struct {
 	waits []asyncWait
 }
 
+
 // ---- inbound ----
 
 func (c *epConn) Peek(n int) ([]byte, error) {

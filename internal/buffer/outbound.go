@@ -5,8 +5,7 @@ package buffer
 const chunkTarget = 32 << 10
 
 // Outbound is a FIFO of bytes waiting to be written, stored in pooled chunks. The zero value is empty and
-// holds no memory; once drained it keeps no chunk, only (when small) the array of chunk pointers, so that a
-// connection that writes and drains once per round trip allocates nothing. It is not safe for concurrent use.
+// holds no memory. It is not safe for concurrent use.
 type Outbound struct {
 	chunks []*Chunk
 	n      int
@@ -71,20 +70,10 @@ func (q *Outbound) Consume(n int) {
 	}
 }
 
-// keepSlots is the largest chunk-pointer array a drained Outbound keeps for reuse (32 bytes on 64-bit).
-const keepSlots = 4
-
-// Reset drops everything queued and returns every chunk to its pool. A small chunk-pointer array is kept
-// for the next Write; a larger one (left by a burst) is released.
+// Reset drops everything queued and releases all memory.
 func (q *Outbound) Reset() {
 	for _, c := range q.chunks {
 		Put(c)
 	}
-	if cap(q.chunks) > keepSlots {
-		q.chunks = nil
-	} else {
-		clear(q.chunks)
-		q.chunks = q.chunks[:0]
-	}
-	q.n = 0
+	q.chunks, q.n = nil, 0
 }
