@@ -57,11 +57,8 @@ func parseEndpoint(s string) (*endpoint, error) {
 	return e, nil
 }
 
-// parseEndpoints parses every address; it fails on the first bad one, or when none is given.
+// parseEndpoints parses every address; it fails on the first bad one.
 func parseEndpoints(addrs []string) ([]*endpoint, error) {
-	if len(addrs) == 0 {
-		return nil, fmt.Errorf("eddy: no address to listen on")
-	}
 	eps := make([]*endpoint, 0, len(addrs))
 	for _, s := range addrs {
 		e, err := parseEndpoint(s)

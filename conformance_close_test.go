@@ -63,10 +63,12 @@ func TestSlowReaderBoundsServerMemory(t *testing.T) {
 func TestIdleTimeoutClosesOnlyIdleConnections(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := newEcho(false)
-		s := startServer(t, kind, h, eddy.WithIdleTimeout(300*time.Millisecond))
+		// Generous margins: the active connection talks every 20 ms against a 1 s timeout, so only a stall
+		// of the whole machine could make it look idle.
+		s := startServer(t, kind, h, eddy.WithIdleTimeout(time.Second))
 		idle := s.dial(t)
 		active := s.dial(t)
-		stop := time.Now().Add(900 * time.Millisecond)
+		stop := time.Now().Add(2500 * time.Millisecond)
 		buf := make([]byte, 4)
 		for time.Now().Before(stop) {
 			active.SetDeadline(time.Now().Add(5 * time.Second))
@@ -76,7 +78,7 @@ func TestIdleTimeoutClosesOnlyIdleConnections(t *testing.T) {
 			if _, err := io.ReadFull(active, buf); err != nil {
 				t.Fatalf("active connection: %v", err)
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 		}
 		idle.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if n, err := idle.Read(buf); err != io.EOF {
@@ -100,13 +102,13 @@ type openHandler struct {
 }
 
 func (h *openHandler) OnOpen(c eddy.Conn) {
-	h.counter.OnOpen(c)
-	h.mu.Lock()
-	h.conns = append(h.conns, c)
-	h.mu.Unlock()
 	if h.write != nil {
 		c.Write(h.write)
 	}
+	h.mu.Lock()
+	h.conns = append(h.conns, c)
+	h.mu.Unlock()
+	h.counter.OnOpen(c) // last: tests wait for this count before acting on the connection
 }
 
 func (h *openHandler) OnData(c eddy.Conn) { c.Discard(-1) }

@@ -36,8 +36,8 @@ func TestNewRejectsBadAddresses(t *testing.T) {
 			t.Errorf("New(%q) error %q does not name the address", addr, err)
 		}
 	}
-	if _, err := eddy.New(eddy.BaseHandler{}, nil); err == nil {
-		t.Error("New with no address succeeded")
+	if err := eddy.Serve(context.Background(), eddy.BaseHandler{}, nil); err == nil {
+		t.Error("Serve with no address succeeded")
 	}
 	if _, err := eddy.New(nil, []string{"tcp://127.0.0.1:0"}); err == nil {
 		t.Error("New with a nil handler succeeded")

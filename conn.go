@@ -56,4 +56,7 @@ type Conn interface {
 	LocalAddr() net.Addr
 	// RemoteAddr returns the peer's address.
 	RemoteAddr() net.Addr
+	// Loop returns the loop that serves the connection, for Execute and AfterFunc from other goroutines or
+	// as the future.Executor that brings results back to it.
+	Loop() Loop
 }

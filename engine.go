@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/eddyio/eddy/future"
 )
 
 // impl is what each engine (epoll, std, ...) provides behind Engine.
@@ -15,6 +17,10 @@ type impl interface {
 	start() error
 	// addrs returns the bound listen addresses.
 	addrs() []net.Addr
+	// loopList returns the event loops.
+	loopList() []Loop
+	// dial connects to ep from one of the loops.
+	dial(ctx context.Context, ep *endpoint) future.Future[Conn]
 	// stop stops accepting, closes every connection gracefully and waits for that until ctx is done, when
 	// it closes what is left at once. It returns after the loops have exited.
 	stop(ctx context.Context) error
@@ -38,13 +44,11 @@ type Engine struct {
 
 // New checks the handler, addresses and options and prepares an engine without starting anything.
 // Addresses are tcp://host:port, tcp4://host:port, tcp6://[host]:port or unix:///path; a missing scheme
-// means tcp. The errors name the bad value.
+// means tcp. The errors name the bad value. An engine without addresses only makes outbound connections
+// (Dial).
 func New(h Handler, addrs []string, opts ...Option) (*Engine, error) {
 	if h == nil {
 		return nil, errors.New("eddy: nil Handler")
-	}
-	if len(addrs) == 0 {
-		return nil, errors.New("eddy: no address to listen on")
 	}
 	eps, err := parseEndpoints(addrs)
 	if err != nil {
@@ -108,6 +112,11 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if e.stopped {
 		e.mu.Unlock()
 		select {
+		case <-e.stopDone: // checked first: a finished stop reports its result even to an expired ctx
+			return e.stopErr
+		default:
+		}
+		select {
 		case <-e.stopDone:
 			return e.stopErr
 		case <-ctx.Done():
@@ -128,9 +137,34 @@ func (e *Engine) Stop(ctx context.Context) error {
 // Done returns a channel closed once the engine has stopped.
 func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 
+// Dial connects to addr (in the same forms New accepts) from one of the engine's loops, with a
+// non-blocking connect: no goroutine waits for it. The connection gets the engine's Handler callbacks like
+// an accepted one: OnOpen runs first, then the future resolves with the Conn. A refused or timed-out
+// connect (ctx's deadline or cancellation) fails the future with an *OpError, and no callback runs.
+// Continuations added with future.Inline run on the loop, so they must not block.
+func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
+	ep, err := parseEndpoint(addr)
+	if err != nil {
+		return future.Failed[Conn](err)
+	}
+	e.mu.Lock()
+	running := e.started && !e.stopped
+	e.mu.Unlock()
+	if !running {
+		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})
+	}
+	if err := ctx.Err(); err != nil {
+		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: err})
+	}
+	return e.impl.dial(ctx, ep)
+}
+
 // Serve creates and starts an engine, serves until ctx is done, then stops it gracefully, waiting at most
 // the stop timeout (WithStopTimeout). It returns the first error from starting or stopping.
 func Serve(ctx context.Context, h Handler, addrs []string, opts ...Option) error {
+	if len(addrs) == 0 {
+		return errors.New("eddy: no address to listen on")
+	}
 	e, err := New(h, addrs, opts...)
 	if err != nil {
 		return err

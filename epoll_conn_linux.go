@@ -51,23 +51,43 @@ type epConn struct {
 
 	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
 
-	reason      error // the reason OnClose will report
 	in          buffer.Inbound
 	out         buffer.Outbound
 	ctx         any
 	raddr       netip.AddrPort
-	laddr       netip.AddrPort // set only when the listener's address is a wildcard
-	timer       timer.Timer    // idle timeout, then close and linger deadlines
+	timer       timer.Timer // idle timeout, then close and linger deadlines
 	idleTimeout time.Duration
-	lastActive  int64 // wheel clock of the last read or write progress
-	async       *asyncState
+	lastActive  int64                     // wheel clock of the last read or write progress
+	x           atomic.Pointer[connExtra] // rarely needed state, allocated on first use
 }
 
-// asyncState tracks AsyncWrite callbacks waiting for their bytes to reach the kernel.
-type asyncState struct {
-	waits []asyncWait
+// connExtra holds what most connections never need, to keep an idle epConn small. It is allocated on the
+// loop; the pointer is atomic because LocalAddr reads laddr from any goroutine (laddr is set before the
+// connection is published and never changes).
+type connExtra struct {
+	laddr  netip.AddrPort // set only when the listener's address is a wildcard, or for a dialled socket
+	reason error          // the reason OnClose will report
+	waits  []asyncWait    // AsyncWrite callbacks waiting for their bytes to reach the kernel
+	dial   *dialState     // while connecting
 }
 
+// extra returns c's connExtra, allocating it if needed. Loop only.
+func (c *epConn) extra() *connExtra {
+	x := c.x.Load()
+	if x == nil {
+		x = new(connExtra)
+		c.x.Store(x)
+	}
+	return x
+}
+
+// reason returns the close reason recorded by beginClose.
+func (c *epConn) reason() error {
+	if x := c.x.Load(); x != nil {
+		return x.reason
+	}
+	return nil
+}
 
 // ---- inbound ----
 
@@ -154,18 +174,16 @@ func asyncWriteTask(arg any) {
 	c.out.Write(r.b)
 	c.l.markDirty(c)
 	if r.cb != nil {
-		if c.async == nil {
-			c.async = &asyncState{}
-		}
-		c.async.waits = append(c.async.waits, asyncWait{ahead: c.out.Len(), cb: r.cb})
+		x := c.extra()
+		x.waits = append(x.waits, asyncWait{ahead: c.out.Len(), cb: r.cb})
 	}
 }
 
 // wrote accounts n bytes handed to the kernel and runs the AsyncWrite callbacks they complete.
 func (c *epConn) wrote(n int) {
 	c.lastActive = c.l.now
-	a := c.async
-	if a == nil {
+	a := c.x.Load()
+	if a == nil || len(a.waits) == 0 {
 		return
 	}
 	done := 0
@@ -175,23 +193,26 @@ func (c *epConn) wrote(n int) {
 			done = i + 1
 		}
 	}
-	for _, w := range a.waits[:done] {
-		w.cb(c, nil)
-	}
+	ready := a.waits[:done]
 	a.waits = a.waits[done:]
 	if len(a.waits) == 0 {
-		c.async = nil
+		a.waits = nil
+	}
+	for _, w := range ready {
+		w.cb(c, nil)
 	}
 }
 
 // failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
 func (c *epConn) failAsync() {
-	a := c.async
-	c.async = nil
-	if a != nil {
-		for _, w := range a.waits {
-			w.cb(c, ErrClosed)
-		}
+	a := c.x.Load()
+	if a == nil {
+		return
+	}
+	waits := a.waits
+	a.waits = nil
+	for _, w := range waits {
+		w.cb(c, ErrClosed)
 	}
 }
 
@@ -258,7 +279,9 @@ func (c *epConn) beginClose(reason error) {
 	}
 	c.closeReq.Store(true)
 	c.state = connClosing
-	c.reason = reason
+	if reason != nil {
+		c.extra().reason = reason
+	}
 	c.in.Reset()
 	c.readPaused = false
 	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
@@ -270,7 +293,7 @@ func (c *epConn) beginClose(reason error) {
 func (c *epConn) finishClose() {
 	unix.Shutdown(c.fd, unix.SHUT_WR)
 	c.shutWr = true
-	c.notifyClose(c.reason)
+	c.notifyClose(c.reason())
 	if c.peerEOF || c.l.stopping {
 		c.release()
 		return
@@ -345,7 +368,7 @@ func connTimer(arg any) {
 			c.l.wheel.Schedule(&c.timer, deadline)
 			return
 		}
-		c.abort(c.reason) // the peer stopped reading: give up on the rest of the output
+		c.abort(c.reason()) // the peer stopped reading: give up on the rest of the output
 	case connLinger:
 		c.release()
 	}
@@ -495,12 +518,13 @@ func writev(fd int, vecs [][]byte, iov []unix.Iovec) (int, error) {
 
 func (c *epConn) network() string { return c.ln.network }
 
+func (c *epConn) Loop() Loop       { return c.l }
 func (c *epConn) Context() any     { return c.ctx }
 func (c *epConn) SetContext(v any) { c.ctx = v }
 
 func (c *epConn) LocalAddr() net.Addr {
-	if c.laddr.IsValid() {
-		return net.TCPAddrFromAddrPort(c.laddr)
+	if x := c.x.Load(); x != nil && x.laddr.IsValid() {
+		return net.TCPAddrFromAddrPort(x.laddr)
 	}
 	return c.ln.addr
 }

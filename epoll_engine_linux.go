@@ -30,6 +30,14 @@ func newEpollEngine(e *Engine) *epollEngine {
 
 func (g *epollEngine) addrs() []net.Addr { return g.bound }
 
+func (g *epollEngine) loopList() []Loop {
+	ls := make([]Loop, len(g.loops))
+	for i, l := range g.loops {
+		ls[i] = l
+	}
+	return ls
+}
+
 // start creates the loops, opens the listeners (one per loop with SO_REUSEPORT, otherwise one in all on
 // loop 0), runs OnBoot and starts the loop goroutines.
 func (g *epollEngine) start() (err error) {

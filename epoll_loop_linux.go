@@ -140,6 +140,51 @@ func (l *epLoop) submit(fn func(any), arg any) error {
 	return nil
 }
 
+// Execute runs fn on the loop (Loop and future.Executor). Work queued this way is not refused at the
+// queue's capacity: a continuation dropped would leave its future pending forever.
+func (l *epLoop) Execute(fn func()) {
+	if err := l.tasks.pushAlways(task{runFunc, fn}); err != nil {
+		fn() // the loop has stopped: run it here rather than lose it
+		return
+	}
+	l.wake()
+}
+
+func runFunc(arg any) { arg.(func())() }
+
+// Index returns the loop's position in Engine.Loops.
+func (l *epLoop) Index() int { return l.idx }
+
+// loopTimer is a Loop.AfterFunc timer on the loop's wheel.
+type loopTimer struct {
+	Timer
+	l    *epLoop
+	t    timer.Timer
+	when int64
+}
+
+// AfterFunc runs fn on the loop after d.
+func (l *epLoop) AfterFunc(d time.Duration, fn func()) *Timer {
+	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
+	lt.when = l.clock() + int64(d)
+	if err := l.tasks.pushAlways(task{scheduleLoopTimer, lt}); err != nil {
+		go func() { time.Sleep(d); lt.fire() }() // the loop has stopped
+		return &lt.Timer
+	}
+	l.wake()
+	return &lt.Timer
+}
+
+func scheduleLoopTimer(arg any) {
+	lt := arg.(*loopTimer)
+	if lt.state.Load() == timerPending {
+		lt.t.Init(fireLoopTimer, lt) // a stopped timer stays on the wheel until its deadline and is then skipped
+		lt.l.wheel.Schedule(&lt.t, lt.when)
+	}
+}
+
+func fireLoopTimer(arg any) { arg.(*loopTimer).fire() }
+
 func (l *epLoop) wake() {
 	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
 		l.waker.Wake()
@@ -235,6 +280,12 @@ func (l *epLoop) dispatch(ev netpoll.Event) {
 	if c == nil {
 		return
 	}
+	if c.state == connConnecting {
+		c.finishConnect()
+		if c.state != connOpen {
+			return
+		}
+	}
 	if ev.Events&(netpoll.Out|netpoll.ErrMask) != 0 {
 		c.writable = true
 		if c.out.Len() > 0 {
@@ -291,10 +342,11 @@ func (l *epLoop) accept(ln *epListener) {
 
 // handoff carries an accepted socket from the accepting loop to the loop that will serve it.
 type handoff struct {
-	l  *epLoop
-	fd int
-	ap netip.AddrPort
-	ln *epListener
+	l    *epLoop
+	fd   int
+	ap   netip.AddrPort
+	ln   *epListener
+	dial *dialState
 }
 
 func adoptConn(arg any) {
@@ -340,6 +392,26 @@ func (l *epLoop) register(fd int, ap netip.AddrPort, ln *epListener) {
 		unix.Close(fd)
 		return
 	}
+	c := l.newConn(fd, ln)
+	c.raddr = ap
+	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
+				c.extra().laddr = la.AddrPort()
+			}
+		}
+	}
+	if err := l.poller.Add(fd, netpoll.In|netpoll.Out|netpoll.ET, connToken(c.slot, l.gens[c.slot])); err != nil {
+		l.logger().Error("eddy: registering a connection failed", "err", err)
+		unix.Close(fd)
+		l.freeConn(c)
+		return
+	}
+	l.opened(c)
+}
+
+// newConn makes a connection for fd in a free slot.
+func (l *epLoop) newConn(fd int, ln *epListener) *epConn {
 	var slot uint32
 	if n := len(l.freeSlots); n > 0 {
 		slot = l.freeSlots[n-1]
@@ -349,24 +421,24 @@ func (l *epLoop) register(fd int, ap netip.AddrPort, ln *epListener) {
 		l.conns = append(l.conns, nil)
 		l.gens = append(l.gens, 1)
 	}
-	c := &epConn{l: l, fd: fd, slot: slot, raddr: ap, ln: ln, idleTimeout: l.g.e.opts.idleTimeout}
-	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
-		if sa, err := unix.Getsockname(fd); err == nil {
-			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
-				c.laddr = la.AddrPort()
-			}
-		}
-	}
-	if err := l.poller.Add(fd, netpoll.In|netpoll.Out|netpoll.ET, connToken(slot, l.gens[slot])); err != nil {
-		l.logger().Error("eddy: registering a connection failed", "err", err)
-		unix.Close(fd)
-		l.freeSlots = append(l.freeSlots, slot)
-		return
-	}
+	c := &epConn{l: l, fd: fd, slot: slot, ln: ln, idleTimeout: l.g.e.opts.idleTimeout}
+	c.timer.Init(connTimer, c)
 	l.conns[slot] = c
 	l.live++
+	return c
+}
+
+// freeConn gives back the slot of a connection that never got registered.
+func (l *epLoop) freeConn(c *epConn) {
+	c.state = connReleased
+	l.conns[c.slot] = nil
+	l.freeSlots = append(l.freeSlots, c.slot)
+	l.live--
+}
+
+// opened starts an open connection's life: the idle timer and OnOpen.
+func (l *epLoop) opened(c *epConn) {
 	c.lastActive = l.now
-	c.timer.Init(connTimer, c)
 	if c.idleTimeout > 0 {
 		l.wheel.Schedule(&c.timer, l.now+int64(c.idleTimeout))
 	}
@@ -428,7 +500,11 @@ func (l *epLoop) beginStop(rq int32) {
 		l.listeners = nil
 		l.wheel.Stop(&l.tick)
 		for _, c := range l.conns {
-			if c != nil {
+			switch {
+			case c == nil:
+			case c.state == connConnecting:
+				c.failDial(ErrEngineStopped)
+			default:
 				c.beginClose(ErrEngineStopped)
 			}
 		}

@@ -22,8 +22,10 @@ const stdReadBufferCap = 16 << 10
 // writer goroutine; it is never held across I/O or a callback. qmu guards the task list. Lock order: mu
 // before wmu; qmu is taken alone.
 type stdConn struct {
-	g  *stdEngine
-	nc net.Conn
+	g      *stdEngine
+	nc     net.Conn
+	loop   *stdLoop
+	opened func() // for dialled connections: resolves the Dial future after OnOpen
 
 	mu          sync.Mutex
 	in          buffer.Inbound
@@ -46,6 +48,7 @@ type stdConn struct {
 	aborted    bool // drop the output and finish now
 	reason     error
 	wdone      chan struct{}
+	wbufs      net.Buffers // the writer's vectors, owned by the writer goroutine
 
 	qmu   sync.Mutex
 	tasks []func()
@@ -114,6 +117,9 @@ func (c *stdConn) readLoop() {
 	c.mu.Lock()
 	h.OnOpen(c)
 	c.endSection()
+	if c.opened != nil {
+		c.opened()
+	}
 	c.armIdle()
 	buf := make([]byte, min(c.g.e.opts.readBufSize, stdReadBufferCap))
 	for {
@@ -196,8 +202,8 @@ func (c *stdConn) writeLoop() {
 		}
 		vecs = c.wq.Vectors(vecs[:0], maxIovecs)
 		c.wmu.Unlock()
-		bufs := net.Buffers(vecs)
-		n64, err := bufs.WriteTo(c.nc)
+		c.wbufs = vecs // WriteTo needs an addressable net.Buffers: a field, so that it does not escape per call
+		n64, err := c.wbufs.WriteTo(c.nc)
 		n := int(n64)
 		c.wmu.Lock()
 		c.wq.Consume(n)
@@ -346,8 +352,9 @@ func (c *stdConn) Discard(n int) (int, error) {
 
 func (c *stdConn) Buffered() int { return c.in.Len() }
 
-// enqueue appends bs to the output queue, waking the writer, unless the connection is closing.
-func (c *stdConn) enqueue(bs [][]byte, cb func(Conn, error)) (int, error) {
+// enqueue appends one and then bs to the output queue, waking the writer, unless the connection is closing.
+// (one spares Write a slice allocation.)
+func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, error) {
 	if c.closeReq.Load() {
 		return 0, ErrClosed
 	}
@@ -356,7 +363,8 @@ func (c *stdConn) enqueue(bs [][]byte, cb func(Conn, error)) (int, error) {
 		c.wmu.Unlock()
 		return 0, ErrClosed
 	}
-	n := 0
+	c.wq.Write(one)
+	n := len(one)
 	for _, b := range bs {
 		c.wq.Write(b)
 		n += len(b)
@@ -369,15 +377,15 @@ func (c *stdConn) enqueue(bs [][]byte, cb func(Conn, error)) (int, error) {
 	return n, nil
 }
 
-func (c *stdConn) Write(b []byte) (int, error)     { return c.enqueue([][]byte{b}, nil) }
-func (c *stdConn) Writev(bs [][]byte) (int, error) { return c.enqueue(bs, nil) }
+func (c *stdConn) Write(b []byte) (int, error)     { return c.enqueue(b, nil, nil) }
+func (c *stdConn) Writev(bs [][]byte) (int, error) { return c.enqueue(nil, bs, nil) }
 
 func (c *stdConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
 	if c.closeReq.Load() {
 		return ErrClosed
 	}
 	c.post(func() {
-		if _, err := c.enqueue([][]byte{b}, cb); err != nil && cb != nil {
+		if _, err := c.enqueue(b, nil, cb); err != nil && cb != nil {
 			cb(c, err)
 		}
 	})
@@ -430,6 +438,7 @@ func (c *stdConn) SetIdleTimeout(d time.Duration) error {
 	return nil
 }
 
+func (c *stdConn) Loop() Loop           { return c.loop }
 func (c *stdConn) Context() any         { return c.ctx }
 func (c *stdConn) SetContext(v any)     { c.ctx = v }
 func (c *stdConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }

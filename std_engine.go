@@ -16,6 +16,8 @@ type stdEngine struct {
 	e     *Engine
 	lns   []net.Listener
 	bound []net.Addr
+	loops []*stdLoop
+	next  int // round-robin cursor for assigning connections to loops, under mu
 
 	mu    sync.Mutex
 	conns map[*stdConn]struct{}
@@ -30,6 +32,14 @@ func newStdEngine(e *Engine) *stdEngine {
 
 func (g *stdEngine) addrs() []net.Addr { return g.bound }
 
+func (g *stdEngine) loopList() []Loop {
+	ls := make([]Loop, len(g.loops))
+	for i, l := range g.loops {
+		ls[i] = l
+	}
+	return ls
+}
+
 func (g *stdEngine) start() error {
 	for _, ep := range g.e.eps {
 		ln, err := net.Listen(ep.network, ep.address)
@@ -40,8 +50,14 @@ func (g *stdEngine) start() error {
 		g.lns = append(g.lns, ln)
 		g.bound = append(g.bound, ln.Addr())
 	}
+	for i := 0; i < g.e.opts.loops; i++ {
+		l := newStdLoop(i)
+		g.loops = append(g.loops, l)
+		go l.run()
+	}
 	if err := g.e.boot(); err != nil {
 		g.closeListeners()
+		g.stopLoops()
 		return err
 	}
 	for _, ln := range g.lns {
@@ -92,21 +108,32 @@ func (g *stdEngine) acceptLoop(ln net.Listener) {
 		}
 		backoff = 0
 		g.setupConn(nc)
-		c := newStdConn(g, nc)
-		g.mu.Lock()
-		select {
-		case <-g.quit:
-			g.mu.Unlock()
-			nc.Close()
+		c, ok := g.adopt(nc)
+		if !ok {
 			return
-		default:
 		}
-		g.conns[c] = struct{}{}
-		g.wg.Add(2)
-		g.mu.Unlock()
 		go c.readLoop()
 		go c.writeLoop()
 	}
+}
+
+// adopt registers a new connection with the engine and a loop; the caller starts its goroutines. It fails
+// (and closes nc) once the engine is stopping.
+func (g *stdEngine) adopt(nc net.Conn) (*stdConn, bool) {
+	c := newStdConn(g, nc)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.quit:
+		nc.Close()
+		return nil, false
+	default:
+	}
+	c.loop = g.loops[g.next%len(g.loops)]
+	g.next++
+	g.conns[c] = struct{}{}
+	g.wg.Add(2)
+	return c, true
 }
 
 func (g *stdEngine) setupConn(nc net.Conn) {
@@ -160,6 +187,7 @@ func (g *stdEngine) stop(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
+	defer g.stopLoops()
 	select {
 	case <-done:
 		return nil
@@ -172,4 +200,10 @@ func (g *stdEngine) stop(ctx context.Context) error {
 	g.mu.Unlock()
 	<-done
 	return ctx.Err()
+}
+
+func (g *stdEngine) stopLoops() {
+	for _, l := range g.loops {
+		l.stop()
+	}
 }

@@ -70,10 +70,20 @@ func (q *Outbound) Consume(n int) {
 	}
 }
 
-// Reset drops everything queued and releases all memory.
+// keepIndex is the largest chunk index array Reset keeps for reuse: a connection that writes keeps a tiny
+// array (8 to 32 bytes) rather than allocating one per burst; a queue that once grew long gives it back.
+const keepIndex = 4
+
+// Reset drops everything queued and returns the chunks to their pools.
 func (q *Outbound) Reset() {
-	for _, c := range q.chunks {
+	for i, c := range q.chunks {
 		Put(c)
+		q.chunks[i] = nil
 	}
-	q.chunks, q.n = nil, 0
+	if cap(q.chunks) <= keepIndex {
+		q.chunks = q.chunks[:0]
+	} else {
+		q.chunks = nil
+	}
+	q.n = 0
 }

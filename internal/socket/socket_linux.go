@@ -212,3 +212,49 @@ func IsTemporaryAcceptError(err error) bool {
 	}
 	return false
 }
+
+// Connect opens a non-blocking socket and starts connecting it to addr. The connection completes in the
+// background: the socket becomes writable, and ConnectResult tells how it ended.
+func Connect(network string, addr net.Addr) (int, error) {
+	family, sa, err := sockaddr(network, addr)
+	if err != nil {
+		return -1, err
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok && (ta.IP == nil || ta.IP.IsUnspecified()) {
+		// like package net, dialling the unspecified address means the local system
+		if family == unix.AF_INET {
+			sa.(*unix.SockaddrInet4).Addr = [4]byte{127, 0, 0, 1}
+		} else {
+			sa.(*unix.SockaddrInet6).Addr[15] = 1
+		}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	for {
+		err = unix.Connect(fd, sa)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch err {
+	case nil, unix.EINPROGRESS, unix.EALREADY:
+		return fd, nil
+	}
+	unix.Close(fd)
+	return -1, os.NewSyscallError("connect", err)
+}
+
+// ConnectResult returns the outcome of a non-blocking connect once the socket is writable: nil when it
+// connected, else the error (such as ECONNREFUSED).
+func ConnectResult(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return os.NewSyscallError("getsockopt", err)
+	}
+	if v != 0 {
+		return os.NewSyscallError("connect", unix.Errno(v))
+	}
+	return nil
+}

@@ -145,9 +145,10 @@ func (w *Wheel) Stop(t *Timer) bool {
 // Advance, one they stop or move later does not run in this one. A now earlier than Now is taken as Now (the
 // clock never goes back). Advance panics if called from a function it runs.
 //
-// Its cost is that of the timers that run (sorted by deadline among themselves) plus, amortised over each
-// timer's life, at most one O(1) move per level as its deadline approaches: the wheel jumps from one occupied
-// bucket to the next, so a long jump in time costs no more than the timers it passes.
+// Its cost is that of the timers that run, plus a sort of each lowest-level bucket they come from (one pass
+// when already in order), plus, amortised over each timer's life, at most one O(1) move per level as its
+// deadline approaches: the wheel jumps from one occupied bucket to the next, so a long jump in time costs no
+// more than the timers it passes.
 func (w *Wheel) Advance(now int64) int {
 	if w.running {
 		panic("timer: Advance called from a timer function")
@@ -156,11 +157,14 @@ func (w *Wheel) Advance(now int64) int {
 		now = w.now
 	}
 	w.now = now
+	leftovers := !w.due.empty() // only after a function panicked
 	w.collect(now)
 	if w.due.empty() {
 		return 0
 	}
-	w.due.sortByWhen()
+	if leftovers {
+		w.due.sortByWhen() // the leftovers and the ready timers both precede now and interleave
+	}
 	return w.runDue()
 }
 
@@ -220,8 +224,8 @@ func (w *Wheel) ticks(when int64) uint64 {
 	return uint64(when-w.origin) / w.tick
 }
 
-// insert puts t, whose deadline is after w.now, in its slot: on the level of the highest tick digit in which
-// its deadline differs from w.elapsed, so that it sits as close to level 0 as it can.
+// insert puts t, whose deadline's tick is not before w.elapsed, in its slot: on the level of the highest tick
+// digit in which its deadline differs from w.elapsed, so that it sits as close to level 0 as it can.
 func (w *Wheel) insert(t *Timer) {
 	tick := w.ticks(t.when)
 	lvl := (bits.Len64((tick^w.elapsed)|1) - 1) / slotBits
@@ -265,15 +269,14 @@ func (w *Wheel) makeDue(t *Timer) {
 	w.due.push(t)
 }
 
-// collect moves every timer with a deadline <= now into w.due and moves w.elapsed to now's tick, cascading
-// upper-level slots that the clock reaches on the way. It jumps from one occupied slot to the next, so an
-// idle stretch of any length costs nothing. w.now must already be now.
+// collect appends every timer with a deadline <= now to w.due, in deadline order, and moves w.elapsed to
+// now's tick, cascading the upper-level slots that the clock reaches on the way. It jumps from one occupied
+// slot to the next, so an idle stretch of any length costs nothing. The order comes from visiting buckets in
+// time order and sorting each one as it is emptied: the ready timers (deadlines before the previous Advance)
+// first, then each tick of level 0. Buckets are small and often already in order (an idle timeout of fixed
+// length is scheduled in deadline order), which the sort checks in one pass. w.now must already be now.
 func (w *Wheel) collect(now int64) {
-	for t := w.ready.takeAll(); t != nil; {
-		next := t.next
-		w.makeDue(t)
-		t = next
-	}
+	w.collectAll(&w.ready)
 	nowTick := w.ticks(now)
 	for {
 		lvl, s, ok := w.earliestSlot()
@@ -288,9 +291,10 @@ func (w *Wheel) collect(now int64) {
 		w.elapsed = start
 		switch {
 		case lvl > 0:
-			w.cascade(lvl, s, now)
+			w.cascade(lvl, s)
 		case start < nowTick:
-			w.collectSlot(s) // the whole tick is before now's tick
+			w.collectAll(&w.levels[0].slots[s]) // the whole tick is before now's tick
+			w.levels[0].occupied &^= 1 << s
 		default:
 			w.collectPartial(s, now) // now's own tick: only part of it may be due
 			w.elapsed = nowTick
@@ -318,15 +322,14 @@ func (w *Wheel) slotStart(lvl int, s uint8) uint64 {
 	return w.elapsed>>above<<above | uint64(s)<<(slotBits*lvl)
 }
 
-// collectSlot moves every timer of level-0 slot s to w.due.
-func (w *Wheel) collectSlot(s uint8) {
-	l := &w.levels[0]
-	for t := l.slots[s].takeAll(); t != nil; {
+// collectAll sorts l by deadline and moves all its timers, in that order, to the end of w.due.
+func (w *Wheel) collectAll(l *list) {
+	l.sortByWhen()
+	for t := l.takeAll(); t != nil; {
 		next := t.next
 		w.makeDue(t)
 		t = next
 	}
-	l.occupied &^= 1 << s
 }
 
 // collectPartial moves the timers of level-0 slot s, the slot of now's tick (w.elapsed), whose deadline is
@@ -354,19 +357,17 @@ func (w *Wheel) collectPartial(s uint8, now int64) {
 	}
 }
 
-// cascade empties slot s of level lvl > 0, which w.elapsed has just reached: timers due by now go to w.due,
-// the others go down to the level their deadline now calls for, always a lower one.
-func (w *Wheel) cascade(lvl int, s uint8, now int64) {
+// cascade empties slot s of level lvl > 0, which w.elapsed has just reached, moving each timer down to the
+// level its deadline now calls for, always a lower one. Timers already due move down too rather than
+// straight to w.due: collect then meets them in their tick's bucket, which keeps w.due in deadline order
+// without a sort of the whole batch.
+func (w *Wheel) cascade(lvl int, s uint8) {
 	l := &w.levels[lvl]
 	chain := l.slots[s].takeAll()
 	l.occupied &^= 1 << s
 	for t := chain; t != nil; {
 		next := t.next
-		if t.when <= now {
-			w.makeDue(t)
-		} else {
-			w.insert(t)
-		}
+		w.insert(t)
 		t = next
 	}
 }

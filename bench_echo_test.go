@@ -1,0 +1,87 @@
+package eddy_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// BenchmarkEcho measures one ping-pong round trip through the engine over loopback: the server's read,
+// OnData (Next + Write) and the flush, plus the client's write and read. Allocations are counted for the
+// whole process; the client side (net.TCPConn Read/Write) allocates nothing, so allocs/op is the engine's.
+func BenchmarkEcho(b *testing.B) {
+	for _, kind := range testEngines() {
+		for _, size := range []int{64, 4096} {
+			b.Run(string(kind)+"/"+sizeName(size), func(b *testing.B) { benchEcho(b, kind, size) })
+		}
+	}
+}
+
+func sizeName(n int) string {
+	if n >= 1024 {
+		return itoa(n/1024) + "KiB"
+	}
+	return itoa(n) + "B"
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(buf[i:])
+		}
+	}
+}
+
+type benchEchoHandler struct{ eddy.BaseHandler }
+
+func (benchEchoHandler) OnData(c eddy.Conn) {
+	b, _ := c.Next(-1)
+	c.Write(b)
+}
+
+func benchEcho(b *testing.B, kind eddy.EngineKind, size int) {
+	e, err := eddy.New(benchEchoHandler{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Stop(ctx)
+	}()
+	c, err := net.Dial("tcp", e.Addrs()[0].String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg := make([]byte, size)
+	got := make([]byte, size)
+	// warm up: pools and buffers reach their steady state
+	for i := 0; i < 100; i++ {
+		c.Write(msg)
+		io.ReadFull(c, got)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+// Command eddy bundles the runtime's own tools behind one binary: "eddy echo" serves an echo server on an
+// eddy engine (or, with --baseline, on a goroutine per connection with package net, the peer it is
+// measured against), and "eddy load" drives an echo server with many connections, checks every byte that
+// comes back and reports round trips per second and latency percentiles. Run "eddy help" for the list of
+// commands and "eddy help <command>" for the flags of one.
+//
+//	eddy echo --addr tcp://127.0.0.1:9000 --engine epoll --loops 1
+//	eddy load --addr 127.0.0.1:9000 --conns 100 --size 64 --duration 10s
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit codes: success, a failure while running, and a command line that could not be understood.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// command is one subcommand of eddy.
+type command struct {
+	name    string
+	summary string // one line, for the command list
+	usage   string // the synopsis printed above the flags
+	// flags returns the command's flag set bound to a fresh configuration, and the function that runs the
+	// command with that configuration once the flags are parsed.
+	flags func() (*flag.FlagSet, func(ctx context.Context, stdout, stderr io.Writer) error)
+}
+
+// commands lists the subcommands in the order "eddy help" shows them.
+var commands = []command{echoCommand, loadCommand}
+
+// usageError is a command line that could not be understood; it makes eddy exit with exitUsage.
+type usageError struct {
+	msg  string
+	help string // the help topic to point to: a command name, or "" for the command list
+}
+
+// Error returns the message, without the pointer to help.
+func (e *usageError) Error() string { return e.msg }
+
+// usagef returns a usageError that points to "eddy help topic".
+func usagef(topic, format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), help: topic}
+}
+
+// main runs the command line under a context that the first SIGINT or SIGTERM cancels.
+func main() {
+	// The first SIGINT or SIGTERM cancels ctx, which stops the command gracefully. Calling stop then
+	// restores the default behaviour, so that a second signal kills a stop that takes too long.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args (without the program name) and returns the process exit code.
+// Errors are printed to stderr as "eddy: ...".
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "eddy: %s\n", err)
+		fmt.Fprintf(stderr, "Run '%s' for usage.\n", strings.TrimSpace("eddy help "+ue.help))
+		return exitUsage
+	default:
+		// The engine's errors, and the sentinels they wrap, start with "eddy: " each; say it once.
+		fmt.Fprintf(stderr, "eddy: %s\n", strings.ReplaceAll(err.Error(), "eddy: ", ""))
+		return exitFail
+	}
+}
+
+// dispatch finds the command named by args[0], parses its flags and runs it.
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		printUsage(stderr)
+		return usagef("", "no command given")
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		return help(rest, stdout)
+	}
+	cmd, ok := lookup(name)
+	if !ok {
+		return usagef("", "unknown command %q", name)
+	}
+	fs, runCmd := cmd.flags()
+	// Parse quietly: a bad flag is reported once, by run, as "eddy: <command>: ...".
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printCommandUsage(stdout, cmd, fs)
+			return nil
+		}
+		return usagef(name, "%s: %v", name, err)
+	}
+	if fs.NArg() > 0 {
+		return usagef(name, "%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	if err := runCmd(ctx, stdout, stderr); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// lookup returns the command called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// help prints the command list, or the usage of the command named in args.
+func help(args []string, w io.Writer) error {
+	if len(args) == 0 {
+		printUsage(w)
+		return nil
+	}
+	cmd, ok := lookup(args[0])
+	if !ok {
+		return usagef("", "help: unknown command %q", args[0])
+	}
+	fs, _ := cmd.flags()
+	printCommandUsage(w, cmd, fs)
+	return nil
+}
+
+// printUsage prints the synopsis and the list of commands.
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, "eddy is the command-line tool of the eddy asynchronous I/O runtime.\n\n")
+	fmt.Fprint(w, "Usage:\n\n\teddy <command> [flags]\n\nCommands:\n\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "\t%-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'eddy help <command>' for the flags of a command.\n")
+}
+
+// printCommandUsage prints the synopsis and the flags of cmd.
+func printCommandUsage(w io.Writer, cmd command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s.\n\nFlags:\n", cmd.usage, cmd.summary)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}

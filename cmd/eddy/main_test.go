@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// childEnv, when set, makes the test binary run eddy's main with the arguments in childArgsEnv, so that
+// tests can check what only a process shows: exit codes and signals.
+const (
+	childEnv     = "EDDY_CMD_TEST_CHILD"
+	childArgsEnv = "EDDY_CMD_TEST_ARGS" // the arguments, separated by newlines
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Args = append([]string{"eddy"}, strings.Split(os.Getenv(childArgsEnv), "\n")...)
+		main()
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// runCmd runs eddy in-process with args and returns the exit code and what it printed.
+func runCmd(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(ctx, args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestRunUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string // a substring of stdout, if not empty
+		stderr   string // a substring of stderr, if not empty
+		noStderr bool
+	}{
+		{name: "no command", args: nil, code: exitUsage, stderr: "eddy: no command given"},
+		{name: "help", args: []string{"help"}, code: exitOK, stdout: "Commands:", noStderr: true},
+		{name: "help flag", args: []string{"--help"}, code: exitOK, stdout: "eddy <command> [flags]", noStderr: true},
+		{name: "help echo", args: []string{"help", "echo"}, code: exitOK, stdout: "-baseline", noStderr: true},
+		{name: "help load", args: []string{"help", "load"}, code: exitOK, stdout: "-conns", noStderr: true},
+		{name: "command -h", args: []string{"load", "-h"}, code: exitOK, stdout: "Usage: eddy load", noStderr: true},
+		{name: "help unknown", args: []string{"help", "nope"}, code: exitUsage, stderr: `eddy: help: unknown command "nope"`},
+		{name: "unknown command", args: []string{"nope"}, code: exitUsage, stderr: `eddy: unknown command "nope"`},
+		{name: "unknown flag", args: []string{"echo", "--nope"}, code: exitUsage, stderr: "eddy: echo: flag provided but not defined: -nope"},
+		{name: "bad flag value", args: []string{"load", "--conns", "many"}, code: exitUsage, stderr: `eddy: load: invalid value "many" for flag -conns`},
+		{name: "stray argument", args: []string{"echo", "extra"}, code: exitUsage, stderr: `eddy: echo: unexpected argument "extra"`},
+		{name: "echo bad engine", args: []string{"echo", "--engine", "fast"}, code: exitUsage, stderr: `eddy: echo: --engine "fast"`},
+		{name: "echo negative loops", args: []string{"echo", "--loops", "-1"}, code: exitUsage, stderr: "eddy: echo: --loops -1"},
+		{name: "echo negative duration", args: []string{"echo", "--duration", "-1s"}, code: exitUsage, stderr: "eddy: echo: --duration -1s"},
+		{name: "echo bad address", args: []string{"echo", "--addr", "udp://127.0.0.1:0", "--duration", "1ms"}, code: exitFail, stderr: "eddy: echo: bad address"},
+		{name: "baseline bad address", args: []string{"echo", "--baseline", "--addr", "udp://127.0.0.1:0"}, code: exitFail, stderr: "eddy: echo: bad address"},
+		{name: "load no conns", args: []string{"load", "--conns", "0"}, code: exitUsage, stderr: "eddy: load: --conns 0"},
+		{name: "load zero size", args: []string{"load", "--size", "0"}, code: exitUsage, stderr: "eddy: load: --size 0"},
+		{name: "load bad mode", args: []string{"load", "--mode", "http"}, code: exitUsage, stderr: `eddy: load: --mode "http"`},
+		{name: "load bad address", args: []string{"load", "--addr", "sctp://127.0.0.1:1"}, code: exitUsage, stderr: "eddy: load: --addr: bad address"},
+		{name: "load negative hold", args: []string{"load", "--hold", "-1s"}, code: exitUsage, stderr: "eddy: load: --hold -1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, t.Context(), tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr)
+			}
+			if !strings.Contains(stdout, tt.stdout) {
+				t.Errorf("stdout does not contain %q:\n%s", tt.stdout, stdout)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr does not contain %q:\n%s", tt.stderr, stderr)
+			}
+			if tt.noStderr && stderr != "" {
+				t.Errorf("unexpected stderr:\n%s", stderr)
+			}
+			if strings.Count(stderr, "eddy: ") > 1 {
+				t.Errorf("stderr says \"eddy: \" more than once:\n%s", stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,77 @@
+//go:build unix
+
+package main
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestEchoStopsGracefullyOnSignal(t *testing.T) {
+	tests := []struct {
+		sig   syscall.Signal
+		extra string
+	}{
+		{syscall.SIGINT, "--engine=auto"},
+		{syscall.SIGINT, "--engine=std"},
+		{syscall.SIGINT, "--baseline"},
+		{syscall.SIGTERM, "--engine=auto"},
+	}
+	for _, tt := range tests {
+		sig, extra := tt.sig, tt.extra
+		t.Run(sig.String()+" "+extra, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+strings.Join([]string{"echo", "--addr", "127.0.0.1:0", extra}, "\n"))
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill() // only if the test fails before Wait
+			lines := bufio.NewScanner(stderr)
+			if !lines.Scan() {
+				t.Fatalf("no log line from the server: %v", lines.Err())
+			}
+			m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(lines.Text())
+			if m == nil {
+				t.Fatalf("log line %q does not name the address", lines.Text())
+			}
+			echoRoundTrip(t, m[1], 7, 4096)
+			c, err := net.Dial("tcp", m[1]) // left open: the stop must not wait for the peer
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			var rest strings.Builder
+			for lines.Scan() {
+				rest.WriteString(lines.Text() + "\n")
+			}
+			waited := make(chan error, 1)
+			go func() { waited <- cmd.Wait() }()
+			select {
+			case err := <-waited:
+				if err != nil {
+					t.Errorf("exit: %v; stderr:\n%s", err, rest.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server did not exit within 10s of the signal")
+			}
+			if !strings.Contains(rest.String(), "eddy echo: stopped") {
+				t.Errorf("no stop logged:\n%s", rest.String())
+			}
+		})
+	}
+}

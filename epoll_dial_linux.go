@@ -1,0 +1,119 @@
+package eddy
+
+import (
+	"context"
+	"net"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/future"
+	"github.com/eddyio/eddy/internal/netpoll"
+	"github.com/eddyio/eddy/internal/socket"
+)
+
+// connConnecting is the state of a dialled connection whose non-blocking connect has not finished. It
+// becomes connOpen (OnOpen runs, the future resolves) or is released without OnOpen or OnClose (the future
+// fails).
+const connConnecting uint8 = 255
+
+// dialState is kept on a connecting connection until the connect finishes.
+type dialState struct {
+	ep      *endpoint
+	promise future.Promise[Conn]
+	stop    func() bool // unregisters the context watcher
+	ctx     context.Context
+}
+
+// dial starts a non-blocking connect and registers the socket on the next loop; the loop finishes it.
+func (g *epollEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn] {
+	p := future.NewPromise[Conn]()
+	fd, err := socket.Connect(ep.network, ep.addr())
+	if err != nil {
+		p.Reject(opError("dial", ep.network, ep.addr(), "", err))
+		return p.Future()
+	}
+	ds := &dialState{ep: ep, promise: p, ctx: ctx}
+	l := g.pickLoop()
+	if err := l.tasks.pushAlways(task{startDial, &handoff{l: l, fd: fd, dial: ds}}); err != nil {
+		unix.Close(fd)
+		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
+		return p.Future()
+	}
+	l.wake()
+	return p.Future()
+}
+
+// startDial runs on the loop: it registers the connecting socket; its first EPOLLOUT finishes the connect.
+func startDial(arg any) {
+	h := arg.(*handoff)
+	l, ds := h.l, h.dial
+	fail := func(err error) {
+		unix.Close(h.fd)
+		ds.promise.Reject(opError("dial", ds.ep.network, ds.ep.addr(), "", err))
+	}
+	if l.stopping {
+		fail(ErrEngineStopped)
+		return
+	}
+	ln := &epListener{network: ds.ep.network, addr: nil, loop: l}
+	c := l.newConn(h.fd, ln)
+	if tcp := ds.ep.tcp; tcp != nil {
+		c.raddr = tcp.AddrPort()
+	}
+	c.state = connConnecting
+	c.extra().dial = ds
+	if err := l.poller.Add(h.fd, netpoll.In|netpoll.Out|netpoll.ET, connToken(c.slot, l.gens[c.slot])); err != nil {
+		l.freeConn(c)
+		fail(err)
+		return
+	}
+	ds.stop = context.AfterFunc(ds.ctx, func() { l.submit(cancelDial, c) })
+}
+
+func cancelDial(arg any) {
+	c := arg.(*epConn)
+	if c.state == connConnecting {
+		c.failDial(c.extra().dial.ctx.Err())
+	}
+}
+
+// finishConnect runs on the connecting socket's first event.
+func (c *epConn) finishConnect() {
+	if err := socket.ConnectResult(c.fd); err != nil {
+		c.failDial(err)
+		return
+	}
+	x := c.extra()
+	ds := x.dial
+	x.dial = nil
+	ds.stop()
+	if sa, err := unix.Getsockname(c.fd); err == nil {
+		if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
+			x.laddr = la.AddrPort()
+		} else {
+			c.ln.addr = socket.ToNetAddr(sa)
+		}
+	}
+	c.l.setupSocket(c.fd, ds.ep.network)
+	c.writable = true
+	c.state = connOpen
+	c.l.opened(c)
+	if c.state == connOpen {
+		ds.promise.Resolve(c)
+	} else {
+		ds.promise.Reject(ErrClosed) // OnOpen closed it already
+	}
+}
+
+// failDial ends a connect that failed or was cancelled: no OnOpen and no OnClose ran, so none runs.
+func (c *epConn) failDial(err error) {
+	x := c.extra()
+	ds := x.dial
+	x.dial = nil
+	if ds.stop != nil {
+		ds.stop()
+	}
+	c.notified = true
+	c.release()
+	ds.promise.Reject(opError("dial", ds.ep.network, ds.ep.addr(), "", err))
+}

@@ -1,0 +1,138 @@
+package eddy_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// echoServer echoes every byte it receives.
+type echoServer struct{ eddy.BaseHandler }
+
+func (echoServer) OnData(c eddy.Conn) {
+	b, _ := c.Next(-1) // valid until OnData returns
+	c.Write(b)         // copied; flushed at the end of the loop iteration
+}
+
+// An echo server on an ephemeral port, stopped gracefully.
+func ExampleNew() {
+	e, err := eddy.New(echoServer{}, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
+	if err != nil {
+		panic(err)
+	}
+	if err := e.Start(); err != nil {
+		panic(err)
+	}
+	c, _ := net.Dial("tcp", e.Addrs()[0].String())
+	c.Write([]byte("hello"))
+	buf := make([]byte, 5)
+	io.ReadFull(c, buf)
+	fmt.Println(string(buf))
+	c.Close()
+	e.Stop(context.Background())
+	// Output: hello
+}
+
+// Serve runs until its context ends, then stops the engine gracefully.
+func ExampleServe() {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := eddy.Serve(ctx, echoServer{}, []string{"tcp://127.0.0.1:0"})
+	fmt.Println(err)
+	// Output: <nil>
+}
+
+// lineHandler answers each complete line with its length, leaving a partial line buffered until the rest
+// arrives: what a handler does not consume is presented again on the next OnData.
+type lineHandler struct{ eddy.BaseHandler }
+
+func (lineHandler) OnData(c eddy.Conn) {
+	for {
+		b, _ := c.Peek(-1)
+		i := indexByte(b, '\n')
+		if i < 0 {
+			return // wait for the rest of the line
+		}
+		fmt.Fprintf(connWriter{c}, "%d\n", i)
+		c.Discard(i + 1)
+	}
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// connWriter adapts Conn.Write to io.Writer.
+type connWriter struct{ c eddy.Conn }
+
+func (w connWriter) Write(b []byte) (int, error) { return w.c.Write(b) }
+
+// Framing: Peek, then Discard what was handled.
+func ExampleConn_Peek() {
+	e, _ := eddy.New(lineHandler{}, []string{"tcp://127.0.0.1:0"})
+	e.Start()
+	defer e.Stop(context.Background())
+	c, _ := net.Dial("tcp", e.Addrs()[0].String())
+	defer c.Close()
+	c.Write([]byte("four\nsev"))
+	time.Sleep(10 * time.Millisecond)
+	c.Write([]byte("en\n"))
+	buf := make([]byte, 4)
+	io.ReadFull(c, buf)
+	fmt.Printf("%q\n", buf)
+	// Output: "4\n5\n"
+}
+
+// Dial makes outbound connections on the loops; the engine needs no listen address for that.
+func ExampleEngine_Dial() {
+	srv, _ := eddy.New(echoServer{}, []string{"tcp://127.0.0.1:0"})
+	srv.Start()
+	defer srv.Stop(context.Background())
+
+	got := make(chan string, 1)
+	client, _ := eddy.New(&printer{got: got}, nil)
+	client.Start()
+	defer client.Stop(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, "tcp://"+srv.Addrs()[0].String()).Await(ctx)
+	if err != nil {
+		panic(err)
+	}
+	c.AsyncWrite([]byte("ping"), nil)
+	fmt.Println(<-got)
+	// Output: ping
+}
+
+type printer struct {
+	eddy.BaseHandler
+	got chan string
+}
+
+func (p *printer) OnData(c eddy.Conn) {
+	b, _ := c.Next(-1)
+	p.got <- string(b)
+}
+
+// AfterFunc runs a function on a loop later; Execute runs one there now.
+func ExampleLoop() {
+	e, _ := eddy.New(eddy.BaseHandler{}, nil, eddy.WithLoops(1))
+	e.Start()
+	defer e.Stop(context.Background())
+	l := e.Loops()[0]
+	done := make(chan string)
+	l.AfterFunc(10*time.Millisecond, func() { done <- "timer" })
+	l.Execute(func() { done <- "task" })
+	fmt.Println(<-done, <-done)
+	// Output: task timer
+}

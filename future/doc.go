@@ -1,0 +1,30 @@
+// Package future is eddy's promise/future model: a Future[T] is a value or an error that becomes
+// available once, completed through a Promise[T] or by a function run with Go, GoOn or pool.Go,
+// and composed with Map, Then, Catch, All, AllSettled, Any, Race, WithTimeout and WithContext.
+// Every continuation runs on an Executor that the caller chooses (Inline, a pool.Pool, or an
+// engine loop), so a result can be delivered back to the loop that asked for it without locks.
+//
+// # Design notes
+//
+// A future is a pointer to one shared state. Its phase moves pending -> completing -> done through
+// one atomic word: the single winner of the pending -> completing transition writes the value and
+// the error, then publishes them by storing done. Readers load the phase and, once it is done, read
+// the value and the error with no lock and no allocation (Result, Resolved, and Await of a completed
+// future cost a load and a compare). Continuations are pushed onto a lock-free stack; completion
+// swaps the stack for a sealed sentinel and runs what it took in registration order, and a
+// continuation pushed after that sees the sentinel and runs at once, so each runs exactly once.
+// The channel behind Done is made only when someone asks for it and is closed on completion.
+//
+// Cancellation travels through context.Context. A future made by Go, GoOn, pool.Go or a promise
+// from NewPromiseContext owns a context; Future.Cancel cancels it, and that context is also
+// released when the future completes. Derived futures forward Cancel to their sources, and the
+// combinators cancel the inputs they no longer need: All on the first error, Any on the first
+// success, Race on the first result, WithTimeout and WithContext when they give up. Cancel is a
+// request: the producer decides when to stop, and its future still completes, usually with the
+// context's error. A future shared by several consumers is cancelled for all of them.
+//
+// A panic in a function that produces a value (Go, GoOn, Promise.Run, Map, Then, Catch) or in an
+// Executor's Execute becomes a *PanicError on the future, with the panic value and the stack; a
+// call to runtime.Goexit becomes ErrGoexit. Nothing that the package runs can crash the program
+// through a panic.
+package future

@@ -1,0 +1,74 @@
+package future
+
+import "context"
+
+// Promise is the writing side of a Future: the first of Resolve, Reject, Complete or Run
+// decides the outcome, and every later call is ignored and returns false. A Promise is a
+// small handle that may be copied and used from any goroutine. The zero Promise completes
+// nothing.
+type Promise[T any] struct {
+	s *state[T]
+}
+
+// NewPromise returns a promise whose future is pending until the promise is completed.
+func NewPromise[T any]() Promise[T] {
+	return Promise[T]{new(state[T])}
+}
+
+// NewPromiseContext returns a promise and a context derived from parent for the work that
+// will complete it. The context is cancelled when the promise's future is cancelled (by
+// Future.Cancel or by a combinator that no longer needs it), and released as soon as the
+// promise is completed. Use it to build a cancellable producer, as Go and pool.Go do.
+func NewPromiseContext[T any](parent context.Context) (Promise[T], context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	return Promise[T]{&state[T]{cancel: cancel, release: cancel}}, ctx
+}
+
+// Future returns the future that this promise completes.
+func (p Promise[T]) Future() Future[T] {
+	return Future[T]{p.s}
+}
+
+// Resolve completes the future with the value v. It reports whether this call completed it.
+func (p Promise[T]) Resolve(v T) bool {
+	return p.Complete(v, nil)
+}
+
+// Reject completes the future with the error err; Reject(nil) is Resolve of the zero value.
+// It reports whether this call completed the future.
+func (p Promise[T]) Reject(err error) bool {
+	var zero T
+	return p.Complete(zero, err)
+}
+
+// Complete completes the future with v and err, as a function returning (T, error) would.
+// It reports whether this call completed the future. Continuations that use the Inline
+// executor run on this goroutine before Complete returns.
+func (p Promise[T]) Complete(v T, err error) bool {
+	if p.s == nil {
+		return false
+	}
+	return p.s.complete(v, err)
+}
+
+// Run calls fn with ctx and completes the future with what it returns. If ctx is already
+// done, fn is not called and the future fails with ctx.Err(). A panic in fn becomes a
+// *PanicError and a runtime.Goexit becomes ErrGoexit, so the future always completes.
+// Run reports whether it completed the future.
+func (p Promise[T]) Run(ctx context.Context, fn func(context.Context) (T, error)) (won bool) {
+	if p.s == nil {
+		return false
+	}
+	if err := ctx.Err(); err != nil {
+		return p.s.fail(err)
+	}
+	normal := false
+	defer func() {
+		if !normal {
+			won = p.s.fail(recovered(recover()))
+		}
+	}()
+	v, err := fn(ctx)
+	normal = true
+	return p.s.complete(v, err)
+}

@@ -1,0 +1,46 @@
+package eddy
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Loop is one of an engine's event loops. It is a future.Executor: continuations given to it run on the
+// loop, serialised with the callbacks of the connections the loop serves (on the epoll engine), so
+// results of asynchronous work can come back to a connection's loop without locks.
+type Loop interface {
+	// Execute runs fn on the loop. It never blocks and never drops fn: on a loop that has stopped, fn
+	// runs on the calling goroutine instead, so a future waiting for it still completes.
+	Execute(fn func())
+	// AfterFunc runs fn on the loop once d has passed (timers have millisecond resolution on the epoll
+	// engine). The returned Timer cancels it.
+	AfterFunc(d time.Duration, fn func()) *Timer
+	// Index returns the loop's position in Engine.Loops.
+	Index() int
+}
+
+// Timer is a one-shot timer made by Loop.AfterFunc. It is safe to use from any goroutine.
+type Timer struct {
+	state atomic.Int32 // timerPending, timerFired or timerStopped
+	fn    func()
+}
+
+const (
+	timerPending int32 = iota
+	timerFired
+	timerStopped
+)
+
+// Stop cancels the timer. It reports whether it did: false means fn has already run or started, or the
+// timer was stopped before.
+func (t *Timer) Stop() bool { return t.state.CompareAndSwap(timerPending, timerStopped) }
+
+// fire runs fn unless the timer was stopped.
+func (t *Timer) fire() {
+	if t.state.CompareAndSwap(timerPending, timerFired) {
+		t.fn()
+	}
+}
+
+// Loops returns the engine's event loops (valid after Start).
+func (e *Engine) Loops() []Loop { return e.impl.loopList() }

@@ -1,0 +1,105 @@
+package eddy_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/future"
+	"github.com/eddyio/eddy/pool"
+)
+
+func TestLoopExecuteRunsInOrder(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		s := startServer(t, kind, eddy.BaseHandler{})
+		loops := s.e.Loops()
+		if len(loops) != 2 {
+			t.Fatalf("%d loops, want 2", len(loops))
+		}
+		l := loops[1]
+		if l.Index() != 1 {
+			t.Fatalf("Index = %d", l.Index())
+		}
+		var got []int // touched only on the loop
+		done := make(chan []int)
+		for i := 0; i < 1000; i++ {
+			l.Execute(func() { got = append(got, i) })
+		}
+		l.Execute(func() { done <- got })
+		res := <-done
+		for i, v := range res {
+			if v != i {
+				t.Fatalf("task %d ran as %d", v, i)
+			}
+		}
+		if len(res) != 1000 {
+			t.Fatalf("%d tasks ran", len(res))
+		}
+	})
+}
+
+func TestLoopAfterFuncFiresAndStops(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		s := startServer(t, kind, eddy.BaseHandler{})
+		l := s.e.Loops()[0]
+		fired := make(chan time.Duration, 1)
+		start := time.Now()
+		l.AfterFunc(30*time.Millisecond, func() { fired <- time.Since(start) })
+		var stopped atomic.Bool
+		tm := l.AfterFunc(20*time.Millisecond, func() { stopped.Store(true) })
+		if !tm.Stop() {
+			t.Fatal("Stop of a pending timer returned false")
+		}
+		if tm.Stop() {
+			t.Fatal("second Stop returned true")
+		}
+		select {
+		case d := <-fired:
+			if d < 30*time.Millisecond {
+				t.Fatalf("fired after %v, before its deadline", d)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("AfterFunc never fired")
+		}
+		time.Sleep(30 * time.Millisecond)
+		if stopped.Load() {
+			t.Fatal("a stopped timer fired")
+		}
+	})
+}
+
+// upperHandler upper-cases each message on a worker pool and writes the result back with AsyncWrite,
+// the pattern for blocking or CPU-heavy work: the loop never waits.
+type upperHandler struct {
+	eddy.BaseHandler
+	p *pool.Pool
+}
+
+func (h upperHandler) OnData(c eddy.Conn) {
+	b, _ := c.Next(-1)
+	msg := string(b) // copy: b is only valid during OnData
+	f := pool.Go(h.p, context.Background(), func(context.Context) (string, error) { return strings.ToUpper(msg), nil })
+	future.Map(f, c.Loop(), func(s string) (struct{}, error) {
+		return struct{}{}, c.AsyncWrite([]byte(s), nil)
+	})
+}
+
+func TestPoolResultsComeBackThroughTheLoop(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		p := pool.New(pool.WithWorkers(2))
+		defer p.Stop(context.Background())
+		s := startServer(t, kind, upperHandler{p: p})
+		c := s.dial(t)
+		for _, m := range []string{"hello", "event", "loops"} {
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c.Write([]byte(m))
+			got := make([]byte, len(m))
+			if _, err := c.Read(got); err != nil || string(got) != strings.ToUpper(m) {
+				t.Fatalf("got %q, %v", got, err)
+			}
+		}
+	})
+}

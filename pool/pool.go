@@ -1,0 +1,385 @@
+package pool
+
+import (
+	"context"
+	"log"
+	"math"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"github.com/eddyio/eddy/future"
+)
+
+// stopping is the top bit of Pool.gate; the bits below count the submitters inside.
+const stopping = 1 << 63
+
+// cacheLine separates fields written by different goroutines.
+const cacheLine = 64
+
+// Pool runs tasks on a bounded set of worker goroutines, fed by a bounded queue. Create it with
+// New and end it with Stop. All methods are safe for concurrent use. A Pool must not be copied.
+type Pool struct {
+	// Read by every submission, written rarely.
+	tasks   chan func()
+	max     int32
+	elastic bool         // min < max: workers are started on demand
+	workers atomic.Int32 // live workers
+	abandon atomic.Bool  // set when Stop gives up: workers take no more tasks
+	cfg     config
+	_       [cacheLine]byte
+
+	// slack, kept only by an elastic pool, is the number of parked workers minus the
+	// tasks queued and not yet taken. A submitter that drives it below zero has queued a
+	// task that no parked worker is left for, and starts a worker if the pool may grow.
+	// A worker woken by a task leaves it unchanged (one fewer parked, one fewer waiting),
+	// so a parked worker that has been handed a task but has not run yet is never
+	// mistaken for a free one.
+	slack atomic.Int64
+	_     [cacheLine - 8]byte
+
+	// Written by every submission: the stopping bit and the submitters inside.
+	gate atomic.Uint64
+	_    [cacheLine - 8]byte
+
+	// Written by workers when they park and wake.
+	idle atomic.Int32
+	_    [cacheLine - 4]byte
+
+	// refs is 1 for the pool until the gate is shut, plus 1 per worker goroutine.
+	// Whoever drops it to 0 closes exited.
+	refs     atomic.Int64
+	closing  chan struct{} // closed when Stop begins: wakes submitters waiting for room
+	quit     chan struct{} // closed once stopping and no submitter is inside: drain and exit
+	exited   chan struct{} // closed when the last worker has exited after quit
+	stopOnce sync.Once
+	shutOnce sync.Once
+
+	rejected   atomic.Uint64
+	dropped    atomic.Uint64
+	callerRuns atomic.Uint64
+
+	mu            sync.Mutex // guards the fields below
+	live          map[*worker]struct{}
+	doneCompleted uint64 // counters of exited workers and of tasks run by Execute's callers
+	donePanics    uint64
+}
+
+// Stats is a snapshot of a pool's counters. Each field is read separately, so a snapshot taken
+// while tasks run is approximate: Running + Idle may differ from Workers, and a busy worker
+// publishes its completed tasks in small batches. Once the pool is idle or stopped, every
+// count is exact.
+type Stats struct {
+	Workers    int    // live worker goroutines
+	Idle       int    // workers waiting for a task
+	Running    int    // workers not waiting: running a task or about to take one
+	Queued     int    // tasks waiting in the queue
+	Completed  uint64 // tasks that returned, including those run by Execute's caller
+	Panics     uint64 // tasks that panicked or called runtime.Goexit
+	Rejected   uint64 // submissions refused: ErrFull, ErrStopped or the context's error
+	Dropped    uint64 // queued tasks removed by a Stop whose context ended
+	CallerRuns uint64 // tasks that Execute ran on its caller's goroutine
+}
+
+// New returns a pool configured by opts and starts its minimum number of workers.
+func New(opts ...Option) *Pool {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.normalize()
+	p := &Pool{
+		tasks:   make(chan func(), cfg.queueSize),
+		max:     int32(min(cfg.maxWorkers, math.MaxInt32)),
+		elastic: cfg.minWorkers < cfg.maxWorkers,
+		cfg:     cfg,
+		closing: make(chan struct{}),
+		quit:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		live:    make(map[*worker]struct{}),
+	}
+	p.refs.Store(1)
+	for range cfg.minWorkers {
+		p.workers.Add(1)
+		p.start(nil)
+	}
+	return p
+}
+
+// Submit queues fn to run on a worker, waiting while the pool is saturated (every worker busy
+// and the queue full) until there is room, ctx is done, or the pool is stopped. It returns nil
+// once fn is queued, ctx.Err() if ctx ended first, or ErrStopped. When there is room, fn is
+// queued even if ctx is already done. fn must not be nil. Submit allocates nothing.
+func (p *Pool) Submit(ctx context.Context, fn func()) error {
+	if !p.enter() {
+		p.rejected.Add(1)
+		return ErrStopped
+	}
+	err := p.submit(ctx, fn)
+	p.leave()
+	if err != nil {
+		p.rejected.Add(1)
+	}
+	return err
+}
+
+func (p *Pool) submit(ctx context.Context, fn func()) error {
+	if p.offer(fn) {
+		return nil
+	}
+	select {
+	case p.tasks <- fn:
+		p.queued()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.closing:
+		return ErrStopped
+	}
+}
+
+// TrySubmit queues fn without waiting. It returns ErrFull when every worker is busy and the
+// queue is full, and ErrStopped after Stop. fn must not be nil. TrySubmit allocates nothing.
+func (p *Pool) TrySubmit(fn func()) error {
+	if !p.enter() {
+		p.rejected.Add(1)
+		return ErrStopped
+	}
+	ok := p.offer(fn)
+	p.leave()
+	if !ok {
+		p.rejected.Add(1)
+		return ErrFull
+	}
+	return nil
+}
+
+// Execute runs fn on the pool, making the Pool a future.Executor. It never waits and never
+// loses fn: it queues fn when there is room, and when the pool is saturated or stopped it runs
+// fn at once on the calling goroutine (the caller-runs policy). Running on the caller slows a
+// producer down instead of blocking it, and a continuation that a task of this pool hands back
+// to the same pool can never deadlock it. A panic in fn run this way is recovered and reported
+// like one on a worker.
+func (p *Pool) Execute(fn func()) {
+	if p.enter() {
+		ok := p.offer(fn)
+		p.leave()
+		if ok {
+			return
+		}
+	}
+	p.callerRuns.Add(1)
+	p.runHere(fn)
+}
+
+var _ future.Executor = (*Pool)(nil)
+
+// offer queues fn, or hands it to a new worker, without waiting. It reports whether it did.
+func (p *Pool) offer(fn func()) bool {
+	select {
+	case p.tasks <- fn:
+		p.queued()
+		return true
+	default:
+		return p.grow(fn)
+	}
+}
+
+// queued accounts for a task just put in the queue: in an elastic pool, it starts a worker
+// when no parked worker is left to take the task. A fixed pool has all its workers already.
+func (p *Pool) queued() {
+	if p.elastic && p.slack.Add(-1) < 0 {
+		p.grow(nil)
+	}
+}
+
+// taken accounts for a task that a worker took from the queue without parking for it.
+func (p *Pool) taken() {
+	if p.elastic {
+		p.slack.Add(1)
+	}
+}
+
+// grow starts a worker, with first as its first task, unless the pool has its maximum.
+func (p *Pool) grow(first func()) bool {
+	for {
+		n := p.workers.Load()
+		if n >= p.max {
+			return false
+		}
+		if p.workers.CompareAndSwap(n, n+1) {
+			p.start(first)
+			return true
+		}
+	}
+}
+
+// shrink uncounts a worker that wants to exit, unless the pool is at its minimum.
+func (p *Pool) shrink() bool {
+	for {
+		n := p.workers.Load()
+		if n <= int32(p.cfg.minWorkers) {
+			return false
+		}
+		if p.workers.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// start runs a new worker goroutine; the caller has already counted it in p.workers.
+func (p *Pool) start(first func()) {
+	w := &worker{p: p}
+	p.refs.Add(1)
+	p.mu.Lock()
+	p.live[w] = struct{}{}
+	p.mu.Unlock()
+	go w.loop(first)
+}
+
+// enter lets a submitter in unless the pool is stopping; leave lets it out. Once the
+// stopping bit is set, the count only falls, apart from submitters that enter, see the
+// bit and leave at once; the first time it reaches zero, the gate is shut for good.
+func (p *Pool) enter() bool {
+	if p.gate.Add(1)&stopping != 0 {
+		p.leave()
+		return false
+	}
+	return true
+}
+
+func (p *Pool) leave() {
+	if p.gate.Add(^uint64(0)) == stopping {
+		p.shutOnce.Do(p.shut)
+	}
+}
+
+// shut runs once, when no submitter can queue a task any more: workers may drain and exit.
+func (p *Pool) shut() {
+	close(p.quit)
+	p.unref()
+}
+
+func (p *Pool) unref() {
+	if p.refs.Add(-1) == 0 {
+		close(p.exited)
+	}
+}
+
+// parking accounts for a worker about to wait for a task: one more worker is free to take one.
+func (p *Pool) parking() {
+	p.idle.Add(1)
+	if p.elastic {
+		p.slack.Add(1)
+	}
+}
+
+// unpark accounts for a parked worker woken by something other than a task.
+func (p *Pool) unpark() {
+	p.idle.Add(-1)
+	if p.elastic {
+		p.slack.Add(-1)
+	}
+}
+
+// runHere runs fn on the calling goroutine, recovering a panic as a worker would.
+func (p *Pool) runHere(fn func()) {
+	normal := false
+	defer func() {
+		p.mu.Lock()
+		if normal {
+			p.doneCompleted++
+		} else {
+			p.donePanics++
+		}
+		p.mu.Unlock()
+		if !normal {
+			p.report(recover())
+		}
+	}()
+	fn()
+	normal = true
+}
+
+// report hands a recovered panic to the panic handler. A nil value means runtime.Goexit.
+func (p *Pool) report(v any) {
+	if v == nil {
+		v = future.ErrGoexit
+	}
+	stack := debug.Stack()
+	defer func() {
+		if r := recover(); r != nil {
+			log.Printf("pool: panic in panic handler: %v (handling: %v)", r, v)
+		}
+	}()
+	p.cfg.onPanic(v, stack)
+}
+
+// Stats returns a snapshot of the pool's counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	completed, panics := p.doneCompleted, p.donePanics
+	for w := range p.live {
+		completed += w.completed.Load()
+		panics += w.panics.Load()
+	}
+	p.mu.Unlock()
+	workers, idle := int(p.workers.Load()), int(p.idle.Load())
+	return Stats{
+		Workers:    workers,
+		Idle:       idle,
+		Running:    max(workers-idle, 0),
+		Queued:     len(p.tasks),
+		Completed:  completed,
+		Panics:     panics,
+		Rejected:   p.rejected.Load(),
+		Dropped:    p.dropped.Load(),
+		CallerRuns: p.callerRuns.Load(),
+	}
+}
+
+// Stop shuts the pool down. New submissions fail with ErrStopped at once (Execute runs them on
+// its caller), submitters waiting for room are released with ErrStopped, and the workers run
+// every task already queued, then exit. Stop returns nil once they all have.
+//
+// If ctx ends first, Stop abandons the queue: the tasks still in it are dropped without running,
+// and Stop returns a *StopError with their number. Running tasks go on to their end and their
+// workers exit afterwards. Stop may be called more than once and from several goroutines; each
+// call waits for the workers as above. A task that calls Stop on its own pool waits until ctx
+// ends, since it is one of the tasks Stop waits for.
+func (p *Pool) Stop(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		close(p.closing)
+		if p.gate.Or(stopping) == 0 {
+			p.shutOnce.Do(p.shut)
+		}
+	})
+	// Submitters inside the gate never wait once closing is closed: this is short.
+	<-p.quit
+	select {
+	case <-p.exited:
+		return nil
+	case <-ctx.Done():
+	}
+	p.abandon.Store(true)
+	dropped := 0
+	for {
+		select {
+		case <-p.tasks:
+			dropped++
+			continue
+		default:
+		}
+		break
+	}
+	p.dropped.Add(uint64(dropped))
+	running := int(p.workers.Load() - p.idle.Load())
+	if dropped == 0 && running == 0 {
+		select {
+		case <-p.exited:
+			return nil
+		default:
+		}
+	}
+	return &StopError{Dropped: dropped, Running: max(running, 0), Err: ctx.Err()}
+}

@@ -1,0 +1,180 @@
+package pool
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// publishEvery bounds how many completed tasks a busy worker keeps to itself before
+// publishing them for Stats: an atomic add per task would cost more than a tiny task.
+const publishEvery = 64
+
+// worker is one goroutine of a pool. Its counters are written only by itself and read by
+// Stats; the padding keeps two workers' counters off the same cache line.
+type worker struct {
+	p         *Pool
+	completed atomic.Uint64 // published: lags by less than publishEvery, exact when parked
+	panics    atomic.Uint64
+
+	// Used only by the worker's own goroutine.
+	done    uint64      // tasks that returned, published or not
+	timer   *time.Timer // idle timer, made on the first park of an elastic worker
+	mark    uint64      // tasks run when the idle timer was last armed
+	uncount bool        // shrink already took this worker out of p.workers
+	_       [cacheLine]byte
+}
+
+// loop is the body of the worker goroutine: run first, then take tasks until the pool stops
+// or the worker has been idle long enough to exit.
+func (w *worker) loop(first func()) {
+	p := w.p
+	normal := false
+	defer func() {
+		if !normal {
+			// A task called runtime.Goexit (run has reported it): this goroutine is
+			// ending but the worker is not, so it goes on in a new one.
+			go w.loop(nil)
+			return
+		}
+		w.exit()
+	}()
+	if first != nil {
+		w.run(first)
+	}
+	for !p.abandon.Load() {
+		select {
+		case fn := <-p.tasks:
+			p.taken()
+			w.run(fn)
+			continue
+		default:
+		}
+		if !w.park() {
+			break
+		}
+	}
+	normal = true
+}
+
+// park waits for a task, for the pool to stop, or for the idle timer. It reports whether the
+// worker should go on.
+func (w *worker) park() bool {
+	p := w.p
+	w.publish()
+	var expire <-chan time.Time
+	if p.cfg.idle > 0 && p.cfg.minWorkers < p.cfg.maxWorkers {
+		expire = w.idleTimer()
+	}
+	p.parking()
+	select {
+	case fn := <-p.tasks:
+		// Taking the task ends the parking: slack is unchanged.
+		p.idle.Add(-1)
+		w.run(fn)
+		return true
+	case <-p.quit:
+		p.unpark()
+		w.drain()
+		return false
+	case <-expire:
+		p.unpark()
+		return w.expired()
+	}
+}
+
+// idleTimer returns the channel of the worker's idle timer, arming it the first time.
+// Afterwards the timer is re-armed only when it fires, not for every task: a worker exits
+// between one and two idle timeouts after its last task.
+func (w *worker) idleTimer() <-chan time.Time {
+	if w.timer == nil {
+		w.timer = time.NewTimer(w.p.cfg.idle)
+		w.mark = w.runs()
+	}
+	return w.timer.C
+}
+
+// runs counts the tasks this worker has run, whatever their end.
+func (w *worker) runs() uint64 {
+	return w.done + w.panics.Load()
+}
+
+// publish makes the completed count exact for Stats.
+func (w *worker) publish() {
+	if n := w.done - w.completed.Load(); n != 0 {
+		w.completed.Add(n)
+	}
+}
+
+// expired handles the idle timer firing. It reports whether the worker should go on.
+func (w *worker) expired() bool {
+	p := w.p
+	if n := w.runs(); n != w.mark || !p.shrink() {
+		// Busy during the last period, or the pool is at its minimum: stay.
+		w.mark = n
+		w.timer.Reset(p.cfg.idle)
+		return true
+	}
+	// This worker is no longer counted. A submitter that queued a task while it was still
+	// parked started no worker for it, so look once more before leaving. (One that queues
+	// after this point sees the lower counts and starts a worker if none is parked.)
+	select {
+	case fn := <-p.tasks:
+		p.workers.Add(1)
+		p.taken()
+		w.run(fn)
+		w.mark = w.runs()
+		w.timer.Reset(p.cfg.idle)
+		return true
+	default:
+		w.uncount = true
+		return false
+	}
+}
+
+// drain runs what is left in the queue after the pool has stopped, unless Stop gives up.
+func (w *worker) drain() {
+	p := w.p
+	for !p.abandon.Load() {
+		select {
+		case fn := <-p.tasks:
+			p.taken()
+			w.run(fn)
+		default:
+			return
+		}
+	}
+}
+
+// run runs one task, recovering and reporting a panic so that the worker survives it.
+func (w *worker) run(fn func()) {
+	normal := false
+	defer func() {
+		if !normal {
+			w.panics.Add(1)
+			w.p.report(recover())
+		}
+	}()
+	fn()
+	normal = true
+	if w.done++; w.done%publishEvery == 0 {
+		w.publish()
+	}
+}
+
+// exit removes the worker from the pool, keeping its counts.
+func (w *worker) exit() {
+	p := w.p
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if !w.uncount {
+		p.workers.Add(-1)
+	}
+	w.publish()
+	p.mu.Lock()
+	delete(p.live, w)
+	p.doneCompleted += w.completed.Load()
+	p.donePanics += w.panics.Load()
+	p.mu.Unlock()
+	p.unref()
+}

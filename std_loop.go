@@ -1,0 +1,76 @@
+package eddy
+
+import (
+	"sync"
+	"time"
+)
+
+// stdLoop is the portable engine's Loop: a goroutine that runs queued functions one at a time. On this
+// engine connection callbacks run on per-connection goroutines, so a stdLoop serialises only the work
+// given to it, not a connection's callbacks (use Conn.Execute for that).
+type stdLoop struct {
+	idx     int
+	mu      sync.Mutex
+	cond    sync.Cond
+	tasks   []func()
+	stopped bool
+	done    chan struct{}
+}
+
+func newStdLoop(idx int) *stdLoop {
+	l := &stdLoop{idx: idx, done: make(chan struct{})}
+	l.cond.L = &l.mu
+	return l
+}
+
+func (l *stdLoop) run() {
+	defer close(l.done)
+	for {
+		l.mu.Lock()
+		for len(l.tasks) == 0 && !l.stopped {
+			l.cond.Wait()
+		}
+		ts := l.tasks
+		l.tasks = nil
+		stopped := l.stopped
+		l.mu.Unlock()
+		for _, fn := range ts {
+			fn()
+		}
+		if stopped && len(ts) == 0 {
+			return
+		}
+	}
+}
+
+// stop ends the goroutine once the queue is empty; later Execute calls run on the caller.
+func (l *stdLoop) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.cond.Signal()
+	l.mu.Unlock()
+	<-l.done
+}
+
+// Execute runs fn on the loop's goroutine, or on the caller once the loop has stopped.
+func (l *stdLoop) Execute(fn func()) {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		fn()
+		return
+	}
+	l.tasks = append(l.tasks, fn)
+	l.cond.Signal()
+	l.mu.Unlock()
+}
+
+// AfterFunc runs fn on the loop after d.
+func (l *stdLoop) AfterFunc(d time.Duration, fn func()) *Timer {
+	t := &Timer{fn: fn}
+	time.AfterFunc(d, func() { l.Execute(t.fire) })
+	return t
+}
+
+// Index returns the loop's position in Engine.Loops.
+func (l *stdLoop) Index() int { return l.idx }
