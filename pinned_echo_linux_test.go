@@ -44,7 +44,7 @@ const benchServerEnv = "EDDY_BENCH_SERVER"
 // runBenchServer serves echo with one loop, prints its address, and exits when stdin closes.
 func runBenchServer() int {
 	kind := eddy.EngineKind(os.Getenv(benchServerEnv))
-	e, err := eddy.New(benchEcho{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
+	e, err := eddy.New(benchEchoHandler{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
 	if err != nil {
 		fmt.Println("ERR", err)
 		return 1

@@ -133,12 +133,14 @@ func (l *urLoop) accepted(fd int, ln *urListener) {
 	}
 }
 
-// urHandoff carries an accepted socket from the accepting loop to the loop that will serve it.
+// urHandoff carries an accepted socket from the accepting loop to the loop that will serve it, or a
+// connecting socket from Dial's caller to its loop.
 type urHandoff struct {
-	l  *urLoop
-	fd int
-	ap netip.AddrPort
-	ln *urListener
+	l    *urLoop
+	fd   int
+	ap   netip.AddrPort
+	ln   *urListener
+	dial *dialState
 }
 
 func urAdoptConn(arg any) {
@@ -164,6 +166,20 @@ func (l *urLoop) register(fd int, ap netip.AddrPort, ln *urListener) {
 		unix.Close(fd)
 		return
 	}
+	c := l.newConn(fd, ln)
+	c.raddr = ap
+	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
+				c.extra().laddr = la.AddrPort()
+			}
+		}
+	}
+	l.opened(c)
+}
+
+// newConn makes a connection for fd in a free slot.
+func (l *urLoop) newConn(fd int, ln *urListener) *urConn {
 	var slot uint32
 	if n := len(l.freeSlots); n > 0 {
 		slot = l.freeSlots[n-1]
@@ -173,19 +189,17 @@ func (l *urLoop) register(fd int, ap netip.AddrPort, ln *urListener) {
 		l.conns = append(l.conns, nil)
 		l.gens = append(l.gens, 1)
 	}
-	c := &urConn{l: l, fd: fd, slot: slot, gen: l.gens[slot] & urGenMask, raddr: ap, ln: ln,
+	c := &urConn{l: l, fd: fd, slot: slot, gen: l.gens[slot] & urGenMask, ln: ln,
 		idleTimeout: l.g.e.opts.idleTimeout}
-	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
-		if sa, err := unix.Getsockname(fd); err == nil {
-			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
-				c.laddr = la.AddrPort()
-			}
-		}
-	}
+	c.timer.Init(urConnTimer, c)
 	l.conns[slot] = c
 	l.live++
+	return c
+}
+
+// opened starts an open connection's life: the idle timer, OnOpen, then its multishot recv.
+func (l *urLoop) opened(c *urConn) {
 	c.lastActive = l.now
-	c.timer.Init(urConnTimer, c)
 	if c.idleTimeout > 0 {
 		l.wheel.Schedule(&c.timer, l.now+int64(c.idleTimeout))
 	}

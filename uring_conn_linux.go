@@ -32,6 +32,7 @@ type urConn struct {
 	recvArmed       bool // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
 	recvCancel      bool // an ASYNC_CANCEL of that recv was submitted (back-pressure)
 	sending         bool // a SEND/SENDMSG is in flight; at most one per connection
+	polling         bool // the POLL_ADD that ends a connect is in flight
 	dirty           bool // in l.dirty
 	redeliverQueued bool // in l.redeliver
 	readPaused      bool // back-pressure: output above the high water mark
@@ -42,17 +43,33 @@ type urConn struct {
 
 	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
 
-	reason      error // the reason OnClose will report
 	in          buffer.Inbound
 	out         buffer.Outbound
 	msg         *urSendMsg // the SENDMSG header of the send in flight, if it has several slices
 	ctx         any
 	raddr       netip.AddrPort
-	laddr       netip.AddrPort // set only when the listener's address is a wildcard
-	timer       timer.Timer    // idle timeout, then close and linger deadlines, then the cancel retry
+	timer       timer.Timer // idle timeout, then close and linger deadlines, then the cancel retry
 	idleTimeout time.Duration
-	lastActive  int64 // wheel clock of the last read or write progress
-	async       *asyncState
+	lastActive  int64                     // wheel clock of the last read or write progress
+	x           atomic.Pointer[connExtra] // rarely needed state (the epoll engine's), allocated on first use
+}
+
+// extra returns c's connExtra, allocating it if needed. Loop only.
+func (c *urConn) extra() *connExtra {
+	x := c.x.Load()
+	if x == nil {
+		x = new(connExtra)
+		c.x.Store(x)
+	}
+	return x
+}
+
+// reason returns the close reason recorded by beginClose.
+func (c *urConn) reason() error {
+	if x := c.x.Load(); x != nil {
+		return x.reason
+	}
+	return nil
 }
 
 // ---- inbound ----
@@ -147,18 +164,16 @@ func urAsyncWriteTask(arg any) {
 	c.out.Write(r.b)
 	c.l.markDirty(c)
 	if r.cb != nil {
-		if c.async == nil {
-			c.async = &asyncState{}
-		}
-		c.async.waits = append(c.async.waits, asyncWait{ahead: c.out.Len(), cb: r.cb})
+		x := c.extra()
+		x.waits = append(x.waits, asyncWait{ahead: c.out.Len(), cb: r.cb})
 	}
 }
 
 // wrote accounts n bytes the kernel took and runs the AsyncWrite callbacks they complete.
 func (c *urConn) wrote(n int) {
 	c.lastActive = c.l.now
-	a := c.async
-	if a == nil {
+	a := c.x.Load()
+	if a == nil || len(a.waits) == 0 {
 		return
 	}
 	done := 0
@@ -168,23 +183,26 @@ func (c *urConn) wrote(n int) {
 			done = i + 1
 		}
 	}
-	for _, w := range a.waits[:done] {
-		w.cb(c, nil)
-	}
+	ready := a.waits[:done]
 	a.waits = a.waits[done:]
 	if len(a.waits) == 0 {
-		c.async = nil
+		a.waits = nil
+	}
+	for _, w := range ready { // after the bookkeeping: a callback may write, and so append to a.waits
+		w.cb(c, nil)
 	}
 }
 
 // failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
 func (c *urConn) failAsync() {
-	a := c.async
-	c.async = nil
-	if a != nil {
-		for _, w := range a.waits {
-			w.cb(c, ErrClosed)
-		}
+	a := c.x.Load()
+	if a == nil {
+		return
+	}
+	waits := a.waits
+	a.waits = nil
+	for _, w := range waits {
+		w.cb(c, ErrClosed)
 	}
 }
 
@@ -248,7 +266,9 @@ func (c *urConn) beginClose(reason error) {
 	}
 	c.closeReq.Store(true)
 	c.state = connClosing
-	c.reason = reason
+	if reason != nil {
+		c.extra().reason = reason
+	}
 	c.in.Reset()
 	c.readPaused = false
 	c.armRecv() // if back-pressure had stopped it: drain the input and watch for the peer's FIN
@@ -260,7 +280,7 @@ func (c *urConn) beginClose(reason error) {
 // releases the socket, or lets it linger until the peer's FIN.
 func (c *urConn) finishClose() {
 	c.shutdownWrite()
-	c.notifyClose(c.reason)
+	c.notifyClose(c.reason())
 	if c.peerEOF || c.l.stopping {
 		c.release()
 		return
@@ -319,7 +339,7 @@ func urConnTimer(arg any) {
 			c.l.wheel.Schedule(&c.timer, deadline)
 			return
 		}
-		c.abort(c.reason) // the peer stopped reading: give up on the rest of the output
+		c.abort(c.reason()) // the peer stopped reading: give up on the rest of the output
 	case connLinger:
 		c.release()
 	case connReleased:
@@ -356,11 +376,14 @@ func (c *urConn) SetContext(v any) { c.ctx = v }
 
 // LocalAddr returns the local address.
 func (c *urConn) LocalAddr() net.Addr {
-	if c.laddr.IsValid() {
-		return net.TCPAddrFromAddrPort(c.laddr)
+	if x := c.x.Load(); x != nil && x.laddr.IsValid() {
+		return net.TCPAddrFromAddrPort(x.laddr)
 	}
 	return c.ln.addr
 }
+
+// Loop returns the loop that serves the connection.
+func (c *urConn) Loop() Loop { return c.l }
 
 // RemoteAddr returns the peer's address.
 func (c *urConn) RemoteAddr() net.Addr {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,12 +18,13 @@ import (
 // locked OS thread (SINGLE_ISSUER binds the ring to the thread that created it), so the rings are set up by
 // the loop goroutines themselves and start waits for each to report.
 type uringEngine struct {
-	e      *Engine
-	base   time.Time // zero of every loop's clock
-	loops  []*urLoop
-	bound  []net.Addr
-	wg     sync.WaitGroup
-	nextLB uint32 // round-robin cursor of the single acceptor; touched only by the accepting loop
+	e        *Engine
+	base     time.Time // zero of every loop's clock
+	loops    []*urLoop
+	bound    []net.Addr
+	wg       sync.WaitGroup
+	nextLB   uint32        // round-robin cursor of the single acceptor; touched only by the accepting loop
+	nextDial atomic.Uint32 // round-robin cursor of Dial, which any goroutine may call
 }
 
 func newUringEngine(e *Engine) *uringEngine {

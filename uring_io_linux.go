@@ -249,10 +249,10 @@ func (c *urConn) release() {
 	c.maybeFinalize()
 }
 
-// cancelOps cancels the recv and the send in flight, if any, with one ASYNC_CANCEL by descriptor, and
-// arms a retry in case one of them outlives it.
+// cancelOps cancels the recv, the send and the connect poll in flight, if any, with one ASYNC_CANCEL by
+// descriptor, and arms a retry in case one of them outlives it.
 func (c *urConn) cancelOps() {
-	if !c.recvArmed && !c.sending {
+	if !c.recvArmed && !c.sending && !c.polling {
 		return
 	}
 	sqe := c.l.getSQE()
@@ -266,7 +266,7 @@ func (c *urConn) cancelOps() {
 // once no operation on it is in flight. Only now may the descriptor number be reused and the output
 // chunks go back to their pool.
 func (c *urConn) maybeFinalize() {
-	if c.state != connReleased || c.recvArmed || c.sending || c.fd < 0 {
+	if c.state != connReleased || c.recvArmed || c.sending || c.polling || c.fd < 0 {
 		return
 	}
 	c.l.wheel.Stop(&c.timer)

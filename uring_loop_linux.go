@@ -23,11 +23,12 @@ import (
 //
 //	bits 63..56 op kind | 55..32 generation | 31..0 slot
 const (
-	urOpWake   = 1 + iota // the eventfd read that wakes the loop
-	urOpAccept            // multishot accept; slot = listener index
-	urOpRecv              // multishot recv into the buffer ring
-	urOpSend              // SEND or SENDMSG of queued output
-	urOpCancel            // ASYNC_CANCEL; its own CQE is only logged
+	urOpWake    = 1 + iota // the eventfd read that wakes the loop
+	urOpAccept             // multishot accept; slot = listener index
+	urOpRecv               // multishot recv into the buffer ring
+	urOpSend               // SEND or SENDMSG of queued output
+	urOpCancel             // ASYNC_CANCEL; its own CQE is only logged
+	urOpConnect            // POLL_ADD for POLLOUT on a connecting socket
 
 	urGenMask = 1<<24 - 1
 )
@@ -400,6 +401,10 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 		if c := l.lookup(tok); c != nil {
 			c.onSend(cqe)
 		}
+	case urOpConnect:
+		if c := l.lookup(tok); c != nil {
+			c.onConnect(cqe)
+		}
 	case urOpCancel:
 		if err := cqe.Err(); err != nil && !errors.Is(err, unix.ENOENT) {
 			l.logger().Debug("eddy: io_uring cancel", "loop", l.idx, "err", err)
@@ -548,7 +553,11 @@ func (l *urLoop) beginStop(rq int32) {
 		}
 		l.wheel.Stop(&l.tick)
 		for _, c := range l.conns {
-			if c != nil {
+			switch {
+			case c == nil:
+			case c.state == connConnecting:
+				c.failDial(ErrEngineStopped)
+			default:
 				c.beginClose(ErrEngineStopped)
 			}
 		}
