@@ -91,32 +91,10 @@ func (c *epConn) reason() error {
 
 // ---- inbound ----
 
-func (c *epConn) Peek(n int) ([]byte, error) {
-	b := c.in.Bytes()
-	switch {
-	case n <= 0 || n == len(b):
-		return b, nil
-	case n > len(b):
-		return b, io.ErrShortBuffer
-	}
-	return b[:n], nil
-}
-
-func (c *epConn) Next(n int) ([]byte, error) {
-	b, err := c.Peek(n)
-	c.in.Consume(len(b))
-	return b, err
-}
-
-func (c *epConn) Discard(n int) (int, error) {
-	if m := c.in.Len(); n < 0 || n > m {
-		n = m
-	}
-	c.in.Consume(n)
-	return n, nil
-}
-
-func (c *epConn) Buffered() int { return c.in.Len() }
+func (c *epConn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
+func (c *epConn) Next(n int) ([]byte, error) { return c.in.Next(n) }
+func (c *epConn) Discard(n int) (int, error) { return c.in.Discard(n), nil }
+func (c *epConn) Buffered() int              { return c.in.Len() }
 
 // ---- outbound ----
 
@@ -249,8 +227,7 @@ func (c *epConn) Close() error {
 	if !c.closeReq.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
-	c.l.tasks.pushAlways(task{closeTask, c}) // a stopped loop closes the connection itself
-	c.l.wake()
+	c.l.tasks.push(task{closeTask, c}, true, c.l.wake) // a stopped loop has closed the connection itself
 	return nil
 }
 

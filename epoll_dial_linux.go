@@ -34,12 +34,11 @@ func (g *epollEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn
 	}
 	ds := &dialState{ep: ep, promise: p, ctx: ctx}
 	l := g.pickLoop()
-	if err := l.tasks.pushAlways(task{startDial, &handoff{l: l, fd: fd, dial: ds}}); err != nil {
+	if err := l.tasks.push(task{startDial, &handoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
 		unix.Close(fd)
 		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
 		return p.Future()
 	}
-	l.wake()
 	return p.Future()
 }
 

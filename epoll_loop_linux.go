@@ -133,21 +133,15 @@ func (l *epLoop) addListener(ln *epListener) error {
 
 // submit queues fn(arg) onto the loop from any goroutine and wakes the loop if it sleeps.
 func (l *epLoop) submit(fn func(any), arg any) error {
-	if err := l.tasks.push(task{fn, arg}); err != nil {
-		return err
-	}
-	l.wake()
-	return nil
+	return l.tasks.push(task{fn, arg}, false, l.wake)
 }
 
 // Execute runs fn on the loop (Loop and future.Executor). Work queued this way is not refused at the
 // queue's capacity: a continuation dropped would leave its future pending forever.
 func (l *epLoop) Execute(fn func()) {
-	if err := l.tasks.pushAlways(task{runFunc, fn}); err != nil {
+	if err := l.tasks.push(task{runFunc, fn}, true, l.wake); err != nil {
 		fn() // the loop has stopped: run it here rather than lose it
-		return
 	}
-	l.wake()
 }
 
 func runFunc(arg any) { arg.(func())() }
@@ -167,11 +161,9 @@ type loopTimer struct {
 func (l *epLoop) AfterFunc(d time.Duration, fn func()) *Timer {
 	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
 	lt.when = l.clock() + int64(d)
-	if err := l.tasks.pushAlways(task{scheduleLoopTimer, lt}); err != nil {
+	if err := l.tasks.push(task{scheduleLoopTimer, lt}, true, l.wake); err != nil {
 		go func() { time.Sleep(d); lt.fire() }() // the loop has stopped
-		return &lt.Timer
 	}
-	l.wake()
 	return &lt.Timer
 }
 
@@ -199,7 +191,7 @@ func (l *epLoop) requestStop(level int32) {
 		}
 	}
 	l.state.Store(loopWoken)
-	l.waker.Wake()
+	l.tasks.ifOpen(func() { l.waker.Wake() }) // a loop that has finished has closed its eventfd
 }
 
 // run is the loop: wait for events, read and call OnData, run queued tasks, flush what was written, run

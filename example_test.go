@@ -136,3 +136,14 @@ func ExampleLoop() {
 	fmt.Println(<-done, <-done)
 	// Output: task timer
 }
+
+// Sleep is a timer in the future style: continuations given the loop as executor run on it.
+func ExampleSleep() {
+	e, _ := eddy.New(eddy.BaseHandler{}, nil, eddy.WithLoops(1))
+	e.Start()
+	defer e.Stop(context.Background())
+	l := e.Loops()[0]
+	_, err := eddy.Sleep(context.Background(), l, 5*time.Millisecond).Await(context.Background())
+	fmt.Println("slept", err)
+	// Output: slept <nil>
+}

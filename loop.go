@@ -1,8 +1,11 @@
 package eddy
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/eddyio/eddy/future"
 )
 
 // Loop is one of an engine's event loops. It is a future.Executor: continuations given to it run on the
@@ -44,3 +47,22 @@ func (t *Timer) fire() {
 
 // Loops returns the engine's event loops (valid after Start).
 func (e *Engine) Loops() []Loop { return e.impl.loopList() }
+
+// Sleep returns a future that resolves on loop l once d has passed, or fails with ctx's error if ctx ends
+// first. Continuations given l as their executor then run on the loop: a timer in the future style.
+func Sleep(ctx context.Context, l Loop, d time.Duration) future.Future[struct{}] {
+	p := future.NewPromise[struct{}]()
+	if err := ctx.Err(); err != nil {
+		p.Reject(err)
+		return p.Future()
+	}
+	t := l.AfterFunc(d, func() { p.Resolve(struct{}{}) })
+	stop := context.AfterFunc(ctx, func() {
+		if t.Stop() {
+			p.Reject(ctx.Err())
+		}
+	})
+	// once settled, release the context registration (a long-lived ctx would otherwise collect them)
+	future.Map(p.Future(), future.Inline, func(struct{}) (struct{}, error) { stop(); return struct{}{}, nil })
+	return p.Future()
+}

@@ -2,6 +2,7 @@ package eddy_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -100,6 +101,26 @@ func TestPoolResultsComeBackThroughTheLoop(t *testing.T) {
 			if _, err := c.Read(got); err != nil || string(got) != strings.ToUpper(m) {
 				t.Fatalf("got %q, %v", got, err)
 			}
+		}
+	})
+}
+
+func TestSleepResolvesOnTheLoopOrFailsWithContext(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		s := startServer(t, kind, eddy.BaseHandler{})
+		l := s.e.Loops()[0]
+		start := time.Now()
+		if _, err := eddy.Sleep(context.Background(), l, 20*time.Millisecond).Await(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < 20*time.Millisecond {
+			t.Fatalf("Sleep resolved after %v", d)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		f := eddy.Sleep(ctx, l, time.Hour)
+		cancel()
+		if _, err := f.Await(context.Background()); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled Sleep = %v, want context.Canceled", err)
 		}
 	})
 }

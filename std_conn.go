@@ -325,32 +325,10 @@ func (c *stdConn) idleFired() {
 
 // ---- Conn ----
 
-func (c *stdConn) Peek(n int) ([]byte, error) {
-	b := c.in.Bytes()
-	switch {
-	case n <= 0 || n == len(b):
-		return b, nil
-	case n > len(b):
-		return b, io.ErrShortBuffer
-	}
-	return b[:n], nil
-}
-
-func (c *stdConn) Next(n int) ([]byte, error) {
-	b, err := c.Peek(n)
-	c.in.Consume(len(b))
-	return b, err
-}
-
-func (c *stdConn) Discard(n int) (int, error) {
-	if m := c.in.Len(); n < 0 || n > m {
-		n = m
-	}
-	c.in.Consume(n)
-	return n, nil
-}
-
-func (c *stdConn) Buffered() int { return c.in.Len() }
+func (c *stdConn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
+func (c *stdConn) Next(n int) ([]byte, error) { return c.in.Next(n) }
+func (c *stdConn) Discard(n int) (int, error) { return c.in.Discard(n), nil }
+func (c *stdConn) Buffered() int              { return c.in.Len() }
 
 // enqueue appends one and then bs to the output queue, waking the writer, unless the connection is closing.
 // (one spares Write a slice allocation.)

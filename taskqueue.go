@@ -21,33 +21,36 @@ type taskQueue struct {
 	closed bool
 }
 
-// push appends a task. It fails with ErrQueueFull at capacity and ErrEngineStopped once the queue is closed.
-func (q *taskQueue) push(t task) error {
+// push appends a task and then calls wake, both under the queue's lock. It fails with ErrQueueFull at
+// capacity (unless always is set) and ErrEngineStopped once the queue is closed. Calling wake under the lock
+// orders it before close: the loop closes its wake-up descriptor only after closing the queue, so a
+// producer can never write to a descriptor that was closed (and perhaps reused by another file).
+//
+// always is for work that is bounded by other means (at most one close request per connection, one
+// hand-over per accepted socket) and must not be refused.
+func (q *taskQueue) push(t task, always bool, wake func()) error {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	switch {
 	case q.closed:
-		q.mu.Unlock()
 		return ErrEngineStopped
-	case len(q.tasks) >= q.cap:
-		q.mu.Unlock()
+	case !always && len(q.tasks) >= q.cap:
 		return ErrQueueFull
 	}
 	q.tasks = append(q.tasks, t)
-	q.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
 	return nil
 }
 
-// pushAlways appends a task even past the capacity. It is for work that is bounded by other means (at
-// most one close request per connection, one hand-over per accepted socket) and must not be refused.
-func (q *taskQueue) pushAlways(t task) error {
+// ifOpen runs fn under the queue's lock unless the queue is closed; see push.
+func (q *taskQueue) ifOpen(fn func()) {
 	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return ErrEngineStopped
+	defer q.mu.Unlock()
+	if !q.closed {
+		fn()
 	}
-	q.tasks = append(q.tasks, t)
-	q.mu.Unlock()
-	return nil
 }
 
 // pending reports whether tasks are waiting.

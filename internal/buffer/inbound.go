@@ -1,5 +1,7 @@
 package buffer
 
+import "io"
+
 // Inbound holds the inbound bytes of one connection that its handler has not consumed yet. While a
 // callback runs, the bytes may live in the loop's shared read buffer (Borrow); Keep copies what is left
 // into a pooled chunk afterwards, so an idle connection with nothing buffered holds no memory.
@@ -98,4 +100,33 @@ func (in *Inbound) Reset() {
 		Put(in.own)
 		in.own = nil
 	}
+}
+
+// Peek returns the next n unconsumed bytes (all of them when n <= 0), or what there is and
+// io.ErrShortBuffer when fewer than n are buffered. The slice aliases the buffer.
+func (in *Inbound) Peek(n int) ([]byte, error) {
+	b := in.Bytes()
+	switch {
+	case n <= 0 || n == len(b):
+		return b, nil
+	case n > len(b):
+		return b, io.ErrShortBuffer
+	}
+	return b[:n], nil
+}
+
+// Next is Peek followed by consuming the bytes returned.
+func (in *Inbound) Next(n int) ([]byte, error) {
+	b, err := in.Peek(n)
+	in.Consume(len(b))
+	return b, err
+}
+
+// Discard consumes up to n bytes (all of them when n < 0) and returns how many.
+func (in *Inbound) Discard(n int) int {
+	if m := in.Len(); n < 0 || n > m {
+		n = m
+	}
+	in.Consume(n)
+	return n
 }

@@ -1,0 +1,108 @@
+package buffer
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestClassOfCoversEverySize(t *testing.T) {
+	for _, n := range []int{0, 1, 512, 513, 2048, 2049, 8192, 32 << 10, 128 << 10, 512<<10 + 1, MaxPooled} {
+		c := Get(n)
+		if len(c.B) < n {
+			t.Fatalf("Get(%d) gave %d bytes", n, len(c.B))
+		}
+		if cl := classOf(n); cl < 0 || 1<<(minClassShift+2*cl) != len(c.B) {
+			t.Fatalf("Get(%d): chunk of %d bytes is not its class size", n, len(c.B))
+		}
+		Put(c)
+	}
+	if big := Get(MaxPooled + 1); len(big.B) != MaxPooled+1 {
+		t.Fatalf("oversize Get gave %d bytes", len(big.B))
+	}
+}
+
+func TestOutboundIsAFIFOAcrossChunks(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var q Outbound
+	var want []byte
+	for round := 0; round < 200; round++ {
+		b := make([]byte, r.IntN(100_000))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		q.Write(b)
+		want = append(want, b...)
+		if q.Len() != len(want) {
+			t.Fatalf("Len %d, want %d", q.Len(), len(want))
+		}
+		// consume a random prefix, checking it through Vectors
+		n := r.IntN(q.Len() + 1)
+		var got []byte
+		for _, v := range q.Vectors(nil, 3) {
+			got = append(got, v...)
+		}
+		if !bytes.HasPrefix(want, got) {
+			t.Fatal("Vectors are not the queue's prefix")
+		}
+		n = min(n, len(got))
+		q.Consume(n)
+		want = want[n:]
+	}
+	q.Reset()
+	if q.Len() != 0 || len(q.chunks) != 0 {
+		t.Fatal("Reset left bytes")
+	}
+}
+
+func TestOutboundSteadyStateAllocatesNothing(t *testing.T) {
+	var q Outbound
+	msg := make([]byte, 64)
+	q.Write(msg)
+	q.Consume(64)
+	allocs := testing.AllocsPerRun(1000, func() {
+		q.Write(msg)
+		q.Consume(q.Len())
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per write+consume", allocs)
+	}
+}
+
+func TestInboundBorrowKeepAndPeek(t *testing.T) {
+	var in Inbound
+	loopBuf := []byte("hello world")
+	in.Add(loopBuf)
+	if b, err := in.Peek(5); err != nil || string(b) != "hello" {
+		t.Fatalf("Peek(5) = %q, %v", b, err)
+	}
+	if b, _ := in.Next(6); string(b) != "hello " {
+		t.Fatalf("Next(6) = %q", b)
+	}
+	in.Keep() // the rest is copied out of the loop's buffer
+	copy(loopBuf, "XXXXXXXXXXX")
+	if b, err := in.Peek(10); err != io.ErrShortBuffer || string(b) != "world" {
+		t.Fatalf("Peek(10) after Keep = %q, %v; want the kept bytes and ErrShortBuffer", b, err)
+	}
+	in.Add([]byte("!!"))
+	if b, _ := in.Peek(-1); string(b) != "world!!" {
+		t.Fatalf("after a second Add: %q", b)
+	}
+	if n := in.Discard(-1); n != 7 || in.Len() != 0 || in.own != nil {
+		t.Fatalf("Discard(-1) = %d, Len %d, own %v: a drained buffer must hold no chunk", n, in.Len(), in.own)
+	}
+}
+
+func TestInboundFullyConsumedBorrowCopiesNothing(t *testing.T) {
+	var in Inbound
+	buf := make([]byte, 4096)
+	allocs := testing.AllocsPerRun(1000, func() {
+		in.Add(buf)
+		in.Next(-1)
+		in.Keep()
+	})
+	if allocs != 0 || in.own != nil {
+		t.Fatalf("%v allocations; own %v", allocs, in.own)
+	}
+}
