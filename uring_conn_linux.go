@@ -75,32 +75,13 @@ func (c *urConn) reason() error {
 // ---- inbound ----
 
 // Peek returns the next n buffered inbound bytes without consuming them (all of them when n <= 0).
-func (c *urConn) Peek(n int) ([]byte, error) {
-	b := c.in.Bytes()
-	switch {
-	case n <= 0 || n == len(b):
-		return b, nil
-	case n > len(b):
-		return b, io.ErrShortBuffer
-	}
-	return b[:n], nil
-}
+func (c *urConn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
 
 // Next returns and consumes the next n buffered inbound bytes.
-func (c *urConn) Next(n int) ([]byte, error) {
-	b, err := c.Peek(n)
-	c.in.Consume(len(b))
-	return b, err
-}
+func (c *urConn) Next(n int) ([]byte, error) { return c.in.Next(n) }
 
 // Discard consumes up to n buffered inbound bytes (all when n < 0).
-func (c *urConn) Discard(n int) (int, error) {
-	if m := c.in.Len(); n < 0 || n > m {
-		n = m
-	}
-	c.in.Consume(n)
-	return n, nil
-}
+func (c *urConn) Discard(n int) (int, error) { return c.in.Discard(n), nil }
 
 // Buffered returns the number of unconsumed inbound bytes.
 func (c *urConn) Buffered() int { return c.in.Len() }
@@ -233,9 +214,7 @@ func (c *urConn) Close() error {
 	if !c.closeReq.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
-	if c.l.tasks.pushAlways(task{urCloseTask, c}) == nil { // a stopped loop closes the connection itself
-		c.l.wake()
-	}
+	c.l.tasks.push(task{urCloseTask, c}, true, c.l.wake) // a stopped loop closes the connection itself
 	return nil
 }
 

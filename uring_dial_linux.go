@@ -27,12 +27,10 @@ func (g *uringEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn
 	}
 	ds := &dialState{ep: ep, promise: p, ctx: ctx}
 	l := g.loops[(g.nextDial.Add(1)-1)%uint32(len(g.loops))] // any goroutine: not the acceptor's cursor
-	if err := l.tasks.pushAlways(task{urStartDial, &urHandoff{l: l, fd: fd, dial: ds}}); err != nil {
+	if err := l.tasks.push(task{urStartDial, &urHandoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
 		unix.Close(fd)
 		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
-		return p.Future()
 	}
-	l.wake()
 	return p.Future()
 }
 
@@ -56,11 +54,7 @@ func urStartDial(arg any) {
 	sqe.PrepPollAdd(h.fd, unix.POLLOUT)
 	sqe.UserData = urToken(urOpConnect, c.slot, c.gen)
 	c.polling = true
-	ds.stop = context.AfterFunc(ds.ctx, func() {
-		if l.tasks.pushAlways(task{urCancelDial, c}) == nil {
-			l.wake()
-		}
-	})
+	ds.stop = context.AfterFunc(ds.ctx, func() { l.tasks.push(task{urCancelDial, c}, true, l.wake) })
 }
 
 func urCancelDial(arg any) {

@@ -102,7 +102,8 @@ func (g *uringEngine) start() (err error) {
 }
 
 // abort ends loops that never started serving: each releases its ring on its own thread and closes its
-// listeners; abort waits for that and then releases what the loops share with other goroutines.
+// listeners; abort waits for that, fails whatever was queued meanwhile (a Dial racing with a failed
+// Start), and closes the queues and then the eventfds.
 func (g *uringEngine) abort() {
 	for _, l := range g.loops {
 		select {
@@ -112,6 +113,10 @@ func (g *uringEngine) abort() {
 	}
 	g.wg.Wait()
 	for _, l := range g.loops {
+		l.stopping = true // the loop goroutine has exited: its state is ours now
+		for _, t := range l.tasks.close() {
+			t.fn(t.arg)
+		}
 		l.closeWaker()
 	}
 	g.loops = nil

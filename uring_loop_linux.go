@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,17 +49,15 @@ type urLoop struct {
 	idx    int
 	ring   *uring.Ring
 	bufs   *uring.BufRing
-	bufOff []uint32       // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
-	waker  *netpoll.Waker // eventfd written by other goroutines to wake the loop
-	// wakeMu orders wake-ups against closing the eventfd: a producer that won the sleeping->woken race
-	// may write it after the loop has exited, so closeWaker waits for writes in progress (read-locked)
-	// and later ones see wakeClosed instead of writing into a descriptor number that may be reused.
-	wakeMu     sync.RWMutex
-	wakeClosed bool
-	state      atomic.Int32 // loopAwake, loopSleeping or loopWoken
-	stopRq     atomic.Int32 // stopNone, stopGraceful or stopForce
-	tasks      taskQueue
-	wheel      *timer.Wheel
+	bufOff []uint32 // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
+	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
+	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
+	// can never write into a closed descriptor, or one whose number was reused.
+	waker  *netpoll.Waker
+	state  atomic.Int32 // loopAwake, loopSleeping or loopWoken
+	stopRq atomic.Int32 // stopNone, stopGraceful or stopForce
+	tasks  taskQueue
+	wheel  *timer.Wheel
 
 	// wakeBuf receives the eventfd counter. The kernel writes it through an address in an SQE, so it is a
 	// separate heap object (never on a stack), referenced from the loop until the read's final CQE.
@@ -135,39 +132,19 @@ func (l *urLoop) release() {
 	l.ring, l.bufs = nil, nil
 }
 
-// closeWaker closes the eventfd once every loop has exited; wake-ups still in progress finish first, and
-// later ones do nothing.
-func (l *urLoop) closeWaker() {
-	l.wakeMu.Lock()
-	if !l.wakeClosed {
-		l.wakeClosed = true
-		l.waker.Close()
-	}
-	l.wakeMu.Unlock()
-}
-
-// signal writes the eventfd unless it is closed.
-func (l *urLoop) signal() {
-	l.wakeMu.RLock()
-	if !l.wakeClosed {
-		l.waker.Wake()
-	}
-	l.wakeMu.RUnlock()
-}
+// closeWaker closes the eventfd, once the loop has exited and its task queue is closed.
+func (l *urLoop) closeWaker() { l.waker.Close() }
 
 // submit queues fn(arg) onto the loop from any goroutine and wakes the loop if it sleeps.
 func (l *urLoop) submit(fn func(any), arg any) error {
-	if err := l.tasks.push(task{fn, arg}); err != nil {
-		return err
-	}
-	l.wake()
-	return nil
+	return l.tasks.push(task{fn, arg}, false, l.wake)
 }
 
 // wake writes the eventfd only when the loop sleeps (or is about to): a burst of tasks costs one write.
+// It runs under the task queue's lock (see waker).
 func (l *urLoop) wake() {
 	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
-		l.signal()
+		l.waker.Wake()
 	}
 }
 
@@ -179,7 +156,7 @@ func (l *urLoop) requestStop(level int32) {
 		}
 	}
 	l.state.Store(loopWoken)
-	l.signal()
+	l.tasks.ifOpen(func() { l.waker.Wake() }) // a loop that has finished has closed its queue
 }
 
 // run is the loop. It locks the goroutine to its thread, creates the ring there and reports on ready,

@@ -20,11 +20,9 @@ func (g *uringEngine) loopList() []Loop {
 // Execute runs fn on the loop. Work queued this way is not refused at the queue's capacity (a continuation
 // dropped would leave its future pending forever); on a stopped loop fn runs on the caller instead.
 func (l *urLoop) Execute(fn func()) {
-	if err := l.tasks.pushAlways(task{runFunc, fn}); err != nil {
+	if err := l.tasks.push(task{runFunc, fn}, true, l.wake); err != nil {
 		fn()
-		return
 	}
-	l.wake()
 }
 
 // Index returns the loop's position in Engine.Loops.
@@ -43,11 +41,9 @@ type urLoopTimer struct {
 func (l *urLoop) AfterFunc(d time.Duration, fn func()) *Timer {
 	lt := &urLoopTimer{Timer: Timer{fn: fn}, l: l}
 	lt.when = l.clock() + int64(d)
-	if err := l.tasks.pushAlways(task{urScheduleLoopTimer, lt}); err != nil {
+	if err := l.tasks.push(task{urScheduleLoopTimer, lt}, true, l.wake); err != nil {
 		go func() { time.Sleep(d); lt.fire() }() // the loop has stopped
-		return &lt.Timer
 	}
-	l.wake()
 	return &lt.Timer
 }
 
