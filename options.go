@@ -10,7 +10,9 @@ import (
 // EngineKind names an engine implementation.
 type EngineKind string
 
-// The engines. EngineAuto picks the best one the platform offers: epoll on Linux, std elsewhere.
+// The engines. EngineAuto picks the best one the platform offers: on Linux, uring when this process may
+// use io_uring (the kernel has it, no sysctl, seccomp profile or memlock limit blocks it), and epoll
+// otherwise, logging the reason at Info on the engine's logger; std elsewhere.
 const (
 	EngineAuto  EngineKind = "auto"
 	EngineEpoll EngineKind = "epoll"

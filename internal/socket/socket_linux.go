@@ -111,6 +111,19 @@ func (a *Acceptor) Accept(lfd int) (int, netip.AddrPort, error) {
 	}
 }
 
+// PeerAddrPort returns the peer address of the connected socket fd (the zero AddrPort for a unix socket)
+// through the acceptor's address buffer, so it does not allocate. It is for sockets accepted without an
+// address, such as those of an io_uring multishot accept.
+func (a *Acceptor) PeerAddrPort(fd int) (netip.AddrPort, error) {
+	a.len = uint32(unsafe.Sizeof(a.raw))
+	_, _, errno := unix.Syscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&a.raw)),
+		uintptr(unsafe.Pointer(&a.len)))
+	if errno != 0 {
+		return netip.AddrPort{}, os.NewSyscallError("getpeername", errno)
+	}
+	return addrPort(&a.raw), nil
+}
+
 // addrPort converts a raw IPv4 or IPv6 socket address; other families give the zero value.
 func addrPort(raw *unix.RawSockaddrAny) netip.AddrPort {
 	switch raw.Addr.Family {

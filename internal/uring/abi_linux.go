@@ -162,6 +162,7 @@ const (
 	recvMultishot         = 1 << 1 // IORING_RECV_MULTISHOT, in sqe->ioprio
 	pollAddMulti          = 1 << 0 // IORING_POLL_ADD_MULTI, in sqe->len
 	cancelFd              = 1 << 1 // IORING_ASYNC_CANCEL_FD
+	pbufRingInc           = 1 << 1 // IOU_PBUF_RING_INC (6.12), in bufReg.flags
 )
 
 // bigEndian reports the byte order, needed for the word-swapped poll32_events field.

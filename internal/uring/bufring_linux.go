@@ -36,13 +36,33 @@ type BufRing struct {
 	tailWord *uint32
 	tail     uint16 // the tail as last published
 	staged   uint16 // entries written by Add since the last Advance
+	inc      bool   // registered with IOU_PBUF_RING_INC
 	closed   bool
 }
+
+// BufRingOption configures NewBufRing.
+type BufRingOption func(*bufRingConfig)
+
+type bufRingConfig struct{ incremental bool }
+
+// WithIncremental registers the ring for incremental consumption (IOU_PBUF_RING_INC, 6.12): a receive
+// takes only the bytes it needs from the buffer at the head of the ring, and the next receive continues
+// in the same buffer after them, so that many small messages share one buffer instead of taking a
+// whole buffer each. A CQE's data then starts at the buffer's offset, which the application tracks: the
+// first CQE for a buffer starts at 0, and each CQE with CQEFBufMore means the buffer is not used up, so
+// the next CQE naming it starts where this one's Res ended. A CQE for the buffer without CQEFBufMore is
+// its last (the kernel moved on); only then does the buffer go back with Recycle. Kernels before 6.12
+// reject the flag with EINVAL, so fall back to a plain ring on that error.
+func WithIncremental() BufRingOption { return func(c *bufRingConfig) { c.incremental = true } }
 
 // NewBufRing maps entries buffers of size bytes each (entries a power of two, at most 32768), registers
 // them with the kernel as buffer group group, and gives them all to the kernel. The memory is charged
 // to RLIMIT_MEMLOCK for non-root users.
-func (r *Ring) NewBufRing(group uint16, entries, size uint32) (*BufRing, error) {
+func (r *Ring) NewBufRing(group uint16, entries, size uint32, opts ...BufRingOption) (*BufRing, error) {
+	var cfg bufRingConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	if r.closed {
 		return nil, ErrClosed
 	}
@@ -73,9 +93,13 @@ func (r *Ring) NewBufRing(group uint16, entries, size uint32) (*BufRing, error) 
 		mem:      mem,
 		bufs:     mem[ringBytes:],
 		tailWord: (*uint32)(unsafe.Pointer(&mem[bufRingTailWordOffset])),
+		inc:      cfg.incremental,
 	}
 	b.base = uint64(uintptr(unsafe.Pointer(&b.bufs[0])))
 	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))), ringEntries: entries, bgid: group}
+	if cfg.incremental {
+		reg.flags = pbufRingInc
+	}
 	if _, err := r.register(registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
 		unix.Munmap(mem)
 		return nil, fmt.Errorf("uring: register buffer ring group %d: %w", group, err)
@@ -97,6 +121,9 @@ func (b *BufRing) Entries() uint32 { return b.entries }
 
 // BufferSize returns the size of each buffer.
 func (b *BufRing) BufferSize() uint32 { return b.size }
+
+// Incremental reports whether the ring was registered for incremental consumption (WithIncremental).
+func (b *BufRing) Incremental() bool { return b.inc }
 
 // Buffer returns the full buffer id (BufferSize bytes); a CQE's Res says how many of them were filled.
 // The slice aliases mmap'd memory: it is valid while the application owns the buffer, that is from the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -310,5 +311,59 @@ func TestConnectAndShutdown(t *testing.T) {
 	var b [8]byte
 	if n, err := unix.Read(peer, b[:]); n != 0 || err != nil {
 		t.Fatalf("peer read after SHUT_WR = %d, %v; want end of file", n, err)
+	}
+}
+
+func TestRecvMultishotIncrementalSharesBuffers(t *testing.T) {
+	if !kernelAtLeast(6, 12) {
+		t.Skip("IOU_PBUF_RING_INC needs 6.12")
+	}
+	r := newRing(t, 16)
+	br, err := r.NewBufRing(4, 2, 64, WithIncremental())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if !br.Incremental() {
+		t.Fatal("Incremental() = false")
+	}
+	fd, client := tcpPair(t)
+	sqe := getSQE(t, r)
+	sqe.PrepRecvMultishot(fd, br.Group(), 0)
+	sqe.UserData = 1
+	// Three messages of 20 bytes share buffer 0 (at offsets 0, 20, 40); the fourth takes the last 4
+	// bytes of it, which ends it (no F_BUF_MORE), and its remaining 16 bytes go to buffer 1.
+	offs := map[uint16]int{}
+	var got []byte
+	var ended []uint16
+	for i := 0; i < 4; i++ {
+		msg := bytes.Repeat([]byte{byte('a' + i)}, 20)
+		if _, err := client.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; n < len(msg); {
+			c := waitCQEs(t, r, 1)[0]
+			id, ok := c.Buffer()
+			if c.Res <= 0 || !ok || !c.More() {
+				t.Fatalf("CQE %+v (%v), want data in a buffer with F_MORE", c, c.Err())
+			}
+			off := offs[id]
+			got = append(got, br.Buffer(id)[off:off+int(c.Res)]...)
+			n += int(c.Res)
+			if c.BufMore() {
+				offs[id] = off + int(c.Res)
+			} else {
+				ended = append(ended, id)
+				offs[id] = 0
+				br.Recycle(id)
+			}
+		}
+	}
+	want := []byte(strings.Repeat("a", 20) + strings.Repeat("b", 20) + strings.Repeat("c", 20) + strings.Repeat("d", 20))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("received %q, want %q", got, want)
+	}
+	if len(ended) != 1 || ended[0] != 0 || offs[1] != 16 {
+		t.Fatalf("buffers ended %v, buffer 1 at offset %d; want buffer 0 ended and buffer 1 at 16", ended, offs[1])
 	}
 }

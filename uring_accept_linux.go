@@ -1,0 +1,217 @@
+package eddy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/socket"
+	"github.com/eddyio/eddy/internal/timer"
+	"github.com/eddyio/eddy/internal/uring"
+)
+
+// urListener is a listening socket served by one loop with a multishot accept.
+//
+// The accept stays armed across connections (each CQE with F_MORE is one new socket). It ends with a CQE
+// without F_MORE: after an error (EMFILE and the other descriptor or memory shortages, for which it is
+// re-armed only after a growing back-off, so that exhaustion cannot make the loop spin), when the CQ
+// overflowed, or when the loop cancels it to stop; the socket is closed only at that final CQE.
+type urListener struct {
+	fd      int
+	idx     uint32 // index in loop.listeners, the slot of the accept token
+	network string
+	addr    net.Addr
+	shared  bool // the only listener for its address: hand connections to every loop in turn
+	armed   bool // the multishot accept has not posted its final CQE yet
+	backoff time.Duration
+	retry   timer.Timer
+	loop    *urLoop
+}
+
+// addListener adds ln before the loop starts (the accept is armed when it does).
+func (l *urLoop) addListener(ln *urListener) {
+	ln.loop = l
+	ln.idx = uint32(len(l.listeners))
+	ln.retry.Init(urRetryAccept, ln)
+	l.listeners = append(l.listeners, ln)
+}
+
+// armAccept arms ln's multishot accept.
+func (l *urLoop) armAccept(ln *urListener) {
+	if ln.armed || ln.fd < 0 || l.stopping {
+		return
+	}
+	sqe := l.getSQE()
+	sqe.PrepMultishotAccept(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	sqe.UserData = urToken(urOpAccept, ln.idx, 0)
+	ln.armed = true
+	l.acceptsArmed++
+}
+
+func urRetryAccept(arg any) {
+	ln := arg.(*urListener)
+	ln.loop.armAccept(ln)
+}
+
+// stopListener stops accepting on ln: the accept is cancelled and the socket closed at its final CQE, or
+// at once if no accept is armed (in back-off).
+func (l *urLoop) stopListener(ln *urListener) {
+	l.wheel.Stop(&ln.retry)
+	if ln.armed {
+		sqe := l.getSQE()
+		sqe.PrepCancel(urToken(urOpAccept, ln.idx, 0), 0)
+		sqe.UserData = urToken(urOpCancel, ln.idx, 0)
+		return
+	}
+	if ln.fd >= 0 {
+		unix.Close(ln.fd)
+		ln.fd = -1
+	}
+}
+
+// onAccept handles a CQE of ln's multishot accept.
+func (l *urLoop) onAccept(ln *urListener, cqe *uring.CQE) {
+	if cqe.Res >= 0 {
+		ln.backoff = 0
+		l.accepted(int(cqe.Res), ln)
+	}
+	if cqe.More() {
+		return
+	}
+	ln.armed = false
+	l.acceptsArmed--
+	if l.stopping {
+		if ln.fd >= 0 {
+			unix.Close(ln.fd)
+			ln.fd = -1
+		}
+		return
+	}
+	err := cqe.Err()
+	switch {
+	case err == nil, errors.Is(err, unix.ECONNABORTED), errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+		// The CQ overflowed, or one connection failed on its way in: the listener itself is fine.
+		l.stats.acceptRearm++
+		l.armAccept(ln)
+	case socket.IsTemporaryAcceptError(err):
+		ln.backoff = min(max(2*ln.backoff, acceptBackoff0), acceptBackoffN)
+		l.wheel.Schedule(&ln.retry, l.clock()+int64(ln.backoff))
+		l.logger().Warn("eddy: accept failed, backing off", "addr", ln.addr.String(), "err", err, "retry", ln.backoff)
+	default:
+		// Unexpected: log it and retry later rather than spin on it.
+		ln.backoff = acceptBackoffN
+		l.wheel.Schedule(&ln.retry, l.clock()+int64(ln.backoff))
+		l.logger().Error("eddy: accept failed", "addr", ln.addr.String(), "err", err, "retry", ln.backoff)
+	}
+}
+
+// accepted serves a newly accepted socket here or hands it to another loop.
+func (l *urLoop) accepted(fd int, ln *urListener) {
+	if l.stopping {
+		unix.Close(fd)
+		return
+	}
+	var ap netip.AddrPort
+	if ln.network != "unix" {
+		l.setupSocket(fd)
+		ap, _ = l.peer.PeerAddrPort(fd) // a multishot accept reports no address
+	}
+	target := l
+	if ln.shared && len(l.g.loops) > 1 {
+		target = l.g.pickLoop()
+	}
+	if target == l {
+		l.register(fd, ap, ln)
+		return
+	}
+	h := &urHandoff{l: target, fd: fd, ap: ap, ln: ln}
+	if err := target.submit(urAdoptConn, h); err != nil {
+		unix.Close(fd)
+	}
+}
+
+// urHandoff carries an accepted socket from the accepting loop to the loop that will serve it, or a
+// connecting socket from Dial's caller to its loop.
+type urHandoff struct {
+	l    *urLoop
+	fd   int
+	ap   netip.AddrPort
+	ln   *urListener
+	dial *dialState
+}
+
+func urAdoptConn(arg any) {
+	h := arg.(*urHandoff)
+	h.l.register(h.fd, h.ap, h.ln)
+}
+
+// setupSocket applies the per-connection TCP options. Failures are not fatal: the connection works
+// without them.
+func (l *urLoop) setupSocket(fd int) {
+	o := &l.g.e.opts
+	if o.noDelay {
+		socket.SetNoDelay(fd, true)
+	}
+	if o.keepAlive > 0 {
+		socket.SetKeepAlive(fd, o.keepAlive)
+	}
+}
+
+// register adopts an accepted socket: it gives it a slot, calls OnOpen and arms its multishot recv.
+func (l *urLoop) register(fd int, ap netip.AddrPort, ln *urListener) {
+	if l.stopping {
+		unix.Close(fd)
+		return
+	}
+	c := l.newConn(fd, ln)
+	c.raddr = ap
+	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
+				c.extra().laddr = la.AddrPort()
+			}
+		}
+	}
+	l.opened(c)
+}
+
+// newConn makes a connection for fd in a free slot.
+func (l *urLoop) newConn(fd int, ln *urListener) *urConn {
+	var slot uint32
+	if n := len(l.freeSlots); n > 0 {
+		slot = l.freeSlots[n-1]
+		l.freeSlots = l.freeSlots[:n-1]
+	} else {
+		slot = uint32(len(l.conns))
+		l.conns = append(l.conns, nil)
+		l.gens = append(l.gens, 1)
+	}
+	c := &urConn{l: l, fd: fd, slot: slot, gen: l.gens[slot] & urGenMask, ln: ln,
+		idleTimeout: l.g.e.opts.idleTimeout}
+	c.timer.Init(urConnTimer, c)
+	l.conns[slot] = c
+	l.live++
+	return c
+}
+
+// opened starts an open connection's life: the idle timer, OnOpen, then its multishot recv.
+func (l *urLoop) opened(c *urConn) {
+	c.lastActive = l.now
+	if c.idleTimeout > 0 {
+		l.wheel.Schedule(&c.timer, l.now+int64(c.idleTimeout))
+	}
+	l.g.e.h.OnOpen(c)
+	c.in.Keep()
+	c.armRecv()
+}
+
+// unregister frees c's slot once every operation on it has completed.
+func (l *urLoop) unregister(c *urConn) {
+	l.conns[c.slot] = nil
+	l.gens[c.slot]++
+	l.freeSlots = append(l.freeSlots, c.slot)
+	l.live--
+}

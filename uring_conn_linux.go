@@ -1,0 +1,373 @@
+package eddy
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyio/eddy/internal/buffer"
+	"github.com/eddyio/eddy/internal/timer"
+)
+
+// urConn is a connection on the uring engine. Every field except closeReq is owned by the loop goroutine.
+//
+// It goes through the same states as an epoll connection (connOpen -> connClosing -> connLinger ->
+// connReleased, or straight to connReleased on abort), with one more step at the end: connReleased means
+// closed for the API (OnClose has run, calls return ErrClosed), but the descriptor and the slot are kept
+// until the final CQE of every operation on the socket has been reaped. Release cancels the multishot recv
+// and any send in flight (one ASYNC_CANCEL by descriptor) and finalize then closes the descriptor, drops
+// the buffers and frees the slot. Until then the kernel may still write into a receive buffer for this
+// socket or read the output chunks of a send, so neither the descriptor number nor that memory may be
+// reused earlier.
+type urConn struct {
+	l     *urLoop
+	ln    *urListener
+	fd    int
+	slot  uint32
+	gen   uint32 // the slot's generation, in every token of this connection
+	state uint8
+
+	recvArmed       bool // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
+	recvCancel      bool // an ASYNC_CANCEL of that recv was submitted (back-pressure)
+	sending         bool // a SEND/SENDMSG is in flight; at most one per connection
+	polling         bool // the POLL_ADD that ends a connect is in flight
+	dirty           bool // in l.dirty
+	redeliverQueued bool // in l.redeliver
+	readPaused      bool // back-pressure: output above the high water mark
+	peerEOF         bool
+	wantShutWr      bool // CloseWrite: shut down the sending side once the output is flushed
+	shutWr          bool
+	notified        bool // OnClose has run
+
+	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
+
+	in          buffer.Inbound
+	out         buffer.Outbound
+	msg         *urSendMsg // the SENDMSG header of the send in flight, if it has several slices
+	ctx         any
+	raddr       netip.AddrPort
+	timer       timer.Timer // idle timeout, then close and linger deadlines, then the cancel retry
+	idleTimeout time.Duration
+	lastActive  int64                     // wheel clock of the last read or write progress
+	x           atomic.Pointer[connExtra] // rarely needed state (the epoll engine's), allocated on first use
+}
+
+// extra returns c's connExtra, allocating it if needed. Loop only.
+func (c *urConn) extra() *connExtra {
+	x := c.x.Load()
+	if x == nil {
+		x = new(connExtra)
+		c.x.Store(x)
+	}
+	return x
+}
+
+// reason returns the close reason recorded by beginClose.
+func (c *urConn) reason() error {
+	if x := c.x.Load(); x != nil {
+		return x.reason
+	}
+	return nil
+}
+
+// ---- inbound ----
+
+// Peek returns the next n buffered inbound bytes without consuming them (all of them when n <= 0).
+func (c *urConn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
+
+// Next returns and consumes the next n buffered inbound bytes.
+func (c *urConn) Next(n int) ([]byte, error) { return c.in.Next(n) }
+
+// Discard consumes up to n buffered inbound bytes (all when n < 0).
+func (c *urConn) Discard(n int) (int, error) { return c.in.Discard(n), nil }
+
+// Buffered returns the number of unconsumed inbound bytes.
+func (c *urConn) Buffered() int { return c.in.Len() }
+
+// ---- outbound ----
+
+func (c *urConn) writeOK() bool {
+	return c.state == connOpen && !c.wantShutWr && !c.closeReq.Load()
+}
+
+// Write queues a copy of b, sent at the end of the loop iteration.
+func (c *urConn) Write(b []byte) (int, error) {
+	if !c.writeOK() {
+		return 0, ErrClosed
+	}
+	c.out.Write(b)
+	c.l.markDirty(c)
+	return len(b), nil
+}
+
+// Writev queues copies of bs, in order.
+func (c *urConn) Writev(bs [][]byte) (int, error) {
+	if !c.writeOK() {
+		return 0, ErrClosed
+	}
+	n := 0
+	for _, b := range bs {
+		c.out.Write(b)
+		n += len(b)
+	}
+	c.l.markDirty(c)
+	return n, nil
+}
+
+type urAsyncReq struct {
+	c  *urConn
+	b  []byte
+	cb func(Conn, error)
+}
+
+// AsyncWrite queues b from any goroutine; cb runs on the loop once the bytes reached the kernel.
+func (c *urConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	if err := c.l.submit(urAsyncWriteTask, &urAsyncReq{c, b, cb}); err != nil {
+		return mapQueueErr(err)
+	}
+	return nil
+}
+
+func urAsyncWriteTask(arg any) {
+	r := arg.(*urAsyncReq)
+	c := r.c
+	if !c.writeOK() {
+		if r.cb != nil {
+			r.cb(c, ErrClosed)
+		}
+		return
+	}
+	c.out.Write(r.b)
+	c.l.markDirty(c)
+	if r.cb != nil {
+		x := c.extra()
+		x.waits = append(x.waits, asyncWait{ahead: c.out.Len(), cb: r.cb})
+	}
+}
+
+// wrote accounts n bytes the kernel took and runs the AsyncWrite callbacks they complete.
+func (c *urConn) wrote(n int) {
+	c.lastActive = c.l.now
+	a := c.x.Load()
+	if a == nil || len(a.waits) == 0 {
+		return
+	}
+	done := 0
+	for i := range a.waits {
+		a.waits[i].ahead -= n
+		if a.waits[i].ahead <= 0 {
+			done = i + 1
+		}
+	}
+	ready := a.waits[:done]
+	a.waits = a.waits[done:]
+	if len(a.waits) == 0 {
+		a.waits = nil
+	}
+	for _, w := range ready { // after the bookkeeping: a callback may write, and so append to a.waits
+		w.cb(c, nil)
+	}
+}
+
+// failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
+func (c *urConn) failAsync() {
+	a := c.x.Load()
+	if a == nil {
+		return
+	}
+	waits := a.waits
+	a.waits = nil
+	for _, w := range waits {
+		w.cb(c, ErrClosed)
+	}
+}
+
+type urExecReq struct {
+	c  *urConn
+	fn func(Conn)
+}
+
+// Execute runs fn on the connection's loop.
+func (c *urConn) Execute(fn func(Conn)) error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	return mapQueueErr(c.l.submit(urExecTask, &urExecReq{c, fn}))
+}
+
+func urExecTask(arg any) {
+	r := arg.(*urExecReq)
+	if r.c.state == connOpen {
+		r.fn(r.c)
+	}
+}
+
+// ---- close ----
+
+// Close closes the connection gracefully; it is safe from any goroutine.
+func (c *urConn) Close() error {
+	if !c.closeReq.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	c.l.tasks.push(task{urCloseTask, c}, true, c.l.wake) // a stopped loop closes the connection itself
+	return nil
+}
+
+func urCloseTask(arg any) { arg.(*urConn).beginClose(nil) }
+
+// CloseWrite shuts down the sending side once the output queued before it is sent.
+func (c *urConn) CloseWrite() error {
+	if !c.writeOK() {
+		return ErrClosed
+	}
+	c.wantShutWr = true
+	c.l.markDirty(c)
+	return nil
+}
+
+// beginClose starts a graceful close: no more OnData, input is drained and dropped, the queued output is
+// flushed, then finishClose runs.
+func (c *urConn) beginClose(reason error) {
+	switch c.state {
+	case connOpen:
+	case connLinger:
+		if c.l.stopping {
+			c.release()
+		}
+		return
+	default:
+		return
+	}
+	c.closeReq.Store(true)
+	c.state = connClosing
+	if reason != nil {
+		c.extra().reason = reason
+	}
+	c.in.Reset()
+	c.readPaused = false
+	c.armRecv() // if back-pressure had stopped it: drain the input and watch for the peer's FIN
+	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
+	c.l.markDirty(c) // the flush finishes the close once the output is out
+}
+
+// finishClose runs once the output is flushed: it shuts down the sending side, calls OnClose and then
+// releases the socket, or lets it linger until the peer's FIN.
+func (c *urConn) finishClose() {
+	c.shutdownWrite()
+	c.notifyClose(c.reason())
+	if c.peerEOF || c.l.stopping {
+		c.release()
+		return
+	}
+	c.state = connLinger
+	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
+}
+
+// abort closes the connection at once: pending output is dropped.
+func (c *urConn) abort(err error) {
+	if c.state == connReleased {
+		return
+	}
+	c.notifyClose(err)
+	c.release()
+}
+
+func (c *urConn) notifyClose(err error) {
+	if c.notified {
+		return
+	}
+	c.notified = true
+	c.failAsync()
+	c.l.g.e.h.OnClose(c, err)
+}
+
+// onEOF handles the peer's FIN.
+func (c *urConn) onEOF() {
+	c.peerEOF = true
+	switch c.state {
+	case connOpen:
+		c.beginClose(io.EOF)
+	case connLinger:
+		c.release()
+	}
+}
+
+// urConnTimer is the connection's one timer: the idle timeout while open, the bound on a stuck flush while
+// closing, the linger deadline after that, and once released a retry of the cancellation should an
+// operation outlive it.
+func urConnTimer(arg any) {
+	c := arg.(*urConn)
+	now := c.l.clock()
+	switch c.state {
+	case connOpen:
+		if c.idleTimeout <= 0 {
+			return
+		}
+		if deadline := c.lastActive + int64(c.idleTimeout); deadline > now {
+			c.l.wheel.Schedule(&c.timer, deadline)
+			return
+		}
+		c.beginClose(ErrIdleTimeout)
+	case connClosing:
+		if deadline := c.lastActive + int64(lingerTimeout); deadline > now {
+			c.l.wheel.Schedule(&c.timer, deadline)
+			return
+		}
+		c.abort(c.reason()) // the peer stopped reading: give up on the rest of the output
+	case connLinger:
+		c.release()
+	case connReleased:
+		c.cancelOps()
+	}
+}
+
+// SetIdleTimeout sets the idle timeout (0: none).
+func (c *urConn) SetIdleTimeout(d time.Duration) error {
+	if c.state != connOpen {
+		return ErrClosed
+	}
+	if d < 0 {
+		d = 0
+	}
+	c.idleTimeout = d
+	if d == 0 {
+		c.l.wheel.Stop(&c.timer)
+		return nil
+	}
+	c.l.wheel.Schedule(&c.timer, c.l.clock()+int64(d))
+	return nil
+}
+
+// ---- addresses and context ----
+
+func (c *urConn) network() string { return c.ln.network }
+
+// Context returns the value set by SetContext.
+func (c *urConn) Context() any { return c.ctx }
+
+// SetContext attaches v to the connection.
+func (c *urConn) SetContext(v any) { c.ctx = v }
+
+// LocalAddr returns the local address.
+func (c *urConn) LocalAddr() net.Addr {
+	if x := c.x.Load(); x != nil && x.laddr.IsValid() {
+		return net.TCPAddrFromAddrPort(x.laddr)
+	}
+	return c.ln.addr
+}
+
+// Loop returns the loop that serves the connection.
+func (c *urConn) Loop() Loop { return c.l }
+
+// RemoteAddr returns the peer's address.
+func (c *urConn) RemoteAddr() net.Addr {
+	if c.ln.network == "unix" {
+		return &net.UnixAddr{Net: "unix"}
+	}
+	return net.TCPAddrFromAddrPort(c.raddr)
+}

@@ -1,0 +1,155 @@
+package eddy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/socket"
+)
+
+// uringEngine runs one urLoop per configured loop. Each loop owns an io_uring instance created on its own
+// locked OS thread (SINGLE_ISSUER binds the ring to the thread that created it), so the rings are set up by
+// the loop goroutines themselves and start waits for each to report.
+type uringEngine struct {
+	e        *Engine
+	base     time.Time // zero of every loop's clock
+	loops    []*urLoop
+	bound    []net.Addr
+	wg       sync.WaitGroup
+	nextLB   uint32        // round-robin cursor of the single acceptor; touched only by the accepting loop
+	nextDial atomic.Uint32 // round-robin cursor of Dial, which any goroutine may call
+}
+
+func newUringEngine(e *Engine) *uringEngine {
+	return &uringEngine{e: e, base: time.Now()}
+}
+
+// uringUnavailable turns the reason io_uring cannot be used into the error New returns for an explicit
+// EngineUring: it matches ErrUnsupported and the cause (errors.Is(err, unix.EPERM), ...), and names the
+// errno so that the message is useful in a log line.
+func uringUnavailable(cause error) error {
+	var errno unix.Errno
+	if errors.As(cause, &errno) {
+		return fmt.Errorf("eddy: engine %q: %w (%s): %w", EngineUring, ErrUnsupported, unix.ErrnoName(errno), cause)
+	}
+	return fmt.Errorf("eddy: engine %q: %w: %w", EngineUring, ErrUnsupported, cause)
+}
+
+func (g *uringEngine) addrs() []net.Addr { return g.bound }
+
+// start sets up the loops (each creates its ring on its own thread and reports), opens the listeners (one
+// per loop with SO_REUSEPORT, otherwise one in all on loop 0), runs OnBoot and lets the loops run. Until
+// then no accept is armed, so no connection is served before OnBoot; the kernel queues them meanwhile.
+func (g *uringEngine) start() (err error) {
+	o := &g.e.opts
+	ready := make(chan error, o.loops)
+	for i := 0; i < o.loops; i++ {
+		l, err := newUrLoop(g, i)
+		if err != nil {
+			g.abort()
+			return err
+		}
+		g.loops = append(g.loops, l)
+		g.wg.Add(1)
+		go l.run(ready)
+	}
+	for range g.loops {
+		if e := <-ready; e != nil && err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		g.abort()
+		return err
+	}
+	defer func() {
+		if err != nil {
+			g.abort()
+		}
+	}()
+	for _, ep := range g.e.eps {
+		perLoop := o.reusePort && ep.network != "unix" && o.loops > 1
+		addr := ep.addr()
+		for i, l := range g.loops {
+			if i > 0 && !perLoop {
+				break
+			}
+			fd, bound, err := socket.Listen(ep.network, addr, o.reusePort && ep.network != "unix", listenBacklog)
+			if err != nil {
+				return opError("listen", ep.network, addr, "", err)
+			}
+			if i == 0 {
+				g.bound = append(g.bound, bound)
+				addr = bound // the other loops bind the port the first one got
+			}
+			l.addListener(&urListener{fd: fd, network: ep.network, addr: bound, shared: !perLoop})
+		}
+	}
+	if err := g.e.boot(); err != nil {
+		return err
+	}
+	for _, l := range g.loops {
+		l.startCh <- true
+	}
+	return nil
+}
+
+// abort ends loops that never started serving: each releases its ring on its own thread and closes its
+// listeners; abort waits for that, fails whatever was queued meanwhile (a Dial racing with a failed
+// Start), and closes the queues and then the eventfds.
+func (g *uringEngine) abort() {
+	for _, l := range g.loops {
+		select {
+		case l.startCh <- false:
+		default: // the loop failed its setup and is gone, or was already told
+		}
+	}
+	g.wg.Wait()
+	for _, l := range g.loops {
+		l.stopping = true // the loop goroutine has exited: its state is ours now
+		for _, t := range l.tasks.close() {
+			t.fn(t.arg)
+		}
+		l.closeWaker()
+	}
+	g.loops = nil
+}
+
+// stop asks every loop to stop gracefully, escalates to a forced stop when ctx ends, and waits for the
+// loops to exit. The loops' eventfds are closed only then, so that a late wake-up never writes to a
+// descriptor number that was reused.
+func (g *uringEngine) stop(ctx context.Context) error {
+	for _, l := range g.loops {
+		l.requestStop(stopGraceful)
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		for _, l := range g.loops {
+			l.requestStop(stopForce)
+		}
+		<-done
+		err = ctx.Err()
+	}
+	for _, l := range g.loops {
+		l.closeWaker()
+	}
+	return err
+}
+
+// pickLoop returns the loop that gets the next connection from a single acceptor.
+func (g *uringEngine) pickLoop() *urLoop {
+	l := g.loops[g.nextLB%uint32(len(g.loops))]
+	g.nextLB++
+	return l
+}

@@ -1,0 +1,211 @@
+package eddy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/uring"
+)
+
+// Tests of the uring engine's own machinery, in the package so that they can shrink the rings and read
+// the loops' counters. The conformance suite covers the behaviour every engine shares.
+
+func requireUring(t *testing.T) {
+	t.Helper()
+	if err := uring.Available(); err != nil {
+		t.Skipf("io_uring is unavailable here: %v", err)
+	}
+}
+
+// withRingSizes makes the engines started by the test use the given ring sizes and buffer ring kind.
+func withRingSizes(t *testing.T, sq, cq, bufs uint32, incremental bool) {
+	old := urSizes
+	urSizes.sq, urSizes.cq, urSizes.bufs, urSizes.incremental = sq, cq, bufs, incremental
+	t.Cleanup(func() { urSizes = old })
+}
+
+type plainEcho struct{ BaseHandler }
+
+func (plainEcho) OnData(c Conn) {
+	b, _ := c.Next(-1)
+	c.Write(b)
+}
+
+// startUring starts a uring engine with one loop on a loopback port and stops it at cleanup.
+func startUring(t *testing.T, h Handler, opts ...Option) (*Engine, string) {
+	t.Helper()
+	opts = append([]Option{WithEngine(EngineUring), WithLoops(1)}, opts...)
+	e, err := New(h, []string{"tcp://127.0.0.1:0"}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	return e, e.Addrs()[0].String()
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// echoConcurrently runs conns clients at once, each sending size random bytes in random pieces while
+// reading the echo back, and fails on any difference.
+func echoConcurrently(t *testing.T, addr string, conns, size int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			r := rand.New(rand.NewPCG(uint64(i), 1))
+			msg := make([]byte, size)
+			for j := range msg {
+				msg[j] = byte(r.Uint32())
+			}
+			go func() {
+				for rest := msg; len(rest) > 0; {
+					n := min(len(rest), 1+r.IntN(16<<10))
+					if _, err := c.Write(rest[:n]); err != nil {
+						return
+					}
+					rest = rest[n:]
+				}
+			}()
+			got := make([]byte, size)
+			if _, err := io.ReadFull(c, got); err != nil {
+				errs <- err
+				return
+			}
+			if !bytes.Equal(got, msg) {
+				errs <- io.ErrUnexpectedEOF
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestUringTinyRingsStillEchoEverything(t *testing.T) {
+	requireUring(t)
+	// 8 SQEs, 16 CQEs and 8 receive buffers of 4 KiB for 64 busy connections: the SQ fills within every
+	// iteration, the CQ overflows into the kernel's backlog (which ends multishot operations) and the
+	// buffer ring runs dry (ENOBUFS ends the receives); every one of them must be re-armed and no byte lost.
+	// Both kinds of buffer ring: incremental (6.12, the default) and plain (the fallback).
+	for _, incremental := range []bool{true, false} {
+		name := map[bool]string{true: "incremental", false: "plain"}[incremental]
+		t.Run(name, func(t *testing.T) {
+			withRingSizes(t, 8, 16, 8, incremental)
+			base := openFDs(t)
+			e, addr := startUring(t, plainEcho{}, WithReadBufferSize(4096))
+			echoConcurrently(t, addr, 64, 256<<10)
+			if err := e.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			l := e.impl.(*uringEngine).loops[0]
+			t.Logf("incremental ring: %v; loop counters: %+v", l.bufOff != nil, l.stats)
+			if incremental && l.bufOff == nil && kernelAtLeast612() {
+				t.Error("the kernel has IOU_PBUF_RING_INC but the ring is plain")
+			}
+			if l.stats.sqFull == 0 || l.stats.recvENOBUFS == 0 {
+				t.Errorf("the tiny rings did not exercise the full SQ (%d) and ENOBUFS (%d) paths",
+					l.stats.sqFull, l.stats.recvENOBUFS)
+			}
+			if n := openFDs(t); n > base {
+				t.Errorf("%d descriptors open after Stop, %d before Start", n, base)
+			}
+		})
+	}
+}
+
+// kernelAtLeast612 reports whether the kernel is 6.12 or later (incremental buffer rings).
+func kernelAtLeast612() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	return major > 6 || major == 6 && minor >= 12
+}
+
+func TestUringCloseWithSendInFlightReleasesEverything(t *testing.T) {
+	requireUring(t)
+	// Each connection queues 4 MiB to a peer that never reads, so a send stays in flight, then the peer
+	// resets: the send's and the recv's final CQEs must both arrive before the descriptor is closed.
+	closed := make(chan error, 16)
+	h := &funcH{
+		open:  func(c Conn) { c.Write(make([]byte, 4<<20)) },
+		close: func(_ Conn, err error) { closed <- err },
+	}
+	base := openFDs(t)
+	e, addr := startUring(t, h)
+	for i := 0; i < 16; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // let the send fill the socket
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}
+	for i := 0; i < 16; i++ {
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("OnClose ran for %d of 16 connections", i)
+		}
+	}
+	if err := e.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.impl.(*uringEngine).loops[0]; l.live != 0 {
+		t.Fatalf("%d connections not finalized after Stop", l.live)
+	}
+	if n := openFDs(t); n > base {
+		t.Errorf("%d descriptors open after Stop, %d before Start", n, base)
+	}
+}
+
+type funcH struct {
+	open  func(Conn)
+	close func(Conn, error)
+}
+
+func (h *funcH) OnOpen(c Conn) {
+	if h.open != nil {
+		h.open(c)
+	}
+}
+func (h *funcH) OnData(c Conn) { c.Discard(-1) }
+func (h *funcH) OnClose(c Conn, err error) {
+	if h.close != nil {
+		h.close(c, err)
+	}
+}

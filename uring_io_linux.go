@@ -1,0 +1,278 @@
+package eddy
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/uring"
+)
+
+// I/O of a uring connection: the multishot recv into the loop's buffer ring, the one send in flight, and
+// the cancellation that must complete before the descriptor is closed.
+
+const (
+	// urMaxSendVecs bounds the slices of one SENDMSG; the rest of the queue goes in the next send.
+	// Outbound chunks hold up to 32 KiB each, so one send carries up to 2 MiB.
+	urMaxSendVecs = 64
+	// urCancelRetry is how long a released connection waits for the final CQEs of its cancelled
+	// operations before it cancels again. Cancellation normally completes in the next io_uring_enter;
+	// this only guards against an operation the kernel could not cancel at the first attempt (EALREADY).
+	urCancelRetry = time.Second
+)
+
+// urSendMsg is the msghdr and iovec array of a SENDMSG in flight. The kernel reads both through
+// addresses in the SQE, so they live in a heap object (which Go never moves) that the connection keeps
+// in c.msg until the send's CQE; the iovecs' Base pointers keep the output chunks visible to the GC.
+// The loop recycles them through a free list.
+type urSendMsg struct {
+	hdr unix.Msghdr
+	iov [urMaxSendVecs]unix.Iovec
+}
+
+func (l *urLoop) getMsg() *urSendMsg {
+	if n := len(l.msgs); n > 0 {
+		m := l.msgs[n-1]
+		l.msgs = l.msgs[:n-1]
+		return m
+	}
+	return new(urSendMsg)
+}
+
+func (l *urLoop) putMsg(m *urSendMsg) {
+	clear(m.iov[:m.hdr.Iovlen])
+	m.hdr = unix.Msghdr{}
+	l.msgs = append(l.msgs, m)
+}
+
+// ---- receiving ----
+
+// armRecv arms the connection's multishot recv unless one is in flight or reading is not wanted (the
+// peer closed, the connection is released, or back-pressure paused it). Only one recv is ever in flight
+// on a socket: a new one is armed only after the final CQE of the previous one, so data cannot be
+// delivered out of order.
+func (c *urConn) armRecv() {
+	if c.recvArmed || c.peerEOF || c.state == connReleased || c.state == connOpen && c.readPaused {
+		return
+	}
+	sqe := c.l.getSQE()
+	sqe.PrepRecvMultishot(c.fd, urRecvGroup, 0)
+	sqe.UserData = urToken(urOpRecv, c.slot, c.gen)
+	c.recvArmed = true
+}
+
+// onRecv handles a CQE of the multishot recv. The data is in a provided buffer that goes back to the
+// kernel as soon as OnData has returned (what the handler left is copied into c.in first). A CQE without
+// F_MORE ends the recv: end of file (Res 0), the ring ran dry (ENOBUFS), our cancel (ECANCELED), a CQ
+// overflow (data without F_MORE) or a socket error; the recv is re-armed unless reading is over.
+func (c *urConn) onRecv(cqe *uring.CQE) {
+	l := c.l
+	if b := l.recvData(cqe); b != nil {
+		c.received(b)
+	}
+	l.doneWithBuffer(cqe)
+	if cqe.More() {
+		return
+	}
+	c.recvArmed, c.recvCancel = false, false
+	err := cqe.Err()
+	switch {
+	case c.state == connReleased:
+		c.maybeFinalize()
+		return
+	case cqe.Res == 0:
+		c.onEOF()
+		return
+	case err == unix.ENOBUFS:
+		l.stats.recvENOBUFS++
+	case err == nil:
+		l.stats.recvRearm++
+	case err == unix.ECANCELED:
+	default:
+		c.abort(opError("read", c.network(), c.RemoteAddr(), "recv", err))
+		return
+	}
+	c.armRecv()
+}
+
+// received hands b, bytes in a provided buffer, to the handler. While back-pressure holds, it only
+// appends them to c.in (the recv is being cancelled; these were received before the cancel took effect);
+// they are offered to OnData when reading resumes.
+func (c *urConn) received(b []byte) {
+	c.lastActive = c.l.now
+	switch {
+	case c.state != connOpen || c.closeReq.Load():
+		return // closing, lingering or released: input is dropped
+	case c.readPaused || c.out.Len() > c.l.g.e.opts.highWater:
+		c.pause()
+		c.in.Append(b)
+		return
+	}
+	c.in.Add(b)
+	c.l.g.e.h.OnData(c)
+	c.in.Keep() // before the buffer goes back to the kernel
+}
+
+// deliver offers the buffered input to OnData again, once back-pressure has lifted.
+func (c *urConn) deliver() {
+	if c.state != connOpen || c.closeReq.Load() || c.readPaused || c.in.Len() == 0 {
+		return
+	}
+	c.l.g.e.h.OnData(c)
+	c.in.Keep()
+}
+
+// pause stops reading because the output queue passed the high water mark: the multishot recv is
+// cancelled (it would keep receiving otherwise) and not re-armed until resume.
+func (c *urConn) pause() {
+	c.readPaused = true
+	if c.recvArmed && !c.recvCancel {
+		sqe := c.l.getSQE()
+		sqe.PrepCancel(urToken(urOpRecv, c.slot, c.gen), 0)
+		sqe.UserData = urToken(urOpCancel, c.slot, c.gen)
+		sqe.Flags |= uring.SQECQESkipSuccess
+		c.recvCancel = true
+	}
+}
+
+// resume restarts reading once the output queue drained to the low water mark.
+func (c *urConn) resume() {
+	c.readPaused = false
+	c.armRecv()
+	if c.in.Len() > 0 {
+		c.l.queueRedeliver(c)
+	}
+}
+
+// ---- sending ----
+
+// flush runs at the end of an iteration for a connection that was written to, or whose send completed.
+// It sends the queued output (one SEND or SENDMSG at a time), applies back-pressure, and advances the
+// close state machine once everything is out.
+func (c *urConn) flush() {
+	if c.state == connReleased || c.state == connLinger || c.sending {
+		return // a send in flight marks the connection dirty again when it completes
+	}
+	o := &c.l.g.e.opts
+	if c.readPaused && c.out.Len() <= o.lowWater {
+		c.resume()
+	}
+	if c.out.Len() > 0 {
+		if c.state == connOpen && c.out.Len() > o.highWater {
+			c.pause()
+		}
+		c.send()
+		return
+	}
+	switch {
+	case c.state == connClosing:
+		c.finishClose()
+	case c.wantShutWr && !c.shutWr:
+		if err := c.shutdownWrite(); err != nil {
+			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
+		}
+	}
+}
+
+// send submits the head of the output queue: a SEND for one slice, a SENDMSG for several. The queue is
+// consumed only at the CQE, so the chunks stay referenced (and unmodified: writes only append after
+// them) for as long as the kernel may read them.
+func (c *urConn) send() {
+	l := c.l
+	vecs := c.out.Vectors(l.vecs[:0], urMaxSendVecs)
+	sqe := l.getSQE()
+	if len(vecs) == 1 {
+		sqe.PrepSend(c.fd, vecs[0], unix.MSG_NOSIGNAL)
+	} else {
+		m := l.getMsg()
+		for i, b := range vecs {
+			m.iov[i].Base = &b[0]
+			m.iov[i].SetLen(len(b))
+		}
+		m.hdr.Iov = &m.iov[0]
+		m.hdr.SetIovlen(len(vecs))
+		sqe.PrepSendmsg(c.fd, &m.hdr, unix.MSG_NOSIGNAL)
+		c.msg = m
+	}
+	clear(vecs)
+	sqe.UserData = urToken(urOpSend, c.slot, c.gen)
+	c.sending = true
+}
+
+// onSend handles the CQE of the send in flight: the bytes sent leave the queue, AsyncWrite callbacks
+// they complete run, and the connection is flushed again at the end of the iteration.
+func (c *urConn) onSend(cqe *uring.CQE) {
+	c.sending = false
+	call := "send"
+	if m := c.msg; m != nil {
+		call = "sendmsg"
+		c.msg = nil
+		c.l.putMsg(m)
+	}
+	if c.state == connReleased {
+		c.maybeFinalize()
+		return
+	}
+	if cqe.Res < 0 {
+		c.abort(opError("write", c.network(), c.RemoteAddr(), call, cqe.Err()))
+		return
+	}
+	n := int(cqe.Res)
+	c.out.Consume(n)
+	c.wrote(n)
+	c.l.markDirty(c)
+}
+
+// shutdownWrite shuts down the sending side once.
+func (c *urConn) shutdownWrite() error {
+	if c.shutWr {
+		return nil
+	}
+	c.shutWr = true
+	return unix.Shutdown(c.fd, unix.SHUT_WR)
+}
+
+// ---- release ----
+
+// release closes the connection for the API and cancels every operation on the socket; the descriptor
+// is closed and the slot freed by maybeFinalize once their final CQEs have been reaped.
+func (c *urConn) release() {
+	if c.state == connReleased {
+		return
+	}
+	c.state = connReleased
+	c.closeReq.Store(true)
+	c.l.wheel.Stop(&c.timer)
+	c.in.Reset()
+	c.failAsync()
+	c.cancelOps()
+	c.maybeFinalize()
+}
+
+// cancelOps cancels the recv, the send and the connect poll in flight, if any, with one ASYNC_CANCEL by
+// descriptor, and arms a retry in case one of them outlives it.
+func (c *urConn) cancelOps() {
+	if !c.recvArmed && !c.sending && !c.polling {
+		return
+	}
+	sqe := c.l.getSQE()
+	sqe.PrepCancelFd(c.fd, uring.CancelAll)
+	sqe.UserData = urToken(urOpCancel, c.slot, c.gen)
+	sqe.Flags |= uring.SQECQESkipSuccess
+	c.l.wheel.Schedule(&c.timer, c.l.clock()+int64(urCancelRetry))
+}
+
+// maybeFinalize closes the descriptor, drops the buffers and frees the slot of a released connection
+// once no operation on it is in flight. Only now may the descriptor number be reused and the output
+// chunks go back to their pool.
+func (c *urConn) maybeFinalize() {
+	if c.state != connReleased || c.recvArmed || c.sending || c.polling || c.fd < 0 {
+		return
+	}
+	c.l.wheel.Stop(&c.timer)
+	unix.Close(c.fd)
+	c.fd = -1
+	c.in.Reset()
+	c.out.Reset()
+	c.l.unregister(c)
+}

@@ -1,0 +1,450 @@
+package eddy
+
+import (
+	"errors"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/netpoll"
+	"github.com/eddyio/eddy/internal/socket"
+	"github.com/eddyio/eddy/internal/timer"
+	"github.com/eddyio/eddy/internal/uring"
+)
+
+// user_data tokens. Every SQE carries a token, never a Go pointer: the operation kind in the top byte, the
+// slot's generation (24 bits) and the slot (32 bits). For connection operations the slot indexes l.conns;
+// for accepts it indexes l.listeners. A connection's slot is freed, and its generation bumped, only after
+// the final CQE of every operation on it, so a CQE whose generation is stale cannot happen in normal
+// operation; it is dropped all the same (after giving back its receive buffer).
+//
+//	bits 63..56 op kind | 55..32 generation | 31..0 slot
+const (
+	urOpWake    = 1 + iota // the eventfd read that wakes the loop
+	urOpAccept             // multishot accept; slot = listener index
+	urOpRecv               // multishot recv into the buffer ring
+	urOpSend               // SEND or SENDMSG of queued output
+	urOpCancel             // ASYNC_CANCEL; its own CQE is only logged
+	urOpConnect            // POLL_ADD for POLLOUT on a connecting socket
+
+	urGenMask = 1<<24 - 1
+)
+
+func urToken(op uint8, slot, gen uint32) uint64 {
+	return uint64(op)<<56 | uint64(gen&urGenMask)<<32 | uint64(slot)
+}
+
+func urTokenOp(tok uint64) uint8    { return uint8(tok >> 56) }
+func urTokenSlot(tok uint64) uint32 { return uint32(tok) }
+func urTokenGen(tok uint64) uint32  { return uint32(tok>>32) & urGenMask }
+
+// urLoop is one event loop of the uring engine: a ring with its provided-buffer ring, the connections, a
+// timing wheel and a task queue, all owned by one goroutine locked to its OS thread. Every call on the ring
+// is made from that thread, as SINGLE_ISSUER requires.
+type urLoop struct {
+	g      *uringEngine
+	idx    int
+	ring   *uring.Ring
+	bufs   *uring.BufRing
+	bufOff []uint32 // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
+	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
+	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
+	// can never write into a closed descriptor, or one whose number was reused.
+	waker  *netpoll.Waker
+	state  atomic.Int32 // loopAwake, loopSleeping or loopWoken
+	stopRq atomic.Int32 // stopNone, stopGraceful or stopForce
+	tasks  taskQueue
+	wheel  *timer.Wheel
+
+	// wakeBuf receives the eventfd counter. The kernel writes it through an address in an SQE, so it is a
+	// separate heap object (never on a stack), referenced from the loop until the read's final CQE.
+	wakeBuf   *[8]byte
+	wakeArmed bool
+
+	conns     []*urConn // by slot
+	gens      []uint32  // generation of each slot, bumped when the slot is freed
+	freeSlots []uint32
+	live      int // connections whose slot is not yet freed (including closing and lingering ones)
+
+	listeners    []*urListener
+	acceptsArmed int             // multishot accepts without their final CQE
+	peer         socket.Acceptor // its address buffer serves getpeername without allocating
+
+	cqes      []uring.CQE
+	dirty     []*urConn    // connections to flush at the end of the iteration
+	redeliver []*urConn    // connections whose buffered input must be offered to OnData again
+	msgs      []*urSendMsg // free SENDMSG headers
+	vecs      [][]byte     // scratch for Outbound.Vectors
+
+	tick     timer.Timer
+	stopping bool
+	forced   bool  // a forced stop has aborted every connection
+	now      int64 // wheel clock, refreshed once per iteration
+	startCh  chan bool
+	stats    urStats
+}
+
+func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
+	w, err := netpoll.NewWaker()
+	if err != nil {
+		return nil, opError("eventfd", "", nil, "", err)
+	}
+	l := &urLoop{
+		g: g, idx: idx, waker: w,
+		wakeBuf: new([8]byte),
+		cqes:    make([]uring.CQE, urCQEBatch),
+		vecs:    make([][]byte, 0, urMaxSendVecs),
+		startCh: make(chan bool, 1),
+	}
+	l.tasks.cap = g.e.opts.taskQueueCap
+	l.now = l.clock()
+	l.wheel = timer.New(timerTick, l.now)
+	return l, nil
+}
+
+func (l *urLoop) clock() int64 { return int64(time.Since(l.g.base)) }
+
+func (l *urLoop) logger() *slog.Logger { return l.g.e.opts.logger }
+
+// release closes the buffer ring and the ring, on the loop's thread. Every operation that could write
+// into a receive buffer has posted its final CQE by then (the loop only exits once every connection is
+// released, and a connection is released after the final CQE of its recv).
+func (l *urLoop) release() {
+	for _, ln := range l.listeners {
+		if ln.fd >= 0 {
+			unix.Close(ln.fd)
+			ln.fd = -1
+		}
+	}
+	if l.ring == nil {
+		return
+	}
+	l.cancelWake()
+	if err := l.bufs.Close(); err != nil {
+		l.logger().Error("eddy: closing the buffer ring failed", "loop", l.idx, "err", err)
+	}
+	if err := l.ring.Close(); err != nil {
+		l.logger().Error("eddy: closing the ring failed", "loop", l.idx, "err", err)
+	}
+	l.ring, l.bufs = nil, nil
+}
+
+// closeWaker closes the eventfd, once the loop has exited and its task queue is closed.
+func (l *urLoop) closeWaker() { l.waker.Close() }
+
+// submit queues fn(arg) onto the loop from any goroutine and wakes the loop if it sleeps.
+func (l *urLoop) submit(fn func(any), arg any) error {
+	return l.tasks.push(task{fn, arg}, false, l.wake)
+}
+
+// wake writes the eventfd only when the loop sleeps (or is about to): a burst of tasks costs one write.
+// It runs under the task queue's lock (see waker).
+func (l *urLoop) wake() {
+	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
+		l.waker.Wake()
+	}
+}
+
+func (l *urLoop) requestStop(level int32) {
+	for {
+		cur := l.stopRq.Load()
+		if cur >= level || l.stopRq.CompareAndSwap(cur, level) {
+			break
+		}
+	}
+	l.state.Store(loopWoken)
+	l.tasks.ifOpen(func() { l.waker.Wake() }) // a loop that has finished has closed its queue
+}
+
+// run is the loop. It locks the goroutine to its thread, creates the ring there and reports on ready,
+// waits for the engine's go-ahead, then iterates: submit and wait in one io_uring_enter, dispatch the
+// completions (OnData runs here), run queued tasks, flush what was written, run due timers. It returns
+// after a stop request once every connection and listener is released.
+func (l *urLoop) run(ready chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.g.wg.Done()
+	if err := l.setup(); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
+	if !<-l.startCh {
+		l.release()
+		return
+	}
+	l.armWake()
+	for _, ln := range l.listeners {
+		l.armAccept(ln)
+	}
+	if l.idx == 0 {
+		if _, ok := l.g.e.h.(TickHandler); ok {
+			l.tick.Init(urRunTick, l)
+			l.wheel.Schedule(&l.tick, l.now)
+		}
+	}
+	for {
+		if rq := l.stopRq.Load(); rq != stopNone {
+			l.beginStop(rq)
+			if l.live == 0 && l.acceptsArmed == 0 {
+				break
+			}
+		}
+		timeout := l.waitTimeout()
+		if timeout != 0 {
+			l.state.Store(loopSleeping)
+			if l.tasks.pending() || l.stopRq.Load() != stopNone && !l.stopping {
+				timeout = 0
+			}
+		}
+		l.bufs.Advance()
+		_, err := l.ring.SubmitAndWait(1, timeout)
+		l.state.Store(loopAwake)
+		if err != nil {
+			l.enterFailed(err)
+		}
+		l.now = l.clock()
+		l.reap()
+		l.redeliverAll()
+		l.tasks.run()
+		l.flushAll()
+		l.wheel.Advance(l.clock())
+		l.flushAll() // timers may have written or closed
+	}
+	l.finish()
+}
+
+// enterFailed handles an io_uring_enter error. EBUSY and EAGAIN mean the kernel is short of resources
+// until completions are reaped, which the loop does next; anything else is logged, and the loop pauses
+// briefly so that a persistent error cannot make it spin.
+func (l *urLoop) enterFailed(err error) {
+	if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EAGAIN) {
+		return
+	}
+	l.logger().Error("eddy: io_uring_enter failed", "loop", l.idx, "err", err)
+	time.Sleep(10 * time.Millisecond)
+}
+
+// waitTimeout returns how long SubmitAndWait may wait: 0 when work is pending, the time to the next timer,
+// or -1 (no limit).
+func (l *urLoop) waitTimeout() time.Duration {
+	if len(l.redeliver) > 0 || len(l.dirty) > 0 {
+		return 0
+	}
+	d, ok := l.wheel.Next(l.clock())
+	if !ok {
+		return -1
+	}
+	return d
+}
+
+// getSQE returns a free SQE. When the submission queue is full it submits what is queued and retries, so
+// callers never see a full queue. The SQE must be filled before the next call.
+func (l *urLoop) getSQE() *uring.SQE {
+	for tries := 0; ; tries++ {
+		if sqe := l.ring.GetSQE(); sqe != nil {
+			return sqe
+		}
+		l.stats.sqFull++
+		l.bufs.Advance() // recycled buffers first, so the receives submitted now can use them
+		if _, err := l.ring.Submit(); err != nil {
+			if tries == 0 {
+				l.logger().Warn("eddy: io_uring submit failed with a full SQ, retrying", "loop", l.idx, "err", err)
+			}
+			time.Sleep(100 * time.Microsecond) // the kernel is short of memory: let it recover
+		}
+	}
+}
+
+// reap dispatches every ready CQE, in batches, and publishes the receive buffers recycled meanwhile.
+func (l *urLoop) reap() {
+	for {
+		n := l.ring.PeekBatch(l.cqes)
+		if n == 0 {
+			return
+		}
+		// The CQEs are copied out: consume them before dispatching, which may submit (a full SQ).
+		l.ring.Advance(n)
+		for i := 0; i < n; i++ {
+			l.dispatch(&l.cqes[i])
+		}
+		l.bufs.Advance()
+	}
+}
+
+// dispatch routes one CQE by the operation kind in its token.
+func (l *urLoop) dispatch(cqe *uring.CQE) {
+	tok := cqe.UserData
+	switch urTokenOp(tok) {
+	case urOpWake:
+		l.wakeArmed = false
+		if cqe.Res < 0 && cqe.Res != -int32(unix.ECANCELED) {
+			l.logger().Error("eddy: eventfd read failed", "loop", l.idx, "err", cqe.Err())
+		}
+		if l.ring != nil && cqe.Res != -int32(unix.ECANCELED) {
+			l.armWake()
+		}
+	case urOpAccept:
+		if i := urTokenSlot(tok); int(i) < len(l.listeners) {
+			l.onAccept(l.listeners[i], cqe)
+		}
+	case urOpRecv:
+		if c := l.lookup(tok); c != nil {
+			c.onRecv(cqe)
+		} else {
+			l.doneWithBuffer(cqe)
+		}
+	case urOpSend:
+		if c := l.lookup(tok); c != nil {
+			c.onSend(cqe)
+		}
+	case urOpConnect:
+		if c := l.lookup(tok); c != nil {
+			c.onConnect(cqe)
+		}
+	case urOpCancel:
+		if err := cqe.Err(); err != nil && !errors.Is(err, unix.ENOENT) {
+			l.logger().Debug("eddy: io_uring cancel", "loop", l.idx, "err", err)
+		}
+	}
+}
+
+// lookup returns the connection a token names, or nil when its generation is stale.
+func (l *urLoop) lookup(tok uint64) *urConn {
+	slot := urTokenSlot(tok)
+	if int(slot) >= len(l.conns) || l.gens[slot]&urGenMask != urTokenGen(tok) {
+		return nil
+	}
+	return l.conns[slot]
+}
+
+// armWake arms the read of the eventfd that other goroutines write to wake the loop.
+func (l *urLoop) armWake() {
+	if l.wakeArmed {
+		return
+	}
+	sqe := l.getSQE()
+	sqe.PrepRead(l.waker.FD(), l.wakeBuf[:], 0)
+	sqe.UserData = urToken(urOpWake, 0, 0)
+	l.wakeArmed = true
+}
+
+// cancelWake cancels the eventfd read and waits (boundedly) for its final CQE, so that the kernel no
+// longer holds the address of wakeBuf when the ring closes.
+func (l *urLoop) cancelWake() {
+	if !l.wakeArmed {
+		return
+	}
+	sqe := l.getSQE()
+	sqe.PrepCancel(urToken(urOpWake, 0, 0), 0)
+	sqe.UserData = urToken(urOpCancel, 0, 0)
+	deadline := time.Now().Add(time.Second)
+	for l.wakeArmed && time.Now().Before(deadline) {
+		l.ring.SubmitAndWait(1, 10*time.Millisecond)
+		for {
+			n := l.ring.Reap(l.cqes)
+			if n == 0 {
+				break
+			}
+			for i := 0; i < n; i++ {
+				if urTokenOp(l.cqes[i].UserData) == urOpWake {
+					l.wakeArmed = false
+				}
+			}
+		}
+	}
+}
+
+// markDirty schedules c for a flush at the end of the iteration.
+func (l *urLoop) markDirty(c *urConn) {
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+func (l *urLoop) flushAll() {
+	for i := 0; i < len(l.dirty); i++ { // flush may append: re-read the length
+		c := l.dirty[i]
+		l.dirty[i] = nil
+		c.dirty = false
+		c.flush()
+	}
+	l.dirty = l.dirty[:0]
+}
+
+// queueRedeliver schedules OnData for c's buffered input (after back-pressure lifted).
+func (l *urLoop) queueRedeliver(c *urConn) {
+	if !c.redeliverQueued {
+		c.redeliverQueued = true
+		l.redeliver = append(l.redeliver, c)
+	}
+}
+
+func (l *urLoop) redeliverAll() {
+	for len(l.redeliver) > 0 {
+		batch := l.redeliver
+		l.redeliver = nil
+		for i, c := range batch {
+			batch[i] = nil
+			c.redeliverQueued = false
+			c.deliver()
+		}
+		if l.redeliver == nil {
+			l.redeliver = batch[:0]
+			return
+		}
+	}
+}
+
+func urRunTick(arg any) {
+	l := arg.(*urLoop)
+	if l.stopping {
+		return
+	}
+	if d := l.g.e.tick(); d >= 0 {
+		l.wheel.Schedule(&l.tick, l.clock()+int64(d))
+	}
+}
+
+// beginStop starts the loop's stop: on the first request it cancels the accepts (each listener is closed
+// at its accept's final CQE) and starts a graceful close of every connection; a forced request closes
+// what is left at once.
+func (l *urLoop) beginStop(rq int32) {
+	if !l.stopping {
+		l.stopping = true
+		for _, ln := range l.listeners {
+			l.stopListener(ln)
+		}
+		l.wheel.Stop(&l.tick)
+		for _, c := range l.conns {
+			switch {
+			case c == nil:
+			case c.state == connConnecting:
+				c.failDial(ErrEngineStopped)
+			default:
+				c.beginClose(ErrEngineStopped)
+			}
+		}
+		l.flushAll()
+	}
+	if rq == stopForce && !l.forced {
+		l.forced = true
+		for _, c := range l.conns {
+			if c != nil {
+				c.abort(ErrEngineStopped)
+			}
+		}
+	}
+}
+
+// finish runs after the last connection is gone: it fails the tasks still queued and releases the loop.
+func (l *urLoop) finish() {
+	for _, t := range l.tasks.close() {
+		t.fn(t.arg) // each task sees a closed connection or a stopping loop and reports ErrClosed
+	}
+	l.release()
+}
