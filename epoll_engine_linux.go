@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -21,7 +22,7 @@ type epollEngine struct {
 	loops  []*epLoop
 	bound  []net.Addr
 	wg     sync.WaitGroup
-	nextLB uint32 // round-robin cursor of the single acceptor; touched only by the accepting loop
+	nextLB atomic.Uint32 // round-robin cursor for the single acceptor and Dial (any goroutine)
 }
 
 func newEpollEngine(e *Engine) *epollEngine {
@@ -117,7 +118,6 @@ func (g *epollEngine) stop(ctx context.Context) error {
 
 // pickLoop returns the loop that gets the next connection from a single acceptor.
 func (g *epollEngine) pickLoop() *epLoop {
-	l := g.loops[g.nextLB%uint32(len(g.loops))]
-	g.nextLB++
+	l := g.loops[(g.nextLB.Add(1)-1)%uint32(len(g.loops))]
 	return l
 }

@@ -18,7 +18,7 @@ import (
 var echoCommand = command{
 	name:    "echo",
 	summary: "serve an echo server on an eddy engine (or on package net with --baseline)",
-	usage:   "eddy echo [--addr tcp://127.0.0.1:9000] [--engine auto|epoll|std] [--loops N] [--baseline] [--duration D]",
+	usage:   "eddy echo [--addr tcp://127.0.0.1:9000] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D]",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg echoConfig
 		fs := flag.NewFlagSet("echo", flag.ContinueOnError)
