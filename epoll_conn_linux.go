@@ -67,7 +67,7 @@ type epConn struct {
 type connExtra struct {
 	laddr  netip.AddrPort // set only when the listener's address is a wildcard, or for a dialled socket
 	reason error          // the reason OnClose will report
-	waits  []asyncWait    // AsyncWrite callbacks waiting for their bytes to reach the kernel
+	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
 	dial   *dialState     // while connecting
 }
 
@@ -153,7 +153,7 @@ func asyncWriteTask(arg any) {
 	c.l.markDirty(c)
 	if r.cb != nil {
 		x := c.extra()
-		x.waits = append(x.waits, asyncWait{ahead: c.out.Len(), cb: r.cb})
+		x.waits.add(c.out.Len(), r.cb)
 	}
 }
 
@@ -164,19 +164,7 @@ func (c *epConn) wrote(n int) {
 	if a == nil || len(a.waits) == 0 {
 		return
 	}
-	done := 0
-	for i := range a.waits {
-		a.waits[i].ahead -= n
-		if a.waits[i].ahead <= 0 {
-			done = i + 1
-		}
-	}
-	ready := a.waits[:done]
-	a.waits = a.waits[done:]
-	if len(a.waits) == 0 {
-		a.waits = nil
-	}
-	for _, w := range ready {
+	for _, w := range a.waits.advance(n) {
 		w.cb(c, nil)
 	}
 }
@@ -187,9 +175,7 @@ func (c *epConn) failAsync() {
 	if a == nil {
 		return
 	}
-	waits := a.waits
-	a.waits = nil
-	for _, w := range waits {
+	for _, w := range a.waits.take() {
 		w.cb(c, ErrClosed)
 	}
 }

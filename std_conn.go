@@ -41,7 +41,7 @@ type stdConn struct {
 	wcond      sync.Cond // the writer waits for output or a close
 	rcond      sync.Cond // the reader waits for the output to drain below the low water mark
 	wq         buffer.Outbound
-	waits      []asyncWait
+	waits      asyncWaits
 	wantShutWr bool
 	shutWr     bool
 	closing    bool // flush, shut down, then finish
@@ -207,14 +207,7 @@ func (c *stdConn) writeLoop() {
 		n := int(n64)
 		c.wmu.Lock()
 		c.wq.Consume(n)
-		var done []asyncWait
-		for i := range c.waits {
-			c.waits[i].ahead -= n
-			if c.waits[i].ahead <= 0 {
-				done = c.waits[:i+1]
-			}
-		}
-		c.waits = c.waits[len(done):]
+		done := c.waits.advance(n)
 		if c.wq.Len() <= c.g.e.opts.lowWater {
 			c.rcond.Broadcast()
 		}
@@ -231,8 +224,7 @@ func (c *stdConn) writeLoop() {
 	}
 	// aborted: drop the output, report, and unblock the reader
 	c.wmu.Lock()
-	waits := c.waits
-	c.waits = nil
+	waits := c.waits.take()
 	c.wq.Reset()
 	c.wmu.Unlock()
 	for _, w := range waits {
@@ -348,7 +340,7 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 		n += len(b)
 	}
 	if cb != nil {
-		c.waits = append(c.waits, asyncWait{ahead: c.wq.Len(), cb: cb})
+		c.waits.add(c.wq.Len(), cb)
 	}
 	c.wcond.Signal()
 	c.wmu.Unlock()

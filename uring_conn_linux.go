@@ -146,7 +146,7 @@ func urAsyncWriteTask(arg any) {
 	c.l.markDirty(c)
 	if r.cb != nil {
 		x := c.extra()
-		x.waits = append(x.waits, asyncWait{ahead: c.out.Len(), cb: r.cb})
+		x.waits.add(c.out.Len(), r.cb)
 	}
 }
 
@@ -157,19 +157,7 @@ func (c *urConn) wrote(n int) {
 	if a == nil || len(a.waits) == 0 {
 		return
 	}
-	done := 0
-	for i := range a.waits {
-		a.waits[i].ahead -= n
-		if a.waits[i].ahead <= 0 {
-			done = i + 1
-		}
-	}
-	ready := a.waits[:done]
-	a.waits = a.waits[done:]
-	if len(a.waits) == 0 {
-		a.waits = nil
-	}
-	for _, w := range ready { // after the bookkeeping: a callback may write, and so append to a.waits
+	for _, w := range a.waits.advance(n) { // advance first: a callback may write and add a wait
 		w.cb(c, nil)
 	}
 }
@@ -180,9 +168,7 @@ func (c *urConn) failAsync() {
 	if a == nil {
 		return
 	}
-	waits := a.waits
-	a.waits = nil
-	for _, w := range waits {
+	for _, w := range a.waits.take() {
 		w.cb(c, ErrClosed)
 	}
 }
