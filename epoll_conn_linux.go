@@ -55,10 +55,33 @@ type epConn struct {
 	out         buffer.Outbound
 	ctx         any
 	raddr       netip.AddrPort
-	timer       timer.Timer // idle timeout, then close and linger deadlines
-	idleTimeout time.Duration
-	lastActive  int64                     // wheel clock of the last read or write progress
+	tm          *connClock                // idle timeout and close deadlines; nil until one is needed
 	x           atomic.Pointer[connExtra] // rarely needed state, allocated on first use
+}
+
+// connClock is the timer of a connection, with what it needs to decide: allocated when the connection gets
+// an idle timeout or starts closing, so that an idle connection without a timeout does not carry it (a
+// 64-byte timer and two clocks would be a third of an epConn).
+type connClock struct {
+	timer       timer.Timer // the idle timeout while open, then the close and linger deadlines
+	idleTimeout time.Duration
+	lastActive  int64 // wheel clock of the last read or write progress
+}
+
+// clock returns c's connClock, allocating it if needed. Loop only.
+func (c *epConn) clock() *connClock {
+	if c.tm == nil {
+		c.tm = &connClock{lastActive: c.l.now}
+		c.tm.timer.Init(connTimer, c)
+	}
+	return c.tm
+}
+
+// active records read or write progress, which defers the idle timeout and the bound on a stuck flush.
+func (c *epConn) active() {
+	if c.tm != nil {
+		c.tm.lastActive = c.l.now
+	}
 }
 
 // connExtra holds what most connections never need, to keep an idle epConn small. It is allocated on the
@@ -159,7 +182,7 @@ func asyncWriteTask(arg any) {
 
 // wrote accounts n bytes handed to the kernel and runs the AsyncWrite callbacks they complete.
 func (c *epConn) wrote(n int) {
-	c.lastActive = c.l.now
+	c.active()
 	a := c.x.Load()
 	if a == nil || len(a.waits) == 0 {
 		return
@@ -247,7 +270,9 @@ func (c *epConn) beginClose(reason error) {
 	}
 	c.in.Reset()
 	c.readPaused = false
-	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
+	tm := c.clock()
+	tm.lastActive = c.l.now // the bound on a stuck flush counts from here
+	c.l.wheel.Schedule(&tm.timer, c.l.now+int64(lingerTimeout))
 	c.l.markDirty(c) // the flush finishes the close once the output is out
 }
 
@@ -262,7 +287,7 @@ func (c *epConn) finishClose() {
 		return
 	}
 	c.state = connLinger
-	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
+	c.l.wheel.Schedule(&c.clock().timer, c.l.now+int64(lingerTimeout))
 	c.read() // the FIN may be here already
 }
 
@@ -292,7 +317,9 @@ func (c *epConn) release() {
 	}
 	c.state = connReleased
 	c.closeReq.Store(true)
-	c.l.wheel.Stop(&c.timer)
+	if c.tm != nil {
+		c.l.wheel.Stop(&c.tm.timer)
+	}
 	c.in.Reset()
 	c.out.Reset()
 	c.failAsync()
@@ -315,20 +342,21 @@ func (c *epConn) onEOF() {
 // closing, the linger deadline after that.
 func connTimer(arg any) {
 	c := arg.(*epConn)
+	tm := c.tm
 	now := c.l.clock()
 	switch c.state {
 	case connOpen:
-		if c.idleTimeout <= 0 {
+		if tm.idleTimeout <= 0 {
 			return
 		}
-		if deadline := c.lastActive + int64(c.idleTimeout); deadline > now {
-			c.l.wheel.Schedule(&c.timer, deadline)
+		if deadline := tm.lastActive + int64(tm.idleTimeout); deadline > now {
+			c.l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
 		c.beginClose(ErrIdleTimeout)
 	case connClosing:
-		if deadline := c.lastActive + int64(lingerTimeout); deadline > now {
-			c.l.wheel.Schedule(&c.timer, deadline)
+		if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
+			c.l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
 		c.abort(c.reason()) // the peer stopped reading: give up on the rest of the output
@@ -344,12 +372,16 @@ func (c *epConn) SetIdleTimeout(d time.Duration) error {
 	if d < 0 {
 		d = 0
 	}
-	c.idleTimeout = d
 	if d == 0 {
-		c.l.wheel.Stop(&c.timer)
+		if c.tm != nil {
+			c.tm.idleTimeout = 0
+			c.l.wheel.Stop(&c.tm.timer)
+		}
 		return nil
 	}
-	c.l.wheel.Schedule(&c.timer, c.l.clock()+int64(d))
+	tm := c.clock()
+	tm.idleTimeout = d
+	c.l.wheel.Schedule(&tm.timer, c.l.clock()+int64(d))
 	return nil
 }
 
@@ -376,14 +408,14 @@ func (c *epConn) read() {
 		n, err := unix.Read(c.fd, l.readBuf)
 		switch {
 		case n > 0:
-			c.lastActive = l.now
+			c.active()
 			if c.state != connOpen {
 				if n < len(l.readBuf) && !c.rdhup {
 					return
 				}
 				continue // closing or lingering: drop the input, wait for the FIN
 			}
-			c.in.Add(l.readBuf[:n])
+			c.in.Add(&l.borrow, l.readBuf[:n])
 			l.g.e.h.OnData(c)
 			c.inCallbackDone()
 			if n < len(l.readBuf) && !c.rdhup {

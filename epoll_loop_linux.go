@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/eddyio/eddy/internal/buffer"
 	"github.com/eddyio/eddy/internal/netpoll"
 	"github.com/eddyio/eddy/internal/socket"
 	"github.com/eddyio/eddy/internal/timer"
@@ -80,6 +81,7 @@ type epLoop struct {
 	acceptor  socket.Acceptor
 
 	readBuf []byte
+	borrow  buffer.Chunk // lends readBuf to the connection whose OnData runs (see buffer.Inbound)
 	events  []netpoll.Event
 	dirty   []*epConn // connections to flush at the end of the iteration
 	reread  []*epConn // connections with unread input and no edge to come (budget spent, reading resumed)
@@ -413,8 +415,7 @@ func (l *epLoop) newConn(fd int, ln *epListener) *epConn {
 		l.conns = append(l.conns, nil)
 		l.gens = append(l.gens, 1)
 	}
-	c := &epConn{l: l, fd: fd, slot: slot, ln: ln, idleTimeout: l.g.e.opts.idleTimeout}
-	c.timer.Init(connTimer, c)
+	c := &epConn{l: l, fd: fd, slot: slot, ln: ln}
 	l.conns[slot] = c
 	l.live++
 	return c
@@ -430,9 +431,10 @@ func (l *epLoop) freeConn(c *epConn) {
 
 // opened starts an open connection's life: the idle timer and OnOpen.
 func (l *epLoop) opened(c *epConn) {
-	c.lastActive = l.now
-	if c.idleTimeout > 0 {
-		l.wheel.Schedule(&c.timer, l.now+int64(c.idleTimeout))
+	if d := l.g.e.opts.idleTimeout; d > 0 {
+		tm := c.clock()
+		tm.idleTimeout = d
+		l.wheel.Schedule(&tm.timer, l.now+int64(d))
 	}
 	l.g.e.h.OnOpen(c)
 	c.inCallbackDone()

@@ -122,6 +122,7 @@ func (c *stdConn) readLoop() {
 	}
 	c.armIdle()
 	buf := make([]byte, min(c.g.e.opts.readBufSize, stdReadBufferCap))
+	var borrow buffer.Chunk // lends buf to c.in during OnData
 	for {
 		if !c.waitOutputRoom() {
 			break
@@ -131,7 +132,7 @@ func (c *stdConn) readLoop() {
 			c.lastActive.Store(time.Now().UnixNano())
 			if !c.closeReq.Load() {
 				c.mu.Lock()
-				c.in.Add(buf[:n])
+				c.in.Add(&borrow, buf[:n])
 				h.OnData(c)
 				c.in.Keep()
 				c.endSection()

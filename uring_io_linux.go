@@ -108,7 +108,7 @@ func (c *urConn) received(b []byte) {
 		c.in.Append(b)
 		return
 	}
-	c.in.Add(b)
+	c.in.Add(&c.l.borrow, b)
 	c.l.g.e.h.OnData(c)
 	c.in.Keep() // before the buffer goes back to the kernel
 }

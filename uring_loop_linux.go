@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/eddyio/eddy/internal/buffer"
 	"github.com/eddyio/eddy/internal/netpoll"
 	"github.com/eddyio/eddy/internal/socket"
 	"github.com/eddyio/eddy/internal/timer"
@@ -49,7 +50,8 @@ type urLoop struct {
 	idx    int
 	ring   *uring.Ring
 	bufs   *uring.BufRing
-	bufOff []uint32 // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
+	bufOff []uint32     // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
+	borrow buffer.Chunk // lends a provided buffer to the connection whose OnData runs (see buffer.Inbound)
 	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
 	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
 	// can never write into a closed descriptor, or one whose number was reused.

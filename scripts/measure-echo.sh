@@ -20,11 +20,12 @@
 #	scripts/measure-echo.sh                      # the full run, about 5 minutes
 #	REPS=5 scripts/measure-echo.sh               # more repetitions on a noisy machine
 #	REPS=1 DURATION=2s IDLE_CONNS=1000 scripts/measure-echo.sh   # a quick check
+#	CONNS_LIST= SERVERS=eddy-epoll scripts/measure-echo.sh       # idle memory of one server only
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
 REPS=${REPS:-3}
-CONNS_LIST=${CONNS_LIST:-"100 1000"}
+CONNS_LIST=${CONNS_LIST-"100 1000"}
 SIZE=${SIZE:-64}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 HOLD=${HOLD:-5s}
@@ -32,9 +33,11 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
 # The servers, in the order they are interleaved: a name and the flags of "eddy echo".
-SERVER_NAMES=(eddy-epoll eddy-std net-baseline)
+# SERVERS="eddy-epoll eddy-uring" picks some of them.
+read -r -a SERVER_NAMES <<<"${SERVERS:-eddy-epoll eddy-uring eddy-std net-baseline}"
 declare -A SERVER_FLAGS=(
 	[eddy-epoll]="--engine epoll --loops 1"
+	[eddy-uring]="--engine uring --loops 1"
 	[eddy-std]="--engine std"
 	[net-baseline]="--baseline"
 )

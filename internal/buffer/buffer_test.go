@@ -72,8 +72,9 @@ func TestOutboundSteadyStateAllocatesNothing(t *testing.T) {
 
 func TestInboundBorrowKeepAndPeek(t *testing.T) {
 	var in Inbound
+	var sh Chunk
 	loopBuf := []byte("hello world")
-	in.Add(loopBuf)
+	in.Add(&sh, loopBuf)
 	if b, err := in.Peek(5); err != nil || string(b) != "hello" {
 		t.Fatalf("Peek(5) = %q, %v", b, err)
 	}
@@ -85,7 +86,7 @@ func TestInboundBorrowKeepAndPeek(t *testing.T) {
 	if b, err := in.Peek(10); err != io.ErrShortBuffer || string(b) != "world" {
 		t.Fatalf("Peek(10) after Keep = %q, %v; want the kept bytes and ErrShortBuffer", b, err)
 	}
-	in.Add([]byte("!!"))
+	in.Add(&sh, []byte("!!"))
 	if b, _ := in.Peek(-1); string(b) != "world!!" {
 		t.Fatalf("after a second Add: %q", b)
 	}
@@ -96,13 +97,39 @@ func TestInboundBorrowKeepAndPeek(t *testing.T) {
 
 func TestInboundFullyConsumedBorrowCopiesNothing(t *testing.T) {
 	var in Inbound
+	var sh Chunk
 	buf := make([]byte, 4096)
 	allocs := testing.AllocsPerRun(1000, func() {
-		in.Add(buf)
+		in.Add(&sh, buf)
 		in.Next(-1)
 		in.Keep()
 	})
 	if allocs != 0 || in.own != nil {
 		t.Fatalf("%v allocations; own %v", allocs, in.own)
+	}
+}
+
+func TestInboundBorrowChunkIsLentToOneConnectionAtATime(t *testing.T) {
+	var a, b Inbound
+	var sh Chunk
+	loopBuf := []byte("abcdef")
+	a.Add(&sh, loopBuf)
+	a.Next(2)
+	a.Keep() // "cdef" copied out; sh is free again
+	copy(loopBuf, "uvwxyz")
+	b.Add(&sh, loopBuf[:3])
+	if got := string(b.Bytes()); got != "uvw" {
+		t.Fatalf("b = %q", got)
+	}
+	b.Reset() // a borrow dropped without Keep must not reach the pool
+	if got := string(a.Bytes()); got != "cdef" {
+		t.Fatalf("a = %q after the borrow chunk was lent to b", got)
+	}
+	if a.own == &sh || !sh.borrowed || sh.B != nil {
+		t.Fatalf("a owns the borrow chunk, or the chunk still aliases the loop buffer")
+	}
+	Put(&sh) // ignored for a borrow chunk
+	if c := Get(512); c == &sh {
+		t.Fatal("the borrow chunk went into the pool")
 	}
 }

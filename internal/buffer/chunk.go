@@ -10,6 +10,9 @@ import (
 type Chunk struct {
 	B    []byte
 	R, W int
+	// borrowed marks a chunk that lends a loop's read buffer to an Inbound (see Inbound.Add): it is never
+	// pooled, and Keep copies its bytes out.
+	borrowed bool
 }
 
 // Len returns the number of unconsumed bytes.
@@ -66,6 +69,9 @@ func Get(n int) *Chunk {
 
 // Put returns c to its pool; c must not be used afterwards.
 func Put(c *Chunk) {
+	if c.borrowed {
+		return // a borrow chunk belongs to its loop
+	}
 	c.R, c.W = 0, 0
 	size := len(c.B)
 	cl := classOf(size)

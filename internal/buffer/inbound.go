@@ -3,19 +3,19 @@ package buffer
 import "io"
 
 // Inbound holds the inbound bytes of one connection that its handler has not consumed yet. While a
-// callback runs, the bytes may live in the loop's shared read buffer (Borrow); Keep copies what is left
-// into a pooled chunk afterwards, so an idle connection with nothing buffered holds no memory.
+// callback runs, the bytes may live in the loop's shared read buffer (Add borrows them); Keep copies what is
+// left into a pooled chunk afterwards, so an idle connection with nothing buffered holds no memory.
+//
+// Inbound is a single pointer, so that it costs an idle connection 8 bytes. A borrow is described by a
+// Chunk the loop owns and lends to one connection at a time (a loop runs one callback at a time); the
+// Chunk's borrowed flag tells it apart from owned storage, which goes back to the pool when drained.
 // It is not safe for concurrent use.
 type Inbound struct {
-	own      *Chunk // owned storage, nil when nothing is kept
-	borrowed []byte // unconsumed bytes in the loop's buffer, during one callback
+	own *Chunk // owned storage or, during one callback, the loop's borrow chunk; nil when empty
 }
 
 // Len returns the number of unconsumed bytes.
 func (in *Inbound) Len() int {
-	if in.borrowed != nil {
-		return len(in.borrowed)
-	}
 	if in.own != nil {
 		return in.own.Len()
 	}
@@ -24,9 +24,6 @@ func (in *Inbound) Len() int {
 
 // Bytes returns the unconsumed bytes; the slice aliases the buffer.
 func (in *Inbound) Bytes() []byte {
-	if in.borrowed != nil {
-		return in.borrowed
-	}
 	if in.own != nil {
 		return in.own.Bytes()
 	}
@@ -35,30 +32,30 @@ func (in *Inbound) Bytes() []byte {
 
 // Consume drops the first n unconsumed bytes (n <= Len).
 func (in *Inbound) Consume(n int) {
-	if in.borrowed != nil {
-		in.borrowed = in.borrowed[n:]
+	c := in.own
+	if c == nil {
 		return
 	}
-	if in.own != nil {
-		in.own.R += n
-		if in.own.Len() == 0 {
-			Put(in.own)
-			in.own = nil
-		}
+	c.R += n
+	if c.Len() == 0 {
+		in.own = nil
+		Put(c) // a no-op for a borrow chunk
 	}
 }
 
-// Add makes b available to the handler. When nothing is kept, b is borrowed (not copied), and the caller
-// must call Keep before b's storage is reused; otherwise b is appended to the kept bytes.
-func (in *Inbound) Add(b []byte) {
-	if in.own == nil && in.borrowed == nil {
-		in.borrowed = b[:len(b):len(b)]
+// Add makes b available to the handler. When nothing is kept, b is borrowed (not copied) through sh, a
+// chunk owned by the caller that no other Inbound uses until Keep; the caller must call Keep before b's
+// storage is reused or sh is lent again. Otherwise b is appended to the kept bytes.
+func (in *Inbound) Add(sh *Chunk, b []byte) {
+	if in.own == nil {
+		if len(b) == 0 {
+			return
+		}
+		sh.B, sh.R, sh.W, sh.borrowed = b[:len(b):len(b)], 0, len(b), true
+		in.own = sh
 		return
 	}
-	if in.borrowed != nil { // a second Add in one callback round: keep the first part first
-		in.Keep()
-	}
-	in.Append(b)
+	in.Append(b) // after a borrow in this callback round, Append keeps the borrowed part first
 }
 
 // Append copies b after the kept bytes.
@@ -66,6 +63,7 @@ func (in *Inbound) Append(b []byte) {
 	if len(b) == 0 {
 		return
 	}
+	in.Keep()
 	c := in.own
 	if c == nil {
 		c = Get(len(b))
@@ -83,22 +81,31 @@ func (in *Inbound) Append(b []byte) {
 	c.W += copy(c.B[c.W:], b)
 }
 
-// Keep ends a borrow: the unconsumed borrowed bytes, if any, are copied into owned storage.
+// Keep ends a borrow: the unconsumed borrowed bytes, if any, are copied into owned storage, and the borrow
+// chunk is free to lend again.
 func (in *Inbound) Keep() {
-	b := in.borrowed
-	if b == nil {
+	sh := in.own
+	if sh == nil || !sh.borrowed {
 		return
 	}
-	in.borrowed = nil
-	in.Append(b)
+	in.own = nil
+	if sh.Len() > 0 {
+		c := Get(sh.Len())
+		c.W = copy(c.B, sh.Bytes())
+		in.own = c
+	}
+	sh.B, sh.R, sh.W = nil, 0, 0
 }
 
 // Reset drops everything and releases the memory.
 func (in *Inbound) Reset() {
-	in.borrowed = nil
-	if in.own != nil {
-		Put(in.own)
+	if c := in.own; c != nil {
 		in.own = nil
+		if c.borrowed {
+			c.B, c.R, c.W = nil, 0, 0
+			return
+		}
+		Put(c)
 	}
 }
 
