@@ -51,12 +51,12 @@ type epConn struct {
 
 	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
 
-	in          buffer.Inbound
-	out         buffer.Outbound
-	ctx         any
-	raddr       netip.AddrPort
-	tm          *connClock                // idle timeout and close deadlines; nil until one is needed
-	x           atomic.Pointer[connExtra] // rarely needed state, allocated on first use
+	in    buffer.Inbound
+	out   buffer.Outbound
+	ctx   any
+	raddr netip.AddrPort
+	tm    *connClock                // idle timeout and close deadlines; nil until one is needed
+	x     atomic.Pointer[connExtra] // rarely needed state, allocated on first use
 }
 
 // connClock is the timer of a connection, with what it needs to decide: allocated when the connection gets
