@@ -167,7 +167,8 @@ func WithStopTimeout(d time.Duration) Option {
 }
 
 // WithTaskQueueCapacity bounds each loop's queue of work from other goroutines (AsyncWrite, Execute);
-// beyond it those calls return ErrQueueFull (default 65536).
+// beyond it those calls return ErrQueueFull (default 65536). The std engine, where each connection runs
+// its own tasks, applies the bound per connection.
 func WithTaskQueueCapacity(n int) Option {
 	return func(o *options) error {
 		if n < 1 {

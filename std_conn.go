@@ -99,14 +99,26 @@ func (c *stdConn) hasTasks() bool {
 	return n > 0
 }
 
-// post queues fn to run serialised with the connection's callbacks.
-func (c *stdConn) post(fn func()) {
+// post queues fn, the engine's own work, to run serialised with the connection's callbacks.
+func (c *stdConn) post(fn func()) { c.push(fn, true) }
+
+// postUser queues fn for AsyncWrite or Execute. The list is bounded like a loop's task queue
+// (WithTaskQueueCapacity), but per connection, since each connection runs its own tasks: postUser returns
+// ErrQueueFull when it is full. The engine's own work (post) is never refused.
+func (c *stdConn) postUser(fn func()) error { return c.push(fn, false) }
+
+func (c *stdConn) push(fn func(), always bool) error {
 	c.qmu.Lock()
+	if !always && len(c.tasks) >= c.g.e.opts.taskQueueCap {
+		c.qmu.Unlock()
+		return ErrQueueFull
+	}
 	c.tasks = append(c.tasks, fn)
 	c.qmu.Unlock()
 	if c.mu.TryLock() {
 		c.endSection()
 	}
+	return nil
 }
 
 // ---- reader ----
@@ -355,24 +367,22 @@ func (c *stdConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
 	if c.closeReq.Load() {
 		return ErrClosed
 	}
-	c.post(func() {
+	return c.postUser(func() {
 		if _, err := c.enqueue(b, nil, cb); err != nil && cb != nil {
 			cb(c, err)
 		}
 	})
-	return nil
 }
 
 func (c *stdConn) Execute(fn func(Conn)) error {
 	if c.closeReq.Load() {
 		return ErrClosed
 	}
-	c.post(func() {
+	return c.postUser(func() {
 		if !c.closeReq.Load() {
 			fn(c)
 		}
 	})
-	return nil
 }
 
 func (c *stdConn) Close() error {
