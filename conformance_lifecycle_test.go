@@ -252,3 +252,59 @@ func TestNoDescriptorLeakAfterManyConnections(t *testing.T) {
 		}
 	})
 }
+
+// byeHandler echoes, and closes the connection when it receives "bye".
+type byeHandler struct{ eddy.BaseHandler }
+
+func (byeHandler) OnData(c eddy.Conn) {
+	b, _ := c.Next(-1)
+	if string(b) == "bye" {
+		c.Close()
+		return
+	}
+	c.Write(b)
+}
+
+// A stopping engine does not wait for peers to close: neither for an open connection it closes itself, nor
+// for one already lingering (closed by the server, waiting for the peer's FIN). Stop must return well before
+// the 2-second linger bound, and both peers see EOF.
+func TestStopDoesNotLingerForPeersThatStayOpen(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		e, err := eddy.New(byeHandler{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(); err != nil {
+			t.Fatal(err)
+		}
+		addr := e.Addrs()[0].String()
+		open, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer open.Close()
+		if err := echoOnce(open, "hello"); err != nil {
+			t.Fatal(err)
+		}
+		lingering, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lingering.Close()
+		lingering.Write([]byte("bye"))
+		lingering.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := lingering.Read(make([]byte, 8)); err != io.EOF {
+			t.Fatalf("after bye: %d bytes, %v; want EOF", n, err)
+		}
+		// lingering stays open on this side: the server waits for its FIN until it stops.
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Fatalf("Stop: %v (it waited for peers that never close)", err)
+		}
+		open.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := open.Read(make([]byte, 8)); err != io.EOF {
+			t.Fatalf("open connection after Stop: %d bytes, %v; want EOF", n, err)
+		}
+	})
+}

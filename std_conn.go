@@ -171,6 +171,29 @@ func (c *stdConn) readLoop() {
 	c.g.removeConn(c)
 }
 
+// linger bounds the wait for the peer's FIN once the output is out: lingerTimeout, or none when the engine
+// is stopping (a stopping engine does not wait for peers, as on the other engines). It runs under wmu, as
+// stopReading does, so that a stop that begins meanwhile cannot be overridden by a later, longer deadline.
+func (c *stdConn) linger() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	d := lingerTimeout
+	select {
+	case <-c.g.quit:
+		d = 0
+	default:
+	}
+	c.nc.SetReadDeadline(time.Now().Add(d))
+}
+
+// stopReading ends the reader's wait at once, for a stopping engine: the reader stops reading (the
+// connection is closing, input is dropped) and waits for the writer to flush what is queued.
+func (c *stdConn) stopReading() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetReadDeadline(time.Now())
+}
+
 // waitOutputRoom blocks while the output queue is above the high water mark (back-pressure on the peer) and
 // reports whether the connection is still worth reading.
 func (c *stdConn) waitOutputRoom() bool {
@@ -210,7 +233,7 @@ func (c *stdConn) writeLoop() {
 			c.wmu.Unlock() // closing, and everything is out
 			closeWrite(c.nc)
 			c.notifyClose(c.closeReason())
-			c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+			c.linger()
 			return
 		}
 		vecs = c.wq.Vectors(vecs[:0], maxIovecs)

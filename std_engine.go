@@ -184,6 +184,7 @@ func (g *stdEngine) stop(ctx context.Context) error {
 	g.closeListeners()
 	for _, c := range conns {
 		c.closeWith(ErrEngineStopped, false)
+		c.stopReading() // no linger for the peer's FIN; the writer still flushes
 	}
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
