@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -307,4 +308,70 @@ func TestStopDoesNotLingerForPeersThatStayOpen(t *testing.T) {
 			t.Fatalf("open connection after Stop: %d bytes, %v; want EOF", n, err)
 		}
 	})
+}
+
+// StopAccepting closes the listeners and keeps serving: a connection made before it echoes on, a new one
+// is refused, and Stop then closes the old one as usual.
+func TestStopAcceptingKeepsServing(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		t.Run("listener per loop", func(t *testing.T) { testStopAccepting(t, kind, true) })
+		t.Run("one acceptor", func(t *testing.T) { testStopAccepting(t, kind, false) })
+	})
+}
+
+func testStopAccepting(t *testing.T, kind eddy.EngineKind, reusePort bool) {
+	e, err := eddy.New(newEcho(false), []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(2),
+		eddy.WithReusePort(reusePort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.StopAccepting(); !errors.Is(err, eddy.ErrEngineStopped) {
+		t.Fatalf("StopAccepting before Start: %v, want ErrEngineStopped", err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := e.Addrs()[0].String()
+	var old []net.Conn
+	for i := 0; i < 4; i++ { // with two loops, both get some
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := echoOnce(c, "before"); err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, c)
+	}
+	for i := 0; i < 2; i++ {
+		if err := e.StopAccepting(); err != nil {
+			t.Fatalf("StopAccepting #%d: %v", i+1, err)
+		}
+	}
+	for _, c := range old {
+		if err := echoOnce(c, "after StopAccepting"); err != nil {
+			t.Fatalf("a connection accepted before StopAccepting: %v", err)
+		}
+	}
+	if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+		c.Close()
+		t.Fatal("a new connection was accepted after StopAccepting")
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial after StopAccepting: %v, want connection refused", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range old {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("after Stop: %v, want EOF", err)
+		}
+	}
+	if err := e.StopAccepting(); !errors.Is(err, eddy.ErrEngineStopped) {
+		t.Fatalf("StopAccepting after Stop: %v, want ErrEngineStopped", err)
+	}
 }

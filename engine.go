@@ -21,6 +21,9 @@ type impl interface {
 	loopList() []Loop
 	// dial connects to ep from one of the loops.
 	dial(ctx context.Context, ep *endpoint) future.Future[Conn]
+	// stopAccepting closes the listeners and returns once no loop accepts any more; connections are
+	// served on.
+	stopAccepting()
 	// stop stops accepting, closes every connection gracefully and waits for that until ctx is done, when
 	// it closes what is left at once. It returns after the loops have exited.
 	stop(ctx context.Context) error
@@ -132,6 +135,22 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.stopErr = err
 	close(e.stopDone)
 	return err
+}
+
+// StopAccepting closes the engine's listeners and keeps serving the connections it has: they run until
+// they close, or until Stop closes them. It returns once no loop accepts any more, so a client that
+// connects afterwards is refused by the kernel (connections that were in the accept queue are dropped).
+// This is the first half of a drain, as net/http's Shutdown does it: stop accepting, let requests in
+// flight finish, then Stop. It returns ErrEngineStopped before Start or after Stop; calling it again is
+// a no-op.
+func (e *Engine) StopAccepting() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started || e.stopped {
+		return ErrEngineStopped
+	}
+	e.impl.stopAccepting()
+	return nil
 }
 
 // Done returns a channel closed once the engine has stopped.

@@ -96,6 +96,18 @@ func (g *epollEngine) closeAll() {
 	g.loops = nil
 }
 
+// stopAccepting has every loop close its listeners and waits until they have.
+func (g *epollEngine) stopAccepting() {
+	var wg sync.WaitGroup
+	for _, l := range g.loops {
+		wg.Add(1)
+		if err := l.tasks.push(task{closeListenersTask, &loopSignal{l, &wg}}, true, l.wake); err != nil {
+			wg.Done() // the loop has finished, and closed its listeners
+		}
+	}
+	wg.Wait()
+}
+
 // stop asks every loop to stop gracefully, escalates to a forced stop when ctx ends, and waits for the
 // loops to exit.
 func (g *epollEngine) stop(ctx context.Context) error {

@@ -486,12 +486,7 @@ func (l *epLoop) rereadAll() {
 func (l *epLoop) beginStop(rq int32) {
 	if !l.stopping {
 		l.stopping = true
-		for _, ln := range l.listeners {
-			l.wheel.Stop(&ln.retry)
-			l.poller.Del(ln.fd)
-			unix.Close(ln.fd)
-		}
-		l.listeners = nil
+		l.closeListeners()
 		l.wheel.Stop(&l.tick)
 		for _, c := range l.conns {
 			switch {
@@ -511,6 +506,23 @@ func (l *epLoop) beginStop(rq int32) {
 			}
 		}
 	}
+}
+
+// closeListeners stops accepting on this loop: the listening sockets are closed. Loop only.
+func (l *epLoop) closeListeners() {
+	for _, ln := range l.listeners {
+		l.wheel.Stop(&ln.retry)
+		l.poller.Del(ln.fd)
+		unix.Close(ln.fd)
+	}
+	l.listeners = nil // dispatch ignores events of listeners that are gone
+}
+
+// closeListenersTask runs closeListeners on the loop and signals its WaitGroup.
+func closeListenersTask(arg any) {
+	h := arg.(*loopSignal)
+	h.l.(*epLoop).closeListeners()
+	h.wg.Done()
 }
 
 // finish runs after the last connection is gone: it fails the tasks still queued and releases the loop.

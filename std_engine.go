@@ -80,6 +80,9 @@ func unwrapNetOp(err error) error {
 	return err
 }
 
+// stopAccepting closes the listeners; the accept goroutines end on their own.
+func (g *stdEngine) stopAccepting() { g.closeListeners() }
+
 func (g *stdEngine) closeListeners() {
 	for _, ln := range g.lns {
 		ln.Close()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,6 +27,9 @@ type urListener struct {
 	addr    net.Addr
 	shared  bool // the only listener for its address: hand connections to every loop in turn
 	armed   bool // the multishot accept has not posted its final CQE yet
+	closed  bool // StopAccepting or a stop closed it (its socket once the accept's final CQE is in)
+	// waiters are StopAccepting calls waiting for the socket to close.
+	waiters []*sync.WaitGroup
 	backoff time.Duration
 	retry   timer.Timer
 	loop    *urLoop
@@ -41,7 +45,7 @@ func (l *urLoop) addListener(ln *urListener) {
 
 // armAccept arms ln's multishot accept.
 func (l *urLoop) armAccept(ln *urListener) {
-	if ln.armed || ln.fd < 0 || l.stopping {
+	if ln.armed || ln.fd < 0 || ln.closed || l.stopping {
 		return
 	}
 	sqe := l.getSQE()
@@ -58,18 +62,51 @@ func urRetryAccept(arg any) {
 
 // stopListener stops accepting on ln: the accept is cancelled and the socket closed at its final CQE, or
 // at once if no accept is armed (in back-off).
-func (l *urLoop) stopListener(ln *urListener) {
+//
+// wg, if not nil, is signalled once the socket is closed.
+func (l *urLoop) stopListener(ln *urListener, wg *sync.WaitGroup) {
+	if wg != nil {
+		wg.Add(1)
+		ln.waiters = append(ln.waiters, wg)
+	}
 	l.wheel.Stop(&ln.retry)
 	if ln.armed {
-		sqe := l.getSQE()
-		sqe.PrepCancel(urToken(urOpAccept, ln.idx, 0), 0)
-		sqe.UserData = urToken(urOpCancel, ln.idx, 0)
+		if !ln.closed {
+			sqe := l.getSQE()
+			sqe.PrepCancel(urToken(urOpAccept, ln.idx, 0), 0)
+			sqe.UserData = urToken(urOpCancel, ln.idx, 0)
+		}
+		ln.closed = true
 		return
 	}
+	ln.closed = true
+	l.closeListenerSocket(ln)
+}
+
+// closeListenerSocket closes ln's socket, once no accept is armed on it, and signals the waiters.
+func (l *urLoop) closeListenerSocket(ln *urListener) {
 	if ln.fd >= 0 {
 		unix.Close(ln.fd)
 		ln.fd = -1
 	}
+	for _, wg := range ln.waiters {
+		wg.Done()
+	}
+	ln.waiters = nil
+}
+
+// stopAccepting closes every listener of the loop; wg is signalled as each socket closes. Loop only.
+func (l *urLoop) stopAccepting(wg *sync.WaitGroup) {
+	for _, ln := range l.listeners {
+		l.stopListener(ln, wg)
+	}
+}
+
+// urStopAcceptingTask runs stopAccepting on the loop for a caller waiting on the loopSignal's WaitGroup.
+func urStopAcceptingTask(arg any) {
+	s := arg.(*loopSignal)
+	s.l.(*urLoop).stopAccepting(s.wg)
+	s.wg.Done()
 }
 
 // onAccept handles a CQE of ln's multishot accept.
@@ -83,11 +120,8 @@ func (l *urLoop) onAccept(ln *urListener, cqe *uring.CQE) {
 	}
 	ln.armed = false
 	l.acceptsArmed--
-	if l.stopping {
-		if ln.fd >= 0 {
-			unix.Close(ln.fd)
-			ln.fd = -1
-		}
+	if l.stopping || ln.closed {
+		l.closeListenerSocket(ln)
 		return
 	}
 	err := cqe.Err()
@@ -110,7 +144,7 @@ func (l *urLoop) onAccept(ln *urListener, cqe *uring.CQE) {
 
 // accepted serves a newly accepted socket here or hands it to another loop.
 func (l *urLoop) accepted(fd int, ln *urListener) {
-	if l.stopping {
+	if l.stopping || ln.closed {
 		unix.Close(fd)
 		return
 	}

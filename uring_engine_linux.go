@@ -122,6 +122,18 @@ func (g *uringEngine) abort() {
 	g.loops = nil
 }
 
+// stopAccepting has every loop close its listeners and waits until their sockets are closed.
+func (g *uringEngine) stopAccepting() {
+	var wg sync.WaitGroup
+	for _, l := range g.loops {
+		wg.Add(1)
+		if err := l.tasks.push(task{urStopAcceptingTask, &loopSignal{l, &wg}}, true, l.wake); err != nil {
+			wg.Done() // the loop has finished, and closed its listeners
+		}
+	}
+	wg.Wait()
+}
+
 // stop asks every loop to stop gracefully, escalates to a forced stop when ctx ends, and waits for the
 // loops to exit. The loops' eventfds are closed only then, so that a late wake-up never writes to a
 // descriptor number that was reused.

@@ -419,7 +419,7 @@ func (l *urLoop) beginStop(rq int32) {
 	if !l.stopping {
 		l.stopping = true
 		for _, ln := range l.listeners {
-			l.stopListener(ln)
+			l.stopListener(ln, nil)
 		}
 		l.wheel.Stop(&l.tick)
 		for _, c := range l.conns {

@@ -313,17 +313,17 @@ func (s *Server) beginClose() (*eddy.Engine, bool, []func()) {
 }
 
 // Shutdown stops the server gracefully, as net/http's Shutdown does: ListenAndServe returns at
-// once, new connections and new requests are refused (a connection accepted now is closed, a
-// request arriving on an idle connection closes it), requests in flight run to their end and get
-// their whole response, with "Connection: close". Once they are done the engine stops, flushing
-// what was written and closing every connection. If ctx ends first, Shutdown returns its error and
-// leaves the server draining; call Close to end it at once.
-//
-// The engine cannot stop accepting while it keeps serving, so connections made during the drain
-// are accepted and closed rather than refused.
+// once, the listeners close (new connections are refused by the kernel), new requests on open
+// connections are refused (a request arriving on an idle connection closes it), and requests in
+// flight run to their end and get their whole response, with "Connection: close". Once they are
+// done the engine stops, flushing what was written and closing every connection. If ctx ends
+// first, Shutdown returns its error and leaves the server draining; call Close to end it at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	e, first, hooks := s.beginClose()
 	if first {
+		if e != nil {
+			e.StopAccepting() // ErrEngineStopped only if Close came first, which is fine
+		}
 		for _, fn := range hooks {
 			go fn()
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,15 +60,24 @@ func TestShutdownLetsRequestsInFlightFinish(t *testing.T) {
 
 		shutdownErr := make(chan error, 1)
 		go func() { shutdownErr <- srv.Shutdown(context.Background()) }()
-		// New connections are closed without being served, and so is the idle one.
-		time.Sleep(50 * time.Millisecond)
-		late, err := net.Dial("tcp", addr)
-		if err == nil {
-			io.WriteString(late, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			if out := waitClosed(t, late, 5*time.Second); len(out) != 0 {
-				t.Errorf("a connection made during Shutdown was answered: %.60q", out)
+		// The listeners close: new connections are soon refused (one that gets in before is closed
+		// without being served), and the idle one is closed.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			late, err := net.Dial("tcp", addr)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				break
 			}
-			late.Close()
+			if err == nil {
+				io.WriteString(late, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				if out := waitClosed(t, late, 5*time.Second); len(out) != 0 {
+					t.Errorf("a connection made during Shutdown was answered: %.60q", out)
+				}
+				late.Close()
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("connections are still accepted during Shutdown (last dial: %v)", err)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		select {
 		case err := <-shutdownErr:
