@@ -38,7 +38,7 @@ type command struct {
 }
 
 // commands lists the subcommands in the order "eddy help" shows them.
-var commands = []command{echoCommand, loadCommand}
+var commands = []command{benchCommand, echoCommand, helloCommand, loadCommand}
 
 // usageError is a command line that could not be understood; it makes eddy exit with exitUsage.
 type usageError struct {
