@@ -55,6 +55,7 @@ type serverRow struct {
 	OpsPerCPU   *float64 `json:"ops_per_cpu_s,omitempty"`
 	LoadCPU     *float64 `json:"load_cpu,omitempty"`
 	LoadErrors  uint64   `json:"load_errors"` // over all its runs
+	FirstError  string   `json:"first_error,omitempty"`
 	// Ratios to the reference's medians: throughput, and round trips (requests) per server CPU-second.
 	RatioOps    float64  `json:"ratio_ops_per_sec,omitempty"`
 	RatioPerCPU *float64 `json:"ratio_ops_per_cpu_s,omitempty"`
@@ -82,7 +83,9 @@ func (rep *benchReport) note(s string) { rep.Notes = append(rep.Notes, s) }
 func (rep *benchReport) add(r benchRun) { rep.Runs = append(rep.Runs, r) }
 
 // markUnavailable records that server s could not start; it is skipped from then on.
-func (rep *benchReport) markUnavailable(s benchServer, err error) { rep.unavailable[s.Name] = err.Error() }
+func (rep *benchReport) markUnavailable(s benchServer, err error) {
+	rep.unavailable[s.Name] = err.Error()
+}
 
 // loadCannot records that the load generator cannot run case c; it is skipped from then on.
 func (rep *benchReport) loadCannot(c benchCase, err error) { rep.cannot[c.ID] = err.Error() }
@@ -124,6 +127,9 @@ func (rep *benchReport) row(c benchCase, s benchServer) serverRow {
 			continue
 		}
 		row.LoadErrors += r.LoadErrors
+		if row.FirstError == "" {
+			row.FirstError = r.FirstError
+		}
 		if r.Error != "" {
 			row.Failed = append(row.Failed, fmt.Sprintf("round %d: %s", r.Round, r.Error))
 			continue
@@ -250,7 +256,7 @@ func (rep *benchReport) writeText(w io.Writer) {
 		if t.Kind == kindHTTP {
 			unit = "requests/s"
 		}
-		tab := [][]string{{"server", unit + " (min-max)", "p99", "server CPU-s", "per CPU-s", "x per s", "x per CPU-s", "load gen CPU"}}
+		tab := [][]string{{"server", unit + " (min-max)", "p99", "server CPU-s", "per CPU-s", "× per s", "× per CPU-s", "load gen CPU"}}
 		for _, row := range t.Rows {
 			tab = append(tab, row.cells())
 		}
@@ -261,6 +267,9 @@ func (rep *benchReport) writeText(w io.Writer) {
 		for _, row := range t.Rows {
 			for _, f := range row.Failed {
 				fmt.Fprintf(w, "%s, %s failed in %s\n", t.ID, row.Server, f)
+			}
+			if row.LoadErrors > 0 {
+				fmt.Fprintf(w, "%s, %s: the load generator counted %d errors; the first: %s\n", t.ID, row.Server, row.LoadErrors, row.FirstError)
 			}
 		}
 	}
@@ -277,6 +286,8 @@ func (row serverRow) cells() []string {
 	switch {
 	case row.Unavailable != "":
 		return []string{row.Server, "not available: " + row.Unavailable}
+	case row.Runs == 0 && len(row.Failed) == 0:
+		return []string{row.Server, "no run"}
 	case row.Runs == 0:
 		return []string{row.Server, "every run failed (see below)"}
 	}
@@ -296,9 +307,6 @@ func (row serverRow) cells() []string {
 	}
 	if row.LoadCPU != nil {
 		c[7] = fmt.Sprintf("%.2f", *row.LoadCPU)
-	}
-	if row.LoadErrors > 0 {
-		c[0] += fmt.Sprintf(" (%d load errors)", row.LoadErrors)
 	}
 	return c
 }

@@ -128,11 +128,13 @@ func (b *bench) measure(ctx context.Context, c benchCase, s benchServer, round i
 	if err != nil {
 		return r, err
 	}
-	defer lp.stop(time.Second)
-
 	// Sample both processes' CPU time until the load generator exits, and note when it says its window
 	// starts (every connection open); the CPU window is then cut to match the load generator's.
 	samples := b.sample(sp.pid(), lp.pid(), lp.done)
+	defer func() {
+		lp.stop(time.Second)
+		samples() // the sampling ends with the load generator
+	}()
 	windowStart := lp.started
 	if t, ok := awaitPrefix(ctx, lp, "eddy load: running", b.cfg.duration+loadGrace); ok {
 		windowStart = t
