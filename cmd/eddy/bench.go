@@ -224,8 +224,8 @@ func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) (*
 		total += len(serversFor(servers, c.Kind))
 	}
 	total *= cfg.rounds
-	prog.println(fmt.Sprintf("eddy bench: %d cases, %d rounds of %v per case and server: %d runs",
-		len(cases), cfg.rounds, cfg.duration, total))
+	prog.println(fmt.Sprintf("eddy bench: %s, %s of %v per case and server: %s",
+		plural(len(cases), "case"), plural(cfg.rounds, "round"), cfg.duration, plural(total, "run")))
 
 	var err error
 	n := 0
@@ -279,4 +279,12 @@ rounds:
 		rep.writeText(stdout)
 	}
 	return rep, err
+}
+
+// plural returns "1 run", "2 runs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

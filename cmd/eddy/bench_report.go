@@ -276,8 +276,12 @@ func (rep *benchReport) writeText(w io.Writer) {
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, n)
 	}
-	fmt.Fprintf(w, "Medians of %d round(s) of %v per server and case, servers interleaved; %s. Total elapsed %v.\n",
-		rep.Rounds, time.Duration(rep.Duration*float64(time.Second)), rep.Pinning,
+	what := "Medians of " + plural(rep.Rounds, "round")
+	if rep.Rounds == 1 {
+		what = "One round"
+	}
+	fmt.Fprintf(w, "%s of %v per server and case, servers interleaved; %s. Total elapsed %v.\n",
+		what, time.Duration(rep.Duration*float64(time.Second)), rep.Pinning,
 		time.Duration(rep.Elapsed*float64(time.Second)).Round(100*time.Millisecond))
 }
 
