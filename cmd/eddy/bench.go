@@ -210,6 +210,9 @@ func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) (*
 	}
 	start := time.Now()
 	b := &bench{cfg: cfg, pin: platformPinning(cfg.serverCPU, cfg.loadCPU), cpu: platformCPU()}
+	if b.pin.pinned() && b.cpu != nil {
+		b.core = platformCore()
+	}
 	rep := newBenchReport(cfg, b.pin)
 	if b.cpu == nil {
 		rep.note("Server CPU time is not measured on this platform (it is read from /proc/PID/stat on Linux).")
@@ -269,7 +272,8 @@ rounds:
 	rep.pids = b.pids
 	rep.finish(time.Since(start))
 	if err != nil {
-		rep.note(fmt.Sprintf("Interrupted (%v): the tables hold the runs finished before.", err))
+		rep.note("Interrupted: the tables hold the runs finished before.")
+		err = fmt.Errorf("interrupted (%w)", err)
 	}
 	if cfg.json {
 		if werr := rep.writeJSON(stdout); werr != nil {

@@ -29,7 +29,7 @@ func setPdeathsig(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }
 
 // platformCPU reads CPU time from /proc/PID/stat, in the clock ticks of getconf CLK_TCK.
 func platformCPU() cpuReader {
-	hz := clockTicks()
+	hz := clockTickRate()
 	return func(pid int) (time.Duration, error) {
 		ticks, err := procStatCPU(pid)
 		if err != nil {
@@ -39,9 +39,9 @@ func platformCPU() cpuReader {
 	}
 }
 
-// clockTicks returns the kernel's clock ticks per second as getconf CLK_TCK prints them, or 100, the
+// clockTickRate returns the kernel's clock ticks per second as getconf CLK_TCK prints them, or 100, the
 // value of USER_HZ on every architecture Linux runs Go on, when getconf is missing.
-func clockTicks() int64 {
+func clockTickRate() int64 {
 	out, err := exec.Command("getconf", "CLK_TCK").Output()
 	if err != nil {
 		return 100
@@ -78,4 +78,44 @@ func procStatCPU(pid int) (int64, error) {
 		return 0, err
 	}
 	return user + sys, nil
+}
+
+// platformCore reads the busy and total time of a CPU from its line in /proc/stat.
+func platformCore() coreReader {
+	hz := clockTickRate()
+	return func(cpu int) (busy, total time.Duration, err error) {
+		b, err := procStatCore(cpu)
+		if err != nil {
+			return 0, 0, err
+		}
+		d := func(ticks int64) time.Duration { return time.Duration(ticks) * time.Second / time.Duration(hz) }
+		return d(b[0] + b[1] + b[2] + b[7]), d(b[0] + b[1] + b[2] + b[3] + b[4] + b[5] + b[6] + b[7]), nil
+	}
+}
+
+// procStatCore returns the first eight counters of CPU cpu's line in /proc/stat, in clock ticks: user,
+// nice, system, idle, iowait, irq, softirq and steal.
+func procStatCore(cpu int) ([8]int64, error) {
+	var v [8]int64
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return v, err
+	}
+	prefix := fmt.Sprintf("cpu%d ", cpu)
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		f := strings.Fields(line)[1:]
+		if len(f) < len(v) {
+			return v, fmt.Errorf("/proc/stat: short line %q", line)
+		}
+		for i := range v {
+			if v[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
+				return v, err
+			}
+		}
+		return v, nil
+	}
+	return v, fmt.Errorf("/proc/stat: no cpu%d", cpu)
 }

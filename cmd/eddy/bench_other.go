@@ -14,3 +14,6 @@ func setPdeathsig(*syscall.SysProcAttr) {}
 
 // platformCPU returns nil: the CPU time of another process is read from /proc on Linux only.
 func platformCPU() cpuReader { return nil }
+
+// platformCore returns nil: how busy a CPU was is read from /proc on Linux only.
+func platformCore() coreReader { return nil }

@@ -54,6 +54,7 @@ type serverRow struct {
 	ServerCPU   *float64 `json:"server_cpu_s,omitempty"`
 	OpsPerCPU   *float64 `json:"ops_per_cpu_s,omitempty"`
 	LoadCPU     *float64 `json:"load_cpu,omitempty"`
+	CoreOthers  *float64 `json:"core_others,omitempty"`
 	LoadErrors  uint64   `json:"load_errors"` // over all its runs
 	FirstError  string   `json:"first_error,omitempty"`
 	// Ratios to the reference's medians: throughput, and round trips (requests) per server CPU-second.
@@ -121,7 +122,7 @@ func (rep *benchReport) finish(elapsed time.Duration) {
 // row summarises the runs of server s on case c.
 func (rep *benchReport) row(c benchCase, s benchServer) serverRow {
 	row := serverRow{Server: s.Name, Unavailable: rep.unavailable[s.Name]}
-	var ops, p99, cpu, perCPU, load []float64
+	var ops, p99, cpu, perCPU, load, others []float64
 	for _, r := range rep.Runs {
 		if r.Case != c.ID || r.Server != s.Name {
 			continue
@@ -143,6 +144,9 @@ func (rep *benchReport) row(c benchCase, s benchServer) serverRow {
 		if r.LoadCPU != nil {
 			load = append(load, *r.LoadCPU)
 		}
+		if r.CoreOthers != nil {
+			others = append(others, *r.CoreOthers)
+		}
 	}
 	row.Runs = len(ops)
 	if row.Runs == 0 {
@@ -151,6 +155,7 @@ func (rep *benchReport) row(c benchCase, s benchServer) serverRow {
 	row.OpsPerSec, row.OpsMin, row.OpsMax = median(ops), slices.Min(ops), slices.Max(ops)
 	row.P99 = int64(median(p99))
 	row.ServerCPU, row.OpsPerCPU, row.LoadCPU = medianOrNil(cpu), medianOrNil(perCPU), medianOrNil(load)
+	row.CoreOthers = medianOrNil(others)
 	return row
 }
 
@@ -245,6 +250,9 @@ func (rep *benchReport) writeText(w io.Writer) {
 		case t.Skipped != "":
 			fmt.Fprintf(w, ": skipped, %s\n", t.Skipped)
 			continue
+		case !t.ran():
+			fmt.Fprint(w, ": no run\n")
+			continue
 		case t.Reference == "":
 			fmt.Fprint(w, " (no eddy server ran: no ratios)\n\n")
 		case t.Reference == echoReference || t.Reference == httpReference:
@@ -256,7 +264,7 @@ func (rep *benchReport) writeText(w io.Writer) {
 		if t.Kind == kindHTTP {
 			unit = "requests/s"
 		}
-		tab := [][]string{{"server", unit + " (min-max)", "p99", "server CPU-s", "per CPU-s", "× per s", "× per CPU-s", "load gen CPU"}}
+		tab := [][]string{{"server", unit + " (min-max)", "p99", "server CPU-s", "per CPU-s", "× per s", "× per CPU-s", "load gen CPU", "others on server CPU"}}
 		for _, row := range t.Rows {
 			tab = append(tab, row.cells())
 		}
@@ -285,6 +293,16 @@ func (rep *benchReport) writeText(w io.Writer) {
 		time.Duration(rep.Elapsed*float64(time.Second)).Round(100*time.Millisecond))
 }
 
+// ran reports whether any server was tried on the case (it may have failed, or not been available).
+func (t *caseTable) ran() bool {
+	for _, row := range t.Rows {
+		if row.Runs > 0 || len(row.Failed) > 0 || row.Unavailable != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // cells formats the row for writeTable.
 func (row serverRow) cells() []string {
 	switch {
@@ -298,7 +316,7 @@ func (row serverRow) cells() []string {
 	c := []string{row.Server,
 		fmt.Sprintf("%s (%s-%s)", thousands(row.OpsPerSec), thousands(row.OpsMin), thousands(row.OpsMax)),
 		roundSignificant(time.Duration(row.P99), 3).String(),
-		"-", "-", "-", "-", "-"}
+		"-", "-", "-", "-", "-", "-"}
 	if row.ServerCPU != nil {
 		c[3] = fmt.Sprintf("%.2f", *row.ServerCPU)
 		c[4] = thousands(*row.OpsPerCPU)
@@ -311,6 +329,9 @@ func (row serverRow) cells() []string {
 	}
 	if row.LoadCPU != nil {
 		c[7] = fmt.Sprintf("%.2f", *row.LoadCPU)
+	}
+	if row.CoreOthers != nil {
+		c[8] = fmt.Sprintf("%.0f%%", 100**row.CoreOthers)
 	}
 	return c
 }

@@ -17,8 +17,9 @@ import (
 type bench struct {
 	cfg  benchConfig
 	pin  pinning
-	cpu  cpuReader // nil where the CPU time of another process cannot be read
-	pids []int     // every child started, for the report (and the tests: none may be left)
+	cpu  cpuReader  // nil where the CPU time of another process cannot be read
+	core coreReader // nil where the server's CPU is not known (not pinned) or cannot be read
+	pids []int      // every child started, for the report (and the tests: none may be left)
 }
 
 // benchRun is one run: one server on one case in one round.
@@ -43,6 +44,9 @@ type benchRun struct {
 	ServerCPU *float64 `json:"server_cpu_s,omitempty"`
 	OpsPerCPU *float64 `json:"ops_per_cpu_s,omitempty"`
 	LoadCPU   *float64 `json:"load_cpu,omitempty"`
+	// CoreOthers is the share of the server's CPU that other processes (and the hypervisor) took in the
+	// window; present when the server is pinned. It says how much the run was disturbed.
+	CoreOthers *float64 `json:"core_others,omitempty"`
 }
 
 // line summarises the run on one progress line.
@@ -56,6 +60,9 @@ func (r *benchRun) line() string {
 	}
 	if r.LoadCPU != nil {
 		s += fmt.Sprintf("  load gen cpu %.2f", *r.LoadCPU)
+	}
+	if r.CoreOthers != nil {
+		s += fmt.Sprintf("  others %2.0f%%", 100**r.CoreOthers)
 	}
 	if r.LoadErrors > 0 {
 		s += fmt.Sprintf("  (%d load errors: %s)", r.LoadErrors, r.FirstError)
@@ -249,10 +256,16 @@ func loadResult(lp *child) (*benchLoadReport, error) {
 // cpuReader returns the CPU time (user plus system, all threads) that process pid has used so far.
 type cpuReader func(pid int) (time.Duration, error)
 
-// cpuSample is the CPU time of the server and of the load generator at one moment.
+// coreReader returns how long CPU cpu has been busy running processes (user, nice and system time, and
+// time stolen by the hypervisor) and how long it has been up, so far.
+type coreReader func(cpu int) (busy, total time.Duration, err error)
+
+// cpuSample is the CPU time of the server and of the load generator at one moment, and the busy and
+// total time of the server's CPU (zero when not known).
 type cpuSample struct {
-	at           time.Time
-	server, load time.Duration
+	at                  time.Time
+	server, load        time.Duration
+	coreBusy, coreTotal time.Duration
 }
 
 // cpuTrace is the samples of one run, in time order.
@@ -279,7 +292,11 @@ func (b *bench) sample(server, load int, done <-chan struct{}) func() cpuTrace {
 			if errS != nil || errL != nil {
 				return // one of them has exited
 			}
-			trace = append(trace, cpuSample{at: time.Now(), server: s, load: l})
+			sample := cpuSample{at: time.Now(), server: s, load: l}
+			if b.core != nil {
+				sample.coreBusy, sample.coreTotal, _ = b.core(b.pin.serverCPU)
+			}
+			trace = append(trace, sample)
 			select {
 			case <-done:
 				return
@@ -293,10 +310,12 @@ func (b *bench) sample(server, load int, done <-chan struct{}) func() cpuTrace {
 	}
 }
 
-// cpuWindow is the CPU time of both processes between two samples.
+// cpuWindow is the CPU time of both processes, and the busy and total time of the server's CPU, between
+// two samples.
 type cpuWindow struct {
-	span         time.Duration // between the two samples
-	server, load time.Duration
+	span                time.Duration // between the two samples
+	server, load        time.Duration
+	coreBusy, coreTotal time.Duration
 }
 
 // window returns the CPU time used between the first sample at or after from and the last at or before
@@ -316,7 +335,8 @@ func (t cpuTrace) window(from, to time.Time) cpuWindow {
 		return cpuWindow{}
 	}
 	a, z := t[first], t[last]
-	return cpuWindow{span: z.at.Sub(a.at), server: z.server - a.server, load: z.load - a.load}
+	return cpuWindow{span: z.at.Sub(a.at), server: z.server - a.server, load: z.load - a.load,
+		coreBusy: z.coreBusy - a.coreBusy, coreTotal: z.coreTotal - a.coreTotal}
 }
 
 // fillCPU sets the CPU figures of r from the window w sampled inside the load generator's window of
@@ -330,4 +350,11 @@ func (r *benchRun) fillCPU(w cpuWindow) {
 	perCPU := float64(r.Ops) / cpu
 	load := w.load.Seconds() / w.span.Seconds()
 	r.ServerCPU, r.OpsPerCPU, r.LoadCPU = &cpu, &perCPU, &load
+	if w.coreTotal > 0 {
+		// The server is pinned, so all its time was spent on that CPU; the rest of the busy time was
+		// others'. Interrupt time is left out of busy: loopback traffic makes plenty of it, much of it
+		// for the server.
+		others := max(0, float64(w.coreBusy-w.server)/float64(w.coreTotal))
+		r.CoreOthers = &others
+	}
 }

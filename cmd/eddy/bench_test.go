@@ -447,9 +447,9 @@ func TestCPUWindowCutsToTheLoadWindow(t *testing.T) {
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	trace := cpuTrace{
 		{at: ms(0), server: 0, load: 0},
-		{at: ms(100), server: 10 * time.Millisecond, load: 50 * time.Millisecond},
+		{at: ms(100), server: 10 * time.Millisecond, load: 50 * time.Millisecond, coreBusy: 20 * time.Millisecond, coreTotal: 100 * time.Millisecond},
 		{at: ms(600), server: 260 * time.Millisecond, load: 550 * time.Millisecond},
-		{at: ms(1100), server: 510 * time.Millisecond, load: 1050 * time.Millisecond},
+		{at: ms(1100), server: 510 * time.Millisecond, load: 1050 * time.Millisecond, coreBusy: 720 * time.Millisecond, coreTotal: 1100 * time.Millisecond},
 		{at: ms(1200), server: 600 * time.Millisecond, load: 1100 * time.Millisecond},
 	}
 	w := trace.window(ms(50), ms(1150))
@@ -460,6 +460,10 @@ func TestCPUWindowCutsToTheLoadWindow(t *testing.T) {
 	r.fillCPU(w)
 	if r.ServerCPU == nil || *r.ServerCPU < 0.549 || *r.ServerCPU > 0.551 || *r.OpsPerCPU < 19999 || *r.OpsPerCPU > 20001 || *r.LoadCPU != 1 {
 		t.Errorf("server CPU %v s, %v per CPU-s, load %v; want 0.55, 20000, 1", *r.ServerCPU, *r.OpsPerCPU, *r.LoadCPU)
+	}
+	// The CPU was busy 700 ms of 1 s, 500 ms of them the server's own.
+	if r.CoreOthers == nil || *r.CoreOthers < 0.199 || *r.CoreOthers > 0.201 {
+		t.Errorf("others on the server's CPU %v, want 0.2", r.CoreOthers)
 	}
 	if w := trace.window(ms(700), ms(1000)); w.span != 0 {
 		t.Errorf("window with no two samples inside: %+v, want none", w)
