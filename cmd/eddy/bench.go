@@ -202,8 +202,8 @@ func serversFor(all []benchServer, k caseKind) []benchServer {
 }
 
 // runBench runs every case on every server once per round, interleaved (A B C A B C), prints progress to
-// stderr and the tables (or JSON) to stdout, and returns the report. Interrupted by ctx, it still prints
-// what it measured, and returns ctx's error.
+// stderr and the tables (or JSON) to stdout, and returns the report. Interrupted by ctx, it stops its
+// children, still prints what it measured, and returns an error that wraps ctx's.
 func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) (*benchReport, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -237,8 +237,8 @@ rounds:
 		for _, c := range cases {
 			for _, s := range serversFor(servers, c.Kind) {
 				n++
-				if why := rep.skipReason(c, s); why != "" {
-					continue
+				if rep.skipReason(c, s) != "" {
+					continue // the server is not available here, or the load generator cannot run the case
 				}
 				if err = ctx.Err(); err != nil {
 					break rounds
