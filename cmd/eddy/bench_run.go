@@ -97,7 +97,9 @@ func (e *errNotStarted) Error() string { return "exited before listening: " + e.
 // line (exit code 2, no report), as an eddy load without the mode does. The bench skips that case.
 type errLoadCannot struct{ reason string }
 
-func (e *errLoadCannot) Error() string { return "the load generator cannot run this case: " + e.reason }
+func (e *errLoadCannot) Error() string {
+	return "eddy load cannot run this case (it rejected its command line: " + e.reason + ")"
+}
 
 // Bounds on the waits of a run.
 const (

@@ -258,7 +258,7 @@ func TestBenchSkipsCaseTheLoadGeneratorCannotRun(t *testing.T) {
 	if len(rep.Cases) != 1 || !strings.Contains(rep.Cases[0].Skipped, `--mode "http": want echo`) {
 		t.Fatalf("cases %+v: want http-c4 skipped with the load generator's complaint", rep.Cases)
 	}
-	if want := "HTTP plaintext, 4 connections: skipped, the load generator cannot run this case: eddy: load: --mode"; !strings.Contains(stdout.String(), want) {
+	if want := "HTTP plaintext, 4 connections: skipped, eddy load cannot run this case (it rejected its command line: eddy: load: --mode"; !strings.Contains(stdout.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, stdout.String())
 	}
 }
