@@ -6,8 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"strconv"
 	"time"
 
+	"github.com/lesismal/nbio/logging"
+	"github.com/lesismal/nbio/nbhttp"
 	"github.com/valyala/fasthttp"
 
 	"github.com/eddyio/eddy"
@@ -15,7 +19,7 @@ import (
 )
 
 // Kinds are the servers Start knows.
-var Kinds = []string{"http1-native", "http1-nethttp", "nethttp", "fasthttp"}
+var Kinds = []string{"http1-native", "http1-nethttp", "nethttp", "fasthttp", "nbhttp"}
 
 const hello = "Hello, World!"
 
@@ -25,6 +29,19 @@ var netHTTPHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, hello)
 })
+
+// nbhttpHandler is the plaintext answer for nbhttp. nbhttp does not buffer a response to learn its
+// length as net/http does: without Content-Length it sends every HTTP/1.1 response chunked, so the
+// handler sets it, as nbhttp's users do when the length is known.
+var nbhttpHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", helloLength)
+	io.WriteString(w, hello)
+})
+
+// helloLength is the length of hello, as a Content-Length value.
+var helloLength = strconv.Itoa(len(hello))
 
 // nativeHandler is the plaintext answer on http1's event loop.
 func nativeHandler(w *http1.ResponseBuffer, r *http1.NativeRequest) {
@@ -78,6 +95,31 @@ func Start(kind, addr string, engine eddy.EngineKind, loops int) (string, func()
 		done := make(chan struct{})
 		go func() { srv.Serve(ln); close(done) }()
 		return ln.Addr().String(), func() { srv.Shutdown(); <-done }, nil
+	case "nbhttp":
+		return startNBHTTP(addr)
 	}
 	return "", nil, fmt.Errorf("unknown server %q (want one of %v)", kind, Kinds)
+}
+
+// startNBHTTP serves the net/http handler on nbio's nbhttp engine the way nbio's examples do: an
+// nbhttp.Engine with the handler, non-blocking I/O on the pollers (the default IOMod), and the handler
+// run on nbhttp's own task pool (the default executor). There is one poller per GOMAXPROCS, as for the
+// nbio echo server; nbhttp's default (NumCPU/4) would be one here anyway.
+func startNBHTTP(addr string) (string, func(), error) {
+	logging.SetLevel(logging.LevelWarn) // nbhttp logs each start and stop at Info
+	engine := nbhttp.NewEngine(nbhttp.Config{
+		Network: "tcp",
+		Addrs:   []string{addr},
+		NPoller: runtime.GOMAXPROCS(0),
+		Handler: nbhttpHandler,
+	})
+	if err := engine.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		engine.Shutdown(ctx)
+	}
+	return engine.Addrs[0], stop, nil // Start writes the bound address back into Addrs
 }

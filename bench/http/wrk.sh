@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SERVERS=${SERVERS:-"http1-native:epoll http1-nethttp:epoll http1-native:std http1-nethttp:std nethttp fasthttp"}
+SERVERS=${SERVERS:-"http1-native:epoll http1-nethttp:epoll http1-native:std http1-nethttp:std nethttp fasthttp nbhttp"}
 CONNS=${CONNS:-"100 1000"}
 DURATION=${DURATION:-10s}
 IDLE=${IDLE:-10000}

@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured `duration` of each echo and HTTP run")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "number of rounds; each runs every case on every server once")
-	fs.StringVar(&cfg.servers, "servers", "all", "comma `list` of servers: echo (eddy-epoll, eddy-uring, eddy-std, gnet, nbio, evio, netpoll, net) and HTTP (eddy-http1-native, eddy-http1-nethttp, fasthttp, nethttp)")
+	fs.StringVar(&cfg.servers, "servers", "all", "comma `list` of servers: echo (eddy-epoll, eddy-uring, eddy-std, gnet, nbio, evio, netpoll, net) and HTTP (eddy-http1-native, eddy-http1-nethttp, fasthttp, nethttp, nbhttp)")
 	fs.StringVar(&cfg.cases, "cases", "all", "comma `list` of cases: all, echo, idle, http, or case IDs ("+caseIDs()+")")
 	fs.StringVar(&cfg.out, "out", filepath.Join("results", time.Now().Format("2006-01-02")), "results `folder`")
 	fs.IntVar(&cfg.serverCPU, "server-cpu", 0, "`CPU` the servers are pinned to")

@@ -132,6 +132,7 @@ var httpServers = []server{
 	{Name: "eddy-http1-nethttp", pkg: "./http/plaintext", args: []string{"-server", "http1-nethttp", "-engine", "epoll"}},
 	{Name: "fasthttp", pkg: "./http/plaintext", args: []string{"-server", "fasthttp"}},
 	{Name: "nethttp", pkg: "./http/plaintext", args: []string{"-server", "nethttp"}},
+	{Name: "nbhttp", pkg: "./http/plaintext", args: []string{"-server", "nbhttp"}},
 }
 
 // discoverHTTPServers returns the HTTP plaintext servers when bench/http/plaintext exists, or none and

@@ -1,9 +1,13 @@
-// Command eddy bundles the runtime's own tools behind one binary: "eddy echo" serves an echo server on an
-// eddy engine (or, with --baseline, on a goroutine per connection with package net, the peer it is
-// measured against), and "eddy load" drives an echo server with many connections, checks every byte that
-// comes back and reports round trips per second and latency percentiles. Run "eddy help" for the list of
-// commands and "eddy help <command>" for the flags of one.
+// Command eddy bundles the runtime's own tools behind one binary: "eddy bench" compares eddy's engines
+// with package net and net/http on the echo and HTTP plaintext cases, running every server and load
+// generator as a child process of itself, pinned to CPUs where it can, and prints a table of ratios;
+// "eddy echo" serves an echo server on an eddy engine (or, with --baseline, on a goroutine per connection
+// with package net, the peer it is measured against); "eddy hello" serves "Hello, World!" over HTTP/1.1 on
+// eddy's http1 (or, with --baseline, on net/http); and "eddy load" drives an echo server with many
+// connections, checks every byte that comes back and reports round trips per second and latency
+// percentiles. Run "eddy help" for the list of commands and "eddy help <command>" for the flags of one.
 //
+//	eddy bench
 //	eddy echo --addr tcp://127.0.0.1:9000 --engine epoll --loops 1
 //	eddy load --addr 127.0.0.1:9000 --conns 100 --size 64 --duration 10s
 package main
@@ -38,7 +42,7 @@ type command struct {
 }
 
 // commands lists the subcommands in the order "eddy help" shows them.
-var commands = []command{echoCommand, loadCommand}
+var commands = []command{benchCommand, echoCommand, helloCommand, loadCommand}
 
 // usageError is a command line that could not be understood; it makes eddy exit with exitUsage.
 type usageError struct {

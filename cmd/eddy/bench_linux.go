@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// platformPinning pins with taskset, on the CPUs this process may run on.
+func platformPinning(serverCPU, loadCPU int) pinning {
+	var set unix.CPUSet
+	affinityErr := unix.SchedGetaffinity(0, &set)
+	allowed := func(cpu int) bool { return affinityErr == nil && set.IsSet(cpu) }
+	taskset, err := exec.LookPath("taskset")
+	return choosePinning(serverCPU, loadCPU, runtime.NumCPU(), allowed, taskset, err)
+}
+
+// setPdeathsig makes the kernel kill the child if eddy bench dies without stopping it. It survives the
+// exec of taskset and of the program taskset runs.
+func setPdeathsig(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }
+
+// platformCPU reads CPU time from /proc/PID/stat, in the clock ticks of getconf CLK_TCK.
+func platformCPU() cpuReader {
+	hz := clockTickRate()
+	return func(pid int) (time.Duration, error) {
+		ticks, err := procStatCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(ticks) * time.Second / time.Duration(hz), nil
+	}
+}
+
+// clockTickRate returns the kernel's clock ticks per second as getconf CLK_TCK prints them, or 100, the
+// value of USER_HZ on every architecture Linux runs Go on, when getconf is missing.
+func clockTickRate() int64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if err != nil {
+		return 100
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil || n <= 0 {
+		return 100
+	}
+	return n
+}
+
+// procStatCPU returns the user plus system time of process pid, all threads live and exited, in clock
+// ticks: fields 14 and 15 of /proc/PID/stat.
+func procStatCPU(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Field 2, the command name, is in parentheses and may hold spaces: count from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 { // f[0] is field 3, so field n is f[n-3]
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	user, err := strconv.ParseInt(f[14-3], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	sys, err := strconv.ParseInt(f[15-3], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return user + sys, nil
+}
+
+// platformCore reads the busy and total time of a CPU from its line in /proc/stat.
+func platformCore() coreReader {
+	hz := clockTickRate()
+	return func(cpu int) (busy, total time.Duration, err error) {
+		b, err := procStatCore(cpu)
+		if err != nil {
+			return 0, 0, err
+		}
+		d := func(ticks int64) time.Duration { return time.Duration(ticks) * time.Second / time.Duration(hz) }
+		return d(b[0] + b[1] + b[2] + b[7]), d(b[0] + b[1] + b[2] + b[3] + b[4] + b[5] + b[6] + b[7]), nil
+	}
+}
+
+// procStatCore returns the first eight counters of CPU cpu's line in /proc/stat, in clock ticks: user,
+// nice, system, idle, iowait, irq, softirq and steal.
+func procStatCore(cpu int) ([8]int64, error) {
+	var v [8]int64
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return v, err
+	}
+	prefix := fmt.Sprintf("cpu%d ", cpu)
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		f := strings.Fields(line)[1:]
+		if len(f) < len(v) {
+			return v, fmt.Errorf("/proc/stat: short line %q", line)
+		}
+		for i := range v {
+			if v[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
+				return v, err
+			}
+		}
+		return v, nil
+	}
+	return v, fmt.Errorf("/proc/stat: no cpu%d", cpu)
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/http1"
+)
+
+// helloCommand is "eddy hello": the HTTP plaintext server of the benchmarks, "Hello, World!" to GET /,
+// on eddy's http1 in either handler style, or with --baseline on net/http's own server.
+var helloCommand = command{
+	name:    "hello",
+	summary: `serve "Hello, World!" over HTTP/1.1 on eddy's http1 (or on net/http with --baseline)`,
+	usage:   "eddy hello [--addr tcp://127.0.0.1:8080] [--style native|nethttp] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D]",
+	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
+		var cfg helloConfig
+		fs := flag.NewFlagSet("hello", flag.ContinueOnError)
+		fs.StringVar(&cfg.addr, "addr", "tcp://127.0.0.1:8080", "listen `address`: host:port, tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
+		fs.StringVar(&cfg.style, "style", "native", "handler `style`: native (on the event loop) or nethttp (a net/http handler on the worker pool)")
+		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
+		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops (0: one per GOMAXPROCS)")
+		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with net/http's own server instead of eddy's http1 (the comparison peer)")
+		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
+		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runHello(ctx, cfg, stderr) }
+	},
+}
+
+// helloConfig is the configuration of a plaintext HTTP server.
+type helloConfig struct {
+	addr     string
+	style    string // "native" or "nethttp"
+	engine   string
+	loops    int // 0: the engine's default
+	baseline bool
+	duration time.Duration // 0: until ctx is done
+}
+
+// helloBody is the whole response body of the plaintext benchmark.
+const helloBody = "Hello, World!"
+
+// helloStopTimeout bounds the graceful stop; connections still open after it are closed.
+const helloStopTimeout = 5 * time.Second
+
+// runHello checks cfg, serves until ctx is done or cfg.duration has passed, and logs to stderr.
+func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
+	switch {
+	case cfg.style != "native" && cfg.style != "nethttp":
+		return usagef("hello", "--style %q: want native or nethttp", cfg.style)
+	case cfg.loops < 0:
+		return usagef("hello", "--loops %d: want 0 or more", cfg.loops)
+	case cfg.duration < 0:
+		return usagef("hello", "--duration %v: want 0 or more", cfg.duration)
+	}
+	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
+		return usagef("hello", "--engine %q: want auto, epoll, uring or std", cfg.engine)
+	}
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	err := serveHello(ctx, cfg, func(l listening) {
+		switch {
+		case l.Engine == "net/http":
+			fmt.Fprintf(stderr, "eddy hello: listening on %s (net/http)\n", l.Addr)
+		case l.Loops == 0:
+			fmt.Fprintf(stderr, "eddy hello: listening on %s (%s style, engine %s)\n", l.Addr, cfg.style, l.Engine)
+		default:
+			fmt.Fprintf(stderr, "eddy hello: listening on %s (%s style, engine %s, %d loops)\n", l.Addr, cfg.style, l.Engine, l.Loops)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "eddy hello: stopped")
+	return nil
+}
+
+// serveHello serves the plaintext server configured by cfg until ctx is done, then shuts it down
+// gracefully. Once the server listens, ready is called with its bound address.
+func serveHello(ctx context.Context, cfg helloConfig, ready func(listening)) error {
+	if cfg.baseline {
+		return serveHelloBaseline(ctx, cfg.addr, ready)
+	}
+	kind, err := eddy.ParseEngineKind(cfg.engine)
+	if err != nil {
+		return err
+	}
+	srv := &http1.Server{
+		Addr:              cfg.addr,
+		Engine:            kind,
+		Loops:             cfg.loops,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	if cfg.style == "native" {
+		srv.Native = http1.NativeHandlerFunc(helloNative)
+	} else {
+		srv.Handler = helloMux()
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	// With auto the engine picks uring or epoll itself; the log says "auto" then.
+	l := listening{Addr: srv.Addrs()[0], Engine: string(kind)}
+	if kind != eddy.EngineStd {
+		l.Loops = cmp.Or(cfg.loops, runtime.GOMAXPROCS(0))
+	}
+	ready(l)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), helloStopTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return errors.Join(err, srv.Close())
+	}
+	return nil
+}
+
+// serveHelloBaseline is the comparison peer: net/http's own server with the same handler.
+func serveHelloBaseline(ctx context.Context, addr string, ready func(listening)) error {
+	network, address, err := splitAddr(addr)
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, network, address)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: helloMux(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	ready(listening{Addr: ln.Addr(), Engine: "net/http"})
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), helloStopTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if err != nil {
+		err = errors.Join(err, srv.Close())
+	}
+	<-served // http.ErrServerClosed
+	return err
+}
+
+// helloNative answers on the event loop, reading the request in place and allocating nothing.
+func helloNative(w *http1.ResponseBuffer, r *http1.NativeRequest) {
+	switch {
+	case string(r.Path()) != "/":
+		w.SetStatus(http.StatusNotFound)
+		w.AddHeader("Content-Type", "text/plain; charset=utf-8")
+		w.WriteString("404 page not found\n")
+	case r.MethodString() != http.MethodGet && r.MethodString() != http.MethodHead:
+		w.SetStatus(http.StatusMethodNotAllowed)
+		w.AddHeader("Allow", "GET, HEAD")
+	default:
+		w.AddHeader("Content-Type", "text/plain; charset=utf-8")
+		w.WriteString(helloBody)
+	}
+}
+
+// helloMux is the same answer as an ordinary net/http handler. Setting Content-Type spares net/http
+// the sniffing of the body.
+func helloMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, helloBody)
+	})
+	return mux
+}
