@@ -85,6 +85,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 		return
 	case err == unix.ENOBUFS:
 		l.stats.recvENOBUFS++
+		l.bufsRanDry()
 	case err == nil:
 		l.stats.recvRearm++
 	case err == unix.ECANCELED:

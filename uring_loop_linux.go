@@ -50,6 +50,7 @@ type urLoop struct {
 	ring   *uring.Ring
 	bufs   *uring.BufRing
 	bufOff []uint32 // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
+	bufWin urBufWindow
 	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
 	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
 	// can never write into a closed descriptor, or one whose number was reused.
@@ -200,7 +201,7 @@ func (l *urLoop) run(ready chan<- error) {
 				timeout = 0
 			}
 		}
-		l.bufs.Advance()
+		l.bufWin.post()
 		_, err := l.ring.SubmitAndWait(1, timeout)
 		l.state.Store(loopAwake)
 		if err != nil {
@@ -249,7 +250,7 @@ func (l *urLoop) getSQE() *uring.SQE {
 			return sqe
 		}
 		l.stats.sqFull++
-		l.bufs.Advance() // recycled buffers first, so the receives submitted now can use them
+		l.bufWin.post() // recycled buffers first, so the receives submitted now can use them
 		if _, err := l.ring.Submit(); err != nil {
 			if tries == 0 {
 				l.logger().Warn("eddy: io_uring submit failed with a full SQ, retrying", "loop", l.idx, "err", err)
@@ -271,7 +272,7 @@ func (l *urLoop) reap() {
 		for i := 0; i < n; i++ {
 			l.dispatch(&l.cqes[i])
 		}
-		l.bufs.Advance()
+		l.bufWin.post()
 	}
 }
 
@@ -420,6 +421,7 @@ func (l *urLoop) beginStop(rq int32) {
 			l.stopListener(ln)
 		}
 		l.wheel.Stop(&l.tick)
+		l.wheel.Stop(&l.bufWin.trim)
 		for _, c := range l.conns {
 			switch {
 			case c == nil:
