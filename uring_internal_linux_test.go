@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
@@ -342,4 +343,18 @@ func TestUringRecvWindowGrowsWhenDryAndShrinksWhenQuiet(t *testing.T) {
 		}
 	}
 	pingPong(t, addr, 4, 100, 4096) // the discarded buffers work as before
+}
+
+func TestUringConnStoresEveryKindOfPeerAddress(t *testing.T) {
+	for _, s := range []string{"", "127.0.0.1:80", "[::1]:443", "[::ffff:10.0.0.1]:8080", "[fe80::1%eth0]:9000", "[2001:db8::7]:0"} {
+		var want netip.AddrPort
+		if s != "" {
+			want = netip.MustParseAddrPort(s)
+		}
+		c := &urConn{}
+		c.setRemote(want)
+		if got := c.remote(); got != want {
+			t.Errorf("setRemote(%v): remote() = %v", want, got)
+		}
+	}
 }

@@ -26,7 +26,8 @@ const (
 	urOpWake    = 1 + iota // the eventfd read that wakes the loop
 	urOpAccept             // multishot accept; slot = listener index
 	urOpRecv               // multishot recv into the buffer ring
-	urOpSend               // SEND or SENDMSG of queued output
+	urOpSend               // SEND of queued output
+	urOpSendmsg            // SENDMSG of queued output; its header is in l.sendMsgs
 	urOpCancel             // ASYNC_CANCEL; its own CQE is only logged
 	urOpConnect            // POLL_ADD for POLLOUT on a connecting socket
 
@@ -75,10 +76,11 @@ type urLoop struct {
 	peer         socket.Acceptor // its address buffer serves getpeername without allocating
 
 	cqes      []uring.CQE
-	dirty     []*urConn    // connections to flush at the end of the iteration
-	redeliver []*urConn    // connections whose buffered input must be offered to OnData again
-	msgs      []*urSendMsg // free SENDMSG headers
-	vecs      [][]byte     // scratch for Outbound.Vectors
+	dirty     []*urConn             // connections to flush at the end of the iteration
+	redeliver []*urConn             // connections whose buffered input must be offered to OnData again
+	msgs      []*urSendMsg          // free SENDMSG headers
+	sendMsgs  map[uint32]*urSendMsg // the headers of the SENDMSGs in flight, by slot
+	vecs      [][]byte              // scratch for Outbound.Vectors
 
 	tick     timer.Timer
 	stopping bool
@@ -95,10 +97,11 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 	}
 	l := &urLoop{
 		g: g, idx: idx, waker: w,
-		wakeBuf: new([8]byte),
-		cqes:    make([]uring.CQE, urCQEBatch),
-		vecs:    make([][]byte, 0, urMaxSendVecs),
-		startCh: make(chan bool, 1),
+		wakeBuf:  new([8]byte),
+		cqes:     make([]uring.CQE, urCQEBatch),
+		vecs:     make([][]byte, 0, urMaxSendVecs),
+		sendMsgs: make(map[uint32]*urSendMsg),
+		startCh:  make(chan bool, 1),
 	}
 	l.tasks.cap = g.e.opts.taskQueueCap
 	l.now = l.clock()
@@ -298,7 +301,7 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 		} else {
 			l.doneWithBuffer(cqe)
 		}
-	case urOpSend:
+	case urOpSend, urOpSendmsg:
 		if c := l.lookup(tok); c != nil {
 			c.onSend(cqe)
 		}
