@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # measure-echo.sh measures eddy's echo server against package net on one server core.
 #
-# Servers: eddy's epoll engine with one loop, eddy's portable std engine, and the goroutine-per-connection
-# net baseline ("eddy echo --baseline"). Each runs pinned to CPU $SERVER_CPU with GOMAXPROCS=1; the load
-# generator ("eddy load", plain net goroutines) runs pinned to CPU $LOAD_CPU.
+# Servers ($SERVERS): eddy's epoll engine with one loop, eddy's uring engine with one loop, eddy's portable
+# std engine, and the goroutine-per-connection net baseline ("eddy echo --baseline"). Each runs pinned to
+# CPU $SERVER_CPU with GOMAXPROCS=1; the load generator ("eddy load", plain net goroutines) runs pinned to
+# CPU $LOAD_CPU.
 #
 #  1. Throughput: ping-pong with $SIZE-byte messages on 100 and 1000 connections for $DURATION each. The
 #     server's user+system CPU time is read from /proc/PID/stat (fields 14 and 15, in clock ticks) when the
@@ -11,6 +12,7 @@
 #     per server CPU-second and the server's CPU use over the window.
 #  2. Idle memory: the server's VmRSS before and after $IDLE_CONNS connections are open and have echoed
 #     once each ("eddy load --hold"); RSS per idle connection = (after - before) / $IDLE_CONNS.
+#     IDLE_CONNS=0 skips it.
 #
 # The servers are interleaved (A B C A B C ...) for $REPS repetitions, each measurement on a fresh server
 # process, and the tables report medians. The script kills only the processes it started.
@@ -20,6 +22,7 @@
 #	scripts/measure-echo.sh                      # the full run, about 5 minutes
 #	REPS=5 scripts/measure-echo.sh               # more repetitions on a noisy machine
 #	REPS=1 DURATION=2s IDLE_CONNS=1000 scripts/measure-echo.sh   # a quick check
+#	SERVERS="eddy-epoll eddy-uring net-baseline" SIZE=4096 IDLE_CONNS=0 scripts/measure-echo.sh
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -32,12 +35,16 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
 # The servers, in the order they are interleaved: a name and the flags of "eddy echo".
-SERVER_NAMES=(eddy-epoll eddy-std net-baseline)
+read -r -a SERVER_NAMES <<<"${SERVERS:-eddy-epoll eddy-uring eddy-std net-baseline}"
 declare -A SERVER_FLAGS=(
 	[eddy-epoll]="--engine epoll --loops 1"
+	[eddy-uring]="--engine uring --loops 1"
 	[eddy-std]="--engine std"
 	[net-baseline]="--baseline"
 )
+for name in "${SERVER_NAMES[@]}"; do
+	[[ -n "${SERVER_FLAGS[$name]:-}" ]] || { printf 'measure-echo: unknown server %s (know: %s)\n' "$name" "${!SERVER_FLAGS[*]}" >&2; exit 2; }
+done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/measure-echo.XXXXXX")
@@ -215,7 +222,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	done
 done
 log "server	rep	rss-before-KiB	rss-after-KiB	conns	bytes/conn	errors"
-for ((rep = 1; rep <= REPS; rep++)); do
+for ((rep = 1; rep <= REPS && IDLE_CONNS > 0; rep++)); do
 	for name in "${SERVER_NAMES[@]}"; do
 		measure_idle "$name" "$rep"
 	done
