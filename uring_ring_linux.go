@@ -231,8 +231,10 @@ func (l *urLoop) bufsRanDry() {
 	}
 }
 
-// urTrimBufs runs every urBufTrimPeriod while the window is above its floor or has just shrunk: it
-// halves a window that was mostly unused, and discards the pages of the buffers below it.
+// urTrimBufs runs every urBufTrimPeriod from the first time the window grows for as long as there may be
+// something to trim: the window is above its floor, the kernel still holds buffers posted before it
+// shrank (they come back as traffic uses them), or the last run discarded some. It halves a window that
+// was mostly unused, and discards the pages of the buffers the loop holds below it.
 func urTrimBufs(arg any) {
 	l := arg.(*urLoop)
 	w := &l.bufWin
@@ -254,7 +256,7 @@ func urTrimBufs(arg any) {
 		discarded++
 	}
 	l.stats.bufsDiscarded += discarded
-	if w.window > w.minWindow || discarded > 0 {
+	if w.window > w.minWindow || w.posted > w.window || discarded > 0 {
 		l.wheel.Schedule(&w.trim, l.clock()+int64(urBufTrimPeriod))
 	}
 }
