@@ -272,19 +272,26 @@ func pingPong(t *testing.T, addr string, conns, rounds, size int) {
 func TestUringRecvBuffersReuseTheWindow(t *testing.T) {
 	requireUring(t)
 	// 8 connections ping-pong 64 MiB of 4 KiB messages in all, eight times the buffer ring: never more
-	// than 32 KiB arrive in one iteration, so the kernel must keep reusing the window's two buffers
-	// instead of cycling through (and making resident) the whole ring.
-	e, addr := startUring(t, plainEcho{})
-	pingPong(t, addr, 8, 2048, 4096)
-	l := e.impl.(*uringEngine).loops[0]
-	var warm, window, entries int
-	onLoop(t, l, func() { warm, window, entries = warmBuffers(&l.bufWin), l.bufWin.window, int(l.bufs.Entries()) })
-	t.Logf("%d of %d buffers warm, window %d; counters %+v", warm, entries, window, l.stats)
-	if l.stats.recvENOBUFS == 0 && warm > l.bufWin.minWindow {
-		t.Errorf("%d buffers were posted; the window is %d", warm, l.bufWin.minWindow)
-	}
-	if warm > entries/4 {
-		t.Errorf("%d of %d buffers were posted: the ring is cycled through", warm, entries)
+	// than 32 KiB (8 receives) arrive in one iteration, so the kernel must keep reusing the window's
+	// buffers (two of 64 KiB on an incremental ring, 64 of 16 KiB on a plain one) instead of cycling
+	// through, and making resident, the whole ring.
+	for _, incremental := range []bool{true, false} {
+		name := map[bool]string{true: "incremental", false: "plain"}[incremental]
+		t.Run(name, func(t *testing.T) {
+			withRingSizes(t, urSQEntries, urCQEntries, 0, incremental)
+			e, addr := startUring(t, plainEcho{})
+			pingPong(t, addr, 8, 2048, 4096)
+			l := e.impl.(*uringEngine).loops[0]
+			var warm, window, entries int
+			onLoop(t, l, func() { warm, window, entries = warmBuffers(&l.bufWin), l.bufWin.window, int(l.bufs.Entries()) })
+			t.Logf("%d of %d buffers warm, window %d; counters %+v", warm, entries, window, l.stats)
+			if l.stats.recvENOBUFS == 0 && warm > l.bufWin.minWindow {
+				t.Errorf("%d buffers were posted; the window is %d", warm, l.bufWin.minWindow)
+			}
+			if warm > entries/4 {
+				t.Errorf("%d of %d buffers were posted: the ring is cycled through", warm, entries)
+			}
+		})
 	}
 }
 
