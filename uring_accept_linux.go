@@ -201,7 +201,7 @@ func (l *urLoop) register(fd int, ap netip.AddrPort, ln *urListener) {
 		return
 	}
 	c := l.newConn(fd, ln)
-	c.raddr = ap
+	c.setRemote(ap)
 	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
 		if sa, err := unix.Getsockname(fd); err == nil {
 			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
@@ -223,8 +223,7 @@ func (l *urLoop) newConn(fd int, ln *urListener) *urConn {
 		l.conns = append(l.conns, nil)
 		l.gens = append(l.gens, 1)
 	}
-	c := &urConn{l: l, fd: fd, slot: slot, gen: l.gens[slot] & urGenMask, ln: ln,
-		idleTimeout: l.g.e.opts.idleTimeout}
+	c := &urConn{l: l, fd: int32(fd), slot: slot, gen: l.gens[slot] & urGenMask, ln: ln}
 	c.timer.Init(urConnTimer, c)
 	l.conns[slot] = c
 	l.live++
@@ -234,8 +233,8 @@ func (l *urLoop) newConn(fd int, ln *urListener) *urConn {
 // opened starts an open connection's life: the idle timer, OnOpen, then its multishot recv.
 func (l *urLoop) opened(c *urConn) {
 	c.lastActive = l.now
-	if c.idleTimeout > 0 {
-		l.wheel.Schedule(&c.timer, l.now+int64(c.idleTimeout))
+	if idle := c.idleTimeout(); idle > 0 {
+		l.wheel.Schedule(&c.timer, l.now+int64(idle))
 	}
 	l.g.e.h.OnOpen(c)
 	c.in.Keep()

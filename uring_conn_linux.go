@@ -21,10 +21,14 @@ import (
 // the buffers and frees the slot. Until then the kernel may still write into a receive buffer for this
 // socket or read the output chunks of a send, so neither the descriptor number nor that memory may be
 // reused earlier.
+//
+// It is kept at 224 bytes (a malloc size class; the epoll engine's epConn takes 256; a test holds the
+// line), since every idle connection holds one: the peer's address is stored unpacked, and the rarely used state (an own idle
+// timeout, the close reason, AsyncWrite waits, dial state) is in urExtra, allocated on first use.
 type urConn struct {
 	l     *urLoop
 	ln    *urListener
-	fd    int
+	fd    int32
 	slot  uint32
 	gen   uint32 // the slot's generation, in every token of this connection
 	state uint8
@@ -43,25 +47,85 @@ type urConn struct {
 
 	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
 
-	in          buffer.Inbound
-	out         buffer.Outbound
-	msg         *urSendMsg // the SENDMSG header of the send in flight, if it has several slices
-	ctx         any
-	raddr       netip.AddrPort
-	timer       timer.Timer // idle timeout, then close and linger deadlines, then the cancel retry
-	idleTimeout time.Duration
-	lastActive  int64                     // wheel clock of the last read or write progress
-	x           atomic.Pointer[connExtra] // rarely needed state (the epoll engine's), allocated on first use
+	rport uint16   // the peer's port
+	rkind uint8    // what rip holds: urAddrNone, urAddr4 or urAddr6 (a zoned address is in urExtra)
+	rip   [16]byte // the peer's IP address (As4 or As16)
+
+	in         buffer.Inbound
+	out        buffer.Outbound
+	ctx        any
+	timer      timer.Timer             // idle timeout, then close and linger deadlines, then the cancel retry
+	lastActive int64                   // wheel clock of the last read or write progress
+	x          atomic.Pointer[urExtra] // rarely needed state, allocated on first use
 }
 
-// extra returns c's connExtra, allocating it if needed. Loop only.
-func (c *urConn) extra() *connExtra {
+// urExtra is the rarely needed state of a uring connection: the epoll engine's connExtra and the
+// engine's own.
+type urExtra struct {
+	connExtra
+	idleTimeout time.Duration  // set by SetIdleTimeout, when idleSet
+	idleSet     bool           // SetIdleTimeout was called: idleTimeout overrides the engine's
+	raddr       netip.AddrPort // a peer address with an IPv6 zone
+}
+
+// What urConn.rip holds.
+const (
+	urAddrNone uint8 = iota // no address (a Unix socket)
+	urAddr4
+	urAddr6
+	urAddrZoned // the address is urExtra.raddr
+)
+
+// extra returns c's urExtra, allocating it if needed. Loop only.
+func (c *urConn) extra() *urExtra {
 	x := c.x.Load()
 	if x == nil {
-		x = new(connExtra)
+		x = new(urExtra)
 		c.x.Store(x)
 	}
 	return x
+}
+
+// idleTimeout returns the connection's idle timeout: its own if SetIdleTimeout was called, else the
+// engine's.
+func (c *urConn) idleTimeout() time.Duration {
+	if x := c.x.Load(); x != nil && x.idleSet {
+		return x.idleTimeout
+	}
+	return c.l.g.e.opts.idleTimeout
+}
+
+// setRemote records the peer's address. Loop only, before the connection is published.
+func (c *urConn) setRemote(ap netip.AddrPort) {
+	a := ap.Addr()
+	c.rport = ap.Port()
+	switch {
+	case !a.IsValid():
+		c.rkind = urAddrNone
+	case a.Zone() != "":
+		c.rkind = urAddrZoned
+		c.extra().raddr = ap
+	case a.Is4():
+		c.rkind = urAddr4
+		b := a.As4()
+		copy(c.rip[:], b[:])
+	default:
+		c.rkind = urAddr6
+		c.rip = a.As16()
+	}
+}
+
+// remote returns the peer's address recorded by setRemote.
+func (c *urConn) remote() netip.AddrPort {
+	switch c.rkind {
+	case urAddr4:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(c.rip[:4])), c.rport)
+	case urAddr6:
+		return netip.AddrPortFrom(netip.AddrFrom16(c.rip), c.rport)
+	case urAddrZoned:
+		return c.x.Load().raddr
+	}
+	return netip.AddrPort{}
 }
 
 // reason returns the close reason recorded by beginClose.
@@ -291,10 +355,11 @@ func urConnTimer(arg any) {
 	now := c.l.clock()
 	switch c.state {
 	case connOpen:
-		if c.idleTimeout <= 0 {
+		idle := c.idleTimeout()
+		if idle <= 0 {
 			return
 		}
-		if deadline := c.lastActive + int64(c.idleTimeout); deadline > now {
+		if deadline := c.lastActive + int64(idle); deadline > now {
 			c.l.wheel.Schedule(&c.timer, deadline)
 			return
 		}
@@ -320,7 +385,8 @@ func (c *urConn) SetIdleTimeout(d time.Duration) error {
 	if d < 0 {
 		d = 0
 	}
-	c.idleTimeout = d
+	x := c.extra()
+	x.idleTimeout, x.idleSet = d, true
 	if d == 0 {
 		c.l.wheel.Stop(&c.timer)
 		return nil
@@ -355,5 +421,5 @@ func (c *urConn) RemoteAddr() net.Addr {
 	if c.ln.network == "unix" {
 		return &net.UnixAddr{Net: "unix"}
 	}
-	return net.TCPAddrFromAddrPort(c.raddr)
+	return net.TCPAddrFromAddrPort(c.remote())
 }

@@ -46,7 +46,7 @@ func urStartDial(arg any) {
 	}
 	c := l.newConn(h.fd, &urListener{fd: -1, network: ds.ep.network, loop: l})
 	if tcp := ds.ep.tcp; tcp != nil {
-		c.raddr = tcp.AddrPort()
+		c.setRemote(tcp.AddrPort())
 	}
 	c.state = connConnecting
 	c.extra().dial = ds
@@ -80,7 +80,7 @@ func (c *urConn) onConnect(cqe *uring.CQE) {
 // finishConnect completes a connect the poll reported: the connection opens (OnOpen, then the future
 // resolves) or the dial fails with the socket's error.
 func (c *urConn) finishConnect() {
-	if err := socket.ConnectResult(c.fd); err != nil {
+	if err := socket.ConnectResult(int(c.fd)); err != nil {
 		c.failDial(err)
 		return
 	}
@@ -88,7 +88,7 @@ func (c *urConn) finishConnect() {
 	ds := x.dial
 	x.dial = nil
 	ds.stop()
-	if sa, err := unix.Getsockname(c.fd); err == nil {
+	if sa, err := unix.Getsockname(int(c.fd)); err == nil {
 		if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
 			x.laddr = la.AddrPort()
 		} else {
@@ -96,7 +96,7 @@ func (c *urConn) finishConnect() {
 		}
 	}
 	if ds.ep.network != "unix" {
-		c.l.setupSocket(c.fd)
+		c.l.setupSocket(int(c.fd))
 	}
 	c.state = connOpen
 	c.l.opened(c)

@@ -7,10 +7,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -207,5 +209,167 @@ func (h *funcH) OnData(c Conn) { c.Discard(-1) }
 func (h *funcH) OnClose(c Conn, err error) {
 	if h.close != nil {
 		h.close(c, err)
+	}
+}
+
+// onLoop runs fn on l's goroutine and waits for it.
+func onLoop(t *testing.T, l *urLoop, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	if err := l.submit(func(any) { fn(); close(done) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+}
+
+// warmBuffers counts the receive buffers whose pages may be resident.
+func warmBuffers(w *urBufWindow) int {
+	n := 0
+	for _, warm := range w.warm {
+		if warm {
+			n++
+		}
+	}
+	return n
+}
+
+// pingPong runs rounds round trips of size-byte messages on each of conns connections at once.
+func pingPong(t *testing.T, addr string, conns, rounds, size int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			msg, got := bytes.Repeat([]byte{byte(i)}, size), make([]byte, size)
+			for r := 0; r < rounds; r++ {
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestUringRecvBuffersReuseTheWindow(t *testing.T) {
+	requireUring(t)
+	// 8 connections ping-pong 64 MiB of 4 KiB messages in all, eight times the buffer ring: never more
+	// than 32 KiB (8 receives) arrive in one iteration, so the kernel must keep reusing the window's
+	// buffers (two of 64 KiB on an incremental ring, 64 of 16 KiB on a plain one) instead of cycling
+	// through, and making resident, the whole ring.
+	for _, incremental := range []bool{true, false} {
+		name := map[bool]string{true: "incremental", false: "plain"}[incremental]
+		t.Run(name, func(t *testing.T) {
+			withRingSizes(t, urSQEntries, urCQEntries, 0, incremental)
+			e, addr := startUring(t, plainEcho{})
+			pingPong(t, addr, 8, 2048, 4096)
+			l := e.impl.(*uringEngine).loops[0]
+			var warm, window, entries int
+			onLoop(t, l, func() { warm, window, entries = warmBuffers(&l.bufWin), l.bufWin.window, int(l.bufs.Entries()) })
+			t.Logf("%d of %d buffers warm, window %d; counters %+v", warm, entries, window, l.stats)
+			if l.stats.recvENOBUFS == 0 && warm > l.bufWin.minWindow {
+				t.Errorf("%d buffers were posted; the window is %d", warm, l.bufWin.minWindow)
+			}
+			if warm > entries/4 {
+				t.Errorf("%d of %d buffers were posted: the ring is cycled through", warm, entries)
+			}
+		})
+	}
+}
+
+func TestUringRecvWindowGrowsWhenDryAndShrinksWhenQuiet(t *testing.T) {
+	requireUring(t)
+	// 64 connections stream 256 KiB each at once: receives find the window empty (ENOBUFS) and the
+	// window grows. Once the traffic is over, trimming halves it back to its floor; the buffers the
+	// kernel still holds come back as light traffic uses them, and the next trim gives their pages back
+	// to the kernel (the loop never discards a buffer the kernel holds).
+	e, addr := startUring(t, plainEcho{}, WithReadBufferSize(16<<10))
+	echoConcurrently(t, addr, 64, 256<<10)
+	l := e.impl.(*uringEngine).loops[0]
+	w := &l.bufWin
+	var grown int
+	onLoop(t, l, func() { grown = w.window })
+	if l.stats.recvENOBUFS == 0 || grown <= w.minWindow {
+		t.Skipf("the traffic did not outrun the window (%d ENOBUFS, window %d)", l.stats.recvENOBUFS, grown)
+	}
+	var window, warm int
+	var discarded []uint16
+	for i := 0; i < 16 && window != w.minWindow; i++ {
+		onLoop(t, l, func() {
+			urTrimBufs(l)
+			window = w.window
+		})
+	}
+	if window != w.minWindow {
+		t.Fatalf("window %d after trimming, want its floor %d", window, w.minWindow)
+	}
+	pingPong(t, addr, 4, 640, 4096) // 10 MiB: every buffer the kernel held comes back
+	onLoop(t, l, func() {
+		urTrimBufs(l)
+		warm = warmBuffers(w)
+		for id, hot := range w.warm {
+			if !hot && len(discarded) < 4 {
+				discarded = append(discarded, uint16(id))
+			}
+		}
+	})
+	t.Logf("window %d grew to %d, back to %d; %d warm; counters %+v", w.minWindow, grown, window, warm, l.stats)
+	if warm > 2*w.minWindow || l.stats.bufsDiscarded == 0 {
+		t.Fatalf("%d buffers warm, %d discarded", warm, l.stats.bufsDiscarded)
+	}
+	for _, id := range discarded {
+		b := l.bufs.Buffer(id)
+		vec := make([]byte, len(b)/os.Getpagesize())
+		_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			uintptr(unsafe.Pointer(&vec[0])))
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		for _, v := range vec {
+			if v&1 != 0 {
+				t.Fatalf("buffer %d was discarded but has resident pages", id)
+			}
+		}
+	}
+	pingPong(t, addr, 4, 100, 4096) // the discarded buffers work as before
+}
+
+func TestUringConnStoresEveryKindOfPeerAddress(t *testing.T) {
+	for _, s := range []string{"", "127.0.0.1:80", "[::1]:443", "[::ffff:10.0.0.1]:8080", "[fe80::1%eth0]:9000", "[2001:db8::7]:0"} {
+		var want netip.AddrPort
+		if s != "" {
+			want = netip.MustParseAddrPort(s)
+		}
+		c := &urConn{}
+		c.setRemote(want)
+		if got := c.remote(); got != want {
+			t.Errorf("setRemote(%v): remote() = %v", want, got)
+		}
+	}
+}
+
+func TestUringConnFitsIn224Bytes(t *testing.T) {
+	// Every idle connection holds one urConn; 224 bytes is a malloc size class, the next one is 240.
+	// Rarely used state belongs in urExtra.
+	if n := unsafe.Sizeof(urConn{}); n > 224 {
+		t.Fatalf("urConn is %d bytes, more than 224", n)
 	}
 }

@@ -22,9 +22,11 @@ const (
 )
 
 // urSendMsg is the msghdr and iovec array of a SENDMSG in flight. The kernel reads both through
-// addresses in the SQE, so they live in a heap object (which Go never moves) that the connection keeps
-// in c.msg until the send's CQE; the iovecs' Base pointers keep the output chunks visible to the GC.
-// The loop recycles them through a free list.
+// addresses in the SQE, so they live in a heap object (which Go never moves) that the loop keeps in
+// l.sendMsgs, by the connection's slot, until the send's CQE (its token says urOpSendmsg); the iovecs'
+// Base pointers keep the output chunks visible to the GC. The loop recycles them through a free list.
+// They are not a field of urConn because few connections ever have one in flight, and every idle
+// connection would pay for the pointer.
 type urSendMsg struct {
 	hdr unix.Msghdr
 	iov [urMaxSendVecs]unix.Iovec
@@ -56,7 +58,7 @@ func (c *urConn) armRecv() {
 		return
 	}
 	sqe := c.l.getSQE()
-	sqe.PrepRecvMultishot(c.fd, urRecvGroup, 0)
+	sqe.PrepRecvMultishot(int(c.fd), urRecvGroup, 0)
 	sqe.UserData = urToken(urOpRecv, c.slot, c.gen)
 	c.recvArmed = true
 }
@@ -85,6 +87,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 		return
 	case err == unix.ENOBUFS:
 		l.stats.recvENOBUFS++
+		l.bufsRanDry()
 	case err == nil:
 		l.stats.recvRearm++
 	case err == unix.ECANCELED:
@@ -181,8 +184,9 @@ func (c *urConn) send() {
 	l := c.l
 	vecs := c.out.Vectors(l.vecs[:0], urMaxSendVecs)
 	sqe := l.getSQE()
+	op := uint8(urOpSend)
 	if len(vecs) == 1 {
-		sqe.PrepSend(c.fd, vecs[0], unix.MSG_NOSIGNAL)
+		sqe.PrepSend(int(c.fd), vecs[0], unix.MSG_NOSIGNAL)
 	} else {
 		m := l.getMsg()
 		for i, b := range vecs {
@@ -191,11 +195,12 @@ func (c *urConn) send() {
 		}
 		m.hdr.Iov = &m.iov[0]
 		m.hdr.SetIovlen(len(vecs))
-		sqe.PrepSendmsg(c.fd, &m.hdr, unix.MSG_NOSIGNAL)
-		c.msg = m
+		sqe.PrepSendmsg(int(c.fd), &m.hdr, unix.MSG_NOSIGNAL)
+		l.sendMsgs[c.slot] = m
+		op = urOpSendmsg
 	}
 	clear(vecs)
-	sqe.UserData = urToken(urOpSend, c.slot, c.gen)
+	sqe.UserData = urToken(op, c.slot, c.gen)
 	c.sending = true
 }
 
@@ -204,10 +209,10 @@ func (c *urConn) send() {
 func (c *urConn) onSend(cqe *uring.CQE) {
 	c.sending = false
 	call := "send"
-	if m := c.msg; m != nil {
+	if urTokenOp(cqe.UserData) == urOpSendmsg {
 		call = "sendmsg"
-		c.msg = nil
-		c.l.putMsg(m)
+		c.l.putMsg(c.l.sendMsgs[c.slot])
+		delete(c.l.sendMsgs, c.slot)
 	}
 	if c.state == connReleased {
 		c.maybeFinalize()
@@ -229,7 +234,7 @@ func (c *urConn) shutdownWrite() error {
 		return nil
 	}
 	c.shutWr = true
-	return unix.Shutdown(c.fd, unix.SHUT_WR)
+	return unix.Shutdown(int(c.fd), unix.SHUT_WR)
 }
 
 // ---- release ----
@@ -256,7 +261,7 @@ func (c *urConn) cancelOps() {
 		return
 	}
 	sqe := c.l.getSQE()
-	sqe.PrepCancelFd(c.fd, uring.CancelAll)
+	sqe.PrepCancelFd(int(c.fd), uring.CancelAll)
 	sqe.UserData = urToken(urOpCancel, c.slot, c.gen)
 	sqe.Flags |= uring.SQECQESkipSuccess
 	c.l.wheel.Schedule(&c.timer, c.l.clock()+int64(urCancelRetry))
@@ -270,7 +275,7 @@ func (c *urConn) maybeFinalize() {
 		return
 	}
 	c.l.wheel.Stop(&c.timer)
-	unix.Close(c.fd)
+	unix.Close(int(c.fd))
 	c.fd = -1
 	c.in.Reset()
 	c.out.Reset()

@@ -27,7 +27,8 @@ const (
 	urOpWake    = 1 + iota // the eventfd read that wakes the loop
 	urOpAccept             // multishot accept; slot = listener index
 	urOpRecv               // multishot recv into the buffer ring
-	urOpSend               // SEND or SENDMSG of queued output
+	urOpSend               // SEND of queued output
+	urOpSendmsg            // SENDMSG of queued output; its header is in l.sendMsgs
 	urOpCancel             // ASYNC_CANCEL; its own CQE is only logged
 	urOpConnect            // POLL_ADD for POLLOUT on a connecting socket
 
@@ -50,7 +51,8 @@ type urLoop struct {
 	idx    int
 	ring   *uring.Ring
 	bufs   *uring.BufRing
-	bufOff []uint32     // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
+	bufOff []uint32 // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
+	bufWin urBufWindow
 	borrow buffer.Chunk // lends a provided buffer to the connection whose OnData runs (see buffer.Inbound)
 	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
 	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
@@ -76,10 +78,11 @@ type urLoop struct {
 	peer         socket.Acceptor // its address buffer serves getpeername without allocating
 
 	cqes      []uring.CQE
-	dirty     []*urConn    // connections to flush at the end of the iteration
-	redeliver []*urConn    // connections whose buffered input must be offered to OnData again
-	msgs      []*urSendMsg // free SENDMSG headers
-	vecs      [][]byte     // scratch for Outbound.Vectors
+	dirty     []*urConn             // connections to flush at the end of the iteration
+	redeliver []*urConn             // connections whose buffered input must be offered to OnData again
+	msgs      []*urSendMsg          // free SENDMSG headers
+	sendMsgs  map[uint32]*urSendMsg // the headers of the SENDMSGs in flight, by slot
+	vecs      [][]byte              // scratch for Outbound.Vectors
 
 	tick     timer.Timer
 	stopping bool
@@ -96,10 +99,11 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 	}
 	l := &urLoop{
 		g: g, idx: idx, waker: w,
-		wakeBuf: new([8]byte),
-		cqes:    make([]uring.CQE, urCQEBatch),
-		vecs:    make([][]byte, 0, urMaxSendVecs),
-		startCh: make(chan bool, 1),
+		wakeBuf:  new([8]byte),
+		cqes:     make([]uring.CQE, urCQEBatch),
+		vecs:     make([][]byte, 0, urMaxSendVecs),
+		sendMsgs: make(map[uint32]*urSendMsg),
+		startCh:  make(chan bool, 1),
 	}
 	l.tasks.cap = g.e.opts.taskQueueCap
 	l.now = l.clock()
@@ -202,7 +206,7 @@ func (l *urLoop) run(ready chan<- error) {
 				timeout = 0
 			}
 		}
-		l.bufs.Advance()
+		l.bufWin.post()
 		_, err := l.ring.SubmitAndWait(1, timeout)
 		l.state.Store(loopAwake)
 		if err != nil {
@@ -251,7 +255,7 @@ func (l *urLoop) getSQE() *uring.SQE {
 			return sqe
 		}
 		l.stats.sqFull++
-		l.bufs.Advance() // recycled buffers first, so the receives submitted now can use them
+		l.bufWin.post() // recycled buffers first, so the receives submitted now can use them
 		if _, err := l.ring.Submit(); err != nil {
 			if tries == 0 {
 				l.logger().Warn("eddy: io_uring submit failed with a full SQ, retrying", "loop", l.idx, "err", err)
@@ -273,7 +277,7 @@ func (l *urLoop) reap() {
 		for i := 0; i < n; i++ {
 			l.dispatch(&l.cqes[i])
 		}
-		l.bufs.Advance()
+		l.bufWin.post()
 	}
 }
 
@@ -299,7 +303,7 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 		} else {
 			l.doneWithBuffer(cqe)
 		}
-	case urOpSend:
+	case urOpSend, urOpSendmsg:
 		if c := l.lookup(tok); c != nil {
 			c.onSend(cqe)
 		}
@@ -422,6 +426,7 @@ func (l *urLoop) beginStop(rq int32) {
 			l.stopListener(ln, nil)
 		}
 		l.wheel.Stop(&l.tick)
+		l.wheel.Stop(&l.bufWin.trim)
 		for _, c := range l.conns {
 			switch {
 			case c == nil:

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/eddyio/eddy/internal/timer"
 	"github.com/eddyio/eddy/internal/uring"
 )
 
@@ -33,6 +34,16 @@ const (
 	urRecvGroup = 0
 	// urCQEBatch is how many CQEs are copied out of the ring at a time.
 	urCQEBatch = 512
+	// urRecvWindowBytes is the receive buffer memory a loop keeps posted to the kernel at first and after
+	// a quiet spell (the window's floor): two buffers of the default 64 KiB on an incremental ring. The
+	// window doubles whenever a receive finds the ring empty (see urBufWindow).
+	urRecvWindowBytes = 128 << 10
+	// urRecvWindowMinPlain is the floor of the window of a plain ring, in buffers: there every receive
+	// takes a whole buffer, so a busy iteration needs one per connection that has data.
+	urRecvWindowMinPlain = 64
+	// urBufTrimPeriod is how often a loop whose window has grown checks whether it can shrink it and give
+	// the pages of the buffers it no longer posts back to the kernel.
+	urBufTrimPeriod = 5 * time.Second
 )
 
 // urSizes are the ring sizes the loops are created with: SQ and CQ entries, the number of receive buffers
@@ -68,6 +79,9 @@ type urStats struct {
 	recvENOBUFS int // a multishot recv ended because the buffer ring ran dry
 	recvRearm   int // a multishot recv ended for any reason but EOF, cancel or error and was re-armed
 	acceptRearm int // a multishot accept ended and was re-armed at once
+
+	bufWindowMax  int // the largest receive buffer window so far (0: it never grew)
+	bufsDiscarded int // receive buffers whose pages were given back to the kernel
 }
 
 // setup creates the ring and the buffer ring. It runs on the loop's locked thread.
@@ -86,9 +100,11 @@ func (l *urLoop) setup() error {
 		l.logger().Debug("eddy: io_uring ring fd not registered", "loop", l.idx, "err", err)
 	}
 	var b *uring.BufRing
+	var window uint32
 	if urSizes.incremental {
 		size, n := urBufShape(l.g.e.opts.readBufSize, true)
-		if b, err = r.NewBufRing(urRecvGroup, n, size, uring.WithIncremental()); err == nil {
+		window = min(n, max(2, urRecvWindowBytes/size))
+		if b, err = r.NewBufRing(urRecvGroup, n, size, uring.WithIncremental(), uring.WithPosted(window)); err == nil {
 			l.bufOff = make([]uint32, n)
 		} else if !errors.Is(err, unix.EINVAL) {
 			r.Close()
@@ -97,12 +113,15 @@ func (l *urLoop) setup() error {
 	}
 	if b == nil { // before 6.12: a plain ring
 		size, n := urBufShape(l.g.e.opts.readBufSize, false)
-		if b, err = r.NewBufRing(urRecvGroup, n, size); err != nil {
+		window = min(n, max(urRecvWindowMinPlain, urRecvWindowBytes/size))
+		if b, err = r.NewBufRing(urRecvGroup, n, size, uring.WithPosted(window)); err != nil {
 			r.Close()
 			return opError("io_uring_register", "", nil, "", err)
 		}
 	}
 	l.ring, l.bufs = r, b
+	l.bufWin.init(b, int(window))
+	l.bufWin.trim.Init(urTrimBufs, l)
 	return nil
 }
 
@@ -135,5 +154,109 @@ func (l *urLoop) doneWithBuffer(cqe *uring.CQE) {
 	if l.bufOff != nil {
 		l.bufOff[id] = 0
 	}
-	l.bufs.Add(id)
+	l.bufWin.put(id)
+}
+
+// urBufWindow is the loop's side of its buffer ring: which buffers the kernel has and which the loop
+// keeps. The kernel takes buffers in ring order, so a ring with every buffer posted makes it cycle
+// through, and touch, all of the ring's memory (8 MiB) however little arrives at a time: 10,000
+// connections sending 4 KiB once each left the whole ring resident. The loop therefore keeps only a
+// window of buffers posted and reposts the one it got back last first, so that traffic keeps reusing the
+// same few buffers, as the epoll engine reuses its one read buffer. The window doubles whenever a receive
+// finds the ring empty (ENOBUFS: the receive ends and is re-armed, no data is lost) and halves after a
+// trim period in which no iteration used more than a quarter of it; the pages of the buffers that then
+// sit unposted below the window go back to the kernel (Discard). Loop only.
+type urBufWindow struct {
+	ring      *uring.BufRing
+	free      []uint16 // buffers the loop owns; the end of the slice was given back last
+	warm      []bool   // by buffer: posted since its pages were last discarded, so maybe resident
+	posted    int      // buffers the kernel owns
+	window    int      // how many buffers to keep posted
+	minWindow int
+	used      int  // buffers given back since the last post
+	peakUsed  int  // the most given back between two posts since the last trim
+	dry       bool // a receive found the ring empty since the last trim
+	grown     bool // the window grew since the last post
+	trim      timer.Timer
+}
+
+// init takes over ring, of which the first window buffers are posted (uring.WithPosted).
+func (w *urBufWindow) init(ring *uring.BufRing, window int) {
+	n := int(ring.Entries())
+	w.ring, w.window, w.minWindow, w.posted = ring, window, window, window
+	w.warm = make([]bool, n)
+	for id := range window {
+		w.warm[id] = true
+	}
+	w.free = make([]uint16, 0, n)
+	for id := n - 1; id >= window; id-- { // buffer window is on top
+		w.free = append(w.free, uint16(id))
+	}
+}
+
+// put takes back buffer id from the kernel.
+func (w *urBufWindow) put(id uint16) {
+	w.free = append(w.free, id)
+	w.posted--
+	w.used++
+}
+
+// post tops the kernel's buffers up to the window, last given back first, and publishes them. It runs
+// before every io_uring_enter.
+func (w *urBufWindow) post() {
+	w.peakUsed = max(w.peakUsed, w.used)
+	w.used, w.grown = 0, false
+	for w.posted < w.window && len(w.free) > 0 {
+		id := w.free[len(w.free)-1]
+		w.free = w.free[:len(w.free)-1]
+		w.ring.Add(id)
+		w.warm[id] = true
+		w.posted++
+	}
+	w.ring.Advance()
+}
+
+// bufsRanDry doubles the window after a receive found the ring empty, once however many receives of one
+// iteration found it so, and has l trim it later.
+func (l *urLoop) bufsRanDry() {
+	w := &l.bufWin
+	if !w.grown && w.window < int(w.ring.Entries()) {
+		w.window = min(2*w.window, int(w.ring.Entries()))
+		w.grown = true
+		l.stats.bufWindowMax = max(l.stats.bufWindowMax, w.window)
+	}
+	w.dry = true
+	if !w.trim.Pending() {
+		l.wheel.Schedule(&w.trim, l.now+int64(urBufTrimPeriod))
+	}
+}
+
+// urTrimBufs runs every urBufTrimPeriod from the first time the window grows for as long as there may be
+// something to trim: the window is above its floor, the kernel still holds buffers posted before it
+// shrank (they come back as traffic uses them), or the last run discarded some. It halves a window that
+// was mostly unused, and discards the pages of the buffers the loop holds below it.
+func urTrimBufs(arg any) {
+	l := arg.(*urLoop)
+	w := &l.bufWin
+	if !w.dry && w.peakUsed < w.window/4 && w.window > w.minWindow {
+		w.window = max(w.window/2, w.minWindow)
+	}
+	w.dry, w.peakUsed = false, 0
+	// The buffers post will take next are the top window-posted of the free stack; the rest are cold.
+	discarded := 0
+	for _, id := range w.free[:len(w.free)-min(len(w.free), max(0, w.window-w.posted))] {
+		if !w.warm[id] {
+			continue
+		}
+		if err := w.ring.Discard(id); err != nil {
+			l.logger().Debug("eddy: discarding a receive buffer's pages failed", "loop", l.idx, "err", err)
+			break
+		}
+		w.warm[id] = false
+		discarded++
+	}
+	l.stats.bufsDiscarded += discarded
+	if w.window > w.minWindow || w.posted > w.window || discarded > 0 {
+		l.wheel.Schedule(&w.trim, l.clock()+int64(urBufTrimPeriod))
+	}
 }

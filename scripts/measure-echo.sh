@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # measure-echo.sh measures eddy's echo server against package net on one server core.
 #
-# Servers: eddy's epoll engine with one loop, eddy's portable std engine, and the goroutine-per-connection
-# net baseline ("eddy echo --baseline"). Each runs pinned to CPU $SERVER_CPU with GOMAXPROCS=1; the load
-# generator ("eddy load", plain net goroutines) runs pinned to CPU $LOAD_CPU.
+# Servers ($SERVERS): eddy's epoll engine with one loop, eddy's uring engine with one loop, eddy's portable
+# std engine, and the goroutine-per-connection net baseline ("eddy echo --baseline"). Each runs pinned to
+# CPU $SERVER_CPU with GOMAXPROCS=1; the load generator ("eddy load", plain net goroutines) runs pinned to
+# CPU $LOAD_CPU.
 #
 #  1. Throughput: ping-pong with $SIZE-byte messages on 100 and 1000 connections for $DURATION each. The
 #     server's user+system CPU time is read from /proc/PID/stat (fields 14 and 15, in clock ticks) when the
 #     load generator starts its measured window and when it ends; reported are round trips/s, round trips
-#     per server CPU-second and the server's CPU use over the window.
+#     per server CPU-second and the server's CPU use over the window. With SYSCALLS=1 (needs perf and the
+#     raw_syscalls tracepoint) also the server's system calls per round trip, counted by
+#     "perf stat -e raw_syscalls:sys_enter -p PID" over the same window (all threads: the Go runtime's
+#     calls count too).
 #  2. Idle memory: the server's VmRSS before and after $IDLE_CONNS connections are open and have echoed
 #     once each ("eddy load --hold"); RSS per idle connection = (after - before) / $IDLE_CONNS.
+#     IDLE_CONNS=0 skips it.
 #
 # The servers are interleaved (A B C A B C ...) for $REPS repetitions, each measurement on a fresh server
 # process, and the tables report medians. The script kills only the processes it started.
@@ -20,6 +25,7 @@
 #	scripts/measure-echo.sh                      # the full run, about 5 minutes
 #	REPS=5 scripts/measure-echo.sh               # more repetitions on a noisy machine
 #	REPS=1 DURATION=2s IDLE_CONNS=1000 scripts/measure-echo.sh   # a quick check
+#	SERVERS="eddy-epoll eddy-uring net-baseline" SIZE=4096 IDLE_CONNS=0 SYSCALLS=1 scripts/measure-echo.sh
 #	CONNS_LIST= SERVERS=eddy-epoll scripts/measure-echo.sh       # idle memory of one server only
 set -euo pipefail
 
@@ -29,11 +35,11 @@ CONNS_LIST=${CONNS_LIST-"100 1000"}
 SIZE=${SIZE:-64}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 HOLD=${HOLD:-5s}
+SYSCALLS=${SYSCALLS:-0}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
 # The servers, in the order they are interleaved: a name and the flags of "eddy echo".
-# SERVERS="eddy-epoll eddy-uring" picks some of them.
 read -r -a SERVER_NAMES <<<"${SERVERS:-eddy-epoll eddy-uring eddy-std net-baseline}"
 declare -A SERVER_FLAGS=(
 	[eddy-epoll]="--engine epoll --loops 1"
@@ -41,6 +47,9 @@ declare -A SERVER_FLAGS=(
 	[eddy-std]="--engine std"
 	[net-baseline]="--baseline"
 )
+for name in "${SERVER_NAMES[@]}"; do
+	[[ -n "${SERVER_FLAGS[$name]:-}" ]] || { printf 'measure-echo: unknown server %s (know: %s)\n' "$name" "${!SERVER_FLAGS[*]}" >&2; exit 2; }
+done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/measure-echo.XXXXXX")
@@ -67,6 +76,7 @@ die() { log "measure-echo: $*"; exit 1; }
 for tool in taskset getconf go; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
+if ((SYSCALLS)); then command -v perf >/dev/null || die "perf not found (SYSCALLS=1)"; fi
 [[ -r /proc/self/stat ]] || die "/proc is needed (Linux only)"
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -137,9 +147,20 @@ measure_throughput() {
 	lpid=$!
 	pids+=("$lpid")
 	wait_for_line "$LOAD_LOG" 'eddy load: running' "$lpid" >/dev/null
+	local perf_pid="" perf_out=$work/perf.$run_id calls=0
+	if ((SYSCALLS)); then
+		perf stat -x, -e raw_syscalls:sys_enter -p "$SERVER_PID" -o "$perf_out" &
+		perf_pid=$!
+		pids+=("$perf_pid")
+	fi
 	t0=$(cpu_ticks "$SERVER_PID")
 	wait "$lpid" || rc=$?
 	t1=$(cpu_ticks "$SERVER_PID")
+	if [[ -n "$perf_pid" ]]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+		calls=$(awk -F, '/raw_syscalls:sys_enter/ {print $1}' "$perf_out")
+	fi
 	stop_server
 	[[ -s "$LOAD_JSON" ]] || { cat "$LOAD_LOG" >&2; die "load generator failed (status $rc)"; }
 
@@ -152,10 +173,12 @@ measure_throughput() {
 	p99=$(json_field "$LOAD_JSON" p99_ns)
 	cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / hz}')
 	awk -v OFS='\t' -v n="$name" -v c="$conns" -v r="$rep" -v rt="$rt" -v rps="$rps" -v cpu="$cpu" \
-		-v secs="$secs" -v e="$errs" -v p50="$p50" -v p99="$p99" -v la="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+		-v secs="$secs" -v e="$errs" -v p50="$p50" -v p99="$p99" -v la="$(cut -d' ' -f1 /proc/loadavg)" \
+		-v calls="${calls:-0}" 'BEGIN {
 			per = cpu > 0 ? rt / cpu : 0
+			sys = calls > 0 && rt > 0 ? sprintf("%.3f", calls / rt) : "-"
 			print n, c, r, sprintf("%.0f", rps), sprintf("%.0f", per), sprintf("%.0f", 100 * cpu / secs),
-				sprintf("%.0f", p50 / 1000), sprintf("%.0f", p99 / 1000), e, la
+				sprintf("%.0f", p50 / 1000), sprintf("%.0f", p99 / 1000), e, la, sys
 		}' | tee -a "$work/throughput.tsv" >&2
 	((errs == 0)) || log "measure-echo: $name with $conns connections: $errs errors: $(cat "$LOAD_LOG")"
 }
@@ -190,7 +213,9 @@ measure_idle() {
 median() {
 	sort -n | awk '{v[NR] = $1} END {
 		if (NR == 0) { print "-"; exit }
-		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+		if (NR % 2) { print v[(NR + 1) / 2]; exit }
+		m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+		if (m == int(m) || m >= 100) printf "%.0f\n", m; else printf "%.3f\n", m
 	}'
 }
 
@@ -209,7 +234,7 @@ log "measure-echo: servers on CPU $SERVER_CPU (GOMAXPROCS=1), load on CPU $LOAD_
 : >"$work/throughput.tsv"
 : >"$work/idle.tsv"
 
-log "server	conns	rep	rt/s	rt/cpu-s	cpu%	p50us	p99us	errors	loadavg"
+log "server	conns	rep	rt/s	rt/cpu-s	cpu%	p50us	p99us	errors	loadavg	syscalls/rt"
 for ((rep = 1; rep <= REPS; rep++)); do
 	for conns in $CONNS_LIST; do
 		for name in "${SERVER_NAMES[@]}"; do
@@ -218,13 +243,13 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	done
 done
 log "server	rep	rss-before-KiB	rss-after-KiB	conns	bytes/conn	errors"
-for ((rep = 1; rep <= REPS; rep++)); do
+for ((rep = 1; rep <= REPS && IDLE_CONNS > 0; rep++)); do
 	for name in "${SERVER_NAMES[@]}"; do
 		measure_idle "$name" "$rep"
 	done
 done
 
-echo "Raw rows (throughput: server conns rep rt/s rt/cpu-s cpu% p50us p99us errors loadavg-1min):"
+echo "Raw rows (throughput: server conns rep rt/s rt/cpu-s cpu% p50us p99us errors loadavg-1min syscalls/rt):"
 cat "$work/throughput.tsv"
 echo "Raw rows (idle: server rep rss-before-KiB rss-after-KiB conns bytes/conn errors):"
 cat "$work/idle.tsv"
@@ -232,18 +257,20 @@ echo
 echo "Echo, $SIZE-byte messages, server on 1 CPU (GOMAXPROCS=1), load generator on another; medians of $REPS runs of $DURATION"
 echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-printf '%-13s %6s %12s %18s %10s %9s %9s %7s\n' server conns 'round-trips/s' 'rt/server-CPU-s' 'server-CPU' 'p50(us)' 'p99(us)' errors
+printf '%-13s %6s %12s %18s %10s %9s %9s %7s %12s\n' server conns 'round-trips/s' 'rt/server-CPU-s' 'server-CPU' 'p50(us)' 'p99(us)' errors 'syscalls/rt'
 for conns in $CONNS_LIST; do
 	for name in "${SERVER_NAMES[@]}"; do
-		printf '%-13s %6s %12s %18s %9s%% %9s %9s %7s\n' "$name" "$conns" \
+		printf '%-13s %6s %12s %18s %9s%% %9s %9s %7s %12s\n' "$name" "$conns" \
 			"$(column_median "$work/throughput.tsv" 4 "$name" "$conns")" \
 			"$(column_median "$work/throughput.tsv" 5 "$name" "$conns")" \
 			"$(column_median "$work/throughput.tsv" 6 "$name" "$conns")" \
 			"$(column_median "$work/throughput.tsv" 7 "$name" "$conns")" \
 			"$(column_median "$work/throughput.tsv" 8 "$name" "$conns")" \
-			"$(awk -F'\t' -v n="$name" -v c="$conns" '$1 == n && $2 == c {s += $9} END {print s + 0}' "$work/throughput.tsv")"
+			"$(awk -F'\t' -v n="$name" -v c="$conns" '$1 == n && $2 == c {s += $9} END {print s + 0}' "$work/throughput.tsv")" \
+			"$(if ((SYSCALLS)); then column_median "$work/throughput.tsv" 11 "$name" "$conns"; else echo -; fi)"
 	done
 done
+((IDLE_CONNS > 0)) || exit 0
 echo
 echo "Idle connections: server RSS before and after $IDLE_CONNS connections opened and echoed once; medians of $REPS runs"
 echo

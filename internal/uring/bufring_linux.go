@@ -15,10 +15,12 @@ import (
 // ring and its buffers are one anonymous mmap, outside the Go heap, so the garbage collector never
 // moves or frees memory the kernel writes into.
 //
-// Ownership: at first every buffer belongs to the kernel. A CQE with CQEFBuffer hands buffer id to the
-// application, which reads it through Buffer and gives it back with Recycle (or Add then Advance).
-// Recycling a buffer the application does not own corrupts the ring. Like its Ring, a BufRing is used
-// from the ring's goroutine only.
+// Ownership: at first every buffer belongs to the kernel (with WithPosted, only the first n). A CQE with
+// CQEFBuffer hands buffer id to the application, which reads it through Buffer and gives it back with
+// Recycle (or Add then Advance). Recycling a buffer the application does not own corrupts the ring. The
+// application may give back any buffer it owns, in any order, which lets it keep only a few buffers
+// posted and reuse the same memory (Discard drops the pages of one it keeps). Like its Ring, a BufRing is
+// used from the ring's goroutine only.
 type BufRing struct {
 	ring    *Ring
 	group   uint16
@@ -43,7 +45,11 @@ type BufRing struct {
 // BufRingOption configures NewBufRing.
 type BufRingOption func(*bufRingConfig)
 
-type bufRingConfig struct{ incremental bool }
+type bufRingConfig struct {
+	incremental bool
+	posted      uint32
+	postedSet   bool
+}
 
 // WithIncremental registers the ring for incremental consumption (IOU_PBUF_RING_INC, 6.12): a receive
 // takes only the bytes it needs from the buffer at the head of the ring, and the next receive continues
@@ -54,6 +60,14 @@ type bufRingConfig struct{ incremental bool }
 // its last (the kernel moved on); only then does the buffer go back with Recycle. Kernels before 6.12
 // reject the flag with EINVAL, so fall back to a plain ring on that error.
 func WithIncremental() BufRingOption { return func(c *bufRingConfig) { c.incremental = true } }
+
+// WithPosted gives only buffers 0..n-1 to the kernel at registration; the application owns the others
+// and posts them with Add and Advance when it wants to. Buffer memory is virtual until it is written, so
+// a ring that keeps few buffers posted and reposts the ones it got back keeps few pages resident, where
+// posting all of them makes the kernel cycle through, and touch, the whole ring.
+func WithPosted(n uint32) BufRingOption {
+	return func(c *bufRingConfig) { c.posted, c.postedSet = n, true }
+}
 
 // NewBufRing maps entries buffers of size bytes each (entries a power of two, at most 32768), registers
 // them with the kernel as buffer group group, and gives them all to the kernel. The memory is charged
@@ -104,7 +118,11 @@ func (r *Ring) NewBufRing(group uint16, entries, size uint32, opts ...BufRingOpt
 		unix.Munmap(mem)
 		return nil, fmt.Errorf("uring: register buffer ring group %d: %w", group, err)
 	}
-	for id := uint32(0); id < entries; id++ {
+	posted := entries
+	if cfg.postedSet {
+		posted = min(cfg.posted, entries)
+	}
+	for id := uint32(0); id < posted; id++ {
 		b.Add(uint16(id))
 	}
 	b.Advance()
@@ -167,6 +185,27 @@ func (b *BufRing) Advance() {
 func (b *BufRing) Recycle(id uint16) {
 	b.Add(id)
 	b.Advance()
+}
+
+// Discard drops the pages of buffer id (MADV_DONTNEED), so that they no longer count in the process's
+// resident memory until the buffer is next written (the kernel then supplies zeroed pages). Only the
+// pages that lie wholly inside the buffer are dropped: a page shared with a neighbour may hold the
+// neighbour's data. Only a buffer the application owns may be discarded: the kernel may be writing into
+// a posted one.
+func (b *BufRing) Discard(id uint16) error {
+	if b.closed {
+		return ErrClosed
+	}
+	page := uint64(os.Getpagesize())
+	off := uint64(id) * uint64(b.size)
+	start, end := roundUp(off, page), (off+uint64(b.size))/page*page
+	if start >= end {
+		return nil
+	}
+	if err := unix.Madvise(b.bufs[start:end], unix.MADV_DONTNEED); err != nil {
+		return os.NewSyscallError("madvise", err)
+	}
+	return nil
 }
 
 // Close unregisters the buffer group, if the ring is still open, and unmaps the ring and its buffers.
