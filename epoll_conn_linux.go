@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/internal/buffer"
-	"github.com/eddyio/eddy/internal/timer"
 )
 
 // Connection states. A connection moves only forward:
@@ -57,15 +56,6 @@ type epConn struct {
 	raddr netip.AddrPort
 	tm    *connClock                // idle timeout and close deadlines; nil until one is needed
 	x     atomic.Pointer[connExtra] // rarely needed state, allocated on first use
-}
-
-// connClock is the timer of a connection, with what it needs to decide: allocated when the connection gets
-// an idle timeout or starts closing, so that an idle connection without a timeout does not carry it (a
-// 64-byte timer and two clocks would be a third of an epConn).
-type connClock struct {
-	timer       timer.Timer // the idle timeout while open, then the close and linger deadlines
-	idleTimeout time.Duration
-	lastActive  int64 // wheel clock of the last read or write progress
 }
 
 // clock returns c's connClock, allocating it if needed. Loop only.

@@ -224,7 +224,6 @@ func (l *urLoop) newConn(fd int, ln *urListener) *urConn {
 		l.gens = append(l.gens, 1)
 	}
 	c := &urConn{l: l, fd: int32(fd), slot: slot, gen: l.gens[slot] & urGenMask, ln: ln}
-	c.timer.Init(urConnTimer, c)
 	l.conns[slot] = c
 	l.live++
 	return c
@@ -232,9 +231,10 @@ func (l *urLoop) newConn(fd int, ln *urListener) *urConn {
 
 // opened starts an open connection's life: the idle timer, OnOpen, then its multishot recv.
 func (l *urLoop) opened(c *urConn) {
-	c.lastActive = l.now
-	if idle := c.idleTimeout(); idle > 0 {
-		l.wheel.Schedule(&c.timer, l.now+int64(idle))
+	if d := l.g.e.opts.idleTimeout; d > 0 {
+		tm := c.clock()
+		tm.idleTimeout = d
+		l.wheel.Schedule(&tm.timer, l.now+int64(d))
 	}
 	l.g.e.h.OnOpen(c)
 	c.in.Keep()

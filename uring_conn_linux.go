@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/eddyio/eddy/internal/buffer"
-	"github.com/eddyio/eddy/internal/timer"
 )
 
 // urConn is a connection on the uring engine. Every field except closeReq is owned by the loop goroutine.
@@ -51,21 +50,18 @@ type urConn struct {
 	rkind uint8    // what rip holds: urAddrNone, urAddr4 or urAddr6 (a zoned address is in urExtra)
 	rip   [16]byte // the peer's IP address (As4 or As16)
 
-	in         buffer.Inbound
-	out        buffer.Outbound
-	ctx        any
-	timer      timer.Timer             // idle timeout, then close and linger deadlines, then the cancel retry
-	lastActive int64                   // wheel clock of the last read or write progress
-	x          atomic.Pointer[urExtra] // rarely needed state, allocated on first use
+	in  buffer.Inbound
+	out buffer.Outbound
+	ctx any
+	tm  *connClock              // idle timeout, close and linger deadlines, cancel retry; nil until needed
+	x   atomic.Pointer[urExtra] // rarely needed state, allocated on first use
 }
 
 // urExtra is the rarely needed state of a uring connection: the epoll engine's connExtra and the
 // engine's own.
 type urExtra struct {
 	connExtra
-	idleTimeout time.Duration  // set by SetIdleTimeout, when idleSet
-	idleSet     bool           // SetIdleTimeout was called: idleTimeout overrides the engine's
-	raddr       netip.AddrPort // a peer address with an IPv6 zone
+	raddr netip.AddrPort // a peer address with an IPv6 zone
 }
 
 // What urConn.rip holds.
@@ -86,13 +82,20 @@ func (c *urConn) extra() *urExtra {
 	return x
 }
 
-// idleTimeout returns the connection's idle timeout: its own if SetIdleTimeout was called, else the
-// engine's.
-func (c *urConn) idleTimeout() time.Duration {
-	if x := c.x.Load(); x != nil && x.idleSet {
-		return x.idleTimeout
+// clock returns c's connClock, allocating it if needed. Loop only.
+func (c *urConn) clock() *connClock {
+	if c.tm == nil {
+		c.tm = &connClock{lastActive: c.l.now}
+		c.tm.timer.Init(urConnTimer, c)
 	}
-	return c.l.g.e.opts.idleTimeout
+	return c.tm
+}
+
+// active records read or write progress, which defers the idle timeout and the bound on a stuck flush.
+func (c *urConn) active() {
+	if c.tm != nil {
+		c.tm.lastActive = c.l.now
+	}
 }
 
 // setRemote records the peer's address. Loop only, before the connection is published.
@@ -216,7 +219,7 @@ func urAsyncWriteTask(arg any) {
 
 // wrote accounts n bytes the kernel took and runs the AsyncWrite callbacks they complete.
 func (c *urConn) wrote(n int) {
-	c.lastActive = c.l.now
+	c.active()
 	a := c.x.Load()
 	if a == nil || len(a.waits) == 0 {
 		return
@@ -301,7 +304,9 @@ func (c *urConn) beginClose(reason error) {
 	c.in.Reset()
 	c.readPaused = false
 	c.armRecv() // if back-pressure had stopped it: drain the input and watch for the peer's FIN
-	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
+	tm := c.clock()
+	tm.lastActive = c.l.now // the bound on a stuck flush counts from here
+	c.l.wheel.Schedule(&tm.timer, c.l.now+int64(lingerTimeout))
 	c.l.markDirty(c) // the flush finishes the close once the output is out
 }
 
@@ -315,7 +320,7 @@ func (c *urConn) finishClose() {
 		return
 	}
 	c.state = connLinger
-	c.l.wheel.Schedule(&c.timer, c.l.now+int64(lingerTimeout))
+	c.l.wheel.Schedule(&c.clock().timer, c.l.now+int64(lingerTimeout))
 }
 
 // abort closes the connection at once: pending output is dropped.
@@ -352,21 +357,21 @@ func (c *urConn) onEOF() {
 // operation outlive it.
 func urConnTimer(arg any) {
 	c := arg.(*urConn)
+	tm := c.tm
 	now := c.l.clock()
 	switch c.state {
 	case connOpen:
-		idle := c.idleTimeout()
-		if idle <= 0 {
+		if tm.idleTimeout <= 0 {
 			return
 		}
-		if deadline := c.lastActive + int64(idle); deadline > now {
-			c.l.wheel.Schedule(&c.timer, deadline)
+		if deadline := tm.lastActive + int64(tm.idleTimeout); deadline > now {
+			c.l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
 		c.beginClose(ErrIdleTimeout)
 	case connClosing:
-		if deadline := c.lastActive + int64(lingerTimeout); deadline > now {
-			c.l.wheel.Schedule(&c.timer, deadline)
+		if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
+			c.l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
 		c.abort(c.reason()) // the peer stopped reading: give up on the rest of the output
@@ -385,13 +390,16 @@ func (c *urConn) SetIdleTimeout(d time.Duration) error {
 	if d < 0 {
 		d = 0
 	}
-	x := c.extra()
-	x.idleTimeout, x.idleSet = d, true
 	if d == 0 {
-		c.l.wheel.Stop(&c.timer)
+		if c.tm != nil {
+			c.tm.idleTimeout = 0
+			c.l.wheel.Stop(&c.tm.timer)
+		}
 		return nil
 	}
-	c.l.wheel.Schedule(&c.timer, c.l.clock()+int64(d))
+	tm := c.clock()
+	tm.idleTimeout = d
+	c.l.wheel.Schedule(&tm.timer, c.l.clock()+int64(d))
 	return nil
 }
 

@@ -102,7 +102,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 // appends them to c.in (the recv is being cancelled; these were received before the cancel took effect);
 // they are offered to OnData when reading resumes.
 func (c *urConn) received(b []byte) {
-	c.lastActive = c.l.now
+	c.active()
 	switch {
 	case c.state != connOpen || c.closeReq.Load():
 		return // closing, lingering or released: input is dropped
@@ -247,7 +247,9 @@ func (c *urConn) release() {
 	}
 	c.state = connReleased
 	c.closeReq.Store(true)
-	c.l.wheel.Stop(&c.timer)
+	if c.tm != nil {
+		c.l.wheel.Stop(&c.tm.timer)
+	}
 	c.in.Reset()
 	c.failAsync()
 	c.cancelOps()
@@ -264,7 +266,7 @@ func (c *urConn) cancelOps() {
 	sqe.PrepCancelFd(int(c.fd), uring.CancelAll)
 	sqe.UserData = urToken(urOpCancel, c.slot, c.gen)
 	sqe.Flags |= uring.SQECQESkipSuccess
-	c.l.wheel.Schedule(&c.timer, c.l.clock()+int64(urCancelRetry))
+	c.l.wheel.Schedule(&c.clock().timer, c.l.clock()+int64(urCancelRetry))
 }
 
 // maybeFinalize closes the descriptor, drops the buffers and frees the slot of a released connection
@@ -274,7 +276,9 @@ func (c *urConn) maybeFinalize() {
 	if c.state != connReleased || c.recvArmed || c.sending || c.polling || c.fd < 0 {
 		return
 	}
-	c.l.wheel.Stop(&c.timer)
+	if c.tm != nil {
+		c.l.wheel.Stop(&c.tm.timer)
+	}
 	unix.Close(int(c.fd))
 	c.fd = -1
 	c.in.Reset()
