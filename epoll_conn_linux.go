@@ -34,7 +34,7 @@ const (
 type epConn struct {
 	l     *epLoop
 	ln    *epListener
-	fd    int
+	fd    int32 // int32 with slot, so that epConn fits the 144-byte size class
 	slot  uint32
 	state uint8
 
@@ -269,7 +269,7 @@ func (c *epConn) beginClose(reason error) {
 // finishClose runs once the output is flushed: it shuts down the sending side, calls OnClose and then
 // releases the socket, or lets it linger until the peer's FIN.
 func (c *epConn) finishClose() {
-	unix.Shutdown(c.fd, unix.SHUT_WR)
+	unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	c.shutWr = true
 	c.notifyClose(c.reason())
 	if c.peerEOF || c.l.stopping {
@@ -313,7 +313,7 @@ func (c *epConn) release() {
 	c.in.Reset()
 	c.out.Reset()
 	c.failAsync()
-	unix.Close(c.fd)
+	unix.Close(int(c.fd))
 	c.l.unregister(c)
 }
 
@@ -395,7 +395,7 @@ func (c *epConn) read() {
 				return
 			}
 		}
-		n, err := unix.Read(c.fd, l.readBuf)
+		n, err := unix.Read(int(c.fd), l.readBuf)
 		switch {
 		case n > 0:
 			c.active()
@@ -446,7 +446,7 @@ func (l *epLoop) flush(c *epConn) {
 	}
 	for c.out.Len() > 0 && c.writable {
 		vecs := c.out.Vectors(l.vecs[:0], maxIovecs)
-		n, err := writev(c.fd, vecs, l.iovecs)
+		n, err := writev(int(c.fd), vecs, l.iovecs)
 		if n > 0 {
 			c.out.Consume(n)
 			c.wrote(n)
@@ -476,7 +476,7 @@ func (l *epLoop) flush(c *epConn) {
 		c.finishClose()
 	case c.wantShutWr && !c.shutWr:
 		c.shutWr = true
-		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
 			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
 		}
 	}

@@ -78,7 +78,7 @@ func cancelDial(arg any) {
 
 // finishConnect runs on the connecting socket's first event.
 func (c *epConn) finishConnect() {
-	if err := socket.ConnectResult(c.fd); err != nil {
+	if err := socket.ConnectResult(int(c.fd)); err != nil {
 		c.failDial(err)
 		return
 	}
@@ -86,14 +86,14 @@ func (c *epConn) finishConnect() {
 	ds := x.dial
 	x.dial = nil
 	ds.stop()
-	if sa, err := unix.Getsockname(c.fd); err == nil {
+	if sa, err := unix.Getsockname(int(c.fd)); err == nil {
 		if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
 			x.laddr = la.AddrPort()
 		} else {
 			c.ln.addr = socket.ToNetAddr(sa)
 		}
 	}
-	c.l.setupSocket(c.fd, ds.ep.network)
+	c.l.setupSocket(int(c.fd), ds.ep.network)
 	c.writable = true
 	c.state = connOpen
 	c.l.opened(c)

@@ -415,7 +415,7 @@ func (l *epLoop) newConn(fd int, ln *epListener) *epConn {
 		l.conns = append(l.conns, nil)
 		l.gens = append(l.gens, 1)
 	}
-	c := &epConn{l: l, fd: fd, slot: slot, ln: ln}
+	c := &epConn{l: l, fd: int32(fd), slot: slot, ln: ln}
 	l.conns[slot] = c
 	l.live++
 	return c
