@@ -214,7 +214,7 @@ func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport
 		return nil, err
 	}
 	defer r.stop()
-	fmt.Fprintf(log, "eddy load: opening %d connections to %s (engine %s, %d loops)\n", cfg.conns, dialTo, r.engine.Kind(), len(r.shards))
+	fmt.Fprintf(log, "eddy load: opening %d connections to %s (engine %s, %s)\n", cfg.conns, dialTo, r.engine.Kind(), loopsText(len(r.shards)))
 	r.dialAll()
 	if r.opened.Load() == 0 {
 		return nil, fmt.Errorf("no connection could be opened to %s; first error: %s", dialTo, r.dialErrs.firstError())
@@ -304,7 +304,7 @@ func (r *loadReport) writeText(w io.Writer) {
 	if r.URL != "" {
 		target = r.URL
 	}
-	fmt.Fprintf(w, "mode         %s, %s (engine %s, %d loops)\n", r.Mode, target, r.Engine, r.Loops)
+	fmt.Fprintf(w, "mode         %s, %s (engine %s, %s)\n", r.Mode, target, r.Engine, loopsText(r.Loops))
 	unit := fmt.Sprintf("%d-byte messages", r.Size)
 	if r.Mode == "http" {
 		unit = fmt.Sprintf("%d-byte request bodies", r.Size)
@@ -323,6 +323,14 @@ func (r *loadReport) writeText(w io.Writer) {
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error  %s\n", r.FirstError)
 	}
+}
+
+// loopsText says how many loops there are: "1 loop", "2 loops".
+func loopsText(n int) string {
+	if n == 1 {
+		return "1 loop"
+	}
+	return fmt.Sprintf("%d loops", n)
 }
 
 // roundSignificant rounds d to n significant digits, for printing: 974.8µs and 5.18ms rather than

@@ -21,8 +21,8 @@ func runHold(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport, e
 		return nil, err
 	}
 	defer r.stop()
-	fmt.Fprintf(log, "eddy load: opening %d connections to %s, echoing once on each (engine %s, %d loops)\n",
-		cfg.conns, cfg.addr, r.engine.Kind(), len(r.shards))
+	fmt.Fprintf(log, "eddy load: opening %d connections to %s, echoing once on each (engine %s, %s)\n",
+		cfg.conns, cfg.addr, r.engine.Kind(), loopsText(len(r.shards)))
 	t0 := time.Now()
 	r.dialAll()
 	if r.opened.Load() == 0 {

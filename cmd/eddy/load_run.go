@@ -180,7 +180,7 @@ func (r *loadRun) dial(cl *client) future.Future[bool] {
 			// Not a failed connect: the connection opened (OnOpen took a client) and closed at once.
 			return true, nil
 		}
-		r.takeWaiting() // the client of the failed dial: one that waits, they are alike
+		r.takeWaiting().lose() // the client of the failed dial: any that waits will do, they are alike
 		if r.ctx.Err() == nil && !r.stopped.Load() {
 			r.dialErrs.add(err)
 		}
