@@ -132,6 +132,8 @@ func (cfg *loadConfig) check() error {
 		return usagef("load", "--loops %d: want 1..1024", cfg.loops)
 	case cfg.conns < 1:
 		return usagef("load", "--conns %d: want at least 1", cfg.conns)
+	case cfg.conns < cfg.loops:
+		return usagef("load", "--conns %d: want at least one per loop (--loops %d)", cfg.conns, cfg.loops)
 	case cfg.pipeline < 1 || cfg.pipeline > 4096:
 		return usagef("load", "--pipeline %d: want 1..4096", cfg.pipeline)
 	case cfg.size < 1 || cfg.size > 64<<20:

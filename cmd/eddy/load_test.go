@@ -429,6 +429,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"--mode", "ftp"}, `--mode "ftp": want echo or http`},
 		{[]string{"--engine", "fast"}, `--engine "fast"`},
 		{[]string{"--loops", "0"}, "--loops 0"},
+		{[]string{"--loops", "4", "--conns", "3"}, "want at least one per loop"},
 		{[]string{"--pipeline", "0"}, "--pipeline 0"},
 		{[]string{"--requests", "-1"}, "--requests -1"},
 		{[]string{"--rate", "-5"}, "--rate -5"},
