@@ -113,9 +113,6 @@ func (r *loadRun) clientGone() {
 	}
 }
 
-// now returns the time in nanoseconds since base.
-func (r *loadRun) now() int64 { return int64(time.Since(r.base)) }
-
 // dialAll opens cfg.conns connections, at most cfg.dialers at a time so that the server's accept queue
 // does not overflow (a dropped SYN costs a second of retransmission), and returns once every dial has
 // ended, either way, or ctx is done.

@@ -135,7 +135,10 @@ func (sh *shard) wait(cl *client, now int64) {
 	sh.arm(now)
 }
 
-// arm starts the pacing timer for the next due request, when a client is free to send it.
+// arm starts the pacing timer for the next due request, when a client is free to send it. The timer is a
+// Loop.AfterFunc: on the uring engine it fires close to the due time; on epoll, whose loop timers have
+// millisecond resolution, the requests due within a millisecond go out together, up to a millisecond
+// late, and their latency includes that delay.
 func (sh *shard) arm(now int64) {
 	if sh.armed || len(sh.free) == 0 || sh.next >= sh.quota || !sh.running || sh.r.stopped.Load() {
 		return
