@@ -146,6 +146,34 @@ func TestLoadRateKeepsToItsSchedule(t *testing.T) {
 	})
 }
 
+func TestLoadRateChargesTheWaitForAConnection(t *testing.T) {
+	// Echoes each 64-byte message 40 ms after it arrives. With one connection and one message in flight,
+	// requests due every 5 ms wait for the connection: the k-th is sent about 40k ms after it was due,
+	// and an open-loop run must count that wait (no coordinated omission).
+	addr := rawServer(t, func(c net.Conn) {
+		b := make([]byte, 64)
+		for {
+			if _, err := io.ReadFull(c, b); err != nil {
+				return
+			}
+			time.Sleep(40 * time.Millisecond)
+			if _, err := c.Write(b); err != nil {
+				return
+			}
+		}
+	})
+	forEachLoadEngine(t, func(t *testing.T, engine string) {
+		code, r, stderr := runLoadJSON(t, "--engine", engine, "--addr", addr, "--conns", "1", "--requests", "8", "--rate", "200")
+		if code != exitOK || r.RoundTrips != 8 {
+			t.Fatalf("exit code %d, round trips %d; want %d, 8\n%s", code, r.RoundTrips, exitOK, stderr)
+		}
+		// The last request was due at 35 ms and answered at about 8*40 = 320 ms.
+		if r.Latency.Max < int64(250*time.Millisecond) {
+			t.Errorf("max latency %v, want at least 250ms: the wait for the connection was not counted", time.Duration(r.Latency.Max))
+		}
+	})
+}
+
 func TestLoadTextReport(t *testing.T) {
 	l := startEcho(t, echoConfig{engine: "std"})
 	code, stdout, stderr := runCmd(t, t.Context(), "load", "--addr", "tcp://"+l.Addr.String(), "--conns", "2", "--duration", "50ms")
