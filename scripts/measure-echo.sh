@@ -3,8 +3,8 @@
 #
 # Servers ($SERVERS): eddy's epoll engine with one loop, eddy's uring engine with one loop, eddy's portable
 # std engine, and the goroutine-per-connection net baseline ("eddy echo --baseline"). Each runs pinned to
-# CPU $SERVER_CPU with GOMAXPROCS=1; the load generator ("eddy load", plain net goroutines) runs pinned to
-# CPU $LOAD_CPU.
+# CPU $SERVER_CPU with GOMAXPROCS=1; the load generator ("eddy load", on one loop of an eddy epoll engine)
+# runs pinned to CPU $LOAD_CPU.
 #
 #  1. Throughput: ping-pong with $SIZE-byte messages on 100 and 1000 connections for $DURATION each. The
 #     server's user+system CPU time is read from /proc/PID/stat (fields 14 and 15, in clock ticks) when the
@@ -142,7 +142,7 @@ measure_throughput() {
 	local name=$1 conns=$2 rep=$3 lpid t0 t1 rc=0
 	new_run
 	start_server "$name"
-	taskset -c "$LOAD_CPU" "$work/eddy" load --addr "$SERVER_ADDR" --conns "$conns" --size "$SIZE" \
+	taskset -c "$LOAD_CPU" "$work/eddy" load --engine epoll --addr "$SERVER_ADDR" --conns "$conns" --size "$SIZE" \
 		--duration "$DURATION" --json >"$LOAD_JSON" 2>"$LOAD_LOG" &
 	lpid=$!
 	pids+=("$lpid")
@@ -190,7 +190,7 @@ measure_idle() {
 	start_server "$name"
 	sleep 0.5 # let the runtime settle after start
 	before=$(rss_kib "$SERVER_PID")
-	taskset -c "$LOAD_CPU" "$work/eddy" load --addr "$SERVER_ADDR" --conns "$IDLE_CONNS" --size "$SIZE" \
+	taskset -c "$LOAD_CPU" "$work/eddy" load --engine epoll --addr "$SERVER_ADDR" --conns "$IDLE_CONNS" --size "$SIZE" \
 		--hold "$HOLD" --json >"$LOAD_JSON" 2>"$LOAD_LOG" &
 	lpid=$!
 	pids+=("$lpid")

@@ -8,8 +8,8 @@
 //
 // It builds the servers of bench/cmd (and bench/http), and the eddy CLI from the parent module, then for
 // each round, each case and each server in turn (A B C A B C ...): starts the server pinned to one CPU
-// (taskset -c 0, GOMAXPROCS=1), drives it with eddy load (or wrk for HTTP) pinned to another (taskset -c
-// 1), and reads the server's CPU time from /proc/PID/stat and its memory from /proc/PID/status. The
+// (taskset -c 0, GOMAXPROCS=1), drives it with eddy load (echo, idle and HTTP modes; wrk for HTTP with
+// --http-load wrk) pinned to another (taskset -c 1), and reads the server's CPU time from /proc/PID/stat and its memory from /proc/PID/status. The
 // tables report the median over the rounds and every server's ratio to eddy on epoll.
 //
 // Every process the runner starts gets a process group of its own and is stopped by its PID when its
@@ -43,6 +43,8 @@ type config struct {
 	settle    time.Duration
 	nice      int
 	render    string
+	httpLoad  string // "eddy" or "wrk": what drives the HTTP cases
+	loadEng   string // the engine of eddy load
 }
 
 func main() {
@@ -72,6 +74,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.loadCPU, "load-cpu", 1, "`CPU` the load generator is pinned to")
 	fs.DurationVar(&cfg.settle, "settle", time.Second, "idle case: wait this long before each memory reading")
 	fs.StringVar(&cfg.render, "render", "", "measure nothing: redraw results.md and the charts of the results `folder` from its results.json")
+	fs.StringVar(&cfg.httpLoad, "http-load", "eddy", "load generator of the HTTP cases: eddy (eddy load --mode http) or wrk (wrk -t1, as a cross-check)")
+	fs.StringVar(&cfg.loadEng, "load-engine", "epoll", "`engine` of eddy load (auto, epoll, uring or std); epoll by default, since a uring client takes tens of seconds to close 10,000 connections")
 	fs.IntVar(&cfg.nice, "nice", 0, "`niceness` of the servers and load generators and of their autogroups (negative needs root; 0 leaves them as they are): on a shared machine, -20 makes other work take less of their cores, and starves it")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -81,6 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case cfg.duration < time.Second:
 		return cfg, fmt.Errorf("--duration %v: want at least 1s", cfg.duration)
+	case cfg.httpLoad != "eddy" && cfg.httpLoad != "wrk":
+		return cfg, fmt.Errorf("--http-load %q: want eddy or wrk", cfg.httpLoad)
 	case cfg.rounds < 1:
 		return cfg, fmt.Errorf("--rounds %d: want at least 1", cfg.rounds)
 	case cfg.serverCPU == cfg.loadCPU:
@@ -108,7 +114,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rn := &runner{cfg: cfg, wrk: lookWrk()}
+	rn := &runner{cfg: cfg}
+	if cfg.httpLoad == "wrk" {
+		rn.wrk = lookWrk()
+	}
 	rn.procs.nice = cfg.nice
 	defer rn.procs.killAll()
 	if rn.ticks, err = clockTicks(); err != nil {
@@ -127,11 +136,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		switch {
 		case why != "":
 			rep.note("HTTP plaintext cases skipped: %s.", why)
-		case rn.wrk == "":
-			rep.note("HTTP plaintext cases skipped: wrk is not installed (apt-get install -y wrk), and eddy load has no HTTP mode yet.")
+		case cfg.httpLoad == "wrk" && rn.wrk == "":
+			rep.note("HTTP plaintext cases skipped: --http-load wrk, and wrk is not installed (apt-get install -y wrk).")
 			httpServers = nil
+		case cfg.httpLoad == "wrk":
+			rep.note("HTTP plaintext is driven by wrk (%s), one thread, pinned like eddy load.", rn.wrk)
 		default:
-			rep.note("HTTP plaintext is driven by wrk (%s), one thread, pinned like eddy load: eddy load has no HTTP mode yet.", rn.wrk)
+			rep.note("HTTP plaintext is driven by eddy load --mode http (keep-alive GET /, one request in flight per connection).")
 		}
 		all = append(all, httpServers...)
 		if len(httpServers) == 0 {

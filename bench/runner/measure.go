@@ -117,9 +117,10 @@ type loadReport struct {
 	FirstError string `json:"first_error"`
 }
 
-// startLoad starts eddy load pinned to the load CPU with the given flags after --addr and --json.
+// startLoad starts eddy load pinned to the load CPU with the given flags after --addr, --json and
+// --engine.
 func (rn *runner) startLoad(addr string, flags ...string) (*proc, error) {
-	argv := append([]string{rn.eddyCLI, "load", "--addr", addr, "--json"}, flags...)
+	argv := append([]string{rn.eddyCLI, "load", "--addr", addr, "--json", "--engine", rn.cfg.loadEng}, flags...)
 	return rn.procs.start("eddy load", rn.cfg.loadCPU, []string{"GOMAXPROCS=1"}, argv...)
 }
 
@@ -210,9 +211,7 @@ func (w *cpuWindow) end(ticks int64, r *result) error {
 // windowMargin is how much earlier than the load generator's own window the CPU window ends.
 const windowMargin = 100 * time.Millisecond
 
-// echo drives an echo server with eddy load for the configured duration. The CPU window opens when eddy
-// load says it starts the ping-pong (every connection is open by then) and closes the duration later,
-// as eddy load's own window does, so neither connecting nor closing is counted.
+// echo drives an echo server with eddy load for the configured duration.
 func (rn *runner) echo(ctx context.Context, sp *proc, addr string, c benchCase, r *result) error {
 	lp, err := rn.startLoad(addr,
 		"--conns", strconv.Itoa(c.Conns), "--size", strconv.Itoa(c.Size),
@@ -220,6 +219,27 @@ func (rn *runner) echo(ctx context.Context, sp *proc, addr string, c benchCase, 
 	if err != nil {
 		return err
 	}
+	return rn.drive(ctx, sp, lp, r)
+}
+
+// http drives an HTTP server with eddy load --mode http (keep-alive GET /, one request in flight per
+// connection) for the configured duration, or with wrk under --http-load wrk.
+func (rn *runner) http(ctx context.Context, sp *proc, addr string, c benchCase, r *result) error {
+	if rn.cfg.httpLoad == "wrk" {
+		return rn.httpWrk(ctx, sp, addr, c, r)
+	}
+	lp, err := rn.startLoad(addr, "--mode", "http", "--url", "http://"+addr+"/",
+		"--conns", strconv.Itoa(c.Conns), "--duration", rn.cfg.duration.String())
+	if err != nil {
+		return err
+	}
+	return rn.drive(ctx, sp, lp, r)
+}
+
+// drive follows the eddy load lp against the server sp and fills r. The CPU window opens when eddy load
+// says it starts the load (every connection is open by then) and closes the duration later, as eddy
+// load's own window does, so neither connecting nor closing is counted.
+func (rn *runner) drive(ctx context.Context, sp, lp *proc, r *result) error {
 	defer lp.stop(3 * time.Second)
 	if _, err := awaitLine(ctx, lp, "eddy load: running", 60*time.Second); err != nil {
 		return err
@@ -298,10 +318,11 @@ func (rn *runner) idle(ctx context.Context, sp *proc, addr string, c benchCase, 
 	return nil
 }
 
-// http drives an HTTP server with wrk (one thread, keep-alive, GET /) for the configured duration. wrk
-// does not say when its connections are open, so the CPU window starts when wrk does and lasts the
-// duration: it includes the connecting, which at these counts takes milliseconds.
-func (rn *runner) http(ctx context.Context, sp *proc, addr string, c benchCase, r *result) error {
+// httpWrk drives an HTTP server with wrk (one thread, keep-alive, GET /) for the configured duration, the
+// cross-check of eddy load's http mode. wrk does not say when its connections are open, so the CPU window
+// starts when wrk does and lasts the duration: it includes the connecting, which at these counts takes
+// milliseconds.
+func (rn *runner) httpWrk(ctx context.Context, sp *proc, addr string, c benchCase, r *result) error {
 	secs := max(1, int(rn.cfg.duration.Round(time.Second)/time.Second))
 	lp, err := rn.procs.start("wrk", rn.cfg.loadCPU, nil, rn.wrk,
 		"-t1", "-c"+strconv.Itoa(c.Conns), "-d"+strconv.Itoa(secs)+"s", "--latency", "http://"+addr+"/")

@@ -16,7 +16,7 @@ type kind string
 const (
 	kindEcho kind = "echo" // ping-pong round trips, eddy load in echo mode
 	kindIdle kind = "idle" // memory per idle connection, eddy load --hold
-	kindHTTP kind = "http" // HTTP plaintext requests, with wrk
+	kindHTTP kind = "http" // HTTP plaintext requests, eddy load in http mode (or wrk)
 )
 
 // benchCase is one measured situation: a kind, a number of connections and a message size.
@@ -205,7 +205,9 @@ func splitList(s string) []string {
 }
 
 // build compiles the servers' packages (each once) and the eddy CLI into binDir, and fills in each
-// server's bin. It runs from benchDir, where the eddy module is reached through go.mod's replace.
+// server's bin. The servers are built in benchDir, where the eddy module is reached through go.mod's
+// replace; the eddy CLI in the eddy module itself (benchDir's parent), with that module's dependencies
+// (its HDR histogram is no dependency of the bench module).
 func build(ctx context.Context, benchDir, binDir string, servers []server) (eddyCLI string, err error) {
 	pkgBin := map[string]string{}
 	var pkgs []string
@@ -224,7 +226,7 @@ func build(ctx context.Context, benchDir, binDir string, servers []server) (eddy
 		servers[i].bin = pkgBin[servers[i].pkg]
 	}
 	eddyCLI = filepath.Join(binDir, "eddy")
-	if err := goBuild(ctx, benchDir, eddyCLI, "github.com/eddyio/eddy/cmd/eddy"); err != nil {
+	if err := goBuild(ctx, filepath.Dir(benchDir), eddyCLI, "./cmd/eddy"); err != nil {
 		return "", err
 	}
 	return eddyCLI, nil

@@ -1,20 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,104 +15,16 @@ import (
 	"go.uber.org/goleak"
 )
 
-// fakeLoadEnv, set in a child that runs "eddy load --mode http", replaces that load generator: with
-// "http", by a small HTTP load generator that prints the report eddy load's HTTP mode is to print; with
-// "reject", by one without an HTTP mode, which fails as eddy load does on a mode it does not know.
+// fakeLoadEnv, set in a child that runs "eddy load --mode http", replaces that load generator by one
+// without an HTTP mode ("reject"), which fails as eddy load does on a mode it does not know: the test of
+// the skip path.
 const fakeLoadEnv = "EDDY_CMD_TEST_FAKE_LOAD"
 
 func init() {
-	mode := os.Getenv(fakeLoadEnv)
-	if mode == "" || os.Getenv(childEnv) == "" {
-		return
+	if os.Getenv(fakeLoadEnv) == "reject" && os.Getenv(childEnv) != "" {
+		fmt.Fprintln(os.Stderr, `eddy: load: --mode "http": want echo`)
+		os.Exit(exitUsage)
 	}
-	os.Exit(fakeLoad(mode, strings.Split(os.Getenv(childArgsEnv), "\n")[1:], os.Stdout, os.Stderr))
-}
-
-// fakeLoad runs the fake load generator with the arguments after "load".
-func fakeLoad(mode string, args []string, stdout, stderr io.Writer) int {
-	if mode == "reject" {
-		fmt.Fprintln(stderr, `eddy: load: --mode "http": want echo`)
-		return exitUsage
-	}
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	rawURL := fs.String("url", "", "")
-	nconns := fs.Int("conns", 1, "")
-	duration := fs.Duration("duration", time.Second, "")
-	fs.String("mode", "", "")
-	fs.Bool("json", false, "")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintln(stderr, "eddy: load:", err)
-		return exitUsage
-	}
-	u, err := url.Parse(*rawURL)
-	if err != nil {
-		fmt.Fprintln(stderr, "eddy: load:", err)
-		return exitUsage
-	}
-	var (
-		hist  histogram
-		errs  errorCount
-		wg    sync.WaitGroup
-		conns []net.Conn
-	)
-	for range *nconns {
-		c, err := net.Dial("tcp", u.Host)
-		if err != nil {
-			errs.add(err, false)
-			continue
-		}
-		defer c.Close()
-		conns = append(conns, c)
-	}
-	fmt.Fprintf(stderr, "eddy load: running %d connections for %v\n", len(conns), *duration)
-	start := time.Now()
-	end := start.Add(*duration)
-	for _, c := range conns {
-		c.SetDeadline(end)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			br := bufio.NewReader(c)
-			req := "GET " + u.Path + " HTTP/1.1\r\nHost: " + u.Host + "\r\n\r\n"
-			for time.Now().Before(end) {
-				t0 := time.Now()
-				if _, err := io.WriteString(c, req); err != nil {
-					return
-				}
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					if !errors.Is(err, os.ErrDeadlineExceeded) {
-						errs.add(err, false)
-					}
-					return
-				}
-				body, err := io.ReadAll(resp.Body)
-				if err != nil || resp.StatusCode != http.StatusOK || string(body) != helloBody {
-					errs.add(fmt.Errorf("status %d, body %q, %v", resp.StatusCode, body, err), true)
-					return
-				}
-				hist.Record(time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	secs := min(time.Since(start), *duration).Seconds()
-	r := loadReport{Mode: "http", Addr: u.Host, Conns: *nconns, Open: len(conns), Seconds: secs,
-		RoundTrips: hist.Count(), RoundTripsPerSec: float64(hist.Count()) / secs, Latency: summarize(&hist)}
-	errs.fill(&r)
-	json.NewEncoder(stdout).Encode(r)
-	if r.Errors > 0 {
-		return exitFail
-	}
-	return exitOK
-}
-
-// httpLoadMissing reports whether this eddy load lacks the HTTP mode: it then rejects --mode http as a
-// command line it does not understand.
-func httpLoadMissing(t *testing.T) bool {
-	code, _, _ := runCmd(t, t.Context(), "load", "--mode", "http", "--url", "http://127.0.0.1:1/",
-		"--conns", "1", "--duration", "10ms", "--json")
-	return code == exitUsage
 }
 
 // testBenchConfig is a quick benchmark whose children are this test binary run as eddy; fake, when not
@@ -159,13 +64,8 @@ func TestBenchShortRunMeasuresEveryServerAndCase(t *testing.T) {
 		t.Skip("starts 30 processes; skipped with -short")
 	}
 	defer goleak.VerifyNone(t)
-	fake := ""
-	if httpLoadMissing(t) {
-		fake = "http"
-		t.Log("eddy load has no HTTP mode yet: the HTTP case runs on a fake load generator")
-	}
 	var stdout, stderr bytes.Buffer
-	rep, err := runBench(t.Context(), testBenchConfig(fake), &stdout, &stderr)
+	rep, err := runBench(t.Context(), testBenchConfig(""), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("runBench: %v\n%s", err, stderr.String())
 	}

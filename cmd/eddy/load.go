@@ -7,70 +7,151 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
-	"sync"
-	"sync/atomic"
+	"os"
+	"runtime/pprof"
+	"strings"
 	"time"
+
+	"github.com/eddyio/eddy"
 )
 
-// loadCommand is "eddy load": a load generator. Each mode lives in its own file (load_<mode>.go) and
-// fills in the same report; today there is the echo mode, with its idle variant selected by --hold.
+// loadCommand is "eddy load": a load generator built on eddy's own outbound connections. A dial-only
+// engine (eddy.New with no address) opens the connections with Engine.Dial, and the handler's callbacks
+// drive the load on the engine's loops: no goroutine per connection. The echo mode is in load_echo.go,
+// the http mode in load_http.go, the idle variant (--hold) in load_hold.go; load_run.go and load_shard.go
+// hold what they share.
 var loadCommand = command{
 	name:    "load",
-	summary: "drive an echo server with many connections, verify every byte and report round trips and latency",
-	usage:   "eddy load [--addr 127.0.0.1:9000] [--mode echo] [--conns N] [--size B] [--duration D | --hold D] [--json]",
+	summary: "drive an echo or HTTP/1.1 server with many connections from an eddy engine, verify every reply and report throughput and latency",
+	usage: "eddy load [--mode echo|http] [--addr 127.0.0.1:9000 | --url http://host:port/path] [--engine auto|epoll|uring|std] [--loops N]\n" +
+		"\t[--conns N] [--pipeline N] [--size B] [--method GET|POST|HEAD] [--body-size B]\n" +
+		"\t[--duration D] [--requests N] [--rate R] [--hold D] [--json]",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg loadConfig
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)
-		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "server `address`: host:port, tcp://host:port, tcp4://, tcp6:// or unix:///path")
-		fs.StringVar(&cfg.mode, "mode", "echo", "load `mode`: echo (ping-pong, one message in flight per connection)")
+		fs.StringVar(&cfg.mode, "mode", "echo", "load `mode`: echo (messages echoed back and verified byte for byte) or http (HTTP/1.1 requests, keep-alive)")
+		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "server `address`: host:port, tcp://host:port, tcp4://, tcp6:// or unix:///path (in http mode, where to connect instead of the URL's host)")
+		fs.StringVar(&cfg.url, "url", "", "http mode: the `URL` to request, http://host[:port]/path (default http://<addr>/); implies --mode http")
+		fs.StringVar(&cfg.engine, "engine", "auto", "`engine` of the load generator: auto, epoll, uring or std")
+		fs.IntVar(&cfg.loops, "loops", 1, "event loops of the load generator (one per core it may use)")
 		fs.IntVar(&cfg.conns, "conns", 100, "number of connections")
-		fs.IntVar(&cfg.size, "size", 64, "message size in `bytes`")
-		fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window (0: until SIGINT or SIGTERM)")
-		fs.DurationVar(&cfg.hold, "hold", 0, "idle mode: open every connection, echo once on each, then hold them all open for this `duration` and close them")
-		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, and on each reply outside the measured window")
-		fs.IntVar(&cfg.dialers, "dialers", 128, "connections dialled at once while opening them")
+		fs.IntVar(&cfg.pipeline, "pipeline", 1, "requests (messages) in flight per connection")
+		fs.IntVar(&cfg.size, "size", 64, "echo mode: message size in `bytes`")
+		fs.StringVar(&cfg.method, "method", "GET", "http mode: request `method`: GET, POST or HEAD")
+		fs.IntVar(&cfg.bodySize, "body-size", 0, "http mode: request body size in `bytes` (sent with POST)")
+		fs.IntVar(&cfg.expectStatus, "expect-status", 0, "http mode: the `status` every response must have (0: any 2xx or 3xx)")
+		fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window (0: until SIGINT or SIGTERM; with --requests, no limit unless given)")
+		fs.Int64Var(&cfg.requests, "requests", 0, "stop after this many round trips (requests) in all (0: no limit)")
+		fs.Float64Var(&cfg.rate, "rate", 0, "open loop: send this many `requests` per second in all, on a fixed schedule, whatever the replies (0: closed loop, as fast as the server answers)")
+		fs.DurationVar(&cfg.hold, "hold", 0, "echo mode, idle: open every connection, echo once on each, then hold them all open for this `duration`, echo once more and close them (with many thousands of connections, --engine epoll closes them much faster than uring)")
+		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, and on the echoes of --hold")
+		fs.IntVar(&cfg.dialers, "dialers", 128, "connects in flight at once while opening the connections")
 		fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
-		return fs, func(ctx context.Context, stdout, stderr io.Writer) error { return runLoad(ctx, cfg, stdout, stderr) }
+		fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator to `file`")
+		return fs, func(ctx context.Context, stdout, stderr io.Writer) error {
+			fs.Visit(func(f *flag.Flag) {
+				switch f.Name {
+				case "addr":
+					cfg.addrSet = true
+				case "duration":
+					cfg.durationSet = true
+				case "mode":
+					cfg.modeSet = true
+				}
+			})
+			return runLoad(ctx, cfg, stdout, stderr)
+		}
 	},
 }
 
 // loadConfig is the configuration of a load run.
 type loadConfig struct {
-	addr     string
-	mode     string
-	conns    int
-	size     int
-	duration time.Duration
-	hold     time.Duration
-	timeout  time.Duration
-	dialers  int
-	json     bool
+	mode         string
+	addr         string
+	url          string
+	engine       string
+	loops        int
+	conns        int
+	pipeline     int
+	size         int
+	method       string
+	bodySize     int
+	expectStatus int
+	duration     time.Duration
+	requests     int64
+	rate         float64
+	hold         time.Duration
+	timeout      time.Duration
+	dialers      int
+	json         bool
+	cpuprofile   string
+
+	addrSet, durationSet, modeSet bool // given on the command line
 }
 
-// loadModes maps each mode to the function that runs it. A mode opens its connections, generates its
-// load, closes them and fills in the report; progress lines go to the log writer.
-var loadModes = map[string]func(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport, error){
-	"echo": runEchoLoad,
-}
-
-// check validates the configuration.
-func (cfg loadConfig) check() error {
-	if _, ok := loadModes[cfg.mode]; !ok {
-		return usagef("load", "--mode %q: want echo", cfg.mode)
+// check validates the configuration and settles the defaults that depend on other flags.
+func (cfg *loadConfig) check() error {
+	if cfg.url != "" && !cfg.modeSet {
+		cfg.mode = "http"
+	}
+	if cfg.requests > 0 && !cfg.durationSet {
+		cfg.duration = 0
+	}
+	switch cfg.mode {
+	case "echo":
+		if cfg.url != "" {
+			return usagef("load", "--url is for --mode http")
+		}
+	case "http":
+		switch strings.ToUpper(cfg.method) {
+		case "GET", "POST", "HEAD":
+		default:
+			return usagef("load", "--method %q: want GET, POST or HEAD", cfg.method)
+		}
+		if cfg.url == "" {
+			_, address, err := splitAddr(cfg.addr)
+			if err != nil || strings.HasPrefix(cfg.addr, "unix://") {
+				return usagef("load", "--mode http: give --url for a unix socket address")
+			}
+			cfg.url = "http://" + address + "/"
+		}
+		if cfg.hold > 0 {
+			return usagef("load", "--hold is for --mode echo")
+		}
+	default:
+		return usagef("load", "--mode %q: want echo or http", cfg.mode)
 	}
 	if _, _, err := splitAddr(cfg.addr); err != nil {
 		return usagef("load", "--addr: %v", err)
 	}
+	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
+		return usagef("load", "--engine %q: want auto, epoll, uring or std", cfg.engine)
+	}
 	switch {
+	case cfg.loops < 1 || cfg.loops > 1024:
+		return usagef("load", "--loops %d: want 1..1024", cfg.loops)
 	case cfg.conns < 1:
 		return usagef("load", "--conns %d: want at least 1", cfg.conns)
+	case cfg.conns < cfg.loops:
+		return usagef("load", "--conns %d: want at least one per loop (--loops %d)", cfg.conns, cfg.loops)
+	case cfg.pipeline < 1 || cfg.pipeline > 4096:
+		return usagef("load", "--pipeline %d: want 1..4096", cfg.pipeline)
 	case cfg.size < 1 || cfg.size > 64<<20:
 		return usagef("load", "--size %d: want 1..%d", cfg.size, 64<<20)
+	case cfg.bodySize < 0 || cfg.bodySize > 64<<20:
+		return usagef("load", "--body-size %d: want 0..%d", cfg.bodySize, 64<<20)
+	case cfg.expectStatus != 0 && (cfg.expectStatus < 200 || cfg.expectStatus > 599):
+		return usagef("load", "--expect-status %d: want 200..599", cfg.expectStatus)
 	case cfg.duration < 0:
 		return usagef("load", "--duration %v: want 0 or more", cfg.duration)
+	case cfg.requests < 0:
+		return usagef("load", "--requests %d: want 0 or more", cfg.requests)
+	case cfg.rate < 0 || math.IsNaN(cfg.rate) || math.IsInf(cfg.rate, 0):
+		return usagef("load", "--rate %v: want 0 or more", cfg.rate)
 	case cfg.hold < 0:
 		return usagef("load", "--hold %v: want 0 or more", cfg.hold)
+	case cfg.hold > 0 && (cfg.requests > 0 || cfg.rate > 0 || cfg.pipeline > 1):
+		return usagef("load", "--hold takes none of --requests, --rate and --pipeline")
 	case cfg.timeout <= 0:
 		return usagef("load", "--timeout %v: want more than 0", cfg.timeout)
 	case cfg.dialers < 1:
@@ -84,7 +165,22 @@ func runLoad(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) erro
 	if err := cfg.check(); err != nil {
 		return err
 	}
-	r, err := loadModes[cfg.mode](ctx, cfg, stderr)
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	run := runTraffic
+	if cfg.hold > 0 {
+		run = runHold
+	}
+	r, err := run(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -98,64 +194,145 @@ func runLoad(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) erro
 		r.writeText(stdout)
 	}
 	if r.Errors > 0 {
-		return fmt.Errorf("%d errors (%d mismatched replies); first: %s", r.Errors, r.Mismatches, r.FirstError)
+		return fmt.Errorf("%d errors (%d mismatched replies, %d bad statuses); first: %s", r.Errors, r.Mismatches, r.StatusErrors, r.FirstError)
 	}
 	return nil
 }
 
-// loadReport is the outcome of a load run, printed as text or, with --json, as this JSON object.
-type loadReport struct {
-	Mode  string `json:"mode"`
-	Addr  string `json:"addr"`
-	Conns int    `json:"conns"` // connections asked for
-	Open  int    `json:"open"`  // connections that were opened
-	Size  int    `json:"size"`
-	// Seconds is the measured window: the ping-pong time in echo mode, the hold time in idle mode.
-	Seconds          float64 `json:"seconds"`
-	RoundTrips       uint64  `json:"round_trips"` // replies received and verified
-	RoundTripsPerSec float64 `json:"round_trips_per_sec"`
-	Bytes            uint64  `json:"bytes"` // bytes echoed and verified
-	Latency          latency `json:"latency"`
-	// Errors counts every failure: dials, reads, writes, early closes and mismatched replies.
-	Errors     uint64 `json:"errors"`
-	Mismatches uint64 `json:"mismatches"` // replies whose bytes differ from what was sent
-	FirstError string `json:"first_error,omitempty"`
-}
-
-// latency summarises a histogram of round-trip times, in nanoseconds.
-type latency struct {
-	P50  int64 `json:"p50_ns"`
-	P99  int64 `json:"p99_ns"`
-	Max  int64 `json:"max_ns"`
-	Mean int64 `json:"mean_ns"`
-}
-
-// summarize reads the percentiles of h, once recording is over.
-func summarize(h *histogram) latency {
-	return latency{
-		P50:  int64(h.Quantile(0.50)),
-		P99:  int64(h.Quantile(0.99)),
-		Max:  int64(h.Max()),
-		Mean: int64(h.Mean()),
+// runTraffic is the echo and the http mode: it opens every connection, then, for the measured window,
+// keeps cfg.pipeline requests in flight on each (closed loop) or sends cfg.rate requests a second
+// (open loop), and reports what came back.
+func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport, error) {
+	var target *httpTarget
+	dialTo := cfg.addr
+	if cfg.mode == "http" {
+		var err error
+		if target, dialTo, err = newHTTPTarget(cfg); err != nil {
+			return nil, usagef("load", "%v", err)
+		}
 	}
+	r, err := newLoadRun(ctx, cfg, target, dialTo)
+	if err != nil {
+		return nil, err
+	}
+	defer r.stop()
+	fmt.Fprintf(log, "eddy load: opening %d connections to %s (engine %s, %s)\n", cfg.conns, dialTo, r.engine.Kind(), loopsText(len(r.shards)))
+	r.dialAll()
+	if r.opened.Load() == 0 {
+		return nil, fmt.Errorf("no connection could be opened to %s; first error: %s", dialTo, r.dialErrs.firstError())
+	}
+
+	var what []string
+	if cfg.duration > 0 {
+		what = append(what, fmt.Sprintf("for %v", cfg.duration))
+	}
+	if cfg.requests > 0 {
+		what = append(what, fmt.Sprintf("for %d requests", cfg.requests))
+	}
+	if len(what) == 0 {
+		what = append(what, "until interrupted")
+	}
+	if cfg.rate > 0 {
+		what = append(what, fmt.Sprintf("at %v requests/s", cfg.rate))
+	}
+	fmt.Fprintf(log, "eddy load: running %d connections %s\n", r.opened.Load(), strings.Join(what, " "))
+	start := r.begin()
+	stopProgress := func() {}
+	if isTerminal(log) {
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() { r.progress(log, start, stop); close(done) }()
+		stopProgress = func() { close(stop); <-done }
+	}
+	r.await(cfg.duration)
+	r.stopped.Store(true)
+	elapsed := time.Since(start)
+	if cfg.duration > 0 {
+		elapsed = min(elapsed, cfg.duration)
+	}
+	stopProgress()
+	r.stop()
+
+	rep := &loadReport{Mode: cfg.mode, Addr: cfg.addr, Conns: cfg.conns, Pipeline: cfg.pipeline, Rate: cfg.rate, Seconds: elapsed.Seconds()}
+	if target != nil {
+		rep.URL, rep.Size = cfg.url, cfg.bodySize
+	} else {
+		rep.Size = cfg.size
+	}
+	r.report(rep)
+	return rep, nil
+}
+
+// isTerminal reports whether w is a terminal, for the live progress line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// loadReport is the outcome of a load run, printed as text or, with --json, as this JSON object. The
+// field names are read by "eddy bench" and bench/runner: keep them.
+type loadReport struct {
+	Mode     string  `json:"mode"`
+	Addr     string  `json:"addr"`
+	URL      string  `json:"url,omitempty"`
+	Engine   string  `json:"engine"` // the load generator's engine
+	Loops    int     `json:"loops"`
+	Conns    int     `json:"conns"` // connections asked for
+	Open     int     `json:"open"`  // connections that were opened
+	Size     int     `json:"size"`  // message size (echo), request body size (http)
+	Pipeline int     `json:"pipeline"`
+	Rate     float64 `json:"rate,omitempty"` // requests per second asked for (open loop)
+	// Seconds is the measured window: the traffic's in echo and http mode, the hold time in idle mode.
+	Seconds float64 `json:"seconds"`
+	// RoundTrips counts replies received and verified (echo) or responses with a good status (http).
+	RoundTrips       uint64  `json:"round_trips"`
+	RoundTripsPerSec float64 `json:"round_trips_per_sec"`
+	Bytes            uint64  `json:"bytes"` // bytes echoed and verified (echo), response bytes read (http)
+	Latency          latency `json:"latency"`
+	// Errors counts every failure: dials, resets, early closes, mismatched replies, bad statuses and
+	// responses that do not parse.
+	Errors       uint64 `json:"errors"`
+	Mismatches   uint64 `json:"mismatches"`    // replies whose bytes differ from what was sent
+	StatusErrors uint64 `json:"status_errors"` // responses with an unexpected status
+	FirstError   string `json:"first_error,omitempty"`
 }
 
 // writeText prints the report for people, one aspect a line.
 func (r *loadReport) writeText(w io.Writer) {
-	fmt.Fprintf(w, "mode         %s, %s\n", r.Mode, r.Addr)
-	fmt.Fprintf(w, "connections  %d of %d open, %d-byte messages\n", r.Open, r.Conns, r.Size)
+	target := r.Addr
+	if r.URL != "" {
+		target = r.URL
+	}
+	fmt.Fprintf(w, "mode         %s, %s (engine %s, %s)\n", r.Mode, target, r.Engine, loopsText(r.Loops))
+	unit := fmt.Sprintf("%d-byte messages", r.Size)
+	if r.Mode == "http" {
+		unit = fmt.Sprintf("%d-byte request bodies", r.Size)
+	}
+	fmt.Fprintf(w, "connections  %d of %d open, %s, %d in flight each\n", r.Open, r.Conns, unit, r.Pipeline)
 	fmt.Fprintf(w, "window       %.2fs\n", r.Seconds)
 	if r.RoundTripsPerSec > 0 {
-		fmt.Fprintf(w, "round trips  %d (%.0f/s), %d bytes verified\n", r.RoundTrips, r.RoundTripsPerSec, r.Bytes)
+		fmt.Fprintf(w, "round trips  %d (%.0f/s), %d bytes\n", r.RoundTrips, r.RoundTripsPerSec, r.Bytes)
 	} else {
-		fmt.Fprintf(w, "round trips  %d, %d bytes verified\n", r.RoundTrips, r.Bytes)
+		fmt.Fprintf(w, "round trips  %d, %d bytes\n", r.RoundTrips, r.Bytes)
 	}
 	d := func(ns int64) time.Duration { return roundSignificant(time.Duration(ns), 3) }
-	fmt.Fprintf(w, "latency      p50 %v  p99 %v  max %v  mean %v\n", d(r.Latency.P50), d(r.Latency.P99), d(r.Latency.Max), d(r.Latency.Mean))
-	fmt.Fprintf(w, "errors       %d (%d mismatched replies)\n", r.Errors, r.Mismatches)
+	l := r.Latency
+	fmt.Fprintf(w, "latency      p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  mean %v\n", d(l.P50), d(l.P90), d(l.P99), d(l.P999), d(l.Max), d(l.Mean))
+	fmt.Fprintf(w, "errors       %d (%d mismatched replies, %d bad statuses)\n", r.Errors, r.Mismatches, r.StatusErrors)
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error  %s\n", r.FirstError)
 	}
+}
+
+// loopsText says how many loops there are: "1 loop", "2 loops".
+func loopsText(n int) string {
+	if n == 1 {
+		return "1 loop"
+	}
+	return fmt.Sprintf("%d loops", n)
 }
 
 // roundSignificant rounds d to n significant digits, for printing: 974.8µs and 5.18ms rather than
@@ -166,79 +343,4 @@ func roundSignificant(d time.Duration, n int) time.Duration {
 		unit *= 10
 	}
 	return d.Round(unit)
-}
-
-// errorCount counts the failures of a run from many goroutines and keeps the first one for the report.
-type errorCount struct {
-	n          atomic.Uint64
-	mismatches atomic.Uint64
-	once       sync.Once
-	first      string
-}
-
-// add counts err; a mismatch is also counted as one.
-func (e *errorCount) add(err error, mismatch bool) {
-	e.n.Add(1)
-	if mismatch {
-		e.mismatches.Add(1)
-	}
-	e.once.Do(func() { e.first = err.Error() })
-}
-
-// fill copies the counts into r; it is called once the goroutines that add are done.
-func (e *errorCount) fill(r *loadReport) {
-	r.Errors, r.Mismatches, r.FirstError = e.n.Load(), e.mismatches.Load(), e.first
-}
-
-// dialAll opens cfg.conns connections, at most cfg.dialers at a time so that the server's accept queue
-// does not overflow (a dropped SYN costs a second of retransmission). Each connection, once open, is
-// passed to setup on the dialling goroutine, which may use it (the idle mode echoes once there); a
-// connection for which setup fails is closed and left out. Failed dials are counted in errs. dialAll
-// returns the connections kept, in no particular order, and stops dialling when ctx is done.
-func dialAll(ctx context.Context, cfg loadConfig, errs *errorCount, setup func(i int, c net.Conn) error) []net.Conn {
-	network, address, _ := splitAddr(cfg.addr) // checked by cfg.check
-	d := net.Dialer{Timeout: cfg.timeout}
-	var (
-		mu    sync.Mutex
-		conns = make([]net.Conn, 0, cfg.conns)
-		wg    sync.WaitGroup
-		next  atomic.Int64
-	)
-	for range min(cfg.dialers, cfg.conns) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= cfg.conns || ctx.Err() != nil {
-					return
-				}
-				c, err := d.DialContext(ctx, network, address)
-				if err != nil {
-					if ctx.Err() == nil {
-						errs.add(err, false)
-					}
-					continue
-				}
-				if setup != nil {
-					if err := setup(i, c); err != nil {
-						c.Close()
-						continue
-					}
-				}
-				mu.Lock()
-				conns = append(conns, c)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return conns
-}
-
-// closeAll closes every connection.
-func closeAll(conns []net.Conn) {
-	for _, c := range conns {
-		c.Close()
-	}
 }

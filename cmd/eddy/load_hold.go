@@ -4,87 +4,99 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/eddyio/eddy"
 )
 
-// runHoldLoad is the idle variant of the echo mode, for measuring what an idle connection costs a
-// server: it opens every connection and echoes one message on each as it opens, logs "holding" once
-// they are all open, keeps them open and silent for cfg.hold, then echoes once more on each (a server
-// that dropped idle connections shows up as errors) and closes them. The measured window is the hold.
-func runHoldLoad(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport, error) {
-	var (
-		hist histogram
-		errs errorCount
-	)
-	echoOnce := func(i int, c net.Conn, round uint64) error {
-		m := newMessage(uint64(i), cfg.size)
-		m.stamp(round)
-		c.SetDeadline(time.Now().Add(cfg.timeout))
-		defer c.SetDeadline(time.Time{})
-		t0 := time.Now()
-		if err := m.roundTrip(c); err != nil {
-			err = fmt.Errorf("connection %d, round %d: %w", i, round, err)
-			errs.add(err, false)
-			return err
-		}
-		d := time.Since(t0)
-		if err := m.verify(); err != nil {
-			err = fmt.Errorf("connection %d, round %d: %w", i, round, err)
-			errs.add(err, true)
-			return err
-		}
-		hist.Record(d)
-		return nil
+// runHold is the idle variant of the echo mode, for measuring what an idle connection costs a server: it
+// opens every connection, at most cfg.dialers connects at a time, and echoes one message on each as it
+// opens; logs "holding" once they are all open and answered; keeps them open and silent for cfg.hold;
+// then echoes once more on each (a server that dropped idle connections shows up as errors) and closes
+// them. The measured window is the hold.
+func runHold(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport, error) {
+	r, err := newLoadRun(ctx, cfg, nil, cfg.addr)
+	if err != nil {
+		return nil, err
 	}
-
-	fmt.Fprintf(log, "eddy load: opening %d connections to %s, echoing once on each\n", cfg.conns, cfg.addr)
+	defer r.stop()
+	fmt.Fprintf(log, "eddy load: opening %d connections to %s, echoing once on each (engine %s, %s)\n",
+		cfg.conns, cfg.addr, r.engine.Kind(), loopsText(len(r.shards)))
 	t0 := time.Now()
-	ids := make(map[net.Conn]int, cfg.conns)
-	var idsMu sync.Mutex
-	conns := dialAll(ctx, cfg, &errs, func(i int, c net.Conn) error {
-		idsMu.Lock()
-		ids[c] = i
-		idsMu.Unlock()
-		return echoOnce(i, c, 0)
-	})
-	defer closeAll(conns)
-	if len(conns) == 0 {
-		return nil, fmt.Errorf("no connection could be opened to %s; first error: %s", cfg.addr, errs.first)
+	r.dialAll()
+	if r.opened.Load() == 0 {
+		return nil, fmt.Errorf("no connection could be opened to %s; first error: %s", cfg.addr, r.dialErrs.firstError())
 	}
-	fmt.Fprintf(log, "eddy load: holding %d connections for %v (opened in %v)\n", len(conns), cfg.hold, time.Since(t0).Round(time.Millisecond))
+	r.awaitQuiet()
+	open := r.live.Load()
+	fmt.Fprintf(log, "eddy load: holding %d connections for %v (opened in %v)\n", open, cfg.hold, time.Since(t0).Round(time.Millisecond))
 
 	start := time.Now()
+	t := time.NewTimer(cfg.hold)
 	select {
-	case <-time.After(cfg.hold):
+	case <-t.C:
 	case <-ctx.Done():
+		t.Stop()
 	}
 	held := time.Since(start)
-
 	if ctx.Err() == nil {
-		var wg sync.WaitGroup
-		var next atomic.Int64
-		for range min(cfg.dialers, len(conns)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := int(next.Add(1)) - 1; j < len(conns); j = int(next.Add(1)) - 1 {
-					echoOnce(ids[conns[j]], conns[j], 1)
-				}
-			}()
+		var sent sync.WaitGroup // every loop has counted its echoes in outstanding
+		for _, sh := range r.shards {
+			sent.Add(1)
+			sh.loop.Execute(func() { sh.echoAll(); sent.Done() })
 		}
-		wg.Wait()
+		sent.Wait()
+		r.awaitQuiet()
 	}
+	r.stop()
+	rep := &loadReport{Mode: "echo --hold", Addr: cfg.addr, Conns: cfg.conns, Size: cfg.size, Pipeline: 1, Seconds: held.Seconds()}
+	r.report(rep)
+	rep.RoundTripsPerSec = 0 // not a throughput
+	return rep, nil
+}
 
-	r := &loadReport{
-		Mode: "echo --hold", Addr: cfg.addr, Conns: cfg.conns, Open: len(conns), Size: cfg.size,
-		Seconds:    held.Seconds(),
-		RoundTrips: hist.Count(),
-		Bytes:      hist.Count() * uint64(cfg.size),
-		Latency:    summarize(&hist),
+// awaitQuiet waits until every echo sent has been answered (or its connection lost), for at most
+// cfg.timeout, and counts those still unanswered then as errors.
+func (r *loadRun) awaitQuiet() {
+	t := time.NewTimer(r.cfg.timeout)
+	defer t.Stop()
+	for r.outstanding.Load() > 0 {
+		select {
+		case <-r.quiet:
+		case <-t.C:
+			if n := r.outstanding.Load(); n > 0 {
+				r.dialErrs.addN(uint64(n), fmt.Errorf("%d echoes unanswered after %v", n, r.cfg.timeout))
+			}
+			return
+		case <-r.ctx.Done():
+			return
+		}
 	}
-	errs.fill(r)
-	return r, nil
+}
+
+// echoAll sends one message on every client of the shard (hold mode). It runs on the loop; on the std
+// engine each message is sent from its connection's own callbacks, through Conn.Execute.
+func (sh *shard) echoAll() {
+	sh.lock()
+	now := sh.now()
+	sh.r.outstanding.Add(int64(len(sh.clients)))
+	var conns []eddy.Conn
+	for _, cl := range sh.clients {
+		if sh.locking {
+			conns = append(conns, cl.conn)
+		} else {
+			cl.sendOne(now)
+		}
+	}
+	sh.unlock()
+	for _, c := range conns {
+		c.Execute(func(c eddy.Conn) {
+			if cl, ok := c.Context().(*client); ok {
+				cl.shard.lock()
+				cl.sendOne(cl.shard.now())
+				cl.shard.unlock()
+			}
+		})
+	}
 }

@@ -60,7 +60,7 @@ func TestRunUsage(t *testing.T) {
 		{name: "baseline bad address", args: []string{"echo", "--baseline", "--addr", "udp://127.0.0.1:0"}, code: exitFail, stderr: "eddy: echo: bad address"},
 		{name: "load no conns", args: []string{"load", "--conns", "0"}, code: exitUsage, stderr: "eddy: load: --conns 0"},
 		{name: "load zero size", args: []string{"load", "--size", "0"}, code: exitUsage, stderr: "eddy: load: --size 0"},
-		{name: "load bad mode", args: []string{"load", "--mode", "http"}, code: exitUsage, stderr: `eddy: load: --mode "http"`},
+		{name: "load bad mode", args: []string{"load", "--mode", "ftp"}, code: exitUsage, stderr: `eddy: load: --mode "ftp"`},
 		{name: "load bad address", args: []string{"load", "--addr", "sctp://127.0.0.1:1"}, code: exitUsage, stderr: "eddy: load: --addr: bad address"},
 		{name: "load negative hold", args: []string{"load", "--hold", "-1s"}, code: exitUsage, stderr: "eddy: load: --hold -1s"},
 	}

@@ -1,0 +1,4 @@
+package main
+
+// loadEngines lists the engines the load generator is tested on.
+func loadEngines() []string { return []string{"epoll", "uring", "std"} }

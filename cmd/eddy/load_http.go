@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/eddyio/eddy"
+)
+
+// HTTP mode: every connection sends the same request, keep-alive, up to cfg.pipeline of them in flight,
+// and reads the responses with responseParser, in order. A response whose status is not 2xx or 3xx (or,
+// with --expect-status, not that status) is counted as an error. When the server ends a connection with
+// "Connection: close" the client dials again and sends there the requests that were still unanswered.
+
+// httpTarget is what every client of an http run sends and expects.
+type httpTarget struct {
+	request []byte // the whole request, head and body
+	head    bool   // the method is HEAD: responses have no body
+	expect  int    // the status expected, or 0 for any 2xx or 3xx
+}
+
+// newHTTPTarget builds the request of cfg and returns it with the address to dial. The address is the
+// URL's host, with port 80 when it has none, unless --addr was given (to reach the server through a
+// unix socket, say).
+func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
+	u, err := url.Parse(cfg.url)
+	if err != nil {
+		return nil, "", fmt.Errorf("--url: %v", err)
+	}
+	if u.Scheme != "http" || u.Host == "" {
+		return nil, "", fmt.Errorf("--url %q: want http://host[:port]/path", cfg.url)
+	}
+	dialTo := cfg.addr
+	if !cfg.addrSet {
+		host, port := u.Hostname(), u.Port()
+		if port == "" {
+			port = "80"
+		}
+		dialTo = "tcp://" + net.JoinHostPort(host, port)
+	}
+	method := strings.ToUpper(cfg.method)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: eddy-load\r\n", method, u.RequestURI(), u.Host)
+	if method == "POST" || cfg.bodySize > 0 {
+		fmt.Fprintf(&b, "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n", cfg.bodySize)
+	}
+	b.WriteString("\r\n")
+	req := []byte(b.String())
+	for i := range cfg.bodySize {
+		req = append(req, "0123456789abcdef"[i%16])
+	}
+	return &httpTarget{request: req, head: method == "HEAD", expect: cfg.expectStatus}, dialTo, nil
+}
+
+// httpState is a client's side of the HTTP protocol.
+type httpState struct {
+	parser responseParser
+}
+
+func (h *httpState) init(t *httpTarget) { h.parser.noBody = t.head }
+
+// good reports whether status is what the target expects.
+func (t *httpTarget) good(status int) bool {
+	if t.expect != 0 {
+		return status == t.expect
+	}
+	return status >= 200 && status < 400
+}
+
+// readHTTP parses the responses c has received, records them, and sends the next requests. The bytes of
+// a response not received whole yet stay buffered in c until more arrive.
+func (cl *client) readHTTP(c eddy.Conn, now int64) {
+	sh, p, t := cl.shard, &cl.http.parser, cl.r.http
+	b, _ := c.Peek(-1)
+	used := 0
+	for used < len(b) {
+		n, done, err := p.Parse(b[used:])
+		used += n
+		if err != nil {
+			cl.fail(now, "%v (%d requests in flight)", err, cl.n)
+			cl.lose()
+			cl.reconnect()
+			return
+		}
+		if !done {
+			break
+		}
+		if cl.n == 0 {
+			cl.fail(now, "a response to no request (status %d)", p.Status())
+			cl.reconnect()
+			return
+		}
+		status := p.Status()
+		good := t.good(status)
+		sh.complete(cl, now, good, 0)
+		if !good {
+			cl.statusError(now, status)
+		}
+		if p.Close() {
+			sh.bytes += uint64(used)
+			cl.reconnect()
+			return
+		}
+	}
+	c.Discard(used)
+	sh.bytes += uint64(used)
+	cl.fill(now)
+}
+
+// statusError counts a response with a status the target does not expect.
+func (cl *client) statusError(now int64, status int) {
+	sh := cl.shard
+	sh.statusErrors++
+	if sh.failed(now) {
+		want := "2xx or 3xx"
+		if e := cl.r.http.expect; e != 0 {
+			want = strconv.Itoa(e)
+		}
+		sh.firstErr = fmt.Errorf("connection %d: status %d, want %s", cl.id, status, want)
+	}
+}
+
+// reconnect closes cl's connection and dials again. The requests still in flight are sent again on the
+// new connection.
+func (cl *client) reconnect() {
+	cl.http.parser = responseParser{noBody: cl.http.parser.noBody}
+	cl.detach()
+	cl.r.redial(cl)
+}
+
+// httpClosed handles the server closing cl's connection (or its failing) during the run: a response
+// delimited by the end of the connection completes; requests left unanswered are lost and counted as
+// an error, as is a read or write error; the client then reconnects. A server closing an idle
+// keep-alive connection is no error.
+func (cl *client) httpClosed(now int64, err error) {
+	p := &cl.http.parser
+	done, perr := p.EOF()
+	switch {
+	case done && cl.n > 0:
+		ok := cl.r.http.good(p.Status())
+		cl.shard.complete(cl, now, ok, 0)
+		if !ok {
+			cl.statusError(now, p.Status())
+		}
+	case perr != nil:
+		cl.fail(now, "%v", perr)
+	}
+	switch {
+	case err != nil && !errors.Is(err, io.EOF):
+		cl.fail(now, "%v", err)
+	case cl.n > 0:
+		cl.fail(now, "server closed the connection with %d requests unanswered", cl.n)
+	}
+	cl.lose()
+	*p = responseParser{noBody: p.noBody}
+	cl.r.redial(cl)
+}

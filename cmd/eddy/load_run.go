@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/future"
+)
+
+// loadRun is one run of eddy load on a dial-only eddy engine. The connections are the engine's own
+// outbound connections (Engine.Dial); the load is driven by the handler's callbacks on the engine's loops,
+// with no goroutine per connection. Each loop owns a shard: its clients, counters and latency histogram.
+type loadRun struct {
+	cfg    loadConfig
+	http   *httpTarget // the request and what to expect, in http mode; nil in echo mode
+	engine *eddy.Engine
+	dialTo string // the address to dial, in the engine's form
+	shards []*shard
+	base   time.Time // the origin of the loops' clocks: times are nanoseconds since base
+	ctx    context.Context
+
+	stopped atomic.Bool // the window is over: nothing more is sent, no reply more is counted
+	limit   int64       // --requests, or 0
+	issued  atomic.Int64
+	settled atomic.Int64 // requests answered or lost, toward limit
+	live    atomic.Int64 // clients that are connected or dialling
+	done    chan struct{}
+	doneOne sync.Once
+
+	// Dialling. Each dial in flight has a client in waiting; OnOpen takes one (clients are
+	// interchangeable until they connect), and a failed dial drops one.
+	waitMu  sync.Mutex
+	waiting []*client
+	nextID  atomic.Int64 // the initial dials started
+	dialled atomic.Int64 // the initial dials finished, either way
+	opened  atomic.Int64 // the initial dials that opened a connection
+	dialEnd chan struct{}
+
+	// In hold mode: requests in flight, and a signal when they reach zero.
+	hold        bool
+	outstanding atomic.Int64
+	quiet       chan struct{}
+
+	dialErrs errorCount // errors outside the shards: failed dials
+}
+
+// newLoadRun prepares a run and starts its engine.
+func newLoadRun(ctx context.Context, cfg loadConfig, target *httpTarget, dialTo string) (*loadRun, error) {
+	r := &loadRun{
+		cfg: cfg, http: target, dialTo: dialTo, base: time.Now(), ctx: ctx,
+		limit: cfg.requests, done: make(chan struct{}), dialEnd: make(chan struct{}),
+		hold: cfg.hold > 0, quiet: make(chan struct{}, 1),
+	}
+	kind, _ := eddy.ParseEngineKind(cfg.engine) // checked by cfg.check
+	e, err := eddy.New(&loadHandler{r}, nil, eddy.WithEngine(kind), eddy.WithLoops(cfg.loops))
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Start(); err != nil {
+		return nil, err
+	}
+	r.engine = e
+	for i, l := range e.Loops() {
+		r.shards = append(r.shards, newShard(r, i, l))
+	}
+	if cfg.rate > 0 {
+		for _, sh := range r.shards {
+			sh.paced, sh.interval, sh.shards = true, 1e9/cfg.rate, int64(len(r.shards))
+			sh.quota = 1 << 62
+			if r.limit > 0 {
+				sh.quota = max(0, (r.limit-int64(sh.idx)+sh.shards-1)/sh.shards)
+			}
+		}
+	}
+	r.live.Store(int64(cfg.conns))
+	return r, nil
+}
+
+// stop ends the run: nothing more is sent, and the engine closes every connection.
+func (r *loadRun) stop() {
+	r.stopped.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.engine.Stop(ctx)
+}
+
+// finish ends the measured window early: the request limit is reached, or no client is left.
+func (r *loadRun) finish() { r.doneOne.Do(func() { close(r.done) }) }
+
+// settle counts n requests answered or lost, toward --requests and, in hold mode, the requests in flight.
+func (r *loadRun) settle(n int64) {
+	if r.limit > 0 && r.settled.Add(n) >= r.limit {
+		r.finish()
+	}
+	if r.hold && r.outstanding.Add(-n) == 0 {
+		select {
+		case r.quiet <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// clientGone counts a client that will not connect again.
+func (r *loadRun) clientGone() {
+	if r.live.Add(-1) == 0 {
+		r.finish()
+	}
+}
+
+// dialAll opens cfg.conns connections, at most cfg.dialers at a time so that the server's accept queue
+// does not overflow (a dropped SYN costs a second of retransmission), and returns once every dial has
+// ended, either way, or ctx is done.
+func (r *loadRun) dialAll() {
+	for range min(r.cfg.dialers, r.cfg.conns) {
+		r.dialNext()
+	}
+	select {
+	case <-r.dialEnd:
+	case <-r.ctx.Done():
+	}
+}
+
+// dialNext starts the next initial dial; when it ends, the next one starts. A dial whose outcome is
+// known at once (a refused loopback connect, a cancelled run) is followed here rather than from its
+// continuation, so that thousands of them do not nest.
+func (r *loadRun) dialNext() {
+	for {
+		i := r.nextID.Add(1) - 1
+		if i >= int64(r.cfg.conns) {
+			return
+		}
+		f := r.dial(newClient(r, int(i)))
+		if !f.Resolved() {
+			future.Map(f, future.Inline, func(ok bool) (struct{}, error) {
+				r.dialEnded(ok)
+				r.dialNext()
+				return struct{}{}, nil
+			})
+			return
+		}
+		ok, _ := f.Result()
+		r.dialEnded(ok)
+	}
+}
+
+// dialEnded counts an initial dial that ended.
+func (r *loadRun) dialEnded(ok bool) {
+	if ok {
+		r.opened.Add(1)
+	}
+	if r.dialled.Add(1) == int64(r.cfg.conns) {
+		close(r.dialEnd)
+	}
+}
+
+// dial connects cl, the initial connection of a client or a reconnection, with the engine's Dial. The
+// returned future reports whether the connection opened; OnOpen has attached a client to it by then.
+func (r *loadRun) dial(cl *client) future.Future[bool] {
+	r.waitMu.Lock()
+	r.waiting = append(r.waiting, cl)
+	r.waitMu.Unlock()
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.timeout)
+	opened := future.Map(r.engine.Dial(ctx, r.dialTo), future.Inline, func(eddy.Conn) (bool, error) {
+		cancel()
+		return true, nil
+	})
+	return future.Catch(opened, future.Inline, func(err error) (bool, error) {
+		cancel()
+		var oe *eddy.OpError
+		if errors.Is(err, eddy.ErrClosed) && !errors.As(err, &oe) {
+			// Not a failed connect: the connection opened (OnOpen took a client) and closed at once.
+			return true, nil
+		}
+		r.takeWaiting().lose() // the client of the failed dial: any that waits will do, they are alike
+		if r.ctx.Err() == nil && !r.stopped.Load() {
+			r.dialErrs.add(err)
+		}
+		r.clientGone()
+		return false, nil
+	})
+}
+
+// takeWaiting returns a client whose dial is in flight.
+func (r *loadRun) takeWaiting() *client {
+	r.waitMu.Lock()
+	defer r.waitMu.Unlock()
+	cl := r.waiting[len(r.waiting)-1]
+	r.waiting = r.waiting[:len(r.waiting)-1]
+	return cl
+}
+
+// redial connects cl again after the server closed its connection, unless the run is over.
+func (r *loadRun) redial(cl *client) {
+	if r.stopped.Load() || r.ctx.Err() != nil {
+		cl.lose()
+		r.clientGone()
+		return
+	}
+	r.dial(cl)
+}
+
+// begin starts the measured window on every loop and returns its start.
+func (r *loadRun) begin() time.Time {
+	start := time.Now()
+	t0 := int64(start.Sub(r.base))
+	for _, sh := range r.shards {
+		sh.loop.Execute(func() { sh.begin(t0) })
+	}
+	return start
+}
+
+// await waits for the end of the window: its duration, the request limit, no client left, or ctx.
+func (r *loadRun) await(d time.Duration) {
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-timeout:
+	case <-r.done:
+	case <-r.ctx.Done():
+	}
+}
+
+// progress prints a line to w once a second until stop is closed: the requests per second over the last
+// second, the total, and the errors. The counters are read on each loop with Loop.Execute.
+func (r *loadRun) progress(w io.Writer, start time.Time, stop <-chan struct{}) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	snaps := make(chan counts, len(r.shards))
+	var last uint64
+	for {
+		select {
+		case <-stop:
+			fmt.Fprint(w, "\n")
+			return
+		case <-tick.C:
+		}
+		for _, sh := range r.shards {
+			sh.loop.Execute(func() { snaps <- sh.snapshot() })
+		}
+		var total counts
+		for range r.shards {
+			c := <-snaps
+			total.roundTrips += c.roundTrips
+			total.errors += c.errors
+			total.conns += c.conns
+		}
+		total.errors += r.dialErrs.n.Load()
+		fmt.Fprintf(w, "\r%6.0fs  %9d/s  %d done  %d connections  %d errors\x1b[K",
+			time.Since(start).Seconds(), total.roundTrips-last, total.roundTrips, total.conns, total.errors)
+		last = total.roundTrips
+	}
+}
+
+// report merges the shards into r once the engine has stopped.
+func (r *loadRun) report(rep *loadReport) {
+	lat := newLatencyRecorder()
+	var first error
+	var firstAt int64
+	for _, sh := range r.shards {
+		sh.lock()
+		lat.merge(sh.lat)
+		rep.RoundTrips += sh.roundTrips
+		rep.Bytes += sh.bytes
+		rep.Errors += sh.errors
+		rep.Mismatches += sh.mismatches
+		rep.StatusErrors += sh.statusErrors
+		if sh.firstErr != nil && (first == nil || sh.firstAt < firstAt) {
+			first, firstAt = sh.firstErr, sh.firstAt
+		}
+		sh.unlock()
+	}
+	rep.Latency = lat.summary()
+	rep.Open = int(r.opened.Load())
+	rep.Engine = string(r.engine.Kind())
+	rep.Loops = len(r.shards)
+	if n := r.dialErrs.n.Load(); n > 0 {
+		rep.Errors += n
+		if first == nil {
+			first = errors.New(r.dialErrs.firstError())
+		}
+	}
+	if first != nil {
+		rep.FirstError = first.Error()
+	}
+	if rep.Seconds > 0 {
+		rep.RoundTripsPerSec = float64(rep.RoundTrips) / rep.Seconds
+	}
+}
+
+// loadHandler is the engine's Handler: it routes each connection's events to its client.
+type loadHandler struct{ r *loadRun }
+
+// OnOpen attaches a client waiting for a connection to c. A client of a run under way (a reconnection)
+// starts sending at once; in hold mode, each client echoes once as it connects.
+func (h *loadHandler) OnOpen(c eddy.Conn) {
+	r := h.r
+	cl := r.takeWaiting()
+	sh := r.shards[c.Loop().Index()]
+	sh.lock()
+	defer sh.unlock()
+	cl.attach(sh, c)
+	now := sh.now()
+	switch {
+	case cl.n > 0: // requests that followed a "Connection: close" response: send them again
+		for range cl.n {
+			cl.write()
+		}
+		cl.fill(now)
+	case r.hold:
+		r.outstanding.Add(1)
+		cl.sendOne(now)
+	default:
+		cl.fill(now)
+	}
+}
+
+// OnData reads the replies of c's client and sends what may be sent next.
+func (h *loadHandler) OnData(c eddy.Conn) {
+	cl, ok := c.Context().(*client)
+	if !ok {
+		c.Discard(-1)
+		return
+	}
+	sh := cl.shard
+	sh.lock()
+	defer sh.unlock()
+	now := sh.now()
+	if h.r.stopped.Load() {
+		c.Discard(-1)
+		return
+	}
+	if h.r.http != nil {
+		cl.readHTTP(c, now)
+	} else {
+		cl.readEcho(c, now)
+	}
+}
+
+// OnClose handles a connection that ended without the client asking for it: the server closed it or it
+// failed. During the run that is an error (but for a server closing an idle HTTP connection); an http
+// client reconnects, an echo client is gone.
+func (h *loadHandler) OnClose(c eddy.Conn, err error) {
+	cl, ok := c.Context().(*client)
+	if !ok {
+		return
+	}
+	r := h.r
+	sh := cl.shard
+	sh.lock()
+	defer sh.unlock()
+	now := sh.now()
+	sh.remove(cl)
+	cl.conn = nil
+	if r.stopped.Load() {
+		return
+	}
+	if r.http != nil {
+		cl.httpClosed(now, err)
+		return
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		cl.fail(now, "server closed the connection with %d messages in flight", cl.n)
+	} else {
+		cl.fail(now, "%v", err)
+	}
+	cl.lose()
+	r.clientGone()
+}
+
+// sendOne sends a single request (hold mode); the caller has counted it in outstanding.
+func (cl *client) sendOne(now int64) {
+	cl.push(now)
+	cl.write()
+}
+
+// errorCount counts errors from many goroutines and keeps the first one's message.
+type errorCount struct {
+	n     atomic.Uint64
+	mu    sync.Mutex
+	first string
+}
+
+// add counts err.
+func (e *errorCount) add(err error) { e.addN(1, err) }
+
+// addN counts n errors described by err.
+func (e *errorCount) addN(n uint64, err error) {
+	if e.n.Add(n) == n {
+		e.mu.Lock()
+		e.first = err.Error()
+		e.mu.Unlock()
+	}
+}
+
+// firstError returns the first error's message.
+func (e *errorCount) firstError() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.first
+}
