@@ -43,7 +43,7 @@ var loadCommand = command{
 		fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window (0: until SIGINT or SIGTERM; with --requests, no limit unless given)")
 		fs.Int64Var(&cfg.requests, "requests", 0, "stop after this many round trips (requests) in all (0: no limit)")
 		fs.Float64Var(&cfg.rate, "rate", 0, "open loop: send this many `requests` per second in all, on a fixed schedule, whatever the replies (0: closed loop, as fast as the server answers)")
-		fs.DurationVar(&cfg.hold, "hold", 0, "echo mode, idle: open every connection, echo once on each, then hold them all open for this `duration`, echo once more and close them (with many thousands of connections, --engine epoll closes them much faster than uring)")
+		fs.DurationVar(&cfg.hold, "hold", 0, "echo mode, idle: open every connection, echo once on each, then hold them all open for this `duration`, echo once more and close them")
 		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, and on the echoes of --hold")
 		fs.IntVar(&cfg.dialers, "dialers", 128, "connects in flight at once while opening the connections")
 		fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
