@@ -98,35 +98,12 @@ func (g *epollEngine) closeAll() {
 
 // stopAccepting has every loop close its listeners and waits until they have.
 func (g *epollEngine) stopAccepting() {
-	var wg sync.WaitGroup
-	for _, l := range g.loops {
-		wg.Add(1)
-		if err := l.tasks.push(task{closeListenersTask, &loopSignal{l, &wg}}, true, l.wake); err != nil {
-			wg.Done() // the loop has finished, and closed its listeners
-		}
-	}
-	wg.Wait()
+	onEveryLoop(g.loops, func(l *epLoop, _ *sync.WaitGroup) { l.closeListeners() })
 }
 
 // stop asks every loop to stop gracefully, escalates to a forced stop when ctx ends, and waits for the
 // loops to exit.
-func (g *epollEngine) stop(ctx context.Context) error {
-	for _, l := range g.loops {
-		l.requestStop(stopGraceful)
-	}
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, l := range g.loops {
-			l.requestStop(stopForce)
-		}
-		<-done
-		return ctx.Err()
-	}
-}
+func (g *epollEngine) stop(ctx context.Context) error { return stopLoops(ctx, g.loops, &g.wg) }
 
 // pickLoop returns the loop that gets the next connection from a single acceptor.
 func (g *epollEngine) pickLoop() *epLoop {

@@ -1,11 +1,9 @@
 package eddy
 
 import (
-	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -63,14 +61,9 @@ type epListener struct {
 // epLoop is one event loop: an epoll instance, its connections, a timing wheel and a task queue, all owned
 // by one goroutine locked to its OS thread.
 type epLoop struct {
+	loopCore
 	g      *epollEngine
-	idx    int
 	poller *netpoll.Poller
-	waker  *netpoll.Waker
-	state  atomic.Int32 // loopAwake, loopSleeping or loopWoken
-	stopRq atomic.Int32 // stopNone, stopGraceful or stopForce
-	tasks  taskQueue
-	wheel  *timer.Wheel
 
 	conns     []*epConn // by slot
 	gens      []uint32  // generation of each slot, bumped when the slot is freed
@@ -90,7 +83,6 @@ type epLoop struct {
 
 	tick     timer.Timer
 	stopping bool
-	now      int64 // wheel clock, refreshed once per iteration
 }
 
 func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {
@@ -110,90 +102,21 @@ func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {
 		return nil, opError("epoll_ctl", "", nil, "", err)
 	}
 	l := &epLoop{
-		g: g, idx: idx, poller: p, waker: w,
+		g: g, poller: p,
 		readBuf: make([]byte, o.readBufSize),
 		events:  make([]netpoll.Event, maxEvents),
 		vecs:    make([][]byte, 0, maxIovecs),
 		iovecs:  make([]unix.Iovec, maxIovecs),
 	}
-	l.tasks.cap = o.taskQueueCap
-	l.now = l.clock()
-	l.wheel = timer.New(timerTick, l.now)
+	l.loopCore.init(idx, g.base, o, w)
 	return l, nil
 }
-
-func (l *epLoop) clock() int64 { return int64(time.Since(l.g.base)) }
-
-func (l *epLoop) logger() *slog.Logger { return l.g.e.opts.logger }
 
 func (l *epLoop) addListener(ln *epListener) error {
 	ln.loop = l
 	ln.retry.Init(retryAccept, ln)
 	l.listeners = append(l.listeners, ln)
 	return l.poller.Add(ln.fd, netpoll.In|netpoll.ET, tokenOwn|uint64(len(l.listeners)))
-}
-
-// submit queues fn(arg) onto the loop from any goroutine and wakes the loop if it sleeps.
-func (l *epLoop) submit(fn func(any), arg any) error {
-	return l.tasks.push(task{fn, arg}, false, l.wake)
-}
-
-// Execute runs fn on the loop (Loop and future.Executor). Work queued this way is not refused at the
-// queue's capacity: a continuation dropped would leave its future pending forever.
-func (l *epLoop) Execute(fn func()) {
-	if err := l.tasks.push(task{runFunc, fn}, true, l.wake); err != nil {
-		fn() // the loop has stopped: run it here rather than lose it
-	}
-}
-
-func runFunc(arg any) { arg.(func())() }
-
-// Index returns the loop's position in Engine.Loops.
-func (l *epLoop) Index() int { return l.idx }
-
-// loopTimer is a Loop.AfterFunc timer on the loop's wheel.
-type loopTimer struct {
-	Timer
-	l    *epLoop
-	t    timer.Timer
-	when int64
-}
-
-// AfterFunc runs fn on the loop after d.
-func (l *epLoop) AfterFunc(d time.Duration, fn func()) *Timer {
-	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
-	lt.when = l.clock() + int64(d)
-	if err := l.tasks.push(task{scheduleLoopTimer, lt}, true, l.wake); err != nil {
-		go func() { time.Sleep(d); lt.fire() }() // the loop has stopped
-	}
-	return &lt.Timer
-}
-
-func scheduleLoopTimer(arg any) {
-	lt := arg.(*loopTimer)
-	if lt.state.Load() == timerPending {
-		lt.t.Init(fireLoopTimer, lt) // a stopped timer stays on the wheel until its deadline and is then skipped
-		lt.l.wheel.Schedule(&lt.t, lt.when)
-	}
-}
-
-func fireLoopTimer(arg any) { arg.(*loopTimer).fire() }
-
-func (l *epLoop) wake() {
-	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
-		l.waker.Wake()
-	}
-}
-
-func (l *epLoop) requestStop(level int32) {
-	for {
-		cur := l.stopRq.Load()
-		if cur >= level || l.stopRq.CompareAndSwap(cur, level) {
-			break
-		}
-	}
-	l.state.Store(loopWoken)
-	l.tasks.ifOpen(func() { l.waker.Wake() }) // a loop that has finished has closed its eventfd
 }
 
 // run is the loop: wait for events, read and call OnData, run queued tasks, flush what was written, run
@@ -516,13 +439,6 @@ func (l *epLoop) closeListeners() {
 		unix.Close(ln.fd)
 	}
 	l.listeners = nil // dispatch ignores events of listeners that are gone
-}
-
-// closeListenersTask runs closeListeners on the loop and signals its WaitGroup.
-func closeListenersTask(arg any) {
-	h := arg.(*loopSignal)
-	h.l.(*epLoop).closeListeners()
-	h.wg.Done()
 }
 
 // finish runs after the last connection is gone: it fails the tasks still queued and releases the loop.

@@ -4,12 +4,6 @@ import "sync"
 
 // task is a unit of work queued onto a loop from another goroutine: fn(arg). Passing the argument
 // separately lets the common tasks (close a connection, hand over a socket) avoid allocating a closure.
-// loopSignal carries a loop to a task that does something on it for a caller that waits on wg.
-type loopSignal struct {
-	l  any
-	wg *sync.WaitGroup
-}
-
 type task struct {
 	fn  func(arg any)
 	arg any

@@ -102,13 +102,6 @@ func (l *urLoop) stopAccepting(wg *sync.WaitGroup) {
 	}
 }
 
-// urStopAcceptingTask runs stopAccepting on the loop for a caller waiting on the loopSignal's WaitGroup.
-func urStopAcceptingTask(arg any) {
-	s := arg.(*loopSignal)
-	s.l.(*urLoop).stopAccepting(s.wg)
-	s.wg.Done()
-}
-
 // onAccept handles a CQE of ln's multishot accept.
 func (l *urLoop) onAccept(ln *urListener, cqe *uring.CQE) {
 	if cqe.Res >= 0 {

@@ -124,35 +124,14 @@ func (g *uringEngine) abort() {
 
 // stopAccepting has every loop close its listeners and waits until their sockets are closed.
 func (g *uringEngine) stopAccepting() {
-	var wg sync.WaitGroup
-	for _, l := range g.loops {
-		wg.Add(1)
-		if err := l.tasks.push(task{urStopAcceptingTask, &loopSignal{l, &wg}}, true, l.wake); err != nil {
-			wg.Done() // the loop has finished, and closed its listeners
-		}
-	}
-	wg.Wait()
+	onEveryLoop(g.loops, func(l *urLoop, wg *sync.WaitGroup) { l.stopAccepting(wg) })
 }
 
 // stop asks every loop to stop gracefully, escalates to a forced stop when ctx ends, and waits for the
 // loops to exit. The loops' eventfds are closed only then, so that a late wake-up never writes to a
 // descriptor number that was reused.
 func (g *uringEngine) stop(ctx context.Context) error {
-	for _, l := range g.loops {
-		l.requestStop(stopGraceful)
-	}
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		for _, l := range g.loops {
-			l.requestStop(stopForce)
-		}
-		<-done
-		err = ctx.Err()
-	}
+	err := stopLoops(ctx, g.loops, &g.wg)
 	for _, l := range g.loops {
 		l.closeWaker()
 	}

@@ -2,9 +2,7 @@ package eddy
 
 import (
 	"errors"
-	"log/slog"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,21 +45,13 @@ func urTokenGen(tok uint64) uint32  { return uint32(tok>>32) & urGenMask }
 // timing wheel and a task queue, all owned by one goroutine locked to its OS thread. Every call on the ring
 // is made from that thread, as SINGLE_ISSUER requires.
 type urLoop struct {
+	loopCore
 	g      *uringEngine
-	idx    int
 	ring   *uring.Ring
 	bufs   *uring.BufRing
 	bufOff []uint32 // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
 	bufWin urBufWindow
 	borrow buffer.Chunk // lends a provided buffer to the connection whose OnData runs (see buffer.Inbound)
-	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
-	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
-	// can never write into a closed descriptor, or one whose number was reused.
-	waker  *netpoll.Waker
-	state  atomic.Int32 // loopAwake, loopSleeping or loopWoken
-	stopRq atomic.Int32 // stopNone, stopGraceful or stopForce
-	tasks  taskQueue
-	wheel  *timer.Wheel
 
 	// wakeBuf receives the eventfd counter. The kernel writes it through an address in an SQE, so it is a
 	// separate heap object (never on a stack), referenced from the loop until the read's final CQE.
@@ -86,8 +76,7 @@ type urLoop struct {
 
 	tick     timer.Timer
 	stopping bool
-	forced   bool  // a forced stop has aborted every connection
-	now      int64 // wheel clock, refreshed once per iteration
+	forced   bool // a forced stop has aborted every connection
 	startCh  chan bool
 	stats    urStats
 }
@@ -98,22 +87,16 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 		return nil, opError("eventfd", "", nil, "", err)
 	}
 	l := &urLoop{
-		g: g, idx: idx, waker: w,
+		g:        g,
 		wakeBuf:  new([8]byte),
 		cqes:     make([]uring.CQE, urCQEBatch),
 		vecs:     make([][]byte, 0, urMaxSendVecs),
 		sendMsgs: make(map[uint32]*urSendMsg),
 		startCh:  make(chan bool, 1),
 	}
-	l.tasks.cap = g.e.opts.taskQueueCap
-	l.now = l.clock()
-	l.wheel = timer.New(timerTick, l.now)
+	l.loopCore.init(idx, g.base, &g.e.opts, w)
 	return l, nil
 }
-
-func (l *urLoop) clock() int64 { return int64(time.Since(l.g.base)) }
-
-func (l *urLoop) logger() *slog.Logger { return l.g.e.opts.logger }
 
 // release closes the buffer ring and the ring, on the loop's thread. Every operation that could write
 // into a receive buffer has posted its final CQE by then (the loop only exits once every connection is
@@ -140,30 +123,6 @@ func (l *urLoop) release() {
 
 // closeWaker closes the eventfd, once the loop has exited and its task queue is closed.
 func (l *urLoop) closeWaker() { l.waker.Close() }
-
-// submit queues fn(arg) onto the loop from any goroutine and wakes the loop if it sleeps.
-func (l *urLoop) submit(fn func(any), arg any) error {
-	return l.tasks.push(task{fn, arg}, false, l.wake)
-}
-
-// wake writes the eventfd only when the loop sleeps (or is about to): a burst of tasks costs one write.
-// It runs under the task queue's lock (see waker).
-func (l *urLoop) wake() {
-	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
-		l.waker.Wake()
-	}
-}
-
-func (l *urLoop) requestStop(level int32) {
-	for {
-		cur := l.stopRq.Load()
-		if cur >= level || l.stopRq.CompareAndSwap(cur, level) {
-			break
-		}
-	}
-	l.state.Store(loopWoken)
-	l.tasks.ifOpen(func() { l.waker.Wake() }) // a loop that has finished has closed its queue
-}
 
 // run is the loop. It locks the goroutine to its thread, creates the ring there and reports on ready,
 // waits for the engine's go-ahead, then iterates: submit and wait in one io_uring_enter, dispatch the

@@ -1,0 +1,153 @@
+package eddy
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyio/eddy/internal/netpoll"
+	"github.com/eddyio/eddy/internal/timer"
+)
+
+// loopCore is what the epoll and uring loops share: the task queue other goroutines feed, the eventfd
+// that wakes the loop, the stop request, the timing wheel and the loop's clock, with the Loop methods
+// built on them (Execute, AfterFunc, Index). Each engine's loop embeds it and brings its own poller.
+type loopCore struct {
+	idx  int
+	base time.Time // the engine's clock origin: clock() is the time since
+	log  *slog.Logger
+	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
+	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
+	// can never write into a closed descriptor, or one whose number was reused.
+	waker  *netpoll.Waker
+	state  atomic.Int32 // loopAwake, loopSleeping or loopWoken
+	stopRq atomic.Int32 // stopNone, stopGraceful or stopForce
+	tasks  taskQueue
+	wheel  *timer.Wheel
+	now    int64 // wheel clock, refreshed once per iteration
+}
+
+// init sets up the core of loop idx of an engine whose clock started at base.
+func (l *loopCore) init(idx int, base time.Time, o *options, w *netpoll.Waker) {
+	l.idx, l.base, l.log, l.waker = idx, base, o.logger, w
+	l.tasks.cap = o.taskQueueCap
+	l.now = l.clock()
+	l.wheel = timer.New(timerTick, l.now)
+}
+
+func (l *loopCore) clock() int64 { return int64(time.Since(l.base)) }
+
+func (l *loopCore) logger() *slog.Logger { return l.log }
+
+// Index returns the loop's position in Engine.Loops.
+func (l *loopCore) Index() int { return l.idx }
+
+// submit queues fn(arg) onto the loop from any goroutine and wakes the loop if it sleeps.
+func (l *loopCore) submit(fn func(any), arg any) error {
+	return l.tasks.push(task{fn, arg}, false, l.wake)
+}
+
+// post queues the engine's own work, which the queue never refuses for its capacity; it fails only once
+// the loop has finished.
+func (l *loopCore) post(fn func(any), arg any) error {
+	return l.tasks.push(task{fn, arg}, true, l.wake)
+}
+
+// Execute runs fn on the loop (Loop and future.Executor). Work queued this way is not refused at the
+// queue's capacity: a continuation dropped would leave its future pending forever. On a stopped loop fn
+// runs on the caller instead.
+func (l *loopCore) Execute(fn func()) {
+	if err := l.post(runFunc, fn); err != nil {
+		fn()
+	}
+}
+
+func runFunc(arg any) { arg.(func())() }
+
+// wake writes the eventfd only when the loop sleeps (or is about to): a burst of tasks costs one write.
+// It runs under the task queue's lock (see waker).
+func (l *loopCore) wake() {
+	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
+		l.waker.Wake()
+	}
+}
+
+// requestStop raises the loop's stop request to level (stopGraceful or stopForce) and wakes it.
+func (l *loopCore) requestStop(level int32) {
+	for {
+		cur := l.stopRq.Load()
+		if cur >= level || l.stopRq.CompareAndSwap(cur, level) {
+			break
+		}
+	}
+	l.state.Store(loopWoken)
+	l.tasks.ifOpen(func() { l.waker.Wake() }) // a loop that has finished has closed its queue
+}
+
+// loopTimer is a Loop.AfterFunc timer on a loop's wheel.
+type loopTimer struct {
+	Timer
+	l    *loopCore
+	t    timer.Timer
+	when int64
+}
+
+// AfterFunc runs fn on the loop once d has passed.
+func (l *loopCore) AfterFunc(d time.Duration, fn func()) *Timer {
+	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
+	lt.when = l.clock() + int64(d)
+	if err := l.post(scheduleLoopTimer, lt); err != nil {
+		go func() { time.Sleep(d); lt.fire() }() // the loop has stopped
+	}
+	return &lt.Timer
+}
+
+func scheduleLoopTimer(arg any) {
+	lt := arg.(*loopTimer)
+	if lt.state.Load() == timerPending {
+		lt.t.Init(fireLoopTimer, lt) // a stopped timer stays on the wheel until its deadline and is then skipped
+		lt.l.wheel.Schedule(&lt.t, lt.when)
+	}
+}
+
+func fireLoopTimer(arg any) { arg.(*loopTimer).fire() }
+
+// coreLoop is an engine's loop type, which embeds a loopCore.
+type coreLoop interface{ core() *loopCore }
+
+func (l *loopCore) core() *loopCore { return l }
+
+// onEveryLoop runs fn on every loop and returns once each has run and the WaitGroup it was given is done
+// (fn may Add to it for work that ends later). A loop that has finished counts as done.
+func onEveryLoop[L coreLoop](loops []L, fn func(l L, wg *sync.WaitGroup)) {
+	var wg sync.WaitGroup
+	for _, l := range loops {
+		wg.Add(1)
+		if err := l.core().post(runFunc, func() { fn(l, &wg); wg.Done() }); err != nil {
+			wg.Done()
+		}
+	}
+	wg.Wait()
+}
+
+// stopLoops asks every loop to stop gracefully, escalates to a forced stop when ctx ends, and returns
+// once the loops have exited (exited done), with ctx's error if it had to force them.
+func stopLoops[L coreLoop](ctx context.Context, loops []L, exited *sync.WaitGroup) error {
+	for _, l := range loops {
+		l.core().requestStop(stopGraceful)
+	}
+	done := make(chan struct{})
+	go func() { exited.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, l := range loops {
+			l.core().requestStop(stopForce)
+		}
+		<-done
+		return ctx.Err()
+	}
+}
