@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -60,11 +59,13 @@ type epListener struct {
 }
 
 // epLoop is one event loop: an epoll instance, its connections, a timing wheel and a task queue, all owned
-// by one goroutine locked to its OS thread.
+// by one goroutine. The goroutine is not locked to its thread: it sleeps in the runtime's poller (see
+// epParker), so that the goroutines it makes runnable get its processor at once.
 type epLoop struct {
 	g      *epollEngine
 	idx    int
 	poller *netpoll.Poller
+	park   *epParker // nil: block in epoll_wait
 	waker  *netpoll.Waker
 	state  atomic.Int32 // loopAwake, loopSleeping or loopWoken
 	stopRq atomic.Int32 // stopNone, stopGraceful or stopForce
@@ -114,6 +115,7 @@ func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {
 		vecs:    make([][]byte, 0, maxIovecs),
 		iovecs:  make([]unix.Iovec, maxIovecs),
 	}
+	l.park = newEpParker(p, l.events)
 	l.tasks.cap = o.taskQueueCap
 	l.now = l.clock()
 	l.wheel = timer.New(timerTick, l.now)
@@ -197,9 +199,7 @@ func (l *epLoop) requestStop(level int32) {
 // run is the loop: wait for events, read and call OnData, run queued tasks, flush what was written, run
 // due timers. It returns after a stop request once every connection is released.
 func (l *epLoop) run() {
-	runtime.LockOSThread()
 	defer l.g.wg.Done()
-	defer runtime.UnlockOSThread()
 	if l.idx == 0 {
 		if _, ok := l.g.e.h.(TickHandler); ok {
 			l.tick.Init(runTick, l)
@@ -220,7 +220,7 @@ func (l *epLoop) run() {
 				timeout = 0
 			}
 		}
-		n, err := l.poller.Wait(l.events, timeout)
+		n, err := l.wait(timeout)
 		l.state.Store(loopAwake)
 		if err != nil {
 			l.logger().Error("eddy: epoll_wait failed", "loop", l.idx, "err", err)
@@ -237,6 +237,20 @@ func (l *epLoop) run() {
 		l.flushAll() // timers may have written or closed
 	}
 	l.finish()
+}
+
+// wait stores the ready events in l.events and returns how many, waiting up to timeout milliseconds
+// (-1: no limit) for some. It polls first, and parks in the runtime's poller only when nothing is
+// ready.
+func (l *epLoop) wait(timeout int) (int, error) {
+	if l.park == nil {
+		return l.poller.Wait(l.events, timeout)
+	}
+	n, err := l.poller.Wait(l.events, 0)
+	if n > 0 || err != nil || timeout == 0 {
+		return n, err
+	}
+	return l.park.wait(timeout)
 }
 
 // waitTimeout returns the epoll_wait timeout in milliseconds: 0 when work is pending, the time to the
@@ -524,6 +538,7 @@ func (l *epLoop) release() {
 		unix.Close(ln.fd)
 	}
 	l.listeners = nil
+	l.park.close()
 	l.poller.Close()
 	l.waker.Close()
 }

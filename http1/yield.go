@@ -10,14 +10,15 @@ import (
 
 // loopYield lets the pool run the handlers a loop has just handed to it.
 //
-// An epoll loop is a goroutine locked to its thread that keeps its processor (P) while it runs
-// and while it waits in epoll_wait, a system call the Go scheduler does not know will block. A
-// goroutine the loop makes runnable, such as a pool worker given a request, is queued on that P
-// and waits until the runtime's monitor takes the P back from the system call (20 µs to 10 ms
-// later), or, on a busy loop that never waits long, until the loop is preempted. With GOMAXPROCS
-// loops (the default) or GOMAXPROCS=1, net/http handlers would then wait for milliseconds. So,
-// once per loop iteration in which a request went to the pool, a task at the end of the
-// iteration yields the processor with runtime.Gosched, and the handlers run at once.
+// A loop keeps its processor (P) for as long as it has work. A goroutine the loop makes runnable,
+// such as a pool worker given a request, is queued on that P and runs when the loop goes to sleep.
+// An epoll loop sleeps in the runtime's poller, which gives the P up at once; but a busy loop that
+// never runs dry would keep the handlers waiting until it is preempted (10 ms), and an io_uring
+// loop, locked to its thread and waiting in io_uring_enter, holds its P until the runtime's
+// monitor takes it back (20 µs to 10 ms). With GOMAXPROCS loops (the default) or GOMAXPROCS=1,
+// net/http handlers would wait that long. So, once per loop iteration in which a request went to
+// the pool, a task at the end of the iteration yields the processor with runtime.Gosched, and the
+// handlers run at once.
 type loopYield struct {
 	pending atomic.Bool
 	fn      func()
