@@ -456,10 +456,12 @@ func (sc *conn) finish(c eddy.Conn) {
 	if len(w.final) > 0 {
 		c.Write(w.final)
 	}
+	closeAfter := w.closeAfter
 	w.release()
+	w.recycle()
 	sc.ex = nil
 	sc.srv.requestEnded()
-	if w.closeAfter || sc.closeAfter || !sc.srv.keepAlives() || sc.state == stClosed {
+	if closeAfter || sc.closeAfter || !sc.srv.keepAlives() || sc.state == stClosed {
 		sc.close()
 		return
 	}

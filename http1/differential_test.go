@@ -100,6 +100,7 @@ var diffHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) 
 		}
 	})
 	fmt.Fprintf(w, "%s %s %q %q host=%q %s cl=%d te=%v close=%v\n", r.Method, r.URL.Path, r.URL.RawQuery, r.RequestURI, r.Host, r.Proto, r.ContentLength, r.TransferEncoding, r.Close)
+	fmt.Fprintf(w, "url %#v %q\n", *r.URL, r.URL.String())
 	for _, k := range keys {
 		fmt.Fprintf(w, "%s: %q\n", k, r.Header[k])
 	}
@@ -114,6 +115,15 @@ var diffCases = []struct {
 }{
 	{"simple GET", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", []string{"GET"}},
 	{"query and repeated fields", "GET /echo?a=1&b=%20 HTTP/1.1\r\nHost: x\r\nAccept: a\r\naccept: b\r\nX-Empty:\r\nUser-Agent: diff\r\n\r\n", []string{"GET"}},
+	{"plain path octets", "GET /echo/a;b=c,d:e@f$g&h+i=j~k_l-m.n HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"empty query", "GET /echo? HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"question marks in query", "GET /echo?a?b? HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"escaped path", "GET /echo/a%2Fb%20c?x=%20 HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"path octets to escape", "GET /echo/!*'()[]|^\"<> HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"double slash", "GET //echo//x HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"bad escape", "GET /echo/%zz HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"obs-text in path", "GET /echo/\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"fragment", "GET /echo#frag?q HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
 	{"HEAD", "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n", []string{"HEAD"}},
 	{"HEAD of a big body", "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n", []string{"HEAD"}},
 	{"POST with length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello", []string{"POST"}},

@@ -51,7 +51,7 @@ type headSnapshot struct {
 func (w *response) snapshotHeader() {
 	h := w.handlerHeader
 	sn := &w.snap
-	*sn = headSnapshot{lines: getOut()}
+	*sn = headSnapshot{lines: w.getBuf()}
 	var keysArr [32]string
 	keys := keysArr[:0]
 	for k := range h {
@@ -108,8 +108,12 @@ func specialBit(k string) uint8 {
 
 // appendLines appends the snapshot's field lines, leaving out the keys in ex.
 func (sn *headSnapshot) appendLines(b []byte, ex uint8) []byte {
+	if ex&sn.has == 0 {
+		return append(b, sn.lines...)
+	}
+	idx, n := sn.order(ex)
 	from := 0
-	for _, i := range sn.order(ex) {
+	for _, i := range idx[:n] {
 		b = append(b, sn.lines[from:sn.spans[i][0]]...)
 		from = sn.spans[i][1]
 	}
@@ -117,18 +121,20 @@ func (sn *headSnapshot) appendLines(b []byte, ex uint8) []byte {
 }
 
 // order returns the indexes of the present keys in ex, by their place in lines.
-func (sn *headSnapshot) order(ex uint8) []int {
-	var idx [4]int
-	n := 0
+func (sn *headSnapshot) order(ex uint8) (idx [4]int, n int) {
 	for i := range 4 {
 		if ex&sn.has&(1<<i) != 0 {
 			idx[n] = i
 			n++
 		}
 	}
-	out := idx[:n]
-	slices.SortFunc(out, func(a, b int) int { return sn.spans[a][0] - sn.spans[b][0] })
-	return out
+	// Insertion sort: at most four.
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && sn.spans[idx[j]][0] < sn.spans[idx[j-1]][0]; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	return idx, n
 }
 
 // appendHead appends the response head, deciding the framing as net/http does. p is the first
