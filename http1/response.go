@@ -194,7 +194,7 @@ func (w *response) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	if cl := w.handlerHeader.Get("Content-Length"); cl != "" {
+	if cl := first(w.handlerHeader["Content-Length"]); cl != "" {
 		v, err := strconv.ParseInt(cl, 10, 64)
 		if err == nil && v >= 0 {
 			w.contentLength = v

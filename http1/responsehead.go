@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 )
 
 // Header keys appendHeader can leave out; keys with http.TrailerPrefix are always left out.
@@ -83,10 +81,12 @@ func (w *response) snapshotHeader() {
 		sn.trailers = true
 		w.declareTrailers(v)
 	}
-	sn.te = h.Get("Transfer-Encoding")
-	_, sn.hasConnection = h["Connection"]
-	sn.connection = h.Get("Connection")
-	sn.contentEncoding = h.Get("Content-Encoding")
+	// The keys are canonical: h[key] is h.Get(key) without canonicalizing key again.
+	sn.te = first(h["Transfer-Encoding"])
+	var connection []string
+	connection, sn.hasConnection = h["Connection"]
+	sn.connection = first(connection)
+	sn.contentEncoding = first(h["Content-Encoding"])
 	sn.hasDate = hasKey(h, "Date")
 	sn.protoSwitch = isProtocolSwitch(w.status, h)
 }
@@ -372,6 +372,14 @@ func isTokenString(s string) bool {
 	return true
 }
 
+// first returns the first of a header's values, or "": Header.Get once the key is looked up.
+func first(vv []string) string {
+	if len(vv) == 0 {
+		return ""
+	}
+	return vv[0]
+}
+
 func hasKey(h http.Header, k string) bool {
 	_, ok := h[k]
 	return ok
@@ -434,26 +442,4 @@ func appendStatusCode(b []byte, code int) []byte {
 		}
 	}
 	return strconv.AppendInt(b, int64(code), 10)
-}
-
-// dateStamp is the Date header value for one second.
-type dateStamp struct {
-	sec int64
-	b   [len(http.TimeFormat)]byte
-}
-
-var dateNow atomic.Pointer[dateStamp]
-
-// appendDate appends the current time in the format of the Date header. The text is made once a
-// second and shared.
-func appendDate(b []byte) []byte {
-	now := time.Now()
-	sec := now.Unix()
-	d := dateNow.Load()
-	if d == nil || d.sec != sec {
-		d = &dateStamp{sec: sec}
-		now.UTC().AppendFormat(d.b[:0], http.TimeFormat)
-		dateNow.Store(d)
-	}
-	return append(b, d.b[:]...)
 }
