@@ -58,7 +58,7 @@ type connHTTP struct {
 	finishFn func(eddy.Conn)
 	pumpFn   func(eddy.Conn)
 	ackFn    func(eddy.Conn, error)
-	yield    *loopYield // nil when the loop needs none
+	handoff  *loopHandoff // nil: each request is submitted to the pool by itself
 }
 
 // reader holds the per-request parsing state. It is taken from a pool when a request starts and
@@ -286,7 +286,7 @@ func (sc *conn) netHTTP() *connHTTP {
 		h.finishFn = sc.finish
 		h.pumpFn = sc.pump
 		h.ackFn = sc.ack
-		h.yield = sc.srv.yieldFor(sc.c.Loop())
+		h.handoff = sc.srv.handoffFor(sc.c.Loop())
 		sc.http = h
 	}
 	return sc.http
@@ -326,15 +326,25 @@ func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
 	} else {
 		sc.releaseReaderIfIdle()
 	}
-	hs.next = w
-	if err := s.cfg.pool.TrySubmit(hs.runFn); err != nil {
-		sc.ex = nil
-		w.connClosed(err)
-		s.requestEnded()
-		sc.busy()
+	if hs.handoff != nil {
+		hs.handoff.add(w)
 		return
 	}
-	hs.yield.schedule(sc.c.Loop())
+	hs.next = w
+	if err := s.cfg.pool.TrySubmit(hs.runFn); err != nil {
+		sc.refuseBusy(w, err)
+	}
+}
+
+// refuseBusy answers the request of w, which the pool refused, with 503 and closes the connection.
+func (sc *conn) refuseBusy(w *response, err error) {
+	if sc.ex != w {
+		return // the connection has closed meanwhile
+	}
+	sc.ex = nil
+	w.connClosed(err)
+	sc.srv.requestEnded()
+	sc.busy()
 }
 
 // releaseReaderIfIdle gives back the reader while a bodiless request runs, unless pipelined bytes

@@ -125,6 +125,11 @@ func (w *response) serve() {
 	w.finishRequest()
 }
 
+// refuseBusy answers the request with 503 on its loop, the pool having refused it. Any goroutine.
+func (w *response) refuseBusy(err error) {
+	w.c.Execute(func(eddy.Conn) { w.sc.refuseBusy(w, err) }) // if closed, OnClose ends the request
+}
+
 // globalOptions answers "OPTIONS *" as net/http does.
 func globalOptions(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", "0")

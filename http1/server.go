@@ -118,7 +118,7 @@ type Server struct {
 	active     atomic.Int64 // requests begun and not yet answered in full
 	drained    chan struct{}
 	lastBusy   atomic.Int64 // when a 503 for a full pool was last logged
-	loopYields yields
+	handoffs   handoffs
 
 	mu         sync.Mutex
 	engine     *eddy.Engine
