@@ -480,6 +480,12 @@ func (w *response) postFinish() error {
 		return nil
 	}
 	w.finishPosted = true
+	if fn := w.sc.http.endFn; fn != nil {
+		// The loop's own Execute takes a func made once per connection: Conn.Execute would
+		// allocate for each request. finish checks that the request is still the connection's.
+		w.c.Loop().Execute(fn)
+		return nil
+	}
 	return w.post(w.sc.http.finishFn)
 }
 

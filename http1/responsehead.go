@@ -50,25 +50,41 @@ func (w *response) snapshotHeader() {
 	h := w.handlerHeader
 	sn := &w.snap
 	*sn = headSnapshot{lines: w.getBuf()}
-	var keysArr [32]string
-	keys := keysArr[:0]
-	for k := range h {
+	// One pass over the map collects the fields and what the framing decisions need; the keys
+	// are canonical, so comparing them is Header.Get without canonicalizing again.
+	var fieldsArr [16]headerField
+	fields := fieldsArr[:0]
+	var trailer []string
+	for k, vv := range h {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
 			sn.trailers = true
 			continue
 		}
-		keys = append(keys, k)
+		fields = append(fields, headerField{k, vv})
+		switch k {
+		case "Trailer":
+			trailer = vv
+		case "Transfer-Encoding":
+			sn.te = first(vv)
+		case "Connection":
+			sn.hasConnection = true
+			sn.connection = first(vv)
+		case "Content-Encoding":
+			sn.contentEncoding = first(vv)
+		case "Date":
+			sn.hasDate = true
+		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		bit := specialBit(k)
+	sortFields(fields)
+	for _, f := range fields {
+		bit := specialBit(f.key)
 		sn.has |= bit
-		if !isTokenString(k) {
+		if !isTokenString(f.key) {
 			continue
 		}
 		start := len(sn.lines)
-		for _, v := range h[k] {
-			sn.lines = append(sn.lines, k...)
+		for _, v := range f.values {
+			sn.lines = append(sn.lines, f.key...)
 			sn.lines = append(sn.lines, ": "...)
 			sn.lines = appendValue(sn.lines, v)
 			sn.lines = append(sn.lines, "\r\n"...)
@@ -77,18 +93,30 @@ func (w *response) snapshotHeader() {
 			sn.spans[bits.TrailingZeros8(bit)] = [2]int{start, len(sn.lines)}
 		}
 	}
-	for _, v := range h["Trailer"] {
+	for _, v := range trailer {
 		sn.trailers = true
 		w.declareTrailers(v)
 	}
-	// The keys are canonical: h[key] is h.Get(key) without canonicalizing key again.
-	sn.te = first(h["Transfer-Encoding"])
-	var connection []string
-	connection, sn.hasConnection = h["Connection"]
-	sn.connection = first(connection)
-	sn.contentEncoding = first(h["Content-Encoding"])
-	sn.hasDate = hasKey(h, "Date")
 	sn.protoSwitch = isProtocolSwitch(w.status, h)
+}
+
+// headerField is a key of a header map with its values.
+type headerField struct {
+	key    string
+	values []string
+}
+
+// sortFields sorts fields by key: by insertion for the few fields of most responses.
+func sortFields(fields []headerField) {
+	if len(fields) > 12 {
+		slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.key, b.key) })
+		return
+	}
+	for i := 1; i < len(fields); i++ {
+		for j := i; j > 0 && fields[j].key < fields[j-1].key; j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
 }
 
 // specialBit returns the ex* bit of a key appendHead may leave out, or 0.
@@ -378,11 +406,6 @@ func first(vv []string) string {
 		return ""
 	}
 	return vv[0]
-}
-
-func hasKey(h http.Header, k string) bool {
-	_, ok := h[k]
-	return ok
 }
 
 func isProtocolSwitch(code int, h http.Header) bool {
