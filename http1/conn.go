@@ -56,7 +56,7 @@ type connHTTP struct {
 	next     *response  // the exchange handed to the pool: set by the loop, taken by runFn
 	runFn    func()
 	finishFn func(eddy.Conn)
-	endFn    func() // finish as a task of the loop, with a handoff (loop engines only)
+	endFn    func() // finish as a task of the loop; nil unless loopRunsCallbacks
 	pumpFn   func(eddy.Conn)
 	ackFn    func(eddy.Conn, error)
 	handoff  *loopHandoff // nil: each request is submitted to the pool by itself
@@ -288,7 +288,7 @@ func (sc *conn) netHTTP() *connHTTP {
 		h.pumpFn = sc.pump
 		h.ackFn = sc.ack
 		h.handoff = sc.srv.handoffFor(sc.c.Loop())
-		if h.handoff != nil {
+		if sc.srv.loopRunsCallbacks() {
 			h.endFn = func() { sc.finish(sc.c) }
 		}
 		sc.http = h

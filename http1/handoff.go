@@ -115,6 +115,17 @@ type handoffs struct {
 	m  map[eddy.Loop]*loopHandoff
 }
 
+// loopRunsCallbacks reports whether the server's engine runs every callback of a connection on its
+// loop's goroutine, so that a task given to Loop.Execute is ordered with them as one given to
+// Conn.Execute is. It is false for the std engine, whose connections have goroutines of their own,
+// and when the Server is the handler of an engine the caller made, whose kind it does not know.
+func (s *Server) loopRunsCallbacks() bool {
+	s.mu.Lock()
+	e := s.engine
+	s.mu.Unlock()
+	return e != nil && (e.Kind() == eddy.EngineEpoll || e.Kind() == eddy.EngineUring)
+}
+
 // handoffFor returns the loopHandoff of l, or nil when l's engine runs callbacks on goroutines of
 // their own (the std engine): requests are then submitted to the pool one by one.
 func (s *Server) handoffFor(l eddy.Loop) *loopHandoff {

@@ -322,7 +322,7 @@ func (w *response) EnableFullDuplex() error { return nil }
 func (w *response) flush(final bool) error {
 	if w.err != nil {
 		if final {
-			w.endWithError()
+			return w.endWithError()
 		}
 		return w.err
 	}
@@ -355,26 +355,24 @@ func (w *response) flush(final bool) error {
 		b = append(b, "\r\n"...)
 	}
 	w.waitInflight()
-	if w.err == nil && w.deadlinePassed() {
+	if w.err != nil || w.deadlinePassed() {
 		w.putBuf(b)
-		w.endWithError()
-		return w.err
-	}
-	if w.err != nil {
-		w.putBuf(b)
-		w.endWithError()
-		return w.err
+		return w.endWithError()
 	}
 	w.final = b
 	return w.postFinish()
 }
 
-// endWithError ends a response that failed: finish closes the connection.
-func (w *response) endWithError() {
+// endWithError ends a response that failed: finish closes the connection. It returns the
+// response's error: once finish is queued, the loop may recycle w, so the caller must not look
+// at w again.
+func (w *response) endWithError() error {
 	w.closeAfter = true
 	w.waitInflight()
 	w.final = nil
+	err := w.err
 	w.postFinish()
+	return err
 }
 
 // sendBatch hands b to the loop with AsyncWrite once the previous batch is in the kernel, so a
@@ -474,7 +472,8 @@ func (w *response) post(fn func(eddy.Conn)) error {
 }
 
 // postFinish queues finish on the loop, once per response: finish acts on the connection's
-// current exchange, so a second one could end the next request.
+// current exchange, so a second one could end the next request. It is the last use of w by the
+// handler's goroutine: finish recycles w.
 func (w *response) postFinish() error {
 	if w.finishPosted {
 		return nil
