@@ -2,6 +2,7 @@ package http1
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type conn struct {
 
 	state      uint8
 	closeAfter bool          // close once the current response is out
+	peerGone   bool          // the client shut down its sending side: close once idle
 	bodyOpen   bool          // a net/http request's body is still arriving (fed, or dropped)
 	timeout    time.Duration // the idle timeout last set on c
 	deadline   int64         // server clock: when reading the current request must end; 0 none
@@ -168,6 +170,9 @@ func (sc *conn) serve() {
 		buf, _ := c.Peek(-1)
 		if len(buf) == 0 {
 			sc.releaseReader() // between requests: the parser holds nothing
+			if sc.peerGone {
+				sc.close()
+			}
 			return
 		}
 		if sc.srv.inShutdown.Load() {
@@ -181,6 +186,10 @@ func (sc *conn) serve() {
 			return
 		}
 		if head == nil {
+			if sc.peerGone { // the rest of the head will never come
+				sc.refuse(errHeadCutShort)
+				return
+			}
 			sc.headIncomplete()
 			return
 		}
@@ -261,6 +270,28 @@ func (sc *conn) busy() {
 	sc.close()
 }
 
+// errHeadCutShort answers a request head that the client's FIN cut short, as net/http does.
+var errHeadCutShort = badRequest("request head cut short by the end of the connection")
+
+// peerClosed runs when the client has shut down its sending side, and reports whether to keep the
+// connection open for writing: only while a net/http handler runs, whose answer net/http would
+// still send. Its context is cancelled, as net/http cancels it on the client's EOF, and a body
+// still arriving fails. Requests pipelined before the FIN are served after it; then the connection
+// closes.
+func (sc *conn) peerClosed() bool {
+	switch {
+	case sc.state == stReading && sc.c.Buffered() > 0:
+		sc.refuse(errHeadCutShort) // answered as net/http answers it, then closed
+		return false
+	case sc.state != stHandler || sc.ex == nil:
+		return false
+	}
+	sc.peerGone = true
+	sc.ex.ctx.cancel()
+	sc.pumpBody() // fails a body that cannot be complete now
+	return true
+}
+
 // closed runs from OnClose: a request in flight loses its connection.
 func (sc *conn) closed(err error) {
 	sc.state = stClosed
@@ -318,6 +349,9 @@ func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
 		return
 	}
 	sc.c.Discard(n)
+	if sc.peerGone {
+		w.ctx.cancel() // pipelined before the FIN: served, with its context cancelled
+	}
 	sc.ex = w
 	sc.state = stHandler
 	sc.closeAfter = false
@@ -380,6 +414,15 @@ func (sc *conn) pumpBody() bool {
 	for {
 		in, _ := c.Peek(-1)
 		if len(in) == 0 {
+			if sc.peerGone { // the rest of the body will never come
+				if pipe != nil {
+					pipe.fail(io.ErrUnexpectedEOF)
+				}
+				sc.closeAfter = true
+				if sc.state == stDraining {
+					sc.close()
+				}
+			}
 			return false
 		}
 		room := len(in)
