@@ -33,7 +33,7 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 			return nil, errTargetURL
 		}
 	}
-	hdr, hostValue, trailer, err := buildHeader(block, spans, h.Chunked)
+	hdr, hostValue, trailer, err := buildHeader(block, spans, h.Chunked, a.vals[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -100,9 +100,10 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 // requestAlloc is what newExchange allocates for a request besides its text and header, in one
 // piece: the http.Request, its URL (unless url.ParseRequestURI makes it) and its context.
 type requestAlloc struct {
-	req http.Request
-	url url.URL
-	ctx requestContext
+	req  http.Request
+	url  url.URL
+	ctx  requestContext
+	vals [4]string // the first values of the first header keys (buildHeader)
 }
 
 // parseTarget makes the request's URL from its target as net/http does: an authority-form target
@@ -145,9 +146,9 @@ func plainOriginURL(u *url.URL, target string) bool {
 // server presents it: canonical keys, values in order, Host taken out (and returned), a repeated
 // Content-Length kept once, Transfer-Encoding taken out (it is in Request.TransferEncoding), and
 // for a chunked body the declared Trailer keys moved to the returned trailer map. One slice holds
-// the first value of every key; both are made only if a field is kept.
-func buildHeader(block string, spans []fieldSpan, chunked bool) (h http.Header, host string, trailer http.Header, err error) {
-	var vals []string
+// the first value of every key: vals, if it has room, or a slice made for them; the map is made
+// only if a field is kept.
+func buildHeader(block string, spans []fieldSpan, chunked bool, vals []string) (h http.Header, host string, trailer http.Header, err error) {
 	for i, f := range spans {
 		name := block[f.name:f.colon]
 		value := block[f.value:f.end]
@@ -176,7 +177,9 @@ func buildHeader(block string, spans []fieldSpan, chunked bool) (h http.Header, 
 		}
 		if h == nil { // made at the first field kept, for the fields left
 			h = make(http.Header, len(spans)-i)
-			vals = make([]string, 0, len(spans)-i)
+			if cap(vals) < len(spans)-i {
+				vals = make([]string, 0, len(spans)-i)
+			}
 		}
 		vals = append(vals, value)
 		k := len(vals) - 1
