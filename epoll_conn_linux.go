@@ -322,6 +322,9 @@ func (c *epConn) onEOF() {
 	c.peerEOF = true
 	switch c.state {
 	case connOpen:
+		if hc, ok := c.l.g.e.h.(HalfCloseHandler); ok && hc.OnPeerClosed(c) {
+			return // half-closed: open for writing until the handler closes it
+		}
 		c.beginClose(io.EOF)
 	case connLinger:
 		c.release()
@@ -387,7 +390,7 @@ func (c *epConn) read() {
 			return
 		}
 		if c.state == connOpen {
-			if c.closeReq.Load() {
+			if c.closeReq.Load() || c.peerEOF { // closing, or half-closed: nothing more to read
 				return
 			}
 			if c.out.Len() > l.g.e.opts.highWater {

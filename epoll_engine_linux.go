@@ -15,7 +15,7 @@ import (
 // listenBacklog is the accept queue length asked of the kernel (capped by net.core.somaxconn).
 const listenBacklog = 4096
 
-// epollEngine runs one epLoop per configured loop, each on its own locked OS thread.
+// epollEngine runs one epLoop per configured loop, each on its own goroutine.
 type epollEngine struct {
 	e      *Engine
 	base   time.Time // zero of every loop's clock

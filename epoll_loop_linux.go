@@ -3,7 +3,6 @@ package eddy
 import (
 	"net"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -59,11 +58,13 @@ type epListener struct {
 }
 
 // epLoop is one event loop: an epoll instance, its connections, a timing wheel and a task queue, all owned
-// by one goroutine locked to its OS thread.
+// by one goroutine. The goroutine is not locked to its thread: it sleeps in the runtime's poller (see
+// epParker), so that the goroutines it makes runnable get its processor at once.
 type epLoop struct {
 	loopCore
 	g      *epollEngine
 	poller *netpoll.Poller
+	park   *epParker // nil: block in epoll_wait
 
 	conns     []*epConn // by slot
 	gens      []uint32  // generation of each slot, bumped when the slot is freed
@@ -108,6 +109,7 @@ func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {
 		vecs:    make([][]byte, 0, maxIovecs),
 		iovecs:  make([]unix.Iovec, maxIovecs),
 	}
+	l.park = newEpParker(p, l.events)
 	l.loopCore.init(idx, g.base, o, w)
 	return l, nil
 }
@@ -122,9 +124,7 @@ func (l *epLoop) addListener(ln *epListener) error {
 // run is the loop: wait for events, read and call OnData, run queued tasks, flush what was written, run
 // due timers. It returns after a stop request once every connection is released.
 func (l *epLoop) run() {
-	runtime.LockOSThread()
 	defer l.g.wg.Done()
-	defer runtime.UnlockOSThread()
 	if l.idx == 0 {
 		if _, ok := l.g.e.h.(TickHandler); ok {
 			l.tick.Init(runTick, l)
@@ -145,7 +145,7 @@ func (l *epLoop) run() {
 				timeout = 0
 			}
 		}
-		n, err := l.poller.Wait(l.events, timeout)
+		n, err := l.wait(timeout)
 		l.state.Store(loopAwake)
 		if err != nil {
 			l.logger().Error("eddy: epoll_wait failed", "loop", l.idx, "err", err)
@@ -162,6 +162,20 @@ func (l *epLoop) run() {
 		l.flushAll() // timers may have written or closed
 	}
 	l.finish()
+}
+
+// wait stores the ready events in l.events and returns how many, waiting up to timeout milliseconds
+// (-1: no limit) for some. It polls first, and parks in the runtime's poller only when nothing is
+// ready.
+func (l *epLoop) wait(timeout int) (int, error) {
+	if l.park == nil {
+		return l.poller.Wait(l.events, timeout)
+	}
+	n, err := l.poller.Wait(l.events, 0)
+	if n > 0 || err != nil || timeout == 0 {
+		return n, err
+	}
+	return l.park.wait(timeout)
 }
 
 // waitTimeout returns the epoll_wait timeout in milliseconds: 0 when work is pending, the time to the
@@ -454,6 +468,7 @@ func (l *epLoop) release() {
 		unix.Close(ln.fd)
 	}
 	l.listeners = nil
+	l.park.close()
 	l.poller.Close()
 	l.waker.Close()
 }

@@ -35,6 +35,16 @@ type TickHandler interface {
 	OnTick() (delay time.Duration)
 }
 
+// HalfCloseHandler is implemented by handlers that may still answer after the peer has shut down
+// its sending side, as an HTTP client may once it has sent its request. When the peer's FIN
+// arrives on an open connection, the engine calls OnPeerClosed, after OnData has been given every
+// byte that came before it. If it returns true, the connection stays open for writing (there is no
+// more OnData) until the handler closes it or the idle timeout fires; otherwise, as for handlers
+// without the method, the engine closes it, flushing what was written, and OnClose reports io.EOF.
+type HalfCloseHandler interface {
+	OnPeerClosed(c Conn) (keepWriting bool)
+}
+
 // BaseHandler is a Handler that does nothing. Embed it in a handler to implement only the methods needed.
 type BaseHandler struct{}
 

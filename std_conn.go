@@ -155,6 +155,9 @@ func (c *stdConn) readLoop() {
 				break
 			}
 			if errors.Is(err, io.EOF) {
+				if c.peerClosed() {
+					break // half-closed: the writer goes on until the handler closes
+				}
 				c.closeWith(io.EOF, false)
 			} else {
 				c.closeWith(&OpError{Op: "read", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}, true)
@@ -284,6 +287,18 @@ func (c *stdConn) closeReason() error {
 
 // closeWith starts closing: gracefully (flush, then shut down) or, with abort, at once. The first reason
 // given is the one OnClose reports; an abort may follow a graceful close.
+// peerClosed asks a HalfCloseHandler whether to keep writing after the peer's FIN.
+func (c *stdConn) peerClosed() bool {
+	hc, ok := c.g.e.h.(HalfCloseHandler)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	keep := hc.OnPeerClosed(c)
+	c.endSection()
+	return keep
+}
+
 func (c *stdConn) closeWith(reason error, abort bool) {
 	c.closeReq.Store(true)
 	c.wmu.Lock()

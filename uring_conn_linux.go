@@ -341,11 +341,14 @@ func (c *urConn) notifyClose(err error) {
 	c.l.g.e.h.OnClose(c, err)
 }
 
-// onEOF handles the peer's FIN.
+// onEOF handles the peer's FIN. A half-closed connection arms no more receives (see armRecv).
 func (c *urConn) onEOF() {
 	c.peerEOF = true
 	switch c.state {
 	case connOpen:
+		if hc, ok := c.l.g.e.h.(HalfCloseHandler); ok && hc.OnPeerClosed(c) {
+			return // half-closed: open for writing until the handler closes it
+		}
 		c.beginClose(io.EOF)
 	case connLinger:
 		c.release()

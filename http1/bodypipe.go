@@ -134,6 +134,13 @@ func (p *bodyPipe) signal() {
 // Read reads the body as it arrives. The first read of a request that expects 100-continue sends
 // the 100 (Continue) response first, unless the handler has already answered.
 func (p *bodyPipe) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		// Also after release: the response may be serving another request by now.
+		return 0, http.ErrBodyReadAfterClose
+	}
 	p.w.writeContinue()
 	p.mu.Lock()
 	for {

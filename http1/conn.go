@@ -2,6 +2,7 @@ package http1
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type conn struct {
 
 	state      uint8
 	closeAfter bool          // close once the current response is out
+	peerGone   bool          // the client shut down its sending side: close once idle
 	bodyOpen   bool          // a net/http request's body is still arriving (fed, or dropped)
 	timeout    time.Duration // the idle timeout last set on c
 	deadline   int64         // server clock: when reading the current request must end; 0 none
@@ -56,9 +58,10 @@ type connHTTP struct {
 	next     *response  // the exchange handed to the pool: set by the loop, taken by runFn
 	runFn    func()
 	finishFn func(eddy.Conn)
+	endFn    func() // finish as a task of the loop; nil unless loopRunsCallbacks
 	pumpFn   func(eddy.Conn)
 	ackFn    func(eddy.Conn, error)
-	yield    *loopYield // nil when the loop needs none
+	handoff  *loopHandoff // nil: each request is submitted to the pool by itself
 }
 
 // reader holds the per-request parsing state. It is taken from a pool when a request starts and
@@ -167,6 +170,9 @@ func (sc *conn) serve() {
 		buf, _ := c.Peek(-1)
 		if len(buf) == 0 {
 			sc.releaseReader() // between requests: the parser holds nothing
+			if sc.peerGone {
+				sc.close()
+			}
 			return
 		}
 		if sc.srv.inShutdown.Load() {
@@ -180,6 +186,10 @@ func (sc *conn) serve() {
 			return
 		}
 		if head == nil {
+			if sc.peerGone { // the rest of the head will never come
+				sc.refuse(errHeadCutShort)
+				return
+			}
 			sc.headIncomplete()
 			return
 		}
@@ -260,6 +270,28 @@ func (sc *conn) busy() {
 	sc.close()
 }
 
+// errHeadCutShort answers a request head that the client's FIN cut short, as net/http does.
+var errHeadCutShort = badRequest("request head cut short by the end of the connection")
+
+// peerClosed runs when the client has shut down its sending side, and reports whether to keep the
+// connection open for writing: only while a net/http handler runs, whose answer net/http would
+// still send. Its context is cancelled, as net/http cancels it on the client's EOF, and a body
+// still arriving fails. Requests pipelined before the FIN are served after it; then the connection
+// closes.
+func (sc *conn) peerClosed() bool {
+	switch {
+	case sc.state == stReading && sc.c.Buffered() > 0:
+		sc.refuse(errHeadCutShort) // answered as net/http answers it, then closed
+		return false
+	case sc.state != stHandler || sc.ex == nil:
+		return false
+	}
+	sc.peerGone = true
+	sc.ex.ctx.cancel()
+	sc.pumpBody() // fails a body that cannot be complete now
+	return true
+}
+
 // closed runs from OnClose: a request in flight loses its connection.
 func (sc *conn) closed(err error) {
 	sc.state = stClosed
@@ -286,7 +318,10 @@ func (sc *conn) netHTTP() *connHTTP {
 		h.finishFn = sc.finish
 		h.pumpFn = sc.pump
 		h.ackFn = sc.ack
-		h.yield = sc.srv.yieldFor(sc.c.Loop())
+		h.handoff = sc.srv.handoffFor(sc.c.Loop())
+		if sc.srv.loopRunsCallbacks() {
+			h.endFn = func() { sc.finish(sc.c) }
+		}
 		sc.http = h
 	}
 	return sc.http
@@ -314,6 +349,9 @@ func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
 		return
 	}
 	sc.c.Discard(n)
+	if sc.peerGone {
+		w.ctx.cancel() // pipelined before the FIN: served, with its context cancelled
+	}
 	sc.ex = w
 	sc.state = stHandler
 	sc.closeAfter = false
@@ -326,15 +364,25 @@ func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
 	} else {
 		sc.releaseReaderIfIdle()
 	}
-	hs.next = w
-	if err := s.cfg.pool.TrySubmit(hs.runFn); err != nil {
-		sc.ex = nil
-		w.connClosed(err)
-		s.requestEnded()
-		sc.busy()
+	if hs.handoff != nil {
+		hs.handoff.add(w)
 		return
 	}
-	hs.yield.schedule(sc.c.Loop())
+	hs.next = w
+	if err := s.cfg.pool.TrySubmit(hs.runFn); err != nil {
+		sc.refuseBusy(w, err)
+	}
+}
+
+// refuseBusy answers the request of w, which the pool refused, with 503 and closes the connection.
+func (sc *conn) refuseBusy(w *response, err error) {
+	if sc.ex != w {
+		return // the connection has closed meanwhile
+	}
+	sc.ex = nil
+	w.connClosed(err)
+	sc.srv.requestEnded()
+	sc.busy()
 }
 
 // releaseReaderIfIdle gives back the reader while a bodiless request runs, unless pipelined bytes
@@ -366,6 +414,15 @@ func (sc *conn) pumpBody() bool {
 	for {
 		in, _ := c.Peek(-1)
 		if len(in) == 0 {
+			if sc.peerGone { // the rest of the body will never come
+				if pipe != nil {
+					pipe.fail(io.ErrUnexpectedEOF)
+				}
+				sc.closeAfter = true
+				if sc.state == stDraining {
+					sc.close()
+				}
+			}
 			return false
 		}
 		room := len(in)
@@ -456,10 +513,12 @@ func (sc *conn) finish(c eddy.Conn) {
 	if len(w.final) > 0 {
 		c.Write(w.final)
 	}
+	closeAfter := w.closeAfter
 	w.release()
+	w.recycle()
 	sc.ex = nil
 	sc.srv.requestEnded()
-	if w.closeAfter || sc.closeAfter || !sc.srv.keepAlives() || sc.state == stClosed {
+	if closeAfter || sc.closeAfter || !sc.srv.keepAlives() || sc.state == stClosed {
 		sc.close()
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -100,6 +101,7 @@ var diffHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) 
 		}
 	})
 	fmt.Fprintf(w, "%s %s %q %q host=%q %s cl=%d te=%v close=%v\n", r.Method, r.URL.Path, r.URL.RawQuery, r.RequestURI, r.Host, r.Proto, r.ContentLength, r.TransferEncoding, r.Close)
+	fmt.Fprintf(w, "url %#v %q\n", *r.URL, r.URL.String())
 	for _, k := range keys {
 		fmt.Fprintf(w, "%s: %q\n", k, r.Header[k])
 	}
@@ -114,6 +116,15 @@ var diffCases = []struct {
 }{
 	{"simple GET", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", []string{"GET"}},
 	{"query and repeated fields", "GET /echo?a=1&b=%20 HTTP/1.1\r\nHost: x\r\nAccept: a\r\naccept: b\r\nX-Empty:\r\nUser-Agent: diff\r\n\r\n", []string{"GET"}},
+	{"plain path octets", "GET /echo/a;b=c,d:e@f$g&h+i=j~k_l-m.n HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"empty query", "GET /echo? HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"question marks in query", "GET /echo?a?b? HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"escaped path", "GET /echo/a%2Fb%20c?x=%20 HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"path octets to escape", "GET /echo/!*'()[]|^\"<> HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"double slash", "GET //echo//x HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"bad escape", "GET /echo/%zz HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"obs-text in path", "GET /echo/\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+	{"fragment", "GET /echo#frag?q HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
 	{"HEAD", "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n", []string{"HEAD"}},
 	{"HEAD of a big body", "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n", []string{"HEAD"}},
 	{"POST with length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello", []string{"POST"}},
@@ -227,4 +238,87 @@ func compareResponses(t *testing.T, i int, got, want *rawResponse) {
 	if got.body != want.body {
 		t.Errorf("response %d body:\n got %q\nwant %q", i, got.body, want.body)
 	}
+}
+
+// halfCloseCases are request streams after which the client shuts down its sending side.
+var halfCloseCases = []struct {
+	name    string
+	raw     string
+	methods []string
+	// closeNote, if set, says why the responses may differ in "Connection: close": the
+	// connection closes after them on both servers.
+	closeNote string
+}{
+	{"one request", "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}, ""},
+	{"two pipelined requests", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET", "GET"}, ""},
+	{"whole body", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", []string{"POST"}, ""},
+	{"body cut short", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhel", []string{"POST"},
+		"eddy says it will close after a body that failed; net/http closes without saying"},
+	{"chunked body cut short", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", []string{"POST"},
+		"eddy says it will close after a body that failed; net/http closes without saying"},
+	{"request then part of a head", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTT", []string{"GET", "GET"}, ""},
+	{"part of a head", "GET /b HTTP/1.1\r\nHo", []string{"GET"}, ""},
+}
+
+// collectHalfClosed sends raw to addr, shuts down the sending side, and reads responses until the
+// server closes the connection.
+func collectHalfClosed(t *testing.T, addr, raw string, methods []string) []*rawResponse {
+	t.Helper()
+	c := dial(t, addr)
+	io.WriteString(c, raw)
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var out []*rawResponse
+	for _, m := range methods {
+		r, err := readResponse(br, m)
+		if err != nil {
+			break
+		}
+		out = append(out, r)
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) > 0 {
+		t.Errorf("after the responses: %q, %v; want EOF", rest, err)
+	}
+	return out
+}
+
+// TestHalfClosedClientGetsItsAnswer checks that a client that sends its requests and then shuts
+// down its sending side gets the answers net/http would give it, in both handler styles, and then
+// the connection's end.
+func TestHalfClosedClientGetsItsAnswer(t *testing.T) {
+	ref := httptest.NewUnstartedServer(diffHandler)
+	ref.Config.ErrorLog = newLogger(io.Discard)
+	ref.Start()
+	defer ref.Close()
+	refAddr := ref.Listener.Addr().String()
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		addr := start(t, engine, &http1.Server{Handler: diffHandler, ErrorLog: newLogger(io.Discard)})
+		for _, c := range halfCloseCases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				want := collectHalfClosed(t, refAddr, c.raw, c.methods)
+				got := collectHalfClosed(t, addr, c.raw, c.methods)
+				if len(got) != len(want) {
+					t.Fatalf("%d responses; net/http gave %d", len(got), len(want))
+				}
+				for i := range want {
+					if c.closeNote != "" {
+						got[i].close = want[i].close
+						got[i].header.Del("Connection")
+						want[i].header.Del("Connection")
+					}
+					compareResponses(t, i, got[i], want[i])
+				}
+			})
+		}
+		t.Run("native", func(t *testing.T) {
+			addr := start(t, engine, &http1.Server{Native: helloNative})
+			got := collectHalfClosed(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"})
+			if len(got) != 1 || got[0].body != "Hello, World!" {
+				t.Fatalf("%+v", got)
+			}
+		})
+	})
 }

@@ -16,7 +16,8 @@
 //
 //   - A net/http [net/http.Handler] (Server.Handler) runs on a worker pool
 //     (github.com/eddyio/eddy/pool) with a real *http.Request and an http.ResponseWriter. The
-//     body is streamed to the handler as it arrives, through a bounded pipe fed by the loop; the
+//     requests a loop parses in one iteration go to the pool together, one worker serving them
+//     in turn while another stands by in case a handler blocks. The body is streamed to the handler as it arrives, through a bounded pipe fed by the loop; the
 //     response is built in a buffer and handed to the loop in batches (one AsyncWrite per
 //     flush, the last one together with the end of the request), and the next batch waits until
 //     the previous one reached the kernel, so a slow client holds back its handler rather than
@@ -32,8 +33,8 @@
 // The request is what net/http's server would give: canonical header keys, Host moved to
 // Request.Host, Transfer-Encoding to Request.TransferEncoding, declared trailers in
 // Request.Trailer (filled when the body ends), Pragma: no-cache mirrored as Cache-Control, a
-// context with http.LocalAddrContextKey that is cancelled when the connection closes or the
-// handler returns. The response follows net/http's rules, and the differential test holds it to
+// context with http.LocalAddrContextKey that is cancelled when the connection closes, when the
+// client shuts down its sending side (whose answer is still sent), or when the handler returns. The response follows net/http's rules, and the differential test holds it to
 // them: Date, Content-Type sniffed when unset, Content-Length for a body of up to 2048 bytes
 // written by a handler that returns without flushing, chunked encoding otherwise (or, for
 // HTTP/1.0, a body delimited by closing the connection), no body for HEAD, 204 and 304,
@@ -59,8 +60,9 @@
 //     sockets), and Shutdown accepts and closes connections made while it drains, since the
 //     engine cannot stop accepting and keep serving.
 //   - Files are sent through ordinary writes: the engine has no sendfile yet.
-//   - A client that half-closes its side after sending a request served on the pool gets no
-//     answer: the engine closes a connection when the peer's FIN arrives.
+//   - The ResponseWriter and the map its Header method returns are reused for later requests
+//     once the handler has returned; net/http makes new ones, but forbids their use after
+//     ServeHTTP returns too.
 //
 // # Parsing on an event loop
 //

@@ -158,22 +158,32 @@ func (w *ResponseBuffer) AddHeaderBytes(name string, value []byte) {
 }
 
 // acceptName handles the names the server owns and reports whether the field is to be written.
+// The names it looks for differ in length, so one comparison at most is made.
 func (w *ResponseBuffer) acceptName(name, value string) bool {
 	if !isTokenString(name) {
 		return false
 	}
-	switch {
-	case strings.EqualFold(name, "Content-Length"), strings.EqualFold(name, "Transfer-Encoding"):
-		return false
-	case strings.EqualFold(name, "Connection"):
+	switch len(name) {
+	case len("Content-Length"):
+		return !strings.EqualFold(name, "Content-Length")
+	case len("Transfer-Encoding"):
+		return !strings.EqualFold(name, "Transfer-Encoding")
+	case len("Connection"):
+		if !strings.EqualFold(name, "Connection") {
+			return true
+		}
 		if hasToken(value, "close") {
 			w.close = true
 		}
 		return false
-	case strings.EqualFold(name, "Date"):
-		w.hasDate = true
-	case strings.EqualFold(name, "Content-Type"):
-		w.hasType = true
+	case len("Date"):
+		if strings.EqualFold(name, "Date") {
+			w.hasDate = true
+		}
+	case len("Content-Type"):
+		if strings.EqualFold(name, "Content-Type") {
+			w.hasType = true
+		}
 	}
 	return true
 }

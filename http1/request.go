@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"context"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -18,18 +17,23 @@ var (
 
 // newExchange makes the *http.Request for the head h, which occupies buf[:n], and the response
 // that answers it. Every string of the request (method, target, header names and values) is cut
-// from one copy of the head, so the request costs one allocation for all its text.
+// from one copy of the head, so the request costs one allocation for all its text; the response
+// comes from a pool.
 func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error) {
 	s := sc.srv
 	hs := sc.http
 	_, tspan, spans := sc.rd.p.lastHead()
 	block := string(buf[:n])
 	target := block[tspan[0]:tspan[1]]
-	u, err := parseTarget(h, target)
-	if err != nil {
-		return nil, errTargetURL
+	a := new(requestAlloc)
+	u := &a.url
+	if h.Form != FormOrigin || !plainOriginURL(u, target) {
+		var err error
+		if u, err = parseTarget(h, target); err != nil {
+			return nil, errTargetURL
+		}
 	}
-	hdr, hostValue, trailer, err := buildHeader(block, spans, h.Chunked)
+	hdr, hostValue, trailer, err := buildHeader(block, spans, h.Chunked, a.vals[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +45,8 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 	if h.ProtoMinor == 0 {
 		proto = "HTTP/1.0"
 	}
-	ctx, cancel := context.WithCancel(hs.ctx)
+	ctx := &a.ctx
+	ctx.parent = hs.ctx
 	base := http.Request{
 		Method:        h.MethodString(),
 		URL:           u,
@@ -60,20 +65,21 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 	if h.Chunked {
 		base.TransferEncoding = []string{"chunked"}
 	}
-	req := base.WithContext(ctx)
+	// WithContext is inlined and its copy does not escape: the request lands in a, with its
+	// context set, at the cost of a copy rather than an allocation.
+	a.req = *base.WithContext(ctx)
+	req := &a.req
 
-	connection := hdr.Get("Connection")
-	w := &response{
-		sc:               sc,
-		c:                sc.c,
-		req:              req,
-		cancel:           cancel,
-		minor:            h.ProtoMinor,
-		isHEAD:           req.Method == http.MethodHead,
-		wants10KeepAlive: h.ProtoMinor == 0 && hasToken(connection, "keep-alive"),
-		wantsClose:       req.Close || hasToken(connection, "close"),
-		contentLength:    -1,
+	w := responses.Get().(*response)
+	w.sc, w.c, w.req, w.ctx = sc, sc.c, req, ctx
+	w.minor = h.ProtoMinor
+	w.isHEAD = req.Method == http.MethodHead
+	w.wantsClose = req.Close
+	if connection := hdr["Connection"]; len(connection) > 0 {
+		w.wants10KeepAlive = h.ProtoMinor == 0 && hasToken(connection[0], "keep-alive")
+		w.wantsClose = w.wantsClose || hasToken(connection[0], "close")
 	}
+	w.contentLength = -1
 	if d := s.cfg.writeTimeout; d > 0 {
 		w.writeDeadline = time.Now().Add(d)
 	}
@@ -91,6 +97,15 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 	return w, nil
 }
 
+// requestAlloc is what newExchange allocates for a request besides its text and header, in one
+// piece: the http.Request, its URL (unless url.ParseRequestURI makes it) and its context.
+type requestAlloc struct {
+	req  http.Request
+	url  url.URL
+	ctx  requestContext
+	vals [4]string // the first values of the first header keys (buildHeader)
+}
+
 // parseTarget makes the request's URL from its target as net/http does: an authority-form target
 // of CONNECT goes in URL.Host, anything else through url.ParseRequestURI.
 func parseTarget(h *RequestHead, target string) (*url.URL, error) {
@@ -105,14 +120,35 @@ func parseTarget(h *RequestHead, target string) (*url.URL, error) {
 	return url.ParseRequestURI(target)
 }
 
+// plainOriginURL sets *u to the URL of an origin-form target whose path has only octets that
+// net/url neither escapes nor unescapes, as url.ParseRequestURI would make it, and reports
+// whether the target was such. The query is kept raw, as net/url keeps it.
+func plainOriginURL(u *url.URL, target string) bool {
+	path, query, hasQuery := target, "", false
+	for i := 0; i < len(target); i++ {
+		c := target[i]
+		if c == '?' {
+			path, query, hasQuery = target[:i], target[i+1:], true
+			break
+		}
+		if octets[c]&isPlainPath == 0 {
+			return false
+		}
+	}
+	*u = url.URL{Path: path, RawQuery: query}
+	if hasQuery && query == "" {
+		u.ForceQuery = true // "/p?": net/url keeps the lone '?'
+	}
+	return true
+}
+
 // buildHeader makes the request's header from the field lines at spans in block, as net/http's
 // server presents it: canonical keys, values in order, Host taken out (and returned), a repeated
 // Content-Length kept once, Transfer-Encoding taken out (it is in Request.TransferEncoding), and
 // for a chunked body the declared Trailer keys moved to the returned trailer map. One slice holds
-// the first value of every key.
-func buildHeader(block string, spans []fieldSpan, chunked bool) (h http.Header, host string, trailer http.Header, err error) {
-	h = make(http.Header, len(spans))
-	vals := make([]string, len(spans))
+// the first value of every key: vals, if it has room, or a slice made for them; the map is made
+// only if a field is kept.
+func buildHeader(block string, spans []fieldSpan, chunked bool, vals []string) (h http.Header, host string, trailer http.Header, err error) {
 	for i, f := range spans {
 		name := block[f.name:f.colon]
 		value := block[f.value:f.end]
@@ -139,8 +175,18 @@ func buildHeader(block string, spans []fieldSpan, chunked bool) (h http.Header, 
 			h[key] = append(old, value)
 			continue
 		}
-		vals[i] = value
-		h[key] = vals[i : i+1 : i+1]
+		if h == nil { // made at the first field kept, for the fields left
+			h = make(http.Header, len(spans)-i)
+			if cap(vals) < len(spans)-i {
+				vals = make([]string, 0, len(spans)-i)
+			}
+		}
+		vals = append(vals, value)
+		k := len(vals) - 1
+		h[key] = vals[k : k+1 : k+1]
+	}
+	if h == nil {
+		h = make(http.Header)
 	}
 	if p := h["Pragma"]; len(p) > 0 && p[0] == "no-cache" {
 		if _, ok := h["Cache-Control"]; !ok {

@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,16 +50,21 @@ func putOut(b []byte) {
 // response is one request in flight on the pool: the http.ResponseWriter given to the handler, and
 // the exchange between the handler's goroutine and the connection's loop.
 //
+// Responses are pooled (responses): once the loop has written the last batch, finish puts the
+// response back with its header map cleared and its buffers kept, so that a request on a warm
+// server allocates neither. As in net/http, neither the ResponseWriter nor the map returned by
+// Header may be used after ServeHTTP returns.
+//
 // The handler's goroutine owns the writer fields. The loop reads final, closeAfter and pipe only in
 // finish, which the goroutine queues last. Across goroutines, the handler
 // side sends bytes with AsyncWrite (one batch in flight at a time, acknowledged on acks, which is
 // the back-pressure of a slow client) and ends with Execute(finish).
 type response struct {
-	sc     *conn
-	c      eddy.Conn
-	req    *http.Request
-	cancel context.CancelFunc
-	pipe   *bodyPipe // nil without a body
+	sc   *conn
+	c    eddy.Conn
+	req  *http.Request
+	ctx  *requestContext // req's, cancelled when the handler returns or the connection closes
+	pipe *bodyPipe       // nil without a body
 
 	minor            int
 	isHEAD           bool
@@ -89,6 +93,9 @@ type response struct {
 
 	writeDeadline time.Time
 
+	spare  [3][]byte // buffers kept by a pooled response for its next use (getBuf, putBuf)
+	nspare int
+
 	contMu       sync.Mutex // orders an automatic 100 Continue before the head
 	canContinue  atomic.Bool
 	expect       bool // the request asked for 100-continue
@@ -114,8 +121,13 @@ func (w *response) serve() {
 		h = http.HandlerFunc(globalOptions)
 	}
 	h.ServeHTTP(w, w.req)
-	w.cancel()
+	w.ctx.cancel()
 	w.finishRequest()
+}
+
+// refuseBusy answers the request with 503 on its loop, the pool having refused it. Any goroutine.
+func (w *response) refuseBusy(err error) {
+	w.c.Execute(func(eddy.Conn) { w.sc.refuseBusy(w, err) }) // if closed, OnClose ends the request
 }
 
 // globalOptions answers "OPTIONS *" as net/http does.
@@ -136,7 +148,7 @@ func globalOptions(w http.ResponseWriter, r *http.Request) {
 // abort handles a panic in the handler: logged (unless it is http.ErrAbortHandler), answered with
 // 500 if nothing was sent yet, and the connection closed either way.
 func (w *response) abort(v any) {
-	w.cancel()
+	w.ctx.cancel()
 	if v != http.ErrAbortHandler {
 		buf := make([]byte, 64<<10)
 		buf = buf[:runtime.Stack(buf, false)]
@@ -149,7 +161,7 @@ func (w *response) abort(v any) {
 		return
 	}
 	w.headSent = true
-	b := getOut()
+	b := w.getBuf()
 	b = appendStatusLine(b, w.minor, http.StatusInternalServerError)
 	b = append(b, "Connection: close\r\nContent-Length: 22\r\nContent-Type: text/plain; charset=utf-8\r\nDate: "...)
 	b = appendDate(b)
@@ -187,7 +199,7 @@ func (w *response) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	if cl := w.handlerHeader.Get("Content-Length"); cl != "" {
+	if cl := first(w.handlerHeader["Content-Length"]); cl != "" {
 		v, err := strconv.ParseInt(cl, 10, 64)
 		if err == nil && v >= 0 {
 			w.contentLength = v
@@ -202,7 +214,7 @@ func (w *response) WriteHeader(code int) {
 // writeInformational sends a 1xx response with the current header (RFC 8297 keeps it for the final
 // response).
 func (w *response) writeInformational(code int) {
-	b := getOut()
+	b := w.getBuf()
 	b = appendStatusLine(b, w.minor, code)
 	b = appendHeader(b, w.handlerHeader, excludeNoBody)
 	b = append(b, "\r\n"...)
@@ -243,7 +255,7 @@ func (w *response) write(n int, p []byte, s string) (int, error) {
 		return n, nil
 	}
 	if w.buf == nil {
-		w.buf = getOut()
+		w.buf = w.getBuf()
 	}
 	if !w.headSent && len(w.buf)+n <= bufferBeforeChunking {
 		w.buf = append(w.buf, p...)
@@ -310,13 +322,13 @@ func (w *response) EnableFullDuplex() error { return nil }
 func (w *response) flush(final bool) error {
 	if w.err != nil {
 		if final {
-			w.endWithError()
+			return w.endWithError()
 		}
 		return w.err
 	}
 	b := w.out
 	if b == nil {
-		b = getOut()
+		b = w.getBuf()
 	}
 	w.out = nil
 	if !w.headSent {
@@ -343,26 +355,24 @@ func (w *response) flush(final bool) error {
 		b = append(b, "\r\n"...)
 	}
 	w.waitInflight()
-	if w.err == nil && w.deadlinePassed() {
-		putOut(b)
-		w.endWithError()
-		return w.err
-	}
-	if w.err != nil {
-		putOut(b)
-		w.endWithError()
-		return w.err
+	if w.err != nil || w.deadlinePassed() {
+		w.putBuf(b)
+		return w.endWithError()
 	}
 	w.final = b
 	return w.postFinish()
 }
 
-// endWithError ends a response that failed: finish closes the connection.
-func (w *response) endWithError() {
+// endWithError ends a response that failed: finish closes the connection. It returns the
+// response's error: once finish is queued, the loop may recycle w, so the caller must not look
+// at w again.
+func (w *response) endWithError() error {
 	w.closeAfter = true
 	w.waitInflight()
 	w.final = nil
+	err := w.err
 	w.postFinish()
+	return err
 }
 
 // sendBatch hands b to the loop with AsyncWrite once the previous batch is in the kernel, so a
@@ -370,7 +380,7 @@ func (w *response) endWithError() {
 func (w *response) sendBatch(b []byte) error {
 	w.waitInflight()
 	if w.err != nil {
-		putOut(b)
+		w.putBuf(b)
 		return w.err
 	}
 	if len(b) == 0 {
@@ -378,7 +388,7 @@ func (w *response) sendBatch(b []byte) error {
 		return nil
 	}
 	if w.deadlinePassed() {
-		putOut(b)
+		w.putBuf(b)
 		return w.err
 	}
 	for {
@@ -389,7 +399,7 @@ func (w *response) sendBatch(b []byte) error {
 		}
 		if !errors.Is(err, eddy.ErrQueueFull) {
 			w.fail(err)
-			putOut(b)
+			w.putBuf(b)
 			return w.err
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -424,7 +434,7 @@ func (w *response) waitInflight() {
 	w.inflight = nil
 	if err != nil {
 		w.fail(err)
-		putOut(b)
+		w.putBuf(b)
 		return
 	}
 	w.out = b[:0]
@@ -462,12 +472,19 @@ func (w *response) post(fn func(eddy.Conn)) error {
 }
 
 // postFinish queues finish on the loop, once per response: finish acts on the connection's
-// current exchange, so a second one could end the next request.
+// current exchange, so a second one could end the next request. It is the last use of w by the
+// handler's goroutine: finish recycles w.
 func (w *response) postFinish() error {
 	if w.finishPosted {
 		return nil
 	}
 	w.finishPosted = true
+	if fn := w.sc.http.endFn; fn != nil {
+		// The loop's own Execute takes a func made once per connection: Conn.Execute would
+		// allocate for each request. finish checks that the request is still the connection's.
+		w.c.Loop().Execute(fn)
+		return nil
+	}
 	return w.post(w.sc.http.finishFn)
 }
 
@@ -527,7 +544,7 @@ func (w *response) disableContinue() {
 // is cancelled and its body fails. The handler's writes fail from now on.
 func (w *response) connClosed(err error) {
 	w.connGone.Store(true)
-	w.cancel()
+	w.ctx.cancel()
 	if w.pipe != nil {
 		w.pipe.fail(errConnClosed)
 	}
@@ -535,11 +552,58 @@ func (w *response) connClosed(err error) {
 
 // release returns the buffers once the loop has written the last batch.
 func (w *response) release() {
-	putOut(w.final)
-	putOut(w.buf)
-	putOut(w.snap.lines)
-	w.final, w.buf, w.snap.lines = nil, nil, nil
+	w.putBuf(w.final)
+	w.putBuf(w.buf)
+	w.putBuf(w.snap.lines)
+	w.putBuf(w.out)
+	w.final, w.buf, w.snap.lines, w.out = nil, nil, nil, nil
 	if w.pipe != nil {
 		w.pipe.release()
+	}
+}
+
+// responses holds the responses finish is done with.
+var responses = sync.Pool{New: func() any { return new(response) }}
+
+// Bounds on what a pooled response keeps.
+const (
+	maxKeptHeaderKeys = 32
+	maxKeptBuffer     = 8 << 10
+)
+
+// recycle puts a released response back in the pool, keeping its header map, cleared, and its
+// spare buffers. Called by the loop once nothing else refers to w: the handler has returned and
+// posted finish, which is the last thing its goroutine does with w.
+func (w *response) recycle() {
+	h := w.handlerHeader
+	if len(h) > maxKeptHeaderKeys {
+		h = nil
+	}
+	clear(h)
+	spare, nspare := w.spare, w.nspare
+	*w = response{handlerHeader: h, spare: spare, nspare: nspare}
+	responses.Put(w)
+}
+
+// getBuf returns an empty buffer: one the response kept, or one from outBuffers.
+func (w *response) getBuf() []byte {
+	if w.nspare == 0 {
+		return getOut()
+	}
+	w.nspare--
+	b := w.spare[w.nspare]
+	w.spare[w.nspare] = nil
+	return b[:0]
+}
+
+// putBuf keeps b for the response's next use, or gives it back to outBuffers.
+func (w *response) putBuf(b []byte) {
+	switch {
+	case b == nil:
+	case w.nspare < len(w.spare) && cap(b) <= maxKeptBuffer:
+		w.spare[w.nspare] = b[:0]
+		w.nspare++
+	default:
+		putOut(b)
 	}
 }

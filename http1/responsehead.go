@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 )
 
 // Header keys appendHeader can leave out; keys with http.TrailerPrefix are always left out.
@@ -51,26 +49,42 @@ type headSnapshot struct {
 func (w *response) snapshotHeader() {
 	h := w.handlerHeader
 	sn := &w.snap
-	*sn = headSnapshot{lines: getOut()}
-	var keysArr [32]string
-	keys := keysArr[:0]
-	for k := range h {
+	*sn = headSnapshot{lines: w.getBuf()}
+	// One pass over the map collects the fields and what the framing decisions need; the keys
+	// are canonical, so comparing them is Header.Get without canonicalizing again.
+	var fieldsArr [16]headerField
+	fields := fieldsArr[:0]
+	var trailer []string
+	for k, vv := range h {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
 			sn.trailers = true
 			continue
 		}
-		keys = append(keys, k)
+		fields = append(fields, headerField{k, vv})
+		switch k {
+		case "Trailer":
+			trailer = vv
+		case "Transfer-Encoding":
+			sn.te = first(vv)
+		case "Connection":
+			sn.hasConnection = true
+			sn.connection = first(vv)
+		case "Content-Encoding":
+			sn.contentEncoding = first(vv)
+		case "Date":
+			sn.hasDate = true
+		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		bit := specialBit(k)
+	sortFields(fields)
+	for _, f := range fields {
+		bit := specialBit(f.key)
 		sn.has |= bit
-		if !isTokenString(k) {
+		if !isTokenString(f.key) {
 			continue
 		}
 		start := len(sn.lines)
-		for _, v := range h[k] {
-			sn.lines = append(sn.lines, k...)
+		for _, v := range f.values {
+			sn.lines = append(sn.lines, f.key...)
 			sn.lines = append(sn.lines, ": "...)
 			sn.lines = appendValue(sn.lines, v)
 			sn.lines = append(sn.lines, "\r\n"...)
@@ -79,16 +93,30 @@ func (w *response) snapshotHeader() {
 			sn.spans[bits.TrailingZeros8(bit)] = [2]int{start, len(sn.lines)}
 		}
 	}
-	for _, v := range h["Trailer"] {
+	for _, v := range trailer {
 		sn.trailers = true
 		w.declareTrailers(v)
 	}
-	sn.te = h.Get("Transfer-Encoding")
-	_, sn.hasConnection = h["Connection"]
-	sn.connection = h.Get("Connection")
-	sn.contentEncoding = h.Get("Content-Encoding")
-	sn.hasDate = hasKey(h, "Date")
 	sn.protoSwitch = isProtocolSwitch(w.status, h)
+}
+
+// headerField is a key of a header map with its values.
+type headerField struct {
+	key    string
+	values []string
+}
+
+// sortFields sorts fields by key: by insertion for the few fields of most responses.
+func sortFields(fields []headerField) {
+	if len(fields) > 12 {
+		slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.key, b.key) })
+		return
+	}
+	for i := 1; i < len(fields); i++ {
+		for j := i; j > 0 && fields[j].key < fields[j-1].key; j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
 }
 
 // specialBit returns the ex* bit of a key appendHead may leave out, or 0.
@@ -108,8 +136,12 @@ func specialBit(k string) uint8 {
 
 // appendLines appends the snapshot's field lines, leaving out the keys in ex.
 func (sn *headSnapshot) appendLines(b []byte, ex uint8) []byte {
+	if ex&sn.has == 0 {
+		return append(b, sn.lines...)
+	}
+	idx, n := sn.order(ex)
 	from := 0
-	for _, i := range sn.order(ex) {
+	for _, i := range idx[:n] {
 		b = append(b, sn.lines[from:sn.spans[i][0]]...)
 		from = sn.spans[i][1]
 	}
@@ -117,18 +149,20 @@ func (sn *headSnapshot) appendLines(b []byte, ex uint8) []byte {
 }
 
 // order returns the indexes of the present keys in ex, by their place in lines.
-func (sn *headSnapshot) order(ex uint8) []int {
-	var idx [4]int
-	n := 0
+func (sn *headSnapshot) order(ex uint8) (idx [4]int, n int) {
 	for i := range 4 {
 		if ex&sn.has&(1<<i) != 0 {
 			idx[n] = i
 			n++
 		}
 	}
-	out := idx[:n]
-	slices.SortFunc(out, func(a, b int) int { return sn.spans[a][0] - sn.spans[b][0] })
-	return out
+	// Insertion sort: at most four.
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && sn.spans[idx[j]][0] < sn.spans[idx[j-1]][0]; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	return idx, n
 }
 
 // appendHead appends the response head, deciding the framing as net/http does. p is the first
@@ -366,9 +400,12 @@ func isTokenString(s string) bool {
 	return true
 }
 
-func hasKey(h http.Header, k string) bool {
-	_, ok := h[k]
-	return ok
+// first returns the first of a header's values, or "": Header.Get once the key is looked up.
+func first(vv []string) string {
+	if len(vv) == 0 {
+		return ""
+	}
+	return vv[0]
 }
 
 func isProtocolSwitch(code int, h http.Header) bool {
@@ -428,26 +465,4 @@ func appendStatusCode(b []byte, code int) []byte {
 		}
 	}
 	return strconv.AppendInt(b, int64(code), 10)
-}
-
-// dateStamp is the Date header value for one second.
-type dateStamp struct {
-	sec int64
-	b   [len(http.TimeFormat)]byte
-}
-
-var dateNow atomic.Pointer[dateStamp]
-
-// appendDate appends the current time in the format of the Date header. The text is made once a
-// second and shared.
-func appendDate(b []byte) []byte {
-	now := time.Now()
-	sec := now.Unix()
-	d := dateNow.Load()
-	if d == nil || d.sec != sec {
-		d = &dateStamp{sec: sec}
-		now.UTC().AppendFormat(d.b[:0], http.TimeFormat)
-		dateNow.Store(d)
-	}
-	return append(b, d.b[:]...)
 }

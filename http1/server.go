@@ -118,7 +118,7 @@ type Server struct {
 	active     atomic.Int64 // requests begun and not yet answered in full
 	drained    chan struct{}
 	lastBusy   atomic.Int64 // when a 503 for a full pool was last logged
-	loopYields yields
+	handoffs   handoffs
 
 	mu         sync.Mutex
 	engine     *eddy.Engine
@@ -468,4 +468,16 @@ func (s *Server) OnClose(c eddy.Conn, err error) {
 	c.SetContext(nil)
 }
 
-var _ eddy.Handler = (*Server)(nil)
+// OnPeerClosed keeps a connection open for writing when the client shuts down its sending side
+// while a net/http handler serves its request, as net/http does: the request's context is
+// cancelled, but the answer, and those of requests pipelined before the FIN, are still sent. It is
+// part of the eddy.HalfCloseHandler interface.
+func (s *Server) OnPeerClosed(c eddy.Conn) bool {
+	sc, ok := c.Context().(*conn)
+	return ok && sc.peerClosed()
+}
+
+var (
+	_ eddy.Handler          = (*Server)(nil)
+	_ eddy.HalfCloseHandler = (*Server)(nil)
+)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
@@ -494,6 +495,53 @@ func TestServerIsAnEddyHandler(t *testing.T) {
 					t.Error(err)
 				}
 			})
+		}
+	})
+}
+
+// TestBlockedHandlerDoesNotHoldUpOthers checks that the requests a loop hands to the pool in one
+// batch do not wait for a handler of the batch that blocks: one connection's handler blocks until
+// every other connection of the same loop has its answer.
+func TestBlockedHandlerDoesNotHoldUpOthers(t *testing.T) {
+	const others = 16
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		release := make(chan struct{})
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/block" {
+				<-release
+			}
+			io.WriteString(w, r.URL.Path)
+		})
+		addr := start(t, engine, &http1.Server{Handler: h, Loops: 1})
+		for round := range 2 {
+			blocked := dial(t, addr)
+			conns := make([]net.Conn, others)
+			for i := range conns {
+				conns[i] = dial(t, addr)
+			}
+			// Round 0: the blocking request first, alone; round 1: all at once, so that they
+			// may arrive in one loop iteration, the blocking one in the middle.
+			if round == 0 {
+				io.WriteString(blocked, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+				time.Sleep(10 * time.Millisecond)
+			}
+			for i, c := range conns {
+				if round == 1 && i == others/2 {
+					io.WriteString(blocked, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+				}
+				fmt.Fprintf(c, "GET /fast%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+			}
+			for i, c := range conns {
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				r, err := readResponse(bufio.NewReader(c), "GET")
+				if err != nil || r.body != fmt.Sprintf("/fast%d", i) {
+					t.Fatalf("round %d, connection %d: %v %+v", round, i, err, r)
+				}
+			}
+			release <- struct{}{}
+			if r, err := readResponse(bufio.NewReader(blocked), "GET"); err != nil || r.body != "/block" {
+				t.Fatalf("round %d, blocked connection: %v %+v", round, err, r)
+			}
 		}
 	})
 }

@@ -2,12 +2,13 @@ package http1
 
 // Octet classes of RFC 9110 and RFC 3986, one bit each in the octets table.
 const (
-	isTchar  = 1 << iota // token character (RFC 9110 §5.6.2)
-	isValue              // field-value octet: HTAB, SP, VCHAR, obs-text
-	isTarget             // request-target octet: VCHAR, obs-text
-	isHost               // Host octet: reg-name, IP-literal brackets, ':' port
-	isScheme             // URI scheme octet after the first: ALPHA DIGIT + - .
-	isHex                // hex digit
+	isTchar     = 1 << iota // token character (RFC 9110 §5.6.2)
+	isValue                 // field-value octet: HTAB, SP, VCHAR, obs-text
+	isTarget                // request-target octet: VCHAR, obs-text
+	isHost                  // Host octet: reg-name, IP-literal brackets, ':' port
+	isScheme                // URI scheme octet after the first: ALPHA DIGIT + - .
+	isHex                   // hex digit
+	isPlainPath             // a path octet net/url leaves as it is: no escaping, no unescaping
 )
 
 var octets = buildOctets()
@@ -39,6 +40,16 @@ func buildOctets() (t [256]uint8) {
 	}
 	for _, c := range []byte("+-.") {
 		t[c] |= isScheme
+	}
+	// What url.shouldEscape(c, encodePath) is false for: unreserved octets and the reserved ones
+	// a path keeps, '?' excepted.
+	for c := 0; c < 256; c++ {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			t[c] |= isPlainPath
+		}
+	}
+	for _, c := range []byte("-_.~$&+,/:;=@") {
+		t[c] |= isPlainPath
 	}
 	return t
 }
