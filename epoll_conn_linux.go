@@ -69,6 +69,7 @@ type connExtra struct {
 	reason error          // the reason OnClose will report
 	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
 	dial   *dialState     // while connecting
+	files  fileQueue      // SendFile regions not yet sent (epoll_sendfile_linux.go)
 }
 
 // extra returns c's connExtra, allocating it if needed. Loop only.
@@ -106,7 +107,7 @@ func (c *epConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
 	}
-	c.out.Write(b)
+	c.tail().Write(b)
 	c.l.markDirty(c)
 	return len(b), nil
 }
@@ -116,8 +117,9 @@ func (c *epConn) Writev(bs [][]byte) (int, error) {
 		return 0, ErrClosed
 	}
 	n := 0
+	out := c.tail()
 	for _, b := range bs {
-		c.out.Write(b)
+		out.Write(b)
 		n += len(b)
 	}
 	c.l.markDirty(c)
@@ -149,11 +151,11 @@ func asyncWriteTask(arg any) {
 		}
 		return
 	}
-	c.out.Write(r.b)
+	c.tail().Write(r.b)
 	c.l.markDirty(c)
 	if r.cb != nil {
 		x := c.extra()
-		x.waits.add(c.out.Len(), r.cb)
+		x.waits.add(c.queued(), r.cb)
 	}
 }
 
@@ -281,6 +283,7 @@ func (c *epConn) notifyClose(err error) {
 	}
 	c.notified = true
 	c.failAsync()
+	c.failFiles(err)
 	c.l.g.e.h.OnClose(c, err)
 }
 
@@ -296,6 +299,7 @@ func (c *epConn) release() {
 	c.in.Reset()
 	c.out.Reset()
 	c.failAsync()
+	c.failFiles(nil)
 	unix.Close(c.fd)
 	c.l.unregister(c)
 }
@@ -368,7 +372,7 @@ func (c *epConn) read() {
 			if c.closeReq.Load() {
 				return
 			}
-			if c.out.Len() > l.g.e.opts.highWater {
+			if c.queued() > l.g.e.opts.highWater {
 				c.readPaused = true
 				return
 			}
@@ -416,12 +420,47 @@ func (c *epConn) queueReread() {
 	}
 }
 
-// flush writes the queued output with one writev per attempt until it is all out or the socket is full, and
-// advances the close state machine.
+// flush writes the queued output with one writev per attempt, and the file regions between with sendfile,
+// until it is all out or the socket is full, and advances the close state machine.
 func (l *epLoop) flush(c *epConn) {
 	if c.state == connReleased || c.state == connLinger {
 		return
 	}
+	l.writeOut(c)
+	if c.state == connReleased {
+		return
+	}
+	if c.readPaused && c.queued() <= l.g.e.opts.lowWater {
+		c.readPaused = false
+		c.queueReread()
+	}
+	if c.hasOutput() {
+		return
+	}
+	switch {
+	case c.state == connClosing:
+		c.finishClose()
+	case c.wantShutWr && !c.shutWr:
+		c.shutWr = true
+		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
+		}
+	}
+}
+
+// writeOut hands the output to the kernel in order until it is all out, the socket is full or the
+// connection failed: the byte queue with writev, then the next file region with sendfile, and so on.
+func (l *epLoop) writeOut(c *epConn) {
+	for {
+		l.writeBytes(c)
+		if c.state == connReleased || c.out.Len() > 0 || !c.writable || !c.sendFiles() {
+			return
+		}
+	}
+}
+
+// writeBytes writes the byte queue c.out with one writev per attempt.
+func (l *epLoop) writeBytes(c *epConn) {
 	for c.out.Len() > 0 && c.writable {
 		vecs := c.out.Vectors(l.vecs[:0], maxIovecs)
 		n, err := writev(c.fd, vecs, l.iovecs)
@@ -440,22 +479,6 @@ func (l *epLoop) flush(c *epConn) {
 		default:
 			c.abort(opError("write", c.network(), c.RemoteAddr(), "writev", err))
 			return
-		}
-	}
-	if c.readPaused && c.out.Len() <= l.g.e.opts.lowWater {
-		c.readPaused = false
-		c.queueReread()
-	}
-	if c.out.Len() > 0 {
-		return
-	}
-	switch {
-	case c.state == connClosing:
-		c.finishClose()
-	case c.wantShutWr && !c.shutWr:
-		c.shutWr = true
-		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
-			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
 		}
 	}
 }

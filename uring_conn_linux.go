@@ -97,7 +97,7 @@ func (c *urConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
 	}
-	c.out.Write(b)
+	c.tail().Write(b)
 	c.l.markDirty(c)
 	return len(b), nil
 }
@@ -108,8 +108,9 @@ func (c *urConn) Writev(bs [][]byte) (int, error) {
 		return 0, ErrClosed
 	}
 	n := 0
+	out := c.tail()
 	for _, b := range bs {
-		c.out.Write(b)
+		out.Write(b)
 		n += len(b)
 	}
 	c.l.markDirty(c)
@@ -142,11 +143,11 @@ func urAsyncWriteTask(arg any) {
 		}
 		return
 	}
-	c.out.Write(r.b)
+	c.tail().Write(r.b)
 	c.l.markDirty(c)
 	if r.cb != nil {
 		x := c.extra()
-		x.waits.add(c.out.Len(), r.cb)
+		x.waits.add(c.queued(), r.cb)
 	}
 }
 
@@ -269,6 +270,7 @@ func (c *urConn) notifyClose(err error) {
 	}
 	c.notified = true
 	c.failAsync()
+	c.failFiles(err)
 	c.l.g.e.h.OnClose(c, err)
 }
 
