@@ -289,6 +289,17 @@ func (s *Server) Addrs() []net.Addr {
 	return s.engine.Addrs()
 }
 
+// EngineKind returns the engine the server runs on (the one EngineAuto picked), or "" before the
+// server has started.
+func (s *Server) EngineKind() eddy.EngineKind {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.engine == nil {
+		return ""
+	}
+	return s.engine.Kind()
+}
+
 // SetKeepAlivesEnabled controls whether connections are kept alive after a response (default
 // true). When false, every response carries "Connection: close".
 func (s *Server) SetKeepAlivesEnabled(v bool) { s.noKeep.Store(!v) }

@@ -1,10 +1,13 @@
 // Command eddy bundles the runtime's own tools behind one binary: "eddy echo" serves an echo server on an
 // eddy engine (or, with --baseline, on a goroutine per connection with package net, the peer it is
-// measured against), and "eddy load" drives an echo server with many connections, checks every byte that
-// comes back and reports round trips per second and latency percentiles. Run "eddy help" for the list of
-// commands and "eddy help <command>" for the flags of one.
+// measured against), "eddy serve" serves the files of a directory over HTTP/1.1 (http.FileServer on the
+// engine's http1 server, file bodies sent with sendfile where the engine has it), and "eddy load" drives
+// an echo server with many connections, checks every byte that comes back and reports round trips per
+// second and latency percentiles. Run "eddy help" for the list of commands and "eddy help <command>" for
+// the flags of one. Each server stops gracefully on SIGINT or SIGTERM.
 //
 //	eddy echo --addr tcp://127.0.0.1:9000 --engine epoll --loops 1
+//	eddy serve --dir ./public --addr 127.0.0.1:8080
 //	eddy load --addr 127.0.0.1:9000 --conns 100 --size 64 --duration 10s
 package main
 
@@ -38,7 +41,7 @@ type command struct {
 }
 
 // commands lists the subcommands in the order "eddy help" shows them.
-var commands = []command{echoCommand, loadCommand}
+var commands = []command{echoCommand, serveCommand, loadCommand}
 
 // usageError is a command line that could not be understood; it makes eddy exit with exitUsage.
 type usageError struct {
