@@ -145,6 +145,8 @@ func TestSendFileInterleavesWithWrites(t *testing.T) {
 		script, data := sendFileFixture(t)
 		h := newSendFileHandler(script)
 		s := startServer(t, kind, h)
+		runtime.GC()
+		base := countFDs(t)
 		c := s.dial(t)
 		c.SetDeadline(time.Now().Add(60 * time.Second))
 		got, err := io.ReadAll(c)
@@ -163,6 +165,47 @@ func TestSendFileInterleavesWithWrites(t *testing.T) {
 		}
 		if err := h.waitClosed(t, 10*time.Second); err != nil {
 			t.Fatalf("OnClose: %v", err)
+		}
+		c.Close()
+		waitFor(t, func() bool { return countFDs(t) <= base }, "descriptors back to the baseline (the engine's duplicates closed)")
+	})
+}
+
+func TestAsyncWriteBehindAFileWaitsForIt(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		body := pattern(8<<20, 51)
+		p := writeFile(t, t.TempDir(), "body", body)
+		order := make(chan string, 4)
+		h := &funcHandler{counter: newCounter(), open: func(c eddy.Conn) {
+			f, err := os.Open(p)
+			if err != nil {
+				order <- err.Error()
+				return
+			}
+			defer f.Close()
+			if err := c.SendFile(f, 0, int64(len(body)), func(_ eddy.Conn, err error) { order <- fmt.Sprint("file ", err) }); err != nil {
+				order <- err.Error()
+				return
+			}
+			go func() { // from another goroutine: queued behind the file
+				c.AsyncWrite([]byte("after"), func(c eddy.Conn, err error) {
+					order <- fmt.Sprint("async ", err)
+					c.Close()
+				})
+			}()
+		}}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		got, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := append(body[:len(body):len(body)], "after"...); !bytes.Equal(got, want) {
+			t.Fatalf("got %d bytes, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+		}
+		if a, b := <-order, <-order; a != "file <nil>" || b != "async <nil>" {
+			t.Fatalf("callbacks ran as %q, %q; want the file's first", a, b)
 		}
 	})
 }

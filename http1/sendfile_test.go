@@ -111,3 +111,25 @@ func TestReadFromFileWithoutContentLengthIsChunked(t *testing.T) {
 		}
 	})
 }
+
+func TestPipelinedFileResponsesStayInOrder(t *testing.T) {
+	dir, blob := fileTree(t)
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		addr := start(t, engine, &http1.Server{Handler: http.FileServer(http.Dir(dir))})
+		before := http1.SendFileCount()
+		raw := "GET /blob.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99999\r\n\r\n" +
+			"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n" +
+			"GET /blob.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=500000-\r\n\r\n" +
+			"GET /blob.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+		rs := exchange(t, addr, raw, "GET", "GET", "GET", "GET")
+		want := []string{string(blob[:100000]), "hello, file\n", string(blob[500000:]), string(blob)}
+		for i, r := range rs {
+			if r.body != want[i] {
+				t.Fatalf("response %d: %d %d bytes, want %d", i, r.status, len(r.body), len(want[i]))
+			}
+		}
+		if n := http1.SendFileCount() - before; n != 3 {
+			t.Fatalf("%d responses used sendfile, want 3", n)
+		}
+	})
+}
