@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -339,5 +340,72 @@ func TestSendFileRejectsBadArguments(t *testing.T) {
 			t.Fatal(err)
 		default:
 		}
+	})
+}
+
+// fileThenDiscard sends a file region to each new connection, and counts and drops what it receives.
+type fileThenDiscard struct {
+	*counter
+	path     string
+	n        int64
+	received atomic.Int64
+}
+
+func (h *fileThenDiscard) OnOpen(c eddy.Conn) {
+	h.counter.OnOpen(c)
+	f, err := os.Open(h.path)
+	if err != nil {
+		c.Close()
+		return
+	}
+	defer f.Close()
+	c.SendFile(f, 0, h.n, nil)
+}
+
+func (h *fileThenDiscard) OnData(c eddy.Conn) {
+	n, _ := c.Discard(-1)
+	h.received.Add(int64(n))
+}
+
+func TestQueuedFileBytesApplyBackPressure(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		body := pattern(32<<20, 61)
+		p := writeFile(t, t.TempDir(), "body", body)
+		h := &fileThenDiscard{counter: newCounter(), path: p, n: int64(len(body))}
+		s := startServer(t, kind, h, eddy.WithWriteBufferWaterMarks(64<<10, 256<<10))
+		c := s.dial(t)
+		c.SetReadBuffer(64 << 10)
+		c.SetWriteBuffer(64 << 10)
+		// The file alone is above the high water mark: the server must not read what we send until most
+		// of it is out, and we do not read.
+		chunk := pattern(64<<10, 62)
+		var sent []byte
+		const limit = 128 << 20
+		for len(sent) < limit {
+			c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+			n, err := c.Write(chunk)
+			sent = append(sent, chunk[:n]...)
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					break
+				}
+				t.Fatal(err)
+			}
+		}
+		if len(sent) >= limit {
+			t.Fatalf("the server kept reading %d bytes while a file region above the high water mark was queued", len(sent))
+		}
+		c.SetWriteDeadline(time.Time{})
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		got := make([]byte, len(body))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, body) {
+			t.Fatalf("file bytes differ from %d", firstDiff(got, body))
+		}
+		// Once the file is out, reading resumes and every byte we sent arrives.
+		waitFor(t, func() bool { return h.received.Load() == int64(len(sent)) }, "the server to read what was sent")
 	})
 }
