@@ -426,41 +426,6 @@ func (l *epLoop) flush(c *epConn) {
 	if c.state == connReleased || c.state == connLinger {
 		return
 	}
-	l.writeOut(c)
-	if c.state == connReleased {
-		return
-	}
-	if c.readPaused && c.queued() <= l.g.e.opts.lowWater {
-		c.readPaused = false
-		c.queueReread()
-	}
-	if c.hasOutput() {
-		return
-	}
-	switch {
-	case c.state == connClosing:
-		c.finishClose()
-	case c.wantShutWr && !c.shutWr:
-		c.shutWr = true
-		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
-			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
-		}
-	}
-}
-
-// writeOut hands the output to the kernel in order until it is all out, the socket is full or the
-// connection failed: the byte queue with writev, then the next file region with sendfile, and so on.
-func (l *epLoop) writeOut(c *epConn) {
-	for {
-		l.writeBytes(c)
-		if c.state == connReleased || c.out.Len() > 0 || !c.writable || !c.sendFiles() {
-			return
-		}
-	}
-}
-
-// writeBytes writes the byte queue c.out with one writev per attempt.
-func (l *epLoop) writeBytes(c *epConn) {
 	for c.out.Len() > 0 && c.writable {
 		vecs := c.out.Vectors(l.vecs[:0], maxIovecs)
 		n, err := writev(c.fd, vecs, l.iovecs)
@@ -479,6 +444,29 @@ func (l *epLoop) writeBytes(c *epConn) {
 		default:
 			c.abort(opError("write", c.network(), c.RemoteAddr(), "writev", err))
 			return
+		}
+	}
+	if c.out.Len() == 0 && c.writable && c.sendFiles() {
+		l.flush(c) // a file region is out: now the bytes written after it, and the next region
+		return
+	}
+	if c.state == connReleased {
+		return
+	}
+	if c.readPaused && c.queued() <= l.g.e.opts.lowWater {
+		c.readPaused = false
+		c.queueReread()
+	}
+	if c.hasOutput() {
+		return
+	}
+	switch {
+	case c.state == connClosing:
+		c.finishClose()
+	case c.wantShutWr && !c.shutWr:
+		c.shutWr = true
+		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
 		}
 	}
 }
