@@ -70,6 +70,7 @@ type connExtra struct {
 	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
 	dial   *dialState     // while connecting
 	files  fileQueue      // SendFile regions not yet sent (epoll_sendfile_linux.go)
+	splice *urSplice      // uring: SendFile's pipe and splice state (uring_splice_linux.go)
 }
 
 // extra returns c's connExtra, allocating it if needed. Loop only.

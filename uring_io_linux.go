@@ -163,6 +163,9 @@ func (c *urConn) flush() {
 	if c.readPaused && c.queued() <= o.lowWater {
 		c.resume()
 	}
+	if c.sending { // a file region is being spliced
+		return
+	}
 	if c.out.Len() > 0 {
 		if c.state == connOpen && c.queued() > o.highWater {
 			c.pause()
@@ -279,6 +282,7 @@ func (c *urConn) maybeFinalize() {
 	c.l.wheel.Stop(&c.timer)
 	unix.Close(c.fd)
 	c.fd = -1
+	c.closeSplice(true)
 	c.in.Reset()
 	c.out.Reset()
 	c.l.unregister(c)

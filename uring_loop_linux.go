@@ -29,6 +29,9 @@ const (
 	urOpSend               // SEND or SENDMSG of queued output
 	urOpCancel             // ASYNC_CANCEL; its own CQE is only logged
 	urOpConnect            // POLL_ADD for POLLOUT on a connecting socket
+	urOpSpliceIn           // SendFile: SPLICE from the file into the connection's pipe
+	urOpSpliceOut          // SendFile: SPLICE from the pipe to the socket
+	urOpSplicePoll         // SendFile: POLL_ADD for room on the socket after EAGAIN
 
 	urGenMask = 1<<24 - 1
 )
@@ -304,6 +307,10 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 	case urOpConnect:
 		if c := l.lookup(tok); c != nil {
 			c.onConnect(cqe)
+		}
+	case urOpSpliceIn, urOpSpliceOut, urOpSplicePoll:
+		if c := l.lookup(tok); c != nil {
+			c.onSplice(urTokenOp(tok), cqe)
 		}
 	case urOpCancel:
 		if err := cqe.Err(); err != nil && !errors.Is(err, unix.ENOENT) {

@@ -68,6 +68,8 @@ type urStats struct {
 	recvENOBUFS int // a multishot recv ended because the buffer ring ran dry
 	recvRearm   int // a multishot recv ended for any reason but EOF, cancel or error and was re-armed
 	acceptRearm int // a multishot accept ended and was re-armed at once
+	spliced     int // SendFile bytes spliced from a pipe to a socket
+	spliceWaits int // a splice to a socket found no room and polled for it
 }
 
 // setup creates the ring and the buffer ring. It runs on the loop's locked thread.

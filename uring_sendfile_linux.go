@@ -41,28 +41,36 @@ func (c *urConn) tail() *buffer.Outbound {
 	return &c.out
 }
 
-// queued returns the output bytes not yet handed to the kernel, file regions included.
+// queued returns the output bytes not yet handed to the kernel, file regions included (those waiting in
+// the splice pipe too).
 func (c *urConn) queued() int {
 	n := c.out.Len()
 	if x := c.x.Load(); x != nil && len(x.files) > 0 {
 		n += x.files.bytes()
+		if x.splice != nil {
+			n += x.splice.inPipe
+		}
 	}
 	return n
 }
 
 // fillFromFiles runs when c.out is empty (and no send is in flight): it completes the head region if all
-// of it has been sent, making the bytes written after it the new c.out, or reads its next piece into
-// c.out.
+// of it has been sent, making the bytes written after it the new c.out, or starts its next splice step
+// (uring_splice_linux.go), or, where splicing is off, reads its next piece into c.out.
 func (c *urConn) fillFromFiles() {
 	x := c.x.Load()
 	if x == nil {
 		return
 	}
+	defer c.closeSplice(false)
 	for c.out.Len() == 0 && len(x.files) > 0 && c.state != connReleased {
 		s := x.files[0]
-		if s.n == 0 {
+		if s.n == 0 && c.pipeBytes() == 0 {
 			x.files.complete(c, &c.out)
 			continue
+		}
+		if c.spliceStep(s) {
+			return
 		}
 		k := int(min(s.n, urFileChunk))
 		b := buffer.Get(k)
@@ -83,9 +91,11 @@ func (c *urConn) fillFromFiles() {
 	}
 }
 
-// failFiles drops the queued file regions, running their callbacks with err (ErrClosed when nil).
+// failFiles drops the queued file regions, running their callbacks with err (ErrClosed when nil). A file
+// that an in-flight splice reads stays open until its CQE.
 func (c *urConn) failFiles(err error) {
 	if x := c.x.Load(); x != nil {
+		c.holdSplicedFile(x)
 		x.files.fail(c, err)
 	}
 }
