@@ -36,9 +36,8 @@ type Conn interface {
 	// first). AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull.
 	AsyncWrite(b []byte, callback func(c Conn, err error)) error
 	// SendFile queues n bytes of f, starting at offset, to be sent after everything written before it and
-	// before everything written after it, without copying them through user space where the engine can:
-	// sendfile(2) on epoll, package net's sendfile on std. The uring engine has no zero-copy path yet: it
-	// reads the file into its output chunks on the loop (docs/engine.md).
+	// before everything written after it, without copying them through user space: sendfile(2) on epoll,
+	// linked IORING_OP_SPLICE through a pipe on uring, package net's sendfile on std (docs/engine.md).
 	//
 	// f must be a regular file. SendFile takes its own reference to f (a duplicated descriptor, on Unix),
 	// so the caller may close f as soon as SendFile returns; the region is read at offset, and f's file

@@ -31,7 +31,7 @@ type urConn struct {
 
 	recvArmed       bool // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
 	recvCancel      bool // an ASYNC_CANCEL of that recv was submitted (back-pressure)
-	sending         bool // a SEND/SENDMSG is in flight; at most one per connection
+	sending         bool // a SEND/SENDMSG, or a SendFile splice step, is in flight; at most one per connection
 	polling         bool // the POLL_ADD that ends a connect is in flight
 	dirty           bool // in l.dirty
 	redeliverQueued bool // in l.redeliver

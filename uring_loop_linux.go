@@ -29,9 +29,6 @@ const (
 	urOpSend               // SEND or SENDMSG of queued output
 	urOpCancel             // ASYNC_CANCEL; its own CQE is only logged
 	urOpConnect            // POLL_ADD for POLLOUT on a connecting socket
-	urOpSpliceIn           // SendFile: SPLICE from the file into the connection's pipe
-	urOpSpliceOut          // SendFile: SPLICE from the pipe to the socket
-	urOpSplicePoll         // SendFile: POLL_ADD for room on the socket after EAGAIN
 
 	urGenMask = 1<<24 - 1
 )

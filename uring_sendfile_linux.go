@@ -8,12 +8,12 @@ import (
 	"github.com/eddyio/eddy/internal/buffer"
 )
 
-// File regions on the uring engine (see sendfile.go). There is no zero-copy path yet: when the byte queue
-// is empty and a region is at its head, the loop reads the next piece of the file with pread(2) into the
-// output chunks and sends it like written bytes, so the region keeps its place in the output and
-// back-pressure, AsyncWrite callbacks and the close state machine work unchanged. The read is synchronous
-// on the loop (fast from the page cache; a cold file makes the loop wait for the disk). IORING_OP_SPLICE
-// through a pipe (file -> pipe -> socket) is the zero-copy successor.
+// File regions on the uring engine (see sendfile.go). When the byte queue is empty and a region is at its
+// head, its next piece goes file -> pipe -> socket with linked splices (uring_splice_linux.go). Where the
+// file cannot be spliced, the loop reads the piece with pread(2) into the output chunks and sends it like
+// written bytes, so the region keeps its place in the output and back-pressure, AsyncWrite callbacks and
+// the close state machine work unchanged; that read is synchronous on the loop (fast from the page cache;
+// a cold file makes the loop wait for the disk).
 
 // urFileChunk is how much of a file region the loop reads ahead of the socket at a time.
 const urFileChunk = 256 << 10

@@ -25,6 +25,13 @@ import (
 // A file system that cannot splice (EINVAL, EOPNOTSUPP at the first piece) makes the connection fall
 // back to reading the file into the output chunks (uring_sendfile_linux.go).
 
+// Operation kinds in the tokens of the zero-copy path, after the loop's own (uring_loop_linux.go).
+const (
+	urOpSpliceIn   = urOpConnect + 1 + iota // SPLICE from the file into the connection's pipe
+	urOpSpliceOut                           // SPLICE from the pipe to the socket
+	urOpSplicePoll                          // POLL_ADD for room on the socket after EAGAIN
+)
+
 // urPipeSize is the pipe capacity asked for: the most one step moves.
 const urPipeSize = 1 << 20
 

@@ -61,7 +61,7 @@
 //     cannot stop accepting and keep serving.
 //   - A body copied from an *os.File (io.Copy, io.CopyN, http.ServeContent, http.FileServer over
 //     http.Dir) into a response with a Content-Length goes out with the engine's Conn.SendFile:
-//     sendfile(2) on epoll and std, a read into the output queue on uring. Other bodies, and
+//     sendfile(2) on epoll and std, splices through a pipe on uring. Other bodies, and
 //     multi-range responses (which net/http writes through a pipe), are copied.
 //   - A client that half-closes its side after sending a request served on the pool gets no
 //     answer: the engine closes a connection when the peer's FIN arrives.
