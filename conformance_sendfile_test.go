@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -407,5 +408,69 @@ func TestQueuedFileBytesApplyBackPressure(t *testing.T) {
 		}
 		// Once the file is out, reading resumes and every byte we sent arrives.
 		waitFor(t, func() bool { return h.received.Load() == int64(len(sent)) }, "the server to read what was sent")
+	})
+}
+
+func TestSendFileToManyConnectionsSomeReset(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		body := pattern(2<<20, 71)
+		p := writeFile(t, t.TempDir(), "body", body)
+		h := newSendFileHandler([]sendPiece{{write: []byte("<")}, {path: p, n: int64(len(body))}, {write: []byte(">")}})
+		h.results = make(chan error, 1000)
+		h.calls = make(chan error, 1000)
+		s := startServer(t, kind, h)
+		runtime.GC()
+		base := countFDs(t)
+		const conns = 16
+		var wg sync.WaitGroup
+		errs := make(chan error, conns)
+		for i := 0; i < conns; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				if i%2 == 1 { // reset after a part of the file
+					if _, err := io.ReadFull(c, make([]byte, 64<<10+i*1000)); err != nil {
+						errs <- err
+						return
+					}
+					c.(*net.TCPConn).SetLinger(0)
+					return
+				}
+				got, err := io.ReadAll(c)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(got) != len(body)+2 || got[0] != '<' || got[len(got)-1] != '>' || !bytes.Equal(got[1:len(got)-1], body) {
+					errs <- fmt.Errorf("connection %d: %d bytes, wrong content", i, len(got))
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		waitFor(t, func() bool { return h.closed.Load() == conns }, "OnClose for every connection")
+		ok, failed := 0, 0
+		for range conns {
+			if err := <-h.results; err == nil {
+				ok++
+			} else {
+				failed++
+			}
+		}
+		t.Logf("%d regions completed, %d failed", ok, failed)
+		if ok < conns/2 {
+			t.Errorf("%d regions completed, want at least the %d read in full", ok, conns/2)
+		}
+		waitFor(t, func() bool { return countFDs(t) <= base }, "descriptors back to the baseline")
 	})
 }
