@@ -13,6 +13,7 @@ type endpoint struct {
 	address string // host:port or a path
 	tcp     *net.TCPAddr
 	unix    *net.UnixAddr
+	ln      net.Listener // an adopted listener (WithListeners), served instead of listening on address
 }
 
 // addr returns the endpoint as a net.Addr.

@@ -2,12 +2,13 @@ package eddy
 
 import (
 	"net"
+	"os"
 	"time"
 )
 
 // Conn is a connection served by an Engine.
 //
-// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, CloseWrite, SetIdleTimeout, Context and
+// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, SendFile, CloseWrite, SetIdleTimeout, Context and
 // SetContext may only be called from the connection's own callbacks or from functions run on its loop
 // through Execute. AsyncWrite, Execute, Close, LocalAddr and RemoteAddr are safe from any goroutine.
 type Conn interface {
@@ -34,6 +35,23 @@ type Conn interface {
 	// handed to the kernel, or with the error that prevented it (ErrClosed when the connection closed
 	// first). AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull.
 	AsyncWrite(b []byte, callback func(c Conn, err error)) error
+	// SendFile queues n bytes of f, starting at offset, to be sent after everything written before it and
+	// before everything written after it, without copying them through user space: sendfile(2) on epoll,
+	// linked IORING_OP_SPLICE through a pipe on uring, package net's sendfile on std (docs/engine.md).
+	//
+	// f must be a regular file. SendFile takes its own reference to f (a duplicated descriptor, on Unix),
+	// so the caller may close f as soon as SendFile returns; the region is read at offset, and f's file
+	// offset is not used (on the std engine it may move while the region is sent, as the duplicate shares
+	// it). On platforms without descriptor duplication (Windows) f must stay open until callback runs.
+	//
+	// callback, if not nil, runs on the connection's loop once the whole region has been handed to the
+	// kernel (err nil), or with the reason it was not: ErrClosed when the connection closed first, the
+	// connection's error (an *OpError, such as a reset by the peer) when it failed, or an error wrapping
+	// io.ErrUnexpectedEOF when the file ended before n bytes (the connection is then aborted, since its
+	// peer was promised bytes that will never come). Queued file bytes count towards the high water mark
+	// of back-pressure. SendFile returns ErrClosed on a closed or closing connection, or an error for a
+	// bad region or a file that cannot be sent; callback does not run then.
+	SendFile(f *os.File, offset, n int64, callback func(c Conn, err error)) error
 	// Execute runs fn on the connection's loop, serialised with its callbacks; Write and the inbound
 	// methods may be used inside fn. It returns ErrClosed on a closed connection, or ErrQueueFull.
 	Execute(fn func(c Conn)) error

@@ -47,8 +47,8 @@ type Engine struct {
 
 // New checks the handler, addresses and options and prepares an engine without starting anything.
 // Addresses are tcp://host:port, tcp4://host:port, tcp6://[host]:port or unix:///path; a missing scheme
-// means tcp. The errors name the bad value. An engine without addresses only makes outbound connections
-// (Dial).
+// means tcp. The errors name the bad value. An engine without addresses (or listeners, WithListeners)
+// only makes outbound connections (Dial).
 func New(h Handler, addrs []string, opts ...Option) (*Engine, error) {
 	if h == nil {
 		return nil, errors.New("eddy: nil Handler")
@@ -69,6 +69,7 @@ func New(h Handler, addrs []string, opts ...Option) (*Engine, error) {
 	if o.lowWater >= o.highWater {
 		return nil, fmt.Errorf("eddy: write low water mark %d is not below the high water mark %d", o.lowWater, o.highWater)
 	}
+	eps = append(eps, listenerEndpoints(o.listeners)...)
 	e := &Engine{h: h, eps: eps, opts: o, stopDone: make(chan struct{})}
 	kind, im, err := newImpl(e)
 	if err != nil {
@@ -92,6 +93,7 @@ func (e *Engine) Start() error {
 	e.started = true
 	if err := e.impl.start(); err != nil {
 		e.stopped = true
+		e.closeAdopted()
 		close(e.stopDone)
 		return err
 	}
@@ -129,6 +131,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.stopped = true
 	e.mu.Unlock()
 	err := e.impl.stop(ctx)
+	e.closeAdopted()
 	if sh, ok := e.h.(ShutdownHandler); ok {
 		sh.OnShutdown(e)
 	}
@@ -181,12 +184,12 @@ func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
 // Serve creates and starts an engine, serves until ctx is done, then stops it gracefully, waiting at most
 // the stop timeout (WithStopTimeout). It returns the first error from starting or stopping.
 func Serve(ctx context.Context, h Handler, addrs []string, opts ...Option) error {
-	if len(addrs) == 0 {
-		return errors.New("eddy: no address to listen on")
-	}
 	e, err := New(h, addrs, opts...)
 	if err != nil {
 		return err
+	}
+	if len(e.eps) == 0 {
+		return errors.New("eddy: no address to listen on")
 	}
 	if err := e.Start(); err != nil {
 		return err

@@ -82,6 +82,8 @@ type connExtra struct {
 	reason error          // the reason OnClose will report
 	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
 	dial   *dialState     // while connecting
+	files  fileQueue      // SendFile regions not yet sent (epoll_sendfile_linux.go)
+	splice *urSplice      // uring: SendFile's pipe and splice state (uring_splice_linux.go)
 }
 
 // extra returns c's connExtra, allocating it if needed. Loop only.
@@ -119,7 +121,7 @@ func (c *epConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
 	}
-	c.out.Write(b)
+	c.tail().Write(b)
 	c.l.markDirty(c)
 	return len(b), nil
 }
@@ -129,8 +131,9 @@ func (c *epConn) Writev(bs [][]byte) (int, error) {
 		return 0, ErrClosed
 	}
 	n := 0
+	out := c.tail()
 	for _, b := range bs {
-		c.out.Write(b)
+		out.Write(b)
 		n += len(b)
 	}
 	c.l.markDirty(c)
@@ -162,11 +165,11 @@ func asyncWriteTask(arg any) {
 		}
 		return
 	}
-	c.out.Write(r.b)
+	c.tail().Write(r.b)
 	c.l.markDirty(c)
 	if r.cb != nil {
 		x := c.extra()
-		x.waits.add(c.out.Len(), r.cb)
+		x.waits.add(c.queued(), r.cb)
 	}
 }
 
@@ -296,6 +299,7 @@ func (c *epConn) notifyClose(err error) {
 	}
 	c.notified = true
 	c.failAsync()
+	c.failFiles(err)
 	c.l.g.e.h.OnClose(c, err)
 }
 
@@ -313,6 +317,7 @@ func (c *epConn) release() {
 	c.in.Reset()
 	c.out.Reset()
 	c.failAsync()
+	c.failFiles(nil)
 	unix.Close(int(c.fd))
 	c.l.unregister(c)
 }
@@ -393,7 +398,7 @@ func (c *epConn) read() {
 			if c.closeReq.Load() || c.peerEOF { // closing, or half-closed: nothing more to read
 				return
 			}
-			if c.out.Len() > l.g.e.opts.highWater {
+			if c.queued() > l.g.e.opts.highWater {
 				c.readPaused = true
 				return
 			}
@@ -441,8 +446,8 @@ func (c *epConn) queueReread() {
 	}
 }
 
-// flush writes the queued output with one writev per attempt until it is all out or the socket is full, and
-// advances the close state machine.
+// flush writes the queued output with one writev per attempt, and the file regions between with sendfile,
+// until it is all out or the socket is full, and advances the close state machine.
 func (l *epLoop) flush(c *epConn) {
 	if c.state == connReleased || c.state == connLinger {
 		return
@@ -467,11 +472,18 @@ func (l *epLoop) flush(c *epConn) {
 			return
 		}
 	}
-	if c.readPaused && c.out.Len() <= l.g.e.opts.lowWater {
+	if c.out.Len() == 0 && c.writable && c.sendFiles() {
+		l.flush(c) // a file region is out: now the bytes written after it, and the next region
+		return
+	}
+	if c.state == connReleased {
+		return
+	}
+	if c.readPaused && c.queued() <= l.g.e.opts.lowWater {
 		c.readPaused = false
 		c.queueReread()
 	}
-	if c.out.Len() > 0 {
+	if c.hasOutput() {
 		return
 	}
 	switch {

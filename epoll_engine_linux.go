@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/eddyio/eddy/internal/socket"
 )
 
 // listenBacklog is the accept queue length asked of the kernel (capped by net.core.somaxconn).
@@ -57,13 +55,13 @@ func (g *epollEngine) start() (err error) {
 		}
 	}()
 	for _, ep := range g.e.eps {
-		perLoop := o.reusePort && ep.network != "unix" && o.loops > 1
+		perLoop := listenPerLoop(o, ep)
 		addr := ep.addr()
 		for i, l := range g.loops {
 			if i > 0 && !perLoop {
 				break
 			}
-			fd, bound, err := socket.Listen(ep.network, addr, o.reusePort && ep.network != "unix", listenBacklog)
+			fd, bound, err := openListener(ep, addr, o.reusePort && ep.network != "unix")
 			if err != nil {
 				return opError("listen", ep.network, addr, "", err)
 			}

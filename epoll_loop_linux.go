@@ -219,7 +219,7 @@ func (l *epLoop) dispatch(ev netpoll.Event) {
 	}
 	if ev.Events&(netpoll.Out|netpoll.ErrMask) != 0 {
 		c.writable = true
-		if c.out.Len() > 0 {
+		if c.hasOutput() {
 			l.flush(c)
 		}
 	}

@@ -3,6 +3,7 @@ package eddy
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"time"
 )
@@ -54,6 +55,7 @@ type options struct {
 	stopTimeout  time.Duration
 	taskQueueCap int
 	logger       *slog.Logger
+	listeners    []net.Listener // adopted (WithListeners, listeners.go)
 }
 
 func defaultOptions() options {

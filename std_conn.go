@@ -41,6 +41,7 @@ type stdConn struct {
 	wcond      sync.Cond // the writer waits for output or a close
 	rcond      sync.Cond // the reader waits for the output to drain below the low water mark
 	wq         buffer.Outbound
+	files      fileQueue // SendFile regions, each with the bytes written after it (std_sendfile.go)
 	waits      asyncWaits
 	wantShutWr bool
 	shutWr     bool
@@ -203,8 +204,8 @@ func (c *stdConn) waitOutputRoom() bool {
 	o := &c.g.e.opts
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.wq.Len() > o.highWater {
-		for c.wq.Len() > o.lowWater && !c.aborted && !c.closing {
+	if c.queued() > o.highWater {
+		for c.queued() > o.lowWater && !c.aborted && !c.closing {
 			c.rcond.Wait()
 		}
 	}
@@ -219,12 +220,16 @@ func (c *stdConn) writeLoop() {
 	vecs := make([][]byte, 0, maxIovecs)
 	for {
 		c.wmu.Lock()
-		for c.wq.Len() == 0 && !c.closing && !c.aborted && c.wantShutWr == c.shutWr {
+		for c.wq.Len() == 0 && len(c.files) == 0 && !c.closing && !c.aborted && c.wantShutWr == c.shutWr {
 			c.wcond.Wait()
 		}
 		if c.aborted {
 			c.wmu.Unlock()
 			break
+		}
+		if c.wq.Len() == 0 && len(c.files) > 0 {
+			c.sendFilePiece() // unlocks wmu
+			continue
 		}
 		if c.wq.Len() == 0 {
 			if c.wantShutWr && !c.shutWr {
@@ -247,7 +252,7 @@ func (c *stdConn) writeLoop() {
 		c.wmu.Lock()
 		c.wq.Consume(n)
 		done := c.waits.advance(n)
-		if c.wq.Len() <= c.g.e.opts.lowWater {
+		if c.queued() <= c.g.e.opts.lowWater {
 			c.rcond.Broadcast()
 		}
 		c.wmu.Unlock()
@@ -265,10 +270,14 @@ func (c *stdConn) writeLoop() {
 	c.wmu.Lock()
 	waits := c.waits.take()
 	c.wq.Reset()
+	files := c.files
+	c.files = nil
+	reason := c.reason
 	c.wmu.Unlock()
 	for _, w := range waits {
 		c.post(func() { w.cb(c, ErrClosed) })
 	}
+	c.post(func() { files.fail(c, reason) })
 	c.notifyClose(c.closeReason())
 	c.nc.Close()
 }
@@ -384,14 +393,15 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 		c.wmu.Unlock()
 		return 0, ErrClosed
 	}
-	c.wq.Write(one)
+	out := c.files.tail(&c.wq)
+	out.Write(one)
 	n := len(one)
 	for _, b := range bs {
-		c.wq.Write(b)
+		out.Write(b)
 		n += len(b)
 	}
 	if cb != nil {
-		c.waits.add(c.wq.Len(), cb)
+		c.waits.add(c.queued(), cb)
 	}
 	c.wcond.Signal()
 	c.wmu.Unlock()

@@ -42,6 +42,11 @@ func (g *stdEngine) loopList() []Loop {
 
 func (g *stdEngine) start() error {
 	for _, ep := range g.e.eps {
+		if ep.ln != nil { // adopted: accepted on as it is, closed by closeListeners and Engine.Stop
+			g.lns = append(g.lns, ep.ln)
+			g.bound = append(g.bound, ep.ln.Addr())
+			continue
+		}
 		ln, err := net.Listen(ep.network, ep.address)
 		if err != nil {
 			g.closeListeners()

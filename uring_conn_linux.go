@@ -34,7 +34,7 @@ type urConn struct {
 
 	recvArmed       bool // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
 	recvCancel      bool // an ASYNC_CANCEL of that recv was submitted (back-pressure)
-	sending         bool // a SEND/SENDMSG is in flight; at most one per connection
+	sending         bool // a SEND/SENDMSG, or a SendFile splice step, is in flight; at most one per connection
 	polling         bool // the POLL_ADD that ends a connect is in flight
 	dirty           bool // in l.dirty
 	redeliverQueued bool // in l.redeliver
@@ -164,7 +164,7 @@ func (c *urConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
 	}
-	c.out.Write(b)
+	c.tail().Write(b)
 	c.l.markDirty(c)
 	return len(b), nil
 }
@@ -175,8 +175,9 @@ func (c *urConn) Writev(bs [][]byte) (int, error) {
 		return 0, ErrClosed
 	}
 	n := 0
+	out := c.tail()
 	for _, b := range bs {
-		c.out.Write(b)
+		out.Write(b)
 		n += len(b)
 	}
 	c.l.markDirty(c)
@@ -209,11 +210,11 @@ func urAsyncWriteTask(arg any) {
 		}
 		return
 	}
-	c.out.Write(r.b)
+	c.tail().Write(r.b)
 	c.l.markDirty(c)
 	if r.cb != nil {
 		x := c.extra()
-		x.waits.add(c.out.Len(), r.cb)
+		x.waits.add(c.queued(), r.cb)
 	}
 }
 
@@ -338,6 +339,7 @@ func (c *urConn) notifyClose(err error) {
 	}
 	c.notified = true
 	c.failAsync()
+	c.failFiles(err)
 	c.l.g.e.h.OnClose(c, err)
 }
 

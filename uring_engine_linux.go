@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/eddyio/eddy/internal/socket"
 )
 
 // uringEngine runs one urLoop per configured loop. Each loop owns an io_uring instance created on its own
@@ -75,13 +73,13 @@ func (g *uringEngine) start() (err error) {
 		}
 	}()
 	for _, ep := range g.e.eps {
-		perLoop := o.reusePort && ep.network != "unix" && o.loops > 1
+		perLoop := listenPerLoop(o, ep)
 		addr := ep.addr()
 		for i, l := range g.loops {
 			if i > 0 && !perLoop {
 				break
 			}
-			fd, bound, err := socket.Listen(ep.network, addr, o.reusePort && ep.network != "unix", listenBacklog)
+			fd, bound, err := openListener(ep, addr, o.reusePort && ep.network != "unix")
 			if err != nil {
 				return opError("listen", ep.network, addr, "", err)
 			}

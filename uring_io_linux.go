@@ -106,7 +106,7 @@ func (c *urConn) received(b []byte) {
 	switch {
 	case c.state != connOpen || c.closeReq.Load():
 		return // closing, lingering or released: input is dropped
-	case c.readPaused || c.out.Len() > c.l.g.e.opts.highWater:
+	case c.readPaused || c.queued() > c.l.g.e.opts.highWater:
 		c.pause()
 		c.in.Append(b)
 		return
@@ -156,12 +156,21 @@ func (c *urConn) flush() {
 	if c.state == connReleased || c.state == connLinger || c.sending {
 		return // a send in flight marks the connection dirty again when it completes
 	}
+	if c.out.Len() == 0 {
+		c.fillFromFiles()
+		if c.state == connReleased {
+			return
+		}
+	}
 	o := &c.l.g.e.opts
-	if c.readPaused && c.out.Len() <= o.lowWater {
+	if c.readPaused && c.queued() <= o.lowWater {
 		c.resume()
 	}
+	if c.sending { // a file region is being spliced
+		return
+	}
 	if c.out.Len() > 0 {
-		if c.state == connOpen && c.out.Len() > o.highWater {
+		if c.state == connOpen && c.queued() > o.highWater {
 			c.pause()
 		}
 		c.send()
@@ -252,6 +261,7 @@ func (c *urConn) release() {
 	}
 	c.in.Reset()
 	c.failAsync()
+	c.failFiles(nil)
 	c.cancelOps()
 	c.maybeFinalize()
 }
@@ -304,6 +314,7 @@ func (c *urConn) maybeFinalize() {
 	}
 	unix.Close(int(c.fd))
 	c.fd = -1
+	c.closeSplice(true)
 	c.in.Reset()
 	c.out.Reset()
 	c.l.unregister(c)

@@ -270,6 +270,10 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 		if c := l.lookup(tok); c != nil {
 			c.onConnect(cqe)
 		}
+	case urOpSpliceIn, urOpSpliceOut, urOpSplicePoll:
+		if c := l.lookup(tok); c != nil {
+			c.onSplice(urTokenOp(tok), cqe)
+		}
 	case urOpCancel:
 		if err := cqe.Err(); err != nil && !errors.Is(err, unix.ENOENT) {
 			l.logger().Debug("eddy: io_uring cancel", "loop", l.idx, "err", err)

@@ -56,10 +56,14 @@
 //   - A handler that panics gets a 500 answer if nothing was sent yet (net/http closes the
 //     connection without one); the connection is closed either way.
 //   - When the worker pool is full a request gets 503 and the connection is closed.
-//   - Serve re-listens on the address of the listener it is given (the engine opens its own
-//     sockets), and Shutdown accepts and closes connections made while it drains, since the
-//     engine cannot stop accepting and keep serving.
-//   - Files are sent through ordinary writes: the engine has no sendfile yet.
+//   - Serve adopts the listener it is given (eddy.WithListeners): one loop accepts on it and hands
+//     connections to the others, where ListenAndServe gives each loop its own SO_REUSEPORT
+//     socket. Shutdown closes the listeners first (Engine.StopAccepting), so connections made
+//     while it drains are refused.
+//   - A body copied from an *os.File (io.Copy, io.CopyN, http.ServeContent, http.FileServer over
+//     http.Dir) into a response with a Content-Length goes out with the engine's Conn.SendFile:
+//     sendfile(2) on epoll and std, splices through a pipe on uring. Other bodies, and
+//     multi-range responses (which net/http writes through a pipe), are copied.
 //   - The ResponseWriter and the map its Header method returns are reused for later requests
 //     once the handler has returned; net/http makes new ones, but forbids their use after
 //     ServeHTTP returns too.

@@ -2,6 +2,7 @@ package http1
 
 import (
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -105,6 +106,9 @@ func (c *fakeConn) AsyncWrite(b []byte, cb func(eddy.Conn, error)) error {
 func (c *fakeConn) Execute(fn func(eddy.Conn)) error {
 	c.l.Execute(func() { fn(c) })
 	return nil
+}
+func (c *fakeConn) SendFile(*os.File, int64, int64, func(eddy.Conn, error)) error {
+	return eddy.ErrUnsupported
 }
 func (c *fakeConn) Close() error                       { c.closed = true; return nil }
 func (c *fakeConn) CloseWrite() error                  { return nil }

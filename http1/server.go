@@ -206,7 +206,8 @@ func (s *Server) Start() error {
 	return s.start(addr)
 }
 
-func (s *Server) start(addr string) error {
+// start starts the engine on addr (none when empty) and the adopted listeners lns.
+func (s *Server) start(addr string, lns ...net.Listener) error {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -226,8 +227,15 @@ func (s *Server) start(addr string) error {
 	if s.Logger != nil {
 		opts = append(opts, eddy.WithLogger(s.Logger))
 	}
+	if len(lns) > 0 {
+		opts = append(opts, eddy.WithListeners(lns...))
+	}
 	opts = append(opts, s.EngineOptions...)
-	e, err := eddy.New(s, []string{addr}, opts...)
+	var addrs []string
+	if addr != "" {
+		addrs = []string{addr}
+	}
+	e, err := eddy.New(s, addrs, opts...)
 	if err != nil {
 		return err
 	}
@@ -249,26 +257,21 @@ func (s *Server) ListenAndServe() error {
 	return ErrServerClosed
 }
 
-// Serve serves on the address of ln, then returns ErrServerClosed after Shutdown or Close.
+// Serve serves on ln, then returns ErrServerClosed after Shutdown or Close; any other error means
+// the server could not start. As net/http's Serve, it closes ln in every case.
 //
-// The engine opens its own sockets (one per loop with SO_REUSEPORT), and cannot adopt an open
-// listener, so Serve closes ln and listens again on the same address: between the two, another
-// process could take the port. Only *net.TCPListener and *net.UnixListener are accepted, since a
+// The engine adopts ln's socket (eddy.WithListeners): it accepts on it without closing it and
+// listening again, so no other process can take the port in between; one loop accepts and hands
+// the connections to the others. Only *net.TCPListener and *net.UnixListener are accepted, since a
 // wrapped listener's behaviour (TLS, limits) would be lost.
 func (s *Server) Serve(ln net.Listener) error {
-	var addr string
-	switch l := ln.(type) {
-	case *net.TCPListener:
-		addr = "tcp://" + l.Addr().String()
-	case *net.UnixListener:
-		addr = "unix://" + l.Addr().String()
+	switch ln.(type) {
+	case *net.TCPListener, *net.UnixListener:
 	default:
 		return fmt.Errorf("http1: Serve needs a *net.TCPListener or *net.UnixListener, not %T", ln)
 	}
-	if err := ln.Close(); err != nil {
-		return err
-	}
-	if err := s.start(addr); err != nil {
+	if err := s.start("", ln); err != nil {
+		ln.Close() // the engine closes ln once it owns it; before that, an error leaves it to us
 		return err
 	}
 	<-s.done
@@ -284,6 +287,17 @@ func (s *Server) Addrs() []net.Addr {
 		return nil
 	}
 	return s.engine.Addrs()
+}
+
+// EngineKind returns the engine the server runs on (the one EngineAuto picked), or "" before the
+// server has started.
+func (s *Server) EngineKind() eddy.EngineKind {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.engine == nil {
+		return ""
+	}
+	return s.engine.Kind()
 }
 
 // SetKeepAlivesEnabled controls whether connections are kept alive after a response (default

@@ -159,6 +159,7 @@ func TestServeTakesOverAListenersAddress(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr := ln.Addr().String()
+		early := dial(t, addr) // waits in ln's accept queue: served only if Serve adopts ln's socket
 		srv := &http1.Server{Engine: engine, Handler: hello}
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(ln) }()
@@ -171,9 +172,21 @@ func TestServeTakesOverAListenersAddress(t *testing.T) {
 		if r := exchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")[0]; r.body != "Hello, World!" {
 			t.Fatalf("%+v", r)
 		}
+		early.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		if r, err := readResponse(bufio.NewReader(early), "GET"); err != nil || r.body != "Hello, World!" {
+			t.Fatalf("connection made before Serve: %+v, %v", r, err)
+		}
 		srv.Close()
 		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
 			t.Fatalf("Serve = %v", err)
 		}
+		if _, err := ln.Accept(); err == nil {
+			t.Fatal("ln still accepts after Serve returned")
+		}
+		ln2, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("the address is still taken after Serve returned: %v", err)
+		}
+		ln2.Close()
 	})
 }

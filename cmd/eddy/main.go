@@ -3,15 +3,18 @@
 // generator as a child process of itself, pinned to CPUs where it can, and prints a table of ratios;
 // "eddy echo" serves an echo server on an eddy engine (or, with --baseline, on a goroutine per connection
 // with package net, the peer it is measured against); "eddy hello" serves "Hello, World!" over HTTP/1.1 on
-// eddy's http1 (or, with --baseline, on net/http); and "eddy load" is a load generator built on eddy
-// itself: a dial-only engine opens the connections and its loops drive them from callbacks, with no
-// goroutine per connection. It speaks echo (every byte verified) and HTTP/1.1 (keep-alive, pipelining,
-// every status checked), closed-loop or at a fixed rate (open loop, latency measured from each request's
-// scheduled time), and reports throughput and latency percentiles from HDR histograms. Run "eddy help"
-// for the list of commands and "eddy help <command>" for the flags of one.
+// eddy's http1 (or, with --baseline, on net/http); "eddy serve" serves the files of a directory over
+// HTTP/1.1 (http.FileServer on http1, file bodies sent with sendfile where the engine has it); and "eddy
+// load" is a load generator built on eddy itself: a dial-only engine opens the connections and its loops
+// drive them from callbacks, with no goroutine per connection. It speaks echo (every byte verified) and
+// HTTP/1.1 (keep-alive, pipelining, every status checked), closed-loop or at a fixed rate (open loop,
+// latency measured from each request's scheduled time), and reports throughput and latency percentiles
+// from HDR histograms. Run "eddy help" for the list of commands and "eddy help <command>" for the flags
+// of one. Each server stops gracefully on SIGINT or SIGTERM.
 //
 //	eddy bench
 //	eddy echo --addr tcp://127.0.0.1:9000 --engine epoll --loops 1
+//	eddy serve --dir ./public --addr 127.0.0.1:8080
 //	eddy load --addr 127.0.0.1:9000 --conns 100 --size 64 --duration 10s
 //	eddy load --url http://127.0.0.1:8080/ --conns 100 --pipeline 4 --requests 1000000
 //	eddy load --url http://127.0.0.1:8080/ --conns 50 --rate 20000 --duration 30s
@@ -47,7 +50,7 @@ type command struct {
 }
 
 // commands lists the subcommands in the order "eddy help" shows them.
-var commands = []command{benchCommand, echoCommand, helloCommand, loadCommand}
+var commands = []command{benchCommand, echoCommand, helloCommand, serveCommand, loadCommand}
 
 // usageError is a command line that could not be understood; it makes eddy exit with exitUsage.
 type usageError struct {

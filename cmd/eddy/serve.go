@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/http1"
+)
+
+// serveCommand is "eddy serve": a static file server, http.FileServer on the engine's HTTP/1.1 server.
+var serveCommand = command{
+	name:    "serve",
+	summary: "serve the files of a directory over HTTP/1.1 (sendfile where the engine has it)",
+	usage:   "eddy serve [--dir .] [--addr 127.0.0.1:8080] [--engine auto|epoll|uring|std] [--loops N] [--duration D]",
+	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
+		var cfg serveConfig
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.StringVar(&cfg.dir, "dir", ".", "`directory` to serve")
+		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`: host:port, tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
+		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
+		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops (0: one per GOMAXPROCS)")
+		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
+		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runServe(ctx, cfg, stderr) }
+	},
+}
+
+// serveConfig is the configuration of a file server.
+type serveConfig struct {
+	dir      string
+	addr     string
+	engine   string
+	loops    int           // 0: the engine's default
+	duration time.Duration // 0: until ctx is done
+}
+
+// serveStopTimeout bounds the graceful stop: the responses in progress get this long to finish (a large
+// file to a slow client may need more), then the connections left are closed.
+const serveStopTimeout = 10 * time.Second
+
+// runServe checks cfg, serves until ctx is done or cfg.duration has passed, and logs to stderr.
+func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
+	if cfg.loops < 0 {
+		return usagef("serve", "--loops %d: want 0 or more", cfg.loops)
+	}
+	if cfg.duration < 0 {
+		return usagef("serve", "--duration %v: want 0 or more", cfg.duration)
+	}
+	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
+		return usagef("serve", "--engine %q: want auto, epoll, uring or std", cfg.engine)
+	}
+	if fi, err := os.Stat(cfg.dir); err != nil {
+		return err
+	} else if !fi.IsDir() {
+		return fmt.Errorf("--dir %s: not a directory", cfg.dir)
+	}
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	err := serveFiles(ctx, cfg, log.New(stderr, "", 0), func(l listening) {
+		loops := ""
+		switch l.Loops {
+		case 0:
+		case 1:
+			loops = ", 1 loop"
+		default:
+			loops = fmt.Sprintf(", %d loops", l.Loops)
+		}
+		fmt.Fprintf(stderr, "eddy serve: serving %s on %s (engine %s%s)\n", cfg.dir, serveURL(l), l.Engine, loops)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "eddy serve: stopped")
+	return nil
+}
+
+// serveURL returns the address a browser would use, for the log line.
+func serveURL(l listening) string {
+	if l.Addr.Network() == "unix" {
+		return "unix://" + l.Addr.String()
+	}
+	return "http://" + l.Addr.String() + "/"
+}
+
+// serveFiles serves cfg.dir until ctx is done, then shuts the server down gracefully, waiting at most
+// serveStopTimeout for the responses in progress. Once the server listens, ready is called with its bound
+// address. Server errors (such as a panic in a handler) go to errLog.
+func serveFiles(ctx context.Context, cfg serveConfig, errLog *log.Logger, ready func(listening)) error {
+	kind, err := eddy.ParseEngineKind(cfg.engine)
+	if err != nil {
+		return err
+	}
+	srv := &http1.Server{
+		Addr:              cfg.addr,
+		Handler:           http.FileServer(http.Dir(cfg.dir)),
+		Engine:            kind,
+		Loops:             cfg.loops,
+		ErrorLog:          errLog,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	if err := srv.Start(); err != nil {
+		srv.Close() // stops the worker pool the server made for its handlers
+		return err
+	}
+	l := listening{Addr: srv.Addrs()[0], Engine: string(srv.EngineKind())}
+	if l.Engine != string(eddy.EngineStd) {
+		l.Loops = cfg.loops
+		if l.Loops == 0 {
+			l.Loops = runtime.GOMAXPROCS(0)
+		}
+	}
+	ready(l)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), serveStopTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+	return nil
+}

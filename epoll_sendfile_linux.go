@@ -1,0 +1,100 @@
+package eddy
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/buffer"
+)
+
+// File regions on the epoll engine: sendfile(2) from the page cache to the non-blocking socket, in the
+// order of the output queue (see sendfile.go). Like writev, sendfile runs on the loop; it takes what the
+// socket's send buffer has room for and returns, and EPOLLOUT resumes it. A file that is not in the page
+// cache makes the loop wait for the disk, as with a read(2) of it.
+
+// epSendfileMax bounds one sendfile call, so that AsyncWrite callbacks behind a large region run as soon
+// as their bytes are out rather than at the end of the region.
+const epSendfileMax = 4 << 20
+
+// SendFile queues n bytes of f from offset behind the output written so far (Conn.SendFile).
+func (c *epConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
+	if !c.writeOK() {
+		return ErrClosed
+	}
+	s, err := newFileSend(f, offset, n, cb)
+	if err != nil {
+		return err
+	}
+	x := c.extra()
+	x.files = append(x.files, s)
+	c.l.markDirty(c)
+	return nil
+}
+
+// tail returns the byte queue writes go to: c.out, or the queue behind the last file region.
+func (c *epConn) tail() *buffer.Outbound {
+	if x := c.x.Load(); x != nil {
+		return x.files.tail(&c.out)
+	}
+	return &c.out
+}
+
+// queued returns the output bytes not yet handed to the kernel, file regions included.
+func (c *epConn) queued() int {
+	n := c.out.Len()
+	if x := c.x.Load(); x != nil && len(x.files) > 0 {
+		n += x.files.bytes()
+	}
+	return n
+}
+
+// hasOutput reports whether anything is queued to send: bytes or a file region (even an empty one).
+func (c *epConn) hasOutput() bool {
+	if c.out.Len() > 0 {
+		return true
+	}
+	x := c.x.Load()
+	return x != nil && len(x.files) > 0
+}
+
+// sendFiles runs when c.out is empty and the socket writable: it sends the head file region until the
+// socket is full or the region is done; a finished region's callback runs and the bytes written after it
+// become c.out. It reports whether the flush should go on.
+func (c *epConn) sendFiles() bool {
+	x := c.x.Load()
+	if x == nil || len(x.files) == 0 {
+		return false
+	}
+	s := x.files[0]
+	for s.n > 0 {
+		n, err := unix.Sendfile(int(c.fd), int(s.f.Fd()), &s.off, int(min(s.n, epSendfileMax)))
+		switch {
+		case n > 0:
+			s.n -= int64(n)
+			c.wrote(n)
+			if c.state == connReleased { // a callback closed it
+				return false
+			}
+		case err == unix.EAGAIN:
+			c.writable = false
+			return false
+		case err == unix.EINTR:
+		case err == nil: // end of file before the end of the region
+			c.abort(opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
+			return false
+		default:
+			c.abort(opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
+			return false
+		}
+	}
+	x.files.complete(c, &c.out)
+	return c.state != connReleased
+}
+
+// failFiles drops the queued file regions, running their callbacks with err (ErrClosed when nil).
+func (c *epConn) failFiles(err error) {
+	if x := c.x.Load(); x != nil {
+		x.files.fail(c, err)
+	}
+}

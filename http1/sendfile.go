@@ -1,0 +1,168 @@
+package http1
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// Response bodies from files: a handler that copies an *os.File into the ResponseWriter (io.Copy,
+// io.CopyN, http.ServeContent and so http.FileServer over http.Dir) sends it with the engine's
+// Conn.SendFile, from the page cache to the socket, when the response has a Content-Length.
+
+// sendFileMin is the smallest region ReadFrom sends with SendFile: below it, copying into the batch that
+// carries the head costs less than the extra system calls.
+const sendFileMin = 16 << 10
+
+// sniffLen is how much of the body http.DetectContentType looks at.
+const sniffLen = 512
+
+// sendFileCount counts the regions handed to SendFile, for tests (export_test.go).
+var sendFileCount atomic.Int64
+
+var _ io.ReaderFrom = (*response)(nil)
+
+// writerOnly hides ReadFrom from io.Copy, for the copying fallback.
+type writerOnly struct{ io.Writer }
+
+// ReadFrom copies src into the response body (io.ReaderFrom). When src is an *os.File or an
+// *io.LimitedReader of one (what io.CopyN passes; http.ServeContent uses it with the http.File that
+// http.Dir opens) and the response has a Content-Length that the file's bytes fit in, the region goes
+// to the socket with the engine's Conn.SendFile, without passing through user space; src's offset (and
+// the LimitedReader's N) advance as if it had been read. Otherwise the bytes are copied as by Write.
+func (w *response) ReadFrom(src io.Reader) (int64, error) {
+	f, n, lr, closeF := fileRegion(src)
+	if f == nil {
+		return io.Copy(writerOnly{w}, src)
+	}
+	if closeF {
+		defer f.Close()
+	}
+	if n < sendFileMin {
+		return io.Copy(writerOnly{w}, src)
+	}
+	if w.canContinue.Load() {
+		w.disableContinue()
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	var sniffed int64
+	if !w.headSent && w.snap.has&exContentType == 0 {
+		// Let the head's Content-Type be sniffed from the first bytes, as Write would.
+		k, err := io.CopyN(writerOnly{w}, src, sniffLen)
+		sniffed, n = k, n-k
+		if err != nil {
+			return sniffed, err
+		}
+	}
+	if w.isHEAD || !bodyAllowedForStatus(w.status) || w.contentLength < 0 || w.written+n > w.contentLength || w.err != nil {
+		k, err := io.Copy(writerOnly{w}, src)
+		return sniffed + k, err
+	}
+	if err := w.flush(false); err != nil { // the head and the buffered body go first
+		return sniffed, err
+	}
+	w.waitInflight()
+	if w.err != nil {
+		return sniffed, w.err
+	}
+	if w.chunked || w.bodyless {
+		k, err := io.Copy(writerOnly{w}, src)
+		return sniffed + k, err
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		k, err := io.Copy(writerOnly{w}, src)
+		return sniffed + k, err
+	}
+	sendFileCount.Add(1)
+	if err := w.sendFile(f, off, n); err != nil {
+		return sniffed, err
+	}
+	w.written += n
+	f.Seek(n, io.SeekCurrent)
+	if lr != nil {
+		lr.N -= n
+	}
+	return sniffed + n, nil
+}
+
+// osFile is what an *os.File offers, and what wraps one without hiding it: io.Copy(w, f) reaches
+// ReadFrom with such a wrapper, as (*os.File).WriteTo hides its own WriteTo from io.Copy.
+type osFile interface {
+	io.Reader
+	io.Seeker
+	syscall.Conn
+	Stat() (fs.FileInfo, error)
+}
+
+// fileRegion returns the regular file src reads from and how many bytes it would read (to the end of
+// the file, or the LimitedReader's N), or a nil file. A file that wraps an *os.File is a duplicate of
+// its descriptor that the caller closes (closeF).
+func fileRegion(src io.Reader) (f *os.File, n int64, lr *io.LimitedReader, closeF bool) {
+	n = -1
+	if l, ok := src.(*io.LimitedReader); ok {
+		lr, n, src = l, l.N, l.R
+	}
+	of, ok := src.(osFile)
+	if !ok {
+		return nil, 0, nil, false
+	}
+	fi, err := of.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, 0, nil, false
+	}
+	pos, err := of.Seek(0, io.SeekCurrent)
+	if err != nil || pos >= fi.Size() {
+		return nil, 0, nil, false
+	}
+	if left := fi.Size() - pos; n < 0 || n > left {
+		n = left // the file ends first: sendfile would stop there too
+	}
+	if f, ok = of.(*os.File); !ok {
+		if f, err = dupFile(of, fi.Name()); err != nil {
+			return nil, 0, nil, false
+		}
+		closeF = true
+	}
+	return f, n, lr, closeF
+}
+
+// sendFile queues the region on the connection's loop behind the batches already handed to it and waits
+// until the kernel has it all, the connection fails, or the write deadline passes.
+func (w *response) sendFile(f *os.File, off, n int64) error {
+	done := make(chan error, 1) // the callback never blocks the loop, even when nobody waits any more
+	cb := func(_ eddy.Conn, err error) { done <- err }
+	if err := w.post(func(c eddy.Conn) {
+		if err := c.SendFile(f, off, n, cb); err != nil {
+			done <- err
+		}
+	}); err != nil {
+		return err
+	}
+	var deadline <-chan time.Time
+	if !w.writeDeadline.IsZero() {
+		t := time.NewTimer(time.Until(w.writeDeadline))
+		defer t.Stop()
+		deadline = t.C
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			w.fail(err)
+		}
+	case <-w.req.Context().Done(): // the connection closed before the loop ran the task
+		w.fail(eddy.ErrClosed)
+	case <-deadline:
+		w.fail(os.ErrDeadlineExceeded)
+		w.c.Close()
+	}
+	return w.err
+}

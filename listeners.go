@@ -1,0 +1,66 @@
+package eddy
+
+import (
+	"fmt"
+	"net"
+)
+
+// Adopted listeners (WithListeners): sockets a program opened before the engine, served without closing
+// and re-binding their address, so no other process can take the port in between.
+//
+// Each engine accepts on its own reference to the socket: the Linux engines on a duplicate of its
+// descriptor (listeners_linux.go), set non-blocking and registered like a listener they opened, with one
+// loop accepting and handing connections to the loops in turn (as with WithReusePort(false)). The std
+// engine accepts on the net.Listener itself. A listener that has SO_REUSEPORT set is served the same way:
+// opening more sockets in its group would be binding the port again, which adopting exists to avoid, and
+// the kernel's spreading would then depend on sockets the caller never saw.
+
+// WithListeners makes the engine serve already-open listeners, in addition to its addresses (New then
+// accepts an empty address list). Each must be a *net.TCPListener or a *net.UnixListener. The engine takes
+// ownership of them: it closes them when it stops (or when Start fails), so the caller must neither
+// accept on them nor close them. A Unix listener is closed as package net closes it, removing its socket
+// file unless SetUnlinkOnClose(false) was called.
+func WithListeners(lns ...net.Listener) Option {
+	return func(o *options) error {
+		for i, ln := range lns {
+			switch l := ln.(type) {
+			case *net.TCPListener:
+				if l == nil {
+					return fmt.Errorf("eddy: bad option WithListeners: listener %d is nil", i)
+				}
+			case *net.UnixListener:
+				if l == nil {
+					return fmt.Errorf("eddy: bad option WithListeners: listener %d is nil", i)
+				}
+			default:
+				return fmt.Errorf("eddy: bad option WithListeners: listener %d is %T, want *net.TCPListener or *net.UnixListener", i, ln)
+			}
+		}
+		o.listeners = append(o.listeners, lns...)
+		return nil
+	}
+}
+
+// listenerEndpoints returns an endpoint for each adopted listener.
+func listenerEndpoints(lns []net.Listener) []*endpoint {
+	eps := make([]*endpoint, 0, len(lns))
+	for _, ln := range lns {
+		a := ln.Addr()
+		ep := &endpoint{raw: a.String(), network: a.Network(), address: a.String(), ln: ln}
+		switch a := a.(type) {
+		case *net.TCPAddr:
+			ep.tcp = a
+		case *net.UnixAddr:
+			ep.unix = a
+		}
+		eps = append(eps, ep)
+	}
+	return eps
+}
+
+// closeAdopted closes the adopted listeners once the engine is done with them.
+func (e *Engine) closeAdopted() {
+	for _, ln := range e.opts.listeners {
+		ln.Close()
+	}
+}

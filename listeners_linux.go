@@ -1,0 +1,45 @@
+package eddy
+
+import (
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/socket"
+)
+
+// openListener returns the listening descriptor of ep for a Linux engine: a new socket bound to addr, or
+// a duplicate of an adopted listener's (which the engine closes like its own; the listener itself is
+// closed by Engine.Stop).
+func openListener(ep *endpoint, addr net.Addr, reusePort bool) (int, net.Addr, error) {
+	if ep.ln == nil {
+		return socket.Listen(ep.network, addr, reusePort, listenBacklog)
+	}
+	rc, err := ep.ln.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return -1, nil, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, nil, err
+	}
+	if derr != nil {
+		return -1, nil, os.NewSyscallError("fcntl", derr)
+	}
+	// O_NONBLOCK belongs to the open file description, shared with the listener's own descriptor, which
+	// package net keeps non-blocking too.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, nil, os.NewSyscallError("fcntl", err)
+	}
+	return fd, ep.ln.Addr(), nil
+}
+
+// listenPerLoop reports whether each loop gets its own listening socket for ep (SO_REUSEPORT), rather
+// than one loop accepting for all.
+func listenPerLoop(o *options, ep *endpoint) bool {
+	return o.reusePort && ep.network != "unix" && o.loops > 1 && ep.ln == nil
+}

@@ -1,0 +1,103 @@
+package eddy
+
+import (
+	"io"
+	"os"
+	"time"
+)
+
+// File regions on the portable engine (see sendfile.go): the writer goroutine copies each region to the
+// socket with io.Copy from the file, which package net turns into sendfile(2) (Linux, BSD, macOS) or
+// TransmitFile (Windows) when the socket is a *net.TCPConn. The copy goes from the file's offset, which the
+// engine's duplicate descriptor shares with the caller's file: SendFile documents that it may move.
+
+// stdFilePiece bounds one copy, so that AsyncWrite callbacks, back-pressure and the idle clock advance
+// during a large region.
+const stdFilePiece = 4 << 20
+
+// SendFile queues n bytes of f from offset behind the output written so far (Conn.SendFile).
+func (c *stdConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	s, err := newFileSend(f, offset, n, cb)
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	if c.closing || c.wantShutWr {
+		c.wmu.Unlock()
+		s.release()
+		return ErrClosed
+	}
+	c.files = append(c.files, s)
+	c.wcond.Signal()
+	c.wmu.Unlock()
+	return nil
+}
+
+// queued returns the output not yet handed to the kernel, file regions included. wmu must be held.
+func (c *stdConn) queued() int {
+	n := c.wq.Len()
+	if len(c.files) > 0 {
+		n += c.files.bytes()
+	}
+	return n
+}
+
+// sendFilePiece runs on the writer with wmu held, the byte queue empty and a region at the head of
+// c.files: it completes the region if it is all out, or copies its next piece to the socket without the
+// lock. It returns with wmu unlocked.
+func (c *stdConn) sendFilePiece() {
+	s := c.files[0]
+	if s.n == 0 {
+		cb := c.files.pop(&c.wq)
+		c.wmu.Unlock()
+		if cb != nil {
+			c.post(func() { cb(c, nil) })
+		}
+		return
+	}
+	f, off, k := s.f, s.off, min(s.n, stdFilePiece)
+	c.wmu.Unlock()
+	n, err := copyFileRegion(c.nc, f, off, k)
+	if err == nil && n < k {
+		err = s.shortFileError()
+	}
+	if err != nil {
+		err = &OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
+	}
+	c.wmu.Lock()
+	s.off += n
+	s.n -= n
+	if err != nil { // the region fails with its own error, whatever the reason the connection reports
+		c.files[0] = &fileSend{}
+		s.release()
+		if cb := s.cb; cb != nil {
+			c.post(func() { cb(c, err) })
+		}
+	}
+	done := c.waits.advance(int(n))
+	if c.queued() <= c.g.e.opts.lowWater {
+		c.rcond.Broadcast()
+	}
+	c.wmu.Unlock()
+	if n > 0 {
+		c.lastActive.Store(time.Now().UnixNano())
+	}
+	for _, w := range done {
+		c.post(func() { w.cb(c, nil) })
+	}
+	if err != nil {
+		c.closeWith(err, true)
+	}
+}
+
+// copyFileRegion copies n bytes of f from offset to w. io.Copy hands the *io.LimitedReader to w's
+// ReadFrom, which for a *net.TCPConn is sendfile.
+func copyFileRegion(w io.Writer, f *os.File, offset, n int64) (int64, error) {
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return 0, err
+	}
+	return io.Copy(w, &io.LimitedReader{R: f, N: n})
+}
