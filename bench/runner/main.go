@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.settle, "settle", time.Second, "idle case: wait this long before each memory reading")
 	fs.StringVar(&cfg.render, "render", "", "measure nothing: redraw results.md and the charts of the results `folder` from its results.json")
 	fs.StringVar(&cfg.httpLoad, "http-load", "eddy", "load generator of the HTTP cases: eddy (eddy load --mode http) or wrk (wrk -t1, as a cross-check)")
-	fs.StringVar(&cfg.loadEng, "load-engine", "epoll", "`engine` of eddy load (auto, epoll, uring or std); epoll by default, the engine the published results were measured with")
+	fs.StringVar(&cfg.loadEng, "load-engine", "auto", "`engine` of eddy load (auto, epoll, uring or std); auto picks uring where the kernel has it, the cheaper client, so that the server and not the load generator is the limit")
 	fs.IntVar(&cfg.nice, "nice", 0, "`niceness` of the servers and load generators and of their autogroups (negative needs root; 0 leaves them as they are): on a shared machine, -20 makes other work take less of their cores, and starves it")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
