@@ -403,7 +403,7 @@ func (c *epConn) read() {
 				return
 			}
 		}
-		n, err := unix.Read(int(c.fd), l.readBuf)
+		n, err := rawRead(int(c.fd), l.readBuf)
 		switch {
 		case n > 0:
 			c.active()
@@ -500,13 +500,13 @@ func (l *epLoop) flush(c *epConn) {
 // writev writes vecs with one system call, through the loop's iovec array; it allocates nothing.
 func writev(fd int, vecs [][]byte, iov []unix.Iovec) (int, error) {
 	if len(vecs) == 1 {
-		return unix.Write(fd, vecs[0])
+		return rawWrite(fd, vecs[0])
 	}
 	for i, b := range vecs {
 		iov[i].Base = &b[0]
 		iov[i].SetLen(len(b))
 	}
-	r, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(vecs)))
+	r, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(vecs)))
 	clear(iov[:len(vecs)])
 	if errno != 0 {
 		return 0, errno
