@@ -82,8 +82,8 @@ type urStats struct {
 
 	bufWindowMax  int // the largest receive buffer window so far (0: it never grew)
 	bufsDiscarded int // receive buffers whose pages were given back to the kernel
-	spliced     int // SendFile bytes spliced from a pipe to a socket
-	spliceWaits int // a splice to a socket found no room and polled for it
+	spliced       int // SendFile bytes spliced from a pipe to a socket
+	spliceWaits   int // a splice to a socket found no room and polled for it
 }
 
 // setup creates the ring and the buffer ring. It runs on the loop's locked thread.
