@@ -145,7 +145,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 // connects afterwards is refused by the kernel (connections that were in the accept queue are dropped).
 // This is the first half of a drain, as net/http's Shutdown does it: stop accepting, let requests in
 // flight finish, then Stop. It returns ErrEngineStopped before Start or after Stop; calling it again is
-// a no-op.
+// a no-op. It waits for every loop, so it must not be called from a callback or a function running on
+// one of the engine's loops (run it on a goroutine of its own there), as Stop must not.
 func (e *Engine) StopAccepting() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -23,12 +23,9 @@ func (c *urConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) err
 	if !c.writeOK() {
 		return ErrClosed
 	}
-	s, err := newFileSend(f, offset, n, cb)
-	if err != nil {
+	if err := c.extra().queueFile(f, offset, n, cb); err != nil {
 		return err
 	}
-	x := c.extra()
-	x.files = append(x.files, s)
 	c.l.markDirty(c)
 	return nil
 }

@@ -23,7 +23,7 @@ var echoCommand = command{
 		var cfg echoConfig
 		fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 		fs.StringVar(&cfg.addr, "addr", "tcp://127.0.0.1:9000", "listen `address`: tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
-		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll or std")
+		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops (0: one per GOMAXPROCS)")
 		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with a goroutine per connection on package net instead of eddy (the comparison peer)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")

@@ -57,7 +57,7 @@ func netHTTP() http.Handler {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (host:port, or an eddy address such as unix:///tmp/h.sock)")
-	engine := flag.String("engine", "auto", "engine: auto, epoll or std")
+	engine := flag.String("engine", "auto", "engine: auto, epoll, uring or std")
 	style := flag.String("style", "native", "handler style: native (on the loop) or nethttp (net/http handler on the pool)")
 	loops := flag.Int("loops", 0, "event loops (default GOMAXPROCS)")
 	flag.Parse()
