@@ -171,6 +171,9 @@ func (l *epLoop) wait(timeout int) (int, error) {
 	if l.park == nil {
 		return l.poller.Wait(l.events, timeout)
 	}
+	// The parker polls first too, so when nothing is ready this poll is made twice; it is kept because
+	// it spares the parker's deadline update (a runtime timer reset) on every wait that finds events,
+	// the common case under load, with idle timeouts pending on the wheel.
 	n, err := l.poller.Wait(l.events, 0)
 	if n > 0 || err != nil || timeout == 0 {
 		return n, err
