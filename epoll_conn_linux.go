@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -94,6 +95,17 @@ func (c *epConn) extra() *connExtra {
 		c.x.Store(x)
 	}
 	return x
+}
+
+// queueFile is SendFile's common part on the loop engines (epoll, uring): it checks the region, takes the
+// engine's reference to f and queues the region behind everything written so far. Loop only.
+func (x *connExtra) queueFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
+	s, err := newFileSend(f, offset, n, cb)
+	if err != nil {
+		return err
+	}
+	x.files = append(x.files, s)
+	return nil
 }
 
 // reason returns the close reason recorded by beginClose.

@@ -64,17 +64,6 @@ func newFileSend(f *os.File, offset, n int64, cb func(Conn, error)) (*fileSend, 
 	return s, nil
 }
 
-// queueFile is SendFile's common part on the loop engines (epoll, uring): it checks the region, takes the
-// engine's reference to f and queues the region behind everything written so far. Loop only.
-func (x *connExtra) queueFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
-	s, err := newFileSend(f, offset, n, cb)
-	if err != nil {
-		return err
-	}
-	x.files = append(x.files, s)
-	return nil
-}
-
 // shortFileError is the error for a region whose file ended early.
 func (s *fileSend) shortFileError() error {
 	return fmt.Errorf("%w: %d of %d bytes sent: %w", errShortFile, s.total-s.n, s.total, io.ErrUnexpectedEOF)
