@@ -298,7 +298,9 @@ func (cl *client) fill(now int64) {
 		cl.push(start)
 		cl.write()
 	}
-	if sh.paced && sh.running && cl.n < len(cl.starts) {
+	if sh.paced && sh.running && !sh.r.stopped.Load() && cl.n < len(cl.starts) {
+		// Free, and no request due: wait for the next. (A stopped run refuses due requests too; a client
+		// put back then would be popped again by tick for as long as they are due, which is for ever.)
 		sh.wait(cl, now)
 	}
 }

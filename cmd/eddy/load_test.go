@@ -146,6 +146,38 @@ func TestLoadRateKeepsToItsSchedule(t *testing.T) {
 	})
 }
 
+func TestLoadRateEndsWhenTheWindowEnds(t *testing.T) {
+	// An open-loop run bounded by --duration: when the window ends, a request is usually due on a
+	// loop whose clients wait for it. The shard's pacing once spun there for ever, refused the request
+	// (the run was stopping) and put the client back on its free list, so the engine never stopped.
+	echo := startEcho(t, echoConfig{engine: "auto", loops: 1})
+	forEachLoadEngine(t, func(t *testing.T, engine string) {
+		type result struct {
+			code   int
+			r      loadReport
+			stderr string
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, r, stderr := runLoadJSON(t, "--engine", engine, "--loops", "2", "--addr", echo.Addr.String(),
+				"--conns", "8", "--duration", "300ms", "--rate", "20000")
+			done <- result{code, r, stderr}
+		}()
+		select {
+		case res := <-done:
+			if res.code != exitOK || res.r.Errors != 0 {
+				t.Fatalf("exit code %d, errors %d; stderr:\n%s", res.code, res.r.Errors, res.stderr)
+			}
+			// 20,000 a second for 0.3 s is 6,000 requests; allow a slow machine to fall well behind.
+			if res.r.RoundTrips < 600 || res.r.RoundTrips > 6100 {
+				t.Errorf("round trips %d, want 600..6100 (6,000 were due)", res.r.RoundTrips)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("eddy load --rate --duration did not end within 20 s of a 300 ms window")
+		}
+	})
+}
+
 func TestLoadRateChargesTheWaitForAConnection(t *testing.T) {
 	// Echoes each 64-byte message 40 ms after it arrives. With one connection and one message in flight,
 	// requests due every 5 ms wait for the connection: the k-th is sent about 40k ms after it was due,
