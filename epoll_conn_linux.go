@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -458,7 +457,7 @@ func (c *epConn) queueReread() {
 	}
 }
 
-// flush writes the queued output with one writev per attempt, and the file regions between with sendfile,
+// flush writes the queued output with one writev (sendmsg) per attempt, and the file regions between with sendfile,
 // until it is all out or the socket is full, and advances the close state machine.
 func (l *epLoop) flush(c *epConn) {
 	if c.state == connReleased || c.state == connLinger {
@@ -480,7 +479,7 @@ func (l *epLoop) flush(c *epConn) {
 			c.writable = false
 		case unix.EINTR:
 		default:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "writev", err))
+			c.abort(opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
 			return
 		}
 	}
@@ -507,23 +506,6 @@ func (l *epLoop) flush(c *epConn) {
 			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
 		}
 	}
-}
-
-// writev writes vecs with one system call, through the loop's iovec array; it allocates nothing.
-func writev(fd int, vecs [][]byte, iov []unix.Iovec) (int, error) {
-	if len(vecs) == 1 {
-		return rawWrite(fd, vecs[0])
-	}
-	for i, b := range vecs {
-		iov[i].Base = &b[0]
-		iov[i].SetLen(len(b))
-	}
-	r, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(vecs)))
-	clear(iov[:len(vecs)])
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r), nil
 }
 
 // ---- addresses and context ----
