@@ -300,7 +300,8 @@ func TestUringRecvWindowGrowsWhenDryAndShrinksWhenQuiet(t *testing.T) {
 	// 64 connections stream 256 KiB each at once: receives find the window empty (ENOBUFS) and the
 	// window grows. Once the traffic is over, trimming halves it back to its floor; the buffers the
 	// kernel still holds come back as light traffic uses them, and the next trim gives their pages back
-	// to the kernel (the loop never discards a buffer the kernel holds).
+	// to the kernel. (With DEFER_TASKRUN it has already discarded those the kernel holds beyond the
+	// window: TestUringIdleLoopGivesBackPostedBuffers.)
 	e, addr := startUring(t, plainEcho{}, WithReadBufferSize(16<<10))
 	echoConcurrently(t, addr, 64, 256<<10)
 	l := e.impl.(*uringEngine).loops[0]
@@ -350,6 +351,65 @@ func TestUringRecvWindowGrowsWhenDryAndShrinksWhenQuiet(t *testing.T) {
 		}
 	}
 	pingPong(t, addr, 4, 100, 4096) // the discarded buffers work as before
+}
+
+// residentBuffers returns how many of l's receive buffers have a resident page (mincore).
+func residentBuffers(t *testing.T, l *urLoop) int {
+	t.Helper()
+	n := 0
+	for id := range int(l.bufs.Entries()) {
+		b := l.bufs.Buffer(uint16(id))
+		vec := make([]byte, (len(b)+os.Getpagesize()-1)/os.Getpagesize())
+		_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			uintptr(unsafe.Pointer(&vec[0])))
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		for _, v := range vec {
+			if v&1 != 0 {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func TestUringIdleLoopGivesBackPostedBuffers(t *testing.T) {
+	requireUring(t)
+	// A burst grows the window; then nothing more arrives. Trimming shrinks the window to its floor and,
+	// with DEFER_TASKRUN, also drops the pages of the buffers the kernel still holds, so an idle loop
+	// keeps no receive memory resident, whatever the burst was. The buffers whose pages were dropped
+	// while posted still receive correctly afterwards.
+	e, addr := startUring(t, plainEcho{}, WithReadBufferSize(16<<10))
+	l := e.impl.(*uringEngine).loops[0]
+	if l.ring.SetupFlags()&uring.SetupDeferTaskrun == 0 {
+		t.Skip("no DEFER_TASKRUN: posted buffers are left alone")
+	}
+	echoConcurrently(t, addr, 64, 256<<10)
+	w := &l.bufWin
+	var grown, before int
+	onLoop(t, l, func() { grown, before = w.window, residentBuffers(t, l) })
+	if l.stats.recvENOBUFS == 0 || grown <= w.minWindow {
+		t.Skipf("the traffic did not outrun the window (%d ENOBUFS, window %d)", l.stats.recvENOBUFS, grown)
+	}
+	var window, posted, after int
+	for i := 0; i < 16 && window != w.minWindow; i++ {
+		onLoop(t, l, func() { urTrimBufs(l); window, posted = w.window, w.posted })
+	}
+	onLoop(t, l, func() { urTrimBufs(l); after = residentBuffers(t, l) })
+	t.Logf("window %d grew to %d, back to %d with %d posted; resident buffers %d -> %d; counters %+v",
+		w.minWindow, grown, window, posted, before, after, l.stats)
+	if window != w.minWindow {
+		t.Fatalf("window %d after trimming, want its floor %d", window, w.minWindow)
+	}
+	if posted <= window {
+		t.Skipf("the kernel holds only the window (%d posted): nothing beyond it to give back", posted)
+	}
+	if after != 0 {
+		t.Fatalf("%d buffers resident after trimming an idle loop, want none", after)
+	}
+	pingPong(t, addr, 4, 640, 4096) // 10 MiB: the kernel takes every posted buffer, discarded ones too
 }
 
 func TestUringConnStoresEveryKindOfPeerAddress(t *testing.T) {

@@ -43,7 +43,7 @@ const (
 	urRecvWindowMinPlain = 64
 	// urBufTrimPeriod is how often a loop whose window has grown checks whether it can shrink it and give
 	// the pages of the buffers it no longer posts back to the kernel.
-	urBufTrimPeriod = 5 * time.Second
+	urBufTrimPeriod = 500 * time.Millisecond
 )
 
 // urSizes are the ring sizes the loops are created with: SQ and CQ entries, the number of receive buffers
@@ -149,6 +149,11 @@ func (l *urLoop) doneWithBuffer(cqe *uring.CQE) {
 	if !ok {
 		return
 	}
+	l.bufWin.warm[id] = true // the kernel wrote into it: its pages are resident
+	if !l.bufWin.trim.Pending() {
+		// A trim will give the pages back once the loop has been idle for a period.
+		l.wheel.Schedule(&l.bufWin.trim, l.now+int64(urBufTrimPeriod))
+	}
 	if cqe.BufMore() {
 		l.bufOff[id] += uint32(max(cqe.Res, 0))
 		return
@@ -171,7 +176,7 @@ func (l *urLoop) doneWithBuffer(cqe *uring.CQE) {
 type urBufWindow struct {
 	ring      *uring.BufRing
 	free      []uint16 // buffers the loop owns; the end of the slice was given back last
-	warm      []bool   // by buffer: posted since its pages were last discarded, so maybe resident
+	warm      []bool   // by buffer: written by the kernel since its pages were last discarded, so resident
 	posted    int      // buffers the kernel owns
 	window    int      // how many buffers to keep posted
 	minWindow int
@@ -186,10 +191,7 @@ type urBufWindow struct {
 func (w *urBufWindow) init(ring *uring.BufRing, window int) {
 	n := int(ring.Entries())
 	w.ring, w.window, w.minWindow, w.posted = ring, window, window, window
-	w.warm = make([]bool, n)
-	for id := range window {
-		w.warm[id] = true
-	}
+	w.warm = make([]bool, n) // freshly mapped: no page is resident until the kernel writes one
 	w.free = make([]uint16, 0, n)
 	for id := n - 1; id >= window; id-- { // buffer window is on top
 		w.free = append(w.free, uint16(id))
@@ -212,7 +214,6 @@ func (w *urBufWindow) post() {
 		id := w.free[len(w.free)-1]
 		w.free = w.free[:len(w.free)-1]
 		w.ring.Add(id)
-		w.warm[id] = true
 		w.posted++
 	}
 	w.ring.Advance()
@@ -233,32 +234,84 @@ func (l *urLoop) bufsRanDry() {
 	}
 }
 
-// urTrimBufs runs every urBufTrimPeriod from the first time the window grows for as long as there may be
-// something to trim: the window is above its floor, the kernel still holds buffers posted before it
-// shrank (they come back as traffic uses them), or the last run discarded some. It halves a window that
-// was mostly unused, and discards the pages of the buffers the loop holds below it.
+// discardPosted drops the pages of the buffers the kernel holds beyond the first keep it will take:
+// after a burst, they stay posted (and resident) until traffic uses them, which for an idle server is
+// never. The kernel takes buffers in ring order, so these are the most recently published ones
+// (BufRing.Published), which it would take last.
+//
+// Dropping the pages of a buffer the kernel holds is safe only while the kernel cannot be writing into
+// it. With DEFER_TASKRUN a receive's data is copied into a provided buffer only by task work that runs
+// inside this thread's own io_uring_enter (or inline in a submission, also ours), never concurrently
+// with the loop; and the receives are never punted to io-wq (no IOSQE_ASYNC). When every posted
+// completion has been reaped (CQDrained), every buffer the kernel has written into has been reported
+// and handed back, and the posted buffers counted in w.posted hold no data anyone will read: their
+// pages become zero pages again, which the kernel refills on its next write. Without DEFER_TASKRUN
+// (kernels before 6.1) the loop leaves them alone. It returns how many buffers it discarded. Loop only.
+func (l *urLoop) discardPosted(keep int) int {
+	w := &l.bufWin
+	if w.posted <= keep || l.ring.SetupFlags()&uring.SetupDeferTaskrun == 0 || !l.ring.CQDrained() {
+		return 0
+	}
+	n := 0
+	for k := range w.posted - keep {
+		if id := w.ring.Published(k); w.warm[id] {
+			if !l.discardBuf(id) {
+				break
+			}
+			n++
+		}
+	}
+	return n
+}
+
+// discardBuf drops the pages of buffer id and reports whether it could.
+func (l *urLoop) discardBuf(id uint16) bool {
+	if err := l.bufWin.ring.Discard(id); err != nil {
+		l.logger().Debug("eddy: discarding a receive buffer's pages failed", "loop", l.idx, "err", err)
+		return false
+	}
+	l.bufWin.warm[id] = false
+	return true
+}
+
+// urTrimBufs runs urBufTrimPeriod after the kernel first writes into a receive buffer, and then every
+// period for as long as there may be something to trim: the window is above its floor, the kernel
+// still holds more buffers than the window, or the last run discarded some. After a period in which no iteration used a quarter of the
+// window (quiet), it halves the window, and it keeps resident only the buffers the kernel would use
+// first: twice what the busiest iteration used, so none at all on a loop that got no buffer back in
+// the period. The window shrinks step by step, so that a returning burst still finds buffers posted;
+// their memory goes back at once, since a buffer whose pages were dropped works as before (the kernel
+// refills zero pages on its next write, a few page faults). In a busy period it keeps the window's
+// worth. An idle loop so holds no receive memory at all, where the epoll engine's read buffer keeps
+// the one page its reads touch. Loop only.
 func urTrimBufs(arg any) {
 	l := arg.(*urLoop)
 	w := &l.bufWin
-	if !w.dry && w.peakUsed < w.window/4 && w.window > w.minWindow {
+	quiet := !w.dry && 4*w.peakUsed < w.window // (peakUsed < window/4 would never hold for a window of 2)
+	if quiet && w.window > w.minWindow {
 		w.window = max(w.window/2, w.minWindow)
 	}
+	keep := w.window
+	if quiet {
+		keep = min(keep, 2*w.peakUsed) // 0 when no buffer came back at all: an idle loop keeps none
+	}
+	idle := quiet && w.peakUsed == 0
 	w.dry, w.peakUsed = false, 0
-	// The buffers post will take next are the top window-posted of the free stack; the rest are cold.
-	discarded := 0
-	for _, id := range w.free[:len(w.free)-min(len(w.free), max(0, w.window-w.posted))] {
-		if !w.warm[id] {
-			continue
+	// The kernel uses the posted buffers first, oldest first, then what post takes from the top of the
+	// free stack; beyond the first keep of those, every buffer is cold.
+	discarded := l.discardPosted(keep)
+	for _, id := range w.free[:len(w.free)-min(len(w.free), max(0, keep-w.posted))] {
+		if w.warm[id] {
+			if !l.discardBuf(id) {
+				break
+			}
+			discarded++
 		}
-		if err := w.ring.Discard(id); err != nil {
-			l.logger().Debug("eddy: discarding a receive buffer's pages failed", "loop", l.idx, "err", err)
-			break
-		}
-		w.warm[id] = false
-		discarded++
 	}
 	l.stats.bufsDiscarded += discarded
-	if w.window > w.minWindow || w.posted > w.window || discarded > 0 {
+	// Until a period finds the loop idle with nothing left to discard, look again next period; after
+	// that, the next receive schedules the trim.
+	if !idle || w.window > w.minWindow || w.posted > w.window || discarded > 0 {
 		l.wheel.Schedule(&w.trim, l.clock()+int64(urBufTrimPeriod))
 	}
 }

@@ -180,6 +180,15 @@ func (b *BufRing) Advance() {
 	b.staged = 0
 }
 
+// Published returns the id of the buffer in the k-th most recently published ring entry (k = 0: the
+// last one Advance published). The kernel takes buffers in ring order, so of the n buffers it still
+// holds, Published(0) to Published(n-1) are the ones it will take last to first. k must be less than
+// the ring's entries.
+func (b *BufRing) Published(k int) uint16 {
+	e := unsafe.Pointer(&b.mem[(uint32(b.tail-uint16(k)-1)&b.mask)*bufRingEntrySize])
+	return *(*uint16)(unsafe.Add(e, 12))
+}
+
 // Recycle gives buffer id back to the kernel at once: Add then Advance. To recycle many buffers after
 // one batch of CQEs, Add each and Advance once.
 func (b *BufRing) Recycle(id uint16) {
@@ -190,8 +199,9 @@ func (b *BufRing) Recycle(id uint16) {
 // Discard drops the pages of buffer id (MADV_DONTNEED), so that they no longer count in the process's
 // resident memory until the buffer is next written (the kernel then supplies zeroed pages). Only the
 // pages that lie wholly inside the buffer are dropped: a page shared with a neighbour may hold the
-// neighbour's data. Only a buffer the application owns may be discarded: the kernel may be writing into
-// a posted one.
+// neighbour's data. Discard a buffer the application owns, or a posted one only when the kernel
+// cannot be writing into it (the engine's loop knows when: see discardPostedBeyondWindow in package
+// eddy); otherwise the kernel's data could be lost.
 func (b *BufRing) Discard(id uint16) error {
 	if b.closed {
 		return ErrClosed

@@ -140,3 +140,51 @@ func TestBufRingCloseAfterRingClose(t *testing.T) {
 		t.Fatalf("NewBufRing on a closed ring = %v, want ErrClosed", err)
 	}
 }
+
+func TestBufRingPublishedIsTheOrderTheKernelTakes(t *testing.T) {
+	// Publish four buffers in a scrambled order, then let receives pick them one at a time: the kernel
+	// takes them in ring order, oldest first, which Published lists newest first. And CQDrained is true
+	// exactly when nothing is left to reap.
+	r := newRing(t, 8)
+	br, err := r.NewBufRing(7, 4, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	order := []uint16{3, 1, 2, 0}
+	for _, id := range order {
+		br.Add(id)
+	}
+	br.Advance()
+	for k := range order {
+		if got, want := br.Published(k), order[len(order)-1-k]; got != want {
+			t.Fatalf("Published(%d) = %d, want %d", k, got, want)
+		}
+	}
+	if !r.CQDrained() {
+		t.Fatal("CQDrained of a fresh ring is false")
+	}
+	fd, client := tcpPair(t)
+	for i, want := range order {
+		if _, err := client.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		sqe := getSQE(t, r)
+		sqe.PrepRecvSelect(fd, 7, 0)
+		sqe.UserData = uint64(i)
+		if _, err := r.SubmitAndWait(1, waitLimit); err != nil {
+			t.Fatal(err)
+		}
+		if r.CQDrained() {
+			t.Fatal("CQDrained with a completion ready")
+		}
+		cqes := waitCQEs(t, r, 1)
+		id, ok := cqes[0].Buffer()
+		if cqes[0].Res != 1 || !ok || id != want {
+			t.Fatalf("receive %d: res %d, buffer %d (%v); want 1 byte in buffer %d", i, cqes[0].Res, id, ok, want)
+		}
+		if !r.CQDrained() {
+			t.Fatal("CQDrained is false after reaping everything")
+		}
+	}
+}

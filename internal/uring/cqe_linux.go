@@ -46,6 +46,13 @@ func (c CQE) BufMore() bool { return c.Flags&CQEFBufMore != 0 }
 // CQReady returns how many CQEs are ready to be reaped.
 func (r *Ring) CQReady() uint32 { return atomic.LoadUint32(r.cq.tail) - r.cq.head }
 
+// CQDrained reports whether every completion the kernel has posted was reaped: the CQ is empty and
+// none waits in the kernel's overflow backlog. Completions still in flight (task work not run yet)
+// do not count.
+func (r *Ring) CQDrained() bool {
+	return r.CQReady() == 0 && atomic.LoadUint32(r.sq.flags)&sqCQOverflow == 0
+}
+
 // PeekBatch copies up to len(cqes) ready CQEs, oldest first, into cqes and returns how many; it neither
 // blocks nor allocates. The CQEs stay in the ring until Advance.
 func (r *Ring) PeekBatch(cqes []CQE) int {
