@@ -8,7 +8,7 @@ import (
 )
 
 func TestClassOfCoversEverySize(t *testing.T) {
-	for _, n := range []int{0, 1, 512, 513, 2048, 2049, 8192, 32 << 10, 128 << 10, 512<<10 + 1, MaxPooled} {
+	for _, n := range []int{0, 1, 128, 129, 512, 513, 2048, 2049, 8192, 32 << 10, 128 << 10, 512<<10 + 1, MaxPooled} {
 		c := Get(n)
 		if len(c.B) < n {
 			t.Fatalf("Get(%d) gave %d bytes", n, len(c.B))
@@ -132,4 +132,28 @@ func TestInboundBorrowChunkIsLentToOneConnectionAtATime(t *testing.T) {
 	if c := Get(512); c == &sh {
 		t.Fatal("the borrow chunk went into the pool")
 	}
+}
+
+func TestOutboundSizesChunksToWhatIsQueued(t *testing.T) {
+	var q Outbound
+	q.Write(make([]byte, 64))
+	if len(q.chunks) != 1 || len(q.chunks[0].B) != 128 {
+		t.Fatalf("a lone 64-byte write took %d chunks, the first of %d bytes; want one of 128", len(q.chunks), len(q.chunks[0].B))
+	}
+	q.Reset()
+	// 10,000 writes of 10 bytes: the chunks grow with the queue, so there are few of them.
+	want := make([]byte, 0, 100_000)
+	for i := range 10_000 {
+		b := bytes.Repeat([]byte{byte(i)}, 10)
+		q.Write(b)
+		want = append(want, b...)
+	}
+	vecs := q.Vectors(nil, 1024)
+	if len(vecs) > 12 {
+		t.Errorf("100,000 bytes in 10-byte writes are in %d chunks, want at most 12", len(vecs))
+	}
+	if got := bytes.Join(vecs, nil); !bytes.Equal(got, want) {
+		t.Fatal("the queued bytes differ from the written ones")
+	}
+	q.Reset()
 }

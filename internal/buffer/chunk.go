@@ -33,10 +33,13 @@ func (c *Chunk) Compact() {
 	c.R, c.W = 0, n
 }
 
-// Size classes: powers of four from 512 B to 2 MiB. Larger requests get an unpooled chunk of their own.
+// Size classes: powers of four from 128 B to 2 MiB. Larger requests get an unpooled chunk of their own.
+// The smallest class fits a small reply (a 64-byte echo, an HTTP/1.1 "204 No Content") or a short
+// leftover; on the uring engine every connection with a send in flight holds one until the kernel has
+// taken it, so after a burst over thousands of connections the pool holds thousands of them.
 const (
-	minClassShift = 9
-	numClasses    = 7
+	minClassShift = 7
+	numClasses    = 8
 	// MaxPooled is the largest chunk size kept in a pool.
 	MaxPooled = 1 << (minClassShift + 2*(numClasses-1))
 )

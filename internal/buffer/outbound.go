@@ -24,7 +24,10 @@ func (q *Outbound) Write(b []byte) {
 		b = b[m:]
 	}
 	for len(b) > 0 {
-		c := Get(min(len(b), chunkTarget))
+		// A new chunk holds b and, when the queue already holds bytes, as many again: a lone small write
+		// takes a small chunk, and a stream of small writes doubles (at least) its chunks' size, so it
+		// needs few chunks (and iovecs).
+		c := Get(min(max(len(b), q.n), chunkTarget))
 		m := copy(c.B, b)
 		c.W = m
 		b = b[m:]
