@@ -183,9 +183,26 @@ measure_throughput() {
 	((errs == 0)) || log "measure-echo: $name with $conns connections: $errs errors: $(cat "$LOAD_LOG")"
 }
 
-# measure_idle NAME REP: one idle-memory measurement; appends a row to $work/idle.tsv.
+# gc_server: has the server collect garbage and return free memory to the system (SIGUSR1, see
+# "eddy help echo"), and waits for its report.
+gc_server() {
+	local n
+	n=$(grep -c 'after GC' "$SERVER_LOG" || true)
+	kill -USR1 "$SERVER_PID"
+	for _ in $(seq 100); do
+		(($(grep -c 'after GC' "$SERVER_LOG" || true) > n)) && return 0
+		sleep 0.05
+	done
+	die "the server did not answer SIGUSR1"
+}
+
+# measure_idle NAME REP: one idle-memory measurement; appends a row to $work/idle.tsv. Two figures: the
+# RSS difference as it is (the heap holds whatever garbage the connection burst left until the collector
+# runs, which on an idle server may be never), and the difference between RSS readings each taken after
+# the server collected garbage and returned free memory (gc_server), the first on a fresh server of
+# the same kind: what the connections hold.
 measure_idle() {
-	local name=$1 rep=$2 lpid before after rc=0
+	local name=$1 rep=$2 lpid before after before_gc after_gc rc=0
 	new_run
 	start_server "$name"
 	sleep 0.5 # let the runtime settle after start
@@ -197,14 +214,24 @@ measure_idle() {
 	wait_for_line "$LOAD_LOG" 'eddy load: holding' "$lpid" >/dev/null
 	sleep 1 # the connections are idle now; give the server a moment to finish with the last echoes
 	after=$(rss_kib "$SERVER_PID")
+	gc_server
+	after_gc=$(rss_kib "$SERVER_PID")
 	wait "$lpid" || rc=$?
+	stop_server
+	# The baseline of the figure after GC comes from a fresh server, so that the first figure's
+	# process sees no collection it would not have had.
+	start_server "$name"
+	sleep 0.5
+	gc_server
+	before_gc=$(rss_kib "$SERVER_PID")
 	stop_server
 	[[ -s "$LOAD_JSON" ]] || { cat "$LOAD_LOG" >&2; die "load generator failed (status $rc)"; }
 	local open errs
 	open=$(json_field "$LOAD_JSON" open)
 	errs=$(json_field "$LOAD_JSON" errors)
-	awk -v OFS='\t' -v n="$name" -v r="$rep" -v b="$before" -v a="$after" -v o="$open" -v e="$errs" 'BEGIN {
-			print n, r, b, a, o, sprintf("%.0f", (a - b) * 1024 / o), e
+	awk -v OFS='\t' -v n="$name" -v r="$rep" -v b="$before" -v a="$after" -v o="$open" -v e="$errs" \
+		-v bg="$before_gc" -v ag="$after_gc" 'BEGIN {
+			print n, r, b, a, o, sprintf("%.0f", (a - b) * 1024 / o), e, sprintf("%.0f", (ag - bg) * 1024 / o)
 		}' | tee -a "$work/idle.tsv" >&2
 	((errs == 0)) || log "measure-echo: $name idle: $errs errors: $(cat "$LOAD_LOG")"
 }
@@ -242,7 +269,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		done
 	done
 done
-log "server	rep	rss-before-KiB	rss-after-KiB	conns	bytes/conn	errors"
+log "server	rep	rss-before-KiB	rss-after-KiB	conns	bytes/conn	errors	bytes/conn-after-GC"
 for ((rep = 1; rep <= REPS && IDLE_CONNS > 0; rep++)); do
 	for name in "${SERVER_NAMES[@]}"; do
 		measure_idle "$name" "$rep"
@@ -251,7 +278,7 @@ done
 
 echo "Raw rows (throughput: server conns rep rt/s rt/cpu-s cpu% p50us p99us errors loadavg-1min syscalls/rt):"
 cat "$work/throughput.tsv"
-echo "Raw rows (idle: server rep rss-before-KiB rss-after-KiB conns bytes/conn errors):"
+echo "Raw rows (idle: server rep rss-before-KiB rss-after-KiB conns bytes/conn errors bytes/conn-after-GC):"
 cat "$work/idle.tsv"
 echo
 echo "Echo, $SIZE-byte messages, server on 1 CPU (GOMAXPROCS=1), load generator on another; medians of $REPS runs of $DURATION"
@@ -274,11 +301,12 @@ done
 echo
 echo "Idle connections: server RSS before and after $IDLE_CONNS connections opened and echoed once; medians of $REPS runs"
 echo
-printf '%-13s %16s %16s %16s %7s\n' server 'RSS before(KiB)' 'RSS after(KiB)' 'bytes/idle-conn' errors
+printf '%-13s %16s %16s %16s %20s %7s\n' server 'RSS before(KiB)' 'RSS after(KiB)' 'bytes/idle-conn' 'after GC (bytes)' errors
 for name in "${SERVER_NAMES[@]}"; do
-	printf '%-13s %16s %16s %16s %7s\n' "$name" \
+	printf '%-13s %16s %16s %16s %20s %7s\n' "$name" \
 		"$(column_median "$work/idle.tsv" 3 "$name")" \
 		"$(column_median "$work/idle.tsv" 4 "$name")" \
 		"$(column_median "$work/idle.tsv" 6 "$name")" \
+		"$(column_median "$work/idle.tsv" 8 "$name")" \
 		"$(awk -F'\t' -v n="$name" '$1 == n {s += $7} END {print s + 0}' "$work/idle.tsv")"
 done

@@ -18,7 +18,8 @@ import (
 var echoCommand = command{
 	name:    "echo",
 	summary: "serve an echo server on an eddy engine (or on package net with --baseline)",
-	usage:   "eddy echo [--addr tcp://127.0.0.1:9000] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D]",
+	usage: "eddy echo [--addr tcp://127.0.0.1:9000] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D]\n" +
+		"\n(SIGUSR1: collect garbage twice, return free memory to the system and print memory statistics, for\nmeasurements of memory per idle connection.)",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg echoConfig
 		fs := flag.NewFlagSet("echo", flag.ContinueOnError)
@@ -60,13 +61,16 @@ func runEcho(ctx context.Context, cfg echoConfig, stderr io.Writer) error {
 		return usagef("echo", "--duration %v: want 0 or more", cfg.duration)
 	}
 	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
-		return usagef("echo", "--engine %q: want auto, epoll or std", cfg.engine)
+		return usagef("echo", "--engine %q: want auto, epoll, uring or std", cfg.engine)
 	}
 	if cfg.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchMemSignal(ctx, stderr)
 	err := serveEcho(ctx, cfg, func(l listening) {
 		switch l.Loops {
 		case 0:

@@ -75,3 +75,39 @@ func TestEchoStopsGracefullyOnSignal(t *testing.T) {
 		})
 	}
 }
+
+func TestEchoReportsMemoryOnSIGUSR1(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+strings.Join([]string{"echo", "--addr", "127.0.0.1:0"}, "\n"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() // only if the test fails before Wait
+	lines := bufio.NewScanner(stderr)
+	if !lines.Scan() || !strings.Contains(lines.Text(), "listening on") {
+		t.Fatalf("no listening line from the server: %q %v", lines.Text(), lines.Err())
+	}
+	for range 2 { // twice: the handler keeps answering
+		if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		if !lines.Scan() {
+			t.Fatalf("no line after SIGUSR1: %v", lines.Err())
+		}
+		if !regexp.MustCompile(`^eddy echo: after GC: heap \d+ KiB live, \d+ KiB in use, \d+ KiB stacks, [1-9]\d* GCs$`).MatchString(lines.Text()) {
+			t.Fatalf("line after SIGUSR1: %q", lines.Text())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for lines.Scan() {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the server did not stop cleanly after SIGTERM: %v", err)
+	}
+}
