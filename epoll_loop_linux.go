@@ -82,8 +82,7 @@ type epLoop struct {
 	vecs    [][]byte
 	iovecs  []unix.Iovec
 
-	tick     timer.Timer
-	stopping bool
+	tick timer.Timer
 }
 
 func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {

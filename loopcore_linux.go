@@ -27,6 +27,9 @@ type loopCore struct {
 	tasks  taskQueue
 	wheel  *timer.Wheel
 	now    int64 // wheel clock, refreshed once per iteration
+	// stopping is set when the loop starts to stop (beginStop), on the loop: it accepts no more
+	// connections, and a closing connection does not linger for its peer's FIN.
+	stopping bool
 }
 
 // init sets up the core of loop idx of an engine whose clock started at base.

@@ -74,11 +74,10 @@ type urLoop struct {
 	sendMsgs  map[uint32]*urSendMsg // the headers of the SENDMSGs in flight, by slot
 	vecs      [][]byte              // scratch for Outbound.Vectors
 
-	tick     timer.Timer
-	stopping bool
-	forced   bool // a forced stop has aborted every connection
-	startCh  chan bool
-	stats    urStats
+	tick    timer.Timer
+	forced  bool // a forced stop has aborted every connection
+	startCh chan bool
+	stats   urStats
 }
 
 func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
