@@ -74,9 +74,9 @@ func (c *epConn) active() {
 	}
 }
 
-// connExtra holds what most connections never need, to keep an idle epConn small. It is allocated on the
-// loop; the pointer is atomic because LocalAddr reads laddr from any goroutine (laddr is set before the
-// connection is published and never changes).
+// connExtra holds what most connections never need, to keep an idle epConn or urConn small. It is
+// allocated on the loop; the pointer is atomic because LocalAddr reads laddr from any goroutine (laddr is
+// set before the connection is published and never changes).
 type connExtra struct {
 	laddr  netip.AddrPort // set only when the listener's address is a wildcard, or for a dialled socket
 	reason error          // the reason OnClose will report

@@ -21,9 +21,10 @@ import (
 // socket or read the output chunks of a send, so neither the descriptor number nor that memory may be
 // reused earlier.
 //
-// It is kept at 224 bytes (a malloc size class; the epoll engine's epConn takes 256; a test holds the
-// line), since every idle connection holds one: the peer's address is stored unpacked, and the rarely used state (an own idle
-// timeout, the close reason, AsyncWrite waits, dial state) is in urExtra, allocated on first use.
+// It is kept within 144 bytes (a malloc size class, as the epoll engine's epConn; a test holds the line),
+// since every idle connection holds one: the peer's port is kept apart from its address so that it packs
+// with the flags, the timer is in connClock and the rarely used state (the close reason, AsyncWrite waits,
+// dial state, SendFile's queue and pipe) in connExtra, each allocated when first needed.
 type urConn struct {
 	l     *urLoop
 	ln    *urListener
@@ -46,37 +47,21 @@ type urConn struct {
 
 	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
 
-	rport uint16   // the peer's port
-	rkind uint8    // what rip holds: urAddrNone, urAddr4 or urAddr6 (a zoned address is in urExtra)
-	rip   [16]byte // the peer's IP address (As4 or As16)
+	rport uint16     // the peer's port
+	raddr netip.Addr // the peer's address (invalid for a Unix socket)
 
 	in  buffer.Inbound
 	out buffer.Outbound
 	ctx any
-	tm  *connClock              // idle timeout, close and linger deadlines, cancel retry; nil until needed
-	x   atomic.Pointer[urExtra] // rarely needed state, allocated on first use
+	tm  *connClock                // idle timeout, close and linger deadlines, cancel retry; nil until needed
+	x   atomic.Pointer[connExtra] // rarely needed state, allocated on first use
 }
 
-// urExtra is the rarely needed state of a uring connection: the epoll engine's connExtra and the
-// engine's own.
-type urExtra struct {
-	connExtra
-	raddr netip.AddrPort // a peer address with an IPv6 zone
-}
-
-// What urConn.rip holds.
-const (
-	urAddrNone uint8 = iota // no address (a Unix socket)
-	urAddr4
-	urAddr6
-	urAddrZoned // the address is urExtra.raddr
-)
-
-// extra returns c's urExtra, allocating it if needed. Loop only.
-func (c *urConn) extra() *urExtra {
+// extra returns c's connExtra, allocating it if needed. Loop only.
+func (c *urConn) extra() *connExtra {
 	x := c.x.Load()
 	if x == nil {
-		x = new(urExtra)
+		x = new(connExtra)
 		c.x.Store(x)
 	}
 	return x
@@ -99,37 +84,10 @@ func (c *urConn) active() {
 }
 
 // setRemote records the peer's address. Loop only, before the connection is published.
-func (c *urConn) setRemote(ap netip.AddrPort) {
-	a := ap.Addr()
-	c.rport = ap.Port()
-	switch {
-	case !a.IsValid():
-		c.rkind = urAddrNone
-	case a.Zone() != "":
-		c.rkind = urAddrZoned
-		c.extra().raddr = ap
-	case a.Is4():
-		c.rkind = urAddr4
-		b := a.As4()
-		copy(c.rip[:], b[:])
-	default:
-		c.rkind = urAddr6
-		c.rip = a.As16()
-	}
-}
+func (c *urConn) setRemote(ap netip.AddrPort) { c.raddr, c.rport = ap.Addr(), ap.Port() }
 
 // remote returns the peer's address recorded by setRemote.
-func (c *urConn) remote() netip.AddrPort {
-	switch c.rkind {
-	case urAddr4:
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(c.rip[:4])), c.rport)
-	case urAddr6:
-		return netip.AddrPortFrom(netip.AddrFrom16(c.rip), c.rport)
-	case urAddrZoned:
-		return c.x.Load().raddr
-	}
-	return netip.AddrPort{}
-}
+func (c *urConn) remote() netip.AddrPort { return netip.AddrPortFrom(c.raddr, c.rport) }
 
 // reason returns the close reason recorded by beginClose.
 func (c *urConn) reason() error {

@@ -92,7 +92,7 @@ func (c *urConn) fillFromFiles() {
 // that an in-flight splice reads stays open until its CQE.
 func (c *urConn) failFiles(err error) {
 	if x := c.x.Load(); x != nil {
-		c.holdSplicedFile(&x.connExtra)
+		c.holdSplicedFile(x)
 		x.files.fail(c, err)
 	}
 }
