@@ -4,58 +4,28 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/eddyio/eddy/internal/buffer"
 )
 
-// Connection states. A connection moves only forward:
-//
-//	open -> closing -> lingering -> released
-//	open | closing | lingering -> released (abort: an error, or a forced stop)
-//
-// closing: Close was asked for (or the peer sent EOF, or the idle timeout fired); inbound bytes are read and
-// dropped, the output accepted before is flushed. When it is flushed the sending side is shut down and
-// OnClose runs; if the peer has not closed its side yet the socket lingers, draining input, until the peer's
-// FIN or lingerTimeout, so that closing with unread input does not turn our FIN into a RST that could destroy
-// data the peer has not read yet. released: the descriptor is closed and the slot freed.
-const (
-	connOpen uint8 = iota
-	connClosing
-	connLinger
-	connReleased
-)
-
-// epConn is a connection on the epoll engine. Every field except closeReq is owned by the loop goroutine.
+// epConn is a connection on the epoll engine: the state and methods it shares with the uring engine's
+// connections are in the embedded connCore (conncore_linux.go). Every field is owned by the loop goroutine.
 type epConn struct {
-	l     *epLoop
-	ln    *epListener
-	fd    int32 // int32 with slot, so that epConn fits the 144-byte size class
-	slot  uint32
-	state uint8
+	l    *epLoop
+	ln   *epListener
+	fd   int32 // int32 with slot, so that epConn fits the 144-byte size class
+	slot uint32
 
 	writable     bool // the last write did not hit EAGAIN (or EPOLLOUT came since)
 	dirty        bool // in l.dirty
 	readPaused   bool // back-pressure: output above the high water mark
 	rereadQueued bool // in l.reread
-	peerEOF      bool
 	rdhup        bool // the peer's FIN was signalled (EPOLLRDHUP): read on to EOF, past short reads
-	wantShutWr   bool // CloseWrite: shut down the sending side once the output is flushed
-	shutWr       bool
-	notified     bool // OnClose has run
+	shutWr       bool // the sending side is shut down
 
-	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
-
-	in    buffer.Inbound
-	out   buffer.Outbound
-	ctx   any
+	connCore
 	raddr netip.AddrPort
-	tm    *connClock                // idle timeout and close deadlines; nil until one is needed
-	x     atomic.Pointer[connExtra] // rarely needed state, allocated on first use
 }
 
 // clock returns c's connClock, allocating it if needed. Loop only.
@@ -67,66 +37,7 @@ func (c *epConn) clock() *connClock {
 	return c.tm
 }
 
-// active records read or write progress, which defers the idle timeout and the bound on a stuck flush.
-func (c *epConn) active() {
-	if c.tm != nil {
-		c.tm.lastActive = c.l.now
-	}
-}
-
-// connExtra holds what most connections never need, to keep an idle epConn or urConn small. It is
-// allocated on the loop; the pointer is atomic because LocalAddr reads laddr from any goroutine (laddr is
-// set before the connection is published and never changes).
-type connExtra struct {
-	laddr  netip.AddrPort // set only when the listener's address is a wildcard, or for a dialled socket
-	reason error          // the reason OnClose will report
-	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
-	dial   *dialState     // while connecting
-	files  fileQueue      // SendFile regions not yet sent (epoll_sendfile_linux.go)
-	splice *urSplice      // uring: SendFile's pipe and splice state (uring_splice_linux.go)
-}
-
-// extra returns c's connExtra, allocating it if needed. Loop only.
-func (c *epConn) extra() *connExtra {
-	x := c.x.Load()
-	if x == nil {
-		x = new(connExtra)
-		c.x.Store(x)
-	}
-	return x
-}
-
-// queueFile is SendFile's common part on the loop engines (epoll, uring): it checks the region, takes the
-// engine's reference to f and queues the region behind everything written so far. Loop only.
-func (x *connExtra) queueFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
-	s, err := newFileSend(f, offset, n, cb)
-	if err != nil {
-		return err
-	}
-	x.files = append(x.files, s)
-	return nil
-}
-
-// reason returns the close reason recorded by beginClose.
-func (c *epConn) reason() error {
-	if x := c.x.Load(); x != nil {
-		return x.reason
-	}
-	return nil
-}
-
-// ---- inbound ----
-
-func (c *epConn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
-func (c *epConn) Next(n int) ([]byte, error) { return c.in.Next(n) }
-func (c *epConn) Discard(n int) (int, error) { return c.in.Discard(n), nil }
-func (c *epConn) Buffered() int              { return c.in.Len() }
-
 // ---- outbound ----
-
-func (c *epConn) writeOK() bool {
-	return c.state == connOpen && !c.wantShutWr && !c.closeReq.Load()
-}
 
 func (c *epConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
@@ -184,29 +95,6 @@ func asyncWriteTask(arg any) {
 	}
 }
 
-// wrote accounts n bytes handed to the kernel and runs the AsyncWrite callbacks they complete.
-func (c *epConn) wrote(n int) {
-	c.active()
-	a := c.x.Load()
-	if a == nil || len(a.waits) == 0 {
-		return
-	}
-	for _, w := range a.waits.advance(n) {
-		w.cb(c, nil)
-	}
-}
-
-// failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
-func (c *epConn) failAsync() {
-	a := c.x.Load()
-	if a == nil {
-		return
-	}
-	for _, w := range a.waits.take() {
-		w.cb(c, ErrClosed)
-	}
-}
-
 type execReq struct {
 	c  *epConn
 	fn func(Conn)
@@ -224,14 +112,6 @@ func execTask(arg any) {
 	if r.c.state == connOpen {
 		r.fn(r.c)
 	}
-}
-
-// mapQueueErr reports a stopped loop as a closed connection.
-func mapQueueErr(err error) error {
-	if err == ErrEngineStopped {
-		return ErrClosed
-	}
-	return err
 }
 
 // ---- close ----
@@ -309,8 +189,8 @@ func (c *epConn) notifyClose(err error) {
 		return
 	}
 	c.notified = true
-	c.failAsync()
-	c.failFiles(err)
+	c.failAsync(c)
+	c.failFiles(c, err)
 	c.l.g.e.h.OnClose(c, err)
 }
 
@@ -327,8 +207,8 @@ func (c *epConn) release() {
 	}
 	c.in.Reset()
 	c.out.Reset()
-	c.failAsync()
-	c.failFiles(nil)
+	c.failAsync(c)
+	c.failFiles(c, nil)
 	unix.Close(int(c.fd))
 	c.l.unregister(c)
 }
@@ -417,7 +297,7 @@ func (c *epConn) read() {
 		n, err := rawRead(int(c.fd), l.readBuf)
 		switch {
 		case n > 0:
-			c.active()
+			c.active(l.now)
 			if c.state != connOpen {
 				if n < len(l.readBuf) && !c.rdhup {
 					return
@@ -468,7 +348,7 @@ func (l *epLoop) flush(c *epConn) {
 		n, err := writev(int(c.fd), vecs, l.iovecs)
 		if n > 0 {
 			c.out.Consume(n)
-			c.wrote(n)
+			c.wrote(c, l.now, n)
 			if c.state == connReleased { // a callback closed it
 				return
 			}
@@ -512,9 +392,7 @@ func (l *epLoop) flush(c *epConn) {
 
 func (c *epConn) network() string { return c.ln.network }
 
-func (c *epConn) Loop() Loop       { return c.l }
-func (c *epConn) Context() any     { return c.ctx }
-func (c *epConn) SetContext(v any) { c.ctx = v }
+func (c *epConn) Loop() Loop { return c.l }
 
 func (c *epConn) LocalAddr() net.Addr {
 	if x := c.x.Load(); x != nil && x.laddr.IsValid() {

@@ -4,13 +4,11 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
-
-	"github.com/eddyio/eddy/internal/buffer"
 )
 
-// urConn is a connection on the uring engine. Every field except closeReq is owned by the loop goroutine.
+// urConn is a connection on the uring engine: the state and methods it shares with the epoll engine's
+// connections are in the embedded connCore (conncore_linux.go). Every field is owned by the loop goroutine.
 //
 // It goes through the same states as an epoll connection (connOpen -> connClosing -> connLinger ->
 // connReleased, or straight to connReleased on abort), with one more step at the end: connReleased means
@@ -26,45 +24,24 @@ import (
 // with the flags, the timer is in connClock and the rarely used state (the close reason, AsyncWrite waits,
 // dial state, SendFile's queue and pipe) in connExtra, each allocated when first needed.
 type urConn struct {
-	l     *urLoop
-	ln    *urListener
-	fd    int32
-	slot  uint32
-	gen   uint32 // the slot's generation, in every token of this connection
-	state uint8
+	l    *urLoop
+	ln   *urListener
+	fd   int32
+	slot uint32
+	gen  uint32 // the slot's generation, in every token of this connection
 
-	recvArmed       bool // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
-	recvCancel      bool // an ASYNC_CANCEL of that recv was submitted (back-pressure)
-	sending         bool // a SEND/SENDMSG, or a SendFile splice step, is in flight; at most one per connection
-	polling         bool // the POLL_ADD that ends a connect is in flight
-	dirty           bool // in l.dirty
-	redeliverQueued bool // in l.redeliver
-	readPaused      bool // back-pressure: output above the high water mark
-	peerEOF         bool
-	wantShutWr      bool // CloseWrite: shut down the sending side once the output is flushed
-	shutWr          bool
-	notified        bool // OnClose has run
+	recvArmed       bool   // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
+	recvCancel      bool   // an ASYNC_CANCEL of that recv was submitted (back-pressure)
+	sending         bool   // a SEND/SENDMSG, or a SendFile splice step, is in flight; at most one per connection
+	polling         bool   // the POLL_ADD that ends a connect is in flight
+	dirty           bool   // in l.dirty
+	redeliverQueued bool   // in l.redeliver
+	readPaused      bool   // back-pressure: output above the high water mark
+	shutWr          bool   // the sending side is shut down
+	rport           uint16 // the peer's port
 
-	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
-
-	rport uint16     // the peer's port
+	connCore
 	raddr netip.Addr // the peer's address (invalid for a Unix socket)
-
-	in  buffer.Inbound
-	out buffer.Outbound
-	ctx any
-	tm  *connClock                // idle timeout, close and linger deadlines, cancel retry; nil until needed
-	x   atomic.Pointer[connExtra] // rarely needed state, allocated on first use
-}
-
-// extra returns c's connExtra, allocating it if needed. Loop only.
-func (c *urConn) extra() *connExtra {
-	x := c.x.Load()
-	if x == nil {
-		x = new(connExtra)
-		c.x.Store(x)
-	}
-	return x
 }
 
 // clock returns c's connClock, allocating it if needed. Loop only.
@@ -76,46 +53,13 @@ func (c *urConn) clock() *connClock {
 	return c.tm
 }
 
-// active records read or write progress, which defers the idle timeout and the bound on a stuck flush.
-func (c *urConn) active() {
-	if c.tm != nil {
-		c.tm.lastActive = c.l.now
-	}
-}
-
 // setRemote records the peer's address. Loop only, before the connection is published.
 func (c *urConn) setRemote(ap netip.AddrPort) { c.raddr, c.rport = ap.Addr(), ap.Port() }
 
 // remote returns the peer's address recorded by setRemote.
 func (c *urConn) remote() netip.AddrPort { return netip.AddrPortFrom(c.raddr, c.rport) }
 
-// reason returns the close reason recorded by beginClose.
-func (c *urConn) reason() error {
-	if x := c.x.Load(); x != nil {
-		return x.reason
-	}
-	return nil
-}
-
-// ---- inbound ----
-
-// Peek returns the next n buffered inbound bytes without consuming them (all of them when n <= 0).
-func (c *urConn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
-
-// Next returns and consumes the next n buffered inbound bytes.
-func (c *urConn) Next(n int) ([]byte, error) { return c.in.Next(n) }
-
-// Discard consumes up to n buffered inbound bytes (all when n < 0).
-func (c *urConn) Discard(n int) (int, error) { return c.in.Discard(n), nil }
-
-// Buffered returns the number of unconsumed inbound bytes.
-func (c *urConn) Buffered() int { return c.in.Len() }
-
 // ---- outbound ----
-
-func (c *urConn) writeOK() bool {
-	return c.state == connOpen && !c.wantShutWr && !c.closeReq.Load()
-}
 
 // Write queues a copy of b, sent at the end of the loop iteration.
 func (c *urConn) Write(b []byte) (int, error) {
@@ -173,29 +117,6 @@ func urAsyncWriteTask(arg any) {
 	if r.cb != nil {
 		x := c.extra()
 		x.waits.add(c.queued(), r.cb)
-	}
-}
-
-// wrote accounts n bytes the kernel took and runs the AsyncWrite callbacks they complete.
-func (c *urConn) wrote(n int) {
-	c.active()
-	a := c.x.Load()
-	if a == nil || len(a.waits) == 0 {
-		return
-	}
-	for _, w := range a.waits.advance(n) { // advance first: a callback may write and add a wait
-		w.cb(c, nil)
-	}
-}
-
-// failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
-func (c *urConn) failAsync() {
-	a := c.x.Load()
-	if a == nil {
-		return
-	}
-	for _, w := range a.waits.take() {
-		w.cb(c, ErrClosed)
 	}
 }
 
@@ -296,8 +217,8 @@ func (c *urConn) notifyClose(err error) {
 		return
 	}
 	c.notified = true
-	c.failAsync()
-	c.failFiles(err)
+	c.failAsync(c)
+	c.failFiles(c, err)
 	c.l.g.e.h.OnClose(c, err)
 }
 
@@ -369,12 +290,6 @@ func (c *urConn) SetIdleTimeout(d time.Duration) error {
 // ---- addresses and context ----
 
 func (c *urConn) network() string { return c.ln.network }
-
-// Context returns the value set by SetContext.
-func (c *urConn) Context() any { return c.ctx }
-
-// SetContext attaches v to the connection.
-func (c *urConn) SetContext(v any) { c.ctx = v }
 
 // LocalAddr returns the local address.
 func (c *urConn) LocalAddr() net.Addr {

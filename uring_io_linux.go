@@ -102,7 +102,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 // appends them to c.in (the recv is being cancelled; these were received before the cancel took effect);
 // they are offered to OnData when reading resumes.
 func (c *urConn) received(b []byte) {
-	c.active()
+	c.active(c.l.now)
 	switch {
 	case c.state != connOpen || c.closeReq.Load():
 		return // closing, lingering or released: input is dropped
@@ -233,7 +233,7 @@ func (c *urConn) onSend(cqe *uring.CQE) {
 	}
 	n := int(cqe.Res)
 	c.out.Consume(n)
-	c.wrote(n)
+	c.wrote(c, c.l.now, n)
 	c.l.markDirty(c)
 }
 
@@ -260,8 +260,8 @@ func (c *urConn) release() {
 		c.l.wheel.Stop(&c.tm.timer)
 	}
 	c.in.Reset()
-	c.failAsync()
-	c.failFiles(nil)
+	c.failAsync(c)
+	c.failFiles(c, nil)
 	c.cancelOps()
 	c.maybeFinalize()
 }

@@ -30,27 +30,6 @@ func (c *urConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) err
 	return nil
 }
 
-// tail returns the byte queue writes go to: c.out, or the queue behind the last file region.
-func (c *urConn) tail() *buffer.Outbound {
-	if x := c.x.Load(); x != nil {
-		return x.files.tail(&c.out)
-	}
-	return &c.out
-}
-
-// queued returns the output bytes not yet handed to the kernel, file regions included (those waiting in
-// the splice pipe too).
-func (c *urConn) queued() int {
-	n := c.out.Len()
-	if x := c.x.Load(); x != nil && len(x.files) > 0 {
-		n += x.files.bytes()
-		if x.splice != nil {
-			n += x.splice.inPipe
-		}
-	}
-	return n
-}
-
 // fillFromFiles runs when c.out is empty (and no send is in flight): it completes the head region if all
 // of it has been sent, making the bytes written after it the new c.out, or starts its next splice step
 // (uring_splice_linux.go), or, where splicing is off, reads its next piece into c.out.
@@ -85,14 +64,5 @@ func (c *urConn) fillFromFiles() {
 		default:
 			c.abort(opError("write", c.network(), c.RemoteAddr(), "pread", err))
 		}
-	}
-}
-
-// failFiles drops the queued file regions, running their callbacks with err (ErrClosed when nil). A file
-// that an in-flight splice reads stays open until its CQE.
-func (c *urConn) failFiles(err error) {
-	if x := c.x.Load(); x != nil {
-		c.holdSplicedFile(x)
-		x.files.fail(c, err)
 	}
 }
