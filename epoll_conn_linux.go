@@ -1,7 +1,6 @@
 package eddy
 
 import (
-	"io"
 	"net"
 	"net/netip"
 	"time"
@@ -11,6 +10,10 @@ import (
 
 // epConn is a connection on the epoll engine: the state and methods it shares with the uring engine's
 // connections are in the embedded connCore (conncore_linux.go). Every field is owned by the loop goroutine.
+//
+// It is exactly 144 bytes, an allocator size class (a test holds the line): the engine's flags fill the
+// word after fd and slot, connCore's fill its own first word, and the 32-byte peer address comes last. A
+// flag moved into connCore, or one more here, would cost a padded word.
 type epConn struct {
 	l    *epLoop
 	ln   *epListener
@@ -28,17 +31,29 @@ type epConn struct {
 	raddr netip.AddrPort
 }
 
-// clock returns c's connClock, allocating it if needed. Loop only.
-func (c *epConn) clock() *connClock {
-	if c.tm == nil {
-		c.tm = &connClock{lastActive: c.l.now}
-		c.tm.timer.Init(connTimer, c)
-	}
-	return c.tm
-}
+// ---- the engine's side of connCore ----
 
-// ---- outbound ----
+// core returns the connCore that c embeds (loopConn).
+func (c *epConn) core() *connCore { return &c.connCore }
 
+// loopCore returns the loopCore of c's loop (loopConn).
+func (c *epConn) loopCore() *loopCore { return &c.l.loopCore }
+
+// markDirty schedules c for a flush at the end of the iteration (loopConn; the hot path calls
+// c.l.markDirty directly).
+func (c *epConn) markDirty() { c.l.markDirty(c) }
+
+// drainInput is beginClose's step on epoll: back-pressure ends; the edges that come are read, and the
+// input dropped (loopConn).
+func (c *epConn) drainInput() { c.readPaused = false }
+
+// cancelOps does nothing: nothing is in flight on an epoll socket, and release stops the timer, which
+// therefore never fires on a released connection (loopConn).
+func (c *epConn) cancelOps() {}
+
+// ---- the Conn methods connCore does not provide ----
+
+// Write queues a copy of b, sent at the end of the loop iteration (Conn.Write).
 func (c *epConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
@@ -48,6 +63,7 @@ func (c *epConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// Writev queues copies of bs, in order (Conn.Writev).
 func (c *epConn) Writev(bs [][]byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
@@ -62,136 +78,31 @@ func (c *epConn) Writev(bs [][]byte) (int, error) {
 	return n, nil
 }
 
-type asyncReq struct {
-	c  *epConn
-	b  []byte
-	cb func(Conn, error)
-}
+// AsyncWrite queues b from any goroutine (Conn.AsyncWrite).
+func (c *epConn) AsyncWrite(b []byte, cb func(Conn, error)) error { return asyncWrite(c, b, cb) }
 
-func (c *epConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
-	if c.closeReq.Load() {
-		return ErrClosed
-	}
-	if err := c.l.submit(asyncWriteTask, &asyncReq{c, b, cb}); err != nil {
-		return mapQueueErr(err)
-	}
-	return nil
-}
+// Execute runs fn on the connection's loop (Conn.Execute).
+func (c *epConn) Execute(fn func(Conn)) error { return execute(c, fn) }
 
-func asyncWriteTask(arg any) {
-	r := arg.(*asyncReq)
-	c := r.c
-	if !c.writeOK() {
-		if r.cb != nil {
-			r.cb(c, ErrClosed)
-		}
-		return
-	}
-	c.tail().Write(r.b)
-	c.l.markDirty(c)
-	if r.cb != nil {
-		x := c.extra()
-		x.waits.add(c.queued(), r.cb)
-	}
-}
+// Close closes the connection gracefully, from any goroutine (Conn.Close).
+func (c *epConn) Close() error { return c.close(c) }
 
-type execReq struct {
-	c  *epConn
-	fn func(Conn)
-}
+// CloseWrite shuts down the sending side once the output queued before it is sent (Conn.CloseWrite).
+func (c *epConn) CloseWrite() error { return c.closeWrite(c) }
 
-func (c *epConn) Execute(fn func(Conn)) error {
-	if c.closeReq.Load() {
-		return ErrClosed
-	}
-	return mapQueueErr(c.l.submit(execTask, &execReq{c, fn}))
-}
-
-func execTask(arg any) {
-	r := arg.(*execReq)
-	if r.c.state == connOpen {
-		r.fn(r.c)
-	}
-}
+// SetIdleTimeout sets the idle timeout, 0 for none (Conn.SetIdleTimeout).
+func (c *epConn) SetIdleTimeout(d time.Duration) error { return c.setIdleTimeout(c, d) }
 
 // ---- close ----
 
-func (c *epConn) Close() error {
-	if !c.closeReq.CompareAndSwap(false, true) {
-		return ErrClosed
-	}
-	c.l.tasks.push(task{closeTask, c}, true, c.l.wake) // a stopped loop has closed the connection itself
-	return nil
-}
-
-func closeTask(arg any) { arg.(*epConn).beginClose(nil) }
-
-func (c *epConn) CloseWrite() error {
-	if !c.writeOK() {
-		return ErrClosed
-	}
-	c.wantShutWr = true
-	c.l.markDirty(c)
-	return nil
-}
-
-// beginClose starts a graceful close: no more OnData, the queued output is flushed, then finishClose runs.
-func (c *epConn) beginClose(reason error) {
-	switch c.state {
-	case connOpen:
-	case connLinger:
-		if c.l.stopping {
-			c.release()
-		}
-		return
-	default:
-		return
-	}
-	c.closeReq.Store(true)
-	c.state = connClosing
-	if reason != nil {
-		c.extra().reason = reason
-	}
-	c.in.Reset()
-	c.readPaused = false
-	tm := c.clock()
-	tm.lastActive = c.l.now // the bound on a stuck flush counts from here
-	c.l.wheel.Schedule(&tm.timer, c.l.now+int64(lingerTimeout))
-	c.l.markDirty(c) // the flush finishes the close once the output is out
-}
-
 // finishClose runs once the output is flushed: it shuts down the sending side, calls OnClose and then
-// releases the socket, or lets it linger until the peer's FIN.
+// releases the socket, or lets it linger until the peer's FIN (connCore.lingerOrRelease).
 func (c *epConn) finishClose() {
 	unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	c.shutWr = true
-	c.notifyClose(c.reason())
-	if c.peerEOF || c.l.stopping {
-		c.release()
-		return
+	if c.lingerOrRelease(c) {
+		c.read() // the FIN may be here already
 	}
-	c.state = connLinger
-	c.l.wheel.Schedule(&c.clock().timer, c.l.now+int64(lingerTimeout))
-	c.read() // the FIN may be here already
-}
-
-// abort closes the connection at once: pending output is dropped.
-func (c *epConn) abort(err error) {
-	if c.state == connReleased {
-		return
-	}
-	c.notifyClose(err)
-	c.release()
-}
-
-func (c *epConn) notifyClose(err error) {
-	if c.notified {
-		return
-	}
-	c.notified = true
-	c.failAsync(c)
-	c.failFiles(c, err)
-	c.l.g.e.h.OnClose(c, err)
 }
 
 // release closes the descriptor and frees the slot. The descriptor is closed only here, after OnClose and
@@ -211,67 +122,6 @@ func (c *epConn) release() {
 	c.failFiles(c, nil)
 	unix.Close(int(c.fd))
 	c.l.unregister(c)
-}
-
-// onEOF handles the peer's FIN.
-func (c *epConn) onEOF() {
-	c.peerEOF = true
-	switch c.state {
-	case connOpen:
-		if hc, ok := c.l.g.e.h.(HalfCloseHandler); ok && hc.OnPeerClosed(c) {
-			return // half-closed: open for writing until the handler closes it
-		}
-		c.beginClose(io.EOF)
-	case connLinger:
-		c.release()
-	}
-}
-
-// connTimer is the connection's one timer: the idle timeout while open, the bound on a stuck flush while
-// closing, the linger deadline after that.
-func connTimer(arg any) {
-	c := arg.(*epConn)
-	tm := c.tm
-	now := c.l.clock()
-	switch c.state {
-	case connOpen:
-		if tm.idleTimeout <= 0 {
-			return
-		}
-		if deadline := tm.lastActive + int64(tm.idleTimeout); deadline > now {
-			c.l.wheel.Schedule(&tm.timer, deadline)
-			return
-		}
-		c.beginClose(ErrIdleTimeout)
-	case connClosing:
-		if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
-			c.l.wheel.Schedule(&tm.timer, deadline)
-			return
-		}
-		c.abort(c.reason()) // the peer stopped reading: give up on the rest of the output
-	case connLinger:
-		c.release()
-	}
-}
-
-func (c *epConn) SetIdleTimeout(d time.Duration) error {
-	if c.state != connOpen {
-		return ErrClosed
-	}
-	if d < 0 {
-		d = 0
-	}
-	if d == 0 {
-		if c.tm != nil {
-			c.tm.idleTimeout = 0
-			c.l.wheel.Stop(&c.tm.timer)
-		}
-		return nil
-	}
-	tm := c.clock()
-	tm.idleTimeout = d
-	c.l.wheel.Schedule(&tm.timer, c.l.clock()+int64(d))
-	return nil
 }
 
 // ---- reading and flushing, on the loop ----
@@ -313,14 +163,14 @@ func (c *epConn) read() {
 				return
 			}
 		case n == 0 && err == nil:
-			c.onEOF()
+			c.onEOF(c)
 			return
 		case err == unix.EAGAIN:
 			return
 		case err == unix.EINTR:
 			i--
 		default:
-			c.abort(opError("read", c.network(), c.RemoteAddr(), "read", err))
+			c.abort(c, opError("read", c.network(), c.RemoteAddr(), "read", err))
 			return
 		}
 	}
@@ -359,7 +209,7 @@ func (l *epLoop) flush(c *epConn) {
 			c.writable = false
 		case unix.EINTR:
 		default:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
 			return
 		}
 	}
@@ -383,7 +233,7 @@ func (l *epLoop) flush(c *epConn) {
 	case c.wantShutWr && !c.shutWr:
 		c.shutWr = true
 		if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
-			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
+			c.abort(c, opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
 		}
 	}
 }

@@ -17,14 +17,7 @@ const epSendfileMax = 4 << 20
 
 // SendFile queues n bytes of f from offset behind the output written so far (Conn.SendFile).
 func (c *epConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
-	if !c.writeOK() {
-		return ErrClosed
-	}
-	if err := c.extra().queueFile(f, offset, n, cb); err != nil {
-		return err
-	}
-	c.l.markDirty(c)
-	return nil
+	return c.sendFile(c, f, offset, n, cb)
 }
 
 // hasOutput reports whether anything is queued to send: bytes or a file region (even an empty one).
@@ -59,10 +52,10 @@ func (c *epConn) sendFiles() bool {
 			return false
 		case err == unix.EINTR:
 		case err == nil: // end of file before the end of the region
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
 			return false
 		default:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
 			return false
 		}
 	}

@@ -93,7 +93,7 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 		sendMsgs: make(map[uint32]*urSendMsg),
 		startCh:  make(chan bool, 1),
 	}
-	l.loopCore.init(idx, g.base, &g.e.opts, w)
+	l.loopCore.init(idx, g.base, g.e, w)
 	return l, nil
 }
 
@@ -395,7 +395,7 @@ func (l *urLoop) beginStop(rq int32) {
 			case c.state == connConnecting:
 				c.failDial(ErrEngineStopped)
 			default:
-				c.beginClose(ErrEngineStopped)
+				c.beginClose(c, ErrEngineStopped)
 			}
 		}
 		l.flushAll()
@@ -404,7 +404,7 @@ func (l *urLoop) beginStop(rq int32) {
 		l.forced = true
 		for _, c := range l.conns {
 			if c != nil {
-				c.abort(ErrEngineStopped)
+				c.abort(c, ErrEngineStopped)
 			}
 		}
 	}

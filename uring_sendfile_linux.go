@@ -20,14 +20,7 @@ const urFileChunk = 256 << 10
 
 // SendFile queues n bytes of f from offset behind the output written so far (Conn.SendFile).
 func (c *urConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
-	if !c.writeOK() {
-		return ErrClosed
-	}
-	if err := c.extra().queueFile(f, offset, n, cb); err != nil {
-		return err
-	}
-	c.l.markDirty(c)
-	return nil
+	return c.sendFile(c, f, offset, n, cb)
 }
 
 // fillFromFiles runs when c.out is empty (and no send is in flight): it completes the head region if all
@@ -60,9 +53,9 @@ func (c *urConn) fillFromFiles() {
 		switch {
 		case n > 0, err == unix.EINTR:
 		case err == nil:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
 		default:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "pread", err))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "pread", err))
 		}
 	}
 }

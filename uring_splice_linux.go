@@ -174,7 +174,7 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 	case sp.err != nil:
 		err := sp.err
 		sp.err = nil
-		c.abort(err)
+		c.abort(c, err)
 	case sp.wait && sp.inPipe > 0:
 		sp.wait = false
 		sqe := c.l.getSQE()
