@@ -1,133 +1,59 @@
 package eddy
 
 import (
-	"io"
 	"net"
 	"net/netip"
-	"os"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/eddyio/eddy/internal/buffer"
 )
 
-// Connection states. A connection moves only forward:
+// epConn is a connection on the epoll engine: the state and methods it shares with the uring engine's
+// connections are in the embedded connCore (conncore_linux.go). Every field is owned by the loop goroutine.
 //
-//	open -> closing -> lingering -> released
-//	open | closing | lingering -> released (abort: an error, or a forced stop)
-//
-// closing: Close was asked for (or the peer sent EOF, or the idle timeout fired); inbound bytes are read and
-// dropped, the output accepted before is flushed. When it is flushed the sending side is shut down and
-// OnClose runs; if the peer has not closed its side yet the socket lingers, draining input, until the peer's
-// FIN or lingerTimeout, so that closing with unread input does not turn our FIN into a RST that could destroy
-// data the peer has not read yet. released: the descriptor is closed and the slot freed.
-const (
-	connOpen uint8 = iota
-	connClosing
-	connLinger
-	connReleased
-)
-
-// epConn is a connection on the epoll engine. Every field except closeReq is owned by the loop goroutine.
+// It is exactly 144 bytes, an allocator size class (a test holds the line): the engine's flags fill the
+// word after fd and slot, connCore's fill its own first word, and the 32-byte peer address comes last. A
+// flag moved into connCore, or one more here, would cost a padded word.
 type epConn struct {
-	l     *epLoop
-	ln    *epListener
-	fd    int32 // int32 with slot, so that epConn fits the 144-byte size class
-	slot  uint32
-	state uint8
+	l    *epLoop
+	ln   *epListener
+	fd   int32 // int32 with slot, so that epConn fits the 144-byte size class
+	slot uint32
 
 	writable     bool // the last write did not hit EAGAIN (or EPOLLOUT came since)
 	dirty        bool // in l.dirty
 	readPaused   bool // back-pressure: output above the high water mark
 	rereadQueued bool // in l.reread
-	peerEOF      bool
 	rdhup        bool // the peer's FIN was signalled (EPOLLRDHUP): read on to EOF, past short reads
-	wantShutWr   bool // CloseWrite: shut down the sending side once the output is flushed
-	shutWr       bool
-	notified     bool // OnClose has run
+	shutWr       bool // the sending side is shut down
 
-	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
-
-	in    buffer.Inbound
-	out   buffer.Outbound
-	ctx   any
+	connCore
 	raddr netip.AddrPort
-	tm    *connClock                // idle timeout and close deadlines; nil until one is needed
-	x     atomic.Pointer[connExtra] // rarely needed state, allocated on first use
 }
 
-// clock returns c's connClock, allocating it if needed. Loop only.
-func (c *epConn) clock() *connClock {
-	if c.tm == nil {
-		c.tm = &connClock{lastActive: c.l.now}
-		c.tm.timer.Init(connTimer, c)
-	}
-	return c.tm
-}
+// ---- the engine's side of connCore ----
 
-// active records read or write progress, which defers the idle timeout and the bound on a stuck flush.
-func (c *epConn) active() {
-	if c.tm != nil {
-		c.tm.lastActive = c.l.now
-	}
-}
+// core returns the connCore that c embeds (loopConn).
+func (c *epConn) core() *connCore { return &c.connCore }
 
-// connExtra holds what most connections never need, to keep an idle epConn small. It is allocated on the
-// loop; the pointer is atomic because LocalAddr reads laddr from any goroutine (laddr is set before the
-// connection is published and never changes).
-type connExtra struct {
-	laddr  netip.AddrPort // set only when the listener's address is a wildcard, or for a dialled socket
-	reason error          // the reason OnClose will report
-	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
-	dial   *dialState     // while connecting
-	files  fileQueue      // SendFile regions not yet sent (epoll_sendfile_linux.go)
-	splice *urSplice      // uring: SendFile's pipe and splice state (uring_splice_linux.go)
-}
+// loopCore returns the loopCore of c's loop (loopConn).
+func (c *epConn) loopCore() *loopCore { return &c.l.loopCore }
 
-// extra returns c's connExtra, allocating it if needed. Loop only.
-func (c *epConn) extra() *connExtra {
-	x := c.x.Load()
-	if x == nil {
-		x = new(connExtra)
-		c.x.Store(x)
-	}
-	return x
-}
+// markDirty schedules c for a flush at the end of the iteration (loopConn; the hot path calls
+// c.l.markDirty directly).
+func (c *epConn) markDirty() { c.l.markDirty(c) }
 
-// queueFile is SendFile's common part on the loop engines (epoll, uring): it checks the region, takes the
-// engine's reference to f and queues the region behind everything written so far. Loop only.
-func (x *connExtra) queueFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
-	s, err := newFileSend(f, offset, n, cb)
-	if err != nil {
-		return err
-	}
-	x.files = append(x.files, s)
-	return nil
-}
+// drainInput is beginClose's step on epoll: back-pressure ends; the edges that come are read, and the
+// input dropped (loopConn).
+func (c *epConn) drainInput() { c.readPaused = false }
 
-// reason returns the close reason recorded by beginClose.
-func (c *epConn) reason() error {
-	if x := c.x.Load(); x != nil {
-		return x.reason
-	}
-	return nil
-}
+// cancelOps does nothing: nothing is in flight on an epoll socket, and release stops the timer, which
+// therefore never fires on a released connection (loopConn).
+func (c *epConn) cancelOps() {}
 
-// ---- inbound ----
+// ---- the Conn methods connCore does not provide ----
 
-func (c *epConn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
-func (c *epConn) Next(n int) ([]byte, error) { return c.in.Next(n) }
-func (c *epConn) Discard(n int) (int, error) { return c.in.Discard(n), nil }
-func (c *epConn) Buffered() int              { return c.in.Len() }
-
-// ---- outbound ----
-
-func (c *epConn) writeOK() bool {
-	return c.state == connOpen && !c.wantShutWr && !c.closeReq.Load()
-}
-
+// Write queues a copy of b, sent at the end of the loop iteration (Conn.Write).
 func (c *epConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
@@ -137,6 +63,7 @@ func (c *epConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// Writev queues copies of bs, in order (Conn.Writev).
 func (c *epConn) Writev(bs [][]byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
@@ -151,167 +78,31 @@ func (c *epConn) Writev(bs [][]byte) (int, error) {
 	return n, nil
 }
 
-type asyncReq struct {
-	c  *epConn
-	b  []byte
-	cb func(Conn, error)
-}
+// AsyncWrite queues b from any goroutine (Conn.AsyncWrite).
+func (c *epConn) AsyncWrite(b []byte, cb func(Conn, error)) error { return asyncWrite(c, b, cb) }
 
-func (c *epConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
-	if c.closeReq.Load() {
-		return ErrClosed
-	}
-	if err := c.l.submit(asyncWriteTask, &asyncReq{c, b, cb}); err != nil {
-		return mapQueueErr(err)
-	}
-	return nil
-}
+// Execute runs fn on the connection's loop (Conn.Execute).
+func (c *epConn) Execute(fn func(Conn)) error { return execute(c, fn) }
 
-func asyncWriteTask(arg any) {
-	r := arg.(*asyncReq)
-	c := r.c
-	if !c.writeOK() {
-		if r.cb != nil {
-			r.cb(c, ErrClosed)
-		}
-		return
-	}
-	c.tail().Write(r.b)
-	c.l.markDirty(c)
-	if r.cb != nil {
-		x := c.extra()
-		x.waits.add(c.queued(), r.cb)
-	}
-}
+// Close closes the connection gracefully, from any goroutine (Conn.Close).
+func (c *epConn) Close() error { return c.close(c) }
 
-// wrote accounts n bytes handed to the kernel and runs the AsyncWrite callbacks they complete.
-func (c *epConn) wrote(n int) {
-	c.active()
-	a := c.x.Load()
-	if a == nil || len(a.waits) == 0 {
-		return
-	}
-	for _, w := range a.waits.advance(n) {
-		w.cb(c, nil)
-	}
-}
+// CloseWrite shuts down the sending side once the output queued before it is sent (Conn.CloseWrite).
+func (c *epConn) CloseWrite() error { return c.closeWrite(c) }
 
-// failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
-func (c *epConn) failAsync() {
-	a := c.x.Load()
-	if a == nil {
-		return
-	}
-	for _, w := range a.waits.take() {
-		w.cb(c, ErrClosed)
-	}
-}
-
-type execReq struct {
-	c  *epConn
-	fn func(Conn)
-}
-
-func (c *epConn) Execute(fn func(Conn)) error {
-	if c.closeReq.Load() {
-		return ErrClosed
-	}
-	return mapQueueErr(c.l.submit(execTask, &execReq{c, fn}))
-}
-
-func execTask(arg any) {
-	r := arg.(*execReq)
-	if r.c.state == connOpen {
-		r.fn(r.c)
-	}
-}
-
-// mapQueueErr reports a stopped loop as a closed connection.
-func mapQueueErr(err error) error {
-	if err == ErrEngineStopped {
-		return ErrClosed
-	}
-	return err
-}
+// SetIdleTimeout sets the idle timeout, 0 for none (Conn.SetIdleTimeout).
+func (c *epConn) SetIdleTimeout(d time.Duration) error { return c.setIdleTimeout(c, d) }
 
 // ---- close ----
 
-func (c *epConn) Close() error {
-	if !c.closeReq.CompareAndSwap(false, true) {
-		return ErrClosed
-	}
-	c.l.tasks.push(task{closeTask, c}, true, c.l.wake) // a stopped loop has closed the connection itself
-	return nil
-}
-
-func closeTask(arg any) { arg.(*epConn).beginClose(nil) }
-
-func (c *epConn) CloseWrite() error {
-	if !c.writeOK() {
-		return ErrClosed
-	}
-	c.wantShutWr = true
-	c.l.markDirty(c)
-	return nil
-}
-
-// beginClose starts a graceful close: no more OnData, the queued output is flushed, then finishClose runs.
-func (c *epConn) beginClose(reason error) {
-	switch c.state {
-	case connOpen:
-	case connLinger:
-		if c.l.stopping {
-			c.release()
-		}
-		return
-	default:
-		return
-	}
-	c.closeReq.Store(true)
-	c.state = connClosing
-	if reason != nil {
-		c.extra().reason = reason
-	}
-	c.in.Reset()
-	c.readPaused = false
-	tm := c.clock()
-	tm.lastActive = c.l.now // the bound on a stuck flush counts from here
-	c.l.wheel.Schedule(&tm.timer, c.l.now+int64(lingerTimeout))
-	c.l.markDirty(c) // the flush finishes the close once the output is out
-}
-
 // finishClose runs once the output is flushed: it shuts down the sending side, calls OnClose and then
-// releases the socket, or lets it linger until the peer's FIN.
+// releases the socket, or lets it linger until the peer's FIN (connCore.lingerOrRelease).
 func (c *epConn) finishClose() {
 	unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	c.shutWr = true
-	c.notifyClose(c.reason())
-	if c.peerEOF || c.l.stopping {
-		c.release()
-		return
+	if c.lingerOrRelease(c) {
+		c.read() // the FIN may be here already
 	}
-	c.state = connLinger
-	c.l.wheel.Schedule(&c.clock().timer, c.l.now+int64(lingerTimeout))
-	c.read() // the FIN may be here already
-}
-
-// abort closes the connection at once: pending output is dropped.
-func (c *epConn) abort(err error) {
-	if c.state == connReleased {
-		return
-	}
-	c.notifyClose(err)
-	c.release()
-}
-
-func (c *epConn) notifyClose(err error) {
-	if c.notified {
-		return
-	}
-	c.notified = true
-	c.failAsync()
-	c.failFiles(err)
-	c.l.g.e.h.OnClose(c, err)
 }
 
 // release closes the descriptor and frees the slot. The descriptor is closed only here, after OnClose and
@@ -327,71 +118,10 @@ func (c *epConn) release() {
 	}
 	c.in.Reset()
 	c.out.Reset()
-	c.failAsync()
-	c.failFiles(nil)
+	c.failAsync(c)
+	c.failFiles(c, nil)
 	unix.Close(int(c.fd))
 	c.l.unregister(c)
-}
-
-// onEOF handles the peer's FIN.
-func (c *epConn) onEOF() {
-	c.peerEOF = true
-	switch c.state {
-	case connOpen:
-		if hc, ok := c.l.g.e.h.(HalfCloseHandler); ok && hc.OnPeerClosed(c) {
-			return // half-closed: open for writing until the handler closes it
-		}
-		c.beginClose(io.EOF)
-	case connLinger:
-		c.release()
-	}
-}
-
-// connTimer is the connection's one timer: the idle timeout while open, the bound on a stuck flush while
-// closing, the linger deadline after that.
-func connTimer(arg any) {
-	c := arg.(*epConn)
-	tm := c.tm
-	now := c.l.clock()
-	switch c.state {
-	case connOpen:
-		if tm.idleTimeout <= 0 {
-			return
-		}
-		if deadline := tm.lastActive + int64(tm.idleTimeout); deadline > now {
-			c.l.wheel.Schedule(&tm.timer, deadline)
-			return
-		}
-		c.beginClose(ErrIdleTimeout)
-	case connClosing:
-		if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
-			c.l.wheel.Schedule(&tm.timer, deadline)
-			return
-		}
-		c.abort(c.reason()) // the peer stopped reading: give up on the rest of the output
-	case connLinger:
-		c.release()
-	}
-}
-
-func (c *epConn) SetIdleTimeout(d time.Duration) error {
-	if c.state != connOpen {
-		return ErrClosed
-	}
-	if d < 0 {
-		d = 0
-	}
-	if d == 0 {
-		if c.tm != nil {
-			c.tm.idleTimeout = 0
-			c.l.wheel.Stop(&c.tm.timer)
-		}
-		return nil
-	}
-	tm := c.clock()
-	tm.idleTimeout = d
-	c.l.wheel.Schedule(&tm.timer, c.l.clock()+int64(d))
-	return nil
 }
 
 // ---- reading and flushing, on the loop ----
@@ -417,7 +147,7 @@ func (c *epConn) read() {
 		n, err := rawRead(int(c.fd), l.readBuf)
 		switch {
 		case n > 0:
-			c.active()
+			c.active(l.now)
 			if c.state != connOpen {
 				if n < len(l.readBuf) && !c.rdhup {
 					return
@@ -433,14 +163,14 @@ func (c *epConn) read() {
 				return
 			}
 		case n == 0 && err == nil:
-			c.onEOF()
+			c.onEOF(c)
 			return
 		case err == unix.EAGAIN:
 			return
 		case err == unix.EINTR:
 			i--
 		default:
-			c.abort(opError("read", c.network(), c.RemoteAddr(), "read", err))
+			c.abort(c, opError("read", c.network(), c.RemoteAddr(), "read", err))
 			return
 		}
 	}
@@ -468,7 +198,7 @@ func (l *epLoop) flush(c *epConn) {
 		n, err := writev(int(c.fd), vecs, l.iovecs)
 		if n > 0 {
 			c.out.Consume(n)
-			c.wrote(n)
+			c.wrote(c, l.now, n)
 			if c.state == connReleased { // a callback closed it
 				return
 			}
@@ -479,7 +209,7 @@ func (l *epLoop) flush(c *epConn) {
 			c.writable = false
 		case unix.EINTR:
 		default:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
 			return
 		}
 	}
@@ -503,7 +233,7 @@ func (l *epLoop) flush(c *epConn) {
 	case c.wantShutWr && !c.shutWr:
 		c.shutWr = true
 		if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
-			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
+			c.abort(c, opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
 		}
 	}
 }
@@ -512,9 +242,7 @@ func (l *epLoop) flush(c *epConn) {
 
 func (c *epConn) network() string { return c.ln.network }
 
-func (c *epConn) Loop() Loop       { return c.l }
-func (c *epConn) Context() any     { return c.ctx }
-func (c *epConn) SetContext(v any) { c.ctx = v }
+func (c *epConn) Loop() Loop { return c.l }
 
 func (c *epConn) LocalAddr() net.Addr {
 	if x := c.x.Load(); x != nil && x.laddr.IsValid() {

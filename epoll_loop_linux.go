@@ -82,8 +82,7 @@ type epLoop struct {
 	vecs    [][]byte
 	iovecs  []unix.Iovec
 
-	tick     timer.Timer
-	stopping bool
+	tick timer.Timer
 }
 
 func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {
@@ -110,7 +109,7 @@ func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {
 		iovecs:  make([]unix.Iovec, maxIovecs),
 	}
 	l.park = newEpParker(p, l.events)
-	l.loopCore.init(idx, g.base, o, w)
+	l.loopCore.init(idx, g.base, g.e, w)
 	return l, nil
 }
 
@@ -372,7 +371,7 @@ func (l *epLoop) freeConn(c *epConn) {
 // opened starts an open connection's life: the idle timer and OnOpen.
 func (l *epLoop) opened(c *epConn) {
 	if d := l.g.e.opts.idleTimeout; d > 0 {
-		tm := c.clock()
+		tm := c.clock(c)
 		tm.idleTimeout = d
 		l.wheel.Schedule(&tm.timer, l.now+int64(d))
 	}
@@ -434,7 +433,7 @@ func (l *epLoop) beginStop(rq int32) {
 			case c.state == connConnecting:
 				c.failDial(ErrEngineStopped)
 			default:
-				c.beginClose(ErrEngineStopped)
+				c.beginClose(c, ErrEngineStopped)
 			}
 		}
 		l.flushAll()
@@ -442,7 +441,7 @@ func (l *epLoop) beginStop(rq int32) {
 	if rq == stopForce {
 		for _, c := range l.conns {
 			if c != nil {
-				c.abort(ErrEngineStopped)
+				c.abort(c, ErrEngineStopped)
 			}
 		}
 	}

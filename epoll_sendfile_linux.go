@@ -4,8 +4,6 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/eddyio/eddy/internal/buffer"
 )
 
 // File regions on the epoll engine: sendfile(2) from the page cache to the non-blocking socket, in the
@@ -19,31 +17,7 @@ const epSendfileMax = 4 << 20
 
 // SendFile queues n bytes of f from offset behind the output written so far (Conn.SendFile).
 func (c *epConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
-	if !c.writeOK() {
-		return ErrClosed
-	}
-	if err := c.extra().queueFile(f, offset, n, cb); err != nil {
-		return err
-	}
-	c.l.markDirty(c)
-	return nil
-}
-
-// tail returns the byte queue writes go to: c.out, or the queue behind the last file region.
-func (c *epConn) tail() *buffer.Outbound {
-	if x := c.x.Load(); x != nil {
-		return x.files.tail(&c.out)
-	}
-	return &c.out
-}
-
-// queued returns the output bytes not yet handed to the kernel, file regions included.
-func (c *epConn) queued() int {
-	n := c.out.Len()
-	if x := c.x.Load(); x != nil && len(x.files) > 0 {
-		n += x.files.bytes()
-	}
-	return n
+	return c.sendFile(c, f, offset, n, cb)
 }
 
 // hasOutput reports whether anything is queued to send: bytes or a file region (even an empty one).
@@ -69,7 +43,7 @@ func (c *epConn) sendFiles() bool {
 		switch {
 		case n > 0:
 			s.n -= int64(n)
-			c.wrote(n)
+			c.wrote(c, c.l.now, n)
 			if c.state == connReleased { // a callback closed it
 				return false
 			}
@@ -78,20 +52,13 @@ func (c *epConn) sendFiles() bool {
 			return false
 		case err == unix.EINTR:
 		case err == nil: // end of file before the end of the region
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
 			return false
 		default:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
 			return false
 		}
 	}
 	x.files.complete(c, &c.out)
 	return c.state != connReleased
-}
-
-// failFiles drops the queued file regions, running their callbacks with err (ErrClosed when nil).
-func (c *epConn) failFiles(err error) {
-	if x := c.x.Load(); x != nil {
-		x.files.fail(c, err)
-	}
 }

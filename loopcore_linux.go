@@ -18,6 +18,7 @@ type loopCore struct {
 	idx  int
 	base time.Time // the engine's clock origin: clock() is the time since
 	log  *slog.Logger
+	h    Handler // the engine's handler, for the callbacks of connCore (OnClose, OnPeerClosed)
 	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
 	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
 	// can never write into a closed descriptor, or one whose number was reused.
@@ -27,11 +28,15 @@ type loopCore struct {
 	tasks  taskQueue
 	wheel  *timer.Wheel
 	now    int64 // wheel clock, refreshed once per iteration
+	// stopping is set when the loop starts to stop (beginStop), on the loop: it accepts no more
+	// connections, and a closing connection does not linger for its peer's FIN.
+	stopping bool
 }
 
-// init sets up the core of loop idx of an engine whose clock started at base.
-func (l *loopCore) init(idx int, base time.Time, o *options, w *netpoll.Waker) {
-	l.idx, l.base, l.log, l.waker = idx, base, o.logger, w
+// init sets up the core of loop idx of engine e, whose clock started at base.
+func (l *loopCore) init(idx int, base time.Time, e *Engine, w *netpoll.Waker) {
+	o := &e.opts
+	l.idx, l.base, l.log, l.h, l.waker = idx, base, o.logger, e.h, w
 	l.tasks.cap = o.taskQueueCap
 	l.now = l.clock()
 	l.wheel = timer.New(timerTick, l.now)

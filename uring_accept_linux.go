@@ -225,7 +225,7 @@ func (l *urLoop) newConn(fd int, ln *urListener) *urConn {
 // opened starts an open connection's life: the idle timer, OnOpen, then its multishot recv.
 func (l *urLoop) opened(c *urConn) {
 	if d := l.g.e.opts.idleTimeout; d > 0 {
-		tm := c.clock()
+		tm := c.clock(c)
 		tm.idleTimeout = d
 		l.wheel.Schedule(&tm.timer, l.now+int64(d))
 	}

@@ -1,16 +1,13 @@
 package eddy
 
 import (
-	"io"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
-
-	"github.com/eddyio/eddy/internal/buffer"
 )
 
-// urConn is a connection on the uring engine. Every field except closeReq is owned by the loop goroutine.
+// urConn is a connection on the uring engine: the state and methods it shares with the epoll engine's
+// connections are in the embedded connCore (conncore_linux.go). Every field is owned by the loop goroutine.
 //
 // It goes through the same states as an epoll connection (connOpen -> connClosing -> connLinger ->
 // connReleased, or straight to connReleased on abort), with one more step at the end: connReleased means
@@ -21,145 +18,59 @@ import (
 // socket or read the output chunks of a send, so neither the descriptor number nor that memory may be
 // reused earlier.
 //
-// It is kept at 224 bytes (a malloc size class; the epoll engine's epConn takes 256; a test holds the
-// line), since every idle connection holds one: the peer's address is stored unpacked, and the rarely used state (an own idle
-// timeout, the close reason, AsyncWrite waits, dial state) is in urExtra, allocated on first use.
+// It is kept within 144 bytes (a malloc size class, as the epoll engine's epConn; a test holds the line),
+// since every idle connection holds one: the peer's port is kept apart from its address so that it packs
+// with the engine's flags in the word before connCore (whose own flags fill its first word), the timer is
+// in connClock and the rarely used state (the close reason, AsyncWrite waits, dial state, SendFile's queue
+// and pipe) in connExtra, each allocated when first needed.
 type urConn struct {
-	l     *urLoop
-	ln    *urListener
-	fd    int32
-	slot  uint32
-	gen   uint32 // the slot's generation, in every token of this connection
-	state uint8
+	l    *urLoop
+	ln   *urListener
+	fd   int32
+	slot uint32
+	gen  uint32 // the slot's generation, in every token of this connection
 
-	recvArmed       bool // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
-	recvCancel      bool // an ASYNC_CANCEL of that recv was submitted (back-pressure)
-	sending         bool // a SEND/SENDMSG, or a SendFile splice step, is in flight; at most one per connection
-	polling         bool // the POLL_ADD that ends a connect is in flight
-	dirty           bool // in l.dirty
-	redeliverQueued bool // in l.redeliver
-	readPaused      bool // back-pressure: output above the high water mark
-	peerEOF         bool
-	wantShutWr      bool // CloseWrite: shut down the sending side once the output is flushed
-	shutWr          bool
-	notified        bool // OnClose has run
+	recvArmed       bool   // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
+	recvCancel      bool   // an ASYNC_CANCEL of that recv was submitted (back-pressure)
+	sending         bool   // a SEND/SENDMSG, or a SendFile splice step, is in flight; at most one per connection
+	polling         bool   // the POLL_ADD that ends a connect is in flight
+	dirty           bool   // in l.dirty
+	redeliverQueued bool   // in l.redeliver
+	readPaused      bool   // back-pressure: output above the high water mark
+	shutWr          bool   // the sending side is shut down
+	rport           uint16 // the peer's port
 
-	closeReq atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
-
-	rport uint16   // the peer's port
-	rkind uint8    // what rip holds: urAddrNone, urAddr4 or urAddr6 (a zoned address is in urExtra)
-	rip   [16]byte // the peer's IP address (As4 or As16)
-
-	in  buffer.Inbound
-	out buffer.Outbound
-	ctx any
-	tm  *connClock              // idle timeout, close and linger deadlines, cancel retry; nil until needed
-	x   atomic.Pointer[urExtra] // rarely needed state, allocated on first use
-}
-
-// urExtra is the rarely needed state of a uring connection: the epoll engine's connExtra and the
-// engine's own.
-type urExtra struct {
-	connExtra
-	raddr netip.AddrPort // a peer address with an IPv6 zone
-}
-
-// What urConn.rip holds.
-const (
-	urAddrNone uint8 = iota // no address (a Unix socket)
-	urAddr4
-	urAddr6
-	urAddrZoned // the address is urExtra.raddr
-)
-
-// extra returns c's urExtra, allocating it if needed. Loop only.
-func (c *urConn) extra() *urExtra {
-	x := c.x.Load()
-	if x == nil {
-		x = new(urExtra)
-		c.x.Store(x)
-	}
-	return x
-}
-
-// clock returns c's connClock, allocating it if needed. Loop only.
-func (c *urConn) clock() *connClock {
-	if c.tm == nil {
-		c.tm = &connClock{lastActive: c.l.now}
-		c.tm.timer.Init(urConnTimer, c)
-	}
-	return c.tm
-}
-
-// active records read or write progress, which defers the idle timeout and the bound on a stuck flush.
-func (c *urConn) active() {
-	if c.tm != nil {
-		c.tm.lastActive = c.l.now
-	}
+	connCore
+	raddr netip.Addr // the peer's address (invalid for a Unix socket)
 }
 
 // setRemote records the peer's address. Loop only, before the connection is published.
-func (c *urConn) setRemote(ap netip.AddrPort) {
-	a := ap.Addr()
-	c.rport = ap.Port()
-	switch {
-	case !a.IsValid():
-		c.rkind = urAddrNone
-	case a.Zone() != "":
-		c.rkind = urAddrZoned
-		c.extra().raddr = ap
-	case a.Is4():
-		c.rkind = urAddr4
-		b := a.As4()
-		copy(c.rip[:], b[:])
-	default:
-		c.rkind = urAddr6
-		c.rip = a.As16()
-	}
-}
+func (c *urConn) setRemote(ap netip.AddrPort) { c.raddr, c.rport = ap.Addr(), ap.Port() }
 
 // remote returns the peer's address recorded by setRemote.
-func (c *urConn) remote() netip.AddrPort {
-	switch c.rkind {
-	case urAddr4:
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(c.rip[:4])), c.rport)
-	case urAddr6:
-		return netip.AddrPortFrom(netip.AddrFrom16(c.rip), c.rport)
-	case urAddrZoned:
-		return c.x.Load().raddr
-	}
-	return netip.AddrPort{}
+func (c *urConn) remote() netip.AddrPort { return netip.AddrPortFrom(c.raddr, c.rport) }
+
+// ---- the engine's side of connCore ----
+
+// core returns the connCore that c embeds (loopConn).
+func (c *urConn) core() *connCore { return &c.connCore }
+
+// loopCore returns the loopCore of c's loop (loopConn).
+func (c *urConn) loopCore() *loopCore { return &c.l.loopCore }
+
+// markDirty schedules c for a flush at the end of the iteration (loopConn).
+func (c *urConn) markDirty() { c.l.markDirty(c) }
+
+// drainInput is beginClose's step on uring: back-pressure ends, and the recv is armed again if it had
+// stopped it, to drain the input (dropped) and watch for the peer's FIN (loopConn).
+func (c *urConn) drainInput() {
+	c.readPaused = false
+	c.armRecv()
 }
 
-// reason returns the close reason recorded by beginClose.
-func (c *urConn) reason() error {
-	if x := c.x.Load(); x != nil {
-		return x.reason
-	}
-	return nil
-}
+// ---- the Conn methods connCore does not provide ----
 
-// ---- inbound ----
-
-// Peek returns the next n buffered inbound bytes without consuming them (all of them when n <= 0).
-func (c *urConn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
-
-// Next returns and consumes the next n buffered inbound bytes.
-func (c *urConn) Next(n int) ([]byte, error) { return c.in.Next(n) }
-
-// Discard consumes up to n buffered inbound bytes (all when n < 0).
-func (c *urConn) Discard(n int) (int, error) { return c.in.Discard(n), nil }
-
-// Buffered returns the number of unconsumed inbound bytes.
-func (c *urConn) Buffered() int { return c.in.Len() }
-
-// ---- outbound ----
-
-func (c *urConn) writeOK() bool {
-	return c.state == connOpen && !c.wantShutWr && !c.closeReq.Load()
-}
-
-// Write queues a copy of b, sent at the end of the loop iteration.
+// Write queues a copy of b, sent at the end of the loop iteration (Conn.Write).
 func (c *urConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
@@ -169,7 +80,7 @@ func (c *urConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Writev queues copies of bs, in order.
+// Writev queues copies of bs, in order (Conn.Writev).
 func (c *urConn) Writev(bs [][]byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
@@ -184,239 +95,35 @@ func (c *urConn) Writev(bs [][]byte) (int, error) {
 	return n, nil
 }
 
-type urAsyncReq struct {
-	c  *urConn
-	b  []byte
-	cb func(Conn, error)
-}
+// AsyncWrite queues b from any goroutine; cb runs on the loop once the bytes reached the kernel
+// (Conn.AsyncWrite).
+func (c *urConn) AsyncWrite(b []byte, cb func(Conn, error)) error { return asyncWrite(c, b, cb) }
 
-// AsyncWrite queues b from any goroutine; cb runs on the loop once the bytes reached the kernel.
-func (c *urConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
-	if c.closeReq.Load() {
-		return ErrClosed
-	}
-	if err := c.l.submit(urAsyncWriteTask, &urAsyncReq{c, b, cb}); err != nil {
-		return mapQueueErr(err)
-	}
-	return nil
-}
+// Execute runs fn on the connection's loop (Conn.Execute).
+func (c *urConn) Execute(fn func(Conn)) error { return execute(c, fn) }
 
-func urAsyncWriteTask(arg any) {
-	r := arg.(*urAsyncReq)
-	c := r.c
-	if !c.writeOK() {
-		if r.cb != nil {
-			r.cb(c, ErrClosed)
-		}
-		return
-	}
-	c.tail().Write(r.b)
-	c.l.markDirty(c)
-	if r.cb != nil {
-		x := c.extra()
-		x.waits.add(c.queued(), r.cb)
-	}
-}
+// Close closes the connection gracefully; it is safe from any goroutine (Conn.Close).
+func (c *urConn) Close() error { return c.close(c) }
 
-// wrote accounts n bytes the kernel took and runs the AsyncWrite callbacks they complete.
-func (c *urConn) wrote(n int) {
-	c.active()
-	a := c.x.Load()
-	if a == nil || len(a.waits) == 0 {
-		return
-	}
-	for _, w := range a.waits.advance(n) { // advance first: a callback may write and add a wait
-		w.cb(c, nil)
-	}
-}
+// CloseWrite shuts down the sending side once the output queued before it is sent (Conn.CloseWrite).
+func (c *urConn) CloseWrite() error { return c.closeWrite(c) }
 
-// failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
-func (c *urConn) failAsync() {
-	a := c.x.Load()
-	if a == nil {
-		return
-	}
-	for _, w := range a.waits.take() {
-		w.cb(c, ErrClosed)
-	}
-}
-
-type urExecReq struct {
-	c  *urConn
-	fn func(Conn)
-}
-
-// Execute runs fn on the connection's loop.
-func (c *urConn) Execute(fn func(Conn)) error {
-	if c.closeReq.Load() {
-		return ErrClosed
-	}
-	return mapQueueErr(c.l.submit(urExecTask, &urExecReq{c, fn}))
-}
-
-func urExecTask(arg any) {
-	r := arg.(*urExecReq)
-	if r.c.state == connOpen {
-		r.fn(r.c)
-	}
-}
+// SetIdleTimeout sets the idle timeout, 0 for none (Conn.SetIdleTimeout).
+func (c *urConn) SetIdleTimeout(d time.Duration) error { return c.setIdleTimeout(c, d) }
 
 // ---- close ----
 
-// Close closes the connection gracefully; it is safe from any goroutine.
-func (c *urConn) Close() error {
-	if !c.closeReq.CompareAndSwap(false, true) {
-		return ErrClosed
-	}
-	c.l.tasks.push(task{urCloseTask, c}, true, c.l.wake) // a stopped loop closes the connection itself
-	return nil
-}
-
-func urCloseTask(arg any) { arg.(*urConn).beginClose(nil) }
-
-// CloseWrite shuts down the sending side once the output queued before it is sent.
-func (c *urConn) CloseWrite() error {
-	if !c.writeOK() {
-		return ErrClosed
-	}
-	c.wantShutWr = true
-	c.l.markDirty(c)
-	return nil
-}
-
-// beginClose starts a graceful close: no more OnData, input is drained and dropped, the queued output is
-// flushed, then finishClose runs.
-func (c *urConn) beginClose(reason error) {
-	switch c.state {
-	case connOpen:
-	case connLinger:
-		if c.l.stopping {
-			c.release()
-		}
-		return
-	default:
-		return
-	}
-	c.closeReq.Store(true)
-	c.state = connClosing
-	if reason != nil {
-		c.extra().reason = reason
-	}
-	c.in.Reset()
-	c.readPaused = false
-	c.armRecv() // if back-pressure had stopped it: drain the input and watch for the peer's FIN
-	tm := c.clock()
-	tm.lastActive = c.l.now // the bound on a stuck flush counts from here
-	c.l.wheel.Schedule(&tm.timer, c.l.now+int64(lingerTimeout))
-	c.l.markDirty(c) // the flush finishes the close once the output is out
-}
-
 // finishClose runs once the output is flushed: it shuts down the sending side, calls OnClose and then
-// releases the socket, or lets it linger until the peer's FIN.
+// releases the socket, or lets it linger until the peer's FIN (connCore.lingerOrRelease). The recv armed
+// by beginClose drains the input meanwhile.
 func (c *urConn) finishClose() {
 	c.shutdownWrite()
-	c.notifyClose(c.reason())
-	if c.peerEOF || c.l.stopping {
-		c.release()
-		return
-	}
-	c.state = connLinger
-	c.l.wheel.Schedule(&c.clock().timer, c.l.now+int64(lingerTimeout))
+	c.lingerOrRelease(c)
 }
 
-// abort closes the connection at once: pending output is dropped.
-func (c *urConn) abort(err error) {
-	if c.state == connReleased {
-		return
-	}
-	c.notifyClose(err)
-	c.release()
-}
-
-func (c *urConn) notifyClose(err error) {
-	if c.notified {
-		return
-	}
-	c.notified = true
-	c.failAsync()
-	c.failFiles(err)
-	c.l.g.e.h.OnClose(c, err)
-}
-
-// onEOF handles the peer's FIN. A half-closed connection arms no more receives (see armRecv).
-func (c *urConn) onEOF() {
-	c.peerEOF = true
-	switch c.state {
-	case connOpen:
-		if hc, ok := c.l.g.e.h.(HalfCloseHandler); ok && hc.OnPeerClosed(c) {
-			return // half-closed: open for writing until the handler closes it
-		}
-		c.beginClose(io.EOF)
-	case connLinger:
-		c.release()
-	}
-}
-
-// urConnTimer is the connection's one timer: the idle timeout while open, the bound on a stuck flush while
-// closing, the linger deadline after that, and once released a retry of the cancellation should an
-// operation outlive it.
-func urConnTimer(arg any) {
-	c := arg.(*urConn)
-	tm := c.tm
-	now := c.l.clock()
-	switch c.state {
-	case connOpen:
-		if tm.idleTimeout <= 0 {
-			return
-		}
-		if deadline := tm.lastActive + int64(tm.idleTimeout); deadline > now {
-			c.l.wheel.Schedule(&tm.timer, deadline)
-			return
-		}
-		c.beginClose(ErrIdleTimeout)
-	case connClosing:
-		if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
-			c.l.wheel.Schedule(&tm.timer, deadline)
-			return
-		}
-		c.abort(c.reason()) // the peer stopped reading: give up on the rest of the output
-	case connLinger:
-		c.release()
-	case connReleased:
-		c.cancelOps()
-	}
-}
-
-// SetIdleTimeout sets the idle timeout (0: none).
-func (c *urConn) SetIdleTimeout(d time.Duration) error {
-	if c.state != connOpen {
-		return ErrClosed
-	}
-	if d < 0 {
-		d = 0
-	}
-	if d == 0 {
-		if c.tm != nil {
-			c.tm.idleTimeout = 0
-			c.l.wheel.Stop(&c.tm.timer)
-		}
-		return nil
-	}
-	tm := c.clock()
-	tm.idleTimeout = d
-	c.l.wheel.Schedule(&tm.timer, c.l.clock()+int64(d))
-	return nil
-}
-
-// ---- addresses and context ----
+// ---- addresses ----
 
 func (c *urConn) network() string { return c.ln.network }
-
-// Context returns the value set by SetContext.
-func (c *urConn) Context() any { return c.ctx }
-
-// SetContext attaches v to the connection.
-func (c *urConn) SetContext(v any) { c.ctx = v }
 
 // LocalAddr returns the local address.
 func (c *urConn) LocalAddr() net.Addr {

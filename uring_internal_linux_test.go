@@ -428,7 +428,7 @@ func TestUringConnStoresEveryKindOfPeerAddress(t *testing.T) {
 
 func TestUringConnFitsIn144Bytes(t *testing.T) {
 	// Every idle connection holds one urConn; 144 bytes is a malloc size class, the next one is 160.
-	// Rarely used state belongs in urExtra, the timer in connClock.
+	// Rarely used state belongs in connExtra, the timer in connClock.
 	if n := unsafe.Sizeof(urConn{}); n > 144 {
 		t.Fatalf("urConn is %d bytes, more than 144", n)
 	}

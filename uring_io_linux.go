@@ -83,7 +83,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 		c.maybeFinalize()
 		return
 	case cqe.Res == 0:
-		c.onEOF()
+		c.onEOF(c)
 		return
 	case err == unix.ENOBUFS:
 		l.stats.recvENOBUFS++
@@ -92,7 +92,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 		l.stats.recvRearm++
 	case err == unix.ECANCELED:
 	default:
-		c.abort(opError("read", c.network(), c.RemoteAddr(), "recv", err))
+		c.abort(c, opError("read", c.network(), c.RemoteAddr(), "recv", err))
 		return
 	}
 	c.armRecv()
@@ -102,7 +102,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 // appends them to c.in (the recv is being cancelled; these were received before the cancel took effect);
 // they are offered to OnData when reading resumes.
 func (c *urConn) received(b []byte) {
-	c.active()
+	c.active(c.l.now)
 	switch {
 	case c.state != connOpen || c.closeReq.Load():
 		return // closing, lingering or released: input is dropped
@@ -181,7 +181,7 @@ func (c *urConn) flush() {
 		c.finishClose()
 	case c.wantShutWr && !c.shutWr:
 		if err := c.shutdownWrite(); err != nil {
-			c.abort(opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
+			c.abort(c, opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
 		}
 	}
 }
@@ -228,12 +228,12 @@ func (c *urConn) onSend(cqe *uring.CQE) {
 		return
 	}
 	if cqe.Res < 0 {
-		c.abort(opError("write", c.network(), c.RemoteAddr(), call, cqe.Err()))
+		c.abort(c, opError("write", c.network(), c.RemoteAddr(), call, cqe.Err()))
 		return
 	}
 	n := int(cqe.Res)
 	c.out.Consume(n)
-	c.wrote(n)
+	c.wrote(c, c.l.now, n)
 	c.l.markDirty(c)
 }
 
@@ -260,8 +260,8 @@ func (c *urConn) release() {
 		c.l.wheel.Stop(&c.tm.timer)
 	}
 	c.in.Reset()
-	c.failAsync()
-	c.failFiles(nil)
+	c.failAsync(c)
+	c.failFiles(c, nil)
 	c.cancelOps()
 	c.maybeFinalize()
 }
@@ -290,7 +290,7 @@ func (c *urConn) cancelOps() {
 	if c.polling {
 		c.cancelOp(urOpConnect)
 	}
-	c.l.wheel.Schedule(&c.clock().timer, c.l.clock()+int64(urCancelRetry))
+	c.l.wheel.Schedule(&c.clock(c).timer, c.l.clock()+int64(urCancelRetry))
 }
 
 // cancelOp submits the cancellation of c's operation op. A success posts no CQE; ENOENT (the operation

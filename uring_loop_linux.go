@@ -74,11 +74,10 @@ type urLoop struct {
 	sendMsgs  map[uint32]*urSendMsg // the headers of the SENDMSGs in flight, by slot
 	vecs      [][]byte              // scratch for Outbound.Vectors
 
-	tick     timer.Timer
-	stopping bool
-	forced   bool // a forced stop has aborted every connection
-	startCh  chan bool
-	stats    urStats
+	tick    timer.Timer
+	forced  bool // a forced stop has aborted every connection
+	startCh chan bool
+	stats   urStats
 }
 
 func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
@@ -94,7 +93,7 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 		sendMsgs: make(map[uint32]*urSendMsg),
 		startCh:  make(chan bool, 1),
 	}
-	l.loopCore.init(idx, g.base, &g.e.opts, w)
+	l.loopCore.init(idx, g.base, g.e, w)
 	return l, nil
 }
 
@@ -396,7 +395,7 @@ func (l *urLoop) beginStop(rq int32) {
 			case c.state == connConnecting:
 				c.failDial(ErrEngineStopped)
 			default:
-				c.beginClose(ErrEngineStopped)
+				c.beginClose(c, ErrEngineStopped)
 			}
 		}
 		l.flushAll()
@@ -405,7 +404,7 @@ func (l *urLoop) beginStop(rq int32) {
 		l.forced = true
 		for _, c := range l.conns {
 			if c != nil {
-				c.abort(ErrEngineStopped)
+				c.abort(c, ErrEngineStopped)
 			}
 		}
 	}

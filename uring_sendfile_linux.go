@@ -20,35 +20,7 @@ const urFileChunk = 256 << 10
 
 // SendFile queues n bytes of f from offset behind the output written so far (Conn.SendFile).
 func (c *urConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
-	if !c.writeOK() {
-		return ErrClosed
-	}
-	if err := c.extra().queueFile(f, offset, n, cb); err != nil {
-		return err
-	}
-	c.l.markDirty(c)
-	return nil
-}
-
-// tail returns the byte queue writes go to: c.out, or the queue behind the last file region.
-func (c *urConn) tail() *buffer.Outbound {
-	if x := c.x.Load(); x != nil {
-		return x.files.tail(&c.out)
-	}
-	return &c.out
-}
-
-// queued returns the output bytes not yet handed to the kernel, file regions included (those waiting in
-// the splice pipe too).
-func (c *urConn) queued() int {
-	n := c.out.Len()
-	if x := c.x.Load(); x != nil && len(x.files) > 0 {
-		n += x.files.bytes()
-		if x.splice != nil {
-			n += x.splice.inPipe
-		}
-	}
-	return n
+	return c.sendFile(c, f, offset, n, cb)
 }
 
 // fillFromFiles runs when c.out is empty (and no send is in flight): it completes the head region if all
@@ -81,18 +53,9 @@ func (c *urConn) fillFromFiles() {
 		switch {
 		case n > 0, err == unix.EINTR:
 		case err == nil:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
 		default:
-			c.abort(opError("write", c.network(), c.RemoteAddr(), "pread", err))
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "pread", err))
 		}
-	}
-}
-
-// failFiles drops the queued file regions, running their callbacks with err (ErrClosed when nil). A file
-// that an in-flight splice reads stays open until its CQE.
-func (c *urConn) failFiles(err error) {
-	if x := c.x.Load(); x != nil {
-		c.holdSplicedFile(&x.connExtra)
-		x.files.fail(c, err)
 	}
 }

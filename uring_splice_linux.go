@@ -152,7 +152,7 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 			sp.inPipe -= res
 			c.l.stats.spliced += res
 			if c.state != connReleased {
-				c.wrote(res)
+				c.wrote(c, c.l.now, res)
 			}
 		case err == unix.ECANCELED: // the link broke on a short read, or we cancelled
 		case err == unix.EAGAIN:
@@ -174,7 +174,7 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 	case sp.err != nil:
 		err := sp.err
 		sp.err = nil
-		c.abort(err)
+		c.abort(c, err)
 	case sp.wait && sp.inPipe > 0:
 		sp.wait = false
 		sqe := c.l.getSQE()
@@ -189,8 +189,9 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 }
 
 // holdSplicedFile keeps the descriptor that an in-flight SPLICE reads open past the failure of its
-// region: the region's release must not close it before the CQE.
-func (c *urConn) holdSplicedFile(x *connExtra) {
+// region: the region's release must not close it before the CQE. It does nothing without a splice in
+// flight (always on epoll). connCore.failFiles calls it before failing the regions.
+func (x *connExtra) holdSplicedFile() {
 	sp := x.splice
 	if sp == nil || !sp.in || sp.region == nil || sp.region.f == nil {
 		return

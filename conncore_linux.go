@@ -1,0 +1,474 @@
+package eddy
+
+import (
+	"io"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyio/eddy/internal/buffer"
+)
+
+// Connection states. A connection moves only forward:
+//
+//	open -> closing -> lingering -> released
+//	open | closing | lingering -> released (abort: an error, or a forced stop)
+//
+// closing: Close was asked for (or the peer sent EOF, or the idle timeout fired); inbound bytes are read and
+// dropped, the output accepted before is flushed. When it is flushed the sending side is shut down and
+// OnClose runs; if the peer has not closed its side yet the socket lingers, draining input, until the peer's
+// FIN or lingerTimeout, so that closing with unread input does not turn our FIN into a RST that could destroy
+// data the peer has not read yet. released: the descriptor is closed and the slot freed (on uring, once the
+// last operation on the socket has completed; see urConn). A dialled connection starts in connConnecting
+// (epoll_dial_linux.go).
+const (
+	connOpen uint8 = iota
+	connClosing
+	connLinger
+	connReleased
+)
+
+// connCore is what the connections of the loop engines share: epoll's epConn and uring's urConn embed it,
+// as their loops embed loopCore. It holds the state the Conn methods work on (the close state, the inbound
+// and outbound buffers, the context, the timer and the rarely needed state) and the code that is the same
+// on both engines: the inbound methods and the context, the output queue and its AsyncWrite accounting,
+// AsyncWrite, Execute, Close, CloseWrite, SendFile's queueing and SetIdleTimeout, the close state machine
+// (beginClose, lingerOrRelease, abort, notifyClose, onEOF) and the connection's timer. Each engine keeps
+// its I/O: reading, flushing (finishClose included), release, and its addresses. Every field except
+// closeReq is owned by the loop goroutine.
+//
+// Every idle connection carries a connCore, and both epConn and urConn must stay within the 144-byte size
+// class, so it holds no pointer to its loop or to the connection that embeds it. The methods that need
+// either take that connection as their first argument, conn (a loopConn, or a Conn where only the
+// callbacks need it): through it they reach the loop's loopCore and the few steps each engine does its
+// own way. Its small fields fill exactly one word (closeReq and four bytes), so that embedding it costs no
+// padding; the engines keep their other flags next to their own descriptor and slot.
+//
+// The per-byte path makes no call through loopConn: Write and Writev stay in each engine, where they mark
+// the connection dirty on their own loop directly, and the engines' reading and flushing call connCore's
+// methods with plain arguments (active and wrote take the loop's clock, not the loop).
+type connCore struct {
+	closeReq   atomic.Bool // Close was called (from any goroutine); set before the loop acts on it
+	state      uint8       // connOpen, connClosing, connLinger, connReleased (or connConnecting)
+	wantShutWr bool        // CloseWrite: shut down the sending side once the output is flushed
+	peerEOF    bool        // the peer's FIN was read
+	notified   bool        // OnClose has run
+
+	in  buffer.Inbound
+	out buffer.Outbound // bytes up to the first file region; what follows it is in x.files
+	ctx any
+	tm  *connClock                // idle timeout and close deadlines; nil until one is needed
+	x   atomic.Pointer[connExtra] // rarely needed state, allocated on first use
+}
+
+// loopConn is a loop engine's connection (*epConn, *urConn) as connCore's methods see it: the Conn that
+// the handler's callbacks get, its connCore and its loop's loopCore, and the steps each engine does its own
+// way. These are called only off the per-byte path (see connCore).
+type loopConn interface {
+	Conn
+	core() *connCore     // the connCore it embeds
+	loopCore() *loopCore // its loop's loopCore
+	markDirty()          // schedule a flush at the end of the loop iteration
+	drainInput()         // beginClose's engine step: back-pressure is off, input is read and dropped
+	release()            // end the connection (after OnClose, or without one): close the socket, free the slot
+	cancelOps()          // the timer fired on a released connection: cancel what is still in flight (uring)
+}
+
+// connExtra holds what most connections never need, to keep an idle epConn or urConn small. It is
+// allocated on the loop; the pointer is atomic because LocalAddr reads laddr from any goroutine (laddr is
+// set before the connection is published and never changes).
+type connExtra struct {
+	laddr  netip.AddrPort // set only when the listener's address is a wildcard, or for a dialled socket
+	reason error          // the reason OnClose will report
+	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
+	dial   *dialState     // while connecting
+	files  fileQueue      // SendFile regions not yet sent (epoll_sendfile_linux.go, uring_sendfile_linux.go)
+	splice *urSplice      // uring: SendFile's pipe and splice state (uring_splice_linux.go); nil on epoll
+}
+
+// extra returns c's connExtra, allocating it if needed. Loop only.
+func (c *connCore) extra() *connExtra {
+	x := c.x.Load()
+	if x == nil {
+		x = new(connExtra)
+		c.x.Store(x)
+	}
+	return x
+}
+
+// queueFile is SendFile's common part on the loop engines (epoll, uring): it checks the region, takes the
+// engine's reference to f and queues the region behind everything written so far. Loop only.
+func (x *connExtra) queueFile(f *os.File, offset, n int64, cb func(Conn, error)) error {
+	s, err := newFileSend(f, offset, n, cb)
+	if err != nil {
+		return err
+	}
+	x.files = append(x.files, s)
+	return nil
+}
+
+// reason returns the close reason recorded by beginClose.
+func (c *connCore) reason() error {
+	if x := c.x.Load(); x != nil {
+		return x.reason
+	}
+	return nil
+}
+
+// clock returns c's connClock, allocating it if needed; its timer runs connTimer for conn. Loop only.
+func (c *connCore) clock(conn loopConn) *connClock {
+	if c.tm == nil {
+		c.tm = &connClock{lastActive: conn.loopCore().now}
+		c.tm.timer.Init(connTimer, conn)
+	}
+	return c.tm
+}
+
+// active records read or write progress at now (the loop's wheel clock), which defers the idle timeout
+// and the bound on a stuck flush.
+func (c *connCore) active(now int64) {
+	if c.tm != nil {
+		c.tm.lastActive = now
+	}
+}
+
+// ---- inbound ----
+
+// Peek returns the next n buffered inbound bytes without consuming them (all of them when n <= 0).
+func (c *connCore) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
+
+// Next returns and consumes the next n buffered inbound bytes.
+func (c *connCore) Next(n int) ([]byte, error) { return c.in.Next(n) }
+
+// Discard consumes up to n buffered inbound bytes (all when n < 0).
+func (c *connCore) Discard(n int) (int, error) { return c.in.Discard(n), nil }
+
+// Buffered returns the number of unconsumed inbound bytes.
+func (c *connCore) Buffered() int { return c.in.Len() }
+
+// ---- outbound ----
+
+// writeOK reports whether the connection takes more output: it is open, and neither Close nor CloseWrite
+// was called.
+func (c *connCore) writeOK() bool {
+	return c.state == connOpen && !c.wantShutWr && !c.closeReq.Load()
+}
+
+// tail returns the byte queue writes go to: c.out, or the queue behind the last file region.
+func (c *connCore) tail() *buffer.Outbound {
+	if x := c.x.Load(); x != nil {
+		return x.files.tail(&c.out)
+	}
+	return &c.out
+}
+
+// queued returns the output bytes not yet handed to the kernel, file regions included (on uring, those
+// waiting in the splice pipe too).
+func (c *connCore) queued() int {
+	n := c.out.Len()
+	if x := c.x.Load(); x != nil && len(x.files) > 0 {
+		n += x.files.bytes()
+		if x.splice != nil {
+			n += x.splice.inPipe
+		}
+	}
+	return n
+}
+
+// wrote accounts n bytes handed to the kernel at now (the loop's wheel clock) and runs the AsyncWrite
+// callbacks they complete. It is on the flush path: conn is the engine's own pointer as a Conn, for the
+// callbacks.
+func (c *connCore) wrote(conn Conn, now int64, n int) {
+	c.active(now)
+	a := c.x.Load()
+	if a == nil || len(a.waits) == 0 {
+		return
+	}
+	for _, w := range a.waits.advance(n) { // advance first: a callback may write and add a wait
+		w.cb(conn, nil)
+	}
+}
+
+// failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
+func (c *connCore) failAsync(conn Conn) {
+	a := c.x.Load()
+	if a == nil {
+		return
+	}
+	for _, w := range a.waits.take() {
+		w.cb(conn, ErrClosed)
+	}
+}
+
+// failFiles drops the queued file regions, running their callbacks with err (ErrClosed when nil). A file
+// that an in-flight splice reads (uring) stays open until its CQE.
+func (c *connCore) failFiles(conn Conn, err error) {
+	if x := c.x.Load(); x != nil {
+		x.holdSplicedFile()
+		x.files.fail(conn, err)
+	}
+}
+
+// closeWrite shuts down the sending side once the output queued before it is sent (Conn.CloseWrite): the
+// engine's flush does it when the output is out.
+func (c *connCore) closeWrite(conn loopConn) error {
+	if !c.writeOK() {
+		return ErrClosed
+	}
+	c.wantShutWr = true
+	conn.markDirty()
+	return nil
+}
+
+// sendFile queues n bytes of f from offset behind the output written so far (Conn.SendFile). Each engine
+// sends the region its own way (epoll_sendfile_linux.go, uring_sendfile_linux.go).
+func (c *connCore) sendFile(conn loopConn, f *os.File, offset, n int64, cb func(Conn, error)) error {
+	if !c.writeOK() {
+		return ErrClosed
+	}
+	if err := c.extra().queueFile(f, offset, n, cb); err != nil {
+		return err
+	}
+	conn.markDirty()
+	return nil
+}
+
+// ---- from any goroutine: AsyncWrite, Execute, Close ----
+
+// connTask is work that a Conn method hands to the connection's loop (AsyncWrite, Execute): a request that
+// runs itself there, through runConnTask. The requests are generic over the connection's type so that they
+// hold its pointer, not a loopConn, which would make an Execute request 8 bytes bigger (and a generic task
+// function, as a func value in generic code, would cost an allocation).
+type connTask interface{ run() }
+
+// runConnTask runs a connTask on the loop.
+func runConnTask(arg any) { arg.(connTask).run() }
+
+// asyncReq is an AsyncWrite on its way to the loop.
+type asyncReq[C loopConn] struct {
+	c  C
+	b  []byte
+	cb func(Conn, error)
+}
+
+// asyncWrite queues b for c's loop from any goroutine; cb runs on the loop once the bytes reached the
+// kernel (Conn.AsyncWrite).
+func asyncWrite[C loopConn](c C, b []byte, cb func(Conn, error)) error {
+	if c.core().closeReq.Load() {
+		return ErrClosed
+	}
+	if err := c.loopCore().submit(runConnTask, &asyncReq[C]{c, b, cb}); err != nil {
+		return mapQueueErr(err)
+	}
+	return nil
+}
+
+// run queues the bytes on the loop, or tells the callback that the connection takes no more output.
+func (r *asyncReq[C]) run() {
+	c := r.c.core()
+	if !c.writeOK() {
+		if r.cb != nil {
+			r.cb(r.c, ErrClosed)
+		}
+		return
+	}
+	c.tail().Write(r.b)
+	r.c.markDirty()
+	if r.cb != nil {
+		x := c.extra()
+		x.waits.add(c.queued(), r.cb)
+	}
+}
+
+// execReq is an Execute on its way to the loop.
+type execReq[C loopConn] struct {
+	c  C
+	fn func(Conn)
+}
+
+// execute runs fn on c's loop (Conn.Execute).
+func execute[C loopConn](c C, fn func(Conn)) error {
+	if c.core().closeReq.Load() {
+		return ErrClosed
+	}
+	return mapQueueErr(c.loopCore().submit(runConnTask, &execReq[C]{c, fn}))
+}
+
+// run calls fn on the loop if the connection is still open.
+func (r *execReq[C]) run() {
+	if r.c.core().state == connOpen {
+		r.fn(r.c)
+	}
+}
+
+// mapQueueErr reports a stopped loop as a closed connection.
+func mapQueueErr(err error) error {
+	if err == ErrEngineStopped {
+		return ErrClosed
+	}
+	return err
+}
+
+// close closes the connection gracefully from any goroutine (Conn.Close): closeReq makes writes fail at
+// once, and the loop starts the close (beginClose) in a task.
+func (c *connCore) close(conn loopConn) error {
+	if !c.closeReq.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	l := conn.loopCore()
+	l.tasks.push(task{closeTask, conn}, true, l.wake) // a stopped loop has closed the connection itself
+	return nil
+}
+
+// closeTask starts, on the loop, the close that Close asked for.
+func closeTask(arg any) {
+	conn := arg.(loopConn)
+	conn.core().beginClose(conn, nil)
+}
+
+// ---- the close state machine, on the loop ----
+
+// beginClose starts a graceful close: no more OnData, input is read and dropped, the queued output is
+// flushed, then the engine's finishClose runs. On a lingering connection it only ends the linger, when the
+// loop is stopping.
+func (c *connCore) beginClose(conn loopConn, reason error) {
+	l := conn.loopCore()
+	switch c.state {
+	case connOpen:
+	case connLinger:
+		if l.stopping {
+			conn.release()
+		}
+		return
+	default:
+		return
+	}
+	c.closeReq.Store(true)
+	c.state = connClosing
+	if reason != nil {
+		c.extra().reason = reason
+	}
+	c.in.Reset()
+	conn.drainInput()
+	tm := c.clock(conn)
+	tm.lastActive = l.now // the bound on a stuck flush counts from here
+	l.wheel.Schedule(&tm.timer, l.now+int64(lingerTimeout))
+	conn.markDirty() // the flush finishes the close once the output is out
+}
+
+// lingerOrRelease ends a graceful close once the output is flushed and the engine's finishClose has shut
+// down the sending side: OnClose runs, then the connection is released if the peer has closed its side too
+// (or the loop is stopping); otherwise it lingers, draining input, until the peer's FIN or lingerTimeout.
+// It reports whether the connection lingers.
+func (c *connCore) lingerOrRelease(conn loopConn) bool {
+	c.notifyClose(conn, c.reason())
+	l := conn.loopCore()
+	if c.peerEOF || l.stopping {
+		conn.release()
+		return false
+	}
+	c.state = connLinger
+	l.wheel.Schedule(&c.clock(conn).timer, l.now+int64(lingerTimeout))
+	return true
+}
+
+// abort closes the connection at once: pending output is dropped, OnClose runs with err.
+func (c *connCore) abort(conn loopConn, err error) {
+	if c.state == connReleased {
+		return
+	}
+	c.notifyClose(conn, err)
+	conn.release()
+}
+
+// notifyClose runs OnClose with err, once; the AsyncWrite and SendFile callbacks still waiting learn of
+// the close first.
+func (c *connCore) notifyClose(conn loopConn, err error) {
+	if c.notified {
+		return
+	}
+	c.notified = true
+	c.failAsync(conn)
+	c.failFiles(conn, err)
+	conn.loopCore().h.OnClose(conn, err)
+}
+
+// onEOF handles the peer's FIN: a HalfCloseHandler may keep the connection open for writing; otherwise it
+// closes, or a lingering one is released. A half-closed uring connection arms no more receives (see
+// armRecv).
+func (c *connCore) onEOF(conn loopConn) {
+	c.peerEOF = true
+	switch c.state {
+	case connOpen:
+		if hc, ok := conn.loopCore().h.(HalfCloseHandler); ok && hc.OnPeerClosed(conn) {
+			return // half-closed: open for writing until the handler closes it
+		}
+		c.beginClose(conn, io.EOF)
+	case connLinger:
+		conn.release()
+	}
+}
+
+// ---- the timer ----
+
+// connTimer is the connection's one timer (its argument is the connection, a loopConn): the idle timeout
+// while open, the bound on a stuck flush while closing, the linger deadline after that, and once released
+// (uring) a retry of the cancellation should an operation outlive it.
+func connTimer(arg any) {
+	conn := arg.(loopConn)
+	c, l := conn.core(), conn.loopCore()
+	tm := c.tm
+	now := l.clock()
+	switch c.state {
+	case connOpen:
+		if tm.idleTimeout <= 0 {
+			return
+		}
+		if deadline := tm.lastActive + int64(tm.idleTimeout); deadline > now {
+			l.wheel.Schedule(&tm.timer, deadline)
+			return
+		}
+		c.beginClose(conn, ErrIdleTimeout)
+	case connClosing:
+		if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
+			l.wheel.Schedule(&tm.timer, deadline)
+			return
+		}
+		c.abort(conn, c.reason()) // the peer stopped reading: give up on the rest of the output
+	case connLinger:
+		conn.release()
+	case connReleased:
+		conn.cancelOps()
+	}
+}
+
+// setIdleTimeout sets the idle timeout, 0 for none (Conn.SetIdleTimeout).
+func (c *connCore) setIdleTimeout(conn loopConn, d time.Duration) error {
+	if c.state != connOpen {
+		return ErrClosed
+	}
+	if d < 0 {
+		d = 0
+	}
+	l := conn.loopCore()
+	if d == 0 {
+		if c.tm != nil {
+			c.tm.idleTimeout = 0
+			l.wheel.Stop(&c.tm.timer)
+		}
+		return nil
+	}
+	tm := c.clock(conn)
+	tm.idleTimeout = d
+	l.wheel.Schedule(&tm.timer, l.clock()+int64(d))
+	return nil
+}
+
+// ---- context ----
+
+// Context returns the value set by SetContext.
+func (c *connCore) Context() any { return c.ctx }
+
+// SetContext attaches v to the connection.
+func (c *connCore) SetContext(v any) { c.ctx = v }
