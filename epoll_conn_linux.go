@@ -58,7 +58,11 @@ func (c *epConn) Write(b []byte) (int, error) {
 	if !c.writeOK() {
 		return 0, ErrClosed
 	}
-	c.tail().Write(b)
+	if out := c.tail(); out == &c.out {
+		out.WriteStaged(c.l.stage, b) // flushed at the end of the iteration: see epLoop.stage
+	} else {
+		out.Write(b) // behind a file region, it may wait for many iterations
+	}
 	c.l.markDirty(c)
 	return len(b), nil
 }
@@ -71,7 +75,11 @@ func (c *epConn) Writev(bs [][]byte) (int, error) {
 	n := 0
 	out := c.tail()
 	for _, b := range bs {
-		out.Write(b)
+		if out == &c.out {
+			out.WriteStaged(c.l.stage, b)
+		} else {
+			out.Write(b)
+		}
 		n += len(b)
 	}
 	c.l.markDirty(c)

@@ -40,6 +40,7 @@ const (
 )
 
 const (
+	stageSize     = 64 << 10 // bytes of replies staged per iteration before writes fall back to pooled chunks
 	maxEvents     = 1024
 	readsPerEvent = 16 // reads from one connection per event before others get a turn
 	timerTick     = time.Millisecond
@@ -76,11 +77,15 @@ type epLoop struct {
 
 	readBuf []byte
 	borrow  buffer.Chunk // lends readBuf to the connection whose OnData runs (see buffer.Inbound)
-	events  []netpoll.Event
-	dirty   []*epConn // connections to flush at the end of the iteration
-	reread  []*epConn // connections with unread input and no edge to come (budget spent, reading resumed)
-	vecs    [][]byte
-	iovecs  []unix.Iovec
+	// stage holds what Write and Writev queue on a connection with nothing queued, until flushAll at the
+	// end of the iteration sends it (a queue with bytes left then copies them into chunks of its own):
+	// the common reply costs no pooled chunk. See buffer.Stage.
+	stage  *buffer.Stage
+	events []netpoll.Event
+	dirty  []*epConn // connections to flush at the end of the iteration
+	reread []*epConn // connections with unread input and no edge to come (budget spent, reading resumed)
+	vecs   [][]byte
+	iovecs []unix.Iovec
 
 	tick timer.Timer
 }
@@ -104,6 +109,7 @@ func newEpLoop(g *epollEngine, idx int) (*epLoop, error) {
 	l := &epLoop{
 		g: g, poller: p,
 		readBuf: make([]byte, o.readBufSize),
+		stage:   buffer.NewStage(stageSize),
 		events:  make([]netpoll.Event, maxEvents),
 		vecs:    make([][]byte, 0, maxIovecs),
 		iovecs:  make([]unix.Iovec, maxIovecs),
@@ -401,8 +407,10 @@ func (l *epLoop) flushAll() {
 		l.dirty[i] = nil
 		c.dirty = false
 		l.flush(c)
+		c.out.Own() // what the socket did not take leaves the stage
 	}
 	l.dirty = l.dirty[:0]
+	l.stage.Reset() // every connection written to since the last reset was in l.dirty
 }
 
 func (l *epLoop) rereadAll() {

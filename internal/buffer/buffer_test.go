@@ -157,3 +157,65 @@ func TestOutboundSizesChunksToWhatIsQueued(t *testing.T) {
 	}
 	q.Reset()
 }
+
+func TestStagedWritesLeaveTheStageWhenOwned(t *testing.T) {
+	st := NewStage(256)
+	var a, b, c Outbound
+	a.WriteStaged(st, []byte("hello, "))
+	a.WriteStaged(st, []byte("world")) // grows a's region: it is the stage's last
+	b.WriteStaged(st, bytes.Repeat([]byte{'b'}, 100))
+	a.WriteStaged(st, []byte("!"))                    // a's region is no longer the last: a pooled chunk
+	c.WriteStaged(st, bytes.Repeat([]byte{'c'}, 200)) // no room left: pooled
+	if len(a.chunks) != 2 || !a.chunks[0].borrowed || a.chunks[1].borrowed || len(b.chunks) != 1 || !b.chunks[0].borrowed || c.chunks[0].borrowed {
+		t.Fatalf("staging: a %d chunks, b %d, c staged %v", len(a.chunks), len(b.chunks), c.chunks[0].borrowed)
+	}
+	if got := bytes.Join(a.Vectors(nil, 8), nil); string(got) != "hello, world!" {
+		t.Fatalf("a holds %q", got)
+	}
+	// b sent part of its bytes; a sent none. Both keep the rest through Own, after which the stage is
+	// reused and overwritten.
+	b.Consume(40)
+	a.Own()
+	b.Own()
+	c.Own()
+	st.Reset()
+	var d Outbound
+	d.WriteStaged(st, bytes.Repeat([]byte{'d'}, 256))
+	if got := bytes.Join(a.Vectors(nil, 8), nil); string(got) != "hello, world!" {
+		t.Fatalf("a holds %q after the stage was reused", got)
+	}
+	if got := bytes.Join(b.Vectors(nil, 8), nil); !bytes.Equal(got, bytes.Repeat([]byte{'b'}, 60)) {
+		t.Fatalf("b holds %q after the stage was reused", got)
+	}
+	for _, q := range []*Outbound{&a, &b, &c, &d} {
+		for _, ch := range q.chunks[:len(q.chunks)-1] {
+			if ch.borrowed && q != &d {
+				t.Fatal("a staged chunk is left after Own")
+			}
+		}
+		q.Consume(q.Len())
+		if q.Len() != 0 || len(q.chunks) != 0 {
+			t.Fatalf("Consume of everything left %d bytes in %d chunks", q.Len(), len(q.chunks))
+		}
+	}
+}
+
+func TestStagedWritesAllocateNothingInSteadyState(t *testing.T) {
+	st := NewStage(64 << 10)
+	qs := make([]Outbound, 600) // more than a block of headers
+	msg := make([]byte, 64)
+	round := func() {
+		for i := range qs {
+			qs[i].WriteStaged(st, msg)
+		}
+		for i := range qs {
+			qs[i].Consume(qs[i].Len())
+			qs[i].Own()
+		}
+		st.Reset()
+	}
+	round()
+	if n := testing.AllocsPerRun(100, round); n != 0 {
+		t.Fatalf("%v allocations per round of 600 staged replies, want 0", n)
+	}
+}

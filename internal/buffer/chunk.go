@@ -10,8 +10,9 @@ import (
 type Chunk struct {
 	B    []byte
 	R, W int
-	// borrowed marks a chunk that lends a loop's read buffer to an Inbound (see Inbound.Add): it is never
-	// pooled, and Keep copies its bytes out.
+	// borrowed marks a chunk that lends a loop's memory: its read buffer to an Inbound (see Inbound.Add),
+	// or its Stage to an Outbound (see Outbound.WriteStaged). It is never pooled, and Keep or Own copies
+	// its bytes out.
 	borrowed bool
 }
 
