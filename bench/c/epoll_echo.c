@@ -5,6 +5,9 @@
 // benchmark (one message in flight per connection) never provokes. For measurement only.
 //
 //	gcc -O2 -o /tmp/epoll_echo bench/c/epoll_echo.c && /tmp/epoll_echo 127.0.0.1 9000
+//
+// With -DSENDRECV it uses recv/send (MSG_NOSIGNAL) instead of read/write, as eddy's epoll loop does: the
+// socket calls skip the VFS layer (see docs/engine.md), so that build isolates what eddy's own code costs.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,9 +58,18 @@ int main(int argc, char **argv) {
 				continue;
 			}
 			for (;;) {
+#ifdef SENDRECV
+				ssize_t r = recv(fd, buf, sizeof buf, 0);
+#else
 				ssize_t r = read(fd, buf, sizeof buf);
+#endif
 				if (r > 0) {
-					if (write(fd, buf, r) < 0 && errno != EAGAIN) {
+#ifdef SENDRECV
+					ssize_t w = send(fd, buf, r, MSG_NOSIGNAL);
+#else
+					ssize_t w = write(fd, buf, r);
+#endif
+					if (w < 0 && errno != EAGAIN) {
 						close(fd);
 						break;
 					}
