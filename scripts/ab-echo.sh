@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# ab-echo.sh: an interleaved A/B of echo servers, in round trips per server CPU-second, reported as medians
+# of per-round ratios to the first server.
+#
+# Each round runs every server once per connection count, in the order given, each on a fresh process
+# pinned to CPU $SERVER_CPU (GOMAXPROCS=1, one loop), with "eddy load" on a uring engine pinned to CPU
+# $LOAD_CPU driving $SIZE-byte ping-pong for $DURATION (with RATE set: open loop at that many round trips a
+# second). Server CPU time is read from /proc/PID/stat (utime + stime) when the load generator starts its
+# window and when it ends. The spread between rounds on a small VM is about ±10 % and mostly common to the
+# servers of one round, so the per-round ratio is the figure to trust, not the absolute one.
+#
+# Servers: NAME or NAME:BINARY, where BINARY is an eddy binary (default: built from this checkout).
+#   c           bench/c/epoll_echo.c (read/write), built with gcc -O2
+#   csr         the same with -DSENDRECV (recv/send)
+#   epoll       eddy echo --engine epoll --loops 1
+#   uring       eddy echo --engine uring --loops 1
+#   std         eddy echo --engine std
+#   net         eddy echo --baseline (a goroutine per connection on package net)
+# A name may carry a suffix after a dash to tell two binaries apart: epoll-old:/tmp/eddy-old.
+#
+# Usage (Linux, needs taskset; gcc for c and csr):
+#
+#	scripts/ab-echo.sh c epoll net                       # 8 rounds at 100 and 1,000 connections
+#	ROUNDS=6 scripts/ab-echo.sh epoll-old:/tmp/eddy-old epoll
+#	RATE=100000 CONNS_LIST=1000 scripts/ab-echo.sh epoll uring
+#
+# The script kills only the processes it started.
+set -euo pipefail
+ROUNDS=${ROUNDS:-8}
+CONNS_LIST=${CONNS_LIST:-"100 1000"}
+SIZE=${SIZE:-64}
+DURATION=${DURATION:-4s}
+RATE=${RATE:-}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+NICE=${NICE:-0} # e.g. -20 (needs root)
+(($# > 0)) || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/ab-echo.XXXXXX")
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+log() { printf '%s\n' "$*" >&2; }
+
+(cd "$root" && go build -o "$work/eddy" ./cmd/eddy)
+for s in "$@"; do
+	case ${s%%:*} in
+	c) gcc -O2 -o "$work/c" "$root/bench/c/epoll_echo.c" ;;
+	csr) gcc -O2 -DSENDRECV -o "$work/csr" "$root/bench/c/epoll_echo.c" ;;
+	esac
+done
+
+hz=$(getconf CLK_TCK)
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+port=$((20000 + RANDOM % 20000))
+
+# run NAME[:BINARY] CONNS ROUND: one measurement; prints "name conns round rt/cpu-s".
+run() {
+	local spec=$1 conns=$2 round=$3 name bin kind spid lpid t0 t1 rt errs
+	name=${spec%%:*}
+	bin=$work/eddy
+	[[ $spec == *:* ]] && bin=${spec#*:}
+	kind=${name%%-*}
+	port=$((port + 1))
+	local cmd
+	case $kind in
+	c | csr) cmd=("$work/$kind" 127.0.0.1 "$port") ;;
+	epoll | uring | std) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --engine "$kind" --loops 1) ;;
+	net) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --baseline) ;;
+	*) log "ab-echo: unknown server $name"; exit 2 ;;
+	esac
+	nice -n "$NICE" taskset -c "$SERVER_CPU" "${cmd[@]}" 2>/dev/null &
+	spid=$!
+	pids+=("$spid")
+	sleep 0.4
+	nice -n "$NICE" taskset -c "$LOAD_CPU" "$work/eddy" load --engine uring --addr "127.0.0.1:$port" --conns "$conns" \
+		--size "$SIZE" --duration "$DURATION" ${RATE:+--rate "$RATE"} --json >"$work/load.json" 2>"$work/load.log" &
+	lpid=$!
+	pids+=("$lpid")
+	until grep -q 'eddy load: running' "$work/load.log" 2>/dev/null; do
+		kill -0 "$lpid" 2>/dev/null || { cat "$work/load.log" >&2; exit 1; }
+		sleep 0.05
+	done
+	t0=$(cpu_ticks "$spid")
+	wait "$lpid" || true
+	t1=$(cpu_ticks "$spid")
+	kill "$spid"
+	wait "$spid" 2>/dev/null || true
+	rt=$(sed -n 's/^ *"round_trips": \([0-9]*\),/\1/p' "$work/load.json")
+	errs=$(sed -n 's/^ *"errors": \([0-9]*\),/\1/p' "$work/load.json")
+	[[ -n $rt && $errs == 0 ]] || { log "ab-echo: $name c$conns: round trips '$rt', errors '$errs'"; cat "$work/load.log" >&2; exit 1; }
+	awk -v n="$name" -v c="$conns" -v r="$round" -v rt="$rt" -v a="$t0" -v b="$t1" -v hz="$hz" \
+		'BEGIN { cpu = (b - a) / hz; printf "%s\t%s\t%s\t%.0f\t%.2f\n", n, c, r, (cpu > 0 ? rt / cpu : 0), cpu }'
+}
+
+log "ab-echo: $ROUNDS rounds of $DURATION, $SIZE-byte messages${RATE:+, $RATE round trips/s}; servers: $*"
+: >"$work/rows.tsv"
+for ((round = 1; round <= ROUNDS; round++)); do
+	for conns in $CONNS_LIST; do
+		for s in "$@"; do
+			run "$s" "$conns" "$round" | tee -a "$work/rows.tsv" >&2
+		done
+	done
+done
+
+ref=${1%%:*}
+printf '\nround trips per server CPU-second, medians of %d rounds; ratio = median of the per-round ratios to %s\n\n' "$ROUNDS" "$ref"
+printf '%-14s %6s %12s %9s %16s\n' server conns rt/cpu-s ratio 'rounds above'
+for conns in $CONNS_LIST; do
+	for s in "$@"; do
+		name=${s%%:*}
+		awk -F'\t' -v n="$name" -v c="$conns" -v ref="$ref" '
+			$2 == c { v[$1, $3] = $4; if ($1 == n) rounds[$3] = 1 }
+			function median(a, k,   i, j, t) {
+				for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+				return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+			}
+			END {
+				k = 0; above = 0
+				for (r in rounds) { k++; abs[k] = v[n, r]; rat[k] = v[n, r] / v[ref, r]; if (rat[k] > 1) above++ }
+				printf "%-14s %6s %12.0f %9.3f %11d of %d\n", n, c, median(abs, k), median(rat, k), above, k
+			}' "$work/rows.tsv"
+	done
+done
