@@ -49,6 +49,10 @@ func (q *Outbound) Vectors(dst [][]byte, max int) [][]byte {
 
 // Consume drops the first n queued bytes (n <= Len) and returns emptied chunks to their pool.
 func (q *Outbound) Consume(n int) {
+	if n == q.n { // all of it: the usual case of a flush
+		q.Reset()
+		return
+	}
 	q.n -= n
 	i := 0
 	for n > 0 {
