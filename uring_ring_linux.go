@@ -41,8 +41,8 @@ const (
 	// urRecvWindowMinPlain is the floor of the window of a plain ring, in buffers: there every receive
 	// takes a whole buffer, so a busy iteration needs one per connection that has data.
 	urRecvWindowMinPlain = 64
-	// urBufTrimPeriod is how often a loop whose window has grown checks whether it can shrink it and give
-	// the pages of the buffers it no longer posts back to the kernel.
+	// urBufTrimPeriod is how often a loop that has received checks whether it can shrink its window and
+	// give the pages of the buffers it does not need back to the kernel (urTrimBufs).
 	urBufTrimPeriod = 500 * time.Millisecond
 )
 
@@ -275,11 +275,12 @@ func (l *urLoop) discardBuf(id uint16) bool {
 }
 
 // urTrimBufs runs urBufTrimPeriod after the kernel first writes into a receive buffer, and then every
-// period for as long as there may be something to trim: the window is above its floor, the kernel
-// still holds more buffers than the window, or the last run discarded some. After a period in which no iteration used a quarter of the
-// window (quiet), it halves the window, and it keeps resident only the buffers the kernel would use
-// first: twice what the busiest iteration used, so none at all on a loop that got no buffer back in
-// the period. The window shrinks step by step, so that a returning burst still finds buffers posted;
+// period until one finds the loop idle with nothing left to trim (the window at its floor, the kernel
+// holding no more than the window, nothing discarded). After a period in which no iteration got a
+// quarter of the window back (quiet), it halves the window, and it keeps resident only the buffers the
+// kernel would use first: twice what the busiest iteration got back, so none at all on a loop that got
+// no buffer back in the period (on an incremental ring, light traffic into the head buffer counts as
+// none: its pages then come back as a few page faults on the next write). The window shrinks step by step, so that a returning burst still finds buffers posted;
 // their memory goes back at once, since a buffer whose pages were dropped works as before (the kernel
 // refills zero pages on its next write, a few page faults). In a busy period it keeps the window's
 // worth. An idle loop so holds no receive memory at all, where the epoll engine's read buffer keeps
