@@ -3,10 +3,7 @@
 package main
 
 import (
-	"bufio"
 	"io"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -18,17 +15,8 @@ func TestServeStopsGracefullyOnSignal(t *testing.T) {
 	dir, _ := fileDir(t, 10)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+strings.Join([]string{"serve", "--dir", dir, "--addr", "127.0.0.1:0"}, "\n"))
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, lines := startSelf(t, "serve", "--dir", dir, "--addr", "127.0.0.1:0")
 			defer cmd.Process.Kill() // only if the test fails before Wait
-			lines := bufio.NewScanner(stderr)
 			if !lines.Scan() {
 				t.Fatalf("no log line from the server: %v", lines.Err())
 			}

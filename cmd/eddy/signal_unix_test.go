@@ -27,17 +27,8 @@ func TestEchoStopsGracefullyOnSignal(t *testing.T) {
 	for _, tt := range tests {
 		sig, extra := tt.sig, tt.extra
 		t.Run(sig.String()+" "+extra, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+strings.Join([]string{"echo", "--addr", "127.0.0.1:0", extra}, "\n"))
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, lines := startSelf(t, "echo", "--addr", "127.0.0.1:0", extra)
 			defer cmd.Process.Kill() // only if the test fails before Wait
-			lines := bufio.NewScanner(stderr)
 			if !lines.Scan() {
 				t.Fatalf("no log line from the server: %v", lines.Err())
 			}
@@ -77,17 +68,8 @@ func TestEchoStopsGracefullyOnSignal(t *testing.T) {
 }
 
 func TestEchoReportsMemoryOnSIGUSR1(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+strings.Join([]string{"echo", "--addr", "127.0.0.1:0"}, "\n"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, lines := startSelf(t, "echo", "--addr", "127.0.0.1:0")
 	defer cmd.Process.Kill() // only if the test fails before Wait
-	lines := bufio.NewScanner(stderr)
 	if !lines.Scan() || !strings.Contains(lines.Text(), "listening on") {
 		t.Fatalf("no listening line from the server: %q %v", lines.Text(), lines.Err())
 	}
@@ -110,4 +92,20 @@ func TestEchoReportsMemoryOnSIGUSR1(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the server did not stop cleanly after SIGTERM: %v", err)
 	}
+}
+
+// startSelf runs this test binary as "eddy ARGS..." (see childEnv) and returns it with a scanner of its
+// stderr lines. The caller kills it if it fails before Wait.
+func startSelf(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+strings.Join(args, "\n"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(stderr)
 }
