@@ -72,6 +72,14 @@ func urBufShape(readBufSize int, incremental bool) (size, entries uint32) {
 	return size, entries
 }
 
+// urHeldWait is how long the loop waits in io_uring_enter before it tells the scheduler that it may
+// block (uring.Ring.SetHeldWait). A busy loop's waits are shorter, so the runtime's monitor never finds
+// its P in a system call; through unix.Syscall6 it did, and then took the P away and handed it back
+// every 20 µs, 6-9 % of the loop's CPU time in an echo A/B (docs/uring-engine.md). A goroutine made
+// runnable on the loop's P waits for it as long, as it would for a loop busy in Go code, so the loop
+// holds its P only when the scheduler has no runnable goroutine (urLoop.heldWait).
+const urHeldWait = 200 * time.Microsecond
+
 // urStats counts the loop's rare events, for tests and the design note's measurements. Only the loop
 // writes them; read them after the loop has exited.
 type urStats struct {

@@ -12,6 +12,8 @@
 # Servers: NAME or NAME:BINARY, where BINARY is an eddy binary (default: built from this checkout).
 #   c           bench/c/epoll_echo.c (read/write), built with gcc -O2
 #   csr         the same with -DSENDRECV (recv/send)
+#   cu          bench/c/uring_echo.c (io_uring: multishot accept and recv, send), needs liburing-dev
+#   cuf         the same with -DFIXED (registered ring fd, sockets in the fixed-file table)
 #   epoll       eddy echo --engine epoll --loops 1
 #   uring       eddy echo --engine uring --loops 1
 #   std         eddy echo --engine std
@@ -52,12 +54,14 @@ for s in "$@"; do
 	case ${s%%:*} in
 	c) gcc -O2 -o "$work/c" "$root/bench/c/epoll_echo.c" ;;
 	csr) gcc -O2 -DSENDRECV -o "$work/csr" "$root/bench/c/epoll_echo.c" ;;
+	cu) gcc -O2 -o "$work/cu" "$root/bench/c/uring_echo.c" -luring ;;
+	cuf) gcc -O2 -DFIXED -o "$work/cuf" "$root/bench/c/uring_echo.c" -luring ;;
 	esac
 done
 
 hz=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 10000)) # below the ephemeral range (32768-)
 
 # run NAME[:BINARY] CONNS ROUND: one measurement; prints "name conns round rt/cpu-s".
 run() {
@@ -69,15 +73,18 @@ run() {
 	port=$((port + 1))
 	local cmd
 	case $kind in
-	c | csr) cmd=("$work/$kind" 127.0.0.1 "$port") ;;
+	c | csr | cu | cuf) cmd=("$work/$kind" 127.0.0.1 "$port") ;;
 	epoll | uring | std) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --engine "$kind" --loops 1) ;;
 	net) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --baseline) ;;
 	*) log "ab-echo: unknown server $name"; exit 2 ;;
 	esac
-	nice -n "$NICE" taskset -c "$SERVER_CPU" "${cmd[@]}" 2>/dev/null &
+	nice -n "$NICE" taskset -c "$SERVER_CPU" "${cmd[@]}" 2>"$work/server.log" &
 	spid=$!
 	pids+=("$spid")
-	sleep 0.4
+	until [[ -n $(ss -Hltn "sport = :$port") ]]; do
+		kill -0 "$spid" 2>/dev/null || { log "ab-echo: $name exited"; cat "$work/server.log" >&2; exit 1; }
+		sleep 0.05
+	done
 	nice -n "$NICE" taskset -c "$LOAD_CPU" "$work/eddy" load --engine uring --addr "127.0.0.1:$port" --conns "$conns" \
 		--size "$SIZE" --duration "$DURATION" ${RATE:+--rate "$RATE"} --json >"$work/load.json" 2>"$work/load.log" &
 	lpid=$!

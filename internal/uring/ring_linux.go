@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,8 @@ type Ring struct {
 	flags      SetupFlags
 	features   Features
 	closed     bool
-	eintr      uint64 // waits interrupted by a signal and resumed, for tests
+	eintr      uint64        // waits interrupted by a signal and resumed, for tests
+	heldWait   time.Duration // SetHeldWait
 
 	// maps holds each distinct mapping exactly once (the SQ/CQ ring is one mapping with
 	// FeatSingleMmap), so Close unmaps each exactly once.

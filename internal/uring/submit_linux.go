@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -69,7 +70,7 @@ func (r *Ring) Submit() (int, error) {
 		flags = enterGetEvents
 	}
 	for {
-		n, errno := r.enter(toSubmit, 0, flags, nil, 0)
+		n, errno := r.enter(toSubmit, 0, flags, 0, true)
 		if errno == 0 {
 			return n, nil
 		}
@@ -90,33 +91,61 @@ func (r *Ring) Submit() (int, error) {
 // It may return before minComplete completions are ready (a signal arrived after SQEs were submitted),
 // so the caller reaps whatever is there; that is what an event loop does anyway.
 //
-// The wait goes through unix.Syscall6, not RawSyscall, so a blocked wait hands its P to other
-// goroutines.
+// A call that does not wait, and the first SetHeldWait of a wait, go through RawSyscall6: the thread
+// keeps its P, as it would running Go code. The rest of a longer wait goes through unix.Syscall6, so
+// that a ring idle for long hands its P to other goroutines.
 func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, error) {
 	if r.closed {
 		return 0, ErrClosed
 	}
 	toSubmit := r.flushSQ()
 	flags := uint32(enterGetEvents)
-	var (
-		arg      unsafe.Pointer
-		argSize  uintptr
-		deadline time.Time
-	)
-	switch {
-	case timeout == 0:
-		minComplete = 0
-	case timeout > 0:
-		if r.features&FeatExtArg == 0 {
-			return 0, fmt.Errorf("uring: timed wait needs IORING_FEAT_EXT_ARG (5.11): %w", unix.ENOTSUP)
+	if timeout == 0 {
+		return r.waitLoop(toSubmit, 0, flags, 0, true)
+	}
+	if timeout > 0 && r.features&FeatExtArg == 0 {
+		return 0, fmt.Errorf("uring: timed wait needs IORING_FEAT_EXT_ARG (5.11): %w", unix.ENOTSUP)
+	}
+	if held := r.heldWait; held > 0 && r.features&FeatExtArg != 0 {
+		if timeout > 0 && timeout <= held {
+			return r.waitLoop(toSubmit, minComplete, flags, timeout, true)
 		}
+		var deadline time.Time
+		if timeout > 0 {
+			deadline = time.Now().Add(timeout)
+		}
+		n, errno := r.enter(toSubmit, minComplete, flags|enterExtArg, held, true)
+		switch errno {
+		case 0:
+			return n, nil
+		case unix.ETIME, unix.EINTR:
+			// Nothing came in the held part: wait for the rest with the scheduler told. (An EINTR may
+			// be the runtime asking for the P, which Syscall6 gives it.)
+		default:
+			return 0, enterError(errno)
+		}
+		toSubmit = r.SQPending()
+		if timeout > 0 {
+			if timeout = time.Until(deadline); timeout <= 0 {
+				return 0, nil
+			}
+		}
+	}
+	return r.waitLoop(toSubmit, minComplete, flags, timeout, false)
+}
+
+// waitLoop is SubmitAndWait's io_uring_enter for one phase of the wait (timeout 0: none, negative: no
+// limit), with EINTR retried for what is left of the timeout.
+func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Duration, raw bool) (int, error) {
+	var deadline time.Time
+	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
-		r.setWaitTimeout(timeout)
 		flags |= enterExtArg
-		arg, argSize = unsafe.Pointer(&r.waitArg), unsafe.Sizeof(r.waitArg)
+	} else if timeout == 0 {
+		minComplete = 0
 	}
 	for {
-		n, errno := r.enter(toSubmit, minComplete, flags, arg, argSize)
+		n, errno := r.enter(toSubmit, minComplete, flags, timeout, raw)
 		switch errno {
 		case 0:
 			return n, nil
@@ -127,11 +156,9 @@ func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, er
 			// Nothing was submitted (a positive count would have been returned instead): wait again
 			// for what is left of the timeout.
 			if timeout > 0 {
-				left := time.Until(deadline)
-				if left <= 0 {
+				if timeout = time.Until(deadline); timeout <= 0 {
 					return 0, nil
 				}
-				r.setWaitTimeout(left)
 			}
 			toSubmit = r.SQPending()
 		default:
@@ -140,16 +167,39 @@ func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, er
 	}
 }
 
-// setWaitTimeout stores d in the Timespec that r.waitArg points to.
-func (r *Ring) setWaitTimeout(d time.Duration) {
-	r.waitTS = Timespec{Sec: int64(d / time.Second), Nsec: int64(d % time.Second)}
-}
+// SetHeldWait sets how long SubmitAndWait waits without telling the scheduler (0, the default: not at
+// all). For a ring driven by one goroutine locked to its thread.
+//
+// A goroutine blocked in unix.Syscall6 keeps its P marked "in a system call". The runtime's monitor
+// (sysmon) takes such a P back after 20 µs to hand it to another thread, and keeps waking every 20 µs
+// while it finds one to take: with one P, an event loop that waits many times a second for a few
+// microseconds each pays for that in futex wake-ups and context switches on its own core (10 % of its
+// CPU in perf, docs/uring-engine.md). A held wait is invisible to the scheduler, as a loop busy in Go
+// code is: other goroutines may wait for the P until it ends (or until sysmon preempts a P held for
+// 10 ms, whose signal ends the wait with EINTR), so keep d short.
+func (r *Ring) SetHeldWait(d time.Duration) { r.heldWait = d }
 
-// enter is the raw io_uring_enter(2) call. It uses unix.Syscall6, which tells the scheduler that the
-// thread may block, unlike RawSyscall6. arg, when not nil, points into the heap-allocated Ring.
-func (r *Ring) enter(toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, unix.Errno) {
-	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFd), uintptr(toSubmit),
-		uintptr(minComplete), uintptr(flags|r.enterFlags), uintptr(arg), argSize)
+// enter is the raw io_uring_enter(2) call; with timeout > 0 and enterExtArg in flags, the wait is bounded
+// by timeout. raw calls through syscall.RawSyscall6, which the scheduler does not see (for calls that do
+// not wait, or wait briefly); otherwise unix.Syscall6 tells it that the thread may block. The argument
+// points into the heap-allocated Ring.
+func (r *Ring) enter(toSubmit, minComplete, flags uint32, timeout time.Duration, raw bool) (int, unix.Errno) {
+	var arg, argSize uintptr
+	if flags&enterExtArg != 0 {
+		r.waitTS = Timespec{Sec: int64(timeout / time.Second), Nsec: int64(timeout % time.Second)}
+		arg, argSize = uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg)
+	}
+	var (
+		n     uintptr
+		errno syscall.Errno
+	)
+	if raw {
+		n, _, errno = syscall.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFd), uintptr(toSubmit),
+			uintptr(minComplete), uintptr(flags|r.enterFlags), arg, argSize)
+	} else {
+		n, _, errno = syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFd), uintptr(toSubmit),
+			uintptr(minComplete), uintptr(flags|r.enterFlags), arg, argSize)
+	}
 	if errno != 0 {
 		return 0, errno
 	}

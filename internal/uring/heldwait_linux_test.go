@@ -1,0 +1,100 @@
+package uring
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A held wait (SetHeldWait) is only the first part of SubmitAndWait's wait: these tests check that the
+// call as a whole keeps its contract, whichever part the completion, the timeout or a signal falls in.
+
+func TestHeldWaitLastsTheWholeTimeout(t *testing.T) {
+	r := newRing(t, 4)
+	r.SetHeldWait(2 * time.Millisecond)
+	start := time.Now()
+	n, err := r.SubmitAndWait(1, 30*time.Millisecond)
+	elapsed := time.Since(start)
+	if n != 0 || err != nil {
+		t.Fatalf("SubmitAndWait = %d, %v; want 0, nil", n, err)
+	}
+	if elapsed < 25*time.Millisecond || elapsed > time.Second {
+		t.Fatalf("SubmitAndWait returned after %v, want about 30ms: the held part's ETIME ended the wait", elapsed)
+	}
+}
+
+func TestHeldWaitLongerThanTheTimeoutEndsAtTheTimeout(t *testing.T) {
+	r := newRing(t, 4)
+	r.SetHeldWait(2 * time.Second)
+	start := time.Now()
+	n, err := r.SubmitAndWait(1, 10*time.Millisecond)
+	elapsed := time.Since(start)
+	if n != 0 || err != nil {
+		t.Fatalf("SubmitAndWait = %d, %v; want 0, nil", n, err)
+	}
+	if elapsed < 8*time.Millisecond || elapsed > time.Second {
+		t.Fatalf("SubmitAndWait returned after %v, want about 10ms", elapsed)
+	}
+}
+
+// A completion that comes after the held part, with one P: the wait goes on through the scheduler and
+// returns with it.
+func TestHeldWaitReturnsACompletionAfterTheHeldPart(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	r := newRing(t, 4)
+	r.SetHeldWait(2 * time.Millisecond)
+	ts := Timespec{Nsec: int64(20 * time.Millisecond)}
+	sqe := getSQE(t, r)
+	sqe.PrepTimeout(&ts, 0, 0)
+	sqe.UserData = 9
+	start := time.Now()
+	for r.CQReady() == 0 && time.Since(start) < waitLimit {
+		if _, err := r.SubmitAndWait(1, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	runtime.KeepAlive(&ts)
+	cqes := waitCQEs(t, r, 1)
+	if c := cqes[0]; c.UserData != 9 || c.Res != -int32(unix.ETIME) {
+		t.Fatalf("CQE %+v, want user_data 9 res -ETIME (the timeout op expired)", c)
+	}
+	if elapsed < 15*time.Millisecond {
+		t.Fatalf("the wait returned after %v, before the 20ms timeout op could complete", elapsed)
+	}
+}
+
+// Signals during the held part (the runtime's preemption requests) do not cut the wait short either.
+func TestHeldWaitInterruptedBySignalsLastsTheWholeTimeout(t *testing.T) {
+	r := newRing(t, 4)
+	r.SetHeldWait(50 * time.Millisecond)
+	tid := unix.Gettid()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+			}
+		}
+	}()
+	start := time.Now()
+	n, err := r.SubmitAndWait(1, 100*time.Millisecond)
+	elapsed := time.Since(start)
+	close(stop)
+	<-done
+	if n != 0 || err != nil {
+		t.Fatalf("SubmitAndWait = %d, %v; want 0, nil", n, err)
+	}
+	if elapsed < 90*time.Millisecond || elapsed > 2*time.Second {
+		t.Fatalf("SubmitAndWait returned after %v, want about 100ms despite signals", elapsed)
+	}
+}
