@@ -61,16 +61,20 @@ done
 
 hz=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-port=$((20000 + RANDOM % 10000)) # below the ephemeral range (32768-)
+port=$((20000 + RANDOM % 10000)) # below the ephemeral range (32768-); run takes the next free one
 
-# run NAME[:BINARY] CONNS ROUND: one measurement; prints "name conns round rt/cpu-s".
+# run NAME[:BINARY] CONNS ROUND SEQ: one measurement (the SEQth of the A/B); prints "name conns round
+# rt/cpu-s cpu-s".
 run() {
-	local spec=$1 conns=$2 round=$3 name bin kind spid lpid t0 t1 rt errs
+	local spec=$1 conns=$2 round=$3 seq=$4 name bin kind spid lpid t0 t1 rt errs
 	name=${spec%%:*}
 	bin=$work/eddy
 	[[ $spec == *:* ]] && bin=${spec#*:}
 	kind=${name%%-*}
-	port=$((port + 1))
+	# run is called in a pipeline, a subshell: the port comes from the round and the server's place, so
+	# that every run listens on a port no earlier run used (none of its connections linger there).
+	port=$((port + seq))
+	while [[ -n $(ss -Htan "sport = :$port") ]]; do port=$((port + 1)); done
 	local cmd
 	case $kind in
 	c | csr | cu | cuf) cmd=("$work/$kind" 127.0.0.1 "$port") ;;
@@ -107,10 +111,12 @@ run() {
 
 log "ab-echo: $ROUNDS rounds of $DURATION, $SIZE-byte messages${RATE:+, $RATE round trips/s}; servers: $*"
 : >"$work/rows.tsv"
+seq=0
 for ((round = 1; round <= ROUNDS; round++)); do
 	for conns in $CONNS_LIST; do
 		for s in "$@"; do
-			run "$s" "$conns" "$round" | tee -a "$work/rows.tsv" >&2
+			seq=$((seq + 1))
+			run "$s" "$conns" "$round" "$seq" | tee -a "$work/rows.tsv" >&2
 		done
 	done
 done
