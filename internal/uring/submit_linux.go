@@ -115,21 +115,24 @@ func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, er
 			deadline = time.Now().Add(timeout)
 		}
 		n, errno := r.enter(toSubmit, minComplete, flags|enterExtArg, held, true)
-		switch errno {
-		case 0:
+		switch {
+		case errno == 0 && r.CQReady() >= minComplete:
 			return n, nil
-		case unix.ETIME, unix.EINTR:
-			// Nothing came in the held part: wait for the rest with the scheduler told. (An EINTR may
-			// be the runtime asking for the P, which Syscall6 gives it.)
+		case errno == 0, errno == unix.ETIME, errno == unix.EINTR:
+			// Nothing came in the held part (a call that submitted returns the count, not ETIME): wait
+			// for the rest with the scheduler told. (An EINTR may be the runtime asking for the P, which
+			// Syscall6 gives it.)
 		default:
 			return 0, enterError(errno)
 		}
 		toSubmit = r.SQPending()
 		if timeout > 0 {
 			if timeout = time.Until(deadline); timeout <= 0 {
-				return 0, nil
+				return n, nil
 			}
 		}
+		m, err := r.waitLoop(toSubmit, minComplete, flags, timeout, false)
+		return n + m, err
 	}
 	return r.waitLoop(toSubmit, minComplete, flags, timeout, false)
 }
