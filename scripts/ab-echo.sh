@@ -14,6 +14,8 @@
 #   csr         the same with -DSENDRECV (recv/send)
 #   cu          bench/c/uring_echo.c (io_uring: multishot accept and recv, send), needs liburing-dev
 #   cuf         the same with -DFIXED (registered ring fd, sockets in the fixed-file table)
+#   gou         internal/cmd/uringecho: the C io_uring server's loop in Go, on eddy's bindings
+#   gouh        the same holding its P through the first 200 µs of a wait, as the uring engine does
 #   epoll       eddy echo --engine epoll --loops 1
 #   uring       eddy echo --engine uring --loops 1
 #   std         eddy echo --engine std
@@ -49,7 +51,7 @@ cleanup() {
 trap cleanup EXIT
 log() { printf '%s\n' "$*" >&2; }
 
-(cd "$root" && go build -o "$work/eddy" ./cmd/eddy)
+(cd "$root" && go build -o "$work/eddy" ./cmd/eddy && go build -o "$work/gou" ./internal/cmd/uringecho)
 for s in "$@"; do
 	case ${s%%:*} in
 	c) gcc -O2 -o "$work/c" "$root/bench/c/epoll_echo.c" ;;
@@ -78,6 +80,8 @@ run() {
 	local cmd
 	case $kind in
 	c | csr | cu | cuf) cmd=("$work/$kind" 127.0.0.1 "$port") ;;
+	gou) cmd=(env GOMAXPROCS=1 "$work/gou" -port "$port") ;;
+	gouh) cmd=(env GOMAXPROCS=1 "$work/gou" -port "$port" -held 200us) ;;
 	epoll | uring | std) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --engine "$kind" --loops 1) ;;
 	net) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --baseline) ;;
 	*) log "ab-echo: unknown server $name"; exit 2 ;;
