@@ -71,33 +71,5 @@ func TestHeldWaitReturnsACompletionAfterTheHeldPart(t *testing.T) {
 
 // Signals during the held part (the runtime's preemption requests) do not cut the wait short either.
 func TestHeldWaitInterruptedBySignalsLastsTheWholeTimeout(t *testing.T) {
-	r := newRing(t, 4)
-	r.SetHeldWait(50 * time.Millisecond)
-	tid := unix.Gettid()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
-			}
-		}
-	}()
-	start := time.Now()
-	n, err := r.SubmitAndWait(1, 100*time.Millisecond)
-	elapsed := time.Since(start)
-	close(stop)
-	<-done
-	if n != 0 || err != nil {
-		t.Fatalf("SubmitAndWait = %d, %v; want 0, nil", n, err)
-	}
-	if elapsed < 90*time.Millisecond || elapsed > 2*time.Second {
-		t.Fatalf("SubmitAndWait returned after %v, want about 100ms despite signals", elapsed)
-	}
+	waitThroughSignals(t, 50*time.Millisecond)
 }

@@ -232,3 +232,44 @@ func kernelAtLeast(major, minor int) bool {
 	mnr, _ := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
 	return maj > major || maj == major && mnr >= minor
 }
+
+// waitThroughSignals makes a SubmitAndWait of 100ms with nothing to complete, held (SetHeldWait) for
+// held, while another goroutine sends SIGURG to the waiting thread every 5ms, and checks that the wait
+// lasted the whole timeout and was resumed after EINTR. SIGURG is the runtime's preemption signal: its
+// handler returns at once, and a blocked io_uring_enter comes back with EINTR.
+func waitThroughSignals(t *testing.T, held time.Duration) {
+	t.Helper()
+	r := newRing(t, 4)
+	r.SetHeldWait(held)
+	tid := unix.Gettid() // newRing locked the test goroutine to this thread
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+			}
+		}
+	}()
+	start := time.Now()
+	n, err := r.SubmitAndWait(1, 100*time.Millisecond)
+	elapsed := time.Since(start)
+	close(stop)
+	<-done
+	if n != 0 || err != nil {
+		t.Fatalf("SubmitAndWait = %d, %v; want 0, nil", n, err)
+	}
+	if elapsed < 90*time.Millisecond || elapsed > 2*time.Second {
+		t.Fatalf("SubmitAndWait returned after %v, want about 100ms despite signals", elapsed)
+	}
+	if r.eintr == 0 {
+		t.Fatal("no EINTR was seen; the test did not exercise the retry")
+	}
+	t.Logf("resumed after %d interruptions", r.eintr)
+}

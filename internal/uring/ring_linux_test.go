@@ -354,38 +354,5 @@ func TestSingleIssuerBindsRingToItsThread(t *testing.T) {
 }
 
 func TestSubmitAndWaitResumesAfterEINTR(t *testing.T) {
-	r := newRing(t, 4)
-	tid := unix.Gettid() // the test goroutine is locked to this thread
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				// SIGURG is the runtime's preemption signal: its handler returns at once, and the
-				// blocked io_uring_enter comes back with EINTR.
-				unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
-			}
-		}
-	}()
-	start := time.Now()
-	n, err := r.SubmitAndWait(1, 100*time.Millisecond)
-	elapsed := time.Since(start)
-	close(stop)
-	<-done
-	if n != 0 || err != nil {
-		t.Fatalf("SubmitAndWait = %d, %v; want 0, nil", n, err)
-	}
-	if elapsed < 90*time.Millisecond || elapsed > 2*time.Second {
-		t.Fatalf("SubmitAndWait returned after %v, want about 100ms despite signals", elapsed)
-	}
-	if r.eintr == 0 {
-		t.Fatal("no EINTR was seen; the test did not exercise the retry")
-	}
-	t.Logf("resumed after %d interruptions", r.eintr)
+	waitThroughSignals(t, 0)
 }
