@@ -91,9 +91,9 @@ func (r *Ring) Submit() (int, error) {
 // It may return before minComplete completions are ready (a signal arrived after SQEs were submitted),
 // so the caller reaps whatever is there; that is what an event loop does anyway.
 //
-// A call that does not wait, and the first SetHeldWait of a wait, go through RawSyscall6: the thread
-// keeps its P, as it would running Go code. The rest of a longer wait goes through unix.Syscall6, so
-// that a ring idle for long hands its P to other goroutines.
+// A call that does not wait, and the first part of a wait, as long as SetHeldWait says, go through
+// syscall.RawSyscall6: the thread keeps its P, as it would running Go code. The rest of a longer wait
+// goes through syscall.Syscall6, so that a ring idle for long hands its P to other goroutines.
 func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, error) {
 	if r.closed {
 		return 0, ErrClosed
@@ -173,7 +173,7 @@ func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Durati
 // SetHeldWait sets how long SubmitAndWait waits without telling the scheduler (0, the default: not at
 // all). For a ring driven by one goroutine locked to its thread.
 //
-// A goroutine blocked in unix.Syscall6 keeps its P marked "in a system call". The runtime's monitor
+// A goroutine blocked in syscall.Syscall6 keeps its P marked "in a system call". The runtime's monitor
 // (sysmon) takes such a P back after 20 µs to hand it to another thread, and keeps waking every 20 µs
 // while it finds one to take: with one P, an event loop that waits many times a second for a few
 // microseconds each pays for that in futex wake-ups and context switches on its own core (10 % of its
@@ -184,8 +184,8 @@ func (r *Ring) SetHeldWait(d time.Duration) { r.heldWait = d }
 
 // enter is the raw io_uring_enter(2) call; with timeout > 0 and enterExtArg in flags, the wait is bounded
 // by timeout. raw calls through syscall.RawSyscall6, which the scheduler does not see (for calls that do
-// not wait, or wait briefly); otherwise unix.Syscall6 tells it that the thread may block. The argument
-// points into the heap-allocated Ring.
+// not wait, or wait briefly); otherwise syscall.Syscall6 tells it that the thread may block. The
+// argument points into the heap-allocated Ring.
 func (r *Ring) enter(toSubmit, minComplete, flags uint32, timeout time.Duration, raw bool) (int, unix.Errno) {
 	var arg, argSize uintptr
 	if flags&enterExtArg != 0 {
