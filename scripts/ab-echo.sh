@@ -27,6 +27,7 @@
 #	scripts/ab-echo.sh c epoll net                       # 8 rounds at 100 and 1,000 connections
 #	ROUNDS=6 scripts/ab-echo.sh epoll-old:/tmp/eddy-old epoll
 #	RATE=100000 CONNS_LIST=1000 scripts/ab-echo.sh epoll uring
+#	LOAD_BIN=/tmp/eddy-old scripts/ab-echo.sh uring-old:/tmp/eddy-old uring   # same load generator for both
 #
 # The script kills only the processes it started.
 set -euo pipefail
@@ -38,6 +39,7 @@ RATE=${RATE:-}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 NICE=${NICE:-0} # e.g. -20 (needs root)
+LOAD_BIN=${LOAD_BIN:-} # the eddy binary whose "load" drives the servers (default: built from this checkout)
 (($# > 0)) || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -93,7 +95,7 @@ run() {
 		kill -0 "$spid" 2>/dev/null || { log "ab-echo: $name exited"; cat "$work/server.log" >&2; exit 1; }
 		sleep 0.05
 	done
-	nice -n "$NICE" taskset -c "$LOAD_CPU" "$work/eddy" load --engine uring --addr "127.0.0.1:$port" --conns "$conns" \
+	nice -n "$NICE" taskset -c "$LOAD_CPU" "${LOAD_BIN:-$work/eddy}" load --engine uring --addr "127.0.0.1:$port" --conns "$conns" \
 		--size "$SIZE" --duration "$DURATION" ${RATE:+--rate "$RATE"} --json >"$work/load.json" 2>"$work/load.log" &
 	lpid=$!
 	pids+=("$lpid")
