@@ -137,15 +137,13 @@ func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, er
 	return r.waitLoop(toSubmit, minComplete, flags, timeout, false)
 }
 
-// waitLoop is SubmitAndWait's io_uring_enter for one phase of the wait (timeout 0: none, negative: no
-// limit), with EINTR retried for what is left of the timeout.
+// waitLoop is SubmitAndWait's io_uring_enter for one phase of the wait (timeout 0, with minComplete 0:
+// none; negative: no limit), with EINTR retried for what is left of the timeout.
 func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Duration, raw bool) (int, error) {
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
 		flags |= enterExtArg
-	} else if timeout == 0 {
-		minComplete = 0
 	}
 	for {
 		n, errno := r.enter(toSubmit, minComplete, flags, timeout, raw)
