@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ type shard struct {
 
 	clients []*client // the clients connected on this loop; client.slot is the index
 	running bool      // the measured window has started on this loop
+	end     int64     // when the window ends (t0 + --duration): later requests are not sent, later replies not counted
 
 	// The open-loop schedule (paced): the run's k-th request is due at t0 + k*interval nanoseconds; this
 	// shard sends those with k = idx + j*shards for j < quota, in order; next is the next j to send.
@@ -47,7 +49,7 @@ type shard struct {
 }
 
 func newShard(r *loadRun, idx int, l eddy.Loop) *shard {
-	sh := &shard{r: r, idx: idx, loop: l, locking: r.engine.Kind() == eddy.EngineStd, lat: newLatencyRecorder()}
+	sh := &shard{r: r, idx: idx, loop: l, locking: r.engine.Kind() == eddy.EngineStd, lat: newLatencyRecorder(), end: math.MaxInt64}
 	sh.tickFn = sh.tick
 	return sh
 }
@@ -78,15 +80,19 @@ func (sh *shard) failed(now int64) bool {
 	return true
 }
 
-// complete records the reply to cl's oldest request in flight, received at now: its latency counts when
-// good is set, and the request is settled either way.
+// complete records the reply to cl's oldest request in flight, received at now, and its n bytes: its
+// latency counts when good is set, and the request is settled either way. A reply after the window's
+// end is settled and not counted: the window's timer may fire late on a busy machine, and a window
+// reported as --duration long must not count more.
 func (sh *shard) complete(cl *client, now int64, good bool, n int) {
 	start := cl.pop()
-	if good {
-		sh.lat.record(now - start)
-		sh.roundTrips++
+	if now <= sh.end {
+		if good {
+			sh.lat.record(now - start)
+			sh.roundTrips++
+		}
+		sh.bytes += uint64(n)
 	}
-	sh.bytes += uint64(n)
 	sh.r.settle(1)
 }
 
@@ -95,7 +101,7 @@ func (sh *shard) complete(cl *client, now int64, good bool, n int) {
 // waited for a free connection is charged for the wait (no coordinated omission).
 func (sh *shard) take(now int64) (start int64, ok bool) {
 	r := sh.r
-	if !sh.running || r.stopped.Load() {
+	if !sh.running || r.stopped.Load() || now >= sh.end {
 		return 0, false
 	}
 	if sh.paced {
@@ -103,7 +109,7 @@ func (sh *shard) take(now int64) (start int64, ok bool) {
 			return 0, false
 		}
 		t := sh.scheduled(sh.next)
-		if t > now {
+		if t > now || t >= sh.end {
 			return 0, false
 		}
 		sh.next++
@@ -122,7 +128,11 @@ func (sh *shard) scheduled(j int64) int64 {
 
 // due reports whether a request of the schedule is due at now.
 func (sh *shard) due(now int64) bool {
-	return sh.next < sh.quota && sh.scheduled(sh.next) <= now
+	if sh.next >= sh.quota {
+		return false
+	}
+	t := sh.scheduled(sh.next)
+	return t <= now && t < sh.end
 }
 
 // wait puts cl, which has a free pipeline slot, on the free list until a request is due.
@@ -140,7 +150,7 @@ func (sh *shard) wait(cl *client, now int64) {
 // millisecond resolution, the requests due within a millisecond go out together, up to a millisecond
 // late, and their latency includes that delay.
 func (sh *shard) arm(now int64) {
-	if sh.armed || len(sh.free) == 0 || sh.next >= sh.quota || !sh.running || sh.r.stopped.Load() {
+	if sh.armed || len(sh.free) == 0 || sh.next >= sh.quota || sh.scheduled(sh.next) >= sh.end || !sh.running || sh.r.stopped.Load() {
 		return
 	}
 	sh.armed = true
@@ -178,6 +188,9 @@ func (sh *shard) tick() {
 func (sh *shard) begin(t0 int64) {
 	sh.lock()
 	sh.running, sh.t0 = true, t0
+	if d := sh.r.cfg.duration; d > 0 {
+		sh.end = t0 + int64(d)
+	}
 	var conns []eddy.Conn
 	now := sh.now()
 	for _, cl := range sh.clients {

@@ -168,9 +168,10 @@ func TestLoadRateEndsWhenTheWindowEnds(t *testing.T) {
 			if res.code != exitOK || res.r.Errors != 0 {
 				t.Fatalf("exit code %d, errors %d; stderr:\n%s", res.code, res.r.Errors, res.stderr)
 			}
-			// 20,000 a second for 0.3 s is 6,000 requests; allow a slow machine to fall well behind.
-			if res.r.RoundTrips < 600 || res.r.RoundTrips > 6100 {
-				t.Errorf("round trips %d, want 600..6100 (6,000 were due)", res.r.RoundTrips)
+			// 20,000 a second for 0.3 s is 6,000 requests; allow a slow machine to fall well behind. None
+			// due after the window may be sent, even when the window's timer fires late.
+			if res.r.RoundTrips < 600 || res.r.RoundTrips > 6000 {
+				t.Errorf("round trips %d, want 600..6000 (6,000 were due)", res.r.RoundTrips)
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("eddy load --rate --duration did not end within 20 s of a 300 ms window")
