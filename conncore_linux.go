@@ -382,6 +382,29 @@ func (c *connCore) abort(conn loopConn, err error) {
 	conn.release()
 }
 
+// readOn handles a send that failed on an open connection, the peer's reset as a rule. The bytes the peer
+// sent before its reset may still be in the socket's receive queue (Linux returns queued input before it
+// reports a reset), unread because they came in the same iteration or because back-pressure paused
+// reading; the handler must get them, as a program on package net would with a Read after its Write
+// failed. (An HTTP client meets this when a server answers "Connection: close" and closes with pipelined
+// requests unread: the server's RST may come before the client has read the answer.) So the sending side
+// is given up on: Write, AsyncWrite and Close fail from here, the output and its callbacks are dropped,
+// and err is the reason OnClose will report. readOn reports whether the engine is to read on to the end of
+// the input and then abort with c.reason(); when the connection is already closing, half-closed by the
+// peer or asked to close, it aborts at once and reports false.
+func (c *connCore) readOn(conn loopConn, err error) bool {
+	if c.state != connOpen || c.peerEOF || c.closeReq.Load() {
+		c.abort(conn, err)
+		return false
+	}
+	c.closeReq.Store(true)
+	c.extra().reason = err
+	c.out.Reset()
+	c.failAsync(conn)
+	c.failFiles(conn, err)
+	return true
+}
+
 // notifyClose runs OnClose with err, once; the AsyncWrite and SendFile callbacks still waiting learn of
 // the close first.
 func (c *connCore) notifyClose(conn loopConn, err error) {
@@ -422,6 +445,14 @@ func connTimer(arg any) {
 	now := l.clock()
 	switch c.state {
 	case connOpen:
+		if c.closeReq.Load() && c.reason() != nil { // reading on after a failed send (readOn): its bound
+			if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
+				l.wheel.Schedule(&tm.timer, deadline)
+				return
+			}
+			c.abort(conn, c.reason())
+			return
+		}
 		if tm.idleTimeout <= 0 {
 			return
 		}

@@ -185,6 +185,30 @@ func (c *epConn) read() {
 	c.queueReread()
 }
 
+// sendFailed ends the connection after a send failed with err: what the peer sent before is read and
+// offered to OnData first (connCore.readOn). The peer's reset is in by then, so the socket yields its
+// queued input and then end of file; the reads are bounded all the same.
+func (c *epConn) sendFailed(err error) {
+	if !c.readOn(c, err) {
+		return
+	}
+	l := c.l
+	for i := 0; i < readsPerEvent; i++ {
+		n, rerr := rawRead(int(c.fd), l.readBuf)
+		if n <= 0 {
+			if rerr == unix.EINTR {
+				i--
+				continue
+			}
+			break
+		}
+		c.in.Add(&l.borrow, l.readBuf[:n])
+		l.g.e.h.OnData(c)
+		c.inCallbackDone()
+	}
+	c.abort(c, err)
+}
+
 // inCallbackDone runs after each callback: bytes left in the loop's read buffer are copied out.
 func (c *epConn) inCallbackDone() { c.in.Keep() }
 
@@ -217,7 +241,7 @@ func (l *epLoop) flush(c *epConn) {
 			c.writable = false
 		case unix.EINTR:
 		default:
-			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
+			c.sendFailed(opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
 			return
 		}
 	}

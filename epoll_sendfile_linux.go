@@ -55,7 +55,7 @@ func (c *epConn) sendFiles() bool {
 			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
 			return false
 		default:
-			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
+			c.sendFailed(opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
 			return false
 		}
 	}

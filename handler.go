@@ -14,6 +14,10 @@ type Handler interface {
 	// released. err is nil for a close the handler asked for, ErrIdleTimeout for an idle timeout,
 	// io.EOF when the peer closed, ErrEngineStopped when the engine stopped, or the read or write error
 	// (an *OpError) that ended the connection.
+	//
+	// When a write fails (the peer reset the connection, as a rule), the bytes the peer sent before are
+	// not lost: from the failure on, writes and Close return ErrClosed and the output is dropped, but
+	// OnData still gets the remaining input, and OnClose then reports the write error.
 	OnClose(c Conn, err error)
 }
 

@@ -34,6 +34,7 @@ type stdConn struct {
 	notified    bool // OnClose ran
 
 	closeReq   atomic.Bool  // Close was called or the connection is ending: no more OnData, writes fail
+	readingOn  atomic.Bool  // a write failed: OnData goes on until the input ends, then the reader reports
 	lastActive atomic.Int64 // unix nanoseconds of the last read or write
 	idle       *time.Timer
 
@@ -47,6 +48,7 @@ type stdConn struct {
 	shutWr     bool
 	closing    bool // flush, shut down, then finish
 	aborted    bool // drop the output and finish now
+	readDone   bool // the reader has left its loop
 	reason     error
 	wdone      chan struct{}
 	wbufs      net.Buffers // the writer's vectors, owned by the writer goroutine
@@ -143,7 +145,7 @@ func (c *stdConn) readLoop() {
 		n, err := c.nc.Read(buf)
 		if n > 0 {
 			c.lastActive.Store(time.Now().UnixNano())
-			if !c.closeReq.Load() {
+			if !c.closeReq.Load() || c.readingOn.Load() {
 				c.mu.Lock()
 				c.in.Add(&borrow, buf[:n])
 				h.OnData(c)
@@ -166,7 +168,13 @@ func (c *stdConn) readLoop() {
 			break
 		}
 	}
+	c.wmu.Lock()
+	c.readDone = true
+	c.wmu.Unlock()
 	<-c.wdone
+	if c.readingOn.Load() {
+		c.notifyClose(c.closeReason()) // the input after a failed write has ended (sendFailed)
+	}
 	c.nc.Close()
 	c.stopIdle()
 	c.mu.Lock()
@@ -209,7 +217,7 @@ func (c *stdConn) waitOutputRoom() bool {
 			c.rcond.Wait()
 		}
 	}
-	return !c.aborted
+	return !c.aborted || c.readingOn.Load()
 }
 
 // ---- writer ----
@@ -263,7 +271,7 @@ func (c *stdConn) writeLoop() {
 			c.post(func() { w.cb(c, nil) })
 		}
 		if err != nil {
-			c.closeWith(&OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}, true)
+			c.sendFailed(&OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)})
 		}
 	}
 	// aborted: drop the output, report, and unblock the reader
@@ -278,8 +286,31 @@ func (c *stdConn) writeLoop() {
 		c.post(func() { w.cb(c, ErrClosed) })
 	}
 	c.post(func() { files.fail(c, reason) })
+	if c.readingOn.Load() {
+		return // the reader reports once the input has ended (sendFailed)
+	}
 	c.notifyClose(c.closeReason())
 	c.nc.Close()
+}
+
+// sendFailed ends the connection after a write failed with err, as the loop engines do (connCore.readOn):
+// the output is dropped and writes fail from here, but the reader reads on to the end of the input,
+// offering it to OnData, and then reports err; the linger deadline bounds its wait. A connection already
+// closing, or one whose reader is done (the peer half-closed it), is aborted at once.
+func (c *stdConn) sendFailed(err error) {
+	c.wmu.Lock()
+	if c.closing || c.aborted || c.readDone {
+		c.wmu.Unlock()
+		c.closeWith(err, true)
+		return
+	}
+	c.reason = err
+	c.aborted = true // the writer drops the output and ends
+	c.readingOn.Store(true)
+	c.closeReq.Store(true)
+	c.rcond.Broadcast()
+	c.wmu.Unlock()
+	c.linger()
 }
 
 func closeWrite(nc net.Conn) {

@@ -38,6 +38,7 @@ type urConn struct {
 	redeliverQueued bool   // in l.redeliver
 	readPaused      bool   // back-pressure: output above the high water mark
 	shutWr          bool   // the sending side is shut down
+	readingOn       bool   // a send failed: input is still delivered until it ends (connCore.readOn)
 	rport           uint16 // the peer's port
 
 	connCore

@@ -82,6 +82,9 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 	case c.state == connReleased:
 		c.maybeFinalize()
 		return
+	case c.readingOn && (cqe.Res == 0 || err != nil && err != unix.ENOBUFS && err != unix.ECANCELED):
+		c.abort(c, c.reason()) // the input after a failed send has ended
+		return
 	case cqe.Res == 0:
 		c.onEOF(c)
 		return
@@ -104,7 +107,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 func (c *urConn) received(b []byte) {
 	c.active(c.l.now)
 	switch {
-	case c.state != connOpen || c.closeReq.Load():
+	case c.state != connOpen || c.closeReq.Load() && !c.readingOn:
 		return // closing, lingering or released: input is dropped
 	case c.readPaused || c.queued() > c.l.g.e.opts.highWater:
 		c.pause()
@@ -118,7 +121,7 @@ func (c *urConn) received(b []byte) {
 
 // deliver offers the buffered input to OnData again, once back-pressure has lifted.
 func (c *urConn) deliver() {
-	if c.state != connOpen || c.closeReq.Load() || c.readPaused || c.in.Len() == 0 {
+	if c.state != connOpen || c.closeReq.Load() && !c.readingOn || c.readPaused || c.in.Len() == 0 {
 		return
 	}
 	c.l.g.e.h.OnData(c)
@@ -228,13 +231,31 @@ func (c *urConn) onSend(cqe *uring.CQE) {
 		return
 	}
 	if cqe.Res < 0 {
-		c.abort(c, opError("write", c.network(), c.RemoteAddr(), call, cqe.Err()))
+		c.sendFailed(opError("write", c.network(), c.RemoteAddr(), call, cqe.Err()))
 		return
 	}
 	n := int(cqe.Res)
 	c.out.Consume(n)
 	c.wrote(c, c.l.now, n)
 	c.l.markDirty(c)
+}
+
+// sendFailed ends the connection after a send failed with err: what the peer sent before is delivered
+// first (connCore.readOn). Reading resumes if back-pressure had paused it, and the end of the recv (end of
+// file, or the socket's error) aborts the connection with err; the connection's timer bounds the wait.
+func (c *urConn) sendFailed(err error) {
+	if !c.readOn(c, err) {
+		return
+	}
+	c.readingOn = true
+	c.readPaused = false
+	c.armRecv()
+	if c.in.Len() > 0 {
+		c.l.queueRedeliver(c)
+	}
+	tm := c.clock(c)
+	tm.lastActive = c.l.now
+	c.l.wheel.Schedule(&tm.timer, c.l.now+int64(lingerTimeout))
 }
 
 // shutdownWrite shuts down the sending side once.
