@@ -431,3 +431,78 @@ func TestUringConnFitsIn144Bytes(t *testing.T) {
 		t.Fatalf("urConn is %d bytes, more than 144", n)
 	}
 }
+
+// readOnHandler records what a connection receives and how it closes.
+type readOnHandler struct {
+	BaseHandler
+	mu     sync.Mutex
+	got    []byte
+	conn   chan Conn
+	closed chan error
+}
+
+func (h *readOnHandler) OnOpen(c Conn) { h.conn <- c }
+
+func (h *readOnHandler) OnData(c Conn) {
+	b, _ := c.Next(-1)
+	h.mu.Lock()
+	h.got = append(h.got, b...)
+	h.mu.Unlock()
+}
+
+func (h *readOnHandler) OnClose(_ Conn, err error) { h.closed <- err }
+
+func (h *readOnHandler) received() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return string(h.got)
+}
+
+// After a failed send the uring engine reads on until its recv ends, which a reset peer's socket does at
+// once. A send that failed while the peer is still there (not a case Linux produces for TCP, but the bound
+// must not depend on it) must not keep the connection reading for ever: the connection's timer aborts it
+// with the send's error after lingerTimeout.
+func TestUringReadingOnAfterAFailedSendIsBounded(t *testing.T) {
+	requireUring(t)
+	h := &readOnHandler{conn: make(chan Conn, 1), closed: make(chan error, 1)}
+	_, addr := startUring(t, h)
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn := <-h.conn
+	injected := fmt.Errorf("injected send failure")
+	if err := conn.Execute(func(c Conn) { c.(*urConn).sendFailed(injected) }); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := c.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for h.received() != "after" && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := h.received(); got != "after" {
+		t.Fatalf("OnData got %q after the failed send, want %q", got, "after")
+	}
+	if err := conn.AsyncWrite([]byte("x"), nil); err != ErrClosed {
+		t.Fatalf("AsyncWrite after the failed send = %v, want ErrClosed", err)
+	}
+	select {
+	case err := <-h.closed:
+		if err != injected {
+			t.Fatalf("OnClose reason = %v, want the send's error", err)
+		}
+		if d := time.Since(start); d < lingerTimeout/2 {
+			t.Fatalf("closed after %v, before the bound (%v) and with the peer still there", d, lingerTimeout)
+		}
+	case <-time.After(lingerTimeout + 3*time.Second):
+		t.Fatalf("still open %v after the failed send", lingerTimeout+3*time.Second)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the peer can still read from the aborted connection")
+	}
+}
