@@ -50,8 +50,8 @@ type cqringOffsets struct {
 type getEventsArg struct {
 	sigmask     uint64
 	sigmaskSz   uint32
-	minWaitUsec uint32 // "pad" before 6.12 (FeatMinTimeout); always 0 here
-	ts          uint64 // address of a Timespec
+	minWaitUsec uint32 // "pad" before 6.12 (FeatMinTimeout); see Ring.SetMinWait
+	ts          uint64 // address of a Timespec, or 0 for no timeout
 }
 
 // bufReg mirrors struct io_uring_buf_reg (40 bytes), the IORING_REGISTER_PBUF_RING argument.

@@ -29,6 +29,7 @@ type Ring struct {
 	closed     bool
 	eintr      uint64        // waits interrupted by a signal and resumed, for tests
 	heldWait   time.Duration // SetHeldWait
+	minWait    uint32        // SetMinWait, in microseconds
 
 	// maps holds each distinct mapping exactly once (the SQ/CQ ring is one mapping with
 	// FeatSingleMmap), so Close unmaps each exactly once.
@@ -145,7 +146,7 @@ func New(entries uint32, opts ...Option) (*Ring, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	r.waitArg = getEventsArg{sigmaskSz: sigsetSize, ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
+	r.waitArg = getEventsArg{sigmaskSz: sigsetSize}
 	return r, nil
 }
 

@@ -94,6 +94,9 @@ func (r *Ring) Submit() (int, error) {
 // A call that does not wait, and the first part of a wait, as long as SetHeldWait says, go through
 // syscall.RawSyscall6: the thread keeps its P, as it would running Go code. The rest of a longer wait
 // goes through syscall.Syscall6, so that a ring idle for long hands its P to other goroutines.
+//
+// With a min wait set (SetMinWait) and minComplete above one, minComplete is a goal: the wait also
+// ends once the min wait has passed and at least one completion is ready.
 func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, error) {
 	if r.closed {
 		return 0, ErrClosed
@@ -115,6 +118,9 @@ func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, er
 			deadline = time.Now().Add(timeout)
 		}
 		n, errno := r.enter(toSubmit, minComplete, flags|enterExtArg, held, true)
+		if r.minWait > 0 {
+			minComplete = 1 // the min wait is over: any completion will do
+		}
 		switch {
 		case errno == 0 && r.CQReady() >= minComplete:
 			return n, nil
@@ -143,6 +149,9 @@ func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Durati
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
+		flags |= enterExtArg
+	}
+	if r.minWait > 0 && minComplete > 1 {
 		flags |= enterExtArg
 	}
 	for {
@@ -180,14 +189,35 @@ func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Durati
 // 10 ms, whose signal ends the wait with EINTR), so keep d short.
 func (r *Ring) SetHeldWait(d time.Duration) { r.heldWait = d }
 
-// enter is the raw io_uring_enter(2) call; with timeout > 0 and enterExtArg in flags, the wait is bounded
-// by timeout. raw calls through syscall.RawSyscall6, which the scheduler does not see (for calls that do
-// not wait, or wait briefly); otherwise syscall.Syscall6 tells it that the thread may block. The
-// argument points into the heap-allocated Ring.
+// SetMinWait sets the min wait of SubmitAndWait (0, the default: none), in whole microseconds: a wait
+// for minComplete completions, minComplete above one, returns once the min wait has passed and at least
+// one completion is ready, even if fewer than minComplete are. It lets a busy event loop ask for a batch
+// of completions per wait without waiting long for the last of them (IORING_FEAT_MIN_TIMEOUT, 6.12;
+// ENOTSUP before).
+func (r *Ring) SetMinWait(d time.Duration) error {
+	if d > 0 && r.features&FeatMinTimeout == 0 {
+		return fmt.Errorf("uring: a min wait needs IORING_FEAT_MIN_TIMEOUT (6.12): %w", unix.ENOTSUP)
+	}
+	r.minWait = uint32(min(max(d, 0), time.Hour) / time.Microsecond)
+	return nil
+}
+
+// enter is the raw io_uring_enter(2) call. With enterExtArg in flags, the wait is bounded by timeout
+// when it is positive, and the min wait applies when minComplete is above one. raw calls through
+// syscall.RawSyscall6, which the scheduler does not see (for calls that do not wait, or wait briefly);
+// otherwise syscall.Syscall6 tells it that the thread may block. The argument points into the
+// heap-allocated Ring.
 func (r *Ring) enter(toSubmit, minComplete, flags uint32, timeout time.Duration, raw bool) (int, unix.Errno) {
 	var arg, argSize uintptr
 	if flags&enterExtArg != 0 {
-		r.waitTS = Timespec{Sec: int64(timeout / time.Second), Nsec: int64(timeout % time.Second)}
+		r.waitArg.ts, r.waitArg.minWaitUsec = 0, 0
+		if timeout > 0 {
+			r.waitTS = Timespec{Sec: int64(timeout / time.Second), Nsec: int64(timeout % time.Second)}
+			r.waitArg.ts = uint64(uintptr(unsafe.Pointer(&r.waitTS)))
+		}
+		if minComplete > 1 {
+			r.waitArg.minWaitUsec = r.minWait
+		}
 		arg, argSize = uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg)
 	}
 	var (
