@@ -39,6 +39,7 @@ type urConn struct {
 	readPaused      bool   // back-pressure: output above the high water mark
 	shutWr          bool   // the sending side is shut down
 	readingOn       bool   // a send failed: input is still delivered until it ends (connCore.readOn)
+	epoch           uint8  // the loop's epoch of this connection's last receive (urLoop.waitWant)
 	rport           uint16 // the peer's port
 
 	connCore

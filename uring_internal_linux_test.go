@@ -506,3 +506,59 @@ func TestUringReadingOnAfterAFailedSendIsBounded(t *testing.T) {
 		t.Fatal("the peer can still read from the aborted connection")
 	}
 }
+
+// The batch a wait asks for follows the connections active in the last epoch, scaled to the epoch.
+func TestUringWaitWantFollowsActivity(t *testing.T) {
+	l := &urLoop{batching: true}
+	ms := int64(urEpoch)
+	for _, step := range []struct {
+		now      int64
+		received int // connections that received since the last step (each epoch counts from its start)
+		want     uint32
+	}{
+		{ms / 2, 60, 1},               // the first epoch is not over: no count yet
+		{ms, 40, 50},                  // 100 active in it: half of them
+		{2 * ms, urBatchFloor - 1, 1}, // too few to batch
+		{3 * ms, 1000, urBatchMax},
+		{3*ms + 1000*ms, 40, 1}, // 40 over an idle second is no activity
+		{3*ms + 1001*ms, urBatchFloor, urBatchFloor / 2},
+	} {
+		l.activeNow += step.received
+		l.now = step.now
+		l.nextEpoch()
+		if got := l.waitWant(); got != step.want {
+			t.Fatalf("at %v with %d received: waitWant = %d, want %d", time.Duration(step.now), step.received, got, step.want)
+		}
+	}
+	l.batching = false
+	if got := l.waitWant(); got != 1 {
+		t.Fatalf("without a min wait: waitWant = %d, want 1", got)
+	}
+}
+
+// A connection counts once per epoch, however many receives it makes.
+func TestUringActivityCountsConnectionsNotReceives(t *testing.T) {
+	l := &urLoop{batching: true, epoch: 1} // as newUrLoop makes it
+	a, b := &urConn{l: l}, &urConn{l: l}
+	for range 50 {
+		l.countActive(a)
+		l.countActive(b)
+	}
+	if l.activeNow != 2 {
+		t.Fatalf("two connections receiving 50 times each counted %d times, want 2", l.activeNow)
+	}
+	l.now = int64(urEpoch)
+	l.nextEpoch()
+	l.countActive(a)
+	if l.active != 2 || l.activeNow != 1 {
+		t.Fatalf("after the epoch: active %d (want 2), counting %d (want 1)", l.active, l.activeNow)
+	}
+	for range 254 { // the epoch wraps (to 0, were it not skipped): a new connection (epoch 0) still counts at its first receive
+		l.now += int64(urEpoch)
+		l.nextEpoch()
+	}
+	l.countActive(&urConn{l: l})
+	if l.activeNow != 1 {
+		t.Fatalf("after the epoch wrapped, a new connection counted %d times, want 1", l.activeNow)
+	}
+}

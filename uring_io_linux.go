@@ -70,6 +70,7 @@ func (c *urConn) armRecv() {
 func (c *urConn) onRecv(cqe *uring.CQE) {
 	l := c.l
 	if b := l.recvData(cqe); b != nil {
+		l.countActive(c)
 		c.received(b)
 	}
 	l.doneWithBuffer(cqe)

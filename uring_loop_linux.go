@@ -78,6 +78,13 @@ type urLoop struct {
 	// runnable reads the scheduler's count of runnable goroutines (heldWait).
 	runnable [1]metrics.Sample
 
+	// Batched waits (waitWant): the connections that received in the current epoch and in the last one.
+	batching   bool  // the kernel has a min wait
+	epoch      uint8 // from 1: a connection's epoch starts at 0
+	epochStart int64
+	activeNow  int
+	active     int
+
 	tick    timer.Timer
 	forced  bool // a forced stop has aborted every connection
 	startCh chan bool
@@ -96,6 +103,7 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 		vecs:     make([][]byte, 0, urMaxSendVecs),
 		sendMsgs: make(map[uint32]*urSendMsg),
 		startCh:  make(chan bool, 1),
+		epoch:    1,
 	}
 	l.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
 	l.loopCore.init(idx, g.base, g.e, w)
@@ -170,15 +178,23 @@ func (l *urLoop) run(ready chan<- error) {
 			}
 		}
 		l.bufWin.post()
+		want := uint32(1)
 		if timeout != 0 {
-			l.ring.SetHeldWait(l.heldWait())
+			held := l.heldWait()
+			l.ring.SetHeldWait(held)
+			if held > 0 {
+				if want = l.waitWant(); want > 1 {
+					l.stats.batchWaits++
+				}
+			}
 		}
-		_, err := l.ring.SubmitAndWait(1, timeout)
+		_, err := l.ring.SubmitAndWait(want, timeout)
 		l.state.Store(loopAwake)
 		if err != nil {
 			l.enterFailed(err)
 		}
 		l.now = l.clock()
+		l.nextEpoch()
 		l.reap()
 		l.redeliverAll()
 		l.tasks.run()
@@ -198,6 +214,40 @@ func (l *urLoop) heldWait() time.Duration {
 		return urHeldWait
 	}
 	return 0
+}
+
+// waitWant returns how many completions the next wait asks for: one, or, when at least urBatchFloor
+// connections received in the last epoch, half as many as did, at most urBatchMax; the min wait bounds
+// the wait for them (see urBatchFloor). It is asked only of a held wait, when no goroutine waits for the
+// loop's P: a wake-up from another goroutine is one completion among the batch, and may wait out the
+// min wait.
+func (l *urLoop) waitWant() uint32 {
+	if !l.batching || l.active < urBatchFloor {
+		return 1
+	}
+	return uint32(min(l.active/2, urBatchMax))
+}
+
+// countActive counts c among the connections active in this epoch, once.
+func (l *urLoop) countActive(c *urConn) {
+	if c.epoch != l.epoch {
+		c.epoch = l.epoch
+		l.activeNow++
+	}
+}
+
+// nextEpoch closes the epoch once urEpoch has passed: its count of active connections, scaled to
+// urEpoch (an epoch ends at the first wake-up after urEpoch, which may be much later on an idle loop),
+// becomes the one waitWant goes by.
+func (l *urLoop) nextEpoch() {
+	if d := l.now - l.epochStart; d >= int64(urEpoch) {
+		l.active = int(int64(l.activeNow) * int64(urEpoch) / d)
+		l.activeNow = 0
+		if l.epoch++; l.epoch == 0 {
+			l.epoch = 1 // 0 is a new connection's: it counts at its first receive
+		}
+		l.epochStart = l.now
+	}
 }
 
 // enterFailed handles an io_uring_enter error. EBUSY and EAGAIN mean the kernel is short of resources
