@@ -3,6 +3,8 @@ package eddy_test
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 type lastWordsHandler struct {
 	*counter
 	size int
+	file *os.File // when set, the size bytes are sent from it with SendFile
 	mu   sync.Mutex
 	got  []byte
 	// writeErr is what a Write in OnData returned, after the send failed.
@@ -23,6 +26,12 @@ type lastWordsHandler struct {
 
 func (h *lastWordsHandler) OnOpen(c eddy.Conn) {
 	h.counter.OnOpen(c)
+	if h.file != nil {
+		if err := c.SendFile(h.file, 0, int64(h.size), nil); err != nil {
+			panic(err)
+		}
+		return
+	}
 	c.Write(pattern(h.size, 42))
 }
 
@@ -42,39 +51,61 @@ func (h *lastWordsHandler) OnData(c eddy.Conn) {
 // server answers "Connection: close" and closes with pipelined requests unread: its RST may arrive before
 // the client has read the answer.
 func TestPeerResetDeliversWhatItSentFirst(t *testing.T) {
+	const size = 16 << 20
+	path := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(path, pattern(size, 42), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := &lastWordsHandler{counter: newCounter(), size: 16 << 20}
-		s := startServer(t, kind, h, eddy.WithLoops(1))
-		c := s.dial(t)
-		c.SetReadBuffer(64 << 10)
-		// Let the server fill the socket and queue the rest: its reading is paused by back-pressure, so
-		// what is sent now stays in its socket's receive queue.
-		time.Sleep(100 * time.Millisecond)
-		last := pattern(3000, 7)
-		if _, err := c.Write(last); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-		h.mu.Lock()
-		early := len(h.got)
-		h.mu.Unlock()
-		if early != 0 {
-			t.Fatalf("the server read %d bytes while its output was above the high water mark", early)
-		}
-		c.SetLinger(0) // close sends RST
-		c.Close()
-		err := h.waitClosed(t, 10*time.Second)
-		var oe *eddy.OpError
-		if !errors.As(err, &oe) || oe.Op != "write" {
-			t.Fatalf("OnClose reason = %v (%T), want a write *eddy.OpError", err, err)
-		}
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if !bytes.Equal(h.got, last) {
-			t.Fatalf("OnData got %d bytes, want the %d the peer sent before its reset", len(h.got), len(last))
-		}
-		if !errors.Is(h.writeErr, eddy.ErrClosed) {
-			t.Fatalf("Write after the send failed = %v, want ErrClosed", h.writeErr)
+		for _, send := range []string{"Write", "SendFile"} {
+			t.Run(send, func(t *testing.T) {
+				h := &lastWordsHandler{counter: newCounter(), size: size}
+				if send == "SendFile" {
+					h.file = f
+				}
+				peerResetAfterLastWords(t, kind, h)
+			})
 		}
 	})
+}
+
+// peerResetAfterLastWords is TestPeerResetDeliversWhatItSentFirst with one way of sending.
+func peerResetAfterLastWords(t *testing.T, kind eddy.EngineKind, h *lastWordsHandler) {
+	s := startServer(t, kind, h, eddy.WithLoops(1))
+	c := s.dial(t)
+	c.SetReadBuffer(64 << 10)
+	// Let the server fill the socket and queue the rest: its reading is paused by back-pressure, so
+	// what is sent now stays in its socket's receive queue.
+	time.Sleep(100 * time.Millisecond)
+	last := pattern(3000, 7)
+	if _, err := c.Write(last); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	h.mu.Lock()
+	early := len(h.got)
+	h.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("the server read %d bytes while its output was above the high water mark", early)
+	}
+	c.SetLinger(0) // close sends RST
+	c.Close()
+	err := h.waitClosed(t, 10*time.Second)
+	var oe *eddy.OpError
+	if !errors.As(err, &oe) || oe.Op != "write" {
+		t.Fatalf("OnClose reason = %v (%T), want a write *eddy.OpError", err, err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !bytes.Equal(h.got, last) {
+		t.Fatalf("OnData got %d bytes, want the %d the peer sent before its reset", len(h.got), len(last))
+	}
+	if !errors.Is(h.writeErr, eddy.ErrClosed) {
+		t.Fatalf("Write after the send failed = %v, want ErrClosed", h.writeErr)
+	}
 }

@@ -61,7 +61,8 @@ func (c *stdConn) sendFilePiece() {
 	f, off, k := s.f, s.off, min(s.n, stdFilePiece)
 	c.wmu.Unlock()
 	n, err := copyFileRegion(c.nc, f, off, k)
-	if err == nil && n < k {
+	short := err == nil && n < k
+	if short {
 		err = s.shortFileError()
 	}
 	if err != nil {
@@ -88,8 +89,11 @@ func (c *stdConn) sendFilePiece() {
 	for _, w := range done {
 		c.post(func() { w.cb(c, nil) })
 	}
-	if err != nil {
+	switch {
+	case short:
 		c.closeWith(err, true)
+	case err != nil:
+		c.sendFailed(err) // the socket failed: what the peer sent first is still delivered
 	}
 }
 

@@ -50,6 +50,7 @@ type urSplice struct {
 	hold    *os.File  // that region's file once the region was dropped, kept open until the CQE
 	holdOwn bool      // hold is the engine's duplicate, to close
 	err     error     // the error the current step ended with, acted on when nothing is in flight
+	errOut  bool      // err is the socket's (the splice out of the pipe), not the file's
 }
 
 // splice returns the connection's zero-copy state, making the pipe on first use; nil when splicing is
@@ -159,7 +160,7 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 			sp.wait = true
 			c.l.stats.spliceWaits++
 		case sp.err == nil && c.state != connReleased:
-			sp.err = opError("write", c.network(), c.RemoteAddr(), "splice", err)
+			sp.err, sp.errOut = opError("write", c.network(), c.RemoteAddr(), "splice", err), true
 		}
 	case urOpSplicePoll:
 		sp.poll = false
@@ -172,9 +173,13 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 	case c.state == connReleased:
 		c.maybeFinalize()
 	case sp.err != nil:
-		err := sp.err
-		sp.err = nil
-		c.abort(c, err)
+		err, out := sp.err, sp.errOut
+		sp.err, sp.errOut = nil, false
+		if out {
+			c.sendFailed(err) // the socket failed: what the peer sent first is still delivered
+		} else {
+			c.abort(c, err)
+		}
 	case sp.wait && sp.inPipe > 0:
 		sp.wait = false
 		sqe := c.l.getSQE()
