@@ -183,9 +183,7 @@ func (l *urLoop) run(ready chan<- error) {
 			held := l.heldWait()
 			l.ring.SetHeldWait(held)
 			if held > 0 {
-				if want = l.waitWant(); want > 1 {
-					l.stats.batchWaits++
-				}
+				want = l.waitWant()
 			}
 		}
 		_, err := l.ring.SubmitAndWait(want, timeout)

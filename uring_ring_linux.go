@@ -83,8 +83,8 @@ const urHeldWait = 200 * time.Microsecond
 // Batched waits. A loop whose last epoch (urEpoch) saw at least urBatchFloor connections receive asks
 // each held wait for a batch of completions, half that count up to urBatchMax, and the kernel's min
 // wait (uring.Ring.SetMinWait) ends the wait after urMinWait with fewer. Fewer, bigger waits cost less
-// CPU per round trip under load: +3 to +9 % per server CPU-second at 1,000 echo connections, in five A/Bs
-// (docs/uring-engine.md, "Batched waits"). A loop serving a few connections never batches, so their
+// CPU per round trip under load: +2.6 to +8.8 % per server CPU-second at 1,000 echo connections in eight
+// A/Bs, at a cost of 0-3 % at 100 (docs/uring-engine.md, "Batched waits"). A loop serving a few connections never batches, so their
 // latency does not pay the min wait: a closed loop of 10 connections never makes a batch of 64, and
 // that is where a fixed batch halved the throughput.
 const (
@@ -101,7 +101,6 @@ type urStats struct {
 	recvENOBUFS int // a multishot recv ended because the buffer ring ran dry
 	recvRearm   int // a multishot recv ended for any reason but EOF, cancel or error and was re-armed
 	acceptRearm int // a multishot accept ended and was re-armed at once
-	batchWaits  int // waits that asked for a batch of completions (waitWant)
 
 	bufWindowMax  int // the largest receive buffer window so far (0: it never grew)
 	bufsDiscarded int // receive buffers whose pages were given back to the kernel
