@@ -133,6 +133,9 @@ const (
 	sqTaskrun    = 1 << 2 // 5.19, with SetupTaskrunFlag
 )
 
+// cq_ring->flags (IORING_CQ_*), written by the application.
+const cqEventFDDisabled = 1 << 0 // 5.8
+
 // io_uring_register opcodes (IORING_REGISTER_*).
 const (
 	registerFiles      = 2

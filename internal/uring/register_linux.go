@@ -3,6 +3,7 @@ package uring
 import (
 	"fmt"
 	"os"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -77,6 +78,31 @@ func (r *Ring) RegisterEventFD(efd int) error {
 		return fmt.Errorf("uring: register eventfd: %w", err)
 	}
 	return nil
+}
+
+// SetEventFDEnabled turns the signals of a registered eventfd on or off (IORING_CQ_EVENTFD_DISABLED, 5.8;
+// on by default). A loop that parks on the eventfd turns them off while it runs, so that the kernel
+// does not signal it for work the loop is about to reap anyway. It returns false, and does nothing,
+// on a kernel without the flag.
+//
+// With SetupDeferTaskrun the kernel signals only when the ring's queue of deferred work goes from empty
+// to not empty, so work queued while the signals were off signals nothing when they are turned on:
+// after turning them on, run that work (SubmitAndWait with a zero timeout) before waiting on the
+// eventfd.
+func (r *Ring) SetEventFDEnabled(on bool) bool {
+	if r.cq.flags == nil {
+		return false
+	}
+	// The application is the only writer of this word: a plain read-modify-write, published with a
+	// store the kernel reads with READ_ONCE.
+	v := atomic.LoadUint32(r.cq.flags)
+	if on {
+		v &^= cqEventFDDisabled
+	} else {
+		v |= cqEventFDDisabled
+	}
+	atomic.StoreUint32(r.cq.flags, v)
+	return true
 }
 
 // UnregisterEventFD undoes RegisterEventFD.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -88,4 +89,135 @@ func TestRegisterFilesFixedFileRead(t *testing.T) {
 	if err := r.UnregisterFiles(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readCount reads efd's counter: 0 when it is not signalled (EAGAIN).
+func readCount(t *testing.T, efd int) uint64 {
+	t.Helper()
+	var b [8]byte
+	n, err := unix.Read(efd, b[:])
+	if err == unix.EAGAIN {
+		return 0
+	}
+	if n != 8 || err != nil {
+		t.Fatalf("eventfd read = %d, %v", n, err)
+	}
+	return binary.NativeEndian.Uint64(b[:])
+}
+
+func TestSetEventFDEnabledSilencesTheSignal(t *testing.T) {
+	r := newRing(t, 8)
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+	if err := r.RegisterEventFD(efd); err != nil {
+		t.Fatal(err)
+	}
+	if !r.SetEventFDEnabled(false) {
+		t.Skip("the kernel has no IORING_CQ_EVENTFD_DISABLED (5.8)")
+	}
+	getSQE(t, r).PrepNop()
+	waitCQEs(t, r, 1)
+	if c := readCount(t, efd); c != 0 {
+		t.Fatalf("disabled: eventfd count %d, want no signal", c)
+	}
+	r.SetEventFDEnabled(true)
+	getSQE(t, r).PrepNop()
+	waitCQEs(t, r, 1)
+	if c := readCount(t, efd); c == 0 {
+		t.Fatal("enabled again: no signal")
+	}
+}
+
+// With DEFER_TASKRUN the signal comes when a completion's work is queued for the ring's thread, before
+// its CQE is posted, and only when that queue was empty: work queued while the signal was off must be
+// run before waiting on the eventfd, or the wait misses it (what SetEventFDEnabled's comment says).
+func TestEventFDSignalsDeferredWorkOnlyWhenTheQueueWasEmpty(t *testing.T) {
+	r := newRing(t, 8)
+	if r.SetupFlags()&SetupDeferTaskrun == 0 {
+		t.Skip("the ring has no DEFER_TASKRUN")
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+	if err := r.RegisterEventFD(efd); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	buf := pinnedBytes(t, 64)
+	recv := func(ud uint64) {
+		sqe := getSQE(t, r)
+		sqe.PrepRecv(fds[0], buf, 0)
+		sqe.UserData = ud
+		if _, err := r.SubmitAndWait(0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func() {
+		if _, err := unix.Write(fds[1], []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// waitSignal polls the eventfd for up to d and returns its count.
+	waitSignal := func(d time.Duration) uint64 {
+		for end := time.Now().Add(d); ; time.Sleep(100 * time.Microsecond) {
+			if c := readCount(t, efd); c != 0 || time.Now().After(end) {
+				return c
+			}
+		}
+	}
+
+	// Enabled: the data's work signals before any CQE is posted.
+	recv(1)
+	send()
+	if waitSignal(waitLimit) == 0 {
+		t.Fatal("no signal for a recv's data")
+	}
+	if n := r.CQReady(); n != 0 {
+		t.Fatalf("%d CQEs posted before the ring's thread entered the kernel", n)
+	}
+	wantRes(t, waitCQEs(t, r, 1)[0], 1)
+	readCount(t, efd) // posting the CQE may signal again
+
+	// Disabled while the work is queued; enabled again, a second completion finds the queue not empty
+	// and signals nothing; running the work posts both.
+	r.SetEventFDEnabled(false)
+	recv(2)
+	send()
+	time.Sleep(20 * time.Millisecond)
+	if c := readCount(t, efd); c != 0 {
+		t.Fatalf("disabled: eventfd count %d for deferred work, want no signal", c)
+	}
+	r.SetEventFDEnabled(true)
+	fds2, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds2[0])
+	defer unix.Close(fds2[1])
+	buf2 := pinnedBytes(t, 64)
+	sqe := getSQE(t, r)
+	sqe.PrepRecv(fds2[0], buf2, 0)
+	sqe.UserData = 3
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(fds2[1], []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if c := waitSignal(20 * time.Millisecond); c != 0 {
+		t.Fatalf("eventfd count %d: the queue was not empty, want no signal", c)
+	}
+	got := byUserData(t, waitCQEs(t, r, 2))
+	wantRes(t, got[2], 1)
+	wantRes(t, got[3], 1)
 }

@@ -76,6 +76,7 @@ type completionQueue struct {
 	khead    *uint32
 	tail     *uint32
 	overflow *uint32
+	flags    *uint32 // nil before 5.8 (no CQ flags word); the application is its only writer
 	mask     uint32
 	entries  uint32
 	cqes     []CQE
@@ -239,6 +240,9 @@ func (r *Ring) mapRings(p *params) error {
 	cq.khead = word(cqMem, p.cqOff.head)
 	cq.tail = word(cqMem, p.cqOff.tail)
 	cq.overflow = word(cqMem, p.cqOff.overflow)
+	if p.cqOff.flags != 0 {
+		cq.flags = word(cqMem, p.cqOff.flags)
+	}
 	cq.mask = *word(cqMem, p.cqOff.ringMask)
 	cq.entries = *word(cqMem, p.cqOff.ringEntries)
 	cq.cqes = unsafe.Slice((*CQE)(unsafe.Pointer(&cqMem[p.cqOff.cqes])), cq.entries)
