@@ -85,3 +85,62 @@ func benchEcho(b *testing.B, kind eddy.EngineKind, size int) {
 		}
 	}
 }
+
+// BenchmarkEchoConns is BenchmarkEcho with 64 client connections in the same process, each a goroutine
+// doing 64-byte ping-pong: b.N round trips in all. With every P held by a loop (-cpu 1), it shows how
+// long the clients, which wait in the runtime's poller, wait for the loop to let them run.
+func BenchmarkEchoConns(b *testing.B) {
+	for _, kind := range testEngines() {
+		b.Run(string(kind), func(b *testing.B) { benchEchoConns(b, kind, 64) })
+	}
+}
+
+func benchEchoConns(b *testing.B, kind eddy.EngineKind, conns int) {
+	e, err := eddy.New(benchEchoHandler{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Stop(ctx)
+	}()
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		if cs[i], err = net.Dial("tcp", e.Addrs()[0].String()); err != nil {
+			b.Fatal(err)
+		}
+		defer cs[i].Close()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	errs := make(chan error, conns)
+	for i, c := range cs {
+		n := b.N / conns
+		if i < b.N%conns {
+			n++
+		}
+		go func() {
+			msg, got := make([]byte, 64), make([]byte, 64)
+			for ; n > 0; n-- {
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range cs {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+}

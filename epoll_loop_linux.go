@@ -25,11 +25,12 @@ const (
 func connToken(slot, gen uint32) uint64 { return uint64(gen&genMask)<<32 | uint64(slot) }
 
 // Loop sleep states, for coalescing wake-ups: a producer writes the eventfd only when it moves the state
-// from sleeping to woken.
+// from sleeping (or parked) to woken.
 const (
 	loopAwake int32 = iota
 	loopSleeping
 	loopWoken
+	loopParked // a uring loop parked in the runtime's poller: wake it through parkWaker
 )
 
 // Stop requests, in increasing force.

@@ -22,12 +22,15 @@ type loopCore struct {
 	// waker is the eventfd other goroutines write to wake the loop. They write it only under the task
 	// queue's lock (taskQueue.push, ifOpen), and it is closed only after the queue, so a late wake-up
 	// can never write into a closed descriptor, or one whose number was reused.
-	waker  *netpoll.Waker
-	state  atomic.Int32 // loopAwake, loopSleeping or loopWoken
-	stopRq atomic.Int32 // stopNone, stopGraceful or stopForce
-	tasks  taskQueue
-	wheel  *timer.Wheel
-	now    int64 // wheel clock, refreshed once per iteration
+	waker *netpoll.Waker
+	// parkWaker, when not nil, is the eventfd that wakes the loop while it is parked in the runtime's
+	// poller (state loopParked): the uring loop's urParker. The same rules as for waker apply.
+	parkWaker *netpoll.Waker
+	state     atomic.Int32 // loopAwake, loopSleeping, loopWoken or loopParked
+	stopRq    atomic.Int32 // stopNone, stopGraceful or stopForce
+	tasks     taskQueue
+	wheel     *timer.Wheel
+	now       int64 // wheel clock, refreshed once per iteration
 	// stopping is set when the loop starts to stop (beginStop), on the loop: it accepts no more
 	// connections, and a closing connection does not linger for its peer's FIN.
 	stopping bool
@@ -74,8 +77,11 @@ func runFunc(arg any) { arg.(func())() }
 // wake writes the eventfd only when the loop sleeps (or is about to): a burst of tasks costs one write.
 // It runs under the task queue's lock (see waker).
 func (l *loopCore) wake() {
-	if l.state.CompareAndSwap(loopSleeping, loopWoken) {
+	switch {
+	case l.state.CompareAndSwap(loopSleeping, loopWoken):
 		l.waker.Wake()
+	case l.state.CompareAndSwap(loopParked, loopWoken):
+		l.parkWaker.Wake()
 	}
 }
 
@@ -87,8 +93,14 @@ func (l *loopCore) requestStop(level int32) {
 			break
 		}
 	}
-	l.state.Store(loopWoken)
-	l.tasks.ifOpen(func() { l.waker.Wake() }) // a loop that has finished has closed its queue
+	parked := l.state.Swap(loopWoken) == loopParked
+	l.tasks.ifOpen(func() { // a loop that has finished has closed its queue
+		if parked {
+			l.parkWaker.Wake()
+		} else {
+			l.waker.Wake()
+		}
+	})
 }
 
 // loopTimer is a Loop.AfterFunc timer on a loop's wheel.

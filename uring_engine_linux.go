@@ -93,6 +93,7 @@ func (g *uringEngine) start() (err error) {
 	if err := g.e.boot(); err != nil {
 		return err
 	}
+	urLoopsRunning.Add(int32(len(g.loops))) // before any of them decides whether to park
 	for _, l := range g.loops {
 		l.startCh <- true
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -85,6 +86,11 @@ type urLoop struct {
 	activeNow  int
 	active     int
 
+	parker      *urParker // nil: the loop waits in io_uring_enter
+	parking     bool      // parker is set and uring loops hold every P (refreshed each epoch)
+	noHoldUntil int64     // heldWait does not hold before this time (heldEmpty)
+	holdPause   int       // epochs heldEmpty pauses holding for next time, from 1
+
 	tick    timer.Timer
 	forced  bool // a forced stop has aborted every connection
 	startCh chan bool
@@ -97,13 +103,14 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 		return nil, opError("eventfd", "", nil, "", err)
 	}
 	l := &urLoop{
-		g:        g,
-		wakeBuf:  new([8]byte),
-		cqes:     make([]uring.CQE, urCQEBatch),
-		vecs:     make([][]byte, 0, urMaxSendVecs),
-		sendMsgs: make(map[uint32]*urSendMsg),
-		startCh:  make(chan bool, 1),
-		epoch:    1,
+		g:         g,
+		wakeBuf:   new([8]byte),
+		cqes:      make([]uring.CQE, urCQEBatch),
+		vecs:      make([][]byte, 0, urMaxSendVecs),
+		sendMsgs:  make(map[uint32]*urSendMsg),
+		startCh:   make(chan bool, 1),
+		epoch:     1,
+		holdPause: 1,
 	}
 	l.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
 	l.loopCore.init(idx, g.base, g.e, w)
@@ -133,8 +140,11 @@ func (l *urLoop) release() {
 	l.ring, l.bufs = nil, nil
 }
 
-// closeWaker closes the eventfd, once the loop has exited and its task queue is closed.
-func (l *urLoop) closeWaker() { l.waker.Close() }
+// closeWaker closes the eventfds, once the loop has exited and its task queue is closed.
+func (l *urLoop) closeWaker() {
+	l.waker.Close()
+	l.parker.close()
+}
 
 // run is the loop. It locks the goroutine to its thread, creates the ring there and reports on ready,
 // waits for the engine's go-ahead, then iterates: submit and wait in one io_uring_enter, dispatch the
@@ -153,6 +163,8 @@ func (l *urLoop) run(ready chan<- error) {
 		l.release()
 		return
 	}
+	defer urLoopsRunning.Add(-1) // counted by the engine's start, for all its loops at once
+	l.setParking()
 	l.armWake()
 	for _, ln := range l.listeners {
 		l.armAccept(ln)
@@ -178,15 +190,7 @@ func (l *urLoop) run(ready chan<- error) {
 			}
 		}
 		l.bufWin.post()
-		want := uint32(1)
-		if timeout != 0 {
-			held := l.heldWait()
-			l.ring.SetHeldWait(held)
-			if held > 0 {
-				want = l.waitWant()
-			}
-		}
-		_, err := l.ring.SubmitAndWait(want, timeout)
+		err := l.wait(timeout)
 		l.state.Store(loopAwake)
 		if err != nil {
 			l.enterFailed(err)
@@ -203,15 +207,97 @@ func (l *urLoop) run(ready chan<- error) {
 	l.finish()
 }
 
-// heldWait returns how long the next wait may hold the loop's P (urHeldWait): not at all when some
+// wait submits what is queued and waits for completions for at most timeout (0: not at all; negative: no
+// limit).
+//
+// When uring loops hold every P (l.parking), a busy loop first waits holding its P (heldWait), which
+// is cheap; a loop that did not hold, or whose held wait found nothing, parks in the runtime's poller
+// (urParker), which lets every other goroutine run and the runtime poll the network. Otherwise the
+// whole wait is in io_uring_enter, held at first: a P is free for the rest of the program, and a park,
+// a hand-off of the P between two threads and back, would only add to the loop's wake-up latency (an
+// in-process client with two Ps and one loop: 49 µs per round trip without parking, 74 µs with).
+func (l *urLoop) wait(timeout time.Duration) error {
+	if timeout == 0 {
+		_, err := l.ring.SubmitAndWait(1, 0)
+		return err
+	}
+	held := l.heldWait()
+	want := uint32(1)
+	if held > 0 {
+		want = l.waitWant()
+	}
+	if !l.parking {
+		l.ring.SetHeldWait(held)
+		_, err := l.ring.SubmitAndWait(want, timeout)
+		return err
+	}
+	if held > 0 {
+		if timeout > 0 && timeout < held {
+			held = timeout
+		}
+		l.ring.SetHeldWait(held)
+		_, err := l.ring.SubmitAndWait(want, held)
+		if err != nil {
+			return err
+		}
+		l.stats.heldWaits++
+		if l.ring.CQReady() > 0 {
+			l.holdPause = 1
+			return nil
+		}
+		l.heldEmpty()
+		if timeout == held {
+			return nil
+		}
+		if timeout > 0 {
+			timeout -= held
+		}
+	}
+	if !l.state.CompareAndSwap(loopSleeping, loopParked) {
+		_, err := l.ring.SubmitAndWait(1, 0) // woken meanwhile
+		return err
+	}
+	slept, err := l.parker.park(timeout)
+	if slept {
+		l.stats.parks++
+	}
+	if l.parker.failed != nil {
+		l.logger().Error("eddy: parking in the runtime's poller failed; the loop waits in io_uring_enter",
+			"loop", l.idx, "err", l.parker.failed)
+		l.parking = false
+	}
+	return err
+}
+
+// heldWait returns how long the next wait may hold the loop's P (urHeldWait), or 0. Never when some
 // goroutine is waiting to run, such as a handler's work on the pool, which with every P held by a loop
-// would have to wait for it. The count is the runtime's own (runtime/metrics), read in about 60 ns.
+// would have to wait for it; the count is the runtime's own (runtime/metrics), read in about 60 ns.
+//
+// When the loop parks (l.parking), also only while it is busy (urBatchFloor connections active in the last epoch)
+// and its held waits have been finding completions (heldEmpty). Goroutines that wait in the runtime's
+// poller, package net clients in the same process for one, are not "runnable" until the poller runs,
+// and a held wait keeps it from running: one such client of an idle loop waited out every held wait,
+// 400 µs per round trip with one P. A loop with little to do parks instead, which costs a hand-off of
+// the P, the same CPU per round trip in the echo A/Bs (docs/uring-engine.md, "Parking").
 func (l *urLoop) heldWait() time.Duration {
 	metrics.Read(l.runnable[:])
-	if v := l.runnable[0].Value; v.Kind() == metrics.KindUint64 && v.Uint64() == 0 {
-		return urHeldWait
+	if v := l.runnable[0].Value; v.Kind() != metrics.KindUint64 || v.Uint64() != 0 {
+		return 0
 	}
-	return 0
+	if l.parking && (l.active < urBatchFloor || l.now < l.noHoldUntil) {
+		return 0
+	}
+	return urHeldWait
+}
+
+// heldEmpty records a held wait that ended with no completion: the loop stops holding for holdPause
+// epochs, twice as many as the last time (up to urHoldPauseMax) until a held wait finds completions.
+// Under a load from outside the process a busy loop's held waits end with completions; one that finds
+// none is likely keeping the load itself from running (clients in the same process).
+func (l *urLoop) heldEmpty() {
+	l.stats.heldEmpty++
+	l.noHoldUntil = l.clock() + int64(l.holdPause)*int64(urEpoch)
+	l.holdPause = min(2*l.holdPause, urHoldPauseMax)
 }
 
 // waitWant returns how many completions the next wait asks for: one, or, when at least urBatchFloor
@@ -245,8 +331,19 @@ func (l *urLoop) nextEpoch() {
 			l.epoch = 1 // 0 is a new connection's: it counts at its first receive
 		}
 		l.epochStart = l.now
+		l.setParking()
 	}
 }
+
+// setParking decides whether the loop's waits park (wait): when it has a parker and the uring loops
+// hold every P. GOMAXPROCS may change while the program runs, so this is refreshed every epoch.
+func (l *urLoop) setParking() {
+	l.parking = l.parker != nil && l.parker.failed == nil && urLoopsRunning.Load() >= int32(runtime.GOMAXPROCS(0))
+}
+
+// urLoopsRunning counts the uring loops running in the process, all engines together: each holds a P
+// while it runs, and while it waits unless it parks (urLoop.wait).
+var urLoopsRunning atomic.Int32
 
 // enterFailed handles an io_uring_enter error. EBUSY and EAGAIN mean the kernel is short of resources
 // until completions are reaped, which the loop does next; anything else is logged, and the loop pauses

@@ -92,6 +92,10 @@ const (
 	urBatchFloor = 32
 	urBatchMax   = 128
 	urMinWait    = 50 * time.Microsecond
+
+	// urHoldPauseMax bounds the pause in holding after held waits that found nothing, in epochs
+	// (urLoop.heldEmpty).
+	urHoldPauseMax = 64
 )
 
 // urStats counts the loop's rare events, for tests and the design note's measurements. Only the loop
@@ -106,6 +110,9 @@ type urStats struct {
 	bufsDiscarded int // receive buffers whose pages were given back to the kernel
 	spliced       int // SendFile bytes spliced from a pipe to a socket
 	spliceWaits   int // a splice to a socket found no room and polled for it
+	heldWaits     int // waits that held the P (urLoop.wait)
+	heldEmpty     int // held waits that ended with no completion
+	parks         int // waits that slept in the runtime's poller (urParker)
 }
 
 // setup creates the ring and the buffer ring. It runs on the loop's locked thread.
@@ -149,6 +156,11 @@ func (l *urLoop) setup() error {
 		}
 	}
 	l.ring, l.bufs = r, b
+	if l.parker, err = newUrParker(r); err == nil {
+		l.parkWaker = l.parker.waker
+	} else {
+		l.logger().Debug("eddy: the uring loop waits in io_uring_enter, not in the runtime's poller", "loop", l.idx, "err", err)
+	}
 	l.bufWin.init(b, int(window))
 	l.bufWin.trim.Init(urTrimBufs, l)
 	return nil

@@ -44,12 +44,13 @@ func (w *Waker) Wake() error {
 	}
 }
 
-// Drain resets the eventfd after a wake-up; the loop calls it when the eventfd's token is ready.
-func (w *Waker) Drain() {
+// Drain resets the eventfd after a wake-up; the loop calls it when the eventfd's token is ready. It
+// reports whether the eventfd was signalled.
+func (w *Waker) Drain() bool {
 	for {
-		_, err := unix.Read(w.fd, (*[8]byte)(unsafe.Pointer(&w.buf))[:])
+		n, err := unix.Read(w.fd, (*[8]byte)(unsafe.Pointer(&w.buf))[:])
 		if err != unix.EINTR {
-			return
+			return n == 8
 		}
 	}
 }

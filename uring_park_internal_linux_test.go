@@ -1,0 +1,118 @@
+package eddy
+
+import (
+	"context"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// heldWaitSoon calls heldWait until it returns want, for up to 5 s: other goroutines of the test binary
+// may be runnable for a moment (timers), and heldWait never holds then.
+func heldWaitSoon(t *testing.T, l *urLoop, want time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := l.heldWait()
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("heldWait = %v (active %d, now %v, no hold until %v), want %v",
+				got, l.active, time.Duration(l.now), time.Duration(l.noHoldUntil), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A loop that parks holds its P only while busy, and pauses holding, longer each time, after held waits
+// that found nothing.
+func TestUringParkingLoopHoldsOnlyWhenBusy(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	l := &urLoop{parking: true, holdPause: 1}
+	l.base = time.Now()
+	l.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
+
+	l.active = urBatchFloor - 1
+	if d := l.heldWait(); d != 0 {
+		t.Fatalf("heldWait = %v with %d active connections, want 0", d, l.active)
+	}
+	l.active = urBatchFloor
+	heldWaitSoon(t, l, urHeldWait)
+
+	epoch := int64(urEpoch)
+	for _, pause := range []int64{1, 2, 4, 8, 16, 32, 64, 64} {
+		l.now = l.clock()
+		l.heldEmpty()
+		if got := l.noHoldUntil - l.now; got < pause*epoch || got > pause*epoch+epoch/2 {
+			t.Fatalf("after an empty held wait: no hold for %v, want %v", time.Duration(got), time.Duration(pause*epoch))
+		}
+		l.now = l.noHoldUntil - 1
+		if d := l.heldWait(); d != 0 {
+			t.Fatalf("heldWait = %v during the pause, want 0", d)
+		}
+		l.now = l.noHoldUntil
+		heldWaitSoon(t, l, urHeldWait)
+	}
+
+	// A loop that does not park holds whenever nothing is runnable, busy or not.
+	l.parking, l.active = false, 0
+	heldWaitSoon(t, l, urHeldWait)
+}
+
+// With one P, which the loop holds, a client in the same process is served by a loop that parks instead
+// of holding: it never holds for one connection, and the wake-ups that Stop and a task need reach it
+// where it sleeps. With two Ps and one loop it does not park: a P is free for the client.
+func TestUringLoopParksWhenItHoldsTheOnlyP(t *testing.T) {
+	requireUring(t)
+	for _, tc := range []struct {
+		procs int
+		park  bool
+	}{{1, true}, {2, false}} {
+		t.Run(map[bool]string{true: "parks", false: "waits in the kernel"}[tc.park], func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
+			e, addr := startUring(t, plainEcho{})
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			msg, got := []byte("ping"), make([]byte, 4)
+			for i := 0; i < 200; i++ {
+				if _, err := c.Write(msg); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(5 * time.Millisecond) // the loop goes back to sleep
+			ran := make(chan struct{})
+			e.Loops()[0].Execute(func() { close(ran) })
+			select {
+			case <-ran:
+			case <-time.After(10 * time.Second):
+				t.Fatal("a task did not wake the loop")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := e.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			l := e.impl.(*uringEngine).loops[0]
+			t.Logf("loop counters: %+v", l.stats)
+			if l.parker == nil { // the engine needs 6.0 or later, and the parker 5.8
+				t.Fatal("the loop has no parker")
+			}
+			switch {
+			case tc.park && (l.stats.parks == 0 || l.stats.heldWaits != 0):
+				t.Fatalf("%d parks and %d held waits, want parks and no held wait", l.stats.parks, l.stats.heldWaits)
+			case !tc.park && l.stats.parks != 0:
+				t.Fatalf("%d parks with a P free, want none", l.stats.parks)
+			}
+		})
+	}
+}
