@@ -48,7 +48,8 @@ func (benchEchoHandler) OnData(c eddy.Conn) {
 	c.Write(b)
 }
 
-func benchEcho(b *testing.B, kind eddy.EngineKind, size int) {
+// startBenchEcho starts an echo engine of kind with one loop on a loopback port, stopped at cleanup.
+func startBenchEcho(b *testing.B, kind eddy.EngineKind) *eddy.Engine {
 	e, err := eddy.New(benchEchoHandler{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
 	if err != nil {
 		b.Fatal(err)
@@ -56,11 +57,16 @@ func benchEcho(b *testing.B, kind eddy.EngineKind, size int) {
 	if err := e.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
+	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		e.Stop(ctx)
-	}()
+	})
+	return e
+}
+
+func benchEcho(b *testing.B, kind eddy.EngineKind, size int) {
+	e := startBenchEcho(b, kind)
 	c, err := net.Dial("tcp", e.Addrs()[0].String())
 	if err != nil {
 		b.Fatal(err)
@@ -96,20 +102,10 @@ func BenchmarkEchoConns(b *testing.B) {
 }
 
 func benchEchoConns(b *testing.B, kind eddy.EngineKind, conns int) {
-	e, err := eddy.New(benchEchoHandler{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		e.Stop(ctx)
-	}()
+	e := startBenchEcho(b, kind)
 	cs := make([]net.Conn, conns)
 	for i := range cs {
+		var err error
 		if cs[i], err = net.Dial("tcp", e.Addrs()[0].String()); err != nil {
 			b.Fatal(err)
 		}

@@ -90,6 +90,8 @@ type urLoop struct {
 	parking     bool      // parker is set and uring loops hold every P (refreshed each epoch)
 	noHoldUntil int64     // heldWait does not hold before this time (heldEmpty)
 	holdPause   int       // epochs heldEmpty pauses holding for next time, from 1
+	heldFound   bool      // the last wait was a held one that ended with completions (afterHeld)
+	recvSeen    bool      // a recv delivered data since heldFound was set
 
 	tick    timer.Timer
 	forced  bool // a forced stop has aborted every connection
@@ -198,6 +200,9 @@ func (l *urLoop) run(ready chan<- error) {
 		l.now = l.clock()
 		l.nextEpoch()
 		l.reap()
+		if l.heldFound {
+			l.afterHeld()
+		}
 		l.redeliverAll()
 		l.tasks.run()
 		l.flushAll()
@@ -210,8 +215,8 @@ func (l *urLoop) run(ready chan<- error) {
 // wait submits what is queued and waits for completions for at most timeout (0: not at all; negative: no
 // limit).
 //
-// When uring loops hold every P (l.parking), a busy loop first waits holding its P (heldWait), which
-// is cheap; a loop that did not hold, or whose held wait found nothing, parks in the runtime's poller
+// When uring loops hold every P (l.parking), the loop first waits holding its P (heldWait), which is
+// cheap; a loop that did not hold, or whose held wait found nothing, parks in the runtime's poller
 // (urParker), which lets every other goroutine run and the runtime poll the network. Otherwise the
 // whole wait is in io_uring_enter, held at first: a P is free for the rest of the program, and a park,
 // a hand-off of the P between two threads and back, would only add to the loop's wake-up latency (an
@@ -242,7 +247,7 @@ func (l *urLoop) wait(timeout time.Duration) error {
 		}
 		l.stats.heldWaits++
 		if l.ring.CQReady() > 0 {
-			l.holdPause = 1
+			l.heldFound, l.recvSeen = true, false // afterHeld
 			return nil
 		}
 		l.heldEmpty()
@@ -273,27 +278,38 @@ func (l *urLoop) wait(timeout time.Duration) error {
 // goroutine is waiting to run, such as a handler's work on the pool, which with every P held by a loop
 // would have to wait for it; the count is the runtime's own (runtime/metrics), read in about 60 ns.
 //
-// When the loop parks (l.parking), also only while it is busy (urBatchFloor connections active in the last epoch)
-// and its held waits have been finding completions (heldEmpty). Goroutines that wait in the runtime's
-// poller, package net clients in the same process for one, are not "runnable" until the poller runs,
-// and a held wait keeps it from running: one such client of an idle loop waited out every held wait,
-// 400 µs per round trip with one P. A loop with little to do parks instead, which costs a hand-off of
-// the P, the same CPU per round trip in the echo A/Bs (docs/uring-engine.md, "Parking").
+// When the loop parks (l.parking), also not while holding is paused (heldEmpty). Goroutines that wait
+// in the runtime's poller, package net clients in the same process for one, are not "runnable" until
+// the poller runs, and a held wait keeps it from running: such a client of an otherwise idle loop
+// waited out every held wait, 400 µs per round trip with one P. Those held waits end with nothing, and
+// the pause that follows lets the loop park instead.
 func (l *urLoop) heldWait() time.Duration {
 	metrics.Read(l.runnable[:])
 	if v := l.runnable[0].Value; v.Kind() != metrics.KindUint64 || v.Uint64() != 0 {
 		return 0
 	}
-	if l.parking && (l.active < urBatchFloor || l.now < l.noHoldUntil) {
+	if l.parking && l.now < l.noHoldUntil {
 		return 0
 	}
 	return urHeldWait
 }
 
+// afterHeld ends the pause in holding (heldEmpty) once a held wait has brought data. Completions of the
+// loop's own sends, which the same io_uring_enter submitted, do not count: they end a wait at once
+// whether or not anything else could run meanwhile.
+func (l *urLoop) afterHeld() {
+	if l.recvSeen {
+		l.holdPause = 1
+	}
+	l.heldFound = false
+}
+
 // heldEmpty records a held wait that ended with no completion: the loop stops holding for holdPause
-// epochs, twice as many as the last time (up to urHoldPauseMax) until a held wait finds completions.
-// Under a load from outside the process a busy loop's held waits end with completions; one that finds
-// none is likely keeping the load itself from running (clients in the same process).
+// epochs, twice as many as the last time (up to urHoldPauseMax) until a held wait brings data (afterHeld).
+// Under a load from outside the process held waits end with completions, as they are meant to; a loop
+// whose held waits find none is idle, or keeps its load from running (clients in the same process),
+// and parks. With an in-process client that never gets to run while the loop holds, that is one lost
+// held wait per 64 ms once the pause has grown.
 func (l *urLoop) heldEmpty() {
 	l.stats.heldEmpty++
 	l.noHoldUntil = l.clock() + int64(l.holdPause)*int64(urEpoch)
@@ -314,6 +330,7 @@ func (l *urLoop) waitWant() uint32 {
 
 // countActive counts c among the connections active in this epoch, once.
 func (l *urLoop) countActive(c *urConn) {
+	l.recvSeen = true
 	if c.epoch != l.epoch {
 		c.epoch = l.epoch
 		l.activeNow++

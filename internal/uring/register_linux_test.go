@@ -91,6 +91,20 @@ func TestRegisterFilesFixedFileRead(t *testing.T) {
 	}
 }
 
+// registeredEventFD creates a non-blocking eventfd, registers it with r and closes it at cleanup.
+func registeredEventFD(t *testing.T, r *Ring) int {
+	t.Helper()
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(efd) })
+	if err := r.RegisterEventFD(efd); err != nil {
+		t.Fatal(err)
+	}
+	return efd
+}
+
 // readCount reads efd's counter: 0 when it is not signalled (EAGAIN).
 func readCount(t *testing.T, efd int) uint64 {
 	t.Helper()
@@ -107,14 +121,7 @@ func readCount(t *testing.T, efd int) uint64 {
 
 func TestSetEventFDEnabledSilencesTheSignal(t *testing.T) {
 	r := newRing(t, 8)
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(efd)
-	if err := r.RegisterEventFD(efd); err != nil {
-		t.Fatal(err)
-	}
+	efd := registeredEventFD(t, r)
 	if !r.SetEventFDEnabled(false) {
 		t.Skip("the kernel has no IORING_CQ_EVENTFD_DISABLED (5.8)")
 	}
@@ -139,14 +146,7 @@ func TestEventFDSignalsDeferredWorkOnlyWhenTheQueueWasEmpty(t *testing.T) {
 	if r.SetupFlags()&SetupDeferTaskrun == 0 {
 		t.Skip("the ring has no DEFER_TASKRUN")
 	}
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(efd)
-	if err := r.RegisterEventFD(efd); err != nil {
-		t.Fatal(err)
-	}
+	efd := registeredEventFD(t, r)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
