@@ -128,3 +128,52 @@ func TestUringLoopParksWhenItHoldsTheOnlyP(t *testing.T) {
 		})
 	}
 }
+
+// If the runtime's poller fails the parked loop (here: its descriptor is closed under it), the loop logs
+// it, waits in io_uring_enter from then on, and keeps serving.
+func TestUringLoopSurvivesAFailedPark(t *testing.T) {
+	requireUring(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	e, addr := startUring(t, plainEcho{})
+	l := e.impl.(*uringEngine).loops[0]
+	if l.parker == nil {
+		t.Fatal("the loop has no parker")
+	}
+	echo := func(c net.Conn) {
+		t.Helper()
+		msg, got := []byte("ping"), make([]byte, 4)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	echo(c)
+	time.Sleep(5 * time.Millisecond) // the loop parks
+	l.parker.f.Close()
+	for i := 0; i < 100; i++ {
+		echo(c)
+	}
+	ran := make(chan struct{})
+	e.Loops()[0].Execute(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a task did not wake the loop")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l.parker.failed == nil || l.parking {
+		t.Fatalf("after the poller failed: failed %v, parking %v; want the failure kept and no parking", l.parker.failed, l.parking)
+	}
+}
