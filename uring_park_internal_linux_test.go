@@ -102,18 +102,7 @@ func TestUringLoopParksWhenItHoldsTheOnlyP(t *testing.T) {
 				}
 			}
 			time.Sleep(5 * time.Millisecond) // the loop goes back to sleep
-			ran := make(chan struct{})
-			e.Loops()[0].Execute(func() { close(ran) })
-			select {
-			case <-ran:
-			case <-time.After(10 * time.Second):
-				t.Fatal("a task did not wake the loop")
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := e.Stop(ctx); err != nil {
-				t.Fatal(err)
-			}
+			wakeAndStop(t, e)
 			elapsed := time.Since(start)
 			l := e.impl.(*uringEngine).loops[0]
 			t.Logf("loop counters after %v: %+v", elapsed, l.stats)
@@ -128,6 +117,23 @@ func TestUringLoopParksWhenItHoldsTheOnlyP(t *testing.T) {
 				t.Fatalf("%d parks with a P free, want none", l.stats.parks)
 			}
 		})
+	}
+}
+
+// wakeAndStop checks that a task and then Stop wake the engine's (sleeping) loop.
+func wakeAndStop(t *testing.T, e *Engine) {
+	t.Helper()
+	ran := make(chan struct{})
+	e.Loops()[0].Execute(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a task did not wake the loop")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Stop(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -175,18 +181,7 @@ func TestUringLoopSurvivesAFailedPark(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		echo(c)
 	}
-	ran := make(chan struct{})
-	e.Loops()[0].Execute(func() { close(ran) })
-	select {
-	case <-ran:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a task did not wake the loop")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
+	wakeAndStop(t, e)
 	if l.parker.failed == nil || l.parking {
 		t.Fatalf("after the poller failed: failed %v, parking %v; want the failure kept and no parking", l.parker.failed, l.parking)
 	}
