@@ -1,12 +1,7 @@
 package eddy
 
 import (
-	"errors"
-	"os"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/internal/netpoll"
 )
@@ -30,34 +25,20 @@ import (
 // locked goroutine that parks hands its P to another thread and has to be handed it back, two
 // futex wake-ups per sleep.
 type epParker struct {
-	f        *os.File        // a duplicate of the epoll descriptor, registered in the runtime's poller
-	rc       syscall.RawConn // f's
-	poll     func(uintptr) bool
-	n        int   // what the last poll found
-	err      error // the last poll's error
-	deadline bool  // a read deadline is set on f
+	pf   *pollFile // a duplicate of the epoll descriptor
+	poll func(uintptr) bool
+	n    int   // what the last poll found
+	err  error // the last poll's error
 }
 
 // newEpParker registers p's descriptor with the runtime's poller. It returns nil if that fails;
 // the loop then blocks in epoll_wait.
 func newEpParker(p *netpoll.Poller, evs []netpoll.Event) *epParker {
-	fd, err := unix.FcntlInt(uintptr(p.FD()), unix.F_DUPFD_CLOEXEC, 0)
+	pf, err := newPollFile(p.FD(), "epoll")
 	if err != nil {
 		return nil
 	}
-	// O_NONBLOCK belongs to the open file, shared by both descriptors; epoll_wait ignores it, and
-	// os.NewFile registers only non-blocking descriptors with the poller.
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil
-	}
-	f := os.NewFile(uintptr(fd), "epoll")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil
-	}
-	k := &epParker{f: f, rc: rc}
+	k := &epParker{pf: pf}
 	k.poll = func(uintptr) bool {
 		k.n, k.err = p.Wait(evs, 0)
 		return k.n > 0 || k.err != nil
@@ -68,16 +49,8 @@ func newEpParker(p *netpoll.Poller, evs []netpoll.Event) *epParker {
 // wait waits until events are ready or msec milliseconds have passed (-1: no limit) and returns
 // them as Poller.Wait does. The caller has just polled and found nothing.
 func (k *epParker) wait(msec int) (int, error) {
-	switch {
-	case msec > 0:
-		k.f.SetReadDeadline(time.Now().Add(time.Duration(msec) * time.Millisecond))
-		k.deadline = true
-	case k.deadline:
-		k.f.SetReadDeadline(time.Time{})
-		k.deadline = false
-	}
 	k.n, k.err = 0, nil
-	if err := k.rc.Read(k.poll); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+	if err := k.pf.wait(time.Duration(msec)*time.Millisecond, k.poll); err != nil {
 		return 0, err
 	}
 	return k.n, k.err
@@ -86,6 +59,6 @@ func (k *epParker) wait(msec int) (int, error) {
 // close unregisters and closes the duplicate descriptor.
 func (k *epParker) close() {
 	if k != nil {
-		k.f.Close()
+		k.pf.close()
 	}
 }

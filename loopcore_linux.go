@@ -80,7 +80,7 @@ func (l *loopCore) wake() {
 	switch {
 	case l.state.CompareAndSwap(loopSleeping, loopWoken):
 		l.waker.Wake()
-	case l.state.CompareAndSwap(loopParked, loopWoken):
+	case l.parkWaker != nil && l.state.CompareAndSwap(loopParked, loopWoken):
 		l.parkWaker.Wake()
 	}
 }

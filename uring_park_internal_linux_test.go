@@ -177,7 +177,7 @@ func TestUringLoopSurvivesAFailedPark(t *testing.T) {
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	echo(c)
 	time.Sleep(5 * time.Millisecond) // the loop parks
-	l.parker.f.Close()
+	l.parker.pf.close()
 	for i := 0; i < 100; i++ {
 		echo(c)
 	}

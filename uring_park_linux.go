@@ -2,11 +2,7 @@ package eddy
 
 import (
 	"errors"
-	"os"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/internal/netpoll"
 	"github.com/eddyio/eddy/internal/uring"
@@ -30,13 +26,11 @@ import (
 // hand-off of the P to another thread and back: the loop parks only when the uring loops hold every P,
 // and a busy one only after a held wait found nothing (urLoop.wait).
 type urParker struct {
-	ring     *uring.Ring
-	waker    *netpoll.Waker  // the eventfd: registered with the ring, and written by the loop's wakers while it is parked
-	f        *os.File        // a duplicate of the eventfd, in the runtime's poller
-	rc       syscall.RawConn // f's
-	poll     func(uintptr) bool
-	deadline bool  // a read deadline is set on f
-	failed   error // the runtime's poller failed: the loop no longer parks
+	ring   *uring.Ring
+	waker  *netpoll.Waker // the eventfd: registered with the ring, and written by the loop's wakers while it is parked
+	pf     *pollFile      // a duplicate of the eventfd, in the runtime's poller
+	poll   func(uintptr) bool
+	failed error // the runtime's poller failed: the loop no longer parks
 }
 
 // newUrParker creates the eventfd and registers it with r, on the loop's thread. It fails when the
@@ -58,19 +52,13 @@ func newUrParker(r *uring.Ring) (*urParker, error) {
 	if !r.SetEventFDEnabled(false) {
 		return fail(errors.New("the kernel has no IORING_CQ_EVENTFD_DISABLED (5.8)"))
 	}
-	// A duplicate, because the os.File owns its descriptor and the wakers write the original until
-	// the loop's task queue is closed (loopCore.waker).
-	fd, err := unix.FcntlInt(uintptr(w.FD()), unix.F_DUPFD_CLOEXEC, 0)
+	// A duplicate, because the wakers write the original until the loop's task queue is closed
+	// (loopCore.waker).
+	pf, err := newPollFile(w.FD(), "io_uring eventfd")
 	if err != nil {
-		return fail(os.NewSyscallError("fcntl", err))
-	}
-	f := os.NewFile(uintptr(fd), "io_uring eventfd") // non-blocking: registered in the runtime's poller
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
 		return fail(err)
 	}
-	k := &urParker{ring: r, waker: w, f: f, rc: rc}
+	k := &urParker{ring: r, waker: w, pf: pf}
 	k.poll = func(uintptr) bool {
 		if k.waker.Drain() {
 			return true // signalled: completions or their work are queued, or a waker wrote
@@ -91,15 +79,7 @@ func (k *urParker) park(timeout time.Duration) (bool, error) {
 		r.SetEventFDEnabled(false)
 		return false, err
 	}
-	switch {
-	case timeout > 0:
-		k.f.SetReadDeadline(time.Now().Add(timeout))
-		k.deadline = true
-	case k.deadline:
-		k.f.SetReadDeadline(time.Time{})
-		k.deadline = false
-	}
-	if err := k.rc.Read(k.poll); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+	if err := k.pf.wait(timeout, k.poll); err != nil {
 		k.failed = err
 	}
 	r.SetEventFDEnabled(false)
@@ -110,7 +90,7 @@ func (k *urParker) park(timeout time.Duration) (bool, error) {
 // close closes the eventfd and its duplicate, once the ring is closed and the loop's task queue too.
 func (k *urParker) close() {
 	if k != nil {
-		k.f.Close()
+		k.pf.close()
 		k.waker.Close()
 	}
 }
