@@ -128,8 +128,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 ref=${1%%:*}
-printf '\nround trips per server CPU-second, medians of %d rounds; ratio = median of the per-round ratios to %s\n\n' "$ROUNDS" "$ref"
-printf '%-14s %6s %12s %9s %16s\n' server conns rt/cpu-s ratio 'rounds above'
+printf '\nround trips per server CPU-second, medians of %d rounds; ratio = median of the per-round ratios to %s,\nwith its 95 %% interval (from the order statistics; 6 rounds or more)\n\n' "$ROUNDS" "$ref"
+printf '%-14s %6s %12s %9s %13s %16s\n' server conns rt/cpu-s ratio '95% interval' 'rounds above'
 for conns in $CONNS_LIST; do
 	for s in "$@"; do
 		name=${s%%:*}
@@ -142,7 +142,16 @@ for conns in $CONNS_LIST; do
 			END {
 				k = 0; above = 0
 				for (r in rounds) { k++; abs[k] = v[n, r]; rat[k] = v[n, r] / v[ref, r]; if (rat[k] > 1) above++ }
-				printf "%-14s %6s %12.0f %9.3f %11d of %d\n", n, c, median(abs, k), median(rat, k), above, k
+				ci = "-"
+				if (n != ref) {
+					# A distribution-free 95 % interval of the median: order statistics lo and k-lo+1, lo the
+					# largest with P(Binomial(k, 1/2) < lo) <= 0.025 (12 rounds: the 3rd and the 10th).
+					lo = 0; p = 0.5 ^ k; cum = 0
+					for (i = 0; cum + p <= 0.025; i++) { cum += p; lo = i + 1; p = p * (k - i) / (i + 1) }
+				}
+				m = median(rat, k) # sorts rat
+				if (n != ref && lo >= 1) ci = sprintf("%.3f-%.3f", rat[lo], rat[k - lo + 1])
+				printf "%-14s %6s %12.0f %9.3f %13s %11d of %d\n", n, c, median(abs, k), m, ci, above, k
 			}' "$work/rows.tsv"
 	done
 done
