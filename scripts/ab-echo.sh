@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ab-echo.sh: an interleaved A/B of echo servers, in round trips per server CPU-second, reported as medians
-# of per-round ratios to the first server.
+# of per-round ratios to the first server, each with a 95 % interval that assumes nothing about the
+# ratios' distribution (from 6 rounds: with 6 it is their range, with 12 the 3rd to the 10th).
 #
 # Each round runs every server once per connection count, in the order given, each on a fresh process
 # pinned to CPU $SERVER_CPU (GOMAXPROCS=1, one loop), with "eddy load" on a uring engine pinned to CPU
