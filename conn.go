@@ -24,8 +24,9 @@ type Conn interface {
 	// Buffered returns the number of inbound bytes buffered and not yet consumed.
 	Buffered() int
 
-	// Write copies b into the connection's outbound buffer; the bytes are sent once the current loop
-	// iteration ends, together with everything else written in it. The caller keeps ownership of b.
+	// Write copies b into the connection's outbound buffer; the bytes are sent after the callback that
+	// wrote them returns, at the latest when the current loop iteration ends, together with everything
+	// else written to the connection by then. The caller keeps ownership of b.
 	// It returns len(b), or ErrClosed on a closed or closing connection.
 	Write(b []byte) (int, error)
 	// Writev is Write for several slices, sent in order; the caller keeps ownership of them.

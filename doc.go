@@ -5,7 +5,8 @@
 // Linux, or the portable engine built on package net elsewhere), reads what arrived, and calls the
 // [Handler]'s OnData with the connection, whose inbound bytes the handler inspects with [Conn.Peek],
 // [Conn.Next] and [Conn.Discard]. Writes made with [Conn.Write] inside a callback are buffered and flushed
-// once at the end of the loop iteration, so many small writes become one system call. Other goroutines reach
+// together at the end of the loop iteration (the epoll engine flushes sooner once 32 KiB of replies wait),
+// so many small writes become one system call. Other goroutines reach
 // a connection through [Conn.AsyncWrite] and [Conn.Execute], which queue work onto the connection's loop.
 //
 // Callbacks for one connection never run concurrently, and a callback must not block: hand blocking or

@@ -2,9 +2,9 @@ package buffer
 
 // Stage lends an event loop's staging memory to the output queues written in one loop iteration. A reply
 // written to an empty queue (Outbound.WriteStaged) is copied into the stage instead of into a pooled chunk
-// of its own; the loop flushes every written queue at the end of the iteration, which usually sends it all,
-// and a queue that still holds staged bytes then copies them into its own chunks (Outbound.Own) before the
-// loop resets the stage. The common reply so costs one copy into memory the loop reuses, with no pool
+// of its own; the loop flushes every written queue at the end of the iteration, or sooner once enough is
+// staged (Used), which usually sends it all, and a queue that still holds staged bytes then copies them
+// into its own chunks (Outbound.Own) before the loop resets the stage. The common reply so costs one copy into memory the loop reuses, with no pool
 // round trip, and the replies of one iteration sit next to each other.
 //
 // The kernel must be done with the staged bytes when the loop resets the stage: this suits an engine whose
@@ -56,6 +56,9 @@ func (s *Stage) grow(c *Chunk, b []byte) bool {
 	c.W = len(c.B)
 	return true
 }
+
+// Used returns how many bytes of the stage are lent since the last Reset.
+func (s *Stage) Used() int { return s.off }
 
 // Reset makes the whole stage available again. Every queue written through it must have been flushed,
 // made to Own its bytes, or Reset since.
