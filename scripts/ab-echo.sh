@@ -13,7 +13,8 @@
 # Servers: NAME or NAME:BINARY, where BINARY is an eddy binary (default: built from this checkout).
 #   c           bench/c/epoll_echo.c (read/write), built with gcc -O2
 #   csr         the same with -DSENDRECV (recv/send)
-#   cu          bench/c/uring_echo.c (io_uring: multishot accept and recv, send), needs liburing-dev
+#   cu          bench/c/uring_echo.c (io_uring: multishot accept and recv, send), needs liburing-dev;
+#               its receive buffers are $CU_BUFSZ bytes (default 2048: set 8192 for 4 KiB messages)
 #   cuf         the same with -DFIXED (registered ring fd, sockets in the fixed-file table)
 #   gou         internal/cmd/uringecho: the C io_uring server's loop in Go, on eddy's bindings
 #   gouh        the same holding its P through the first 200 µs of a wait, as the uring engine does
@@ -40,6 +41,7 @@ RATE=${RATE:-}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 NICE=${NICE:-0} # e.g. -20 (needs root)
+CU_BUFSZ=${CU_BUFSZ:-2048} # the C io_uring server's receive buffers: 8192 for SIZE=4096, which 2048 splits in two
 LOAD_BIN=${LOAD_BIN:-} # the eddy binary whose "load" drives the servers (default: built from this checkout)
 (($# > 0)) || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
@@ -59,8 +61,8 @@ for s in "$@"; do
 	case ${s%%:*} in
 	c) gcc -O2 -o "$work/c" "$root/bench/c/epoll_echo.c" ;;
 	csr) gcc -O2 -DSENDRECV -o "$work/csr" "$root/bench/c/epoll_echo.c" ;;
-	cu) gcc -O2 -o "$work/cu" "$root/bench/c/uring_echo.c" -luring ;;
-	cuf) gcc -O2 -DFIXED -o "$work/cuf" "$root/bench/c/uring_echo.c" -luring ;;
+	cu) gcc -O2 -DBUFSZ="$CU_BUFSZ" -o "$work/cu" "$root/bench/c/uring_echo.c" -luring ;;
+	cuf) gcc -O2 -DBUFSZ="$CU_BUFSZ" -DFIXED -o "$work/cuf" "$root/bench/c/uring_echo.c" -luring ;;
 	esac
 done
 

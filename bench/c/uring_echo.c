@@ -26,8 +26,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NBUF 4096   // provided buffers (a power of two)
-#define BUFSZ 2048  // bytes each
+#define NBUF 4096 // provided buffers (a power of two)
+#ifndef BUFSZ
+#define BUFSZ 2048 // bytes each; -DBUFSZ=8192 for messages above 2 KiB, which 2 KiB buffers split in two
+#endif
 #define BGID 0
 
 enum { ACCEPT = 1, RECV = 2, SEND = 3 };
