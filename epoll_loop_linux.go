@@ -51,7 +51,7 @@ const (
 // than at the end of the iteration. Reads and writes still go in batches (docs/engine.md), of at most
 // this many bytes of replies, which stay in the caches until the kernel copies them out and never spill
 // into pooled chunks: at 1,000 echo connections with 4 KiB messages, 50 or more replies an iteration,
-// it gave 6 % more round trips per CPU-second (docs/engine.md, "Where the copy goes").
+// it gave 5 % more round trips per CPU-second (docs/engine.md, "A batch is bounded by bytes").
 const stageFlushAt = stageSize / 2
 
 // epListener is a listening socket served by one loop.

@@ -56,6 +56,12 @@ func TestEpollFlushesEarlyOnlyWhenTheStageIsHalfFull(t *testing.T) {
 		held, release := make(chan struct{}), make(chan struct{})
 		loop.Execute(func() { close(held); <-release })
 		<-held
+		released := false
+		defer func() {
+			if !released { // a failure below must not leave the loop held: Stop would wait for it
+				close(release)
+			}
+		}()
 		msgs := make([][]byte, nconns)
 		for i, c := range conns {
 			msgs[i] = make([]byte, size)
@@ -68,6 +74,7 @@ func TestEpollFlushesEarlyOnlyWhenTheStageIsHalfFull(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // loopback delivers within the write; this is slack
 		close(release)
+		released = true
 		got := make([]byte, size)
 		for i, c := range conns {
 			if _, err := io.ReadFull(c, got); err != nil {
