@@ -171,6 +171,17 @@ func dial(t testing.TB, addr *net.TCPAddr) *net.TCPConn {
 	return c
 }
 
+// unixPair returns a connected pair of Unix stream sockets, closed at the test's cleanup.
+func unixPair(t testing.TB) [2]int {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	return fds
+}
+
 // tcpPair returns a server-side raw fd (accepted from a raw listener) and the client net.Conn.
 func tcpPair(t testing.TB) (int, *net.TCPConn) {
 	t.Helper()

@@ -147,12 +147,7 @@ func TestEventFDSignalsDeferredWorkOnlyWhenTheQueueWasEmpty(t *testing.T) {
 		t.Skip("the ring has no DEFER_TASKRUN")
 	}
 	efd := registeredEventFD(t, r)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
+	fds := unixPair(t)
 	buf := pinnedBytes(t, 64)
 	recv := func(ud uint64) {
 		sqe := getSQE(t, r)
@@ -198,12 +193,7 @@ func TestEventFDSignalsDeferredWorkOnlyWhenTheQueueWasEmpty(t *testing.T) {
 		t.Fatalf("disabled: eventfd count %d for deferred work, want no signal", c)
 	}
 	r.SetEventFDEnabled(true)
-	fds2, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds2[0])
-	defer unix.Close(fds2[1])
+	fds2 := unixPair(t)
 	buf2 := pinnedBytes(t, 64)
 	sqe := getSQE(t, r)
 	sqe.PrepRecv(fds2[0], buf2, 0)
