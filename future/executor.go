@@ -30,13 +30,16 @@ func orInline(exec Executor) Executor {
 	return exec
 }
 
-// execute runs body on exec. body runs under dst.guard, and a panic from exec.Execute
-// itself also fails dst, so dst completes whatever goes wrong (unless exec drops body).
+// execute runs body on exec. body runs under dst.guard, and a panic or runtime.Goexit in
+// exec.Execute itself also fails dst, so dst completes whatever goes wrong (unless exec drops body).
 func execute[T any](exec Executor, dst *state[T], body func()) {
+	normal := false
 	defer func() {
-		if r := recover(); r != nil {
-			dst.fail(newPanicError(r))
+		if !normal {
+			// A panic in Execute, or a runtime.Goexit (recover returns nil).
+			dst.fail(recovered(recover()))
 		}
 	}()
 	exec.Execute(func() { dst.guard(body) })
+	normal = true
 }

@@ -51,12 +51,13 @@ func (p Promise[T]) Complete(v T, err error) bool {
 	return p.s.complete(v, err)
 }
 
-// Run calls fn with ctx and completes the future with what it returns. If ctx is already
-// done, fn is not called and the future fails with ctx.Err(). A panic in fn becomes a
+// Run calls fn with ctx and completes the future with what it returns. If the future is already
+// complete, fn is not called; if ctx is already done, fn is not called and the future fails
+// with ctx.Err(). A panic in fn becomes a
 // *PanicError and a runtime.Goexit becomes ErrGoexit, so the future always completes.
 // Run reports whether it completed the future.
 func (p Promise[T]) Run(ctx context.Context, fn func(context.Context) (T, error)) (won bool) {
-	if p.s == nil {
+	if p.s == nil || p.s.isDone() {
 		return false
 	}
 	if err := ctx.Err(); err != nil {

@@ -5,8 +5,8 @@
 //
 // # Design notes
 //
-// The queue is a buffered channel of functions: a submission is one non-blocking channel send
-// and allocates nothing. Workers are started on demand, up to the maximum, when a task is queued
+// The queue is a buffered channel of tasks (a function and a flag): a submission is one
+// non-blocking channel send and allocates nothing. Workers are started on demand, up to the maximum, when a task is queued
 // and no worker is idle; those above the minimum exit after being idle for the idle timeout
 // (measured with one timer per worker, re-armed at most once per timeout, never per task). A
 // pool whose minimum equals its maximum is a fixed pool, started in New.
@@ -15,7 +15,9 @@
 // submitters inside. Stop sets the bit, wakes submitters blocked for room, and once the last one
 // is out, no task can enter the queue: workers then drain it and exit. If Stop's context ends
 // first, Stop removes what is still queued, counts it, and returns a *StopError; tasks already
-// running are not interrupted. Counters that change per task (completed, panics) live in each
+// running are not interrupted. Queue entries carry a flag for what must not be dropped even
+// then (Execute's continuations, which run on a goroutine of their own, and Go's tasks, whose
+// futures fail with ErrStopped). Counters that change per task (completed, panics) live in each
 // worker, on its own cache line, and are summed by Stats.
 //
 // A panic in a task is recovered on the worker, counted and given to the panic handler; the

@@ -14,11 +14,11 @@ var (
 )
 
 // StopError is the error of Stop when its context ends before the pool has drained. The tasks
-// still queued at that moment were dropped without running; tasks already running go on to
-// their end, since a goroutine cannot be interrupted.
+// still queued at that moment were dropped without running (apart from those of Execute and Go:
+// see Stop); tasks already running go on to their end, since a goroutine cannot be interrupted.
 type StopError struct {
 	Dropped int   // queued tasks removed without running
-	Running int   // workers still busy when Stop gave up
+	Running int   // workers that had not exited when Stop gave up: running a task, or about to exit
 	Err     error // the context's error
 }
 

@@ -10,10 +10,19 @@ import (
 // like Submit; if ctx ends first or the pool is stopped, the future fails with that error.
 // fn receives a context derived from ctx that is cancelled by Future.Cancel or by a combinator
 // that gives up on the future; a task whose context is cancelled while it waits in the queue is
-// not called. A panic in fn becomes a *future.PanicError on the future, not a pool panic.
+// not called, and so is one still queued when a Stop gives up (the future fails with
+// ErrStopped). A panic in fn becomes a *future.PanicError on the future, not a pool panic.
 func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)) future.Future[T] {
 	pr, cctx := future.NewPromiseContext[T](ctx)
-	if err := p.Submit(ctx, func() { pr.Run(cctx, fn) }); err != nil {
+	run := func() {
+		if p.abandon.Load() {
+			// Dropped by a Stop that gave up (see Stop): fail instead of starting fn.
+			pr.Reject(ErrStopped)
+			return
+		}
+		pr.Run(cctx, fn)
+	}
+	if err := p.submitTask(ctx, task{fn: run, keep: true}); err != nil {
 		pr.Reject(err)
 	}
 	return pr.Future()

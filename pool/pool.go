@@ -4,6 +4,7 @@ import (
 	"context"
 	"log"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,7 @@ const cacheLine = 64
 // New and end it with Stop. All methods are safe for concurrent use. A Pool must not be copied.
 type Pool struct {
 	// Read by every submission, written rarely.
-	tasks   chan func()
+	tasks   chan task
 	max     int32
 	elastic bool         // min < max: workers are started on demand
 	workers atomic.Int32 // live workers
@@ -49,6 +50,7 @@ type Pool struct {
 	// refs is 1 for the pool until the gate is shut, plus 1 per worker goroutine.
 	// Whoever drops it to 0 closes exited.
 	refs     atomic.Int64
+	waiting  atomic.Int32  // submitters about to wait, or waiting, for room: see expired
 	closing  chan struct{} // closed when Stop begins: wakes submitters waiting for room
 	quit     chan struct{} // closed once stopping and no submitter is inside: drain and exit
 	exited   chan struct{} // closed when the last worker has exited after quit
@@ -81,7 +83,16 @@ type Stats struct {
 	CallerRuns uint64 // tasks that Execute ran on its caller's goroutine
 }
 
-// New returns a pool configured by opts and starts its minimum number of workers.
+// task is one entry of the queue. keep marks a function that the pool must not lose even when
+// an abandoned Stop drops the queue: a continuation from Execute (a future.Executor calls it
+// exactly once) or the task of Go (whose future would otherwise never complete).
+type task struct {
+	fn   func()
+	keep bool
+}
+
+// New returns a pool configured by opts. It starts the minimum number of workers and returns
+// once they are waiting for tasks.
 func New(opts ...Option) *Pool {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -89,7 +100,7 @@ func New(opts ...Option) *Pool {
 	}
 	cfg.normalize()
 	p := &Pool{
-		tasks:   make(chan func(), cfg.queueSize),
+		tasks:   make(chan task, cfg.queueSize),
 		max:     int32(min(cfg.maxWorkers, math.MaxInt32)),
 		elastic: cfg.minWorkers < cfg.maxWorkers,
 		cfg:     cfg,
@@ -101,7 +112,12 @@ func New(opts ...Option) *Pool {
 	p.refs.Store(1)
 	for range cfg.minWorkers {
 		p.workers.Add(1)
-		p.start(nil)
+		p.start(task{})
+	}
+	// Without a queue a task is accepted only by a worker waiting for it; a TrySubmit right
+	// after New must not find the new workers still starting.
+	for p.idle.Load() < int32(cfg.minWorkers) {
+		runtime.Gosched()
 	}
 	return p
 }
@@ -111,11 +127,16 @@ func New(opts ...Option) *Pool {
 // once fn is queued, ctx.Err() if ctx ended first, or ErrStopped. When there is room, fn is
 // queued even if ctx is already done. fn must not be nil. Submit allocates nothing.
 func (p *Pool) Submit(ctx context.Context, fn func()) error {
+	return p.submitTask(ctx, task{fn: fn})
+}
+
+// submitTask is Submit of a task that may be marked keep.
+func (p *Pool) submitTask(ctx context.Context, t task) error {
 	if !p.enter() {
 		p.rejected.Add(1)
 		return ErrStopped
 	}
-	err := p.submit(ctx, fn)
+	err := p.submit(ctx, t)
 	p.leave()
 	if err != nil {
 		p.rejected.Add(1)
@@ -123,12 +144,21 @@ func (p *Pool) Submit(ctx context.Context, fn func()) error {
 	return err
 }
 
-func (p *Pool) submit(ctx context.Context, fn func()) error {
-	if p.offer(fn) {
+func (p *Pool) submit(ctx context.Context, t task) error {
+	if p.offer(t) {
+		return nil
+	}
+	// Announce the wait before looking at the worker count once more: a worker that leaves
+	// the count after this point sees the announcement (expired), and one that left before
+	// it has made room for grow. Either way a waiting submitter is never left without a
+	// worker.
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
+	if p.grow(t) {
 		return nil
 	}
 	select {
-	case p.tasks <- fn:
+	case p.tasks <- t:
 		p.queued()
 		return nil
 	case <-ctx.Done():
@@ -145,7 +175,7 @@ func (p *Pool) TrySubmit(fn func()) error {
 		p.rejected.Add(1)
 		return ErrStopped
 	}
-	ok := p.offer(fn)
+	ok := p.offer(task{fn: fn})
 	p.leave()
 	if !ok {
 		p.rejected.Add(1)
@@ -159,10 +189,11 @@ func (p *Pool) TrySubmit(fn func()) error {
 // fn at once on the calling goroutine (the caller-runs policy). Running on the caller slows a
 // producer down instead of blocking it, and a continuation that a task of this pool hands back
 // to the same pool can never deadlock it. A panic in fn run this way is recovered and reported
-// like one on a worker.
+// like one on a worker. A Stop whose context ends does not drop fn: it runs on a goroutine of
+// its own.
 func (p *Pool) Execute(fn func()) {
 	if p.enter() {
-		ok := p.offer(fn)
+		ok := p.offer(task{fn: fn, keep: true})
 		p.leave()
 		if ok {
 			return
@@ -174,22 +205,37 @@ func (p *Pool) Execute(fn func()) {
 
 var _ future.Executor = (*Pool)(nil)
 
-// offer queues fn, or hands it to a new worker, without waiting. It reports whether it did.
-func (p *Pool) offer(fn func()) bool {
+// offer queues t, or hands it to a new worker, without waiting. It reports whether it did.
+func (p *Pool) offer(t task) bool {
 	select {
-	case p.tasks <- fn:
+	case p.tasks <- t:
 		p.queued()
 		return true
 	default:
-		return p.grow(fn)
 	}
+	if p.grow(t) {
+		return true
+	}
+	// Without a queue, a send succeeds only while a worker waits in its receive. A worker
+	// counted idle is on its way there (or has just been handed a task): give it a moment,
+	// so that a free worker is not reported as busy.
+	for i := 0; cap(p.tasks) == 0 && i < 4 && p.idle.Load() > 0; i++ {
+		runtime.Gosched()
+		select {
+		case p.tasks <- t:
+			p.queued()
+			return true
+		default:
+		}
+	}
+	return false
 }
 
 // queued accounts for a task just put in the queue: in an elastic pool, it starts a worker
 // when no parked worker is left to take the task. A fixed pool has all its workers already.
 func (p *Pool) queued() {
 	if p.elastic && p.slack.Add(-1) < 0 {
-		p.grow(nil)
+		p.grow(task{})
 	}
 }
 
@@ -201,7 +247,7 @@ func (p *Pool) taken() {
 }
 
 // grow starts a worker, with first as its first task, unless the pool has its maximum.
-func (p *Pool) grow(first func()) bool {
+func (p *Pool) grow(first task) bool {
 	for {
 		n := p.workers.Load()
 		if n >= p.max {
@@ -209,6 +255,19 @@ func (p *Pool) grow(first func()) bool {
 		}
 		if p.workers.CompareAndSwap(n, n+1) {
 			p.start(first)
+			return true
+		}
+	}
+}
+
+// recount counts again a worker that shrink had uncounted, unless the pool has its maximum.
+func (p *Pool) recount() bool {
+	for {
+		n := p.workers.Load()
+		if n >= p.max {
+			return false
+		}
+		if p.workers.CompareAndSwap(n, n+1) {
 			return true
 		}
 	}
@@ -228,13 +287,13 @@ func (p *Pool) shrink() bool {
 }
 
 // start runs a new worker goroutine; the caller has already counted it in p.workers.
-func (p *Pool) start(first func()) {
+func (p *Pool) start(first task) {
 	w := &worker{p: p}
 	p.refs.Add(1)
 	p.mu.Lock()
 	p.live[w] = struct{}{}
 	p.mu.Unlock()
-	go w.loop(first)
+	go w.loop(first.fn)
 }
 
 // enter lets a submitter in unless the pool is stopping; leave lets it out. Once the
@@ -343,8 +402,10 @@ func (p *Pool) Stats() Stats {
 // every task already queued, then exit. Stop returns nil once they all have.
 //
 // If ctx ends first, Stop abandons the queue: the tasks still in it are dropped without running,
-// and Stop returns a *StopError with their number. Running tasks go on to their end and their
-// workers exit afterwards. Stop may be called more than once and from several goroutines; each
+// and Stop returns a *StopError with their number. Two kinds of queued function are not dropped,
+// because something waits for them: continuations queued by Execute run on a goroutine of their
+// own, and the futures of Go's queued tasks fail with ErrStopped. Running tasks go on to their
+// end and their workers exit afterwards. Stop may be called more than once and from several goroutines; each
 // call waits for the workers as above. A task that calls Stop on its own pool waits until ctx
 // ends, since it is one of the tasks Stop waits for.
 func (p *Pool) Stop(ctx context.Context) error {
@@ -363,16 +424,31 @@ func (p *Pool) Stop(ctx context.Context) error {
 	}
 	p.abandon.Store(true)
 	dropped := 0
+	var kept []func()
 	for {
 		select {
-		case <-p.tasks:
-			dropped++
+		case t := <-p.tasks:
+			if t.keep {
+				kept = append(kept, t.fn)
+			} else {
+				dropped++
+			}
 			continue
 		default:
 		}
 		break
 	}
 	p.dropped.Add(uint64(dropped))
+	if len(kept) > 0 {
+		// Execute's continuations and Go's tasks are not lost: they run here, off the pool.
+		// Go's task sees p.abandon and fails its future with ErrStopped instead of calling
+		// its function.
+		go func() {
+			for _, fn := range kept {
+				p.runHere(fn)
+			}
+		}()
+	}
 	running := int(p.workers.Load() - p.idle.Load())
 	if dropped == 0 && running == 0 {
 		select {

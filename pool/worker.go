@@ -21,6 +21,7 @@ type worker struct {
 	timer   *time.Timer // idle timer, made on the first park of an elastic worker
 	mark    uint64      // tasks run when the idle timer was last armed
 	uncount bool        // shrink already took this worker out of p.workers
+	parked  bool        // woken from parking by Stop and still counted idle
 	_       [cacheLine]byte
 }
 
@@ -43,9 +44,9 @@ func (w *worker) loop(first func()) {
 	}
 	for !p.abandon.Load() {
 		select {
-		case fn := <-p.tasks:
+		case t := <-p.tasks:
 			p.taken()
-			w.run(fn)
+			w.run(t.fn)
 			continue
 		default:
 		}
@@ -67,13 +68,15 @@ func (w *worker) park() bool {
 	}
 	p.parking()
 	select {
-	case fn := <-p.tasks:
+	case t := <-p.tasks:
 		// Taking the task ends the parking: slack is unchanged.
 		p.idle.Add(-1)
-		w.run(fn)
+		w.run(t.fn)
 		return true
 	case <-p.quit:
-		p.unpark()
+		// Still counted idle until it runs a task or has left the count (exit): a Stop that
+		// gives up meanwhile does not report it as running.
+		w.parked = true
 		w.drain()
 		return false
 	case <-expire:
@@ -114,21 +117,20 @@ func (w *worker) expired() bool {
 		w.timer.Reset(p.cfg.idle)
 		return true
 	}
-	// This worker is no longer counted. A submitter that queued a task while it was still
-	// parked started no worker for it, so look once more before leaving. (One that queues
-	// after this point sees the lower counts and starts a worker if none is parked.)
-	select {
-	case fn := <-p.tasks:
-		p.workers.Add(1)
-		p.taken()
-		w.run(fn)
+	// This worker is no longer counted. A submitter that queued a task, or began to wait for
+	// room, while it was still counted may have started no worker for it, so look once more
+	// before leaving; one that does so after this point sees the lower count and starts a
+	// worker itself (submit announces its wait before its last look at the count). The worker
+	// comes back only into a free place: taking the task here and counting itself back
+	// regardless could run one task more than the maximum, if a submitter has started a
+	// worker in its place meanwhile. Without a place, the workers counted now take the task.
+	if (len(p.tasks) > 0 || p.waiting.Load() > 0) && p.recount() {
 		w.mark = w.runs()
 		w.timer.Reset(p.cfg.idle)
 		return true
-	default:
-		w.uncount = true
-		return false
 	}
+	w.uncount = true
+	return false
 }
 
 // drain runs what is left in the queue after the pool has stopped, unless Stop gives up.
@@ -136,9 +138,13 @@ func (w *worker) drain() {
 	p := w.p
 	for !p.abandon.Load() {
 		select {
-		case fn := <-p.tasks:
+		case t := <-p.tasks:
+			if w.parked {
+				w.parked = false
+				p.unpark()
+			}
 			p.taken()
-			w.run(fn)
+			w.run(t.fn)
 		default:
 			return
 		}
@@ -169,6 +175,9 @@ func (w *worker) exit() {
 	}
 	if !w.uncount {
 		p.workers.Add(-1)
+	}
+	if w.parked {
+		p.unpark()
 	}
 	w.publish()
 	p.mu.Lock()
