@@ -90,8 +90,31 @@ func TestInboundBorrowKeepAndPeek(t *testing.T) {
 	if b, _ := in.Peek(-1); string(b) != "world!!" {
 		t.Fatalf("after a second Add: %q", b)
 	}
-	if n := in.Discard(-1); n != 7 || in.Len() != 0 || in.own != nil {
-		t.Fatalf("Discard(-1) = %d, Len %d, own %v: a drained buffer must hold no chunk", n, in.Len(), in.own)
+	if n := in.Discard(-1); n != 7 || in.Len() != 0 {
+		t.Fatalf("Discard(-1) = %d, Len %d; want 7, 0", n, in.Len())
+	}
+	in.Keep() // the callback has returned
+	if in.own != nil {
+		t.Fatalf("own %v after Keep: a drained buffer must hold no chunk", in.own)
+	}
+}
+
+// A slice that Next returns stays valid until the callback ends (Keep), even when Next drains
+// owned storage: a chunk taken from the pool meanwhile, as the connection's next Write does,
+// must not be the one the slice points into.
+func TestInboundNextSliceOutlivesTheDrain(t *testing.T) {
+	var in Inbound
+	in.Append([]byte("kept from an earlier callback"))
+	b, _ := in.Next(-1)
+	other := Get(len(b))
+	copy(other.B, "overwritten by somebody else!")
+	if string(b) != "kept from an earlier callback" {
+		t.Fatalf("Next's slice changed before the callback ended: %q", b)
+	}
+	Put(other)
+	in.Keep()
+	if in.own != nil || in.Len() != 0 {
+		t.Fatalf("after Keep: own %v, Len %d; want nothing held", in.own, in.Len())
 	}
 }
 

@@ -30,16 +30,18 @@ func (in *Inbound) Bytes() []byte {
 	return nil
 }
 
-// Consume drops the first n unconsumed bytes (n <= Len).
+// Consume drops the first n unconsumed bytes (n <= Len). Owned storage that this drains stays
+// attached, empty, until the next Keep: the slice that Next just returned still aliases it, and
+// the handler may use that slice until its callback returns (a chunk put back in the pool now
+// could be handed to the connection's own next Write, which would overwrite it).
 func (in *Inbound) Consume(n int) {
 	c := in.own
 	if c == nil {
 		return
 	}
 	c.R += n
-	if c.Len() == 0 {
+	if c.borrowed && c.Len() == 0 {
 		in.own = nil
-		Put(c) // a no-op for a borrow chunk
 	}
 }
 
@@ -81,11 +83,19 @@ func (in *Inbound) Append(b []byte) {
 	c.W += copy(c.B[c.W:], b)
 }
 
-// Keep ends a borrow: the unconsumed borrowed bytes, if any, are copied into owned storage, and the borrow
-// chunk is free to lend again.
+// Keep ends a callback's use of the buffer. It ends a borrow: the unconsumed borrowed bytes, if any, are
+// copied into owned storage, and the borrow chunk is free to lend again. Owned storage that the callback
+// drained goes back to the pool.
 func (in *Inbound) Keep() {
 	sh := in.own
-	if sh == nil || !sh.borrowed {
+	if sh == nil {
+		return
+	}
+	if !sh.borrowed {
+		if sh.Len() == 0 {
+			in.own = nil
+			Put(sh)
+		}
 		return
 	}
 	in.own = nil
