@@ -17,7 +17,9 @@ type Conn interface {
 	// The slice belongs to the engine: it is valid only until the callback returns or the bytes are
 	// consumed, whichever comes first. Copy what must outlive that.
 	Peek(n int) ([]byte, error)
-	// Next is Peek followed by consuming the bytes returned; the same ownership rule applies.
+	// Next is Peek followed by consuming the bytes returned. The slice belongs to the engine and is
+	// valid until the callback returns (later Next, Discard and Write calls in the same callback leave
+	// it intact). Copy what must outlive the callback.
 	Next(n int) ([]byte, error)
 	// Discard consumes up to n buffered inbound bytes (all of them when n < 0) and returns how many.
 	Discard(n int) (int, error)

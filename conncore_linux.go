@@ -276,8 +276,11 @@ func (r *asyncReq[C]) run() {
 	c.tail().Write(r.b)
 	r.c.markDirty()
 	if r.cb != nil {
-		x := c.extra()
-		x.waits.add(c.queued(), r.cb)
+		if q := c.queued(); q > 0 {
+			c.extra().waits.add(q, r.cb)
+		} else {
+			r.cb(r.c, nil) // no bytes, nothing ahead: nothing will complete it later
+		}
 	}
 }
 
@@ -412,6 +415,9 @@ func (c *connCore) notifyClose(conn loopConn, err error) {
 		return
 	}
 	c.notified = true
+	// From OnClose on, the connection takes no more output or tasks, whatever the path here
+	// (an abort reaches it with the connection still open).
+	c.closeReq.Store(true)
 	c.failAsync(conn)
 	c.failFiles(conn, err)
 	conn.loopCore().h.OnClose(conn, err)

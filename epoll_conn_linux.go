@@ -285,7 +285,7 @@ func (c *epConn) LocalAddr() net.Addr {
 
 func (c *epConn) RemoteAddr() net.Addr {
 	if c.ln.network == "unix" {
-		return &net.UnixAddr{Net: "unix"}
+		return unixPeer(c.ln.peer)
 	}
 	return net.TCPAddrFromAddrPort(c.raddr)
 }

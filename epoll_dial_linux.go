@@ -54,7 +54,7 @@ func startDial(arg any) {
 		fail(ErrEngineStopped)
 		return
 	}
-	ln := &epListener{network: ds.ep.network, addr: nil, loop: l}
+	ln := &epListener{network: ds.ep.network, addr: nil, peer: ds.ep.unix, loop: l}
 	c := l.newConn(h.fd, ln)
 	if tcp := ds.ep.tcp; tcp != nil {
 		c.raddr = tcp.AddrPort()

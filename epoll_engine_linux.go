@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // listenBacklog is the accept queue length asked of the kernel (capped by net.core.somaxconn).
@@ -69,9 +67,9 @@ func (g *epollEngine) start() (err error) {
 				g.bound = append(g.bound, bound)
 				addr = bound // the other loops bind the port the first one got
 			}
-			ln := &epListener{fd: fd, network: ep.network, addr: bound, shared: !perLoop}
+			ln := &epListener{fd: fd, network: ep.network, addr: bound, path: socketPath(ep, bound), shared: !perLoop}
 			if err := l.addListener(ln); err != nil {
-				unix.Close(fd)
+				closeListenerFD(fd, ln.path)
 				return opError("listen", ep.network, bound, "", err)
 			}
 		}

@@ -59,7 +59,9 @@ type epListener struct {
 	fd      int
 	network string
 	addr    net.Addr
-	shared  bool // the only listener for its address: hand connections to every loop in turn
+	path    string        // the socket file to remove on close (socketPath), or ""
+	peer    *net.UnixAddr // a dialled Unix connection's: the address it dialled
+	shared  bool          // the only listener for its address: hand connections to every loop in turn
 	backoff time.Duration
 	paused  bool // in accept back-off: readiness events are ignored until the retry timer fires
 	retry   timer.Timer
@@ -474,7 +476,7 @@ func (l *epLoop) closeListeners() {
 	for _, ln := range l.listeners {
 		l.wheel.Stop(&ln.retry)
 		l.poller.Del(ln.fd)
-		unix.Close(ln.fd)
+		closeListenerFD(ln.fd, ln.path)
 	}
 	l.listeners = nil // dispatch ignores events of listeners that are gone
 }
@@ -489,7 +491,7 @@ func (l *epLoop) finish() {
 
 func (l *epLoop) release() {
 	for _, ln := range l.listeners {
-		unix.Close(ln.fd)
+		closeListenerFD(ln.fd, ln.path)
 	}
 	l.listeners = nil
 	l.park.close()

@@ -43,3 +43,32 @@ func openListener(ep *endpoint, addr net.Addr, reusePort bool) (int, net.Addr, e
 func listenPerLoop(o *options, ep *endpoint) bool {
 	return o.reusePort && ep.network != "unix" && o.loops > 1 && ep.ln == nil
 }
+
+// socketPath returns the file of a Unix socket that the engine bound itself at bound, which
+// closeListenerFD removes when it closes the socket, as package net's UnixListener does; "" for
+// other sockets, adopted listeners (their owner decides) and abstract addresses (no file).
+func socketPath(ep *endpoint, bound net.Addr) string {
+	ua, ok := bound.(*net.UnixAddr)
+	if !ok || ep.ln != nil || ua.Name == "" || ua.Name[0] == '@' || ua.Name[0] == 0 {
+		return ""
+	}
+	return ua.Name
+}
+
+// closeListenerFD closes a listening socket and removes its file when path is not "" (socketPath).
+func closeListenerFD(fd int, path string) {
+	unix.Close(fd)
+	if path != "" {
+		unix.Unlink(path)
+	}
+}
+
+// unixPeer returns the remote address of a Unix connection: the address a dialled one dialled
+// (peer), or, for an accepted one, the unnamed address its client has as a rule.
+func unixPeer(peer *net.UnixAddr) net.Addr {
+	if peer == nil {
+		return &net.UnixAddr{Net: "unix"}
+	}
+	a := *peer
+	return &a
+}

@@ -51,6 +51,8 @@ type stdConn struct {
 	readDone   bool // the reader has left its loop
 	reason     error
 	wdone      chan struct{}
+	flushTimer *time.Timer // while a graceful close flushes: checkFlush, the bound on a stuck flush
+	flushedAt  int64       // unix nanoseconds of the last write progress while closing
 	wbufs      net.Buffers // the writer's vectors, owned by the writer goroutine
 
 	qmu   sync.Mutex
@@ -132,6 +134,9 @@ func (c *stdConn) readLoop() {
 	c.mu.Lock()
 	h.OnOpen(c)
 	c.endSection()
+	// The writer starts only now: it is the one that reports a close whose output is out, and
+	// a Stop that closes the connection before OnOpen has run must not get OnClose in first.
+	go c.writeLoop()
 	if c.opened != nil {
 		c.opened()
 	}
@@ -246,6 +251,10 @@ func (c *stdConn) writeLoop() {
 				closeWrite(c.nc)
 				continue
 			}
+			if c.flushTimer != nil {
+				c.flushTimer.Stop()
+				c.flushTimer = nil
+			}
 			c.wmu.Unlock() // closing, and everything is out
 			closeWrite(c.nc)
 			c.notifyClose(c.closeReason())
@@ -259,6 +268,7 @@ func (c *stdConn) writeLoop() {
 		n := int(n64)
 		c.wmu.Lock()
 		c.wq.Consume(n)
+		c.progress(n)
 		done := c.waits.advance(n)
 		if c.queued() <= c.g.e.opts.lowWater {
 			c.rcond.Broadcast()
@@ -345,6 +355,12 @@ func (c *stdConn) closeWith(reason error, abort bool) {
 	if !c.closing && !c.aborted {
 		c.reason = reason
 	}
+	if !c.closing && !abort && !c.aborted {
+		// The loop engines' bound on a stuck flush: a graceful close whose output makes no
+		// progress for lingerTimeout aborts.
+		c.flushedAt = time.Now().UnixNano()
+		c.flushTimer = time.AfterFunc(lingerTimeout, c.checkFlush)
+	}
 	c.closing = true
 	if abort && !c.aborted {
 		c.aborted = true
@@ -353,6 +369,33 @@ func (c *stdConn) closeWith(reason error, abort bool) {
 	c.wcond.Broadcast()
 	c.rcond.Broadcast()
 	c.wmu.Unlock()
+}
+
+// progress notes, under wmu, that n bytes were written: while closing, the bound on a stuck flush
+// counts from here.
+func (c *stdConn) progress(n int) {
+	if n > 0 && c.closing {
+		c.flushedAt = time.Now().UnixNano()
+	}
+}
+
+// checkFlush runs lingerTimeout after a graceful close began, and again after each period with
+// progress: a flush that wrote nothing for lingerTimeout (the peer does not read) is aborted,
+// which closes the socket and so ends the writer's blocked write.
+func (c *stdConn) checkFlush() {
+	c.wmu.Lock()
+	if c.aborted || c.flushTimer == nil {
+		c.wmu.Unlock()
+		return
+	}
+	idle := time.Duration(time.Now().UnixNano() - c.flushedAt)
+	if idle < lingerTimeout {
+		c.flushTimer.Reset(lingerTimeout - idle)
+		c.wmu.Unlock()
+		return
+	}
+	c.wmu.Unlock()
+	c.closeWith(nil, true)
 }
 
 func (c *stdConn) notifyClose(err error) {
@@ -431,11 +474,19 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 		out.Write(b)
 		n += len(b)
 	}
+	now := false
 	if cb != nil {
-		c.waits.add(c.queued(), cb)
+		if q := c.queued(); q > 0 {
+			c.waits.add(q, cb)
+		} else {
+			now = true // no bytes, nothing ahead: nothing will complete it later
+		}
 	}
 	c.wcond.Signal()
 	c.wmu.Unlock()
+	if now {
+		cb(c, nil)
+	}
 	return n, nil
 }
 

@@ -57,8 +57,7 @@ func (g *stdEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn] 
 				p.Resolve(c)
 			}
 		}
-		go c.readLoop()
-		go c.writeLoop()
+		go c.readLoop() // which starts the writer after OnOpen
 	}()
 	return p.Future()
 }

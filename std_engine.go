@@ -120,8 +120,7 @@ func (g *stdEngine) acceptLoop(ln net.Listener) {
 		if !ok {
 			return
 		}
-		go c.readLoop()
-		go c.writeLoop()
+		go c.readLoop() // which starts the writer after OnOpen
 	}
 }
 

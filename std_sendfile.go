@@ -71,6 +71,7 @@ func (c *stdConn) sendFilePiece() {
 	c.wmu.Lock()
 	s.off += n
 	s.n -= n
+	c.progress(int(n))
 	if err != nil { // the region fails with its own error, whatever the reason the connection reports
 		c.files[0] = &fileSend{}
 		s.release()

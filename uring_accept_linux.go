@@ -25,9 +25,11 @@ type urListener struct {
 	idx     uint32 // index in loop.listeners, the slot of the accept token
 	network string
 	addr    net.Addr
-	shared  bool // the only listener for its address: hand connections to every loop in turn
-	armed   bool // the multishot accept has not posted its final CQE yet
-	closed  bool // StopAccepting or a stop closed it (its socket once the accept's final CQE is in)
+	path    string        // the socket file to remove on close (socketPath), or ""
+	peer    *net.UnixAddr // a dialled Unix connection's: the address it dialled
+	shared  bool          // the only listener for its address: hand connections to every loop in turn
+	armed   bool          // the multishot accept has not posted its final CQE yet
+	closed  bool          // StopAccepting or a stop closed it (its socket once the accept's final CQE is in)
 	// waiters are StopAccepting calls waiting for the socket to close.
 	waiters []*sync.WaitGroup
 	backoff time.Duration
@@ -86,7 +88,7 @@ func (l *urLoop) stopListener(ln *urListener, wg *sync.WaitGroup) {
 // closeListenerSocket closes ln's socket, once no accept is armed on it, and signals the waiters.
 func (l *urLoop) closeListenerSocket(ln *urListener) {
 	if ln.fd >= 0 {
-		unix.Close(ln.fd)
+		closeListenerFD(ln.fd, ln.path)
 		ln.fd = -1
 	}
 	for _, wg := range ln.waiters {

@@ -44,7 +44,7 @@ func urStartDial(arg any) {
 		ds.promise.Reject(opError("dial", ds.ep.network, ds.ep.addr(), "", ErrEngineStopped))
 		return
 	}
-	c := l.newConn(h.fd, &urListener{fd: -1, network: ds.ep.network, loop: l})
+	c := l.newConn(h.fd, &urListener{fd: -1, network: ds.ep.network, peer: ds.ep.unix, loop: l})
 	if tcp := ds.ep.tcp; tcp != nil {
 		c.setRemote(tcp.AddrPort())
 	}

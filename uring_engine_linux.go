@@ -87,7 +87,7 @@ func (g *uringEngine) start() (err error) {
 				g.bound = append(g.bound, bound)
 				addr = bound // the other loops bind the port the first one got
 			}
-			l.addListener(&urListener{fd: fd, network: ep.network, addr: bound, shared: !perLoop})
+			l.addListener(&urListener{fd: fd, network: ep.network, addr: bound, path: socketPath(ep, bound), shared: !perLoop})
 		}
 	}
 	if err := g.e.boot(); err != nil {

@@ -125,7 +125,7 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 func (l *urLoop) release() {
 	for _, ln := range l.listeners {
 		if ln.fd >= 0 {
-			unix.Close(ln.fd)
+			closeListenerFD(ln.fd, ln.path)
 			ln.fd = -1
 		}
 	}

@@ -1,0 +1,212 @@
+package eddy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// onCloseProbe calls the outbound methods from inside OnClose, on a connection that is closed by
+// definition, and reports what they returned.
+type onCloseProbe struct {
+	*counter
+	mu      sync.Mutex
+	report  []string
+	execRan chan struct{}
+	cbRan   chan error
+}
+
+func (h *onCloseProbe) OnData(c eddy.Conn) { c.Discard(-1) }
+
+func (h *onCloseProbe) OnClose(c eddy.Conn, reason error) {
+	var r []string
+	if n, err := c.Write([]byte("after close")); !errors.Is(err, eddy.ErrClosed) {
+		r = append(r, fmt.Sprintf("Write = (%d, %v), want ErrClosed", n, err))
+	}
+	if n, err := c.Writev([][]byte{[]byte("after"), []byte("close")}); !errors.Is(err, eddy.ErrClosed) {
+		r = append(r, fmt.Sprintf("Writev = (%d, %v), want ErrClosed", n, err))
+	}
+	if err := c.Execute(func(eddy.Conn) { close(h.execRan) }); !errors.Is(err, eddy.ErrClosed) {
+		r = append(r, fmt.Sprintf("Execute = %v, want ErrClosed", err))
+	}
+	if err := c.AsyncWrite([]byte("late"), func(_ eddy.Conn, err error) { h.cbRan <- err }); !errors.Is(err, eddy.ErrClosed) {
+		r = append(r, fmt.Sprintf("AsyncWrite = %v, want ErrClosed", err))
+	}
+	if err := c.CloseWrite(); !errors.Is(err, eddy.ErrClosed) {
+		r = append(r, fmt.Sprintf("CloseWrite = %v, want ErrClosed", err))
+	}
+	if err := c.Close(); !errors.Is(err, eddy.ErrClosed) {
+		r = append(r, fmt.Sprintf("Close = %v, want ErrClosed", err))
+	}
+	h.mu.Lock()
+	h.report = r
+	h.mu.Unlock()
+	h.counter.OnClose(c, reason)
+}
+
+// On a connection that the peer reset while it was idle, OnClose reports the read error; inside OnClose the
+// connection is closed, so Write, Writev, Execute, AsyncWrite and CloseWrite must fail with ErrClosed
+// (conn.go: "It returns len(b), or ErrClosed on a closed or closing connection"; "Execute ... returns
+// ErrClosed on a closed connection"; "AsyncWrite returns ErrClosed at once on a closed connection").
+// The graceful paths (local Close, peer FIN) are checked as a control.
+func TestOutboundInsideOnCloseFails(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		for _, how := range []string{"peer reset", "peer FIN", "local Close"} {
+			t.Run(how, func(t *testing.T) {
+				opened := make(chan eddy.Conn, 1)
+				h := &onCloseProbe{counter: newCounter(), execRan: make(chan struct{}), cbRan: make(chan error, 1)}
+				s := startServer(t, kind, &openNotify{onCloseProbe: h, opened: opened})
+				c := s.dial(t)
+				var sc eddy.Conn
+				select {
+				case sc = <-opened:
+				case <-time.After(5 * time.Second):
+					t.Fatal("OnOpen did not run")
+				}
+				switch how {
+				case "peer reset":
+					c.SetLinger(0)
+					c.Close()
+				case "peer FIN":
+					c.CloseWrite()
+				case "local Close":
+					sc.Close()
+				}
+				reason := h.waitClosed(t, 5*time.Second)
+				if how == "peer reset" {
+					var oe *eddy.OpError
+					if !errors.As(reason, &oe) || !errors.Is(reason, syscall.ECONNRESET) {
+						t.Errorf("OnClose reason = %v (%T), want an *OpError wrapping ECONNRESET", reason, reason)
+					}
+				}
+				h.mu.Lock()
+				report := h.report
+				h.mu.Unlock()
+				select {
+				case <-h.execRan:
+					report = append(report, "the function given to Execute in OnClose ran")
+				case <-time.After(100 * time.Millisecond):
+				}
+				if len(report) > 0 {
+					t.Errorf("inside OnClose (reason %v):\n\t%s", reason, strings.Join(report, "\n\t"))
+				}
+			})
+		}
+	})
+}
+
+type openNotify struct {
+	*onCloseProbe
+	opened chan eddy.Conn
+}
+
+func (h *openNotify) OnOpen(c eddy.Conn) {
+	h.onCloseProbe.OnOpen(c)
+	h.opened <- c
+}
+
+// Close inside OnData right after a large Write, while the peer keeps sending: the peer must read every
+// byte written and then EOF (no reset), and OnClose must run once with nil.
+func TestCloseInOnDataAfterWriteWhilePeerSends(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		reply := pattern(3<<20, 77)
+		var once sync.Once
+		h := &funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
+			c.Discard(-1)
+			once.Do(func() {
+				if n, err := c.Write(reply); n != len(reply) || err != nil {
+					panic(fmt.Sprintf("Write = %d, %v", n, err))
+				}
+				if err := c.Close(); err != nil {
+					panic(err)
+				}
+			})
+		}}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // keep sending until the server is done
+			defer wg.Done()
+			chunk := make([]byte, 4096)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(c)
+		close(stop)
+		wg.Wait()
+		if err != nil || len(got) != len(reply) {
+			t.Fatalf("peer read %d of %d bytes, then %v; want all of them and EOF", len(got), len(reply), err)
+		}
+		if err := h.waitClosed(t, 5*time.Second); err != nil {
+			t.Fatalf("OnClose reason = %v, want nil", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if n := h.closed.Load(); n != 1 {
+			t.Fatalf("OnClose ran %d times", n)
+		}
+	})
+}
+
+// Close on a connection whose peer never reads: docs/engine.md says "A flush that makes no progress for
+// lingerTimeout [2 s] aborts", and that the std engine's "Close, linger and back-pressure follow the epoll
+// engine's rules". So OnClose runs (once) within a few seconds, not only when the engine stops.
+func TestCloseWithStuckFlushIsBounded(t *testing.T) {
+	t.Parallel() // mostly waiting for the 2 s bound
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := &openHandler{counter: newCounter(), write: pattern(32<<20, 5)}
+		e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			e.Stop(ctx)
+		}()
+		c, err := net.Dial("tcp", e.Addrs()[0].String()) // never reads
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		waitFor(t, func() bool { return h.opened.Load() == 1 }, "OnOpen")
+		time.Sleep(100 * time.Millisecond) // the socket buffers fill
+		h.mu.Lock()
+		sc := h.conns[0]
+		h.mu.Unlock()
+		start := time.Now()
+		if err := sc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-h.closedCh:
+			t.Logf("OnClose(%v) after %v", err, time.Since(start))
+		case <-time.After(6 * time.Second):
+			t.Fatalf("OnClose has not run %v after Close, with the peer not reading", time.Since(start))
+		}
+	})
+}
