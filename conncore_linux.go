@@ -462,7 +462,7 @@ func connTimer(arg any) {
 		if tm.idleTimeout <= 0 {
 			return
 		}
-		if deadline := tm.lastActive + int64(tm.idleTimeout); deadline > now {
+		if deadline := after(tm.lastActive, tm.idleTimeout); deadline > now {
 			l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
@@ -498,7 +498,7 @@ func (c *connCore) setIdleTimeout(conn loopConn, d time.Duration) error {
 	}
 	tm := c.clock(conn)
 	tm.idleTimeout = d
-	l.wheel.Schedule(&tm.timer, l.clock()+int64(d))
+	l.wheel.Schedule(&tm.timer, after(l.clock(), d))
 	return nil
 }
 

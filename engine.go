@@ -154,6 +154,7 @@ func (e *Engine) StopAccepting() error {
 		return ErrEngineStopped
 	}
 	e.impl.stopAccepting()
+	e.closeAdopted() // the engine accepted on duplicates: the caller's listener would go on listening
 	return nil
 }
 

@@ -66,7 +66,7 @@ func startDial(arg any) {
 		fail(err)
 		return
 	}
-	ds.stop = context.AfterFunc(ds.ctx, func() { l.submit(cancelDial, c) })
+	ds.stop = context.AfterFunc(ds.ctx, func() { l.post(cancelDial, c) }) // never refused for the capacity
 }
 
 func cancelDial(arg any) {
@@ -93,11 +93,14 @@ func (c *epConn) finishConnect() {
 			c.ln.addr = socket.ToNetAddr(sa)
 		}
 	}
+	if ap, ok := connectedPeer(int(c.fd), ds.ep); ok {
+		c.raddr = ap
+	}
 	c.l.setupSocket(int(c.fd), ds.ep.network)
 	c.writable = true
 	c.state = connOpen
 	c.l.opened(c)
-	if c.state == connOpen {
+	if c.state == connOpen && !c.closeReq.Load() {
 		ds.promise.Resolve(c)
 	} else {
 		ds.promise.Reject(ErrClosed) // OnOpen closed it already

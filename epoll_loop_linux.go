@@ -321,7 +321,7 @@ func runTick(arg any) {
 		return
 	}
 	if d := l.g.e.tick(); d >= 0 {
-		l.wheel.Schedule(&l.tick, l.clock()+int64(d))
+		l.wheel.Schedule(&l.tick, after(l.clock(), d))
 	}
 }
 
@@ -395,7 +395,7 @@ func (l *epLoop) opened(c *epConn) {
 	if d := l.g.e.opts.idleTimeout; d > 0 {
 		tm := c.clock(c)
 		tm.idleTimeout = d
-		l.wheel.Schedule(&tm.timer, l.now+int64(d))
+		l.wheel.Schedule(&tm.timer, after(l.now, d))
 	}
 	l.g.e.h.OnOpen(c)
 	c.inCallbackDone()
@@ -486,6 +486,7 @@ func (l *epLoop) finish() {
 	for _, t := range l.tasks.close() {
 		t.fn(t.arg) // each task sees a closed connection or a stopping loop and reports ErrClosed
 	}
+	l.handOverTimers() // after the tasks: those may have scheduled timers
 	l.release()
 }
 

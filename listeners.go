@@ -3,6 +3,7 @@ package eddy
 import (
 	"fmt"
 	"net"
+	"syscall"
 )
 
 // Adopted listeners (WithListeners): sockets a program opened before the engine, served without closing
@@ -17,8 +18,8 @@ import (
 
 // WithListeners makes the engine serve already-open listeners, in addition to its addresses (New then
 // accepts an empty address list). Each must be a *net.TCPListener or a *net.UnixListener. The engine takes
-// ownership of them: it closes them when it stops (or when Start fails), so the caller must neither
-// accept on them nor close them. A Unix listener is closed as package net closes it, removing its socket
+// ownership of them: it closes them at StopAccepting or when it stops (or when Start fails), so the caller
+// must neither accept on them nor close them. A Unix listener is closed as package net closes it, removing its socket
 // file unless SetUnlinkOnClose(false) was called.
 func WithListeners(lns ...net.Listener) Option {
 	return func(o *options) error {
@@ -56,6 +57,21 @@ func listenerEndpoints(lns []net.Listener) []*endpoint {
 		eps = append(eps, ep)
 	}
 	return eps
+}
+
+// checkAdopted fails for an adopted listener that is already closed, which the std engine, accepting on
+// the listener itself, would otherwise take for one that was closed at Stop. (The Linux engines find
+// out when they duplicate its descriptor.)
+func checkAdopted(ln net.Listener) error {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(uintptr) {})
 }
 
 // closeAdopted closes the adopted listeners once the engine is done with them.

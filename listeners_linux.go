@@ -2,6 +2,7 @@ package eddy
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 
@@ -71,4 +72,18 @@ func unixPeer(peer *net.UnixAddr) net.Addr {
 	}
 	a := *peer
 	return &a
+}
+
+// connectedPeer returns the peer a TCP socket dialled to an unspecified address (0.0.0.0 or ::, which
+// the kernel takes as a local address) is connected to, as package net reports it; ok is false for
+// every other dial, whose peer is the address dialled.
+func connectedPeer(fd int, ep *endpoint) (ap netip.AddrPort, ok bool) {
+	if ep.tcp == nil || !ep.tcp.IP.IsUnspecified() {
+		return ap, false
+	}
+	pa, err := socket.PeerAddr(fd)
+	if ta, isTCP := pa.(*net.TCPAddr); err == nil && isTCP {
+		return ta.AddrPort(), true
+	}
+	return ap, false
 }

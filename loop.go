@@ -26,6 +26,7 @@ type Loop interface {
 type Timer struct {
 	state atomic.Int32 // timerPending, timerFired or timerStopped
 	fn    func()
+	rt    atomic.Pointer[time.Timer] // the runtime timer that took over from a stopped loop, if any
 }
 
 const (
@@ -36,7 +37,15 @@ const (
 
 // Stop cancels the timer. It reports whether it did: false means fn has already run or started, or the
 // timer was stopped before.
-func (t *Timer) Stop() bool { return t.state.CompareAndSwap(timerPending, timerStopped) }
+func (t *Timer) Stop() bool {
+	if !t.state.CompareAndSwap(timerPending, timerStopped) {
+		return false
+	}
+	if rt := t.rt.Load(); rt != nil {
+		rt.Stop() // release it now rather than when it would have fired
+	}
+	return true
+}
 
 // fire runs fn unless the timer was stopped.
 func (t *Timer) fire() {

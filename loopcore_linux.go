@@ -3,6 +3,7 @@ package eddy
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,11 +115,38 @@ type loopTimer struct {
 // AfterFunc runs fn on the loop once d has passed.
 func (l *loopCore) AfterFunc(d time.Duration, fn func()) *Timer {
 	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
-	lt.when = l.clock() + int64(d)
+	lt.when = after(l.clock(), d)
 	if err := l.post(scheduleLoopTimer, lt); err != nil {
-		go func() { time.Sleep(d); lt.fire() }() // the loop has stopped
+		lt.outlive(d) // the loop has stopped
 	}
 	return &lt.Timer
+}
+
+// outlive hands the timer to the runtime's timers, for a loop that has stopped (or is about to): fn
+// then runs on a goroutine of its own once d has passed, as Execute runs a function on its caller after
+// Stop. A timer never just disappears with its loop: a Sleep future must still resolve.
+func (lt *loopTimer) outlive(d time.Duration) {
+	lt.rt.Store(time.AfterFunc(d, lt.fire))
+}
+
+// handOverTimers gives the loop timers still pending on a finished loop's wheel to outlive. The
+// wheel's other timers (connections', listeners', the tick) have nothing left to do.
+func (l *loopCore) handOverTimers() {
+	now := l.clock()
+	l.wheel.Drain(func(t *timer.Timer) {
+		if lt, ok := t.Arg().(*loopTimer); ok && lt.state.Load() == timerPending {
+			lt.outlive(time.Duration(lt.when - now))
+		}
+	})
+}
+
+// after returns the time d after now on a loop's clock, saturating: a huge d (an idle timeout of
+// math.MaxInt64, say) is "never", not a sum that overflows into the past.
+func after(now int64, d time.Duration) int64 {
+	if d > 0 && now > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return now + int64(d)
 }
 
 func scheduleLoopTimer(arg any) {

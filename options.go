@@ -103,17 +103,25 @@ func WithReusePort(on bool) Option {
 	return func(o *options) error { o.reusePort = on; return nil }
 }
 
+// maxKeepAlive is the longest keep-alive period: Linux refuses TCP_KEEPIDLE and TCP_KEEPINTVL above
+// 32767 seconds (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL).
+const maxKeepAlive = 32767 * time.Second
+
 // WithTCPNoDelay sets TCP_NODELAY on accepted connections (default true, as in package net).
 func WithTCPNoDelay(on bool) Option {
 	return func(o *options) error { o.noDelay = on; return nil }
 }
 
-// WithTCPKeepAlive enables TCP keep-alive probes with the given idle period and interval; 0 leaves
-// keep-alive off (the default). Negative values are an error.
+// WithTCPKeepAlive enables TCP keep-alive probes with the given idle period and interval, in whole
+// seconds (at least one); 0 leaves keep-alive off (the default). Negative values and values above
+// maxKeepAlive (32767 s, Linux's limit for both settings) are an error.
 func WithTCPKeepAlive(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
 			return fmt.Errorf("eddy: bad option WithTCPKeepAlive(%v): negative", d)
+		}
+		if d > maxKeepAlive {
+			return fmt.Errorf("eddy: bad option WithTCPKeepAlive(%v): above %v, the most the kernel takes", d, maxKeepAlive)
 		}
 		o.keepAlive = d
 		return nil

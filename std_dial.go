@@ -36,6 +36,11 @@ func (g *stdEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn] 
 		var d net.Dialer
 		nc, err := d.DialContext(dctx, ep.network, ep.address)
 		if err != nil {
+			select {
+			case <-g.quit:
+				err = ErrEngineStopped // the engine abandoned the dial, not the caller
+			default:
+			}
 			if cerr := ctx.Err(); cerr != nil {
 				err = cerr // net reports its own "i/o timeout": report the caller's reason, as epoll does
 			} else if _, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) {

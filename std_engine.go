@@ -43,6 +43,10 @@ func (g *stdEngine) loopList() []Loop {
 func (g *stdEngine) start() error {
 	for _, ep := range g.e.eps {
 		if ep.ln != nil { // adopted: accepted on as it is, closed by closeListeners and Engine.Stop
+			if err := checkAdopted(ep.ln); err != nil {
+				g.closeListeners()
+				return &OpError{Op: "listen", Net: ep.network, Addr: ep.addr(), Err: unwrapNetOp(err)}
+			}
 			g.lns = append(g.lns, ep.ln)
 			g.bound = append(g.bound, ep.ln.Addr())
 			continue

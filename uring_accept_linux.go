@@ -229,7 +229,7 @@ func (l *urLoop) opened(c *urConn) {
 	if d := l.g.e.opts.idleTimeout; d > 0 {
 		tm := c.clock(c)
 		tm.idleTimeout = d
-		l.wheel.Schedule(&tm.timer, l.now+int64(d))
+		l.wheel.Schedule(&tm.timer, after(l.now, d))
 	}
 	l.g.e.h.OnOpen(c)
 	c.in.Keep()

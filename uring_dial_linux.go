@@ -95,12 +95,15 @@ func (c *urConn) finishConnect() {
 			c.ln.addr = socket.ToNetAddr(sa)
 		}
 	}
+	if ap, ok := connectedPeer(int(c.fd), ds.ep); ok {
+		c.setRemote(ap)
+	}
 	if ds.ep.network != "unix" {
 		c.l.setupSocket(int(c.fd))
 	}
 	c.state = connOpen
 	c.l.opened(c)
-	if c.state == connOpen {
+	if c.state == connOpen && !c.closeReq.Load() {
 		ds.promise.Resolve(c)
 	} else {
 		ds.promise.Reject(ErrClosed) // OnOpen closed it already

@@ -555,7 +555,7 @@ func urRunTick(arg any) {
 		return
 	}
 	if d := l.g.e.tick(); d >= 0 {
-		l.wheel.Schedule(&l.tick, l.clock()+int64(d))
+		l.wheel.Schedule(&l.tick, after(l.clock(), d))
 	}
 }
 
@@ -596,5 +596,6 @@ func (l *urLoop) finish() {
 	for _, t := range l.tasks.close() {
 		t.fn(t.arg) // each task sees a closed connection or a stopping loop and reports ErrClosed
 	}
+	l.handOverTimers() // after the tasks: those may have scheduled timers
 	l.release()
 }

@@ -33,6 +33,11 @@ func (t *Timer) Init(fn func(arg any), arg any) {
 	t.arg = arg
 }
 
+// Arg returns the argument given to Init.
+func (t *Timer) Arg() any {
+	return t.arg
+}
+
 // Pending reports whether the timer is scheduled: it has been given to Schedule and has neither fired nor
 // been stopped since. A timer whose callback is running is not pending unless the callback scheduled it again.
 func (t *Timer) Pending() bool {

@@ -139,6 +139,30 @@ func (w *Wheel) Stop(t *Timer) bool {
 	return true
 }
 
+// Drain removes every pending timer and calls visit with each, in no particular order, once it is no
+// longer pending. visit may read the timer (When, Arg) but must not use the wheel. It is for an owner
+// that stops: the timers it still has can be handed elsewhere instead of being lost with the wheel.
+func (w *Wheel) Drain(visit func(t *Timer)) {
+	take := func(l *list) {
+		for t := l.popFront(); t != nil; t = l.popFront() {
+			t.where, t.wheel = inNone, nil
+			w.count--
+			visit(t)
+		}
+	}
+	take(&w.ready)
+	take(&w.due)
+	for i := range w.levels {
+		lv := &w.levels[i]
+		for lv.occupied != 0 {
+			s := bits.TrailingZeros64(lv.occupied)
+			lv.occupied &^= 1 << s
+			take(&lv.slots[s])
+		}
+	}
+	w.sortedOK = false
+}
+
 // Advance moves the clock to now and runs, in deadline order, every pending timer whose deadline is <= now;
 // it returns how many ran. Each function runs after its timer stops being pending, so it may re-arm it.
 // Functions may Schedule and Stop any timer; a timer they schedule with a deadline <= now runs on the next

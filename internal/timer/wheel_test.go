@@ -457,3 +457,46 @@ func TestTimerFitsInACacheLine(t *testing.T) {
 		t.Fatalf("Timer is %d bytes, want at most 64", size)
 	}
 }
+
+// TestDrainHandsOverEveryPendingTimer: Drain visits each pending timer once, wherever the wheel keeps
+// it (due now, on the lowest level, far up, or stopped and so not pending), and leaves the wheel empty
+// and the timers free to be scheduled again.
+func TestDrainHandsOverEveryPendingTimer(t *testing.T) {
+	w := timer.New(time.Millisecond, 0)
+	w.Advance(5 * ms)
+	deadlines := []int64{0, 5 * ms, 6 * ms, 70 * ms, 5000 * ms, math.MaxInt64}
+	timers := make([]timer.Timer, len(deadlines)+1)
+	ran := 0
+	for i := range timers {
+		timers[i].Init(func(any) { ran++ }, i)
+	}
+	for i, d := range deadlines {
+		w.Schedule(&timers[i], d)
+	}
+	stopped := &timers[len(deadlines)]
+	w.Schedule(stopped, 10*ms)
+	w.Stop(stopped)
+
+	seen := map[int]int64{}
+	w.Drain(func(tm *timer.Timer) {
+		if tm.Pending() {
+			t.Errorf("timer %v is still pending when visited", tm.Arg())
+		}
+		seen[tm.Arg().(int)] = tm.When()
+	})
+	if len(seen) != len(deadlines) || w.Len() != 0 {
+		t.Fatalf("Drain visited %v (Len after: %d); want the %d pending timers once each", seen, w.Len(), len(deadlines))
+	}
+	for i, d := range deadlines {
+		if got, ok := seen[i]; !ok || got != d {
+			t.Errorf("timer %d: visited %v with When %d; want When %d", i, ok, got, d)
+		}
+	}
+	if w.Advance(math.MaxInt64) != 0 || ran != 0 {
+		t.Fatalf("a drained wheel ran %d timers", ran)
+	}
+	w.Schedule(&timers[0], w.Now())
+	if w.Advance(w.Now()) != 1 || ran != 1 {
+		t.Fatalf("a drained timer scheduled again: ran %d; want 1", ran)
+	}
+}
