@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/eddyio/eddy"
 )
 
 // pipeSize is how many body bytes a request can hold ahead of its handler; the rest waits in the
@@ -23,8 +25,15 @@ var errConnClosed = errors.New("http1: connection closed before the request body
 // bodyPipe is a request body on its way from the loop, which decodes it, to the handler, which
 // reads it. The loop pushes no more than the pipe has room for and leaves the rest buffered in
 // the connection; a read that makes room asks the loop to push again.
+//
+// The pipe outlives its response: a goroutine of the handler's may still hold Request.Body after
+// the loop has recycled the response. Only the loop's own calls (room, push, finish, fail, state,
+// release) and reads, which net/http forbids after the handler returns, use w; Close uses only the
+// pipe and the connection's parts that never change (sc.c, sc.http), and does nothing once
+// released.
 type bodyPipe struct {
-	w *response
+	w  *response
+	sc *conn // w's connection, whose c and http stay put for its life
 
 	mu       sync.Mutex
 	buf      []byte // unread bytes are buf[r:]
@@ -32,18 +41,24 @@ type bodyPipe struct {
 	small    bool // buf was made for a small body and is not pooled
 	err      error
 	sawEOF   bool
-	closed   bool // Close was called
+	closed   bool // Close was called, or the pipe was released
+	released bool // the exchange is over: w may be serving another request
 	timedOut bool // a read hit the deadline: the rest of the body is in an unknown state
 	needPump bool // the loop stopped pushing for want of room
 	deadline time.Time
-	ready    chan struct{} // signalled when bytes or an error arrive
+	ready    chan struct{} // signalled when bytes or an error arrive, and on Close
+
+	// trailer holds the trailer fields (key, value, key, value...) that finish received, for the
+	// read that returns io.EOF to put in Request.Trailer, on the handler's goroutine as net/http
+	// does: the handler may look at Request.Trailer until it reads the body.
+	trailer []string
 
 	contentLength int64 // -1 for chunked
 	pushed        int64 // body bytes the loop has pushed
 }
 
 func newBodyPipe(w *response, contentLength int64) *bodyPipe {
-	p := &bodyPipe{w: w, ready: make(chan struct{}, 1), contentLength: contentLength}
+	p := &bodyPipe{w: w, sc: w.sc, ready: make(chan struct{}, 1), contentLength: contentLength}
 	if contentLength > 0 && contentLength <= 4<<10 {
 		p.buf = make([]byte, 0, contentLength)
 		p.small = true
@@ -88,25 +103,56 @@ func (p *bodyPipe) push(b []byte) {
 	p.signal()
 }
 
-// finish marks the end of the body; the trailer fields, copied, fill the declared keys of
-// Request.Trailer before the reader sees EOF. Called by the loop.
+// finish marks the end of the body. The trailer fields, copied, are kept for the read that returns
+// io.EOF, which puts them in Request.Trailer. Called by the loop, also for a closed pipe, so that
+// state knows the body ended.
 func (p *bodyPipe) finish(trailers []Field) {
-	p.mu.Lock()
-	if len(trailers) > 0 && p.err == nil {
-		req := p.w.req
+	var kv []string
+	if len(trailers) > 0 {
+		kv = make([]string, 0, 2*len(trailers))
 		for _, f := range trailers {
-			if req.Trailer == nil {
-				req.Trailer = make(http.Header)
-			}
-			k := textproto.CanonicalMIMEHeaderKey(string(f.Name))
-			req.Trailer[k] = append(req.Trailer[k], string(f.Value))
+			kv = append(kv, textproto.CanonicalMIMEHeaderKey(string(f.Name)), string(f.Value))
 		}
 	}
+	p.mu.Lock()
 	if p.err == nil {
 		p.err = io.EOF
+		if !p.closed {
+			p.trailer = kv
+		}
 	}
 	p.mu.Unlock()
 	p.signal()
+}
+
+// atEndLocked reports whether the reader has had every byte of a body that ended: the loop
+// finished it, or, for a Content-Length body, pushed its last byte (finish follows at once).
+func (p *bodyPipe) atEndLocked() bool {
+	return p.r == len(p.buf) && (p.err == io.EOF || p.err == nil && p.contentLength >= 0 && p.pushed == p.contentLength)
+}
+
+// sawEOFLocked records that the reader got io.EOF and puts the trailer fields in Request.Trailer
+// (in the reader's goroutine, as net/http's body does): a key declared by the Trailer header gets
+// its values, and an undeclared one is added.
+func (p *bodyPipe) sawEOFLocked() {
+	p.sawEOF = true
+	kv := p.trailer
+	if kv == nil {
+		return
+	}
+	p.trailer = nil
+	req := p.w.req
+	if req.Trailer == nil {
+		req.Trailer = make(http.Header, len(kv)/2)
+	}
+	for i := 0; i < len(kv); i += 2 {
+		k := kv[i]
+		if old := req.Trailer[k]; len(old) > 0 {
+			req.Trailer[k] = append(old, kv[i+1])
+		} else {
+			req.Trailer[k] = kv[i+1 : i+2 : i+2] // no slice of its own for the usual single value
+		}
+	}
 }
 
 // fail ends the body with err: a body over the limit becomes *http.MaxBytesError, as
@@ -132,7 +178,10 @@ func (p *bodyPipe) signal() {
 }
 
 // Read reads the body as it arrives. The first read of a request that expects 100-continue sends
-// the 100 (Continue) response first, unless the handler has already answered.
+// the 100 (Continue) response first, unless the handler has already answered. The read that
+// returns the last bytes of the body returns io.EOF with them when the end is known, as net/http's
+// body does (always for a Content-Length body): a reader that stops at the last byte, such as
+// json.Decoder, has then read the body to its end.
 func (p *bodyPipe) Read(b []byte) (int, error) {
 	p.mu.Lock()
 	closed := p.closed
@@ -146,11 +195,17 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 	for {
 		if p.closed {
 			p.mu.Unlock()
+			p.signal() // a Close wakes one blocked read: this one passes it on to any other
 			return 0, http.ErrBodyReadAfterClose
 		}
 		if p.r < len(p.buf) {
 			n := copy(b, p.buf[p.r:])
 			p.r += n
+			var err error
+			if p.atEndLocked() {
+				err = io.EOF
+				p.sawEOFLocked()
+			}
 			if p.r == len(p.buf) {
 				p.buf, p.r = p.buf[:0], 0
 			}
@@ -160,14 +215,16 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 			}
 			p.mu.Unlock()
 			if pump {
-				p.w.post(p.w.sc.http.pumpFn)
+				p.pump()
 			}
-			return n, nil
+			return n, err
+		}
+		if p.atEndLocked() {
+			p.sawEOFLocked()
+			p.mu.Unlock()
+			return 0, io.EOF
 		}
 		if p.err != nil {
-			if p.err == io.EOF {
-				p.sawEOF = true
-			}
 			err := p.err
 			p.mu.Unlock()
 			return 0, err
@@ -204,18 +261,38 @@ func (p *bodyPipe) wait(deadline time.Time) error {
 	}
 }
 
-// Close stops reading: later reads fail, and the loop drops the rest of the body as it arrives
-// (the connection is closed after the response if more than 256 KiB remain, as in net/http).
+// Close stops reading: later reads fail, a read blocked in another goroutine returns, and the loop
+// drops the rest of the body as it arrives (the connection is closed after the response if more
+// than 256 KiB may remain, as in net/http). Once the exchange is over, Close does nothing: any
+// goroutine may call it, also after the handler returned.
 func (p *bodyPipe) Close() error {
 	p.mu.Lock()
+	if p.released {
+		p.mu.Unlock()
+		return nil
+	}
 	p.closed = true
 	pump := p.needPump
 	p.needPump = false
 	p.mu.Unlock()
+	p.signal()
 	if pump {
-		p.w.post(p.w.sc.http.pumpFn)
+		p.pump()
 	}
 	return nil
+}
+
+// pump asks the loop to push again, now that the pipe has room (or is closed and the rest is to
+// be dropped). It never uses p.w, which the loop may have recycled meanwhile: a pump that comes
+// late finds another request or none, and only makes the loop look at its input again. If the
+// connection has closed there is nothing to pump.
+func (p *bodyPipe) pump() {
+	for {
+		if err := p.sc.c.Execute(p.sc.http.pumpFn); !errors.Is(err, eddy.ErrQueueFull) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // setDeadline sets the deadline of reads (ResponseController.SetReadDeadline).
@@ -234,16 +311,19 @@ func (p *bodyPipe) state() (sawEOF, failed bool) {
 	return p.sawEOF, p.timedOut || p.err != nil && p.err != io.EOF
 }
 
-// unreadKnown returns how many bytes of a Content-Length body the handler has not read: those
-// still to arrive and those waiting in the pipe. It is 0 for a chunked body, whose rest is
-// unknown.
-func (p *bodyPipe) unreadKnown() int64 {
+// tooMuchLeft reports whether more of the body than the server drains after the handler
+// (maxPostHandlerReadBytes) may be left unread: for a Content-Length body, the bytes still to
+// arrive and those waiting in the pipe; for a chunked body, whose rest is unknown, whether it has
+// not ended yet. net/http finds out by reading up to that much before it writes the head; the loop
+// cannot read ahead of the head, so it says Connection: close whenever the rest may be too long,
+// rather than close the connection behind a response that promised to keep it.
+func (p *bodyPipe) tooMuchLeft() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.contentLength < 0 {
-		return 0
+		return p.err == nil
 	}
-	return p.contentLength - p.pushed + int64(len(p.buf)-p.r)
+	return p.contentLength-p.pushed+int64(len(p.buf)-p.r) >= maxPostHandlerReadBytes
 }
 
 // release gives the buffer back once neither side will use it: the handler has returned and the
@@ -251,8 +331,9 @@ func (p *bodyPipe) unreadKnown() int64 {
 func (p *bodyPipe) release() {
 	p.mu.Lock()
 	buf, small := p.buf, p.small
-	p.buf, p.r, p.closed = nil, 0, true
+	p.buf, p.r, p.closed, p.released, p.needPump, p.trailer = nil, 0, true, true, false, nil
 	p.mu.Unlock()
+	p.signal() // a read still blocked (net/http forbids it) fails rather than waits for ever
 	if buf != nil && !small {
 		box := emptyBoxes.Get().(*[]byte)
 		*box = buf[:0]

@@ -74,10 +74,21 @@ type reader struct {
 
 var readers = sync.Pool{New: func() any { return new(reader) }}
 
+// maxKeptFieldLines bounds the field lines whose room a pooled reader keeps: a head with many more
+// (the server bounds them by MaxHeaderBytes alone) does not leave its slices behind in the pool.
+const maxKeptFieldLines = 4 * DefaultMaxHeaders
+
 func (sc *conn) reader() *reader {
 	if sc.rd == nil {
 		r := readers.Get().(*reader)
 		r.p.MaxHeaderBytes = sc.srv.cfg.maxHeaderBytes
+		// The server bounds the head by its bytes alone, as net/http does (its MaxHeaderBytes
+		// is the only limit it has on header fields), not by the Parser's count of field lines:
+		// a request that net/http serves, say with 150 short fields, must be served here too,
+		// and a count would be one more limit, and one more Server field, with no net/http
+		// counterpart. The cost of a field line is bounded by its bytes: at least 3 of them
+		// ("a:" and LF) for one entry in the parser's slices and in the request's header.
+		r.p.MaxHeaders = maxHeaderBytesCap
 		sc.rd = r
 	}
 	return sc.rd
@@ -86,6 +97,12 @@ func (sc *conn) reader() *reader {
 func (sc *conn) releaseReader() {
 	if r := sc.rd; r != nil {
 		sc.rd = nil
+		if cap(r.p.spans) > maxKeptFieldLines {
+			r.p.spans = nil
+		}
+		if cap(r.p.head.Fields) > maxKeptFieldLines {
+			r.p.head.Fields = nil
+		}
 		r.p.Reset()
 		r.nat.reset()
 		readers.Put(r)
@@ -158,6 +175,9 @@ func (sc *conn) serve() {
 			return
 		case stDraining:
 			if !sc.pumpBody() {
+				if sc.state == stDraining {
+					sc.armDrain()
+				}
 				return
 			}
 			sc.requestDone()
@@ -357,6 +377,11 @@ func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
 	sc.closeAfter = false
 	sc.drained = 0
 	sc.deadline = 0
+	if d := s.cfg.readTimeout; d > 0 {
+		// Not armed while the handler runs, whose body reads have the same deadline; it bounds
+		// the drain of a body the handler left unread, as net/http's read deadline does.
+		sc.deadline = s.now() + int64(d)
+	}
 	sc.setTimeout(0) // the handler may take its time; ReadTimeout bounds its body reads
 	sc.bodyOpen = w.pipe != nil
 	if sc.bodyOpen {
@@ -407,9 +432,10 @@ func (sc *conn) pumpBody() bool {
 		return true
 	}
 	c := sc.c
-	var pipe *bodyPipe
+	var pipe, ended *bodyPipe // where to push the body, and which pipe to tell of its end
 	if sc.state == stHandler && sc.ex != nil {
 		pipe = sc.ex.pipe
+		ended = pipe
 	}
 	for {
 		in, _ := c.Peek(-1)
@@ -463,8 +489,8 @@ func (sc *conn) pumpBody() bool {
 		}
 		c.Discard(k)
 		if done {
-			if pipe != nil {
-				pipe.finish(sc.rd.body.Trailers())
+			if ended != nil { // also when closed: the response's head may want to know
+				ended.finish(sc.rd.body.Trailers())
 			}
 			sc.bodyOpen = false
 			sc.rd.body.Reset(&noBody)
@@ -486,6 +512,29 @@ func bodyRemaining(d *BodyDecoder) int64 {
 		return 0
 	}
 	return d.lengthDec.Remaining()
+}
+
+// armDrain bounds the drain of a body the handler left unread: by the idle timeout between
+// arrivals, and by the request's read deadline (ReadTimeout) in all, as net/http discards the
+// body under it. It reports false, having closed the connection, if the deadline has passed.
+// Called on entering stDraining and after each arrival.
+func (sc *conn) armDrain() bool {
+	d := sc.srv.cfg.idleTimeout
+	if sc.deadline != 0 {
+		left := time.Duration(sc.deadline - sc.srv.now())
+		if left <= 0 {
+			sc.close()
+			return false
+		}
+		if d <= 0 || left < d {
+			d = left
+		}
+	}
+	if d > 0 {
+		sc.timeout = d
+		sc.c.SetIdleTimeout(d)
+	}
+	return true
 }
 
 // pump runs on the loop when the handler has made room in a pipe that was full.
@@ -528,8 +577,8 @@ func (sc *conn) finish(c eddy.Conn) {
 			return
 		}
 		sc.state = stDraining
-		if d := sc.srv.cfg.idleTimeout; d > 0 {
-			sc.setTimeout(d)
+		if !sc.armDrain() {
+			return
 		}
 	} else {
 		sc.requestDone()

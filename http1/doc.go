@@ -31,16 +31,17 @@
 // # What net/http handlers see
 //
 // The request is what net/http's server would give: canonical header keys, Host moved to
-// Request.Host, Transfer-Encoding to Request.TransferEncoding, declared trailers in
-// Request.Trailer (filled when the body ends), Pragma: no-cache mirrored as Cache-Control, a
-// context with http.LocalAddrContextKey that is cancelled when the connection closes, when the
-// client shuts down its sending side (whose answer is still sent), or when the handler returns. The response follows net/http's rules, and the differential test holds it to
-// them: Date, Content-Type sniffed when unset, Content-Length for a body of up to 2048 bytes
-// written by a handler that returns without flushing, chunked encoding otherwise (or, for
-// HTTP/1.0, a body delimited by closing the connection), no body for HEAD, 204 and 304,
-// informational (1xx) responses sent at once, "100 Continue" sent automatically on the first
-// read of a body that expects it, trailers, keep-alive and Connection: close as net/http decides
-// them. The ResponseWriter implements http.Flusher and the methods http.ResponseController uses:
+// Request.Host, Transfer-Encoding to Request.TransferEncoding, declared trailers in Request.Trailer
+// (their values filled by the body's Read that returns io.EOF, in the reader's goroutine), Pragma:
+// no-cache mirrored as Cache-Control, a context with http.LocalAddrContextKey that is cancelled
+// when the connection closes, when the client shuts down its sending side (whose answer is still
+// sent), or when the handler returns. The response follows net/http's rules, and the differential
+// test holds it to them: Date, Content-Type sniffed when unset, Content-Length for a body of up to
+// 2048 bytes written by a handler that returns without flushing, chunked encoding otherwise (or,
+// for HTTP/1.0, a body delimited by closing the connection), no body for HEAD, 204 and 304,
+// informational (1xx) responses sent at once, "100 Continue" sent automatically on the first read
+// of a body that expects it, trailers, keep-alive and Connection: close as net/http decides them.
+// The ResponseWriter implements http.Flusher and the methods http.ResponseController uses:
 // FlushError, SetReadDeadline, SetWriteDeadline and EnableFullDuplex.
 //
 // Differences from net/http, on purpose or for want of an engine feature:
@@ -52,6 +53,10 @@
 //     and the request context carries no http.ServerContextKey.
 //   - Server.MaxBodyBytes bounds bodies server-wide (413), which net/http leaves to
 //     http.MaxBytesReader.
+//   - A chunked body the handler left unread, and whose end has not arrived when the handler
+//     returns, gets "Connection: close": net/http first reads up to 256 KiB of it to see whether
+//     it ends there, which the loop cannot do before the head is written. (A Content-Length body
+//     gets it as in net/http, when 256 KiB or more of it are left.)
 //   - A request line longer than DefaultMaxRequestLineBytes is answered with 414.
 //   - A handler that panics gets a 500 answer if nothing was sent yet (net/http closes the
 //     connection without one); the connection is closed either way.
@@ -94,6 +99,8 @@
 // code to answer (400, 413, 414, 431, 501 or 505); [StatusOf] extracts it.
 // The parser never looks past its limits ([Parser.MaxRequestLineBytes],
 // [Parser.MaxHeaderBytes], [Parser.MaxHeaders]), whatever the buffer holds.
+// The server, like net/http, bounds the head by its bytes only
+// (Server.MaxHeaderBytes), not by its number of fields.
 // The server answers a refused request as net/http does: the status, a plain
 // text body naming the reason, "Connection: close", and the connection closed.
 //
@@ -110,7 +117,9 @@
 //     with 400 (RFC 9112 §6.1 allows it; it closes a smuggling vector), as is
 //     Transfer-Encoding in an HTTP/1.0 request. The only transfer coding
 //     understood is chunked; others are answered with 501.
-//   - Only HTTP/1.0 and HTTP/1.1 are accepted; any other version is 505.
+//   - HTTP/1.0 and HTTP/1.1 are served, and a later HTTP/1.x is served as
+//     HTTP/1.1 (RFC 9110 §2.5), as net/http does; any other major version
+//     is answered with 505 (RFC 9110 §15.6.6).
 //   - The server answers expectations other than 100-continue with 417, as
 //     net/http does.
 package http1

@@ -57,8 +57,10 @@ type RequestHead struct {
 	Target []byte     // the request-target as sent
 	Form   TargetForm // the form of Target
 
-	// ProtoMinor is 0 for HTTP/1.0 and 1 for HTTP/1.1; the major version
-	// is always 1.
+	// ProtoMinor is the minor version as sent: 0 for HTTP/1.0, 1 for
+	// HTTP/1.1. A higher one (HTTP/1.2 to HTTP/1.9) is served as HTTP/1.1
+	// (RFC 9110 §2.5): everything the fields below say follows HTTP/1.1's
+	// rules, and the response says HTTP/1.1. The major version is always 1.
 	ProtoMinor int
 
 	// Host is the Host header's value, nil when there is none (allowed
@@ -77,8 +79,9 @@ type RequestHead struct {
 	Chunked bool
 
 	// KeepAlive is true when the connection may be reused after this
-	// request: by default in HTTP/1.1 unless Connection lists "close", and
-	// in HTTP/1.0 only when Connection lists "keep-alive" and not "close".
+	// request: by default in HTTP/1.1 (and later 1.x) unless Connection
+	// lists "close", and in HTTP/1.0 only when Connection lists
+	// "keep-alive" and not "close".
 	KeepAlive bool
 
 	// ExpectContinue is true when an HTTP/1.1 request carries
@@ -95,11 +98,17 @@ type RequestHead struct {
 	Fields []Field
 }
 
-// Proto returns the protocol version as net/http spells it: "HTTP/1.0" or
-// "HTTP/1.1".
-func (h *RequestHead) Proto() string {
-	if h.ProtoMinor == 0 {
-		return "HTTP/1.0"
+// Proto returns the protocol version as sent, as net/http's Request.Proto
+// spells it: "HTTP/1.0", "HTTP/1.1", or a later "HTTP/1.x".
+func (h *RequestHead) Proto() string { return protoString(h.ProtoMinor) }
+
+// protos are the versions the parser accepts, by minor version.
+var protos = [10]string{"HTTP/1.0", "HTTP/1.1", "HTTP/1.2", "HTTP/1.3", "HTTP/1.4", "HTTP/1.5", "HTTP/1.6", "HTTP/1.7", "HTTP/1.8", "HTTP/1.9"}
+
+// protoString returns "HTTP/1.minor" without allocating.
+func protoString(minor int) string {
+	if minor >= 0 && minor < len(protos) {
+		return protos[minor]
 	}
 	return "HTTP/1.1"
 }

@@ -219,3 +219,107 @@ func TestWriteTimeoutFailsLateWrites(t *testing.T) {
 		}
 	})
 }
+
+// TestUnreadLargeChunkedBodySaysClose: a handler that ignores a large chunked body gets its answer
+// sent with "Connection: close", as net/http does (it reads up to 256 KiB of the body, finds more,
+// and says close): the server drains no more than that after the handler, and a client must not
+// send its next request on a connection the server is about to close.
+func TestUnreadLargeChunkedBodySaysClose(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ignored "+r.URL.Path)
+	})
+	var raw strings.Builder
+	raw.WriteString("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	for range 1024 { // 1 MiB
+		raw.WriteString("400\r\n" + strings.Repeat("x", 1024) + "\r\n")
+	}
+	raw.WriteString("0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	run := func(t *testing.T, addr string) (first *rawResponse, secondErr error) {
+		c := dial(t, addr)
+		go io.WriteString(c, raw.String())
+		br := bufio.NewReader(c)
+		first, err := readResponse(br, "POST")
+		if err != nil {
+			t.Fatalf("first response: %v", err)
+		}
+		_, secondErr = readResponse(br, "GET")
+		return first, secondErr
+	}
+	if first, _ := run(t, netHTTPRef(t, h, nil)); !first.close {
+		t.Skip("net/http does not say close either")
+	}
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		first, secondErr := run(t, start(t, engine, &http1.Server{Handler: h}))
+		if !first.close && secondErr != nil {
+			t.Fatalf("the first response did not say \"Connection: close\", but the next request got no answer: %v", secondErr)
+		}
+	})
+}
+
+// TestReadTimeoutBoundsTheDrainOfAnUnreadBody: with ReadTimeout set, a client that trickles the
+// body of a request whose handler did not read it cannot hold the connection past the timeout:
+// as net/http's post-handler discard runs under the request's read deadline, the server's drain
+// stops at it and closes the connection, however often bytes arrive.
+func TestReadTimeoutBoundsTheDrainOfAnUnreadBody(t *testing.T) {
+	const readTimeout = 300 * time.Millisecond
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ignored")
+	})
+	run := func(t *testing.T, addr string) time.Duration {
+		c := dial(t, addr)
+		began := time.Now()
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n0123456789")
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}()
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		io.Copy(io.Discard, c)
+		took := time.Since(began)
+		close(stop)
+		<-done
+		return took
+	}
+	if took := run(t, netHTTPRef(t, h, func(s *http.Server) { s.ReadTimeout = readTimeout })); took > 1500*time.Millisecond {
+		t.Skipf("net/http held the connection %v", took)
+	}
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		took := run(t, start(t, engine, &http1.Server{Handler: h, ReadTimeout: readTimeout}))
+		if took > 1500*time.Millisecond {
+			t.Fatalf("connection still open %v after the request began (ReadTimeout %v); net/http closes it at the timeout", took, readTimeout)
+		}
+	})
+}
+
+// TestManyHeaderFieldsAreServed: as in net/http, only MaxHeaderBytes bounds the header fields, not
+// their number: a request with 150 short fields (3 KiB) is served.
+func TestManyHeaderFieldsAreServed(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d fields", len(r.Header))
+	})
+	var raw strings.Builder
+	raw.WriteString("GET / HTTP/1.1\r\nHost: x\r\n")
+	for i := range 150 {
+		fmt.Fprintf(&raw, "X-F%d: v\r\n", i)
+	}
+	raw.WriteString("\r\n")
+	if r := exchange(t, netHTTPRef(t, h, nil), raw.String(), "GET")[0]; r.status != 200 {
+		t.Skipf("net/http: %d", r.status)
+	}
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		r := exchange(t, start(t, engine, &http1.Server{Handler: h}), raw.String(), "GET")[0]
+		if r.status != 200 || r.body != "150 fields" {
+			t.Fatalf("%d %q; net/http serves it (200 \"150 fields\")", r.status, r.body)
+		}
+	})
+}

@@ -410,7 +410,7 @@ func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) bool {
 		}
 	}
 	switch {
-	case !keep && h.ProtoMinor == 1:
+	case !keep && h.ProtoMinor >= 1:
 		b = append(b, "Connection: close\r\n"...)
 	case keep && h.ProtoMinor == 0:
 		b = append(b, "Connection: keep-alive\r\n"...)

@@ -24,7 +24,6 @@ var acceptDifferences = map[string]string{
 	"empty lines before request line":  "RFC 9112 §2.2: a server SHOULD skip empty lines before the request line; net/http's server skips at most 4 bytes of them and ReadRequest none",
 	"chunked any case, empty elements": "RFC 9110 §5.6.1 lets a list hold empty elements; net/http accepts only exactly \"chunked\"",
 	"other expectation":                "eddy's parser only reports 100-continue and leaves other expectations to the server; net/http answers 417",
-	"HTTP/1.2":                         "eddy serves only HTTP/1.0 and HTTP/1.1 and answers 505; net/http serves any 1.x",
 	"HTTP/2 preface":                   "net/http's server recognises the HTTP/2 preface; eddy answers 505",
 	"asterisk with GET":                "RFC 9112 §3.2.4: asterisk-form is only for OPTIONS; net/http passes it to the handler",
 	"CONNECT origin-form":              "RFC 9112 §3.2.3: CONNECT takes authority-form; net/http also allows a path (for net/rpc)",

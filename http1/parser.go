@@ -219,7 +219,9 @@ func (p *Parser) requestLine(line []byte, off int) *Error {
 }
 
 // parseVersion parses HTTP-version (RFC 9112 §2.3): "HTTP/" DIGIT "." DIGIT,
-// case-sensitive. Only 1.0 and 1.1 are served.
+// case-sensitive. Only major version 1 is served; a minor version above 1 is
+// served as HTTP/1.1, the highest this server conforms to (RFC 9110 §2.5),
+// and any other major version gets 505 (RFC 9110 §15.6.6), as in net/http.
 func parseVersion(v []byte) (minor uint8, e *Error) {
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' ||
 		v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9' {
@@ -228,7 +230,7 @@ func parseVersion(v []byte) (minor uint8, e *Error) {
 		}
 		return 0, errVersion
 	}
-	if v[5] != '1' || v[7] > '1' {
+	if v[5] != '1' {
 		return 0, errVersionSupport
 	}
 	return v[7] - '0', nil
@@ -445,7 +447,7 @@ func (p *Parser) transferEncoding(v []byte) *Error {
 func (p *Parser) finish(buf []byte, n int) (*RequestHead, int, error) {
 	r := &p.r
 	switch {
-	case r.minor == 1 && r.hosts == 0:
+	case r.minor >= 1 && r.hosts == 0:
 		return p.fail(errNoHost)
 	case r.te && r.minor == 0:
 		return p.fail(errTEHTTP10)
@@ -475,8 +477,8 @@ func (p *Parser) finish(buf []byte, n int) (*RequestHead, int, error) {
 	default:
 		h.ContentLength = 0
 	}
-	h.KeepAlive = !r.close && (r.minor == 1 || r.keepAlive)
-	h.ExpectContinue = r.expect100 && r.minor == 1
+	h.KeepAlive = !r.close && (r.minor >= 1 || r.keepAlive)
+	h.ExpectContinue = r.expect100 && r.minor >= 1
 	h.Upgrade = r.upgrade
 	h.Fields = slices.Grow(h.Fields[:0], len(p.spans))[:len(p.spans)]
 	for i, s := range p.spans {

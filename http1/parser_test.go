@@ -60,6 +60,8 @@ var validRequests = []struct {
 	{"asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", get(func(h *head) { h.method, h.target, h.form = "OPTIONS", "*", FormAsterisk })},
 	{"options origin-form", "OPTIONS /a HTTP/1.1\r\nHost: x\r\n\r\n", get(func(h *head) { h.method, h.target = "OPTIONS", "/a" })},
 	{"extension method", "M-SEARCH / HTTP/1.1\r\nHost: x\r\n\r\n", get(func(h *head) { h.method = "M-SEARCH" })},
+	{"HTTP/1.2 served as HTTP/1.1", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", get(func(h *head) { h.minor = 2 })},
+	{"HTTP/1.9 close", "GET / HTTP/1.9\r\nHost: x\r\nConnection: close\r\n\r\n", get(func(h *head) { h.minor, h.keepAlive = 9, false })},
 	{"target with obs-text and punctuation", "GET /caf\xc3\xa9/{a}|b\"c#d HTTP/1.1\r\nHost: x\r\n\r\n", get(func(h *head) { h.target = "/caf\xc3\xa9/{a}|b\"c#d" })},
 }
 
@@ -107,7 +109,8 @@ var malformedRequests = []struct {
 	{"version without minor", "GET / HTTP/1\r\nHost: x\r\n\r\n", 400},
 	{"version two-digit minor", "GET / HTTP/1.10\r\nHost: x\r\n\r\n", 400},
 	{"version letters", "GET / HTTP/1.x\r\nHost: x\r\n\r\n", 400},
-	{"HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505},
+	{"HTTP/1.2 without host", "GET / HTTP/1.2\r\n\r\n", 400},
+	{"HTTP/3.0", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505},
 	{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
 	{"HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", 505},
 	{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},

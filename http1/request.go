@@ -41,16 +41,12 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 	if host == "" {
 		host = hostValue
 	}
-	proto := "HTTP/1.1"
-	if h.ProtoMinor == 0 {
-		proto = "HTTP/1.0"
-	}
 	ctx := &a.ctx
 	ctx.parent = hs.ctx
 	base := http.Request{
 		Method:        h.MethodString(),
 		URL:           u,
-		Proto:         proto,
+		Proto:         protoString(h.ProtoMinor), // as sent: net/http shows "HTTP/1.2" too
 		ProtoMajor:    1,
 		ProtoMinor:    h.ProtoMinor,
 		Header:        hdr,

@@ -205,7 +205,9 @@ func (w *response) appendHead(b, p []byte, final bool) []byte {
 			// 100 Continue was never sent or the body never read: what follows on the
 			// connection may be the body or the next request.
 			w.closeAfter = true
-		case final && !w.closeAfter && w.pipe.unreadKnown() >= maxPostHandlerReadBytes:
+		case final && !w.closeAfter && w.pipe.tooMuchLeft():
+			// More than the loop drains after the handler may be left: say so, as net/http
+			// does (requestTooLarge), rather than close the connection without warning.
 			w.closeAfter = true
 			ex |= exConnection
 			set.connection = "close"

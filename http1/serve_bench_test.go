@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -19,13 +20,18 @@ const wrkRequest = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 // benchmarkServe serves wrk's request on conns connections at once, as a loop does when that many
 // arrive in one iteration; ns/op is per request.
 func benchmarkServe(b *testing.B, s *Server, conns int) {
+	benchmarkServeRequest(b, s, conns, wrkRequest)
+}
+
+// benchmarkServeRequest is benchmarkServe for the request req.
+func benchmarkServeRequest(b *testing.B, s *Server, conns int, req string) {
 	l := newFakeLoop()
 	cs := make([]*fakeConn, conns)
 	inbufs := make([][]byte, conns)
 	for i := range cs {
 		cs[i] = &fakeConn{l: l}
 		s.OnOpen(cs[i])
-		inbufs[i] = make([]byte, 0, len(wrkRequest))
+		inbufs[i] = make([]byte, 0, len(req))
 	}
 	defer s.Close()
 	done := func(c *fakeConn, want int) bool {
@@ -35,7 +41,7 @@ func benchmarkServe(b *testing.B, s *Server, conns int) {
 	// fixed width)
 	serve := func(want int) int {
 		for i, c := range cs {
-			c.in = append(inbufs[i][:0], wrkRequest...)
+			c.in = append(inbufs[i][:0], req...)
 			s.OnData(c)
 		}
 		l.run()
@@ -91,6 +97,27 @@ func BenchmarkServeNetHTTP(b *testing.B) {
 	for _, conns := range []int{1, 16} {
 		b.Run(fmt.Sprint("conns=", conns), func(b *testing.B) {
 			benchmarkServe(b, &Server{Handler: http.HandlerFunc(helloNetHTTP)}, conns)
+		})
+	}
+}
+
+// helloNetHTTPBody reads the request body to its end, then answers as helloNetHTTP.
+func helloNetHTTPBody(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	helloNetHTTP(w, r)
+}
+
+// BenchmarkServeNetHTTPBody is BenchmarkServeNetHTTP for a POST whose body the handler reads, sent
+// with a Content-Length and chunked (with a trailer).
+func BenchmarkServeNetHTTPBody(b *testing.B) {
+	body := strings.Repeat("x", 512)
+	reqs := []struct{ name, req string }{
+		{"length", fmt.Sprintf("POST / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: %d\r\n\r\n%s", len(body), body)},
+		{"chunked", fmt.Sprintf("POST / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n%x\r\n%s\r\n0\r\nX-Sum: 1\r\n\r\n", len(body), body)},
+	}
+	for _, r := range reqs {
+		b.Run(r.name, func(b *testing.B) {
+			benchmarkServeRequest(b, &Server{Handler: http.HandlerFunc(helloNetHTTPBody)}, 1, r.req)
 		})
 	}
 }

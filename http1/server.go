@@ -68,7 +68,8 @@ type Server struct {
 	// first request of a connection) to the end of its head; a connection that exceeds it is closed
 	// without an answer. Zero means ReadTimeout; if both are zero there is no bound.
 	ReadHeaderTimeout time.Duration
-	// ReadTimeout bounds reading a whole request, body included: body reads after it fail.
+	// ReadTimeout bounds reading a whole request, body included: body reads after it fail, and
+	// the drain of a body the handler left unread stops at it, closing the connection.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds the time from the end of the request head to the end of the response:
 	// writes after it fail and the connection is closed.
@@ -79,7 +80,8 @@ type Server struct {
 
 	// MaxHeaderBytes bounds the request head, request line included (default
 	// http.DefaultMaxHeaderBytes, 1 MiB); a longer head is answered with 431. The request line
-	// alone is bounded by DefaultMaxRequestLineBytes (414).
+	// alone is bounded by DefaultMaxRequestLineBytes (414). As in net/http, the number of header
+	// fields is not bounded otherwise (the Parser's MaxHeaders is not used).
 	MaxHeaderBytes int
 	// MaxBodyBytes bounds request bodies (an eddy addition; net/http has no server-wide bound). A
 	// Content-Length above it is answered with 413 without calling the handler; a chunked body

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -180,3 +181,27 @@ func serverFor(style string) *http1.Server {
 
 // newLogger returns a logger writing to w without prefixes.
 func newLogger(w io.Writer) *log.Logger { return log.New(w, "", 0) }
+
+// finalResponse reads responses to a request of the given method, skipping 1xx ones, and returns
+// the final one.
+func finalResponse(br *bufio.Reader, method string) (*rawResponse, error) {
+	for {
+		r, err := readResponse(br, method)
+		if err != nil || r.status >= 200 {
+			return r, err
+		}
+	}
+}
+
+// netHTTPRef starts a net/http server with h, for the tests that check their expectation against
+// it, and returns its address.
+func netHTTPRef(t *testing.T, h http.Handler, config func(*http.Server)) string {
+	ref := httptest.NewUnstartedServer(h)
+	ref.Config.ErrorLog = newLogger(io.Discard)
+	if config != nil {
+		config(ref.Config)
+	}
+	ref.Start()
+	t.Cleanup(ref.Close)
+	return ref.Listener.Addr().String()
+}

@@ -545,3 +545,28 @@ func TestBlockedHandlerDoesNotHoldUpOthers(t *testing.T) {
 		}
 	})
 }
+
+// TestHigherMinorVersionIsServedAsHTTP11: RFC 9110 §2.5: a recipient of a message with a major
+// version it implements and a higher minor version SHOULD process it as the highest minor version
+// it conforms to, and §15.6.6 keeps 505 for a major version the server does not support. As
+// net/http does, "HTTP/1.2" is served as HTTP/1.1, and Request.Proto says what was sent.
+func TestHigherMinorVersionIsServedAsHTTP11(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %d %v", r.Proto, r.ProtoMinor, r.ProtoAtLeast(1, 1))
+	})
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		r := exchange(t, start(t, engine, &http1.Server{Handler: h}), "GET / HTTP/1.2\r\nHost: x\r\n\r\n", "GET")[0]
+		if r.status != 200 || r.proto != "HTTP/1.1" || r.body != "HTTP/1.2 2 true" || r.close {
+			t.Fatalf("HTTP/1.2 request answered %s %d close=%v %q; want HTTP/1.1 200, kept alive, \"HTTP/1.2 2 true\", as net/http does",
+				r.proto, r.status, r.close, r.body)
+		}
+		r = exchange(t, start(t, engine, &http1.Server{Native: helloNative}), "GET / HTTP/1.2\r\nHost: x\r\n\r\n", "GET")[0]
+		if r.status != 200 || r.proto != "HTTP/1.1" || r.close {
+			t.Fatalf("native: HTTP/1.2 request answered %s %d close=%v", r.proto, r.status, r.close)
+		}
+		r = exchange(t, start(t, engine, &http1.Server{Handler: h}), "GET / HTTP/2.0\r\nHost: x\r\n\r\n", "GET")[0]
+		if r.status != 505 {
+			t.Fatalf("HTTP/2.0 request answered %d; want 505", r.status)
+		}
+	})
+}
