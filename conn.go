@@ -68,6 +68,16 @@ type Conn interface {
 	// SetIdleTimeout closes the connection after it has neither read nor written anything for d; 0 turns
 	// the timeout off.
 	SetIdleTimeout(d time.Duration) error
+	// SetReadPaused stops (true) or restarts (false) reading from the connection, for a handler whose
+	// consumer is slower than its peer: a request body read by another goroutine, say. While reading is
+	// paused no OnData runs and the engine takes nothing more from the socket, so the kernel's receive
+	// buffer fills and TCP flow control holds the peer back; the peer's FIN or reset is not acted on
+	// either. The bytes already buffered stay buffered. After a restart OnData runs again for what
+	// arrives, and at once for bytes that reached the engine before the pause took effect (on every
+	// engine OnData may then see only bytes it has seen before). The pause is independent of the engine's
+	// own back-pressure (the write water marks), and the idle timeout still runs. Call it from a callback
+	// or through Execute; on a closing connection it does nothing.
+	SetReadPaused(paused bool)
 
 	// Context returns the value set by SetContext.
 	Context() any

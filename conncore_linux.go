@@ -85,6 +85,8 @@ type connExtra struct {
 	dial   *dialState     // while connecting
 	files  fileQueue      // SendFile regions not yet sent (epoll_sendfile_linux.go, uring_sendfile_linux.go)
 	splice *urSplice      // uring: SendFile's pipe and splice state (uring_splice_linux.go); nil on epoll
+	end    uint8          // uring: an end of input waiting for the delivery of the input before it (onRecv)
+	endErr error          // the error of an endAbort
 }
 
 // extra returns c's connExtra, allocating it if needed. Loop only.

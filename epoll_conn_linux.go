@@ -23,6 +23,7 @@ type epConn struct {
 	writable     bool // the last write did not hit EAGAIN (or EPOLLOUT came since)
 	dirty        bool // in l.dirty
 	readPaused   bool // back-pressure: output above the high water mark
+	held         bool // SetReadPaused(true): nothing is read until SetReadPaused(false)
 	rereadQueued bool // in l.reread
 	rdhup        bool // the peer's FIN was signalled (EPOLLRDHUP): read on to EOF, past short reads
 	shutWr       bool // the sending side is shut down
@@ -45,7 +46,7 @@ func (c *epConn) markDirty() { c.l.markDirty(c) }
 
 // drainInput is beginClose's step on epoll: back-pressure ends; the edges that come are read, and the
 // input dropped (loopConn).
-func (c *epConn) drainInput() { c.readPaused = false }
+func (c *epConn) drainInput() { c.readPaused, c.held = false, false }
 
 // cancelOps does nothing: nothing is in flight on an epoll socket, and release stops the timer, which
 // therefore never fires on a released connection (loopConn).
@@ -101,6 +102,19 @@ func (c *epConn) CloseWrite() error { return c.closeWrite(c) }
 // SetIdleTimeout sets the idle timeout, 0 for none (Conn.SetIdleTimeout).
 func (c *epConn) SetIdleTimeout(d time.Duration) error { return c.setIdleTimeout(c, d) }
 
+// SetReadPaused stops or restarts reading (Conn.SetReadPaused). A paused connection's edges are
+// consumed without reading, so the input (and the FIN) waits in the socket; a restart reads it again.
+func (c *epConn) SetReadPaused(paused bool) {
+	switch {
+	case c.state != connOpen || c.closeReq.Load():
+	case paused:
+		c.held = true
+	case c.held:
+		c.held = false
+		c.queueReread()
+	}
+}
+
 // ---- close ----
 
 // finishClose runs once the output is flushed: it shuts down the sending side, calls OnClose and then
@@ -144,7 +158,7 @@ func (c *epConn) read() {
 			return
 		}
 		if c.state == connOpen {
-			if c.closeReq.Load() || c.peerEOF { // closing, or half-closed: nothing more to read
+			if c.closeReq.Load() || c.peerEOF || c.held { // closing, half-closed, or paused: nothing to read
 				return
 			}
 			if c.queued() > l.g.e.opts.highWater {

@@ -289,7 +289,7 @@ func (l *epLoop) accept(ln *epListener) {
 			continue
 		}
 		h := &handoff{l: target, fd: fd, ap: ap, ln: ln}
-		if err := target.submit(adoptConn, h); err != nil {
+		if err := target.post(adoptConn, h); err != nil { // a hand-over is never refused for the capacity
 			unix.Close(fd)
 		}
 	}

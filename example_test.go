@@ -147,3 +147,34 @@ func ExampleSleep() {
 	fmt.Println("slept", err)
 	// Output: slept <nil>
 }
+
+// slowConsumer hands each chunk of input to a goroutine that takes its time, and stops reading
+// until that goroutine is done: the client is held back by TCP flow control instead of the server
+// buffering what it sends.
+type slowConsumer struct {
+	eddy.BaseHandler
+	results chan string
+}
+
+func (h slowConsumer) OnData(c eddy.Conn) {
+	b, _ := c.Next(-1)
+	msg := string(b) // copied: the goroutine outlives the callback
+	c.SetReadPaused(true)
+	go func() {
+		time.Sleep(10 * time.Millisecond) // the slow part
+		h.results <- msg
+		c.Execute(func(c eddy.Conn) { c.SetReadPaused(false) }) // back on the loop
+	}()
+}
+
+func ExampleConn_SetReadPaused() {
+	h := slowConsumer{results: make(chan string, 1)}
+	e, _ := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
+	e.Start()
+	defer e.Stop(context.Background())
+	c, _ := net.Dial("tcp", e.Addrs()[0].String())
+	defer c.Close()
+	c.Write([]byte("first"))
+	fmt.Println(<-h.results)
+	// Output: first
+}

@@ -35,6 +35,7 @@ type stdConn struct {
 
 	closeReq   atomic.Bool  // Close was called or the connection is ending: no more OnData, writes fail
 	readingOn  atomic.Bool  // a write failed: OnData goes on until the input ends, then the reader reports
+	unseen     atomic.Bool  // c.in has bytes read while reading was paused, not offered yet
 	lastActive atomic.Int64 // unix nanoseconds of the last read or write
 	idle       *time.Timer
 
@@ -46,6 +47,7 @@ type stdConn struct {
 	waits      asyncWaits
 	wantShutWr bool
 	shutWr     bool
+	held       bool // SetReadPaused(true): the reader waits until SetReadPaused(false)
 	closing    bool // flush, shut down, then finish
 	aborted    bool // drop the output and finish now
 	readDone   bool // the reader has left its loop
@@ -147,14 +149,28 @@ func (c *stdConn) readLoop() {
 		if !c.waitOutputRoom() {
 			break
 		}
+		if c.unseen.Load() { // read while paused: offered now that reading has restarted
+			c.mu.Lock()
+			c.unseen.Store(false)
+			if c.in.Len() > 0 && (!c.closeReq.Load() || c.readingOn.Load()) {
+				h.OnData(c)
+				c.in.Keep()
+			}
+			c.endSection()
+		}
 		n, err := c.nc.Read(buf)
 		if n > 0 {
 			c.lastActive.Store(time.Now().UnixNano())
 			if !c.closeReq.Load() || c.readingOn.Load() {
 				c.mu.Lock()
-				c.in.Add(&borrow, buf[:n])
-				h.OnData(c)
-				c.in.Keep()
+				if c.isHeld() { // paused while this read was blocked: keep the bytes for the restart
+					c.in.Append(buf[:n])
+					c.unseen.Store(true)
+				} else {
+					c.in.Add(&borrow, buf[:n])
+					h.OnData(c)
+					c.in.Keep()
+				}
 				c.endSection()
 			}
 		}
@@ -217,6 +233,9 @@ func (c *stdConn) waitOutputRoom() bool {
 	o := &c.g.e.opts
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	for c.held && !c.aborted && !c.closing {
+		c.rcond.Wait() // SetReadPaused(true)
+	}
 	if c.queued() > o.highWater {
 		for c.queued() > o.lowWater && !c.aborted && !c.closing {
 			c.rcond.Wait()
@@ -532,6 +551,27 @@ func (c *stdConn) CloseWrite() error {
 	c.wantShutWr = true
 	c.wcond.Signal()
 	return nil
+}
+
+// SetReadPaused stops or restarts reading (Conn.SetReadPaused): the reader goroutine waits before its
+// next read while paused. Called with mu held (a callback or Execute).
+func (c *stdConn) SetReadPaused(paused bool) {
+	if c.closeReq.Load() {
+		return
+	}
+	c.wmu.Lock()
+	c.held = paused
+	if !paused {
+		c.rcond.Broadcast()
+	}
+	c.wmu.Unlock()
+}
+
+// isHeld reports whether SetReadPaused(true) holds reading.
+func (c *stdConn) isHeld() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.held
 }
 
 func (c *stdConn) SetIdleTimeout(d time.Duration) error {

@@ -157,7 +157,7 @@ func (l *urLoop) accepted(fd int, ln *urListener) {
 		return
 	}
 	h := &urHandoff{l: target, fd: fd, ap: ap, ln: ln}
-	if err := target.submit(urAdoptConn, h); err != nil {
+	if err := target.post(urAdoptConn, h); err != nil { // a hand-over is never refused for the capacity
 		unix.Close(fd)
 	}
 }

@@ -36,7 +36,7 @@ type urConn struct {
 	polling         bool   // the POLL_ADD that ends a connect is in flight
 	dirty           bool   // in l.dirty
 	redeliverQueued bool   // in l.redeliver
-	readPaused      bool   // back-pressure: output above the high water mark
+	readPaused      uint8  // why reading is paused: pausedOut | pausedHeld, 0 when reading
 	shutWr          bool   // the sending side is shut down
 	readingOn       bool   // a send failed: input is still delivered until it ends (connCore.readOn)
 	epoch           uint8  // the loop's epoch of this connection's last receive (urLoop.waitWant)
@@ -66,7 +66,10 @@ func (c *urConn) markDirty() { c.l.markDirty(c) }
 // drainInput is beginClose's step on uring: back-pressure ends, and the recv is armed again if it had
 // stopped it, to drain the input (dropped) and watch for the peer's FIN (loopConn).
 func (c *urConn) drainInput() {
-	c.readPaused = false
+	c.readPaused = 0
+	if x := c.x.Load(); x != nil {
+		x.end, x.endErr = endNone, nil // the recv re-armed here reports the end again
+	}
 	c.armRecv()
 }
 
@@ -112,6 +115,18 @@ func (c *urConn) CloseWrite() error { return c.closeWrite(c) }
 
 // SetIdleTimeout sets the idle timeout, 0 for none (Conn.SetIdleTimeout).
 func (c *urConn) SetIdleTimeout(d time.Duration) error { return c.setIdleTimeout(c, d) }
+
+// SetReadPaused stops or restarts reading (Conn.SetReadPaused): the multishot recv is cancelled, as
+// for back-pressure, and re-armed when neither holds it.
+func (c *urConn) SetReadPaused(paused bool) {
+	switch {
+	case c.state != connOpen || c.closeReq.Load():
+	case paused:
+		c.pause(pausedHeld)
+	case c.readPaused&pausedHeld != 0:
+		c.resume(pausedHeld)
+	}
+}
 
 // ---- close ----
 

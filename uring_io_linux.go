@@ -54,7 +54,7 @@ func (l *urLoop) putMsg(m *urSendMsg) {
 // on a socket: a new one is armed only after the final CQE of the previous one, so data cannot be
 // delivered out of order.
 func (c *urConn) armRecv() {
-	if c.recvArmed || c.peerEOF || c.state == connReleased || c.state == connOpen && c.readPaused {
+	if c.recvArmed || c.peerEOF || c.state == connReleased || c.state == connOpen && c.readPaused != 0 || c.endPending() {
 		return
 	}
 	sqe := c.l.getSQE()
@@ -79,16 +79,16 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 	}
 	c.recvArmed, c.recvCancel = false, false
 	err := cqe.Err()
+	var end uint8
+	var endErr error
 	switch {
 	case c.state == connReleased:
 		c.maybeFinalize()
 		return
 	case c.readingOn && (cqe.Res == 0 || err != nil && err != unix.ENOBUFS && err != unix.ECANCELED):
-		c.abort(c, c.reason()) // the input after a failed send has ended
-		return
+		end, endErr = endAbort, c.reason() // the input after a failed send has ended
 	case cqe.Res == 0:
-		c.onEOF(c)
-		return
+		end = endEOF
 	case err == unix.ENOBUFS:
 		l.stats.recvENOBUFS++
 		l.bufsRanDry()
@@ -96,22 +96,63 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 		l.stats.recvRearm++
 	case err == unix.ECANCELED:
 	default:
-		c.abort(c, opError("read", c.network(), c.RemoteAddr(), "recv", err))
+		end, endErr = endAbort, opError("read", c.network(), c.RemoteAddr(), "recv", err)
+	}
+	if end == endNone {
+		c.armRecv()
 		return
 	}
-	c.armRecv()
+	// The input ended. Input that came before the end but has not been offered to OnData yet (held by
+	// back-pressure or SetReadPaused, or waiting for its redelivery) is offered first, as on epoll,
+	// where it waits in the socket before the FIN: the end waits for deliver. So does an end that
+	// comes while the handler has paused reading.
+	if c.state == connOpen && (c.readPaused&pausedHeld != 0 || c.in.Len() > 0 && (c.readPaused != 0 || c.redeliverQueued)) {
+		x := c.extra()
+		x.end, x.endErr = end, endErr
+		return
+	}
+	c.endInput(end, endErr)
 }
 
-// received hands b, bytes in a provided buffer, to the handler. While back-pressure holds, it only
-// appends them to c.in (the recv is being cancelled; these were received before the cancel took effect);
-// they are offered to OnData when reading resumes.
+// Kinds of end of input (connExtra.end): the peer's FIN, or an error that aborts the connection.
+const (
+	endNone uint8 = iota
+	endEOF
+	endAbort
+)
+
+// endPending reports whether an end of input waits for the delivery of the input before it.
+func (c *urConn) endPending() bool {
+	x := c.x.Load()
+	return x != nil && x.end != endNone
+}
+
+// endInput acts on the end of the input: the peer's FIN (onEOF), or an abort with err; a connection
+// reading on after a failed send aborts with its reason either way.
+func (c *urConn) endInput(end uint8, err error) {
+	switch {
+	case c.readingOn:
+		c.abort(c, c.reason())
+	case end == endEOF:
+		c.onEOF(c)
+	default:
+		c.abort(c, err)
+	}
+}
+
+// received hands b, bytes in a provided buffer, to the handler. While reading is paused (back-pressure,
+// or SetReadPaused), it only appends them to c.in (the recv is being cancelled; these were received
+// before the cancel took effect); they are offered to OnData when reading resumes.
 func (c *urConn) received(b []byte) {
 	c.active(c.l.now)
 	switch {
 	case c.state != connOpen || c.closeReq.Load() && !c.readingOn:
 		return // closing, lingering or released: input is dropped
-	case c.readPaused || c.queued() > c.l.g.e.opts.highWater:
-		c.pause()
+	case c.readPaused != 0:
+		c.in.Append(b)
+		return
+	case c.queued() > c.l.g.e.opts.highWater:
+		c.pause(pausedOut)
 		c.in.Append(b)
 		return
 	}
@@ -120,19 +161,33 @@ func (c *urConn) received(b []byte) {
 	c.in.Keep() // before the buffer goes back to the kernel
 }
 
-// deliver offers the buffered input to OnData again, once back-pressure has lifted.
+// deliver offers the buffered input to OnData again once reading has resumed, then acts on an end of
+// input that waited for it.
 func (c *urConn) deliver() {
-	if c.state != connOpen || c.closeReq.Load() && !c.readingOn || c.readPaused || c.in.Len() == 0 {
+	if c.state != connOpen || c.closeReq.Load() && !c.readingOn || c.readPaused != 0 {
 		return
 	}
-	c.l.g.e.h.OnData(c)
-	c.in.Keep()
+	if c.in.Len() > 0 {
+		c.l.g.e.h.OnData(c)
+		c.in.Keep()
+	}
+	if x := c.x.Load(); x != nil && x.end != endNone && c.state == connOpen && c.readPaused == 0 {
+		end, err := x.end, x.endErr
+		x.end, x.endErr = endNone, nil
+		c.endInput(end, err)
+	}
 }
 
-// pause stops reading because the output queue passed the high water mark: the multishot recv is
-// cancelled (it would keep receiving otherwise) and not re-armed until resume.
-func (c *urConn) pause() {
-	c.readPaused = true
+// Reasons reading is paused (urConn.readPaused).
+const (
+	pausedOut  uint8 = 1 << iota // back-pressure: the output queue passed the high water mark
+	pausedHeld                   // the handler called SetReadPaused(true)
+)
+
+// pause stops reading for why: the multishot recv is cancelled (it would keep receiving otherwise) and
+// not re-armed until every reason is gone (resume).
+func (c *urConn) pause(why uint8) {
+	c.readPaused |= why
 	if c.recvArmed && !c.recvCancel {
 		sqe := c.l.getSQE()
 		sqe.PrepCancel(urToken(urOpRecv, c.slot, c.gen), 0)
@@ -142,11 +197,15 @@ func (c *urConn) pause() {
 	}
 }
 
-// resume restarts reading once the output queue drained to the low water mark.
-func (c *urConn) resume() {
-	c.readPaused = false
+// resume lifts the pause for why (the output queue drained to the low water mark, or the handler
+// resumed reading), and restarts reading when no other reason holds it.
+func (c *urConn) resume(why uint8) {
+	c.readPaused &^= why
+	if c.readPaused != 0 {
+		return
+	}
 	c.armRecv()
-	if c.in.Len() > 0 {
+	if c.in.Len() > 0 || c.endPending() {
 		c.l.queueRedeliver(c)
 	}
 }
@@ -167,15 +226,15 @@ func (c *urConn) flush() {
 		}
 	}
 	o := &c.l.g.e.opts
-	if c.readPaused && c.queued() <= o.lowWater {
-		c.resume()
+	if c.readPaused&pausedOut != 0 && c.queued() <= o.lowWater {
+		c.resume(pausedOut)
 	}
 	if c.sending { // a file region is being spliced
 		return
 	}
 	if c.out.Len() > 0 {
 		if c.state == connOpen && c.queued() > o.highWater {
-			c.pause()
+			c.pause(pausedOut)
 		}
 		c.send()
 		return
@@ -249,9 +308,9 @@ func (c *urConn) sendFailed(err error) {
 		return
 	}
 	c.readingOn = true
-	c.readPaused = false
+	c.readPaused = 0
 	c.armRecv()
-	if c.in.Len() > 0 {
+	if c.in.Len() > 0 || c.endPending() {
 		c.l.queueRedeliver(c)
 	}
 	tm := c.clock(c)
@@ -303,11 +362,27 @@ func (c *urConn) cancelOps() {
 		c.cancelOp(urOpRecv)
 	}
 	if c.sending {
-		op := uint8(urOpSend)
-		if _, ok := c.l.sendMsgs[c.slot]; ok {
-			op = urOpSendmsg
+		// What is in flight is a send, or the steps of a SendFile splice: cancel those that are (a
+		// cancel of a send would find nothing, and the poll for room would wait for a peer that may
+		// never read).
+		if x := c.x.Load(); x != nil && x.splice != nil && (x.splice.in || x.splice.out || x.splice.poll) {
+			sp := x.splice
+			if sp.in {
+				c.cancelOp(urOpSpliceIn)
+			}
+			if sp.out {
+				c.cancelOp(urOpSpliceOut)
+			}
+			if sp.poll {
+				c.cancelOp(urOpSplicePoll)
+			}
+		} else {
+			op := uint8(urOpSend)
+			if _, ok := c.l.sendMsgs[c.slot]; ok {
+				op = urOpSendmsg
+			}
+			c.cancelOp(op)
 		}
-		c.cancelOp(op)
 	}
 	if c.polling {
 		c.cancelOp(urOpConnect)

@@ -25,10 +25,17 @@ const (
 	stClosed                  // closing or closed: input is dropped
 )
 
-// maxInboundBacklog bounds the bytes a connection may hold unconsumed while its handler runs (body
-// bytes beyond what the body pipe holds, or pipelined requests). The engine has no way to stop
-// reading a connection on the handler's behalf, so past this bound the connection is closed.
-const maxInboundBacklog = 4 << 20
+// While a handler runs, the bytes that arrive ahead of it (body bytes beyond what the body pipe
+// holds, or pipelined requests) wait in the connection. Past inboundHoldAt of them the connection
+// stops reading (eddy.Conn.SetReadPaused), so that TCP flow control holds back a client that sends
+// faster than the handler reads, as it does for net/http; reading restarts once the handler has
+// taken them down to half of that. What reached the engine before the pause took effect (at most a
+// read buffer on epoll and std, a receive window on uring) can pass the bound; maxInboundBacklog is
+// the safety net past which the connection is closed.
+const (
+	inboundHoldAt     = 256 << 10
+	maxInboundBacklog = 8 << 20
+)
 
 // conn is the state of one connection. Every field is owned by the connection's loop, except those
 // the pool side reads as documented on exchange.
@@ -45,6 +52,7 @@ type conn struct {
 	timeout    time.Duration // the idle timeout last set on c
 	deadline   int64         // server clock: when reading the current request must end; 0 none
 	drained    int64         // body bytes dropped since the handler stopped reading
+	inHeld     bool          // reading is paused: too many bytes wait ahead of the handler (holdInput)
 
 	// Used by net/http requests, made on the first one.
 	http *connHTTP
@@ -168,6 +176,7 @@ func (sc *conn) serve() {
 			return
 		case stHandler:
 			sc.pumpBody()
+			sc.holdInput()
 			if c.Buffered() > maxInboundBacklog {
 				sc.srv.logf("http1: closing connection from %v: %d bytes arrived ahead of a handler that has not read them", c.RemoteAddr(), c.Buffered())
 				sc.close()
@@ -541,6 +550,21 @@ func (sc *conn) armDrain() bool {
 func (sc *conn) pump(eddy.Conn) {
 	if sc.state == stHandler {
 		sc.pumpBody()
+		sc.holdInput()
+	}
+}
+
+// holdInput pauses reading while more than inboundHoldAt bytes wait ahead of the handler, and
+// restarts it once they are down to half of that (finish restarts it when the handler is done).
+func (sc *conn) holdInput() {
+	n := sc.c.Buffered()
+	switch {
+	case !sc.inHeld && n > inboundHoldAt && sc.state == stHandler:
+		sc.inHeld = true
+		sc.c.SetReadPaused(true)
+	case sc.inHeld && (n <= inboundHoldAt/2 || sc.state != stHandler):
+		sc.inHeld = false
+		sc.c.SetReadPaused(false)
 	}
 }
 
@@ -567,6 +591,10 @@ func (sc *conn) finish(c eddy.Conn) {
 	w.recycle()
 	sc.ex = nil
 	sc.srv.requestEnded()
+	if sc.inHeld { // the rest of the input is the server's to read now
+		sc.inHeld = false
+		c.SetReadPaused(false)
+	}
 	if closeAfter || sc.closeAfter || !sc.srv.keepAlives() || sc.state == stClosed {
 		sc.close()
 		return

@@ -113,6 +113,7 @@ func (c *fakeConn) SendFile(*os.File, int64, int64, func(eddy.Conn, error)) erro
 func (c *fakeConn) Close() error                       { c.closed = true; return nil }
 func (c *fakeConn) CloseWrite() error                  { return nil }
 func (c *fakeConn) SetIdleTimeout(time.Duration) error { return nil }
+func (c *fakeConn) SetReadPaused(bool)                 {}
 func (c *fakeConn) Context() any                       { return c.ctx }
 func (c *fakeConn) SetContext(v any)                   { c.ctx = v }
 func (c *fakeConn) LocalAddr() net.Addr                { return fakeAddr }

@@ -1,0 +1,113 @@
+package eddy_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// pauseHandler pauses reading in OnOpen and collects what OnData consumes.
+type pauseHandler struct {
+	*counter
+	opened chan eddy.Conn
+	mu     sync.Mutex
+	got    bytes.Buffer
+	calls  atomic.Int64
+}
+
+func (h *pauseHandler) OnOpen(c eddy.Conn) {
+	h.counter.OnOpen(c)
+	c.SetReadPaused(true)
+	h.opened <- c
+}
+
+func (h *pauseHandler) OnData(c eddy.Conn) {
+	h.calls.Add(1)
+	b, _ := c.Next(-1)
+	h.mu.Lock()
+	h.got.Write(b)
+	h.mu.Unlock()
+}
+
+func (h *pauseHandler) received() []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return bytes.Clone(h.got.Bytes())
+}
+
+func setReadPaused(t *testing.T, c eddy.Conn, paused bool) {
+	t.Helper()
+	if err := c.Execute(func(c eddy.Conn) { c.SetReadPaused(paused) }); err != nil {
+		t.Fatalf("Execute(SetReadPaused(%v)): %v", paused, err)
+	}
+}
+
+// While reading is paused the engine takes nothing from the socket: no OnData runs, the kernel's
+// buffers fill and the peer's writes stall (TCP flow control), however long the pause. After the
+// restart every byte arrives, in order.
+func TestReadPausedHoldsThePeerBack(t *testing.T) {
+	t.Parallel() // mostly waiting for the write deadline
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := &pauseHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		sc := <-h.opened
+
+		// More than the kernel's send and receive buffers hold together on loopback (a few MiB
+		// each): with nothing read, the write must stall before its end.
+		msg := pattern(32<<20, 9)
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		n, err := c.Write(msg)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a paused connection took all %d bytes (err %v): reading did not stop", n, err)
+		}
+		if calls := h.calls.Load(); calls != 0 {
+			t.Fatalf("OnData ran %d times while reading was paused", calls)
+		}
+
+		setReadPaused(t, sc, false)
+		c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Write(msg[n:]); err != nil {
+			t.Fatalf("writing the rest after the restart: %v", err)
+		}
+		waitFor(t, func() bool { return len(h.received()) == len(msg) }, "every byte after the restart")
+		if !bytes.Equal(h.received(), msg) {
+			t.Fatal("the bytes received after the restart differ from those sent")
+		}
+	})
+}
+
+// The peer's FIN waits behind a pause too: OnClose does not run while reading is paused, and after
+// the restart the handler gets the last bytes first, then the end.
+func TestReadPausedHoldsThePeersEnd(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := &pauseHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		sc := <-h.opened
+
+		if _, err := c.Write([]byte("last words")); err != nil {
+			t.Fatal(err)
+		}
+		c.CloseWrite()
+		time.Sleep(200 * time.Millisecond)
+		if got := h.received(); len(got) != 0 || h.closed.Load() != 0 {
+			t.Fatalf("while paused: OnData took %q, OnClose ran %d times; want nothing", got, h.closed.Load())
+		}
+
+		setReadPaused(t, sc, false)
+		if err := h.waitClosed(t, 5*time.Second); err != nil && !errors.Is(err, io.EOF) {
+			t.Fatalf("OnClose after the restart: %v; want nil or io.EOF", err)
+		}
+		if got := string(h.received()); got != "last words" {
+			t.Fatalf("OnData took %q before the end; want %q", got, "last words")
+		}
+	})
+}
