@@ -91,13 +91,7 @@ func TestAsyncWriteCallbacksWhileClosing(t *testing.T) {
 				for round := 0; round < 3; round++ {
 					opened := make(chan eddy.Conn, 1)
 					h := &funcHandler{counter: newCounter(), open: func(c eddy.Conn) { opened <- c }}
-					e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(2))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := e.Start(); err != nil {
-						t.Fatal(err)
-					}
+					e := startEngine(t, kind, h, loopback)
 					srv := &server{e: e, addr: e.Addrs()[0].String()}
 					c := srv.dial(t)
 					go io.Copy(io.Discard, c)

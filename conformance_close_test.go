@@ -116,13 +116,7 @@ func (h *openHandler) OnData(c eddy.Conn) { c.Discard(-1) }
 func TestStopClosesConnectionsGracefully(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := &openHandler{counter: newCounter(), write: pattern(1<<20, 5)}
-		e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, h, loopback)
 		addr := e.Addrs()[0].String()
 		const n = 20
 		var clients []net.Conn
@@ -176,13 +170,7 @@ func TestStopClosesConnectionsGracefully(t *testing.T) {
 func TestStopWithDeadlineForcesStuckConnections(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := &openHandler{counter: newCounter(), write: pattern(32<<20, 5)}
-		e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, h, loopback, eddy.WithLoops(1))
 		c, err := net.Dial("tcp", e.Addrs()[0].String()) // never reads: the flush cannot finish
 		if err != nil {
 			t.Fatal(err)

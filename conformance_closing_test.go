@@ -176,13 +176,7 @@ func TestCloseWithStuckFlushIsBounded(t *testing.T) {
 	t.Parallel() // mostly waiting for the 2 s bound
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := &openHandler{counter: newCounter(), write: pattern(32<<20, 5)}
-		e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, h, loopback, eddy.WithLoops(1))
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()

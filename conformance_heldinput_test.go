@@ -3,6 +3,7 @@ package eddy_test
 import (
 	"bytes"
 	"io"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +31,24 @@ func (h *lineReplier) OnData(c eddy.Conn) {
 	}
 }
 
+// heldInputOpts make one loop with small read buffers and low write water marks: the first reply of a
+// lineReplier to the requests of writeThreeLines holds back the input after it.
+var heldInputOpts = []eddy.Option{eddy.WithLoops(1), eddy.WithReadBufferSize(4096),
+	eddy.WithWriteBufferWaterMarks(4<<10, 8<<10)}
+
+// writeThreeLines sends three requests of 4000 bytes and a newline on c, in one write.
+func writeThreeLines(t *testing.T, c net.Conn) {
+	t.Helper()
+	var req []byte
+	for i := 0; i < 3; i++ {
+		req = append(req, bytes.Repeat([]byte{'a' + byte(i)}, 4000)...)
+		req = append(req, '\n')
+	}
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A client sends three requests and half-closes. The first reply puts the output above the high water
 // mark, so the rest of the input is held back by back-pressure; it must still reach OnData before the
 // connection closes, as it does when the peer does not half-close. On epoll (and std) the held-back input
@@ -39,20 +58,12 @@ func TestInputHeldByBackPressureSurvivesPeerEOF(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		const reply = 64 << 10
 		h := &lineReplier{replySize: reply}
-		s := startServer(t, kind, h, eddy.WithLoops(1), eddy.WithReadBufferSize(4096),
-			eddy.WithWriteBufferWaterMarks(4<<10, 8<<10))
+		s := startServer(t, kind, h, heldInputOpts...)
 		for round := 0; round < 5; round++ {
 			h.lines.Store(0)
 			c := s.dial(t)
 			c.SetDeadline(time.Now().Add(10 * time.Second))
-			var req []byte
-			for i := 0; i < 3; i++ {
-				req = append(req, bytes.Repeat([]byte{'a' + byte(i)}, 4000)...)
-				req = append(req, '\n')
-			}
-			if _, err := c.Write(req); err != nil {
-				t.Fatal(err)
-			}
+			writeThreeLines(t, c)
 			c.CloseWrite()
 			got, err := io.ReadAll(c)
 			if err != nil {
@@ -75,19 +86,11 @@ func TestInputHeldByBackPressureSurvivesPeerReset(t *testing.T) {
 		const reply = 64 << 10
 		h := &lineReplier{replySize: reply}
 		k := newCounter()
-		s := startServer(t, kind, &resetLines{h, k}, eddy.WithLoops(1), eddy.WithReadBufferSize(4096),
-			eddy.WithWriteBufferWaterMarks(4<<10, 8<<10))
+		s := startServer(t, kind, &resetLines{h, k}, heldInputOpts...)
 		for round := 0; round < 5; round++ {
 			h.lines.Store(0)
 			c := s.dial(t)
-			var req []byte
-			for i := 0; i < 3; i++ {
-				req = append(req, bytes.Repeat([]byte{'a' + byte(i)}, 4000)...)
-				req = append(req, '\n')
-			}
-			if _, err := c.Write(req); err != nil {
-				t.Fatal(err)
-			}
+			writeThreeLines(t, c)
 			c.SetLinger(0) // close sends RST
 			c.Close()
 			k.waitClosed(t, 10*time.Second)

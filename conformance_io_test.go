@@ -12,6 +12,20 @@ import (
 	"github.com/eddyio/eddy"
 )
 
+// awaitReport waits up to 5 s for the problems a handler found and sent on report, and fails the test
+// with them, after prefix; it fails at once, naming ran, when none come.
+func awaitReport(t *testing.T, report <-chan []string, prefix, ran string) {
+	t.Helper()
+	select {
+	case bad := <-report:
+		if len(bad) > 0 {
+			t.Errorf("%s\n\t%s", prefix, strings.Join(bad, "\n\t"))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s did not run", ran)
+	}
+}
+
 // The inbound methods at the edges of their arguments, as conn.go documents them: Peek and Next take all
 // for n <= 0, return what there is with io.ErrShortBuffer for n > Buffered (Next consuming it), Discard
 // takes all for n < 0, nothing for 0, and at most Buffered.
@@ -76,14 +90,7 @@ func TestInboundArgumentEdges(t *testing.T) {
 		c := s.dial(t)
 		c.Write([]byte("hello world"))
 		for i := 0; i < 2; i++ {
-			select {
-			case bad := <-report:
-				if len(bad) > 0 {
-					t.Errorf("round %d:\n\t%s", i, strings.Join(bad, "\n\t"))
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("round %d did not run", i)
-			}
+			awaitReport(t, report, fmt.Sprintf("round %d:", i), fmt.Sprintf("round %d", i))
 			if i == 0 {
 				c.SetReadDeadline(time.Now().Add(5 * time.Second))
 				c.Read(make([]byte, 1))
@@ -134,14 +141,7 @@ func TestEmptyWritesAndCloseWriteThenOps(t *testing.T) {
 		}}
 		s := startServer(t, kind, h)
 		c := s.dial(t)
-		select {
-		case bad := <-report:
-			if len(bad) > 0 {
-				t.Errorf("\n\t%s", strings.Join(bad, "\n\t"))
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("OnOpen did not run")
-		}
+		awaitReport(t, report, "", "OnOpen")
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		got, err := io.ReadAll(c)
 		if err != nil || string(got) != "abcd" {

@@ -84,13 +84,7 @@ func TestCallbackOrderWhileStopping(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		for round := 0; round < 30; round++ {
 			h := &orderHandler{state: map[eddy.Conn]int{}}
-			e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(2))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Start(); err != nil {
-				t.Fatal(err)
-			}
+			e := startEngine(t, kind, h, loopback)
 			addr := e.Addrs()[0].String()
 			var wg sync.WaitGroup
 			for i := 0; i < 20; i++ {

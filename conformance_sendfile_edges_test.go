@@ -51,14 +51,7 @@ func TestSendFileEdges(t *testing.T) {
 		}}
 		s := startServer(t, kind, h)
 		c := s.dial(t)
-		select {
-		case bad := <-report:
-			if len(bad) > 0 {
-				t.Errorf("\n\t%s", strings.Join(bad, "\n\t"))
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("OnOpen did not run")
-		}
+		awaitReport(t, report, "", "OnOpen")
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		got, _ := io.ReadAll(c)
 		if !strings.HasPrefix(string(got), "a234b") {

@@ -32,16 +32,27 @@ type server struct {
 	addr string
 }
 
-func startServer(t *testing.T, kind eddy.EngineKind, h eddy.Handler, opts ...eddy.Option) *server {
+// startEngine makes and starts an engine of kind with two loops (opts come after, and may change that)
+// on listeners (nil for none); the caller stops it.
+func startEngine(t *testing.T, kind eddy.EngineKind, h eddy.Handler, listeners []string, opts ...eddy.Option) *eddy.Engine {
 	t.Helper()
 	opts = append([]eddy.Option{eddy.WithEngine(kind), eddy.WithLoops(2)}, opts...)
-	e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, opts...)
+	e, err := eddy.New(h, listeners, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// loopback is the listener of a test server: a free TCP port on 127.0.0.1.
+var loopback = []string{"tcp://127.0.0.1:0"}
+
+func startServer(t *testing.T, kind eddy.EngineKind, h eddy.Handler, opts ...eddy.Option) *server {
+	t.Helper()
+	e := startEngine(t, kind, h, loopback, opts...)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -61,14 +61,7 @@ func (h *r2Counter) OnData(c eddy.Conn)       { c.Discard(-1) }
 
 func r2Client(t *testing.T, kind eddy.EngineKind, h eddy.Handler, opts ...eddy.Option) *eddy.Engine {
 	t.Helper()
-	opts = append([]eddy.Option{eddy.WithEngine(kind), eddy.WithLoops(2)}, opts...)
-	e, err := eddy.New(h, nil, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
+	e := startEngine(t, kind, h, nil, opts...)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -228,13 +221,7 @@ func TestDialDuringAndAfterStop(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		addr := r2Blackhole(t)
 		h := &r2Counter{}
-		e, err := eddy.New(h, nil, eddy.WithEngine(kind), eddy.WithLoops(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, h, nil)
 		f := e.Dial(context.Background(), "tcp://"+addr)
 		time.Sleep(100 * time.Millisecond)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -246,7 +233,7 @@ func TestDialDuringAndAfterStop(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("Stop took %v with a dial in progress", d)
 		}
-		_, err = f.Await(ctx)
+		_, err := f.Await(ctx)
 		var oe *eddy.OpError
 		if !errors.Is(err, eddy.ErrEngineStopped) || !errors.As(err, &oe) || oe.Op != "dial" {
 			t.Errorf("dial in progress at Stop: %v (%T), want an *OpError dial wrapping ErrEngineStopped", err, err)
@@ -457,13 +444,7 @@ func TestDialRacesCancelAndStop(t *testing.T) {
 		runtime.GC()
 		base := r2FDs()
 		h := &r2Counter{}
-		e, err := eddy.New(h, nil, eddy.WithEngine(kind), eddy.WithLoops(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, h, nil)
 		const n = 40
 		var ok, failed atomic.Int64
 		var wg sync.WaitGroup

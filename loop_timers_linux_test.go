@@ -121,13 +121,7 @@ func TestManyTimersWithStops(t *testing.T) {
 // made on a stopped loop does), and so a Sleep future pending at Stop still completes.
 func TestTimerPendingAtStopStillFires(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		e, err := eddy.New(eddy.BaseHandler{}, nil, eddy.WithEngine(kind), eddy.WithLoops(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, eddy.BaseHandler{}, nil, eddy.WithLoops(1))
 		l := e.Loops()[0]
 		fired := make(chan struct{})
 		l.AfterFunc(200*time.Millisecond, func() { close(fired) })
@@ -151,13 +145,7 @@ func TestTimerPendingAtStopStillFires(t *testing.T) {
 // A timer made on a stopped loop and then stopped leaves nothing running behind it.
 func TestStoppedTimerOnStoppedLoopLeavesNoGoroutine(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		e, err := eddy.New(eddy.BaseHandler{}, nil, eddy.WithEngine(kind), eddy.WithLoops(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, eddy.BaseHandler{}, nil, eddy.WithLoops(1))
 		l := e.Loops()[0]
 		if err := e.Stop(context.Background()); err != nil {
 			t.Fatal(err)
@@ -186,13 +174,7 @@ func TestStoppedTimerOnStoppedLoopLeavesNoGoroutine(t *testing.T) {
 // loop or, once it has stopped, on the caller).
 func TestExecuteDuringStopRunsEveryFunction(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		e, err := eddy.New(eddy.BaseHandler{}, nil, eddy.WithEngine(kind), eddy.WithLoops(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, eddy.BaseHandler{}, nil)
 		loops := e.Loops()
 		var submitted, ran atomic.Int64
 		var wg sync.WaitGroup

@@ -87,13 +87,7 @@ func TestStopAcceptingAdoptedListener(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr := ln.Addr().String()
-		e, err := eddy.New(newEcho(false), nil, eddy.WithEngine(kind), eddy.WithLoops(2), eddy.WithListeners(ln))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		e := startEngine(t, kind, newEcho(false), nil, eddy.WithListeners(ln))
 		defer e.Stop(context.Background())
 		old, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {

@@ -25,84 +25,53 @@ func (review3Amp) OnData(c Conn) {
 
 func review3AmpClients(t *testing.T, addr string, conns, size int, slow bool) {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-				rc.Control(func(fd uintptr) { // a small window: the server's output backs up
-					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8<<10)
-				})
-				return nil
-			}}
-			c, err := d.Dial("tcp", addr)
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		rc.Control(func(fd uintptr) { // a small window: the server's output backs up
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8<<10)
+		})
+		return nil
+	}}
+	eachConn(t, d, addr, conns, 20*time.Second, func(i int, c net.Conn) error {
+		r := rand.New(rand.NewPCG(uint64(i), 9))
+		msg := randomBytes(r, size)
+		go writePieces(c, msg, rand.New(rand.NewPCG(uint64(i), 10)), 8<<10)
+		// Each OnData wrote a 4-byte length k and then three copies of the next k bytes of msg.
+		var got []byte
+		buf := make([]byte, 4<<10)
+		rest := msg
+		for len(rest) > 0 {
+			n, err := c.Read(buf)
+			got = append(got, buf[:n]...)
+			for len(got) >= 4 {
+				k := int(got[0])<<24 | int(got[1])<<16 | int(got[2])<<8 | int(got[3])
+				if len(got) < 4+3*k {
+					break
+				}
+				if k == 0 || k > len(rest) {
+					return io.ErrUnexpectedEOF
+				}
+				for j := 0; j < 3; j++ {
+					if !bytes.Equal(got[4+j*k:4+(j+1)*k], rest[:k]) {
+						return io.ErrUnexpectedEOF
+					}
+				}
+				got, rest = got[4+3*k:], rest[k:]
+			}
 			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			r := rand.New(rand.NewPCG(uint64(i), 9))
-			msg := make([]byte, size)
-			for j := range msg {
-				msg[j] = byte(r.Uint32())
-			}
-			go func() {
-				r := rand.New(rand.NewPCG(uint64(i), 10))
-				for rest := msg; len(rest) > 0; {
-					n := min(len(rest), 1+r.IntN(8<<10))
-					if _, err := c.Write(rest[:n]); err != nil {
-						return
-					}
-					rest = rest[n:]
+				if len(rest) > 0 {
+					return err
 				}
-			}()
-			// Each OnData wrote a 4-byte length k and then three copies of the next k bytes of msg.
-			var got []byte
-			buf := make([]byte, 4<<10)
-			rest := msg
-			for len(rest) > 0 {
-				n, err := c.Read(buf)
-				got = append(got, buf[:n]...)
-				for len(got) >= 4 {
-					k := int(got[0])<<24 | int(got[1])<<16 | int(got[2])<<8 | int(got[3])
-					if len(got) < 4+3*k {
-						break
-					}
-					if k == 0 || k > len(rest) {
-						errs <- io.ErrUnexpectedEOF
-						return
-					}
-					for j := 0; j < 3; j++ {
-						if !bytes.Equal(got[4+j*k:4+(j+1)*k], rest[:k]) {
-							errs <- io.ErrUnexpectedEOF
-							return
-						}
-					}
-					got, rest = got[4+3*k:], rest[k:]
-				}
-				if err != nil {
-					if len(rest) > 0 {
-						errs <- err
-					}
-					return
-				}
-				if slow && r.IntN(2) == 0 {
-					time.Sleep(200 * time.Microsecond)
-				}
+				return nil
 			}
-			if len(rest) != 0 {
-				errs <- io.ErrShortBuffer
+			if slow && r.IntN(2) == 0 {
+				time.Sleep(200 * time.Microsecond)
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		if len(rest) != 0 {
+			return io.ErrShortBuffer
+		}
+		return nil
+	})
 }
 
 // Back-pressure on tiny rings: 16 connections whose replies are three times their input, low water
@@ -111,44 +80,40 @@ func review3AmpClients(t *testing.T, addr string, conns, size int, slow bool) {
 // connection may stall.
 func TestUringBackPressureOnTinyRings(t *testing.T) {
 	requireUring(t)
-	for _, incremental := range []bool{true, false} {
-		name := map[bool]string{true: "incremental", false: "plain"}[incremental]
-		t.Run(name, func(t *testing.T) {
-			withRingSizes(t, 8, 16, 8, incremental)
-			e, addr := startUring(t, review3Amp{}, WithReadBufferSize(4096), WithWriteBufferWaterMarks(2<<10, 8<<10))
-			l := e.impl.(*uringEngine).loops[0]
-			stop, sampled := make(chan struct{}), make(chan int, 1)
-			go func() { // how often a connection was found paused (pause and resume are what this exercises)
-				paused := 0
-				for {
-					select {
-					case <-stop:
-						sampled <- paused
-						return
-					case <-time.After(200 * time.Microsecond):
-					}
-					done := make(chan struct{})
-					if l.submit(func(any) {
-						for _, c := range l.conns {
-							if c != nil && c.readPaused != 0 {
-								paused++
-							}
-						}
-						close(done)
-					}, nil) == nil {
-						<-done
-					}
+	forEachBufRing(t, 8, 16, 8, func(t *testing.T, _ bool) {
+		e, addr := startUring(t, review3Amp{}, WithReadBufferSize(4096), WithWriteBufferWaterMarks(2<<10, 8<<10))
+		l := e.impl.(*uringEngine).loops[0]
+		stop, sampled := make(chan struct{}), make(chan int, 1)
+		go func() { // how often a connection was found paused (pause and resume are what this exercises)
+			paused := 0
+			for {
+				select {
+				case <-stop:
+					sampled <- paused
+					return
+				case <-time.After(200 * time.Microsecond):
 				}
-			}()
-			stopSampling := sync.OnceFunc(func() { close(stop) })
-			defer stopSampling()
-			review3AmpClients(t, addr, 16, 128<<10, true)
-			stopSampling()
-			paused := <-sampled
-			var st urStats
-			onLoop(t, l, func() { st = l.stats })
-			t.Logf("paused connections seen %d times; counters %+v", paused, st)
-			// (The sampling is coarse: a run that never catches a pause is not a failure.)
-		})
-	}
+				done := make(chan struct{})
+				if l.submit(func(any) {
+					for _, c := range l.conns {
+						if c != nil && c.readPaused != 0 {
+							paused++
+						}
+					}
+					close(done)
+				}, nil) == nil {
+					<-done
+				}
+			}
+		}()
+		stopSampling := sync.OnceFunc(func() { close(stop) })
+		defer stopSampling()
+		review3AmpClients(t, addr, 16, 128<<10, true)
+		stopSampling()
+		paused := <-sampled
+		var st urStats
+		onLoop(t, l, func() { st = l.stats })
+		t.Logf("paused connections seen %d times; counters %+v", paused, st)
+		// (The sampling is coarse: a run that never catches a pause is not a failure.)
+	})
 }

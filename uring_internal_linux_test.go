@@ -66,44 +66,25 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// echoConcurrently runs conns clients at once, each sending size random bytes in random pieces while
-// reading the echo back, and fails on any difference.
-func echoConcurrently(t *testing.T, addr string, conns, size int) {
+// eachConn runs f for clients 0 to n-1 at once, each on its own connection to addr, dialled with d and
+// given a deadline within from then, and fails the test on any error one returns.
+func eachConn(t *testing.T, d *net.Dialer, addr string, n int, within time.Duration, f func(i int, c net.Conn) error) {
 	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for i := 0; i < conns; i++ {
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			c, err := d.Dial("tcp", addr)
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer c.Close()
-			c.SetDeadline(time.Now().Add(30 * time.Second))
-			r := rand.New(rand.NewPCG(uint64(i), 1))
-			msg := make([]byte, size)
-			for j := range msg {
-				msg[j] = byte(r.Uint32())
-			}
-			go func() {
-				for rest := msg; len(rest) > 0; {
-					n := min(len(rest), 1+r.IntN(16<<10))
-					if _, err := c.Write(rest[:n]); err != nil {
-						return
-					}
-					rest = rest[n:]
-				}
-			}()
-			got := make([]byte, size)
-			if _, err := io.ReadFull(c, got); err != nil {
+			c.SetDeadline(time.Now().Add(within))
+			if err := f(i, c); err != nil {
 				errs <- err
-				return
-			}
-			if !bytes.Equal(got, msg) {
-				errs <- io.ErrUnexpectedEOF
 			}
 		}()
 	}
@@ -114,36 +95,84 @@ func echoConcurrently(t *testing.T, addr string, conns, size int) {
 	}
 }
 
+// randomBytes returns size bytes drawn from r.
+func randomBytes(r *rand.Rand, size int) []byte {
+	b := make([]byte, size)
+	for j := range b {
+		b[j] = byte(r.Uint32())
+	}
+	return b
+}
+
+// writePieces writes msg to c in pieces of 1 to most bytes drawn from r, and stops at the first error.
+func writePieces(c net.Conn, msg []byte, r *rand.Rand, most int) {
+	for rest := msg; len(rest) > 0; {
+		n := min(len(rest), 1+r.IntN(most))
+		if _, err := c.Write(rest[:n]); err != nil {
+			return
+		}
+		rest = rest[n:]
+	}
+}
+
+// echoConcurrently runs conns clients at once, each sending size random bytes in random pieces while
+// reading the echo back, and fails on any difference.
+func echoConcurrently(t *testing.T, addr string, conns, size int) {
+	t.Helper()
+	eachConn(t, &net.Dialer{Timeout: 5 * time.Second}, addr, conns, 30*time.Second, func(i int, c net.Conn) error {
+		r := rand.New(rand.NewPCG(uint64(i), 1))
+		msg := randomBytes(r, size)
+		go writePieces(c, msg, r, 16<<10)
+		got := make([]byte, size)
+		if _, err := io.ReadFull(c, got); err != nil {
+			return err
+		}
+		if !bytes.Equal(got, msg) {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	})
+}
+
+// forEachBufRing runs f as a subtest per kind of buffer ring, incremental and plain, with the engines
+// the test starts using rings of sq SQEs, cq CQEs and bufs receive buffers (see withRingSizes).
+func forEachBufRing(t *testing.T, sq, cq, bufs uint32, f func(t *testing.T, incremental bool)) {
+	t.Helper()
+	for _, incremental := range []bool{true, false} {
+		name := map[bool]string{true: "incremental", false: "plain"}[incremental]
+		t.Run(name, func(t *testing.T) {
+			withRingSizes(t, sq, cq, bufs, incremental)
+			f(t, incremental)
+		})
+	}
+}
+
 func TestUringTinyRingsStillEchoEverything(t *testing.T) {
 	requireUring(t)
 	// 8 SQEs, 16 CQEs and 8 receive buffers of 4 KiB for 64 busy connections: the SQ fills within every
 	// iteration, the CQ overflows into the kernel's backlog (which ends multishot operations) and the
 	// buffer ring runs dry (ENOBUFS ends the receives); every one of them must be re-armed and no byte lost.
 	// Both kinds of buffer ring: incremental (6.12, the default) and plain (the fallback).
-	for _, incremental := range []bool{true, false} {
-		name := map[bool]string{true: "incremental", false: "plain"}[incremental]
-		t.Run(name, func(t *testing.T) {
-			withRingSizes(t, 8, 16, 8, incremental)
-			base := openFDs(t)
-			e, addr := startUring(t, plainEcho{}, WithReadBufferSize(4096))
-			echoConcurrently(t, addr, 64, 256<<10)
-			if err := e.Stop(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			l := e.impl.(*uringEngine).loops[0]
-			t.Logf("incremental ring: %v; loop counters: %+v", l.bufOff != nil, l.stats)
-			if incremental && l.bufOff == nil && kernelAtLeast612() {
-				t.Error("the kernel has IOU_PBUF_RING_INC but the ring is plain")
-			}
-			if l.stats.sqFull == 0 || l.stats.recvENOBUFS == 0 {
-				t.Errorf("the tiny rings did not exercise the full SQ (%d) and ENOBUFS (%d) paths",
-					l.stats.sqFull, l.stats.recvENOBUFS)
-			}
-			if n := openFDs(t); n > base {
-				t.Errorf("%d descriptors open after Stop, %d before Start", n, base)
-			}
-		})
-	}
+	forEachBufRing(t, 8, 16, 8, func(t *testing.T, incremental bool) {
+		base := openFDs(t)
+		e, addr := startUring(t, plainEcho{}, WithReadBufferSize(4096))
+		echoConcurrently(t, addr, 64, 256<<10)
+		if err := e.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		l := e.impl.(*uringEngine).loops[0]
+		t.Logf("incremental ring: %v; loop counters: %+v", l.bufOff != nil, l.stats)
+		if incremental && l.bufOff == nil && kernelAtLeast612() {
+			t.Error("the kernel has IOU_PBUF_RING_INC but the ring is plain")
+		}
+		if l.stats.sqFull == 0 || l.stats.recvENOBUFS == 0 {
+			t.Errorf("the tiny rings did not exercise the full SQ (%d) and ENOBUFS (%d) paths",
+				l.stats.sqFull, l.stats.recvENOBUFS)
+		}
+		if n := openFDs(t); n > base {
+			t.Errorf("%d descriptors open after Stop, %d before Start", n, base)
+		}
+	})
 }
 
 // kernelAtLeast612 reports whether the kernel is 6.12 or later (incremental buffer rings).
@@ -236,37 +265,18 @@ func warmBuffers(w *urBufWindow) int {
 // pingPong runs rounds round trips of size-byte messages on each of conns connections at once.
 func pingPong(t *testing.T, addr string, conns, rounds, size int) {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			if err != nil {
-				errs <- err
-				return
+	eachConn(t, &net.Dialer{Timeout: 5 * time.Second}, addr, conns, 30*time.Second, func(i int, c net.Conn) error {
+		msg, got := bytes.Repeat([]byte{byte(i)}, size), make([]byte, size)
+		for r := 0; r < rounds; r++ {
+			if _, err := c.Write(msg); err != nil {
+				return err
 			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(30 * time.Second))
-			msg, got := bytes.Repeat([]byte{byte(i)}, size), make([]byte, size)
-			for r := 0; r < rounds; r++ {
-				if _, err := c.Write(msg); err != nil {
-					errs <- err
-					return
-				}
-				if _, err := io.ReadFull(c, got); err != nil {
-					errs <- err
-					return
-				}
+			if _, err := io.ReadFull(c, got); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})
 }
 
 func TestUringRecvBuffersReuseTheWindow(t *testing.T) {
@@ -275,24 +285,20 @@ func TestUringRecvBuffersReuseTheWindow(t *testing.T) {
 	// than 32 KiB (8 receives) arrive in one iteration, so the kernel must keep reusing the window's
 	// buffers (two of 64 KiB on an incremental ring, 64 of 16 KiB on a plain one) instead of cycling
 	// through, and making resident, the whole ring.
-	for _, incremental := range []bool{true, false} {
-		name := map[bool]string{true: "incremental", false: "plain"}[incremental]
-		t.Run(name, func(t *testing.T) {
-			withRingSizes(t, urSQEntries, urCQEntries, 0, incremental)
-			e, addr := startUring(t, plainEcho{})
-			pingPong(t, addr, 8, 2048, 4096)
-			l := e.impl.(*uringEngine).loops[0]
-			var warm, window, entries int
-			onLoop(t, l, func() { warm, window, entries = warmBuffers(&l.bufWin), l.bufWin.window, int(l.bufs.Entries()) })
-			t.Logf("%d of %d buffers warm, window %d; counters %+v", warm, entries, window, l.stats)
-			if l.stats.recvENOBUFS == 0 && warm > l.bufWin.minWindow {
-				t.Errorf("%d buffers were posted; the window is %d", warm, l.bufWin.minWindow)
-			}
-			if warm > entries/4 {
-				t.Errorf("%d of %d buffers were posted: the ring is cycled through", warm, entries)
-			}
-		})
-	}
+	forEachBufRing(t, urSQEntries, urCQEntries, 0, func(t *testing.T, _ bool) {
+		e, addr := startUring(t, plainEcho{})
+		pingPong(t, addr, 8, 2048, 4096)
+		l := e.impl.(*uringEngine).loops[0]
+		var warm, window, entries int
+		onLoop(t, l, func() { warm, window, entries = warmBuffers(&l.bufWin), l.bufWin.window, int(l.bufs.Entries()) })
+		t.Logf("%d of %d buffers warm, window %d; counters %+v", warm, entries, window, l.stats)
+		if l.stats.recvENOBUFS == 0 && warm > l.bufWin.minWindow {
+			t.Errorf("%d buffers were posted; the window is %d", warm, l.bufWin.minWindow)
+		}
+		if warm > entries/4 {
+			t.Errorf("%d of %d buffers were posted: the ring is cycled through", warm, entries)
+		}
+	})
 }
 
 func TestUringRecvWindowGrowsWhenDryAndShrinksWhenQuiet(t *testing.T) {
