@@ -23,3 +23,6 @@ func splitAddr(s string) (network, address string, err error) {
 	}
 	return network, address, nil
 }
+
+// maxLoops is the most event loops an engine takes (eddy.WithLoops): the bound of every --loops.
+const maxLoops = 1024

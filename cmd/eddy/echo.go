@@ -25,7 +25,7 @@ var echoCommand = command{
 		fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 		fs.StringVar(&cfg.addr, "addr", "tcp://127.0.0.1:9000", "listen `address`: tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
-		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops (0: one per GOMAXPROCS)")
+		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with a goroutine per connection on package net instead of eddy (the comparison peer)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
 		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runEcho(ctx, cfg, stderr) }
@@ -54,8 +54,8 @@ const baselineBufferSize = 4 << 10
 
 // runEcho checks cfg, serves until ctx is done or cfg.duration has passed, and logs to stderr.
 func runEcho(ctx context.Context, cfg echoConfig, stderr io.Writer) error {
-	if cfg.loops < 0 {
-		return usagef("echo", "--loops %d: want 0 or more", cfg.loops)
+	if cfg.loops < 0 || cfg.loops > maxLoops {
+		return usagef("echo", "--loops %d: want 0..%d", cfg.loops, maxLoops)
 	}
 	if cfg.duration < 0 {
 		return usagef("echo", "--duration %v: want 0 or more", cfg.duration)

@@ -28,7 +28,7 @@ var helloCommand = command{
 		fs.StringVar(&cfg.addr, "addr", "tcp://127.0.0.1:8080", "listen `address`: host:port, tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
 		fs.StringVar(&cfg.style, "style", "native", "handler `style`: native (on the event loop) or nethttp (a net/http handler on the worker pool)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
-		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops (0: one per GOMAXPROCS)")
+		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with net/http's own server instead of eddy's http1 (the comparison peer)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
 		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runHello(ctx, cfg, stderr) }
@@ -56,8 +56,8 @@ func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
 	switch {
 	case cfg.style != "native" && cfg.style != "nethttp":
 		return usagef("hello", "--style %q: want native or nethttp", cfg.style)
-	case cfg.loops < 0:
-		return usagef("hello", "--loops %d: want 0 or more", cfg.loops)
+	case cfg.loops < 0 || cfg.loops > maxLoops:
+		return usagef("hello", "--loops %d: want 0..%d", cfg.loops, maxLoops)
 	case cfg.duration < 0:
 		return usagef("hello", "--duration %v: want 0 or more", cfg.duration)
 	}
@@ -109,6 +109,7 @@ func serveHello(ctx context.Context, cfg helloConfig, ready func(listening)) err
 		srv.Handler = helloMux()
 	}
 	if err := srv.Start(); err != nil {
+		srv.Close() // stops the worker pool the server made for its handlers
 		return err
 	}
 	// With auto the engine picks uring or epoll itself; the log says "auto" then.

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // startHello serves cfg on a free loopback port until the test ends and returns the base URL. The cleanup
@@ -104,4 +107,21 @@ func TestHelloCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveHello cleans up after a server that cannot start (the port is taken): the worker pool that
+// http1.Server made for the nethttp style's handlers is stopped, as serveFiles does it.
+func TestHelloFailedStartLeaksNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	opt := goleak.IgnoreCurrent()
+	cfg := helloConfig{addr: ln.Addr().String(), style: "nethttp", engine: "std"}
+	err = serveHello(context.Background(), cfg, func(listening) { t.Error("ready called") })
+	if err == nil {
+		t.Fatal("serveHello on a taken port: no error")
+	}
+	goleak.VerifyNone(t, opt)
 }

@@ -20,12 +20,21 @@ import (
 // drive the load on the engine's loops: no goroutine per connection. The echo mode is in load_echo.go,
 // the http mode in load_http.go, the idle variant (--hold) in load_hold.go; load_run.go and load_shard.go
 // hold what they share.
+//
+// A run fails (exit 1) when it counted an error or completed no round trip. The requests still unanswered
+// when the window closes are reported as pending; those sent (or, with --rate, scheduled) more than
+// --timeout before are errors, and so are all of them in a run that got no reply at all: a server that
+// does not answer, or answers short (an echo missing a byte, a body shorter than its Content-Length),
+// fails the run rather than passing with no errors.
 var loadCommand = command{
 	name:    "load",
 	summary: "drive an echo or HTTP/1.1 server with many connections from an eddy engine, verify every reply and report throughput and latency",
 	usage: "eddy load [--mode echo|http] [--addr 127.0.0.1:9000 | --url http://host:port/path] [--engine auto|epoll|uring|std] [--loops N]\n" +
 		"\t[--conns N] [--pipeline N] [--size B] [--method GET|POST|HEAD] [--body-size B]\n" +
-		"\t[--duration D] [--requests N] [--rate R] [--hold D] [--json]",
+		"\t[--duration D] [--requests N] [--rate R] [--hold D] [--timeout D] [--json]\n" +
+		"\nIt fails (exit 1) when it counts an error or completes no round trip. Requests still unanswered\n" +
+		"when the window closes are reported as pending; those unanswered for longer than --timeout are\n" +
+		"errors, and so are all of them when no request at all was answered.",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg loadConfig
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)
@@ -33,7 +42,7 @@ var loadCommand = command{
 		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "server `address`: host:port, tcp://host:port, tcp4://, tcp6:// or unix:///path (in http mode, where to connect instead of the URL's host)")
 		fs.StringVar(&cfg.url, "url", "", "http mode: the `URL` to request, http://host[:port]/path (default http://<addr>/); implies --mode http")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine` of the load generator: auto, epoll, uring or std")
-		fs.IntVar(&cfg.loops, "loops", 1, "event loops of the load generator (one per core it may use)")
+		fs.IntVar(&cfg.loops, "loops", 1, "event loops of the load generator (one per core it may use), up to 1024")
 		fs.IntVar(&cfg.conns, "conns", 100, "number of connections")
 		fs.IntVar(&cfg.pipeline, "pipeline", 1, "requests (messages) in flight per connection")
 		fs.IntVar(&cfg.size, "size", 64, "echo mode: message size in `bytes`")
@@ -44,7 +53,7 @@ var loadCommand = command{
 		fs.Int64Var(&cfg.requests, "requests", 0, "stop after this many round trips (requests) in all (0: no limit)")
 		fs.Float64Var(&cfg.rate, "rate", 0, "open loop: send this many `requests` per second in all, on a fixed schedule, whatever the replies (0: closed loop, as fast as the server answers)")
 		fs.DurationVar(&cfg.hold, "hold", 0, "echo mode, idle: open every connection, echo once on each, then hold them all open for this `duration`, echo once more and close them")
-		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, and on the echoes of --hold")
+		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, on the echoes of --hold, and on each request: one still unanswered when the window closes, this long after it was sent, is an error")
 		fs.IntVar(&cfg.dialers, "dialers", 128, "connects in flight at once while opening the connections")
 		fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 		fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator to `file`")
@@ -97,6 +106,9 @@ func (cfg *loadConfig) check() error {
 	if cfg.requests > 0 && !cfg.durationSet {
 		cfg.duration = 0
 	}
+	if _, _, err := splitAddr(cfg.addr); err != nil {
+		return usagef("load", "--addr: %v", err)
+	}
 	switch cfg.mode {
 	case "echo":
 		if cfg.url != "" {
@@ -109,11 +121,14 @@ func (cfg *loadConfig) check() error {
 			return usagef("load", "--method %q: want GET, POST or HEAD", cfg.method)
 		}
 		if cfg.url == "" {
-			_, address, err := splitAddr(cfg.addr)
-			if err != nil || strings.HasPrefix(cfg.addr, "unix://") {
-				return usagef("load", "--mode http: give --url for a unix socket address")
+			network, address, _ := splitAddr(cfg.addr) // checked above
+			if network == "unix" {
+				return usagef("load", "--mode http --addr %s: give --url for a unix socket address", cfg.addr)
 			}
 			cfg.url = "http://" + address + "/"
+		}
+		if _, err := parseURL(cfg.url); err != nil {
+			return usagef("load", "%v", err)
 		}
 		if cfg.hold > 0 {
 			return usagef("load", "--hold is for --mode echo")
@@ -121,15 +136,12 @@ func (cfg *loadConfig) check() error {
 	default:
 		return usagef("load", "--mode %q: want echo or http", cfg.mode)
 	}
-	if _, _, err := splitAddr(cfg.addr); err != nil {
-		return usagef("load", "--addr: %v", err)
-	}
 	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
 		return usagef("load", "--engine %q: want auto, epoll, uring or std", cfg.engine)
 	}
 	switch {
-	case cfg.loops < 1 || cfg.loops > 1024:
-		return usagef("load", "--loops %d: want 1..1024", cfg.loops)
+	case cfg.loops < 1 || cfg.loops > maxLoops:
+		return usagef("load", "--loops %d: want 1..%d", cfg.loops, maxLoops)
 	case cfg.conns < 1:
 		return usagef("load", "--conns %d: want at least 1", cfg.conns)
 	case cfg.conns < cfg.loops:
@@ -160,7 +172,8 @@ func (cfg *loadConfig) check() error {
 	return nil
 }
 
-// runLoad runs the configured mode, prints its report to stdout and fails when any error was counted.
+// runLoad runs the configured mode, prints its report to stdout and fails when any error was counted, or
+// when not one round trip completed.
 func runLoad(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 	if err := cfg.check(); err != nil {
 		return err
@@ -193,8 +206,11 @@ func runLoad(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) erro
 	} else {
 		r.writeText(stdout)
 	}
-	if r.Errors > 0 {
-		return fmt.Errorf("%d errors (%d mismatched replies, %d bad statuses); first: %s", r.Errors, r.Mismatches, r.StatusErrors, r.FirstError)
+	switch {
+	case r.Errors > 0:
+		return fmt.Errorf("%d errors %s; first: %s", r.Errors, r.errorKinds(), r.FirstError)
+	case r.RoundTrips == 0:
+		return fmt.Errorf("no round trip completed in the %.2fs window", r.Seconds)
 	}
 	return nil
 }
@@ -244,7 +260,7 @@ func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport
 		stopProgress = func() { close(stop); <-done }
 	}
 	r.await(cfg.duration)
-	r.stopped.Store(true)
+	r.endWindow()
 	elapsed := time.Since(start)
 	if cfg.duration > 0 {
 		elapsed = min(elapsed, cfg.duration)
@@ -292,12 +308,20 @@ type loadReport struct {
 	RoundTripsPerSec float64 `json:"round_trips_per_sec"`
 	Bytes            uint64  `json:"bytes"` // bytes echoed and verified (echo), response bytes read (http)
 	Latency          latency `json:"latency"`
-	// Errors counts every failure: dials, resets, early closes, mismatched replies, bad statuses and
-	// responses that do not parse.
+	// Pending counts the requests still unanswered when the window closed, PendingOldest how long the
+	// oldest of them had been (from when it was sent, or scheduled with --rate).
+	Pending       uint64 `json:"pending"`
+	PendingOldest int64  `json:"pending_oldest_ns"`
+	// Errors counts every failure: dials, resets, early closes, mismatched replies, bad statuses,
+	// responses that do not parse and unanswered requests.
 	Errors       uint64 `json:"errors"`
 	Mismatches   uint64 `json:"mismatches"`    // replies whose bytes differ from what was sent
 	StatusErrors uint64 `json:"status_errors"` // responses with an unexpected status
-	FirstError   string `json:"first_error,omitempty"`
+	// Unanswered counts the pending requests that are errors: those unanswered for longer than --timeout,
+	// or all of them when no round trip completed; in idle mode (--hold), the echoes unanswered after
+	// --timeout.
+	Unanswered uint64 `json:"unanswered"`
+	FirstError string `json:"first_error,omitempty"`
 }
 
 // writeText prints the report for people, one aspect a line.
@@ -321,10 +345,25 @@ func (r *loadReport) writeText(w io.Writer) {
 	d := func(ns int64) time.Duration { return roundSignificant(time.Duration(ns), 3) }
 	l := r.Latency
 	fmt.Fprintf(w, "latency      p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  mean %v\n", d(l.P50), d(l.P90), d(l.P99), d(l.P999), d(l.Max), d(l.Mean))
-	fmt.Fprintf(w, "errors       %d (%d mismatched replies, %d bad statuses)\n", r.Errors, r.Mismatches, r.StatusErrors)
+	if r.Pending > 0 {
+		fmt.Fprintf(w, "pending      %d unanswered when the window closed, the oldest for %v\n", r.Pending, d(r.PendingOldest))
+	} else {
+		fmt.Fprintf(w, "pending      0\n")
+	}
+	fmt.Fprintf(w, "errors       %d %s\n", r.Errors, r.errorKinds())
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error  %s\n", r.FirstError)
 	}
+}
+
+// errorKinds counts the kinds of error named apart: "(1 mismatched replies, 0 bad statuses)", and the
+// unanswered requests when there are any.
+func (r *loadReport) errorKinds() string {
+	s := fmt.Sprintf("(%d mismatched replies, %d bad statuses", r.Mismatches, r.StatusErrors)
+	if r.Unanswered > 0 {
+		s += fmt.Sprintf(", %d unanswered", r.Unanswered)
+	}
+	return s + ")"
 }
 
 // loopsText says how many loops there are: "1 loop", "2 loops".

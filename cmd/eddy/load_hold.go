@@ -67,6 +67,7 @@ func (r *loadRun) awaitQuiet() {
 		case <-t.C:
 			if n := r.outstanding.Load(); n > 0 {
 				r.dialErrs.addN(uint64(n), fmt.Errorf("%d echoes unanswered after %v", n, r.cfg.timeout))
+				r.unanswered.Add(uint64(n))
 			}
 			return
 		case <-r.ctx.Done():

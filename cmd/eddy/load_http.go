@@ -28,12 +28,9 @@ type httpTarget struct {
 // URL's host, with port 80 when it has none, unless --addr was given (to reach the server through a
 // unix socket, say).
 func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
-	u, err := url.Parse(cfg.url)
+	u, err := parseURL(cfg.url)
 	if err != nil {
-		return nil, "", fmt.Errorf("--url: %v", err)
-	}
-	if u.Scheme != "http" || u.Host == "" {
-		return nil, "", fmt.Errorf("--url %q: want http://host[:port]/path", cfg.url)
+		return nil, "", err
 	}
 	dialTo := cfg.addr
 	if !cfg.addrSet {
@@ -55,6 +52,18 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 		req = append(req, "0123456789abcdef"[i%16])
 	}
 	return &httpTarget{request: req, head: method == "HEAD", expect: cfg.expectStatus}, dialTo, nil
+}
+
+// parseURL parses --url, which must be http://host[:port]/path.
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %v", err)
+	}
+	if u.Scheme != "http" || u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("--url %q: want http://host[:port]/path", s)
+	}
+	return u, nil
 }
 
 // httpState is a client's side of the HTTP protocol.

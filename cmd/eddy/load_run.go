@@ -33,6 +33,13 @@ type loadRun struct {
 	done    chan struct{}
 	doneOne sync.Once
 
+	// The requests still unanswered when the window closed (see endWindow). tallying and endAt are set
+	// before stopped; waitTally holds the requests of clients that were waiting for a connection, under
+	// waitMu; the shards hold the others.
+	tallying  bool
+	endAt     int64 // when the window closed, in nanoseconds since base
+	waitTally pendingTally
+
 	// Dialling. Each dial in flight has a client in waiting; OnOpen takes one (clients are
 	// interchangeable until they connect), and a failed dial drops one.
 	waitMu  sync.Mutex
@@ -42,10 +49,11 @@ type loadRun struct {
 	opened  atomic.Int64 // the initial dials that opened a connection
 	dialEnd chan struct{}
 
-	// In hold mode: requests in flight, and a signal when they reach zero.
+	// In hold mode: requests in flight, and a signal when they reach zero; the echoes left unanswered.
 	hold        bool
 	outstanding atomic.Int64
 	quiet       chan struct{}
+	unanswered  atomic.Uint64
 
 	dialErrs errorCount // errors outside the shards: failed dials
 }
@@ -177,7 +185,7 @@ func (r *loadRun) dial(cl *client) future.Future[bool] {
 			// Not a failed connect: the connection opened (OnOpen took a client) and closed at once.
 			return true, nil
 		}
-		r.takeWaiting().lose() // the client of the failed dial: any that waits will do, they are alike
+		r.dropWaiting() // the client of the failed dial: any that waits will do, they are alike
 		if r.ctx.Err() == nil && !r.stopped.Load() {
 			r.dialErrs.add(err)
 		}
@@ -193,6 +201,18 @@ func (r *loadRun) takeWaiting() *client {
 	cl := r.waiting[len(r.waiting)-1]
 	r.waiting = r.waiting[:len(r.waiting)-1]
 	return cl
+}
+
+// dropWaiting loses a client whose dial failed, tallying its requests first if the window has closed.
+func (r *loadRun) dropWaiting() {
+	r.waitMu.Lock()
+	cl := r.waiting[len(r.waiting)-1]
+	r.waiting = r.waiting[:len(r.waiting)-1]
+	if r.ending() && !cl.tallied {
+		r.waitTally.add(cl, r)
+	}
+	r.waitMu.Unlock()
+	cl.lose()
 }
 
 // redial connects cl again after the server closed its connection, unless the run is over.
@@ -228,6 +248,61 @@ func (r *loadRun) await(d time.Duration) {
 	case <-r.done:
 	case <-r.ctx.Done():
 	}
+}
+
+// endWindow closes the measured window: nothing more is sent, no reply more is counted, and the requests
+// in flight are tallied as pending. They are frozen from then on, but a client may still move: from a
+// loop to the clients waiting for a connection (a reconnection under way), or back (OnOpen). Each is
+// tallied once: by the sweep of its loop (every loop is swept first), then by the sweep of the waiting
+// clients; one that moves after the sweep of the place it goes to is tallied as it moves (OnOpen,
+// shard.remove, dropWaiting).
+func (r *loadRun) endWindow() {
+	r.endAt = int64(time.Since(r.base))
+	r.tallying = true
+	r.stopped.Store(true)
+	var swept sync.WaitGroup
+	for _, sh := range r.shards {
+		swept.Add(1)
+		sh.loop.Execute(func() { sh.sweep(); swept.Done() })
+	}
+	swept.Wait()
+	r.waitMu.Lock()
+	for _, cl := range r.waiting {
+		if !cl.tallied {
+			r.waitTally.add(cl, r)
+		}
+	}
+	r.waitMu.Unlock()
+}
+
+// ending reports whether the window has closed and its pending requests are being tallied.
+func (r *loadRun) ending() bool { return r.stopped.Load() && r.tallying }
+
+// pendingTally counts requests still unanswered when the window closed.
+type pendingTally struct {
+	pending uint64 // in flight
+	stale   uint64 // in flight for longer than --timeout
+	oldest  int64  // how long the oldest had been in flight, in nanoseconds
+}
+
+// add tallies the requests in flight of cl, as of the window's end, and marks cl tallied.
+func (t *pendingTally) add(cl *client, r *loadRun) {
+	for i := range cl.n {
+		age := r.endAt - cl.starts[(cl.head+i)%len(cl.starts)]
+		t.pending++
+		if age > int64(r.cfg.timeout) {
+			t.stale++
+		}
+		t.oldest = max(t.oldest, age)
+	}
+	cl.tallied = true
+}
+
+// merge adds what o tallied.
+func (t *pendingTally) merge(o pendingTally) {
+	t.pending += o.pending
+	t.stale += o.stale
+	t.oldest = max(t.oldest, o.oldest)
 }
 
 // progress prints a line to w once a second until stop is closed: the requests per second over the last
@@ -266,9 +341,11 @@ func (r *loadRun) report(rep *loadReport) {
 	lat := newLatencyRecorder()
 	var first error
 	var firstAt int64
+	var pending pendingTally
 	for _, sh := range r.shards {
 		sh.lock()
 		lat.merge(sh.lat)
+		pending.merge(sh.tally)
 		rep.RoundTrips += sh.roundTrips
 		rep.Bytes += sh.bytes
 		rep.Errors += sh.errors
@@ -289,6 +366,28 @@ func (r *loadRun) report(rep *loadReport) {
 			first = errors.New(r.dialErrs.firstError())
 		}
 	}
+	r.waitMu.Lock()
+	pending.merge(r.waitTally)
+	r.waitMu.Unlock()
+	// The requests unanswered at the window's end are errors when they had been for longer than
+	// --timeout, and all of them in a run that had no reply at all: the server is not answering.
+	rep.Pending, rep.PendingOldest = pending.pending, pending.oldest
+	rep.Unanswered = pending.stale
+	if rep.RoundTrips == 0 {
+		rep.Unanswered = pending.pending
+	}
+	if rep.Unanswered > 0 {
+		rep.Errors += rep.Unanswered
+		if first == nil {
+			noun := "requests"
+			if rep.Unanswered == 1 {
+				noun = "request"
+			}
+			first = fmt.Errorf("%d %s unanswered when the window closed, the oldest sent %v before",
+				rep.Unanswered, noun, roundSignificant(time.Duration(pending.oldest), 3))
+		}
+	}
+	rep.Unanswered += r.unanswered.Load() // hold mode: counted in dialErrs
 	if first != nil {
 		rep.FirstError = first.Error()
 	}
@@ -309,6 +408,9 @@ func (h *loadHandler) OnOpen(c eddy.Conn) {
 	sh.lock()
 	defer sh.unlock()
 	cl.attach(sh, c)
+	if sh.swept && !cl.tallied {
+		sh.tally.add(cl, r) // taken from the waiting clients before their sweep, to a loop swept already
+	}
 	now := sh.now()
 	switch {
 	case cl.n > 0: // requests that followed a "Connection: close" response: send them again

@@ -34,6 +34,11 @@ type shard struct {
 	running bool      // the measured window has started on this loop
 	end     int64     // when the window ends (t0 + --duration): later requests are not sent, later replies not counted
 
+	// The requests in flight on this loop when the window closed (loadRun.endWindow); swept is set once
+	// the clients connected then are tallied.
+	tally pendingTally
+	swept bool
+
 	// The open-loop schedule (paced): the run's k-th request is due at t0 + k*interval nanoseconds; this
 	// shard sends those with k = idx + j*shards for j < quota, in order; next is the next j to send.
 	paced    bool
@@ -121,9 +126,14 @@ func (sh *shard) take(now int64) (start int64, ok bool) {
 	return now, true
 }
 
-// scheduled returns when this shard's j-th request is due.
+// scheduled returns when this shard's j-th request is due: never (math.MaxInt64) when that is more than
+// about 146 years (1<<62 nanoseconds) after the start, which a tiny --rate gives.
 func (sh *shard) scheduled(j int64) int64 {
-	return sh.t0 + int64(float64(int64(sh.idx)+j*sh.shards)*sh.interval)
+	d := float64(int64(sh.idx)+j*sh.shards) * sh.interval
+	if d >= 1<<62 {
+		return math.MaxInt64
+	}
+	return sh.t0 + int64(d)
 }
 
 // due reports whether a request of the schedule is due at now.
@@ -226,8 +236,24 @@ func (sh *shard) add(cl *client) {
 	sh.clients = append(sh.clients, cl)
 }
 
-// remove detaches cl from this shard.
+// sweep tallies the requests in flight on this loop's clients once the window has closed.
+func (sh *shard) sweep() {
+	sh.lock()
+	defer sh.unlock()
+	for _, cl := range sh.clients {
+		if !cl.tallied {
+			sh.tally.add(cl, sh.r)
+		}
+	}
+	sh.swept = true
+}
+
+// remove detaches cl from this shard. Once the window has closed, cl's requests in flight are tallied
+// first, unless they were: it may be on its way to the waiting clients, whose sweep may have been.
 func (sh *shard) remove(cl *client) {
+	if !cl.tallied && sh.r.ending() {
+		sh.tally.add(cl, sh.r)
+	}
 	last := sh.clients[len(sh.clients)-1]
 	sh.clients[cl.slot], last.slot = last, cl.slot
 	sh.clients = sh.clients[:len(sh.clients)-1]
@@ -259,12 +285,13 @@ func (sh *shard) snapshot() counts {
 // scheduled), up to the pipeline depth, and the state of the protocol. In http mode a client outlives its
 // connection: when the server closes it, the client dials again and carries on.
 type client struct {
-	id     int
-	r      *loadRun
-	shard  *shard // set while connected
-	slot   int    // index in shard.clients
-	conn   eddy.Conn
-	onFree bool
+	id      int
+	r       *loadRun
+	shard   *shard // set while connected
+	slot    int    // index in shard.clients
+	conn    eddy.Conn
+	onFree  bool
+	tallied bool // its requests in flight when the window closed are counted (loadRun.endWindow)
 
 	// starts is a ring of the start times of the requests in flight, oldest first.
 	starts []int64

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -534,4 +536,74 @@ func TestLoadHTTPRequest(t *testing.T) {
 			t.Errorf("%s: dials %s", tt.cfg.url, dialTo)
 		}
 	}
+}
+
+// "eddy load --mode http" with a bad --addr names the flag and its value, and does not take it for a
+// unix socket.
+func TestLoadHTTPBadAddrIsNamed(t *testing.T) {
+	for _, addr := range []string{"sctp://127.0.0.1:1", ""} {
+		code, _, stderr := runCmd(t, t.Context(), "load", "--mode", "http", "--addr", addr)
+		if code != exitUsage || strings.Contains(stderr, "unix socket") || !strings.Contains(stderr, "--addr") {
+			t.Errorf("load --mode http --addr %q: exit %d, stderr %q; want %d and the bad --addr named", addr, code, stderr, exitUsage)
+		}
+	}
+}
+
+// A bad --url is a usage error found before anything starts: --cpuprofile has not created its file.
+func TestLoadBadURLStartsNothing(t *testing.T) {
+	for _, url := range []string{"ftp://x/", "http://127.0.0.1:port/", "http:///path"} {
+		prof := filepath.Join(t.TempDir(), "cpu.prof")
+		code, _, stderr := runCmd(t, t.Context(), "load", "--url", url, "--cpuprofile", prof)
+		if code != exitUsage {
+			t.Errorf("--url %s: exit %d, want %d\n%s", url, code, exitUsage, stderr)
+		}
+		if _, err := os.Stat(prof); err == nil {
+			t.Errorf("--url %s: rejected (exit %d), yet %s was created", url, code, prof)
+		}
+	}
+}
+
+// With a server that answers each request 20ms after it arrives, every latency is about 20ms, and a
+// closed loop with one request in flight per connection makes at most one round trip per 20ms on each.
+func TestLoadLatencyMatchesServerDelay(t *testing.T) {
+	echo := rawServer(t, func(c net.Conn) {
+		b := make([]byte, 64)
+		for {
+			if _, err := io.ReadFull(c, b); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+			if _, err := c.Write(b); err != nil {
+				return
+			}
+		}
+	})
+	web := rawServer(t, func(c net.Conn) {
+		b := make([]byte, 4096)
+		for {
+			if _, err := c.Read(b); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	forEachLoadEngine(t, func(t *testing.T, engine string) {
+		for _, args := range [][]string{{"--addr", echo}, {"--url", "http://" + web + "/"}} {
+			code, r, stderr := runLoadJSON(t, append(args, "--engine", engine, "--conns", "2", "--duration", "400ms")...)
+			if code != exitOK || r.Errors != 0 || r.RoundTrips < 10 {
+				t.Fatalf("%v: exit %d, round trips %d, errors %d (%s)\n%s", args, code, r.RoundTrips, r.Errors, r.FirstError, stderr)
+			}
+			l := r.Latency
+			if l.P50 < int64(20*time.Millisecond) || l.P50 > int64(100*time.Millisecond) || l.Mean < int64(20*time.Millisecond) || l.Max < l.P999 {
+				t.Errorf("%v: latency %+v; want p50 and mean about 20ms", args, l)
+			}
+			// Closed loop, one in flight per connection: at most one round trip per 20ms per connection.
+			if max := uint64(2 * 400 / 20); r.RoundTrips > max {
+				t.Errorf("%v: %d round trips in 400ms on 2 connections at 20ms each, want at most %d", args, r.RoundTrips, max)
+			}
+		}
+	})
 }

@@ -9,8 +9,10 @@
 // drive them from callbacks, with no goroutine per connection. It speaks echo (every byte verified) and
 // HTTP/1.1 (keep-alive, pipelining, every status checked), closed-loop or at a fixed rate (open loop,
 // latency measured from each request's scheduled time), and reports throughput and latency percentiles
-// from HDR histograms. Run "eddy help" for the list of commands and "eddy help <command>" for the flags
-// of one. Each server stops gracefully on SIGINT or SIGTERM.
+// from HDR histograms, and the requests left unanswered; it fails on any error, counting a request
+// unanswered for longer than --timeout as one, and on a run that completed no round trip. Run "eddy
+// help" for the list of commands and "eddy help <command>" for the flags of one. Each server stops
+// gracefully on SIGINT or SIGTERM.
 //
 //	eddy bench
 //	eddy echo --addr tcp://127.0.0.1:9000 --engine epoll --loops 1
@@ -90,9 +92,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Run '%s' for usage.\n", strings.TrimSpace("eddy help "+ue.help))
 		return exitUsage
 	default:
-		// The engine's errors, and the sentinels they wrap, start with "eddy: " each; say it once.
-		fmt.Fprintf(stderr, "eddy: %s\n", strings.ReplaceAll(err.Error(), "eddy: ", ""))
+		fmt.Fprintf(stderr, "eddy: %s\n", withoutEddyPrefixes(err.Error()))
 		return exitFail
+	}
+}
+
+// withoutEddyPrefixes removes the "eddy: " that starts the engine's errors, and the sentinels they wrap,
+// from msg, so that run says it once: where it begins msg or one of the parts that wrapping joins with
+// ": ". Elsewhere it is left alone: "/src/eddy: not a directory" names a path.
+func withoutEddyPrefixes(msg string) string {
+	const prefix = "eddy: "
+	var b strings.Builder
+	for {
+		msg = strings.TrimPrefix(msg, prefix)
+		i := strings.Index(msg, ": ")
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		b.WriteString(msg[:i+2])
+		msg = msg[i+2:]
 	}
 }
 

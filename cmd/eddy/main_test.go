@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -83,5 +84,57 @@ func TestRunUsage(t *testing.T) {
 				t.Errorf("stderr says \"eddy: \" more than once:\n%s", stderr)
 			}
 		})
+	}
+}
+
+// An error is printed with the engine's "eddy: " prefixes removed, but a path that ends in "eddy" (the
+// binary "go build ./cmd/eddy" makes, a checkout called eddy) is printed whole.
+func TestRunErrorKeepsPathsNamedEddy(t *testing.T) {
+	parent := t.TempDir()
+	file := filepath.Join(parent, "eddy") // a file, not a directory
+	if err := os.WriteFile(file, []byte("binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(parent, "src", "eddy")
+	for _, tt := range []struct{ dir, want string }{
+		{file, file + ": not a directory"},
+		{missing, missing + ": no such file or directory"},
+	} {
+		code, _, stderr := runCmd(t, t.Context(), "serve", "--dir", tt.dir, "--addr", "127.0.0.1:0", "--duration", "10ms")
+		if code != exitFail || !strings.Contains(stderr, tt.want) {
+			t.Errorf("serve --dir %s: exit %d, stderr %q; want %d and %q", tt.dir, code, stderr, exitFail, tt.want)
+		}
+	}
+}
+
+func TestWithoutEddyPrefixes(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"eddy: bad option WithLoops(2000): want 1..1024", "bad option WithLoops(2000): want 1..1024"},
+		{`load: eddy: engine "uring": eddy: not supported by this engine`, `load: engine "uring": not supported by this engine`},
+		{"dial tcp 127.0.0.1:1: eddy: engine stopped", "dial tcp 127.0.0.1:1: engine stopped"},
+		{"serve: --dir /src/eddy: not a directory", "serve: --dir /src/eddy: not a directory"},
+		{"stat eddy: no such file or directory", "stat eddy: no such file or directory"},
+		{"eddy: ", ""},
+		{"", ""},
+	} {
+		if got := withoutEddyPrefixes(tt.in); got != tt.want {
+			t.Errorf("withoutEddyPrefixes(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// --loops out of the engine's range (1..1024) is a command-line error on every server, as it is on
+// "eddy load", named by its flag.
+func TestServersLoopsOutOfRange(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"echo", "--addr", "127.0.0.1:0", "--duration", "10ms", "--loops", "2000"},
+		{"hello", "--addr", "127.0.0.1:0", "--duration", "10ms", "--loops", "2000"},
+		{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--duration", "10ms", "--loops", "2000"},
+	} {
+		code, _, stderr := runCmd(t, t.Context(), args...)
+		if code != exitUsage || !strings.Contains(stderr, "--loops 2000") {
+			t.Errorf("%s --loops 2000: exit %d, stderr %q; want %d and the flag named", args[0], code, stderr, exitUsage)
+		}
 	}
 }

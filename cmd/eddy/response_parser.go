@@ -8,15 +8,17 @@ import (
 // responseParser reads HTTP/1.1 responses incrementally, the way an eddy connection presents its input:
 // Parse is given every byte not consumed yet, consumes whole lines of the head and as much of the body as
 // there is, and leaves a partial line unconsumed for the next call, which gets it again with more bytes.
-// It keeps no copy of the input and allocates nothing: only the status, the framing of the body and
-// whether the server closes the connection are kept; header values and the body are skipped.
+// A header field is consumed whole, with the obs-fold lines that continue it (RFC 9112 §5.2), so it is
+// held back until the first byte of the line after it has arrived. It keeps no copy of the input and
+// allocates nothing: only the status, the framing of the body and whether the server closes the
+// connection are kept; header values and the body are skipped.
 //
 // It reads the status line (HTTP/1.0 or HTTP/1.1), skips 1xx interim responses, and frames the body by
 // Transfer-Encoding: chunked (with chunk extensions and trailers), Content-Length, the request method
 // (HEAD) and status (204, 304), or the end of the connection.
 type responseParser struct {
 	state   parseState
-	scanned int // bytes of the current line already searched for '\n'
+	scanned int // bytes of the current line (or folded header field) already searched for '\n'
 	head    int // bytes of the current head so far, bounded by maxHeadBytes
 
 	status    int
@@ -110,10 +112,23 @@ func (p *responseParser) Parse(b []byte) (n int, done bool, err error) {
 			return n, false, nil
 		}
 		end := n + p.scanned + i // the '\n'
-		p.scanned = 0
 		if end-n > maxLineBytes {
 			return n, false, errLineTooLong
 		}
+		if p.state == stHeader && end > n && !(end == n+1 && b[n] == '\r') {
+			// A header field may go on in obs-fold lines, which start with a space or a tab: it is read
+			// whole, its line breaks taken for spaces (RFC 9112 §5.2), once the next line's first byte
+			// tells whether it goes on.
+			if end+1 == len(b) {
+				p.scanned = end - n // the '\n' is found again at once
+				return n, false, nil
+			}
+			if c := b[end+1]; c == ' ' || c == '\t' {
+				p.scanned = end + 1 - n
+				continue
+			}
+		}
+		p.scanned = 0
 		line := b[n:end]
 		if len(line) > 0 && line[len(line)-1] == '\r' {
 			line = line[:len(line)-1]
@@ -197,10 +212,12 @@ func (p *responseParser) statusLine(line []byte) error {
 	return nil
 }
 
-// header reads one header field; only those that frame the body or end the connection matter.
+// header reads one header field, with its obs-fold lines if it has any; only those that frame the body
+// or end the connection matter. The line breaks of obs-fold are whitespace to trimOWS, and no valid value
+// has one inside: a folded field is read as its unfolded value.
 func (p *responseParser) header(line []byte) error {
 	if line[0] == ' ' || line[0] == '\t' {
-		return nil // obs-fold: the continuation of a field the parser does not read
+		return nil // whitespace between the status line and the first field: skipped, as RFC 9112 §2.2 allows
 	}
 	colon := bytes.IndexByte(line, ':')
 	if colon <= 0 {
@@ -348,12 +365,23 @@ func parseDecimal(b []byte) (int64, bool) {
 	return v, true
 }
 
-// trimOWS removes the optional whitespace (spaces and tabs) around a header value.
+// trimOWS removes the optional whitespace around a header value: spaces and tabs, and the line breaks of
+// obs-fold (LF or CRLF, followed by a space or a tab), which a recipient takes for spaces (RFC 9112 §5.2).
+// A CR that does not end a line is no whitespace.
 func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r' && len(b) > 1 && b[1] == '\n') {
 		b = b[1:]
 	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+	lf := false // the byte trimmed last was a LF
+	for len(b) > 0 {
+		switch c := b[len(b)-1]; {
+		case c == ' ' || c == '\t' || c == '\r' && lf:
+			lf = false
+		case c == '\n':
+			lf = true
+		default:
+			return b
+		}
 		b = b[:len(b)-1]
 	}
 	return b

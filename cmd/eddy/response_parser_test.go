@@ -109,6 +109,16 @@ var parseTests = []struct {
 		statuses: []int{304}, closes: []bool{false}},
 	{name: "obs-fold ignored", in: "HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n",
 		statuses: []int{200}, closes: []bool{false}},
+	{name: "folded content length", in: "HTTP/1.1 200 OK\r\nContent-Length:\r\n 5\r\n\r\nhello",
+		statuses: []int{200}, closes: []bool{false}},
+	{name: "folded connection close", in: "HTTP/1.1 200 OK\r\nConnection: keep-alive,\r\n close\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n",
+		statuses: []int{200}, closes: []bool{true}},
+	{name: "folded transfer encoding", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n\t chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		statuses: []int{200}, closes: []bool{false}},
+	{name: "folded with bare LF", in: "HTTP/1.1 200 OK\nContent-Length:\n  1\n \n\nx",
+		statuses: []int{200}, closes: []bool{false}},
+	{name: "whitespace line after status skipped", in: "HTTP/1.1 200 OK\r\n Content-Length: 9\r\nContent-Length: 1\r\n\r\nx",
+		statuses: []int{200}, closes: []bool{false}},
 	{name: "repeated equal lengths", in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
 		statuses: []int{200}, closes: []bool{false}},
 	{name: "empty stream", in: ""},
@@ -122,6 +132,8 @@ var parseTests = []struct {
 	{name: "space before colon", in: "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n", err: errHeaderLine},
 	{name: "bad length", in: "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n", err: errContentLength},
 	{name: "negative length", in: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", err: errContentLength},
+	{name: "folded length of two numbers", in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n 2\r\n\r\nxy", err: errContentLength},
+	{name: "folded line without colon", in: "HTTP/1.1 200 OK\r\nContent-Length\r\n : 5\r\n\r\nhello", err: errHeaderLine},
 	{name: "conflicting lengths", in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", err: errContentLength},
 	{name: "huge length", in: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", err: errContentLength},
 	{name: "bad chunk size", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", err: errChunkSize},
@@ -179,7 +191,8 @@ func sameParse(a, b parsed) bool {
 
 func TestParseResponseAllocatesNothing(t *testing.T) {
 	in := []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nDate: Sun, 29 Nov 2026 06:00:00 GMT\r\n\r\nHello, World!" +
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nContent-Length:\r\n 2\r\nConnection: keep-alive,\r\n\tupgrade\r\n\r\nok")
 	var p responseParser
 	allocs := testing.AllocsPerRun(100, func() {
 		b := in
@@ -236,4 +249,38 @@ func FuzzParseResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// RFC 9112 §5.2: a user agent that receives an obs-fold in a response replaces it with SP before
+// interpreting the field value. The parser reads a folded Content-Length, Connection or Transfer-Encoding
+// as net/http does.
+func TestParseObsFoldOfFramingFields(t *testing.T) {
+	tests := []struct {
+		name, in   string
+		wantStatus int
+		wantClose  bool
+		wantAtEOF  bool
+	}{
+		{"folded Content-Length", "HTTP/1.1 200 OK\r\nContent-Length:\r\n 5\r\n\r\nhello", 200, false, false},
+		{"folded Connection close", "HTTP/1.1 200 OK\r\nConnection: keep-alive,\r\n close\r\nContent-Length: 2\r\n\r\nok", 200, true, false},
+		{"folded Transfer-Encoding", "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", 200, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The reference: net/http reads the response whole, with the folded value.
+			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(tt.in)), &http.Request{Method: "GET"})
+			if err != nil {
+				t.Fatalf("net/http: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != tt.wantStatus || resp.Close != tt.wantClose {
+				t.Fatalf("net/http: status %d, close %v, body %q, %v", resp.StatusCode, resp.Close, body, err)
+			}
+			got := parseStream([]byte(tt.in), nil, false)
+			if got.err != nil || len(got.statuses) != 1 || got.statuses[0] != tt.wantStatus || got.closes[0] != tt.wantClose || got.atEOF != tt.wantAtEOF {
+				t.Errorf("parser: statuses %v, closes %v, ended by EOF %v, error %v; net/http: status %d, close %v, body %q",
+					got.statuses, got.closes, got.atEOF, got.err, resp.StatusCode, resp.Close, body)
+			}
+		})
+	}
 }

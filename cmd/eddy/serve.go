@@ -27,7 +27,7 @@ var serveCommand = command{
 		fs.StringVar(&cfg.dir, "dir", ".", "`directory` to serve")
 		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`: host:port, tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
-		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops (0: one per GOMAXPROCS)")
+		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
 		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runServe(ctx, cfg, stderr) }
 	},
@@ -48,8 +48,8 @@ const serveStopTimeout = 10 * time.Second
 
 // runServe checks cfg, serves until ctx is done or cfg.duration has passed, and logs to stderr.
 func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
-	if cfg.loops < 0 {
-		return usagef("serve", "--loops %d: want 0 or more", cfg.loops)
+	if cfg.loops < 0 || cfg.loops > maxLoops {
+		return usagef("serve", "--loops %d: want 0..%d", cfg.loops, maxLoops)
 	}
 	if cfg.duration < 0 {
 		return usagef("serve", "--duration %v: want 0 or more", cfg.duration)

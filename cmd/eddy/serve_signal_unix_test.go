@@ -3,7 +3,10 @@
 package main
 
 import (
+	"bytes"
 	"io"
+	"net"
+	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -55,5 +58,47 @@ func TestServeStopsGracefullyOnSignal(t *testing.T) {
 				t.Errorf("no stop logged:\n%s", rest.String())
 			}
 		})
+	}
+}
+
+// The first SIGINT starts a graceful stop; a second ends a stop that takes too long (here, held by a
+// download the client does not read) instead of waiting out serveStopTimeout.
+func TestServeSecondSignalKills(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/big.bin", bytes.Repeat([]byte("x"), 32<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, lines := startSelf(t, "serve", "--dir", dir, "--addr", "127.0.0.1:0", "--engine", "std")
+	defer cmd.Process.Kill() // only if the test fails before Wait
+	if !lines.Scan() {
+		t.Fatalf("no log line: %v", lines.Err())
+	}
+	m := regexp.MustCompile(`on http://(\S+)/`).FindStringSubmatch(lines.Text())
+	if m == nil {
+		t.Fatalf("log line %q", lines.Text())
+	}
+	c, err := net.Dial("tcp", m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.Read(make([]byte, 1024)) // the response is under way; the rest is never read
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		t.Logf("exit after the second signal: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5s after a second SIGINT")
 	}
 }

@@ -4,6 +4,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -108,4 +110,84 @@ func startSelf(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
 		t.Fatal(err)
 	}
 	return cmd, bufio.NewScanner(stderr)
+}
+
+// "eddy load" with no limit runs until SIGINT or SIGTERM (--duration 0), then prints its report and exits 0.
+func TestLoadStopsOnSignalWithReport(t *testing.T) {
+	srv := startEcho(t, echoConfig{engine: "auto", loops: 1})
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+strings.Join([]string{"load", "--json", "--addr", srv.Addr.String(), "--conns", "2", "--duration", "0"}, "\n"))
+			var stdout bytes.Buffer
+			cmd.Stdout = &stdout
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill() // only if the test fails before Wait
+			lines := bufio.NewScanner(stderr)
+			for lines.Scan() && !strings.Contains(lines.Text(), "running 2 connections until interrupted") {
+			}
+			time.Sleep(200 * time.Millisecond)
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			for lines.Scan() {
+			}
+			waited := make(chan error, 1)
+			go func() { waited <- cmd.Wait() }()
+			select {
+			case err := <-waited:
+				if err != nil {
+					t.Errorf("exit: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("eddy load did not exit within 10s of the signal")
+			}
+			var r loadReport
+			if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+				t.Fatalf("report: %v\n%s", err, stdout.String())
+			}
+			if r.RoundTrips == 0 || r.Errors != 0 || r.Seconds < 0.1 {
+				t.Errorf("round trips %d, errors %d (%s), window %vs; want some, none, at least 0.1s", r.RoundTrips, r.Errors, r.FirstError, r.Seconds)
+			}
+		})
+	}
+}
+
+// "eddy hello", on eddy's http1 and on net/http, stops gracefully on SIGTERM, logs it and exits 0.
+func TestHelloStopsOnSignal(t *testing.T) {
+	for _, extra := range []string{"--engine=auto", "--baseline"} {
+		t.Run(extra, func(t *testing.T) {
+			cmd, lines := startSelf(t, "hello", "--addr", "127.0.0.1:0", extra)
+			defer cmd.Process.Kill() // only if the test fails before Wait
+			if !lines.Scan() || !strings.Contains(lines.Text(), "listening on") {
+				t.Fatalf("no listening line: %q %v", lines.Text(), lines.Err())
+			}
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			var rest strings.Builder
+			for lines.Scan() {
+				rest.WriteString(lines.Text() + "\n")
+			}
+			waited := make(chan error, 1)
+			go func() { waited <- cmd.Wait() }()
+			select {
+			case err := <-waited:
+				if err != nil {
+					t.Errorf("exit: %v; stderr:\n%s", err, rest.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("did not exit within 10s of SIGTERM")
+			}
+			if !strings.Contains(rest.String(), "eddy hello: stopped") {
+				t.Errorf("no stop logged:\n%s", rest.String())
+			}
+		})
+	}
 }
