@@ -8,9 +8,10 @@ import (
 
 // Conn is a connection served by an Engine.
 //
-// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, SendFile, CloseWrite, SetIdleTimeout, Context and
-// SetContext may only be called from the connection's own callbacks or from functions run on its loop
-// through Execute. AsyncWrite, Execute, Close, LocalAddr and RemoteAddr are safe from any goroutine.
+// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, SendFile, CloseWrite, SetIdleTimeout,
+// SetReadPaused, Context and SetContext may only be called from the connection's own callbacks or from
+// functions run on its loop through Execute. AsyncWrite, Execute, Close, LocalAddr and RemoteAddr are
+// safe from any goroutine.
 type Conn interface {
 	// Peek returns the next n buffered inbound bytes without consuming them, or all of them when n <= 0.
 	// When fewer than n bytes are buffered it returns what there is and io.ErrShortBuffer.
@@ -36,7 +37,8 @@ type Conn interface {
 	// AsyncWrite queues b to be written from any goroutine. b must not be modified until callback runs (the
 	// engine may copy it later). callback, if not nil, runs on the connection's loop once the bytes were
 	// handed to the kernel, or with the error that prevented it (ErrClosed when the connection closed
-	// first). AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull.
+	// first); for an empty b, once the output queued before it was, so at once when nothing is queued.
+	// AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull.
 	AsyncWrite(b []byte, callback func(c Conn, err error)) error
 	// SendFile queues n bytes of f, starting at offset, to be sent after everything written before it and
 	// before everything written after it, without copying them through user space: sendfile(2) on epoll,

@@ -1,8 +1,8 @@
 // Package eddy is an asynchronous I/O runtime: event loops that serve many connections without a goroutine
 // per connection, driven by callbacks.
 //
-// An [Engine] owns a number of loops (by default one per core). Each loop waits on the kernel (epoll on
-// Linux, or the portable engine built on package net elsewhere), reads what arrived, and calls the
+// An [Engine] owns a number of loops (by default one per core). Each loop waits on the kernel (io_uring or
+// epoll on Linux, or the portable engine built on package net elsewhere), reads what arrived, and calls the
 // [Handler]'s OnData with the connection, whose inbound bytes the handler inspects with [Conn.Peek],
 // [Conn.Next] and [Conn.Discard]. Writes made with [Conn.Write] inside a callback are buffered and flushed
 // together at the end of the loop iteration (the epoll engine flushes sooner once 32 KiB of replies wait),

@@ -13,7 +13,7 @@ import (
 
 // openListener returns the listening descriptor of ep for a Linux engine: a new socket bound to addr, or
 // a duplicate of an adopted listener's (which the engine closes like its own; the listener itself is
-// closed by Engine.Stop).
+// closed by Engine.StopAccepting or Engine.Stop).
 func openListener(ep *endpoint, addr net.Addr, reusePort bool) (int, net.Addr, error) {
 	if ep.ln == nil {
 		return socket.Listen(ep.network, addr, reusePort, listenBacklog)

@@ -9,14 +9,17 @@ import (
 )
 
 // Loop is one of an engine's event loops. It is a future.Executor: continuations given to it run on the
-// loop, serialised with the callbacks of the connections the loop serves (on the epoll engine), so
-// results of asynchronous work can come back to a connection's loop without locks.
+// loop, serialised with the callbacks of the connections the loop serves (on the epoll and uring engines;
+// on std, where each connection's callbacks run on goroutines of its own, a Loop serialises only the work
+// given to it), so results of asynchronous work can come back to a connection's loop without locks.
 type Loop interface {
 	// Execute runs fn on the loop. It never blocks and never drops fn: on a loop that has stopped, fn
 	// runs on the calling goroutine instead, so a future waiting for it still completes.
 	Execute(fn func())
 	// AfterFunc runs fn on the loop once d has passed (timers have millisecond resolution on the epoll
-	// engine). The returned Timer cancels it.
+	// engine; a d too large for the loop's clock means never). The returned Timer cancels it. A timer
+	// still pending when the loop stops, or made on a loop that has stopped, is not lost: fn then runs
+	// on a goroutine of its own once d has passed, as Execute runs fn on its caller.
 	AfterFunc(d time.Duration, fn func()) *Timer
 	// Index returns the loop's position in Engine.Loops.
 	Index() int
@@ -58,7 +61,8 @@ func (t *Timer) fire() {
 func (e *Engine) Loops() []Loop { return e.impl.loopList() }
 
 // Sleep returns a future that resolves on loop l once d has passed, or fails with ctx's error if ctx ends
-// first. Continuations given l as their executor then run on the loop: a timer in the future style.
+// first. Continuations given l as their executor then run on the loop: a timer in the future style. A
+// Sleep still pending when the engine stops resolves all the same (see Loop.AfterFunc).
 func Sleep(ctx context.Context, l Loop, d time.Duration) future.Future[struct{}] {
 	p := future.NewPromise[struct{}]()
 	if err := ctx.Err(); err != nil {

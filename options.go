@@ -73,7 +73,7 @@ func defaultOptions() options {
 	}
 }
 
-// WithLoops sets the number of event loops (default: GOMAXPROCS). It must be at least 1.
+// WithLoops sets the number of event loops (default: GOMAXPROCS). It must be from 1 to 1024.
 func WithLoops(n int) Option {
 	return func(o *options) error {
 		if n < 1 || n > 1024 {
@@ -112,8 +112,8 @@ func WithTCPNoDelay(on bool) Option {
 	return func(o *options) error { o.noDelay = on; return nil }
 }
 
-// WithTCPKeepAlive enables TCP keep-alive probes with the given idle period and interval, in whole
-// seconds (at least one); 0 leaves keep-alive off (the default). Negative values and values above
+// WithTCPKeepAlive enables TCP keep-alive probes with the given idle period and interval, rounded up
+// to whole seconds; 0 leaves keep-alive off (the default). Negative values and values above
 // maxKeepAlive (32767 s, Linux's limit for both settings) are an error.
 func WithTCPKeepAlive(d time.Duration) Option {
 	return func(o *options) error {
@@ -176,8 +176,9 @@ func WithStopTimeout(d time.Duration) Option {
 	}
 }
 
-// WithTaskQueueCapacity bounds each loop's queue of work from other goroutines (AsyncWrite, Execute);
-// beyond it those calls return ErrQueueFull (default 65536). The std engine, where each connection runs
+// WithTaskQueueCapacity bounds each loop's queue of work from other goroutines (Conn.AsyncWrite,
+// Conn.Execute); beyond it those calls return ErrQueueFull (default 65536). Loop.Execute, Loop.AfterFunc,
+// Close and the engine's own work are never refused for it. The std engine, where each connection runs
 // its own tasks, applies the bound per connection.
 func WithTaskQueueCapacity(n int) Option {
 	return func(o *options) error {

@@ -17,11 +17,15 @@
 //   - A net/http [net/http.Handler] (Server.Handler) runs on a worker pool
 //     (github.com/eddyio/eddy/pool) with a real *http.Request and an http.ResponseWriter. The
 //     requests a loop parses in one iteration go to the pool together, one worker serving them
-//     in turn while another stands by in case a handler blocks. The body is streamed to the handler as it arrives, through a bounded pipe fed by the loop; the
-//     response is built in a buffer and handed to the loop in batches (one AsyncWrite per
-//     flush, the last one together with the end of the request), and the next batch waits until
-//     the previous one reached the kernel, so a slow client holds back its handler rather than
-//     the server's memory.
+//     in turn while another stands by in case a handler blocks. The body is streamed to the
+//     handler as it arrives, through a bounded pipe fed by the loop; once more than 256 KiB wait
+//     ahead of the handler (body bytes beyond the pipe, or pipelined requests), the connection
+//     stops reading (eddy.Conn.SetReadPaused) until the handler has taken them down to half of
+//     that, so TCP flow control holds back a client that sends faster than its handler reads, as
+//     with net/http. The response is built in a buffer and handed to the loop in batches (one
+//     AsyncWrite per flush, the last one together with the end of the request), and the next
+//     batch waits until the previous one reached the kernel, so a slow client holds back its
+//     handler rather than the server's memory.
 //   - A [NativeHandler] (Server.Native) runs on the loop itself with a view of the request and a
 //     reused [ResponseBuffer], allocating nothing; see NativeHandler for when to use it.
 //

@@ -97,7 +97,8 @@ type Server struct {
 	// and also receives the engine's events (accept back-off and the like).
 	Logger *slog.Logger
 
-	// Engine chooses the eddy engine (default eddy.EngineAuto: epoll on Linux, std elsewhere).
+	// Engine chooses the eddy engine (default eddy.EngineAuto: uring on Linux where io_uring is
+	// usable, else epoll; std elsewhere).
 	Engine eddy.EngineKind
 	// Loops is the number of event loops (default GOMAXPROCS).
 	Loops int

@@ -70,7 +70,7 @@ func (r *Ring) RingFDRegistered() bool { return r.enterFlags&enterRegisteredRing
 // (IORING_REGISTER_EVENTFD), so that a thread blocked elsewhere (in epoll, say) learns of completions.
 // With SetupDeferTaskrun a CQE is posted only by the ring's thread in SubmitAndWait, but the signal comes
 // earlier, when the completion's work is queued for that thread: measured on 6.18, 2 µs after a recv's
-// data, with no CQE yet (docs/uring-engine.md, "Known problem"). The caller keeps efd open until
+// data, with no CQE yet (docs/uring-engine.md, "Parking"). The caller keeps efd open until
 // UnregisterEventFD or Close.
 func (r *Ring) RegisterEventFD(efd int) error {
 	fd := int32(efd)
