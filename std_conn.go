@@ -482,7 +482,7 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 		return 0, ErrClosed
 	}
 	c.wmu.Lock()
-	if c.closing || c.wantShutWr {
+	if c.closing || c.wantShutWr || c.aborted { // aborted: the writer has taken (or will take) the waits for the last time
 		c.wmu.Unlock()
 		return 0, ErrClosed
 	}

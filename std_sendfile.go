@@ -25,7 +25,7 @@ func (c *stdConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) er
 		return err
 	}
 	c.wmu.Lock()
-	if c.closing || c.wantShutWr {
+	if c.closing || c.wantShutWr || c.aborted { // aborted: the writer has dropped the regions for the last time
 		c.wmu.Unlock()
 		s.release()
 		return ErrClosed
