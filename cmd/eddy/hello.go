@@ -112,9 +112,8 @@ func serveHello(ctx context.Context, cfg helloConfig, ready func(listening)) err
 		srv.Close() // stops the worker pool the server made for its handlers
 		return err
 	}
-	// With auto the engine picks uring or epoll itself; the log says "auto" then.
-	l := listening{Addr: srv.Addrs()[0], Engine: string(kind)}
-	if kind != eddy.EngineStd {
+	l := listening{Addr: srv.Addrs()[0], Engine: string(srv.EngineKind())} // the engine auto chose
+	if srv.EngineKind() != eddy.EngineStd {
 		l.Loops = cmp.Or(cfg.loops, runtime.GOMAXPROCS(0))
 	}
 	ready(l)

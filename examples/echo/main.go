@@ -65,7 +65,7 @@ func (s *echoServer) OnClose(c eddy.Conn, err error) {
 
 func main() {
 	addr := flag.String("addr", "tcp://127.0.0.1:9000", "address to listen on: tcp://host:port or unix:///path")
-	engine := flag.String("engine", "auto", "engine: auto (the best the platform has), epoll (Linux) or std (portable)")
+	engine := flag.String("engine", "auto", "engine: auto (the best the platform has), uring or epoll (Linux), or std (portable)")
 	flag.Parse()
 
 	kind, err := eddy.ParseEngineKind(*engine)

@@ -87,7 +87,7 @@ func main() {
 	if err := srv.Start(); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Fprintf(os.Stderr, "hello-http: %s style, %s engine, listening on %v; Ctrl-C to stop\n", *style, kind, srv.Addrs()[0])
+	fmt.Fprintf(os.Stderr, "hello-http: %s style, %s engine, listening on %v; Ctrl-C to stop\n", *style, srv.EngineKind(), srv.Addrs()[0])
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -149,7 +149,7 @@ func SetKeepAlive(fd int, d time.Duration) error {
 	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, true); err != nil {
 		return err
 	}
-	secs := max(int(d/time.Second), 1)
+	secs := max(int((d+time.Second-1)/time.Second), 1) // rounded up, as package net does
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs); err != nil {
 		return os.NewSyscallError("setsockopt", err)
 	}
