@@ -86,3 +86,37 @@ func TestSendFileEdges(t *testing.T) {
 		}
 	})
 }
+
+// A region past the end of the file whose callback closes the connection (as http1 does when a
+// handler's copy fails): the callback runs, OnClose runs, and nothing deadlocks. On std the
+// callback used to be posted under the writer's lock, and Close took that lock again.
+func TestSendFileShortRegionCallbackCloses(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		p := t.TempDir() + "/ten"
+		if err := os.WriteFile(p, []byte("0123456789"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ran := make(chan error, 1)
+		h := &funcHandler{counter: newCounter(), open: func(c eddy.Conn) {
+			f, _ := os.Open(p)
+			defer f.Close()
+			c.SendFile(f, 8, 5, func(c eddy.Conn, err error) {
+				ran <- err
+				c.Close()
+			})
+		}}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.ReadAll(c)
+		select {
+		case err := <-ran:
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("callback error %v, want one wrapping io.ErrUnexpectedEOF", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the region's callback never ran")
+		}
+		h.waitClosed(t, 5*time.Second)
+	})
+}

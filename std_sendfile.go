@@ -72,18 +72,22 @@ func (c *stdConn) sendFilePiece() {
 	s.off += n
 	s.n -= n
 	c.progress(int(n))
+	var failed func(Conn, error)
 	if err != nil { // the region fails with its own error, whatever the reason the connection reports
 		c.files[0] = &fileSend{}
 		s.release()
-		if cb := s.cb; cb != nil {
-			c.post(func() { cb(c, err) })
-		}
+		failed = s.cb
 	}
 	done := c.waits.advance(int(n))
 	if c.queued() <= c.g.e.opts.lowWater {
 		c.rcond.Broadcast()
 	}
 	c.wmu.Unlock()
+	// Callbacks are posted only now: post may run them at once, on this goroutine, and one that
+	// closes the connection takes wmu (a post under wmu deadlocked the writer).
+	if failed != nil {
+		c.post(func() { failed(c, err) })
+	}
 	if n > 0 {
 		c.lastActive.Store(time.Now().UnixNano())
 	}
