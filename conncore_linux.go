@@ -302,8 +302,9 @@ func execute[C loopConn](c C, fn func(Conn)) error {
 
 // run calls fn on the loop if the connection is still open.
 func (r *execReq[C]) run() {
-	if r.c.core().state == connOpen {
+	if c := r.c.core(); c.state == connOpen {
 		r.fn(r.c)
+		c.in.Keep() // fn is a callback too: a chunk a Next slice held is released now
 	}
 }
 

@@ -111,7 +111,9 @@ func (c *epConn) SetReadPaused(paused bool) {
 		c.held = true
 	case c.held:
 		c.held = false
-		c.queueReread()
+		if !c.readPaused { // else the output's back-pressure restarts reading when it drains
+			c.queueReread()
+		}
 	}
 }
 

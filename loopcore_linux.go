@@ -129,12 +129,13 @@ func (lt *loopTimer) outlive(d time.Duration) {
 	lt.rt.Store(time.AfterFunc(d, lt.fire))
 }
 
-// handOverTimers gives the loop timers still pending on a finished loop's wheel to outlive. The
-// wheel's other timers (connections', listeners', the tick) have nothing left to do.
+// handOverTimers gives the loop timers still pending on a finished loop's wheel to outlive, except
+// those that never fire (after saturated). The wheel's other timers (connections', listeners', the
+// tick) have nothing left to do.
 func (l *loopCore) handOverTimers() {
 	now := l.clock()
 	l.wheel.Drain(func(t *timer.Timer) {
-		if lt, ok := t.Arg().(*loopTimer); ok && lt.state.Load() == timerPending {
+		if lt, ok := t.Arg().(*loopTimer); ok && lt.state.Load() == timerPending && lt.when != math.MaxInt64 {
 			lt.outlive(time.Duration(lt.when - now))
 		}
 	})

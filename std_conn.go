@@ -35,7 +35,6 @@ type stdConn struct {
 
 	closeReq   atomic.Bool  // Close was called or the connection is ending: no more OnData, writes fail
 	readingOn  atomic.Bool  // a write failed: OnData goes on until the input ends, then the reader reports
-	unseen     atomic.Bool  // c.in has bytes read while reading was paused, not offered yet
 	lastActive atomic.Int64 // unix nanoseconds of the last read or write
 	idle       *time.Timer
 
@@ -47,7 +46,7 @@ type stdConn struct {
 	waits      asyncWaits
 	wantShutWr bool
 	shutWr     bool
-	held       bool // SetReadPaused(true): the reader waits until SetReadPaused(false)
+	held       bool // SetReadPaused(true): the reader waits until SetReadPaused(false); written under mu and wmu
 	closing    bool // flush, shut down, then finish
 	aborted    bool // drop the output and finish now
 	readDone   bool // the reader has left its loop
@@ -145,27 +144,29 @@ func (c *stdConn) readLoop() {
 	c.armIdle()
 	buf := make([]byte, min(c.g.e.opts.readBufSize, stdReadBufferCap))
 	var borrow buffer.Chunk // lends buf to c.in during OnData
+	unseen := false         // c.in has bytes read while reading was paused, not offered yet
 	for {
 		if !c.waitOutputRoom() {
 			break
 		}
-		if c.unseen.Load() { // read while paused: offered now that reading has restarted
+		if unseen { // read while paused: offered now that reading has restarted
+			unseen = false
 			c.mu.Lock()
-			c.unseen.Store(false)
 			if c.in.Len() > 0 && (!c.closeReq.Load() || c.readingOn.Load()) {
 				h.OnData(c)
 				c.in.Keep()
 			}
 			c.endSection()
+			continue // OnData may have paused reading again
 		}
 		n, err := c.nc.Read(buf)
 		if n > 0 {
 			c.lastActive.Store(time.Now().UnixNano())
 			if !c.closeReq.Load() || c.readingOn.Load() {
 				c.mu.Lock()
-				if c.isHeld() { // paused while this read was blocked: keep the bytes for the restart
+				if c.held { // paused while this read was blocked: keep the bytes for the restart
 					c.in.Append(buf[:n])
-					c.unseen.Store(true)
+					unseen = true
 				} else {
 					c.in.Add(&borrow, buf[:n])
 					h.OnData(c)
@@ -305,6 +306,10 @@ func (c *stdConn) writeLoop() {
 	}
 	// aborted: drop the output, report, and unblock the reader
 	c.wmu.Lock()
+	if c.flushTimer != nil {
+		c.flushTimer.Stop()
+		c.flushTimer = nil
+	}
 	waits := c.waits.take()
 	c.wq.Reset()
 	files := c.files
@@ -530,6 +535,7 @@ func (c *stdConn) Execute(fn func(Conn)) error {
 	return c.postUser(func() {
 		if !c.closeReq.Load() {
 			fn(c)
+			c.in.Keep() // fn is a callback too: a chunk a Next slice held is released now
 		}
 	})
 }
@@ -565,13 +571,6 @@ func (c *stdConn) SetReadPaused(paused bool) {
 		c.rcond.Broadcast()
 	}
 	c.wmu.Unlock()
-}
-
-// isHeld reports whether SetReadPaused(true) holds reading.
-func (c *stdConn) isHeld() bool {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.held
 }
 
 func (c *stdConn) SetIdleTimeout(d time.Duration) error {

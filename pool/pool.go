@@ -115,7 +115,8 @@ func New(opts ...Option) *Pool {
 		p.start(task{})
 	}
 	// Without a queue a task is accepted only by a worker waiting for it; a TrySubmit right
-	// after New must not find the new workers still starting.
+	// after New must not find the new workers still starting. (With one, Stats and a Stop right
+	// after New should find them idle too: New is rare, and the wait is one scheduling round.)
 	for p.idle.Load() < int32(cfg.minWorkers) {
 		runtime.Gosched()
 	}
@@ -248,19 +249,15 @@ func (p *Pool) taken() {
 
 // grow starts a worker, with first as its first task, unless the pool has its maximum.
 func (p *Pool) grow(first task) bool {
-	for {
-		n := p.workers.Load()
-		if n >= p.max {
-			return false
-		}
-		if p.workers.CompareAndSwap(n, n+1) {
-			p.start(first)
-			return true
-		}
+	if !p.recount() {
+		return false
 	}
+	p.start(first)
+	return true
 }
 
-// recount counts again a worker that shrink had uncounted, unless the pool has its maximum.
+// recount counts one more worker, unless the pool has its maximum: a new one (grow), or one that
+// shrink had uncounted.
 func (p *Pool) recount() bool {
 	for {
 		n := p.workers.Load()

@@ -242,3 +242,25 @@ func TestStagedWritesAllocateNothingInSteadyState(t *testing.T) {
 		t.Fatalf("%v allocations per round of 600 staged replies, want 0", n)
 	}
 }
+
+// Bytes consumed with Discard (or after a Peek) release drained storage at once: only a Next slice
+// holds a chunk back until Keep. An engine may run a handler's function (Execute) without a Keep
+// after it, and an idle connection must not keep an empty chunk.
+func TestInboundDiscardReleasesAtOnce(t *testing.T) {
+	var in Inbound
+	in.Append(make([]byte, 100<<10))
+	in.Peek(10)
+	in.Discard(-1)
+	if in.own != nil {
+		t.Fatalf("after Discard drained it: own %v; want nothing held", in.own)
+	}
+	in.Append([]byte("abc"))
+	in.Next(-1)
+	if in.own == nil {
+		t.Fatal("a chunk drained by Next went back before Keep")
+	}
+	in.Keep()
+	if in.own != nil {
+		t.Fatal("after Keep: the drained chunk is still held")
+	}
+}

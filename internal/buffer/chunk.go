@@ -14,6 +14,9 @@ type Chunk struct {
 	// or its Stage to an Outbound (see Outbound.WriteStaged). It is never pooled, and Keep or Own copies
 	// its bytes out.
 	borrowed bool
+	// lent marks an Inbound's owned chunk that a slice returned by Next points into: drained, it stays
+	// out of the pool until the callback ends (Inbound.Keep).
+	lent bool
 }
 
 // Len returns the number of unconsumed bytes.
@@ -76,7 +79,7 @@ func Put(c *Chunk) {
 	if c.borrowed {
 		return // a borrow chunk belongs to its loop
 	}
-	c.R, c.W = 0, 0
+	c.R, c.W, c.lent = 0, 0, false
 	size := len(c.B)
 	cl := classOf(size)
 	if cl < 0 || 1<<(minClassShift+2*cl) != size {

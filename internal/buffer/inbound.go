@@ -30,18 +30,20 @@ func (in *Inbound) Bytes() []byte {
 	return nil
 }
 
-// Consume drops the first n unconsumed bytes (n <= Len). Owned storage that this drains stays
-// attached, empty, until the next Keep: the slice that Next just returned still aliases it, and
-// the handler may use that slice until its callback returns (a chunk put back in the pool now
-// could be handed to the connection's own next Write, which would overwrite it).
+// Consume drops the first n unconsumed bytes (n <= Len); drained owned storage goes back to the
+// pool, unless a slice returned by Next points into it: that one stays attached, empty, until the
+// next Keep, since the handler may use the slice until its callback returns (a chunk put back in the
+// pool now could be handed to the connection's own next Write, which would overwrite it). A Peek
+// slice is valid only until its bytes are consumed, so it holds nothing back.
 func (in *Inbound) Consume(n int) {
 	c := in.own
 	if c == nil {
 		return
 	}
 	c.R += n
-	if c.borrowed && c.Len() == 0 {
+	if c.Len() == 0 && !c.lent {
 		in.own = nil
+		Put(c) // a no-op for a borrow chunk
 	}
 }
 
@@ -92,6 +94,7 @@ func (in *Inbound) Keep() {
 		return
 	}
 	if !sh.borrowed {
+		sh.lent = false // the callback is over, and so is the Next slice's life
 		if sh.Len() == 0 {
 			in.own = nil
 			Put(sh)
@@ -132,9 +135,12 @@ func (in *Inbound) Peek(n int) ([]byte, error) {
 	return b[:n], nil
 }
 
-// Next is Peek followed by consuming the bytes returned.
+// Next is Peek followed by consuming the bytes returned; the slice stays valid until Keep.
 func (in *Inbound) Next(n int) ([]byte, error) {
 	b, err := in.Peek(n)
+	if c := in.own; c != nil && len(b) > 0 && !c.borrowed {
+		c.lent = true
+	}
 	in.Consume(len(b))
 	return b, err
 }
