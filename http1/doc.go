@@ -73,6 +73,9 @@
 //     http.Dir) into a response with a Content-Length goes out with the engine's Conn.SendFile:
 //     sendfile(2) on epoll and std, splices through a pipe on uring. Other bodies, and
 //     multi-range responses (which net/http writes through a pipe), are copied.
+//   - A NativeHandler's informational (1xx) responses (ResponseBuffer.SetStatus) go out with its
+//     final response when ServeNative returns, not at once; none goes to an HTTP/1.0 client, and
+//     101 (Switching Protocols) panics, a native handler having no way to take the connection over.
 //   - The ResponseWriter and the map its Header method returns are reused for later requests
 //     once the handler has returned; net/http makes new ones, but forbids their use after
 //     ServeHTTP returns too.

@@ -80,6 +80,7 @@ type ResponseBuffer struct {
 	header  []byte // "Name: value\r\n" lines
 	body    []byte
 	head    []byte // the head being assembled
+	interim []byte // informational (1xx) responses, sent before the head
 	vec     [2][]byte
 	hasDate bool
 	hasType bool
@@ -96,6 +97,7 @@ func (w *ResponseBuffer) reset() {
 	w.header = w.header[:0]
 	w.body = w.body[:0]
 	w.head = w.head[:0]
+	w.interim = w.interim[:0]
 	w.vec = [2][]byte{}
 	w.hasDate, w.hasType, w.close = false, false, false
 	if cap(w.body) > maxKeptResponse {
@@ -104,13 +106,33 @@ func (w *ResponseBuffer) reset() {
 	if cap(w.header) > maxKeptResponse {
 		w.header = nil
 	}
+	if cap(w.interim) > maxKeptResponse {
+		w.interim = nil
+	}
 }
 
 // SetStatus sets the status code (default 200). It panics, as net/http's WriteHeader does, unless
 // code has three digits.
+//
+// An informational code (1xx) is not the response's status: as net/http's WriteHeader(103) does,
+// it makes an interim response with the header fields added so far (which stay for the final
+// response too), and the final status is set by a later SetStatus, 200 without one. Interim
+// responses go out before the final one, in the same write when ServeNative returns (so 103 Early
+// Hints gives the client no head start), and not at all to an HTTP/1.0 client, which would not
+// understand them. 101 (Switching Protocols) panics: a native handler cannot take the connection
+// over.
 func (w *ResponseBuffer) SetStatus(code int) {
 	if code < 100 || code > 999 {
 		panic("http1: invalid status code " + strconv.Itoa(code))
+	}
+	if code < 200 {
+		if code == http.StatusSwitchingProtocols {
+			panic("http1: a native handler cannot switch protocols (status 101)")
+		}
+		w.interim = appendStatusLine(w.interim, 1, code)
+		w.interim = append(w.interim, w.header...)
+		w.interim = append(w.interim, "\r\n"...)
+		return
 	}
 	w.status = code
 }
@@ -237,7 +259,7 @@ func (sc *conn) beginNative(h *RequestHead, n int, buf []byte) bool {
 		}
 		if int64(len(buf)-n) >= h.ContentLength {
 			end := n + int(h.ContentLength)
-			ok := sc.runNative(h, buf[n:end], nil)
+			ok := sc.runNative(h, buf[n:end:end], nil)
 			sc.c.Discard(end)
 			return ok && sc.nativeDone()
 		}
@@ -323,7 +345,7 @@ func (sc *conn) nativeBody() bool {
 		return false
 	}
 	body, _ := c.Peek(nat.need)
-	ok := sc.runNative(nat.head, body, nil)
+	ok := sc.runNative(nat.head, body[:nat.need:nat.need], nil)
 	c.Discard(nat.need)
 	return sc.endNativeBody(ok)
 }
@@ -391,7 +413,11 @@ func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) bool {
 	status := w.Status()
 	keep := h.KeepAlive && !w.close && sc.srv.keepAlives()
 	isHEAD := string(h.Method) == http.MethodHead
-	b := appendStatusLine(w.head[:0], h.ProtoMinor, status)
+	b := w.head[:0]
+	if h.ProtoMinor >= 1 {
+		b = append(b, w.interim...)
+	}
+	b = appendStatusLine(b, h.ProtoMinor, status)
 	b = append(b, w.header...)
 	if !w.hasDate {
 		b = append(b, "Date: "...)

@@ -545,6 +545,12 @@ func (w *response) disableContinue() {
 func (w *response) connClosed(err error) {
 	w.connGone.Store(true)
 	w.ctx.cancel()
+	// Wakes a sendFile whose task the closed connection dropped. If acks is full, its value goes to
+	// the wait under way, and sendFile checks connGone before it posts another task.
+	select {
+	case w.sc.http.acks <- eddy.ErrClosed:
+	default:
+	}
 	if w.pipe != nil {
 		w.pipe.fail(errConnClosed)
 	}

@@ -87,7 +87,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		return sniffed, err
 	}
 	w.written += n
-	f.Seek(n, io.SeekCurrent)
+	f.Seek(off+n, io.SeekStart) // not SeekCurrent: on some engines the send moved the shared offset already
 	if lr != nil {
 		lr.N -= n
 	}
@@ -136,13 +136,19 @@ func fileRegion(src io.Reader) (f *os.File, n int64, lr *io.LimitedReader, close
 }
 
 // sendFile queues the region on the connection's loop behind the batches already handed to it and waits
-// until the kernel has it all, the connection fails, or the write deadline passes.
+// until the kernel has it all, the connection fails or closes, or the write deadline passes. The outcome
+// arrives on acks, as an AsyncWrite's does: from SendFile's callback, from the task if SendFile refuses
+// the region, or from connClosed if the connection closed before the loop ran the task (which is then
+// dropped). Not the request's context: the client's half-close cancels it, and the answer is still sent.
 func (w *response) sendFile(f *os.File, off, n int64) error {
-	done := make(chan error, 1) // the callback never blocks the loop, even when nobody waits any more
-	cb := func(_ eddy.Conn, err error) { done <- err }
+	if w.connGone.Load() { // closed already: connClosed's signal may have gone to an earlier wait
+		w.fail(eddy.ErrClosed)
+		return w.err
+	}
+	h := w.sc.http
 	if err := w.post(func(c eddy.Conn) {
-		if err := c.SendFile(f, off, n, cb); err != nil {
-			done <- err
+		if err := c.SendFile(f, off, n, h.ackFn); err != nil {
+			h.ackFn(c, err)
 		}
 	}); err != nil {
 		return err
@@ -154,13 +160,12 @@ func (w *response) sendFile(f *os.File, off, n int64) error {
 		deadline = t.C
 	}
 	select {
-	case err := <-done:
+	case err := <-h.acks:
 		if err != nil {
 			w.fail(err)
 		}
-	case <-w.req.Context().Done(): // the connection closed before the loop ran the task
-		w.fail(eddy.ErrClosed)
 	case <-deadline:
+		// As in waitInflight: the late outcome is dropped or left on acks of a closed connection.
 		w.fail(os.ErrDeadlineExceeded)
 		w.c.Close()
 	}

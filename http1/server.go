@@ -126,6 +126,7 @@ type Server struct {
 	mu         sync.Mutex
 	engine     *eddy.Engine
 	closed     bool
+	hardClosed bool                 // Close was called
 	done       chan struct{}        // closed by the first Shutdown or Close
 	stopCancel []context.CancelFunc // of the engine stops Shutdown runs: Close forces them
 	onShutdown []func()
@@ -335,7 +336,15 @@ func (s *Server) beginClose() (*eddy.Engine, bool, []func()) {
 // flight run to their end and get their whole response, with "Connection: close". Once they are
 // done the engine stops, flushing what was written and closing every connection. If ctx ends
 // first, Shutdown returns its error and leaves the server draining; call Close to end it at once.
+// After Close, Shutdown returns nil at once, as net/http's does: Close has ended the connections,
+// and handlers still running (their contexts cancelled) are not waited for.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	hard := s.hardClosed
+	s.mu.Unlock()
+	if hard {
+		return nil
+	}
 	e, first, hooks := s.beginClose()
 	if first {
 		if e != nil {
@@ -388,6 +397,7 @@ func (s *Server) waitIdle(ctx context.Context) error {
 func (s *Server) Close() error {
 	e, _, _ := s.beginClose()
 	s.mu.Lock()
+	s.hardClosed = true
 	for _, cancel := range s.stopCancel {
 		cancel() // a Shutdown stopping the engine now forces the stop
 	}

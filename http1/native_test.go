@@ -1,0 +1,151 @@
+package http1_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/http1"
+)
+
+// TestNativeLargeAndPipelinedBodies: native requests with bodies of every framing, pipelined
+// in one write and split across writes, the largest at the default 4 MiB limit, are each served
+// with their own whole body, and the 100-continue one gets its interim response.
+func TestNativeLargeAndPipelinedBodies(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), http1.DefaultNativeMaxBodyBytes/16)
+	nat := http1.NativeHandlerFunc(func(w *http1.ResponseBuffer, r *http1.NativeRequest) {
+		sum := 0
+		for _, b := range r.Body {
+			sum += int(b)
+		}
+		fmt.Fprintf(w, "%s %s %d %d", r.Method, r.Target, len(r.Body), sum)
+		for _, f := range r.Trailers {
+			fmt.Fprintf(w, " %s=%s", f.Name, f.Value)
+		}
+	})
+	sum := func(b []byte) int {
+		s := 0
+		for _, c := range b {
+			s += int(c)
+		}
+		return s
+	}
+	chunk := "5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
+	raw := "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde" +
+		"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk +
+		"GET /c HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"POST /d HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n"
+	want := []string{"POST /a 5 495", "POST /b 11 1116 X-T=1", "GET /c 0 0", fmt.Sprintf("POST /d %d %d", len(big), sum(big)), "GET /e 0 0"}
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		addr := start(t, engine, &http1.Server{Native: nat})
+		c := dial(t, addr)
+		io.WriteString(c, raw)
+		br := bufio.NewReader(c)
+		for i := range 3 {
+			r, err := readResponse(br, "POST")
+			if err != nil || r.body != want[i] {
+				t.Fatalf("response %d: %v %+v; want %q", i, err, r, want[i])
+			}
+		}
+		r, err := readResponse(br, "POST")
+		if err != nil || r.status != 100 {
+			t.Fatalf("no 100 Continue: %v %+v", err, r)
+		}
+		go func() {
+			for off := 0; off < len(big); off += 1 << 20 {
+				c.Write(big[off : off+1<<20])
+			}
+			io.WriteString(c, "GET /e HTTP/1.1\r\nHost: x\r\n\r\n")
+		}()
+		for i := 3; i < 5; i++ {
+			r, err := readResponse(br, "POST")
+			if err != nil || r.body != want[i] || r.close {
+				t.Fatalf("response %d: %v %+v; want %q", i, err, r, want[i])
+			}
+		}
+	})
+}
+
+// TestNativeInformationalStatus: a 1xx status given to SetStatus goes out as an interim
+// response, with the header fields added before it, followed by the final response (200 without a
+// later SetStatus) with the body, as net/http does for WriteHeader(103); the next pipelined request
+// gets its own answer.
+func TestNativeInformationalStatus(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hints" {
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+		io.WriteString(w, "first "+r.URL.Path)
+	})
+	nat := http1.NativeHandlerFunc(func(w *http1.ResponseBuffer, r *http1.NativeRequest) {
+		if string(r.Path()) == "/hints" {
+			w.AddHeader("Link", "</a.css>; rel=preload")
+			w.SetStatus(http.StatusEarlyHints)
+		}
+		io.WriteString(w, "first "+string(r.Path()))
+	})
+	raw := "GET /hints HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+	run := func(t *testing.T, addr string) (string, error) {
+		c := dial(t, addr)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c, raw)
+		br := bufio.NewReader(c)
+		var got []string
+		for range 2 {
+			for {
+				r, err := readResponse(br, "GET")
+				if err != nil {
+					return strings.Join(got, " | "), err
+				}
+				got = append(got, fmt.Sprintf("%d %s %s", r.status, r.header.Get("Link"), r.body))
+				if r.status >= 200 {
+					break
+				}
+			}
+		}
+		return strings.Join(got, " | "), nil
+	}
+	const want = "103 </a.css>; rel=preload  | 200 </a.css>; rel=preload first /hints | 200  first /next"
+	if got, err := run(t, netHTTPRef(t, h, nil)); err != nil || got != want {
+		t.Skipf("net/http: %q %v", got, err)
+	}
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		got, err := run(t, start(t, engine, &http1.Server{Native: nat}))
+		if err != nil || got != want {
+			t.Fatalf("responses: %q, %v; net/http gives %q", got, err, want)
+		}
+	})
+}
+
+// TestNativeBodyCannotOverwriteTheNextRequest: a native request's Body has its
+// capacity cut at its end, as the parser's slices do (TestSlicesCannotOverwriteTheBuffer): a handler
+// that appends to it gets a copy, and the next pipelined request, which follows it in the input,
+// is served intact.
+func TestNativeBodyCannotOverwriteTheNextRequest(t *testing.T) {
+	nat := http1.NativeHandlerFunc(func(w *http1.ResponseBuffer, r *http1.NativeRequest) {
+		w.Write(append(r.Body, "!!!!"...))
+	})
+	raw := "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
+		"GET /b?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		addr := start(t, engine, &http1.Server{Native: nat})
+		c := dial(t, addr)
+		io.WriteString(c, raw)
+		br := bufio.NewReader(c)
+		want := []string{"abc!!!!", "!!!!"}
+		for i := range want {
+			r, err := readResponse(br, "GET")
+			if err != nil || r.status != 200 || r.body != want[i] {
+				t.Fatalf("response %d: %v %+v; want 200 %q", i, err, r, want[i])
+			}
+		}
+	})
+}
