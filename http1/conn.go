@@ -13,6 +13,7 @@ import (
 // Connection states, owned by the loop.
 //
 //	reading -> (native: answered inline) -> reading
+//	reading -> nativeHeld -> reading            native output waits for the client to read it
 //	reading -> nativeBody -> reading            a native request whose body is still arriving
 //	reading -> handler -> reading | draining    a net/http request on the pool
 //	draining -> reading                          the rest of a body the handler left unread
@@ -22,6 +23,7 @@ const (
 	stNativeBody              // collecting the body of a native request
 	stHandler                 // a net/http handler runs; its body is fed to it as it arrives
 	stDraining                // dropping the unread rest of a body before the next request
+	stNativeHeld              // native responses wait for the client to read: no request is served
 	stClosed                  // closing or closed: input is dropped
 )
 
@@ -53,6 +55,16 @@ type conn struct {
 	deadline   int64         // server clock: when reading the current request must end; 0 none
 	drained    int64         // body bytes dropped since the handler stopped reading
 	inHeld     bool          // reading is paused: too many bytes wait ahead of the handler (holdInput)
+
+	// Native output not yet known to be in the kernel, and the WriteTimeout deadlines that bound
+	// it (native.go, wroteNative).
+	outPend   int   // bytes of native responses written since the last mark
+	outMarked int   // bytes written before the mark in flight
+	pendDL    int64 // server clock: the deadline of the oldest tracked response in outPend; 0 none
+	markDL    int64 // the same for outMarked
+	writeDL   int64 // the current native request's WriteTimeout deadline; 0 none
+	marking   bool  // a mark is in flight
+	flow      *outFlow
 
 	// Used by net/http requests, made on the first one.
 	http *connHTTP
@@ -173,6 +185,8 @@ func (sc *conn) serve() {
 		switch sc.state {
 		case stClosed:
 			c.Discard(-1)
+			return
+		case stNativeHeld: // the mark's acknowledgement serves the rest (markAcked)
 			return
 		case stHandler:
 			sc.pumpBody()
@@ -304,14 +318,17 @@ var errHeadCutShort = badRequest("request head cut short by the end of the conne
 
 // peerClosed runs when the client has shut down its sending side, and reports whether to keep the
 // connection open for writing: only while a net/http handler runs, whose answer net/http would
-// still send. Its context is cancelled, as net/http cancels it on the client's EOF, and a body
-// still arriving fails. Requests pipelined before the FIN are served after it; then the connection
-// closes.
+// still send, or while native requests wait for the client to read (stNativeHeld). A handler's
+// context is cancelled, as net/http cancels it on the client's EOF, and a body still arriving
+// fails. Requests pipelined before the FIN are served after it; then the connection closes.
 func (sc *conn) peerClosed() bool {
 	switch {
 	case sc.state == stReading && sc.c.Buffered() > 0:
 		sc.refuse(errHeadCutShort) // answered as net/http answers it, then closed
 		return false
+	case sc.state == stNativeHeld: // requests pipelined before the FIN are served once the output drains
+		sc.peerGone = true
+		return true
 	case sc.state != stHandler || sc.ex == nil:
 		return false
 	}
@@ -333,6 +350,9 @@ func (sc *conn) closed(err error) {
 		sc.srv.requestEnded()
 	}
 	sc.releaseReader()
+	if f := sc.flow; f != nil && f.timer != nil {
+		f.timer.Stop()
+	}
 }
 
 // ---- net/http requests ----

@@ -30,7 +30,10 @@
 //     reused [ResponseBuffer], allocating nothing; see NativeHandler for when to use it.
 //
 // Pipelined requests are served one at a time and answered in order: bytes of later requests
-// wait in the connection's input until the current response is out.
+// wait in the connection's input until the current response is out. Native responses are written
+// whole, and a loop answers the native requests it has in one go, until more than the engine's
+// default high-water mark (eddy.DefaultHighWater, 4 MiB) of their output is not known to have
+// reached the kernel: the rest then waits, reading paused, until the client has taken enough.
 //
 // # What net/http handlers see
 //

@@ -2,11 +2,13 @@ package http1
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/eddyio/eddy"
 )
@@ -251,6 +253,9 @@ func (n *nativeState) reset() {
 // reports whether the caller should go on with the next request.
 func (sc *conn) beginNative(h *RequestHead, n int, buf []byte) bool {
 	rd := sc.rd
+	if d := sc.srv.cfg.writeTimeout; d > 0 {
+		sc.writeDL = sc.srv.now() + int64(d) // from the end of the head, as in net/http
+	}
 	limit := sc.srv.cfg.maxNativeBody
 	if !h.Chunked {
 		if limit > 0 && h.ContentLength > limit {
@@ -358,9 +363,16 @@ func (sc *conn) endNativeBody(ok bool) bool {
 	return ok && sc.nativeDone()
 }
 
-// nativeDone prepares for the next request after a native response.
+// nativeDone prepares for the next request after a native response. It reports false, having
+// stopped reading, when too much output waits for the client: the next request waits until the
+// mark in flight is acknowledged (markAcked).
 func (sc *conn) nativeDone() bool {
 	sc.requestDone()
+	if sc.outFull() {
+		sc.state = stNativeHeld
+		sc.c.SetReadPaused(true)
+		return false
+	}
 	return true
 }
 
@@ -377,18 +389,24 @@ func (sc *conn) runNative(h *RequestHead, body []byte, trailers []Field) bool {
 		ok = sc.callNative(w, req)
 	}
 	*req = NativeRequest{}
-	keep := false
-	if ok {
-		keep = sc.writeNative(h, w)
-	} else {
+	keep, n := false, 0
+	switch {
+	case !ok:
 		sc.internalError(h)
+	case sc.writeDL != 0 && sc.srv.now() >= sc.writeDL:
+		// The body or the handler took the whole WriteTimeout: as net/http's writes fail
+		// then, nothing is written and the connection closes.
+	default:
+		keep, n = sc.writeNative(h, w)
 	}
 	w.reset()
 	responseBuffers.Put(w)
 	if !keep {
 		sc.close()
+		return false
 	}
-	return keep
+	sc.wroteNative(n)
+	return true
 }
 
 // callNative runs the handler and reports false if it panicked.
@@ -408,8 +426,9 @@ func (sc *conn) callNative(w *ResponseBuffer, r *NativeRequest) (ok bool) {
 	return true
 }
 
-// writeNative writes the response w to request h and reports whether the connection stays open.
-func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) bool {
+// writeNative writes the response w to request h and reports whether the connection stays open,
+// and the bytes written.
+func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) (bool, int) {
 	status := w.Status()
 	keep := h.KeepAlive && !w.close && sc.srv.keepAlives()
 	isHEAD := string(h.Method) == http.MethodHead
@@ -445,11 +464,11 @@ func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) bool {
 	w.head = b
 	if !bodyOK || isHEAD || len(w.body) == 0 {
 		sc.c.Write(b)
-	} else {
-		w.vec[0], w.vec[1] = b, w.body
-		sc.c.Writev(w.vec[:])
+		return keep, len(b)
 	}
-	return keep
+	w.vec[0], w.vec[1] = b, w.body
+	sc.c.Writev(w.vec[:])
+	return keep, len(b) + len(w.body)
 }
 
 // internalError answers a request whose handler panicked.
@@ -460,4 +479,120 @@ func (sc *conn) internalError(h *RequestHead) {
 	b = appendDate(b)
 	b = append(b, "\r\nX-Content-Type-Options: nosniff\r\n\r\nInternal Server Error\n"...)
 	sc.c.Write(b)
+}
+
+// ---- the output of native responses ----
+//
+// A native response is written whole into the connection's output queue, and pipelined requests
+// are answered in one loop iteration: left alone, a client that sends many requests and reads
+// nothing would have the server queue all their answers (the engine's back-pressure stops reading
+// above its high-water mark, but only between reads). The connection cannot see its queue, so it
+// counts what it writes and learns what has reached the kernel from marks: empty AsyncWrites,
+// whose callback runs once the output queued before them is out. A mark goes out once
+// nativeOutMarkAt bytes have been written since the last one, so a client that reads costs one
+// AsyncWrite per MiB of output and nothing per request. While more than nativeOutHoldAt bytes are
+// not known to be out (those before the mark in flight and those after it), requests wait in the
+// input, reading paused (stNativeHeld), as net/http serves the next request only once the previous
+// response is written; the mark's acknowledgement resumes them.
+//
+// WriteTimeout uses the same marks, as the net/http path uses the acknowledgements of its batches:
+// a response of nativeTrackAt bytes or more (the size past which a net/http response goes out in
+// acknowledged batches) must reach the kernel by its deadline, the end of its head plus
+// WriteTimeout. Its mark arms the connection's timer; if the mark is not acknowledged by then, the
+// connection is closed, as net/http closes it when a write passes the deadline. A smaller response
+// is not followed, as the last batch of a net/http response is not: it goes out with the next
+// mark's.
+
+const (
+	nativeOutHoldAt = eddy.DefaultHighWater // the engine's default high-water mark
+	nativeOutMarkAt = nativeOutHoldAt / 4   // the engine's default low-water mark
+	nativeTrackAt   = flushSize
+)
+
+// outFlow is what a connection needs for its marks, made with the first one.
+type outFlow struct {
+	ackFn   func(eddy.Conn, error) // markAcked
+	checkFn func(eddy.Conn)        // checkWriteDeadline
+	timer   *time.Timer            // the WriteTimeout deadline of the mark in flight; made on first use
+}
+
+// wroteNative accounts for a native response of n bytes, written with the deadline sc.writeDL
+// (0: none), and sends a mark when one is due.
+func (sc *conn) wroteNative(n int) {
+	sc.outPend += n
+	if sc.writeDL != 0 && n >= nativeTrackAt && sc.pendDL == 0 {
+		sc.pendDL = sc.writeDL
+	}
+	if !sc.marking && (sc.outPend >= nativeOutMarkAt || sc.pendDL != 0) {
+		sc.postMark()
+	}
+}
+
+// outFull reports whether the next native request must wait for the output to drain. Only a mark
+// in flight can end the wait, so without one the requests go on.
+func (sc *conn) outFull() bool {
+	return sc.marking && sc.outMarked+sc.outPend > nativeOutHoldAt
+}
+
+// postMark sends a mark after the output written so far, and arms the write deadline of the
+// tracked responses it covers. A mark the loop's queue refuses is tried again after the next
+// response.
+func (sc *conn) postMark() {
+	f := sc.flow
+	if f == nil {
+		f = &outFlow{ackFn: sc.markAcked, checkFn: sc.checkWriteDeadline}
+		sc.flow = f
+	}
+	if err := sc.c.AsyncWrite(nil, f.ackFn); err != nil {
+		return
+	}
+	sc.marking = true
+	sc.outMarked, sc.outPend = sc.outPend, 0
+	sc.markDL, sc.pendDL = sc.pendDL, 0
+	if sc.markDL == 0 {
+		return
+	}
+	// Armed after the mark, so that the check queued when it fires runs after the mark's own task
+	// and sees its acknowledgement if the output was out by then.
+	d := time.Duration(sc.markDL - sc.srv.now())
+	if f.timer != nil {
+		f.timer.Reset(d)
+		return
+	}
+	c, check := sc.c, f.checkFn
+	f.timer = time.AfterFunc(d, func() {
+		for errors.Is(c.Execute(check), eddy.ErrQueueFull) {
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+}
+
+// markAcked runs on the loop once the output written before the mark reached the kernel (or with
+// the error that ended the connection): it sends the next mark if one is due, and serves the
+// requests that waited for it.
+func (sc *conn) markAcked(_ eddy.Conn, err error) {
+	sc.marking = false
+	sc.outMarked, sc.markDL = 0, 0
+	if sc.flow.timer != nil {
+		sc.flow.timer.Stop()
+	}
+	if err != nil || sc.state == stClosed {
+		return
+	}
+	if sc.outPend >= nativeOutMarkAt || sc.pendDL != 0 {
+		sc.postMark()
+	}
+	if sc.state == stNativeHeld && !sc.outFull() {
+		sc.state = stReading
+		sc.c.SetReadPaused(false)
+		sc.serve()
+	}
+}
+
+// checkWriteDeadline runs on the loop when the deadline of the mark in flight has come: if the mark
+// is still waiting, a response was not written within WriteTimeout, and the connection closes.
+func (sc *conn) checkWriteDeadline(eddy.Conn) {
+	if sc.marking && sc.markDL != 0 && sc.srv.now() >= sc.markDL && sc.state != stClosed {
+		sc.close()
+	}
 }

@@ -72,7 +72,11 @@ type Server struct {
 	// the drain of a body the handler left unread stops at it, closing the connection.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds the time from the end of the request head to the end of the response:
-	// writes after it fail and the connection is closed.
+	// writes after it fail and the connection is closed. For a net/http handler every batch but
+	// the last (up to 32 KiB) must have reached the kernel by then; a native response of 32 KiB
+	// or more must have reached it whole, and one whose handler (or body) took the whole timeout
+	// is not sent. The close still flushes what the engine has queued, for as long as the client
+	// reads it.
 	WriteTimeout time.Duration
 	// IdleTimeout is how long a keep-alive connection waits for the next request; zero means
 	// ReadTimeout, and if both are zero it waits for ever.
