@@ -164,7 +164,7 @@ func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 // Dial connects to addr (in the same forms New accepts) from one of the engine's loops, with a
 // non-blocking connect: no goroutine waits for it. The connection gets the engine's Handler callbacks like
 // an accepted one: OnOpen runs first, then the future resolves with the Conn (or fails with ErrClosed if
-// OnOpen closed it). A refused or timed-out connect (ctx's deadline or cancellation), or one that Stop
+// the connection was closed before that: by OnOpen, or, on the std engine, by a Stop running meanwhile). A refused or timed-out connect (ctx's deadline or cancellation), or one that Stop
 // abandons (ErrEngineStopped), fails the future with an *OpError, and no callback runs.
 // Continuations added with future.Inline run on the loop, so they must not block.
 func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
