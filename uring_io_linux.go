@@ -291,12 +291,42 @@ func (c *urConn) onSend(cqe *uring.CQE) {
 		return
 	}
 	if cqe.Res < 0 {
-		c.sendFailed(opError("write", c.network(), c.RemoteAddr(), call, cqe.Err()))
+		if err := cqe.Err(); err == unix.EAGAIN {
+			c.pollForRoom()
+		} else {
+			c.sendFailed(opError("write", c.network(), c.RemoteAddr(), call, err))
+		}
 		return
 	}
 	n := int(cqe.Res)
 	c.out.Consume(n)
 	c.wrote(c, c.l.now, n)
+	c.l.markDirty(c)
+}
+
+// urOpSendPoll is the POLL_ADD for room on the socket after a send's EAGAIN (pollForRoom).
+const urOpSendPoll = urOpSplicePoll + 1
+
+// pollForRoom waits for room on the socket, after a send that found it full ended with EAGAIN: the
+// kernel returns that instead of waiting in some states (once the peer's FIN is in, for one), and it
+// is no failure. The send is made again when the poll completes (onSendPoll); until then the
+// connection counts as sending, and polling, so that nothing else is sent and release cancels it.
+func (c *urConn) pollForRoom() {
+	sqe := c.l.getSQE()
+	sqe.PrepPollAdd(int(c.fd), unix.POLLOUT)
+	sqe.UserData = urToken(urOpSendPoll, c.slot, c.gen)
+	c.sending, c.polling = true, true
+	c.l.stats.sendPolls++
+}
+
+// onSendPoll handles the completion of pollForRoom's poll: the flush sends again (an error of the
+// socket shows in that send).
+func (c *urConn) onSendPoll() {
+	c.sending, c.polling = false, false
+	if c.state == connReleased {
+		c.maybeFinalize()
+		return
+	}
 	c.l.markDirty(c)
 }
 
@@ -384,8 +414,9 @@ func (c *urConn) cancelOps() {
 			c.cancelOp(op)
 		}
 	}
-	if c.polling {
+	if c.polling { // a connect's poll, or pollForRoom's
 		c.cancelOp(urOpConnect)
+		c.cancelOp(urOpSendPoll)
 	}
 	c.l.wheel.Schedule(&c.clock(c).timer, c.l.clock()+int64(urCancelRetry))
 }

@@ -450,6 +450,10 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 		if c := l.lookup(tok); c != nil {
 			c.onConnect(cqe)
 		}
+	case urOpSendPoll:
+		if c := l.lookup(tok); c != nil {
+			c.onSendPoll()
+		}
 	case urOpSpliceIn, urOpSpliceOut, urOpSplicePoll:
 		if c := l.lookup(tok); c != nil {
 			c.onSplice(urTokenOp(tok), cqe)

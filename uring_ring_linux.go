@@ -110,6 +110,7 @@ type urStats struct {
 	bufsDiscarded int // receive buffers whose pages were given back to the kernel
 	spliced       int // SendFile bytes spliced from a pipe to a socket
 	spliceWaits   int // a splice to a socket found no room and polled for it
+	sendPolls     int // a send found no room (EAGAIN) and polled for it (pollForRoom)
 	heldWaits     int // waits that held the P (urLoop.wait)
 	heldEmpty     int // held waits that ended with no completion
 	parks         int // waits that slept in the runtime's poller (urParker)

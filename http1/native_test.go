@@ -239,11 +239,6 @@ func TestNativePipelineHeldThenHalfClosed(t *testing.T) {
 	const requests = 60
 	body := bytes.Repeat([]byte("h"), respSize)
 	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
-		if engine == eddy.EngineUring {
-			// Not http1's: on uring a send that finds the socket full after the client's FIN
-			// fails with EAGAIN and the connection is aborted, net/http handlers included.
-			t.Skip("uring: a send after the client's FIN fails with EAGAIN (engine)")
-		}
 		srv := &http1.Server{WriteTimeout: 5 * time.Second, Native: http1.NativeHandlerFunc(func(w *http1.ResponseBuffer, r *http1.NativeRequest) {
 			w.Write(body)
 		})}
