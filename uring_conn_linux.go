@@ -33,7 +33,7 @@ type urConn struct {
 	recvArmed       bool   // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
 	recvCancel      bool   // an ASYNC_CANCEL of that recv was submitted (back-pressure)
 	sending         bool   // a SEND/SENDMSG, or a SendFile splice step, is in flight; at most one per connection
-	polling         bool   // the POLL_ADD that ends a connect is in flight
+	polling         bool   // a POLL_ADD is in flight: the one that ends a connect, or pollForRoom's after a send's EAGAIN
 	dirty           bool   // in l.dirty
 	redeliverQueued bool   // in l.redeliver
 	readPaused      uint8  // why reading is paused: pausedOut | pausedHeld, 0 when reading
