@@ -29,15 +29,8 @@ func TestSendFileLeavesTheFileOffsetRight(t *testing.T) {
 	path := filepath.Join(dir, "blob.bin")
 	const first = 100_000
 	offsets := make(chan string, 1)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
+	h := fileHandler(t, path, os.O_RDONLY, func(w http.ResponseWriter, r *http.Request, f *os.File) {
+		setFileHead(w, len(blob))
 		io.CopyN(w, f, first)
 		pos, _ := f.Seek(0, io.SeekCurrent)
 		io.Copy(w, f)
@@ -68,16 +61,9 @@ func TestHalfClosedClientGetsTheWholeFile(t *testing.T) {
 	dir, blob := fileTree(t)
 	path := filepath.Join(dir, "blob.bin")
 	errs := make(chan error, 1)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := fileHandler(t, path, os.O_RDONLY, func(w http.ResponseWriter, r *http.Request, f *os.File) {
 		<-r.Context().Done() // the client's FIN has been seen
-		f, err := os.Open(path)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
+		setFileHead(w, len(blob))
 		var err1 error
 		if r.URL.Path == "/two" {
 			_, err1 = io.CopyN(w, f, 300_000)
@@ -122,6 +108,16 @@ func countFDs(t *testing.T) int {
 		t.Skip("no /proc/self/fd")
 	}
 	return len(ents)
+}
+
+// fdsSettled waits up to 3 s for the number of open descriptors to fall to before, and returns the
+// last count.
+func fdsSettled(t *testing.T, before int) int {
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if after := countFDs(t); after <= before || time.Now().After(deadline) {
+			return after
+		}
+	}
 }
 
 // TestClientGoneMidFileLeaksNoDescriptor: clients that read part of a large file and go
@@ -173,13 +169,7 @@ func TestClientGoneMidFileLeaksNoDescriptor(t *testing.T) {
 				t.Fatal("a handler did not return after its client went away")
 			}
 		}
-		var after int
-		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if after = countFDs(t); after <= before || time.Now().After(deadline) {
-				break
-			}
-		}
-		if after > before {
+		if after := fdsSettled(t, before); after > before {
 			t.Errorf("%d descriptors open before, %d after %d clients went away mid-file", before, after, clients)
 		}
 		srv.Close()
@@ -226,13 +216,7 @@ func TestFileBeyond4GiB(t *testing.T) {
 func TestServeContentConditionalsAndHEAD(t *testing.T) {
 	dir, blob := fileTree(t)
 	path := filepath.Join(dir, "blob.bin")
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
+	h := fileHandler(t, path, os.O_RDONLY, func(w http.ResponseWriter, r *http.Request, f *os.File) {
 		w.Header().Set("ETag", `"v1"`)
 		http.ServeContent(w, r, "blob.bin", time.Time{}, f)
 	})
@@ -290,17 +274,10 @@ func TestFileThatShrinksWhileSent(t *testing.T) {
 	path := filepath.Join(dir, "blob.bin")
 	const realSize = 200_000
 	copyErr := make(chan error, 1)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
+	h := fileHandler(t, path, os.O_RDWR, func(w http.ResponseWriter, r *http.Request, f *os.File) {
+		setFileHead(w, len(blob))
 		f.Truncate(realSize)
-		_, err = io.CopyN(w, shrunkFile{f, int64(len(blob))}, int64(len(blob)))
+		_, err := io.CopyN(w, shrunkFile{f, int64(len(blob))}, int64(len(blob)))
 		copyErr <- err
 	})
 	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
@@ -358,13 +335,7 @@ func TestFileThatShrinksWhileSent(t *testing.T) {
 			}
 			c.Close()
 		}
-		var after int
-		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if after = countFDs(t); after <= before || time.Now().After(deadline) {
-				break
-			}
-		}
-		if after > before {
+		if after := fdsSettled(t, before); after > before {
 			t.Errorf("%d descriptors before, %d after", before, after)
 		}
 	})

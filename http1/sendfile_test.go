@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,6 +32,26 @@ func getBody(t *testing.T, cl *http.Client, method, url string, header ...string
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// fileHandler returns a handler that opens path with flag for each request (a failure is reported
+// on t) and calls serve with the file, which it closes after.
+func fileHandler(t *testing.T, path string, flag int, serve func(w http.ResponseWriter, r *http.Request, f *os.File)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.OpenFile(path, flag, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		serve(w, r, f)
+	}
+}
+
+// setFileHead sets the headers of a response that sends a file of size bytes whole.
+func setFileHead(w http.ResponseWriter, size int) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(size))
 }
 
 func TestFileServerSendsRangesWithSendFile(t *testing.T) {
@@ -82,13 +103,7 @@ func TestFileServerSendsRangesWithSendFile(t *testing.T) {
 func TestReadFromFileWithoutContentLengthIsChunked(t *testing.T) {
 	dir, blob := fileTree(t)
 	path := filepath.Join(dir, "blob.bin")
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
+	h := fileHandler(t, path, os.O_RDONLY, func(w http.ResponseWriter, r *http.Request, f *os.File) {
 		if r.URL.Query().Get("length") != "" {
 			w.Header().Set("Content-Length", fmt.Sprint(len(blob)))
 		}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -37,26 +36,7 @@ func TestServeStopsGracefullyOnSignal(t *testing.T) {
 			if string(b) != "hello, eddy\n" {
 				t.Fatalf("GET hello.txt: %q", b)
 			}
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			var rest strings.Builder
-			for lines.Scan() {
-				rest.WriteString(lines.Text() + "\n")
-			}
-			waited := make(chan error, 1)
-			go func() { waited <- cmd.Wait() }()
-			select {
-			case err := <-waited:
-				if err != nil {
-					t.Errorf("exit: %v; stderr:\n%s", err, rest.String())
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatal("the server did not exit within 15s of the signal")
-			}
-			if !strings.Contains(rest.String(), "eddy serve: stopped") {
-				t.Errorf("no stop logged:\n%s", rest.String())
-			}
+			stopSelf(t, cmd, lines, sig, 15*time.Second, "eddy serve: stopped")
 		})
 	}
 }

@@ -45,26 +45,7 @@ func TestEchoStopsGracefullyOnSignal(t *testing.T) {
 			}
 			defer c.Close()
 
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			var rest strings.Builder
-			for lines.Scan() {
-				rest.WriteString(lines.Text() + "\n")
-			}
-			waited := make(chan error, 1)
-			go func() { waited <- cmd.Wait() }()
-			select {
-			case err := <-waited:
-				if err != nil {
-					t.Errorf("exit: %v; stderr:\n%s", err, rest.String())
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the server did not exit within 10s of the signal")
-			}
-			if !strings.Contains(rest.String(), "eddy echo: stopped") {
-				t.Errorf("no stop logged:\n%s", rest.String())
-			}
+			stopSelf(t, cmd, lines, sig, 10*time.Second, "eddy echo: stopped")
 		})
 	}
 }
@@ -110,6 +91,32 @@ func startSelf(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
 		t.Fatal(err)
 	}
 	return cmd, bufio.NewScanner(stderr)
+}
+
+// stopSelf sends sig to a child started by startSelf, collects the rest of its stderr, and checks
+// that it exits 0 within limit, having logged stopped.
+func stopSelf(t *testing.T, cmd *exec.Cmd, lines *bufio.Scanner, sig syscall.Signal, limit time.Duration, stopped string) {
+	t.Helper()
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	var rest strings.Builder
+	for lines.Scan() {
+		rest.WriteString(lines.Text() + "\n")
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("exit: %v; stderr:\n%s", err, rest.String())
+		}
+	case <-time.After(limit):
+		t.Fatalf("the child did not exit within %v of %v", limit, sig)
+	}
+	if !strings.Contains(rest.String(), stopped) {
+		t.Errorf("no stop logged:\n%s", rest.String())
+	}
 }
 
 // "eddy load" with no limit runs until SIGINT or SIGTERM (--duration 0), then prints its report and exits 0.
@@ -168,26 +175,7 @@ func TestHelloStopsOnSignal(t *testing.T) {
 			if !lines.Scan() || !strings.Contains(lines.Text(), "listening on") {
 				t.Fatalf("no listening line: %q %v", lines.Text(), lines.Err())
 			}
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			var rest strings.Builder
-			for lines.Scan() {
-				rest.WriteString(lines.Text() + "\n")
-			}
-			waited := make(chan error, 1)
-			go func() { waited <- cmd.Wait() }()
-			select {
-			case err := <-waited:
-				if err != nil {
-					t.Errorf("exit: %v; stderr:\n%s", err, rest.String())
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("did not exit within 10s of SIGTERM")
-			}
-			if !strings.Contains(rest.String(), "eddy hello: stopped") {
-				t.Errorf("no stop logged:\n%s", rest.String())
-			}
+			stopSelf(t, cmd, lines, syscall.SIGTERM, 10*time.Second, "eddy hello: stopped")
 		})
 	}
 }
