@@ -51,20 +51,15 @@ type conn struct {
 	closeAfter bool          // close once the current response is out
 	peerGone   bool          // the client shut down its sending side: close once idle
 	bodyOpen   bool          // a net/http request's body is still arriving (fed, or dropped)
+	inHeld     bool          // reading is paused: too many bytes wait ahead of the handler (holdInput)
 	timeout    time.Duration // the idle timeout last set on c
 	deadline   int64         // server clock: when reading the current request must end; 0 none
 	drained    int64         // body bytes dropped since the handler stopped reading
-	inHeld     bool          // reading is paused: too many bytes wait ahead of the handler (holdInput)
 
-	// Native output not yet known to be in the kernel, and the WriteTimeout deadlines that bound
-	// it (native.go, wroteNative).
-	outPend   int   // bytes of native responses written since the last mark
-	outMarked int   // bytes written before the mark in flight
-	pendDL    int64 // server clock: the deadline of the oldest tracked response in outPend; 0 none
-	markDL    int64 // the same for outMarked
-	writeDL   int64 // the current native request's WriteTimeout deadline; 0 none
-	marking   bool  // a mark is in flight
-	flow      *outFlow
+	// Native output not yet known to be in the kernel (native.go, wroteNative): the bytes written
+	// since the last mark's snapshot, and the rest of native flow control, made with the first mark.
+	outPend int
+	flow    *outFlow
 
 	// Used by net/http requests, made on the first one.
 	http *connHTTP

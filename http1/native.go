@@ -237,11 +237,12 @@ type nativeState struct {
 	need    int    // a Content-Length body: its length
 	body    []byte // a chunked body: what was decoded so far
 	counted bool   // counted as a request in flight, for Shutdown
+	writeDL int64  // server clock: the request's WriteTimeout deadline; 0 none
 	req     NativeRequest
 }
 
 func (n *nativeState) reset() {
-	n.head, n.chunked, n.need, n.counted = nil, false, 0, false
+	n.head, n.chunked, n.need, n.counted, n.writeDL = nil, false, 0, false, 0
 	n.req = NativeRequest{}
 	n.body = n.body[:0]
 	if cap(n.body) > maxKeptResponse {
@@ -254,7 +255,7 @@ func (n *nativeState) reset() {
 func (sc *conn) beginNative(h *RequestHead, n int, buf []byte) bool {
 	rd := sc.rd
 	if d := sc.srv.cfg.writeTimeout; d > 0 {
-		sc.writeDL = sc.srv.now() + int64(d) // from the end of the head, as in net/http
+		rd.nat.writeDL = sc.srv.now() + int64(d) // from the end of the head, as in net/http
 	}
 	limit := sc.srv.cfg.maxNativeBody
 	if !h.Chunked {
@@ -393,7 +394,7 @@ func (sc *conn) runNative(h *RequestHead, body []byte, trailers []Field) bool {
 	switch {
 	case !ok:
 		sc.internalError(h)
-	case sc.writeDL != 0 && sc.srv.now() >= sc.writeDL:
+	case sc.rd.nat.writeDL != 0 && sc.srv.now() >= sc.rd.nat.writeDL:
 		// The body or the handler took the whole WriteTimeout: as net/http's writes fail
 		// then, nothing is written and the connection closes.
 	default:
@@ -498,10 +499,14 @@ func (sc *conn) internalError(h *RequestHead) {
 // WriteTimeout uses the same marks, as the net/http path uses the acknowledgements of its batches:
 // a response of nativeTrackAt bytes or more (the size past which a net/http response goes out in
 // acknowledged batches) must reach the kernel by its deadline, the end of its head plus
-// WriteTimeout. Its mark arms the connection's timer; if the mark is not acknowledged by then, the
-// connection is closed, as net/http closes it when a write passes the deadline. A smaller response
-// is not followed, as the last batch of a net/http response is not: it goes out with the next
-// mark's.
+// WriteTimeout. A mark covers everything written before its task runs; the connection's timer is
+// armed for the latest deadline of the tracked responses it covers (the mark is late only when the
+// last of them is), or for the deadline of a tracked response written after it, if earlier (that
+// one cannot be out before the mark is). If the mark is not acknowledged by then, the connection
+// is closed, as net/http closes it when a write passes the deadline. As net/http reads the next
+// request only once the response is written, the next request waits for the mark after a tracked
+// response (outFull), so that its deadline starts then. A smaller response is not followed, as the
+// last batch of a net/http response is not: it goes out with the next mark's.
 
 const (
 	nativeOutHoldAt = eddy.DefaultHighWater // the engine's default high-water mark
@@ -509,52 +514,121 @@ const (
 	nativeTrackAt   = flushSize
 )
 
-// outFlow is what a connection needs for its marks, made with the first one.
+// outFlow is what a connection needs for its marks, made with the first one (or the first tracked
+// response), so that a connection that never writes a MiB of native output does not carry it.
+//
+// A mark is posted as two adjacent tasks of the loop: markCovers, which records what the mark covers,
+// then the empty AsyncWrite itself. Both run after the loop has finished the current iteration, so
+// the mark covers every response written before them, not only those written before postMark: the
+// snapshot taken by markCovers is what the acknowledgement proves to be out.
 type outFlow struct {
 	ackFn   func(eddy.Conn, error) // markAcked
+	snapFn  func(eddy.Conn)        // markCovers
 	checkFn func(eddy.Conn)        // checkWriteDeadline
-	timer   *time.Timer            // the WriteTimeout deadline of the mark in flight; made on first use
+	timer   *time.Timer            // the WriteTimeout deadline of the output not yet out; made on first use
+
+	outMarked int   // bytes covered by the mark in flight (set by markCovers)
+	markDL    int64 // server clock: the latest deadline of the tracked responses it covers; 0 none
+	pendDL    int64 // the oldest deadline of the tracked responses in outPend; 0 none
+	pendLast  int64 // the latest one
+
+	marking bool  // a mark is in flight (posted and not yet acknowledged)
+	stale   uint8 // queued markCovers whose mark the loop's queue refused: they do nothing
 }
 
-// wroteNative accounts for a native response of n bytes, written with the deadline sc.writeDL
-// (0: none), and sends a mark when one is due.
-func (sc *conn) wroteNative(n int) {
-	sc.outPend += n
-	if sc.writeDL != 0 && n >= nativeTrackAt && sc.pendDL == 0 {
-		sc.pendDL = sc.writeDL
-	}
-	if !sc.marking && (sc.outPend >= nativeOutMarkAt || sc.pendDL != 0) {
-		sc.postMark()
-	}
-}
-
-// outFull reports whether the next native request must wait for the output to drain. Only a mark
-// in flight can end the wait, so without one the requests go on.
-func (sc *conn) outFull() bool {
-	return sc.marking && sc.outMarked+sc.outPend > nativeOutHoldAt
-}
-
-// postMark sends a mark after the output written so far, and arms the write deadline of the
-// tracked responses it covers. A mark the loop's queue refuses is tried again after the next
-// response.
-func (sc *conn) postMark() {
+func (sc *conn) outFlow() *outFlow {
 	f := sc.flow
 	if f == nil {
-		f = &outFlow{ackFn: sc.markAcked, checkFn: sc.checkWriteDeadline}
+		f = &outFlow{}
+		f.ackFn, f.snapFn, f.checkFn = sc.markAcked, sc.markCovers, sc.checkWriteDeadline
 		sc.flow = f
 	}
-	if err := sc.c.AsyncWrite(nil, f.ackFn); err != nil {
+	return f
+}
+
+// wroteNative accounts for a native response of n bytes, written with the deadline
+// sc.rd.nat.writeDL (0: none), and sends a mark when one is due.
+func (sc *conn) wroteNative(n int) {
+	sc.outPend += n
+	if dl := sc.rd.nat.writeDL; dl != 0 && n >= nativeTrackAt {
+		f := sc.outFlow()
+		first := f.pendDL == 0
+		if first {
+			f.pendDL = dl
+		}
+		f.pendLast = dl
+		if !f.marking {
+			sc.postMark()
+		} else if first {
+			// Behind a mark in flight: if that mark is never acknowledged, this response is
+			// late at its own deadline.
+			sc.armWriteDeadline()
+		}
 		return
 	}
-	sc.marking = true
-	sc.outMarked, sc.outPend = sc.outPend, 0
-	sc.markDL, sc.pendDL = sc.pendDL, 0
-	if sc.markDL == 0 {
+	if sc.outPend >= nativeOutMarkAt {
+		if f := sc.flow; f == nil || !f.marking {
+			sc.postMark()
+		}
+	}
+}
+
+// outFull reports whether the next native request must wait for the output to drain: too much of
+// it is not known to be out, or a response bound by WriteTimeout is not. Only a mark in flight can
+// end the wait, so without one the requests go on.
+//
+// The second wait is net/http's: it reads the next request, starting its WriteTimeout, once the
+// previous response is written. Parsed at once, a batch of pipelined requests would share one
+// deadline, and a client reading steadily, each response well within WriteTimeout, would be cut off
+// when the whole batch could not reach the kernel within one WriteTimeout.
+func (sc *conn) outFull() bool {
+	f := sc.flow
+	return f != nil && f.marking && (f.outMarked+sc.outPend > nativeOutHoldAt || f.pendDL != 0 || f.markDL != 0)
+}
+
+// postMark sends a mark after the output written so far (and whatever the loop writes before the
+// mark's tasks run). A mark the loop's queue refuses is tried again after the next response.
+func (sc *conn) postMark() {
+	f := sc.outFlow()
+	if sc.c.Execute(f.snapFn) != nil {
 		return
 	}
-	// Armed after the mark, so that the check queued when it fires runs after the mark's own task
-	// and sees its acknowledgement if the output was out by then.
-	d := time.Duration(sc.markDL - sc.srv.now())
+	if sc.c.AsyncWrite(nil, f.ackFn) != nil {
+		f.stale++
+		return
+	}
+	f.marking = true
+}
+
+// markCovers runs on the loop just before the mark's own task: everything written so far goes out
+// before the mark, so the mark covers it, and its timer is the latest deadline among the tracked
+// responses in it (the mark is late only when the last of them is).
+func (sc *conn) markCovers(eddy.Conn) {
+	f := sc.flow
+	if f.stale > 0 {
+		f.stale--
+		return
+	}
+	f.outMarked, sc.outPend = sc.outPend, 0
+	f.markDL, f.pendDL, f.pendLast = f.pendLast, 0, 0
+	// Armed before the mark's task runs, so that the check queued when the timer fires runs after
+	// it and sees its acknowledgement if the output was out by then.
+	sc.armWriteDeadline()
+}
+
+// armWriteDeadline sets the connection's timer to the earliest deadline that closes it: the mark's
+// (the latest it covers), or that of the oldest tracked response written after it, which cannot be
+// out before the mark is acknowledged.
+func (sc *conn) armWriteDeadline() {
+	f := sc.flow
+	dl := f.writeDeadline()
+	if dl == 0 {
+		if f.timer != nil {
+			f.timer.Stop()
+		}
+		return
+	}
+	d := time.Duration(dl - sc.srv.now())
 	if f.timer != nil {
 		f.timer.Reset(d)
 		return
@@ -567,20 +641,34 @@ func (sc *conn) postMark() {
 	})
 }
 
-// markAcked runs on the loop once the output written before the mark reached the kernel (or with
-// the error that ended the connection): it sends the next mark if one is due, and serves the
-// requests that waited for it.
+// writeDeadline returns the deadline armWriteDeadline arms: 0 when no mark is in flight or nothing
+// it waits for is tracked.
+func (f *outFlow) writeDeadline() int64 {
+	if !f.marking {
+		return 0
+	}
+	dl := f.markDL
+	if f.pendDL != 0 && (dl == 0 || f.pendDL < dl) {
+		dl = f.pendDL
+	}
+	return dl
+}
+
+// markAcked runs on the loop once the output the mark covers reached the kernel (or with the
+// error that ended the connection): it sends the next mark if one is due, and serves the requests
+// that waited for it.
 func (sc *conn) markAcked(_ eddy.Conn, err error) {
-	sc.marking = false
-	sc.outMarked, sc.markDL = 0, 0
-	if sc.flow.timer != nil {
-		sc.flow.timer.Stop()
+	f := sc.flow
+	f.marking = false
+	f.outMarked, f.markDL = 0, 0
+	if f.timer != nil {
+		f.timer.Stop()
 	}
 	if err != nil || sc.state == stClosed {
 		return
 	}
-	if sc.outPend >= nativeOutMarkAt || sc.pendDL != 0 {
-		sc.postMark()
+	if sc.outPend >= nativeOutMarkAt || f.pendDL != 0 {
+		sc.postMark() // its markCovers arms the timer
 	}
 	if sc.state == stNativeHeld && !sc.outFull() {
 		sc.state = stReading
@@ -589,10 +677,21 @@ func (sc *conn) markAcked(_ eddy.Conn, err error) {
 	}
 }
 
-// checkWriteDeadline runs on the loop when the deadline of the mark in flight has come: if the mark
-// is still waiting, a response was not written within WriteTimeout, and the connection closes.
+// checkWriteDeadline runs on the loop when the timer fires: if the mark in flight is still waiting
+// past its deadline, or past that of a tracked response written after it, a response was not
+// written within WriteTimeout, and the connection closes.
 func (sc *conn) checkWriteDeadline(eddy.Conn) {
-	if sc.marking && sc.markDL != 0 && sc.srv.now() >= sc.markDL && sc.state != stClosed {
-		sc.close()
+	if sc.state == stClosed {
+		return
 	}
+	f := sc.flow
+	dl := f.writeDeadline()
+	if dl == 0 {
+		return
+	}
+	if sc.srv.now() >= dl {
+		sc.close()
+		return
+	}
+	sc.armWriteDeadline() // a stale firing: the deadline moved on
 }
