@@ -8,8 +8,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	"github.com/eddyio/eddy"
 )
 
 // pipeSize is how many body bytes a request can hold ahead of its handler; the rest waits in the
@@ -287,12 +285,7 @@ func (p *bodyPipe) Close() error {
 // late finds another request or none, and only makes the loop look at its input again. If the
 // connection has closed there is nothing to pump.
 func (p *bodyPipe) pump() {
-	for {
-		if err := p.sc.c.Execute(p.sc.http.pumpFn); !errors.Is(err, eddy.ErrQueueFull) {
-			return
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	executeRetrying(p.sc.c, p.sc.http.pumpFn)
 }
 
 // setDeadline sets the deadline of reads (ResponseController.SetReadDeadline).

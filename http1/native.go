@@ -2,7 +2,6 @@ package http1
 
 import (
 	"bytes"
-	"errors"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -634,11 +633,7 @@ func (sc *conn) armWriteDeadline() {
 		return
 	}
 	c, check := sc.c, f.checkFn
-	f.timer = time.AfterFunc(d, func() {
-		for errors.Is(c.Execute(check), eddy.ErrQueueFull) {
-			time.Sleep(100 * time.Microsecond)
-		}
-	})
+	f.timer = time.AfterFunc(d, func() { executeRetrying(c, check) })
 }
 
 // writeDeadline returns the deadline armWriteDeadline arms: 0 when no mark is in flight or nothing

@@ -391,19 +391,13 @@ func (w *response) sendBatch(b []byte) error {
 		w.putBuf(b)
 		return w.err
 	}
-	for {
-		err := w.c.AsyncWrite(b, w.sc.http.ackFn)
-		if err == nil {
-			w.inflight = b
-			return nil
-		}
-		if !errors.Is(err, eddy.ErrQueueFull) {
-			w.fail(err)
-			w.putBuf(b)
-			return w.err
-		}
-		time.Sleep(100 * time.Microsecond)
+	if err := asyncWriteRetrying(w.c, b, w.sc.http.ackFn); err != nil {
+		w.fail(err)
+		w.putBuf(b)
+		return w.err
 	}
+	w.inflight = b
+	return nil
 }
 
 // waitInflight waits for the batch in flight to reach the kernel, until the write deadline, and
@@ -458,13 +452,30 @@ func (w *response) fail(err error) {
 
 // post runs fn on the connection's loop, retrying while the loop's queue is full.
 func (w *response) post(fn func(eddy.Conn)) error {
+	err := executeRetrying(w.c, fn)
+	if err != nil {
+		w.fail(err)
+	}
+	return err
+}
+
+// executeRetrying is c.Execute(fn) from a goroutine that may wait: it retries while the connection's task
+// queue is full (WithTaskQueueCapacity), and returns nil or the error of a closed connection.
+func executeRetrying(c eddy.Conn, fn func(eddy.Conn)) error {
 	for {
-		err := w.c.Execute(fn)
-		if err == nil {
-			return nil
-		}
+		err := c.Execute(fn)
 		if !errors.Is(err, eddy.ErrQueueFull) {
-			w.fail(err)
+			return err
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// asyncWriteRetrying is c.AsyncWrite(b, cb) from a goroutine that may wait, retrying like executeRetrying.
+func asyncWriteRetrying(c eddy.Conn, b []byte, cb func(eddy.Conn, error)) error {
+	for {
+		err := c.AsyncWrite(b, cb)
+		if !errors.Is(err, eddy.ErrQueueFull) {
 			return err
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -518,13 +529,7 @@ func (w *response) writeContinue() {
 		return
 	}
 	w.canContinue.Store(false)
-	for {
-		err := w.c.AsyncWrite(continueLine, nil)
-		if !errors.Is(err, eddy.ErrQueueFull) {
-			return
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	asyncWriteRetrying(w.c, continueLine, nil) // a closed connection has no use for it
 }
 
 var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
