@@ -111,3 +111,47 @@ func TestReadPausedHoldsThePeersEnd(t *testing.T) {
 		}
 	})
 }
+
+// leaveAndPauseHandler leaves the first input unconsumed and pauses reading; the test restarts it.
+// From then on it echoes what it gets.
+type leaveAndPauseHandler struct {
+	*counter
+	paused chan eddy.Conn
+	first  atomic.Bool
+}
+
+func (h *leaveAndPauseHandler) OnData(c eddy.Conn) {
+	if h.first.CompareAndSwap(false, true) {
+		c.SetReadPaused(true)
+		h.paused <- c
+		return
+	}
+	b, _ := c.Next(-1)
+	c.Write(b)
+}
+
+// Bytes the handler left buffered when it paused are offered to OnData again at the restart, though
+// nothing new arrives: a handler that waits for a slow consumer before parsing buffered input must not
+// wait for the peer's next bytes, which may never come (the peer waits for the answer).
+func TestReadRestartOffersBufferedBytes(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := &leaveAndPauseHandler{counter: newCounter(), paused: make(chan eddy.Conn, 1)}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		if _, err := c.Write([]byte("request")); err != nil {
+			t.Fatal(err)
+		}
+		sc := <-h.paused
+		time.Sleep(50 * time.Millisecond)
+		setReadPaused(t, sc, false)
+
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, len("request"))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("no answer after the restart (%v): the buffered bytes were not offered again", err)
+		}
+		if string(got) != "request" {
+			t.Fatalf("answer %q, want %q", got, "request")
+		}
+	})
+}

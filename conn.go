@@ -74,10 +74,11 @@ type Conn interface {
 	// consumer is slower than its peer: a request body read by another goroutine, say. While reading is
 	// paused no OnData runs and the engine takes nothing more from the socket, so the kernel's receive
 	// buffer fills and TCP flow control holds the peer back; the peer's FIN or reset is not acted on
-	// either. The bytes already buffered stay buffered. After a restart OnData runs again for what
-	// arrives, and at once for bytes that reached the engine before the pause took effect (on every
-	// engine OnData may then see only bytes it has seen before). The pause is independent of the engine's
-	// own back-pressure (the write water marks), and the idle timeout still runs. Call it from a callback
+	// either. The bytes already buffered stay buffered. After a restart OnData runs at once if input is
+	// buffered (bytes the handler left unconsumed, or that reached the engine before the pause took
+	// effect), so OnData may see only bytes it has seen before, and then for what arrives. OnData may
+	// likewise see buffered bytes again when the engine's own back-pressure lifts. The pause is
+	// independent of the engine's own back-pressure (the write water marks), and the idle timeout still runs. Call it from a callback
 	// or through Execute; on a closing connection it does nothing.
 	SetReadPaused(paused bool)
 

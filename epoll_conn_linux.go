@@ -12,8 +12,8 @@ import (
 // connections are in the embedded connCore (conncore_linux.go). Every field is owned by the loop goroutine.
 //
 // It is exactly 144 bytes, an allocator size class (a test holds the line): the engine's flags fill the
-// word after fd and slot, connCore's fill its own first word, and the 32-byte peer address comes last. A
-// flag moved into connCore, or one more here, would cost a padded word.
+// word after fd and slot (eight of them, the word is full), connCore's fill its own first word, and the
+// 32-byte peer address comes last. A flag moved into connCore, or one more here, would cost a padded word.
 type epConn struct {
 	l    *epLoop
 	ln   *epListener
@@ -25,6 +25,7 @@ type epConn struct {
 	readPaused   bool // back-pressure: output above the high water mark
 	held         bool // SetReadPaused(true): nothing is read until SetReadPaused(false)
 	rereadQueued bool // in l.reread
+	redeliver    bool // reading restarts with input buffered: offer it to OnData again (read)
 	rdhup        bool // the peer's FIN was signalled (EPOLLRDHUP): read on to EOF, past short reads
 	shutWr       bool // the sending side is shut down
 
@@ -111,6 +112,7 @@ func (c *epConn) SetReadPaused(paused bool) {
 		c.held = true
 	case c.held:
 		c.held = false
+		c.redeliver = c.in.Len() > 0
 		if !c.readPaused { // else the output's back-pressure restarts reading when it drains
 			c.queueReread()
 		}
@@ -155,6 +157,15 @@ func (c *epConn) release() {
 // peer cannot starve the others.
 func (c *epConn) read() {
 	l := c.l
+	if c.redeliver && c.state == connOpen && !c.held && !c.readPaused {
+		// Reading restarts after a pause with input the handler left buffered: it is offered again
+		// at once, as on the other engines, since the peer may send nothing more until it is answered.
+		c.redeliver = false
+		if !c.closeReq.Load() && c.in.Len() > 0 {
+			l.g.e.h.OnData(c)
+			c.inCallbackDone()
+		}
+	}
 	for i := 0; i < readsPerEvent; i++ {
 		if c.state == connReleased {
 			return
@@ -270,6 +281,7 @@ func (l *epLoop) flush(c *epConn) {
 	}
 	if c.readPaused && c.queued() <= l.g.e.opts.lowWater {
 		c.readPaused = false
+		c.redeliver = c.redeliver || c.in.Len() > 0
 		c.queueReread()
 	}
 	if c.hasOutput() {

@@ -47,6 +47,7 @@ type stdConn struct {
 	wantShutWr bool
 	shutWr     bool
 	held       bool // SetReadPaused(true): the reader waits until SetReadPaused(false); written under mu and wmu
+	redeliver  bool // reading restarted after a pause: buffered input is offered again; under wmu
 	closing    bool // flush, shut down, then finish
 	aborted    bool // drop the output and finish now
 	readDone   bool // the reader has left its loop
@@ -144,12 +145,13 @@ func (c *stdConn) readLoop() {
 	c.armIdle()
 	buf := make([]byte, min(c.g.e.opts.readBufSize, stdReadBufferCap))
 	var borrow buffer.Chunk // lends buf to c.in during OnData
-	unseen := false         // c.in has bytes read while reading was paused, not offered yet
+	unseen := false         // c.in has bytes to offer before the next read
 	for {
-		if !c.waitOutputRoom() {
+		ok, restarted := c.waitOutputRoom()
+		if !ok {
 			break
 		}
-		if unseen { // read while paused: offered now that reading has restarted
+		if unseen || restarted { // read while paused, or left buffered by the handler before its pause
 			unseen = false
 			c.mu.Lock()
 			if c.in.Len() > 0 && (!c.closeReq.Load() || c.readingOn.Load()) {
@@ -228,9 +230,11 @@ func (c *stdConn) stopReading() {
 	c.nc.SetReadDeadline(time.Now())
 }
 
-// waitOutputRoom blocks while the output queue is above the high water mark (back-pressure on the peer) and
-// reports whether the connection is still worth reading.
-func (c *stdConn) waitOutputRoom() bool {
+// waitOutputRoom blocks while reading is paused: by SetReadPaused, or while the output queue is above the
+// high water mark (back-pressure on the peer). It reports whether the connection is still worth reading,
+// and whether reading restarts after a pause, when input the handler left buffered is offered again, as
+// on the other engines: the peer may send nothing more until it is answered.
+func (c *stdConn) waitOutputRoom() (ok, restarted bool) {
 	o := &c.g.e.opts
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -238,11 +242,13 @@ func (c *stdConn) waitOutputRoom() bool {
 		c.rcond.Wait() // SetReadPaused(true)
 	}
 	if c.queued() > o.highWater {
+		c.redeliver = true
 		for c.queued() > o.lowWater && !c.aborted && !c.closing {
 			c.rcond.Wait()
 		}
 	}
-	return !c.aborted || c.readingOn.Load()
+	restarted, c.redeliver = c.redeliver, false
+	return !c.aborted || c.readingOn.Load(), restarted
 }
 
 // ---- writer ----
@@ -566,6 +572,7 @@ func (c *stdConn) SetReadPaused(paused bool) {
 		return
 	}
 	c.wmu.Lock()
+	c.redeliver = c.redeliver || c.held && !paused // SetReadPaused(false) may come before the reader waits
 	c.held = paused
 	if !paused {
 		c.rcond.Broadcast()
