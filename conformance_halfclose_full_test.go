@@ -1,7 +1,10 @@
 package eddy_test
 
 import (
+	"context"
+	"errors"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -40,6 +43,63 @@ func TestHalfClosedPeerGetsALargeAnswer(t *testing.T) {
 		}
 		if err := h.waitClosed(t, 5*time.Second); err != nil && err != io.EOF {
 			t.Errorf("OnClose: %v", err)
+		}
+	})
+}
+
+// answerHandler answers every input with 16 MiB.
+func answerHandler() *funcHandler {
+	answer := pattern(16<<20, 5)
+	return &funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
+		c.Discard(-1)
+		c.Write(answer)
+	}}
+}
+
+// halfClosedFullSocket has a client that half-closes after its request and does not read the answer,
+// which fills its socket: on uring the server's send then waits on a poll for room.
+func halfClosedFullSocket(t *testing.T, s *server) *net.TCPConn {
+	t.Helper()
+	c := s.dial(t)
+	c.SetReadBuffer(64 << 10)
+	if _, err := c.Write([]byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	c.CloseWrite()
+	time.Sleep(300 * time.Millisecond) // the answer fills the buffers, and the FIN is in
+	return c
+}
+
+// The peer resets while the answer waits for room: the connection ends with an error, at once.
+func TestHalfClosedPeerResetsWhileTheAnswerWaits(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := answerHandler()
+		c := halfClosedFullSocket(t, startServer(t, kind, h))
+		c.SetLinger(0)
+		c.Close() // unread input and linger 0: a reset
+		err := h.waitClosed(t, 5*time.Second)
+		if err == nil || errors.Is(err, io.EOF) {
+			t.Fatalf("OnClose(%v) after the peer's reset mid-answer; want an error", err)
+		}
+	})
+}
+
+// Stop with a short deadline while the answer waits for room: Stop returns by its deadline, with
+// OnClose run, and nothing is left behind (the cleanup's goroutine and descriptor checks).
+func TestStopWhileTheAnswerWaitsForRoom(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := answerHandler()
+		e := startEngine(t, kind, h, loopback)
+		halfClosedFullSocket(t, &server{e: e, addr: e.Addrs()[0].String()})
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		e.Stop(ctx) // nil or the deadline's error: the peer may never read the answer
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("Stop took %v with a 300ms deadline", took)
+		}
+		if h.closed.Load() != 1 {
+			t.Fatalf("OnClose ran %d times after Stop; want 1", h.closed.Load())
 		}
 	})
 }

@@ -309,19 +309,45 @@ const urOpSendPoll = urOpSplicePoll + 1
 
 // pollForRoom waits for room on the socket, after a send that found it full ended with EAGAIN: the
 // kernel returns that instead of waiting in some states (once the peer's FIN is in, for one), and it
-// is no failure. The send is made again when the poll completes (onSendPoll); until then the
-// connection counts as sending, and polling, so that nothing else is sent and release cancels it.
+// is no failure. The send is made again when the poll ends (onSendPoll); until then the connection
+// counts as sending, and polling, so that nothing else is sent and release cancels it.
 func (c *urConn) pollForRoom() {
-	sqe := c.l.getSQE()
-	sqe.PrepPollAdd(int(c.fd), unix.POLLOUT)
-	sqe.UserData = urToken(urOpSendPoll, c.slot, c.gen)
+	c.pollRoom(urOpSendPoll)
 	c.sending, c.polling = true, true
 	c.l.stats.sendPolls++
 }
 
-// onSendPoll handles the completion of pollForRoom's poll: the flush sends again (an error of the
-// socket shows in that send).
-func (c *urConn) onSendPoll() {
+// pollRoom submits the poll for room on the socket of a send (urOpSendPoll) or a splice
+// (urOpSplicePoll). It is multishot because io_uring adds POLLRDHUP to the events of every poll: once
+// the peer's FIN is in, a one-shot poll for POLLOUT completed at once with POLLRDHUP alone, again and
+// again, and the loop spun for as long as the peer did not read. A multishot poll posts that once and
+// then only when the socket wakes its waiters again (room freed, an error); roomPolled ends it when the
+// mask has room.
+func (c *urConn) pollRoom(op uint8) {
+	sqe := c.l.getSQE()
+	sqe.PrepPollMultishot(int(c.fd), unix.POLLOUT)
+	sqe.UserData = urToken(op, c.slot, c.gen)
+}
+
+// roomPolled handles a CQE of pollRoom's poll and reports whether the poll is still armed. A mask
+// with room or an error cancels it; its last CQE (without F_MORE: cancelled, or ended by the kernel)
+// is the one the caller acts on, by sending again. A repeated cancel finds nothing, harmlessly.
+func (c *urConn) roomPolled(cqe *uring.CQE, op uint8) bool {
+	if !cqe.More() {
+		return false
+	}
+	if cqe.Res < 0 || uint32(cqe.Res)&(unix.POLLOUT|unix.POLLERR|unix.POLLHUP) != 0 {
+		c.cancelOp(op)
+	}
+	return true
+}
+
+// onSendPoll handles a CQE of pollForRoom's poll: once the poll has ended, the flush sends again (an
+// error of the socket shows in that send).
+func (c *urConn) onSendPoll(cqe *uring.CQE) {
+	if c.roomPolled(cqe, urOpSendPoll) {
+		return
+	}
 	c.sending, c.polling = false, false
 	if c.state == connReleased {
 		c.maybeFinalize()

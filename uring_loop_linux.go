@@ -452,7 +452,8 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 		}
 	case urOpSendPoll:
 		if c := l.lookup(tok); c != nil {
-			c.onSendPoll()
+			l.stats.roomPolls++
+			c.onSendPoll(cqe)
 		}
 	case urOpSpliceIn, urOpSpliceOut, urOpSplicePoll:
 		if c := l.lookup(tok); c != nil {

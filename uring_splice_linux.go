@@ -163,6 +163,10 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 			sp.err, sp.errOut = opError("write", c.network(), c.RemoteAddr(), "splice", err), true
 		}
 	case urOpSplicePoll:
+		c.l.stats.roomPolls++
+		if c.roomPolled(cqe, urOpSplicePoll) {
+			return
+		}
 		sp.poll = false
 	}
 	if sp.in || sp.out || sp.poll {
@@ -182,9 +186,7 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 		}
 	case sp.wait && sp.inPipe > 0:
 		sp.wait = false
-		sqe := c.l.getSQE()
-		sqe.PrepPollAdd(int(c.fd), unix.POLLOUT)
-		sqe.UserData = urToken(urOpSplicePoll, c.slot, c.gen)
+		c.pollRoom(urOpSplicePoll)
 		sp.poll = true
 		c.sending = true
 	default:
