@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,14 @@ import (
 // --timeout before are errors, and so are all of them in a run that got no reply at all: a server that
 // does not answer, or answers short (an echo missing a byte, a body shorter than its Content-Length),
 // fails the run rather than passing with no errors.
+//
+// With --rate the run is open loop: the requests are due on a fixed schedule, and each one's latency
+// counts from when it was due, not from when a connection was free to send it (no coordinated
+// omission). The report says at what rate the requests went out, and how many were due but unsent when the
+// window closed, every connection being busy; below 90% of the rate asked it warns that the run fell
+// behind. That is no error, and does not change the exit status: a rate the server cannot carry is a
+// measurement (where it saturates, what latency it costs), not a failure, and a script sweeping rates
+// reads sent_per_sec and unsent from --json.
 var loadCommand = command{
 	name:    "load",
 	summary: "drive an echo or HTTP/1.1 server with many connections from an eddy engine, verify every reply and report throughput and latency",
@@ -34,7 +43,11 @@ var loadCommand = command{
 		"\t[--duration D] [--requests N] [--rate R] [--hold D] [--timeout D] [--json]\n" +
 		"\nIt fails (exit 1) when it counts an error or completes no round trip. Requests still unanswered\n" +
 		"when the window closes are reported as pending; those unanswered for longer than --timeout are\n" +
-		"errors, and so are all of them when no request at all was answered.",
+		"errors, and so are all of them when no request at all was answered.\n" +
+		"\nWith --rate, latency counts from each request's scheduled time, including any wait for a free\n" +
+		"connection. The report gives the rate the requests went out at and the requests unsent: due by\n" +
+		"the schedule when the window closed, but never sent, every connection being busy. Below 90% of\n" +
+		"the rate asked it warns that the run fell behind; that is not an error.",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg loadConfig
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)
@@ -51,7 +64,7 @@ var loadCommand = command{
 		fs.IntVar(&cfg.expectStatus, "expect-status", 0, "http mode: the `status` every response must have (0: any 2xx or 3xx)")
 		fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window (0: until SIGINT or SIGTERM; with --requests, no limit unless given)")
 		fs.Int64Var(&cfg.requests, "requests", 0, "stop after this many round trips (requests) in all (0: no limit)")
-		fs.Float64Var(&cfg.rate, "rate", 0, "open loop: send this many `requests` per second in all, on a fixed schedule, whatever the replies (0: closed loop, as fast as the server answers)")
+		fs.Float64Var(&cfg.rate, "rate", 0, "open loop: send this many `requests` per second in all, on a fixed schedule, whatever the replies; latency counts from each request's scheduled time, and requests due but never sent are reported as unsent (0: closed loop, as fast as the server answers)")
 		fs.DurationVar(&cfg.hold, "hold", 0, "echo mode, idle: open every connection, echo once on each, then hold them all open for this `duration`, echo once more and close them")
 		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, on the echoes of --hold, and on each request: one still unanswered when the window closes, this long after it was sent, is an error")
 		fs.IntVar(&cfg.dialers, "dialers", 128, "connects in flight at once while opening the connections")
@@ -307,7 +320,16 @@ type loadReport struct {
 	RoundTrips       uint64  `json:"round_trips"`
 	RoundTripsPerSec float64 `json:"round_trips_per_sec"`
 	Bytes            uint64  `json:"bytes"` // bytes echoed and verified (echo), response bytes read (http)
-	Latency          latency `json:"latency"`
+	// Latency covers the round trips counted, each from when its request was sent or, with --rate, from
+	// when it was scheduled: a request that waited for a free connection is charged for the wait.
+	Latency latency `json:"latency"`
+	// With --rate: Sent counts the requests of the schedule sent, SentPerSec the rate they went out at,
+	// against Rate (see loadRun.reportSchedule), and Unsent the requests due by the schedule when the window
+	// closed that were never sent, every connection being busy: the run fell behind. Unsent requests are in
+	// no latency percentile. Without --rate, all three are 0.
+	Sent       uint64  `json:"sent,omitempty"`
+	SentPerSec float64 `json:"sent_per_sec,omitempty"`
+	Unsent     uint64  `json:"unsent"`
 	// Pending counts the requests still unanswered when the window closed, PendingOldest how long the
 	// oldest of them had been (from when it was sent, or scheduled with --rate).
 	Pending       uint64 `json:"pending"`
@@ -344,7 +366,24 @@ func (r *loadReport) writeText(w io.Writer) {
 	}
 	d := func(ns int64) time.Duration { return roundSignificant(time.Duration(ns), 3) }
 	l := r.Latency
+	if r.Rate > 0 {
+		fmt.Fprintf(w, "rate         %s/s asked, %s/s sent, ", rateText(r.Rate), rateText(r.SentPerSec))
+		if r.Unsent > 0 {
+			fmt.Fprintf(w, "%d due requests unsent when the window closed\n", r.Unsent)
+		} else {
+			fmt.Fprintf(w, "0 unsent\n")
+		}
+	}
 	fmt.Fprintf(w, "latency      p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  mean %v\n", d(l.P50), d(l.P90), d(l.P99), d(l.P999), d(l.Max), d(l.Mean))
+	if r.behind() {
+		fmt.Fprintf(w, "warning      fell behind: requests went out at %s%% of the rate asked, the server (or this load generator) could not keep up;\n",
+			strconv.FormatFloat(100*r.SentPerSec/r.Rate, 'g', 3, 64))
+		if r.Unsent > 0 {
+			fmt.Fprintf(w, "             latency counts from each request's scheduled time, and leaves out the %d never sent\n", r.Unsent)
+		} else {
+			fmt.Fprintf(w, "             latency counts from each request's scheduled time\n")
+		}
+	}
 	if r.Pending > 0 {
 		fmt.Fprintf(w, "pending      %d unanswered when the window closed, the oldest for %v\n", r.Pending, d(r.PendingOldest))
 	} else {
@@ -354,6 +393,22 @@ func (r *loadReport) writeText(w io.Writer) {
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error  %s\n", r.FirstError)
 	}
+}
+
+// behindRatio is the fraction of the rate asked below which an open-loop run fell far behind: its report
+// warns. It is no error: a run at a rate the server cannot carry measures what it does carry, and the
+// latency it costs; the exit status is kept for what went wrong.
+const behindRatio = 0.9
+
+// behind reports whether an open-loop run sent its requests at less than behindRatio of the rate asked.
+func (r *loadReport) behind() bool { return r.Rate > 0 && r.SentPerSec < behindRatio*r.Rate }
+
+// rateText prints a rate in requests per second: whole from 100 up, with three significant digits below.
+func rateText(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
 // errorKinds counts the kinds of error named apart: "(1 mismatched replies, 0 bad statuses)", and the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -388,11 +389,44 @@ func (r *loadRun) report(rep *loadReport) {
 		}
 	}
 	rep.Unanswered += r.unanswered.Load() // hold mode: counted in dialErrs
+	if r.cfg.rate > 0 {
+		r.reportSchedule(rep)
+	}
 	if first != nil {
 		rep.FirstError = first.Error()
 	}
 	if rep.Seconds > 0 {
 		rep.RoundTripsPerSec = float64(rep.RoundTrips) / rep.Seconds
+	}
+}
+
+// reportSchedule reports how an open-loop run kept to its schedule: the requests sent, the rate they went
+// out at, and those due but unsent when the window closed (see shard.sweep).
+//
+// The rate is the number sent over the time the schedule took to send them: from the window's start to the
+// last send, plus the schedule's interval (n requests on time take n intervals), or to the window's close
+// when requests were left unsent. A run that kept up so sends at the rate asked, whether its window ended
+// with --duration or, later than its last request was due, with the last reply of --requests; one that
+// fell behind, at the rate its connections could carry.
+func (r *loadRun) reportSchedule(rep *loadReport) {
+	var sent, unsent, t0, end int64
+	last := int64(math.MinInt64)
+	for _, sh := range r.shards {
+		sh.lock()
+		sent += sh.next
+		unsent += sh.unsent
+		t0, end = sh.t0, sh.end // the same on every loop
+		if sh.next > 0 {
+			last = max(last, sh.lastSend)
+		}
+		sh.unlock()
+	}
+	if unsent > 0 {
+		last = max(last, min(r.endAt, end))
+	}
+	rep.Sent, rep.Unsent = uint64(sent), uint64(unsent)
+	if sent > 0 {
+		rep.SentPerSec = float64(sent) / ((float64(last-t0) + 1e9/r.cfg.rate) / 1e9)
 	}
 }
 

@@ -40,13 +40,17 @@ type shard struct {
 	swept bool
 
 	// The open-loop schedule (paced): the run's k-th request is due at t0 + k*interval nanoseconds; this
-	// shard sends those with k = idx + j*shards for j < quota, in order; next is the next j to send.
+	// shard sends those with k = idx + j*shards for j < quota, in order; next is the next j to send, so
+	// the number sent. lastSend is when the last was sent; unsent, set by sweep, counts those due when the
+	// window closed that had not been, every connection being busy (see sweep).
 	paced    bool
 	t0       int64
 	interval float64
 	shards   int64
 	quota    int64
 	next     int64
+	lastSend int64
+	unsent   int64
 	free     []*client // connected clients with a free pipeline slot, waiting for a request to be due
 	armed    bool      // a pacing timer is pending
 	tickFn   func()
@@ -104,9 +108,14 @@ func (sh *shard) complete(cl *client, now int64, good bool, n int) {
 // take decides whether a new request may be sent at now, and returns the time its latency is measured
 // from: now in a closed-loop run, and its scheduled time in an open-loop one, so that a request that
 // waited for a free connection is charged for the wait (no coordinated omission).
+//
+// In an open-loop run the requests due before the window's end may go out until the window closes, even
+// after its end: the pacing timer may fire late (by up to a millisecond on epoll), and a connection that
+// got its reply after the end should not look free with due requests unsent (see sweep). Their replies,
+// after the end, are not counted (complete); those still unanswered when the window closes are pending.
 func (sh *shard) take(now int64) (start int64, ok bool) {
 	r := sh.r
-	if !sh.running || r.stopped.Load() || now >= sh.end {
+	if !sh.running || r.stopped.Load() {
 		return 0, false
 	}
 	if sh.paced {
@@ -118,7 +127,11 @@ func (sh *shard) take(now int64) (start int64, ok bool) {
 			return 0, false
 		}
 		sh.next++
+		sh.lastSend = now
 		return t, true
+	}
+	if now >= sh.end {
+		return 0, false
 	}
 	if r.limit > 0 && r.issued.Add(1) > r.limit {
 		return 0, false
@@ -129,11 +142,32 @@ func (sh *shard) take(now int64) (start int64, ok bool) {
 // scheduled returns when this shard's j-th request is due: never (math.MaxInt64) when that is more than
 // about 146 years (1<<62 nanoseconds) after the start, which a tiny --rate gives.
 func (sh *shard) scheduled(j int64) int64 {
-	d := float64(int64(sh.idx)+j*sh.shards) * sh.interval
+	d := (float64(sh.idx) + float64(j)*float64(sh.shards)) * sh.interval // in floating point: j*shards may overflow
 	if d >= 1<<62 {
 		return math.MaxInt64
 	}
 	return sh.t0 + int64(d)
+}
+
+// dueBefore returns how many of this shard's requests are due before at: the number of j < quota with
+// scheduled(j) < at.
+func (sh *shard) dueBefore(at int64) int64 {
+	if at <= sh.t0 {
+		return 0
+	}
+	// An estimate from the schedule's formula, then exact by scheduled itself, which rounds.
+	k := (float64(at-sh.t0)/sh.interval - float64(sh.idx)) / float64(sh.shards)
+	j := sh.quota
+	if k < float64(sh.quota) {
+		j = max(0, int64(math.Ceil(k)))
+	}
+	for j < sh.quota && sh.scheduled(j) < at {
+		j++
+	}
+	for j > 0 && sh.scheduled(j-1) >= at {
+		j--
+	}
+	return j
 }
 
 // due reports whether a request of the schedule is due at now.
@@ -236,16 +270,30 @@ func (sh *shard) add(cl *client) {
 	sh.clients = append(sh.clients, cl)
 }
 
-// sweep tallies the requests in flight on this loop's clients once the window has closed.
+// sweep tallies the requests in flight on this loop's clients once the window has closed, and, in an
+// open-loop run, the requests of its schedule that were due and unsent.
+//
+// A request due and unsent is unsent for one of two reasons: every connection was busy (each waits for
+// the answers to its pipeline, or is reconnecting), and the run fell behind its schedule; or a connection
+// was free and the pacing timer had not fired yet, which is how it goes out on time. Only the first kind
+// counts: as long as a client has room, a due request is sent as soon as the loop sees it due (fill and
+// tick take every request due while there is room), so that with a client free every request due is of
+// the second kind, and with none free they are all of the first.
 func (sh *shard) sweep() {
 	sh.lock()
 	defer sh.unlock()
+	free := false
 	for _, cl := range sh.clients {
 		if !cl.tallied {
 			sh.tally.add(cl, sh.r)
 		}
+		free = free || cl.n < len(cl.starts)
 	}
 	sh.swept = true
+	if sh.paced && sh.running && !free {
+		// A request may have gone out after endAt, before the run stopped: none is unsent then.
+		sh.unsent = max(0, sh.dueBefore(min(sh.r.endAt, sh.end))-sh.next)
+	}
 }
 
 // remove detaches cl from this shard. Once the window has closed, cl's requests in flight are tallied

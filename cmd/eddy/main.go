@@ -8,8 +8,9 @@
 // load" is a load generator built on eddy itself: a dial-only engine opens the connections and its loops
 // drive them from callbacks, with no goroutine per connection. It speaks echo (every byte verified) and
 // HTTP/1.1 (keep-alive, pipelining, every status checked), closed-loop or at a fixed rate (open loop,
-// latency measured from each request's scheduled time), and reports throughput and latency percentiles
-// from HDR histograms, and the requests left unanswered; it fails on any error, counting a request
+// latency measured from each request's scheduled time, and the requests due but never sent reported as
+// unsent), and reports throughput and latency percentiles from HDR histograms, and the requests left
+// unanswered; it fails on any error, counting a request
 // unanswered for longer than --timeout as one, and on a run that completed no round trip. Run "eddy
 // help" for the list of commands and "eddy help <command>" for the flags of one. Each server stops
 // gracefully on SIGINT or SIGTERM.
