@@ -2,6 +2,7 @@ package eddy_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -472,5 +473,74 @@ func TestSendFileToManyConnectionsSomeReset(t *testing.T) {
 			t.Errorf("%d regions completed, want at least the %d read in full", ok, conns/2)
 		}
 		waitFor(t, func() bool { return countFDs(t) <= base }, "descriptors back to the baseline")
+	})
+}
+
+// sharedFileHandler sends, from one *os.File shared by every connection, the region each 16-byte
+// request (offset, length) asks for.
+type sharedFileHandler struct {
+	eddy.BaseHandler
+	f    *os.File
+	errs chan error
+}
+
+func (h *sharedFileHandler) OnData(c eddy.Conn) {
+	for c.Buffered() >= 16 {
+		r, _ := c.Next(16)
+		off, n := int64(binary.BigEndian.Uint64(r)), int64(binary.BigEndian.Uint64(r[8:]))
+		if err := c.SendFile(h.f, off, n, nil); err != nil {
+			h.errs <- err
+			c.Close()
+			return
+		}
+	}
+}
+
+// Connections that send regions of the same *os.File at once each get their own bytes: a region is
+// read at its offset, whatever the others do with the file (on std the copy moved the file offset that
+// every duplicate of the file shares, so concurrent regions read each other's bytes).
+func TestSendFileSharedFileConcurrently(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		data := pattern(8<<20, 21)
+		f, err := os.Open(writeFile(t, t.TempDir(), "shared", data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		h := &sharedFileHandler{f: f, errs: make(chan error, 8)}
+		s := startServer(t, kind, h)
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := s.dial(t)
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				var req, want []byte
+				for j := range 16 {
+					off := (i*16 + j) * 4099 % (len(data) / 2)
+					n := 256<<10 + j*1000
+					req = binary.BigEndian.AppendUint64(req, uint64(off))
+					req = binary.BigEndian.AppendUint64(req, uint64(n))
+					want = append(want, data[off:off+n]...)
+				}
+				go c.Write(req)
+				got := make([]byte, len(want))
+				if _, err := io.ReadFull(c, got); err != nil {
+					t.Errorf("connection %d: %v", i, err)
+					return
+				}
+				if d := firstDiff(got, want); d < len(want) {
+					t.Errorf("connection %d: byte %d of %d differs", i, d, len(want))
+				}
+			}()
+		}
+		wg.Wait()
+		select {
+		case err := <-h.errs:
+			t.Fatal(err)
+		default:
+		}
 	})
 }

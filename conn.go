@@ -42,12 +42,11 @@ type Conn interface {
 	AsyncWrite(b []byte, callback func(c Conn, err error)) error
 	// SendFile queues n bytes of f, starting at offset, to be sent after everything written before it and
 	// before everything written after it, without copying them through user space: sendfile(2) on epoll,
-	// linked IORING_OP_SPLICE through a pipe on uring, package net's sendfile on std (docs/engine.md).
+	// linked IORING_OP_SPLICE through a pipe on uring, sendfile(2) or ReadAt on std (docs/engine.md).
 	//
 	// f must be a regular file. SendFile takes its own reference to f (a duplicated descriptor, on Unix),
 	// so the caller may close f as soon as SendFile returns; the region is read at offset, and f's file
-	// offset is not used (on the std engine it may move while the region is sent, as the duplicate shares
-	// it). On platforms without descriptor duplication (Windows) f must stay open until callback runs.
+	// offset is neither used nor moved, so one file may serve many connections at once. On platforms without descriptor duplication (Windows) f must stay open until callback runs.
 	//
 	// callback, if not nil, runs on the connection's loop once the whole region has been handed to the
 	// kernel (err nil), or with the reason it was not: ErrClosed when the connection closed first, the

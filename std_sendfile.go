@@ -7,9 +7,9 @@ import (
 )
 
 // File regions on the portable engine (see sendfile.go): the writer goroutine copies each region to the
-// socket with io.Copy from the file, which package net turns into sendfile(2) (Linux, BSD, macOS) or
-// TransmitFile (Windows) when the socket is a *net.TCPConn. The copy goes from the file's offset, which the
-// engine's duplicate descriptor shares with the caller's file: SendFile documents that it may move.
+// socket in pieces (copyFileRegion): with sendfile(2) at an explicit offset on Linux, and through
+// ReadAt elsewhere. Never from the file's offset: the engine's duplicate descriptor shares it with the
+// caller's file and with every other region of that file, which other connections' writers send at once.
 
 // stdFilePiece bounds one copy, so that AsyncWrite callbacks, back-pressure and the idle clock advance
 // during a large region.
@@ -102,11 +102,8 @@ func (c *stdConn) sendFilePiece() {
 	}
 }
 
-// copyFileRegion copies n bytes of f from offset to w. io.Copy hands the *io.LimitedReader to w's
-// ReadFrom, which for a *net.TCPConn is sendfile.
-func copyFileRegion(w io.Writer, f *os.File, offset, n int64) (int64, error) {
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return 0, err
-	}
-	return io.Copy(w, &io.LimitedReader{R: f, N: n})
+// copyFileRegionRead copies n bytes of f from offset to w through a buffer, with ReadAt (pread), which
+// leaves the file's offset alone. It returns fewer than n bytes and no error when the file ends first.
+func copyFileRegionRead(w io.Writer, f *os.File, offset, n int64) (int64, error) {
+	return io.Copy(w, io.NewSectionReader(f, offset, n))
 }

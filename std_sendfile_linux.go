@@ -1,0 +1,70 @@
+package eddy
+
+import (
+	"io"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// copyFileRegion copies n bytes of f from offset to w, the connection's socket, with sendfile(2) at an
+// explicit offset: the file's own offset, which every duplicate of f shares, is neither used nor moved,
+// so that regions of one file sent at once by several connections cannot read each other's bytes (the
+// package net path, io.Copy from an io.LimitedReader, sends from the file's offset). The wait for room in
+// the socket is the runtime poller's (RawConn.Write), so the socket's write deadline applies. A file
+// system without sendfile for f falls back to copying through ReadAt. It returns fewer than n bytes and
+// no error when the file ends first.
+func copyFileRegion(w io.Writer, f *os.File, offset, n int64) (int64, error) {
+	sc, ok := w.(syscall.Conn)
+	if !ok {
+		return copyFileRegionRead(w, f, offset, n)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	fc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var sent int64
+	var serr error
+	unsupported := false
+	cerr := fc.Control(func(in uintptr) {
+		werr := rc.Write(func(out uintptr) bool {
+			for sent < n {
+				off := offset + sent
+				k, err := unix.Sendfile(int(out), int(in), &off, int(min(n-sent, 1<<30)))
+				if k > 0 {
+					sent += int64(k)
+				}
+				switch {
+				case err == unix.EAGAIN:
+					return false // wait for room
+				case err == unix.EINTR:
+				case err != nil:
+					if sent == 0 && (err == unix.EINVAL || err == unix.ENOSYS || err == unix.EOPNOTSUPP) {
+						unsupported = true
+					} else {
+						serr = os.NewSyscallError("sendfile", err)
+					}
+					return true
+				case k == 0:
+					return true // the file ended
+				}
+			}
+			return true
+		})
+		if serr == nil {
+			serr = werr
+		}
+	})
+	if cerr != nil {
+		return sent, cerr
+	}
+	if unsupported {
+		return copyFileRegionRead(w, f, offset, n)
+	}
+	return sent, serr
+}
