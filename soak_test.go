@@ -3,12 +3,15 @@ package eddy_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -34,9 +37,13 @@ const (
 	soakPause   = 'p' // echo, then pause reading for up to 2 ms after each input
 	soakLeave   = 'l' // leave the input, pause, and answer it at the restart (offered again)
 	soakClose   = 'c' // echo the next n bytes (n: a 4-byte length after the mode), then Close
+	soakFile    = 'f' // per 8-byte request (offset, length): the length (Writev), the file's region, '.'
 )
 
-var soakModes = []byte{soakEcho, soakAsync, soakExecute, soakPause, soakLeave, soakClose}
+var soakModes = []byte{soakEcho, soakAsync, soakExecute, soakPause, soakLeave, soakClose, soakFile}
+
+// soakFileSize is the size of the file that soakFile regions come from.
+const soakFileSize = 4 << 20
 
 // soakConn is the server's state of one connection.
 type soakConn struct {
@@ -50,6 +57,7 @@ type soakConn struct {
 
 type soakHandler struct {
 	eddy.BaseHandler
+	file           *os.File // soakFile's regions come from it
 	opened, closed atomic.Int64
 	workers        sync.WaitGroup
 	errs           chan error
@@ -140,6 +148,22 @@ func (h *soakHandler) OnData(c eddy.Conn) {
 		if s.left == 0 {
 			c.Close()
 		}
+	case soakFile:
+		for c.Buffered() >= 8 {
+			r, _ := c.Next(8)
+			off, n := binary.BigEndian.Uint32(r), binary.BigEndian.Uint32(r[4:])
+			var head [4]byte
+			binary.BigEndian.PutUint32(head[:], n)
+			c.Writev([][]byte{head[:2], head[2:]})
+			if err := c.SendFile(h.file, int64(off), int64(n), nil); err != nil {
+				if !errors.Is(err, eddy.ErrClosed) { // closing: the peer reset or went away
+					h.fail(fmt.Errorf("soak: SendFile(%d, %d): %w", off, n, err))
+				}
+				c.Close()
+				return
+			}
+			c.Write([]byte{'.'})
+		}
 	default:
 		h.fail(fmt.Errorf("soak: unknown mode %q", s.mode))
 		c.Close()
@@ -222,7 +246,7 @@ var errSoakCorrupt = errors.New("corrupt echo")
 
 // soakClient runs one connection: a random mode, random messages written in random chunks while a
 // reader checks the echo byte for byte, and a random end. It reports the bytes verified.
-func soakClient(addr string, rng *rand.Rand) (int, error) {
+func soakClient(addr string, file []byte, rng *rand.Rand) (int, error) {
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return 0, err
@@ -240,6 +264,18 @@ func soakClient(addr string, rng *rand.Rand) (int, error) {
 			size = 1 + rng.IntN(1<<20)
 		}
 		msg = append(msg, pattern(size, rng.Uint64())...)
+	}
+	want := msg // what the server answers
+	if mode == soakFile {
+		msg, want = nil, nil
+		for range 1 + rng.IntN(8) {
+			n := rng.IntN(256 << 10)
+			off := rng.IntN(len(file) - n)
+			msg = binary.BigEndian.AppendUint32(msg, uint32(off))
+			msg = binary.BigEndian.AppendUint32(msg, uint32(n))
+			want = binary.BigEndian.AppendUint32(want, uint32(n))
+			want = append(append(want, file[off:off+n]...), '.')
+		}
 	}
 	head := []byte{mode}
 	if mode == soakClose {
@@ -261,15 +297,15 @@ func soakClient(addr string, rng *rand.Rand) (int, error) {
 	go func() {
 		buf := make([]byte, 64<<10)
 		n := 0
-		for n < len(msg) {
-			k, err := c.Read(buf[:min(len(buf), len(msg)-n)])
-			if k > 0 && !bytes.Equal(buf[:k], msg[n:n+k]) {
+		for n < len(want) {
+			k, err := c.Read(buf[:min(len(buf), len(want)-n)])
+			if k > 0 && !bytes.Equal(buf[:k], want[n:n+k]) {
 				got <- result{n, fmt.Errorf("mode %q: the echo differs from byte %d: %w", mode, n, errSoakCorrupt)}
 				return
 			}
 			n += k
 			if err != nil {
-				got <- result{n, fmt.Errorf("mode %q: after %d of %d bytes: %w", mode, n, len(msg), err)}
+				got <- result{n, fmt.Errorf("mode %q: after %d of %d bytes: %w", mode, n, len(want), err)}
 				return
 			}
 		}
@@ -329,9 +365,18 @@ func TestSoakStoppedMidFlight(t *testing.T) {
 // soak runs 32 soak clients against a new engine of kind for d and stops the engine: at the end with
 // every client done, or (midFlight) while they run.
 func soak(t *testing.T, kind eddy.EngineKind, d time.Duration, midFlight bool) {
+	content := pattern(soakFileSize, 77)
+	path := filepath.Join(t.TempDir(), "soak")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runtime.GC()
 	base := countFDs(t)
-	h := &soakHandler{errs: make(chan error, 16)}
+	h := &soakHandler{file: f, errs: make(chan error, 16)}
 	e := startEngine(t, kind, h, loopback, eddy.WithIdleTimeout(10*time.Second))
 	addr := e.Addrs()[0].String()
 
@@ -346,7 +391,7 @@ func soak(t *testing.T, kind eddy.EngineKind, d time.Duration, midFlight bool) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			for time.Now().Before(deadline) {
-				n, err := soakClient(addr, rng)
+				n, err := soakClient(addr, content, rng)
 				conns.Add(1)
 				verified.Add(int64(n))
 				if err == nil {
@@ -396,5 +441,6 @@ func soak(t *testing.T, kind eddy.EngineKind, d time.Duration, midFlight bool) {
 		t.Errorf("%d OnOpen, %d OnClose for %d connections", o, c, conns.Load())
 	}
 	waitFor(t, func() bool { return countFDs(t) <= base }, "the descriptors back to their count before the soak")
+	f.Close()
 	t.Logf("%s: %d connections, %.1f MiB echoed and verified in %v", kind, conns.Load(), float64(verified.Load())/(1<<20), d)
 }
