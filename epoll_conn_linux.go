@@ -26,7 +26,7 @@ type epConn struct {
 	held         bool // SetReadPaused(true): nothing is read until SetReadPaused(false)
 	rereadQueued bool // in l.reread
 	redeliver    bool // reading restarts with input buffered: offer it to OnData again (read)
-	rdhup        bool // the peer's FIN was signalled (EPOLLRDHUP): read on to EOF, past short reads
+	drain        bool // a short read is no proof of an empty socket (EPOLLRDHUP, EPOLLPRI): read to EAGAIN
 	shutWr       bool // the sending side is shut down
 
 	connCore
@@ -184,7 +184,7 @@ func (c *epConn) read() {
 		case n > 0:
 			c.active(l.now)
 			if c.state != connOpen {
-				if n < len(l.readBuf) && !c.rdhup {
+				if n < len(l.readBuf) && !c.drain {
 					return
 				}
 				continue // closing or lingering: drop the input, wait for the FIN
@@ -192,9 +192,11 @@ func (c *epConn) read() {
 			c.in.Add(&l.borrow, l.readBuf[:n])
 			l.g.e.h.OnData(c)
 			c.inCallbackDone()
-			if n < len(l.readBuf) && !c.rdhup {
+			if n < len(l.readBuf) && !c.drain {
 				// A short read from a stream socket means it is drained, and new data will raise a new
-				// edge. After EPOLLRDHUP no edge will come for the FIN, so then we read on to EOF.
+				// edge. Not always (c.drain): after EPOLLRDHUP no edge will come for the FIN, so then we
+				// read on to EOF; and a read stops short at TCP urgent data (EPOLLPRI), however many
+				// bytes follow it.
 				return
 			}
 		case n == 0 && err == nil:

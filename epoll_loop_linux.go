@@ -248,8 +248,8 @@ func (l *epLoop) dispatch(ev netpoll.Event) {
 		}
 	}
 	if ev.Events&(netpoll.In|netpoll.ErrMask) != 0 {
-		if ev.Events&(unix.EPOLLRDHUP|netpoll.ErrMask) != 0 {
-			c.rdhup = true
+		if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLPRI|netpoll.ErrMask) != 0 {
+			c.drain = true // for the rest of the connection: urgent data is rare, and the FIN final
 		}
 		c.read()
 	}

@@ -242,12 +242,14 @@ func (c *stdConn) waitOutputRoom() (ok, restarted bool) {
 		c.rcond.Wait() // SetReadPaused(true)
 	}
 	if c.queued() > o.highWater {
-		c.redeliver = true
 		for c.queued() > o.lowWater && !c.aborted && !c.closing {
 			c.rcond.Wait()
+			c.redeliver = true
 		}
 	}
-	restarted, c.redeliver = c.redeliver, false
+	// Only a real restart offers the input again: a closing connection's reader goes on to read (and
+	// drop) the input, and offering it again without a wait in between would spin.
+	restarted, c.redeliver = c.redeliver && !c.closing, false
 	return !c.aborted || c.readingOn.Load(), restarted
 }
 

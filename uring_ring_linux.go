@@ -316,8 +316,8 @@ func (l *urLoop) discardBuf(id uint16) bool {
 }
 
 // urTrimBufs runs urBufTrimPeriod after the kernel first writes into a receive buffer, and then every
-// period until one finds the loop idle with nothing left to trim (the window at its floor, the kernel
-// holding no more than the window, nothing discarded). After a period in which no iteration got a
+// period until one finds the loop idle with nothing left to trim (the window at its floor, nothing
+// discarded). After a period in which no iteration got a
 // quarter of the window back (quiet), it halves the window, and it keeps resident only the buffers the
 // kernel would use first: twice what the busiest iteration got back, so none at all on a loop that got
 // no buffer back in the period (on an incremental ring, light traffic into the head buffer counts as
@@ -352,8 +352,9 @@ func urTrimBufs(arg any) {
 	}
 	l.stats.bufsDiscarded += discarded
 	// Until a period finds the loop idle with nothing left to discard, look again next period; after
-	// that, the next receive schedules the trim.
-	if !idle || w.window > w.minWindow || w.posted > w.window || discarded > 0 {
+	// that, the next receive schedules the trim. Buffers the kernel holds beyond the window are no reason
+	// to look again: those that could be discarded were, and an idle loop kept waking for them.
+	if !idle || w.window > w.minWindow || discarded > 0 {
 		l.wheel.Schedule(&w.trim, l.clock()+int64(urBufTrimPeriod))
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 // Event masks used by the engine.
 const (
-	// In is readability, including a peer's half-close (EPOLLRDHUP).
-	In = unix.EPOLLIN | unix.EPOLLRDHUP
+	// In is readability, including a peer's half-close (EPOLLRDHUP) and TCP urgent data (EPOLLPRI).
+	In = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLPRI
 	// Out is writability.
 	Out = unix.EPOLLOUT
 	// ErrMask is an error or hang-up on the descriptor.

@@ -1,0 +1,57 @@
+package eddy
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// threadRuns returns how many times thread tid of this process has been scheduled (schedstat).
+func threadRuns(t *testing.T, tid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/schedstat")
+	if err != nil {
+		t.Skipf("no schedstat: %v", err)
+	}
+	f := strings.Fields(string(b))
+	n, _ := strconv.ParseInt(f[2], 10, 64)
+	return n
+}
+
+// After a burst grew the receive window, the trim shrinks it back over a few periods and then, the
+// loop being idle with nothing left to discard, stops: "after that, the next receive schedules the
+// trim" (urTrimBufs). The buffers the kernel took during the burst stay posted (posted counts down
+// only as receives use them), and the trim used to re-arm itself for as long as w.posted > w.window,
+// so every urBufTrimPeriod for ever on an idle loop (2 wake-ups a second per loop). Not a spin, but a
+// timer that a quiet loop should not have.
+func TestUringIdleLoopStopsTrimming(t *testing.T) {
+	requireUring(t)
+	e, addr := startUring(t, plainEcho{}, WithReadBufferSize(16<<10))
+	l := e.impl.(*uringEngine).loops[0]
+	echoConcurrently(t, addr, 64, 256<<10)
+	w := &l.bufWin
+	var grown, tid int
+	onLoop(t, l, func() { grown, tid = w.window, unix.Gettid() })
+	if l.stats.recvENOBUFS == 0 || grown <= w.minWindow {
+		t.Skipf("the traffic did not outrun the window (%d ENOBUFS, window %d)", l.stats.recvENOBUFS, grown)
+	}
+	// The window halves once per quiet period down to its floor, then one more period finds the loop
+	// idle: well within 16 periods.
+	time.Sleep(16 * urBufTrimPeriod)
+	var window, posted int
+	var pending bool
+	onLoop(t, l, func() { window, posted, pending = w.window, w.posted, w.trim.Pending() })
+	before := threadRuns(t, tid)
+	time.Sleep(4 * urBufTrimPeriod)
+	woke := threadRuns(t, tid) - before
+	t.Logf("window %d grew to %d, now %d with %d posted; trim pending %v; %d wake-ups in %v idle",
+		w.minWindow, grown, window, posted, pending, woke, 4*urBufTrimPeriod)
+	if pending || woke > 1 {
+		t.Errorf("an idle loop still trims every %v (trim pending %v, %d wake-ups in %v): window %d, %d buffers posted",
+			urBufTrimPeriod, pending, woke, 4*urBufTrimPeriod, window, posted)
+	}
+}
