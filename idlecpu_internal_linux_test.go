@@ -55,3 +55,38 @@ func TestUringIdleLoopStopsTrimming(t *testing.T) {
 			urBufTrimPeriod, pending, woke, 4*urBufTrimPeriod, window, posted)
 	}
 }
+
+// On kernels whose eventfd cannot be read without blocking through io_uring, the loop's wake-up read
+// (the eventfd is O_NONBLOCK) ends with EAGAIN at once instead of waiting; re-armed at once, it made
+// the loop spin. RWF_NOWAIT (urWakeNoWait) gives this kernel the same behaviour: the idle loop must
+// stay asleep, and wake-ups from other goroutines must still reach it.
+func TestUringWakeReadEndingWithEAGAINDoesNotSpin(t *testing.T) {
+	requireUring(t)
+	urWakeNoWait = true
+	t.Cleanup(func() { urWakeNoWait = false })
+	e, _ := startUring(t, plainEcho{})
+	l := e.impl.(*uringEngine).loops[0]
+	var tid int
+	onLoop(t, l, func() { tid = unix.Gettid() })
+	time.Sleep(100 * time.Millisecond)
+	before := threadRuns(t, tid)
+	time.Sleep(500 * time.Millisecond)
+	if woke := threadRuns(t, tid) - before; woke > 20 {
+		t.Fatalf("the idle loop ran %d times in 500 ms", woke)
+	}
+	for i := range 20 { // each Execute must wake the sleeping loop
+		time.Sleep(5 * time.Millisecond)
+		done := make(chan struct{})
+		l.Execute(func() { close(done) })
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("wake-up %d did not reach the loop", i)
+		}
+	}
+	var polls int
+	onLoop(t, l, func() { polls = l.stats.wakePolls })
+	if polls == 0 {
+		t.Fatal("no wake-up went through the poll: the read did not end with EAGAIN, the test tests nothing")
+	}
+}

@@ -425,10 +425,8 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 	tok := cqe.UserData
 	switch urTokenOp(tok) {
 	case urOpWake:
-		l.wakeArmed = false
-		if cqe.Res < 0 && cqe.Res != -int32(unix.ECANCELED) {
-			l.logger().Error("eddy: eventfd read failed", "loop", l.idx, "err", cqe.Err())
-		}
+		l.onWake(cqe)
+	case urOpWakePoll:
 		if l.ring != nil && cqe.Res != -int32(unix.ECANCELED) {
 			l.armWake()
 		}
@@ -482,8 +480,41 @@ func (l *urLoop) armWake() {
 	}
 	sqe := l.getSQE()
 	sqe.PrepRead(l.waker.FD(), l.wakeBuf[:], 0)
+	if urWakeNoWait {
+		sqe.OpFlags = unix.RWF_NOWAIT
+	}
 	sqe.UserData = urToken(urOpWake, 0, 0)
 	l.wakeArmed = true
+}
+
+// urOpWakePoll is the POLL_ADD that waits for the eventfd to be readable after its read ended with
+// EAGAIN (onWake).
+const urOpWakePoll = urOpSendPoll + 1
+
+// urWakeNoWait makes the eventfd read end with EAGAIN when there is nothing to read (RWF_NOWAIT), as
+// it does without it on kernels whose eventfd cannot be read without blocking through io_uring (the
+// eventfd is O_NONBLOCK, for the runtime's poller). Tests only; set before the engine starts.
+var urWakeNoWait bool
+
+// onWake handles the eventfd read's CQE: it reads again, for the next wake-up, unless the read was
+// cancelled. A read that ended with EAGAIN instead of waiting is no failure: re-armed at once, it would
+// end the same way at every iteration, and the loop would spin; a one-shot poll waits for the eventfd
+// to be readable first (urOpWakePoll), then the read is made again.
+func (l *urLoop) onWake(cqe *uring.CQE) {
+	l.wakeArmed = false
+	switch {
+	case l.ring == nil || cqe.Res == -int32(unix.ECANCELED):
+	case cqe.Res == -int32(unix.EAGAIN):
+		sqe := l.getSQE()
+		sqe.PrepPollAdd(l.waker.FD(), unix.POLLIN)
+		sqe.UserData = urToken(urOpWakePoll, 0, 0)
+		l.stats.wakePolls++
+	default:
+		if cqe.Res < 0 {
+			l.logger().Error("eddy: eventfd read failed", "loop", l.idx, "err", cqe.Err())
+		}
+		l.armWake()
+	}
 }
 
 // cancelWake cancels the eventfd read and waits (boundedly) for its final CQE, so that the kernel no

@@ -112,6 +112,7 @@ type urStats struct {
 	spliceWaits   int // a splice to a socket found no room and polled for it
 	sendPolls     int // a send found no room (EAGAIN) and polled for it (pollForRoom)
 	roomPolls     int // completions of polls for room (a send's or a splice's)
+	wakePolls     int // the eventfd read ended with EAGAIN and a poll waited for the eventfd (onWake)
 	heldWaits     int // waits that held the P (urLoop.wait)
 	heldEmpty     int // held waits that ended with no completion
 	parks         int // waits that slept in the runtime's poller (urParker)
