@@ -3,6 +3,7 @@ package future_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/eddyio/eddy/future"
 )
@@ -107,6 +108,36 @@ func BenchmarkGo(b *testing.B) {
 	fn := func(context.Context) (int, error) { return 1, nil }
 	for b.Loop() {
 		if _, err := future.Go(ctx, fn).Await(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWithTimeoutResolved wraps a pending future in WithTimeout and resolves it in
+// time: the cost of arming and stopping the timer and of the continuation.
+func BenchmarkWithTimeoutResolved(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		p := future.NewPromise[int]()
+		g := future.WithTimeout(p.Future(), time.Hour)
+		p.Resolve(1)
+		if _, err := g.Await(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRaceAbandonsLongLived races a long-lived pending future against a short one that
+// wins: the result is complete while the long-lived input is still pending.
+func BenchmarkRaceAbandonsLongLived(b *testing.B) {
+	ctx := context.Background()
+	long := future.NewPromise[int]()
+	defer long.Resolve(0)
+	for b.Loop() {
+		p := future.NewPromise[int]()
+		r := future.Race(long.Future(), p.Future())
+		p.Resolve(1)
+		if _, err := r.Await(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}

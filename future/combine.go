@@ -26,14 +26,34 @@ func cancelAll[T any](in []*state[T]) {
 	}
 }
 
-// watch calls fn(i) once in[i] is complete, for every i, with one waiter per input
-// allocated in a single slice.
-func watch[T any](in []*state[T], fn func(i int)) {
-	ws := make([]waiter, len(in))
+// watch calls fn(i) once in[i] is complete, for every i, with ws[i] (one waiter per input,
+// allocated in a single slice that fn can hand to settle) as its continuation. It stops
+// subscribing if fn completes out meanwhile, since out then needs no more input.
+func watch[T, R any](in []*state[T], ws []waiter, out *state[R], fn func(i int)) {
 	for i, s := range in {
-		ws[i] = waiter{fn: fn, arg: i}
-		s.subscribe(&ws[i])
+		// Only fn and arg: once a waiter is queued, fn may run on another goroutine and
+		// settle may read the links of waiters not subscribed yet (under their input's mu).
+		ws[i].fn, ws[i].arg = fn, i
+		if !attach(s, &ws[i], out) {
+			return
+		}
 	}
+}
+
+// settle completes out with v and err, if nobody did before, for a combinator that no longer
+// needs the inputs it watches with ws: it takes its continuations off the inputs that are still
+// pending, so that they hold nothing of this call, before it publishes out (see attach), and
+// then cancels the inputs. It reports whether it completed out.
+func settle[T, R any](out *state[R], v R, err error, in []*state[T], ws []waiter) bool {
+	if !out.claim() {
+		return false
+	}
+	for i, s := range in {
+		s.unsubscribe(&ws[i])
+	}
+	out.publish(v, err)
+	cancelAll(in)
+	return true
 }
 
 // gather is the result of a combinator that waits for several inputs.
@@ -44,7 +64,7 @@ func gather[T, R any](in []*state[T]) *state[R] {
 // All returns a future for the values of fs, in the order of fs, once all of them succeed.
 // It fails as soon as one of them fails, with that error, and then cancels the others
 // (see Future.Cancel). All of no futures is an empty slice. Cancelling the result cancels
-// every input.
+// every input. Once the result has failed, the inputs still pending hold nothing of this call.
 func All[T any](fs ...Future[T]) Future[[]T] {
 	if len(fs) == 0 {
 		return Ready([]T{})
@@ -54,12 +74,11 @@ func All[T any](fs ...Future[T]) Future[[]T] {
 	vals := make([]T, len(in))
 	var left atomic.Int64
 	left.Store(int64(len(in)))
-	watch(in, func(i int) {
+	ws := make([]waiter, len(in))
+	watch(in, ws, out, func(i int) {
 		s := in[i]
 		if s.err != nil {
-			if out.fail(s.err) {
-				cancelAll(in)
-			}
+			settle(out, nil, s.err, in, ws)
 			return
 		}
 		vals[i] = s.val
@@ -84,7 +103,8 @@ func AllSettled[T any](fs ...Future[T]) Future[[]Outcome[T]] {
 	res := make([]Outcome[T], len(in))
 	var left atomic.Int64
 	left.Store(int64(len(in)))
-	watch(in, func(i int) {
+	// out completes only once every input has: nothing is left to unsubscribe.
+	watch(in, make([]waiter, len(in)), out, func(i int) {
 		res[i] = Outcome[T]{in[i].val, in[i].err}
 		if left.Add(-1) == 0 {
 			out.complete(res, nil)
@@ -95,7 +115,8 @@ func AllSettled[T any](fs ...Future[T]) Future[[]Outcome[T]] {
 
 // Any returns a future for the first of fs to succeed, and then cancels the others. If all of
 // them fail, it fails with errors.Join of their errors in the order of fs; with no futures it
-// fails with ErrNoFutures. Cancelling the result cancels every input.
+// fails with ErrNoFutures. Cancelling the result cancels every input. Once the result is complete,
+// the inputs still pending hold nothing of this call.
 func Any[T any](fs ...Future[T]) Future[T] {
 	if len(fs) == 0 {
 		return Failed[T](ErrNoFutures)
@@ -105,12 +126,11 @@ func Any[T any](fs ...Future[T]) Future[T] {
 	errs := make([]error, len(in))
 	var left atomic.Int64
 	left.Store(int64(len(in)))
-	watch(in, func(i int) {
+	ws := make([]waiter, len(in))
+	watch(in, ws, out, func(i int) {
 		s := in[i]
 		if s.err == nil {
-			if out.complete(s.val, nil) {
-				cancelAll(in)
-			}
+			settle(out, s.val, nil, in, ws)
 			return
 		}
 		errs[i] = s.err
@@ -123,17 +143,17 @@ func Any[T any](fs ...Future[T]) Future[T] {
 
 // Race returns a future that completes like the first of fs to complete, with its value or
 // its error, and then cancels the others. With no futures it fails with ErrNoFutures.
-// Cancelling the result cancels every input.
+// Cancelling the result cancels every input. Once the result is complete, the inputs still
+// pending hold nothing of this call.
 func Race[T any](fs ...Future[T]) Future[T] {
 	if len(fs) == 0 {
 		return Failed[T](ErrNoFutures)
 	}
 	in := inputs(fs)
 	out := gather[T, T](in)
-	watch(in, func(i int) {
-		if out.complete(in[i].val, in[i].err) {
-			cancelAll(in)
-		}
+	ws := make([]waiter, len(in))
+	watch(in, ws, out, func(i int) {
+		settle(out, in[i].val, in[i].err, in, ws)
 	})
 	return Future[T]{out}
 }

@@ -10,9 +10,13 @@
 // one atomic word: the single winner of the pending -> completing transition writes the value and
 // the error, then publishes them by storing done. Readers load the phase and, once it is done, read
 // the value and the error with no lock and no allocation (Result, Resolved, and Await of a completed
-// future cost a load and a compare). Continuations are pushed onto a lock-free stack; completion
-// swaps the stack for a sealed sentinel and runs what it took in registration order, and a
-// continuation pushed after that sees the sentinel and runs at once, so each runs exactly once.
+// future cost a load and a compare). Continuations wait in a doubly linked list, in registration
+// order, guarded by a small mutex per future; completion swaps the list for a sealed sentinel and
+// runs what it took in that order, and a continuation added after that sees the sentinel and runs
+// at once, so each runs exactly once. A continuation can also be taken off the list: a combinator
+// whose result completes before one of its inputs (a timeout, a context, another input winning)
+// takes its continuations off the inputs still pending before anyone can see the result complete,
+// so that a long-lived future holds nothing of the calls that gave up on it.
 // The channel behind Done is made only when someone asks for it and is closed on completion.
 //
 // Cancellation travels through context.Context. A future made by Go, GoOn, pool.Go or a promise

@@ -2,6 +2,7 @@ package future
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 )
 
@@ -17,33 +18,47 @@ const (
 // state is the shared heart of a Future and its Promise.
 type state[T any] struct {
 	phase atomic.Uint32
-	val   T
-	err   error
 
-	// subs is a lock-free stack of continuations (newest first) until completion,
-	// then the sealed sentinel forever.
+	// mu guards the list of continuations behind subs while the state is pending: adding,
+	// removing, and taking them for completion.
+	mu sync.Mutex
+
+	// cancelOnDone says that cancel also frees what the producer holds (the cancel function
+	// of its context): publish calls it once, right after completion. It sits in the padding
+	// after mu, and is set with cancel.
+	cancelOnDone bool
+
+	val T
+	err error
+
+	// subs is the first continuation of a circular doubly linked list in the order they were
+	// added (subs.prev is the last one), or nil when there is none, until completion takes
+	// the list; then it is the sealed sentinel forever. Every change is made with mu held,
+	// except that publish may swap nil for sealed; without mu, subs is only compared with
+	// sealed, which is final.
 	subs atomic.Pointer[waiter]
 
 	// ch holds the channel returned by Done: nil until someone asks for it, and
 	// &closedChan once the state is done.
 	ch atomic.Pointer[chan struct{}]
 
-	// cancel and release are set before the state is shared and never change.
-	// cancel is what Future.Cancel calls; release runs once, right after completion,
-	// to free what the producer held (the cancel function of its context).
-	cancel  func()
-	release func()
+	// cancel is set before the state is shared and never changes: it is what Future.Cancel
+	// calls.
+	cancel func()
 }
 
 // waiter is one continuation. fn is called with arg; arg lets one closure serve
 // many inputs (All and friends pass the input's index) without a closure per input.
+// next and prev link it into the list of one state, guarded by that state's mu; both are
+// nil until it is queued and after it is unsubscribed. A waiter is subscribed to at most one
+// state, at most once.
 type waiter struct {
-	next *waiter
-	fn   func(arg int)
-	arg  int
+	next, prev *waiter
+	fn         func(arg int)
+	arg        int
 }
 
-// sealed marks the continuation stack of a completed state.
+// sealed marks the continuation list of a completed state.
 var sealed = &waiter{}
 
 // closedChan is the channel Done returns for every completed future that nobody
@@ -65,29 +80,50 @@ func completed[T any](v T, err error) *state[T] {
 
 func (s *state[T]) isDone() bool { return s.phase.Load() == done }
 
+// isPending reports whether nobody has begun to complete the state yet.
+func (s *state[T]) isPending() bool { return s.phase.Load() == pending }
+
 // complete makes the state done with v and err, if nobody did before.
 // It reports whether this call was the one that completed it.
 func (s *state[T]) complete(v T, err error) bool {
-	if !s.phase.CompareAndSwap(pending, completing) {
+	if !s.claim() {
 		return false
 	}
+	s.publish(v, err)
+	return true
+}
+
+// claim makes this goroutine the one that completes the state, if nobody did before, and
+// reports whether it did. The state then stays not done, and no other completion succeeds,
+// until the caller calls publish. In between, a combinator whose result is s unsubscribes
+// from its inputs, so that whoever sees s complete sees it hold nothing on them.
+func (s *state[T]) claim() bool {
+	return s.phase.CompareAndSwap(pending, completing)
+}
+
+// publish completes a state claimed by this goroutine with v and err, and runs the
+// continuations.
+func (s *state[T]) publish(v T, err error) {
 	s.val, s.err = v, err
 	s.phase.Store(done)
 	if ch := s.ch.Swap(&closedChan); ch != nil {
 		close(*ch)
 	}
-	if s.release != nil {
-		s.release()
+	if s.cancelOnDone {
+		s.cancel()
 	}
-	// Take the stack and reverse it, so continuations run in the order they were added.
-	var list *waiter
-	for w := s.subs.Swap(sealed); w != nil; {
-		next := w.next
-		w.next = list
-		list, w = w, next
+	// Without continuations, seal without mu: a subscriber that holds mu installs the
+	// first continuation with a CompareAndSwap from nil too, so one of the two fails.
+	if s.subs.Load() == nil && s.subs.CompareAndSwap(nil, sealed) {
+		return
 	}
+	s.mu.Lock()
+	list := s.subs.Swap(sealed)
+	if list != nil { // unsubscribe may have emptied it since
+		list.prev.next = nil // the list now ends at the last continuation
+	}
+	s.mu.Unlock()
 	notify(list)
-	return true
 }
 
 // notify runs a list of continuations in order. User code runs under guard, so nothing
@@ -113,19 +149,78 @@ func (s *state[T]) fail(err error) bool {
 }
 
 // subscribe arranges for w.fn(w.arg) to be called once the state is done: later by the
-// goroutine that completes it, or now, on this goroutine, if it is already done.
-func (s *state[T]) subscribe(w *waiter) {
-	for {
-		head := s.subs.Load()
-		if head == sealed {
-			w.fn(w.arg)
-			return
+// goroutine that completes it, or now, on this goroutine, if it is already done. It
+// reports whether w was queued (and may then be unsubscribed); false means it has run.
+func (s *state[T]) subscribe(w *waiter) bool {
+	if s.subs.Load() != sealed {
+		s.mu.Lock()
+		switch head := s.subs.Load(); head {
+		case sealed:
+		case nil:
+			// publish may seal an empty list without mu: one of the two swaps fails.
+			if s.subs.CompareAndSwap(nil, w) {
+				w.next, w.prev = w, w
+				s.mu.Unlock()
+				return true
+			}
+		default:
+			last := head.prev
+			w.next, w.prev = head, last
+			last.next, head.prev = w, w
+			s.mu.Unlock()
+			return true
 		}
-		w.next = head
-		if s.subs.CompareAndSwap(head, w) {
-			return
+		s.mu.Unlock()
+	}
+	w.fn(w.arg)
+	return false
+}
+
+// unsubscribe removes w, which was given to subscribe of this state (or to nothing), from the
+// continuations of the state, and reports whether it did: then w will never run. It reports
+// false, and does nothing, when w is not queued: it was never subscribed, was removed
+// before, has run, or is running or about to run because the state is complete.
+func (s *state[T]) unsubscribe(w *waiter) bool {
+	if s.subs.Load() == sealed {
+		return false
+	}
+	s.mu.Lock()
+	head := s.subs.Load()
+	if head == sealed || w.next == nil {
+		s.mu.Unlock()
+		return false
+	}
+	if w.next == w {
+		s.subs.Store(nil) // w was the only one
+	} else {
+		w.prev.next, w.next.prev = w.next, w.prev
+		if head == w {
+			s.subs.Store(w.next)
 		}
 	}
+	w.next, w.prev = nil, nil
+	s.mu.Unlock()
+	return true
+}
+
+// attach subscribes w to src on behalf of out, a state that w completes unless something
+// else does first (a timer, a context, another input). That something claims out, then
+// unsubscribes w from src, then publishes out, so that out is never seen complete while src
+// still holds w. But it may claim out before w is queued, and its unsubscribe then does
+// nothing: attach, after queueing w, checks whether out was claimed and, if so, unsubscribes
+// w itself. Between the two, no w is left behind: if the other's unsubscribe took src.mu
+// before subscribe did, then its claim happened before that unsubscribe, which happened
+// before subscribe, which happened before attach checks out, and so attach sees the claim.
+// attach reports whether out is still pending.
+func attach[T, R any](src *state[T], w *waiter, out *state[R]) bool {
+	if !src.subscribe(w) {
+		return out.isPending()
+	}
+	if out.isPending() {
+		return true
+	}
+	src.unsubscribe(w)
+	return false
 }
 
 // onDone is subscribe for a single continuation.

@@ -7,44 +7,60 @@ import (
 
 // WithTimeout returns a future that completes like f if f completes within d, and otherwise
 // fails with ErrTimeout and cancels f. A future that is already complete is returned as is.
-// Cancelling the result cancels f.
+// Cancelling the result cancels f. Once the result has timed out, f holds nothing of this call,
+// so giving up on a future that stays pending leaks nothing, however often it is done.
 func WithTimeout[T any](f Future[T], d time.Duration) Future[T] {
 	src := f.state()
 	if src.isDone() {
 		return Future[T]{src}
 	}
 	out := &state[T]{cancel: src.cancel}
+	w := new(waiter)
 	t := time.AfterFunc(d, func() {
-		if out.fail(ErrTimeout) {
-			src.requestCancel()
-		}
+		giveUp(out, ErrTimeout, src, w)
 	})
-	src.onDone(func() {
+	w.fn = func(int) {
 		t.Stop()
 		out.complete(src.val, src.err)
-	})
+	}
+	attach(src, w, out)
 	return Future[T]{out}
 }
 
 // WithContext returns a future that completes like f, unless ctx is done first: then it fails
 // with ctx.Err() and cancels f. A future that is already complete, or a ctx that can never be
-// done, gives f back as is. Cancelling the result cancels f.
+// done, gives f back as is. Cancelling the result cancels f. Once the result has failed with
+// ctx.Err(), f holds nothing of this call, so giving up on a future that stays pending leaks
+// nothing, however often it is done.
 func WithContext[T any](ctx context.Context, f Future[T]) Future[T] {
 	src := f.state()
 	if src.isDone() || ctx.Done() == nil {
 		return Future[T]{src}
 	}
 	out := &state[T]{cancel: src.cancel}
+	w := new(waiter)
 	stop := context.AfterFunc(ctx, func() {
-		if out.fail(ctx.Err()) {
-			src.requestCancel()
-		}
+		giveUp(out, ctx.Err(), src, w)
 	})
-	src.onDone(func() {
+	w.fn = func(int) {
 		stop()
 		out.complete(src.val, src.err)
-	})
+	}
+	attach(src, w, out)
 	return Future[T]{out}
+}
+
+// giveUp fails out with err, if nobody completed it before, for WithTimeout or WithContext
+// whose continuation w waits on src: it takes w off src, so that src holds nothing of this
+// call, before it publishes out (see attach), and then cancels src.
+func giveUp[T any](out *state[T], err error, src *state[T], w *waiter) {
+	if !out.claim() {
+		return
+	}
+	src.unsubscribe(w)
+	var zero T
+	out.publish(zero, err)
+	src.requestCancel()
 }
 
 // Sleep returns a future that succeeds after d, or fails with ctx.Err() if ctx is done first,
