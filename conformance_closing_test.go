@@ -198,9 +198,17 @@ func TestCloseWithStuckFlushIsBounded(t *testing.T) {
 		}
 		select {
 		case err := <-h.closedCh:
+			if !errors.Is(err, eddy.ErrFlushTimeout) {
+				t.Errorf("OnClose(%v); want ErrFlushTimeout", err)
+			}
 			t.Logf("OnClose(%v) after %v", err, time.Since(start))
 		case <-time.After(6 * time.Second):
 			t.Fatalf("OnClose has not run %v after Close, with the peer not reading", time.Since(start))
+		}
+		// The output was cut short: the peer must learn it (a reset), not read a clean end.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := io.Copy(io.Discard, c); err == nil {
+			t.Errorf("the peer read %d bytes and a clean EOF from a connection whose output was dropped", n)
 		}
 	})
 }

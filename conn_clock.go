@@ -14,4 +14,10 @@ type connClock struct {
 	timer       timer.Timer   // the idle timeout while open, then the close and linger deadlines
 	idleTimeout time.Duration // 0: none
 	lastActive  int64         // wheel clock of the last read or write progress
+
+	// While a graceful close waits for its flush: the kernel's send queue of the socket (unsent and
+	// unacknowledged bytes, SIOCOUTQ) when last looked at, and when (wheel clock). A queue that shrinks
+	// while nothing is written is a peer reading slowly (connTimer).
+	outq   int
+	outqAt int64
 }

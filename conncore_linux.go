@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/eddyio/eddy/internal/buffer"
 )
 
@@ -72,6 +74,7 @@ type loopConn interface {
 	markDirty()          // schedule a flush at the end of the loop iteration
 	drainInput()         // beginClose's engine step: back-pressure is off, input is read and dropped
 	release()            // end the connection (after OnClose, or without one): close the socket, free the slot
+	socket() int         // the socket's descriptor, valid until release
 	cancelOps()          // the timer fired on a released connection: cancel what is still in flight (uring)
 }
 
@@ -475,7 +478,29 @@ func connTimer(arg any) {
 			l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
-		c.abort(conn, c.reason()) // the peer stopped reading: give up on the rest of the output
+		// Nothing was written for lingerTimeout. That may be a peer reading slowly behind a large
+		// kernel send buffer (the socket wakes writers only once a third of it is free): the send
+		// queue then shrinks. Its size is taken, and looked at again flushRecheck later; a baseline
+		// taken before the last write is stale, since the write grew the queue.
+		q, ok := sendQueued(conn.socket())
+		switch {
+		case ok && tm.outqAt >= tm.lastActive && q < tm.outq: // the peer reads: wait on
+			tm.lastActive, tm.outq, tm.outqAt = now, q, now
+			l.wheel.Schedule(&tm.timer, now+int64(lingerTimeout))
+			return
+		case ok && tm.outqAt < tm.lastActive: // no baseline since the last write
+			tm.outq, tm.outqAt = q, now
+			l.wheel.Schedule(&tm.timer, now+int64(flushRecheck))
+			return
+		}
+		// The peer reads nothing: give up on the rest of the output, with a reset, so that the peer
+		// cannot mistake the truncated stream for a whole one.
+		resetOnClose(conn.socket())
+		err := c.reason()
+		if err == nil {
+			err = ErrFlushTimeout
+		}
+		c.abort(conn, err)
 	case connLinger:
 		conn.release()
 	case connReleased:
@@ -512,3 +537,16 @@ func (c *connCore) Context() any { return c.ctx }
 
 // SetContext attaches v to the connection.
 func (c *connCore) SetContext(v any) { c.ctx = v }
+
+// sendQueued returns the bytes in fd's send queue, sent or not, that the peer has not acknowledged
+// (SIOCOUTQ), and whether the socket could tell.
+func sendQueued(fd int) (int, bool) {
+	n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
+	return n, err == nil
+}
+
+// resetOnClose makes the close of fd reset a TCP connection (SO_LINGER with a zero timeout) instead of
+// sending the rest of its send queue and a FIN. Errors are ignored: a Unix socket has no reset.
+func resetOnClose(fd int) {
+	unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+}

@@ -41,6 +41,9 @@ func (c *epConn) core() *connCore { return &c.connCore }
 // loopCore returns the loopCore of c's loop (loopConn).
 func (c *epConn) loopCore() *loopCore { return &c.l.loopCore }
 
+// socket returns the connection's descriptor (loopConn).
+func (c *epConn) socket() int { return int(c.fd) }
+
 // markDirty schedules c for a flush at the end of the iteration (loopConn; the hot path calls
 // c.l.markDirty directly).
 func (c *epConn) markDirty() { c.l.markDirty(c) }
@@ -182,13 +185,13 @@ func (c *epConn) read() {
 		n, err := rawRead(int(c.fd), l.readBuf)
 		switch {
 		case n > 0:
-			c.active(l.now)
 			if c.state != connOpen {
 				if n < len(l.readBuf) && !c.drain {
 					return
 				}
-				continue // closing or lingering: drop the input, wait for the FIN
+				continue // closing or lingering: drop the input, wait for the FIN (no progress of a flush)
 			}
+			c.active(l.now)
 			c.in.Add(&l.borrow, l.readBuf[:n])
 			l.g.e.h.OnData(c)
 			c.inCallbackDone()

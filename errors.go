@@ -15,6 +15,11 @@ var (
 	ErrEngineStopped = errors.New("eddy: engine stopped")
 	// ErrIdleTimeout is the reason given to OnClose when a connection was closed by its idle timeout.
 	ErrIdleTimeout = errors.New("eddy: idle timeout")
+	// ErrFlushTimeout is the reason given to OnClose when a graceful Close gave up on output the peer
+	// did not read: nothing went out and the peer acknowledged nothing for 2 s. The rest of the output is
+	// dropped and the peer gets a reset (on TCP), so that it cannot take the truncated stream for a
+	// whole one.
+	ErrFlushTimeout = errors.New("eddy: close gave up on output the peer did not read")
 	// ErrQueueFull is returned when a loop's task queue is full; the caller may retry later.
 	ErrQueueFull = errors.New("eddy: loop task queue full")
 	// ErrUnsupported is returned when the chosen engine does not support an operation or option.

@@ -55,6 +55,8 @@ type stdConn struct {
 	wdone      chan struct{}
 	flushTimer *time.Timer // while a graceful close flushes: checkFlush, the bound on a stuck flush
 	flushedAt  int64       // unix nanoseconds of the last write progress while closing
+	outq       int         // checkFlush: the socket's send queue when last looked at (SIOCOUTQ, Linux)
+	outqAt     int64       // and when, in unix nanoseconds
 	wbufs      net.Buffers // the writer's vectors, owned by the writer goroutine
 
 	qmu   sync.Mutex
@@ -255,6 +257,22 @@ func (c *stdConn) waitOutputRoom() (ok, restarted bool) {
 
 // ---- writer ----
 
+// stdWritePiece bounds the bytes of one write, so that AsyncWrite callbacks and the bound on a stuck
+// flush see progress while a peer reads a large output slowly.
+const stdWritePiece = 1 << 20
+
+// capBytes shortens vecs to at most n bytes in all.
+func capBytes(vecs [][]byte, n int) [][]byte {
+	for i, b := range vecs {
+		if len(b) >= n {
+			vecs[i] = b[:n]
+			return vecs[:i+1]
+		}
+		n -= len(b)
+	}
+	return vecs
+}
+
 func (c *stdConn) writeLoop() {
 	defer c.g.wg.Done()
 	defer close(c.wdone)
@@ -289,7 +307,7 @@ func (c *stdConn) writeLoop() {
 			c.linger()
 			return
 		}
-		vecs = c.wq.Vectors(vecs[:0], maxIovecs)
+		vecs = capBytes(c.wq.Vectors(vecs[:0], maxIovecs), stdWritePiece)
 		c.wmu.Unlock()
 		c.wbufs = vecs // WriteTo needs an addressable net.Buffers: a field, so that it does not escape per call
 		n64, err := c.wbufs.WriteTo(c.nc)
@@ -420,13 +438,35 @@ func (c *stdConn) checkFlush() {
 		c.wmu.Unlock()
 		return
 	}
-	idle := time.Duration(time.Now().UnixNano() - c.flushedAt)
+	now := time.Now().UnixNano()
+	idle := time.Duration(now - c.flushedAt)
 	if idle < lingerTimeout {
 		c.flushTimer.Reset(lingerTimeout - idle)
 		c.wmu.Unlock()
 		return
 	}
+	// As on the loop engines (connTimer): a send queue that shrinks while nothing is written is a peer
+	// reading slowly behind a large kernel buffer. Only Linux tells the queue's size here.
+	q, ok := sendQueuedConn(c.nc)
+	switch {
+	case ok && c.outqAt >= c.flushedAt && q < c.outq: // the peer reads: wait on
+		c.flushedAt, c.outq, c.outqAt = now, q, now
+		c.flushTimer.Reset(lingerTimeout)
+		c.wmu.Unlock()
+		return
+	case ok && c.outqAt < c.flushedAt: // no baseline since the last write
+		c.outq, c.outqAt = q, now
+		c.flushTimer.Reset(flushRecheck)
+		c.wmu.Unlock()
+		return
+	}
+	if c.reason == nil {
+		c.reason = ErrFlushTimeout
+	}
 	c.wmu.Unlock()
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.SetLinger(0) // a reset, so that the peer cannot take the truncated stream for a whole one
+	}
 	c.closeWith(nil, true)
 }
 

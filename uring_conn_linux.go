@@ -63,6 +63,9 @@ func (c *urConn) loopCore() *loopCore { return &c.l.loopCore }
 // markDirty schedules c for a flush at the end of the iteration (loopConn).
 func (c *urConn) markDirty() { c.l.markDirty(c) }
 
+// socket returns the connection's descriptor (loopConn).
+func (c *urConn) socket() int { return int(c.fd) }
+
 // drainInput is beginClose's step on uring: back-pressure ends, and the recv is armed again if it had
 // stopped it, to drain the input (dropped) and watch for the peer's FIN (loopConn).
 func (c *urConn) drainInput() {

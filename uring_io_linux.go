@@ -144,10 +144,11 @@ func (c *urConn) endInput(end uint8, err error) {
 // or SetReadPaused), it only appends them to c.in (the recv is being cancelled; these were received
 // before the cancel took effect); they are offered to OnData when reading resumes.
 func (c *urConn) received(b []byte) {
+	if c.state != connOpen || c.closeReq.Load() && !c.readingOn {
+		return // closing, lingering or released: input is dropped (and is no progress of a flush)
+	}
 	c.active(c.l.now)
 	switch {
-	case c.state != connOpen || c.closeReq.Load() && !c.readingOn:
-		return // closing, lingering or released: input is dropped
 	case c.readPaused != 0:
 		c.in.Append(b)
 		return

@@ -1,0 +1,52 @@
+package eddy_test
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// A graceful close waits for a peer that reads slowly but steadily, however long that takes: the bound
+// on a stuck flush is for a peer that stopped reading. The kernel's send buffer (up to 4 MiB here)
+// hides the peer's reading from the engine, which sees room only once a third of it has drained, so
+// the engine's own output does not move for seconds at a time while the peer reads on.
+func TestCloseWaitsForASlowSteadyReader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads for about 8 s")
+	}
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		t.Parallel()
+		h := &blastHandler{counter: newCounter(), size: 12 << 20, closeAfter: true}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		var got bytes.Buffer
+		buf := make([]byte, 16<<10)
+		for { // about 320 KiB a second: 16 KiB every 50 ms
+			n, err := c.Read(buf)
+			got.Write(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("read: %v after %d bytes", err, got.Len())
+			}
+			if got.Len() > 3<<20 { // then faster, to keep the test short: the stall shows before
+				continue
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !bytes.Equal(got.Bytes(), pattern(h.size, 42)) {
+			t.Fatalf("got %d bytes, want %d identical ones", got.Len(), h.size)
+		}
+		if err := h.waitClosed(t, 5*time.Second); err != nil {
+			t.Fatalf("OnClose reason = %v, want nil", err)
+		}
+	})
+}
+
+var _ = eddy.EngineStd
