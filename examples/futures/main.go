@@ -77,6 +77,9 @@ func listFiles(dir string, limit int) ([]string, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if p == dir {
+				return err // the directory itself is missing or unreadable
+			}
 			return nil // unreadable entries are skipped, not fatal
 		}
 		if d.IsDir() && p != dir && d.Name()[0] == '.' {

@@ -79,7 +79,10 @@ func listFiles(dir string, limit int) ([]string, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return nil
+			if p == dir {
+				return err // the directory itself is missing or unreadable
+			}
+			return nil // unreadable entries are skipped
 		}
 		if d.IsDir() && p != dir && d.Name()[0] == '.' {
 			return filepath.SkipDir
