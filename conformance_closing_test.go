@@ -212,3 +212,56 @@ func TestCloseWithStuckFlushIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// abortHandler writes a large answer to every new connection, then hands the connection to the test.
+type abortHandler struct {
+	*counter
+	opened chan eddy.Conn
+}
+
+func (h *abortHandler) OnOpen(c eddy.Conn) {
+	h.counter.OnOpen(c)
+	c.Write(pattern(32<<20, 8))
+	h.opened <- c
+}
+
+func (h *abortHandler) OnData(c eddy.Conn) { c.Discard(-1) }
+
+var errTestAbort = errors.New("test: abort")
+
+// Abort, from another goroutine, ends a connection at once: OnClose reports the reason given, once,
+// however often Abort is called and whether a graceful close was waiting for a slow reader or not;
+// the peer learns of the cut (a reset), and never reads a clean end.
+func TestAbortResetsAtOnce(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		for _, closeFirst := range []bool{false, true} {
+			h := &abortHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
+			s := startServer(t, kind, h)
+			c := s.dial(t)
+			sc := <-h.opened
+			time.Sleep(50 * time.Millisecond) // the buffers fill: the peer does not read
+			if closeFirst {
+				if err := sc.Close(); err != nil { // graceful: it would wait for the peer
+					t.Fatal(err)
+				}
+			}
+			start := time.Now()
+			sc.Abort(errTestAbort)
+			sc.Abort(errors.New("second"))
+			if err := h.waitClosed(t, time.Second); !errors.Is(err, errTestAbort) {
+				t.Errorf("close first %v: OnClose(%v) after Abort; want the reason given", closeFirst, err)
+			}
+			if took := time.Since(start); took > 500*time.Millisecond {
+				t.Errorf("close first %v: OnClose %v after Abort", closeFirst, took)
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if n, err := io.Copy(io.Discard, c); err == nil {
+				t.Errorf("close first %v: the peer read %d bytes and a clean EOF after Abort", closeFirst, n)
+			}
+			time.Sleep(50 * time.Millisecond)
+			if n := h.closed.Load(); n != 1 {
+				t.Errorf("close first %v: OnClose ran %d times", closeFirst, n)
+			}
+		}
+	})
+}

@@ -63,6 +63,13 @@ type Conn interface {
 	// Close closes the connection gracefully: reading stops, the output accepted before Close is
 	// flushed, then the connection is shut down and OnClose runs. Calling it again returns ErrClosed.
 	Close() error
+	// Abort closes the connection at once, from any goroutine: the output not yet sent is dropped, and a
+	// TCP connection is reset, so that the peer cannot take the cut stream for a whole one. OnClose
+	// reports reason (ErrClosed when reason is nil), unless it has run already. It ends a graceful close
+	// in progress too (a peer that reads slowly is otherwise waited for); on a connection that is
+	// already released it does nothing. Use it where a protocol gives up on a peer, as a write deadline
+	// does.
+	Abort(reason error)
 	// CloseWrite flushes the output accepted before it and then shuts down the sending side (the peer
 	// reads EOF); the connection stays open for reading. Later writes return ErrClosed.
 	CloseWrite() error

@@ -330,6 +330,33 @@ func (c *connCore) close(conn loopConn) error {
 	return nil
 }
 
+// abortReq closes the connection at once (Conn.Abort), from any goroutine: the loop does it.
+func (c *connCore) abortReq(conn loopConn, reason error) {
+	if reason == nil {
+		reason = ErrClosed
+	}
+	c.closeReq.Store(true)
+	l := conn.loopCore()
+	l.tasks.push(task{abortTask, &abortArgs{conn, reason}}, true, l.wake) // a stopped loop has closed it
+}
+
+// abortArgs are abortTask's.
+type abortArgs struct {
+	conn   loopConn
+	reason error
+}
+
+// abortTask resets and releases the connection that Abort asked for, on the loop.
+func abortTask(arg any) {
+	a := arg.(*abortArgs)
+	c := a.conn.core()
+	switch c.state {
+	case connOpen, connClosing, connLinger:
+		resetOnClose(a.conn.socket())
+		c.abort(a.conn, a.reason)
+	}
+}
+
 // closeTask starts, on the loop, the close that Close asked for.
 func closeTask(arg any) {
 	conn := arg.(loopConn)

@@ -100,6 +100,9 @@ func (c *epConn) Execute(fn func(Conn)) error { return execute(c, fn) }
 // Close closes the connection gracefully, from any goroutine (Conn.Close).
 func (c *epConn) Close() error { return c.close(c) }
 
+// Abort closes the connection at once, with a reset (Conn.Abort).
+func (c *epConn) Abort(reason error) { c.abortReq(c, reason) }
+
 // CloseWrite shuts down the sending side once the output queued before it is sent (Conn.CloseWrite).
 func (c *epConn) CloseWrite() error { return c.closeWrite(c) }
 

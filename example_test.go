@@ -2,6 +2,7 @@ package eddy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -177,4 +178,37 @@ func ExampleConn_SetReadPaused() {
 	c.Write([]byte("first"))
 	fmt.Println(<-h.results)
 	// Output: first
+}
+
+// strictServer gives up on a client that sends a line longer than it allows: it aborts the
+// connection, so that the client gets a reset instead of an orderly end, and OnClose learns why.
+type strictServer struct {
+	eddy.BaseHandler
+	reasons chan error
+}
+
+var errLineTooLong = errors.New("line too long")
+
+func (strictServer) OnData(c eddy.Conn) {
+	if c.Buffered() > 8 {
+		c.Abort(errLineTooLong)
+	}
+}
+
+func (h strictServer) OnClose(_ eddy.Conn, err error) { h.reasons <- err }
+
+func ExampleConn_Abort() {
+	h := strictServer{reasons: make(chan error, 1)}
+	e, _ := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
+	e.Start()
+	defer e.Stop(context.Background())
+	c, _ := net.Dial("tcp", e.Addrs()[0].String())
+	defer c.Close()
+	c.Write([]byte("a line far too long\n"))
+	fmt.Println("OnClose:", <-h.reasons)
+	_, err := c.Read(make([]byte, 1))
+	fmt.Println("the client reads an end:", err == io.EOF)
+	// Output:
+	// OnClose: line too long
+	// the client reads an end: false
 }

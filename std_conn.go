@@ -596,6 +596,25 @@ func (c *stdConn) Close() error {
 	return nil
 }
 
+// Abort closes the connection at once, with a reset (Conn.Abort).
+func (c *stdConn) Abort(reason error) {
+	if reason == nil {
+		reason = ErrClosed
+	}
+	c.closeReq.Store(true)
+	c.wmu.Lock()
+	if c.aborted {
+		c.wmu.Unlock()
+		return
+	}
+	c.reason = reason // the reason OnClose reports, if it has not run yet
+	c.wmu.Unlock()
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.closeWith(reason, true)
+}
+
 func (c *stdConn) CloseWrite() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

@@ -116,6 +116,9 @@ func (c *urConn) Close() error { return c.close(c) }
 // CloseWrite shuts down the sending side once the output queued before it is sent (Conn.CloseWrite).
 func (c *urConn) CloseWrite() error { return c.closeWrite(c) }
 
+// Abort closes the connection at once, with a reset (Conn.Abort).
+func (c *urConn) Abort(reason error) { c.abortReq(c, reason) }
+
 // SetIdleTimeout sets the idle timeout, 0 for none (Conn.SetIdleTimeout).
 func (c *urConn) SetIdleTimeout(d time.Duration) error { return c.setIdleTimeout(c, d) }
 

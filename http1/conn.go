@@ -173,6 +173,13 @@ func (sc *conn) close() {
 	sc.c.Close()
 }
 
+// abort closes the connection at once, dropping the output not yet sent: for a client that does not
+// read its responses within WriteTimeout (a graceful close would wait for one that reads slowly).
+func (sc *conn) abort(err error) {
+	sc.state = stClosed
+	sc.c.Abort(err)
+}
+
 // serve consumes what has arrived: request heads, bodies, pipelined requests, one at a time.
 func (sc *conn) serve() {
 	c := sc.c

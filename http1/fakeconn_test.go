@@ -111,6 +111,7 @@ func (c *fakeConn) SendFile(*os.File, int64, int64, func(eddy.Conn, error)) erro
 	return eddy.ErrUnsupported
 }
 func (c *fakeConn) Close() error                       { c.closed = true; return nil }
+func (c *fakeConn) Abort(error)                        { c.closed = true }
 func (c *fakeConn) CloseWrite() error                  { return nil }
 func (c *fakeConn) SetIdleTimeout(time.Duration) error { return nil }
 func (c *fakeConn) SetReadPaused(bool)                 {}

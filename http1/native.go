@@ -3,6 +3,7 @@ package http1
 import (
 	"bytes"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -685,7 +686,7 @@ func (sc *conn) checkWriteDeadline(eddy.Conn) {
 		return
 	}
 	if sc.srv.now() >= dl {
-		sc.close()
+		sc.abort(os.ErrDeadlineExceeded) // as net/http closes it when a write passes its deadline
 		return
 	}
 	sc.armWriteDeadline() // a stale firing: the deadline moved on

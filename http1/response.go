@@ -415,10 +415,11 @@ func (w *response) waitInflight() {
 		case err = <-w.sc.http.acks:
 		case <-t.C:
 			t.Stop()
-			// The client does not read. Close the connection; the batch in flight is
-			// abandoned (its late acknowledgement is dropped: no other write will follow).
+			// The client does not read. Abort the connection (a graceful close would wait
+			// for a client that reads slowly); the batch in flight is abandoned (its late
+			// acknowledgement is dropped: no other write will follow).
 			w.fail(os.ErrDeadlineExceeded)
-			w.c.Close()
+			w.c.Abort(os.ErrDeadlineExceeded)
 			w.inflight = nil
 			return
 		}
@@ -440,7 +441,7 @@ func (w *response) deadlinePassed() bool {
 		return false
 	}
 	w.fail(os.ErrDeadlineExceeded)
-	w.c.Close()
+	w.c.Abort(os.ErrDeadlineExceeded)
 	return true
 }
 

@@ -167,7 +167,7 @@ func (w *response) sendFile(f *os.File, off, n int64) error {
 	case <-deadline:
 		// As in waitInflight: the late outcome is dropped or left on acks of a closed connection.
 		w.fail(os.ErrDeadlineExceeded)
-		w.c.Close()
+		w.c.Abort(os.ErrDeadlineExceeded)
 	}
 	return w.err
 }

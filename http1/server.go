@@ -75,8 +75,9 @@ type Server struct {
 	// writes after it fail and the connection is closed. For a net/http handler every batch but
 	// the last (up to 32 KiB) must have reached the kernel by then; a native response of 32 KiB
 	// or more must have reached it whole, and one whose handler (or body) took the whole timeout
-	// is not sent. The close still flushes what the engine has queued, for as long as the client
-	// reads it.
+	// is not sent. A response that misses it ends the connection at once (eddy.Conn.Abort): the
+	// output not yet sent is dropped and the client gets a reset, as net/http's failed write
+	// closes the socket; a graceful close would wait for a client that reads slowly.
 	WriteTimeout time.Duration
 	// IdleTimeout is how long a keep-alive connection waits for the next request; zero means
 	// ReadTimeout, and if both are zero it waits for ever.

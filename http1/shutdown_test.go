@@ -59,7 +59,12 @@ func TestShutdownLetsRequestsInFlightFinish(t *testing.T) {
 		started.Wait()
 
 		shutdownErr := make(chan error, 1)
+		begun := make(chan struct{})
+		srv.RegisterOnShutdown(func() { close(begun) })
 		go func() { shutdownErr <- srv.Shutdown(context.Background()) }()
+		// A connection made before Shutdown began may be served: wait for it to begin (the hooks
+		// run once the server refuses new requests).
+		<-begun
 		// The listeners close: new connections are soon refused (one that gets in before is closed
 		// without being served), and the idle one is closed.
 		for deadline := time.Now().Add(5 * time.Second); ; {
