@@ -53,11 +53,11 @@ type stdConn struct {
 	readDone   bool // the reader has left its loop
 	reason     error
 	wdone      chan struct{}
-	flushTimer *time.Timer // while a graceful close flushes: checkFlush, the bound on a stuck flush
-	flushedAt  int64       // unix nanoseconds of the last write progress while closing
-	outq       int         // checkFlush: the socket's send queue when last looked at (SIOCOUTQ, Linux)
-	outqAt     int64       // and when, in unix nanoseconds
-	wbufs      net.Buffers // the writer's vectors, owned by the writer goroutine
+	flushTimer *time.Timer  // while a graceful close flushes: checkFlush, the bound on a stuck flush
+	flushedAt  atomic.Int64 // unix nanoseconds of the last write progress while closing (noteFlush)
+	outq       int          // checkFlush: the socket's send queue when last looked at (SIOCOUTQ, Linux)
+	outqAt     int64        // and when, in unix nanoseconds
+	wbufs      net.Buffers  // the writer's vectors, owned by the writer goroutine
 
 	qmu   sync.Mutex
 	tasks []func()
@@ -308,10 +308,20 @@ func (c *stdConn) writeLoop() {
 			return
 		}
 		vecs = capBytes(c.wq.Vectors(vecs[:0], maxIovecs), stdWritePiece)
+		closing := c.closing
 		c.wmu.Unlock()
-		c.wbufs = vecs // WriteTo needs an addressable net.Buffers: a field, so that it does not escape per call
-		n64, err := c.wbufs.WriteTo(c.nc)
-		n := int(n64)
+		var n int
+		var err error
+		if closing {
+			// Every part of the write the kernel takes is progress of the flush (noteFlush): a
+			// slow reader frees room a third of the socket's buffer at a time, and a write that
+			// only reports at its end would look stuck meanwhile.
+			n, err = writeWatched(c.nc, vecs, c.noteFlush)
+		} else {
+			c.wbufs = vecs // WriteTo needs an addressable net.Buffers: a field, so that it does not escape per call
+			n64, werr := c.wbufs.WriteTo(c.nc)
+			n, err = int(n64), werr
+		}
 		c.wmu.Lock()
 		c.wq.Consume(n)
 		c.progress(n)
@@ -408,7 +418,7 @@ func (c *stdConn) closeWith(reason error, abort bool) {
 	if !c.closing && !abort && !c.aborted {
 		// The loop engines' bound on a stuck flush: a graceful close whose output makes no
 		// progress for lingerTimeout aborts.
-		c.flushedAt = time.Now().UnixNano()
+		c.flushedAt.Store(time.Now().UnixNano())
 		c.flushTimer = time.AfterFunc(lingerTimeout, c.checkFlush)
 	}
 	c.closing = true
@@ -421,11 +431,19 @@ func (c *stdConn) closeWith(reason error, abort bool) {
 	c.wmu.Unlock()
 }
 
+// noteFlush notes that the kernel took n bytes of a closing connection's output: the bound on a stuck
+// flush counts from here. Any goroutine, without a lock (the writer calls it in the middle of a write).
+func (c *stdConn) noteFlush(n int) {
+	if n > 0 {
+		c.flushedAt.Store(time.Now().UnixNano())
+	}
+}
+
 // progress notes, under wmu, that n bytes were written: while closing, the bound on a stuck flush
 // counts from here.
 func (c *stdConn) progress(n int) {
 	if n > 0 && c.closing {
-		c.flushedAt = time.Now().UnixNano()
+		c.noteFlush(n)
 	}
 }
 
@@ -439,7 +457,8 @@ func (c *stdConn) checkFlush() {
 		return
 	}
 	now := time.Now().UnixNano()
-	idle := time.Duration(now - c.flushedAt)
+	flushedAt := c.flushedAt.Load()
+	idle := time.Duration(now - flushedAt)
 	if idle < lingerTimeout {
 		c.flushTimer.Reset(lingerTimeout - idle)
 		c.wmu.Unlock()
@@ -449,12 +468,13 @@ func (c *stdConn) checkFlush() {
 	// reading slowly behind a large kernel buffer. Only Linux tells the queue's size here.
 	q, ok := sendQueuedConn(c.nc)
 	switch {
-	case ok && c.outqAt >= c.flushedAt && q < c.outq: // the peer reads: wait on
-		c.flushedAt, c.outq, c.outqAt = now, q, now
+	case ok && c.outqAt >= flushedAt && q < c.outq: // the peer reads: wait on
+		c.flushedAt.Store(now)
+		c.outq, c.outqAt = q, now
 		c.flushTimer.Reset(lingerTimeout)
 		c.wmu.Unlock()
 		return
-	case ok && c.outqAt < c.flushedAt: // no baseline since the last write
+	case ok && c.outqAt < flushedAt: // no baseline since the last write
 		c.outq, c.outqAt = q, now
 		c.flushTimer.Reset(flushRecheck)
 		c.wmu.Unlock()

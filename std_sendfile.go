@@ -60,7 +60,7 @@ func (c *stdConn) sendFilePiece() {
 	}
 	f, off, k := s.f, s.off, min(s.n, stdFilePiece)
 	c.wmu.Unlock()
-	n, err := copyFileRegion(c.nc, f, off, k)
+	n, err := copyFileRegion(c.nc, f, off, k, c.noteFlush)
 	short := err == nil && n < k
 	if short {
 		err = s.shortFileError()
@@ -69,6 +69,15 @@ func (c *stdConn) sendFilePiece() {
 		err = &OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
 	}
 	c.wmu.Lock()
+	aborted := err != nil && c.aborted
+	if aborted {
+		// The copy failed because the connection was aborted under it (Abort, a stuck flush, Stop):
+		// the region learns the connection's reason, as the regions queued behind it do.
+		err = c.reason
+		if err == nil {
+			err = ErrClosed
+		}
+	}
 	s.off += n
 	s.n -= n
 	c.progress(int(n))
@@ -97,13 +106,47 @@ func (c *stdConn) sendFilePiece() {
 	switch {
 	case short:
 		c.closeWith(err, true)
-	case err != nil:
+	case err != nil && !aborted:
 		c.sendFailed(err) // the socket failed: what the peer sent first is still delivered
 	}
 }
 
 // copyFileRegionRead copies n bytes of f from offset to w through a buffer, with ReadAt (pread), which
-// leaves the file's offset alone. It returns fewer than n bytes and no error when the file ends first.
-func copyFileRegionRead(w io.Writer, f *os.File, offset, n int64) (int64, error) {
-	return io.Copy(w, io.NewSectionReader(f, offset, n))
+// leaves the file's offset alone, and reports each write to progress when it returns. It returns fewer
+// than n bytes and no error when the file ends first.
+func copyFileRegionRead(w io.Writer, f *os.File, offset, n int64, progress func(int)) (int64, error) {
+	return io.Copy(progressWriter{w, progress}, io.NewSectionReader(f, offset, n))
+}
+
+// watchedPiece is the size of the writes of writeInPieces.
+const watchedPiece = 16 << 10
+
+// writeInPieces writes vecs to w in writes of at most watchedPiece bytes, and reports each to progress
+// when it returns: writeWatched where the socket's descriptor is out of reach.
+func writeInPieces(w io.Writer, vecs [][]byte, progress func(int)) (int, error) {
+	total := 0
+	for _, b := range vecs {
+		for len(b) > 0 {
+			n, err := w.Write(b[:min(len(b), watchedPiece)])
+			total += n
+			progress(n)
+			b = b[n:]
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
+// progressWriter reports each Write to progress when it returns.
+type progressWriter struct {
+	w        io.Writer
+	progress func(int)
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.progress(n)
+	return n, err
 }

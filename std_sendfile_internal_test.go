@@ -31,7 +31,7 @@ func TestStdCopyFileRegion(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		copy func(io.Writer, *os.File, int64, int64) (int64, error)
+		copy func(io.Writer, *os.File, int64, int64, func(int)) (int64, error)
 	}{{"copyFileRegion", copyFileRegion}, {"copyFileRegionRead", copyFileRegionRead}} {
 		for _, r := range []struct{ off, n, want int64 }{{0, 100, 100}, {1000, 300 << 10, 300 << 10}, {1<<20 - 10, 100, 10}} {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -53,10 +53,14 @@ func TestStdCopyFileRegion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := tc.copy(c, f, r.off, r.n)
+			reported := 0
+			n, err := tc.copy(c, f, r.off, r.n, func(k int) { reported += k })
 			c.Close()
 			b := <-got
 			ln.Close()
+			if reported != int(n) {
+				t.Errorf("%s(%d, %d): %d bytes sent, %d reported to progress", tc.name, r.off, r.n, n, reported)
+			}
 			if err != nil || n != r.want || !bytes.Equal(b, data[r.off:r.off+r.want]) {
 				t.Errorf("%s(%d, %d): %d bytes sent (%v), %d received; want %d, equal to the file's", tc.name, r.off, r.n, n, err, len(b), r.want)
 			}

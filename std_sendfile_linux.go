@@ -13,12 +13,13 @@ import (
 // so that regions of one file sent at once by several connections cannot read each other's bytes (the
 // package net path, io.Copy from an io.LimitedReader, sends from the file's offset). The wait for room in
 // the socket is the runtime poller's (RawConn.Write), so the socket's write deadline applies. A file
-// system without sendfile for f falls back to copying through ReadAt. It returns fewer than n bytes and
-// no error when the file ends first.
-func copyFileRegion(w io.Writer, f *os.File, offset, n int64) (int64, error) {
+// system without sendfile for f falls back to copying through ReadAt. Each part the socket takes is
+// reported to progress as it takes it. It returns fewer than n bytes and no error when the file ends
+// first.
+func copyFileRegion(w io.Writer, f *os.File, offset, n int64, progress func(int)) (int64, error) {
 	sc, ok := w.(syscall.Conn)
 	if !ok {
-		return copyFileRegionRead(w, f, offset, n)
+		return copyFileRegionRead(w, f, offset, n, progress)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
@@ -38,6 +39,7 @@ func copyFileRegion(w io.Writer, f *os.File, offset, n int64) (int64, error) {
 				k, err := unix.Sendfile(int(out), int(in), &off, int(min(n-sent, 1<<30)))
 				if k > 0 {
 					sent += int64(k)
+					progress(k)
 				}
 				switch {
 				case err == unix.EAGAIN:
@@ -64,7 +66,7 @@ func copyFileRegion(w io.Writer, f *os.File, offset, n int64) (int64, error) {
 		return sent, cerr
 	}
 	if unsupported {
-		return copyFileRegionRead(w, f, offset, n)
+		return copyFileRegionRead(w, f, offset, n, progress)
 	}
 	return sent, serr
 }

@@ -1,0 +1,132 @@
+package eddy_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+// readSlowly reads c at about 320 KiB/s (16 KiB every 50 ms) until slow bytes are in, then at full speed
+// to EOF.
+func readSlowly(t *testing.T, c net.Conn, slow int) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	var got bytes.Buffer
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := c.Read(buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			return got.Bytes()
+		}
+		if err != nil {
+			t.Fatalf("read: %v after %d bytes", err, got.Len())
+		}
+		if got.Len() < slow {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// A graceful close must wait for a peer that reads a SendFile region slowly but steadily, as it does for
+// written bytes (TestCloseWaitsForASlowSteadyReader).
+func TestCloseWaitsForASlowReaderOfAFileRegion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads slowly for about 13 s")
+	}
+	t.Parallel()
+	data := pattern(12<<20, 9)
+	path := writeFile(t, t.TempDir(), "big", data)
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		t.Parallel()
+		h := newSendFileHandler([]sendPiece{{path: path, n: int64(len(data))}})
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		got := readSlowly(t, c, 4<<20)
+		if !bytes.Equal(got, data) {
+			t.Errorf("got %d bytes, want %d identical ones", len(got), len(data))
+		}
+		if err := h.waitClosed(t, 5*time.Second); err != nil {
+			t.Errorf("OnClose reason = %v, want nil", err)
+		}
+	})
+}
+
+// readInBursts reads c to EOF, taking what is there every period (one read into a large buffer): a
+// steady reader of about (the sender's socket buffer)/period.
+func readInBursts(t *testing.T, c net.Conn, period time.Duration) []byte {
+	t.Helper()
+	var got bytes.Buffer
+	buf := make([]byte, 4<<20)
+	c.SetReadDeadline(time.Now().Add(90 * time.Second))
+	for {
+		n, err := c.Read(buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			return got.Bytes()
+		}
+		if err != nil {
+			t.Fatalf("read: %v after %d bytes", err, got.Len())
+		}
+		time.Sleep(period)
+	}
+}
+
+// On a Unix socket (a 208 KiB send buffer, not autotuned), a peer that takes all it has every 800 ms
+// reads about 260 KiB/s, steadily: a graceful close must wait for it, written bytes or a file region.
+func TestCloseWaitsForASteadyUnixReader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads for about 8 s")
+	}
+	t.Parallel()
+	data := pattern(2<<20, 11)
+	dir := t.TempDir()
+	path := writeFile(t, dir, "file", data)
+	for _, how := range []string{"Write", "SendFile"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+				t.Parallel()
+				sock := dir + "/" + how + string(kind) + ".sock"
+				var h interface {
+					eddy.Handler
+					waitClosed(*testing.T, time.Duration) error
+				}
+				want := data
+				if how == "Write" {
+					h = &blastHandler{counter: newCounter(), size: len(data), closeAfter: true}
+					want = pattern(len(data), 42)
+				} else {
+					h = newSendFileHandler([]sendPiece{{path: path, n: int64(len(data))}})
+				}
+				e := startEngine(t, kind, h, []string{"unix://" + sock})
+				t.Cleanup(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					e.Stop(ctx)
+				})
+				c, err := net.Dial("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				period := 800 * time.Millisecond
+				if how == "Write" {
+					period = 1500 * time.Millisecond // std writes 1 MiB at a time: it must take over 2.5 s
+				}
+				got := readInBursts(t, c, period)
+				if !bytes.Equal(got, want) {
+					t.Errorf("got %d bytes, want %d identical ones", len(got), len(want))
+				}
+				if err := h.waitClosed(t, 5*time.Second); err != nil {
+					t.Errorf("OnClose reason = %v, want nil", err)
+				}
+			})
+		})
+	}
+}
