@@ -17,29 +17,15 @@ import (
 // send, and the connection was dropped mid-answer.
 func TestHalfClosedPeerGetsALargeAnswer(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		const size = 16 << 20
-		answer := pattern(size, 3)
-		h := &funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
-			c.Discard(-1)
-			c.Write(answer)
-		}}
-		s := startServer(t, kind, h)
-		c := s.dial(t)
-		c.SetReadBuffer(64 << 10)
-		if _, err := c.Write([]byte("go")); err != nil {
-			t.Fatal(err)
-		}
-		c.CloseWrite()
-		time.Sleep(300 * time.Millisecond) // the answer fills the buffers, and the FIN is in
+		h, answer := answerHandler()
+		c := halfClosedFullSocket(t, startServer(t, kind, h))
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		got, err := io.ReadAll(c)
-		if err != nil || len(got) != size {
-			t.Fatalf("read %d of %d bytes (%v)", len(got), size, err)
+		if err != nil || len(got) != len(answer) {
+			t.Fatalf("read %d of %d bytes (%v)", len(got), len(answer), err)
 		}
-		for i := range got {
-			if got[i] != answer[i] {
-				t.Fatalf("byte %d differs", i)
-			}
+		if d := firstDiff(got, answer); d < len(answer) {
+			t.Fatalf("byte %d differs", d)
 		}
 		if err := h.waitClosed(t, 5*time.Second); err != nil && err != io.EOF {
 			t.Errorf("OnClose: %v", err)
@@ -47,13 +33,13 @@ func TestHalfClosedPeerGetsALargeAnswer(t *testing.T) {
 	})
 }
 
-// answerHandler answers every input with 16 MiB.
-func answerHandler() *funcHandler {
+// answerHandler answers every input with the 16 MiB it returns.
+func answerHandler() (*funcHandler, []byte) {
 	answer := pattern(16<<20, 5)
 	return &funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
 		c.Discard(-1)
 		c.Write(answer)
-	}}
+	}}, answer
 }
 
 // halfClosedFullSocket has a client that half-closes after its request and does not read the answer,
@@ -73,7 +59,7 @@ func halfClosedFullSocket(t *testing.T, s *server) *net.TCPConn {
 // The peer resets while the answer waits for room: the connection ends with an error, at once.
 func TestHalfClosedPeerResetsWhileTheAnswerWaits(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := answerHandler()
+		h, _ := answerHandler()
 		c := halfClosedFullSocket(t, startServer(t, kind, h))
 		c.SetLinger(0)
 		c.Close() // unread input and linger 0: a reset
@@ -88,7 +74,7 @@ func TestHalfClosedPeerResetsWhileTheAnswerWaits(t *testing.T) {
 // OnClose run, and nothing is left behind (the cleanup's goroutine and descriptor checks).
 func TestStopWhileTheAnswerWaitsForRoom(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := answerHandler()
+		h, _ := answerHandler()
 		e := startEngine(t, kind, h, loopback)
 		halfClosedFullSocket(t, &server{e: e, addr: e.Addrs()[0].String()})
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -15,9 +15,5 @@ type connClock struct {
 	idleTimeout time.Duration // 0: none
 	lastActive  int64         // wheel clock of the last read or write progress
 
-	// While a graceful close waits for its flush: the kernel's send queue of the socket (unsent and
-	// unacknowledged bytes, SIOCOUTQ) when last looked at, and when (wheel clock). A queue that shrinks
-	// while nothing is written is a peer reading slowly (connTimer).
-	outq   int
-	outqAt int64
+	flush flushWatch // while a graceful close waits for its flush: is the peer reading? (wheel clock)
 }

@@ -505,19 +505,13 @@ func connTimer(arg any) {
 			l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
-		// Nothing was written for lingerTimeout. That may be a peer reading slowly behind a large
-		// kernel send buffer (the socket wakes writers only once a third of it is free): the send
-		// queue then shrinks. Its size is taken, and looked at again flushRecheck later; a baseline
-		// taken before the last write is stale, since the write grew the queue.
+		// Nothing was written for lingerTimeout: a peer reading slowly, or one reading nothing?
 		q, ok := sendQueued(conn.socket())
-		switch {
-		case ok && tm.outqAt >= tm.lastActive && q < tm.outq: // the peer reads: wait on
-			tm.lastActive, tm.outq, tm.outqAt = now, q, now
-			l.wheel.Schedule(&tm.timer, now+int64(lingerTimeout))
-			return
-		case ok && tm.outqAt < tm.lastActive: // no baseline since the last write
-			tm.outq, tm.outqAt = q, now
-			l.wheel.Schedule(&tm.timer, now+int64(flushRecheck))
+		if next, reading := tm.flush.check(q, ok, tm.lastActive, now); next != 0 {
+			if reading {
+				tm.lastActive = now
+			}
+			l.wheel.Schedule(&tm.timer, next)
 			return
 		}
 		// The peer reads nothing: give up on the rest of the output, with a reset, so that the peer

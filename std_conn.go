@@ -55,8 +55,7 @@ type stdConn struct {
 	wdone      chan struct{}
 	flushTimer *time.Timer  // while a graceful close flushes: checkFlush, the bound on a stuck flush
 	flushedAt  atomic.Int64 // unix nanoseconds of the last write progress while closing (noteFlush)
-	outq       int          // checkFlush: the socket's send queue when last looked at (SIOCOUTQ, Linux)
-	outqAt     int64        // and when, in unix nanoseconds
+	flush      flushWatch   // checkFlush: is the peer of a stuck flush reading? (unix nanoseconds; Linux)
 	wbufs      net.Buffers  // the writer's vectors, owned by the writer goroutine
 
 	qmu   sync.Mutex
@@ -464,19 +463,14 @@ func (c *stdConn) checkFlush() {
 		c.wmu.Unlock()
 		return
 	}
-	// As on the loop engines (connTimer): a send queue that shrinks while nothing is written is a peer
-	// reading slowly behind a large kernel buffer. Only Linux tells the queue's size here.
+	// Nothing was written for lingerTimeout: a peer reading slowly, or one reading nothing? Only
+	// Linux tells the send queue's size here.
 	q, ok := sendQueuedConn(c.nc)
-	switch {
-	case ok && c.outqAt >= flushedAt && q < c.outq: // the peer reads: wait on
-		c.flushedAt.Store(now)
-		c.outq, c.outqAt = q, now
-		c.flushTimer.Reset(lingerTimeout)
-		c.wmu.Unlock()
-		return
-	case ok && c.outqAt < flushedAt: // no baseline since the last write
-		c.outq, c.outqAt = q, now
-		c.flushTimer.Reset(flushRecheck)
+	if next, reading := c.flush.check(q, ok, flushedAt, now); next != 0 {
+		if reading {
+			c.flushedAt.Store(now)
+		}
+		c.flushTimer.Reset(time.Duration(next - now))
 		c.wmu.Unlock()
 		return
 	}
