@@ -37,10 +37,14 @@ const (
 	soakPause   = 'p' // echo, then pause reading for up to 2 ms after each input
 	soakLeave   = 'l' // leave the input, pause, and answer it at the restart (offered again)
 	soakClose   = 'c' // echo the next n bytes (n: a 4-byte length after the mode), then Close
+	soakAbort   = 'k' // echo the next n bytes (as soakClose), then Abort: the peer gets a reset
 	soakFile    = 'f' // per 8-byte request (offset, length): the length (Writev), the file's region, '.'
 )
 
-var soakModes = []byte{soakEcho, soakAsync, soakExecute, soakPause, soakLeave, soakClose, soakFile}
+var soakModes = []byte{soakEcho, soakAsync, soakExecute, soakPause, soakLeave, soakClose, soakAbort, soakFile}
+
+// errSoakAbort is the reason soakAbort gives Abort.
+var errSoakAbort = errors.New("soak: abort")
 
 // soakFileSize is the size of the file that soakFile regions come from.
 const soakFileSize = 4 << 20
@@ -75,8 +79,11 @@ func (h *soakHandler) OnOpen(c eddy.Conn) {
 	c.SetContext(&soakConn{left: -1, done: make(chan struct{})})
 }
 
-func (h *soakHandler) OnClose(c eddy.Conn, _ error) {
+func (h *soakHandler) OnClose(c eddy.Conn, err error) {
 	h.closed.Add(1)
+	if s := c.Context().(*soakConn); s.mode == soakAbort && s.left == 0 && !errors.Is(err, errSoakAbort) && !errors.Is(err, eddy.ErrEngineStopped) {
+		h.fail(fmt.Errorf("soak: OnClose(%v) after Abort(%v)", err, errSoakAbort))
+	}
 	close(c.Context().(*soakConn).done)
 }
 
@@ -134,7 +141,7 @@ func (h *soakHandler) OnData(c eddy.Conn) {
 		s.first = true
 		b, _ := c.Next(-1)
 		c.Write(b)
-	case soakClose:
+	case soakClose, soakAbort:
 		if s.left < 0 {
 			if c.Buffered() < 4 {
 				return
@@ -145,8 +152,12 @@ func (h *soakHandler) OnData(c eddy.Conn) {
 		b, _ := c.Next(min(s.left, c.Buffered()))
 		c.Write(b)
 		s.left -= len(b)
-		if s.left == 0 {
+		switch {
+		case s.left > 0:
+		case s.mode == soakClose:
 			c.Close()
+		default:
+			c.Abort(errSoakAbort)
 		}
 	case soakFile:
 		for c.Buffered() >= 8 {
@@ -278,10 +289,16 @@ func soakClient(addr string, file []byte, rng *rand.Rand) (int, error) {
 		}
 	}
 	head := []byte{mode}
-	if mode == soakClose {
+	switch mode {
+	case soakClose:
 		n := len(msg)
 		head = append(head, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 		end = endClose // the server ends it
+	case soakAbort:
+		n := rng.IntN(len(msg) + 1) // the server echoes n bytes, then resets
+		head = append(head, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		want = msg[:n]
+		end = endClose
 	}
 	if mode == soakLeave {
 		end = endClose // every input waits for the restart: the client keeps it simple
@@ -304,10 +321,22 @@ func soakClient(addr string, file []byte, rng *rand.Rand) (int, error) {
 				return
 			}
 			n += k
+			if err != nil && mode == soakAbort && err != io.EOF {
+				got <- result{n, nil} // Abort drops what was not sent yet: any prefix, then the reset
+				return
+			}
 			if err != nil {
 				got <- result{n, fmt.Errorf("mode %q: after %d of %d bytes: %w", mode, n, len(want), err)}
 				return
 			}
+		}
+		if mode == soakAbort { // then the reset: an error, never a clean end
+			if k, err := c.Read(buf[:1]); k != 0 || err == nil || err == io.EOF {
+				got <- result{n, fmt.Errorf("mode %q: %d more bytes (%v) where a reset was due: %w", mode, k, err, errSoakCorrupt)}
+				return
+			}
+			got <- result{n, nil}
+			return
 		}
 		if mode == soakClose || end == endHalfClose { // then EOF, and nothing more
 			if k, err := c.Read(buf[:1]); k != 0 || err != io.EOF {
@@ -325,7 +354,7 @@ func soakClient(addr string, file []byte, rng *rand.Rand) (int, error) {
 	if _, err := c.Write(head); err != nil {
 		return 0, err
 	}
-	if err := writeChunked(c, msg[:cut], rng.Uint64()); err != nil {
+	if err := writeChunked(c, msg[:cut], rng.Uint64()); err != nil && mode != soakAbort { // the reset may come first
 		return 0, fmt.Errorf("mode %q: write: %w", mode, err)
 	}
 	switch end {
