@@ -348,13 +348,18 @@ func soakClient(addr string, file []byte, rng *rand.Rand) (int, error) {
 	}()
 
 	cut := len(msg)
-	if end == endReset || end == endAbandon {
+	switch {
+	case end == endReset || end == endAbandon:
 		cut = rng.IntN(len(msg) + 1)
+	case mode == soakAbort:
+		// Only what the server echoes: a write that met the reset would take the socket's error
+		// (ECONNRESET is reported once), and the reader would then read a plain EOF.
+		cut = len(want)
 	}
 	if _, err := c.Write(head); err != nil {
 		return 0, err
 	}
-	if err := writeChunked(c, msg[:cut], rng.Uint64()); err != nil && mode != soakAbort { // the reset may come first
+	if err := writeChunked(c, msg[:cut], rng.Uint64()); err != nil {
 		return 0, fmt.Errorf("mode %q: write: %w", mode, err)
 	}
 	switch end {
