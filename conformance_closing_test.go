@@ -265,3 +265,30 @@ func TestAbortResetsAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// A graceful close whose peer resets before the output is out ends at once, and OnClose reports the
+// failed write, not a clean close: the output was lost.
+func TestCloseThenPeerResetReportsTheFailure(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := &abortHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		sc := <-h.opened
+		time.Sleep(50 * time.Millisecond) // the buffers fill: the peer does not read
+		if err := sc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // the close waits for the flush
+		c.SetLinger(0)
+		c.Close() // a reset
+		start := time.Now()
+		err := h.waitClosed(t, 5*time.Second)
+		var oe *eddy.OpError
+		if !errors.As(err, &oe) {
+			t.Errorf("OnClose(%v) after the peer reset a flushing close; want the write's *OpError", err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("OnClose %v after the reset", took)
+		}
+	})
+}

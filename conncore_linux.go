@@ -352,9 +352,15 @@ func abortTask(arg any) {
 	c := a.conn.core()
 	switch c.state {
 	case connOpen, connClosing, connLinger:
-		resetOnClose(a.conn.socket())
-		c.abort(a.conn, a.reason)
+		c.resetAbort(a.conn, a.reason)
 	}
+}
+
+// resetAbort ends the connection at once with a reset (on TCP), so that the peer cannot take the
+// output cut short for a whole one: Abort, and a flush given up on (connTimer).
+func (c *connCore) resetAbort(conn loopConn, err error) {
+	resetOnClose(conn.socket())
+	c.abort(conn, err)
 }
 
 // closeTask starts, on the loop, the close that Close asked for.
@@ -514,14 +520,12 @@ func connTimer(arg any) {
 			l.wheel.Schedule(&tm.timer, next)
 			return
 		}
-		// The peer reads nothing: give up on the rest of the output, with a reset, so that the peer
-		// cannot mistake the truncated stream for a whole one.
-		resetOnClose(conn.socket())
+		// The peer reads nothing: give up on the rest of the output.
 		err := c.reason()
 		if err == nil {
 			err = ErrFlushTimeout
 		}
-		c.abort(conn, err)
+		c.resetAbort(conn, err)
 	case connLinger:
 		conn.release()
 	case connReleased:

@@ -118,7 +118,7 @@ func (c *epConn) SetReadPaused(paused bool) {
 		c.held = true
 	case c.held:
 		c.held = false
-		c.redeliver = c.in.Len() > 0
+		c.redeliver = c.redeliver || c.in.Len() > 0
 		if !c.readPaused { // else the output's back-pressure restarts reading when it drains
 			c.queueReread()
 		}

@@ -369,6 +369,9 @@ func (c *stdConn) writeLoop() {
 func (c *stdConn) sendFailed(err error) {
 	c.wmu.Lock()
 	if c.closing || c.aborted || c.readDone {
+		if c.closing && !c.aborted {
+			c.reason = err // a graceful close's flush failed: its output is lost, as the loop engines report
+		}
 		c.wmu.Unlock()
 		c.closeWith(err, true)
 		return
@@ -478,10 +481,16 @@ func (c *stdConn) checkFlush() {
 		c.reason = ErrFlushTimeout
 	}
 	c.wmu.Unlock()
+	c.resetAbort(nil) // closing: the reason set above stays
+}
+
+// resetAbort ends the connection at once with a reset (on TCP), so that the peer cannot take the
+// output cut short for a whole one: Abort, and a flush given up on. reason is closeWith's.
+func (c *stdConn) resetAbort(reason error) {
 	if tc, ok := c.nc.(*net.TCPConn); ok {
-		tc.SetLinger(0) // a reset, so that the peer cannot take the truncated stream for a whole one
+		tc.SetLinger(0)
 	}
-	c.closeWith(nil, true)
+	c.closeWith(reason, true)
 }
 
 func (c *stdConn) notifyClose(err error) {
@@ -623,10 +632,7 @@ func (c *stdConn) Abort(reason error) {
 	}
 	c.reason = reason // the reason OnClose reports, if it has not run yet
 	c.wmu.Unlock()
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	c.closeWith(reason, true)
+	c.resetAbort(reason)
 }
 
 func (c *stdConn) CloseWrite() error {

@@ -334,6 +334,7 @@ func (c *urConn) pollRoom(op uint8) {
 // with room or an error cancels it; its last CQE (without F_MORE: cancelled, or ended by the kernel)
 // is the one the caller acts on, by sending again. A repeated cancel finds nothing, harmlessly.
 func (c *urConn) roomPolled(cqe *uring.CQE, op uint8) bool {
+	c.l.stats.roomPolls++
 	if !cqe.More() {
 		return false
 	}

@@ -450,7 +450,6 @@ func (l *urLoop) dispatch(cqe *uring.CQE) {
 		}
 	case urOpSendPoll:
 		if c := l.lookup(tok); c != nil {
-			l.stats.roomPolls++
 			c.onSendPoll(cqe)
 		}
 	case urOpSpliceIn, urOpSpliceOut, urOpSplicePoll:

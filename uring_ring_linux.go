@@ -318,15 +318,15 @@ func (l *urLoop) discardBuf(id uint16) bool {
 
 // urTrimBufs runs urBufTrimPeriod after the kernel first writes into a receive buffer, and then every
 // period until one finds the loop idle with nothing left to trim (the window at its floor, nothing
-// discarded). After a period in which no iteration got a
-// quarter of the window back (quiet), it halves the window, and it keeps resident only the buffers the
-// kernel would use first: twice what the busiest iteration got back, so none at all on a loop that got
-// no buffer back in the period (on an incremental ring, light traffic into the head buffer counts as
-// none: its pages then come back as a few page faults on the next write). The window shrinks step by step, so that a returning burst still finds buffers posted;
-// their memory goes back at once, since a buffer whose pages were dropped works as before (the kernel
-// refills zero pages on its next write, a few page faults). In a busy period it keeps the window's
-// worth. An idle loop so holds no receive memory at all, where the epoll engine's read buffer keeps
-// the one page its reads touch. Loop only.
+// discarded). After a period in which no iteration got a quarter of the window back (quiet), it halves the
+// window, and it keeps resident only the buffers the kernel would use first: twice what the busiest
+// iteration got back, so none at all on a loop that got no buffer back in the period (on an incremental
+// ring, light traffic into the head buffer counts as none: its pages then come back as a few page faults
+// on the next write). The window shrinks step by step, so that a returning burst still finds buffers
+// posted; their memory goes back at once, since a buffer whose pages were dropped works as before (the
+// kernel refills zero pages on its next write, a few page faults). In a busy period it keeps the window's
+// worth. An idle loop so holds no receive memory at all, where the epoll engine's read buffer keeps the
+// one page its reads touch. Loop only.
 func urTrimBufs(arg any) {
 	l := arg.(*urLoop)
 	w := &l.bufWin

@@ -163,7 +163,6 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 			sp.err, sp.errOut = opError("write", c.network(), c.RemoteAddr(), "splice", err), true
 		}
 	case urOpSplicePoll:
-		c.l.stats.roomPolls++
 		if c.roomPolled(cqe, urOpSplicePoll) {
 			return
 		}
