@@ -82,7 +82,9 @@ func TestManyTimersWithStops(t *testing.T) {
 		var fired [n]atomic.Int32
 		timers := make([]*eddy.Timer, n)
 		for i := 0; i < n; i++ {
-			timers[i] = loops[i%len(loops)].AfterFunc(time.Duration(20+i%40)*time.Millisecond, func() { fired[i].Add(1) })
+			// Far enough out that making 2,000 timers on a loaded machine (-race, a CPU hog) cannot
+			// outlast the first of them before the stops: at 20 ms, timer 0 fired first once in CI.
+			timers[i] = loops[i%len(loops)].AfterFunc(time.Duration(300+i%40)*time.Millisecond, func() { fired[i].Add(1) })
 		}
 		var stopped [n]bool
 		for i := 0; i < n; i += 2 {
