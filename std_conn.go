@@ -35,6 +35,7 @@ type stdConn struct {
 
 	closeReq   atomic.Bool  // Close was called or the connection is ending: no more OnData, writes fail
 	readingOn  atomic.Bool  // a write failed: OnData goes on until the input ends, then the reader reports
+	cut        atomic.Bool  // Abort ended the reading on: no more OnData, the reader reports at once
 	lastActive atomic.Int64 // unix nanoseconds of the last read or write
 	idle       *time.Timer
 
@@ -155,7 +156,7 @@ func (c *stdConn) readLoop() {
 		if unseen || restarted { // read while paused, or left buffered by the handler before its pause
 			unseen = false
 			c.mu.Lock()
-			if c.in.Len() > 0 && (!c.closeReq.Load() || c.readingOn.Load()) {
+			if c.in.Len() > 0 && c.delivering() {
 				h.OnData(c)
 				c.in.Keep()
 			}
@@ -165,7 +166,7 @@ func (c *stdConn) readLoop() {
 		n, err := c.nc.Read(buf)
 		if n > 0 {
 			c.lastActive.Store(time.Now().UnixNano())
-			if !c.closeReq.Load() || c.readingOn.Load() {
+			if c.delivering() {
 				c.mu.Lock()
 				if c.held { // paused while this read was blocked: keep the bytes for the restart
 					c.in.Append(buf[:n])
@@ -251,7 +252,7 @@ func (c *stdConn) waitOutputRoom() (ok, restarted bool) {
 	// Only a real restart offers the input again: a closing connection's reader goes on to read (and
 	// drop) the input, and offering it again without a wait in between would spin.
 	restarted, c.redeliver = c.redeliver && !c.closing, false
-	return !c.aborted || c.readingOn.Load(), restarted
+	return !c.aborted || c.readingOn.Load() && !c.cut.Load(), restarted
 }
 
 // ---- writer ----
@@ -381,6 +382,7 @@ func (c *stdConn) sendFailed(err error) {
 	c.readingOn.Store(true)
 	c.closeReq.Store(true)
 	c.rcond.Broadcast()
+	c.wcond.Broadcast() // when not called by the writer itself, which now drops the output and ends
 	c.wmu.Unlock()
 	c.linger()
 }
@@ -627,12 +629,32 @@ func (c *stdConn) Abort(reason error) {
 	c.closeReq.Store(true)
 	c.wmu.Lock()
 	if c.aborted {
+		// Reading on after a failed write (sendFailed): end it now, with a reset and this reason,
+		// as the loop engines do. Otherwise the connection is ending already.
+		cutOff := c.readingOn.Load() && !c.readDone && !c.cut.Load()
+		if cutOff {
+			c.reason = reason
+			c.cut.Store(true)
+			c.rcond.Broadcast()
+		}
 		c.wmu.Unlock()
+		if cutOff {
+			if tc, ok := c.nc.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+			c.nc.Close() // ends the reader's read; it reports c.reason
+		}
 		return
 	}
 	c.reason = reason // the reason OnClose reports, if it has not run yet
 	c.wmu.Unlock()
 	c.resetAbort(reason)
+}
+
+// delivering reports whether input read now goes to OnData: the connection is open, or it reads on after
+// a failed write and Abort has not ended that.
+func (c *stdConn) delivering() bool {
+	return !c.closeReq.Load() || c.readingOn.Load() && !c.cut.Load()
 }
 
 func (c *stdConn) CloseWrite() error {
