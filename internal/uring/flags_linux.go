@@ -105,6 +105,9 @@ const (
 	TimeoutMultishot    uint32 = 1 << 6 // 6.4: fire repeatedly, count times (0 = forever)
 )
 
+// FsyncDataSync (IORING_FSYNC_DATASYNC) makes PrepFsync an fdatasync(2).
+const FsyncDataSync uint32 = 1 << 0
+
 // Cancel flags (IORING_ASYNC_CANCEL_*), for PrepCancel and PrepCancelFd.
 const (
 	CancelAll      uint32 = 1 << 0 // cancel every match, the CQE's Res is the count

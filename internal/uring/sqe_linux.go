@@ -62,6 +62,12 @@ func (s *SQE) PrepWrite(fd int, buf []byte, off uint64) {
 	s.prepRW(OpWrite, fd, addrOf(buf), lenOf(len(buf)), off)
 }
 
+// PrepFsync prepares fsync(2) of fd, or fdatasync(2) with FsyncDataSync in flags.
+func (s *SQE) PrepFsync(fd int, flags uint32) {
+	s.prepRW(OpFsync, fd, 0, 0, 0)
+	s.OpFlags = flags
+}
+
 // PrepReadv prepares preadv(2) of fd into iovs at offset off. The iovec array and every buffer it
 // points to must stay alive and unmoved until the CQE.
 func (s *SQE) PrepReadv(fd int, iovs []unix.Iovec, off uint64) {

@@ -1,0 +1,424 @@
+package aio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+
+	"github.com/eddyio/eddy/future"
+)
+
+// Backend names the mechanism an IO runs its operations on.
+type Backend string
+
+const (
+	// Auto picks Uring when the kernel allows it (Linux with io_uring enabled) and Pool otherwise.
+	Auto Backend = "auto"
+	// Uring runs every operation through one io_uring (Linux).
+	Uring Backend = "uring"
+	// Pool runs every operation as a positioned read or write on a bounded pool of goroutines.
+	Pool Backend = "pool"
+)
+
+// ErrClosed is the error of an operation asked of an IO after Close, and of one that Close stopped.
+var ErrClosed = errors.New("aio: closed")
+
+// Option configures New.
+type Option func(*config) error
+
+type config struct {
+	backend Backend
+	depth   int
+	workers int
+}
+
+// WithBackend chooses the backend (default Auto). Asking for Uring where io_uring is unavailable makes
+// New fail with an error that says why.
+func WithBackend(b Backend) Option {
+	return func(c *config) error {
+		switch b {
+		case Auto, Uring, Pool:
+			c.backend = b
+			return nil
+		}
+		return fmt.Errorf("aio: unknown backend %q (want auto, uring or pool)", b)
+	}
+}
+
+// WithQueueDepth sets how many operations the io_uring backend keeps in the kernel at once (default
+// 256, at most 32768); more wait in line for a free place, in the order they were asked.
+func WithQueueDepth(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 32768 {
+			return fmt.Errorf("aio: queue depth %d out of range [1, 32768]", n)
+		}
+		c.depth = n
+		return nil
+	}
+}
+
+// WithWorkers sets how many goroutines the pool backend runs operations on at once (default
+// 4 × GOMAXPROCS, at least 8); more wait in line. Each waits in a system call for as long as its
+// operation takes, holding an OS thread meanwhile, which is what the io_uring backend avoids.
+func WithWorkers(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 65536 {
+			return fmt.Errorf("aio: workers %d out of range [1, 65536]", n)
+		}
+		c.workers = n
+		return nil
+	}
+}
+
+// backend is what an IO runs operations on. submit hands over an operation whose file has counted it in
+// flight; the backend completes it exactly once. cancelFile stops the operations in flight on f (its
+// Close). close stops everything in flight, waits for it and releases the backend.
+type backend interface {
+	submit(o *op)
+	cancelFile(f *File)
+	close()
+}
+
+// IO runs asynchronous file operations on one backend. Its methods, and those of its files, may be
+// called from any goroutine.
+type IO struct {
+	kind Backend
+	be   backend
+
+	mu     sync.Mutex
+	closed bool
+	files  map[*File]struct{}
+}
+
+// New starts an IO. Close it when done: the io_uring backend holds a ring, an eventfd and a goroutine.
+func New(opts ...Option) (*IO, error) {
+	cfg := config{backend: Auto, depth: 256, workers: max(8, 4*runtime.GOMAXPROCS(0))}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	a := &IO{files: make(map[*File]struct{})}
+	switch cfg.backend {
+	case Pool:
+		a.kind, a.be = Pool, newPoolBackend(cfg.workers)
+	case Uring:
+		be, err := newUringBackend(cfg.depth)
+		if err != nil {
+			return nil, err
+		}
+		a.kind, a.be = Uring, be
+	default:
+		if be, err := newUringBackend(cfg.depth); err == nil {
+			a.kind, a.be = Uring, be
+		} else {
+			a.kind, a.be = Pool, newPoolBackend(cfg.workers)
+		}
+	}
+	return a, nil
+}
+
+// Backend reports the backend the IO runs on: Uring or Pool, never Auto.
+func (a *IO) Backend() Backend { return a.kind }
+
+// Close stops the operations in flight (their futures complete with ErrClosed, or with their result if
+// they finished first), waits for them, closes every File of the IO that is still open, and releases
+// the backend. Operations asked for afterwards fail with ErrClosed. Close returns nil, and so does
+// every later call.
+func (a *IO) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	files := make([]*File, 0, len(a.files))
+	for f := range a.files {
+		files = append(files, f)
+	}
+	a.mu.Unlock()
+	a.be.close()
+	for _, f := range files {
+		f.Close()
+	}
+	return nil
+}
+
+// Open opens the named file with os.OpenFile's flag and perm, and returns it as a File of this IO.
+// Opening waits for the file system, as os.OpenFile does.
+func (a *IO) Open(name string, flag int, perm os.FileMode) (*File, error) {
+	osf, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	f, err := a.NewFile(osf)
+	if err != nil {
+		osf.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// NewFile makes osf a File of this IO, which owns it from here: close the File, not osf, and do not use
+// osf meanwhile. It fails with ErrClosed after Close, and on a nil osf.
+func (a *IO) NewFile(osf *os.File) (*File, error) {
+	if osf == nil {
+		return nil, errors.New("aio: NewFile of a nil *os.File")
+	}
+	f := &File{io: a, osf: osf, name: osf.Name()}
+	if err := f.init(); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil, ErrClosed
+	}
+	a.files[f] = struct{}{}
+	return f, nil
+}
+
+// File is an open file whose reads, writes and syncs are asynchronous. Operations on one File may
+// overlap: ReadAt and WriteAt name their offsets, and the kernel orders nothing between them, as with
+// concurrent os.File.ReadAt and WriteAt calls.
+type File struct {
+	io   *IO
+	osf  *os.File
+	name string
+	fd   int  // for the io_uring backend (init)
+	app  bool // opened with O_APPEND: WriteAt is refused, as os.File does
+
+	mu       sync.Mutex
+	inflight int
+	closed   bool
+	idle     chan struct{} // made by Close when it must wait: closed when inflight reaches 0
+}
+
+// Name returns the name the file was opened with.
+func (f *File) Name() string { return f.name }
+
+// Stat returns the file's os.FileInfo.
+func (f *File) Stat() (os.FileInfo, error) {
+	if !f.hold() {
+		return nil, f.closedErr("stat")
+	}
+	defer f.release()
+	return f.osf.Stat()
+}
+
+// ReadAt reads len(p) bytes from the file at offset off into p. The future completes with the count
+// read and, when it is less than len(p), an error: io.EOF at the end of the file, the context's error
+// when ctx was cancelled, or an *os.PathError. p belongs to the operation until the future completes.
+func (f *File) ReadAt(ctx context.Context, p []byte, off int64) future.Future[int] {
+	if off < 0 {
+		return future.Failed[int](&os.PathError{Op: "readat", Path: f.name, Err: errors.New("negative offset")})
+	}
+	pr, o := f.start(ctx, opRead, p, off)
+	if o != nil {
+		o.promise = pr
+		f.io.be.submit(o)
+	}
+	return pr.Future()
+}
+
+// WriteAt writes p to the file at offset off. The future completes with the count written and, when
+// it is less than len(p), an error. A file opened with O_APPEND refuses WriteAt, as os.File does. p
+// belongs to the operation until the future completes.
+func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[int] {
+	if off < 0 {
+		return future.Failed[int](&os.PathError{Op: "writeat", Path: f.name, Err: errors.New("negative offset")})
+	}
+	if f.app {
+		return future.Failed[int](errors.New("os: invalid use of WriteAt on file opened with O_APPEND"))
+	}
+	pr, o := f.start(ctx, opWrite, p, off)
+	if o != nil {
+		o.promise = pr
+		f.io.be.submit(o)
+	}
+	return pr.Future()
+}
+
+// Sync commits the file's contents to stable storage (fsync, as os.File.Sync). The future completes
+// with the error, if any.
+func (f *File) Sync(ctx context.Context) future.Future[struct{}] {
+	pr, o := start[struct{}](f, ctx, opSync, nil, 0)
+	if o != nil {
+		o.synced = pr
+		f.io.be.submit(o)
+	}
+	return pr.Future()
+}
+
+// Close stops the file's operations in flight (they complete with an error that matches
+// os.ErrClosed, or with their result if they finished first), waits for them, and closes the file.
+// Operations asked for afterwards fail with os.ErrClosed. A second Close returns an error that matches
+// os.ErrClosed.
+func (f *File) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return f.closedErr("close")
+	}
+	f.closed = true
+	var idle chan struct{}
+	if f.inflight > 0 {
+		idle = make(chan struct{})
+		f.idle = idle
+	}
+	f.mu.Unlock()
+	if idle != nil {
+		f.io.be.cancelFile(f)
+		<-idle
+	}
+	f.io.mu.Lock()
+	delete(f.io.files, f)
+	f.io.mu.Unlock()
+	return f.osf.Close()
+}
+
+func (f *File) closedErr(op string) error {
+	return &os.PathError{Op: op, Path: f.name, Err: os.ErrClosed}
+}
+
+// hold counts an operation in flight, unless the file is closed.
+func (f *File) hold() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.inflight++
+	return true
+}
+
+// release ends an operation counted by hold, and lets a waiting Close go on after the last one.
+func (f *File) release() {
+	f.mu.Lock()
+	f.inflight--
+	if f.inflight == 0 && f.idle != nil {
+		close(f.idle)
+		f.idle = nil
+	}
+	f.mu.Unlock()
+}
+
+// The kinds of operation.
+const (
+	opRead uint8 = iota
+	opWrite
+	opSync
+)
+
+// op is one operation in flight. The backend owns it from submit until complete.
+type op struct {
+	kind    uint8
+	f       *File
+	p       []byte
+	off     int64
+	n       int   // bytes done so far
+	err     error // the result's error, set by settle
+	ctx     context.Context
+	promise future.Promise[int]      // ReadAt, WriteAt
+	synced  future.Promise[struct{}] // Sync
+	stop    func() bool              // unregisters the context watch (context.AfterFunc)
+
+	// io_uring backend, owned by its loop
+	slot     uint32
+	gen      uint32
+	stopErr  error // why the op is being cancelled; the completion reports it
+	canceled bool  // an ASYNC_CANCEL was submitted for it
+}
+
+func (f *File) start(ctx context.Context, kind uint8, p []byte, off int64) (future.Promise[int], *op) {
+	return start[int](f, ctx, kind, p, off)
+}
+
+// start makes the promise of an operation and, unless it is settled already (a done context, a closed
+// IO or file, an empty buffer), the operation, counted in flight on f, for the caller to submit.
+func start[T any](f *File, ctx context.Context, kind uint8, p []byte, off int64) (future.Promise[T], *op) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ctx.Err(); err != nil {
+		pr := future.NewPromise[T]()
+		pr.Reject(err)
+		return pr, nil
+	}
+	f.io.mu.Lock()
+	closed := f.io.closed
+	f.io.mu.Unlock()
+	if closed || !f.hold() {
+		pr := future.NewPromise[T]()
+		if closed {
+			pr.Reject(ErrClosed)
+		} else {
+			pr.Reject(f.closedErr(opName(kind)))
+		}
+		return pr, nil
+	}
+	if kind != opSync && len(p) == 0 {
+		f.release()
+		pr := future.NewPromise[T]()
+		pr.Reject(nil)
+		return pr, nil
+	}
+	pr, opCtx := future.NewPromiseContext[T](ctx)
+	return pr, &op{kind: kind, f: f, p: p, off: off, ctx: opCtx}
+}
+
+// complete settles the operation and publishes its result at once.
+func (o *op) complete(err error) {
+	o.settle(err)
+	o.publish()
+}
+
+// settle ends the operation with the bytes done and err: it stops watching the context, gives the
+// buffer back and releases the file, so that a Close waiting for the file or the IO may go on. The
+// result is published to the future later (publish), where the future's continuations may run.
+func (o *op) settle(err error) {
+	if o.stop != nil {
+		o.stop()
+		o.stop = nil
+	}
+	if err == nil && o.kind == opRead && o.n < len(o.p) {
+		err = io.EOF
+	}
+	o.err = err
+	o.p = nil
+	o.f.release()
+}
+
+// publish completes the future with what settle recorded. Continuations on the Inline executor run
+// here, so it runs where blocking is allowed: never on the io_uring loop.
+func (o *op) publish() {
+	if o.kind == opSync {
+		o.synced.Complete(struct{}{}, o.err)
+		return
+	}
+	o.promise.Complete(o.n, o.err)
+}
+
+// pathErr wraps a system error as package os does for the operation's kind.
+func (o *op) pathErr(err error) error {
+	return &os.PathError{Op: opName(o.kind), Path: o.f.name, Err: err}
+}
+
+func opName(kind uint8) string {
+	switch kind {
+	case opRead:
+		return "read"
+	case opWrite:
+		return "write"
+	case opSync:
+		return "sync"
+	}
+	return "close"
+}
