@@ -313,3 +313,18 @@ func TestCQESkipSuccess(t *testing.T) {
 		t.Fatalf("got CQE %+v with %d more ready, want only user_data 2", c, r.CQReady())
 	}
 }
+
+// Fsync and fdatasync complete with 0 on a file, and with EBADF (or EINVAL) on a descriptor that
+// cannot be synced: the opcode and its flag reach the kernel.
+func TestFsync(t *testing.T) {
+	r := newRing(t, 8)
+	f := tempFile(t, []byte("data"))
+	getSQE(t, r).PrepFsync(int(f.Fd()), 0)
+	wantRes(t, waitCQEs(t, r, 1)[0], 0)
+	getSQE(t, r).PrepFsync(int(f.Fd()), FsyncDataSync)
+	wantRes(t, waitCQEs(t, r, 1)[0], 0)
+	getSQE(t, r).PrepFsync(int(f.Fd()), 1<<7) // no such flag
+	wantRes(t, waitCQEs(t, r, 1)[0], -int32(unix.EINVAL))
+	getSQE(t, r).PrepFsync(-1, 0)
+	wantRes(t, waitCQEs(t, r, 1)[0], -int32(unix.EBADF))
+}
