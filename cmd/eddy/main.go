@@ -11,7 +11,8 @@
 // latency measured from each request's scheduled time, and the requests due but never sent reported as
 // unsent), and reports throughput and latency percentiles from HDR histograms, and the requests left
 // unanswered; it fails on any error, counting a request
-// unanswered for longer than --timeout as one, and on a run that completed no round trip. Run "eddy
+// unanswered for longer than --timeout as one, and on a run that completed no round trip. "eddy get"
+// downloads a URL with parallel ranged requests and writes the file through package aio. Run "eddy
 // help" for the list of commands and "eddy help <command>" for the flags of one. Each server stops
 // gracefully on SIGINT or SIGTERM.
 //
@@ -21,6 +22,7 @@
 //	eddy load --addr 127.0.0.1:9000 --conns 100 --size 64 --duration 10s
 //	eddy load --url http://127.0.0.1:8080/ --conns 100 --pipeline 4 --requests 1000000
 //	eddy load --url http://127.0.0.1:8080/ --conns 50 --rate 20000 --duration 30s
+//	eddy get --conns 4 --chunk 4MiB http://127.0.0.1:8080/big.iso
 package main
 
 import (
@@ -50,10 +52,13 @@ type command struct {
 	// flags returns the command's flag set bound to a fresh configuration, and the function that runs the
 	// command with that configuration once the flags are parsed.
 	flags func() (*flag.FlagSet, func(ctx context.Context, stdout, stderr io.Writer) error)
+	// args is set for a command that takes arguments after its flags: its run function reads and
+	// checks fs.Args() itself.
+	args bool
 }
 
 // commands lists the subcommands in the order "eddy help" shows them.
-var commands = []command{benchCommand, echoCommand, helloCommand, serveCommand, loadCommand}
+var commands = []command{benchCommand, echoCommand, helloCommand, serveCommand, loadCommand, getCommand}
 
 // usageError is a command line that could not be understood; it makes eddy exit with exitUsage.
 type usageError struct {
@@ -142,7 +147,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return usagef(name, "%s: %v", name, err)
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && !cmd.args {
 		return usagef(name, "%s: unexpected argument %q", name, fs.Arg(0))
 	}
 	if err := runCmd(ctx, stdout, stderr); err != nil {
