@@ -192,8 +192,9 @@ type File struct {
 	io   *IO
 	osf  *os.File
 	name string
-	fd   int  // for the io_uring backend (init)
-	app  bool // opened with O_APPEND: WriteAt is refused, as os.File does
+	fd   int     // for the io_uring backend (init)
+	app  bool    // opened with O_APPEND: WriteAt is refused, as os.File does
+	rc   rawConn // the pool's positioned reads and writes (unix)
 
 	mu       sync.Mutex
 	inflight int

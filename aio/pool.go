@@ -80,9 +80,9 @@ func (b *poolBackend) run(o *op) error {
 	var err error
 	switch o.kind {
 	case opRead:
-		o.n, err = o.f.osf.ReadAt(o.p, o.off)
+		o.n, err = o.f.preadFull(o.p, o.off)
 	case opWrite:
-		o.n, err = o.f.osf.WriteAt(o.p, o.off)
+		o.n, err = o.f.pwriteFull(o.p, o.off)
 	case opSync:
 		err = o.f.osf.Sync()
 	}

@@ -1,0 +1,94 @@
+//go:build unix
+
+package aio
+
+import (
+	"io"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// init reads the descriptor the io_uring backend names in its SQEs (the File keeps osf, and so the
+// descriptor, open until Close) and whether the file appends (WriteAt is refused then, as os.File
+// refuses it for the files it opened with O_APPEND), and keeps the file's RawConn for the pool's
+// positioned reads and writes.
+func (f *File) init() error {
+	rc, err := f.osf.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var flags int
+	var ferr error
+	if err := rc.Control(func(fd uintptr) {
+		f.fd = int(fd)
+		flags, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0)
+	}); err != nil {
+		return err
+	}
+	if ferr != nil {
+		return &os.PathError{Op: "fcntl", Path: f.name, Err: ferr}
+	}
+	f.app = flags&unix.O_APPEND != 0
+	f.rc = rc
+	return nil
+}
+
+// preadFull reads len(p) bytes at off with pread(2) until done, the end of the file or an error, and
+// counts every byte read, also those before an error (os.File.ReadAt drops the count of a last read
+// that fails). The RawConn keeps the descriptor open meanwhile.
+func (f *File) preadFull(p []byte, off int64) (n int, err error) {
+	cerr := f.rc.Control(func(fd uintptr) {
+		for n < len(p) {
+			m, e := unix.Pread(int(fd), p[n:], off+int64(n))
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case e == unix.EINTR:
+				continue
+			case e != nil:
+				err = &os.PathError{Op: "read", Path: f.name, Err: e}
+				return
+			case m == 0:
+				err = io.EOF
+				return
+			}
+		}
+	})
+	if cerr != nil && err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// pwriteFull writes p at off with pwrite(2) until done or an error, and counts every byte written, also
+// those before an error (os.File.WriteAt drops the count of a last write that fails).
+func (f *File) pwriteFull(p []byte, off int64) (n int, err error) {
+	cerr := f.rc.Control(func(fd uintptr) {
+		for n < len(p) {
+			m, e := unix.Pwrite(int(fd), p[n:], off+int64(n))
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case e == unix.EINTR:
+				continue
+			case e != nil:
+				err = &os.PathError{Op: "write", Path: f.name, Err: e}
+				return
+			case m == 0:
+				err = &os.PathError{Op: "write", Path: f.name, Err: io.ErrShortWrite}
+				return
+			}
+		}
+	})
+	if cerr != nil && err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// rawConn is the type of File.rc here.
+type rawConn = syscall.RawConn
