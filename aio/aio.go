@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 
 	"github.com/eddyio/eddy/future"
 )
@@ -129,9 +130,11 @@ func New(opts ...Option) (*IO, error) {
 func (a *IO) Backend() Backend { return a.kind }
 
 // Close stops the operations in flight (their futures complete with ErrClosed, or with their result if
-// they finished first), waits for them, closes every File of the IO that is still open, and releases
-// the backend. Operations asked for afterwards fail with ErrClosed. Close returns nil, and so does
-// every later call.
+// they finished first), waits for them to end, closes every File of the IO that is still open, and
+// releases the backend. When it returns, no operation uses its buffer any more; the futures complete
+// at once or moments later, on the goroutine that reaped them (Close does not wait for that: their
+// continuations may be the ones calling it). Operations asked for afterwards fail with ErrClosed.
+// Close returns nil, and so does every later call.
 func (a *IO) Close() error {
 	a.mu.Lock()
 	if a.closed {
@@ -195,6 +198,9 @@ type File struct {
 	fd   int     // for the io_uring backend (init)
 	app  bool    // opened with O_APPEND: WriteAt is refused, as os.File does
 	rc   rawConn // the pool's positioned reads and writes (unix)
+	// stream: the file has no positioned reads and writes (a pipe, a socket): ReadAt and WriteAt fail
+	// with ESPIPE, as os.File's do
+	stream bool
 
 	mu       sync.Mutex
 	inflight int
@@ -218,10 +224,11 @@ func (f *File) Stat() (os.FileInfo, error) {
 // read and, when it is less than len(p), an error: io.EOF at the end of the file, the context's error
 // when ctx was cancelled, or an *os.PathError. p belongs to the operation until the future completes.
 func (f *File) ReadAt(ctx context.Context, p []byte, off int64) future.Future[int] {
-	if off < 0 {
-		return future.Failed[int](&os.PathError{Op: "readat", Path: f.name, Err: errors.New("negative offset")})
+	var invalid error
+	if off < 0 || f.stream {
+		invalid = f.positionErr("read", off)
 	}
-	pr, o := f.start(ctx, opRead, p, off)
+	pr, o := start[int](f, ctx, opRead, p, off, invalid)
 	if o != nil {
 		o.promise = pr
 		f.io.be.submit(o)
@@ -233,13 +240,14 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) future.Future[in
 // it is less than len(p), an error. A file opened with O_APPEND refuses WriteAt, as os.File does. p
 // belongs to the operation until the future completes.
 func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[int] {
-	if off < 0 {
-		return future.Failed[int](&os.PathError{Op: "writeat", Path: f.name, Err: errors.New("negative offset")})
+	var invalid error
+	switch {
+	case f.app:
+		invalid = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
+	case off < 0 || f.stream:
+		invalid = f.positionErr("write", off)
 	}
-	if f.app {
-		return future.Failed[int](errors.New("os: invalid use of WriteAt on file opened with O_APPEND"))
-	}
-	pr, o := f.start(ctx, opWrite, p, off)
+	pr, o := start[int](f, ctx, opWrite, p, off, invalid)
 	if o != nil {
 		o.promise = pr
 		f.io.be.submit(o)
@@ -250,7 +258,7 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[i
 // Sync commits the file's contents to stable storage (fsync, as os.File.Sync). The future completes
 // with the error, if any.
 func (f *File) Sync(ctx context.Context) future.Future[struct{}] {
-	pr, o := start[struct{}](f, ctx, opSync, nil, 0)
+	pr, o := start[struct{}](f, ctx, opSync, nil, 0, nil)
 	if o != nil {
 		o.synced = pr
 		f.io.be.submit(o)
@@ -259,9 +267,11 @@ func (f *File) Sync(ctx context.Context) future.Future[struct{}] {
 }
 
 // Close stops the file's operations in flight (they complete with an error that matches
-// os.ErrClosed, or with their result if they finished first), waits for them, and closes the file.
-// Operations asked for afterwards fail with os.ErrClosed. A second Close returns an error that matches
-// os.ErrClosed.
+// os.ErrClosed, or with their result if they finished first), waits for them to end, and closes the
+// file: a descriptor number reused after that can never receive one of them. When Close returns, no
+// operation of the file uses its buffer any more, and their futures complete at once or moments later
+// (as for IO.Close). Operations asked for afterwards fail with os.ErrClosed. A second Close returns
+// an error that matches os.ErrClosed.
 func (f *File) Close() error {
 	f.mu.Lock()
 	if f.closed {
@@ -336,15 +346,23 @@ type op struct {
 	gen      uint32
 	stopErr  error // why the op is being cancelled; the completion reports it
 	canceled bool  // an ASYNC_CANCEL was submitted for it
+	live     bool  // in the table or in line, not settled
 }
 
-func (f *File) start(ctx context.Context, kind uint8, p []byte, off int64) (future.Promise[int], *op) {
-	return start[int](f, ctx, kind, p, off)
+// positionErr is why a positioned read or write at off cannot be made: a negative offset, or a file
+// without positions (ESPIPE), as package os reports them.
+func (f *File) positionErr(op string, off int64) error {
+	if off < 0 {
+		return &os.PathError{Op: op + "at", Path: f.name, Err: errors.New("negative offset")}
+	}
+	return &os.PathError{Op: op, Path: f.name, Err: syscall.ESPIPE}
 }
 
 // start makes the promise of an operation and, unless it is settled already (a done context, a closed
-// IO or file, an empty buffer), the operation, counted in flight on f, for the caller to submit.
-func start[T any](f *File, ctx context.Context, kind uint8, p []byte, off int64) (future.Promise[T], *op) {
+// IO or file, an invalid request, an empty buffer), the operation, counted in flight on f, for the
+// caller to submit. invalid, if not nil, is the request's error, reported once the file is known to be
+// open, as package os checks in that order.
+func start[T any](f *File, ctx context.Context, kind uint8, p []byte, off int64, invalid error) (future.Promise[T], *op) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -363,6 +381,12 @@ func start[T any](f *File, ctx context.Context, kind uint8, p []byte, off int64)
 		} else {
 			pr.Reject(f.closedErr(opName(kind)))
 		}
+		return pr, nil
+	}
+	if invalid != nil {
+		f.release()
+		pr := future.NewPromise[T]()
+		pr.Reject(invalid)
 		return pr, nil
 	}
 	if kind != opSync && len(p) == 0 {
@@ -398,7 +422,7 @@ func (o *op) settle(err error) {
 }
 
 // publish completes the future with what settle recorded. Continuations on the Inline executor run
-// here, so it runs where blocking is allowed: never on the io_uring loop.
+// here, so it is called with no lock held.
 func (o *op) publish() {
 	if o.kind == opSync {
 		o.synced.Complete(struct{}{}, o.err)

@@ -32,6 +32,13 @@ func (f *File) init() error {
 	}
 	f.app = flags&unix.O_APPEND != 0
 	f.rc = rc
+	// A file without positioned reads (a pipe, FIFO, socket, terminal or eventfd) makes pread(2) fail
+	// with ESPIPE whatever the count: ReadAt and WriteAt then fail as os.File's do, rather than reach
+	// io_uring, which reads such a file at its current position whatever the offset.
+	rc.Control(func(fd uintptr) {
+		_, err := unix.Pread(int(fd), nil, 0)
+		f.stream = err == unix.ESPIPE
+	})
 	return nil
 }
 

@@ -5,348 +5,161 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
+	"os"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/internal/uring"
 )
 
-// uringBackend runs operations on one io_uring, driven by one goroutine locked to its thread (the ring is
-// set up SINGLE_ISSUER with DEFER_TASKRUN where the kernel has them, as the engine's are). Other
-// goroutines hand it operations and cancellations through a queue under a mutex and wake it through an
-// eventfd, on which the ring keeps a multishot poll; it writes the eventfd only when the loop is about to
-// wait. The loop settles each operation (the file and the IO may then close) and hands its result to
-// a second goroutine, the publisher, which completes the futures: a continuation on the Inline executor
-// runs there, where it may block, even on a Close that waits for this loop.
+// uringBackend runs operations on one io_uring that the goroutines using the IO share under a mutex: the
+// goroutine that asks for an operation prepares its SQE, submits it and reaps what has completed, all in
+// one critical section. A read that the page cache answers completes inside that io_uring_enter, so
+// it costs one system call and no thread switch, and its future is complete when ReadAt returns. An
+// operation that has to wait (for the disk, or for a page being read in) completes later, in task work
+// that the kernel runs on the submitting thread (the ring is set up without COOP_TASKRUN or
+// DEFER_TASKRUN, so that this does not depend on that thread entering the kernel again), and the
+// completion signals an eventfd registered with the ring; the reaper, a goroutine parked in the
+// runtime's poller on that eventfd, then reaps it. A submitter turns the eventfd's signal off while it
+// submits and reaps (IORING_CQ_EVENTFD_DISABLED), so that completions it reaps itself wake nobody, and
+// reaps once more after turning it back on.
 //
 // At most depth operations are in the kernel at once, each in a slot of a table whose index and
-// generation make its user_data (never a Go pointer); the rest wait in line, in order. An operation
-// keeps its buffer (op.p) and its file open until its last CQE: a cancellation is a request, and the
-// operation is settled only by its own completion.
+// generation make its user_data (never a Go pointer); the rest wait in line, in order, and start as
+// slots free. An operation keeps its buffer (op.p) and its file open until its last CQE: a cancellation
+// is a request, and the operation is settled only by its own completion. Results are published (the
+// futures completed) by whichever goroutine reaped them, after it has left the critical section.
 type uringBackend struct {
 	mu       sync.Mutex
-	queue    []*op         // handed over, not yet taken by the loop
-	cancels  []cancelReq   // likewise
-	closing  bool          // close was called: the loop stops everything and ends
-	sleeping bool          // the loop is about to wait: a producer must write the eventfd
-	efd      int           // the wake-up eventfd (non-blocking)
-	done     chan struct{} // closed when the loop has ended and released the ring
-
-	pubMu   sync.Mutex
-	pubList []*op
-	pubSig  chan struct{} // one pending signal for the publisher
-	pubEnd  bool          // the loop has ended: the publisher leaves once its list is empty
-	pubDone chan struct{} // closed when the publisher has left
-	pubTid  atomic.Int32  // the thread the publisher is locked to while it publishes, else 0
-
-	// owned by the loop
-	ring     *uring.Ring
+	ring     *uring.Ring // nil once closed
 	table    []*op
 	gens     []uint32
 	free     []uint32
-	inflight int
-	line     []*op // taken from the queue, waiting for a slot
-	stopped  bool  // every operation was asked to stop (closing)
-	wakeBuf  [8]byte
+	line     []*op // waiting for a slot, oldest first
+	inflight int   // operations in the table
+	closing  bool
 	cqes     []uring.CQE
-	batch    []*op // settled in this iteration, for the publisher
-	taken    []*op
-	takenC   []cancelReq
+
+	efd *os.File // the eventfd registered with the ring, read by the reaper
 }
 
-// cancelReq asks the loop to stop one operation (its context is done) or every operation on a file (its
-// Close).
-type cancelReq struct {
-	o *op
-	f *File
-}
-
+// user_data is gen<<32 | slot for an operation (gen keeps 31 bits), udCancel for an ASYNC_CANCEL.
 const (
-	udWake   = 1 << 63 // the eventfd's multishot poll
-	udCancel = 1 << 62 // an ASYNC_CANCEL's own completion
+	udCancel = 1 << 63
+	genMask  = 1<<31 - 1
 )
 
 // ringOps are the opcodes the backend uses.
-var ringOps = []uring.Op{uring.OpRead, uring.OpWrite, uring.OpFsync, uring.OpAsyncCancel, uring.OpPollAdd}
+var ringOps = []uring.Op{uring.OpRead, uring.OpWrite, uring.OpFsync, uring.OpAsyncCancel}
 
-// newUringBackend starts the loop and waits for its ring: an error says why io_uring cannot be used.
+// newUringBackend sets up the ring and starts the reaper: an error says why io_uring cannot be used.
 func newUringBackend(depth int) (*uringBackend, error) {
 	if err := uring.Available(); err != nil {
 		return nil, fmt.Errorf("aio: io_uring backend: %w", err)
 	}
+	r, err := uring.New(uint32(depth), uring.WithPlainTaskrun(), uring.WithCQSize(min(2*uint32(depth)+64, 65536)))
+	if err != nil {
+		return nil, fmt.Errorf("aio: io_uring backend: %w", err)
+	}
+	if ops, err := r.Probe(); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("aio: io_uring backend: %w", err)
+	} else if missing := ops.Missing(ringOps...); len(missing) > 0 {
+		r.Close()
+		return nil, fmt.Errorf("aio: io_uring backend: the kernel lacks io_uring opcodes %v: %w", missing, errors.ErrUnsupported)
+	}
 	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
+		r.Close()
 		return nil, fmt.Errorf("aio: io_uring backend: eventfd: %w", err)
 	}
+	if err := r.RegisterEventFD(efd); err != nil {
+		unix.Close(efd)
+		r.Close()
+		return nil, fmt.Errorf("aio: io_uring backend: %w", err)
+	}
 	b := &uringBackend{
-		efd:     efd,
-		done:    make(chan struct{}),
-		pubSig:  make(chan struct{}, 1),
-		pubDone: make(chan struct{}),
-		table:   make([]*op, depth),
-		gens:    make([]uint32, depth),
-		free:    make([]uint32, depth),
-		cqes:    make([]uring.CQE, 128),
+		ring:  r,
+		table: make([]*op, depth),
+		gens:  make([]uint32, depth),
+		free:  make([]uint32, depth),
+		cqes:  make([]uring.CQE, 64),
+		efd:   os.NewFile(uintptr(efd), "aio-eventfd"), // non-blocking: read through the runtime's poller
 	}
 	for i := range b.free {
 		b.free[i] = uint32(depth - 1 - i)
 	}
-	ready := make(chan error, 1)
-	go b.loop(uint32(depth), ready)
-	if err := <-ready; err != nil {
-		<-b.done
-		close(b.pubDone)
-		return nil, fmt.Errorf("aio: io_uring backend: %w", err)
-	}
-	go b.publisher()
+	go b.reaper()
 	return b, nil
 }
 
+// reaper reaps the completions that came while no submitter was reaping, each time the eventfd says
+// there are some, until close closes the eventfd.
+func (b *uringBackend) reaper() {
+	var buf [8]byte
+	for {
+		if _, err := b.efd.Read(buf[:]); err != nil {
+			return
+		}
+		b.mu.Lock()
+		done := b.pump(nil)
+		b.mu.Unlock()
+		publish(done)
+	}
+}
+
 func (b *uringBackend) submit(o *op) {
+	var buf [4]*op
+	done := buf[:0]
 	b.mu.Lock()
-	if b.closing {
-		b.mu.Unlock()
-		o.complete(ErrClosed)
-		return
-	}
-	b.queue = append(b.queue, o)
-	b.wakeLocked()
-}
-
-func (b *uringBackend) cancelFile(f *File) { b.request(cancelReq{f: f}) }
-
-func (b *uringBackend) request(c cancelReq) {
-	b.mu.Lock()
-	if b.closing {
-		b.mu.Unlock()
-		return // the loop stops everything anyway
-	}
-	b.cancels = append(b.cancels, c)
-	b.wakeLocked()
-}
-
-// wakeLocked unlocks mu and wakes the loop if it is about to wait.
-func (b *uringBackend) wakeLocked() {
-	wake := b.sleeping
-	b.sleeping = false
-	b.mu.Unlock()
-	if wake {
-		var one = [8]byte{1}
-		unix.Write(b.efd, one[:]) // EAGAIN only when the counter is full: the loop is awake then
-	}
-}
-
-// close stops everything in flight and waits for the loop to end, and then for the publisher to have
-// completed every future, unless it is the publisher that calls (a continuation closing the IO), which
-// finishes its list after the continuation returns. The publisher is locked to its thread while it
-// publishes, so its thread tells it apart: no other goroutine runs on that thread meanwhile.
-func (b *uringBackend) close() {
-	b.mu.Lock()
-	if !b.closing {
-		b.closing = true
-		b.wakeLocked()
-	} else {
-		b.mu.Unlock()
-	}
-	<-b.done
-	if tid := b.pubTid.Load(); tid == 0 || tid != int32(unix.Gettid()) {
-		<-b.pubDone
-	}
-}
-
-// loop owns the ring: it starts operations, asks the kernel to cancel what is to stop, waits, and
-// settles what completes.
-func (b *uringBackend) loop(depth uint32, ready chan<- error) {
-	defer close(b.done)
-	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, and the ring with it
-	r, err := uring.New(depth, uring.WithCQSize(min(2*depth+64, 65536)))
-	if err == nil {
-		if ops, perr := r.Probe(); perr != nil {
-			err = perr
-		} else if missing := ops.Missing(ringOps...); len(missing) > 0 {
-			err = fmt.Errorf("the kernel lacks io_uring opcodes %v: %w", missing, errors.ErrUnsupported)
-		}
-		if err != nil {
-			r.Close()
-		}
-	}
-	if err != nil {
-		unix.Close(b.efd)
-		ready <- err
-		return
-	}
-	b.ring = r
-	b.armWake()
-	ready <- nil
-	for {
-		b.mu.Lock()
-		b.taken, b.queue = b.queue, b.taken[:0]
-		b.takenC, b.cancels = b.cancels, b.takenC[:0]
-		closing := b.closing
-		b.mu.Unlock()
-		b.line = append(b.line, b.taken...)
-		clear(b.taken)
-		for _, c := range b.takenC {
-			b.cancel(c)
-		}
-		clear(b.takenC)
-		if closing && !b.stopped {
-			b.stopAll()
-		}
-		b.startLine()
-		if closing && b.inflight == 0 {
-			break
-		}
-		b.mu.Lock()
-		b.sleeping = len(b.queue) == 0 && len(b.cancels) == 0 && b.closing == closing
-		wait := b.sleeping
-		b.mu.Unlock()
-		want, timeout := uint32(1), time.Duration(-1)
-		if !wait {
-			want, timeout = 0, 0
-		}
-		if _, err := r.SubmitAndWait(want, timeout); err != nil {
-			// Only a broken ring fails here; stop waiting on it and end what is in flight.
-			b.reap()
-			b.failAll(fmt.Errorf("aio: io_uring_enter: %w", err))
-			break
-		}
-		b.reap()
-	}
-	b.mu.Lock()
-	b.closing = true
-	stranded := append(b.queue, b.line...)
-	b.queue, b.line = nil, nil
-	b.mu.Unlock()
-	for _, o := range stranded {
-		o.settle(ErrClosed)
-		b.batch = append(b.batch, o)
-	}
-	b.hand()
-	r.Close()
-	unix.Close(b.efd)
-	b.pubMu.Lock()
-	b.pubEnd = true
-	b.pubMu.Unlock()
-	b.signalPublisher()
-}
-
-// reap settles every completion ready and hands the results to the publisher.
-func (b *uringBackend) reap() {
-	for {
-		n := b.ring.Reap(b.cqes)
-		if n == 0 {
-			break
-		}
-		for _, c := range b.cqes[:n] {
-			b.completed(c)
-		}
-	}
-	b.hand()
-}
-
-func (b *uringBackend) completed(c uring.CQE) {
 	switch {
-	case c.UserData == udWake:
-		var buf [8]byte
-		unix.Read(b.efd, buf[:]) // reset the counter; EAGAIN when a wake-up raced with this
-		if !c.More() {
-			b.armWake()
-		}
-		return
-	case c.UserData&udCancel != 0:
-		return // the cancellation's own result: the target reports through its completion
-	}
-	slot, gen := uint32(c.UserData), uint32(c.UserData>>32)
-	if int(slot) >= len(b.table) || b.gens[slot] != gen || b.table[slot] == nil {
-		return // cannot happen: an operation holds its slot until its completion
-	}
-	o := b.table[slot]
-	if c.Res < 0 {
-		errno := unix.Errno(-c.Res)
-		switch {
-		case errno == unix.ECANCELED, errno == unix.EINTR && o.canceled:
-			b.finish(o, b.stopReason(o))
-		case errno == unix.EINTR, errno == unix.EAGAIN:
-			b.prep(o) // interrupted before it did anything: again
-		default:
-			b.finish(o, o.pathErr(errno))
-		}
-		return
-	}
-	switch o.kind {
-	case opRead, opWrite:
-		o.n += int(c.Res)
-		switch {
-		case o.n >= len(o.p):
-			b.finish(o, nil)
-		case c.Res == 0 && o.kind == opRead:
-			b.finish(o, nil) // the end of the file: settle reports io.EOF
-		case c.Res == 0:
-			b.finish(o, o.pathErr(io.ErrShortWrite))
-		case o.canceled || o.stopErr != nil || o.ctx.Err() != nil:
-			b.finish(o, b.stopReason(o)) // stopped between two parts
-		default:
-			b.prep(o) // a short transfer: the rest
-		}
+	case b.closing:
+		o.settle(ErrClosed)
+		done = append(done, o)
+	case len(b.free) == 0:
+		o.live = true
+		b.line = append(b.line, o)
 	default:
-		b.finish(o, nil)
+		done = b.start(o, done)
 	}
+	done = b.pump(done)
+	if o.live && o.ctx.Done() != nil {
+		// Not done inline: watch the context. (The watch runs on a goroutine of its own, so it
+		// waits for mu; an operation that completes meanwhile is found nowhere and left alone.)
+		o.stop = context.AfterFunc(o.ctx, func() { b.cancel(o) })
+	}
+	b.mu.Unlock()
+	publish(done)
 }
 
-// stopReason is the error of an operation stopped before its end: its file's or the IO's Close, or its
-// context.
-func (b *uringBackend) stopReason(o *op) error {
-	if o.stopErr != nil {
-		return o.stopErr
-	}
+// start gives the operation a slot and prepares its SQE, unless its context is done or its file has
+// begun to close (a Close that came after the operation was counted, and before it got here).
+func (b *uringBackend) start(o *op, done []*op) []*op {
 	if err := o.ctx.Err(); err != nil {
-		return err
+		o.live = false
+		o.settle(err)
+		return append(done, o)
 	}
-	return context.Canceled
-}
-
-// finish frees the operation's slot and settles it.
-func (b *uringBackend) finish(o *op, err error) {
-	b.table[o.slot] = nil
-	b.gens[o.slot]++
-	b.free = append(b.free, o.slot)
-	b.inflight--
-	o.settle(err)
-	b.batch = append(b.batch, o)
-}
-
-// startLine starts the operations in line while slots are free.
-func (b *uringBackend) startLine() {
-	i := 0
-	for ; i < len(b.line) && len(b.free) > 0; i++ {
-		o := b.line[i]
-		if err := o.ctx.Err(); err != nil {
-			o.settle(err)
-			b.batch = append(b.batch, o)
-			continue
-		}
-		s := b.free[len(b.free)-1]
-		b.free = b.free[:len(b.free)-1]
-		o.slot, o.gen = s, b.gens[s]
-		b.table[s] = o
-		b.inflight++
-		if done := o.ctx.Done(); done != nil {
-			o.stop = context.AfterFunc(o.ctx, func() { b.request(cancelReq{o: o}) })
-		}
-		b.prep(o)
+	o.f.mu.Lock()
+	closed := o.f.closed
+	o.f.mu.Unlock()
+	if closed {
+		o.live = false
+		o.settle(o.f.closedErr(opName(o.kind)))
+		return append(done, o)
 	}
-	n := copy(b.line, b.line[i:])
-	clear(b.line[n:])
-	b.line = b.line[:n]
-	b.hand()
+	s := b.free[len(b.free)-1]
+	b.free = b.free[:len(b.free)-1]
+	o.slot, o.gen = s, b.gens[s]
+	o.live = true
+	b.table[s] = o
+	b.inflight++
+	b.prep(o)
+	return done
 }
 
-// prep submits the operation, or the rest of it after a short transfer.
+// prep prepares the operation's SQE, or the rest of it after a short transfer.
 func (b *uringBackend) prep(o *op) {
 	sqe := b.sqe()
 	switch o.kind {
@@ -370,46 +183,174 @@ func (b *uringBackend) sqe() *uring.SQE {
 	}
 }
 
-func (b *uringBackend) armWake() {
-	sqe := b.sqe()
-	sqe.PrepPollMultishot(b.efd, unix.POLLIN)
-	sqe.UserData = udWake
+// pump submits what is prepared and reaps what has completed until neither is left, with the eventfd's
+// signal off meanwhile, then turns it on and looks once more: a completion posted after that signals
+// the reaper. Called with mu held; it returns done with the operations it settled, to publish after
+// unlocking.
+func (b *uringBackend) pump(done []*op) []*op {
+	r := b.ring
+	if r == nil {
+		return done
+	}
+	for {
+		r.SetEventFDEnabled(false)
+		for {
+			if _, err := r.Submit(); err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
+				return b.failAll(done, fmt.Errorf("aio: %w", err))
+			}
+			n := 0
+			done, n = b.reap(done)
+			if r.NeedsEnter() {
+				r.SubmitAndWait(0, 0) // post the completions the kernel holds back (CQ overflow)
+				continue
+			}
+			if n == 0 && r.SQPending() == 0 {
+				break
+			}
+		}
+		r.SetEventFDEnabled(true)
+		n := 0
+		if done, n = b.reap(done); n == 0 && r.SQPending() == 0 {
+			return done
+		}
+	}
 }
 
-// cancel asks the kernel to stop an operation whose context is done, or every operation of a closing
-// file; those still in line end at once.
-func (b *uringBackend) cancel(c cancelReq) {
-	if c.o != nil {
-		o := c.o
-		if b.table[o.slot] == o && o.gen == b.gens[o.slot] {
-			b.cancelOp(o, nil)
+// reap settles the completions ready, and reports how many it took.
+func (b *uringBackend) reap(done []*op) ([]*op, int) {
+	total := 0
+	for {
+		n := b.ring.Reap(b.cqes)
+		if n == 0 {
+			return done, total
 		}
-		return // in line, startLine sees its context; settled, nothing to do
+		total += n
+		for _, c := range b.cqes[:n] {
+			done = b.completed(c, done)
+		}
 	}
+}
+
+func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
+	if c.UserData&udCancel != 0 {
+		return done // the cancellation's own result: the target reports through its completion
+	}
+	slot, gen := uint32(c.UserData), uint32(c.UserData>>32)
+	if int(slot) >= len(b.table) || b.gens[slot] != gen || b.table[slot] == nil {
+		return done // cannot happen: an operation holds its slot until its completion
+	}
+	o := b.table[slot]
+	if c.Res < 0 {
+		errno := unix.Errno(-c.Res)
+		switch {
+		case errno == unix.ECANCELED, o.canceled && (errno == unix.EINTR || errno == unix.EAGAIN):
+			return b.finish(o, b.stopReason(o), done)
+		case errno == unix.EINTR, errno == unix.EAGAIN:
+			b.prep(o) // interrupted before it did anything: again
+			return done
+		}
+		return b.finish(o, o.pathErr(errno), done)
+	}
+	switch o.kind {
+	case opRead, opWrite:
+		o.n += int(c.Res)
+		switch {
+		case o.n >= len(o.p):
+			return b.finish(o, nil, done)
+		case c.Res == 0 && o.kind == opRead:
+			return b.finish(o, nil, done) // the end of the file: settle reports io.EOF
+		case c.Res == 0:
+			return b.finish(o, o.pathErr(io.ErrShortWrite), done)
+		case o.canceled || o.stopErr != nil || o.ctx.Err() != nil:
+			return b.finish(o, b.stopReason(o), done) // stopped between two parts
+		}
+		b.prep(o) // a short transfer: the rest
+		return done
+	}
+	return b.finish(o, nil, done)
+}
+
+// stopReason is the error of an operation stopped before its end: its file's or the IO's Close, or its
+// context.
+func (b *uringBackend) stopReason(o *op) error {
+	if o.stopErr != nil {
+		return o.stopErr
+	}
+	if err := o.ctx.Err(); err != nil {
+		return err
+	}
+	return context.Canceled
+}
+
+// finish frees the operation's slot, settles it, and starts the next operation in line.
+func (b *uringBackend) finish(o *op, err error, done []*op) []*op {
+	b.table[o.slot] = nil
+	o.live = false
+	b.gens[o.slot] = (b.gens[o.slot] + 1) & genMask
+	b.free = append(b.free, o.slot)
+	b.inflight--
+	o.settle(err)
+	done = append(done, o)
+	for len(b.line) > 0 && len(b.free) > 0 {
+		next := b.line[0]
+		b.line[0] = nil
+		b.line = b.line[1:]
+		done = b.start(next, done)
+	}
+	return done
+}
+
+// cancel stops an operation whose context is done: one in line ends at once, one in the kernel is
+// asked to stop.
+func (b *uringBackend) cancel(o *op) {
+	var done []*op
+	b.mu.Lock()
+	if b.table[o.slot] == o && o.gen == b.gens[o.slot] {
+		b.cancelOp(o, nil)
+	} else if i := indexOf(b.line, o); i >= 0 {
+		b.line = append(b.line[:i], b.line[i+1:]...)
+		o.live = false
+		o.settle(o.ctx.Err())
+		done = append(done, o)
+	}
+	done = b.pump(done)
+	b.mu.Unlock()
+	publish(done)
+}
+
+// cancelFile stops every operation of a closing file.
+func (b *uringBackend) cancelFile(f *File) {
+	var done []*op
+	b.mu.Lock()
 	for _, o := range b.table {
-		if o != nil && o.f == c.f {
-			b.cancelOp(o, c.f.closedErr(opName(o.kind)))
+		if o != nil && o.f == f {
+			b.cancelOp(o, f.closedErr(opName(o.kind)))
 		}
 	}
 	kept := b.line[:0]
 	for _, o := range b.line {
-		if o.f == c.f {
-			o.settle(c.f.closedErr(opName(o.kind)))
-			b.batch = append(b.batch, o)
+		if o.f == f {
+			o.live = false
+			o.settle(f.closedErr(opName(o.kind)))
+			done = append(done, o)
 		} else {
 			kept = append(kept, o)
 		}
 	}
 	clear(b.line[len(kept):])
 	b.line = kept
-	b.hand()
+	done = b.pump(done)
+	b.mu.Unlock()
+	publish(done)
 }
 
+// cancelOp asks the kernel to stop an operation in the table, once; reason, if any, is what it will
+// report. Called with mu held.
 func (b *uringBackend) cancelOp(o *op, reason error) {
 	if reason != nil && o.stopErr == nil {
 		o.stopErr = reason
 	}
-	if o.canceled {
+	if o.canceled || b.ring == nil {
 		return
 	}
 	o.canceled = true
@@ -418,78 +359,69 @@ func (b *uringBackend) cancelOp(o *op, reason error) {
 	sqe.UserData = udCancel
 }
 
-// stopAll asks every operation in flight to stop, for close, and ends those in line.
-func (b *uringBackend) stopAll() {
-	b.stopped = true
+// close stops every operation (those in line at once, those in the kernel by cancellation), waits
+// for the last completion, and releases the ring and the eventfd, which ends the reaper. It waits in the
+// ring itself, holding mu (nothing else can start now), rather than for the reaper: a continuation that
+// the reaper runs may be the one closing the IO.
+func (b *uringBackend) close() {
+	var done []*op
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return
+	}
+	b.closing = true
 	for _, o := range b.table {
 		if o != nil {
 			b.cancelOp(o, ErrClosed)
 		}
 	}
 	for _, o := range b.line {
+		o.live = false
 		o.settle(ErrClosed)
-		b.batch = append(b.batch, o)
+		done = append(done, o)
 	}
 	clear(b.line)
-	b.line = b.line[:0]
-	b.hand()
+	b.line = nil
+	done = b.pump(done)
+	for b.inflight > 0 {
+		if _, err := b.ring.SubmitAndWait(1, -1); err != nil {
+			done = b.failAll(done, fmt.Errorf("aio: %w", err))
+			break
+		}
+		done = b.pump(done)
+	}
+	b.ring.Close()
+	b.ring = nil
+	b.mu.Unlock()
+	b.efd.Close() // ends the reaper's read
+	publish(done)
 }
 
-// failAll settles every operation in flight with err, for a ring that no longer works. Their buffers may
-// still be the kernel's: they are not reused, since nothing reads them after this.
-func (b *uringBackend) failAll(err error) {
+// failAll settles every operation in the table with err, for a ring that no longer takes submissions.
+// The kernel may still hold some of them; their buffers are dropped from the table all the same, since
+// nothing would ever complete them otherwise.
+func (b *uringBackend) failAll(done []*op, err error) []*op {
 	for _, o := range b.table {
 		if o != nil {
-			b.finish(o, err)
+			done = b.finish(o, err, done)
 		}
 	}
-	b.hand()
+	return done
 }
 
-// hand gives the operations settled so far to the publisher.
-func (b *uringBackend) hand() {
-	if len(b.batch) == 0 {
-		return
-	}
-	b.pubMu.Lock()
-	b.pubList = append(b.pubList, b.batch...)
-	b.pubMu.Unlock()
-	clear(b.batch)
-	b.batch = b.batch[:0]
-	b.signalPublisher()
-}
-
-func (b *uringBackend) signalPublisher() {
-	select {
-	case b.pubSig <- struct{}{}:
-	default:
+// publish completes the futures of settled operations, in order.
+func publish(done []*op) {
+	for _, o := range done {
+		o.publish()
 	}
 }
 
-// publisher completes the futures of settled operations, in the order the loop settled them.
-func (b *uringBackend) publisher() {
-	defer close(b.pubDone)
-	var list []*op
-	for range b.pubSig {
-		runtime.LockOSThread()
-		b.pubTid.Store(int32(unix.Gettid()))
-		for {
-			b.pubMu.Lock()
-			list, b.pubList = b.pubList, list[:0]
-			end := b.pubEnd && len(list) == 0
-			b.pubMu.Unlock()
-			if len(list) == 0 {
-				b.pubTid.Store(0)
-				runtime.UnlockOSThread()
-				if end {
-					return
-				}
-				break
-			}
-			for i, o := range list {
-				o.publish()
-				list[i] = nil
-			}
+func indexOf(ops []*op, o *op) int {
+	for i, x := range ops {
+		if x == o {
+			return i
 		}
 	}
+	return -1
 }

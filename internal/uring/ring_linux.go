@@ -90,6 +90,7 @@ type config struct {
 	cqEntries    uint32
 	singleIssuer bool
 	noSQArray    bool
+	plainTaskrun bool
 }
 
 // WithCQSize asks for a completion queue of n entries (IORING_SETUP_CQSIZE) instead of the kernel's
@@ -100,6 +101,15 @@ func WithCQSize(n uint32) Option { return func(c *config) { c.cqEntries = n } }
 // WithoutSingleIssuer does not ask for SINGLE_ISSUER and DEFER_TASKRUN, so the ring may be used from
 // any thread (one at a time): only COOP_TASKRUN is tried. It is for tools and probes, not for loops.
 func WithoutSingleIssuer() Option { return func(c *config) { c.singleIssuer = false } }
+
+// WithPlainTaskrun asks for none of the task-running modes (no DEFER_TASKRUN, no COOP_TASKRUN), and
+// so no SINGLE_ISSUER: a completion that finishes in task work interrupts the thread that submitted
+// it to post its CQE, whatever that thread is doing. For a ring that threads use one at a time and that
+// none waits in, such as package aio's, where a COOP_TASKRUN completion could wait until its
+// submitting thread, asleep in the Go scheduler, next entered the kernel.
+func WithPlainTaskrun() Option {
+	return func(c *config) { c.singleIssuer, c.plainTaskrun = false, true }
+}
 
 // WithSQArray keeps the SQ index array (does not ask for NO_SQARRAY), as on kernels before 6.6. It
 // exists so that tests cover both layouts.
@@ -161,7 +171,10 @@ func setup(entries uint32, cfg *config) (int, params, error) {
 		base |= SetupCQSize
 	}
 	modes := setupModes[:]
-	if !cfg.singleIssuer {
+	switch {
+	case cfg.plainTaskrun:
+		modes = []SetupFlags{SetupSubmitAll, 0}
+	case !cfg.singleIssuer:
 		modes = modes[singleIssuerModes:]
 	}
 	var lastErr error

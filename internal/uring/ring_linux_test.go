@@ -356,3 +356,31 @@ func TestSingleIssuerBindsRingToItsThread(t *testing.T) {
 func TestSubmitAndWaitResumesAfterEINTR(t *testing.T) {
 	waitThroughSignals(t, 0)
 }
+
+// WithPlainTaskrun sets up a ring with none of the task-running modes, which any thread may use.
+func TestWithPlainTaskrun(t *testing.T) {
+	r, err := New(8, WithPlainTaskrun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if f := r.SetupFlags(); f&(SetupDeferTaskrun|SetupCoopTaskrun|SetupSingleIssuer|SetupTaskrunFlag) != 0 {
+		t.Fatalf("setup flags %v: want no task-running mode", f)
+	}
+	// Another thread may submit: a NOP from a fresh goroutine, not locked anywhere.
+	done := make(chan error, 1)
+	go func() {
+		sqe := r.GetSQE()
+		sqe.PrepNop()
+		sqe.UserData = 7
+		_, err := r.SubmitAndWait(1, time.Second)
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var cqes [1]CQE
+	if n := r.Reap(cqes[:]); n != 1 || cqes[0].UserData != 7 || cqes[0].Res != 0 {
+		t.Fatalf("reaped %d: %+v", n, cqes[0])
+	}
+}
