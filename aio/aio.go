@@ -228,12 +228,7 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) future.Future[in
 	if off < 0 || f.stream {
 		invalid = f.positionErr("read", off)
 	}
-	pr, o := start[int](f, ctx, opRead, p, off, invalid)
-	if o != nil {
-		o.promise = pr
-		f.io.be.submit(o)
-	}
-	return pr.Future()
+	return f.transfer(ctx, opRead, p, off, invalid)
 }
 
 // WriteAt writes p to the file at offset off. The future completes with the count written and, when
@@ -247,7 +242,12 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[i
 	case off < 0 || f.stream:
 		invalid = f.positionErr("write", off)
 	}
-	pr, o := start[int](f, ctx, opWrite, p, off, invalid)
+	return f.transfer(ctx, opWrite, p, off, invalid)
+}
+
+// transfer starts a ReadAt or WriteAt.
+func (f *File) transfer(ctx context.Context, kind uint8, p []byte, off int64, invalid error) future.Future[int] {
+	pr, o := start[int](f, ctx, kind, p, off, invalid)
 	if o != nil {
 		o.promise = pr
 		f.io.be.submit(o)

@@ -44,38 +44,24 @@ func (f *File) init() error {
 
 // preadFull reads len(p) bytes at off with pread(2) until done, the end of the file or an error, and
 // counts every byte read, also those before an error (os.File.ReadAt drops the count of a last read
-// that fails). The RawConn keeps the descriptor open meanwhile.
-func (f *File) preadFull(p []byte, off int64) (n int, err error) {
-	cerr := f.rc.Control(func(fd uintptr) {
-		for n < len(p) {
-			m, e := unix.Pread(int(fd), p[n:], off+int64(n))
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case e == unix.EINTR:
-				continue
-			case e != nil:
-				err = &os.PathError{Op: "read", Path: f.name, Err: e}
-				return
-			case m == 0:
-				err = io.EOF
-				return
-			}
-		}
-	})
-	if cerr != nil && err == nil {
-		err = cerr
-	}
-	return n, err
+// that fails).
+func (f *File) preadFull(p []byte, off int64) (int, error) {
+	return f.positionedFull("read", unix.Pread, io.EOF, p, off)
 }
 
 // pwriteFull writes p at off with pwrite(2) until done or an error, and counts every byte written, also
 // those before an error (os.File.WriteAt drops the count of a last write that fails).
-func (f *File) pwriteFull(p []byte, off int64) (n int, err error) {
+func (f *File) pwriteFull(p []byte, off int64) (int, error) {
+	return f.positionedFull("write", unix.Pwrite, &os.PathError{Op: "write", Path: f.name, Err: io.ErrShortWrite}, p, off)
+}
+
+// positionedFull calls sys (pread or pwrite) until p is done, and ends with zero, the error of a call
+// that moved nothing, or the call's own error as an *os.PathError. The RawConn keeps the descriptor open
+// meanwhile.
+func (f *File) positionedFull(op string, sys func(int, []byte, int64) (int, error), zero error, p []byte, off int64) (n int, err error) {
 	cerr := f.rc.Control(func(fd uintptr) {
 		for n < len(p) {
-			m, e := unix.Pwrite(int(fd), p[n:], off+int64(n))
+			m, e := sys(int(fd), p[n:], off+int64(n))
 			if m > 0 {
 				n += m
 			}
@@ -83,10 +69,10 @@ func (f *File) pwriteFull(p []byte, off int64) (n int, err error) {
 			case e == unix.EINTR:
 				continue
 			case e != nil:
-				err = &os.PathError{Op: "write", Path: f.name, Err: e}
+				err = &os.PathError{Op: op, Path: f.name, Err: e}
 				return
 			case m == 0:
-				err = &os.PathError{Op: "write", Path: f.name, Err: io.ErrShortWrite}
+				err = zero
 				return
 			}
 		}
