@@ -77,11 +77,12 @@ func WithWorkers(n int) Option {
 
 // backend is what an IO runs operations on. submit hands over an operation whose file has counted it in
 // flight; the backend completes it exactly once. cancelFile stops the operations in flight on f (its
-// Close). close stops everything in flight, waits for it and releases the backend.
+// Close). close stops everything in flight, waits for it to end, calls ended, releases the backend, and
+// completes the futures it settled itself.
 type backend interface {
 	submit(o *op)
 	cancelFile(f *File)
-	close()
+	close(ended func())
 }
 
 // IO runs asynchronous file operations on one backend. Its methods, and those of its files, may be
@@ -93,6 +94,7 @@ type IO struct {
 	mu     sync.Mutex
 	closed bool
 	files  map[*File]struct{}
+	ended  chan struct{} // closed by the first Close once every operation has ended
 }
 
 // New starts an IO. Close it when done: the io_uring backend holds a ring, an eventfd and a goroutine.
@@ -106,7 +108,7 @@ func New(opts ...Option) (*IO, error) {
 			return nil, err
 		}
 	}
-	a := &IO{files: make(map[*File]struct{})}
+	a := &IO{files: make(map[*File]struct{}), ended: make(chan struct{})}
 	switch cfg.backend {
 	case Pool:
 		a.kind, a.be = Pool, newPoolBackend(cfg.workers)
@@ -139,6 +141,7 @@ func (a *IO) Close() error {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
+		<-a.ended // a concurrent Close: the operations have ended when it returns too
 		return nil
 	}
 	a.closed = true
@@ -147,7 +150,7 @@ func (a *IO) Close() error {
 		files = append(files, f)
 	}
 	a.mu.Unlock()
-	a.be.close()
+	a.be.close(func() { close(a.ended) })
 	for _, f := range files {
 		f.Close()
 	}
@@ -295,6 +298,13 @@ func (f *File) Close() error {
 	return f.osf.Close()
 }
 
+// isClosed reports whether Close has begun.
+func (f *File) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
 func (f *File) closedErr(op string) error {
 	return &os.PathError{Op: op, Path: f.name, Err: os.ErrClosed}
 }
@@ -346,6 +356,7 @@ type op struct {
 	gen      uint32
 	stopErr  error // why the op is being cancelled; the completion reports it
 	canceled bool  // an ASYNC_CANCEL was submitted for it
+	retries  uint8 // resubmissions after its submitting thread exited
 	live     bool  // in the table or in line, not settled
 }
 

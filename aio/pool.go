@@ -109,8 +109,9 @@ func (b *poolBackend) cancelFile(f *File) {
 	}
 }
 
-// close fails the operations still in line, and waits for the running ones to settle.
-func (b *poolBackend) close() {
+// close fails the operations still in line, waits for the running ones to settle, calls ended, and
+// then completes the futures of those it stopped.
+func (b *poolBackend) close(ended func()) {
 	b.mu.Lock()
 	b.closed = true
 	stopped := append([]*op(nil), b.line[b.head:]...)
@@ -123,9 +124,13 @@ func (b *poolBackend) close() {
 	}
 	b.mu.Unlock()
 	for _, o := range stopped {
-		o.complete(ErrClosed)
+		o.settle(ErrClosed)
 	}
 	if settled != nil {
 		<-settled
+	}
+	ended()
+	for _, o := range stopped {
+		o.publish()
 	}
 }

@@ -117,6 +117,11 @@ func (b *uringBackend) submit(o *op) {
 	case b.closing:
 		o.settle(ErrClosed)
 		done = append(done, o)
+	case o.f.isClosed():
+		// Its file's Close came after the operation was counted and found nothing to stop yet:
+		// it must not wait in line, or that Close waits for a slot.
+		o.settle(o.f.closedErr(opName(o.kind)))
+		done = append(done, o)
 	case len(b.free) == 0:
 		o.live = true
 		b.line = append(b.line, o)
@@ -141,10 +146,7 @@ func (b *uringBackend) start(o *op, done []*op) []*op {
 		o.settle(err)
 		return append(done, o)
 	}
-	o.f.mu.Lock()
-	closed := o.f.closed
-	o.f.mu.Unlock()
-	if closed {
+	if o.f.isClosed() {
 		o.live = false
 		o.settle(o.f.closedErr(opName(o.kind)))
 		return append(done, o)
@@ -196,7 +198,11 @@ func (b *uringBackend) pump(done []*op) []*op {
 		r.SetEventFDEnabled(false)
 		for {
 			if _, err := r.Submit(); err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
-				return b.failAll(done, fmt.Errorf("aio: %w", err))
+				// Cannot happen with a ring that is open (EBADF, EFAULT, EINVAL would be bugs here).
+				// The operations stay where they are, their buffers with them: a future that never
+				// completes is a bug to find, a buffer released to the kernel's writes a worse one.
+				r.SetEventFDEnabled(true)
+				return done
 			}
 			n := 0
 			done, n = b.reap(done)
@@ -243,12 +249,22 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 	if c.Res < 0 {
 		errno := unix.Errno(-c.Res)
 		switch {
-		case errno == unix.ECANCELED, o.canceled && (errno == unix.EINTR || errno == unix.EAGAIN):
+		case o.canceled && (errno == unix.ECANCELED || errno == unix.EINTR || errno == unix.EAGAIN):
 			return b.finish(o, b.stopReason(o), done)
 		case errno == unix.EINTR, errno == unix.EAGAIN:
 			b.prep(o) // interrupted before it did anything: again
 			return done
+		case (errno == unix.ECANCELED || errno == unix.EFAULT) && o.retries < maxRetries:
+			// Nobody here stopped it: the thread that submitted it has exited (a goroutine locked
+			// to its thread that ended), and the kernel cancels such a thread's requests, or fails
+			// the task work they had left (EFAULT: no user memory to copy to any more). Nothing was
+			// transferred; submit it again from this thread.
+			o.retries++
+			b.prep(o)
+			return done
 		}
+		// Any other error, ECANCELED included when nobody here asked for it: the kernel cancels the
+		// requests of a thread that exits (a goroutine locked to its thread that ends after submitting).
 		return b.finish(o, o.pathErr(errno), done)
 	}
 	switch o.kind {
@@ -269,6 +285,9 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 	}
 	return b.finish(o, nil, done)
 }
+
+// maxRetries bounds the resubmissions of an operation whose submitting thread exited (completed).
+const maxRetries = 8
 
 // stopReason is the error of an operation stopped before its end: its file's or the IO's Close, or its
 // context.
@@ -363,13 +382,9 @@ func (b *uringBackend) cancelOp(o *op, reason error) {
 // for the last completion, and releases the ring and the eventfd, which ends the reaper. It waits in the
 // ring itself, holding mu (nothing else can start now), rather than for the reaper: a continuation that
 // the reaper runs may be the one closing the IO.
-func (b *uringBackend) close() {
+func (b *uringBackend) close(ended func()) {
 	var done []*op
 	b.mu.Lock()
-	if b.closing {
-		b.mu.Unlock()
-		return
-	}
 	b.closing = true
 	for _, o := range b.table {
 		if o != nil {
@@ -386,28 +401,22 @@ func (b *uringBackend) close() {
 	done = b.pump(done)
 	for b.inflight > 0 {
 		if _, err := b.ring.SubmitAndWait(1, -1); err != nil {
-			done = b.failAll(done, fmt.Errorf("aio: %w", err))
-			break
+			// As in pump, cannot happen; keep the ring (and the operations' buffers) rather than
+			// release memory the kernel may still write.
+			b.mu.Unlock()
+			ended()
+			b.efd.Close()
+			publish(done)
+			return
 		}
 		done = b.pump(done)
 	}
 	b.ring.Close()
 	b.ring = nil
 	b.mu.Unlock()
+	ended()
 	b.efd.Close() // ends the reaper's read
 	publish(done)
-}
-
-// failAll settles every operation in the table with err, for a ring that no longer takes submissions.
-// The kernel may still hold some of them; their buffers are dropped from the table all the same, since
-// nothing would ever complete them otherwise.
-func (b *uringBackend) failAll(done []*op, err error) []*op {
-	for _, o := range b.table {
-		if o != nil {
-			done = b.finish(o, err, done)
-		}
-	}
-	return done
 }
 
 // publish completes the futures of settled operations, in order.
