@@ -262,10 +262,10 @@ func TestCrossIOCloseFromContinuation(t *testing.T) {
 	})
 }
 
-// TestInlineContinuationMayAwaitAnotherOp: the io_uring backend publishes results from a goroutine
-// "where it may block"; an inline continuation that waits for another operation of the same IO (a
-// read of a regular file, which needs nothing but the backend) must see it complete. With one
-// publisher for the whole IO, the other operation's result waits behind the blocked continuation.
+// TestInlineContinuationMayAwaitAnotherOp: an inline continuation may start another operation of the
+// same IO; a read of a page-cached file completes inline there, so even awaiting it works. (Awaiting
+// an operation that has to wait is what the package's doc forbids Inline continuations: it would hold
+// the reaper, which completes it.)
 func TestInlineContinuationMayAwaitAnotherOp(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, a *aio.IO) {
 		content := pattern(7, 0, 8192)
