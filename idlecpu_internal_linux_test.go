@@ -2,6 +2,7 @@ package eddy
 
 import (
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,14 +46,18 @@ func TestUringIdleLoopStopsTrimming(t *testing.T) {
 	var window, posted int
 	var pending bool
 	onLoop(t, l, func() { window, posted, pending = w.window, w.posted, w.trim.Pending() })
+	// A trimming loop wakes once per period: 8 in the window. A stray wake-up or two (a signal from
+	// the runtime; a CI run saw 2 in 4 periods with other packages' tests beside it) is not one, and
+	// the collector, whose stop-the-world may interrupt the loop's wait, is held off meanwhile.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	before := threadRuns(t, tid)
-	time.Sleep(4 * urBufTrimPeriod)
+	time.Sleep(8 * urBufTrimPeriod)
 	woke := threadRuns(t, tid) - before
 	t.Logf("window %d grew to %d, now %d with %d posted; trim pending %v; %d wake-ups in %v idle",
-		w.minWindow, grown, window, posted, pending, woke, 4*urBufTrimPeriod)
-	if pending || woke > 1 {
+		w.minWindow, grown, window, posted, pending, woke, 8*urBufTrimPeriod)
+	if pending || woke > 3 {
 		t.Errorf("an idle loop still trims every %v (trim pending %v, %d wake-ups in %v): window %d, %d buffers posted",
-			urBufTrimPeriod, pending, woke, 4*urBufTrimPeriod, window, posted)
+			urBufTrimPeriod, pending, woke, 8*urBufTrimPeriod, window, posted)
 	}
 }
 
