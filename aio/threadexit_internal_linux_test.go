@@ -81,6 +81,9 @@ func pipeFile(t *testing.T, a *IO) (*File, *os.File) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
+	if !f.stream {
+		t.Fatal("a pipe's read end was not taken for a file without positions")
+	}
 	f.stream = false
 	return f, w
 }

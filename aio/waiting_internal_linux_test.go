@@ -21,19 +21,7 @@ import (
 // flight, and the write end.
 func waitingRead(t *testing.T, a *IO, ctx context.Context) (*File, *os.File, future.Future[int]) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	f, err := a.NewFile(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !f.stream {
-		t.Fatal("a pipe's read end was not taken for a file without positions")
-	}
-	f.stream = false
+	f, w := pipeFile(t, a)
 	fut := f.ReadAt(ctx, make([]byte, 16), 0)
 	time.Sleep(20 * time.Millisecond) // let it reach the kernel and wait there
 	if fut.Resolved() {
