@@ -25,6 +25,15 @@ func (b *poolBackend) submit(o *op) {
 		o.complete(ErrClosed)
 		return
 	}
+	if o.f.isClosed() {
+		// Its file's Close came after the operation was counted and found nothing to stop: in line,
+		// it would keep that Close waiting, for ever if the Close runs on the only free worker. (Under
+		// mu: the Close's cancelFile, which takes mu after marking the file closed, finds it in line
+		// otherwise.)
+		b.mu.Unlock()
+		o.complete(o.f.closedErr(opName(o.kind)))
+		return
+	}
 	b.line = append(b.line, o)
 	start := b.running < b.workers
 	if start {

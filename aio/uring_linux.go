@@ -95,7 +95,8 @@ func newUringBackend(depth int) (*uringBackend, error) {
 }
 
 // reaper reaps the completions that came while no submitter was reaping, each time the eventfd says
-// there are some, until close closes the eventfd.
+// there are some, until close closes the eventfd. It never runs continuations itself: each batch's
+// futures are completed on a goroutine of their own.
 func (b *uringBackend) reaper() {
 	var buf [8]byte
 	for {
@@ -105,7 +106,11 @@ func (b *uringBackend) reaper() {
 		b.mu.Lock()
 		done := b.pump(nil)
 		b.mu.Unlock()
-		publish(done)
+		if len(done) > 0 {
+			// Not here: a continuation may block (File.Close waits for the file's other operations),
+			// and while it did, nobody would reap the completions it waits for.
+			go publish(done)
+		}
 	}
 }
 
