@@ -29,7 +29,9 @@ func TestSetIdleTimeoutChanges(t *testing.T) {
 		{name: "off in OnOpen", engine: 150 * time.Millisecond, onOpen: 0},
 		{name: "on later", onOpen: -1, later: []step{{100 * time.Millisecond, 150 * time.Millisecond}}, wantClose: true, min: 200 * time.Millisecond, max: 2 * time.Second},
 		{name: "extend later", engine: 300 * time.Millisecond, onOpen: -1, later: []step{{100 * time.Millisecond, 10 * time.Second}}},
-		{name: "off then on", onOpen: 100 * time.Millisecond, later: []step{{20 * time.Millisecond, 0}, {300 * time.Millisecond, 150 * time.Millisecond}}, wantClose: true, min: 400 * time.Millisecond, max: 2 * time.Second},
+		// OnOpen's 500 ms leaves the test goroutine time to turn it off even on a loaded CI machine
+		// (at 100 ms, a run with -race beside other packages' tests saw the connection close first).
+		{name: "off then on", onOpen: 500 * time.Millisecond, later: []step{{20 * time.Millisecond, 0}, {700 * time.Millisecond, 150 * time.Millisecond}}, wantClose: true, min: 800 * time.Millisecond, max: 3 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
