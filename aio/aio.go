@@ -378,36 +378,30 @@ func start[T any](f *File, ctx context.Context, kind uint8, p []byte, off int64,
 		ctx = context.Background()
 	}
 	if err := ctx.Err(); err != nil {
-		pr := future.NewPromise[T]()
-		pr.Reject(err)
-		return pr, nil
+		return settled[T](err), nil
 	}
 	f.io.mu.Lock()
 	closed := f.io.closed
 	f.io.mu.Unlock()
-	if closed || !f.hold() {
-		pr := future.NewPromise[T]()
-		if closed {
-			pr.Reject(ErrClosed)
-		} else {
-			pr.Reject(f.closedErr(opName(kind)))
-		}
-		return pr, nil
+	if closed {
+		return settled[T](ErrClosed), nil
 	}
-	if invalid != nil {
-		f.release()
-		pr := future.NewPromise[T]()
-		pr.Reject(invalid)
-		return pr, nil
+	if !f.hold() {
+		return settled[T](f.closedErr(opName(kind))), nil
 	}
-	if kind != opSync && len(p) == 0 {
+	if invalid != nil || kind != opSync && len(p) == 0 {
 		f.release()
-		pr := future.NewPromise[T]()
-		pr.Reject(nil)
-		return pr, nil
+		return settled[T](invalid), nil // nil: an empty buffer, done at once
 	}
 	pr, opCtx := future.NewPromiseContext[T](ctx)
 	return pr, &op{kind: kind, f: f, p: p, off: off, ctx: opCtx}
+}
+
+// settled returns a promise already completed with the zero value and err.
+func settled[T any](err error) future.Promise[T] {
+	pr := future.NewPromise[T]()
+	pr.Reject(err)
+	return pr
 }
 
 // complete settles the operation and publishes its result at once.

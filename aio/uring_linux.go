@@ -122,16 +122,16 @@ func (b *uringBackend) submit(o *op) {
 	case b.closing:
 		o.settle(ErrClosed)
 		done = append(done, o)
+	case len(b.free) > 0:
+		done = b.start(o, done) // which checks the file and the context
 	case o.f.isClosed():
 		// Its file's Close came after the operation was counted and found nothing to stop yet:
 		// it must not wait in line, or that Close waits for a slot.
 		o.settle(o.f.closedErr(opName(o.kind)))
 		done = append(done, o)
-	case len(b.free) == 0:
+	default:
 		o.live = true
 		b.line = append(b.line, o)
-	default:
-		done = b.start(o, done)
 	}
 	done = b.pump(done)
 	if o.live && o.ctx.Done() != nil {
@@ -268,8 +268,7 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 			b.prep(o)
 			return done
 		}
-		// Any other error, ECANCELED included when nobody here asked for it: the kernel cancels the
-		// requests of a thread that exits (a goroutine locked to its thread that ends after submitting).
+		// Any other error, or a thread-exit failure that came back maxRetries times.
 		return b.finish(o, o.pathErr(errno), done)
 	}
 	switch o.kind {
@@ -385,8 +384,7 @@ func (b *uringBackend) cancelOp(o *op, reason error) {
 
 // close stops every operation (those in line at once, those in the kernel by cancellation), waits
 // for the last completion, and releases the ring and the eventfd, which ends the reaper. It waits in the
-// ring itself, holding mu (nothing else can start now), rather than for the reaper: a continuation that
-// the reaper runs may be the one closing the IO.
+// ring itself, holding mu (nothing else can start now), so that it depends on no other goroutine.
 func (b *uringBackend) close(ended func()) {
 	var done []*op
 	b.mu.Lock()
