@@ -1,0 +1,452 @@
+package http1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/future"
+)
+
+// Defaults of a Transport's fields.
+const (
+	// DefaultMaxIdleConnsPerHost is the most idle keep-alive connections a Transport keeps per host
+	// when MaxIdleConnsPerHost is zero. It is higher than net/http's 2 because an idle connection
+	// costs a Transport no goroutine and no buffer.
+	DefaultMaxIdleConnsPerHost = 64
+	// DefaultIdleConnTimeout is how long an idle keep-alive connection is kept when IdleConnTimeout
+	// is zero, as in net/http's DefaultTransport.
+	DefaultIdleConnTimeout = 90 * time.Second
+	// DefaultMaxResponseHeaderBytes bounds a response head when MaxResponseHeaderBytes is zero.
+	DefaultMaxResponseHeaderBytes = 1 << 20
+)
+
+// ErrTransportClosed is the error of requests made on a Transport after Close, and of those that
+// Close interrupted.
+var ErrTransportClosed = errors.New("http1: Transport closed")
+
+// Transport is an HTTP/1.1 client on eddy's event loops: an http.RoundTripper, so it serves as the
+// Transport of an http.Client, and an asynchronous one, whose RoundTripAsync returns a future.
+//
+// Connections are kept alive and reused per host, as with net/http's Transport, but they live on the
+// event loops of an eddy engine (dial-only, made on first use): a connection costs no goroutine, an
+// idle one no buffer either, and reading a response takes no goroutine until something reads its
+// body. A request body is written by a goroutine of its own while it lasts (bodies of up to 16 KiB
+// that can be replayed, as http.NewRequest makes them from in-memory readers, are sent with the
+// head). A response body is passed to its reader through a 64 KiB pipe: past that, the connection
+// stops reading and TCP flow control holds the server back; once the body has arrived in full, the
+// connection goes back to the pool even if the body has not been read yet.
+//
+// Only "http" URLs are supported: no TLS, no proxies, no HTTP/2, no transparent gzip (net/http adds
+// Accept-Encoding: gzip and decompresses; here the body is what the server sent). A request whose
+// connection failed before any byte of the response arrived is retried once on a new connection when
+// it is idempotent (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key header) and has no body; one
+// that never reached a connection is always retried.
+//
+// The zero value is ready to use. Set the fields before the first request and do not change them
+// afterwards. Call Close when done with it, which stops its engine.
+type Transport struct {
+	// MaxIdleConnsPerHost bounds the idle keep-alive connections kept per host:port
+	// (DefaultMaxIdleConnsPerHost when zero; negative keeps none).
+	MaxIdleConnsPerHost int
+	// MaxConnsPerHost bounds the connections per host:port, dialling, active and idle; requests
+	// beyond it wait, in order, for one to become free. Zero means no bound.
+	MaxConnsPerHost int
+	// IdleConnTimeout closes a keep-alive connection that stayed idle that long
+	// (DefaultIdleConnTimeout when zero; negative means never).
+	IdleConnTimeout time.Duration
+	// ResponseHeaderTimeout, if positive, bounds the wait for a response head once the request
+	// head has been written; the request then fails and its connection is closed.
+	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes bounds a response head (DefaultMaxResponseHeaderBytes when zero).
+	MaxResponseHeaderBytes int
+	// DisableKeepAlives, if true, uses each connection for one request only and sends
+	// "Connection: close".
+	DisableKeepAlives bool
+
+	// Engine chooses the eddy engine (default eddy.EngineAuto).
+	Engine eddy.EngineKind
+	// Loops is the number of event loops (default GOMAXPROCS).
+	Loops int
+	// EngineOptions are passed to eddy.New after those the fields above imply.
+	EngineOptions []eddy.Option
+	// Logger receives the engine's events.
+	Logger *slog.Logger
+
+	initOnce sync.Once
+	initErr  error
+	engine   *eddy.Engine
+	maxIdle  int
+	idleTime time.Duration
+	maxHead  int
+
+	mu     sync.Mutex
+	hosts  map[string]*hostConns
+	closed bool
+}
+
+// hostConns is a Transport's connections to one host:port. Guarded by Transport.mu.
+type hostConns struct {
+	key     string // host:port
+	addr    string // tcp://host:port, for Engine.Dial
+	idle    []*clientConn
+	conns   int         // open or being dialled
+	waiting []*exchange // requests waiting for a connection under MaxConnsPerHost, oldest first
+}
+
+// init makes and starts the engine on first use.
+func (t *Transport) init() error {
+	t.initOnce.Do(func() {
+		t.maxIdle = t.MaxIdleConnsPerHost
+		if t.maxIdle == 0 {
+			t.maxIdle = DefaultMaxIdleConnsPerHost
+		}
+		t.idleTime = t.IdleConnTimeout
+		if t.idleTime == 0 {
+			t.idleTime = DefaultIdleConnTimeout
+		}
+		t.maxHead = t.MaxResponseHeaderBytes
+		if t.maxHead <= 0 {
+			t.maxHead = DefaultMaxResponseHeaderBytes
+		}
+		t.maxHead = min(t.maxHead, maxHeaderBytesCap)
+		opts := make([]eddy.Option, 0, 3+len(t.EngineOptions))
+		if t.Engine != "" {
+			opts = append(opts, eddy.WithEngine(t.Engine))
+		}
+		if t.Loops > 0 {
+			opts = append(opts, eddy.WithLoops(t.Loops))
+		}
+		if t.Logger != nil {
+			opts = append(opts, eddy.WithLogger(t.Logger))
+		}
+		opts = append(opts, t.EngineOptions...)
+		e, err := eddy.New(clientHandler{t}, nil, opts...)
+		if err == nil {
+			err = e.Start()
+		}
+		if err != nil {
+			t.initErr = fmt.Errorf("http1: Transport: %w", err)
+			return
+		}
+		t.mu.Lock()
+		t.engine = e
+		if t.closed { // Close ran first: it found no engine to stop
+			t.mu.Unlock()
+			_ = e.Stop(context.Background())
+			return
+		}
+		t.mu.Unlock()
+	})
+	return t.initErr
+}
+
+// EngineKind reports the engine the Transport runs on, once it has made its first request ("" before).
+func (t *Transport) EngineKind() eddy.EngineKind {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.engine == nil {
+		return ""
+	}
+	return t.engine.Kind()
+}
+
+// RoundTrip sends req and returns its response once the response head has arrived, as
+// http.RoundTripper requires: the response body streams in as it is read. It is RoundTripAsync
+// awaited. The request's context bounds the whole exchange, body included.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.RoundTripAsync(req).Await(context.Background())
+}
+
+// RoundTripAsync sends req and returns at once a future of its response, which completes when the
+// response head has arrived (or the request failed). Cancelling the future, or the request's
+// context, stops the request; the context also bounds the reading of the body. A continuation added
+// with future.Inline runs on an event loop and must not block (reading the body blocks).
+//
+// The request follows http.RoundTripper's rules: it is not modified, its Body is closed (also on
+// errors), and the response's Body must be closed by the caller.
+func (t *Transport) RoundTripAsync(req *http.Request) future.Future[*http.Response] {
+	if err := t.init(); err != nil {
+		closeBody(req)
+		return future.Failed[*http.Response](err)
+	}
+	x, err := t.newExchange(req)
+	if err != nil {
+		closeBody(req)
+		return future.Failed[*http.Response](err)
+	}
+	var pctx context.Context
+	x.pr, pctx = future.NewPromiseContext[*http.Response](req.Context())
+	x.dialCtx = pctx
+	context.AfterFunc(pctx, func() {
+		if !x.pr.Future().Resolved() {
+			x.cancel(cancelCause(req.Context()))
+		}
+	})
+	t.schedule(x)
+	return x.pr.Future()
+}
+
+// cancelCause is the error of a request stopped by ctx, or by Future.Cancel when ctx is not done.
+func cancelCause(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return context.Canceled
+}
+
+func closeBody(req *http.Request) {
+	if req != nil && req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// CloseIdleConnections closes the connections that are idle in the pool; those in use are left alone.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	var idle []*clientConn
+	for _, hc := range t.hosts {
+		idle = append(idle, hc.idle...)
+		clear(hc.idle)
+		hc.idle = hc.idle[:0]
+	}
+	t.mu.Unlock()
+	for _, cc := range idle {
+		cc.c.Close()
+	}
+}
+
+// Close closes every connection, fails the requests in flight and those still waiting with
+// ErrTransportClosed, and stops the engine; it returns once the engine has stopped. Later requests
+// fail with ErrTransportClosed. It must not be called from a continuation running on the loops.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	e := t.engine
+	var waiting []*exchange
+	for _, hc := range t.hosts {
+		waiting = append(waiting, hc.waiting...)
+		hc.waiting = nil
+	}
+	t.mu.Unlock()
+	for _, x := range waiting {
+		x.reject(ErrTransportClosed)
+	}
+	if e == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.Stop(ctx); err != nil && !errors.Is(err, eddy.ErrEngineStopped) {
+		return fmt.Errorf("http1: Transport.Close: %w", err)
+	}
+	return nil
+}
+
+// host returns the connections to key, made on first use. Called with t.mu held.
+func (t *Transport) host(key string) *hostConns {
+	hc := t.hosts[key]
+	if hc == nil {
+		if t.hosts == nil {
+			t.hosts = make(map[string]*hostConns)
+		}
+		hc = &hostConns{key: key, addr: "tcp://" + key}
+		t.hosts[key] = hc
+	}
+	return hc
+}
+
+// schedule finds x a connection: an idle one, a new one, or, at MaxConnsPerHost, a place in line.
+func (t *Transport) schedule(x *exchange) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		x.reject(ErrTransportClosed)
+		return
+	}
+	hc := t.host(x.key)
+	if n := len(hc.idle); n > 0 {
+		cc := hc.idle[n-1]
+		hc.idle[n-1] = nil
+		hc.idle = hc.idle[:n-1]
+		cc.next = x
+		t.mu.Unlock()
+		cc.post()
+		return
+	}
+	if t.MaxConnsPerHost > 0 && hc.conns >= t.MaxConnsPerHost {
+		hc.waiting = append(hc.waiting, x)
+		t.mu.Unlock()
+		return
+	}
+	hc.conns++
+	t.mu.Unlock()
+	t.dial(hc, x)
+}
+
+// dial opens a connection to hc for x. hc.conns already counts it.
+func (t *Transport) dial(hc *hostConns, x *exchange) {
+	f := t.engine.Dial(x.dialCtx, hc.addr)
+	future.Map(f, future.Inline, func(c eddy.Conn) (struct{}, error) {
+		cc := c.Context().(*clientConn)
+		t.mu.Lock()
+		cc.hc = hc
+		if !cc.closed {
+			cc.next = x
+			t.mu.Unlock()
+			cc.post()
+			return struct{}{}, nil
+		}
+		t.mu.Unlock()
+		// OnClose ran before hc was known: account for the connection here.
+		t.connGone(hc)
+		x.reject(fmt.Errorf("http1: %s %s: connection closed as it opened", x.req.Method, hc.key))
+		return struct{}{}, nil
+	})
+	future.Catch(f, future.Inline, func(err error) (eddy.Conn, error) {
+		t.connGone(hc)
+		if errors.Is(err, eddy.ErrEngineStopped) {
+			err = ErrTransportClosed
+		}
+		x.reject(err)
+		return nil, err
+	})
+}
+
+// connGone accounts for a connection of hc that closed (or was never made) and lets the oldest
+// waiting request have its place.
+func (t *Transport) connGone(hc *hostConns) {
+	t.mu.Lock()
+	hc.conns--
+	for len(hc.waiting) > 0 && !t.closed {
+		x := hc.waiting[0]
+		hc.waiting[0] = nil
+		hc.waiting = hc.waiting[1:]
+		if x.pr.Future().Resolved() {
+			continue // cancelled while waiting
+		}
+		hc.conns++
+		t.mu.Unlock()
+		t.dial(hc, x)
+		return
+	}
+	t.mu.Unlock()
+}
+
+// putIdle offers cc, whose exchange just ended with the connection reusable, to the oldest waiting
+// request or to the pool, or closes it. Called on cc's loop.
+func (t *Transport) putIdle(cc *clientConn) {
+	t.mu.Lock()
+	hc := cc.hc
+	if cc.closed || t.closed {
+		t.mu.Unlock()
+		cc.c.Close()
+		return
+	}
+	for len(hc.waiting) > 0 {
+		x := hc.waiting[0]
+		hc.waiting[0] = nil
+		hc.waiting = hc.waiting[1:]
+		if x.pr.Future().Resolved() {
+			continue
+		}
+		cc.next = x
+		t.mu.Unlock()
+		cc.begin()
+		return
+	}
+	if len(hc.idle) >= t.maxIdle {
+		t.mu.Unlock()
+		cc.c.Close()
+		return
+	}
+	hc.idle = append(hc.idle, cc)
+	t.mu.Unlock()
+	if t.idleTime > 0 {
+		cc.c.SetIdleTimeout(t.idleTime)
+	}
+}
+
+// dropIdle takes cc out of its host's idle list, if it is there. Called with t.mu held.
+func (t *Transport) dropIdle(cc *clientConn) {
+	hc := cc.hc
+	if hc == nil {
+		return
+	}
+	for i, o := range hc.idle {
+		if o == cc {
+			copy(hc.idle[i:], hc.idle[i+1:])
+			hc.idle[len(hc.idle)-1] = nil
+			hc.idle = hc.idle[:len(hc.idle)-1]
+			return
+		}
+	}
+}
+
+// clientHandler is the engine's Handler: every connection is a clientConn.
+type clientHandler struct{ t *Transport }
+
+func (h clientHandler) OnOpen(c eddy.Conn) {
+	cc := &clientConn{t: h.t, c: c}
+	cc.p.maxHead = h.t.maxHead
+	cc.beginFn = func(eddy.Conn) { cc.begin() }
+	c.SetContext(cc)
+}
+
+func (h clientHandler) OnData(c eddy.Conn) {
+	if cc, ok := c.Context().(*clientConn); ok {
+		cc.drain()
+	}
+}
+
+func (h clientHandler) OnClose(c eddy.Conn, err error) {
+	if cc, ok := c.Context().(*clientConn); ok {
+		cc.closedWith(err)
+	}
+}
+
+// OnPeerClosed keeps the connection while bytes of a response body wait in its input for room in
+// the body's pipe: drain delivers them and then ends the body.
+func (h clientHandler) OnPeerClosed(c eddy.Conn) bool {
+	cc, ok := c.Context().(*clientConn)
+	if !ok || cc.x == nil || cc.x.phase != xBody || c.Buffered() == 0 {
+		return false
+	}
+	cc.peerClosed = true
+	return true
+}
+
+var _ eddy.HalfCloseHandler = clientHandler{}
+
+// splitHostPort returns the host:port to dial for u's host, with port 80 when it has none.
+func dialKey(host string) (string, error) {
+	h, port, err := net.SplitHostPort(host)
+	if err != nil {
+		// No port (or a malformed host, which the dial will report).
+		h, port = host, "80"
+		if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+			h = h[1 : len(h)-1]
+		}
+	}
+	if port == "" {
+		port = "80"
+	}
+	if h == "" {
+		return "", errors.New("http1: no host in request URL")
+	}
+	return net.JoinHostPort(h, port), nil
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+var _ io.ReadCloser = (*respBody)(nil)

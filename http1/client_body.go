@@ -1,0 +1,190 @@
+package http1
+
+import (
+	"io"
+	"net/http"
+	"net/textproto"
+	"sync"
+)
+
+// respBody is a response body on its way from the loop, which decodes it, to the goroutine that reads
+// it. The loop pushes no more than the pipe has room for; the rest waits in the connection's input,
+// with reading paused, until a read makes room and asks the loop to push again. Once the loop has
+// pushed the last byte, the connection serves other requests and the pipe holds what is left: a body
+// up to the pipe's size never holds a connection.
+type respBody struct {
+	x *exchange // constant; only the loop uses its fields
+
+	mu       sync.Mutex
+	buf      []byte // unread bytes are buf[r:]
+	r        int
+	err      error // io.EOF once the body is complete, or why it failed
+	closed   bool
+	needPump bool            // the loop stopped pushing for want of room
+	trailer  []string        // trailer fields (key, value, ...) for the read that returns io.EOF
+	resp     *http.Response  // whose Trailer that read fills
+	ready    chan struct{}   // signalled when bytes or an error arrive, and on Close
+	onClose  func(*respBody) // tells the loop that the reader gave up
+	pump     func(*respBody) // asks the loop to push again
+}
+
+// clientPipeSize is how many body bytes a response may hold ahead of its reader.
+const clientPipeSize = 64 << 10
+
+// room returns how many more bytes push may take, or -1 if the reader closed the body. Called by the
+// loop; a 0 asks the next read that makes room to pump.
+func (b *respBody) room() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.err != nil {
+		return -1
+	}
+	n := clientPipeSize - (len(b.buf) - b.r)
+	if n <= 0 {
+		b.needPump = true
+		return 0
+	}
+	return n
+}
+
+// push appends p, which room allowed, and wakes the reader. Called by the loop.
+func (b *respBody) push(p []byte) {
+	b.mu.Lock()
+	if b.closed || b.err != nil {
+		b.mu.Unlock()
+		return
+	}
+	if b.buf == nil {
+		b.buf = make([]byte, 0, min(clientPipeSize, max(len(p), 4<<10)))
+	}
+	if len(b.buf)+len(p) > cap(b.buf) {
+		if n := len(b.buf) - b.r; n+len(p) <= cap(b.buf) {
+			copy(b.buf, b.buf[b.r:])
+			b.buf, b.r = b.buf[:n], 0
+		} else {
+			nb := make([]byte, n, max(n+len(p), min(2*cap(b.buf), clientPipeSize)))
+			copy(nb, b.buf[b.r:])
+			b.buf, b.r = nb, 0
+		}
+	}
+	b.buf = append(b.buf, p...)
+	b.mu.Unlock()
+	b.signal()
+}
+
+// finish marks the end of the body, with its trailer fields (copied here). Called by the loop.
+func (b *respBody) finish(trailers []Field) {
+	var kv []string
+	if len(trailers) > 0 {
+		kv = make([]string, 0, 2*len(trailers))
+		for _, f := range trailers {
+			kv = append(kv, textproto.CanonicalMIMEHeaderKey(string(f.Name)), string(f.Value))
+		}
+	}
+	b.mu.Lock()
+	if b.err == nil {
+		b.err = io.EOF
+		b.trailer = kv
+	}
+	b.mu.Unlock()
+	b.signal()
+}
+
+// fail ends the body with err, which later reads return once the bytes before it are read. Called
+// by the loop, or by the cancellation of the request.
+func (b *respBody) fail(err error) {
+	b.mu.Lock()
+	if b.err == nil {
+		b.err = err
+	}
+	b.mu.Unlock()
+	b.signal()
+}
+
+func (b *respBody) signal() {
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Read reads the body as it arrives. The read that returns the last bytes of the body returns
+// io.EOF with them when the end has arrived, as net/http's body does.
+func (b *respBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	for {
+		if b.closed {
+			b.mu.Unlock()
+			b.signal() // a Close wakes one blocked read: this one passes it on to any other
+			return 0, http.ErrBodyReadAfterClose
+		}
+		if b.r < len(b.buf) {
+			if len(p) == 0 {
+				b.mu.Unlock()
+				return 0, nil
+			}
+			n := copy(p, b.buf[b.r:])
+			b.r += n
+			var err error
+			if b.r == len(b.buf) {
+				b.buf, b.r = b.buf[:0], 0
+				if b.err != nil {
+					err = b.endLocked()
+				}
+			}
+			pump := b.needPump && len(b.buf)-b.r <= clientPipeSize/2
+			if pump {
+				b.needPump = false
+			}
+			b.mu.Unlock()
+			if pump {
+				b.pump(b)
+			}
+			return n, err
+		}
+		if b.err != nil {
+			err := b.endLocked()
+			b.mu.Unlock()
+			return 0, err
+		}
+		b.mu.Unlock()
+		<-b.ready
+		b.mu.Lock()
+	}
+}
+
+// endLocked returns the error that ends the reads, once every byte is read, and for io.EOF puts
+// the trailer fields in Response.Trailer, on the reader's goroutine as net/http does.
+func (b *respBody) endLocked() error {
+	if b.err == io.EOF && b.trailer != nil {
+		kv := b.trailer
+		b.trailer = nil
+		if b.resp.Trailer == nil {
+			b.resp.Trailer = make(http.Header, len(kv)/2)
+		}
+		for i := 0; i < len(kv); i += 2 {
+			b.resp.Trailer[kv[i]] = append(b.resp.Trailer[kv[i]], kv[i+1])
+		}
+	}
+	return b.err
+}
+
+// Close stops reading: later reads fail, a read blocked in another goroutine returns, and if the body
+// has not arrived in full the connection is closed, since the rest of it would have to be read
+// before another response. Closing a body that arrived in full only drops what was not read.
+func (b *respBody) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	complete := b.err == io.EOF
+	b.buf, b.r, b.needPump = nil, 0, false
+	b.mu.Unlock()
+	b.signal()
+	if !complete {
+		b.onClose(b)
+	}
+	return nil
+}

@@ -1,0 +1,450 @@
+package http1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/future"
+)
+
+// clientConn is one connection of a Transport. Its fields other than next, hc and closed (guarded by
+// Transport.mu) belong to its loop.
+type clientConn struct {
+	t       *Transport
+	c       eddy.Conn
+	beginFn func(eddy.Conn)
+
+	// Guarded by t.mu.
+	hc     *hostConns
+	next   *exchange // handed to the connection, for begin to start
+	closed bool      // OnClose ran
+
+	// The loop's.
+	x          *exchange // the exchange in progress, nil while idle
+	p          respParser
+	chunk      ChunkedDecoder
+	reused     bool // an exchange ended on it and left it reusable
+	paused     bool // reading paused for want of room in the body's pipe
+	peerClosed bool // the server's FIN arrived while body bytes waited in the input
+}
+
+// exchangePhase is where an exchange is.
+type exchangePhase uint8
+
+const (
+	xWait exchangePhase = iota // waiting for a connection
+	xHead                      // request sent (or being sent), waiting for the response head
+	xBody                      // response head delivered, body arriving
+	xDone                      // over
+)
+
+// exchange is one request and its response.
+type exchange struct {
+	t          *Transport
+	req        *http.Request
+	key        string // host:port
+	head       []byte // the request head, and the body when it was read ahead
+	body       io.ReadCloser
+	chunked    bool  // body is sent chunked
+	bodyLen    int64 // or has this length
+	isHEAD     bool
+	idempotent bool
+	wantsClose bool // the request asked for Connection: close
+	pr         future.Promise[*http.Response]
+	dialCtx    context.Context
+	bodyOnce   sync.Once
+
+	ccP    atomic.Pointer[clientConn] // the connection serving it, for cancel
+	rbodyP atomic.Pointer[respBody]   // the response body, for cancel
+
+	// The loop's, from begin.
+	phase     exchangePhase
+	retried   bool
+	gotBytes  bool // a byte of the response arrived
+	reqDone   bool // the request, body included, reached the kernel
+	frame     framing
+	remaining int64 // of a Content-Length body
+	mustClose bool  // the connection cannot be reused after this response
+	rbody     *respBody
+	timer     *eddy.Timer
+	stopBody  func() bool
+}
+
+// reject fails x's future (once) and releases the request body.
+func (x *exchange) reject(err error) {
+	x.pr.Reject(err)
+	x.closeReqBody()
+}
+
+func (x *exchange) closeReqBody() {
+	x.bodyOnce.Do(func() {
+		if x.req.Body != nil {
+			x.req.Body.Close()
+		}
+	})
+}
+
+// cancel stops x from any goroutine: its future fails with err if it has not completed, its body
+// reads fail with err if it has, and the connection serving it is aborted. A request waiting for a
+// connection is skipped when its turn comes.
+func (x *exchange) cancel(err error) {
+	x.pr.Reject(err)
+	if b := x.rbodyP.Load(); b != nil {
+		b.fail(err)
+	}
+	if cc := x.ccP.Load(); cc != nil {
+		executeRetrying(cc.c, func(eddy.Conn) {
+			if cc.x == x {
+				cc.c.Abort(err)
+			}
+		})
+	}
+	x.closeReqBody()
+}
+
+// post hands the exchange in cc.next to cc's loop.
+func (cc *clientConn) post() {
+	if err := executeRetrying(cc.c, cc.beginFn); err != nil {
+		// The connection is closing: OnClose finds cc.next and schedules it again, unless it has
+		// run already.
+		cc.t.mu.Lock()
+		x := cc.next
+		if !cc.closed {
+			x = nil
+		}
+		cc.next = nil
+		cc.t.mu.Unlock()
+		if x != nil {
+			cc.t.schedule(x)
+		}
+	}
+}
+
+// begin starts the exchange handed to cc: writes the request head and starts the body's writer.
+// Called on the loop.
+func (cc *clientConn) begin() {
+	t := cc.t
+	t.mu.Lock()
+	x := cc.next
+	cc.next = nil
+	t.mu.Unlock()
+	if x == nil {
+		return
+	}
+	if x.pr.Future().Resolved() { // cancelled on its way here
+		t.putIdle(cc)
+		return
+	}
+	c := cc.c
+	cc.x = x
+	x.ccP.Store(cc)
+	x.phase = xHead
+	c.SetIdleTimeout(0)
+	cc.p.reset()
+	if _, err := c.Write(x.head); err != nil {
+		c.Abort(err)
+		return
+	}
+	if x.body == nil {
+		x.reqDone = true
+	} else {
+		go x.writeBody(cc)
+	}
+	if d := t.ResponseHeaderTimeout; d > 0 {
+		x.timer = c.Loop().AfterFunc(d, func() {
+			executeRetrying(c, func(eddy.Conn) {
+				if cc.x == x && x.phase == xHead {
+					c.Abort(fmt.Errorf("http1: %s %s: no response head within ResponseHeaderTimeout (%v)", x.req.Method, x.key, d))
+				}
+			})
+		})
+	}
+	if c.Buffered() > 0 {
+		cc.drain()
+	}
+}
+
+// drain reads what the connection's input holds: the response head, then as much of the body as the
+// pipe has room for. Called on the loop, by OnData and when the body's reader made room.
+func (cc *clientConn) drain() {
+	c := cc.c
+	for {
+		x := cc.x
+		if x == nil {
+			if c.Buffered() > 0 {
+				c.Abort(errRespUnsolicited)
+			}
+			return
+		}
+		switch x.phase {
+		case xHead:
+			buf, _ := c.Peek(-1)
+			if len(buf) == 0 {
+				return
+			}
+			x.gotBytes = true
+			n, err := cc.p.parse(buf)
+			if err != nil {
+				c.Abort(fmt.Errorf("http1: %s %s: %w", x.req.Method, x.key, err))
+				return
+			}
+			if n == 0 {
+				return
+			}
+			if cc.p.status < 200 { // an interim response: the final one follows
+				c.Discard(n)
+				cc.p.reset()
+				continue
+			}
+			cc.respond(x, buf, n)
+		case xBody:
+			if !cc.body(x) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// respond turns the head in buf[:n] into the response, completes x's future with it, and consumes
+// the head.
+func (cc *clientConn) respond(x *exchange, buf []byte, n int) {
+	f, mustClose := cc.p.bodyFraming(x.isHEAD)
+	resp := cc.p.build(buf, n, f)
+	resp.Request = x.req
+	x.mustClose = mustClose || resp.Close
+	cc.c.Discard(n)
+	cc.p.reset()
+	if x.timer != nil {
+		x.timer.Stop()
+	}
+	x.frame = f
+	x.phase = xBody
+	if f == frameNone {
+		resp.Body = http.NoBody
+	} else {
+		x.remaining = resp.ContentLength
+		if f == frameChunked {
+			cc.chunk.Reset()
+		}
+		b := &respBody{x: x, resp: resp, ready: make(chan struct{}, 1), onClose: bodyClosed, pump: bodyPump}
+		x.rbody = b
+		x.rbodyP.Store(b)
+		resp.Body = b
+		if ctx := x.req.Context(); ctx.Done() != nil {
+			x.stopBody = context.AfterFunc(ctx, func() { x.cancel(ctx.Err()) })
+		}
+	}
+	if !x.pr.Resolve(resp) {
+		// Cancelled meanwhile: nobody will read this response.
+		cc.c.Abort(context.Canceled)
+		return
+	}
+	if f == frameNone {
+		cc.complete(x, nil)
+	}
+}
+
+// body moves body bytes from the input to the pipe and reports whether drain should go on.
+func (cc *clientConn) body(x *exchange) bool {
+	c := cc.c
+	room := x.rbody.room()
+	if room < 0 { // the reader closed the body (its Close aborts the connection) or it failed
+		c.Abort(errBodyClosed)
+		return false
+	}
+	if room == 0 {
+		if !cc.paused {
+			cc.paused = true
+			c.SetReadPaused(true)
+		}
+		return false
+	}
+	buf, _ := c.Peek(-1)
+	if len(buf) == 0 {
+		if cc.peerClosed {
+			cc.peerEnded(x)
+		}
+		return false
+	}
+	switch x.frame {
+	case frameLength:
+		k := int(min(int64(min(len(buf), room)), x.remaining))
+		x.rbody.push(buf[:k])
+		c.Discard(k)
+		if x.remaining -= int64(k); x.remaining == 0 {
+			cc.complete(x, nil)
+		}
+	case frameEOF:
+		k := min(len(buf), room)
+		x.rbody.push(buf[:k])
+		c.Discard(k)
+	case frameChunked:
+		data, n, done, err := cc.chunk.Decode(buf[:min(len(buf), room)])
+		if err != nil {
+			c.Abort(fmt.Errorf("http1: %s %s: %w: %v", x.req.Method, x.key, ErrMalformedResponse, err))
+			return false
+		}
+		if len(data) > 0 {
+			x.rbody.push(data)
+		}
+		c.Discard(n)
+		if done {
+			cc.complete(x, cc.chunk.Trailers())
+		} else if n == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// errBodyClosed ends a connection whose response body was closed before it arrived in full.
+var errBodyClosed = errors.New("http1: response body closed before its end")
+
+// peerEnded ends the body of x once the input is empty after the server's FIN.
+func (cc *clientConn) peerEnded(x *exchange) {
+	if x.frame == frameEOF {
+		x.mustClose = true
+		cc.complete(x, nil)
+		return
+	}
+	cc.c.Abort(fmt.Errorf("http1: %s %s: connection closed in the middle of the response body: %w", x.req.Method, x.key, io.ErrUnexpectedEOF))
+}
+
+// complete ends x, whose response arrived in full, and reuses or closes the connection.
+func (cc *clientConn) complete(x *exchange, trailers []Field) {
+	x.phase = xDone
+	cc.x = nil
+	x.ccP.Store(nil)
+	if x.stopBody != nil {
+		x.stopBody()
+	}
+	if x.rbody != nil {
+		x.rbody.finish(trailers)
+	}
+	if cc.paused {
+		cc.paused = false
+		cc.c.SetReadPaused(false)
+	}
+	if !x.reqDone {
+		// The server answered before taking the whole request: the connection is out of step.
+		x.closeReqBody()
+		cc.c.Close()
+		return
+	}
+	if x.mustClose || x.wantsClose || cc.peerClosed || cc.t.DisableKeepAlives {
+		cc.c.Close()
+		return
+	}
+	cc.reused = true
+	cc.t.putIdle(cc)
+}
+
+// closedWith handles the end of the connection (OnClose).
+func (cc *clientConn) closedWith(err error) {
+	t := cc.t
+	t.mu.Lock()
+	cc.closed = true
+	t.dropIdle(cc)
+	pending := cc.next
+	cc.next = nil
+	hc := cc.hc
+	t.mu.Unlock()
+	if hc != nil {
+		t.connGone(hc)
+	}
+	if pending != nil { // it never started here: try again elsewhere
+		t.schedule(pending)
+	}
+	x := cc.x
+	if x == nil {
+		return
+	}
+	cc.x = nil
+	x.ccP.Store(nil)
+	if x.phase == xBody && x.frame == frameEOF && err == io.EOF && cc.c.Buffered() == 0 {
+		x.mustClose = true
+		cc.complete(x, nil)
+		return
+	}
+	if x.timer != nil {
+		x.timer.Stop()
+	}
+	if x.stopBody != nil {
+		x.stopBody()
+	}
+	x.phase = xDone
+	err = x.connError(err)
+	if !x.gotBytes && cc.reused && !x.retried && x.body == nil && x.idempotent &&
+		!errors.Is(err, ErrTransportClosed) && !x.pr.Future().Resolved() {
+		// The server closed a kept-alive connection as the request went out: once more, afresh.
+		x.retried = true
+		x.phase = xWait
+		x.reqDone = false
+		t.schedule(x)
+		return
+	}
+	x.pr.Reject(err)
+	if x.rbody != nil {
+		x.rbody.fail(err)
+	}
+	x.closeReqBody()
+}
+
+// connError is the error of x when its connection ended with err.
+func (x *exchange) connError(err error) error {
+	switch {
+	case errors.Is(err, eddy.ErrEngineStopped):
+		return ErrTransportClosed
+	case err == io.EOF || err == nil:
+		where := "before the response"
+		if x.phase == xBody {
+			where = "in the middle of the response body"
+		}
+		return fmt.Errorf("http1: %s %s: server closed the connection %s: %w", x.req.Method, x.key, where, io.ErrUnexpectedEOF)
+	case errors.Is(err, ErrMalformedResponse), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		err == errBodyClosed:
+		return err
+	}
+	var op *eddy.OpError
+	if errors.As(err, &op) {
+		return fmt.Errorf("http1: %s %s: %w", x.req.Method, x.key, err)
+	}
+	return err
+}
+
+// bodyClosed aborts the connection of a body closed before it arrived in full, if the connection
+// still serves it.
+func bodyClosed(b *respBody) {
+	x := b.x
+	if cc := x.ccP.Load(); cc != nil {
+		executeRetrying(cc.c, func(eddy.Conn) {
+			if cc.x == x {
+				cc.c.Abort(errBodyClosed)
+			}
+		})
+	}
+}
+
+// bodyPump asks the loop to push more of the body, now that its pipe has room.
+func bodyPump(b *respBody) {
+	x := b.x
+	if cc := x.ccP.Load(); cc != nil {
+		executeRetrying(cc.c, func(eddy.Conn) {
+			if cc.x == x {
+				if cc.paused {
+					cc.paused = false
+					cc.c.SetReadPaused(false)
+				}
+				cc.drain()
+			}
+		})
+	}
+}

@@ -1,0 +1,304 @@
+package http1
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/eddyio/eddy"
+)
+
+// maxInlineBody is the largest replayable request body sent with the head, read ahead in
+// RoundTripAsync rather than streamed by a goroutine of its own.
+const maxInlineBody = 16 << 10
+
+// reqChunkSize is how much of a streamed request body one write carries.
+const reqChunkSize = 32 << 10
+
+// defaultUserAgent is sent when the request has no User-Agent header.
+const defaultUserAgent = "Go-http-client/1.1"
+
+// newExchange checks req and writes its head.
+func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
+	switch {
+	case req == nil:
+		return nil, errors.New("http1: nil Request")
+	case req.URL == nil:
+		return nil, errors.New("http1: nil Request.URL")
+	case req.Header == nil:
+		return nil, errors.New("http1: nil Request.Header")
+	case req.RequestURI != "":
+		return nil, errors.New("http1: Request.RequestURI can't be set in client requests")
+	}
+	if s := req.URL.Scheme; !strings.EqualFold(s, "http") {
+		return nil, fmt.Errorf("http1: unsupported protocol scheme %q", s)
+	}
+	if req.URL.Host == "" {
+		return nil, fmt.Errorf("http1: no Host in request URL %q", req.URL.String())
+	}
+	key, err := dialKey(req.URL.Host)
+	if err != nil {
+		return nil, err
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	if !isToken([]byte(method)) {
+		return nil, fmt.Errorf("http1: invalid method %q", method)
+	}
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if !validHost([]byte(host)) {
+		return nil, fmt.Errorf("http1: invalid Host %q", host)
+	}
+	uri := req.URL.RequestURI()
+	for i := 0; i < len(uri); i++ {
+		if c := uri[i]; c <= ' ' || c == 0x7f {
+			return nil, fmt.Errorf("http1: invalid request URI %q", uri)
+		}
+	}
+	x := &exchange{t: t, req: req, key: key, isHEAD: method == http.MethodHead}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		x.idempotent = true
+	default:
+		_, a := req.Header["Idempotency-Key"]
+		_, b := req.Header["X-Idempotency-Key"]
+		x.idempotent = a || b
+	}
+
+	body := req.Body
+	if body == http.NoBody {
+		body = nil
+	}
+	switch {
+	case body == nil && req.ContentLength != 0:
+		return nil, fmt.Errorf("http1: Request.ContentLength=%d with nil Body", req.ContentLength)
+	case len(req.TransferEncoding) > 1 || len(req.TransferEncoding) == 1 && req.TransferEncoding[0] != "chunked":
+		return nil, fmt.Errorf("http1: unsupported Transfer-Encoding %q", req.TransferEncoding)
+	}
+	var inline []byte
+	if body != nil {
+		x.chunked = req.ContentLength <= 0 || len(req.TransferEncoding) == 1
+		x.bodyLen = req.ContentLength
+		if !x.chunked && req.GetBody != nil && req.ContentLength <= maxInlineBody {
+			// An in-memory body (http.NewRequest sets GetBody for those): send it with the head.
+			inline = make([]byte, req.ContentLength)
+			if n, err := io.ReadFull(body, inline); err != nil {
+				return nil, fmt.Errorf("http1: ContentLength=%d with Body length %d", req.ContentLength, n)
+			}
+			body.Close()
+		} else {
+			x.body = body
+		}
+	}
+
+	b := make([]byte, 0, 256+len(inline))
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = append(b, uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\n"...)
+	if ua, ok := req.Header["User-Agent"]; !ok {
+		b = append(b, "User-Agent: "+defaultUserAgent+"\r\n"...)
+	} else if len(ua) > 0 && ua[0] != "" {
+		b = append(b, "User-Agent: "...)
+		b = append(b, ua[0]...)
+		b = append(b, "\r\n"...)
+	}
+	x.wantsClose = req.Close || t.DisableKeepAlives
+	if v := req.Header["Connection"]; len(v) > 0 && hasToken(v[0], "close") {
+		x.wantsClose = true
+	}
+	if req.Close || t.DisableKeepAlives {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	switch {
+	case body != nil && !x.chunked:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	case body != nil:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+		if len(req.Trailer) > 0 {
+			b = append(b, "Trailer: "...)
+			for i, k := range slices.Sorted(mapsKeys(req.Trailer)) {
+				if !isToken([]byte(k)) {
+					return nil, fmt.Errorf("http1: invalid trailer name %q", k)
+				}
+				if i > 0 {
+					b = append(b, ", "...)
+				}
+				b = append(b, k...)
+			}
+			b = append(b, "\r\n"...)
+		}
+	case method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
+		b = append(b, "Content-Length: 0\r\n"...)
+	}
+	var err2 error
+	if b, err2 = appendRequestHeader(b, req.Header, req.Close || t.DisableKeepAlives); err2 != nil {
+		return nil, err2
+	}
+	b = append(b, "\r\n"...)
+	x.head = append(b, inline...)
+	return x, nil
+}
+
+// appendRequestHeader appends the fields of h, sorted by key, leaving out those the transport writes itself.
+func appendRequestHeader(b []byte, h http.Header, skipConnection bool) ([]byte, error) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		case "Connection":
+			if skipConnection {
+				continue
+			}
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !isToken([]byte(k)) {
+			return nil, fmt.Errorf("http1: invalid header field name %q", k)
+		}
+		for _, v := range h[k] {
+			if !validValue([]byte(v)) {
+				return nil, fmt.Errorf("http1: invalid header field value for %q", k)
+			}
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, strings.TrimSpace(v)...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b, nil
+}
+
+func mapsKeys(h http.Header) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range h {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// writeBody streams the request body to cc, on a goroutine of its own: up to two writes of
+// reqChunkSize in flight, the next read waiting until the write before the last reached the kernel,
+// so that a server that reads slowly holds the body back rather than the client's memory.
+func (x *exchange) writeBody(cc *clientConn) {
+	defer x.closeReqBody()
+	c := cc.c
+	const room = 12 // for the chunk-size line: up to 8 hex digits and CRLF
+	var bufs [2][]byte
+	done := make(chan error, 2)
+	inflight := 0
+	wait := func() bool {
+		err := <-done
+		inflight--
+		return err == nil
+	}
+	send := func(p []byte, last bool) bool {
+		cb := func(_ eddy.Conn, err error) {
+			if last && err == nil {
+				x.reqDone = true
+			}
+			done <- err
+		}
+		if err := asyncWriteRetrying(c, p, cb); err != nil {
+			return false
+		}
+		inflight++
+		return true
+	}
+	fail := func(err error) {
+		executeRetrying(c, func(eddy.Conn) {
+			if cc.x == x {
+				c.Abort(err)
+			}
+		})
+	}
+	var sent int64
+	for i := 0; ; i ^= 1 {
+		if inflight == 2 && !wait() {
+			return
+		}
+		if bufs[i] == nil {
+			bufs[i] = make([]byte, room+reqChunkSize+2)
+		}
+		buf := bufs[i]
+		want := reqChunkSize
+		if !x.chunked {
+			want = int(min(int64(want), x.bodyLen-sent))
+		}
+		n, rerr := 0, error(nil)
+		if want > 0 {
+			n, rerr = x.body.Read(buf[room : room+want])
+		}
+		sent += int64(n)
+		end := rerr == io.EOF || !x.chunked && sent == x.bodyLen
+		if rerr != nil && rerr != io.EOF {
+			fail(fmt.Errorf("http1: %s %s: reading the request body: %w", x.req.Method, x.key, rerr))
+			return
+		}
+		if end && !x.chunked && sent < x.bodyLen {
+			fail(fmt.Errorf("http1: %s %s: ContentLength=%d with Body length %d", x.req.Method, x.key, x.bodyLen, sent))
+			return
+		}
+		var p []byte
+		switch {
+		case n > 0 && x.chunked:
+			size := strconv.AppendUint(buf[:0:room], uint64(n), 16)
+			start := room - len(size) - 2
+			copy(buf[start:], size)
+			buf[room-2], buf[room-1] = '\r', '\n'
+			buf[room+n], buf[room+n+1] = '\r', '\n'
+			p = buf[start : room+n+2]
+		case n > 0:
+			p = buf[room : room+n]
+		}
+		if end && x.chunked {
+			p = append(p, "0\r\n"...) // after the last chunk, in the unused part of buf or a new array
+			p = appendTrailer(p, x.req.Trailer)
+			p = append(p, "\r\n"...)
+		}
+		if len(p) > 0 && !send(p, end) {
+			return
+		}
+		if end {
+			for inflight > 0 {
+				if !wait() {
+					return
+				}
+			}
+			return
+		}
+	}
+}
+
+// appendTrailer appends the trailer fields with values.
+func appendTrailer(b []byte, t http.Header) []byte {
+	for _, k := range slices.Sorted(mapsKeys(t)) {
+		for _, v := range t[k] {
+			if validValue([]byte(v)) {
+				b = append(b, k...)
+				b = append(b, ": "...)
+				b = append(b, strings.TrimSpace(v)...)
+				b = append(b, "\r\n"...)
+			}
+		}
+	}
+	return b
+}
