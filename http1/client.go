@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -71,7 +72,8 @@ type Transport struct {
 	// "Connection: close".
 	DisableKeepAlives bool
 
-	// Engine chooses the eddy engine (default eddy.EngineAuto).
+	// Engine chooses the eddy engine. The default is eddy.EngineEpoll on Linux (see
+	// docs/client.md for why not uring) and eddy.EngineAuto elsewhere.
 	Engine eddy.EngineKind
 	// Loops is the number of event loops (default GOMAXPROCS).
 	Loops int
@@ -118,8 +120,8 @@ func (t *Transport) init() error {
 		}
 		t.maxHead = min(t.maxHead, maxHeaderBytesCap)
 		opts := make([]eddy.Option, 0, 3+len(t.EngineOptions))
-		if t.Engine != "" {
-			opts = append(opts, eddy.WithEngine(t.Engine))
+		if kind := t.engineKind(); kind != "" {
+			opts = append(opts, eddy.WithEngine(kind))
 		}
 		if t.Loops > 0 {
 			opts = append(opts, eddy.WithLoops(t.Loops))
@@ -148,6 +150,17 @@ func (t *Transport) init() error {
 	return t.initErr
 }
 
+// engineKind is the engine to ask for: Engine, or by default epoll on Linux. A client's loop
+// spends its time waiting for the next request of a goroutine in the same process, and waking an
+// idle uring loop from another goroutine costs more than waking an epoll one (it parks in the
+// runtime's poller only when the loops hold every P; docs/client.md has the figures).
+func (t *Transport) engineKind() eddy.EngineKind {
+	if t.Engine == "" && runtime.GOOS == "linux" {
+		return eddy.EngineEpoll
+	}
+	return t.Engine
+}
+
 // EngineKind reports the engine the Transport runs on, once it has made its first request ("" before).
 func (t *Transport) EngineKind() eddy.EngineKind {
 	t.mu.Lock()
@@ -159,47 +172,66 @@ func (t *Transport) EngineKind() eddy.EngineKind {
 }
 
 // RoundTrip sends req and returns its response once the response head has arrived, as
-// http.RoundTripper requires: the response body streams in as it is read. It is RoundTripAsync
-// awaited. The request's context bounds the whole exchange, body included.
+// http.RoundTripper requires: the response body streams in as it is read. The request's context
+// bounds the whole exchange, body included. The request follows http.RoundTripper's rules: it is not
+// modified, its Body is closed (also on errors), and the caller must close the response's Body.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.RoundTripAsync(req).Await(context.Background())
+	x, err := t.prepare(req)
+	if err != nil {
+		return nil, err
+	}
+	x.pr = future.NewPromise[*http.Response]()
+	t.send(x)
+	return x.pr.Future().Await(context.Background())
 }
 
-// RoundTripAsync sends req and returns at once a future of its response, which completes when the
-// response head has arrived (or the request failed). Cancelling the future, or the request's
-// context, stops the request; the context also bounds the reading of the body. A continuation added
-// with future.Inline runs on an event loop and must not block (reading the body blocks).
-//
-// The request follows http.RoundTripper's rules: it is not modified, its Body is closed (also on
-// errors), and the response's Body must be closed by the caller.
+// RoundTripAsync is RoundTrip without the wait: it returns at once a future of the response, which
+// completes when the response head has arrived (or the request failed). Cancelling the future
+// (Future.Cancel) stops the request as cancelling its context does. A continuation added with
+// future.Inline runs on an event loop and must not block (reading the body blocks).
 func (t *Transport) RoundTripAsync(req *http.Request) future.Future[*http.Response] {
-	if err := t.init(); err != nil {
-		closeBody(req)
-		return future.Failed[*http.Response](err)
-	}
-	x, err := t.newExchange(req)
+	x, err := t.prepare(req)
 	if err != nil {
-		closeBody(req)
 		return future.Failed[*http.Response](err)
 	}
+	// The promise's context is cancelled by Future.Cancel, and also once the promise completes.
 	var pctx context.Context
-	x.pr, pctx = future.NewPromiseContext[*http.Response](req.Context())
-	x.dialCtx = pctx
+	x.pr, pctx = future.NewPromiseContext[*http.Response](context.Background())
 	context.AfterFunc(pctx, func() {
 		if !x.pr.Future().Resolved() {
-			x.cancel(cancelCause(req.Context()))
+			x.cancel(context.Canceled)
 		}
 	})
-	t.schedule(x)
+	t.send(x)
 	return x.pr.Future()
 }
 
-// cancelCause is the error of a request stopped by ctx, or by Future.Cancel when ctx is not done.
-func cancelCause(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// prepare starts the engine if needed and makes the exchange for req; on error it closes the body.
+func (t *Transport) prepare(req *http.Request) (*exchange, error) {
+	err := t.init()
+	var x *exchange
+	if err == nil {
+		x, err = t.newExchange(req)
 	}
-	return context.Canceled
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	return x, nil
+}
+
+// send watches the request's context and finds the exchange a connection.
+func (t *Transport) send(x *exchange) {
+	t.watch(x)
+	t.schedule(x)
+}
+
+// watch makes the cancellation of the request's context stop x, for the whole exchange: the wait for
+// the response head and the reading of the body.
+func (t *Transport) watch(x *exchange) {
+	if ctx := x.req.Context(); ctx.Done() != nil {
+		x.stopWatch = context.AfterFunc(ctx, func() { x.cancel(ctx.Err()) })
+	}
 }
 
 func closeBody(req *http.Request) {
@@ -297,7 +329,7 @@ func (t *Transport) schedule(x *exchange) {
 
 // dial opens a connection to hc for x. hc.conns already counts it.
 func (t *Transport) dial(hc *hostConns, x *exchange) {
-	f := t.engine.Dial(x.dialCtx, hc.addr)
+	f := t.engine.Dial(x.req.Context(), hc.addr)
 	future.Map(f, future.Inline, func(c eddy.Conn) (struct{}, error) {
 		cc := c.Context().(*clientConn)
 		t.mu.Lock()
@@ -429,23 +461,23 @@ func (h clientHandler) OnPeerClosed(c eddy.Conn) bool {
 
 var _ eddy.HalfCloseHandler = clientHandler{}
 
-// splitHostPort returns the host:port to dial for u's host, with port 80 when it has none.
+// dialKey returns the host:port to dial for a URL's host, with port 80 when it has none.
 func dialKey(host string) (string, error) {
 	h, port, err := net.SplitHostPort(host)
+	if err == nil && h != "" && port != "" {
+		return host, nil // the usual case: no allocation
+	}
 	if err != nil {
 		// No port (or a malformed host, which the dial will report).
-		h, port = host, "80"
+		h = host
 		if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
 			h = h[1 : len(h)-1]
 		}
 	}
-	if port == "" {
-		port = "80"
-	}
 	if h == "" {
 		return "", errors.New("http1: no host in request URL")
 	}
-	return net.JoinHostPort(h, port), nil
+	return net.JoinHostPort(h, "80"), nil
 }
 
 var _ http.RoundTripper = (*Transport)(nil)

@@ -13,7 +13,8 @@ import (
 // pushed the last byte, the connection serves other requests and the pipe holds what is left: a body
 // up to the pipe's size never holds a connection.
 type respBody struct {
-	x *exchange // constant; only the loop uses its fields
+	x      *exchange // constant; only the loop uses its fields
+	length int64     // the Content-Length, or -1
 
 	mu       sync.Mutex
 	buf      []byte // unread bytes are buf[r:]
@@ -55,7 +56,11 @@ func (b *respBody) push(p []byte) {
 		return
 	}
 	if b.buf == nil {
-		b.buf = make([]byte, 0, min(clientPipeSize, max(len(p), 4<<10)))
+		size := 4 << 10
+		if n := b.length; n > 0 && n < int64(size) {
+			size = int(n) // a small body of known length: no more
+		}
+		b.buf = make([]byte, 0, max(len(p), size))
 	}
 	if len(b.buf)+len(p) > cap(b.buf) {
 		if n := len(b.buf) - b.r; n+len(p) <= cap(b.buf) {

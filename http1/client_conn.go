@@ -57,7 +57,7 @@ type exchange struct {
 	idempotent bool
 	wantsClose bool // the request asked for Connection: close
 	pr         future.Promise[*http.Response]
-	dialCtx    context.Context
+	stopWatch  func() bool // ends the watch of the request's context
 	bodyOnce   sync.Once
 
 	ccP    atomic.Pointer[clientConn] // the connection serving it, for cancel
@@ -73,11 +73,18 @@ type exchange struct {
 	mustClose bool  // the connection cannot be reused after this response
 	rbody     *respBody
 	timer     *eddy.Timer
-	stopBody  func() bool
+}
+
+// unwatch ends the watch of the request's context, once the exchange is over.
+func (x *exchange) unwatch() {
+	if x.stopWatch != nil {
+		x.stopWatch()
+	}
 }
 
 // reject fails x's future (once) and releases the request body.
 func (x *exchange) reject(err error) {
+	x.unwatch()
 	x.pr.Reject(err)
 	x.closeReqBody()
 }
@@ -234,13 +241,10 @@ func (cc *clientConn) respond(x *exchange, buf []byte, n int) {
 		if f == frameChunked {
 			cc.chunk.Reset()
 		}
-		b := &respBody{x: x, resp: resp, ready: make(chan struct{}, 1), onClose: bodyClosed, pump: bodyPump}
+		b := &respBody{x: x, length: resp.ContentLength, resp: resp, ready: make(chan struct{}, 1), onClose: bodyClosed, pump: bodyPump}
 		x.rbody = b
 		x.rbodyP.Store(b)
 		resp.Body = b
-		if ctx := x.req.Context(); ctx.Done() != nil {
-			x.stopBody = context.AfterFunc(ctx, func() { x.cancel(ctx.Err()) })
-		}
 	}
 	if !x.pr.Resolve(resp) {
 		// Cancelled meanwhile: nobody will read this response.
@@ -323,9 +327,7 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 	x.phase = xDone
 	cc.x = nil
 	x.ccP.Store(nil)
-	if x.stopBody != nil {
-		x.stopBody()
-	}
+	x.unwatch()
 	if x.rbody != nil {
 		x.rbody.finish(trailers)
 	}
@@ -377,9 +379,6 @@ func (cc *clientConn) closedWith(err error) {
 	if x.timer != nil {
 		x.timer.Stop()
 	}
-	if x.stopBody != nil {
-		x.stopBody()
-	}
 	x.phase = xDone
 	err = x.connError(err)
 	if !x.gotBytes && cc.reused && !x.retried && x.body == nil && x.idempotent &&
@@ -391,6 +390,7 @@ func (cc *clientConn) closedWith(err error) {
 		t.schedule(x)
 		return
 	}
+	x.unwatch()
 	x.pr.Reject(err)
 	if x.rbody != nil {
 		x.rbody.fail(err)
