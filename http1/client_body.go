@@ -12,6 +12,10 @@ import (
 // with reading paused, until a read makes room and asks the loop to push again. Once the loop has
 // pushed the last byte, the connection serves other requests and the pipe holds what is left: a body
 // up to the pipe's size never holds a connection.
+//
+// A read that finds the pipe empty lends its buffer to the loop while it waits, and the loop copies
+// into it first: a reader that keeps up gets the body with one copy from the connection's input
+// instead of two (with 4 MiB bodies read into 256 KiB buffers, most bytes go this way).
 type respBody struct {
 	x      *exchange // constant; only the loop uses its fields
 	length int64     // the Content-Length, or -1
@@ -22,6 +26,8 @@ type respBody struct {
 	err      error // io.EOF once the body is complete, or why it failed
 	closed   bool
 	needPump bool            // the loop stopped pushing for want of room
+	lent     []byte          // the buffer of a read waiting on an empty pipe, filled first
+	lentN    int             // bytes of lent filled
 	trailer  []string        // trailer fields (key, value, ...) for the read that returns io.EOF
 	resp     *http.Response  // whose Trailer that read fills
 	ready    chan struct{}   // signalled when bytes or an error arrive, and on Close
@@ -40,7 +46,7 @@ func (b *respBody) room() int {
 	if b.closed || b.err != nil {
 		return -1
 	}
-	n := clientPipeSize - (len(b.buf) - b.r)
+	n := clientPipeSize - (len(b.buf) - b.r) + len(b.lent) - b.lentN
 	if n <= 0 {
 		b.needPump = true
 		return 0
@@ -54,6 +60,15 @@ func (b *respBody) push(p []byte) {
 	if b.closed || b.err != nil {
 		b.mu.Unlock()
 		return
+	}
+	if b.lent != nil {
+		n := copy(b.lent[b.lentN:], p)
+		b.lentN += n
+		if p = p[n:]; len(p) == 0 {
+			b.mu.Unlock()
+			b.signal()
+			return
+		}
 	}
 	if b.buf == nil {
 		size := 4 << 10
@@ -152,9 +167,24 @@ func (b *respBody) Read(p []byte) (int, error) {
 			b.mu.Unlock()
 			return 0, err
 		}
+		if len(p) == 0 {
+			b.mu.Unlock()
+			return 0, nil
+		}
+		b.lent, b.lentN = p, 0
 		b.mu.Unlock()
 		<-b.ready
 		b.mu.Lock()
+		n := b.lentN
+		b.lent, b.lentN = nil, 0
+		if n > 0 {
+			var err error
+			if b.r == len(b.buf) && b.err != nil && !b.closed {
+				err = b.endLocked()
+			}
+			b.mu.Unlock()
+			return n, err
+		}
 	}
 }
 

@@ -379,8 +379,8 @@ func (cc *clientConn) closedWith(err error) {
 	if x.timer != nil {
 		x.timer.Stop()
 	}
-	x.phase = xDone
 	err = x.connError(err)
+	x.phase = xDone
 	if !x.gotBytes && cc.reused && !x.retried && x.body == nil && x.idempotent &&
 		!errors.Is(err, ErrTransportClosed) && !x.pr.Future().Resolved() {
 		// The server closed a kept-alive connection as the request went out: once more, afresh.

@@ -19,15 +19,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/aio"
 	"github.com/eddyio/eddy/future"
+	"github.com/eddyio/eddy/http1"
 )
 
 // getSummary is the line "eddy help" shows for "eddy get".
 const getSummary = "download a URL over HTTP with parallel ranged requests, writing the file through package aio"
 
 // getUsage is the synopsis of "eddy get" and what it does.
-const getUsage = "eddy get [--out FILE] [--force] [--conns N] [--chunk SIZE] [--backend auto|uring|pool] [--timeout D] [--json] URL\n" +
+const getUsage = "eddy get [--out FILE] [--force] [--conns N] [--chunk SIZE] [--backend auto|uring|pool] [--client auto|eddy|net] [--timeout D] [--json] URL\n" +
 	"\nIt asks for the first byte (Range: bytes=0-0) to learn the size and whether the server honours\n" +
 	"ranges, then fetches the file in chunks of --chunk bytes over --conns connections, each writing\n" +
 	"what it receives at its offset with asynchronous writes (package aio). A server that ignores\n" +
@@ -49,6 +51,7 @@ var getCommand = command{
 		fs.IntVar(&cfg.conns, "conns", 4, fmt.Sprintf("number of connections fetching chunks at once, 1..%d", getMaxConns))
 		fs.Var(&cfg.chunk, "chunk", "bytes per ranged request: a `size` in bytes, or with a unit: KiB, MiB, GiB (K, M, G too), KB, MB, GB")
 		fs.StringVar(&cfg.backend, "backend", "auto", "aio `backend` the file is written on: auto, uring or pool")
+		fs.StringVar(&cfg.client, "client", "auto", "HTTP `client`: eddy (http1.Transport, on an event loop), net (net/http's Transport), or auto: eddy for http:// URLs, net for https://")
 		fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "give up on a request that receives nothing for this `duration`: no connection, no response headers, or a body that stalls (0: never)")
 		fs.BoolVar(&cfg.json, "json", false, "print the report as JSON on stdout instead of a line on stderr")
 		return fs, func(ctx context.Context, stdout, stderr io.Writer) error {
@@ -112,6 +115,7 @@ type getConfig struct {
 	conns   int
 	chunk   byteSize
 	backend string
+	client  string        // auto, eddy or net
 	timeout time.Duration // 0: none
 	json    bool
 }
@@ -175,6 +179,7 @@ type getReport struct {
 	ChunkSize int64   `json:"chunk_size"`
 	Ranges    bool    `json:"ranges"` // false: the server ignored ranges or did not tell the size
 	Backend   string  `json:"backend"`
+	Client    string  `json:"client"` // eddy or net: the transport of the first request's URL
 }
 
 // runGet checks cfg, downloads cfg.url to the output file and reports on stderr, or on stdout with
@@ -201,6 +206,14 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	default:
 		return usagef("get", "--backend %q: want auto, uring or pool", cfg.backend)
 	}
+	switch cfg.client {
+	case "auto", "eddy", "net":
+	default:
+		return usagef("get", "--client %q: want auto, eddy or net", cfg.client)
+	}
+	if cfg.client == "eddy" && u.Scheme == "https" {
+		return usagef("get", "--client eddy: https URLs need --client net (or auto)")
+	}
 	u.Fragment, u.RawFragment = "", ""
 	out := cfg.out
 	if out == "" {
@@ -215,12 +228,10 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer aios.Close()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DisableCompression = true // the bytes of the file, as the ranges count them
-	tr.MaxIdleConnsPerHost = cfg.conns
-	defer tr.CloseIdleConnections()
+	rt, closeClient := getTransport(cfg)
+	defer closeClient()
 	g := &getter{
-		client:  &http.Client{Transport: tr},
+		client:  &http.Client{Transport: rt},
 		url:     u.String(),
 		timeout: cfg.timeout,
 		chunk:   int64(cfg.chunk),
@@ -230,6 +241,10 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	rep, err := g.download(ctx, out, cfg)
 	if err != nil {
 		return err
+	}
+	rep.Client = "net"
+	if cfg.client == "eddy" || cfg.client == "auto" && u.Scheme == "http" {
+		rep.Client = "eddy"
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	if rep.Seconds > 0 {
@@ -251,9 +266,36 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	if rep.Conns == 1 {
 		conns = "connection"
 	}
-	fmt.Fprintf(stderr, "eddy get: %s: %d bytes in %.3f s (%.1f MB/s), %d %s, %s, backend %s\n",
-		out, rep.Bytes, rep.Seconds, rep.MBPerSec, rep.Conns, conns, how, rep.Backend)
+	fmt.Fprintf(stderr, "eddy get: %s: %d bytes in %.3f s (%.1f MB/s), %d %s, %s, backend %s, client %s\n",
+		out, rep.Bytes, rep.Seconds, rep.MBPerSec, rep.Conns, conns, how, rep.Backend, rep.Client)
 	return nil
+}
+
+// getTransport returns the RoundTripper of cfg.client and what closes it. With auto, http:// URLs go
+// to eddy's http1.Transport and https:// ones (after a redirect, say) to net/http's.
+func getTransport(cfg getConfig) (http.RoundTripper, func()) {
+	nt := http.DefaultTransport.(*http.Transport).Clone()
+	nt.DisableCompression = true // the bytes of the file, as the ranges count them
+	nt.MaxIdleConnsPerHost = cfg.conns
+	if cfg.client == "net" {
+		return nt, nt.CloseIdleConnections
+	}
+	et := &http1.Transport{MaxIdleConnsPerHost: cfg.conns, EngineOptions: []eddy.Option{eddy.WithReadBufferSize(256 << 10)}}
+	closeAll := func() {
+		et.Close()
+		nt.CloseIdleConnections()
+	}
+	return schemeTransport{http: et, https: nt}, closeAll
+}
+
+// schemeTransport sends http:// requests to one RoundTripper and the others to another.
+type schemeTransport struct{ http, https http.RoundTripper }
+
+func (s schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL != nil && req.URL.Scheme == "http" {
+		return s.http.RoundTrip(req)
+	}
+	return s.https.RoundTrip(req)
 }
 
 // formatBytes writes n with the largest binary unit that divides it.

@@ -248,12 +248,7 @@ func TestGetFailures(t *testing.T) {
 	}
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	cases := []struct {
-		name  string
-		h     http.Handler // nil: the closed server
-		flags []string
-		want  []string // substrings of stderr
-	}{
+	cases := []getFailure{
 		{name: "not found", h: http.NotFoundHandler(), want: []string{"GET http://", "/blob.bin (bytes=0-0): 404 Not Found"}},
 		{name: "connection refused", want: []string{"GET " + closed.URL + "/blob.bin (bytes=0-0): ", "connection refused"}},
 		{
@@ -261,7 +256,7 @@ func TestGetFailures(t *testing.T) {
 			h: midway(func(w http.ResponseWriter, r *http.Request) {
 				serve(&abortAfter{ResponseWriter: w, n: 1000}, r)
 			}),
-			want: []string{fmt.Sprintf("(bytes=%d-%d): after 1000 bytes: unexpected EOF", 2*chunk, 3*chunk-1)},
+			want: []string{fmt.Sprintf("(bytes=%d-%d): after 1000 bytes: ", 2*chunk, 3*chunk-1), "unexpected EOF"},
 		},
 		{
 			name: "truncated plain GET",
@@ -269,7 +264,7 @@ func TestGetFailures(t *testing.T) {
 				r.Header.Del("Range")
 				serve(&abortAfter{ResponseWriter: w, n: 3 * chunk}, r)
 			}),
-			want: []string{fmt.Sprintf("/blob.bin: after %d bytes: unexpected EOF", 3*chunk)},
+			want: []string{fmt.Sprintf("/blob.bin: after %d bytes: ", 3*chunk), "unexpected EOF"},
 		},
 		{
 			name: "wrong Content-Range",
@@ -331,35 +326,50 @@ func TestGetFailures(t *testing.T) {
 		},
 	}
 	for _, be := range getBackends(t) {
-		t.Run(be, func(t *testing.T) {
-			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) {
-					u := closed.URL + "/blob.bin"
-					if tc.h != nil {
-						u = startGetServer(t, tc.h)
-					}
-					dir := t.TempDir()
-					args := append([]string{"get", "--backend", be, "--chunk", "64KiB", "--conns", "2", "--out", filepath.Join(dir, "blob.bin")}, tc.flags...)
-					start := time.Now()
-					code, _, stderr := runCmd(t, t.Context(), append(args, u)...)
-					if code != exitFail {
-						t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFail, stderr)
-					}
-					if names := dirEntries(t, dir); len(names) > 0 {
-						t.Errorf("left behind: %q", names)
-					}
-					if !strings.HasPrefix(stderr, "eddy: get: GET ") || strings.Count(stderr, "\n") != 1 {
-						t.Errorf("stderr is not one error line naming the request: %q", stderr)
-					}
-					for _, w := range tc.want {
-						if !strings.Contains(stderr, w) {
-							t.Errorf("stderr %q does not contain %q", stderr, w)
-						}
-					}
-					if d := time.Since(start); d > 5*time.Second {
-						t.Errorf("took %v", d)
-					}
-				})
+		for _, client := range []string{"eddy", "net"} {
+			t.Run(be+"/"+client, func(t *testing.T) {
+				testGetFailures(t, cases, closed.URL, be, client)
+			})
+		}
+	}
+}
+
+// getFailure is a case of TestGetFailures.
+type getFailure struct {
+	name  string
+	h     http.Handler // nil: the closed server
+	flags []string
+	want  []string // substrings of stderr
+}
+
+// testGetFailures runs the cases of TestGetFailures with one backend and one client.
+func testGetFailures(t *testing.T, cases []getFailure, closedURL, be, client string) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := closedURL + "/blob.bin"
+			if tc.h != nil {
+				u = startGetServer(t, tc.h)
+			}
+			dir := t.TempDir()
+			args := append([]string{"get", "--backend", be, "--client", client, "--chunk", "64KiB", "--conns", "2", "--out", filepath.Join(dir, "blob.bin")}, tc.flags...)
+			start := time.Now()
+			code, _, stderr := runCmd(t, t.Context(), append(args, u)...)
+			if code != exitFail {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFail, stderr)
+			}
+			if names := dirEntries(t, dir); len(names) > 0 {
+				t.Errorf("left behind: %q", names)
+			}
+			if !strings.HasPrefix(stderr, "eddy: get: GET ") || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("stderr is not one error line naming the request: %q", stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q does not contain %q", stderr, w)
+				}
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
 			}
 		})
 	}
@@ -491,7 +501,7 @@ func TestGetJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("%v: %q", err, stdout)
 	}
-	want := getReport{URL: u, File: out, Bytes: int64(len(content)), Conns: 3, Chunks: 5, ChunkSize: 256 << 10, Ranges: true, Backend: "pool"}
+	want := getReport{URL: u, File: out, Bytes: int64(len(content)), Conns: 3, Chunks: 5, ChunkSize: 256 << 10, Ranges: true, Backend: "pool", Client: "eddy"}
 	got := rep
 	got.Seconds, got.MBPerSec = 0, 0
 	if got != want || rep.Seconds <= 0 || rep.MBPerSec <= 0 {
