@@ -1,5 +1,6 @@
 // Package http1 is eddy's HTTP/1.1 server: a drop-in for net/http's Server that serves
-// connections on eddy's event loops, and the incremental request parser it is built on.
+// connections on eddy's event loops, and the incremental request parser it is built on; and its
+// client, [Transport], an http.RoundTripper whose connections live on event loops too.
 //
 // # The server
 //
@@ -82,6 +83,14 @@
 //   - The ResponseWriter and the map its Header method returns are reused for later requests
 //     once the handler has returned; net/http makes new ones, but forbids their use after
 //     ServeHTTP returns too.
+//
+// # The client
+//
+// [Transport] is the Transport of an ordinary http.Client, or, through [Transport.RoundTripAsync],
+// a source of futures of responses. Its keep-alive connections sit on an eddy engine's loops: an
+// idle one costs no goroutine and no buffer (net/http's costs two goroutines and about 20 KiB),
+// and a response is read by the loop into a bounded pipe that the body's reader drains. It speaks
+// plain http only (no TLS, proxies or HTTP/2); docs/client.md has the design and the figures.
 //
 // # Parsing on an event loop
 //
