@@ -67,6 +67,7 @@ type exchange struct {
 	phase     exchangePhase
 	retried   bool
 	gotBytes  bool // a byte of the response arrived
+	interim   int  // 1xx responses received
 	reqDone   bool // the request, body included, reached the kernel
 	frame     framing
 	remaining int64 // of a Content-Length body
@@ -205,6 +206,10 @@ func (cc *clientConn) drain() {
 				return
 			}
 			if cc.p.status < 200 { // an interim response: the final one follows
+				if x.interim++; x.interim > maxInterimResponses {
+					c.Abort(fmt.Errorf("http1: %s %s: %w: more than %d interim (1xx) responses", x.req.Method, x.key, ErrMalformedResponse, maxInterimResponses))
+					return
+				}
 				c.Discard(n)
 				cc.p.reset()
 				continue
@@ -308,6 +313,9 @@ func (cc *clientConn) body(x *exchange) bool {
 	}
 	return true
 }
+
+// maxInterimResponses bounds the 1xx responses before the final one, as net/http does.
+const maxInterimResponses = 5
 
 // errBodyClosed ends a connection whose response body was closed before it arrived in full.
 var errBodyClosed = errors.New("http1: response body closed before its end")

@@ -41,7 +41,9 @@ const (
 //
 // It is lenient where a client can be without risk (a bare LF ends a line, a status line may lack
 // its reason phrase) and strict where a mistake would desynchronise the connection (Content-Length,
-// Transfer-Encoding). Obsolete line folding is refused.
+// Transfer-Encoding). Obsolete line folding is refused: RFC 9112 §5.2 asks a user agent to unfold
+// it, which would cost a copy of the head for a form servers stopped sending long ago; the
+// request is failed with ErrMalformedResponse instead.
 type respParser struct {
 	maxHead int // bound on the head (status line to empty line); 1xx heads count separately
 
@@ -56,8 +58,7 @@ type respParser struct {
 	contentLength int64
 	cl            [2]int32
 	te            bool // Transfer-Encoding present
-	chunkedLast   bool // and its final coding is chunked
-	chunkedTwice  bool
+	chunked       bool // and it said chunked, which is all it may say
 	close         bool // Connection: close
 	keepAlive     bool // Connection: keep-alive
 }
@@ -101,7 +102,10 @@ func (p *respParser) parse(buf []byte) (n int, err error) {
 			continue
 		}
 		if stop == start {
-			return lf + 1, p.check()
+			if err := p.check(); err != nil {
+				return 0, err
+			}
+			return lf + 1, nil
 		}
 		if err := p.field(buf, start, stop); err != nil {
 			return 0, err
@@ -111,11 +115,14 @@ func (p *respParser) parse(buf []byte) (n int, err error) {
 
 // statusLine parses "HTTP/1.x SP 3DIGIT [SP reason]" at offset off of the buffer.
 func (p *respParser) statusLine(line []byte, off int) error {
+	if len(line) >= 5 && string(line[:5]) == "HTTP/" && (len(line) < 7 || string(line[5:7]) != "1.") {
+		return errRespVersion // HTTP/2.0, HTTP/0.9...
+	}
 	if len(line) < len("HTTP/1.1 200") || string(line[:7]) != "HTTP/1." || line[8] != ' ' {
 		return errRespStatusLine
 	}
 	if c := line[7]; c < '0' || c > '9' {
-		return errRespVersion
+		return errRespStatusLine
 	}
 	p.minor = line[7] - '0'
 	code := line[9:12]
@@ -183,6 +190,8 @@ func (p *respParser) field(buf []byte, start, stop int) error {
 		if !equalFold(name, "transfer-encoding") {
 			break
 		}
+		// Only chunked is understood, once, as net/http does: a body in another coding (gzip,
+		// say) would reach the caller undecoded with nothing to say so.
 		p.te = true
 		codings := 0
 		for i := 0; i <= len(value); {
@@ -192,21 +201,10 @@ func (p *respParser) field(buf []byte, start, stop int) error {
 				continue
 			}
 			codings++
-			if equalFold(c, "chunked") {
-				if p.chunkedLast {
-					p.chunkedTwice = true
-				}
-				p.chunkedLast = true
-				continue
-			}
-			name := c
-			if semi := bytes.IndexByte(c, ';'); semi >= 0 {
-				name = trimOWS(c[:semi])
-			}
-			if !isToken(name) {
+			if !equalFold(c, "chunked") || p.chunked {
 				return errRespTE
 			}
-			p.chunkedLast = false
+			p.chunked = true
 		}
 		if codings == 0 {
 			return errRespTE
@@ -222,7 +220,7 @@ func (p *respParser) check() error {
 		return errRespSwitching
 	case p.te && p.minor == 0:
 		return errRespTEHTTP10
-	case p.te && p.chunkedTwice:
+	case p.te && !p.chunked:
 		return errRespTE
 	}
 	return nil
@@ -246,10 +244,8 @@ func (p *respParser) bodyFraming(head bool) (f framing, mustClose bool) {
 	switch {
 	case head || p.status < 200 || p.status == http.StatusNoContent || p.status == http.StatusNotModified:
 		return frameNone, false
-	case p.te && p.chunkedLast:
-		return frameChunked, p.hasCL
 	case p.te:
-		return frameEOF, true
+		return frameChunked, p.hasCL
 	case p.hasCL && p.contentLength == 0:
 		return frameNone, false
 	case p.hasCL:
@@ -328,6 +324,8 @@ func (p *respParser) build(buf []byte, n int, f framing) *http.Response {
 		h[key] = vals[k : k+1 : k+1]
 	}
 	r.Header = h
-	r.Close = !p.reusable()
+	// As net/http says it: the connection closes after this body, because the server said so or
+	// because the body's framing leaves the connection unusable after it.
+	r.Close = !p.reusable() || f == frameEOF || f == frameChunked && p.hasCL
 	return r
 }

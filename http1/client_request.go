@@ -51,6 +51,11 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 	if !isToken([]byte(method)) {
 		return nil, fmt.Errorf("http1: invalid method %q", method)
 	}
+	if method == http.MethodConnect {
+		// A 2xx answer makes the connection a tunnel (RFC 9110 §9.3.6): it must never go back to
+		// the pool, and the Transport has no way to hand it over.
+		return nil, errors.New("http1: CONNECT is not supported")
+	}
 	host := req.Host
 	if host == "" {
 		host = req.URL.Host
