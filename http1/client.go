@@ -278,9 +278,11 @@ func (t *Transport) Close() error {
 	if e == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := e.Stop(ctx); err != nil && !errors.Is(err, eddy.ErrEngineStopped) {
+	// The stop's context is cancelled already: connections are aborted, not flushed, so a request
+	// body that a server does not read cannot hold Close for the engine's linger time.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.Stop(ctx); err != nil && !errors.Is(err, eddy.ErrEngineStopped) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("http1: Transport.Close: %w", err)
 	}
 	return nil
@@ -329,8 +331,16 @@ func (t *Transport) schedule(x *exchange) {
 
 // dial opens a connection to hc for x. hc.conns already counts it.
 func (t *Transport) dial(hc *hostConns, x *exchange) {
-	f := t.engine.Dial(x.req.Context(), hc.addr)
+	// The dial has a context of its own, which cancel (Future.Cancel, or the request's context)
+	// ends: a dial nobody waits for must not hold a MaxConnsPerHost place.
+	ctx, stop := context.WithCancel(x.req.Context())
+	x.stopDial.Store(&stop)
+	if x.pr.Future().Resolved() { // cancelled already: cancel may have looked before the Store
+		stop()
+	}
+	f := t.engine.Dial(ctx, hc.addr)
 	future.Map(f, future.Inline, func(c eddy.Conn) (struct{}, error) {
+		stop() // the connection no longer depends on it
 		cc := c.Context().(*clientConn)
 		t.mu.Lock()
 		cc.hc = hc
@@ -347,6 +357,7 @@ func (t *Transport) dial(hc *hostConns, x *exchange) {
 		return struct{}{}, nil
 	})
 	future.Catch(f, future.Inline, func(err error) (eddy.Conn, error) {
+		stop()
 		t.connGone(hc)
 		if errors.Is(err, eddy.ErrEngineStopped) {
 			err = ErrTransportClosed

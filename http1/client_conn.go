@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/future"
@@ -29,9 +30,10 @@ type clientConn struct {
 	x          *exchange // the exchange in progress, nil while idle
 	p          respParser
 	chunk      ChunkedDecoder
-	reused     bool // an exchange ended on it and left it reusable
-	paused     bool // reading paused for want of room in the body's pipe
-	peerClosed bool // the server's FIN arrived while body bytes waited in the input
+	reused     bool      // an exchange ended on it and left it reusable
+	paused     bool      // reading paused for want of room in the body's pipe
+	waiting    *exchange // complete, its request's last write not yet reported (requestSent)
+	peerClosed bool      // the server's FIN arrived while body bytes waited in the input
 }
 
 // exchangePhase is where an exchange is.
@@ -60,8 +62,10 @@ type exchange struct {
 	stopWatch  func() bool // ends the watch of the request's context
 	bodyOnce   sync.Once
 
-	ccP    atomic.Pointer[clientConn] // the connection serving it, for cancel
-	rbodyP atomic.Pointer[respBody]   // the response body, for cancel
+	ccP        atomic.Pointer[clientConn] // the connection serving it, for cancel
+	lastQueued atomic.Bool                // the body's writer queued its last write
+	stopDial   atomic.Pointer[context.CancelFunc] // cancels the dial made for it, if one is under way
+	rbodyP     atomic.Pointer[respBody]   // the response body, for cancel
 
 	// The loop's, from begin.
 	phase     exchangePhase
@@ -106,6 +110,9 @@ func (x *exchange) cancel(err error) {
 	if b := x.rbodyP.Load(); b != nil {
 		b.fail(err)
 	}
+	if stop := x.stopDial.Load(); stop != nil {
+		(*stop)()
+	}
 	if cc := x.ccP.Load(); cc != nil {
 		executeRetrying(cc.c, func(eddy.Conn) {
 			if cc.x == x {
@@ -122,11 +129,10 @@ func (cc *clientConn) post() {
 		// The connection is closing: OnClose finds cc.next and schedules it again, unless it has
 		// run already.
 		cc.t.mu.Lock()
-		x := cc.next
-		if !cc.closed {
-			x = nil
+		var x *exchange
+		if cc.closed {
+			x, cc.next = cc.next, nil
 		}
-		cc.next = nil
 		cc.t.mu.Unlock()
 		if x != nil {
 			cc.t.schedule(x)
@@ -251,13 +257,15 @@ func (cc *clientConn) respond(x *exchange, buf []byte, n int) {
 		x.rbodyP.Store(b)
 		resp.Body = b
 	}
-	if !x.pr.Resolve(resp) {
-		// Cancelled meanwhile: nobody will read this response.
-		cc.c.Abort(context.Canceled)
+	if f == frameNone {
+		// Back to the pool first (see complete); a response nobody waits for any more is dropped.
+		cc.complete(x, nil)
+		x.pr.Resolve(resp)
 		return
 	}
-	if f == frameNone {
-		cc.complete(x, nil)
+	if !x.pr.Resolve(resp) {
+		// Cancelled meanwhile: nobody will read this body.
+		cc.c.Abort(context.Canceled)
 	}
 }
 
@@ -278,6 +286,13 @@ func (cc *clientConn) body(x *exchange) bool {
 	}
 	buf, _ := c.Peek(-1)
 	if len(buf) == 0 {
+		if cc.paused {
+			// The input is drained: read on. Not before, or each read that makes room in the
+			// pipe would let the engine take in another socketful (a uring loop re-arms its
+			// multishot receive at once).
+			cc.paused = false
+			c.SetReadPaused(false)
+		}
 		if cc.peerClosed {
 			cc.peerEnded(x)
 		}
@@ -330,27 +345,59 @@ func (cc *clientConn) peerEnded(x *exchange) {
 	cc.c.Abort(fmt.Errorf("http1: %s %s: connection closed in the middle of the response body: %w", x.req.Method, x.key, io.ErrUnexpectedEOF))
 }
 
-// complete ends x, whose response arrived in full, and reuses or closes the connection.
+// complete ends x, whose response arrived in full, and reuses or closes the connection. The
+// connection is back in the pool (or serving the next request in line) before the body's reader
+// can see io.EOF, so that a program that reads one response to its end and then sends the next
+// request finds it there.
 func (cc *clientConn) complete(x *exchange, trailers []Field) {
 	x.phase = xDone
 	cc.x = nil
 	x.ccP.Store(nil)
 	x.unwatch()
-	if x.rbody != nil {
-		x.rbody.finish(trailers)
-	}
 	if cc.paused {
 		cc.paused = false
 		cc.c.SetReadPaused(false)
 	}
-	if !x.reqDone {
+	switch {
+	case cc.c.Buffered() > 0:
+		// Bytes after the response that nothing asked for: taken for the next request's answer,
+		// they would put the connection out of step.
+		cc.c.Abort(errRespUnsolicited)
+	case x.mustClose || x.wantsClose || cc.peerClosed || cc.t.DisableKeepAlives:
+		cc.c.Close()
+	case !x.reqDone && x.lastQueued.Load():
+		// The end of the request body is on its way to the kernel (its callback may come after
+		// the response, on std): the connection is reused once it has gone.
+		cc.waiting = x
+	case !x.reqDone:
 		// The server answered before taking the whole request: the connection is out of step.
 		x.closeReqBody()
 		cc.c.Close()
+	default:
+		cc.reused = true
+		cc.t.putIdle(cc)
+	}
+	if x.rbody != nil {
+		x.rbody.finish(trailers)
+	}
+}
+
+// requestSent is the callback of the request's last write, on the loop: a connection whose
+// response came first (complete) goes back to the pool now, or closes if the write failed.
+func (cc *clientConn) requestSent(x *exchange, err error) {
+	if err == nil {
+		x.reqDone = true
+	}
+	if cc.waiting != x {
 		return
 	}
-	if x.mustClose || x.wantsClose || cc.peerClosed || cc.t.DisableKeepAlives {
-		cc.c.Close()
+	cc.waiting = nil
+	if err != nil {
+		cc.c.Abort(err)
+		return
+	}
+	if cc.c.Buffered() > 0 {
+		cc.c.Abort(errRespUnsolicited)
 		return
 	}
 	cc.reused = true
@@ -387,10 +434,10 @@ func (cc *clientConn) closedWith(err error) {
 	if x.timer != nil {
 		x.timer.Stop()
 	}
+	peerEnded := peerEndedErr(err)
 	err = x.connError(err)
 	x.phase = xDone
-	if !x.gotBytes && cc.reused && !x.retried && x.body == nil && x.idempotent &&
-		!errors.Is(err, ErrTransportClosed) && !x.pr.Future().Resolved() {
+	if peerEnded && !x.gotBytes && cc.reused && !x.retried && x.body == nil && x.idempotent && !x.pr.Future().Resolved() {
 		// The server closed a kept-alive connection as the request went out: once more, afresh.
 		x.retried = true
 		x.phase = xWait
@@ -404,6 +451,12 @@ func (cc *clientConn) closedWith(err error) {
 		x.rbody.fail(err)
 	}
 	x.closeReqBody()
+}
+
+// peerEndedErr reports whether a connection's end came from the peer (its FIN or reset, or a write
+// that found it gone), rather than from the client (a timeout, a cancellation, a bad response).
+func peerEndedErr(err error) bool {
+	return err == io.EOF || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // connError is the error of x when its connection ended with err.
@@ -447,10 +500,6 @@ func bodyPump(b *respBody) {
 	if cc := x.ccP.Load(); cc != nil {
 		executeRetrying(cc.c, func(eddy.Conn) {
 			if cc.x == x {
-				if cc.paused {
-					cc.paused = false
-					cc.c.SetReadPaused(false)
-				}
 				cc.drain()
 			}
 		})

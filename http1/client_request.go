@@ -115,6 +115,9 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 	if ua, ok := req.Header["User-Agent"]; !ok {
 		b = append(b, "User-Agent: "+defaultUserAgent+"\r\n"...)
 	} else if len(ua) > 0 && ua[0] != "" {
+		if !validValue([]byte(ua[0])) {
+			return nil, errors.New("http1: invalid header field value for \"User-Agent\"")
+		}
 		b = append(b, "User-Agent: "...)
 		b = append(b, ua[0]...)
 		b = append(b, "\r\n"...)
@@ -217,10 +220,13 @@ func (x *exchange) writeBody(cc *clientConn) {
 	}
 	send := func(p []byte, last bool) bool {
 		cb := func(_ eddy.Conn, err error) {
-			if last && err == nil {
-				x.reqDone = true
+			if last {
+				cc.requestSent(x, err)
 			}
 			done <- err
+		}
+		if last {
+			x.lastQueued.Store(true)
 		}
 		if err := asyncWriteRetrying(c, p, cb); err != nil {
 			return false
