@@ -62,10 +62,10 @@ type exchange struct {
 	stopWatch  func() bool // ends the watch of the request's context
 	bodyOnce   sync.Once
 
-	ccP        atomic.Pointer[clientConn] // the connection serving it, for cancel
-	lastQueued atomic.Bool                // the body's writer queued its last write
+	ccP        atomic.Pointer[clientConn]         // the connection serving it, for cancel
+	lastQueued atomic.Bool                        // the body's writer queued its last write
 	stopDial   atomic.Pointer[context.CancelFunc] // cancels the dial made for it, if one is under way
-	rbodyP     atomic.Pointer[respBody]   // the response body, for cancel
+	rbodyP     atomic.Pointer[respBody]           // the response body, for cancel
 
 	// The loop's, from begin.
 	phase     exchangePhase
