@@ -2,17 +2,18 @@ package http1_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/http1"
 )
 
@@ -115,9 +116,94 @@ func TestClientBasics(t *testing.T) {
 				t.Fatalf("echo: got %q want %q (%v)", b, wantText, err)
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		_ = ctx
-		_ = eddy.EngineStd
 	})
+}
+
+// What http.Client builds on its transport works over this one: redirects (with the method and body
+// rules of 303 and 307), cookies, and Client.Timeout, which ends a request whose server stalls.
+func TestClientWithHTTPClient(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/see-other", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "k", Value: "v"})
+		http.Redirect(w, r, "/landing", http.StatusSeeOther)
+	})
+	mux.HandleFunc("/temporary", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/landing", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/landing", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c, _ := r.Cookie("k")
+		cookie := ""
+		if c != nil {
+			cookie = c.Value
+		}
+		fmt.Fprintf(w, "%s %q cookie=%s", r.Method, body, cookie)
+	})
+	stall := make(chan struct{})
+	defer close(stall)
+	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	forEachClientEngine(t, func(t *testing.T, tr *http1.Transport) {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Transport: tr, Jar: jar}
+		for _, tc := range []struct{ path, want string }{
+			{"/see-other", `GET "" cookie=v`},
+			{"/temporary", `POST "payload" cookie=v`},
+		} {
+			resp, err := client.Post(srv.URL+tc.path, "text/plain", strings.NewReader("payload"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != tc.want {
+				t.Errorf("POST %s: %q, want %q", tc.path, b, tc.want)
+			}
+		}
+		client.Timeout = 200 * time.Millisecond
+		start := time.Now()
+		_, err := client.Get(srv.URL + "/stall")
+		var uerr *url.Error
+		if !errors.As(err, &uerr) || !uerr.Timeout() {
+			t.Errorf("GET /stall with Client.Timeout: %v, want a timeout", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("the timeout took %v", d)
+		}
+	})
+}
+
+// Requests the Transport cannot send fail before anything is sent, with an error that says why.
+func TestClientRefusedRequests(t *testing.T) {
+	tr := &http1.Transport{}
+	defer tr.Close()
+	mk := func(method, u string) *http.Request {
+		req, err := http.NewRequest(method, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	bad := mk("GET", "http://127.0.0.1:1/")
+	bad.Header.Set("X", "a\r\nInjected: 1")
+	for _, tc := range []struct {
+		req  *http.Request
+		want string
+	}{
+		{mk("GET", "https://127.0.0.1:1/"), `unsupported protocol scheme "https"`},
+		{mk("CONNECT", "http://127.0.0.1:1/"), "CONNECT is not supported"},
+		{bad, "invalid header field value"},
+	} {
+		resp, err := tr.RoundTrip(tc.req)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: %v, %v; want an error saying %q", tc.req.Method, tc.req.URL, resp, err, tc.want)
+		}
+	}
 }
