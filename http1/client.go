@@ -384,6 +384,9 @@ func (t *Transport) connGone(hc *hostConns) {
 		t.dial(hc, x)
 		return
 	}
+	if hc.conns == 0 && len(hc.waiting) == 0 && t.hosts[hc.key] == hc {
+		delete(t.hosts, hc.key) // a client of many hosts keeps only those it has connections to
+	}
 	t.mu.Unlock()
 }
 
