@@ -431,13 +431,8 @@ func TestClientAdvMalformedResponses(t *testing.T) {
 				if !errors.Is(err, http1.ErrMalformedResponse) {
 					t.Fatalf("%s: got error %v, want one wrapping ErrMalformedResponse", where, err)
 				}
-				select {
-				case closed := <-closedCh:
-					if !closed {
-						t.Errorf("the client kept the connection open after a malformed response")
-					}
-				case <-time.After(advTimeout):
-					t.Errorf("server handler did not finish")
+				if !advRecv(t, closedCh, "the server handler's end") {
+					t.Errorf("the client kept the connection open after a malformed response")
 				}
 			})
 		}
@@ -1026,18 +1021,9 @@ func TestClientAdvUnsolicitedBytes(t *testing.T) {
 		if _, b := advGet(t, tr, srv.URL+"/"); b != "ok1" {
 			t.Fatalf("first body %q", b)
 		}
-		select {
-		case <-wrote:
-		case <-time.After(advTimeout):
-			t.Fatal("server did not write")
-		}
-		select {
-		case ok := <-closed:
-			if !ok {
-				t.Errorf("the client kept an idle connection that received unsolicited bytes")
-			}
-		case <-time.After(advTimeout):
-			t.Fatal("server did not finish")
+		advRecv(t, wrote, "the server's write")
+		if !advRecv(t, closed, "the server handler's end") {
+			t.Errorf("the client kept an idle connection that received unsolicited bytes")
 		}
 		if _, b := advGet(t, tr, srv.URL+"/"); b != "ok2" {
 			t.Errorf("request after the unsolicited bytes: body %q", b)
@@ -1537,13 +1523,8 @@ func TestClientAdvEarlyResponse(t *testing.T) {
 						t.Errorf("the request body was not closed after the early response")
 					}
 				}
-				select {
-				case ok := <-closed:
-					if !ok {
-						t.Errorf("the connection was kept after a response that came before the request body ended")
-					}
-				case <-time.After(advTimeout):
-					t.Fatal("server handler did not finish")
+				if !advRecv(t, closed, "the server handler's end") {
+					t.Errorf("the connection was kept after a response that came before the request body ended")
 				}
 				if _, b := advGet(t, tr, srv.URL+"/next"); b != "fresh" {
 					t.Errorf("next request: %q", b)
