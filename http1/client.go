@@ -220,8 +220,14 @@ func (t *Transport) prepare(req *http.Request) (*exchange, error) {
 	return x, nil
 }
 
-// send watches the request's context and finds the exchange a connection.
+// send watches the request's context and finds the exchange a connection. A request whose context
+// is done already fails at once, as net/http's does: the watch runs its function on a goroutine of
+// its own, which the request could otherwise outrun onto the wire.
 func (t *Transport) send(x *exchange) {
+	if err := x.req.Context().Err(); err != nil {
+		x.reject(err)
+		return
+	}
 	t.watch(x)
 	t.schedule(x)
 }
@@ -350,17 +356,25 @@ func (t *Transport) dial(hc *hostConns, x *exchange) {
 			cc.post()
 			return struct{}{}, nil
 		}
+		closed := t.closed
 		t.mu.Unlock()
 		// OnClose ran before hc was known: account for the connection here.
 		t.connGone(hc)
-		x.reject(fmt.Errorf("http1: %s %s: connection closed as it opened", x.req.Method, hc.key))
+		if closed {
+			x.reject(ErrTransportClosed)
+		} else {
+			x.reject(fmt.Errorf("http1: %s %s: connection closed as it opened", x.req.Method, hc.key))
+		}
 		return struct{}{}, nil
 	})
 	future.Catch(f, future.Inline, func(err error) (eddy.Conn, error) {
 		stop()
 		t.connGone(hc)
-		if errors.Is(err, eddy.ErrEngineStopped) {
-			err = ErrTransportClosed
+		t.mu.Lock()
+		closed := t.closed
+		t.mu.Unlock()
+		if closed || errors.Is(err, eddy.ErrEngineStopped) {
+			err = ErrTransportClosed // (std fails a dial that Stop interrupted with ErrClosed)
 		}
 		x.reject(err)
 		return nil, err
@@ -395,9 +409,9 @@ func (t *Transport) connGone(hc *hostConns) {
 func (t *Transport) putIdle(cc *clientConn) {
 	t.mu.Lock()
 	hc := cc.hc
-	if cc.closed || t.closed {
+	if cc.closed || cc.dead || t.closed {
 		t.mu.Unlock()
-		cc.c.Close()
+		cc.shut()
 		return
 	}
 	for len(hc.waiting) > 0 {
@@ -414,7 +428,7 @@ func (t *Transport) putIdle(cc *clientConn) {
 	}
 	if len(hc.idle) >= t.maxIdle {
 		t.mu.Unlock()
-		cc.c.Close()
+		cc.shut()
 		return
 	}
 	hc.idle = append(hc.idle, cc)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,6 +35,7 @@ type clientConn struct {
 	paused     bool      // reading paused for want of room in the body's pipe
 	waiting    *exchange // complete, its request's last write not yet reported (requestSent)
 	peerClosed bool      // the server's FIN arrived while body bytes waited in the input
+	dead       bool      // the client aborted or closed it: it serves no other exchange
 }
 
 // exchangePhase is where an exchange is.
@@ -69,7 +71,7 @@ type exchange struct {
 
 	// The loop's, from begin.
 	phase     exchangePhase
-	retried   bool
+	retries   int  // times sent again after a reused connection died under it
 	gotBytes  bool // a byte of the response arrived
 	interim   int  // 1xx responses received
 	reqDone   bool // the request, body included, reached the kernel
@@ -116,7 +118,7 @@ func (x *exchange) cancel(err error) {
 	if cc := x.ccP.Load(); cc != nil {
 		executeRetrying(cc.c, func(eddy.Conn) {
 			if cc.x == x {
-				cc.c.Abort(err)
+				cc.kill(err)
 			}
 		})
 	}
@@ -151,18 +153,23 @@ func (cc *clientConn) begin() {
 	if x == nil {
 		return
 	}
+	x.ccP.Store(cc)               // before the check: a cancel after it finds the connection to abort
 	if x.pr.Future().Resolved() { // cancelled on its way here
+		x.ccP.Store(nil)
 		t.putIdle(cc)
+		return
+	}
+	if cc.dead { // killed while it sat in the pool: OnClose has not run yet
+		cc.requeue(x, ErrTransportClosed)
 		return
 	}
 	c := cc.c
 	cc.x = x
-	x.ccP.Store(cc)
 	x.phase = xHead
 	c.SetIdleTimeout(0)
 	cc.p.reset()
 	if _, err := c.Write(x.head); err != nil {
-		c.Abort(err)
+		cc.requeue(x, err)
 		return
 	}
 	if x.body == nil {
@@ -174,7 +181,7 @@ func (cc *clientConn) begin() {
 		x.timer = c.Loop().AfterFunc(d, func() {
 			executeRetrying(c, func(eddy.Conn) {
 				if cc.x == x && x.phase == xHead {
-					c.Abort(fmt.Errorf("http1: %s %s: no response head within ResponseHeaderTimeout (%v)", x.req.Method, x.key, d))
+					cc.kill(&timeoutError{fmt.Sprintf("http1: %s %s: no response head within ResponseHeaderTimeout (%v)", x.req.Method, x.key, d)})
 				}
 			})
 		})
@@ -184,15 +191,36 @@ func (cc *clientConn) begin() {
 	}
 }
 
+// requeue gives back x, which began on cc but sent nothing, and kills cc with err (unless dead
+// already): x goes back to cc.next, which OnClose schedules on another connection.
+func (cc *clientConn) requeue(x *exchange, err error) {
+	t := cc.t
+	cc.x = nil
+	x.ccP.Store(nil)
+	x.phase = xWait
+	t.mu.Lock()
+	closed := cc.closed
+	if !closed {
+		cc.next = x
+	}
+	t.mu.Unlock()
+	if !cc.dead {
+		cc.kill(err)
+	}
+	if closed {
+		t.schedule(x)
+	}
+}
+
 // drain reads what the connection's input holds: the response head, then as much of the body as the
 // pipe has room for. Called on the loop, by OnData and when the body's reader made room.
 func (cc *clientConn) drain() {
 	c := cc.c
-	for {
+	for !cc.dead {
 		x := cc.x
 		if x == nil {
 			if c.Buffered() > 0 {
-				c.Abort(errRespUnsolicited)
+				cc.kill(errRespUnsolicited)
 			}
 			return
 		}
@@ -205,7 +233,7 @@ func (cc *clientConn) drain() {
 			x.gotBytes = true
 			n, err := cc.p.parse(buf)
 			if err != nil {
-				c.Abort(fmt.Errorf("http1: %s %s: %w", x.req.Method, x.key, err))
+				cc.kill(fmt.Errorf("http1: %s %s: %w", x.req.Method, x.key, err))
 				return
 			}
 			if n == 0 {
@@ -213,7 +241,7 @@ func (cc *clientConn) drain() {
 			}
 			if cc.p.status < 200 { // an interim response: the final one follows
 				if x.interim++; x.interim > maxInterimResponses {
-					c.Abort(fmt.Errorf("http1: %s %s: %w: more than %d interim (1xx) responses", x.req.Method, x.key, ErrMalformedResponse, maxInterimResponses))
+					cc.kill(fmt.Errorf("http1: %s %s: %w: more than %d interim (1xx) responses", x.req.Method, x.key, ErrMalformedResponse, maxInterimResponses))
 					return
 				}
 				c.Discard(n)
@@ -264,8 +292,9 @@ func (cc *clientConn) respond(x *exchange, buf []byte, n int) {
 		return
 	}
 	if !x.pr.Resolve(resp) {
-		// Cancelled meanwhile: nobody will read this body.
-		cc.c.Abort(context.Canceled)
+		// Cancelled meanwhile: nobody will read this body. kill marks the connection dead, so
+		// drain stops here and the connection serves nobody else.
+		cc.kill(context.Canceled)
 	}
 }
 
@@ -274,7 +303,7 @@ func (cc *clientConn) body(x *exchange) bool {
 	c := cc.c
 	room := x.rbody.room()
 	if room < 0 { // the reader closed the body (its Close aborts the connection) or it failed
-		c.Abort(errBodyClosed)
+		cc.kill(errBodyClosed)
 		return false
 	}
 	if room == 0 {
@@ -313,7 +342,7 @@ func (cc *clientConn) body(x *exchange) bool {
 	case frameChunked:
 		data, n, done, err := cc.chunk.Decode(buf[:min(len(buf), room)])
 		if err != nil {
-			c.Abort(fmt.Errorf("http1: %s %s: %w: %v", x.req.Method, x.key, ErrMalformedResponse, err))
+			cc.kill(fmt.Errorf("http1: %s %s: %w: %v", x.req.Method, x.key, ErrMalformedResponse, err))
 			return false
 		}
 		if len(data) > 0 {
@@ -329,8 +358,36 @@ func (cc *clientConn) body(x *exchange) bool {
 	return true
 }
 
+// maxRetries bounds the retries of one request. Each follows the death of a reused connection
+// (net/http retries for as long as that is so); the bound only guards against a server that closes
+// every connection as the request arrives.
+const maxRetries = 8
+
 // maxInterimResponses bounds the 1xx responses before the final one, as net/http does.
 const maxInterimResponses = 5
+
+// kill aborts the connection from its loop. Abort only queues the close, so the connection is marked
+// dead at once: nothing else may be started on it or read from it meanwhile (a waiting request handed
+// to it would fail with this exchange's reason).
+func (cc *clientConn) kill(err error) {
+	cc.dead = true
+	cc.c.Abort(err)
+}
+
+// shut closes the connection gracefully from its loop, marking it dead as kill does.
+func (cc *clientConn) shut() {
+	cc.dead = true
+	cc.c.Close()
+}
+
+// timeoutError is the error of ResponseHeaderTimeout: a net.Error whose Timeout is true, as
+// net/http's, and os.ErrDeadlineExceeded for errors.Is.
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string   { return e.msg }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
 
 // errBodyClosed ends a connection whose response body was closed before it arrived in full.
 var errBodyClosed = errors.New("http1: response body closed before its end")
@@ -342,7 +399,7 @@ func (cc *clientConn) peerEnded(x *exchange) {
 		cc.complete(x, nil)
 		return
 	}
-	cc.c.Abort(fmt.Errorf("http1: %s %s: connection closed in the middle of the response body: %w", x.req.Method, x.key, io.ErrUnexpectedEOF))
+	cc.kill(fmt.Errorf("http1: %s %s: connection closed in the middle of the response body: %w", x.req.Method, x.key, io.ErrUnexpectedEOF))
 }
 
 // complete ends x, whose response arrived in full, and reuses or closes the connection. The
@@ -359,12 +416,13 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 		cc.c.SetReadPaused(false)
 	}
 	switch {
+	case cc.dead:
 	case cc.c.Buffered() > 0:
 		// Bytes after the response that nothing asked for: taken for the next request's answer,
 		// they would put the connection out of step.
-		cc.c.Abort(errRespUnsolicited)
+		cc.kill(errRespUnsolicited)
 	case x.mustClose || x.wantsClose || cc.peerClosed || cc.t.DisableKeepAlives:
-		cc.c.Close()
+		cc.shut()
 	case !x.reqDone && x.lastQueued.Load():
 		// The end of the request body is on its way to the kernel (its callback may come after
 		// the response, on std): the connection is reused once it has gone.
@@ -372,7 +430,7 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 	case !x.reqDone:
 		// The server answered before taking the whole request: the connection is out of step.
 		x.closeReqBody()
-		cc.c.Close()
+		cc.shut()
 	default:
 		cc.reused = true
 		cc.t.putIdle(cc)
@@ -393,11 +451,11 @@ func (cc *clientConn) requestSent(x *exchange, err error) {
 	}
 	cc.waiting = nil
 	if err != nil {
-		cc.c.Abort(err)
+		cc.kill(err)
 		return
 	}
 	if cc.c.Buffered() > 0 {
-		cc.c.Abort(errRespUnsolicited)
+		cc.kill(errRespUnsolicited)
 		return
 	}
 	cc.reused = true
@@ -437,9 +495,9 @@ func (cc *clientConn) closedWith(err error) {
 	peerEnded := peerEndedErr(err)
 	err = x.connError(err)
 	x.phase = xDone
-	if peerEnded && !x.gotBytes && cc.reused && !x.retried && x.body == nil && x.idempotent && !x.pr.Future().Resolved() {
+	if peerEnded && !x.gotBytes && cc.reused && x.retries < maxRetries && x.body == nil && x.idempotent && !x.pr.Future().Resolved() {
 		// The server closed a kept-alive connection as the request went out: once more, afresh.
-		x.retried = true
+		x.retries++
 		x.phase = xWait
 		x.reqDone = false
 		t.schedule(x)
@@ -488,7 +546,7 @@ func bodyClosed(b *respBody) {
 	if cc := x.ccP.Load(); cc != nil {
 		executeRetrying(cc.c, func(eddy.Conn) {
 			if cc.x == x {
-				cc.c.Abort(errBodyClosed)
+				cc.kill(errBodyClosed)
 			}
 		})
 	}

@@ -99,7 +99,7 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 			if n, err := io.ReadFull(body, inline); err != nil {
 				return nil, fmt.Errorf("http1: ContentLength=%d with Body length %d", req.ContentLength, n)
 			}
-			body.Close()
+			x.closeReqBody() // once: the exchange's later closes do nothing
 		} else {
 			x.body = body
 		}
@@ -237,7 +237,7 @@ func (x *exchange) writeBody(cc *clientConn) {
 	fail := func(err error) {
 		executeRetrying(c, func(eddy.Conn) {
 			if cc.x == x {
-				c.Abort(err)
+				cc.kill(err)
 			}
 		})
 	}
