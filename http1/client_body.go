@@ -17,7 +17,7 @@ import (
 // into it first: a reader that keeps up gets the body with one copy from the connection's input
 // instead of two (with 4 MiB bodies read into 256 KiB buffers, most bytes go this way).
 type respBody struct {
-	x      *exchange // constant; only the loop uses its fields
+	x      *exchange // constant; the reader uses only x.onLoop, the rest is the loop's
 	length int64     // the Content-Length, or -1
 
 	mu       sync.Mutex
@@ -25,14 +25,12 @@ type respBody struct {
 	r        int
 	err      error // io.EOF once the body is complete, or why it failed
 	closed   bool
-	needPump bool            // the loop stopped pushing for want of room
-	lent     []byte          // the buffer of a read waiting on an empty pipe, filled first
-	lentN    int             // bytes of lent filled
-	trailer  []string        // trailer fields (key, value, ...) for the read that returns io.EOF
-	resp     *http.Response  // whose Trailer that read fills
-	ready    chan struct{}   // signalled when bytes or an error arrive, and on Close
-	onClose  func(*respBody) // tells the loop that the reader gave up
-	pump     func(*respBody) // asks the loop to push again
+	needPump bool           // the loop stopped pushing for want of room
+	lent     []byte         // the buffer of a read waiting on an empty pipe, filled first
+	lentN    int            // bytes of lent filled
+	trailer  []string       // trailer fields (key, value, ...) for the read that returns io.EOF
+	resp     *http.Response // whose Trailer that read fills
+	ready    chan struct{}  // signalled when bytes or an error arrive, and on Close
 }
 
 // clientPipeSize is how many body bytes a response may hold ahead of its reader.
@@ -157,8 +155,8 @@ func (b *respBody) Read(p []byte) (int, error) {
 				b.needPump = false
 			}
 			b.mu.Unlock()
-			if pump {
-				b.pump(b)
+			if pump { // ask the loop to push again
+				b.x.onLoop((*clientConn).drain)
 			}
 			return n, err
 		}
@@ -218,8 +216,8 @@ func (b *respBody) Close() error {
 	b.buf, b.r, b.needPump = nil, 0, false
 	b.mu.Unlock()
 	b.signal()
-	if !complete {
-		b.onClose(b)
+	if !complete { // the rest would have to be read before another response: end the connection
+		b.x.onLoop(func(cc *clientConn) { cc.kill(errBodyClosed) })
 	}
 	return nil
 }

@@ -115,14 +115,20 @@ func (x *exchange) cancel(err error) {
 	if stop := x.stopDial.Load(); stop != nil {
 		(*stop)()
 	}
+	x.onLoop(func(cc *clientConn) { cc.kill(err) })
+	x.closeReqBody()
+}
+
+// onLoop runs fn, from any goroutine, on the loop of the connection serving x, if one does and still
+// serves x when fn's turn comes: a connection that has gone on to the next exchange is left alone.
+func (x *exchange) onLoop(fn func(cc *clientConn)) {
 	if cc := x.ccP.Load(); cc != nil {
 		executeRetrying(cc.c, func(eddy.Conn) {
 			if cc.x == x {
-				cc.kill(err)
+				fn(cc)
 			}
 		})
 	}
-	x.closeReqBody()
 }
 
 // post hands the exchange in cc.next to cc's loop.
@@ -179,8 +185,8 @@ func (cc *clientConn) begin() {
 	}
 	if d := t.ResponseHeaderTimeout; d > 0 {
 		x.timer = c.Loop().AfterFunc(d, func() {
-			executeRetrying(c, func(eddy.Conn) {
-				if cc.x == x && x.phase == xHead {
+			x.onLoop(func(cc *clientConn) {
+				if x.phase == xHead {
 					cc.kill(&timeoutError{fmt.Sprintf("http1: %s %s: no response head within ResponseHeaderTimeout (%v)", x.req.Method, x.key, d)})
 				}
 			})
@@ -280,7 +286,7 @@ func (cc *clientConn) respond(x *exchange, buf []byte, n int) {
 		if f == frameChunked {
 			cc.chunk.Reset()
 		}
-		b := &respBody{x: x, length: resp.ContentLength, resp: resp, ready: make(chan struct{}, 1), onClose: bodyClosed, pump: bodyPump}
+		b := &respBody{x: x, length: resp.ContentLength, resp: resp, ready: make(chan struct{}, 1)}
 		x.rbody = b
 		x.rbodyP.Store(b)
 		resp.Body = b
@@ -528,38 +534,9 @@ func (x *exchange) connError(err error) error {
 			where = "in the middle of the response body"
 		}
 		return fmt.Errorf("http1: %s %s: server closed the connection %s: %w", x.req.Method, x.key, where, io.ErrUnexpectedEOF)
-	case errors.Is(err, ErrMalformedResponse), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		err == errBodyClosed:
-		return err
 	}
-	var op *eddy.OpError
-	if errors.As(err, &op) {
+	if _, ok := errors.AsType[*eddy.OpError](err); ok { // a reset, say: name the request
 		return fmt.Errorf("http1: %s %s: %w", x.req.Method, x.key, err)
 	}
-	return err
-}
-
-// bodyClosed aborts the connection of a body closed before it arrived in full, if the connection
-// still serves it.
-func bodyClosed(b *respBody) {
-	x := b.x
-	if cc := x.ccP.Load(); cc != nil {
-		executeRetrying(cc.c, func(eddy.Conn) {
-			if cc.x == x {
-				cc.kill(errBodyClosed)
-			}
-		})
-	}
-}
-
-// bodyPump asks the loop to push more of the body, now that its pipe has room.
-func bodyPump(b *respBody) {
-	x := b.x
-	if cc := x.ccP.Load(); cc != nil {
-		executeRetrying(cc.c, func(eddy.Conn) {
-			if cc.x == x {
-				cc.drain()
-			}
-		})
-	}
+	return err // the client's own reason (a cancellation, a timeout, a bad response), as it was made
 }

@@ -254,7 +254,7 @@ func (p *respParser) bodyFraming(head bool) (f framing, mustClose bool) {
 	return frameEOF, true
 }
 
-// keepAlive reports whether the server lets the connection be reused after this response.
+// reusable reports whether the server lets the connection be reused after this response.
 func (p *respParser) reusable() bool {
 	return !p.close && (p.minor >= 1 || p.keepAlive)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -138,7 +139,7 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 		if len(req.Trailer) > 0 {
 			b = append(b, "Trailer: "...)
-			for i, k := range slices.Sorted(mapsKeys(req.Trailer)) {
+			for i, k := range slices.Sorted(maps.Keys(req.Trailer)) {
 				if !isToken([]byte(k)) {
 					return nil, fmt.Errorf("http1: invalid trailer name %q", k)
 				}
@@ -193,16 +194,6 @@ func appendRequestHeader(b []byte, h http.Header, skipConnection bool) ([]byte, 
 	return b, nil
 }
 
-func mapsKeys(h http.Header) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range h {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // writeBody streams the request body to cc, on a goroutine of its own: up to two writes of
 // reqChunkSize in flight, the next read waiting until the write before the last reached the kernel,
 // so that a server that reads slowly holds the body back rather than the client's memory.
@@ -234,13 +225,7 @@ func (x *exchange) writeBody(cc *clientConn) {
 		inflight++
 		return true
 	}
-	fail := func(err error) {
-		executeRetrying(c, func(eddy.Conn) {
-			if cc.x == x {
-				cc.kill(err)
-			}
-		})
-	}
+	fail := func(err error) { x.onLoop(func(cc *clientConn) { cc.kill(err) }) }
 	var sent int64
 	for i := 0; ; i ^= 1 {
 		if inflight == 2 && !wait() {
@@ -301,7 +286,7 @@ func (x *exchange) writeBody(cc *clientConn) {
 
 // appendTrailer appends the trailer fields with values.
 func appendTrailer(b []byte, t http.Header) []byte {
-	for _, k := range slices.Sorted(mapsKeys(t)) {
+	for _, k := range slices.Sorted(maps.Keys(t)) {
 		for _, v := range t[k] {
 			if validValue([]byte(v)) {
 				b = append(b, k...)
