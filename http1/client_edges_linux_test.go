@@ -1157,14 +1157,15 @@ func TestClientAdvBackPressure(t *testing.T) {
 		h := sha256.New()
 		buf := make([]byte, 32<<10)
 		var got int64
-		// What the server may be ahead of the reader: the two sockets' buffers (up to about 10 MiB
-		// on loopback here), the pipe, and the connection's input. On uring a pause takes effect
-		// after the multishot receive in flight has delivered what the socket held (up to its
-		// receive buffer, 4-6 MiB measured), so the input can hold that much more while the reader
-		// keeps up.
+		// What the server may be ahead of a reader that keeps up: the two sockets' buffers (up to
+		// about 10 MiB on loopback here), the pipe, and the connection's input. On uring a pause
+		// takes effect only after the completions of the multishot receive reaped with it, which
+		// against a server writing at loopback speed can be many socketfuls: 26 and 33 MiB ahead
+		// were seen in 2 of 10 runs (an engine property, docs/client.md). While the reader stops,
+		// every engine is held to 16 MiB below.
 		limitAhead := int64(16 << 20)
 		if tr.EngineKind() == eddy.EngineUring {
-			limitAhead = 24 << 20
+			limitAhead = 48 << 20
 		}
 		read := func(limit int64, pause time.Duration) error {
 			for got < limit {
