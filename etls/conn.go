@@ -1,0 +1,601 @@
+package etls
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyio/eddy"
+)
+
+const (
+	// hsPauseBytes is how much input may wait for the handshake goroutine before the loop stops
+	// reading (a client may send its first requests right behind its Finished); hsResumeBytes is
+	// where reading resumes.
+	hsPauseBytes  = 64 << 10
+	hsResumeBytes = 16 << 10
+
+	// bufSize is the size of the pooled plaintext buffers (a whole record fits), and minReadRoom the
+	// free space the buffer has before each decryption.
+	bufSize     = 16 << 10
+	minReadRoom = 2 << 10
+)
+
+// bufPool holds plaintext buffers (and Writev's scratch) between uses: a connection holds one only
+// while it has unread plaintext.
+var bufPool = sync.Pool{New: func() any { return new([bufSize]byte) }}
+
+type phase uint8
+
+const (
+	handshaking phase = iota // the handshake goroutine owns the TLS state
+	established              // the loop owns it; the wrapped handler has the connection
+	ended                    // the raw connection closed
+)
+
+// Conn is a TLS connection served through a Handler: an eddy.Conn whose inbound methods return
+// plaintext and whose writes are encrypted. The wrapped handler gets it in every callback.
+//
+// The methods keep the eddy.Conn contract, with these differences:
+//   - AsyncWrite, Execute and Close run on the connection's loop through the raw connection's
+//     Execute, since records are encrypted on the loop in the order they are sent; their
+//     callbacks run there too.
+//   - Close and CloseWrite send TLS's close_notify alert before the raw connection's FIN.
+//   - Abort resets the connection without a close_notify, so the peer cannot take the cut stream for
+//     a whole one.
+//   - The peer's close_notify ends the input as the peer's FIN does on a plain connection: OnData
+//     gets what came before it, then OnPeerClosed (for an eddy.HalfCloseHandler) decides whether the
+//     connection stays open for writing; otherwise it is closed and OnClose reports io.EOF. A FIN
+//     without close_notify is reported the same way.
+//   - A TLS error on the input (a forged record, an alert from the peer) closes the connection
+//     gracefully (crypto/tls has queued the alert it answers with), and OnClose reports it.
+//   - SendFile returns an error wrapping errors.ErrUnsupported: the file's bytes would have to be
+//     read into user space to be encrypted, which the caller can do as well as Conn can.
+type Conn struct {
+	raw eddy.Conn
+	h   *Handler
+	tc  *tls.Conn
+
+	closeReq atomic.Bool // Close or Abort was called; writes fail from then on
+
+	// Loop-only state.
+	phase      phase
+	onLoop     bool   // the handshake is over: pipe reads and writes on the loop
+	rawEOF     bool   // the peer's FIN arrived: the pipe reports EOF once the input is used up
+	leftover   []byte // input the handshake goroutine did not read, decrypted before the raw input
+	in         []byte // plaintext; in[r:] is unread
+	r          int
+	pbuf       *[bufSize]byte // the pooled array under in, if it is one
+	paused     bool // SetReadPaused(true)
+	inputDone  bool // the peer's close_notify, FIN or a TLS error ended the input
+	peerTold   bool // the wrapped handler was told the peer closed (or the connection closes for it)
+	keepOpen   bool // its OnPeerClosed asked to keep writing
+	wclosed    bool // CloseWrite was called
+	inCallback bool // inside a callback of the wrapped handler
+	queued     bool // a deliver is queued on the loop
+	reason     error
+	userCtx    any
+
+	// AsyncWrite's requests on their way to the loop, oldest first.
+	amu    sync.Mutex
+	asyncs []*asyncReq
+
+	// The handshake goroutine's input, fed by the loop.
+	hsMu     sync.Mutex
+	hsCond   sync.Cond
+	hsBuf    []byte
+	hsErr    error // the raw connection ended, or the handshake timed out
+	hsPaused bool
+}
+
+// asyncReq is an AsyncWrite on its way to the loop.
+type asyncReq struct {
+	b  []byte
+	cb func(eddy.Conn, error)
+}
+
+// handshake runs on the connection's own goroutine, and hands the connection to the loop when done.
+func (c *Conn) handshake() {
+	ctx, cancel := c.h.handshakeContext()
+	err := c.tc.HandshakeContext(ctx)
+	if err != nil && context.Cause(ctx) == ErrHandshakeTimeout {
+		err = ErrHandshakeTimeout
+	}
+	cancel()
+	if err == nil {
+		if c.raw.Execute(c.establish) == nil {
+			return
+		}
+		err = c.handshakeEnd() // closed meanwhile
+	} else if err != ErrHandshakeTimeout {
+		// Behind the alert crypto/tls queued, if any: a graceful close sends it.
+		c.raw.Execute(closeRaw)
+	}
+	if f := c.h.OnHandshakeError; f != nil {
+		f(c.raw, err)
+	}
+}
+
+func closeRaw(raw eddy.Conn) { raw.Close() }
+
+// handshakeEnd is what ended the raw connection during the handshake.
+func (c *Conn) handshakeEnd() error {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.hsErr != nil {
+		return c.hsErr
+	}
+	return eddy.ErrClosed
+}
+
+// resumeHandshakeInput restarts reading once the handshake goroutine has taken most of its input.
+func (c *Conn) resumeHandshakeInput(raw eddy.Conn) {
+	c.hsMu.Lock()
+	paused := c.hsPaused
+	c.hsMu.Unlock()
+	if !paused && c.phase == handshaking {
+		raw.SetReadPaused(false)
+	}
+}
+
+// establish runs on the loop once the handshake has succeeded: the loop takes over the TLS state, and
+// the wrapped handler gets the connection.
+func (c *Conn) establish(raw eddy.Conn) {
+	if c.phase != handshaking {
+		return
+	}
+	c.hsMu.Lock()
+	c.leftover, c.hsBuf = c.hsBuf, nil
+	wasPaused := c.hsPaused
+	c.hsPaused = false
+	c.hsMu.Unlock()
+	c.onLoop = true
+	c.phase = established
+	if wasPaused {
+		raw.SetReadPaused(false)
+	}
+	c.inCallback = true
+	c.h.inner.OnOpen(c)
+	c.inCallback = false
+	c.pump()
+}
+
+// onData takes what arrived on the raw connection.
+func (c *Conn) onData() {
+	switch c.phase {
+	case handshaking:
+		b, _ := c.raw.Peek(0)
+		c.hsMu.Lock()
+		c.hsBuf = append(c.hsBuf, b...)
+		if len(c.hsBuf) >= hsPauseBytes && !c.hsPaused {
+			c.hsPaused = true
+			c.raw.SetReadPaused(true)
+		}
+		c.hsCond.Signal()
+		c.hsMu.Unlock()
+		c.raw.Discard(len(b))
+	case established:
+		c.pump()
+	}
+}
+
+// pump decrypts what the raw connection has buffered and gives the plaintext to the wrapped
+// handler.
+func (c *Conn) pump() {
+	if c.phase != established || c.inCallback {
+		return
+	}
+	fresh := false
+	for !c.inputDone {
+		c.makeRoom()
+		n, err := c.tc.Read(c.in[len(c.in):cap(c.in)])
+		c.in = c.in[:len(c.in)+n]
+		fresh = fresh || n > 0
+		if err == nil {
+			continue
+		}
+		if err != errWouldBlock {
+			c.inputDone = true
+			if err != io.EOF {
+				c.reason = err
+			}
+		}
+		break
+	}
+	if fresh {
+		c.deliver()
+	}
+	if c.inputDone && c.phase == established {
+		if c.reason != nil {
+			c.closeOnLoop() // crypto/tls queued its alert, if it had one to send
+		} else if !c.peerClosed() {
+			c.closeOnLoop()
+		}
+	}
+	if c.Buffered() == 0 && !c.inCallback {
+		c.release() // an idle connection holds no plaintext buffer
+	}
+}
+
+// makeRoom makes sure the plaintext buffer has some room after its unread bytes: a record that does
+// not fit is taken in parts (crypto/tls keeps the rest for the next Read).
+func (c *Conn) makeRoom() {
+	if cap(c.in)-len(c.in) >= minReadRoom {
+		return
+	}
+	if c.in == nil {
+		c.pbuf = bufPool.Get().(*[bufSize]byte)
+		c.in, c.r = c.pbuf[:0], 0
+		return
+	}
+	unread := len(c.in) - c.r
+	if c.r > 0 && cap(c.in)-unread >= minReadRoom {
+		c.in = c.in[:copy(c.in, c.in[c.r:])]
+		c.r = 0
+		return
+	}
+	b := make([]byte, unread, max(2*cap(c.in), unread+bufSize))
+	copy(b, c.in[c.r:])
+	c.release()
+	c.in = b
+}
+
+// release lets go of the plaintext buffer, which goes back to the pool if it came from there.
+func (c *Conn) release() {
+	if c.pbuf != nil {
+		bufPool.Put(c.pbuf)
+		c.pbuf = nil
+	}
+	c.in, c.r = nil, 0
+}
+
+// deliver calls the wrapped handler's OnData if it has plaintext to read and wants it.
+func (c *Conn) deliver() {
+	if c.phase != established || c.paused || c.closeReq.Load() || c.Buffered() == 0 {
+		return
+	}
+	c.inCallback = true
+	c.h.inner.OnData(c)
+	c.inCallback = false
+}
+
+// peerClosed tells the wrapped handler, once, that the peer closed, and reports whether it keeps the
+// connection open for writing.
+func (c *Conn) peerClosed() bool {
+	if !c.peerTold {
+		c.peerTold = true
+		if hc, ok := c.h.inner.(eddy.HalfCloseHandler); ok && !c.closeReq.Load() {
+			c.inCallback = true
+			c.keepOpen = hc.OnPeerClosed(c)
+			c.inCallback = false
+		}
+		if !c.keepOpen && c.reason == nil {
+			c.reason = io.EOF
+		}
+	}
+	return c.keepOpen
+}
+
+// onPeerClosed handles the raw connection's FIN: crypto/tls sees the end of its input (a close_notify
+// may have come before it), and the wrapped handler hears of it as of a close_notify.
+func (c *Conn) onPeerClosed() bool {
+	switch c.phase {
+	case handshaking:
+		c.endHandshakeInput(io.EOF)
+		return false
+	case established:
+		c.rawEOF = true
+		c.pump() // takes the record at the end, if any, and learns of the EOF
+		if c.reason != nil && c.reason != io.EOF {
+			return false
+		}
+		return c.peerClosed()
+	}
+	return false
+}
+
+// endHandshakeInput wakes the handshake goroutine with the end of its input.
+func (c *Conn) endHandshakeInput(err error) {
+	c.hsMu.Lock()
+	if c.hsErr == nil {
+		c.hsErr = err
+	}
+	c.hsCond.Broadcast()
+	c.hsMu.Unlock()
+}
+
+// onClose ends the connection: the handshake goroutine's input, or the wrapped handler's connection.
+func (c *Conn) onClose(err error) {
+	switch c.phase {
+	case handshaking:
+		c.phase = ended
+		if err == nil {
+			err = eddy.ErrClosed
+		}
+		c.endHandshakeInput(err)
+	case established:
+		c.phase = ended
+		c.closeReq.Store(true)
+		if c.reason != nil && (err == nil || err == io.EOF) {
+			err = c.reason
+		}
+		c.amu.Lock()
+		left := c.asyncs
+		c.asyncs = nil
+		c.amu.Unlock()
+		for _, a := range left {
+			if a.cb != nil {
+				a.cb(c, eddy.ErrClosed)
+			}
+		}
+		c.inCallback = true
+		c.h.inner.OnClose(c, err)
+		c.inCallback = false
+		c.release()
+		c.leftover = nil
+	}
+}
+
+// closeOnLoop sends close_notify and closes the raw connection gracefully.
+func (c *Conn) closeOnLoop() {
+	c.closeReq.Store(true)
+	if c.phase != established {
+		return
+	}
+	if !c.wclosed {
+		c.wclosed = true
+		c.tc.CloseWrite() // queues close_notify in the raw output; an error means the output failed
+	}
+	c.raw.Close()
+}
+
+// ---- eddy.Conn ----
+
+// Peek returns the next n bytes of plaintext without consuming them, or all of them when n <= 0 (see
+// eddy.Conn).
+func (c *Conn) Peek(n int) ([]byte, error) {
+	b := c.in[c.r:]
+	if n <= 0 {
+		return b, nil
+	}
+	if n > len(b) {
+		return b, io.ErrShortBuffer
+	}
+	return b[:n:n], nil
+}
+
+// Next returns the next n bytes of plaintext and consumes them (see eddy.Conn). The slice is valid
+// until the callback returns.
+func (c *Conn) Next(n int) ([]byte, error) {
+	b, err := c.Peek(n)
+	c.r += len(b)
+	return b, err
+}
+
+// Discard consumes up to n bytes of plaintext (all of them when n < 0) and returns how many.
+func (c *Conn) Discard(n int) (int, error) {
+	if left := len(c.in) - c.r; n < 0 || n > left {
+		n = left
+	}
+	c.r += n
+	return n, nil
+}
+
+// Buffered returns the number of plaintext bytes buffered and not yet consumed.
+func (c *Conn) Buffered() int { return len(c.in) - c.r }
+
+// Write encrypts b into records queued on the raw connection (see eddy.Conn.Write).
+func (c *Conn) Write(b []byte) (int, error) {
+	if c.closeReq.Load() || c.wclosed || c.phase != established {
+		return 0, eddy.ErrClosed
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, err := c.tc.Write(b)
+	return n, c.writeErr(err)
+}
+
+// writeErr maps what crypto/tls returns for a raw output that failed to what eddy.Conn.Write does.
+func (c *Conn) writeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, eddy.ErrClosed) || c.closeReq.Load() {
+		return eddy.ErrClosed
+	}
+	return err
+}
+
+// writevMerge is the largest Writev whose slices are encrypted together, into as few records as one
+// Write of their total would make.
+const writevMerge = bufSize
+
+// Writev encrypts the slices in order (small ones together, so that they share records).
+func (c *Conn) Writev(bs [][]byte) (int, error) {
+	total := 0
+	for _, b := range bs {
+		total += len(b)
+	}
+	if total <= writevMerge {
+		scratch := bufPool.Get().(*[bufSize]byte)
+		buf := scratch[:0]
+		for _, b := range bs {
+			buf = append(buf, b...)
+		}
+		n, err := c.Write(buf)
+		bufPool.Put(scratch)
+		return n, err
+	}
+	written := 0
+	for _, b := range bs {
+		n, err := c.Write(b)
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// AsyncWrite queues b from any goroutine (see eddy.Conn.AsyncWrite): b is encrypted on the loop, in
+// the order of the calls, and callback runs there once its records have been handed to the kernel.
+func (c *Conn) AsyncWrite(b []byte, callback func(c eddy.Conn, err error)) error {
+	if c.closeReq.Load() {
+		return eddy.ErrClosed
+	}
+	a := &asyncReq{b, callback}
+	c.amu.Lock()
+	c.asyncs = append(c.asyncs, a)
+	c.amu.Unlock()
+	if err := c.raw.Execute(c.runAsync); err != nil {
+		c.amu.Lock()
+		i := slices.Index(c.asyncs, a)
+		if i >= 0 {
+			c.asyncs = slices.Delete(c.asyncs, i, i+1)
+		}
+		c.amu.Unlock()
+		if i < 0 {
+			return nil // OnClose has taken it, and runs its callback
+		}
+		return err
+	}
+	return nil
+}
+
+// runAsync encrypts the oldest AsyncWrite on the loop.
+func (c *Conn) runAsync(eddy.Conn) {
+	c.amu.Lock()
+	if len(c.asyncs) == 0 {
+		c.amu.Unlock()
+		return
+	}
+	a := c.asyncs[0]
+	c.asyncs[0] = nil
+	c.asyncs = c.asyncs[1:]
+	c.amu.Unlock()
+	var err error
+	if c.wclosed || c.phase != established {
+		err = eddy.ErrClosed
+	} else if len(a.b) > 0 {
+		_, err = c.tc.Write(a.b)
+		err = c.writeErr(err)
+	}
+	switch {
+	case a.cb == nil:
+	case err != nil:
+		a.cb(c, err)
+	default:
+		cb := a.cb
+		// An empty AsyncWrite completes once everything queued before it has reached the kernel.
+		if c.raw.AsyncWrite(nil, func(_ eddy.Conn, err error) { cb(c, err) }) != nil {
+			cb(c, eddy.ErrClosed)
+		}
+	}
+}
+
+// SendFile is not supported on a TLS connection: it returns an error wrapping errors.ErrUnsupported.
+func (c *Conn) SendFile(f *os.File, offset, n int64, callback func(c eddy.Conn, err error)) error {
+	return fmt.Errorf("etls: SendFile on a TLS connection: %w", errors.ErrUnsupported)
+}
+
+// Execute runs fn on the connection's loop (see eddy.Conn.Execute); fn gets this Conn.
+func (c *Conn) Execute(fn func(c eddy.Conn)) error {
+	if c.closeReq.Load() {
+		return eddy.ErrClosed
+	}
+	return c.raw.Execute(func(eddy.Conn) {
+		if c.phase == established && !c.closeReq.Load() {
+			c.inCallback = true
+			fn(c)
+			c.inCallback = false
+		}
+	})
+}
+
+// Close sends close_notify behind the output accepted before it and closes the connection
+// gracefully (see eddy.Conn.Close). It is safe from any goroutine; the close runs on the loop.
+func (c *Conn) Close() error {
+	if c.closeReq.Swap(true) {
+		return eddy.ErrClosed
+	}
+	if c.raw.Execute(func(eddy.Conn) { c.closeOnLoop() }) != nil {
+		c.raw.Close() // closing already, or a full task queue: close without close_notify
+	}
+	return nil
+}
+
+// Abort resets the connection at once, without close_notify (see eddy.Conn.Abort).
+func (c *Conn) Abort(reason error) {
+	c.closeReq.Store(true)
+	c.raw.Abort(reason)
+}
+
+// CloseWrite sends close_notify and then shuts down the raw connection's sending side (see
+// eddy.Conn.CloseWrite).
+func (c *Conn) CloseWrite() error {
+	if c.closeReq.Load() || c.wclosed || c.phase != established {
+		return eddy.ErrClosed
+	}
+	c.wclosed = true
+	if err := c.writeErr(c.tc.CloseWrite()); err != nil {
+		return err
+	}
+	return c.raw.CloseWrite()
+}
+
+// SetIdleTimeout sets the raw connection's idle timeout (see eddy.Conn.SetIdleTimeout).
+func (c *Conn) SetIdleTimeout(d time.Duration) error { return c.raw.SetIdleTimeout(d) }
+
+// SetReadPaused stops or restarts reading (see eddy.Conn.SetReadPaused). Plaintext decrypted before
+// a pause stays buffered, and OnData gets it after the restart.
+func (c *Conn) SetReadPaused(paused bool) {
+	if c.phase != established || c.closeReq.Load() || c.paused == paused {
+		return
+	}
+	c.paused = paused
+	c.raw.SetReadPaused(paused)
+	if !paused && c.Buffered() > 0 && !c.queued {
+		c.queued = true
+		c.raw.Execute(func(eddy.Conn) {
+			c.queued = false
+			c.deliver()
+			if c.Buffered() == 0 {
+				c.release()
+			}
+		})
+	}
+}
+
+// Context returns the value set by SetContext.
+func (c *Conn) Context() any { return c.userCtx }
+
+// SetContext attaches a value to the connection (the raw connection's context holds the Conn).
+func (c *Conn) SetContext(v any) { c.userCtx = v }
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// Loop returns the loop that serves the connection.
+func (c *Conn) Loop() eddy.Loop { return c.raw.Loop() }
+
+// ConnectionState returns the state of the TLS connection: version, cipher suite, negotiated
+// protocol, peer certificates. It is safe from any goroutine.
+func (c *Conn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+// NetConn returns the raw eddy connection under the TLS layer. Writing to it or reading from it
+// corrupts the TLS stream; it is there for its addresses, its loop and its idle timeout.
+func (c *Conn) NetConn() eddy.Conn { return c.raw }
+
+var _ eddy.Conn = (*Conn)(nil)

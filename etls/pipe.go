@@ -1,0 +1,102 @@
+package etls
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"time"
+)
+
+// pipe is the net.Conn that crypto/tls reads records from and writes them to. During the handshake
+// its caller is the handshake goroutine: reads wait for what the loop passes on, and writes go to the
+// loop with AsyncWrite. Once the handshake is over its callers are on the loop: reads take what the
+// raw connection has buffered and report errWouldBlock when that is empty (crypto/tls keeps a partial
+// record for the next call after a temporary error), and writes go straight into the raw connection's
+// output.
+type pipe struct{ c *Conn }
+
+// wouldBlock is the temporary error that tells crypto/tls to come back when more has arrived.
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "etls: no more input buffered" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+var errWouldBlock error = wouldBlock{}
+
+func (p pipe) Read(b []byte) (int, error) {
+	c := p.c
+	if c.onLoop {
+		return c.readRaw(b)
+	}
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	for len(c.hsBuf) == 0 && c.hsErr == nil {
+		c.hsCond.Wait()
+	}
+	if len(c.hsBuf) == 0 {
+		return 0, c.hsErr
+	}
+	n := copy(b, c.hsBuf)
+	c.hsBuf = c.hsBuf[n:]
+	if c.hsPaused && len(c.hsBuf) < hsResumeBytes {
+		c.hsPaused = false
+		c.raw.Execute(c.resumeHandshakeInput) // an error means it is closing: nothing to resume
+	}
+	return n, nil
+}
+
+func (p pipe) Write(b []byte) (int, error) {
+	c := p.c
+	if c.onLoop {
+		return c.raw.Write(b)
+	}
+	// crypto/tls reuses b: the loop gets a copy of its own.
+	if err := c.raw.AsyncWrite(bytes.Clone(b), nil); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// Close is called by crypto/tls only when the handshake's context ends (it times out): the handshake
+// goroutine's read is woken and the connection reset.
+func (p pipe) Close() error {
+	c := p.c
+	c.hsMu.Lock()
+	if c.hsErr == nil {
+		c.hsErr = ErrHandshakeTimeout
+	}
+	c.hsCond.Broadcast()
+	c.hsMu.Unlock()
+	c.raw.Abort(ErrHandshakeTimeout)
+	return nil
+}
+
+func (p pipe) LocalAddr() net.Addr                { return p.c.raw.LocalAddr() }
+func (p pipe) RemoteAddr() net.Addr               { return p.c.raw.RemoteAddr() }
+func (p pipe) SetDeadline(t time.Time) error      { return nil }
+func (p pipe) SetReadDeadline(t time.Time) error  { return nil }
+func (p pipe) SetWriteDeadline(t time.Time) error { return nil }
+
+// readRaw gives crypto/tls, on the loop, the bytes the handshake goroutine left and then those the
+// raw connection has buffered.
+func (c *Conn) readRaw(b []byte) (int, error) {
+	if len(c.leftover) > 0 {
+		n := copy(b, c.leftover)
+		c.leftover = c.leftover[n:]
+		if len(c.leftover) == 0 {
+			c.leftover = nil
+		}
+		return n, nil
+	}
+	in, _ := c.raw.Peek(0)
+	if len(in) == 0 {
+		if c.rawEOF {
+			return 0, io.EOF
+		}
+		return 0, errWouldBlock
+	}
+	n := copy(b, in)
+	c.raw.Discard(n)
+	return n, nil
+}
