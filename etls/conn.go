@@ -74,13 +74,13 @@ type Conn struct {
 	in         []byte // plaintext; in[r:] is unread
 	r          int
 	pbuf       *[bufSize]byte // the pooled array under in, if it is one
-	paused     bool // SetReadPaused(true)
-	inputDone  bool // the peer's close_notify, FIN or a TLS error ended the input
-	peerTold   bool // the wrapped handler was told the peer closed (or the connection closes for it)
-	keepOpen   bool // its OnPeerClosed asked to keep writing
-	wclosed    bool // CloseWrite was called
-	inCallback bool // inside a callback of the wrapped handler
-	queued     bool // a deliver is queued on the loop
+	paused     bool           // SetReadPaused(true)
+	inputDone  bool           // the peer's close_notify, FIN or a TLS error ended the input
+	peerTold   bool           // the wrapped handler was told the peer closed (or the connection closes for it)
+	keepOpen   bool           // its OnPeerClosed asked to keep writing
+	wclosed    bool           // CloseWrite was called
+	inCallback bool           // inside a callback of the wrapped handler
+	queued     bool           // a deliver is queued on the loop
 	reason     error
 	userCtx    any
 
