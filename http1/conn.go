@@ -2,12 +2,14 @@ package http1
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/etls"
 )
 
 // Connection states, owned by the loop.
@@ -69,8 +71,9 @@ type conn struct {
 type connHTTP struct {
 	ctx      context.Context // carries http.LocalAddrContextKey
 	remote   string
-	acks     chan error // AsyncWrite completions; one write in flight at most
-	next     *response  // the exchange handed to the pool: set by the loop, taken by runFn
+	tls      *tls.ConnectionState // nil on a plain connection
+	acks     chan error           // AsyncWrite completions; one write in flight at most
+	next     *response            // the exchange handed to the pool: set by the loop, taken by runFn
 	runFn    func()
 	finishFn func(eddy.Conn)
 	endFn    func() // finish as a task of the loop; nil unless loopRunsCallbacks
@@ -365,6 +368,9 @@ func (sc *conn) netHTTP() *connHTTP {
 		h := &connHTTP{acks: make(chan error, 1)}
 		h.ctx = context.WithValue(context.Background(), http.LocalAddrContextKey, sc.c.LocalAddr())
 		h.remote = sc.c.RemoteAddr().String()
+		if st, ok := etls.ConnectionState(sc.c); ok {
+			h.tls = &st
+		}
 		h.runFn = sc.run
 		h.finishFn = sc.finish
 		h.pumpFn = sc.pump

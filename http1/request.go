@@ -56,6 +56,7 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 		Host:          host,
 		Trailer:       trailer,
 		RemoteAddr:    hs.remote,
+		TLS:           hs.tls,
 		RequestURI:    target,
 	}
 	if h.Chunked {

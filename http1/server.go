@@ -2,6 +2,7 @@ package http1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -59,6 +60,10 @@ type Server struct {
 	// Native, when set, handles every request on the event loop instead of Handler. See
 	// NativeHandler for when to choose it.
 	Native NativeHandler
+
+	// TLSConfig configures ListenAndServeTLS and ServeTLS (a clone is used, with the certificate
+	// files added); ListenAndServe, Serve and Start ignore it.
+	TLSConfig *tls.Config
 
 	// DisableGeneralOptionsHandler, if true, passes "OPTIONS *" requests to the handler; otherwise
 	// they are answered with 200 and Content-Length: 0, as net/http does.
@@ -217,6 +222,11 @@ func (s *Server) Start() error {
 
 // start starts the engine on addr (none when empty) and the adopted listeners lns.
 func (s *Server) start(addr string, lns ...net.Listener) error {
+	return s.startWith(s, addr, lns...)
+}
+
+// startWith starts the engine with h, the server itself or a TLS layer over it.
+func (s *Server) startWith(h eddy.Handler, addr string, lns ...net.Listener) error {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,7 +254,7 @@ func (s *Server) start(addr string, lns ...net.Listener) error {
 	if addr != "" {
 		addrs = []string{addr}
 	}
-	e, err := eddy.New(s, addrs, opts...)
+	e, err := eddy.New(h, addrs, opts...)
 	if err != nil {
 		return err
 	}
@@ -274,10 +284,8 @@ func (s *Server) ListenAndServe() error {
 // the connections to the others. Only *net.TCPListener and *net.UnixListener are accepted, since a
 // wrapped listener's behaviour (TLS, limits) would be lost.
 func (s *Server) Serve(ln net.Listener) error {
-	switch ln.(type) {
-	case *net.TCPListener, *net.UnixListener:
-	default:
-		return fmt.Errorf("http1: Serve needs a *net.TCPListener or *net.UnixListener, not %T", ln)
+	if err := checkListener(ln); err != nil {
+		return err
 	}
 	if err := s.start("", ln); err != nil {
 		ln.Close() // the engine closes ln once it owns it; before that, an error leaves it to us
@@ -285,6 +293,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	<-s.done
 	return ErrServerClosed
+}
+
+// checkListener accepts the listeners an engine can adopt.
+func checkListener(ln net.Listener) error {
+	switch ln.(type) {
+	case *net.TCPListener, *net.UnixListener:
+		return nil
+	}
+	return fmt.Errorf("http1: Serve needs a *net.TCPListener or *net.UnixListener, not %T", ln)
 }
 
 // Addrs returns the addresses the server listens on, with the real port where port 0 was asked

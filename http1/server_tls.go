@@ -1,0 +1,95 @@
+package http1
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"slices"
+
+	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/etls"
+)
+
+// ListenAndServeTLS is ListenAndServe for HTTPS, as in net/http: it listens on Addr (":https" when
+// empty) and serves TLS with TLSConfig, to which certFile and keyFile (PEM files of a certificate,
+// followed by its chain, and its private key) add a certificate unless both are empty, in which
+// case TLSConfig must carry one. The handshakes run on goroutines and the established connections
+// on the event loops (see package etls); handlers see Request.TLS.
+func (s *Server) ListenAndServeTLS(certFile, keyFile string) error {
+	if err := s.StartTLS(certFile, keyFile); err != nil {
+		return err
+	}
+	<-s.done
+	return ErrServerClosed
+}
+
+// StartTLS is ListenAndServeTLS without the wait, as Start is for ListenAndServe: it returns once
+// the server accepts connections.
+func (s *Server) StartTLS(certFile, keyFile string) error {
+	addr := s.Addr
+	if addr == "" {
+		addr = ":https"
+	}
+	cfg, err := s.tlsConfig(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	return s.startTLS(addr, cfg)
+}
+
+// ServeTLS is Serve for HTTPS: it serves TLS on ln, a *net.TCPListener or *net.UnixListener (not a
+// listener from tls.NewListener), with TLSConfig and the certificate in certFile and keyFile, as
+// ListenAndServeTLS does. It closes ln in every case.
+func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
+	cfg, err := s.tlsConfig(certFile, keyFile)
+	if err == nil {
+		err = checkListener(ln)
+	}
+	if err == nil {
+		err = s.startTLS("", cfg, ln)
+	}
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	<-s.done
+	return ErrServerClosed
+}
+
+// tlsConfig is the configuration the server's TLS runs with: a clone of TLSConfig with the
+// certificate from the files, offering HTTP/1.1 by ALPN (and not h2, which this server does not
+// speak).
+func (s *Server) tlsConfig(certFile, keyFile string) (*tls.Config, error) {
+	cfg := &tls.Config{}
+	if s.TLSConfig != nil {
+		cfg = s.TLSConfig.Clone()
+	}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = append(cfg.Certificates, cert)
+	}
+	if len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
+		return nil, errors.New("http1: TLS needs a certificate: certFile and keyFile, or one in TLSConfig")
+	}
+	cfg.NextProtos = slices.DeleteFunc(cfg.NextProtos, func(p string) bool { return p == "h2" })
+	if !slices.Contains(cfg.NextProtos, "http/1.1") {
+		cfg.NextProtos = append(cfg.NextProtos, "http/1.1")
+	}
+	return cfg, nil
+}
+
+// startTLS starts the engine with the server behind etls.
+func (s *Server) startTLS(addr string, cfg *tls.Config, lns ...net.Listener) error {
+	s.init()
+	h := etls.Server(s, cfg)
+	h.OnHandshakeError = func(c eddy.Conn, err error) {
+		s.logf("http: TLS handshake error from %v: %v", c.RemoteAddr(), err)
+	}
+	if t := s.cfg.headerTimeout; t > 0 {
+		h.HandshakeTimeout = t // net/http's read deadline covers the handshake too
+	}
+	return s.startWith(h, addr, lns...)
+}
