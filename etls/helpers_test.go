@@ -2,13 +2,8 @@ package etls_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"sync"
 	"testing"
@@ -16,66 +11,21 @@ import (
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/etls"
+	"github.com/eddyio/eddy/internal/testtls"
 )
 
-// testPKI is a CA and a certificate it signed for "eddy.test", 127.0.0.1 and ::1.
+// testPKI is httptest's certificate (for 127.0.0.1, ::1 and example.com) as configurations.
 type testPKI struct {
-	server *tls.Config // serves the leaf
-	client *tls.Config // trusts the CA, ServerName "eddy.test"
+	server *tls.Config // serves the certificate
+	client *tls.Config // trusts it, ServerName "example.com"
 	pool   *x509.CertPool
 }
 
-var (
-	pkiOnce sync.Once
-	pki     testPKI
-)
-
-func newCert(t testing.TB, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-// getPKI makes the test certificates once per process.
+// getPKI returns fresh configurations of the test certificate.
 func getPKI(t testing.TB) testPKI {
-	pkiOnce.Do(func() {
-		now := time.Now()
-		ca, caKey := newCert(t, &x509.Certificate{
-			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "eddy test CA"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		}, nil, nil)
-		leaf, leafKey := newCert(t, &x509.Certificate{
-			SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "eddy.test"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-			DNSNames: []string{"eddy.test"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}, ca, caKey)
-		pool := x509.NewCertPool()
-		pool.AddCert(ca)
-		pki = testPKI{
-			server: &tls.Config{Certificates: []tls.Certificate{{
-				Certificate: [][]byte{leaf.Raw, ca.Raw}, PrivateKey: leafKey, Leaf: leaf,
-			}}},
-			client: &tls.Config{RootCAs: pool, ServerName: "eddy.test"},
-			pool:   pool,
-		}
-	})
-	return pki
+	server, client := testtls.Configs()
+	client.ServerName = "example.com"
+	return testPKI{server: server, client: client, pool: client.RootCAs}
 }
 
 // serve starts an engine of kind k on 127.0.0.1 with h and returns its address; the engine stops

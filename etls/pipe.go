@@ -39,6 +39,9 @@ func (p pipe) Read(b []byte) (int, error) {
 	}
 	n := copy(b, c.hsBuf)
 	c.hsBuf = c.hsBuf[n:]
+	if len(c.hsBuf) == 0 {
+		c.hsBuf = nil // the next append starts afresh: nothing is held once the handshake is done
+	}
 	if c.hsPaused && len(c.hsBuf) < hsResumeBytes {
 		c.hsPaused = false
 		c.raw.Execute(c.resumeHandshakeInput) // an error means it is closing: nothing to resume

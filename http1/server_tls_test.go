@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
 	"path/filepath"
@@ -22,36 +19,13 @@ import (
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/http1"
+	"github.com/eddyio/eddy/internal/testtls"
 )
 
-// testCert returns PEM files of httptest's certificate (for 127.0.0.1 and example.com) and a client
-// that trusts it.
+// testCert returns PEM files of the test certificate and a client that trusts it.
 func testCert(t *testing.T) (certFile, keyFile string, client *http.Client) {
-	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	ts.StartTLS()
-	cert := ts.TLS.Certificates[0]
-	client = ts.Client()
-	ts.Close()
-	client.Transport.(*http.Transport).TLSClientConfig.NextProtos = []string{"http/1.1"}
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	var certPEM bytes.Buffer
-	for _, der := range cert.Certificate {
-		pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	}
-	if err := os.WriteFile(certFile, certPEM.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.CloseIdleConnections)
-	return certFile, keyFile, client
+	certFile, keyFile = testtls.Files(t)
+	return certFile, keyFile, testtls.Client(t)
 }
 
 // startTLS starts srv with TLS on a loopback port and shuts it down when the test ends.

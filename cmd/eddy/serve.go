@@ -20,7 +20,7 @@ import (
 var serveCommand = command{
 	name:    "serve",
 	summary: "serve the files of a directory over HTTP/1.1 (sendfile where the engine has it)",
-	usage:   "eddy serve [--dir .] [--addr 127.0.0.1:8080] [--engine auto|epoll|uring|std] [--loops N] [--duration D]",
+	usage:   "eddy serve [--dir .] [--addr 127.0.0.1:8080] [--engine auto|epoll|uring|std] [--loops N] [--duration D] [--tls-cert F --tls-key F]",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg serveConfig
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -29,6 +29,8 @@ var serveCommand = command{
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
+		fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (and its chain) in this PEM `file`; needs --tls-key")
+		fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `file`")
 		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runServe(ctx, cfg, stderr) }
 	},
 }
@@ -40,6 +42,8 @@ type serveConfig struct {
 	engine   string
 	loops    int           // 0: the engine's default
 	duration time.Duration // 0: until ctx is done
+	tlsCert  string        // with tlsKey: serve HTTPS
+	tlsKey   string
 }
 
 // serveStopTimeout bounds the graceful stop: the responses in progress get this long to finish (a large
@@ -56,6 +60,9 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
 		return usagef("serve", "--engine %q: want auto, epoll, uring or std", cfg.engine)
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return usagef("serve", "--tls-cert and --tls-key go together")
 	}
 	if fi, err := os.Stat(cfg.dir); err != nil {
 		return err
@@ -76,7 +83,7 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		default:
 			loops = fmt.Sprintf(", %d loops", l.Loops)
 		}
-		fmt.Fprintf(stderr, "eddy serve: serving %s on %s (engine %s%s)\n", cfg.dir, serveURL(l), l.Engine, loops)
+		fmt.Fprintf(stderr, "eddy serve: serving %s on %s (engine %s%s)\n", cfg.dir, serveURL(l, cfg.tlsCert != ""), l.Engine, loops)
 	})
 	if err != nil {
 		return err
@@ -86,9 +93,12 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 }
 
 // serveURL returns the address a browser would use, for the log line.
-func serveURL(l listening) string {
-	if l.Addr.Network() == "unix" {
+func serveURL(l listening, https bool) string {
+	switch {
+	case l.Addr.Network() == "unix":
 		return "unix://" + l.Addr.String()
+	case https:
+		return "https://" + l.Addr.String() + "/"
 	}
 	return "http://" + l.Addr.String() + "/"
 }
@@ -110,7 +120,11 @@ func serveFiles(ctx context.Context, cfg serveConfig, errLog *log.Logger, ready 
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	if err := srv.Start(); err != nil {
+	start := srv.Start
+	if cfg.tlsCert != "" {
+		start = func() error { return srv.StartTLS(cfg.tlsCert, cfg.tlsKey) }
+	}
+	if err := start(); err != nil {
 		srv.Close() // stops the worker pool the server made for its handlers
 		return err
 	}
