@@ -20,7 +20,8 @@ type impl interface {
 	// loopList returns the event loops.
 	loopList() []Loop
 	// dial connects to ep from one of the loops.
-	dial(ctx context.Context, ep *endpoint) future.Future[Conn]
+	// dial connects to ep from one of the loops; the connection's Context is v from the start.
+	dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn]
 	// stopAccepting closes the listeners and returns once no loop accepts any more; connections are
 	// served on.
 	stopAccepting()
@@ -168,6 +169,13 @@ func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 // abandons (ErrEngineStopped), fails the future with an *OpError, and no callback runs.
 // Continuations added with future.Inline run on the loop, so they must not block.
 func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
+	return e.DialWith(ctx, addr, nil)
+}
+
+// DialWith is Dial for a connection whose Context (Conn.Context) is v from the start, so that OnOpen
+// already knows what the connection was dialled for: the request it carries, the TLS configuration
+// to use (package etls dials with it), a pool to return to.
+func (e *Engine) DialWith(ctx context.Context, addr string, v any) future.Future[Conn] {
 	ep, err := parseEndpoint(addr)
 	if err != nil {
 		return future.Failed[Conn](err)
@@ -181,7 +189,7 @@ func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
 	if err := ctx.Err(); err != nil {
 		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: err})
 	}
-	return e.impl.dial(ctx, ep)
+	return e.impl.dial(ctx, ep, v)
 }
 
 // Serve creates and starts an engine, serves until ctx is done, then stops it gracefully, waiting at most

@@ -22,17 +22,18 @@ type dialState struct {
 	promise future.Promise[Conn]
 	stop    func() bool // unregisters the context watcher
 	ctx     context.Context
+	value   any // the connection's Context from OnOpen on (Engine.DialWith)
 }
 
 // dial starts a non-blocking connect and registers the socket on the next loop; the loop finishes it.
-func (g *epollEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn] {
+func (g *epollEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn] {
 	p := future.NewPromise[Conn]()
 	fd, err := socket.Connect(ep.network, ep.addr())
 	if err != nil {
 		p.Reject(opError("dial", ep.network, ep.addr(), "", err))
 		return p.Future()
 	}
-	ds := &dialState{ep: ep, promise: p, ctx: ctx}
+	ds := &dialState{ep: ep, promise: p, ctx: ctx, value: v}
 	l := g.pickLoop()
 	if err := l.tasks.push(task{startDial, &handoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
 		unix.Close(fd)
@@ -99,6 +100,7 @@ func (c *epConn) finishConnect() {
 	c.l.setupSocket(int(c.fd), ds.ep.network)
 	c.writable = true
 	c.state = connOpen
+	c.ctx = ds.value
 	c.l.opened(c)
 	if c.state == connOpen && !c.closeReq.Load() {
 		ds.promise.Resolve(c)

@@ -10,7 +10,7 @@ import (
 )
 
 // dial connects with package net on a goroutine and then serves the connection like an accepted one.
-func (g *stdEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn] {
+func (g *stdEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn] {
 	p := future.NewPromise[Conn]()
 	g.mu.Lock()
 	select {
@@ -55,6 +55,7 @@ func (g *stdEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn] 
 			p.Reject(&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})
 			return
 		}
+		c.ctx = v
 		c.opened = func() {
 			if c.closeReq.Load() {
 				p.Reject(ErrClosed)

@@ -18,14 +18,14 @@ import (
 // OnOpen or OnClose, and the future fails with an *OpError.
 
 // dial starts a non-blocking connect and hands the socket to the next loop, which finishes it.
-func (g *uringEngine) dial(ctx context.Context, ep *endpoint) future.Future[Conn] {
+func (g *uringEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn] {
 	p := future.NewPromise[Conn]()
 	fd, err := socket.Connect(ep.network, ep.addr())
 	if err != nil {
 		p.Reject(opError("dial", ep.network, ep.addr(), "", err))
 		return p.Future()
 	}
-	ds := &dialState{ep: ep, promise: p, ctx: ctx}
+	ds := &dialState{ep: ep, promise: p, ctx: ctx, value: v}
 	l := g.loops[(g.nextDial.Add(1)-1)%uint32(len(g.loops))] // any goroutine: not the acceptor's cursor
 	if err := l.tasks.push(task{urStartDial, &urHandoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
 		unix.Close(fd)
@@ -102,6 +102,7 @@ func (c *urConn) finishConnect() {
 		c.l.setupSocket(int(c.fd))
 	}
 	c.state = connOpen
+	c.ctx = ds.value
 	c.l.opened(c)
 	if c.state == connOpen && !c.closeReq.Load() {
 		ds.promise.Resolve(c)
