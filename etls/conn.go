@@ -88,6 +88,11 @@ type Conn struct {
 	amu    sync.Mutex
 	asyncs []*asyncReq
 
+	// The handshake: its bound, and the Dial waiting for it (nil for accepted connections).
+	hsCtx    context.Context
+	hsCancel context.CancelFunc
+	dial     *dialReq
+
 	// The handshake goroutine's input, fed by the loop.
 	hsMu     sync.Mutex
 	hsCond   sync.Cond
@@ -104,24 +109,35 @@ type asyncReq struct {
 
 // handshake runs on the connection's own goroutine, and hands the connection to the loop when done.
 func (c *Conn) handshake() {
-	ctx, cancel := c.h.handshakeContext()
-	err := c.tc.HandshakeContext(ctx)
-	if err != nil && context.Cause(ctx) == ErrHandshakeTimeout {
-		err = ErrHandshakeTimeout
+	err := c.tc.HandshakeContext(c.hsCtx)
+	if err != nil && c.hsCtx.Err() != nil {
+		err = c.interrupted()
 	}
-	cancel()
+	c.hsCancel()
 	if err == nil {
 		if c.raw.Execute(c.establish) == nil {
 			return
 		}
 		err = c.handshakeEnd() // closed meanwhile
-	} else if err != ErrHandshakeTimeout {
+	} else if c.hsCtx.Err() == nil {
 		// Behind the alert crypto/tls queued, if any: a graceful close sends it.
 		c.raw.Execute(closeRaw)
+	}
+	if c.dial != nil {
+		c.dial.p.Reject(err)
 	}
 	if f := c.h.OnHandshakeError; f != nil {
 		f(c.raw, err)
 	}
+}
+
+// interrupted is the reason the handshake's context ended: ErrHandshakeTimeout, or the error of the
+// Dial's context.
+func (c *Conn) interrupted() error {
+	if cause := context.Cause(c.hsCtx); cause == ErrHandshakeTimeout {
+		return cause
+	}
+	return c.hsCtx.Err()
 }
 
 func closeRaw(raw eddy.Conn) { raw.Close() }
@@ -165,6 +181,14 @@ func (c *Conn) establish(raw eddy.Conn) {
 	c.inCallback = true
 	c.h.inner.OnOpen(c)
 	c.inCallback = false
+	if d := c.dial; d != nil {
+		c.dial = nil
+		if c.closeReq.Load() {
+			d.p.Reject(eddy.ErrClosed) // OnOpen closed it
+		} else {
+			d.p.Resolve(c)
+		}
+	}
 	c.pump()
 }
 

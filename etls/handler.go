@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/future"
 )
 
 // DefaultHandshakeTimeout bounds a handshake when Handler.HandshakeTimeout is zero.
@@ -48,27 +51,93 @@ func Server(h eddy.Handler, config *tls.Config) *Handler {
 	return &Handler{inner: h, config: config}
 }
 
-// Client returns a Handler that performs the client side of TLS with config on each connection the
-// engine dials, and gives h the established ones. As for tls.Client, config needs ServerName (the
-// name the server's certificate is verified against) unless InsecureSkipVerify is set.
+// Client returns a Handler for the client side of TLS: connections dialled with its Dial perform
+// the handshake (with config, unless Dial is given another) and are given to h once established.
+// Connections the engine dials otherwise (Engine.Dial) are given to h as they are, in clear, so one
+// engine serves both kinds.
 func Client(h eddy.Handler, config *tls.Config) *Handler {
 	return &Handler{inner: h, config: config, client: true}
+}
+
+// dialReq is the Context of a connection that Handler.Dial dialled, until OnOpen replaces it.
+type dialReq struct {
+	config *tls.Config
+	ctx    context.Context
+	p      future.Promise[*Conn]
+}
+
+// Dial connects to addr (in the forms eddy.New accepts) through e, whose Handler must be h (made by
+// Client), performs the client side of the handshake with config (h's own when nil) and resolves once
+// the connection is established and the wrapped handler's OnOpen has run; continuations added with
+// future.Inline then run on the connection's loop. As tls.Dial does, Dial takes ServerName, the name
+// the server's certificate is verified against and sent by SNI, from addr's host when config has
+// none. ctx bounds the connect and the handshake (together with HandshakeTimeout). The future fails
+// with the dial's *eddy.OpError, the handshake's error (OnHandshakeError hears of it too), or
+// eddy.ErrClosed if the connection closed before it was established.
+func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config *tls.Config) future.Future[*Conn] {
+	if !h.client {
+		return future.Failed[*Conn](errors.New("etls: Dial needs a Handler made by Client"))
+	}
+	if config == nil {
+		config = h.config
+	}
+	if config == nil {
+		config = &tls.Config{}
+	}
+	if config.ServerName == "" {
+		if host := dialHost(addr); host != "" {
+			config = config.Clone()
+			config.ServerName = host
+		}
+	}
+	p := future.NewPromise[*Conn]()
+	f := e.DialWith(ctx, addr, &dialReq{config: config, ctx: ctx, p: p})
+	future.Catch(f, future.Inline, func(err error) (eddy.Conn, error) {
+		p.Reject(err)
+		return nil, err
+	})
+	return p.Future()
+}
+
+// dialHost returns the host of a tcp address ("" for a unix one), as ServerName.
+func dialHost(addr string) string {
+	if i := strings.Index(addr, "://"); i >= 0 {
+		if !strings.HasPrefix(addr, "tcp") {
+			return ""
+		}
+		addr = addr[i+3:]
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	return host
 }
 
 // Inner returns the handler h wraps.
 func (h *Handler) Inner() eddy.Handler { return h.inner }
 
-// OnOpen starts the handshake of a new connection on a goroutine of its own.
+// OnOpen starts the handshake of a new connection on a goroutine of its own; on a client Handler,
+// a connection not dialled by Dial goes to the wrapped handler as it is.
 func (h *Handler) OnOpen(raw eddy.Conn) {
+	d, dialled := raw.Context().(*dialReq)
+	if h.client && !dialled {
+		h.inner.OnOpen(raw)
+		return
+	}
 	c := &Conn{raw: raw, h: h}
 	c.hsCond.L = &c.hsMu
 	raw.SetContext(c)
 	p := pipe{c}
-	if h.client {
-		c.tc = tls.Client(p, h.config)
+	parent := context.Background()
+	if dialled {
+		c.dial = d
+		parent = d.ctx
+		c.tc = tls.Client(p, d.config)
 	} else {
 		c.tc = tls.Server(p, h.config)
 	}
+	c.hsCtx, c.hsCancel = h.handshakeContext(parent)
 	go c.handshake()
 }
 
@@ -77,14 +146,19 @@ func (h *Handler) OnOpen(raw eddy.Conn) {
 func (h *Handler) OnData(raw eddy.Conn) {
 	if c, ok := raw.Context().(*Conn); ok {
 		c.onData()
+	} else if h.client {
+		h.inner.OnData(raw)
 	}
 }
 
 // OnPeerClosed reports the peer's FIN to the wrapped handler's OnPeerClosed, if it has one, once the
 // handshake is done (during a handshake it ends the handshake).
 func (h *Handler) OnPeerClosed(raw eddy.Conn) bool {
-	c, ok := raw.Context().(*Conn)
-	return ok && c.onPeerClosed()
+	if c, ok := raw.Context().(*Conn); ok {
+		return c.onPeerClosed()
+	}
+	hc, ok := h.inner.(eddy.HalfCloseHandler)
+	return h.client && ok && hc.OnPeerClosed(raw)
 }
 
 // OnClose ends a handshake in progress, or calls the wrapped handler's OnClose for an established
@@ -92,6 +166,8 @@ func (h *Handler) OnPeerClosed(raw eddy.Conn) bool {
 func (h *Handler) OnClose(raw eddy.Conn, err error) {
 	if c, ok := raw.Context().(*Conn); ok {
 		c.onClose(err)
+	} else if h.client {
+		h.inner.OnClose(raw, err)
 	}
 }
 
@@ -118,16 +194,16 @@ func (h *Handler) OnTick() time.Duration {
 	return -1
 }
 
-// handshakeContext is the bound of one handshake.
-func (h *Handler) handshakeContext() (context.Context, context.CancelFunc) {
+// handshakeContext is the bound of one handshake: parent's, and HandshakeTimeout.
+func (h *Handler) handshakeContext(parent context.Context) (context.Context, context.CancelFunc) {
 	d := h.HandshakeTimeout
 	switch {
 	case d == 0:
 		d = DefaultHandshakeTimeout
 	case d < 0:
-		return context.WithCancel(context.Background())
+		return context.WithCancel(parent)
 	}
-	return context.WithTimeoutCause(context.Background(), d, ErrHandshakeTimeout)
+	return context.WithTimeoutCause(parent, d, ErrHandshakeTimeout)
 }
 
 // ConnectionState returns the TLS state of c if it is a *Conn (a connection served through a

@@ -61,17 +61,18 @@ func (p pipe) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Close is called by crypto/tls only when the handshake's context ends (it times out): the handshake
-// goroutine's read is woken and the connection reset.
+// Close is called by crypto/tls only when the handshake's context ends (it times out, or a Dial's
+// context ends): the handshake goroutine's read is woken and the connection reset.
 func (p pipe) Close() error {
 	c := p.c
+	err := c.interrupted()
 	c.hsMu.Lock()
 	if c.hsErr == nil {
-		c.hsErr = ErrHandshakeTimeout
+		c.hsErr = err
 	}
 	c.hsCond.Broadcast()
 	c.hsMu.Unlock()
-	c.raw.Abort(ErrHandshakeTimeout)
+	c.raw.Abort(err)
 	return nil
 }
 
