@@ -110,7 +110,8 @@ type asyncReq struct {
 // handshake runs on the connection's own goroutine, and hands the connection to the loop when done.
 func (c *Conn) handshake() {
 	err := c.tc.HandshakeContext(c.hsCtx)
-	if err != nil && c.hsCtx.Err() != nil {
+	cut := err != nil && c.hsCtx.Err() != nil // the pipe has reset the connection
+	if cut {
 		err = c.interrupted()
 	}
 	c.hsCancel()
@@ -119,7 +120,7 @@ func (c *Conn) handshake() {
 			return
 		}
 		err = c.handshakeEnd() // closed meanwhile
-	} else if c.hsCtx.Err() == nil {
+	} else if !cut {
 		// Behind the alert crypto/tls queued, if any: a graceful close sends it.
 		c.raw.Execute(closeRaw)
 	}
