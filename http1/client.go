@@ -2,6 +2,7 @@ package http1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/etls"
 	"github.com/eddyio/eddy/future"
 )
 
@@ -45,7 +48,7 @@ var ErrTransportClosed = errors.New("http1: Transport closed")
 // stops reading and TCP flow control holds the server back; once the body has arrived in full, the
 // connection goes back to the pool even if the body has not been read yet.
 //
-// Only "http" URLs are supported: no TLS, no proxies, no HTTP/2, no transparent gzip (net/http adds
+// "http" and "https" URLs are supported; no proxies, no HTTP/2, no transparent gzip (net/http adds
 // Accept-Encoding: gzip and decompresses; here the body is what the server sent). A request whose
 // connection failed before any byte of the response arrived is retried once on a new connection when
 // it is idempotent (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key header) and has no body; one
@@ -72,6 +75,15 @@ type Transport struct {
 	// "Connection: close".
 	DisableKeepAlives bool
 
+	// TLSClientConfig configures the TLS of "https" connections (package etls: the handshake on a
+	// goroutine, then records encrypted and decrypted on the loop). A clone is used, with
+	// ServerName from the URL's host when it has none, and ALPN offering "http/1.1" only ("h2" is
+	// taken out of NextProtos). Nil means the defaults of crypto/tls.
+	TLSClientConfig *tls.Config
+	// TLSHandshakeTimeout bounds each TLS handshake (etls.DefaultHandshakeTimeout when zero;
+	// negative means no bound).
+	TLSHandshakeTimeout time.Duration
+
 	// Engine chooses the eddy engine. The default is eddy.EngineEpoll on Linux (see
 	// docs/client.md for why not uring) and eddy.EngineAuto elsewhere.
 	Engine eddy.EngineKind
@@ -85,6 +97,7 @@ type Transport struct {
 	initOnce sync.Once
 	initErr  error
 	engine   *eddy.Engine
+	tls      *etls.Handler // the engine's handler: TLS for https dials, the rest in clear
 	maxIdle  int
 	idleTime time.Duration
 	maxHead  int
@@ -96,8 +109,9 @@ type Transport struct {
 
 // hostConns is a Transport's connections to one host:port. Guarded by Transport.mu.
 type hostConns struct {
-	key     string // host:port
+	key     string // host:port, or https://host:port
 	addr    string // tcp://host:port, for Engine.Dial
+	secure  bool   // https
 	idle    []*clientConn
 	conns   int         // open or being dialled
 	waiting []*exchange // requests waiting for a connection under MaxConnsPerHost, oldest first
@@ -130,7 +144,9 @@ func (t *Transport) init() error {
 			opts = append(opts, eddy.WithLogger(t.Logger))
 		}
 		opts = append(opts, t.EngineOptions...)
-		e, err := eddy.New(clientHandler{t}, nil, opts...)
+		t.tls = etls.Client(clientHandler{t}, clientTLSConfig(t.TLSClientConfig))
+		t.tls.HandshakeTimeout = t.TLSHandshakeTimeout
+		e, err := eddy.New(t.tls, nil, opts...)
 		if err == nil {
 			err = e.Start()
 		}
@@ -294,17 +310,35 @@ func (t *Transport) Close() error {
 	return nil
 }
 
-// host returns the connections to key, made on first use. Called with t.mu held.
-func (t *Transport) host(key string) *hostConns {
+// host returns the connections for x, made on first use. Called with t.mu held.
+func (t *Transport) host(x *exchange) *hostConns {
+	key := x.key
+	if x.secure {
+		key = "https://" + key
+	}
 	hc := t.hosts[key]
 	if hc == nil {
 		if t.hosts == nil {
 			t.hosts = make(map[string]*hostConns)
 		}
-		hc = &hostConns{key: key, addr: "tcp://" + key}
+		hc = &hostConns{key: key, addr: "tcp://" + x.key, secure: x.secure}
 		t.hosts[key] = hc
 	}
 	return hc
+}
+
+// clientTLSConfig is the configuration https connections start from: a clone of cfg offering
+// HTTP/1.1 only by ALPN.
+func clientTLSConfig(cfg *tls.Config) *tls.Config {
+	if cfg == nil {
+		return &tls.Config{NextProtos: []string{"http/1.1"}}
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = slices.DeleteFunc(cfg.NextProtos, func(p string) bool { return p == "h2" })
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	return cfg
 }
 
 // schedule finds x a connection: an idle one, a new one, or, at MaxConnsPerHost, a place in line.
@@ -315,7 +349,7 @@ func (t *Transport) schedule(x *exchange) {
 		x.reject(ErrTransportClosed)
 		return
 	}
-	hc := t.host(x.key)
+	hc := t.host(x)
 	if n := len(hc.idle); n > 0 {
 		cc := hc.idle[n-1]
 		hc.idle[n-1] = nil
@@ -344,7 +378,12 @@ func (t *Transport) dial(hc *hostConns, x *exchange) {
 	if x.pr.Future().Resolved() { // cancelled already: cancel may have looked before the Store
 		stop()
 	}
-	f := t.engine.Dial(ctx, hc.addr)
+	var f future.Future[eddy.Conn]
+	if hc.secure {
+		f = future.Map(t.tls.Dial(ctx, t.engine, hc.addr, nil), future.Inline, func(c *etls.Conn) (eddy.Conn, error) { return c, nil })
+	} else {
+		f = t.engine.Dial(ctx, hc.addr)
+	}
 	future.Map(f, future.Inline, func(c eddy.Conn) (struct{}, error) {
 		stop() // the connection no longer depends on it
 		cc := c.Context().(*clientConn)
@@ -489,10 +528,10 @@ func (h clientHandler) OnPeerClosed(c eddy.Conn) bool {
 
 var _ eddy.HalfCloseHandler = clientHandler{}
 
-// dialKey returns the host:port to dial for a URL's host, with port 80 when it has none.
-func dialKey(host string) (string, error) {
-	h, port, err := net.SplitHostPort(host)
-	if err == nil && h != "" && port != "" {
+// dialKey returns the host:port to dial for a URL's host, with port (80 or 443) when it has none.
+func dialKey(host, port string) (string, error) {
+	h, p, err := net.SplitHostPort(host)
+	if err == nil && h != "" && p != "" {
 		return host, nil // the usual case: no allocation
 	}
 	if err != nil {
@@ -505,7 +544,7 @@ func dialKey(host string) (string, error) {
 	if h == "" {
 		return "", errors.New("http1: no host in request URL")
 	}
-	return net.JoinHostPort(h, "80"), nil
+	return net.JoinHostPort(h, port), nil
 }
 
 var _ http.RoundTripper = (*Transport)(nil)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/etls"
 	"github.com/eddyio/eddy/future"
 )
 
@@ -53,6 +54,7 @@ type exchange struct {
 	t          *Transport
 	req        *http.Request
 	key        string // host:port
+	secure     bool   // https
 	head       []byte // the request head, and the body when it was read ahead
 	body       io.ReadCloser
 	chunked    bool  // body is sent chunked
@@ -271,6 +273,10 @@ func (cc *clientConn) respond(x *exchange, buf []byte, n int) {
 	f, mustClose := cc.p.bodyFraming(x.isHEAD)
 	resp := cc.p.build(buf, n, f)
 	resp.Request = x.req
+	if tc, ok := cc.c.(*etls.Conn); ok {
+		st := tc.ConnectionState()
+		resp.TLS = &st
+	}
 	x.mustClose = mustClose || resp.Close
 	cc.c.Discard(n)
 	cc.p.reset()

@@ -2226,7 +2226,7 @@ func TestClientAdvInvalidRequests(t *testing.T) {
 			name string
 			req  func() *http.Request
 		}{
-			{"https", mk(func(r *http.Request) { r.URL.Scheme = "https" })},
+			{"ws", mk(func(r *http.Request) { r.URL.Scheme = "ws" })},
 			{"ftp", mk(func(r *http.Request) { r.URL.Scheme = "ftp" })},
 			{"crlf-in-header-value", mk(func(r *http.Request) { r.Header["X-A"] = []string{"a\r\nX-Injected: 1"} })},
 			{"lf-in-header-value", mk(func(r *http.Request) { r.Header["X-A"] = []string{"a\nX-Injected: 1"} })},

@@ -35,13 +35,18 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 	case req.RequestURI != "":
 		return nil, errors.New("http1: Request.RequestURI can't be set in client requests")
 	}
-	if s := req.URL.Scheme; !strings.EqualFold(s, "http") {
-		return nil, fmt.Errorf("http1: unsupported protocol scheme %q", s)
+	secure := strings.EqualFold(req.URL.Scheme, "https")
+	if !secure && !strings.EqualFold(req.URL.Scheme, "http") {
+		return nil, fmt.Errorf("http1: unsupported protocol scheme %q", req.URL.Scheme)
 	}
 	if req.URL.Host == "" {
 		return nil, fmt.Errorf("http1: no Host in request URL %q", req.URL.String())
 	}
-	key, err := dialKey(req.URL.Host)
+	port := "80"
+	if secure {
+		port = "443"
+	}
+	key, err := dialKey(req.URL.Host, port)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +75,7 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 			return nil, fmt.Errorf("http1: invalid request URI %q", uri)
 		}
 	}
-	x := &exchange{t: t, req: req, key: key, isHEAD: method == http.MethodHead}
+	x := &exchange{t: t, req: req, key: key, secure: secure, isHEAD: method == http.MethodHead}
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		x.idempotent = true

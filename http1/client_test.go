@@ -197,7 +197,7 @@ func TestClientRefusedRequests(t *testing.T) {
 		req  *http.Request
 		want string
 	}{
-		{mk("GET", "https://127.0.0.1:1/"), `unsupported protocol scheme "https"`},
+		{mk("GET", "ws://127.0.0.1:1/"), `unsupported protocol scheme "ws"`},
 		{mk("CONNECT", "http://127.0.0.1:1/"), "CONNECT is not supported"},
 		{bad, "invalid header field value"},
 	} {
