@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -29,7 +31,7 @@ import (
 const getSummary = "download a URL over HTTP with parallel ranged requests, writing the file through package aio"
 
 // getUsage is the synopsis of "eddy get" and what it does.
-const getUsage = "eddy get [--out FILE] [--force] [--conns N] [--chunk SIZE] [--backend auto|uring|pool] [--client auto|eddy|net] [--timeout D] [--json] URL\n" +
+const getUsage = "eddy get [--out FILE] [--force] [--conns N] [--chunk SIZE] [--backend auto|uring|pool] [--client auto|eddy|net] [--timeout D] [--cacert FILE] [--json] URL\n" +
 	"\nIt asks for the first byte (Range: bytes=0-0) to learn the size and whether the server honours\n" +
 	"ranges, then fetches the file in chunks of --chunk bytes over --conns connections, each writing\n" +
 	"what it receives at its offset with asynchronous writes (package aio). A server that ignores\n" +
@@ -51,8 +53,9 @@ var getCommand = command{
 		fs.IntVar(&cfg.conns, "conns", 4, fmt.Sprintf("number of connections fetching chunks at once, 1..%d", getMaxConns))
 		fs.Var(&cfg.chunk, "chunk", "bytes per ranged request: a `size` in bytes, or with a unit: KiB, MiB, GiB (K, M, G too), KB, MB, GB")
 		fs.StringVar(&cfg.backend, "backend", "auto", "aio `backend` the file is written on: auto, uring or pool")
-		fs.StringVar(&cfg.client, "client", "auto", "HTTP `client`: eddy (http1.Transport, on an event loop), net (net/http's Transport), or auto: eddy for http:// URLs, net for https://")
+		fs.StringVar(&cfg.client, "client", "auto", "HTTP `client`: eddy (http1.Transport, on an event loop; https through etls), net (net/http's Transport), or auto (eddy)")
 		fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "give up on a request that receives nothing for this `duration`: no connection, no response headers, or a body that stalls (0: never)")
+		fs.StringVar(&cfg.caCert, "cacert", "", "for https, trust the certificates in this PEM `file` as well as the system's")
 		fs.BoolVar(&cfg.json, "json", false, "print the report as JSON on stdout instead of a line on stderr")
 		return fs, func(ctx context.Context, stdout, stderr io.Writer) error {
 			urls, help, err := getArgs(fs)
@@ -117,6 +120,7 @@ type getConfig struct {
 	backend string
 	client  string        // auto, eddy or net
 	timeout time.Duration // 0: none
+	caCert  string        // PEM file of extra roots for https
 	json    bool
 }
 
@@ -211,9 +215,6 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	default:
 		return usagef("get", "--client %q: want auto, eddy or net", cfg.client)
 	}
-	if cfg.client == "eddy" && u.Scheme == "https" {
-		return usagef("get", "--client eddy: https URLs need --client net (or auto)")
-	}
 	u.Fragment, u.RawFragment = "", ""
 	out := cfg.out
 	if out == "" {
@@ -223,13 +224,16 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 		return err
 	}
 
+	rt, closeClient, err := getTransport(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeClient()
 	aios, err := aio.New(aio.WithBackend(backend))
 	if err != nil {
 		return err
 	}
 	defer aios.Close()
-	rt, closeClient := getTransport(cfg)
-	defer closeClient()
 	g := &getter{
 		client:  &http.Client{Transport: rt},
 		url:     u.String(),
@@ -242,9 +246,9 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	rep.Client = "net"
-	if cfg.client == "eddy" || cfg.client == "auto" && u.Scheme == "http" {
-		rep.Client = "eddy"
+	rep.Client = "eddy"
+	if cfg.client == "net" {
+		rep.Client = "net"
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	if rep.Seconds > 0 {
@@ -271,31 +275,33 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// getTransport returns the RoundTripper of cfg.client and what closes it. With auto, http:// URLs go
-// to eddy's http1.Transport and https:// ones (after a redirect, say) to net/http's.
-func getTransport(cfg getConfig) (http.RoundTripper, func()) {
-	nt := http.DefaultTransport.(*http.Transport).Clone()
-	nt.DisableCompression = true // the bytes of the file, as the ranges count them
-	nt.MaxIdleConnsPerHost = cfg.conns
+// getTransport returns the RoundTripper of cfg.client and what closes it: eddy's http1.Transport
+// (for auto too), or net/http's.
+func getTransport(cfg getConfig) (http.RoundTripper, func(), error) {
+	var tlsCfg *tls.Config
+	if cfg.caCert != "" {
+		pem, err := os.ReadFile(cfg.caCert)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--cacert: %w", err)
+		}
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("--cacert %s: no PEM certificate in it", cfg.caCert)
+		}
+		tlsCfg = &tls.Config{RootCAs: roots}
+	}
 	if cfg.client == "net" {
-		return nt, nt.CloseIdleConnections
+		nt := http.DefaultTransport.(*http.Transport).Clone()
+		nt.DisableCompression = true // the bytes of the file, as the ranges count them
+		nt.MaxIdleConnsPerHost = cfg.conns
+		nt.TLSClientConfig = tlsCfg
+		return nt, nt.CloseIdleConnections, nil
 	}
-	et := &http1.Transport{MaxIdleConnsPerHost: cfg.conns, EngineOptions: []eddy.Option{eddy.WithReadBufferSize(256 << 10)}}
-	closeAll := func() {
-		et.Close()
-		nt.CloseIdleConnections()
-	}
-	return schemeTransport{http: et, https: nt}, closeAll
-}
-
-// schemeTransport sends http:// requests to one RoundTripper and the others to another.
-type schemeTransport struct{ http, https http.RoundTripper }
-
-func (s schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL != nil && req.URL.Scheme == "http" {
-		return s.http.RoundTrip(req)
-	}
-	return s.https.RoundTrip(req)
+	et := &http1.Transport{MaxIdleConnsPerHost: cfg.conns, TLSClientConfig: tlsCfg, EngineOptions: []eddy.Option{eddy.WithReadBufferSize(256 << 10)}}
+	return et, func() { et.Close() }, nil
 }
 
 // formatBytes writes n with the largest binary unit that divides it.
