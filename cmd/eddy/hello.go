@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +22,7 @@ import (
 var helloCommand = command{
 	name:    "hello",
 	summary: `serve "Hello, World!" over HTTP/1.1 on eddy's http1 (or on net/http with --baseline)`,
-	usage:   "eddy hello [--addr tcp://127.0.0.1:8080] [--style native|nethttp] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D]",
+	usage:   "eddy hello [--addr tcp://127.0.0.1:8080] [--style native|nethttp] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D] [--tls-cert F --tls-key F]",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg helloConfig
 		fs := flag.NewFlagSet("hello", flag.ContinueOnError)
@@ -31,6 +32,8 @@ var helloCommand = command{
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with net/http's own server instead of eddy's http1 (the comparison peer)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
+		fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (and its chain) in this PEM `file`; needs --tls-key")
+		fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `file`")
 		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runHello(ctx, cfg, stderr) }
 	},
 }
@@ -43,6 +46,8 @@ type helloConfig struct {
 	loops    int // 0: the engine's default
 	baseline bool
 	duration time.Duration // 0: until ctx is done
+	tlsCert  string        // with tlsKey: serve HTTPS (HTTP/1.1 only, on the baseline too)
+	tlsKey   string
 }
 
 // helloBody is the whole response body of the plaintext benchmark.
@@ -60,6 +65,8 @@ func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
 		return usagef("hello", "--loops %d: want 0..%d", cfg.loops, maxLoops)
 	case cfg.duration < 0:
 		return usagef("hello", "--duration %v: want 0 or more", cfg.duration)
+	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
+		return usagef("hello", "--tls-cert and --tls-key go together")
 	}
 	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
 		return usagef("hello", "--engine %q: want auto, epoll, uring or std", cfg.engine)
@@ -90,7 +97,7 @@ func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
 // gracefully. Once the server listens, ready is called with its bound address.
 func serveHello(ctx context.Context, cfg helloConfig, ready func(listening)) error {
 	if cfg.baseline {
-		return serveHelloBaseline(ctx, cfg.addr, ready)
+		return serveHelloBaseline(ctx, cfg, ready)
 	}
 	kind, err := eddy.ParseEngineKind(cfg.engine)
 	if err != nil {
@@ -108,7 +115,11 @@ func serveHello(ctx context.Context, cfg helloConfig, ready func(listening)) err
 	} else {
 		srv.Handler = helloMux()
 	}
-	if err := srv.Start(); err != nil {
+	start := srv.Start
+	if cfg.tlsCert != "" {
+		start = func() error { return srv.StartTLS(cfg.tlsCert, cfg.tlsKey) }
+	}
+	if err := start(); err != nil {
 		srv.Close() // stops the worker pool the server made for its handlers
 		return err
 	}
@@ -126,9 +137,10 @@ func serveHello(ctx context.Context, cfg helloConfig, ready func(listening)) err
 	return nil
 }
 
-// serveHelloBaseline is the comparison peer: net/http's own server with the same handler.
-func serveHelloBaseline(ctx context.Context, addr string, ready func(listening)) error {
-	network, address, err := splitAddr(addr)
+// serveHelloBaseline is the comparison peer: net/http's own server with the same handler (and the
+// same TLS: HTTP/1.1 only).
+func serveHelloBaseline(ctx context.Context, cfg helloConfig, ready func(listening)) error {
+	network, address, err := splitAddr(cfg.addr)
 	if err != nil {
 		return err
 	}
@@ -138,8 +150,13 @@ func serveHelloBaseline(ctx context.Context, addr string, ready func(listening))
 		return err
 	}
 	srv := &http.Server{Handler: helloMux(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serve := func() error { return srv.Serve(ln) }
+	if cfg.tlsCert != "" {
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // no HTTP/2, as eddy
+		serve = func() error { return srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey) }
+	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- serve() }()
 	ready(listening{Addr: ln.Addr(), Engine: "net/http"})
 	select {
 	case <-ctx.Done():

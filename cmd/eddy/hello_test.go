@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/eddyio/eddy/internal/testtls"
 )
 
 // startHello serves cfg on a free loopback port until the test ends and returns the base URL. The cleanup
@@ -34,6 +36,9 @@ func startHello(t *testing.T, cfg helloConfig) string {
 	})
 	select {
 	case l := <-ready:
+		if cfg.tlsCert != "" {
+			return "https://" + l.Addr.String()
+		}
 		return "http://" + l.Addr.String()
 	case err := <-done:
 		t.Fatalf("server failed to start: %v", err)
@@ -42,6 +47,7 @@ func startHello(t *testing.T, cfg helloConfig) string {
 }
 
 func TestHelloServersAnswerHelloWorld(t *testing.T) {
+	certFile, keyFile := testtls.Files(t)
 	servers := []struct {
 		name string
 		cfg  helloConfig
@@ -50,6 +56,9 @@ func TestHelloServersAnswerHelloWorld(t *testing.T) {
 		{"nethttp auto", helloConfig{style: "nethttp", engine: "auto", loops: 1}},
 		{"native std", helloConfig{style: "native", engine: "std"}},
 		{"baseline", helloConfig{baseline: true}},
+		{"native auto tls", helloConfig{style: "native", engine: "auto", loops: 1, tlsCert: certFile, tlsKey: keyFile}},
+		{"nethttp std tls", helloConfig{style: "nethttp", engine: "std", tlsCert: certFile, tlsKey: keyFile}},
+		{"baseline tls", helloConfig{baseline: true, tlsCert: certFile, tlsKey: keyFile}},
 	}
 	tests := []struct {
 		method, path string
@@ -63,8 +72,8 @@ func TestHelloServersAnswerHelloWorld(t *testing.T) {
 	for _, s := range servers {
 		t.Run(s.name, func(t *testing.T) {
 			base := startHello(t, s.cfg)
-			client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
-			defer client.CloseIdleConnections()
+			client := testtls.Client(t) // speaks HTTP/1.1 to https:// and http:// alike
+			client.Timeout = 5 * time.Second
 			for _, tt := range tests {
 				req, _ := http.NewRequest(tt.method, base+tt.path, nil)
 				resp, err := client.Do(req)
@@ -78,6 +87,9 @@ func TestHelloServersAnswerHelloWorld(t *testing.T) {
 				}
 				if tt.body != "" && string(body) != tt.body {
 					t.Errorf("%s %s: body %q, want %q", tt.method, tt.path, body, tt.body)
+				}
+				if (resp.TLS != nil) != (s.cfg.tlsCert != "") || resp.ProtoMajor != 1 {
+					t.Errorf("%s %s: TLS %v, %s", tt.method, tt.path, resp.TLS != nil, resp.Proto)
 				}
 				if tt.status == http.StatusOK && resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 					t.Errorf("Content-Type %q", resp.Header.Get("Content-Type"))
