@@ -57,8 +57,12 @@
 //   - The request body stays readable after the response has started (net/http needs
 //     EnableFullDuplex for that).
 //   - Hijacking is not supported: http.ResponseController.Hijack returns
-//     http.ErrNotSupported. Neither are TLS, HTTP/2, ConnState, BaseContext and ConnContext,
-//     and the request context carries no http.ServerContextKey.
+//     http.ErrNotSupported. Neither are HTTP/2, ConnState, BaseContext and ConnContext, and
+//     the request context carries no http.ServerContextKey.
+//   - TLS (ListenAndServeTLS, StartTLS, ServeTLS) runs through package etls: the handshake on a
+//     goroutine, bounded by ReadHeaderTimeout when it is set (10 s otherwise), then records
+//     encrypted and decrypted on the loop; ALPN offers http/1.1 only. Files are copied into the
+//     response rather than sent with sendfile.
 //   - Server.MaxBodyBytes bounds bodies server-wide (413), which net/http leaves to
 //     http.MaxBytesReader.
 //   - A chunked body the handler left unread, and whose end has not arrived when the handler
@@ -90,7 +94,8 @@
 // a source of futures of responses. Its keep-alive connections sit on an eddy engine's loops: an
 // idle one costs no goroutine and no buffer (net/http's costs two goroutines and about 20 KiB),
 // and a response is read by the loop into a bounded pipe that the body's reader drains. It speaks
-// plain http only (no TLS, proxies or HTTP/2); docs/client.md has the design and the figures.
+// http and https (through package etls; no proxies or HTTP/2); docs/client.md has the design and
+// the figures.
 //
 // # Parsing on an event loop
 //

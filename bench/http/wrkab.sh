@@ -9,7 +9,10 @@
 #   SPECS="new=/tmp/plain:http1-nethttp:epoll old=/tmp/plain-old:http1-nethttp:epoll \
 #          fasthttp=/tmp/plain:fasthttp" ROUNDS=5 bash bench/http/wrkab.sh
 #
-# SPECS holds label=binary:server[:engine] items; binary is a build of ./http/plaintext. NICE=-20
+# SPECS holds label=binary:server[:engine] items; binary is a build of ./http/plaintext, or an eddy
+# binary (cmd/eddy, its name ending in "eddy"), run as "eddy hello --style server --engine engine"
+# (server "baseline": eddy hello --baseline) with HELLO_ARGS added, such as "--tls-cert F --tls-key
+# F" together with SCHEME=https for an HTTPS A/B. NICE=-20
 # (as root) runs servers and wrk in sessions, and so scheduler autogroups, of their own at that
 # niceness, so that other work on a shared machine takes less of their cores. Needs wrk, taskset.
 set -uo pipefail
@@ -20,6 +23,8 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-100}
 NICE=${NICE:-0}
 ADDR=127.0.0.1:${PORT:-18181}
+SCHEME=${SCHEME:-http}
+HELLO_ARGS=${HELLO_ARGS:-}
 OUT=${OUT:-$(mktemp)}
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)"; exit 1; }
@@ -38,13 +43,20 @@ for round in $(seq "$ROUNDS"); do
 		bin=${rest%%:*} kind=${rest#*:} engine=auto
 		if [[ $kind == *:* ]]; then engine=${kind#*:} kind=${kind%%:*}; fi
 		log=$(mktemp)
-		GOMAXPROCS=1 "${boost[@]}" taskset -c 0 "$bin" -server "$kind" -engine "$engine" -loops 1 -addr "$ADDR" >"$log" 2>&1 &
+		if [[ $bin == *eddy ]]; then
+			args=(hello --style "$kind" --engine "$engine")
+			[[ $kind == baseline ]] && args=(hello --baseline)
+			# shellcheck disable=SC2086 # HELLO_ARGS is a list of words
+			GOMAXPROCS=1 "${boost[@]}" taskset -c 0 "$bin" "${args[@]}" --loops 1 --addr "$ADDR" $HELLO_ARGS >"$log" 2>&1 &
+		else
+			GOMAXPROCS=1 "${boost[@]}" taskset -c 0 "$bin" -server "$kind" -engine "$engine" -loops 1 -addr "$ADDR" >"$log" 2>&1 &
+		fi
 		pid=$!
 		for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.05; done
-		"${boost[@]}" taskset -c 1 wrk -t1 -c"$CONNS" -d2s "http://$ADDR/" >/dev/null
+		"${boost[@]}" taskset -c 1 wrk -t1 -c"$CONNS" -d2s "$SCHEME://$ADDR/" >/dev/null
 		t0=$(cpu_ticks $pid) u0=$(user_ticks $pid)
 		read -r b0 a0 <<<"$(core0)"
-		res=$("${boost[@]}" taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "http://$ADDR/")
+		res=$("${boost[@]}" taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$SCHEME://$ADDR/")
 		t1=$(cpu_ticks $pid) u1=$(user_ticks $pid)
 		read -r b1 a1 <<<"$(core0)"
 		kill -TERM $pid
