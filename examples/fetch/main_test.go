@@ -86,7 +86,7 @@ func TestFetchFailures(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 	prog := progtest.Build(t)
-	stdout, _, err := progtest.Run(t, runTimeout, prog, srv.URL+"/ok", srv.URL+"/missing", closed.URL+"/x", "https://127.0.0.1:1/")
+	stdout, _, err := progtest.Run(t, runTimeout, prog, srv.URL+"/ok", srv.URL+"/missing", closed.URL+"/x", "ftp://127.0.0.1:1/")
 	if code := progtest.ExitCode(err); code != 1 {
 		t.Fatalf("exit status %d (%v), want 1; output:\n%s", code, err, stdout)
 	}
@@ -95,7 +95,7 @@ func TestFetchFailures(t *testing.T) {
 		srv.URL + "/ok: 200 OK, 4 bytes",
 		srv.URL + "/missing: 404 Not Found, 19 bytes",
 		closed.URL + "/x: error: ",
-		"https://127.0.0.1:1/: error: http1: unsupported protocol scheme \"https\"",
+		"ftp://127.0.0.1:1/: error: http1: unsupported protocol scheme \"ftp\"",
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), stdout)
