@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,13 +79,14 @@ type Conn struct {
 	keepOpen   bool           // its OnPeerClosed asked to keep writing
 	wclosed    bool           // CloseWrite was called
 	inCallback bool           // inside a callback of the wrapped handler
-	queued     bool           // a deliver is queued on the loop
+	queued     bool           // a pump is queued on the loop (SetReadPaused)
+	redeliver  bool           // OnData is due for plaintext it has seen (the restart after a pause)
 	reason     error
 	userCtx    any
 
-	// AsyncWrite's requests on their way to the loop, oldest first.
+	// AsyncWrite's requests on their way to the loop, a list that OnClose empties.
 	amu    sync.Mutex
-	asyncs []*asyncReq
+	asyncs asyncReq // sentinel of the list
 
 	// The handshake: its bound, and the Dial waiting for it (nil for accepted connections).
 	hsCtx    context.Context
@@ -101,10 +101,76 @@ type Conn struct {
 	hsPaused bool
 }
 
-// asyncReq is an AsyncWrite on its way to the loop.
+// asyncReq is an AsyncWrite on its way to the loop, linked in Conn.asyncs until it runs or the
+// connection closes.
 type asyncReq struct {
-	b  []byte
-	cb func(eddy.Conn, error)
+	b          []byte
+	cb         func(eddy.Conn, error)
+	prev, next *asyncReq
+}
+
+// track links a to the requests in flight.
+func (c *Conn) track(a *asyncReq) {
+	c.amu.Lock()
+	if c.asyncs.next == nil {
+		c.asyncs.next, c.asyncs.prev = &c.asyncs, &c.asyncs
+	}
+	a.prev, a.next = c.asyncs.prev, &c.asyncs
+	a.prev.next, c.asyncs.prev = a, a
+	c.amu.Unlock()
+}
+
+// untrack unlinks a, and reports whether it was linked (OnClose had not taken it).
+func (c *Conn) untrack(a *asyncReq) bool {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	if a.next == nil {
+		return false
+	}
+	a.prev.next, a.next.prev = a.next, a.prev
+	a.prev, a.next = nil, nil
+	return true
+}
+
+// untrackAll unlinks and returns the requests in flight.
+func (c *Conn) untrackAll() []*asyncReq {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	var all []*asyncReq
+	for a := c.asyncs.next; a != nil && a != &c.asyncs; {
+		next := a.next
+		a.prev, a.next = nil, nil
+		all = append(all, a)
+		a = next
+	}
+	c.asyncs.prev, c.asyncs.next = nil, nil
+	return all
+}
+
+// post runs fn on the connection's loop, serialised with its callbacks, as the raw connection's
+// Execute does, but is not refused for a full task queue: the work etls does for itself (the end of
+// a handshake, a close) must not be lost. When the queue is full it tries again from a task of the
+// loop, which the queue always takes (Loop.Execute). It returns ErrClosed if the connection closed.
+func (c *Conn) post(fn func(eddy.Conn)) error {
+	err := c.raw.Execute(fn)
+	if err == eddy.ErrQueueFull {
+		c.raw.Loop().Execute(func() { c.post(fn) })
+		return nil
+	}
+	return err
+}
+
+// afterFlush runs cb on the loop once the output queued so far has reached the kernel (through an
+// empty raw AsyncWrite, tried again from a loop task while the queue is full), or with the error
+// that prevented it.
+func (c *Conn) afterFlush(cb func(eddy.Conn, error)) {
+	switch err := c.raw.AsyncWrite(nil, func(_ eddy.Conn, err error) { cb(c, err) }); err {
+	case nil:
+	case eddy.ErrQueueFull:
+		c.raw.Loop().Execute(func() { c.afterFlush(cb) })
+	default:
+		cb(c, err)
+	}
 }
 
 // handshake runs on the connection's own goroutine, and hands the connection to the loop when done.
@@ -116,13 +182,13 @@ func (c *Conn) handshake() {
 	}
 	c.hsCancel()
 	if err == nil {
-		if c.raw.Execute(c.establish) == nil {
+		if c.post(c.establish) == nil {
 			return
 		}
 		err = c.handshakeEnd() // closed meanwhile
 	} else if !cut {
 		// Behind the alert crypto/tls queued, if any: a graceful close sends it.
-		c.raw.Execute(closeRaw)
+		c.post(closeRaw)
 	}
 	if c.dial != nil {
 		c.dial.p.Reject(err)
@@ -215,10 +281,11 @@ func (c *Conn) onData() {
 // pump decrypts what the raw connection has buffered and gives the plaintext to the wrapped
 // handler.
 func (c *Conn) pump() {
-	if c.phase != established || c.inCallback {
-		return
+	if c.phase != established || c.inCallback || c.paused {
+		return // while paused, input waits (in the raw connection, or as plaintext) for the restart
 	}
-	fresh := false
+	fresh := c.redeliver
+	c.redeliver = false
 	for !c.inputDone {
 		c.makeRoom()
 		n, err := c.tc.Read(c.in[len(c.in):cap(c.in)])
@@ -235,17 +302,23 @@ func (c *Conn) pump() {
 		}
 		break
 	}
+	if c.inputDone {
+		c.raw.Discard(-1) // nothing after close_notify (or an error) counts: it is not kept either
+	}
 	if fresh {
 		c.deliver()
 	}
-	if c.inputDone && c.phase == established {
-		if c.reason != nil {
-			c.closeOnLoop() // crypto/tls queued its alert, if it had one to send
-		} else if !c.peerClosed() {
+	// The end of the input is acted on once OnData has had what came before it, as a FIN is, and
+	// not while reading is paused.
+	if c.inputDone && c.phase == established && !c.paused && !c.closeReq.Load() {
+		switch {
+		case c.reason != nil && c.reason != io.EOF:
+			c.closeOnLoop() // a TLS error: crypto/tls queued its alert, if it had one to send
+		case !c.peerClosed():
 			c.closeOnLoop()
 		}
 	}
-	if c.Buffered() == 0 && !c.inCallback {
+	if c.Buffered() == 0 {
 		c.release() // an idle connection holds no plaintext buffer
 	}
 }
@@ -312,15 +385,21 @@ func (c *Conn) peerClosed() bool {
 // onPeerClosed handles the raw connection's FIN: crypto/tls sees the end of its input (a close_notify
 // may have come before it), and the wrapped handler hears of it as of a close_notify.
 func (c *Conn) onPeerClosed() bool {
+	c.rawEOF = true
 	switch c.phase {
 	case handshaking:
+		// The handshake may still succeed with what arrived before the FIN (a client may send its
+		// request and shut down its side at once): the connection stays open for the answer, and
+		// the end of the input reaches the wrapped handler once it is established.
 		c.endHandshakeInput(io.EOF)
-		return false
+		return true
 	case established:
-		c.rawEOF = true
-		c.pump() // takes the record at the end, if any, and learns of the EOF
-		if c.reason != nil && c.reason != io.EOF {
-			return false
+		c.pump() // takes the records before the FIN, and learns of the end
+		switch {
+		case c.paused:
+			return true // acted on at the restart
+		case c.reason != nil && c.reason != io.EOF:
+			return false // closing already
 		}
 		return c.peerClosed()
 	}
@@ -352,11 +431,7 @@ func (c *Conn) onClose(err error) {
 		if c.reason != nil && (err == nil || err == io.EOF) {
 			err = c.reason
 		}
-		c.amu.Lock()
-		left := c.asyncs
-		c.asyncs = nil
-		c.amu.Unlock()
-		for _, a := range left {
+		for _, a := range c.untrackAll() {
 			if a.cb != nil {
 				a.cb(c, eddy.ErrClosed)
 			}
@@ -375,7 +450,9 @@ func (c *Conn) closeOnLoop() {
 	if c.phase != established {
 		return
 	}
-	if !c.wclosed {
+	// close_notify marks a clean end: not after a TLS error, when the peer must not take what it
+	// received for the whole stream.
+	if !c.wclosed && (c.reason == nil || c.reason == io.EOF) {
 		c.wclosed = true
 		c.tc.CloseWrite() // queues close_notify in the raw output; an error means the output failed
 	}
@@ -477,36 +554,22 @@ func (c *Conn) AsyncWrite(b []byte, callback func(c eddy.Conn, err error)) error
 	if c.closeReq.Load() {
 		return eddy.ErrClosed
 	}
-	a := &asyncReq{b, callback}
-	c.amu.Lock()
-	c.asyncs = append(c.asyncs, a)
-	c.amu.Unlock()
-	if err := c.raw.Execute(c.runAsync); err != nil {
-		c.amu.Lock()
-		i := slices.Index(c.asyncs, a)
-		if i >= 0 {
-			c.asyncs = slices.Delete(c.asyncs, i, i+1)
-		}
-		c.amu.Unlock()
-		if i < 0 {
-			return nil // OnClose has taken it, and runs its callback
+	a := &asyncReq{b: b, cb: callback}
+	c.track(a) // before the task, which may run at once
+	if err := c.raw.Execute(func(eddy.Conn) { c.runAsync(a) }); err != nil {
+		if !c.untrack(a) {
+			return nil // OnClose has taken it, and ran its callback
 		}
 		return err
 	}
 	return nil
 }
 
-// runAsync encrypts the oldest AsyncWrite on the loop.
-func (c *Conn) runAsync(eddy.Conn) {
-	c.amu.Lock()
-	if len(c.asyncs) == 0 {
-		c.amu.Unlock()
-		return
+// runAsync encrypts an AsyncWrite's bytes on the loop.
+func (c *Conn) runAsync(a *asyncReq) {
+	if !c.untrack(a) {
+		return // OnClose took it
 	}
-	a := c.asyncs[0]
-	c.asyncs[0] = nil
-	c.asyncs = c.asyncs[1:]
-	c.amu.Unlock()
 	var err error
 	if c.wclosed || c.phase != established {
 		err = eddy.ErrClosed
@@ -519,11 +582,7 @@ func (c *Conn) runAsync(eddy.Conn) {
 	case err != nil:
 		a.cb(c, err)
 	default:
-		cb := a.cb
-		// An empty AsyncWrite completes once everything queued before it has reached the kernel.
-		if c.raw.AsyncWrite(nil, func(_ eddy.Conn, err error) { cb(c, err) }) != nil {
-			cb(c, eddy.ErrClosed)
-		}
+		c.afterFlush(a.cb)
 	}
 }
 
@@ -538,7 +597,7 @@ func (c *Conn) Execute(fn func(c eddy.Conn)) error {
 		return eddy.ErrClosed
 	}
 	return c.raw.Execute(func(eddy.Conn) {
-		if c.phase == established && !c.closeReq.Load() {
+		if c.phase == established { // queued before a Close, it runs before the close, as on the engines
 			c.inCallback = true
 			fn(c)
 			c.inCallback = false
@@ -552,8 +611,8 @@ func (c *Conn) Close() error {
 	if c.closeReq.Swap(true) {
 		return eddy.ErrClosed
 	}
-	if c.raw.Execute(func(eddy.Conn) { c.closeOnLoop() }) != nil {
-		c.raw.Close() // closing already, or a full task queue: close without close_notify
+	if c.post(func(eddy.Conn) { c.closeOnLoop() }) != nil {
+		c.raw.Close() // closing already
 	}
 	return nil
 }
@@ -588,15 +647,17 @@ func (c *Conn) SetReadPaused(paused bool) {
 	}
 	c.paused = paused
 	c.raw.SetReadPaused(paused)
-	if !paused && c.Buffered() > 0 && !c.queued {
-		c.queued = true
-		c.raw.Execute(func(eddy.Conn) {
-			c.queued = false
-			c.deliver()
-			if c.Buffered() == 0 {
-				c.release()
-			}
-		})
+	if !paused {
+		// What was held (plaintext, records in the raw input, the end of the input) is taken up
+		// in a task, outside the callback that restarted reading.
+		c.redeliver = c.redeliver || c.Buffered() > 0
+		if !c.queued {
+			c.queued = true
+			c.post(func(eddy.Conn) {
+				c.queued = false
+				c.pump()
+			})
+		}
 	}
 }
 

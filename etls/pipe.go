@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/eddyio/eddy"
 )
 
 // pipe is the net.Conn that crypto/tls reads records from and writes them to. During the handshake
@@ -44,7 +46,7 @@ func (p pipe) Read(b []byte) (int, error) {
 	}
 	if c.hsPaused && len(c.hsBuf) < hsResumeBytes {
 		c.hsPaused = false
-		c.raw.Execute(c.resumeHandshakeInput) // an error means it is closing: nothing to resume
+		c.post(c.resumeHandshakeInput) // an error means it is closing: nothing to resume
 	}
 	return n, nil
 }
@@ -54,11 +56,25 @@ func (p pipe) Write(b []byte) (int, error) {
 	if c.onLoop {
 		return c.raw.Write(b)
 	}
-	// crypto/tls reuses b: the loop gets a copy of its own.
-	if err := c.raw.AsyncWrite(bytes.Clone(b), nil); err != nil {
-		return 0, err
+	// crypto/tls reuses b: the loop gets a copy of its own. This is the handshake's goroutine, which
+	// may wait while the loop's task queue is full (and must, to keep the records in order).
+	b = bytes.Clone(b)
+	for wait := 50 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
+		err := c.raw.AsyncWrite(b, nil)
+		if err != eddy.ErrQueueFull {
+			if err != nil {
+				return 0, err
+			}
+			return len(b), nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.hsCtx.Done():
+			t.Stop()
+			return 0, c.interrupted()
+		}
 	}
-	return len(b), nil
 }
 
 // Close is called by crypto/tls only when the handshake's context ends (it times out, or a Dial's
