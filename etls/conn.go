@@ -69,6 +69,8 @@ type Conn struct {
 	phase      phase
 	onLoop     bool   // the handshake is over: pipe reads and writes on the loop
 	rawEOF     bool   // the peer's FIN arrived: the pipe reports EOF once the input is used up
+	fr         framer // the record framing of what crypto/tls was given
+	tlsHolds   bool   // the last Read filled the buffer: crypto/tls may hold plaintext still
 	leftover   []byte // input the handshake goroutine did not read, decrypted before the raw input
 	in         []byte // plaintext; in[r:] is unread
 	r          int
@@ -287,9 +289,16 @@ func (c *Conn) pump() {
 	fresh := c.redeliver
 	c.redeliver = false
 	for !c.inputDone {
+		if !c.tlsHolds && !c.rawEOF {
+			if in, _ := c.raw.Peek(0); !c.fr.ready(c.leftover, in) {
+				break // no whole record: a Read could only report errWouldBlock
+			}
+		}
 		c.makeRoom()
+		room := cap(c.in) - len(c.in)
 		n, err := c.tc.Read(c.in[len(c.in):cap(c.in)])
 		c.in = c.in[:len(c.in)+n]
+		c.tlsHolds = n == room // crypto/tls may have more of the record's plaintext
 		fresh = fresh || n > 0
 		if err == nil {
 			continue

@@ -39,7 +39,8 @@ func (p pipe) Read(b []byte) (int, error) {
 	if len(c.hsBuf) == 0 {
 		return 0, c.hsErr
 	}
-	n := copy(b, c.hsBuf)
+	n := copy(b, c.hsBuf[:c.fr.limit(c.hsBuf)])
+	c.fr.advance(b[:n])
 	c.hsBuf = c.hsBuf[n:]
 	if len(c.hsBuf) == 0 {
 		c.hsBuf = nil // the next append starts afresh: nothing is held once the handshake is done
@@ -99,10 +100,11 @@ func (p pipe) SetReadDeadline(t time.Time) error  { return nil }
 func (p pipe) SetWriteDeadline(t time.Time) error { return nil }
 
 // readRaw gives crypto/tls, on the loop, the bytes the handshake goroutine left and then those the
-// raw connection has buffered.
+// raw connection has buffered, up to the end of the record it reads (framer).
 func (c *Conn) readRaw(b []byte) (int, error) {
 	if len(c.leftover) > 0 {
-		n := copy(b, c.leftover)
+		n := copy(b, c.leftover[:c.fr.limit(c.leftover)])
+		c.fr.advance(b[:n])
 		c.leftover = c.leftover[n:]
 		if len(c.leftover) == 0 {
 			c.leftover = nil
@@ -116,7 +118,8 @@ func (c *Conn) readRaw(b []byte) (int, error) {
 		}
 		return 0, errWouldBlock
 	}
-	n := copy(b, in)
+	n := copy(b, in[:c.fr.limit(in)])
+	c.fr.advance(b[:n])
 	c.raw.Discard(n)
 	return n, nil
 }
