@@ -54,22 +54,31 @@ func Client(t testing.TB) *http.Client {
 // removed when the test ends.
 func Files(t testing.TB) (certFile, keyFile string) {
 	t.Helper()
-	load()
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	certFile, keyFile, err := WriteFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	return certFile, keyFile
+}
+
+// WriteFiles writes the certificate (with its chain) and its private key as cert.pem and key.pem in
+// dir, for examples, which have no testing.TB.
+func WriteFiles(dir string) (certFile, keyFile string, err error) {
+	load()
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return "", "", err
+	}
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	var certPEM bytes.Buffer
 	for _, der := range cert.Certificate {
 		pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: der})
 	}
 	if err := os.WriteFile(certFile, certPEM.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
-	return certFile, keyFile
+	return certFile, keyFile, nil
 }
