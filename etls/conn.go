@@ -192,11 +192,12 @@ func (c *Conn) handshake() {
 		// Behind the alert crypto/tls queued, if any: a graceful close sends it.
 		c.post(closeRaw)
 	}
+	herr := &HandshakeError{Addr: c.raw.RemoteAddr(), Err: err}
 	if c.dial != nil {
-		c.dial.p.Reject(err)
+		c.dial.p.Reject(herr)
 	}
 	if f := c.h.OnHandshakeError; f != nil {
-		f(c.raw, err)
+		f(c.raw, herr)
 	}
 }
 
@@ -434,6 +435,10 @@ func (c *Conn) onClose(err error) {
 			err = eddy.ErrClosed
 		}
 		c.endHandshakeInput(err)
+		if c.dial != nil {
+			// Its goroutine rejects it too, unless it had handed the connection to the loop.
+			c.dial.p.Reject(&HandshakeError{Addr: c.raw.RemoteAddr(), Err: err})
+		}
 	case established:
 		c.phase = ended
 		c.closeReq.Store(true)

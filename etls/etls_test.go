@@ -306,7 +306,7 @@ func TestHandshakeFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if err := errs.wait(t); err != etls.ErrHandshakeTimeout {
+			if err := errs.wait(t); !errors.Is(err, etls.ErrHandshakeTimeout) {
 				t.Fatalf("OnHandshakeError: %v, want ErrHandshakeTimeout", err)
 			}
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -15,9 +15,27 @@ import (
 // DefaultHandshakeTimeout bounds a handshake when Handler.HandshakeTimeout is zero.
 const DefaultHandshakeTimeout = 10 * time.Second
 
-// ErrHandshakeTimeout is the error a handshake that took longer than its bound fails with (given to
-// OnHandshakeError; the connection is reset).
+// ErrHandshakeTimeout is the reason of a handshake that took longer than its bound (in a
+// *HandshakeError; the connection is reset).
 var ErrHandshakeTimeout = errors.New("etls: TLS handshake timed out")
+
+// HandshakeError is the error of a connection whose handshake failed, as OnHandshakeError and
+// Handler.Dial report it. Err is the reason: a TLS error (crypto/tls's, such as a
+// *tls.CertificateVerificationError or an alert from the peer), ErrHandshakeTimeout, the error of a
+// Dial's context, or what ended the connection meanwhile (io.EOF if the peer closed it,
+// eddy.ErrEngineStopped, eddy.ErrClosed).
+type HandshakeError struct {
+	Addr net.Addr // the peer's address
+	Err  error
+}
+
+// Error returns "etls: TLS handshake with ADDR: " followed by the reason.
+func (e *HandshakeError) Error() string {
+	return "etls: TLS handshake with " + e.Addr.String() + ": " + e.Err.Error()
+}
+
+// Unwrap returns the reason.
+func (e *HandshakeError) Unwrap() error { return e.Err }
 
 // Handler is an eddy.Handler that runs TLS on every connection of the engine it is given to, and
 // hands the connections whose handshake succeeded to the handler it wraps as *Conn values. Make
@@ -32,10 +50,9 @@ type Handler struct {
 	// reset.
 	HandshakeTimeout time.Duration
 
-	// OnHandshakeError, if not nil, is called with each connection whose handshake failed, and the
-	// reason: a TLS error, ErrHandshakeTimeout, or what ended the connection meanwhile (io.EOF if the
-	// peer closed it). It runs on the handshake's goroutine, once the connection is on its way out;
-	// it may block, and c is only good for LocalAddr and RemoteAddr then.
+	// OnHandshakeError, if not nil, is called with each connection whose handshake failed, and a
+	// *HandshakeError that says why. It runs on the handshake's goroutine, once the connection is on
+	// its way out; it may block, and c is only good for LocalAddr and RemoteAddr then.
 	OnHandshakeError func(c eddy.Conn, err error)
 
 	inner  eddy.Handler
@@ -72,8 +89,8 @@ type dialReq struct {
 // future.Inline then run on the connection's loop. As tls.Dial does, Dial takes ServerName, the name
 // the server's certificate is verified against and sent by SNI, from addr's host when config has
 // none. ctx bounds the connect and the handshake (together with HandshakeTimeout). The future fails
-// with the dial's *eddy.OpError, the handshake's error (OnHandshakeError hears of it too), or
-// eddy.ErrClosed if the connection closed before it was established.
+// with the dial's *eddy.OpError, a *HandshakeError (which OnHandshakeError hears of too), or
+// eddy.ErrClosed if the wrapped handler's OnOpen closed the connection.
 func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config *tls.Config) future.Future[*Conn] {
 	if !h.client {
 		return future.Failed[*Conn](errors.New("etls: Dial needs a Handler made by Client"))

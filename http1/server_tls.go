@@ -86,7 +86,7 @@ func (s *Server) startTLS(addr string, cfg *tls.Config, lns ...net.Listener) err
 	s.init()
 	h := etls.Server(s, cfg)
 	h.OnHandshakeError = func(c eddy.Conn, err error) {
-		s.logf("http: TLS handshake error from %v: %v", c.RemoteAddr(), err)
+		s.logf("http: TLS handshake error from %v: %v", c.RemoteAddr(), errors.Unwrap(err)) // as net/http logs it
 	}
 	if t := s.cfg.headerTimeout; t > 0 {
 		h.HandshakeTimeout = t // net/http's read deadline covers the handshake too

@@ -38,7 +38,7 @@ import (
 var loadCommand = command{
 	name:    "load",
 	summary: "drive an echo or HTTP/1.1 server with many connections from an eddy engine, verify every reply and report throughput and latency",
-	usage: "eddy load [--mode echo|http] [--addr 127.0.0.1:9000 | --url http://host:port/path] [--engine auto|epoll|uring|std] [--loops N]\n" +
+	usage: "eddy load [--mode echo|http] [--addr 127.0.0.1:9000 | --url http[s]://host:port/path] [--insecure] [--engine auto|epoll|uring|std] [--loops N]\n" +
 		"\t[--conns N] [--pipeline N] [--size B] [--method GET|POST|HEAD] [--body-size B]\n" +
 		"\t[--duration D] [--requests N] [--rate R] [--hold D] [--timeout D] [--json]\n" +
 		"\nIt fails (exit 1) when it counts an error or completes no round trip. Requests still unanswered\n" +
@@ -53,7 +53,8 @@ var loadCommand = command{
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)
 		fs.StringVar(&cfg.mode, "mode", "echo", "load `mode`: echo (messages echoed back and verified byte for byte) or http (HTTP/1.1 requests, keep-alive)")
 		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "server `address`: host:port, tcp://host:port, tcp4://, tcp6:// or unix:///path (in http mode, where to connect instead of the URL's host)")
-		fs.StringVar(&cfg.url, "url", "", "http mode: the `URL` to request, http://host[:port]/path (default http://<addr>/); implies --mode http")
+		fs.StringVar(&cfg.url, "url", "", "http mode: the `URL` to request, http://host[:port]/path or https:// (default http://<addr>/); implies --mode http")
+		fs.BoolVar(&cfg.insecure, "insecure", false, "https: do not verify the server's certificate (as wrk does not)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine` of the load generator: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 1, "event loops of the load generator (one per core it may use), up to 1024")
 		fs.IntVar(&cfg.conns, "conns", 100, "number of connections")
@@ -107,6 +108,7 @@ type loadConfig struct {
 	dialers      int
 	json         bool
 	cpuprofile   string
+	insecure     bool
 
 	addrSet, durationSet, modeSet bool // given on the command line
 }

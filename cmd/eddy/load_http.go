@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +20,10 @@ import (
 
 // httpTarget is what every client of an http run sends and expects.
 type httpTarget struct {
-	request []byte // the whole request, head and body
-	head    bool   // the method is HEAD: responses have no body
-	expect  int    // the status expected, or 0 for any 2xx or 3xx
+	request []byte      // the whole request, head and body
+	head    bool        // the method is HEAD: responses have no body
+	expect  int         // the status expected, or 0 for any 2xx or 3xx
+	tls     *tls.Config // https: the connections' TLS (package etls), nil for http
 }
 
 // newHTTPTarget builds the request of cfg and returns it with the address to dial. The address is the
@@ -36,7 +38,7 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 	if !cfg.addrSet {
 		host, port := u.Hostname(), u.Port()
 		if port == "" {
-			port = "80"
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 		}
 		dialTo = "tcp://" + net.JoinHostPort(host, port)
 	}
@@ -51,17 +53,21 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 	for i := range cfg.bodySize {
 		req = append(req, "0123456789abcdef"[i%16])
 	}
-	return &httpTarget{request: req, head: method == "HEAD", expect: cfg.expectStatus}, dialTo, nil
+	t := &httpTarget{request: req, head: method == "HEAD", expect: cfg.expectStatus}
+	if u.Scheme == "https" {
+		t.tls = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: cfg.insecure, NextProtos: []string{"http/1.1"}}
+	}
+	return t, dialTo, nil
 }
 
-// parseURL parses --url, which must be http://host[:port]/path.
+// parseURL parses --url, which must be http://host[:port]/path or https://.
 func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("--url: %v", err)
 	}
-	if u.Scheme != "http" || u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("--url %q: want http://host[:port]/path", s)
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("--url %q: want http://host[:port]/path or https://", s)
 	}
 	return u, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/etls"
 	"github.com/eddyio/eddy/future"
 )
 
@@ -21,7 +22,8 @@ type loadRun struct {
 	cfg    loadConfig
 	http   *httpTarget // the request and what to expect, in http mode; nil in echo mode
 	engine *eddy.Engine
-	dialTo string // the address to dial, in the engine's form
+	dialTo string        // the address to dial, in the engine's form
+	tls    *etls.Handler // https: the engine's handler, which Dial goes through
 	shards []*shard
 	base   time.Time // the origin of the loops' clocks: times are nanoseconds since base
 	ctx    context.Context
@@ -67,7 +69,12 @@ func newLoadRun(ctx context.Context, cfg loadConfig, target *httpTarget, dialTo 
 		hold: cfg.hold > 0, quiet: make(chan struct{}, 1),
 	}
 	kind, _ := eddy.ParseEngineKind(cfg.engine) // checked by cfg.check
-	e, err := eddy.New(&loadHandler{r}, nil, eddy.WithEngine(kind), eddy.WithLoops(cfg.loops))
+	var h eddy.Handler = &loadHandler{r}
+	if target != nil && target.tls != nil {
+		r.tls = etls.Client(h, target.tls) // the handshakes on goroutines, the records on the loops
+		h = r.tls
+	}
+	e, err := eddy.New(h, nil, eddy.WithEngine(kind), eddy.WithLoops(cfg.loops))
 	if err != nil {
 		return nil, err
 	}
@@ -175,14 +182,21 @@ func (r *loadRun) dial(cl *client) future.Future[bool] {
 	r.waiting = append(r.waiting, cl)
 	r.waitMu.Unlock()
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.timeout)
-	opened := future.Map(r.engine.Dial(ctx, r.dialTo), future.Inline, func(eddy.Conn) (bool, error) {
+	var f future.Future[eddy.Conn]
+	if r.tls != nil {
+		f = future.Map(r.tls.Dial(ctx, r.engine, r.dialTo, nil), future.Inline, func(c *etls.Conn) (eddy.Conn, error) { return c, nil })
+	} else {
+		f = r.engine.Dial(ctx, r.dialTo)
+	}
+	opened := future.Map(f, future.Inline, func(eddy.Conn) (bool, error) {
 		cancel()
 		return true, nil
 	})
 	return future.Catch(opened, future.Inline, func(err error) (bool, error) {
 		cancel()
 		var oe *eddy.OpError
-		if errors.Is(err, eddy.ErrClosed) && !errors.As(err, &oe) {
+		var he *etls.HandshakeError
+		if errors.Is(err, eddy.ErrClosed) && !errors.As(err, &oe) && !errors.As(err, &he) {
 			// Not a failed connect: the connection opened (OnOpen took a client) and closed at once.
 			return true, nil
 		}
