@@ -150,7 +150,14 @@ func (h *Handler) OnOpen(raw eddy.Conn) {
 	if dialled {
 		c.dial = d
 		parent = d.ctx
-		c.tc = tls.Client(p, d.config)
+		cfg := d.config
+		if cfg.Renegotiation != tls.RenegotiateNever {
+			// A renegotiation would run inside a Read on the loop, where it cannot wait for the
+			// server's answer: refuse it, and the server's request fails the connection at once.
+			cfg = cfg.Clone()
+			cfg.Renegotiation = tls.RenegotiateNever
+		}
+		c.tc = tls.Client(p, cfg)
 	} else {
 		c.tc = tls.Server(p, h.config)
 	}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -334,10 +333,7 @@ func clientTLSConfig(cfg *tls.Config) *tls.Config {
 		return &tls.Config{NextProtos: []string{"http/1.1"}}
 	}
 	cfg = cfg.Clone()
-	cfg.NextProtos = slices.DeleteFunc(cfg.NextProtos, func(p string) bool { return p == "h2" })
-	if len(cfg.NextProtos) == 0 {
-		cfg.NextProtos = []string{"http/1.1"}
-	}
+	cfg.NextProtos = http11Protos(cfg.NextProtos)
 	return cfg
 }
 

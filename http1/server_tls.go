@@ -74,11 +74,34 @@ func (s *Server) tlsConfig(certFile, keyFile string) (*tls.Config, error) {
 	if len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
 		return nil, errors.New("http1: TLS needs a certificate: certFile and keyFile, or one in TLSConfig")
 	}
-	cfg.NextProtos = slices.DeleteFunc(cfg.NextProtos, func(p string) bool { return p == "h2" })
-	if !slices.Contains(cfg.NextProtos, "http/1.1") {
-		cfg.NextProtos = append(cfg.NextProtos, "http/1.1")
+	cfg.NextProtos = http11Protos(cfg.NextProtos)
+	if get := cfg.GetConfigForClient; get != nil {
+		// A configuration chosen per client must not offer h2 either.
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			c, err := get(hello)
+			if c != nil && slices.Contains(c.NextProtos, "h2") {
+				c = c.Clone()
+				c.NextProtos = http11Protos(c.NextProtos)
+			}
+			return c, err
+		}
 	}
 	return cfg, nil
+}
+
+// http11Protos returns protos without "h2", which eddy does not speak, and with "http/1.1": a new
+// slice (a cloned tls.Config shares its NextProtos with the original, which must stay as it is).
+func http11Protos(protos []string) []string {
+	out := make([]string, 0, len(protos)+1)
+	for _, p := range protos {
+		if p != "h2" {
+			out = append(out, p)
+		}
+	}
+	if !slices.Contains(out, "http/1.1") {
+		out = append(out, "http/1.1")
+	}
+	return out
 }
 
 // startTLS starts the engine with the server behind etls.
