@@ -75,7 +75,7 @@ func TestFramer(t *testing.T) {
 	}
 	for _, cuts := range [][]byte{nil, {1}, {2, 3}, {7}, {255}, {5, 200, 1, 13}} {
 		checkFramer(t, stream, cuts)
-		checkFramer(t, stream[:len(stream)-3], cuts) // the last record cut short
+		checkFramer(t, stream[:len(stream)-3], cuts)   // the last record cut short
 		checkFramer(t, stream[:len(stream)-302], cuts) // the last header cut short
 	}
 	checkFramer(t, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), []byte{4}) // garbage is framed too
