@@ -12,7 +12,8 @@
 # SPECS holds label=binary:server[:engine] items; binary is a build of ./http/plaintext, or an eddy
 # binary (cmd/eddy, its name ending in "eddy"), run as "eddy hello --style server --engine engine"
 # (server "baseline": eddy hello --baseline) with HELLO_ARGS added, such as "--tls-cert F --tls-key
-# F" together with SCHEME=https for an HTTPS A/B. NICE=-20
+# F" together with SCHEME=https for an HTTPS A/B. LOAD_BIN=/path/to/eddy drives the servers with
+# "eddy load --conns CONNS --loops 1 --engine epoll" (https with --insecure) instead of wrk. NICE=-20
 # (as root) runs servers and wrk in sessions, and so scheduler autogroups, of their own at that
 # niceness, so that other work on a shared machine takes less of their cores. Needs wrk, taskset.
 set -uo pipefail
@@ -24,10 +25,11 @@ CONNS=${CONNS:-100}
 NICE=${NICE:-0}
 ADDR=127.0.0.1:${PORT:-18181}
 SCHEME=${SCHEME:-http}
+LOAD_BIN=${LOAD_BIN:-}
 HELLO_ARGS=${HELLO_ARGS:-}
 OUT=${OUT:-$(mktemp)}
 
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)"; exit 1; }
+[[ -n $LOAD_BIN ]] || command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)"; exit 1; }
 tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 user_ticks() { awk '{print $14}' "/proc/$1/stat"; }
@@ -53,19 +55,36 @@ for round in $(seq "$ROUNDS"); do
 		fi
 		pid=$!
 		for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.05; done
-		"${boost[@]}" taskset -c 1 wrk -t1 -c"$CONNS" -d2s "$SCHEME://$ADDR/" >/dev/null
+		loader=(wrk -t1 -c"$CONNS" --latency)
+		[[ -n $LOAD_BIN ]] && loader=("$LOAD_BIN" load --insecure --conns "$CONNS" --loops 1 --engine epoll --url)
+		if [[ -n $LOAD_BIN ]]; then # warm-up
+			"${boost[@]}" taskset -c 1 "${loader[@]}" "$SCHEME://$ADDR/" --duration 2s >/dev/null 2>&1
+		else
+			"${boost[@]}" taskset -c 1 "${loader[@]}" -d2s "$SCHEME://$ADDR/" >/dev/null
+		fi
 		t0=$(cpu_ticks $pid) u0=$(user_ticks $pid)
 		read -r b0 a0 <<<"$(core0)"
-		res=$("${boost[@]}" taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$SCHEME://$ADDR/")
+		if [[ -n $LOAD_BIN ]]; then
+			res=$("${boost[@]}" taskset -c 1 "${loader[@]}" "$SCHEME://$ADDR/" --duration "$DURATION" 2>&1)
+		else
+			res=$("${boost[@]}" taskset -c 1 "${loader[@]}" -d"$DURATION" "$SCHEME://$ADDR/")
+		fi
 		t1=$(cpu_ticks $pid) u1=$(user_ticks $pid)
 		read -r b1 a1 <<<"$(core0)"
 		kill -TERM $pid
 		wait $pid 2>/dev/null
 		rm -f "$log"
-		rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$res")
-		p99=$(awk '$1 == "99%" {print $2}' <<<"$res")
-		total=$(awk '/requests in/ {print $1}' <<<"$res")
-		errs=$(grep -E 'Socket errors|Non-2xx' <<<"$res" | tr '\n' ' ')
+		if [[ -n $LOAD_BIN ]]; then # "round trips  312513 (104171/s), ...", "latency  p50 447µs  p90 ...  p99 986µs ..."
+			total=$(awk '$1 == "round" {print $3}' <<<"$res")
+			rps=$(awk -v n="$total" -v d="${DURATION%s}" 'BEGIN {print n / d}')
+			p99=$(awk '$1 == "latency" {for (i = 2; i < NF; i++) if ($i == "p99") print $(i + 1)}' <<<"$res")
+			errs=$(awk '$1 == "errors" && $2 != 0' <<<"$res")
+		else
+			rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$res")
+			p99=$(awk '$1 == "99%" {print $2}' <<<"$res")
+			total=$(awk '/requests in/ {print $1}' <<<"$res")
+			errs=$(grep -E 'Socket errors|Non-2xx' <<<"$res" | tr '\n' ' ')
+		fi
 		d=$((t1 - t0))
 		awk -v r="$round" -v l="$label" -v rps="$rps" -v p99="$p99" -v n="$total" -v d="$d" -v u="$((u1 - u0))" \
 			-v hz="$tck" -v s="${DURATION%s}" -v b="$((b1 - b0 - d))" -v a="$((a1 - a0))" -v e="$errs" 'BEGIN {
