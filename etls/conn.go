@@ -74,15 +74,17 @@ type Conn struct {
 	leftover   []byte // input the handshake goroutine did not read, decrypted before the raw input
 	in         []byte // plaintext; in[r:] is unread
 	r          int
-	pbuf       *[bufSize]byte // the pooled array under in, if it is one
-	paused     bool           // SetReadPaused(true)
-	inputDone  bool           // the peer's close_notify, FIN or a TLS error ended the input
-	peerTold   bool           // the wrapped handler was told the peer closed (or the connection closes for it)
-	keepOpen   bool           // its OnPeerClosed asked to keep writing
-	wclosed    bool           // CloseWrite was called
-	inCallback bool           // inside a callback of the wrapped handler
-	queued     bool           // a pump is queued on the loop (SetReadPaused)
-	redeliver  bool           // OnData is due for plaintext it has seen (the restart after a pause)
+	pbuf       *[bufSize]byte    // the pooled array under in, if it is one
+	paused     bool              // SetReadPaused(true)
+	inputDone  bool              // the peer's close_notify, FIN or a TLS error ended the input
+	peerTold   bool              // the wrapped handler was told the peer closed (or the connection closes for it)
+	keepOpen   bool              // its OnPeerClosed asked to keep writing
+	wclosed    bool              // CloseWrite was called
+	inCallback bool              // inside a callback of the wrapped handler
+	carriers   int               // afterFlush carriers whose task has not run yet
+	rawEnds    []func(eddy.Conn) // raw Close or CloseWrite waiting for them
+	queued     bool              // a pump is queued on the loop (SetReadPaused)
+	redeliver  bool              // OnData is due for plaintext it has seen (the restart after a pause)
 	reason     error
 	userCtx    any
 
@@ -162,17 +164,47 @@ func (c *Conn) post(fn func(eddy.Conn)) error {
 	return err
 }
 
-// afterFlush runs cb on the loop once the output queued so far has reached the kernel (through an
-// empty raw AsyncWrite, tried again from a loop task while the queue is full), or with the error
-// that prevented it.
+// afterFlush runs cb on the loop once the output queued so far has reached the kernel, or with the
+// error that prevented it. The carrier is an empty raw AsyncWrite, whose task registers cb with the
+// raw connection; until it has run, a raw close or close-write would fail it although its bytes go
+// out, so rawEnd holds those back (carriers counts the carriers whose task has not run; a task queued
+// behind each, in the same order, counts it down). A full queue is tried again from a loop task.
 func (c *Conn) afterFlush(cb func(eddy.Conn, error)) {
+	c.carriers++
+	c.carry(cb)
+}
+
+func (c *Conn) carry(cb func(eddy.Conn, error)) {
 	switch err := c.raw.AsyncWrite(nil, func(_ eddy.Conn, err error) { cb(c, err) }); err {
 	case nil:
+		c.post(c.carried)
 	case eddy.ErrQueueFull:
-		c.raw.Loop().Execute(func() { c.afterFlush(cb) })
+		c.raw.Loop().Execute(func() { c.post(func(eddy.Conn) { c.carry(cb) }) })
 	default:
 		cb(c, err)
+		c.carried(c.raw)
 	}
+}
+
+// carried counts down a carrier whose task has run, and ends the raw connection if that waited.
+func (c *Conn) carried(raw eddy.Conn) {
+	if c.carriers--; c.carriers == 0 && c.rawEnds != nil {
+		ends := c.rawEnds
+		c.rawEnds = nil
+		for _, end := range ends {
+			end(raw)
+		}
+	}
+}
+
+// rawEnd runs end (the raw connection's Close or CloseWrite) once the carriers queued before it have
+// registered their callbacks: at once when none is pending.
+func (c *Conn) rawEnd(end func(eddy.Conn)) {
+	if c.carriers == 0 {
+		end(c.raw)
+		return
+	}
+	c.rawEnds = append(c.rawEnds, end)
 }
 
 // handshake runs on the connection's own goroutine, and hands the connection to the loop when done.
@@ -188,13 +220,14 @@ func (c *Conn) handshake() {
 			return
 		}
 		err = c.handshakeEnd() // closed meanwhile
-	} else if !cut {
-		// Behind the alert crypto/tls queued, if any: a graceful close sends it.
-		c.post(closeRaw)
 	}
 	herr := &HandshakeError{Addr: c.raw.RemoteAddr(), Err: err}
 	if c.dial != nil {
-		c.dial.p.Reject(herr)
+		c.dial.p.Reject(herr) // before the close below, whose OnClose would reject it with less
+	}
+	if !cut {
+		// Behind the alert crypto/tls queued, if any: a graceful close sends it.
+		c.post(closeRaw)
 	}
 	if f := c.h.OnHandshakeError; f != nil {
 		f(c.raw, herr)
@@ -470,7 +503,8 @@ func (c *Conn) closeOnLoop() {
 		c.wclosed = true
 		c.tc.CloseWrite() // queues close_notify in the raw output; an error means the output failed
 	}
-	c.raw.Close()
+	c.wclosed = true
+	c.rawEnd(closeRaw) // behind the completions of AsyncWrites already encrypted (afterFlush)
 }
 
 // ---- eddy.Conn ----
@@ -585,8 +619,8 @@ func (c *Conn) runAsync(a *asyncReq) {
 		return // OnClose took it
 	}
 	var err error
-	if c.wclosed || c.phase != established {
-		err = eddy.ErrClosed
+	if c.wclosed || c.phase != established || c.closeReq.Load() {
+		err = eddy.ErrClosed // as on the engines: a Close before the task refuses what was queued
 	} else if len(a.b) > 0 {
 		_, err = c.tc.Write(a.b)
 		err = c.writeErr(err)
@@ -647,8 +681,11 @@ func (c *Conn) CloseWrite() error {
 	if err := c.writeErr(c.tc.CloseWrite()); err != nil {
 		return err
 	}
-	return c.raw.CloseWrite()
+	c.rawEnd(closeWriteRaw) // behind the completions of AsyncWrites already encrypted (afterFlush)
+	return nil
 }
+
+func closeWriteRaw(raw eddy.Conn) { raw.CloseWrite() }
 
 // SetIdleTimeout sets the raw connection's idle timeout (see eddy.Conn.SetIdleTimeout).
 func (c *Conn) SetIdleTimeout(d time.Duration) error { return c.raw.SetIdleTimeout(d) }

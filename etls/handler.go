@@ -31,6 +31,9 @@ type HandshakeError struct {
 
 // Error returns "etls: TLS handshake with ADDR: " followed by the reason.
 func (e *HandshakeError) Error() string {
+	if e.Addr == nil { // a connection reset before its address could be read
+		return "etls: TLS handshake: " + e.Err.Error()
+	}
 	return "etls: TLS handshake with " + e.Addr.String() + ": " + e.Err.Error()
 }
 
