@@ -46,7 +46,10 @@ const (
 // The methods keep the eddy.Conn contract, with these differences:
 //   - AsyncWrite, Execute and Close run on the connection's loop through the raw connection's
 //     Execute, since records are encrypted on the loop in the order they are sent; their
-//     callbacks run there too.
+//     callbacks run there too. As on the engines, a Close refuses the writes still queued (their
+//     callbacks get ErrClosed): to send and then close from another goroutine, close in the last
+//     AsyncWrite's callback. An AsyncWrite's completion is registered one task after its records
+//     are queued, so an Abort (or a reset) in between reports ErrClosed even if they went out.
 //   - Close and CloseWrite send TLS's close_notify alert before the raw connection's FIN.
 //   - Abort resets the connection without a close_notify, so the peer cannot take the cut stream for
 //     a whole one.
