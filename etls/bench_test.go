@@ -42,50 +42,7 @@ func startBenchServer(b *testing.B, name string) string {
 	if kind, ok := strings.CutPrefix(name, "tcp-"); ok {
 		return serve(b, eddy.EngineKind(kind), echo{}, eddy.WithLoops(1))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tc := tls.Server(c, p.server)
-				buf := make([]byte, 4096) // what net/http's bufio.Reader holds per connection
-				for {
-					n, err := tc.Read(buf)
-					if err != nil {
-						tc.Close()
-						return
-					}
-					tc.Write(buf[:n])
-				}
-			}()
-		}
-	}()
-	b.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return tlsEchoServer(b, p.server)
 }
 
 // BenchmarkEcho measures a 64-byte TLS round trip: one connection at a time (serial), and 16

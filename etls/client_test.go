@@ -8,42 +8,12 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/etls"
 )
-
-// netTLSEcho runs a crypto/tls echo server on package net and returns its address.
-func netTLSEcho(t *testing.T, cfg *tls.Config) string {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // collector is a wrapped client handler that hands what it reads to the test.
 type collector struct {
@@ -89,7 +59,7 @@ func clientEngine(t *testing.T, k eddy.EngineKind, h eddy.Handler) *eddy.Engine 
 func TestClientDial(t *testing.T) {
 	forEngines(t, func(t *testing.T, k eddy.EngineKind) {
 		p := getPKI(t)
-		addr := netTLSEcho(t, p.server)
+		addr := tlsEchoServer(t, p.server)
 		h := &collector{got: make(chan []byte, 64)}
 		th := etls.Client(h, &tls.Config{RootCAs: p.pool})
 		e := clientEngine(t, k, th)
@@ -144,7 +114,7 @@ func TestClientDial(t *testing.T) {
 func TestClientDialFailures(t *testing.T) {
 	forEngines(t, func(t *testing.T, k eddy.EngineKind) {
 		p := getPKI(t)
-		addr := netTLSEcho(t, p.server)
+		addr := tlsEchoServer(t, p.server)
 		hsErrs := make(chan error, 4)
 		th := etls.Client(&collector{got: make(chan []byte, 4)}, &tls.Config{RootCAs: p.pool})
 		th.OnHandshakeError = func(_ eddy.Conn, err error) { hsErrs <- err }

@@ -1214,46 +1214,6 @@ func TestAdvStopMidHandshake(t *testing.T) {
 
 // ---- the client side ----
 
-// tlsEchoServer runs a crypto/tls echo server on 127.0.0.1 until the test ends.
-func tlsEchoServer(t *testing.T, cfg *tls.Config) string {
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 // startClientEngine starts an engine with no listener for etls.Client(h, cfg).
 func startClientEngine(t *testing.T, k eddy.EngineKind, eh *etls.Handler) *eddy.Engine {
 	e, err := eddy.New(eh, nil, eddy.WithEngine(k), eddy.WithLoops(2))

@@ -49,6 +49,56 @@ func serve(t testing.TB, k eddy.EngineKind, h eddy.Handler, opts ...eddy.Option)
 	return e.Addrs()[0].String()
 }
 
+// tlsEchoServer runs a crypto/tls echo server on package net, a goroutine per connection reading
+// into 4 KiB (what net/http's bufio.Reader holds), until the test ends; it returns its address.
+func tlsEchoServer(t testing.TB, cfg *tls.Config) string {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					if _, err := c.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
 // dialTLS connects a crypto/tls client to addr.
 func dialTLS(t testing.TB, addr string, cfg *tls.Config) *tls.Conn {
 	t.Helper()
