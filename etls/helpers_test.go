@@ -1,7 +1,6 @@
 package etls_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -28,25 +27,11 @@ func getPKI(t testing.TB) testPKI {
 	return testPKI{server: server, client: client, pool: client.RootCAs}
 }
 
-// serve starts an engine of kind k on 127.0.0.1 with h and returns its address; the engine stops
-// with the test.
+// serve starts an engine of kind k on 127.0.0.1 with h (advStart) and returns its address.
 func serve(t testing.TB, k eddy.EngineKind, h eddy.Handler, opts ...eddy.Option) string {
 	t.Helper()
-	e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, append([]eddy.Option{eddy.WithEngine(k), eddy.WithLoops(2)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := e.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	return e.Addrs()[0].String()
+	_, addr := advStart(t, k, h, opts...)
+	return addr
 }
 
 // tlsEchoServer runs a crypto/tls echo server on package net, a goroutine per connection reading
