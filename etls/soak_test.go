@@ -1745,8 +1745,10 @@ func runSoak(t *testing.T, k eddy.EngineKind, seed uint64) {
 	if o, c := s.cliOpen.Load(), s.cliClose.Load(); o != c {
 		s.fail("client: %d OnOpen, %d OnClose", o, c)
 	}
+	// Each Dial that failed with a certificate error had its OnHandshakeError; one more may have had
+	// its Dial failed by the stop instead, which closed the connection as its handshake failed.
 	want := s.cliCertWant.Load()
-	if got := waitCount(s.cliCertErr.Load, want, 2*time.Second); got != want {
+	if got := waitCount(s.cliCertErr.Load, want, 2*time.Second); got < want {
 		s.fail("client: %d OnHandshakeError with a certificate error, %d Dials failed with one", got, want)
 	}
 	var accepted, refused int64
