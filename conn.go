@@ -62,6 +62,9 @@ type Conn interface {
 
 	// Close closes the connection gracefully: reading stops, the output accepted before Close is
 	// flushed, then the connection is shut down and OnClose runs. Calling it again returns ErrClosed.
+	// Output is accepted on the loop: an AsyncWrite (or a Write in an Execute) from another goroutine
+	// whose turn on the loop has not come when Close is called is refused, its callback getting
+	// ErrClosed. To send and then close from another goroutine, close in the AsyncWrite's callback.
 	Close() error
 	// Abort closes the connection at once, from any goroutine: the output not yet sent is dropped, and a
 	// TCP connection is reset, so that the peer cannot take the cut stream for a whole one. OnClose
