@@ -40,6 +40,14 @@ type Conn interface {
 	// first); for an empty b, once the output queued before it was, so at once when nothing is queued.
 	// AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull.
 	AsyncWrite(b []byte, callback func(c Conn, err error)) error
+	// Flushed runs callback on the connection's loop once the output written so far (by Write,
+	// Writev, SendFile, and the AsyncWrites that have reached the loop) has been handed to the
+	// kernel: at once, before Flushed returns, when nothing is queued. It is AsyncWrite(nil,
+	// callback) without the trip through the loop's task queue, for a callback or a function run by
+	// Execute: a Close or CloseWrite made after it does not fail it. callback gets ErrClosed when
+	// the connection takes no more output (it is closed or closing, or was shut down for writing),
+	// or the error that failed the output.
+	Flushed(callback func(c Conn, err error))
 	// SendFile queues n bytes of f, starting at offset, to be sent after everything written before it and
 	// before everything written after it, without copying them through user space: sendfile(2) on epoll,
 	// linked IORING_OP_SPLICE through a pipe on uring, sendfile(2) or ReadAt on std (docs/engine.md).

@@ -289,6 +289,20 @@ func (r *asyncReq[C]) run() {
 	}
 }
 
+// flushed runs cb once the output queued so far reached the kernel (Conn.Flushed): the registration
+// asyncReq.run makes, with nothing to write.
+func flushed[C loopConn](c C, cb func(Conn, error)) {
+	core := c.core()
+	switch {
+	case !core.writeOK():
+		cb(c, ErrClosed)
+	case core.queued() > 0:
+		core.extra().waits.add(core.queued(), cb)
+	default:
+		cb(c, nil)
+	}
+}
+
 // execReq is an Execute on its way to the loop.
 type execReq[C loopConn] struct {
 	c  C

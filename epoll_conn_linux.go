@@ -94,6 +94,9 @@ func (c *epConn) Writev(bs [][]byte) (int, error) {
 // AsyncWrite queues b from any goroutine (Conn.AsyncWrite).
 func (c *epConn) AsyncWrite(b []byte, cb func(Conn, error)) error { return asyncWrite(c, b, cb) }
 
+// Flushed runs cb once the output queued so far reached the kernel (Conn.Flushed).
+func (c *epConn) Flushed(cb func(Conn, error)) { flushed(c, cb) }
+
 // Execute runs fn on the connection's loop (Conn.Execute).
 func (c *epConn) Execute(fn func(Conn)) error { return execute(c, fn) }
 

@@ -587,6 +587,14 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 	return n, nil
 }
 
+// Flushed runs cb once the output queued so far reached the kernel (Conn.Flushed): an enqueue of
+// nothing, with the callback.
+func (c *stdConn) Flushed(cb func(Conn, error)) {
+	if _, err := c.enqueue(nil, nil, cb); err != nil {
+		cb(c, err)
+	}
+}
+
 func (c *stdConn) Write(b []byte) (int, error)     { return c.enqueue(b, nil, nil) }
 func (c *stdConn) Writev(bs [][]byte) (int, error) { return c.enqueue(nil, bs, nil) }
 

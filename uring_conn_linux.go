@@ -107,6 +107,9 @@ func (c *urConn) Writev(bs [][]byte) (int, error) {
 // (Conn.AsyncWrite).
 func (c *urConn) AsyncWrite(b []byte, cb func(Conn, error)) error { return asyncWrite(c, b, cb) }
 
+// Flushed runs cb once the output queued so far reached the kernel (Conn.Flushed).
+func (c *urConn) Flushed(cb func(Conn, error)) { flushed(c, cb) }
+
 // Execute runs fn on the connection's loop (Conn.Execute).
 func (c *urConn) Execute(fn func(Conn)) error { return execute(c, fn) }
 

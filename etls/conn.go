@@ -48,8 +48,7 @@ const (
 //     Execute, since records are encrypted on the loop in the order they are sent; their
 //     callbacks run there too. As on the engines, a Close refuses the writes still queued (their
 //     callbacks get ErrClosed): to send and then close from another goroutine, close in the last
-//     AsyncWrite's callback. An AsyncWrite's completion is registered one task after its records
-//     are queued, so an Abort (or a reset) in between reports ErrClosed even if they went out.
+//     AsyncWrite's callback.
 //   - Close and CloseWrite send TLS's close_notify alert before the raw connection's FIN.
 //   - Abort resets the connection without a close_notify, so the peer cannot take the cut stream for
 //     a whole one.
@@ -77,17 +76,15 @@ type Conn struct {
 	leftover   []byte // input the handshake goroutine did not read, decrypted before the raw input
 	in         []byte // plaintext; in[r:] is unread
 	r          int
-	pbuf       *[bufSize]byte    // the pooled array under in, if it is one
-	paused     bool              // SetReadPaused(true)
-	inputDone  bool              // the peer's close_notify, FIN or a TLS error ended the input
-	peerTold   bool              // the wrapped handler was told the peer closed (or the connection closes for it)
-	keepOpen   bool              // its OnPeerClosed asked to keep writing
-	wclosed    bool              // CloseWrite was called
-	inCallback bool              // inside a callback of the wrapped handler
-	carriers   int               // afterFlush carriers whose task has not run yet
-	rawEnds    []func(eddy.Conn) // raw Close or CloseWrite waiting for them
-	queued     bool              // a pump is queued on the loop (SetReadPaused)
-	redeliver  bool              // OnData is due for plaintext it has seen (the restart after a pause)
+	pbuf       *[bufSize]byte // the pooled array under in, if it is one
+	paused     bool           // SetReadPaused(true)
+	inputDone  bool           // the peer's close_notify, FIN or a TLS error ended the input
+	peerTold   bool           // the wrapped handler was told the peer closed (or the connection closes for it)
+	keepOpen   bool           // its OnPeerClosed asked to keep writing
+	wclosed    bool           // CloseWrite was called
+	inCallback bool           // inside a callback of the wrapped handler
+	queued     bool           // a pump is queued on the loop (SetReadPaused)
+	redeliver  bool           // OnData is due for plaintext it has seen (the restart after a pause)
 	reason     error
 	userCtx    any
 
@@ -165,49 +162,6 @@ func (c *Conn) post(fn func(eddy.Conn)) error {
 		return nil
 	}
 	return err
-}
-
-// afterFlush runs cb on the loop once the output queued so far has reached the kernel, or with the
-// error that prevented it. The carrier is an empty raw AsyncWrite, whose task registers cb with the
-// raw connection; until it has run, a raw close or close-write would fail it although its bytes go
-// out, so rawEnd holds those back (carriers counts the carriers whose task has not run; a task queued
-// behind each, in the same order, counts it down). A full queue is tried again from a loop task.
-func (c *Conn) afterFlush(cb func(eddy.Conn, error)) {
-	c.carriers++
-	c.carry(cb)
-}
-
-func (c *Conn) carry(cb func(eddy.Conn, error)) {
-	switch err := c.raw.AsyncWrite(nil, func(_ eddy.Conn, err error) { cb(c, err) }); err {
-	case nil:
-		c.post(c.carried)
-	case eddy.ErrQueueFull:
-		c.raw.Loop().Execute(func() { c.post(func(eddy.Conn) { c.carry(cb) }) })
-	default:
-		cb(c, err)
-		c.carried(c.raw)
-	}
-}
-
-// carried counts down a carrier whose task has run, and ends the raw connection if that waited.
-func (c *Conn) carried(raw eddy.Conn) {
-	if c.carriers--; c.carriers == 0 && c.rawEnds != nil {
-		ends := c.rawEnds
-		c.rawEnds = nil
-		for _, end := range ends {
-			end(raw)
-		}
-	}
-}
-
-// rawEnd runs end (the raw connection's Close or CloseWrite) once the carriers queued before it have
-// registered their callbacks: at once when none is pending.
-func (c *Conn) rawEnd(end func(eddy.Conn)) {
-	if c.carriers == 0 {
-		end(c.raw)
-		return
-	}
-	c.rawEnds = append(c.rawEnds, end)
 }
 
 // handshake runs on the connection's own goroutine, and hands the connection to the loop when done.
@@ -507,7 +461,7 @@ func (c *Conn) closeOnLoop() {
 		c.tc.CloseWrite() // queues close_notify in the raw output; an error means the output failed
 	}
 	c.wclosed = true
-	c.rawEnd(closeRaw) // behind the completions of AsyncWrites already encrypted (afterFlush)
+	c.raw.Close()
 }
 
 // ---- eddy.Conn ----
@@ -633,8 +587,19 @@ func (c *Conn) runAsync(a *asyncReq) {
 	case err != nil:
 		a.cb(c, err)
 	default:
-		c.afterFlush(a.cb)
+		cb := a.cb
+		c.raw.Flushed(func(_ eddy.Conn, err error) { cb(c, err) }) // registered now, behind its records
 	}
+}
+
+// Flushed runs callback on the loop once the records written so far have been handed to the kernel
+// (see eddy.Conn.Flushed).
+func (c *Conn) Flushed(callback func(c eddy.Conn, err error)) {
+	if c.closeReq.Load() || c.wclosed || c.phase != established {
+		callback(c, eddy.ErrClosed)
+		return
+	}
+	c.raw.Flushed(func(_ eddy.Conn, err error) { callback(c, err) })
 }
 
 // SendFile is not supported on a TLS connection: it returns an error wrapping errors.ErrUnsupported.
@@ -684,11 +649,8 @@ func (c *Conn) CloseWrite() error {
 	if err := c.writeErr(c.tc.CloseWrite()); err != nil {
 		return err
 	}
-	c.rawEnd(closeWriteRaw) // behind the completions of AsyncWrites already encrypted (afterFlush)
-	return nil
+	return c.raw.CloseWrite()
 }
-
-func closeWriteRaw(raw eddy.Conn) { raw.CloseWrite() }
 
 // SetIdleTimeout sets the raw connection's idle timeout (see eddy.Conn.SetIdleTimeout).
 func (c *Conn) SetIdleTimeout(d time.Duration) error { return c.raw.SetIdleTimeout(d) }

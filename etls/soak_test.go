@@ -171,10 +171,9 @@ type skAWRec struct {
 }
 
 type soak struct {
-	// ended holds the client connections the client itself aborted or closed: an AsyncWrite whose
-	// completion was still on its way to the loop (a task hop behind its bytes, more with a full task
-	// queue) reports ErrClosed then, although its bytes went out; and writes still queued (Execute,
-	// AsyncWrite) are refused, as on the engines, after a Close.
+	// ended holds the client connections the client itself aborted or closed: writes still queued
+	// (Execute, AsyncWrite) are refused after a Close, as on the engines, and an Abort fails the
+	// completions of bytes not yet sent.
 	ended sync.Map
 
 	t        *testing.T
