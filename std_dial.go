@@ -50,12 +50,11 @@ func (g *stdEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future
 			return
 		}
 		g.setupConn(nc)
-		c, ok := g.adopt(nc)
+		c, ok := g.adopt(nc, v)
 		if !ok {
 			p.Reject(&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})
 			return
 		}
-		c.ctx = v
 		c.opened = func() {
 			if c.closeReq.Load() {
 				p.Reject(ErrClosed)

@@ -120,7 +120,7 @@ func (g *stdEngine) acceptLoop(ln net.Listener) {
 		}
 		backoff = 0
 		g.setupConn(nc)
-		c, ok := g.adopt(nc)
+		c, ok := g.adopt(nc, nil)
 		if !ok {
 			return
 		}
@@ -130,8 +130,9 @@ func (g *stdEngine) acceptLoop(ln net.Listener) {
 
 // adopt registers a new connection with the engine and a loop; the caller starts its goroutines. It fails
 // (and closes nc) once the engine is stopping.
-func (g *stdEngine) adopt(nc net.Conn) (*stdConn, bool) {
+func (g *stdEngine) adopt(nc net.Conn, ctx any) (*stdConn, bool) {
 	c := newStdConn(g, nc)
+	c.ctx = ctx // before the connection is published: DialWith's value, for OnOpen
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	select {

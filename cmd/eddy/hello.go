@@ -32,8 +32,7 @@ var helloCommand = command{
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with net/http's own server instead of eddy's http1 (the comparison peer)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
-		fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (and its chain) in this PEM `file`; needs --tls-key")
-		fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `file`")
+		cfg.tls.addFlags(fs)
 		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runHello(ctx, cfg, stderr) }
 	},
 }
@@ -46,8 +45,7 @@ type helloConfig struct {
 	loops    int // 0: the engine's default
 	baseline bool
 	duration time.Duration // 0: until ctx is done
-	tlsCert  string        // with tlsKey: serve HTTPS (HTTP/1.1 only, on the baseline too)
-	tlsKey   string
+	tls      tlsFiles      // serve HTTPS (HTTP/1.1 only, on the baseline too)
 }
 
 // helloBody is the whole response body of the plaintext benchmark.
@@ -65,8 +63,9 @@ func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
 		return usagef("hello", "--loops %d: want 0..%d", cfg.loops, maxLoops)
 	case cfg.duration < 0:
 		return usagef("hello", "--duration %v: want 0 or more", cfg.duration)
-	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
-		return usagef("hello", "--tls-cert and --tls-key go together")
+	}
+	if err := cfg.tls.check("hello"); err != nil {
+		return err
 	}
 	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
 		return usagef("hello", "--engine %q: want auto, epoll, uring or std", cfg.engine)
@@ -115,11 +114,7 @@ func serveHello(ctx context.Context, cfg helloConfig, ready func(listening)) err
 	} else {
 		srv.Handler = helloMux()
 	}
-	start := srv.Start
-	if cfg.tlsCert != "" {
-		start = func() error { return srv.StartTLS(cfg.tlsCert, cfg.tlsKey) }
-	}
-	if err := start(); err != nil {
+	if err := cfg.tls.start(srv); err != nil {
 		srv.Close() // stops the worker pool the server made for its handlers
 		return err
 	}
@@ -151,9 +146,9 @@ func serveHelloBaseline(ctx context.Context, cfg helloConfig, ready func(listeni
 	}
 	srv := &http.Server{Handler: helloMux(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	serve := func() error { return srv.Serve(ln) }
-	if cfg.tlsCert != "" {
+	if cfg.tls.on() {
 		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // no HTTP/2, as eddy
-		serve = func() error { return srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey) }
+		serve = func() error { return srv.ServeTLS(ln, cfg.tls.cert, cfg.tls.key) }
 	}
 	served := make(chan error, 1)
 	go func() { served <- serve() }()

@@ -36,7 +36,7 @@ func startHello(t *testing.T, cfg helloConfig) string {
 	})
 	select {
 	case l := <-ready:
-		if cfg.tlsCert != "" {
+		if cfg.tls.on() {
 			return "https://" + l.Addr.String()
 		}
 		return "http://" + l.Addr.String()
@@ -56,9 +56,9 @@ func TestHelloServersAnswerHelloWorld(t *testing.T) {
 		{"nethttp auto", helloConfig{style: "nethttp", engine: "auto", loops: 1}},
 		{"native std", helloConfig{style: "native", engine: "std"}},
 		{"baseline", helloConfig{baseline: true}},
-		{"native auto tls", helloConfig{style: "native", engine: "auto", loops: 1, tlsCert: certFile, tlsKey: keyFile}},
-		{"nethttp std tls", helloConfig{style: "nethttp", engine: "std", tlsCert: certFile, tlsKey: keyFile}},
-		{"baseline tls", helloConfig{baseline: true, tlsCert: certFile, tlsKey: keyFile}},
+		{"native auto tls", helloConfig{style: "native", engine: "auto", loops: 1, tls: tlsFiles{certFile, keyFile}}},
+		{"nethttp std tls", helloConfig{style: "nethttp", engine: "std", tls: tlsFiles{certFile, keyFile}}},
+		{"baseline tls", helloConfig{baseline: true, tls: tlsFiles{certFile, keyFile}}},
 	}
 	tests := []struct {
 		method, path string
@@ -88,7 +88,7 @@ func TestHelloServersAnswerHelloWorld(t *testing.T) {
 				if tt.body != "" && string(body) != tt.body {
 					t.Errorf("%s %s: body %q, want %q", tt.method, tt.path, body, tt.body)
 				}
-				if (resp.TLS != nil) != (s.cfg.tlsCert != "") || resp.ProtoMajor != 1 {
+				if (resp.TLS != nil) != s.cfg.tls.on() || resp.ProtoMajor != 1 {
 					t.Errorf("%s %s: TLS %v, %s", tt.method, tt.path, resp.TLS != nil, resp.Proto)
 				}
 				if tt.status == http.StatusOK && resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {

@@ -38,7 +38,10 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 	if !cfg.addrSet {
 		host, port := u.Hostname(), u.Port()
 		if port == "" {
-			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+			port = "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
 		}
 		dialTo = "tcp://" + net.JoinHostPort(host, port)
 	}

@@ -29,8 +29,7 @@ var serveCommand = command{
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
-		fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (and its chain) in this PEM `file`; needs --tls-key")
-		fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `file`")
+		cfg.tls.addFlags(fs)
 		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runServe(ctx, cfg, stderr) }
 	},
 }
@@ -42,8 +41,7 @@ type serveConfig struct {
 	engine   string
 	loops    int           // 0: the engine's default
 	duration time.Duration // 0: until ctx is done
-	tlsCert  string        // with tlsKey: serve HTTPS
-	tlsKey   string
+	tls      tlsFiles      // serve HTTPS
 }
 
 // serveStopTimeout bounds the graceful stop: the responses in progress get this long to finish (a large
@@ -61,8 +59,8 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
 		return usagef("serve", "--engine %q: want auto, epoll, uring or std", cfg.engine)
 	}
-	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
-		return usagef("serve", "--tls-cert and --tls-key go together")
+	if err := cfg.tls.check("serve"); err != nil {
+		return err
 	}
 	if fi, err := os.Stat(cfg.dir); err != nil {
 		return err
@@ -83,7 +81,7 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		default:
 			loops = fmt.Sprintf(", %d loops", l.Loops)
 		}
-		fmt.Fprintf(stderr, "eddy serve: serving %s on %s (engine %s%s)\n", cfg.dir, serveURL(l, cfg.tlsCert != ""), l.Engine, loops)
+		fmt.Fprintf(stderr, "eddy serve: serving %s on %s (engine %s%s)\n", cfg.dir, serveURL(l, cfg.tls.on()), l.Engine, loops)
 	})
 	if err != nil {
 		return err
@@ -120,11 +118,7 @@ func serveFiles(ctx context.Context, cfg serveConfig, errLog *log.Logger, ready 
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	start := srv.Start
-	if cfg.tlsCert != "" {
-		start = func() error { return srv.StartTLS(cfg.tlsCert, cfg.tlsKey) }
-	}
-	if err := start(); err != nil {
+	if err := cfg.tls.start(srv); err != nil {
 		srv.Close() // stops the worker pool the server made for its handlers
 		return err
 	}

@@ -15,7 +15,7 @@ func TestServeTLS(t *testing.T) {
 	cl := testtls.Client(t)
 	for _, engine := range serveEngines {
 		t.Run(engine, func(t *testing.T) {
-			l, _ := startServe(t, serveConfig{dir: dir, engine: engine, loops: 2, tlsCert: certFile, tlsKey: keyFile})
+			l, _ := startServe(t, serveConfig{dir: dir, engine: engine, loops: 2, tls: tlsFiles{certFile, keyFile}})
 			base := "https://" + l.Addr.String()
 			if resp, b := fetch(t, cl, base+"/blob.bin"); resp.StatusCode != 200 || !bytes.Equal(b, blob) || resp.TLS == nil {
 				t.Fatalf("GET blob.bin over TLS: %d, %d bytes", resp.StatusCode, len(b))
