@@ -564,12 +564,18 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 		c.wmu.Unlock()
 		return 0, ErrClosed
 	}
+	empty := c.queued() == 0 // the writer holds nothing: these bytes go to the kernel now
 	out := c.files.tail(&c.wq)
 	out.Write(one)
 	n := len(one)
 	for _, b := range bs {
 		out.Write(b)
 		n += len(b)
+	}
+	if empty && n > 0 {
+		// Progress now, as a write is on the loop engines: an idle check queued behind this callback
+		// runs before the writer stamps its write. A queue the peer does not drain stamps nothing more.
+		c.lastActive.Store(time.Now().UnixNano())
 	}
 	now := false
 	if cb != nil {

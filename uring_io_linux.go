@@ -275,6 +275,10 @@ func (c *urConn) send() {
 	clear(vecs)
 	sqe.UserData = urToken(op, c.slot, c.gen)
 	c.sending = true
+	// Handing bytes to the kernel is progress now, as a write is on epoll: the CQE comes after this
+	// iteration's timers, which must not see the connection idle behind its reply. A send the peer does
+	// not drain stays in flight and stamps nothing more, so the idle timeout still ends it.
+	c.active(l.now)
 }
 
 // onSend handles the CQE of the send in flight: the bytes sent leave the queue, AsyncWrite callbacks

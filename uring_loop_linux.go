@@ -205,8 +205,12 @@ func (l *urLoop) run(ready chan<- error) {
 		}
 		l.redeliverAll()
 		l.tasks.run()
+		// The clock again, after the callbacks: the flush stamps the writes it makes with it, the
+		// connections' last activity, which must not be older than the writes (a long iteration would
+		// otherwise close a connection as idle right behind its reply).
+		l.now = l.clock()
 		l.flushAll()
-		l.wheel.Advance(l.clock())
+		l.wheel.Advance(l.now)
 		l.flushAll() // timers may have written or closed
 	}
 	l.finish()
