@@ -488,10 +488,10 @@ func (sc *conn) internalError(h *RequestHead) {
 // are answered in one loop iteration: left alone, a client that sends many requests and reads
 // nothing would have the server queue all their answers (the engine's back-pressure stops reading
 // above its high-water mark, but only between reads). The connection cannot see its queue, so it
-// counts what it writes and learns what has reached the kernel from marks: empty AsyncWrites,
-// whose callback runs once the output queued before them is out. A mark goes out once
-// nativeOutMarkAt bytes have been written since the last one, so a client that reads costs one
-// AsyncWrite per MiB of output and nothing per request. While more than nativeOutHoldAt bytes are
+// counts what it writes and learns what has reached the kernel from marks: Conn.Flushed callbacks,
+// which run once the output queued before them is out. A mark goes out once nativeOutMarkAt bytes
+// have been written since the last one, so a client that reads costs one mark per MiB of output
+// and nothing per request. While more than nativeOutHoldAt bytes are
 // not known to be out (those before the mark in flight and those after it), requests wait in the
 // input, reading paused (stNativeHeld), as net/http serves the next request only once the previous
 // response is written; the mark's acknowledgement resumes them.
@@ -499,7 +499,7 @@ func (sc *conn) internalError(h *RequestHead) {
 // WriteTimeout uses the same marks, as the net/http path uses the acknowledgements of its batches:
 // a response of nativeTrackAt bytes or more (the size past which a net/http response goes out in
 // acknowledged batches) must reach the kernel by its deadline, the end of its head plus
-// WriteTimeout. A mark covers everything written before its task runs; the connection's timer is
+// WriteTimeout. A mark covers everything written before it; the connection's timer is
 // armed for the latest deadline of the tracked responses it covers (the mark is late only when the
 // last of them is), or for the deadline of a tracked response written after it, if earlier (that
 // one cannot be out before the mark is). If the mark is not acknowledged by then, the connection
@@ -517,30 +517,26 @@ const (
 // outFlow is what a connection needs for its marks, made with the first one (or the first tracked
 // response), so that a connection that never writes a MiB of native output does not carry it.
 //
-// A mark is posted as two adjacent tasks of the loop: markCovers, which records what the mark covers,
-// then the empty AsyncWrite itself. Both run after the loop has finished the current iteration, so
-// the mark covers every response written before them, not only those written before postMark: the
-// snapshot taken by markCovers is what the acknowledgement proves to be out.
+// A mark is a Conn.Flushed callback, registered on the loop when the mark is posted: it covers the
+// output written so far, which is what postMark records.
 type outFlow struct {
 	ackFn   func(eddy.Conn, error) // markAcked
-	snapFn  func(eddy.Conn)        // markCovers
 	checkFn func(eddy.Conn)        // checkWriteDeadline
 	timer   *time.Timer            // the WriteTimeout deadline of the output not yet out; made on first use
 
-	outMarked int   // bytes covered by the mark in flight (set by markCovers)
+	outMarked int   // bytes covered by the mark in flight
 	markDL    int64 // server clock: the latest deadline of the tracked responses it covers; 0 none
 	pendDL    int64 // the oldest deadline of the tracked responses in outPend; 0 none
 	pendLast  int64 // the latest one
 
-	marking bool  // a mark is in flight (posted and not yet acknowledged)
-	stale   uint8 // queued markCovers whose mark the loop's queue refused: they do nothing
+	marking bool // a mark is in flight (posted and not yet acknowledged)
 }
 
 func (sc *conn) outFlow() *outFlow {
 	f := sc.flow
 	if f == nil {
 		f = &outFlow{}
-		f.ackFn, f.snapFn, f.checkFn = sc.markAcked, sc.markCovers, sc.checkWriteDeadline
+		f.ackFn, f.checkFn = sc.markAcked, sc.checkWriteDeadline
 		sc.flow = f
 	}
 	return f
@@ -586,34 +582,16 @@ func (sc *conn) outFull() bool {
 	return f != nil && f.marking && (f.outMarked+sc.outPend > nativeOutHoldAt || f.pendDL != 0 || f.markDL != 0)
 }
 
-// postMark sends a mark after the output written so far (and whatever the loop writes before the
-// mark's tasks run). A mark the loop's queue refuses is tried again after the next response.
+// postMark sends a mark after the output written so far, on the loop: the mark covers it, and its
+// timer is the latest deadline among the tracked responses in it (the mark is late only when the
+// last of them is). On a closed connection the mark is acknowledged at once, with the error.
 func (sc *conn) postMark() {
 	f := sc.outFlow()
-	if sc.c.Execute(f.snapFn) != nil {
-		return
-	}
-	if sc.c.AsyncWrite(nil, f.ackFn) != nil {
-		f.stale++
-		return
-	}
 	f.marking = true
-}
-
-// markCovers runs on the loop just before the mark's own task: everything written so far goes out
-// before the mark, so the mark covers it, and its timer is the latest deadline among the tracked
-// responses in it (the mark is late only when the last of them is).
-func (sc *conn) markCovers(eddy.Conn) {
-	f := sc.flow
-	if f.stale > 0 {
-		f.stale--
-		return
-	}
 	f.outMarked, sc.outPend = sc.outPend, 0
 	f.markDL, f.pendDL, f.pendLast = f.pendLast, 0, 0
-	// Armed before the mark's task runs, so that the check queued when the timer fires runs after
-	// it and sees its acknowledgement if the output was out by then.
 	sc.armWriteDeadline()
+	sc.c.Flushed(f.ackFn)
 }
 
 // armWriteDeadline sets the connection's timer to the earliest deadline that closes it: the mark's
@@ -664,7 +642,7 @@ func (sc *conn) markAcked(_ eddy.Conn, err error) {
 		return
 	}
 	if sc.outPend >= nativeOutMarkAt || f.pendDL != 0 {
-		sc.postMark() // its markCovers arms the timer
+		sc.postMark() // it arms the timer
 	}
 	if sc.state == stNativeHeld && !sc.outFull() {
 		sc.state = stReading
