@@ -35,7 +35,9 @@ func (g *epollEngine) dial(ctx context.Context, ep *endpoint, v any) future.Futu
 	}
 	ds := &dialState{ep: ep, promise: p, ctx: ctx, value: v}
 	l := g.pickLoop()
+	l.inc() // startDial gives it back
 	if err := l.tasks.push(task{startDial, &handoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
+		l.dec()
 		unix.Close(fd)
 		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
 		return p.Future()
@@ -47,6 +49,7 @@ func (g *epollEngine) dial(ctx context.Context, ep *endpoint, v any) future.Futu
 func startDial(arg any) {
 	h := arg.(*handoff)
 	l, ds := h.l, h.dial
+	l.dec() // the hand-over's reservation: newConn counts the connection
 	fail := func(err error) {
 		unix.Close(h.fd)
 		ds.promise.Reject(opError("dial", ds.ep.network, ds.ep.addr(), "", err))

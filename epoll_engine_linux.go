@@ -101,8 +101,11 @@ func (g *epollEngine) stopAccepting() {
 // loops to exit.
 func (g *epollEngine) stop(ctx context.Context) error { return stopLoops(ctx, g.loops, &g.wg) }
 
-// pickLoop returns the loop that gets the next connection from a single acceptor.
+// pickLoop returns the loop that gets the next connection from a single acceptor or Dial (any
+// goroutine), by the engine's Balance.
 func (g *epollEngine) pickLoop() *epLoop {
-	l := g.loops[(g.nextLB.Add(1)-1)%uint32(len(g.loops))]
-	return l
+	if g.e.opts.balance == BalanceLeastConnections {
+		return leastLoaded(g.loops)
+	}
+	return g.loops[(g.nextLB.Add(1)-1)%uint32(len(g.loops))]
 }

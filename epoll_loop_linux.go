@@ -293,8 +293,10 @@ func (l *epLoop) accept(ln *epListener) {
 			l.register(fd, ap, ln)
 			continue
 		}
+		target.inc() // a reservation, which adoptConn gives back
 		h := &handoff{l: target, fd: fd, ap: ap, ln: ln}
 		if err := target.post(adoptConn, h); err != nil { // a hand-over is never refused for the capacity
+			target.dec()
 			unix.Close(fd)
 		}
 	}
@@ -311,6 +313,7 @@ type handoff struct {
 
 func adoptConn(arg any) {
 	h := arg.(*handoff)
+	h.l.dec() // the hand-over's reservation: register counts the connection
 	h.l.register(h.fd, h.ap, h.ln)
 }
 
@@ -384,6 +387,7 @@ func (l *epLoop) newConn(fd int, ln *epListener) *epConn {
 	c := &epConn{l: l, fd: int32(fd), slot: slot, ln: ln}
 	l.conns[slot] = c
 	l.live++
+	l.inc()
 	return c
 }
 
@@ -393,6 +397,7 @@ func (l *epLoop) freeConn(c *epConn) {
 	l.conns[c.slot] = nil
 	l.freeSlots = append(l.freeSlots, c.slot)
 	l.live--
+	l.dec()
 }
 
 // opened starts an open connection's life: the idle timer and OnOpen.
@@ -412,6 +417,7 @@ func (l *epLoop) unregister(c *epConn) {
 	l.gens[c.slot]++
 	l.freeSlots = append(l.freeSlots, c.slot)
 	l.live--
+	l.dec()
 }
 
 // markDirty schedules c for a flush at the end of the iteration.

@@ -138,6 +138,33 @@ func ExampleLoop() {
 	// Output: task timer
 }
 
+// With one accepting loop, BalanceLeastConnections hands each new connection to the loop that serves
+// the fewest; Loop.Conns tells each loop's count.
+func ExampleWithBalance() {
+	opened := make(chan int, 2)
+	e, _ := eddy.New(&openedLoop{opened}, []string{"tcp://127.0.0.1:0"},
+		eddy.WithLoops(2), eddy.WithReusePort(false), eddy.WithBalance(eddy.BalanceLeastConnections))
+	e.Start()
+	defer e.Stop(context.Background())
+	for range 2 {
+		c, _ := net.Dial("tcp", e.Addrs()[0].String())
+		defer c.Close()
+		fmt.Println("opened on loop", <-opened)
+	}
+	fmt.Println(e.Loops()[0].Conns(), e.Loops()[1].Conns())
+	// Output:
+	// opened on loop 0
+	// opened on loop 1
+	// 1 1
+}
+
+// openedLoop reports the loop of each connection it opens.
+type openedLoop struct{ ch chan int }
+
+func (h *openedLoop) OnOpen(c eddy.Conn)           { h.ch <- c.Loop().Index() }
+func (h *openedLoop) OnData(c eddy.Conn)           { c.Discard(-1) }
+func (h *openedLoop) OnClose(c eddy.Conn, _ error) {}
+
 // Sleep is a timer in the future style: continuations given the loop as executor run on it.
 func ExampleSleep() {
 	e, _ := eddy.New(eddy.BaseHandler{}, nil, eddy.WithLoops(1))

@@ -23,6 +23,11 @@ type Loop interface {
 	AfterFunc(d time.Duration, fn func()) *Timer
 	// Index returns the loop's position in Engine.Loops.
 	Index() int
+	// Conns returns how many connections the loop serves at this moment: open ones, and those still
+	// opening (accepted or dialled and handed to the loop) or closing. On std, where connections run
+	// on goroutines of their own, those the engine assigned to the loop. It is what
+	// BalanceLeastConnections goes by.
+	Conns() int
 }
 
 // Timer is a one-shot timer made by Loop.AfterFunc. It is safe to use from any goroutine.

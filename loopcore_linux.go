@@ -31,7 +31,8 @@ type loopCore struct {
 	stopRq    atomic.Int32 // stopNone, stopGraceful or stopForce
 	tasks     taskQueue
 	wheel     *timer.Wheel
-	now       int64 // wheel clock, refreshed once per iteration
+	now       int64 // wheel clock, refreshed after each wait and again before the iteration's flush
+	loadCount       // the loop's connections (Loop.Conns, BalanceLeastConnections)
 	// stopping is set when the loop starts to stop (beginStop), on the loop: it accepts no more
 	// connections, and a closing connection does not linger for its peer's FIN.
 	stopping bool

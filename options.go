@@ -46,6 +46,7 @@ type options struct {
 	loops        int
 	engine       EngineKind
 	reusePort    bool
+	balance      Balance
 	noDelay      bool
 	keepAlive    time.Duration
 	readBufSize  int

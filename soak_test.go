@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -384,6 +385,13 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) { soak(t, kind, d, false) })
+	// One acceptor placing every connection by least connections: each loop's count (which it goes
+	// by) must come back to 0 once the clients are done, whatever way their connections ended.
+	t.Run("least-connections", func(t *testing.T) {
+		forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+			soak(t, kind, d, false, eddy.WithReusePort(false), eddy.WithBalance(eddy.BalanceLeastConnections))
+		})
+	})
 }
 
 // The same traffic, with the engine stopped in the middle of it: the clients' connections end early
@@ -398,7 +406,7 @@ func TestSoakStoppedMidFlight(t *testing.T) {
 
 // soak runs 32 soak clients against a new engine of kind for d and stops the engine: at the end with
 // every client done, or (midFlight) while they run.
-func soak(t *testing.T, kind eddy.EngineKind, d time.Duration, midFlight bool) {
+func soak(t *testing.T, kind eddy.EngineKind, d time.Duration, midFlight bool, opts ...eddy.Option) {
 	content := pattern(soakFileSize, 77)
 	path := filepath.Join(t.TempDir(), "soak")
 	if err := os.WriteFile(path, content, 0o600); err != nil {
@@ -411,7 +419,7 @@ func soak(t *testing.T, kind eddy.EngineKind, d time.Duration, midFlight bool) {
 	runtime.GC()
 	base := countFDs(t)
 	h := &soakHandler{file: f, errs: make(chan error, 16)}
-	e := startEngine(t, kind, h, loopback, eddy.WithIdleTimeout(10*time.Second))
+	e := startEngine(t, kind, h, loopback, append([]eddy.Option{eddy.WithIdleTimeout(10 * time.Second)}, opts...)...)
 	addr := e.Addrs()[0].String()
 
 	var conns, verified atomic.Int64
@@ -464,6 +472,7 @@ func soak(t *testing.T, kind eddy.EngineKind, d time.Duration, midFlight bool) {
 		t.Error(err)
 	}
 	if !midFlight {
+		waitFor(t, func() bool { return slices.Max(loopConns(e)) == 0 && slices.Min(loopConns(e)) == 0 }, "every loop's Conns back to 0")
 		stop()
 	}
 	h.workers.Wait()

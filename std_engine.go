@@ -17,7 +17,7 @@ type stdEngine struct {
 	lns   []net.Listener
 	bound []net.Addr
 	loops []*stdLoop
-	next  int // round-robin cursor for assigning connections to loops, under mu
+	next  int // round-robin cursor for assigning connections to loops (BalanceRoundRobin), under mu
 
 	mu    sync.Mutex
 	conns map[*stdConn]struct{}
@@ -141,8 +141,13 @@ func (g *stdEngine) adopt(nc net.Conn, ctx any) (*stdConn, bool) {
 		return nil, false
 	default:
 	}
-	c.loop = g.loops[g.next%len(g.loops)]
-	g.next++
+	if g.e.opts.balance == BalanceLeastConnections {
+		c.loop = leastLoaded(g.loops)
+	} else {
+		c.loop = g.loops[g.next%len(g.loops)]
+		g.next++
+	}
+	c.loop.inc()
 	g.conns[c] = struct{}{}
 	g.wg.Add(2)
 	return c, true
@@ -179,7 +184,10 @@ func (g *stdEngine) tickLoop() {
 
 func (g *stdEngine) removeConn(c *stdConn) {
 	g.mu.Lock()
-	delete(g.conns, c)
+	if _, ok := g.conns[c]; ok {
+		delete(g.conns, c)
+		c.loop.dec()
+	}
 	g.mu.Unlock()
 }
 

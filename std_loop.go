@@ -9,12 +9,13 @@ import (
 // engine connection callbacks run on per-connection goroutines, so a stdLoop serialises only the work
 // given to it, not a connection's callbacks (use Conn.Execute for that).
 type stdLoop struct {
-	idx     int
-	mu      sync.Mutex
-	cond    sync.Cond
-	tasks   []func()
-	stopped bool
-	done    chan struct{}
+	idx       int
+	loadCount // the connections assigned to the loop, under the engine's mu (changed; read anywhere)
+	mu        sync.Mutex
+	cond      sync.Cond
+	tasks     []func()
+	stopped   bool
+	done      chan struct{}
 }
 
 func newStdLoop(idx int) *stdLoop {

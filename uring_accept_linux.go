@@ -156,8 +156,10 @@ func (l *urLoop) accepted(fd int, ln *urListener) {
 		l.register(fd, ap, ln)
 		return
 	}
+	target.inc() // a reservation, which urAdoptConn gives back
 	h := &urHandoff{l: target, fd: fd, ap: ap, ln: ln}
 	if err := target.post(urAdoptConn, h); err != nil { // a hand-over is never refused for the capacity
+		target.dec()
 		unix.Close(fd)
 	}
 }
@@ -174,6 +176,7 @@ type urHandoff struct {
 
 func urAdoptConn(arg any) {
 	h := arg.(*urHandoff)
+	h.l.dec() // the hand-over's reservation: register counts the connection
 	h.l.register(h.fd, h.ap, h.ln)
 }
 
@@ -221,6 +224,7 @@ func (l *urLoop) newConn(fd int, ln *urListener) *urConn {
 	c := &urConn{l: l, fd: int32(fd), slot: slot, gen: l.gens[slot] & urGenMask, ln: ln}
 	l.conns[slot] = c
 	l.live++
+	l.inc()
 	return c
 }
 
@@ -242,4 +246,5 @@ func (l *urLoop) unregister(c *urConn) {
 	l.gens[c.slot]++
 	l.freeSlots = append(l.freeSlots, c.slot)
 	l.live--
+	l.dec()
 }

@@ -26,8 +26,10 @@ func (g *uringEngine) dial(ctx context.Context, ep *endpoint, v any) future.Futu
 		return p.Future()
 	}
 	ds := &dialState{ep: ep, promise: p, ctx: ctx, value: v}
-	l := g.loops[(g.nextDial.Add(1)-1)%uint32(len(g.loops))] // any goroutine: not the acceptor's cursor
+	l := g.dialLoop()
+	l.inc() // urStartDial gives it back
 	if err := l.tasks.push(task{urStartDial, &urHandoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
+		l.dec()
 		unix.Close(fd)
 		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
 	}
@@ -39,6 +41,7 @@ func (g *uringEngine) dial(ctx context.Context, ep *endpoint, v any) future.Futu
 func urStartDial(arg any) {
 	h := arg.(*urHandoff)
 	l, ds := h.l, h.dial
+	l.dec() // the hand-over's reservation: newConn counts the connection
 	if l.stopping {
 		unix.Close(h.fd)
 		ds.promise.Reject(opError("dial", ds.ep.network, ds.ep.addr(), "", ErrEngineStopped))

@@ -137,9 +137,22 @@ func (g *uringEngine) stop(ctx context.Context) error {
 	return err
 }
 
-// pickLoop returns the loop that gets the next connection from a single acceptor.
+// pickLoop returns the loop that gets the next connection from a single acceptor, by the engine's
+// Balance.
 func (g *uringEngine) pickLoop() *urLoop {
+	if g.e.opts.balance == BalanceLeastConnections {
+		return leastLoaded(g.loops)
+	}
 	l := g.loops[g.nextLB%uint32(len(g.loops))]
 	g.nextLB++
 	return l
+}
+
+// dialLoop returns the loop that gets the next connection of Dial, by the engine's Balance. Any
+// goroutine may call it.
+func (g *uringEngine) dialLoop() *urLoop {
+	if g.e.opts.balance == BalanceLeastConnections {
+		return leastLoaded(g.loops)
+	}
+	return g.loops[(g.nextDial.Add(1)-1)%uint32(len(g.loops))] // not the acceptor's cursor
 }

@@ -31,6 +31,7 @@ func (l *fakeLoop) Execute(fn func()) {
 
 func (l *fakeLoop) AfterFunc(time.Duration, func()) *eddy.Timer { panic("not used") }
 func (l *fakeLoop) Index() int                                  { return 0 }
+func (l *fakeLoop) Conns() int                                  { return 1 }
 
 // run runs the queued tasks.
 func (l *fakeLoop) run() {
