@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/eddyio/eddy/future"
@@ -27,6 +28,11 @@ const (
 
 // ErrClosed is the error of an operation asked of an IO after Close, and of one that Close stopped.
 var ErrClosed = errors.New("aio: closed")
+
+// ErrInFlight is the error (in an *os.PathError) of a Read asked of a File while another of its Reads
+// is in flight, and of a Write while another Write is: reads and writes at the current position are
+// ordered only by waiting for one before asking for the next.
+var ErrInFlight = errors.New("aio: another operation of this kind is in flight on the file")
 
 // Option configures New.
 type Option func(*config) error
@@ -205,6 +211,13 @@ type File struct {
 	// with ESPIPE, as os.File's do
 	stream bool
 
+	reading, writing atomic.Bool // a Read, a Write in flight (one of each at a time)
+	// The pool's Read and Write in progress, and whether it set a deadline on osf to stop one; under
+	// smu (pool.go, interrupt).
+	smu      sync.Mutex
+	running  [2]*op
+	deadline [2]bool
+
 	mu       sync.Mutex
 	inflight int
 	closed   bool
@@ -246,6 +259,45 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[i
 		invalid = f.positionErr("write", off)
 	}
 	return f.transfer(ctx, opWrite, p, off, invalid)
+}
+
+// Read reads up to len(p) bytes at the file's current position, and advances it, as io.Reader does:
+// the future completes with the count read, at least 1 when p is not empty, or with 0 and io.EOF at
+// the end of the file (of a pipe or socket: once the other end has closed), or with an error. It is
+// for files without positions, pipes, FIFOs, sockets and terminals, where a read waits until there is
+// something to read, as well as for regular files. One Read of a File may be in flight at a time
+// (another fails with ErrInFlight), beside one Write.
+//
+// Cancelling ctx stops a read that waits: on io_uring in every case; on the pool, where a read holds
+// a goroutine and its thread, when the runtime polls the file (os.Pipe's, and descriptors in
+// non-blocking mode, given to os.NewFile), through a deadline, and otherwise only before it has
+// started. File.Close stops it likewise. p belongs to the operation until the future completes.
+func (f *File) Read(ctx context.Context, p []byte) future.Future[int] {
+	return f.next(ctx, opReadNext, &f.reading, p)
+}
+
+// Write writes p at the file's current position (at its end when it was opened with O_APPEND) and
+// advances it, as io.Writer does: the future completes with len(p), or with fewer bytes and an error.
+// On a pipe or socket it waits for room as long as it takes. One Write of a File may be in flight at a
+// time (another fails with ErrInFlight), beside one Read. Cancellation and Close stop it as they stop
+// Read, with the bytes written so far. p belongs to the operation until the future completes.
+func (f *File) Write(ctx context.Context, p []byte) future.Future[int] {
+	return f.next(ctx, opWriteNext, &f.writing, p)
+}
+
+// next starts a Read or Write, unless one of its kind is in flight (busy).
+func (f *File) next(ctx context.Context, kind uint8, busy *atomic.Bool, p []byte) future.Future[int] {
+	if !busy.CompareAndSwap(false, true) {
+		return settled[int](&os.PathError{Op: opName(kind), Path: f.name, Err: ErrInFlight}).Future()
+	}
+	pr, o := start[int](f, ctx, kind, p, -1, nil)
+	if o == nil {
+		busy.Store(false)
+		return pr.Future()
+	}
+	o.promise = pr
+	f.io.be.submit(o)
+	return pr.Future()
 }
 
 // transfer starts a ReadAt or WriteAt.
@@ -333,10 +385,20 @@ func (f *File) release() {
 
 // The kinds of operation.
 const (
-	opRead uint8 = iota
-	opWrite
+	opRead  uint8 = iota // ReadAt
+	opWrite              // WriteAt
 	opSync
+	opReadNext  // Read: one read at the current position
+	opWriteNext // Write: all of p at the current position
 )
+
+// dir is the index of a Read (0) or Write (1) in File.running and File.deadline.
+func (o *op) dir() int {
+	if o.kind == opWriteNext {
+		return 1
+	}
+	return 0
+}
 
 // op is one operation in flight. The backend owns it from submit until complete.
 type op struct {
@@ -358,6 +420,7 @@ type op struct {
 	canceled bool  // an ASYNC_CANCEL was submitted for it
 	retries  uint8 // resubmissions after its submitting thread exited
 	live     bool  // in the table or in line, not settled
+	polling  bool  // a Read or Write that met EAGAIN waits for its file in a POLL_ADD
 }
 
 // positionErr is why a positioned read or write at off cannot be made: a negative offset, or a file
@@ -418,11 +481,17 @@ func (o *op) settle(err error) {
 		o.stop()
 		o.stop = nil
 	}
-	if err == nil && o.kind == opRead && o.n < len(o.p) {
+	if err == nil && (o.kind == opRead && o.n < len(o.p) || o.kind == opReadNext && o.n == 0) {
 		err = io.EOF
 	}
 	o.err = err
 	o.p = nil
+	switch o.kind { // before the future completes: its continuation may ask for the next one
+	case opReadNext:
+		o.f.reading.Store(false)
+	case opWriteNext:
+		o.f.writing.Store(false)
+	}
 	o.f.release()
 }
 
@@ -443,9 +512,9 @@ func (o *op) pathErr(err error) error {
 
 func opName(kind uint8) string {
 	switch kind {
-	case opRead:
+	case opRead, opReadNext:
 		return "read"
-	case opWrite:
+	case opWrite, opWriteNext:
 		return "write"
 	case opSync:
 		return "sync"

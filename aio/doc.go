@@ -13,7 +13,9 @@
 // follow io.ReaderAt and io.WriterAt (a result shorter than the buffer always comes with an error,
 // io.EOF at the end of the file; the bytes done before an error are counted), errors are
 // *os.PathError values that wrap the errno, and a file without positions (a pipe, a socket) fails
-// ReadAt and WriteAt with ESPIPE. An operation's buffer belongs to the operation until its future
+// ReadAt and WriteAt with ESPIPE. Read and Write work at the file's current position instead, as
+// io.Reader and io.Writer, for pipes, sockets and terminals, where they wait for data or room without
+// holding a goroutine (on io_uring), as well as for regular files. An operation's buffer belongs to the operation until its future
 // completes: do not read or write it before then. Cancelling the context given to an operation, or its
 // future (Future.Cancel), asks the backend to stop it; the future then completes with the context's
 // error and the bytes done so far. io_uring can stop an operation that waits; the pool stops one that

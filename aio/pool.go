@@ -1,6 +1,12 @@
 package aio
 
-import "sync"
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"time"
+)
 
 // poolBackend runs each operation as os.File.ReadAt, WriteAt or Sync on one of a bounded number of
 // goroutines. Operations beyond that wait in a FIFO line; the goroutines exist only while there is work.
@@ -10,8 +16,9 @@ type poolBackend struct {
 	mu      sync.Mutex
 	line    []*op // waiting for a worker, oldest first
 	head    int
-	running int // workers alive
-	active  int // operations taken from the line and not yet settled
+	running int              // workers alive
+	active  int              // operations taken from the line and not yet settled
+	streams map[*op]struct{} // the Reads and Writes among them, which close must interrupt
 	closed  bool
 	settled chan struct{} // made by close: closed when active reaches 0
 }
@@ -61,9 +68,19 @@ func (b *poolBackend) work() {
 		b.line[b.head] = nil
 		b.head++
 		b.active++
+		next := o.kind == opReadNext || o.kind == opWriteNext
+		if next {
+			if b.streams == nil {
+				b.streams = make(map[*op]struct{})
+			}
+			b.streams[o] = struct{}{}
+		}
 		b.mu.Unlock()
 		o.settle(b.run(o))
 		b.mu.Lock()
+		if next {
+			delete(b.streams, o)
+		}
 		b.active--
 		if b.active == 0 && b.settled != nil {
 			close(b.settled)
@@ -94,8 +111,74 @@ func (b *poolBackend) run(o *op) error {
 		o.n, err = o.f.pwriteFull(o.p, o.off)
 	case opSync:
 		err = o.f.osf.Sync()
+	case opReadNext, opWriteNext:
+		err = runNext(o)
 	}
 	return err
+}
+
+// runNext makes a Read or Write with os.File's Read or Write, which wait in the runtime's poller for a
+// file it polls, and can then be stopped by a deadline (interrupt); on another file they block.
+func runNext(o *op) error {
+	f, d := o.f, o.dir()
+	f.smu.Lock()
+	if o.stopErr != nil { // IO.Close came first
+		f.smu.Unlock()
+		return o.stopErr
+	}
+	f.running[d] = o
+	if f.deadline[d] { // set to stop an earlier one
+		f.deadline[d] = false
+		setDeadline(f.osf, d, time.Time{})
+	}
+	f.smu.Unlock()
+	if f.isClosed() { // File.Close came after run looked, and maybe before it could see o running
+		f.smu.Lock()
+		f.running[d] = nil
+		f.smu.Unlock()
+		return f.closedErr(opName(o.kind))
+	}
+	stop := context.AfterFunc(o.ctx, func() { interrupt(o, o.ctx.Err()) })
+	var err error
+	if d == 0 {
+		o.n, err = f.osf.Read(o.p)
+	} else {
+		o.n, err = f.osf.Write(o.p)
+	}
+	stop()
+	f.smu.Lock()
+	f.running[d] = nil
+	reason := o.stopErr
+	f.smu.Unlock()
+	if reason != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return reason
+	}
+	return err
+}
+
+// interrupt stops o, a Read or Write of the pool, with reason (unless it has one already): a deadline
+// in the past makes os.File's Read or Write return, and one that has not started yet does not start.
+// It does nothing to a file the runtime does not poll (SetReadDeadline fails), nor once o has returned.
+func interrupt(o *op, reason error) {
+	f, d := o.f, o.dir()
+	f.smu.Lock()
+	defer f.smu.Unlock()
+	if o.stopErr == nil {
+		o.stopErr = reason
+	}
+	if f.running[d] != o {
+		return
+	}
+	if setDeadline(f.osf, d, time.Unix(1, 0)) == nil {
+		f.deadline[d] = true
+	}
+}
+
+func setDeadline(osf *os.File, dir int, t time.Time) error {
+	if dir == 0 {
+		return osf.SetReadDeadline(t)
+	}
+	return osf.SetWriteDeadline(t)
 }
 
 // cancelFile fails the file's operations still in line; File.Close waits for the running ones.
@@ -116,6 +199,15 @@ func (b *poolBackend) cancelFile(f *File) {
 	for _, o := range stopped {
 		o.complete(f.closedErr(opName(o.kind)))
 	}
+	// A Read or Write waiting for a pipe or socket would keep Close waiting for ever.
+	f.smu.Lock()
+	running := f.running
+	f.smu.Unlock()
+	for _, o := range running {
+		if o != nil {
+			interrupt(o, f.closedErr(opName(o.kind)))
+		}
+	}
 }
 
 // close fails the operations still in line, waits for the running ones to settle, calls ended, and
@@ -130,6 +222,9 @@ func (b *poolBackend) close(ended func()) {
 	if b.active > 0 {
 		settled = make(chan struct{})
 		b.settled = settled
+	}
+	for o := range b.streams { // a Read or Write waiting for a pipe or socket would never settle
+		interrupt(o, ErrClosed)
 	}
 	b.mu.Unlock()
 	for _, o := range stopped {

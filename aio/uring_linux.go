@@ -40,6 +40,7 @@ type uringBackend struct {
 	inflight int   // operations in the table
 	closing  bool
 	cqes     []uring.CQE
+	polls    int // Reads and Writes that met EAGAIN and waited in a POLL_ADD (for tests)
 
 	efd *os.File // the eventfd registered with the ring, read by the reaper
 }
@@ -51,7 +52,15 @@ const (
 )
 
 // ringOps are the opcodes the backend uses.
-var ringOps = []uring.Op{uring.OpRead, uring.OpWrite, uring.OpFsync, uring.OpAsyncCancel}
+var ringOps = []uring.Op{uring.OpRead, uring.OpWrite, uring.OpFsync, uring.OpAsyncCancel, uring.OpPollAdd}
+
+// atPosition is the offset of a read or write at the file's current position (-1), which io_uring
+// also takes for files without positions.
+const atPosition = ^uint64(0)
+
+// streamNoWait, set by tests only, asks the kernel not to wait in a Read or Write (RWF_NOWAIT), so
+// that one meets EAGAIN as it would on a kernel that honours O_NONBLOCK, and waits in a POLL_ADD.
+var streamNoWait bool
 
 // newUringBackend sets up the ring and starts the reaper: an error says why io_uring cannot be used.
 func newUringBackend(depth int) (*uringBackend, error) {
@@ -169,12 +178,28 @@ func (b *uringBackend) start(o *op, done []*op) []*op {
 // prep prepares the operation's SQE, or the rest of it after a short transfer.
 func (b *uringBackend) prep(o *op) {
 	sqe := b.sqe()
-	switch o.kind {
-	case opRead:
+	switch {
+	case o.polling: // a Read or Write that met EAGAIN: wait until the file is ready
+		events := uint32(unix.POLLIN)
+		if o.kind == opWriteNext {
+			events = unix.POLLOUT
+		}
+		sqe.PrepPollAdd(o.f.fd, events)
+	case o.kind == opRead:
 		sqe.PrepRead(o.f.fd, o.p[o.n:], uint64(o.off)+uint64(o.n))
-	case opWrite:
+	case o.kind == opWrite:
 		sqe.PrepWrite(o.f.fd, o.p[o.n:], uint64(o.off)+uint64(o.n))
-	case opSync:
+	case o.kind == opReadNext:
+		sqe.PrepRead(o.f.fd, o.p, atPosition) // one read, as io.Reader's
+		if streamNoWait {
+			sqe.OpFlags = unix.RWF_NOWAIT
+		}
+	case o.kind == opWriteNext:
+		sqe.PrepWrite(o.f.fd, o.p[o.n:], atPosition)
+		if streamNoWait {
+			sqe.OpFlags = unix.RWF_NOWAIT
+		}
+	case o.kind == opSync:
 		sqe.PrepFsync(o.f.fd, 0)
 	}
 	sqe.UserData = uint64(o.gen)<<32 | uint64(o.slot)
@@ -251,11 +276,27 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 		return done // cannot happen: an operation holds its slot until its completion
 	}
 	o := b.table[slot]
+	if o.polling {
+		// The POLL_ADD that stood in for a Read or Write: nothing was transferred.
+		o.polling = false
+		if o.canceled {
+			return b.finish(o, b.stopReason(o), done)
+		}
+		b.prep(o) // the file is ready (or the poll failed, and the transfer will say why)
+		return done
+	}
 	if c.Res < 0 {
 		errno := unix.Errno(-c.Res)
 		switch {
 		case o.canceled && (errno == unix.ECANCELED || errno == unix.EINTR || errno == unix.EAGAIN):
 			return b.finish(o, b.stopReason(o), done)
+		case errno == unix.EAGAIN && (o.kind == opReadNext || o.kind == opWriteNext):
+			// A file in non-blocking mode, on a kernel that honours it: wait in a poll. (This one
+			// waits in the read itself, but RWF_NOWAIT takes this path.)
+			b.polls++
+			o.polling = true
+			b.prep(o)
+			return done
 		case errno == unix.EINTR, errno == unix.EAGAIN:
 			b.prep(o) // interrupted before it did anything: again
 			return done
@@ -272,7 +313,10 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 		return b.finish(o, o.pathErr(errno), done)
 	}
 	switch o.kind {
-	case opRead, opWrite:
+	case opReadNext:
+		o.n = int(c.Res) // one read: 0 is the end of the file (settle)
+		return b.finish(o, nil, done)
+	case opRead, opWrite, opWriteNext:
 		o.n += int(c.Res)
 		switch {
 		case o.n >= len(o.p):
