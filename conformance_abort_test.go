@@ -3,8 +3,6 @@ package eddy_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -80,20 +78,7 @@ func (h abortOnOpen) OnData(c eddy.Conn) { c.Discard(-1) }
 // once, with the reason given.
 func TestAbortInOnOpenOfADialledConn(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() { defer c.Close(); io.Copy(io.Discard, c) }()
-			}
-		}()
+		ln := sinkListener(t)
 		h := abortOnOpen{newCounter()}
 		cl := startClient(t, kind, h)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

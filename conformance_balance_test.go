@@ -102,26 +102,31 @@ func TestBalanceSingleAcceptor(t *testing.T) {
 	}
 }
 
+// sinkListener is a package net listener on loopback, closed at the end of the test, whose
+// connections read everything and close once their peer does (at once, so that it need not linger).
+func sinkListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(io.Discard, c) }()
+		}
+	}()
+	return ln
+}
+
 // Dial places connections by the engine's Balance too.
 func TestBalanceDial(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() { // until the engine's side closes: then at once, so that it need not linger
-					io.Copy(io.Discard, c)
-					c.Close()
-				}()
-			}
-		}()
+		ln := sinkListener(t)
 		h := &openedOn{counter: newCounter(), ch: make(chan eddy.Conn, 16)}
 		e := startEngine(t, kind, h, nil, eddy.WithLoops(2), eddy.WithBalance(eddy.BalanceLeastConnections))
 		defer func() {

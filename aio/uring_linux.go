@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -60,7 +61,7 @@ const atPosition = ^uint64(0)
 
 // streamNoWait, set by tests only, asks the kernel not to wait in a Read or Write (RWF_NOWAIT), so
 // that one meets EAGAIN as it would on a kernel that honours O_NONBLOCK, and waits in a POLL_ADD.
-var streamNoWait bool
+var streamNoWait atomic.Bool
 
 // newUringBackend sets up the ring and starts the reaper: an error says why io_uring cannot be used.
 func newUringBackend(depth int) (*uringBackend, error) {
@@ -191,12 +192,12 @@ func (b *uringBackend) prep(o *op) {
 		sqe.PrepWrite(o.f.fd, o.p[o.n:], uint64(o.off)+uint64(o.n))
 	case o.kind == opReadNext:
 		sqe.PrepRead(o.f.fd, o.p, atPosition) // one read, as io.Reader's
-		if streamNoWait {
+		if streamNoWait.Load() {
 			sqe.OpFlags = unix.RWF_NOWAIT
 		}
 	case o.kind == opWriteNext:
 		sqe.PrepWrite(o.f.fd, o.p[o.n:], atPosition)
-		if streamNoWait {
+		if streamNoWait.Load() {
 			sqe.OpFlags = unix.RWF_NOWAIT
 		}
 	case o.kind == opSync:

@@ -1,0 +1,19 @@
+package aio
+
+// Hooks for the tests of package aio_test.
+
+// SetStreamNoWait makes the io_uring backend's Reads and Writes RWF_NOWAIT (streamNoWait) until
+// called with false.
+func SetStreamNoWait(on bool) { streamNoWait.Store(on) }
+
+// Polls returns how many Reads and Writes of a's io_uring backend met EAGAIN and waited in a
+// POLL_ADD; -1 on another backend.
+func Polls(a *IO) int {
+	be, ok := a.be.(*uringBackend)
+	if !ok {
+		return -1
+	}
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	return be.polls
+}
