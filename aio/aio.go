@@ -30,8 +30,9 @@ const (
 var ErrClosed = errors.New("aio: closed")
 
 // ErrInFlight is the error (in an *os.PathError) of a Read asked of a File while another of its Reads
-// is in flight, and of a Write while another Write is: reads and writes at the current position are
-// ordered only by waiting for one before asking for the next.
+// is in flight, and of a Write while another Write is, and on a file with positions (a regular file)
+// of a Read beside a Write: reads and writes at the current position are ordered only by waiting for
+// one before asking for the next.
 var ErrInFlight = errors.New("aio: another operation of this kind is in flight on the file")
 
 // Option configures New.
@@ -56,8 +57,9 @@ func WithBackend(b Backend) Option {
 	}
 }
 
-// WithQueueDepth sets how many operations the io_uring backend keeps in the kernel at once (default
-// 256, at most 32768); more wait in line for a free place, in the order they were asked.
+// WithQueueDepth sets how many ReadAt, WriteAt and Sync operations the io_uring backend keeps in the
+// kernel at once (default 256, at most 32768); more wait in line for a free place, in the order they
+// were asked. Read and Write, which may wait on a pipe or socket for as long as it takes, do not count.
 func WithQueueDepth(n int) Option {
 	return func(c *config) error {
 		if n < 1 || n > 32768 {
@@ -68,9 +70,11 @@ func WithQueueDepth(n int) Option {
 	}
 }
 
-// WithWorkers sets how many goroutines the pool backend runs operations on at once (default
-// 4 × GOMAXPROCS, at least 8); more wait in line. Each waits in a system call for as long as its
-// operation takes, holding an OS thread meanwhile, which is what the io_uring backend avoids.
+// WithWorkers sets how many goroutines the pool backend runs ReadAt, WriteAt and Sync operations on at
+// once (default 4 × GOMAXPROCS, at least 8); more wait in line. Each waits in a system call for as long
+// as its operation takes, holding an OS thread meanwhile, which is what the io_uring backend avoids.
+// Read and Write run on goroutines of their own, which wait in the runtime's poller when it polls the
+// file.
 func WithWorkers(n int) Option {
 	return func(c *config) error {
 		if n < 1 || n > 65536 {
@@ -211,7 +215,9 @@ type File struct {
 	// with ESPIPE, as os.File's do
 	stream bool
 
-	reading, writing atomic.Bool // a Read, a Write in flight (one of each at a time)
+	// A Read, a Write in flight: one of each at a time on a file without positions, one of either on
+	// another (busy).
+	reading, writing atomic.Bool
 	// The pool's Read and Write in progress, and whether it set a deadline on osf to stop one; under
 	// smu (pool.go, interrupt).
 	smu      sync.Mutex
@@ -265,30 +271,52 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[i
 // the future completes with the count read, at least 1 when p is not empty, or with 0 and io.EOF at
 // the end of the file (of a pipe or socket: once the other end has closed), or with an error. It is
 // for files without positions, pipes, FIFOs, sockets and terminals, where a read waits until there is
-// something to read, as well as for regular files. One Read of a File may be in flight at a time
-// (another fails with ErrInFlight), beside one Write.
+// something to read, as well as for regular files. One Read of a File may be in flight at a time,
+// beside one Write on a file without positions and alone on one with positions (another fails with
+// ErrInFlight). A Read that waits does not count against WithQueueDepth or WithWorkers.
 //
 // Cancelling ctx stops a read that waits: on io_uring in every case; on the pool, where a read holds
-// a goroutine and its thread, when the runtime polls the file (os.Pipe's, and descriptors in
-// non-blocking mode, given to os.NewFile), through a deadline, and otherwise only before it has
-// started. File.Close stops it likewise. p belongs to the operation until the future completes.
+// a goroutine, when the runtime polls the file (os.Pipe's, and descriptors in non-blocking mode, given
+// to os.NewFile), through a deadline, and otherwise only before it has started. File.Close and
+// IO.Close stop it likewise. p belongs to the operation until the future completes.
 func (f *File) Read(ctx context.Context, p []byte) future.Future[int] {
-	return f.next(ctx, opReadNext, &f.reading, p)
+	return f.next(ctx, opReadNext, p)
 }
 
 // Write writes p at the file's current position (at its end when it was opened with O_APPEND) and
 // advances it, as io.Writer does: the future completes with len(p), or with fewer bytes and an error.
 // On a pipe or socket it waits for room as long as it takes. One Write of a File may be in flight at a
-// time (another fails with ErrInFlight), beside one Read. Cancellation and Close stop it as they stop
-// Read, with the bytes written so far. p belongs to the operation until the future completes.
+// time, beside one Read on a file without positions and alone on one with positions (another fails
+// with ErrInFlight). Cancellation and Close stop it as they stop Read, with the bytes written so far.
+// p belongs to the operation until the future completes.
 func (f *File) Write(ctx context.Context, p []byte) future.Future[int] {
-	return f.next(ctx, opWriteNext, &f.writing, p)
+	return f.next(ctx, opWriteNext, p)
 }
 
-// next starts a Read or Write, unless one of its kind is in flight (busy).
-func (f *File) next(ctx context.Context, kind uint8, busy *atomic.Bool, p []byte) future.Future[int] {
+// busy returns the mark of a Read or Write in flight of kind. A file with positions has one for both:
+// read(2) and write(2) take turns on the position, but io_uring's READ and WRITE at the current
+// position do not (each reads the position when issued and stores it when done), so a Read beside a
+// Write could read from a stale position, or move it back.
+func (f *File) busy(kind uint8) *atomic.Bool {
+	if kind == opWriteNext && f.stream {
+		return &f.writing
+	}
+	return &f.reading
+}
+
+// next starts a Read or Write, unless one that excludes it is in flight (busy).
+func (f *File) next(ctx context.Context, kind uint8, p []byte) future.Future[int] {
+	if len(p) == 0 { // done at once, as os.File's, after the checks of a closed file or IO
+		pr, _ := start[int](f, ctx, kind, p, -1, nil)
+		return pr.Future()
+	}
+	busy := f.busy(kind)
 	if !busy.CompareAndSwap(false, true) {
-		return settled[int](&os.PathError{Op: opName(kind), Path: f.name, Err: ErrInFlight}).Future()
+		err := error(&os.PathError{Op: opName(kind), Path: f.name, Err: ErrInFlight})
+		if f.isClosed() {
+			err = f.closedErr(opName(kind))
+		}
+		return settled[int](err).Future()
 	}
 	pr, o := start[int](f, ctx, kind, p, -1, nil)
 	if o == nil {
@@ -392,6 +420,11 @@ const (
 	opWriteNext // Write: all of p at the current position
 )
 
+// unbounded reports whether o is a Read or Write, which may wait for its file as long as it takes: the
+// backends do not count those against their depth or workers, or a few idle pipes would hold up every
+// other operation (and a Read the Write that would end it).
+func (o *op) unbounded() bool { return o.kind == opReadNext || o.kind == opWriteNext }
+
 // dir is the index of a Read (0) or Write (1) in File.running and File.deadline.
 func (o *op) dir() int {
 	if o.kind == opWriteNext {
@@ -486,11 +519,8 @@ func (o *op) settle(err error) {
 	}
 	o.err = err
 	o.p = nil
-	switch o.kind { // before the future completes: its continuation may ask for the next one
-	case opReadNext:
-		o.f.reading.Store(false)
-	case opWriteNext:
-		o.f.writing.Store(false)
+	if o.unbounded() { // before the future completes: its continuation may ask for the next one
+		o.f.busy(o.kind).Store(false)
 	}
 	o.f.release()
 }
@@ -520,4 +550,14 @@ func opName(kind uint8) string {
 		return "sync"
 	}
 	return "close"
+}
+
+// indexOf returns the index of o in ops, or -1.
+func indexOf(ops []*op, o *op) int {
+	for i, x := range ops {
+		if x == o {
+			return i
+		}
+	}
+	return -1
 }

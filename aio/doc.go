@@ -15,11 +15,13 @@
 // *os.PathError values that wrap the errno, and a file without positions (a pipe, a socket) fails
 // ReadAt and WriteAt with ESPIPE. Read and Write work at the file's current position instead, as
 // io.Reader and io.Writer, for pipes, sockets and terminals, where they wait for data or room without
-// holding a goroutine (on io_uring), as well as for regular files. An operation's buffer belongs to the operation until its future
-// completes: do not read or write it before then. Cancelling the context given to an operation, or its
-// future (Future.Cancel), asks the backend to stop it; the future then completes with the context's
-// error and the bytes done so far. io_uring can stop an operation that waits; the pool stops one that
-// has not started yet, and lets a running one finish.
+// holding a goroutine (on io_uring), as well as for regular files. An operation's buffer belongs to
+// the operation until its future completes: do not read or write it before then. Cancelling the
+// context given to an operation, or its future (Future.Cancel), asks the backend to stop it; the
+// future then completes with the context's error and the bytes done so far. io_uring can stop an
+// operation that waits; the pool stops one that has not started yet, and a Read or Write of a file the
+// runtime polls, and lets other running ones finish. A timeout of the caller's own (Await with a
+// shorter context) stops nothing: cancel the operation's context and wait for its future.
 //
 // A future completes on the goroutine that reaped its operation: the caller itself, the reaper, a pool
 // worker, or a goroutine that closes the file. Continuations on future.Inline run there and, as that

@@ -17,7 +17,7 @@ type poolBackend struct {
 	line    []*op // waiting for a worker, oldest first
 	head    int
 	running int              // workers alive
-	active  int              // operations taken from the line and not yet settled
+	active  int              // operations running (taken from the line, or Reads and Writes) and not yet settled
 	streams map[*op]struct{} // the Reads and Writes among them, which close must interrupt
 	closed  bool
 	settled chan struct{} // made by close: closed when active reaches 0
@@ -41,7 +41,24 @@ func (b *poolBackend) submit(o *op) {
 		o.complete(o.f.closedErr(opName(o.kind)))
 		return
 	}
+	if o.unbounded() {
+		// A Read or Write may wait for its file as long as it takes: on a worker, a few idle pipes
+		// would hold up every other operation. It runs on a goroutine of its own, which waits in the
+		// runtime's poller, not on a thread, when the runtime polls the file.
+		b.begin(o)
+		b.mu.Unlock()
+		go func() {
+			o.settle(b.run(o))
+			b.end(o)
+			o.publish()
+		}()
+		return
+	}
 	b.line = append(b.line, o)
+	if o.ctx.Done() != nil {
+		// Cancelled while it waits for a worker, it completes at once (settle stops the watch).
+		o.stop = context.AfterFunc(o.ctx, func() { b.cancel(o) })
+	}
 	start := b.running < b.workers
 	if start {
 		b.running++
@@ -50,6 +67,44 @@ func (b *poolBackend) submit(o *op) {
 	if start {
 		go b.work()
 	}
+}
+
+// cancel completes o with its context's error if it still waits in line.
+func (b *poolBackend) cancel(o *op) {
+	b.mu.Lock()
+	i := indexOf(b.line[b.head:], o)
+	if i >= 0 {
+		i += b.head
+		copy(b.line[i:], b.line[i+1:])
+		b.line[len(b.line)-1] = nil
+		b.line = b.line[:len(b.line)-1]
+	}
+	b.mu.Unlock()
+	if i >= 0 {
+		o.complete(o.ctx.Err())
+	}
+}
+
+// begin counts o running; end, once it has settled, uncounts it. Under mu for begin; end locks it.
+func (b *poolBackend) begin(o *op) {
+	b.active++
+	if o.unbounded() {
+		if b.streams == nil {
+			b.streams = make(map[*op]struct{})
+		}
+		b.streams[o] = struct{}{}
+	}
+}
+
+func (b *poolBackend) end(o *op) {
+	b.mu.Lock()
+	delete(b.streams, o)
+	b.active--
+	if b.active == 0 && b.settled != nil {
+		close(b.settled)
+		b.settled = nil
+	}
+	b.mu.Unlock()
 }
 
 // work runs operations from the line until it is empty. An operation is settled before its future is
@@ -67,26 +122,10 @@ func (b *poolBackend) work() {
 		o := b.line[b.head]
 		b.line[b.head] = nil
 		b.head++
-		b.active++
-		next := o.kind == opReadNext || o.kind == opWriteNext
-		if next {
-			if b.streams == nil {
-				b.streams = make(map[*op]struct{})
-			}
-			b.streams[o] = struct{}{}
-		}
+		b.begin(o)
 		b.mu.Unlock()
 		o.settle(b.run(o))
-		b.mu.Lock()
-		if next {
-			delete(b.streams, o)
-		}
-		b.active--
-		if b.active == 0 && b.settled != nil {
-			close(b.settled)
-			b.settled = nil
-		}
-		b.mu.Unlock()
+		b.end(o)
 		o.publish()
 	}
 }

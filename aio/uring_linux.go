@@ -39,6 +39,8 @@ type uringBackend struct {
 	free     []uint32
 	line     []*op // waiting for a slot, oldest first
 	inflight int   // operations in the table
+	depth    int   // WithQueueDepth: how many ReadAt, WriteAt and Sync may be in the table at once
+	bounded  int   // how many are (Reads and Writes are not bounded: they may wait for ever)
 	closing  bool
 	cqes     []uring.CQE
 	polls    int // Reads and Writes that met EAGAIN and waited in a POLL_ADD (for tests)
@@ -94,6 +96,7 @@ func newUringBackend(depth int) (*uringBackend, error) {
 		table: make([]*op, depth),
 		gens:  make([]uint32, depth),
 		free:  make([]uint32, depth),
+		depth: depth,
 		cqes:  make([]uring.CQE, 64),
 		efd:   os.NewFile(uintptr(efd), "aio-eventfd"), // non-blocking: read through the runtime's poller
 	}
@@ -132,7 +135,7 @@ func (b *uringBackend) submit(o *op) {
 	case b.closing:
 		o.settle(ErrClosed)
 		done = append(done, o)
-	case len(b.free) > 0:
+	case o.unbounded() || b.bounded < b.depth:
 		done = b.start(o, done) // which checks the file and the context
 	case o.f.isClosed():
 		// Its file's Close came after the operation was counted and found nothing to stop yet:
@@ -166,12 +169,20 @@ func (b *uringBackend) start(o *op, done []*op) []*op {
 		o.settle(o.f.closedErr(opName(o.kind)))
 		return append(done, o)
 	}
+	if len(b.free) == 0 { // a Read or Write beyond the depth: the table grows
+		b.table = append(b.table, nil)
+		b.gens = append(b.gens, 0)
+		b.free = append(b.free, uint32(len(b.table)-1))
+	}
 	s := b.free[len(b.free)-1]
 	b.free = b.free[:len(b.free)-1]
 	o.slot, o.gen = s, b.gens[s]
 	o.live = true
 	b.table[s] = o
 	b.inflight++
+	if !o.unbounded() {
+		b.bounded++
+	}
 	b.prep(o)
 	return done
 }
@@ -357,9 +368,12 @@ func (b *uringBackend) finish(o *op, err error, done []*op) []*op {
 	b.gens[o.slot] = (b.gens[o.slot] + 1) & genMask
 	b.free = append(b.free, o.slot)
 	b.inflight--
+	if !o.unbounded() {
+		b.bounded--
+	}
 	o.settle(err)
 	done = append(done, o)
-	for len(b.line) > 0 && len(b.free) > 0 {
+	for len(b.line) > 0 && b.bounded < b.depth {
 		next := b.line[0]
 		b.line[0] = nil
 		b.line = b.line[1:]
@@ -472,13 +486,4 @@ func publish(done []*op) {
 	for _, o := range done {
 		o.publish()
 	}
-}
-
-func indexOf(ops []*op, o *op) int {
-	for i, x := range ops {
-		if x == o {
-			return i
-		}
-	}
-	return -1
 }
