@@ -1,5 +1,7 @@
 package aio
 
+import "testing"
+
 // Hooks for the tests of package aio_test.
 
 // SetStreamNoWait makes the io_uring backend's Reads and Writes RWF_NOWAIT (streamNoWait) until
@@ -17,3 +19,7 @@ func Polls(a *IO) int {
 	defer be.mu.Unlock()
 	return be.polls
 }
+
+// OnExitingThread runs fn on a goroutine locked to a thread that ends when it returns, and waits
+// until the thread is gone (onExitingThread).
+func OnExitingThread(t *testing.T, fn func()) { onExitingThread(t, fn) }

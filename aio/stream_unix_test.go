@@ -22,7 +22,7 @@ import (
 
 // pipeFile returns the end of a new pipe made a File of a (the read end when read), and the other
 // end, both closed at the end of the test.
-func pipeFile(t *testing.T, a *aio.IO, read bool) (*aio.File, *os.File) {
+func pipeFile(t testing.TB, a *aio.IO, read bool) (*aio.File, *os.File) {
 	t.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {

@@ -31,23 +31,27 @@ import (
 func onExitingThread(t *testing.T, fn func()) {
 	t.Helper()
 	tids := make(chan int, 1)
-	for {
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-			if unix.Gettid() == unix.Getpid() {
-				// The main thread does not end (the runtime parks it for good): try another.
-				runtime.UnlockOSThread()
-				tids <- 0
-				return
-			}
-			fn()
-			tids <- unix.Gettid()
-		}()
-		if tid := <-tids; tid != 0 {
-			waitThreadGone(t, tid)
+	var attempt func()
+	attempt = func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread does not end (the runtime parks it for good). Keep it locked to this
+			// goroutine while another tries, or with GOMAXPROCS=1 the next attempt would come back
+			// to it, for ever.
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				attempt()
+			}()
+			<-done
+			runtime.UnlockOSThread()
 			return
 		}
+		fn()
+		tids <- unix.Gettid()
 	}
+	go attempt()
+	waitThreadGone(t, <-tids)
 }
 
 // waitThreadGone waits until the thread tid of this process has ended.
