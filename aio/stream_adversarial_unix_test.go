@@ -75,18 +75,6 @@ func advSpin(n int) {
 	}
 }
 
-// advPending fails the test if fut has completed: an operation that waits for its file must wait.
-func advPending[T any](t testing.TB, fut future.Future[T], what string) {
-	t.Helper()
-	time.Sleep(20 * time.Millisecond) // only gives a wrong completion the time to show
-	select {
-	case <-fut.Done():
-		v, err := fut.Result()
-		t.Fatalf("%s completed with %v, %v; it must wait", what, v, err)
-	default:
-	}
-}
-
 // advDrain reads f until io.EOF with Read and returns what it read.
 func advDrain(t testing.TB, f *aio.File, size int) []byte {
 	t.Helper()
@@ -777,7 +765,7 @@ func TestAdvCancelWhileInLine(t *testing.T) {
 		f, _ := pipeFile(t, a, true)
 		ctx, cancel := context.WithCancel(context.Background())
 		fut := f.Read(ctx, make([]byte, 8))
-		advPending(t, fut, "a Read in line")
+		notDone(t, fut, "a Read in line")
 		cancel()
 		if n, err := awaitWithin(t, fut, stuck, "a cancelled Read waiting in line"); n != 0 || !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled Read in line = %d, %v", n, err)
@@ -792,7 +780,7 @@ func TestAdvCloseWhileInLine(t *testing.T) {
 		idle.Read(context.Background(), make([]byte, 1))
 		f, _ := pipeFile(t, a, true)
 		fut := f.Read(context.Background(), make([]byte, 8))
-		advPending(t, fut, "a Read in line")
+		notDone(t, fut, "a Read in line")
 		within(t, "File.Close of a file whose Read waits in line", func() { f.Close() })
 		if n, err := awaitWithin(t, fut, prompt, "a Read in line stopped by Close"); n != 0 || !errors.Is(err, os.ErrClosed) {
 			t.Fatalf("Read in line stopped by Close = %d, %v", n, err)
@@ -868,7 +856,7 @@ func TestAdvErrInFlight(t *testing.T) {
 		// Writes: one in flight in a full pipe; a second one fails; cancelling clears the mark.
 		wctx, wcancel := context.WithCancel(bg)
 		wr := g.Write(wctx, make([]byte, 1<<20))
-		advPending(t, wr, "a Write to a full pipe")
+		notDone(t, wr, "a Write to a full pipe")
 		inFlight(g.Write(bg, []byte("y")), "write")
 		wcancel()
 		if _, err := await(t, wr); !errors.Is(err, context.Canceled) {
@@ -1156,13 +1144,13 @@ func TestAdvSocketShutdownEOF(t *testing.T) {
 		defer f.Close()
 		buf := make([]byte, 64)
 		rd := f.Read(bg, buf)
-		advPending(t, rd, "a Read of a quiet socket")
+		notDone(t, rd, "a Read of a quiet socket")
 		peer.Write([]byte("last words"))
 		if n, err := await(t, rd); err != nil || string(buf[:n]) != "last words" {
 			t.Fatalf("Read = %q, %v", buf[:n], err)
 		}
 		rd = f.Read(bg, buf)
-		advPending(t, rd, "a Read of a quiet socket")
+		notDone(t, rd, "a Read of a quiet socket")
 		if err := unix.Shutdown(advFd(t, peer), unix.SHUT_WR); err != nil {
 			t.Fatal(err)
 		}
@@ -1205,7 +1193,7 @@ func TestAdvBrokenPipe(t *testing.T) {
 		g, r := pipeFile(t, a, false)
 		// fill it, then a Write waits for room
 		wr := g.Write(bg, make([]byte, 1<<20))
-		advPending(t, wr, "a Write to a full pipe")
+		notDone(t, wr, "a Write to a full pipe")
 		r.Close()
 		n, err := await(t, wr)
 		if !errors.Is(err, syscall.EPIPE) || n <= 0 || n >= 1<<20 {
@@ -1327,7 +1315,7 @@ func TestAdvCloseFromContinuation(t *testing.T) {
 			t.Fatal(err)
 		}
 		wr := f.Write(context.Background(), make([]byte, 16<<20)) // far more than the socket buffers
-		advPending(t, wr, "a Write to a full socket")
+		notDone(t, wr, "a Write to a full socket")
 		closed := make(chan error, 1)
 		rd := f.Read(context.Background(), make([]byte, 8))
 		future.Map(rd, future.Inline, func(int) (int, error) {
@@ -1365,14 +1353,14 @@ func TestAdvBlockingDescriptor(t *testing.T) {
 		if a.Backend() == aio.Uring {
 			ctx, cancel := context.WithCancel(context.Background())
 			rd := f.Read(ctx, buf)
-			advPending(t, rd, "a Read of a quiet blocking socket")
+			notDone(t, rd, "a Read of a quiet blocking socket")
 			cancel()
 			if n, err := awaitWithin(t, rd, prompt, "a cancelled Read of a blocking socket"); n != 0 || !errors.Is(err, context.Canceled) {
 				t.Fatalf("cancelled Read = %d, %v", n, err)
 			}
 		}
 		rd := f.Read(context.Background(), buf)
-		advPending(t, rd, "a Read of a quiet blocking socket")
+		notDone(t, rd, "a Read of a quiet blocking socket")
 		peer.Write([]byte("data"))
 		if n, err := await(t, rd); n != 4 || err != nil {
 			t.Fatalf("Read = %d, %v", n, err)
@@ -1703,19 +1691,19 @@ func TestAdvBlockingTerminalUring(t *testing.T) {
 		buf := make([]byte, 64)
 		ctx, cancel := context.WithCancel(context.Background())
 		rd := f.Read(ctx, buf)
-		advPending(t, rd, "a Read of a quiet blocking terminal")
+		notDone(t, rd, "a Read of a quiet blocking terminal")
 		cancel()
 		if n, err := awaitWithin(t, rd, prompt, "a cancelled Read of a blocking terminal"); n != 0 || !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled Read = %d, %v", n, err)
 		}
 		rd = f.Read(context.Background(), buf)
-		advPending(t, rd, "a Read of a quiet blocking terminal")
+		notDone(t, rd, "a Read of a quiet blocking terminal")
 		s.Write([]byte("typed"))
 		if n, err := await(t, rd); n != 5 || err != nil || string(buf[:5]) != "typed" {
 			t.Fatalf("Read = %d, %v (%q)", n, err, buf[:n])
 		}
 		rd = f.Read(context.Background(), buf)
-		advPending(t, rd, "a Read of a quiet blocking terminal")
+		notDone(t, rd, "a Read of a quiet blocking terminal")
 		within(t, "File.Close of a blocking terminal with a Read waiting", func() { f.Close() })
 		if n, err := awaitWithin(t, rd, prompt, "a Read of a blocking terminal stopped by Close"); n != 0 || !errors.Is(err, os.ErrClosed) {
 			t.Fatalf("Read stopped by Close = %d, %v", n, err)

@@ -41,7 +41,7 @@ func pipeFile(t testing.TB, a *aio.IO, read bool) (*aio.File, *os.File) {
 }
 
 // notDone fails the test if fut has completed: an operation that waits for its file must wait.
-func notDone[T any](t *testing.T, fut future.Future[T], what string) {
+func notDone[T any](t testing.TB, fut future.Future[T], what string) {
 	t.Helper()
 	time.Sleep(20 * time.Millisecond) // only gives a wrong completion the time to show
 	select {
