@@ -302,7 +302,7 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 		switch {
 		case o.canceled && (errno == unix.ECANCELED || errno == unix.EINTR || errno == unix.EAGAIN):
 			return b.finish(o, b.stopReason(o), done)
-		case errno == unix.EAGAIN && (o.kind == opReadNext || o.kind == opWriteNext):
+		case errno == unix.EAGAIN && o.unbounded():
 			// A file in non-blocking mode, on a kernel that honours it: wait in a poll. (This one
 			// waits in the read itself, but RWF_NOWAIT takes this path.)
 			b.polls++
