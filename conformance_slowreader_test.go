@@ -50,3 +50,44 @@ func TestCloseWaitsForASlowSteadyReader(t *testing.T) {
 }
 
 var _ = eddy.EngineStd
+
+// A peer's reads show in the sender's send queue only when its receiver opens the window again, which
+// TCP does once a sizeable share of the receive buffer is free: a peer that reads in bursts, 192 KiB
+// every 800 ms, leaves the queue still for 800 ms at a time. The engine must give such a reader more
+// than one burst's time to show that it reads (flushWatch: 1.5 s) before it takes it for one that
+// stopped; with the 500 ms it once gave, 4 runs of 15 cut the reader (all three engines; a check
+// scheduled before a write and run after it still gave 500 ms, and cut one epoll run in 3).
+func TestCloseWaitsForABurstyReader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads for about 7 s")
+	}
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		t.Parallel()
+		h := &blastHandler{counter: newCounter(), size: 10 << 20, closeAfter: true}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		var got bytes.Buffer
+		buf := make([]byte, 192<<10)
+		for {
+			n, err := io.ReadFull(c, buf)
+			got.Write(buf[:n])
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("read: %v after %d bytes", err, got.Len())
+			}
+			if got.Len() < 3<<19 { // 1.5 MiB in bursts, then as fast as it comes
+				time.Sleep(800 * time.Millisecond)
+			}
+		}
+		if !bytes.Equal(got.Bytes(), pattern(h.size, 42)) {
+			t.Fatalf("got %d bytes, want %d identical ones", got.Len(), h.size)
+		}
+		if err := h.waitClosed(t, 5*time.Second); err != nil {
+			t.Fatalf("OnClose reason = %v, want nil", err)
+		}
+	})
+}

@@ -409,7 +409,7 @@ func (c *connCore) beginClose(conn loopConn, reason error) {
 	conn.drainInput()
 	tm := c.clock(conn)
 	tm.lastActive = l.now // the bound on a stuck flush counts from here
-	l.wheel.Schedule(&tm.timer, l.now+int64(lingerTimeout))
+	l.wheel.Schedule(&tm.timer, l.now+int64(flushRecheck))
 	conn.markDirty() // the flush finishes the close once the output is out
 }
 
@@ -521,11 +521,11 @@ func connTimer(arg any) {
 		}
 		c.beginClose(conn, ErrIdleTimeout)
 	case connClosing:
-		if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
+		if deadline := tm.lastActive + int64(flushRecheck); deadline > now {
 			l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
-		// Nothing was written for lingerTimeout: a peer reading slowly, or one reading nothing?
+		// Nothing was written for flushRecheck: a peer reading slowly, or one reading nothing?
 		q, ok := sendQueued(conn.socket())
 		if next, reading := tm.flush.check(q, ok, tm.lastActive, now); next != 0 {
 			if reading {

@@ -423,7 +423,7 @@ func (c *stdConn) closeWith(reason error, abort bool) {
 		// The loop engines' bound on a stuck flush: a graceful close whose output makes no
 		// progress for lingerTimeout aborts.
 		c.flushedAt.Store(time.Now().UnixNano())
-		c.flushTimer = time.AfterFunc(lingerTimeout, c.checkFlush)
+		c.flushTimer = time.AfterFunc(flushRecheck, c.checkFlush)
 	}
 	c.closing = true
 	if abort && !c.aborted {
@@ -451,9 +451,9 @@ func (c *stdConn) progress(n int) {
 	}
 }
 
-// checkFlush runs lingerTimeout after a graceful close began, and again after each period with
-// progress: a flush that wrote nothing for lingerTimeout (the peer does not read) is aborted,
-// which closes the socket and so ends the writer's blocked write.
+// checkFlush runs flushRecheck after a graceful close began, and again when flushWatch says: a flush
+// that wrote nothing for lingerTimeout while the send queue stood still (the peer does not read) is
+// aborted, which closes the socket and so ends the writer's blocked write.
 func (c *stdConn) checkFlush() {
 	c.wmu.Lock()
 	if c.aborted || c.flushTimer == nil {
@@ -463,12 +463,12 @@ func (c *stdConn) checkFlush() {
 	now := time.Now().UnixNano()
 	flushedAt := c.flushedAt.Load()
 	idle := time.Duration(now - flushedAt)
-	if idle < lingerTimeout {
-		c.flushTimer.Reset(lingerTimeout - idle)
+	if idle < flushRecheck {
+		c.flushTimer.Reset(flushRecheck - idle)
 		c.wmu.Unlock()
 		return
 	}
-	// Nothing was written for lingerTimeout: a peer reading slowly, or one reading nothing? Only
+	// Nothing was written for flushRecheck: a peer reading slowly, or one reading nothing? Only
 	// Linux tells the send queue's size here.
 	q, ok := sendQueuedConn(c.nc)
 	if next, reading := c.flush.check(q, ok, flushedAt, now); next != 0 {
