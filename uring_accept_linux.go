@@ -145,8 +145,15 @@ func (l *urLoop) accepted(fd int, ln *urListener) {
 	}
 	var ap netip.AddrPort
 	if ln.network != "unix" {
+		var err error
+		if ap, err = l.peer.PeerAddrPort(fd); err != nil { // a multishot accept reports no address
+			// ENOTCONN: the peer reset the connection before we could ask. It is gone, as when accept4
+			// fails with ECONNABORTED; served, it would open with no address and close at once.
+			unix.Close(fd)
+			l.stats.acceptGone++
+			return
+		}
 		l.setupSocket(fd)
-		ap, _ = l.peer.PeerAddrPort(fd) // a multishot accept reports no address
 	}
 	target := l
 	if ln.shared && len(l.g.loops) > 1 {

@@ -3,6 +3,7 @@ package eddy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -566,5 +568,68 @@ func TestUringActivityCountsConnectionsNotReceives(t *testing.T) {
 	l.countActive(&urConn{l: l})
 	if l.activeNow != 1 {
 		t.Fatalf("after the epoch wrapped, a new connection counted %d times, want 1", l.activeNow)
+	}
+}
+
+// A multishot accept reports no address, so the loop asks getpeername; a peer that reset the connection
+// before that leaves nothing to ask (ENOTCONN). The loop drops the socket, as accept4 does one that fails
+// with ECONNABORTED, instead of opening a connection whose RemoteAddr is 0.0.0.0:0.
+func TestUringDropsAConnectionResetBeforeGetpeername(t *testing.T) {
+	requireUring(t)
+	var opens atomic.Int32
+	e, addr := startUring(t, &funcH{open: func(Conn) { opens.Add(1) }})
+	l := e.impl.(*uringEngine).loops[0]
+
+	// A socket accepted after its peer reset it, from a listener of the test's own.
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	c, err := net.Dial("tcp", tl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close() // a reset, into the listener's queue
+	rc, err := tl.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := -1
+	deadline := time.Now().Add(5 * time.Second)
+	for fd < 0 && time.Now().Before(deadline) {
+		rc.Control(func(lfd uintptr) {
+			fd, _, err = unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		})
+		if errors.Is(err, unix.EAGAIN) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if fd < 0 {
+		t.Fatalf("accept4: %v", err)
+	}
+	var gone, closed bool
+	onLoop(t, l, func() {
+		before := l.stats.acceptGone
+		l.accepted(fd, l.listeners[0])
+		gone = l.stats.acceptGone == before+1
+		_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		closed = errors.Is(err, unix.EBADF)
+	})
+	if !gone || !closed {
+		t.Fatalf("a reset socket: dropped %v, its descriptor closed %v", gone, closed)
+	}
+	// The listener serves on.
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	for opens.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := opens.Load(); n != 1 {
+		t.Fatalf("%d connections opened, want 1 (the dial after the reset one)", n)
 	}
 }
