@@ -13,9 +13,21 @@ import (
 
 // openListener returns the listening descriptor of ep for a Linux engine: a new socket bound to addr, or
 // a duplicate of an adopted listener's (which the engine closes like its own; the listener itself is
-// closed by Engine.StopAccepting or Engine.Stop).
-func openListener(ep *endpoint, addr net.Addr, reusePort bool) (int, net.Addr, error) {
+// closed by Engine.StopAccepting or Engine.Stop). first is true for the first of ep's listeners.
+//
+// SO_REUSEPORT is set where the loops listen each on their own socket, and where the user asked to
+// share the port (WithReusePort(true)). A port the loops share only among themselves is checked first:
+// the kernel would let the group join any other SO_REUSEPORT socket of the same user on it, another eddy
+// process for one, and the two would split the connections without a word.
+func openListener(ep *endpoint, addr net.Addr, o *options, first bool) (int, net.Addr, error) {
 	if ep.ln == nil {
+		perLoop := listenPerLoop(o, ep)
+		if first && perLoop && !o.sharePort {
+			if err := socket.CheckFree(ep.network, addr); err != nil {
+				return -1, nil, err
+			}
+		}
+		reusePort := ep.network != "unix" && (perLoop || o.sharePort)
 		return socket.Listen(ep.network, addr, reusePort, listenBacklog)
 	}
 	rc, err := ep.ln.(syscall.Conn).SyscallConn()

@@ -46,6 +46,7 @@ type options struct {
 	loops        int
 	engine       EngineKind
 	reusePort    bool
+	sharePort    bool // WithReusePort(true) given: other SO_REUSEPORT sockets may bind the port too
 	balance      Balance
 	noDelay      bool
 	keepAlive    time.Duration
@@ -100,8 +101,15 @@ func WithEngine(k EngineKind) Option {
 // WithReusePort sets whether each loop gets its own listening socket with SO_REUSEPORT, so the kernel
 // spreads connections across loops (default true). When false, one loop accepts and hands connections to
 // the loops in turn. Unix sockets always use a single acceptor.
+//
+// By default the port is the engine's alone: New fails with "address already in use", as net.Listen
+// does, when any socket listens there already, another process's SO_REUSEPORT group included (the
+// loops' own group is formed after that check). Given explicitly, WithReusePort(true) also lets the
+// engine's listeners join other SO_REUSEPORT sockets of the same user on the port, as the kernel
+// allows: two processes then share the connections, which is how a new process can take over a port
+// before the old one stops. The std engine listens through package net and never shares.
 func WithReusePort(on bool) Option {
-	return func(o *options) error { o.reusePort = on; return nil }
+	return func(o *options) error { o.reusePort, o.sharePort = on, on; return nil }
 }
 
 // maxKeepAlive is the longest keep-alive period: Linux refuses TCP_KEEPIDLE and TCP_KEEPINTVL above

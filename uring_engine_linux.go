@@ -79,7 +79,7 @@ func (g *uringEngine) start() (err error) {
 			if i > 0 && !perLoop {
 				break
 			}
-			fd, bound, err := openListener(ep, addr, o.reusePort && ep.network != "unix")
+			fd, bound, err := openListener(ep, addr, o, i == 0)
 			if err != nil {
 				return opError("listen", ep.network, addr, "", err)
 			}

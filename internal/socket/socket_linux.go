@@ -16,17 +16,35 @@ import (
 // listen on the same port. It returns the descriptor and the bound address (with the real port when the
 // requested one was 0).
 func Listen(network string, addr net.Addr, reusePort bool, backlog int) (int, net.Addr, error) {
-	family, sa, err := sockaddr(network, addr)
+	fd, err := bound(network, addr, reusePort)
 	if err != nil {
 		return -1, nil, err
 	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		unix.Close(fd)
+		return -1, nil, os.NewSyscallError("listen", err)
+	}
+	local, err := LocalAddr(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, err
+	}
+	return fd, local, nil
+}
+
+// bound returns a non-blocking stream socket bound to addr, with Listen's options.
+func bound(network string, addr net.Addr, reusePort bool) (int, error) {
+	family, sa, err := sockaddr(network, addr)
+	if err != nil {
+		return -1, err
+	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, nil, os.NewSyscallError("socket", err)
+		return -1, os.NewSyscallError("socket", err)
 	}
-	fail := func(call string, err error) (int, net.Addr, error) {
+	fail := func(call string, err error) (int, error) {
 		unix.Close(fd)
-		return -1, nil, os.NewSyscallError(call, err)
+		return -1, os.NewSyscallError(call, err)
 	}
 	if family != unix.AF_UNIX {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
@@ -46,15 +64,23 @@ func Listen(network string, addr net.Addr, reusePort bool, backlog int) (int, ne
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}
-	if err := unix.Listen(fd, backlog); err != nil {
-		return fail("listen", err)
+	return fd, nil
+}
+
+// CheckFree reports whether a listening socket could bind addr on its own, as Listen without reusePort
+// would: nil when it could or when addr asks for any port (0), otherwise the bind error, EADDRINUSE when
+// another socket, an SO_REUSEPORT group included, holds the address. The check binds a socket and closes
+// it again: a socket that takes the address in between is not seen.
+func CheckFree(network string, addr net.Addr) error {
+	if ta, ok := addr.(*net.TCPAddr); !ok || ta.Port == 0 {
+		return nil
 	}
-	bound, err := LocalAddr(fd)
+	fd, err := bound(network, addr, false)
 	if err != nil {
-		unix.Close(fd)
-		return -1, nil, err
+		return err
 	}
-	return fd, bound, nil
+	unix.Close(fd)
+	return nil
 }
 
 // sockaddr converts a listen address to the kernel form, choosing the address family like package net
