@@ -81,7 +81,7 @@ const (
 	skMaxConns    = 280
 	skMaxReported = 25
 	skHang        = 15 * time.Second // an operation that takes longer is a hang
-	skHSTimeout   = 3 * time.Second // 750 ms cut an untrusted client under -race on a busy machine (2 runs in 11)
+	skHSTimeout   = 3 * time.Second  // 750 ms cut an untrusted client under -race on a busy machine (2 runs in 11)
 )
 
 // ---- content and framing ----
