@@ -5,12 +5,13 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/etls"
-	"github.com/eddyio/eddy/internal/testtls"
 )
 
 // upper answers each message with its upper case: an ordinary eddy handler, which sees plaintext.
@@ -28,8 +29,13 @@ func (upper) OnData(c eddy.Conn) {
 
 // A TLS server on the event loops: the wrapped handler is the same as for a plain server.
 func ExampleServer() {
-	// In a program: cert, err := tls.LoadX509KeyPair("cert.pem", "key.pem").
-	serverCfg, clientCfg := testtls.Configs()
+	// A certificate valid for 127.0.0.1, and a client configuration that trusts it: net/http/httptest's.
+	// In a program: cert, err := tls.LoadX509KeyPair("cert.pem", "key.pem"), and the system's roots.
+	ts := httptest.NewTLSServer(nil)
+	ts.Close()
+	serverCfg := &tls.Config{Certificates: ts.TLS.Certificates}
+	clientCfg := &tls.Config{RootCAs: ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+
 	serverCfg.NextProtos = []string{"upper/1"}
 	e, err := eddy.New(etls.Server(upper{}, serverCfg), []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	if err != nil {
@@ -70,7 +76,11 @@ func (p printer) OnData(c eddy.Conn) {
 
 // The client side: Dial performs the handshake and resolves with the established connection.
 func ExampleHandler_Dial() {
-	serverCfg, clientCfg := testtls.Configs()
+	ts := httptest.NewTLSServer(nil) // a certificate for 127.0.0.1, and its trust, as in ExampleServer
+	ts.Close()
+	serverCfg := &tls.Config{Certificates: ts.TLS.Certificates}
+	clientCfg := &tls.Config{RootCAs: ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+
 	srv, _ := eddy.New(etls.Server(upper{}, serverCfg), []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	srv.Start()
 	defer srv.Stop(context.Background())

@@ -2,33 +2,38 @@ package http1_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"net/http/httptest"
 
 	"github.com/eddyio/eddy/http1"
-	"github.com/eddyio/eddy/internal/testtls"
 )
 
-// HTTPS on both ends: StartTLS serves with a certificate from PEM files, and the Transport fetches
+// HTTPS on both ends: StartTLS serves with the certificate of TLSConfig, and the Transport fetches
 // https URLs, verifying the server against TLSClientConfig.
 func ExampleServer_StartTLS() {
-	dir, _ := os.MkdirTemp("", "eddy-example")
-	defer os.RemoveAll(dir)
-	certFile, keyFile, _ := testtls.WriteFiles(dir) // a test certificate for 127.0.0.1
+	// A certificate valid for 127.0.0.1, and a pool that trusts it: net/http/httptest's. In a program,
+	// StartTLS("cert.pem", "key.pem") loads yours from PEM files, and the client trusts the system's roots.
+	ts := httptest.NewTLSServer(nil)
+	ts.Close()
+	cert, roots := ts.TLS.Certificates[0], ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 
-	srv := &http1.Server{Addr: "127.0.0.1:0", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "Hello over %s", map[bool]string{true: "TLS", false: "plain HTTP"}[r.TLS != nil])
-	})}
-	if err := srv.StartTLS(certFile, keyFile); err != nil { // ListenAndServeTLS without the wait
+	srv := &http1.Server{
+		Addr:      "127.0.0.1:0",
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "Hello over %s", map[bool]string{true: "TLS", false: "plain HTTP"}[r.TLS != nil])
+		}),
+	}
+	if err := srv.StartTLS("", ""); err != nil { // ListenAndServeTLS without the wait
 		fmt.Println(err)
 		return
 	}
 	defer srv.Shutdown(context.Background())
 
-	_, trust := testtls.Configs() // in a program: nil, the system's roots
-	tr := &http1.Transport{TLSClientConfig: trust}
+	tr := &http1.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get("https://" + srv.Addrs()[0].String() + "/")
 	if err != nil {
