@@ -17,7 +17,7 @@ import (
 var benchCommand = command{
 	name:    "bench",
 	summary: "compare eddy's engines with package net and net/http on echo and HTTP plaintext, and print a table of ratios",
-	usage:   "eddy bench [--duration D] [--rounds N] [--echo-conns 100,1000] [--http-conns 100] [--server-cpu C] [--load-cpu C] [--json]",
+	usage:   "eddy bench [--duration D] [--rounds N] [--echo-conns 100,1000] [--http-conns 100] [--size B] [--server-cpu C] [--load-cpu C] [--json]",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		cfg := defaultBenchConfig()
 		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -38,6 +38,14 @@ var benchCommand = command{
 		fs.IntVar(&cfg.loadCPU, "load-cpu", cfg.loadCPU, "`CPU` the load generator is pinned to (Linux, with taskset)")
 		fs.BoolVar(&cfg.json, "json", false, "print the results as JSON instead of tables")
 		return fs, func(ctx context.Context, stdout, stderr io.Writer) error {
+			fs.Visit(func(f *flag.Flag) {
+				switch f.Name {
+				case "server-cpu":
+					cfg.serverCPUSet = true
+				case "load-cpu":
+					cfg.loadCPUSet = true
+				}
+			})
 			_, err := runBench(ctx, cfg, stdout, stderr)
 			return err
 		}
@@ -54,6 +62,10 @@ type benchConfig struct {
 	serverCPU int
 	loadCPU   int
 	json      bool
+
+	// serverCPUSet and loadCPUSet say that the CPU was given on the command line: it must exist. The
+	// defaults may not, and then the children run unpinned.
+	serverCPUSet, loadCPUSet bool
 
 	// command returns the command line and the extra environment that run this binary as "eddy args...".
 	// It is selfCommand but for tests, whose binary is not eddy.
@@ -206,6 +218,9 @@ func serversFor(all []benchServer, k caseKind) []benchServer {
 // children, still prints what it measured, and returns an error that wraps ctx's.
 func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) (*benchReport, error) {
 	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkCPUs(platformCPUAllowed()); err != nil {
 		return nil, err
 	}
 	start := time.Now()

@@ -23,6 +23,17 @@ func platformPinning(serverCPU, loadCPU int) pinning {
 	return choosePinning(serverCPU, loadCPU, runtime.NumCPU(), allowed, taskset, err)
 }
 
+// platformCPUAllowed reports whether this process may run on a CPU: whether it is in its affinity, or,
+// when that cannot be read, whether it is one of the first runtime.NumCPU.
+func platformCPUAllowed() func(cpu int) bool {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		n := runtime.NumCPU()
+		return func(cpu int) bool { return cpu >= 0 && cpu < n }
+	}
+	return func(cpu int) bool { return cpu >= 0 && set.IsSet(cpu) }
+}
+
 // setPdeathsig makes the kernel kill the child if eddy bench dies without stopping it. It survives the
 // exec of taskset and of the program taskset runs.
 func setPdeathsig(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }

@@ -2,11 +2,20 @@
 
 package main
 
-import "syscall"
+import (
+	"runtime"
+	"syscall"
+)
 
 // platformPinning does not pin: taskset and CPU affinity are Linux's.
 func platformPinning(serverCPU, loadCPU int) pinning {
 	return pinning{serverCPU: serverCPU, loadCPU: loadCPU, why: "pinning needs Linux and taskset"}
+}
+
+// platformCPUAllowed reports whether a CPU is one of the machine's: one of the first runtime.NumCPU.
+func platformCPUAllowed() func(cpu int) bool {
+	n := runtime.NumCPU()
+	return func(cpu int) bool { return cpu >= 0 && cpu < n }
 }
 
 // setPdeathsig does nothing: only Linux kills a child when its parent dies.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // pinning is where eddy bench runs its servers and load generators: each on a CPU of its own with
@@ -30,6 +31,48 @@ func choosePinning(serverCPU, loadCPU, numCPU int, allowed func(cpu int) bool, t
 		p.taskset = taskset
 	}
 	return p
+}
+
+// checkCPUs refuses a CPU named with --server-cpu or --load-cpu that this process may not run on
+// (allowed): one the machine does not have, or one outside its affinity. A default CPU that is not
+// allowed is no error: choosePinning then leaves the children unpinned.
+func (cfg benchConfig) checkCPUs(allowed func(cpu int) bool) error {
+	for _, c := range []struct {
+		flag string
+		cpu  int
+		set  bool
+	}{{"server-cpu", cfg.serverCPU, cfg.serverCPUSet}, {"load-cpu", cfg.loadCPU, cfg.loadCPUSet}} {
+		if c.set && !allowed(c.cpu) {
+			return usagef("bench", "--%s %d: no such CPU available to this process (it may run on CPUs %s)", c.flag, c.cpu, cpuList(allowed))
+		}
+	}
+	return nil
+}
+
+// maxCPUs bounds the CPU numbers cpuList looks at: what a CPU affinity set holds (unix.CPUSet).
+const maxCPUs = 1024
+
+// cpuList writes the CPUs allowed as taskset does: "0-3,6".
+func cpuList(allowed func(cpu int) bool) string {
+	var parts []string
+	for c := 0; c < maxCPUs; c++ {
+		if !allowed(c) {
+			continue
+		}
+		first := c
+		for c+1 < maxCPUs && allowed(c+1) {
+			c++
+		}
+		if c == first {
+			parts = append(parts, strconv.Itoa(c))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", first, c))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ",")
 }
 
 // pinned reports whether children are pinned to CPUs.

@@ -173,6 +173,10 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"--server-cpu", "1", "--load-cpu", "1"}, "both 1"},
 		{[]string{"--echo-conns", "x"}, `"x" is not a connection count`},
 		{[]string{"--echo-conns", "", "--http-conns", ""}, "nothing to run"},
+		// No machine has CPU 4096 (an affinity set holds 1024): named, it is refused rather than left
+		// unpinned.
+		{[]string{"--server-cpu", "4096"}, "--server-cpu 4096: no such CPU available to this process (it may run on CPUs 0"},
+		{[]string{"--load-cpu", "4096"}, "--load-cpu 4096: no such CPU"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -337,6 +341,42 @@ func TestChoosePinning(t *testing.T) {
 			}
 			if !slices.Equal(argv, want) {
 				t.Errorf("wrap: %q, want %q", argv, want)
+			}
+		})
+	}
+}
+
+// A CPU given with --server-cpu or --load-cpu must be one this process may run on; the defaults, 0
+// and 1, need not be: on a machine with one CPU the bench runs unpinned.
+func TestBenchCheckCPUs(t *testing.T) {
+	oneCPU := func(c int) bool { return c == 0 }
+	someCPUs := func(c int) bool { return c == 0 || c == 1 || c == 2 || c == 5 }
+	tests := []struct {
+		name      string
+		server    int
+		load      int
+		serverSet bool
+		loadSet   bool
+		allowed   func(int) bool
+		want      string // "" for no error
+	}{
+		{"defaults on one CPU", 0, 1, false, false, oneCPU, ""},
+		{"named server CPU exists", 0, 1, true, false, oneCPU, ""},
+		{"named load CPU missing", 0, 1, false, true, oneCPU, "--load-cpu 1: no such CPU available to this process (it may run on CPUs 0)"},
+		{"named server CPU missing", 7, 1, true, false, someCPUs, "--server-cpu 7: no such CPU available to this process (it may run on CPUs 0-2,5)"},
+		{"both named and there", 5, 2, true, true, someCPUs, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := defaultBenchConfig()
+			cfg.serverCPU, cfg.loadCPU, cfg.serverCPUSet, cfg.loadCPUSet = tt.server, tt.load, tt.serverSet, tt.loadSet
+			err := cfg.checkCPUs(tt.allowed)
+			var ue *usageError
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tt.want != "" && (!errors.As(err, &ue) || err.Error() != tt.want):
+				t.Errorf("error %v, want the usage error %q", err, tt.want)
 			}
 		})
 	}
