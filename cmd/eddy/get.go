@@ -30,9 +30,11 @@ import (
 // getSummary is the line "eddy help" shows for "eddy get".
 const getSummary = "download a URL over HTTP with parallel ranged requests, writing the file through package aio"
 
-// getUsage is the synopsis of "eddy get" and what it does.
-const getUsage = "eddy get [--out FILE] [--force] [--conns N] [--chunk SIZE] [--backend auto|uring|pool] [--client auto|eddy|net] [--timeout D] [--cacert FILE] [--json] URL\n" +
-	"\nIt asks for the first byte (Range: bytes=0-0) to learn the size and whether the server honours\n" +
+// getUsage is the synopsis of "eddy get".
+const getUsage = "eddy get [--out FILE] [--force] [--conns N] [--chunk SIZE] [--backend auto|uring|pool] [--client auto|eddy|net] [--timeout D] [--cacert FILE] [--json] URL"
+
+// getNotes is what "eddy get" does.
+const getNotes = "It asks for the first byte (Range: bytes=0-0) to learn the size and whether the server honours\n" +
 	"ranges, then fetches the file in chunks of --chunk bytes over --conns connections, each writing\n" +
 	"what it receives at its offset with asynchronous writes (package aio). A server that ignores\n" +
 	"ranges, or does not tell the size, is read in one plain GET. The file is written next to FILE as\n" +
@@ -44,6 +46,7 @@ var getCommand = command{
 	name:    "get",
 	summary: getSummary,
 	usage:   getUsage,
+	notes:   getNotes,
 	args:    true,
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		cfg := getConfig{chunk: 4 << 20}
@@ -63,7 +66,7 @@ var getCommand = command{
 				return err
 			}
 			if help {
-				printCommandUsage(stdout, command{usage: getUsage, summary: getSummary}, fs)
+				printCommandUsage(stdout, command{usage: getUsage, summary: getSummary, notes: getNotes}, fs)
 				return nil
 			}
 			if len(urls) == 0 {
@@ -191,9 +194,10 @@ type getReport struct {
 func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error {
 	u, err := url.Parse(cfg.url)
 	switch {
-	case err != nil:
+	case err != nil && strings.Contains(cfg.url, "://"):
 		return usagef("get", "bad URL %q: %v", cfg.url, errors.Unwrap(err))
-	case u.Scheme != "http" && u.Scheme != "https":
+	case err != nil || u.Scheme != "http" && u.Scheme != "https":
+		// Without a scheme, "127.0.0.1:8080/f" is an error of url.Parse's about colons in paths.
 		return usagef("get", "bad URL %q: want an http:// or https:// URL", cfg.url)
 	case u.Host == "":
 		return usagef("get", "bad URL %q: no host", cfg.url)
@@ -332,11 +336,18 @@ func defaultGetName(u *url.URL) string {
 }
 
 // checkOutput fails when out exists and may not be replaced: without force, or at all when it is a
-// directory.
+// directory; and when it does not exist and its directory does not either.
 func checkOutput(out string, force bool) error {
 	fi, err := os.Stat(out)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		// The temporary file goes beside out: say here, naming out's directory, what would stop it.
+		dir := filepath.Dir(out)
+		if fi, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("cannot write %s: %w", out, err)
+		} else if !fi.IsDir() {
+			return fmt.Errorf("cannot write %s: %s is not a directory", out, dir)
+		}
 		return nil
 	case err != nil:
 		return err
@@ -463,6 +474,10 @@ func (g *getter) createTemp(out string) (*aio.File, error) {
 		f, err := g.aio.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, os.ErrExist) {
 			continue
+		}
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+			// Name the file asked for, not the temporary one: "cannot write /ro/f: permission denied".
+			return nil, fmt.Errorf("cannot write %s: %w", out, pe.Err)
 		}
 		return f, err
 	}

@@ -466,6 +466,45 @@ func TestGetOverwriteAndNames(t *testing.T) {
 	}
 }
 
+// An output file that cannot be created is reported by the name asked for, never the temporary file's,
+// and before anything is fetched.
+func TestGetUnwritableOutputNamesIt(t *testing.T) {
+	var requests atomic.Int64
+	u := startGetServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		serveBlob([]byte("content"))(w, r)
+	}))
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{filepath.Join(dir, "missing", "x"), filepath.Join(file, "x")} {
+		code, _, stderr := runCmd(t, t.Context(), "get", "--out", out, u)
+		if code != exitFail || !strings.Contains(stderr, "eddy: get: cannot write "+out+": ") && !strings.Contains(stderr, out+": not a directory") || strings.Contains(stderr, ".part") {
+			t.Errorf("--out %s: exit %d, stderr %q; want %d and the path named", out, code, stderr, exitFail)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests made", n)
+	}
+
+	// The temporary file's own failure names the file asked for too.
+	aios, err := aio.New(aio.WithBackend(aio.Pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aios.Close()
+	out := filepath.Join(dir, "missing", "x")
+	g := &getter{aio: aios}
+	if f, err := g.createTemp(out); err == nil {
+		f.Close()
+		t.Fatal("createTemp in a missing directory: no error")
+	} else if want := "cannot write " + out + ": no such file or directory"; err.Error() != want {
+		t.Errorf("createTemp: %q, want %q", err, want)
+	}
+}
+
 // A redirect is followed once, by the first request: the chunks are asked of where it led.
 func TestGetFollowsRedirect(t *testing.T) {
 	content := randomBytes(200_000)
@@ -530,6 +569,7 @@ func TestGetCommandLine(t *testing.T) {
 		{"no host", []string{"get", "http:///f"}, exitUsage, "", "no host"},
 		{"unparsable URL", []string{"get", "http://[::1/f"}, exitUsage, "", "bad URL"},
 		{"no scheme", []string{"get", "example.com/f"}, exitUsage, "", "want an http:// or https:// URL"},
+		{"no scheme, a port", []string{"get", "127.0.0.1:21015/small.txt"}, exitUsage, "", `eddy: get: bad URL "127.0.0.1:21015/small.txt": want an http:// or https:// URL`},
 		{"zero conns", []string{"get", "--conns", "0", u}, exitUsage, "", "eddy: get: --conns 0: want 1..256"},
 		{"too many conns", []string{"get", "--conns", "1000", u}, exitUsage, "", "--conns 1000"},
 		{"zero chunk", []string{"get", "--chunk", "0", u}, exitUsage, "", `invalid value "0" for flag -chunk`},

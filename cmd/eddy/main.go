@@ -48,7 +48,8 @@ const (
 type command struct {
 	name    string
 	summary string // one line, for the command list
-	usage   string // the synopsis printed above the flags
+	usage   string // the synopsis, with every flag
+	notes   string // what "eddy help <command>" says after the summary, before the flags; may be empty
 	// flags returns the command's flag set bound to a fresh configuration, and the function that runs the
 	// command with that configuration once the flags are parsed.
 	flags func() (*flag.FlagSet, func(ctx context.Context, stdout, stderr io.Writer) error)
@@ -166,9 +167,10 @@ func lookup(name string) (command, bool) {
 	return command{}, false
 }
 
-// help prints the command list, or the usage of the command named in args.
+// help prints the command list, or the usage of the command named in args: "eddy help help" is the
+// command list too.
 func help(args []string, w io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "help" {
 		printUsage(w)
 		return nil
 	}
@@ -191,9 +193,13 @@ func printUsage(w io.Writer) {
 	fmt.Fprint(w, "\nRun 'eddy help <command>' for the flags of a command.\n")
 }
 
-// printCommandUsage prints the synopsis and the flags of cmd.
+// printCommandUsage prints the synopsis of cmd, its summary, its notes and its flags.
 func printCommandUsage(w io.Writer, cmd command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: %s\n\n%s.\n\nFlags:\n", cmd.usage, cmd.summary)
+	fmt.Fprintf(w, "Usage: %s\n\n%s.\n\n", cmd.usage, cmd.summary)
+	if cmd.notes != "" {
+		fmt.Fprintf(w, "%s\n\n", cmd.notes)
+	}
+	fmt.Fprint(w, "Flags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 }
