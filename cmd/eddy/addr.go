@@ -2,26 +2,59 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"strings"
 )
 
+// addrForms lists the forms of address every --addr takes, for the flags' help.
+const addrForms = "host:port, tcp://host:port, tcp4://host:port, tcp6://[host]:port or unix:///path"
+
 // splitAddr splits an address written as the engine takes it (tcp://host:port, tcp4://, tcp6://,
 // unix:///path, or host:port for tcp) into the network and address that package net takes, for the
-// commands that use package net directly: the baseline server and the load generator.
+// commands that use package net directly: the baseline server and the load generator. It refuses what
+// the engine's parser refuses before anything starts: an unknown network, a missing or bad port, an IP
+// address of the wrong family, an empty path. A host name is not looked up: that is left to the run, as
+// a failure there (exit 1) rather than a bad command line.
 func splitAddr(s string) (network, address string, err error) {
 	network, address, ok := strings.Cut(s, "://")
 	if !ok {
 		network, address = "tcp", s
 	}
 	switch network {
-	case "tcp", "tcp4", "tcp6", "unix":
+	case "tcp", "tcp4", "tcp6":
+		host, port, err := net.SplitHostPort(address)
+		if err != nil {
+			return "", "", fmt.Errorf("bad address %q: %v", s, err)
+		}
+		if port == "" {
+			return "", "", fmt.Errorf("bad address %q: missing port", s)
+		}
+		if _, err := net.LookupPort(network, port); err != nil {
+			return "", "", fmt.Errorf("bad address %q: %v", s, err)
+		}
+		ip, _, _ := strings.Cut(host, "%") // an IPv6 address may carry a zone
+		if host == "" || net.ParseIP(ip) != nil {
+			// An IP address resolves without a lookup: this checks its family against the network's.
+			if _, err := net.ResolveTCPAddr(network, address); err != nil {
+				return "", "", fmt.Errorf("bad address %q: %v", s, err)
+			}
+		}
+	case "unix":
+		if address == "" {
+			return "", "", fmt.Errorf("bad address %q: empty socket path", s)
+		}
 	default:
 		return "", "", fmt.Errorf("bad address %q: unknown network %q (want tcp, tcp4, tcp6 or unix)", s, network)
 	}
-	if address == "" {
-		return "", "", fmt.Errorf("bad address %q: empty", s)
-	}
 	return network, address, nil
+}
+
+// checkAddr refuses an --addr that splitAddr refuses, as a command-line error of cmd.
+func checkAddr(cmd, addr string) error {
+	if _, _, err := splitAddr(addr); err != nil {
+		return usagef(cmd, "--addr: %v", err)
+	}
+	return nil
 }
 
 // maxLoops is the most event loops an engine takes (eddy.WithLoops): the bound of every --loops.

@@ -18,12 +18,13 @@ import (
 var echoCommand = command{
 	name:    "echo",
 	summary: "serve an echo server on an eddy engine (or on package net with --baseline)",
-	usage: "eddy echo [--addr tcp://127.0.0.1:9000] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D]\n" +
-		"\n(SIGUSR1: collect garbage twice, return free memory to the system and print memory statistics, for\nmeasurements of memory per idle connection.)",
+	usage:   "eddy echo [--addr 127.0.0.1:9000] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D]",
+	notes: "SIGUSR1 makes it collect garbage twice, return free memory to the system and print memory statistics,\n" +
+		"for measurements of memory per idle connection.",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg echoConfig
 		fs := flag.NewFlagSet("echo", flag.ContinueOnError)
-		fs.StringVar(&cfg.addr, "addr", "tcp://127.0.0.1:9000", "listen `address`: tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
+		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "listen `address`: "+addrForms+" (port 0 picks a free port)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with a goroutine per connection on package net instead of eddy (the comparison peer)")
@@ -62,6 +63,9 @@ func runEcho(ctx context.Context, cfg echoConfig, stderr io.Writer) error {
 	}
 	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
 		return usagef("echo", "--engine %q: want auto, epoll, uring or std", cfg.engine)
+	}
+	if err := checkAddr("echo", cfg.addr); err != nil {
+		return err
 	}
 	if cfg.duration > 0 {
 		var cancel context.CancelFunc

@@ -22,11 +22,11 @@ import (
 var helloCommand = command{
 	name:    "hello",
 	summary: `serve "Hello, World!" over HTTP/1.1 on eddy's http1 (or on net/http with --baseline)`,
-	usage:   "eddy hello [--addr tcp://127.0.0.1:8080] [--style native|nethttp] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D] [--tls-cert F --tls-key F]",
+	usage:   "eddy hello [--addr 127.0.0.1:8080] [--style native|nethttp] [--engine auto|epoll|uring|std] [--loops N] [--baseline] [--duration D] [--tls-cert F --tls-key F]",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg helloConfig
 		fs := flag.NewFlagSet("hello", flag.ContinueOnError)
-		fs.StringVar(&cfg.addr, "addr", "tcp://127.0.0.1:8080", "listen `address`: host:port, tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
+		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`: "+addrForms+" (port 0 picks a free port)")
 		fs.StringVar(&cfg.style, "style", "native", "handler `style`: native (on the event loop) or nethttp (a net/http handler on the worker pool)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
@@ -70,19 +70,28 @@ func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
 	if _, err := eddy.ParseEngineKind(cfg.engine); err != nil {
 		return usagef("hello", "--engine %q: want auto, epoll, uring or std", cfg.engine)
 	}
+	if err := checkAddr("hello", cfg.addr); err != nil {
+		return err
+	}
 	if cfg.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()
 	}
 	err := serveHello(ctx, cfg, func(l listening) {
+		// The bare address for plain HTTP, which eddy bench reads back to dial; with TLS, the https:// URL,
+		// as eddy serve says it.
+		where := l.Addr.String()
+		if cfg.tls.on() {
+			where = serveURL(l, true)
+		}
 		switch {
 		case l.Engine == "net/http":
-			fmt.Fprintf(stderr, "eddy hello: listening on %s (net/http)\n", l.Addr)
+			fmt.Fprintf(stderr, "eddy hello: listening on %s (net/http)\n", where)
 		case l.Loops == 0:
-			fmt.Fprintf(stderr, "eddy hello: listening on %s (%s style, engine %s)\n", l.Addr, cfg.style, l.Engine)
+			fmt.Fprintf(stderr, "eddy hello: listening on %s (%s style, engine %s)\n", where, cfg.style, l.Engine)
 		default:
-			fmt.Fprintf(stderr, "eddy hello: listening on %s (%s style, engine %s, %d loops)\n", l.Addr, cfg.style, l.Engine, l.Loops)
+			fmt.Fprintf(stderr, "eddy hello: listening on %s (%s style, engine %s, %s)\n", where, cfg.style, l.Engine, loopsText(l.Loops))
 		}
 	})
 	if err != nil {

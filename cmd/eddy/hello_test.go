@@ -121,6 +121,30 @@ func TestHelloCommand(t *testing.T) {
 	}
 }
 
+// With --tls-cert, the startup line gives the https:// URL, as eddy serve's does; without, the bare
+// address that eddy bench reads back.
+func TestHelloSaysHTTPS(t *testing.T) {
+	certFile, keyFile := testtls.Files(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--engine", "std"}, "eddy hello: listening on 127.0.0.1:"},
+		{[]string{"--engine", "std", "--tls-cert", certFile, "--tls-key", keyFile}, "eddy hello: listening on https://127.0.0.1:"},
+		{[]string{"--loops", "1", "--tls-cert", certFile, "--tls-key", keyFile}, "eddy hello: listening on https://127.0.0.1:"},
+		{[]string{"--baseline", "--tls-cert", certFile, "--tls-key", keyFile}, "eddy hello: listening on https://127.0.0.1:"},
+	} {
+		args := append([]string{"hello", "--addr", "127.0.0.1:0", "--duration", "50ms"}, tt.args...)
+		code, _, stderr := runCmd(t, t.Context(), args...)
+		if code != exitOK || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d and %q", strings.Join(args, " "), code, stderr, exitOK, tt.want)
+		}
+		if strings.Contains(stderr, "1 loops") {
+			t.Errorf("%s: %q", strings.Join(args, " "), stderr)
+		}
+	}
+}
+
 // serveHello cleans up after a server that cannot start (the port is taken): the worker pool that
 // http1.Server made for the nethttp style's handlers is stopped, as serveFiles does it.
 func TestHelloFailedStartLeaksNothing(t *testing.T) {

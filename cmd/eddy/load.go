@@ -39,9 +39,9 @@ var loadCommand = command{
 	name:    "load",
 	summary: "drive an echo or HTTP/1.1 server with many connections from an eddy engine, verify every reply and report throughput and latency",
 	usage: "eddy load [--mode echo|http] [--addr 127.0.0.1:9000 | --url http[s]://host:port/path] [--insecure] [--engine auto|epoll|uring|std] [--loops N]\n" +
-		"\t[--conns N] [--pipeline N] [--size B] [--method GET|POST|HEAD] [--body-size B]\n" +
-		"\t[--duration D] [--requests N] [--rate R] [--hold D] [--timeout D] [--json]\n" +
-		"\nIt fails (exit 1) when it counts an error or completes no round trip. Requests still unanswered\n" +
+		"\t[--conns N] [--pipeline N] [--size B] [--method GET|POST|HEAD] [--body-size B] [--expect-status S]\n" +
+		"\t[--duration D] [--requests N] [--rate R] [--hold D] [--timeout D] [--dialers N] [--json] [--cpuprofile F]",
+	notes: "It fails (exit 1) when it counts an error or completes no round trip. Requests still unanswered\n" +
 		"when the window closes are reported as pending; those unanswered for longer than --timeout are\n" +
 		"errors, and so are all of them when no request at all was answered.\n" +
 		"\nWith --rate, latency counts from each request's scheduled time, including any wait for a free\n" +
@@ -52,7 +52,7 @@ var loadCommand = command{
 		var cfg loadConfig
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)
 		fs.StringVar(&cfg.mode, "mode", "echo", "load `mode`: echo (messages echoed back and verified byte for byte) or http (HTTP/1.1 requests, keep-alive)")
-		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "server `address`: host:port, tcp://host:port, tcp4://, tcp6:// or unix:///path (in http mode, where to connect instead of the URL's host)")
+		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "server `address`: "+addrForms+" (in http mode, where to connect instead of the URL's host)")
 		fs.StringVar(&cfg.url, "url", "", "http mode: the `URL` to request, http://host[:port]/path or https:// (default http://<addr>/); implies --mode http")
 		fs.BoolVar(&cfg.insecure, "insecure", false, "https: do not verify the server's certificate (as wrk does not)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine` of the load generator: auto, epoll, uring or std")
@@ -121,8 +121,8 @@ func (cfg *loadConfig) check() error {
 	if cfg.requests > 0 && !cfg.durationSet {
 		cfg.duration = 0
 	}
-	if _, _, err := splitAddr(cfg.addr); err != nil {
-		return usagef("load", "--addr: %v", err)
+	if err := checkAddr("load", cfg.addr); err != nil {
+		return err
 	}
 	switch cfg.mode {
 	case "echo":

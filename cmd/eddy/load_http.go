@@ -63,14 +63,21 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 	return t, dialTo, nil
 }
 
-// parseURL parses --url, which must be http://host[:port]/path or https://.
+// parseURL parses --url, which must be http://host[:port]/path or https://, with a port, if any, of
+// 0..65535.
 func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
-	if err != nil {
+	switch {
+	case err != nil && strings.Contains(s, "://"):
 		return nil, fmt.Errorf("--url: %v", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Hostname() == "" {
+	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Hostname() == "":
+		// Without a scheme, "127.0.0.1:8080/" is an error of url.Parse's about colons in paths.
 		return nil, fmt.Errorf("--url %q: want http://host[:port]/path or https://", s)
+	}
+	if p := u.Port(); p != "" {
+		if _, err := net.LookupPort("tcp", p); err != nil {
+			return nil, fmt.Errorf("--url %q: %v", s, err)
+		}
 	}
 	return u, nil
 }

@@ -498,6 +498,9 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"--rate", "-5"}, "--rate -5"},
 		{[]string{"--hold", "1s", "--rate", "10"}, "--hold takes none of"},
 		{[]string{"--url", "ftp://x/"}, "want http://host[:port]/path"},
+		{[]string{"--url", "127.0.0.1:8080/"}, `--url "127.0.0.1:8080/": want http://host[:port]/path`},
+		{[]string{"--url", "http://127.0.0.1:99999/"}, `--url "http://127.0.0.1:99999/": address 99999: invalid port`},
+		{[]string{"--addr", "127.0.0.1:99999"}, `--addr: bad address "127.0.0.1:99999": address 99999: invalid port`},
 		{[]string{"--mode", "http", "--method", "PUT"}, `--method "PUT"`},
 		{[]string{"--mode", "http", "--addr", "unix:///tmp/x.sock"}, "give --url for a unix socket"},
 		{[]string{"--url", "http://127.0.0.1:1/", "--hold", "1s"}, "--hold is for --mode echo"},
@@ -551,7 +554,7 @@ func TestLoadHTTPBadAddrIsNamed(t *testing.T) {
 
 // A bad --url is a usage error found before anything starts: --cpuprofile has not created its file.
 func TestLoadBadURLStartsNothing(t *testing.T) {
-	for _, url := range []string{"ftp://x/", "http://127.0.0.1:port/", "http:///path"} {
+	for _, url := range []string{"ftp://x/", "http://127.0.0.1:port/", "http:///path", "http://127.0.0.1:99999/", "127.0.0.1:8080/"} {
 		prof := filepath.Join(t.TempDir(), "cpu.prof")
 		code, _, stderr := runCmd(t, t.Context(), "load", "--url", url, "--cpuprofile", prof)
 		if code != exitUsage {

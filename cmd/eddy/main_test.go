@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -57,8 +60,9 @@ func TestRunUsage(t *testing.T) {
 		{name: "echo bad engine", args: []string{"echo", "--engine", "fast"}, code: exitUsage, stderr: `eddy: echo: --engine "fast"`},
 		{name: "echo negative loops", args: []string{"echo", "--loops", "-1"}, code: exitUsage, stderr: "eddy: echo: --loops -1"},
 		{name: "echo negative duration", args: []string{"echo", "--duration", "-1s"}, code: exitUsage, stderr: "eddy: echo: --duration -1s"},
-		{name: "echo bad address", args: []string{"echo", "--addr", "udp://127.0.0.1:0", "--duration", "1ms"}, code: exitFail, stderr: "eddy: echo: bad address"},
-		{name: "baseline bad address", args: []string{"echo", "--baseline", "--addr", "udp://127.0.0.1:0"}, code: exitFail, stderr: "eddy: echo: bad address"},
+		{name: "help help", args: []string{"help", "help"}, code: exitOK, stdout: "Commands:", noStderr: true},
+		{name: "echo bad address", args: []string{"echo", "--addr", "udp://127.0.0.1:0", "--duration", "1ms"}, code: exitUsage, stderr: `eddy: echo: --addr: bad address "udp://127.0.0.1:0"`},
+		{name: "baseline bad address", args: []string{"echo", "--baseline", "--addr", "udp://127.0.0.1:0"}, code: exitUsage, stderr: `eddy: echo: --addr: bad address "udp://127.0.0.1:0"`},
 		{name: "load no conns", args: []string{"load", "--conns", "0"}, code: exitUsage, stderr: "eddy: load: --conns 0"},
 		{name: "load zero size", args: []string{"load", "--size", "0"}, code: exitUsage, stderr: "eddy: load: --size 0"},
 		{name: "load bad mode", args: []string{"load", "--mode", "ftp"}, code: exitUsage, stderr: `eddy: load: --mode "ftp"`},
@@ -135,6 +139,114 @@ func TestServersLoopsOutOfRange(t *testing.T) {
 		code, _, stderr := runCmd(t, t.Context(), args...)
 		if code != exitUsage || !strings.Contains(stderr, "--loops 2000") {
 			t.Errorf("%s --loops 2000: exit %d, stderr %q; want %d and the flag named", args[0], code, stderr, exitUsage)
+		}
+	}
+}
+
+// An --addr the engine's parser would refuse is a command-line error (exit 2) on every command that has
+// the flag, named with its value and found before anything starts: eddy load has not begun to dial.
+func TestBadAddrIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	commands := [][]string{
+		{"echo"},
+		{"echo", "--baseline"},
+		{"hello"},
+		{"hello", "--baseline"},
+		{"serve", "--dir", dir},
+		{"load", "--conns", "1"},
+		{"load", "--url", "http://127.0.0.1:1/", "--conns", "1"},
+	}
+	addrs := []string{
+		"foo://x",
+		"tcp://127.0.0.1:99999",
+		"127.0.0.1:99999",
+		"127.0.0.1",
+		"tcp://[::1",
+		"tcp4://[::1]:0",
+		"tcp6://127.0.0.1:0",
+		"unix://",
+	}
+	for _, cmd := range commands {
+		for _, addr := range addrs {
+			args := append(append([]string{}, cmd...), "--addr", addr, "--duration", "10ms")
+			code, _, stderr := runCmd(t, t.Context(), args...)
+			want := "eddy: " + cmd[0] + `: --addr: bad address "` + addr + `"`
+			if code != exitUsage || !strings.Contains(stderr, want) || !strings.Contains(stderr, "Run 'eddy help "+cmd[0]+"'") {
+				t.Errorf("%s: exit %d, stderr %q; want %d and %q with the pointer to help", strings.Join(args, " "), code, stderr, exitUsage, want)
+			}
+			if strings.Contains(stderr, "opening") || strings.Contains(stderr, "listening") {
+				t.Errorf("%s: started before refusing the address:\n%s", strings.Join(args, " "), stderr)
+			}
+		}
+	}
+}
+
+// An address that parses but cannot be listened on (it is taken) is a failure at run time: exit 1.
+func TestListenFailureIsExit1(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	for _, args := range [][]string{
+		{"echo", "--engine", "std"},
+		{"echo", "--baseline"},
+		{"hello", "--engine", "std"},
+		{"hello", "--baseline"},
+		{"serve", "--engine", "std", "--dir", t.TempDir()},
+	} {
+		args = append(args, "--addr", addr, "--duration", "1s")
+		code, _, stderr := runCmd(t, t.Context(), args...)
+		if code != exitFail || strings.Contains(stderr, "Run 'eddy help") {
+			t.Errorf("%s: exit %d, stderr %q; want %d without the pointer to help", strings.Join(args, " "), code, stderr, exitFail)
+		}
+	}
+}
+
+// Every flag of every command is in its usage line, and every --addr takes the same forms, its default
+// written as host:port.
+func TestUsageListsEveryFlag(t *testing.T) {
+	for _, cmd := range commands {
+		fs, _ := cmd.flags()
+		fs.VisitAll(func(f *flag.Flag) {
+			if !regexp.MustCompile(`[\[ ]--` + regexp.QuoteMeta(f.Name) + `[ \]]`).MatchString(cmd.usage) {
+				t.Errorf("eddy %s: usage %q lacks --%s", cmd.name, cmd.usage, f.Name)
+			}
+			if f.Name != "addr" {
+				return
+			}
+			if !strings.Contains(f.Usage, addrForms) || strings.Contains(f.DefValue, "://") {
+				t.Errorf("eddy %s --addr: help %q, default %q; want %q and a host:port default", cmd.name, f.Usage, f.DefValue, addrForms)
+			}
+			if !strings.Contains(cmd.usage, "[--addr "+f.DefValue) {
+				t.Errorf("eddy %s: usage %q does not show --addr %s, the default", cmd.name, cmd.usage, f.DefValue)
+			}
+		})
+	}
+}
+
+// "eddy help <command>" prints the synopsis, then the one-line summary, then the notes, then the flags.
+func TestCommandHelpOrder(t *testing.T) {
+	for _, cmd := range commands {
+		code, stdout, _ := runCmd(t, t.Context(), "help", cmd.name)
+		if code != exitOK {
+			t.Fatalf("help %s: exit %d", cmd.name, code)
+		}
+		usage, summary, flags := strings.Index(stdout, "Usage: eddy "+cmd.name), strings.Index(stdout, cmd.summary+"."), strings.Index(stdout, "\nFlags:\n")
+		if usage != 0 || summary < usage || flags < summary {
+			t.Errorf("help %s: usage at %d, summary at %d, flags at %d; want them in that order:\n%s", cmd.name, usage, summary, flags, stdout)
+		}
+		if cmd.notes == "" {
+			continue
+		}
+		if notes := strings.Index(stdout, cmd.notes); notes < summary || notes > flags {
+			t.Errorf("help %s: notes at %d, not between the summary (%d) and the flags (%d):\n%s", cmd.name, notes, summary, flags, stdout)
+		}
+	}
+	for _, name := range []string{"echo", "load", "get"} {
+		if c, _ := lookup(name); c.notes == "" {
+			t.Errorf("eddy %s has no notes", name)
 		}
 	}
 }

@@ -25,7 +25,7 @@ var serveCommand = command{
 		var cfg serveConfig
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		fs.StringVar(&cfg.dir, "dir", ".", "`directory` to serve")
-		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`: host:port, tcp://host:port, tcp4://, tcp6://, unix:///path (port 0 picks a free port)")
+		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`: "+addrForms+" (port 0 picks a free port)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
@@ -60,6 +60,9 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return usagef("serve", "--engine %q: want auto, epoll, uring or std", cfg.engine)
 	}
 	if err := cfg.tls.check("serve"); err != nil {
+		return err
+	}
+	if err := checkAddr("serve", cfg.addr); err != nil {
 		return err
 	}
 	if fi, err := os.Stat(cfg.dir); err != nil {

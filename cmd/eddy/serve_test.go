@@ -181,7 +181,7 @@ func TestServeCommandLine(t *testing.T) {
 		{"bad engine", []string{"serve", "--engine", "fast"}, exitUsage, "", `eddy: serve: --engine "fast"`},
 		{"missing dir", []string{"serve", "--dir", filepath.Join(dir, "nope")}, exitFail, "", "no such file or directory"},
 		{"file as dir", []string{"serve", "--dir", file}, exitFail, "", "not a directory"},
-		{"bad address", []string{"serve", "--dir", dir, "--addr", "udp://127.0.0.1:0"}, exitFail, "", "bad address"},
+		{"bad address", []string{"serve", "--dir", dir, "--addr", "udp://127.0.0.1:0"}, exitUsage, "", `eddy: serve: --addr: bad address "udp://127.0.0.1:0"`},
 		{"runs for a duration", []string{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--duration", "50ms"}, exitOK, "", "eddy serve: stopped"},
 	}
 	for _, tt := range tests {
