@@ -145,15 +145,11 @@ func (l *urLoop) accepted(fd int, ln *urListener) {
 	}
 	var ap netip.AddrPort
 	if ln.network != "unix" {
-		var err error
-		if ap, err = l.peer.PeerAddrPort(fd); err != nil { // a multishot accept reports no address
-			// ENOTCONN: the peer reset the connection before we could ask. It is gone, as when accept4
-			// fails with ECONNABORTED; served, it would open with no address and close at once.
-			unix.Close(fd)
-			l.stats.acceptGone++
-			return
-		}
 		l.setupSocket(fd)
+		// A multishot accept reports no address. The question cannot fail for a TCP socket the kernel
+		// accepted, even one its peer reset already (SO_PEERNAME); should it, the connection opens
+		// with the zero address and the handler learns its fate from the first read.
+		ap, _ = l.peer.PeerAddrPort(fd)
 	}
 	target := l
 	if ln.shared && len(l.g.loops) > 1 {

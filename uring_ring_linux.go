@@ -105,7 +105,6 @@ type urStats struct {
 	recvENOBUFS int // a multishot recv ended because the buffer ring ran dry
 	recvRearm   int // a multishot recv ended for any reason but EOF, cancel or error and was re-armed
 	acceptRearm int // a multishot accept ended and was re-armed at once
-	acceptGone  int // an accepted socket was reset before getpeername and dropped
 
 	bufWindowMax  int // the largest receive buffer window so far (0: it never grew)
 	bufsDiscarded int // receive buffers whose pages were given back to the kernel

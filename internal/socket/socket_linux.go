@@ -137,13 +137,28 @@ func (a *Acceptor) Accept(lfd int) (int, netip.AddrPort, error) {
 	}
 }
 
-// PeerAddrPort returns the peer address of the connected socket fd (the zero AddrPort for a unix socket)
+// PeerAddrPort returns the peer address of the accepted socket fd (the zero AddrPort for a unix socket)
 // through the acceptor's address buffer, so it does not allocate. It is for sockets accepted without an
 // address, such as those of an io_uring multishot accept.
+//
+// A peer may reset the connection between the accept and the question, and getpeername then fails with
+// ENOTCONN. getsockopt(SO_PEERNAME) still tells the address the connection had, as accept4 does, but
+// only into a buffer no longer than the address (EINVAL otherwise; a shorter one gets a truncated
+// address): the IPv6 size is tried, then IPv4's.
 func (a *Acceptor) PeerAddrPort(fd int) (netip.AddrPort, error) {
 	a.len = uint32(unsafe.Sizeof(a.raw))
 	_, _, errno := unix.Syscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&a.raw)),
 		uintptr(unsafe.Pointer(&a.len)))
+	if errno == unix.ENOTCONN {
+		for _, size := range [...]uintptr{unix.SizeofSockaddrInet6, unix.SizeofSockaddrInet4} {
+			a.len = uint32(size)
+			_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERNAME,
+				uintptr(unsafe.Pointer(&a.raw)), uintptr(unsafe.Pointer(&a.len)), 0)
+			if e == 0 {
+				return addrPort(&a.raw), nil
+			}
+		}
+	}
 	if errno != 0 {
 		return netip.AddrPort{}, os.NewSyscallError("getpeername", errno)
 	}
