@@ -170,13 +170,14 @@ func TestCloseInOnDataAfterWriteWhilePeerSends(t *testing.T) {
 }
 
 // Close on a connection whose peer never reads: docs/engine.md says "A flush that makes no progress for
-// lingerTimeout [2 s] aborts", and that the std engine's "Close, linger and back-pressure follow the epoll
-// engine's rules". So OnClose runs (once) within a few seconds, not only when the engine stops.
+// the flush timeout aborts" (WithFlushTimeout, here 2 s), and that the std engine's "Close, linger and
+// back-pressure follow the epoll engine's rules". So OnClose runs (once) within a few seconds, not only
+// when the engine stops.
 func TestCloseWithStuckFlushIsBounded(t *testing.T) {
 	t.Parallel() // mostly waiting for the 2 s bound
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := &openHandler{counter: newCounter(), write: pattern(32<<20, 5)}
-		e := startEngine(t, kind, h, loopback, eddy.WithLoops(1))
+		e := startEngine(t, kind, h, loopback, eddy.WithLoops(1), eddy.WithFlushTimeout(2*time.Second))
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()

@@ -59,6 +59,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{eddy.WithTCPKeepAlive(-time.Second), "WithTCPKeepAlive(-1s)"},
 		{eddy.WithTaskQueueCapacity(0), "WithTaskQueueCapacity(0)"},
 		{eddy.WithStopTimeout(0), "WithStopTimeout(0s)"},
+		{eddy.WithFlushTimeout(0), "WithFlushTimeout(0s)"},
+		{eddy.WithFlushTimeout(-time.Second), "WithFlushTimeout(-1s)"},
 		{eddy.WithLogger(nil), "WithLogger(nil)"},
 	} {
 		_, err := eddy.New(eddy.BaseHandler{}, []string{"tcp://127.0.0.1:0"}, tc.opt)

@@ -70,6 +70,8 @@ type Conn interface {
 
 	// Close closes the connection gracefully: reading stops, the output accepted before Close is
 	// flushed, then the connection is shut down and OnClose runs. Calling it again returns ErrClosed.
+	// A peer that reads none of the output for the flush timeout (WithFlushTimeout) is reset, and
+	// OnClose reports ErrFlushTimeout.
 	// Output is accepted on the loop: an AsyncWrite (or a Write in an Execute) from another goroutine
 	// whose turn on the loop has not come when Close is called is refused, its callback getting
 	// ErrClosed. To send and then close from another goroutine, close in the AsyncWrite's callback.

@@ -409,7 +409,7 @@ func (c *connCore) beginClose(conn loopConn, reason error) {
 	conn.drainInput()
 	tm := c.clock(conn)
 	tm.lastActive = l.now // the bound on a stuck flush counts from here
-	l.wheel.Schedule(&tm.timer, l.now+int64(flushRecheck))
+	l.wheel.Schedule(&tm.timer, l.now+flushLook(l.flushTimeout))
 	conn.markDirty() // the flush finishes the close once the output is out
 }
 
@@ -427,6 +427,17 @@ func (c *connCore) lingerOrRelease(conn loopConn) bool {
 	c.state = connLinger
 	l.wheel.Schedule(&c.clock(conn).timer, l.now+int64(lingerTimeout))
 	return true
+}
+
+// stopAbort ends the connection when a Stop runs out of time (ErrEngineStopped). One still closing has
+// output the peer never got: it is reset, as for Abort, so that the peer cannot take what it read for the
+// whole; one lingering for its peer's FIN sent everything, and closes as usual.
+func (c *connCore) stopAbort(conn loopConn) {
+	if c.state == connClosing {
+		c.resetAbort(conn, ErrEngineStopped)
+		return
+	}
+	c.abort(conn, ErrEngineStopped)
 }
 
 // abort closes the connection at once: pending output is dropped, OnClose runs with err.
@@ -521,13 +532,13 @@ func connTimer(arg any) {
 		}
 		c.beginClose(conn, ErrIdleTimeout)
 	case connClosing:
-		if deadline := tm.lastActive + int64(flushRecheck); deadline > now {
+		if deadline := tm.lastActive + flushLook(l.flushTimeout); deadline > now {
 			l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
-		// Nothing was written for flushRecheck: a peer reading slowly, or one reading nothing?
+		// Nothing was written for a while: a peer reading slowly, or one reading nothing?
 		q, ok := sendQueued(conn.socket())
-		if next, reading := tm.flush.check(q, ok, tm.lastActive, now); next != 0 {
+		if next, reading := tm.flush.check(q, ok, tm.lastActive, now, l.flushTimeout); next != 0 {
 			if reading {
 				tm.lastActive = now
 			}

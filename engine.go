@@ -107,8 +107,9 @@ func (e *Engine) Addrs() []net.Addr { return e.impl.addrs() }
 
 // Stop stops the engine gracefully: it stops accepting, flushes the output already accepted on every
 // connection, closes them (OnClose runs for each) and calls OnShutdown. When ctx ends first, the
-// connections left are closed at once and Stop returns ctx's error. Calling Stop again waits for the first
-// call and returns its result.
+// connections left are closed at once, OnClose reporting ErrEngineStopped; those whose output was not all
+// out are reset (on TCP), so that their peers cannot take what they got for the whole. Stop then returns
+// ctx's error. Calling Stop again waits for the first call and returns its result.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	if !e.started {

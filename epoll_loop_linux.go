@@ -476,7 +476,7 @@ func (l *epLoop) beginStop(rq int32) {
 	if rq == stopForce {
 		for _, c := range l.conns {
 			if c != nil {
-				c.abort(c, ErrEngineStopped)
+				c.stopAbort(c)
 			}
 		}
 	}

@@ -16,9 +16,9 @@ var (
 	// ErrIdleTimeout is the reason given to OnClose when a connection was closed by its idle timeout.
 	ErrIdleTimeout = errors.New("eddy: idle timeout")
 	// ErrFlushTimeout is the reason given to OnClose when a graceful Close gave up on output the peer
-	// did not read: nothing went out and the peer acknowledged nothing for 2 s. The rest of the output is
-	// dropped and the peer gets a reset (on TCP), so that it cannot take the truncated stream for a
-	// whole one.
+	// did not read: nothing went out and the peer acknowledged nothing for the flush timeout
+	// (WithFlushTimeout, 10 s by default). The rest of the output is dropped and the peer gets a reset
+	// (on TCP), so that it cannot take the truncated stream for a whole one.
 	ErrFlushTimeout = errors.New("eddy: close gave up on output the peer did not read")
 	// ErrQueueFull is returned when a loop's task queue is full; the caller may retry later.
 	ErrQueueFull = errors.New("eddy: loop task queue full")

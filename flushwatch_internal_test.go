@@ -5,13 +5,18 @@ import (
 	"time"
 )
 
-// flushWatch takes a baseline flushRecheck after a write, compares it lingerTimeout after the write,
+// flushWatch takes a baseline a quarter of the timeout after a write, compares it at the timeout,
 // waits on while the send queue shrinks, and gives up when it stands still or cannot be read.
 func TestFlushWatch(t *testing.T) {
-	const s = int64(time.Second)
-	rc, lt := int64(flushRecheck), int64(lingerTimeout)
+	for _, lt := range []int64{int64(2 * time.Second), int64(10 * time.Second)} { // the flush timeout
+		testFlushWatch(t, lt)
+	}
+}
+
+func testFlushWatch(t *testing.T, lt int64) {
+	rc, s := flushLook(lt), int64(time.Second)
 	var w flushWatch
-	lastWrite := 10 * s
+	a, b, c, d, e := 5*lt, 10*lt, 15*lt, 20*lt, 25*lt // the times of five last writes
 	steps := []struct {
 		q         int
 		ok        bool
@@ -20,22 +25,22 @@ func TestFlushWatch(t *testing.T) {
 		next      int64
 		reading   bool
 	}{
-		{1000, true, lastWrite, lastWrite + rc, lastWrite + lt, false},        // a baseline, compared at the bound
-		{1000, true, lastWrite, lastWrite + lt, 0, false},                     // it stood still: give up
-		{1000, true, 20 * s, 20*s + rc, 20*s + lt, false},                     // a write since: a new baseline
-		{900, true, 20 * s, 20*s + lt, 20*s + 2*lt, true},                     // it moved: wait on from now
-		{900, true, 20*s + lt, 20*s + 2*lt, 0, false},                         // then stood still for lingerTimeout
-		{800, true, 30 * s, 30*s + lt + s, 30*s + 2*lt + s - rc, false},       // a late first look: the peer gets its time all the same
-		{700, true, 30 * s, 30*s + 2*lt + s - rc, 30*s + 3*lt + s - rc, true}, // and the comparison after it
-		{0, false, 40 * s, 40*s + rc, 40*s + lt, false},                       // cannot tell: wait for the bound
-		{0, false, 40 * s, 40*s + lt, 0, false},                               // and give up there
-		{500, true, 50 * s, 50*s + rc, 50*s + lt, false},                      // a baseline
-		{600, true, 50 * s, 50*s + lt/2, 50*s + lt, false},                    // a queue that grew is no reading
+		{1000, true, a, a + rc, a + lt, false},                     // a baseline, compared at the bound
+		{1000, true, a, a + lt, 0, false},                          // it stood still: give up
+		{1000, true, b, b + rc, b + lt, false},                     // a write since: a new baseline
+		{900, true, b, b + lt, b + 2*lt, true},                     // it moved: wait on from now
+		{900, true, b + lt, b + 2*lt, 0, false},                    // then stood still for the timeout
+		{800, true, c, c + lt + s, c + 2*lt + s - rc, false},       // a late first look: the peer gets its time all the same
+		{700, true, c, c + 2*lt + s - rc, c + 3*lt + s - rc, true}, // and the comparison after it
+		{0, false, d, d + rc, d + lt, false},                       // cannot tell: wait for the bound
+		{0, false, d, d + lt, 0, false},                            // and give up there
+		{500, true, e, e + rc, e + lt, false},                      // a baseline
+		{600, true, e, e + lt/2, e + lt, false},                    // a queue that grew is no reading
 	}
 	for i, st := range steps {
-		next, reading := w.check(st.q, st.ok, st.lastWrite, st.now)
+		next, reading := w.check(st.q, st.ok, st.lastWrite, st.now, lt)
 		if next != st.next || reading != st.reading {
-			t.Fatalf("step %d: check(%d, %v, %d, %d) = %d, %v; want %d, %v", i, st.q, st.ok, st.lastWrite, st.now, next, reading, st.next, st.reading)
+			t.Fatalf("timeout %v, step %d: check(%d, %v, %d, %d) = %d, %v; want %d, %v", time.Duration(lt), i, st.q, st.ok, st.lastWrite, st.now, next, reading, st.next, st.reading)
 		}
 	}
 }

@@ -409,13 +409,13 @@ func fullListener(t *testing.T) string {
 	return addr
 }
 
-// A graceful Stop that waits for a connection whose output the peer never reads (the stuck-flush bound
-// ends it after 2 s), after StopAccepting.
+// A graceful Stop that waits for a connection whose output the peer never reads (the stuck-flush bound,
+// set to 2 s here, ends it), after StopAccepting.
 func TestNoSpinStopping(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 2<<20) // 32 MiB
 	loopEngines(t, func(t *testing.T, kind eddy.EngineKind) {
 		h, opened := openedConns(func(c eddy.Conn) { c.Write(big) })
-		e := startEngine(t, kind, h, loopback)
+		e := startEngine(t, kind, h, loopback, eddy.WithFlushTimeout(2*time.Second))
 		addr := e.Addrs()[0].String()
 		p := lockLoops(t, e)
 		c, err := net.Dial("tcp", addr)

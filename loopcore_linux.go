@@ -36,6 +36,8 @@ type loopCore struct {
 	// stopping is set when the loop starts to stop (beginStop), on the loop: it accepts no more
 	// connections, and a closing connection does not linger for its peer's FIN.
 	stopping bool
+
+	flushTimeout int64 // WithFlushTimeout (flushWatch)
 }
 
 // init sets up the core of loop idx of engine e, whose clock started at base.
@@ -43,6 +45,7 @@ func (l *loopCore) init(idx int, base time.Time, e *Engine, w *netpoll.Waker) {
 	o := &e.opts
 	l.idx, l.base, l.log, l.h, l.waker = idx, base, o.logger, e.h, w
 	l.tasks.cap = o.taskQueueCap
+	l.flushTimeout = int64(o.flushTimeout)
 	l.now = l.clock()
 	l.wheel = timer.New(timerTick, l.now)
 }

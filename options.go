@@ -35,6 +35,7 @@ const (
 	DefaultReadBufferSize = 64 << 10
 	DefaultHighWater      = 4 << 20
 	DefaultStopTimeout    = 10 * time.Second
+	DefaultFlushTimeout   = 10 * time.Second
 	defaultTaskQueueCap   = 1 << 16
 )
 
@@ -55,6 +56,7 @@ type options struct {
 	lowWater     int
 	idleTimeout  time.Duration
 	stopTimeout  time.Duration
+	flushTimeout time.Duration
 	taskQueueCap int
 	logger       *slog.Logger
 	listeners    []net.Listener // adopted (WithListeners, listeners.go)
@@ -69,6 +71,7 @@ func defaultOptions() options {
 		readBufSize:  DefaultReadBufferSize,
 		highWater:    DefaultHighWater,
 		lowWater:     DefaultHighWater / 4,
+		flushTimeout: DefaultFlushTimeout,
 		stopTimeout:  DefaultStopTimeout,
 		taskQueueCap: defaultTaskQueueCap,
 		logger:       slog.New(slog.DiscardHandler),
@@ -181,6 +184,23 @@ func WithStopTimeout(d time.Duration) Option {
 			return fmt.Errorf("eddy: bad option WithStopTimeout(%v): want > 0", d)
 		}
 		o.stopTimeout = d
+		return nil
+	}
+}
+
+// WithFlushTimeout bounds how long a graceful close (Conn.Close, Engine.Stop) waits
+// for a peer that takes none of the output still queued (default 10s). The wait goes on, however long,
+// while the peer reads: the engine watches the socket's send queue, which moves each time the peer's
+// receiver opens its window again. A peer whose reads leave it still for d (a dead one, or one reading
+// less than a window step in d: a sixteenth of its receive buffer, up to 2 MiB on Linux) is reset, and
+// OnClose reports ErrFlushTimeout. Where the kernel cannot tell the send queue (std off Linux), d bounds
+// the time since the engine last wrote.
+func WithFlushTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("eddy: bad option WithFlushTimeout(%v): want > 0", d)
+		}
+		o.flushTimeout = d
 		return nil
 	}
 }

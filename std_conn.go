@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,9 @@ type stdConn struct {
 	flushedAt  atomic.Int64 // unix nanoseconds of the last write progress while closing (noteFlush)
 	flush      flushWatch   // checkFlush: is the peer of a stuck flush reading? (unix nanoseconds; Linux)
 	wbufs      net.Buffers  // the writer's vectors, owned by the writer goroutine
+	// plainWrite: the writer is in a write that reports its progress only at its end (WriteTo), and
+	// cutWrite: a graceful close cut it short with a write deadline, to go on with writeWatched. wmu.
+	plainWrite, cutWrite bool
 
 	qmu   sync.Mutex
 	tasks []func()
@@ -309,6 +313,7 @@ func (c *stdConn) writeLoop() {
 		}
 		vecs = capBytes(c.wq.Vectors(vecs[:0], maxIovecs), stdWritePiece)
 		closing := c.closing
+		c.plainWrite = !closing
 		c.wmu.Unlock()
 		var n int
 		var err error
@@ -323,6 +328,14 @@ func (c *stdConn) writeLoop() {
 			n, err = int(n64), werr
 		}
 		c.wmu.Lock()
+		c.plainWrite = false
+		if c.cutWrite { // closeWith cut the write short: the rest goes out watched
+			c.cutWrite = false
+			c.nc.SetWriteDeadline(time.Time{})
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				err = nil
+			}
+		}
 		c.wq.Consume(n)
 		c.progress(n)
 		done := c.waits.advance(n)
@@ -416,14 +429,23 @@ func (c *stdConn) peerClosed() bool {
 func (c *stdConn) closeWith(reason error, abort bool) {
 	c.closeReq.Store(true)
 	c.wmu.Lock()
-	if !c.closing && !c.aborted {
+	if !c.aborted && (!c.closing || abort && reason != nil) {
+		// A close's reason, or an abort's, which outranks the graceful close it ends (as on the
+		// loop engines: the output was dropped). resetAbort(nil) keeps the reason set before it.
 		c.reason = reason
 	}
 	if !c.closing && !abort && !c.aborted {
 		// The loop engines' bound on a stuck flush: a graceful close whose output makes no
-		// progress for lingerTimeout aborts.
+		// progress for the flush timeout aborts.
+		if c.plainWrite && !c.cutWrite {
+			// A write that began before the close reports nothing until its end, while package
+			// net refills the socket as the peer reads, so the send queue looks still: cut it short
+			// (it returns what it wrote), and the writer goes on with writeWatched.
+			c.cutWrite = true
+			c.nc.SetWriteDeadline(time.Now())
+		}
 		c.flushedAt.Store(time.Now().UnixNano())
-		c.flushTimer = time.AfterFunc(flushRecheck, c.checkFlush)
+		c.flushTimer = time.AfterFunc(time.Duration(flushLook(int64(c.g.e.opts.flushTimeout))), c.checkFlush)
 	}
 	c.closing = true
 	if abort && !c.aborted {
@@ -451,8 +473,8 @@ func (c *stdConn) progress(n int) {
 	}
 }
 
-// checkFlush runs flushRecheck after a graceful close began, and again when flushWatch says: a flush
-// that wrote nothing for lingerTimeout while the send queue stood still (the peer does not read) is
+// checkFlush runs flushLook after a graceful close began, and again when flushWatch says: a flush that
+// wrote nothing for the flush timeout while the send queue stood still (the peer does not read) is
 // aborted, which closes the socket and so ends the writer's blocked write.
 func (c *stdConn) checkFlush() {
 	c.wmu.Lock()
@@ -463,15 +485,16 @@ func (c *stdConn) checkFlush() {
 	now := time.Now().UnixNano()
 	flushedAt := c.flushedAt.Load()
 	idle := time.Duration(now - flushedAt)
-	if idle < flushRecheck {
-		c.flushTimer.Reset(flushRecheck - idle)
+	timeout := int64(c.g.e.opts.flushTimeout)
+	if look := time.Duration(flushLook(timeout)); idle < look {
+		c.flushTimer.Reset(look - idle)
 		c.wmu.Unlock()
 		return
 	}
-	// Nothing was written for flushRecheck: a peer reading slowly, or one reading nothing? Only
-	// Linux tells the send queue's size here.
+	// Nothing was written for a while: a peer reading slowly, or one reading nothing? Only Linux
+	// tells the send queue's size here.
 	q, ok := sendQueuedConn(c.nc)
-	if next, reading := c.flush.check(q, ok, flushedAt, now); next != 0 {
+	if next, reading := c.flush.check(q, ok, flushedAt, now, timeout); next != 0 {
 		if reading {
 			c.flushedAt.Store(now)
 		}
@@ -484,6 +507,19 @@ func (c *stdConn) checkFlush() {
 	}
 	c.wmu.Unlock()
 	c.resetAbort(nil) // closing: the reason set above stays
+}
+
+// stopAbort ends the connection when a Stop runs out of time (ErrEngineStopped): with a reset when
+// output the peer never got is dropped, as the loop engines' stopAbort.
+func (c *stdConn) stopAbort() {
+	c.wmu.Lock()
+	dropped := c.queued() > 0 && !c.aborted
+	c.wmu.Unlock()
+	if dropped {
+		c.resetAbort(ErrEngineStopped)
+		return
+	}
+	c.closeWith(ErrEngineStopped, true)
 }
 
 // resetAbort ends the connection at once with a reset (on TCP), so that the peer cannot take the

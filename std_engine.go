@@ -216,7 +216,7 @@ func (g *stdEngine) stop(ctx context.Context) error {
 	}
 	g.mu.Lock()
 	for c := range g.conns {
-		c.closeWith(ErrEngineStopped, true)
+		c.stopAbort()
 	}
 	g.mu.Unlock()
 	<-done

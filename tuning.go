@@ -8,7 +8,6 @@ const (
 	acceptBackoff0 = 5 * time.Millisecond   // first pause after accept fails with EMFILE and the like
 	acceptBackoffN = 500 * time.Millisecond // longest pause
 	lingerTimeout  = 2 * time.Second        // how long a closing socket waits for its flush or the peer's FIN
-	flushRecheck   = lingerTimeout / 4      // a stuck flush: when its send queue is first looked at (flushWatch)
 )
 
 // asyncWait is an AsyncWrite callback waiting for its bytes to reach the kernel.

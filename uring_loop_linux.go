@@ -624,7 +624,7 @@ func (l *urLoop) beginStop(rq int32) {
 		l.forced = true
 		for _, c := range l.conns {
 			if c != nil {
-				c.abort(c, ErrEngineStopped)
+				c.stopAbort(c)
 			}
 		}
 	}
