@@ -165,6 +165,33 @@ func (h *openedLoop) OnOpen(c eddy.Conn)           { h.ch <- c.Loop().Index() }
 func (h *openedLoop) OnData(c eddy.Conn)           { c.Discard(-1) }
 func (h *openedLoop) OnClose(c eddy.Conn, _ error) {}
 
+// A graceful Close waits for its output to reach a peer that reads, however slowly; a peer that reads
+// none of it for the flush timeout is reset, and OnClose tells why.
+func ExampleWithFlushTimeout() {
+	closed := make(chan error, 1)
+	h := &closeAfterBlast{closed: closed}
+	e, _ := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1), eddy.WithFlushTimeout(300*time.Millisecond))
+	e.Start()
+	defer e.Stop(context.Background())
+	c, _ := net.Dial("tcp", e.Addrs()[0].String()) // and never read
+	defer c.Close()
+	fmt.Println(<-closed)
+	// Output: eddy: close gave up on output the peer did not read
+}
+
+// closeAfterBlast writes more than the kernel's buffers hold to each connection, then closes it.
+type closeAfterBlast struct {
+	eddy.BaseHandler
+	closed chan error
+}
+
+func (h *closeAfterBlast) OnOpen(c eddy.Conn) {
+	c.Write(make([]byte, 64<<20))
+	c.Close()
+}
+
+func (h *closeAfterBlast) OnClose(_ eddy.Conn, err error) { h.closed <- err }
+
 // Sleep is a timer in the future style: continuations given the loop as executor run on it.
 func ExampleSleep() {
 	e, _ := eddy.New(eddy.BaseHandler{}, nil, eddy.WithLoops(1))
