@@ -429,6 +429,12 @@ func (c *stdConn) peerClosed() bool {
 func (c *stdConn) closeWith(reason error, abort bool) {
 	c.closeReq.Store(true)
 	c.wmu.Lock()
+	c.closeLocked(reason, abort)
+	c.wmu.Unlock()
+}
+
+// closeLocked is closeWith with wmu held (and closeReq set).
+func (c *stdConn) closeLocked(reason error, abort bool) {
 	if !c.aborted && (!c.closing || abort && reason != nil) {
 		// A close's reason, or an abort's, which outranks the graceful close it ends (as on the
 		// loop engines: the output was dropped). resetAbort(nil) keeps the reason set before it.
@@ -437,7 +443,7 @@ func (c *stdConn) closeWith(reason error, abort bool) {
 	if !c.closing && !abort && !c.aborted {
 		// The loop engines' bound on a stuck flush: a graceful close whose output makes no
 		// progress for the flush timeout aborts.
-		if c.plainWrite && !c.cutWrite {
+		if cutWrites && c.plainWrite && !c.cutWrite {
 			// A write that began before the close reports nothing until its end, while package
 			// net refills the socket as the peer reads, so the send queue looks still: cut it short
 			// (it returns what it wrote), and the writer goes on with writeWatched.
@@ -454,7 +460,6 @@ func (c *stdConn) closeWith(reason error, abort bool) {
 	}
 	c.wcond.Broadcast()
 	c.rcond.Broadcast()
-	c.wmu.Unlock()
 }
 
 // noteFlush notes that the kernel took n bytes of a closing connection's output: the bound on a stuck
@@ -511,15 +516,23 @@ func (c *stdConn) checkFlush() {
 
 // stopAbort ends the connection when a Stop runs out of time (ErrEngineStopped): with a reset when
 // output the peer never got is dropped, as the loop engines' stopAbort.
+// The look at the queue and the abort are one step under wmu: a flush that ends in between would
+// otherwise be reset, or reported as stopped, after its last byte went out.
 func (c *stdConn) stopAbort() {
+	c.closeReq.Store(true)
 	c.wmu.Lock()
-	dropped := c.queued() > 0 && !c.aborted
-	c.wmu.Unlock()
-	if dropped {
-		c.resetAbort(ErrEngineStopped)
-		return
+	defer c.wmu.Unlock()
+	reason := ErrEngineStopped
+	switch {
+	case c.aborted:
+	case c.queued() > 0: // output dropped: a reset
+		if tc, ok := c.nc.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+	case c.closing:
+		reason = nil // everything is out: the close keeps its own reason
 	}
-	c.closeWith(ErrEngineStopped, true)
+	c.closeLocked(reason, true)
 }
 
 // resetAbort ends the connection at once with a reset (on TCP), so that the peer cannot take the

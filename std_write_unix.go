@@ -9,6 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// cutWrites tells whether closeWith may cut a write in progress short with a write deadline: a write
+// that times out returns the bytes it wrote (writev's partial count) here, where the writer goes on with
+// the rest.
+const cutWrites = true
+
 // writeWatched writes vecs to nc and reports each part the kernel takes to progress, as it takes it:
 // package net's Write reports only at its end, however many times the socket had room meanwhile. It
 // writes one slice per write(2) from the socket's raw descriptor, the runtime poller waiting for room,
