@@ -105,7 +105,7 @@ func WithEngine(k EngineKind) Option {
 // spreads connections across loops (default true). When false, one loop accepts and hands connections to
 // the loops in turn. Unix sockets always use a single acceptor.
 //
-// By default the port is the engine's alone: New fails with "address already in use", as net.Listen
+// By default the port is the engine's alone: Start fails with "address already in use", as net.Listen
 // does, when any socket listens there already, another process's SO_REUSEPORT group included (the
 // loops' own group is formed after that check). Given explicitly, WithReusePort(true) also lets the
 // engine's listeners join other SO_REUSEPORT sockets of the same user on the port, as the kernel
@@ -188,10 +188,10 @@ func WithStopTimeout(d time.Duration) Option {
 	}
 }
 
-// WithFlushTimeout bounds how long a graceful close (Conn.Close, Engine.Stop) waits
-// for a peer that takes none of the output still queued (default 10s). The wait goes on, however long,
-// while the peer reads: the engine watches the socket's send queue, which moves each time the peer's
-// receiver opens its window again. A peer whose reads leave it still for d (a dead one, or one reading
+// WithFlushTimeout bounds how long a graceful close (Conn.Close, Engine.Stop) waits for a peer that
+// takes none of the output still queued (default 10s). The wait goes on, however long, while the peer
+// reads: the engine watches the socket's send queue, which moves each time the peer's receiver opens its
+// window again. A peer whose reads leave it still for d (a dead one, or one reading
 // less than a window step in d: a sixteenth of its receive buffer, up to 2 MiB on Linux) is reset, and
 // OnClose reports ErrFlushTimeout. Where the kernel cannot tell the send queue (std off Linux), d bounds
 // the time since the engine last wrote.

@@ -526,9 +526,7 @@ func (c *stdConn) stopAbort() {
 	switch {
 	case c.aborted:
 	case c.queued() > 0: // output dropped: a reset
-		if tc, ok := c.nc.(*net.TCPConn); ok {
-			tc.SetLinger(0)
-		}
+		c.resetOnClose()
 	case c.closing:
 		reason = nil // everything is out: the close keeps its own reason
 	}
@@ -538,10 +536,16 @@ func (c *stdConn) stopAbort() {
 // resetAbort ends the connection at once with a reset (on TCP), so that the peer cannot take the
 // output cut short for a whole one: Abort, and a flush given up on. reason is closeWith's.
 func (c *stdConn) resetAbort(reason error) {
+	c.resetOnClose()
+	c.closeWith(reason, true)
+}
+
+// resetOnClose makes the close of a TCP connection reset it (SO_LINGER 0), as the loop engines'
+// resetOnClose: a Unix socket has no reset.
+func (c *stdConn) resetOnClose() {
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}
-	c.closeWith(reason, true)
 }
 
 func (c *stdConn) notifyClose(err error) {
@@ -702,9 +706,7 @@ func (c *stdConn) Abort(reason error) {
 		}
 		c.wmu.Unlock()
 		if cutOff {
-			if tc, ok := c.nc.(*net.TCPConn); ok {
-				tc.SetLinger(0)
-			}
+			c.resetOnClose()
 			c.nc.Close() // ends the reader's read; it reports c.reason
 		}
 		return
