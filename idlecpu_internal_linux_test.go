@@ -46,13 +46,19 @@ func TestUringIdleLoopStopsTrimming(t *testing.T) {
 	var window, posted int
 	var pending bool
 	onLoop(t, l, func() { window, posted, pending = w.window, w.posted, w.trim.Pending() })
-	// A trimming loop wakes once per period: 8 in the window. A stray wake-up or two (a signal from
-	// the runtime; a CI run saw 2 in 4 periods with other packages' tests beside it) is not one, and
-	// the collector, whose stop-the-world may interrupt the loop's wait, is held off meanwhile.
+	// A trimming loop wakes once per period: 8 in each of two windows. A stray wake-up or two (a signal
+	// from the runtime; a CI run saw 2 in 4 periods with other packages' tests beside it, another 5 in
+	// 8) is not one: the quieter window counts, as a trim would fill both. The collector, whose
+	// stop-the-world may interrupt the loop's wait, is held off meanwhile.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	before := threadRuns(t, tid)
-	time.Sleep(8 * urBufTrimPeriod)
-	woke := threadRuns(t, tid) - before
+	woke := 0
+	for i := range 2 {
+		before := threadRuns(t, tid)
+		time.Sleep(8 * urBufTrimPeriod)
+		if n := int(threadRuns(t, tid) - before); i == 0 || n < woke {
+			woke = n
+		}
+	}
 	t.Logf("window %d grew to %d, now %d with %d posted; trim pending %v; %d wake-ups in %v idle",
 		w.minWindow, grown, window, posted, pending, woke, 8*urBufTrimPeriod)
 	if pending || woke > 3 {
