@@ -249,10 +249,12 @@ func TestAbortResetsAtOnce(t *testing.T) {
 			start := time.Now()
 			sc.Abort(errTestAbort)
 			sc.Abort(errors.New("second"))
-			if err := h.waitClosed(t, time.Second); !errors.Is(err, errTestAbort) {
+			// "At once" against the 10 s a graceful close waits for a peer that reads nothing
+			// (WithFlushTimeout's default), with room for a loaded machine.
+			if err := h.waitClosed(t, 5*time.Second); !errors.Is(err, errTestAbort) {
 				t.Errorf("close first %v: OnClose(%v) after Abort; want the reason given", closeFirst, err)
 			}
-			if took := time.Since(start); took > 500*time.Millisecond {
+			if took := time.Since(start); took > 3*time.Second {
 				t.Errorf("close first %v: OnClose %v after Abort", closeFirst, took)
 			}
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))

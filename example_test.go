@@ -132,8 +132,8 @@ func ExampleLoop() {
 	defer e.Stop(context.Background())
 	l := e.Loops()[0]
 	done := make(chan string)
-	l.AfterFunc(10*time.Millisecond, func() { done <- "timer" })
 	l.Execute(func() { done <- "task" })
+	l.AfterFunc(10*time.Millisecond, func() { done <- "timer" })
 	fmt.Println(<-done, <-done)
 	// Output: task timer
 }
