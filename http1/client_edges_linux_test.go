@@ -1808,7 +1808,9 @@ func TestClientAdvResponseHeaderTimeout(t *testing.T) {
 		})
 	})
 	t.Run("not-for-the-body", func(t *testing.T) {
-		advEach(t, func(tr *http1.Transport) { tr.ResponseHeaderTimeout = 100 * time.Millisecond }, func(t *testing.T, tr *http1.Transport) {
+		// The head must come within the timeout even when the server's goroutine is starved on a
+		// loaded machine (at 100 ms a run under load missed it); the body takes longer than it.
+		advEach(t, func(tr *http1.Transport) { tr.ResponseHeaderTimeout = time.Second }, func(t *testing.T, tr *http1.Transport) {
 			srv := advServe(t, func(i int, c net.Conn) {
 				br := bufio.NewReader(c)
 				if _, err := advReadReq(br); err != nil {
@@ -1816,7 +1818,7 @@ func TestClientAdvResponseHeaderTimeout(t *testing.T) {
 				}
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
 				for _, p := range []string{"sl", "ow", "!!"} {
-					time.Sleep(150 * time.Millisecond)
+					time.Sleep(400 * time.Millisecond)
 					io.WriteString(c, p)
 				}
 				advPeerClosed(br, c, 5*time.Second)
@@ -1875,8 +1877,8 @@ func TestClientAdvIdleConnections(t *testing.T) {
 				if _, err := advReadReq(br); err != nil {
 					return
 				}
+				start := time.Now() // before the write: the client's idle clock starts after it
 				io.WriteString(c, advOK("x"))
-				start := time.Now()
 				ok, _ := advPeerClosed(br, c, 5*time.Second)
 				ends <- end{ok, time.Since(start)}
 			})
