@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -98,44 +99,54 @@ func TestLoadHTTPRateReportsUnsentRequests(t *testing.T) {
 
 // 100 requests a second for 400ms on 16 connections to a server that answers at once: all 40 due go out
 // on time, none is unsent, and the report warns of nothing. (Every connection would have to wait 160ms
-// for an answer for the run to fall behind: even a busy machine keeps up.)
+// for an answer for the run to fall behind, but a sender starved for 50ms near the end of the window
+// already sends below 90/s: the test takes the best of three runs.)
 func TestLoadRateKeepingUpLeavesNoneUnsent(t *testing.T) {
 	echo := startEcho(t, echoConfig{engine: "auto", loops: 1})
 	web := startHTTP1(t, http1.NativeHandlerFunc(hello))
-	check := func(t *testing.T, r loadReport) {
-		t.Helper()
-		if r.Unsent != 0 || r.Sent < 35 || r.Sent > 40 {
-			t.Errorf("sent %d, unsent %d; want up to the 40 due sent and none unsent", r.Sent, r.Unsent)
+	check := func(r loadReport) string {
+		if r.Unsent != 0 || r.Sent < 35 {
+			return fmt.Sprintf("sent %d, unsent %d; want up to the 40 due sent and none unsent", r.Sent, r.Unsent)
 		}
-		if r.SentPerSec < 90 || r.SentPerSec > 100*1.001 {
-			t.Errorf("sent at %.1f/s, want about the 100/s asked", r.SentPerSec)
+		if r.SentPerSec < 90 {
+			return fmt.Sprintf("sent at %.1f/s, want about the 100/s asked", r.SentPerSec)
 		}
+		return ""
 	}
 	forEachLoadEngine(t, func(t *testing.T, engine string) {
 		for _, args := range [][]string{{"--addr", echo.Addr.String()}, {"--url", "http://" + web + "/", "--loops", "2"}} {
-			code, r, stderr := runLoadJSON(t, append(args, "--engine", engine, "--conns", "16", "--rate", "100", "--duration", "400ms")...)
-			if code != exitOK || r.Errors != 0 {
-				t.Fatalf("%v: exit code %d, errors %d (%s)\n%s", args, code, r.Errors, r.FirstError, stderr)
-			}
-			check(t, r)
+			timely(t, func() string {
+				code, r, stderr := runLoadJSON(t, append(args, "--engine", engine, "--conns", "16", "--rate", "100", "--duration", "400ms")...)
+				if code != exitOK || r.Errors != 0 {
+					t.Fatalf("%v: exit code %d, errors %d (%s)\n%s", args, code, r.Errors, r.FirstError, stderr)
+				}
+				if r.Sent > 40 || r.SentPerSec > 100*1.001 {
+					t.Fatalf("%v: sent %d at %.1f/s; at most the 40 due, at 100/s", args, r.Sent, r.SentPerSec)
+				}
+				return check(r)
+			})
 		}
 	})
 	t.Run("text", func(t *testing.T) {
-		code, stdout, stderr := runCmd(t, t.Context(), "load", "--engine", "epoll", "--addr", echo.Addr.String(), "--conns", "16", "--rate", "100", "--duration", "400ms")
-		if code != exitOK {
-			t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
-		}
-		if !strings.Contains(stdout, "rate         100/s asked, ") || !strings.Contains(stdout, ", 0 unsent\n") {
-			t.Errorf("report lacks the rate line with 0 unsent:\n%s", stdout)
-		}
-		if strings.Contains(stdout, "warning") {
-			t.Errorf("report warns of a run that kept up:\n%s", stdout)
-		}
+		timely(t, func() string {
+			code, stdout, stderr := runCmd(t, t.Context(), "load", "--engine", "epoll", "--addr", echo.Addr.String(), "--conns", "16", "--rate", "100", "--duration", "400ms")
+			if code != exitOK {
+				t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
+			}
+			if !strings.Contains(stdout, "rate         100/s asked, ") {
+				t.Fatalf("report lacks the rate line:\n%s", stdout)
+			}
+			if !strings.Contains(stdout, ", 0 unsent\n") {
+				return "not 0 unsent:\n" + stdout
+			}
+			if strings.Contains(stdout, "warning") {
+				return "a warning:\n" + stdout
+			}
+			return ""
+		})
 	})
 }
 
-// The text report's rate line and warning, from reports made up: the warning comes below 90% of the rate
-// asked, and a closed-loop run has neither.
 func TestLoadTextReportRate(t *testing.T) {
 	text := func(r loadReport) string {
 		var b bytes.Buffer

@@ -250,3 +250,24 @@ func TestCommandHelpOrder(t *testing.T) {
 		}
 	}
 }
+
+// timely runs a measurement up to three times and fails the test only if none of the runs met its
+// timing: run returns "" when its run was on time, or what fell short. The load generator and the
+// servers of these tests share the test process and a 2-core machine with the other packages' tests,
+// where a goroutine starved for a few hundred milliseconds makes a short window miss its figures
+// without anything being wrong. Checks of correctness (errors, counts that may never be exceeded)
+// belong in run's t.Fatal, not in its result.
+func timely(t *testing.T, run func() string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		why := run()
+		if why == "" {
+			return
+		}
+		if attempt == 3 {
+			t.Errorf("short of its timing in each of 3 runs; the last: %s", why)
+			return
+		}
+		t.Logf("run %d short of its timing (%s); again", attempt, why)
+	}
+}

@@ -68,17 +68,27 @@ func TestServeSecondSignalKills(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(300 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGINT)
 	go func() {
 		for lines.Scan() {
 		}
 	}()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-	select {
-	case err := <-waited:
-		t.Logf("exit after the second signal: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("still running 5s after a second SIGINT")
+	// The second signal again every 200 ms: one that comes before the child has restored the default
+	// action (context.AfterFunc(ctx, stop) in main; a child starved on a loaded machine may be late
+	// to run it) is caught and dropped.
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case err := <-waited:
+			t.Logf("exit after a second signal: %v", err)
+			return
+		case <-deadline:
+			t.Fatal("still running 5s after a second SIGINT")
+		case <-tick.C:
+		}
 	}
 }
