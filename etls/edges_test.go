@@ -382,7 +382,7 @@ func TestAdvAsyncWritePeerCloses(t *testing.T) {
 // AsyncWrite 300 messages each, retrying on ErrQueueFull. Every accepted AsyncWrite's callback must
 // run exactly once with nil (the connection stays open), and every message arrive in order.
 //
-// BUG: (*Conn).runAsync (etls/conn.go) asks for its callback with the raw connection's
+// Fixed bug: (*Conn).runAsync (etls/conn.go) asks for its callback with the raw connection's
 // AsyncWrite(nil, ...), which is refused at the task queue's capacity like any user AsyncWrite; the
 // callback then gets ErrClosed although the connection is open and the bytes were encrypted into its
 // output (and are sent). Also, AsyncWrite removes its request from c.asyncs when its Execute is
@@ -774,7 +774,7 @@ func (f *flushConn) flush() error {
 // plain connection (where the FIN is not acted on while reading is paused), the rest of the data
 // must reach OnData after the restart, before OnPeerClosed.
 //
-// BUG: (*Conn).pump (etls/conn.go) decrypts the close_notify in the same pass as the data, and right
+// Fixed bug: (*Conn).pump (etls/conn.go) decrypts the close_notify in the same pass as the data, and right
 // after deliver it acts on inputDone (peerClosed, then closeOnLoop) whether or not the handler paused
 // reading and left plaintext buffered: OnPeerClosed runs while paused, the connection closes, and the
 // buffered plaintext ("world") is never delivered (the Execute that restarts reading does not run).
@@ -1070,7 +1070,7 @@ func TestAdvEarlyBulkData(t *testing.T) {
 // OnPeerClosed. Once the client's handshake is complete its request is as good as on an established
 // connection: the server must deliver it, call OnPeerClosed, and the client read the answer.
 //
-// BUG: (*Conn).onPeerClosed (etls/conn.go) ends the handshake's input and returns false for a FIN
+// Fixed bug: (*Conn).onPeerClosed (etls/conn.go) ends the handshake's input and returns false for a FIN
 // that arrives during the handshake, so the raw connection closes; the handshake goroutine then
 // completes the handshake from the input it had buffered, but establish is refused (the raw
 // connection is closing) and OnHandshakeError reports io.EOF: the wrapped handler never sees the
@@ -1485,7 +1485,7 @@ func advIdleRun(t *testing.T, k eddy.EngineKind, p testPKI, how string, idle tim
 // can still write, and the garbage is not kept in memory (a peer could otherwise make the server
 // buffer without bound after its close_notify).
 //
-// BUG (keep open): once crypto/tls has read the close_notify, (*Conn).pump (etls/conn.go) no longer
+// Fixed bug (d3a1388): once crypto/tls has read the close_notify, (*Conn).pump (etls/conn.go) no longer
 // reads (inputDone) and nothing discards the raw connection's input, so everything the peer sends
 // after its close_notify piles up in the raw connection's inbound buffer for as long as the handler
 // keeps the connection open (each read re-copies the growing unconsumed buffer, so the loop's CPU
@@ -1803,7 +1803,7 @@ func (r *recConn) Write(b []byte) (int, error) {
 // renegotiation attempt. The data before it is delivered; the server refuses the renegotiation with
 // an alert and closes; OnClose reports the TLS error, once.
 //
-// BUG (HelloRequest): crypto/tls answers with a warning-level no_renegotiation alert (which a peer
+// Fixed bug (HelloRequest): crypto/tls answers with a warning-level no_renegotiation alert (which a peer
 // may ignore, as crypto/tls's client does) and fails the connection's output; the wrapped handler's
 // Write of its reply to the data that came before fails, and then (*Conn).closeOnLoop
 // (etls/conn.go), called by pump for the TLS error (c.reason != nil), still sends close_notify
@@ -1949,7 +1949,7 @@ func TestAdvTLS12Renegotiation(t *testing.T) {
 // must end one way or the other: echo, or closed (the client sees an error at once). None may be
 // left open with nobody serving it.
 //
-// BUG: etls does its own work through the raw connection's AsyncWrite and Execute, which are
+// Fixed bug: etls does its own work through the raw connection's AsyncWrite and Execute, which are
 // refused with ErrQueueFull at the capacity (the engine's own work never is): pipe.Write's
 // AsyncWrite of a handshake flight (etls/pipe.go), handshake()'s Execute(establish) and
 // Execute(closeRaw) (etls/conn.go), the Execute(resumeHandshakeInput) in pipe.Read. When

@@ -1845,7 +1845,7 @@ func skDump(t *testing.T) {
 // then a clean EOF. The AsyncWrite's callback must then report nil, as on a plain connection (where
 // the write is queued by its task, and CloseWrite or Close flush it); it reports ErrClosed.
 //
-// BUG (suspected cause): (*Conn).runAsync (etls/conn.go) encrypts the bytes into the raw output on
+// Fixed bug (its cause, as found): (*Conn).runAsync (etls/conn.go) encrypts the bytes into the raw output on
 // the loop but learns that they were sent through a second request, afterFlush's empty raw
 // AsyncWrite, which joins the task queue behind the CloseWrite or Close already waiting there. By the
 // time it runs, the raw connection no longer takes output (writeOK is false after CloseWrite or
@@ -1921,7 +1921,7 @@ func TestSoakRegressAsyncWriteThenCloseWrite(t *testing.T) {
 // close_notify, a stream with a hole in it that TLS vouches for. What the client reads must be a
 // prefix of A then B.
 //
-// BUG (suspected cause): Close sets closeReq at once, from the calling goroutine, and (*Conn).Write
+// Fixed bug (its cause, as found): Close sets closeReq at once, from the calling goroutine, and (*Conn).Write
 // (etls/conn.go) refuses on closeReq, but (*Conn).runAsync checks only wclosed and the phase, so an
 // AsyncWrite accepted before Close is encrypted and sent while a Write queued before it (through
 // Execute) was dropped. In the soak: an etls.Client connection sends a message in pieces by

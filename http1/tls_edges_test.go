@@ -806,7 +806,7 @@ func TestTLSAdvNextProtosH2(t *testing.T) {
 	})
 }
 
-// BUG: Server.tlsConfig clones TLSConfig and then removes "h2" from the clone's NextProtos with
+// Fixed bug: Server.tlsConfig clones TLSConfig and then removes "h2" from the clone's NextProtos with
 // slices.DeleteFunc, in place; tls.Config.Clone copies the slice header only, so the caller's own
 // TLSConfig.NextProtos is rewritten: []string{"h2", "http/1.1"} becomes []string{"http/1.1", ""}.
 // A config shared with a net/http server (or reused) then offers an empty ALPN protocol, which
@@ -823,7 +823,7 @@ func TestTLSAdvServerNextProtosNotMutated(t *testing.T) {
 	}
 }
 
-// BUG: the "h2" filter of Server.tlsConfig applies to TLSConfig.NextProtos only; a configuration
+// Fixed bug: the "h2" filter of Server.tlsConfig applies to TLSConfig.NextProtos only; a configuration
 // returned by GetConfigForClient is used as it is (etls hands it to crypto/tls), so when it offers
 // "h2" a client that offers h2 (net/http's default) negotiates HTTP/2, and this HTTP/1.1-only server
 // answers its preface as a bad request: the request fails. net/http's own docs make
@@ -1511,7 +1511,7 @@ func TestTLSAdvClientRoundTripAsync(t *testing.T) {
 	})
 }
 
-// BUG: clientTLSConfig (client.go) clones TLSClientConfig and removes "h2" from the clone's
+// Fixed bug: clientTLSConfig (client.go) clones TLSClientConfig and removes "h2" from the clone's
 // NextProtos with slices.DeleteFunc, which works in place on the backing array the clone shares
 // with the caller's config (tls.Config.Clone copies the slice header): the caller's NextProtos
 // []string{"h2", "http/1.1"} becomes []string{"http/1.1", ""}. A net/http Transport sharing that
