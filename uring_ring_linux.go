@@ -108,6 +108,7 @@ type urStats struct {
 
 	bufWindowMax  int // the largest receive buffer window so far (0: it never grew)
 	bufsDiscarded int // receive buffers whose pages were given back to the kernel
+	trims         int // runs of urTrimBufs
 	spliced       int // SendFile bytes spliced from a pipe to a socket
 	spliceWaits   int // a splice to a socket found no room and polled for it
 	sendPolls     int // a send found no room (EAGAIN) and polled for it (pollForRoom)
@@ -329,6 +330,7 @@ func (l *urLoop) discardBuf(id uint16) bool {
 // one page its reads touch. Loop only.
 func urTrimBufs(arg any) {
 	l := arg.(*urLoop)
+	l.stats.trims++
 	w := &l.bufWin
 	quiet := !w.dry && 4*w.peakUsed < w.window // (peakUsed < window/4 would never hold for a window of 2)
 	if quiet && w.window > w.minWindow {
