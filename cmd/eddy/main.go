@@ -14,7 +14,7 @@
 // unanswered for longer than --timeout as one, and on a run that completed no round trip. "eddy get"
 // downloads a URL with parallel ranged requests and writes the file through package aio. Run "eddy
 // help" for the list of commands and "eddy help <command>" for the flags of one. Each server stops
-// gracefully on SIGINT or SIGTERM.
+// gracefully on SIGINT or SIGTERM, and at once on a second one.
 //
 //	eddy bench
 //	eddy echo --addr tcp://127.0.0.1:9000 --engine epoll --loops 1
@@ -75,14 +75,25 @@ func usagef(topic, format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...), help: topic}
 }
 
-// main runs the command line under a context that the first SIGINT or SIGTERM cancels.
+// main runs the command line under a context that the first SIGINT or SIGTERM cancels; a second one
+// ends the process at once.
 func main() {
-	// The first SIGINT or SIGTERM cancels ctx, which stops the command gracefully. Calling stop then
-	// restores the default behaviour, so that a second signal kills a stop that takes too long.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	context.AfterFunc(ctx, stop)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel() // the command stops gracefully
+		s := <-sigs
+		// A second signal ends a stop that takes too long. The process exits by itself, with the
+		// status a shell gives a process killed by the signal: restoring the signal's default action
+		// (as it used to) restores an inherited "ignore" too, and a server started with SIGINT
+		// ignored (a background job of a script) stopped on the first SIGINT and ignored the second.
+		fmt.Fprintf(os.Stderr, "eddy: %v again: exiting without waiting for the stop\n", s)
+		os.Exit(128 + int(s.(syscall.Signal)))
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
 	os.Exit(code)
 }
 

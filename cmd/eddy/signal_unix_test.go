@@ -81,7 +81,20 @@ func TestEchoReportsMemoryOnSIGUSR1(t *testing.T) {
 // stderr lines. The caller kills it if it fails before Wait.
 func startSelf(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return startSelfCmd(t, exec.Command(os.Args[0], "-test.run=^$"), args...)
+}
+
+// startSelfIgnoringINT is startSelf with SIGINT ignored in the child from its start, as in a
+// background job of a shell without job control (a script's "eddy serve &"): a shell sets the
+// disposition and execs the test binary, which inherits it.
+func startSelfIgnoringINT(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	return startSelfCmd(t, exec.Command("sh", "-c", `trap "" INT; exec "$0" -test.run='^$'`, os.Args[0]), args...)
+}
+
+// startSelfCmd starts cmd, the test binary (or a shell that execs it), as eddy with args.
+func startSelfCmd(t *testing.T, cmd *exec.Cmd, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+strings.Join(args, "\n"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
