@@ -85,14 +85,14 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 	case c.state == connReleased:
 		c.maybeFinalize()
 		return
-	case c.readingOn && (cqe.Res == 0 || err != nil && err != unix.ENOBUFS && err != unix.ECANCELED):
+	case c.readingOn && (cqe.Res == 0 || err != nil && err != unix.ENOBUFS && err != unix.ECANCELED && err != unix.EINTR):
 		end, endErr = endAbort, c.reason() // the input after a failed send has ended
 	case cqe.Res == 0:
 		end = endEOF
 	case err == unix.ENOBUFS:
 		l.stats.recvENOBUFS++
 		l.bufsRanDry()
-	case err == nil:
+	case err == nil, err == unix.EINTR: // EINTR: a signal ended the wait (see onSend); nothing was lost
 		l.stats.recvRearm++
 	case err == unix.ECANCELED:
 	default:
@@ -296,7 +296,11 @@ func (c *urConn) onSend(cqe *uring.CQE) {
 		return
 	}
 	if cqe.Res < 0 {
-		if err := cqe.Err(); err == unix.EAGAIN {
+		// EINTR: a send that the kernel handed to an io-wq worker (one on a full socket whose peer
+		// has sent its FIN, for one) was interrupted by a signal to the process, as a SIGSTOP and
+		// SIGCONT (Ctrl-Z, fg) or a debugger's attach make: nothing was sent, and the connection is
+		// fine. It used to close the connection (found by stopping a test process repeatedly).
+		if err := cqe.Err(); err == unix.EAGAIN || err == unix.EINTR {
 			c.pollForRoom()
 		} else {
 			c.sendFailed(opError("write", c.network(), c.RemoteAddr(), call, err))

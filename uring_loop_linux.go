@@ -507,6 +507,8 @@ func (l *urLoop) onWake(cqe *uring.CQE) {
 	l.wakeArmed = false
 	switch {
 	case l.ring == nil || cqe.Res == -int32(unix.ECANCELED):
+	case cqe.Res == -int32(unix.EINTR): // a signal interrupted it (see urConn.onSend): read again
+		l.armWake()
 	case cqe.Res == -int32(unix.EAGAIN):
 		sqe := l.getSQE()
 		sqe.PrepPollAdd(l.waker.FD(), unix.POLLIN)

@@ -132,6 +132,7 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 				s.n -= int64(res)
 			}
 		case sp.hold != nil || c.state == connReleased:
+		case err == unix.EINTR: // a signal interrupted it (see onSend): nothing moved, splice again
 		case res == 0:
 			sp.err = opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError())
 		case !sp.moved && (err == unix.EINVAL || err == unix.EOPNOTSUPP):
@@ -156,7 +157,7 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 				c.wrote(c, c.l.now, res)
 			}
 		case err == unix.ECANCELED: // the link broke on a short read, or we cancelled
-		case err == unix.EAGAIN:
+		case err == unix.EAGAIN, err == unix.EINTR: // EINTR: a signal interrupted it (see onSend)
 			sp.wait = true
 			c.l.stats.spliceWaits++
 		case sp.err == nil && c.state != connReleased:
