@@ -41,8 +41,11 @@ func TestAbortWhileReadingOnAfterAFailedWrite(t *testing.T) {
 				switch c := c.(type) {
 				case *urConn:
 					c.sendFailed(injected)
-				case *stdConn:
-					c.sendFailed(injected)
+				case *stdConn: // as its writer does
+					c.wmu.Lock()
+					abort := c.failSendLocked(injected)
+					c.wmu.Unlock()
+					c.afterSendFailed(injected, abort)
 				}
 			}
 			if err := conn.Execute(fail); err != nil {

@@ -203,7 +203,7 @@ func (c *stdConn) readLoop() {
 	c.wmu.Unlock()
 	<-c.wdone
 	if c.readingOn.Load() {
-		c.notifyClose(c.closeReason()) // the input after a failed write has ended (sendFailed)
+		c.notifyClose(c.closeReason()) // the input after a failed write has ended (failSendLocked)
 	}
 	c.nc.Close()
 	c.stopIdle()
@@ -339,6 +339,11 @@ func (c *stdConn) writeLoop() {
 		c.wq.Consume(n)
 		c.progress(n)
 		done := c.waits.advance(n)
+		var abort bool
+		if err != nil {
+			err = &OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
+			abort = c.failSendLocked(err)
+		}
 		if c.queued() <= c.g.e.opts.lowWater {
 			c.rcond.Broadcast()
 		}
@@ -350,7 +355,7 @@ func (c *stdConn) writeLoop() {
 			c.post(func() { w.cb(c, nil) })
 		}
 		if err != nil {
-			c.sendFailed(&OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)})
+			c.afterSendFailed(err, abort)
 		}
 	}
 	// aborted: drop the output, report, and unblock the reader
@@ -370,33 +375,44 @@ func (c *stdConn) writeLoop() {
 	}
 	c.post(func() { files.fail(c, reason) })
 	if c.readingOn.Load() {
-		return // the reader reports once the input has ended (sendFailed)
+		return // the reader reports once the input has ended (failSendLocked)
 	}
 	c.notifyClose(c.closeReason())
 	c.nc.Close()
 }
 
-// sendFailed ends the connection after a write failed with err, as the loop engines do (connCore.readOn):
-// the output is dropped and writes fail from here, but the reader reads on to the end of the input,
-// offering it to OnData, and then reports err; the linger deadline bounds its wait. A connection already
-// closing, or one whose reader is done (the peer half-closed it), is aborted at once.
-func (c *stdConn) sendFailed(err error) {
-	c.wmu.Lock()
+// failSendLocked ends the connection after a write failed with err, as the loop engines do
+// (connCore.readOn): the output is dropped and writes fail from here, but the reader reads on to the end
+// of the input, offering it to OnData, and then reports err; the linger deadline (afterSendFailed) bounds
+// its wait. A connection already closing, or one whose reader is done (the peer half-closed it), is
+// aborted at once: it reports that, and afterSendFailed does it.
+//
+// The writer calls it with wmu held, before it lets the reader go on: a failed write drops output, and
+// the reader, held by back-pressure, may find room and read on. A Write in its OnData was accepted when
+// the failure was marked only after the writer had unlocked (a CI-like run saw it with a failed
+// SendFile, whose whole region leaves the queue at once).
+func (c *stdConn) failSendLocked(err error) (abort bool) {
 	if c.closing || c.aborted || c.readDone {
 		if c.closing && !c.aborted {
 			c.reason = err // a graceful close's flush failed: its output is lost, as the loop engines report
 		}
-		c.wmu.Unlock()
-		c.closeWith(err, true)
-		return
+		return true
 	}
 	c.reason = err
 	c.aborted = true // the writer drops the output and ends
 	c.readingOn.Store(true)
 	c.closeReq.Store(true)
 	c.rcond.Broadcast()
-	c.wcond.Broadcast() // when not called by the writer itself, which now drops the output and ends
-	c.wmu.Unlock()
+	c.wcond.Broadcast()
+	return false
+}
+
+// afterSendFailed finishes what failSendLocked began, after wmu is released.
+func (c *stdConn) afterSendFailed(err error, abort bool) {
+	if abort {
+		c.closeWith(err, true)
+		return
+	}
 	c.linger()
 }
 
@@ -696,7 +712,7 @@ func (c *stdConn) Abort(reason error) {
 	c.closeReq.Store(true)
 	c.wmu.Lock()
 	if c.aborted {
-		// Reading on after a failed write (sendFailed): end it now, with a reset and this reason,
+		// Reading on after a failed write (failSendLocked): end it now, with a reset and this reason,
 		// as the loop engines do. Otherwise the connection is ending already.
 		cutOff := c.readingOn.Load() && !c.readDone && !c.cut.Load()
 		if cutOff {

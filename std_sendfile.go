@@ -88,6 +88,11 @@ func (c *stdConn) sendFilePiece() {
 		failed = s.cb
 	}
 	done := c.waits.advance(int(n))
+	sendErr := err != nil && !aborted && !short // the socket failed
+	var abort bool
+	if sendErr {
+		abort = c.failSendLocked(err) // before the reader may go on (see failSendLocked)
+	}
 	if c.queued() <= c.g.e.opts.lowWater {
 		c.rcond.Broadcast()
 	}
@@ -106,8 +111,8 @@ func (c *stdConn) sendFilePiece() {
 	switch {
 	case short:
 		c.closeWith(err, true)
-	case err != nil && !aborted:
-		c.sendFailed(err) // the socket failed: what the peer sent first is still delivered
+	case sendErr:
+		c.afterSendFailed(err, abort) // what the peer sent first is still delivered
 	}
 }
 
