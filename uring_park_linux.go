@@ -74,8 +74,9 @@ func newUrParker(r *uring.Ring) (*urParker, error) {
 func (k *urParker) park(timeout time.Duration) (bool, error) {
 	r := k.ring
 	r.SetEventFDEnabled(true)
-	// Work queued while the signal was off does not signal now: run it first (SetEventFDEnabled).
-	if _, err := r.SubmitAndWait(0, 0); err != nil || r.CQReady() > 0 {
+	// Work queued while the signal was off does not signal now: run it first (SetEventFDEnabled), all
+	// of it, as one enter runs at most 20 items and the rest signal nothing (SubmitAndRun).
+	if _, err := r.SubmitAndRun(); err != nil || r.CQReady() > 0 || r.TaskWorkPending() {
 		r.SetEventFDEnabled(false)
 		return false, err
 	}
@@ -83,7 +84,7 @@ func (k *urParker) park(timeout time.Duration) (bool, error) {
 		k.failed = err
 	}
 	r.SetEventFDEnabled(false)
-	_, err := r.SubmitAndWait(0, 0)
+	_, err := r.SubmitAndRun()
 	return true, err
 }
 

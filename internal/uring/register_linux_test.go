@@ -185,14 +185,10 @@ func TestEventFDSignalsDeferredWorkOnlyWhenTheQueueWasEmpty(t *testing.T) {
 
 	// Disabled while the work is queued; enabled again, a second completion finds the queue not empty
 	// and signals nothing; running the work posts both.
+	// Both recvs are armed first: with TASKRUN_FLAG an io_uring_enter that submits also runs the
+	// deferred work (6.18), which would empty the queue.
 	r.SetEventFDEnabled(false)
 	recv(2)
-	send()
-	time.Sleep(20 * time.Millisecond)
-	if c := readCount(t, efd); c != 0 {
-		t.Fatalf("disabled: eventfd count %d for deferred work, want no signal", c)
-	}
-	r.SetEventFDEnabled(true)
 	fds2 := unixPair(t)
 	buf2 := pinnedBytes(t, 64)
 	sqe := getSQE(t, r)
@@ -201,6 +197,12 @@ func TestEventFDSignalsDeferredWorkOnlyWhenTheQueueWasEmpty(t *testing.T) {
 	if _, err := r.Submit(); err != nil {
 		t.Fatal(err)
 	}
+	send()
+	time.Sleep(20 * time.Millisecond)
+	if c := readCount(t, efd); c != 0 {
+		t.Fatalf("disabled: eventfd count %d for deferred work, want no signal", c)
+	}
+	r.SetEventFDEnabled(true)
 	if _, err := unix.Write(fds2[1], []byte("y")); err != nil {
 		t.Fatal(err)
 	}

@@ -117,21 +117,28 @@ func WithSQArray() Option { return func(c *config) { c.noSQArray = false } }
 
 // setupModes lists the task-running modes New tries, best first; each is tried with NO_SQARRAY first.
 // EINVAL from io_uring_setup means "unknown flag" on older kernels, so New falls back to the next; at
-// most eight calls on the oldest kernels, one on current ones.
+// most ten calls on the oldest kernels, one on current ones.
+//
+// DEFER_TASKRUN comes with TASKRUN_FLAG, which the kernel accepts with it since 6.1: one
+// io_uring_enter that waits for nothing runs at most 20 items of deferred work (IO_LOCAL_TW_DEFAULT_MAX
+// on 6.18) and keeps the rest for the next, and only the flag tells the caller that work is left
+// (TaskWorkPending, SubmitAndRun). The mode without it stays as a fallback.
 var setupModes = [...]SetupFlags{
-	SetupSubmitAll | SetupSingleIssuer | SetupDeferTaskrun,                   // 6.1
-	SetupSubmitAll | SetupSingleIssuer | SetupCoopTaskrun | SetupTaskrunFlag, // 6.0
-	SetupSubmitAll | SetupCoopTaskrun | SetupTaskrunFlag,                     // 5.19
+	SetupSubmitAll | SetupSingleIssuer | SetupDeferTaskrun | SetupTaskrunFlag, // 6.1
+	SetupSubmitAll | SetupSingleIssuer | SetupDeferTaskrun,                    // 6.1
+	SetupSubmitAll | SetupSingleIssuer | SetupCoopTaskrun | SetupTaskrunFlag,  // 6.0
+	SetupSubmitAll | SetupCoopTaskrun | SetupTaskrunFlag,                      // 5.19
 	0, // anything older
 }
 
 // singleIssuerModes is the number of leading setupModes that use SetupSingleIssuer.
-const singleIssuerModes = 2
+const singleIssuerModes = 3
 
 // New sets up a ring with an SQ of entries slots (rounded up to a power of two, at most 32768) and maps
-// it. It asks for the best flags the kernel accepts: SINGLE_ISSUER|DEFER_TASKRUN, else
-// SINGLE_ISSUER|COOP_TASKRUN|TASKRUN_FLAG, else COOP_TASKRUN|TASKRUN_FLAG (these three with
-// SUBMIT_ALL), else none; each with NO_SQARRAY where available. SetupFlags reports what took.
+// it. It asks for the best flags the kernel accepts: SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG (else
+// without TASKRUN_FLAG), else SINGLE_ISSUER|COOP_TASKRUN|TASKRUN_FLAG, else COOP_TASKRUN|TASKRUN_FLAG
+// (all of these with SUBMIT_ALL), else none; each with NO_SQARRAY where available. SetupFlags reports
+// what took.
 //
 // Unless WithoutSingleIssuer is given, the ring is bound to the calling OS thread: call
 // runtime.LockOSThread before New and use the ring only from that goroutine (see Ring).

@@ -44,7 +44,7 @@ func TestNewChoosesBestFlags(t *testing.T) {
 	t.Logf("setup flags %v; features %v", r.SetupFlags(), r.Features())
 	want := SetupSubmitAll
 	if kernelAtLeast(6, 1) {
-		want |= SetupSingleIssuer | SetupDeferTaskrun
+		want |= SetupSingleIssuer | SetupDeferTaskrun | SetupTaskrunFlag
 	}
 	if kernelAtLeast(6, 6) {
 		want |= SetupNoSQArray

@@ -53,9 +53,40 @@ func (r *Ring) NeedsEnter() bool {
 	return atomic.LoadUint32(r.sq.flags)&(sqCQOverflow|sqTaskrun) != 0
 }
 
+// TaskWorkPending reports whether the kernel holds task work that only an io_uring_enter with
+// GETEVENTS runs, such as receives whose data has come but whose completions are not posted yet
+// (IORING_SQ_TASKRUN). It is known only on a ring with SetupTaskrunFlag; on others it reports false.
+func (r *Ring) TaskWorkPending() bool {
+	return r.flags&SetupTaskrunFlag != 0 && atomic.LoadUint32(r.sq.flags)&sqTaskrun != 0
+}
+
+// maxRunEnters bounds SubmitAndRun's calls, at about 20 items of work each.
+const maxRunEnters = 64
+
+// SubmitAndRun is SubmitAndWait(0, 0) for a caller about to sleep until the ring signals: it submits what
+// is queued and lets the kernel post what it can at once, entering again while nothing was posted and
+// the kernel reports work left (TaskWorkPending), up to 64 times.
+//
+// With SetupDeferTaskrun one call runs at most 20 items of deferred work (IO_LOCAL_TW_DEFAULT_MAX,
+// measured on 6.18) and keeps the rest for the next; an item may post nothing (a receive woken for data
+// that is gone by the time it runs), and the kernel signals a registered eventfd only when work is
+// queued while none was, not for work it kept. A caller that saw no completion after one call and
+// slept on the eventfd could sleep beside completions it had only to ask for. If TaskWorkPending still
+// holds on return, the caller should not sleep.
+func (r *Ring) SubmitAndRun() (int, error) {
+	n, err := r.SubmitAndWait(0, 0)
+	for i := 1; i < maxRunEnters && err == nil && r.CQReady() == 0 && r.TaskWorkPending(); i++ {
+		var m int
+		m, err = r.SubmitAndWait(0, 0)
+		n += m
+	}
+	return n, err
+}
+
 // Submit hands every prepared SQE to the kernel without waiting and returns how many it consumed. It
 // makes no system call when nothing is pending. EINTR is retried. With SetupDeferTaskrun it posts no
-// completions: only SubmitAndWait does. If the kernel consumed fewer SQEs than were pending (EAGAIN,
+// completions, except with SetupTaskrunFlag too while deferred work is pending (TaskWorkPending): then
+// 6.18 runs some of that work in the same call, as SubmitAndWait(0, 0) would. If the kernel consumed fewer SQEs than were pending (EAGAIN,
 // EBUSY on resource shortage), the rest stay queued for the next call.
 func (r *Ring) Submit() (int, error) {
 	if r.closed {

@@ -1,0 +1,79 @@
+package eddy
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/eddyio/eddy/internal/uring"
+	"golang.org/x/sys/unix"
+)
+
+// A loop about to park runs the work the kernel queued while the eventfd's signal was off, because
+// that work signals nothing. One io_uring_enter runs at most 20 items of it (6.18), and an item may post
+// no completion (a recv woken for data that is gone when it runs): park took "no CQE after one enter"
+// for "nothing to do" and slept beside completions that one more enter would have posted, until new
+// work came (for ever, for a server whose clients all waited for those replies). Here 50 recvs whose
+// data was taken are queued in front of 10 with data: park must not sleep, and must leave the 10 CQEs.
+func TestUringParkRunsAllQueuedWorkBeforeSleeping(t *testing.T) {
+	requireUring(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, err := uring.New(128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.SetupFlags()&uring.SetupDeferTaskrun == 0 {
+		t.Skipf("no DEFER_TASKRUN (%v)", r.SetupFlags())
+	}
+	k, err := newUrParker(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+
+	const stolen, ready = 50, 10
+	var pairs [stolen + ready][2]int
+	var bufs [stolen + ready]byte
+	var pin runtime.Pinner
+	pin.Pin(&bufs[0])
+	defer pin.Unpin()
+	for i := range pairs {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs[i] = [2]int{p[0], p[1]}
+		defer unix.Close(p[0])
+		defer unix.Close(p[1])
+		sqe := r.GetSQE()
+		sqe.PrepRecv(p[0], bufs[i:i+1], 0)
+		sqe.UserData = uint64(i)
+	}
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	// As on a running loop: the signal is off while the work is queued.
+	var b [1]byte
+	for i, p := range pairs {
+		unix.Write(p[1], []byte{1})
+		if i < stolen {
+			if n, err := unix.Read(p[0], b[:]); n != 1 {
+				t.Fatalf("read from pair %d: %d, %v", i, n, err)
+			}
+		}
+	}
+
+	start := time.Now()
+	slept, err := k.park(5 * time.Second)
+	if err != nil || k.failed != nil {
+		t.Fatalf("park: %v (poller: %v)", err, k.failed)
+	}
+	if slept {
+		t.Errorf("park slept (%v) with %d recvs' data in the kernel's queue", time.Since(start).Round(time.Millisecond), ready)
+	}
+	if got := r.CQReady(); got != ready {
+		t.Errorf("after park %d CQEs are ready, want %d", got, ready)
+	}
+}
