@@ -3,11 +3,13 @@ package eddy_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +43,57 @@ func conclusive(t *testing.T, late string, run func() bool) {
 		}
 		t.Logf("attempt %d: %s; again", attempt, late)
 	}
+}
+
+// watchLateness measures, until the test ends, how late a goroutine of this process runs after the
+// data it waits for has come: a goroutine writes the time into a pipe every 10 ms, and another, blocked
+// in a read of the pipe as a test's socket reader is (woken through the runtime's poller), notes how
+// long ago it was written. It returns a function that reports the worst so far. A test whose goroutines
+// had to act by a deadline (a reader that promised to read again within a second) asks it whether a
+// failure may be the machine's: under -race, with every package's tests beside it, a goroutine woken
+// for its socket's data may wait seconds for a P, and no gap that goroutine measures itself shows the
+// wait (the read it blocked in "took" it).
+func watchLateness(t *testing.T) func() time.Duration {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // the writer; its own lateness does not count, the time it writes does
+		defer wg.Done()
+		defer w.Close()
+		var b [8]byte
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			binary.LittleEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
+			if _, err := w.Write(b[:]); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		defer r.Close()
+		var b [8]byte
+		for {
+			if _, err := io.ReadFull(r, b[:]); err != nil {
+				return // the writer closed its end
+			}
+			if late := time.Now().UnixNano() - int64(binary.LittleEndian.Uint64(b[:])); late > worst.Load() {
+				worst.Store(late)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); wg.Wait() })
+	return func() time.Duration { return time.Duration(worst.Load()) }
 }
 
 // server is a started engine with its address, stopped at the end of the test.
