@@ -70,3 +70,70 @@ func TestUringSendInterruptedIsSentAgain(t *testing.T) {
 		t.Error("the interrupted send did not wait for room and go again")
 	}
 }
+
+// echoOpened is connsOpened that echoes what it reads.
+type echoOpened struct{ connsOpened }
+
+func (h *echoOpened) OnData(c Conn) {
+	b, _ := c.Next(-1)
+	c.Write(b)
+}
+
+// A multishot recv that ends with EINTR (a signal ended its wait, as for a send: see
+// TestUringSendInterruptedIsSentAgain) lost nothing: it is armed again, and the connection goes on. The
+// recv's real end is made first (reading paused, which cancels it), so that the made-up CQE does not
+// leave two recvs armed on the socket.
+func TestUringRecvInterruptedIsArmedAgain(t *testing.T) {
+	requireUring(t)
+	h := &echoOpened{connsOpened{opened: make(chan Conn, 1), closed: make(chan error, 1)}}
+	e, addr := startUring(t, h)
+	l := e.impl.(*uringEngine).loops[0]
+	client, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	client.SetDeadline(time.Now().Add(10 * time.Second))
+	c := (<-h.opened).(*urConn)
+
+	echo := func(msg string) {
+		t.Helper()
+		if _, err := client.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(client, got); err != nil || string(got) != msg {
+			t.Fatalf("echo of %q: %q, %v", msg, got, err)
+		}
+	}
+	echo("before")
+	onLoop(t, l, func() { c.SetReadPaused(true) })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		var armed bool
+		onLoop(t, l, func() { armed = c.recvArmed })
+		if !armed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the paused connection's recv did not end")
+		}
+	}
+	var rearms int
+	onLoop(t, l, func() {
+		rearms = l.stats.recvRearm
+		c.recvArmed = true // as the recv's submission leaves it
+		c.onRecv(&uring.CQE{Res: -int32(unix.EINTR), UserData: urToken(urOpRecv, c.slot, c.gen)})
+		c.SetReadPaused(false)
+	})
+	echo("after")
+	select {
+	case err := <-h.closed:
+		t.Fatalf("OnClose(%v) after an interrupted recv", err)
+	default:
+	}
+	onLoop(t, l, func() {
+		if l.stats.recvRearm == rearms {
+			t.Error("the interrupted recv was not counted as one to arm again")
+		}
+	})
+}
