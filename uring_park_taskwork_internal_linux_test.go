@@ -77,3 +77,33 @@ func TestUringParkRunsAllQueuedWorkBeforeSleeping(t *testing.T) {
 		t.Errorf("after park %d CQEs are ready, want %d", got, ready)
 	}
 }
+
+// The kernel can leave IORING_SQ_TASKRUN set with no work queued. park took it for work left and
+// returned without sleeping, and the loop, with nothing to do, came back to park: 100 % of a CPU while
+// idle, until I/O came (found by a reviewer). park must sleep its timeout.
+func TestUringParkSleepsThroughAStaleTaskrunFlag(t *testing.T) {
+	requireUring(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, err := uring.New(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.SetupFlags()&uring.SetupTaskrunFlag == 0 {
+		t.Skipf("no TASKRUN_FLAG (%v)", r.SetupFlags())
+	}
+	k, err := newUrParker(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	r.StaleTaskrunFlagForTest()
+	slept, err := k.park(50 * time.Millisecond)
+	if err != nil || k.failed != nil {
+		t.Fatalf("park: %v (poller: %v)", err, k.failed)
+	}
+	if !slept {
+		t.Error("park did not sleep: a stale IORING_SQ_TASKRUN passed for work left")
+	}
+}

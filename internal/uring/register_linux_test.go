@@ -185,8 +185,8 @@ func TestEventFDSignalsDeferredWorkOnlyWhenTheQueueWasEmpty(t *testing.T) {
 
 	// Disabled while the work is queued; enabled again, a second completion finds the queue not empty
 	// and signals nothing; running the work posts both.
-	// Both recvs are armed first: with TASKRUN_FLAG an io_uring_enter that submits also runs the
-	// deferred work (6.18), which would empty the queue.
+	// Both recvs are armed first: with TASKRUN_FLAG, Submit asks the kernel to run the deferred work it
+	// reports pending (NeedsEnter), which would empty the queue.
 	r.SetEventFDEnabled(false)
 	recv(2)
 	fds2 := unixPair(t)

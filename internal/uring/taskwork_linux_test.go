@@ -97,3 +97,34 @@ func TestTaskWorkPendingIsFalseWithoutTheFlag(t *testing.T) {
 		t.Errorf("SubmitAndRun = %v with %d CQEs, want nil and none (every recv's data was taken)", err, r.CQReady())
 	}
 }
+
+// A flag left set with no work queued (a race in the kernel leaves it so) must not make SubmitAndRun's
+// caller believe work is left for ever: an enter with nothing to run does not clear it.
+func TestSubmitAndRunClearsAStaleFlag(t *testing.T) {
+	r := newRing(t, 64)
+	if r.SetupFlags()&SetupTaskrunFlag == 0 {
+		t.Skipf("no TASKRUN_FLAG (%v)", r.SetupFlags())
+	}
+	r.StaleTaskrunFlagForTest()
+	if _, err := r.SubmitAndWait(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !r.TaskWorkPending() {
+		t.Log("an enter cleared the stale flag on this kernel")
+	}
+	r.StaleTaskrunFlagForTest()
+	if _, err := r.SubmitAndRun(); err != nil {
+		t.Fatal(err)
+	}
+	if r.TaskWorkPending() {
+		t.Error("TaskWorkPending after SubmitAndRun with no work queued: a parking loop would spin")
+	}
+	// Work queued afterwards is seen again.
+	armStolenRecvs(t, r, 30, 2)
+	if _, err := r.SubmitAndRun(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.CQReady(); got != 2 {
+		t.Errorf("%d CQEs after SubmitAndRun, want 2", got)
+	}
+}
