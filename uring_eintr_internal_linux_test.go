@@ -30,15 +30,7 @@ func (h *connsOpened) OnClose(_ Conn, err error) { h.closed <- err }
 func TestUringSendInterruptedIsSentAgain(t *testing.T) {
 	requireUring(t)
 	h := &connsOpened{opened: make(chan Conn, 1), closed: make(chan error, 1)}
-	e, addr := startUring(t, h)
-	l := e.impl.(*uringEngine).loops[0]
-	client, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	client.SetDeadline(time.Now().Add(10 * time.Second))
-	c := (<-h.opened).(*urConn)
+	l, c, client := uringOneConn(t, h, h)
 
 	first, second := bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("b"), 1000)
 	onLoop(t, l, func() {
@@ -71,6 +63,20 @@ func TestUringSendInterruptedIsSentAgain(t *testing.T) {
 	}
 }
 
+// uringOneConn starts a uring engine with handler h (whose opens and closes o reports), dials it and
+// returns its loop, the server side of the connection and the client, closed at the end of the test.
+func uringOneConn(t *testing.T, h Handler, o *connsOpened) (*urLoop, *urConn, net.Conn) {
+	t.Helper()
+	e, addr := startUring(t, h)
+	client, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	client.SetDeadline(time.Now().Add(10 * time.Second))
+	return e.impl.(*uringEngine).loops[0], (<-o.opened).(*urConn), client
+}
+
 // echoOpened is connsOpened that echoes what it reads.
 type echoOpened struct{ connsOpened }
 
@@ -86,15 +92,7 @@ func (h *echoOpened) OnData(c Conn) {
 func TestUringRecvInterruptedIsArmedAgain(t *testing.T) {
 	requireUring(t)
 	h := &echoOpened{connsOpened{opened: make(chan Conn, 1), closed: make(chan error, 1)}}
-	e, addr := startUring(t, h)
-	l := e.impl.(*uringEngine).loops[0]
-	client, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	client.SetDeadline(time.Now().Add(10 * time.Second))
-	c := (<-h.opened).(*urConn)
+	l, c, client := uringOneConn(t, h, &h.connsOpened)
 
 	echo := func(msg string) {
 		t.Helper()

@@ -9,6 +9,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// newTestParker locks the test goroutine to its thread and makes a ring of entries with a parker, all
+// closed at the end of the test; it skips the test when the ring lacks the setup flags want.
+func newTestParker(t *testing.T, entries uint32, want uring.SetupFlags) (*uring.Ring, *urParker) {
+	t.Helper()
+	requireUring(t)
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread) // cleanups run on the test goroutine, after the two below
+	r, err := uring.New(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if r.SetupFlags()&want != want {
+		t.Skipf("the ring has %v, not %v", r.SetupFlags(), want)
+	}
+	k, err := newUrParker(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.close)
+	return r, k
+}
+
 // A loop about to park runs the work the kernel queued while the eventfd's signal was off, because
 // that work signals nothing. One io_uring_enter runs at most 20 items of it (6.18), and an item may post
 // no completion (a recv woken for data that is gone when it runs): park took "no CQE after one enter"
@@ -16,22 +39,7 @@ import (
 // work came (for ever, for a server whose clients all waited for those replies). Here 50 recvs whose
 // data was taken are queued in front of 10 with data: park must not sleep, and must leave the 10 CQEs.
 func TestUringParkRunsAllQueuedWorkBeforeSleeping(t *testing.T) {
-	requireUring(t)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r, err := uring.New(128)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if r.SetupFlags()&uring.SetupDeferTaskrun == 0 {
-		t.Skipf("no DEFER_TASKRUN (%v)", r.SetupFlags())
-	}
-	k, err := newUrParker(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.close()
+	r, k := newTestParker(t, 128, uring.SetupDeferTaskrun)
 
 	const stolen, ready = 50, 10
 	var pairs [stolen + ready][2]int
@@ -82,22 +90,7 @@ func TestUringParkRunsAllQueuedWorkBeforeSleeping(t *testing.T) {
 // returned without sleeping, and the loop, with nothing to do, came back to park: 100 % of a CPU while
 // idle, until I/O came (found by a reviewer). park must sleep its timeout.
 func TestUringParkSleepsThroughAStaleTaskrunFlag(t *testing.T) {
-	requireUring(t)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r, err := uring.New(8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if r.SetupFlags()&uring.SetupTaskrunFlag == 0 {
-		t.Skipf("no TASKRUN_FLAG (%v)", r.SetupFlags())
-	}
-	k, err := newUrParker(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.close()
+	r, k := newTestParker(t, 8, uring.SetupTaskrunFlag)
 	r.StaleTaskrunFlagForTest()
 	slept, err := k.park(50 * time.Millisecond)
 	if err != nil || k.failed != nil {
