@@ -44,6 +44,9 @@ func watch[T, R any](in []*state[T], ws []waiter, out *state[R], fn func(i int))
 // needs the inputs it watches with ws: it takes its continuations off the inputs that are still
 // pending, so that they hold nothing of this call, before it publishes out (see attach), and
 // then cancels the inputs. It reports whether it completed out.
+//
+// The inputs are cancelled by a deferred call: publish runs out's inline continuations, and one
+// that calls runtime.Goexit (testing.T.FailNow) must not leave them running.
 func settle[T, R any](out *state[R], v R, err error, in []*state[T], ws []waiter) bool {
 	if !out.claim() {
 		return false
@@ -51,8 +54,8 @@ func settle[T, R any](out *state[R], v R, err error, in []*state[T], ws []waiter
 	for i, s := range in {
 		s.unsubscribe(&ws[i])
 	}
+	defer cancelAll(in)
 	out.publish(v, err)
-	cancelAll(in)
 	return true
 }
 

@@ -29,7 +29,11 @@ func invalid[T any]() *state[T] {
 // is done and returns ctx.Err(). Giving up does not cancel the future (Cancel does that).
 // Awaiting a complete future does not block and allocates nothing.
 func (f Future[T]) Await(ctx context.Context) (T, error) {
-	s := f.state()
+	if f.s == nil {
+		var zero T
+		return zero, ErrInvalid
+	}
+	s := f.s
 	if s.isDone() {
 		return s.val, s.err
 	}
@@ -39,7 +43,11 @@ func (f Future[T]) Await(ctx context.Context) (T, error) {
 // Result returns the value and the error of a complete future without blocking. For a future
 // that is not complete yet it returns the zero value and ErrPending. It allocates nothing.
 func (f Future[T]) Result() (T, error) {
-	s := f.state()
+	s := f.s
+	if s == nil {
+		var zero T
+		return zero, ErrInvalid
+	}
 	if s.isDone() {
 		return s.val, s.err
 	}
@@ -56,7 +64,10 @@ func (f Future[T]) Resolved() bool {
 // The channel is made on the first call for a pending future; a complete future returns a
 // shared closed channel without allocating.
 func (f Future[T]) Done() <-chan struct{} {
-	return f.state().done()
+	if f.s == nil {
+		return closedChan // the zero Future is a failed one
+	}
+	return f.s.done()
 }
 
 // Cancel asks the producer of the future to stop: it cancels the context of the function

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddyio/eddy/future"
 )
@@ -138,5 +139,76 @@ func TestGoexitInInlineContinuationLeavesOthersRunning(t *testing.T) {
 	}
 	if v, err := after.Await(t.Context()); v != 2 || err != nil {
 		t.Fatalf("the continuation after a Goexit = %v, %v; want 2, nil", v, err)
+	}
+}
+
+// A combinator that settles cancels the inputs it no longer needs, and a timeout cancels its source,
+// even when a continuation of the result, run inline by the goroutine that settles it, calls
+// runtime.Goexit (testing.T.FailNow in a test's callback): the cancellation came after the
+// continuations and was skipped.
+func TestGoexitInInlineContinuationStillCancelsTheInputs(t *testing.T) {
+	loserOf := func() (future.Future[int], context.Context) {
+		started := make(chan context.Context, 1)
+		f := future.Go(t.Context(), func(ctx context.Context) (int, error) {
+			started <- ctx
+			<-ctx.Done()
+			return 0, ctx.Err()
+		})
+		return f, <-started
+	}
+	cancelledSoon := func(what string, ctx context.Context) {
+		t.Helper()
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: not cancelled", what)
+		}
+	}
+	exit := func(int) (int, error) { runtime.Goexit(); return 0, nil }
+
+	t.Run("Race", func(t *testing.T) {
+		winner := future.NewPromise[int]()
+		loser, ctx := loserOf()
+		future.Map(future.Race(winner.Future(), loser), nil, exit)
+		go winner.Resolve(1) // this goroutine ends inside Resolve
+		cancelledSoon("Race's loser", ctx)
+	})
+	t.Run("All", func(t *testing.T) {
+		failing := future.NewPromise[int]()
+		other, ctx := loserOf()
+		future.Catch(future.Map(future.All(failing.Future(), other), nil, func([]int) (int, error) { return 0, nil }),
+			nil, func(error) (int, error) { runtime.Goexit(); return 0, nil })
+		go failing.Reject(errors.New("first failure"))
+		cancelledSoon("All's other input", ctx)
+	})
+	t.Run("WithTimeout", func(t *testing.T) {
+		src, ctx := loserOf()
+		future.Catch(future.WithTimeout(src, time.Millisecond), nil, func(error) (int, error) {
+			runtime.Goexit()
+			return 0, nil
+		})
+		cancelledSoon("WithTimeout's source", ctx)
+	})
+}
+
+// The zero Future is a failed one, and reading it allocates nothing, as for any complete future.
+func TestZeroFutureReadsAllocateNothing(t *testing.T) {
+	var f future.Future[int]
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := f.Result(); !errors.Is(err, future.ErrInvalid) {
+			t.Fatalf("Result: %v", err)
+		}
+		if _, err := f.Await(ctx); !errors.Is(err, future.ErrInvalid) {
+			t.Fatalf("Await: %v", err)
+		}
+		select {
+		case <-f.Done():
+		default:
+			t.Fatal("Done of the zero Future is not closed")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per read of the zero Future, want 0", allocs)
 	}
 }

@@ -52,15 +52,15 @@ func WithContext[T any](ctx context.Context, f Future[T]) Future[T] {
 
 // giveUp fails out with err, if nobody completed it before, for WithTimeout or WithContext
 // whose continuation w waits on src: it takes w off src, so that src holds nothing of this
-// call, before it publishes out (see attach), and then cancels src.
+// call, before it publishes out (see attach), and then cancels src (deferred, as in settle).
 func giveUp[T any](out *state[T], err error, src *state[T], w *waiter) {
 	if !out.claim() {
 		return
 	}
 	src.unsubscribe(w)
+	defer src.requestCancel()
 	var zero T
 	out.publish(zero, err)
-	src.requestCancel()
 }
 
 // Sleep returns a future that succeeds after d, or fails with ctx.Err() if ctx is done first,
