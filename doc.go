@@ -12,6 +12,13 @@
 // Callbacks for one connection never run concurrently, and a callback must not block: hand blocking or
 // CPU-heavy work to a worker pool (package github.com/eddyio/eddy/pool) and come back with AsyncWrite.
 //
+// A panic in a callback is not recovered: it ends the program, as in any goroutine of it. A callback
+// that calls [runtime.Goexit] (testing.T.FailNow in a test's handler) on an epoll or uring loop stops
+// that loop, as a Stop whose context expired would: its connections are aborted (OnClose with
+// [ErrEngineStopped]), the functions queued on it still run, and later ones run on their caller
+// ([Loop.Execute]); the engine's other loops go on. On the std engine, callbacks run on a goroutine per
+// connection, and a Goexit there ends only that goroutine: the connection is left without a reader.
+//
 // A minimal echo server:
 //
 //	type echo struct{ eddy.BaseHandler }

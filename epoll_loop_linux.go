@@ -148,6 +148,11 @@ func (l *epLoop) run() {
 			l.wheel.Schedule(&l.tick, l.now)
 		}
 	}
+	l.serveGuarded(l.serve)
+}
+
+// serve runs the loop's iterations until it has stopped, then finishes it.
+func (l *epLoop) serve() {
 	for {
 		if rq := l.stopRq.Load(); rq != stopNone {
 			l.beginStop(rq)
@@ -494,9 +499,7 @@ func (l *epLoop) closeListeners() {
 
 // finish runs after the last connection is gone: it fails the tasks still queued and releases the loop.
 func (l *epLoop) finish() {
-	for _, t := range l.tasks.close() {
-		t.fn(t.arg) // each task sees a closed connection or a stopping loop and reports ErrClosed
-	}
+	l.runLeftTasks()   // each task sees a closed connection or a stopping loop and reports ErrClosed
 	l.handOverTimers() // after the tasks: those may have scheduled timers
 	l.release()
 }

@@ -38,6 +38,8 @@ type loopCore struct {
 	stopping bool
 
 	flushTimeout int64 // WithFlushTimeout (flushWatch)
+
+	left []task // the tasks still queued when the queue closed, not run yet (runLeftTasks)
 }
 
 // init sets up the core of loop idx of engine e, whose clock started at base.
@@ -48,6 +50,46 @@ func (l *loopCore) init(idx int, base time.Time, e *Engine, w *netpoll.Waker) {
 	l.flushTimeout = int64(o.flushTimeout)
 	l.now = l.clock()
 	l.wheel = timer.New(timerTick, l.now)
+}
+
+// serveGuarded runs serve, the body of the loop, to its end. A callback that calls runtime.Goexit on the
+// loop's goroutine (testing.T.FailNow in a handler, or in a future's continuation run on the loop) ends
+// that goroutine from inside serve, and the loop used to die with it: connections open and silent, its
+// tasks never run, Execute accepting work it would never do. The deferred call cannot stop the
+// goroutine from ending, but it runs before it ends: it logs the event, makes the loop stop at once (as a
+// Stop whose context expired: the connections are aborted, the tasks queued run and see them closed, and
+// later Execute calls run on the caller) and runs serve again, inside the deferred call, to do it (another
+// Goexit there nests once more). The task interrupted is not run again; the tasks behind it are
+// (taskQueue.run). A panic is not a Goexit: it goes on, re-raised.
+func (l *loopCore) serveGuarded(serve func()) {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		if v := recover(); v != nil {
+			panic(v)
+		}
+		l.logger().Error("eddy: a callback called runtime.Goexit on the loop's goroutine; the loop stops and aborts its connections",
+			"loop", l.idx)
+		l.stopRq.Store(stopForce)
+		l.serveGuarded(serve)
+	}()
+	serve()
+	normal = true
+}
+
+// runLeftTasks closes the task queue and runs the tasks still in it, at the end of the loop. A task that
+// calls runtime.Goexit leaves the others in l.left, for the run of the loop's body that serveGuarded
+// makes next, which comes back here.
+func (l *loopCore) runLeftTasks() {
+	l.left = append(l.left, l.tasks.close()...)
+	for len(l.left) > 0 {
+		t := l.left[0]
+		l.left[0] = task{}
+		l.left = l.left[1:]
+		t.fn(t.arg)
+	}
 }
 
 func (l *loopCore) clock() int64 { return int64(time.Since(l.base)) }

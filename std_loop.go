@@ -24,21 +24,43 @@ func newStdLoop(idx int) *stdLoop {
 	return l
 }
 
+// run runs the queued functions until the loop is stopped. A function that ends the goroutine
+// (runtime.Goexit: testing.T.FailNow, say) does not end the loop: the functions after it go back to the
+// head of the queue, and a new goroutine takes over (nothing here is bound to a thread, unlike the epoll
+// and uring loops, which stop instead: loopCore.serveGuarded).
 func (l *stdLoop) run() {
-	defer close(l.done)
+	var ts []func()
+	i := 0
+	normal := false
+	defer func() {
+		if normal {
+			close(l.done)
+			return
+		}
+		if i < len(ts) { // ts[i] did not return
+			l.mu.Lock()
+			l.tasks = append(ts[i+1:len(ts):len(ts)], l.tasks...)
+			l.mu.Unlock()
+		}
+		if v := recover(); v != nil {
+			panic(v)
+		}
+		go l.run()
+	}()
 	for {
 		l.mu.Lock()
 		for len(l.tasks) == 0 && !l.stopped {
 			l.cond.Wait()
 		}
-		ts := l.tasks
+		ts, i = l.tasks, 0
 		l.tasks = nil
 		stopped := l.stopped
 		l.mu.Unlock()
-		for _, fn := range ts {
-			fn()
+		for ; i < len(ts); i++ {
+			ts[i]()
 		}
 		if stopped && len(ts) == 0 {
+			normal = true
 			return
 		}
 	}

@@ -63,12 +63,23 @@ func (q *taskQueue) pending() bool {
 
 // run runs every task queued so far and returns how many ran. Tasks queued by the tasks themselves run on
 // the next call, so one call is bounded.
+//
+// A task that ends the goroutine (runtime.Goexit: the loop then stops, loopCore.serveGuarded) leaves
+// the tasks after it at the head of the queue, so that they run all the same.
 func (q *taskQueue) run() int {
 	q.mu.Lock()
 	batch := q.tasks
 	q.tasks = q.spare[:0]
 	q.mu.Unlock()
-	for i := range batch {
+	i := 0
+	defer func() {
+		if i < len(batch) { // batch[i] did not return
+			q.mu.Lock()
+			q.tasks = append(batch[i+1:len(batch):len(batch)], q.tasks...)
+			q.mu.Unlock()
+		}
+	}()
+	for ; i < len(batch); i++ {
 		batch[i].fn(batch[i].arg)
 		batch[i] = task{}
 	}

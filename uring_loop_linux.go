@@ -177,6 +177,11 @@ func (l *urLoop) run(ready chan<- error) {
 			l.wheel.Schedule(&l.tick, l.now)
 		}
 	}
+	l.serveGuarded(l.serve)
+}
+
+// serve runs the loop's iterations until it has stopped, then finishes it.
+func (l *urLoop) serve() {
 	for {
 		if rq := l.stopRq.Load(); rq != stopNone {
 			l.beginStop(rq)
@@ -634,9 +639,7 @@ func (l *urLoop) beginStop(rq int32) {
 
 // finish runs after the last connection is gone: it fails the tasks still queued and releases the loop.
 func (l *urLoop) finish() {
-	for _, t := range l.tasks.close() {
-		t.fn(t.arg) // each task sees a closed connection or a stopping loop and reports ErrClosed
-	}
+	l.runLeftTasks()   // each task sees a closed connection or a stopping loop and reports ErrClosed
 	l.handOverTimers() // after the tasks: those may have scheduled timers
 	l.release()
 }
