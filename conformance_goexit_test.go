@@ -17,22 +17,22 @@ import (
 	"github.com/eddyio/eddy/future"
 )
 
-// lockedBuffer is an io.Writer safe for the loops' loggers.
-type lockedBuffer struct {
+// syncBuffer is a bytes.Buffer safe for the engine's goroutines to log into.
+type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }
 
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // within waits for ch for up to 10 s.
@@ -52,7 +52,7 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 // caller), and the std loop, which owns no connection, goes on with a new goroutine.
 func TestGoexitOnTheLoopDropsNoLaterWork(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		var logs lockedBuffer
+		var logs syncBuffer
 		h := newEcho(false)
 		s := startServer(t, kind, h, eddy.WithLoops(1),
 			eddy.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))

@@ -1,12 +1,10 @@
 package eddy_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -14,24 +12,6 @@ import (
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/internal/uring"
 )
-
-// syncBuffer is a bytes.Buffer safe for the engine's goroutines to log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestAutoFallsBackToEpollWhenIOURingIsBlocked(t *testing.T) {
 	defer uring.SetSetupFaultForTest(unix.EPERM)() // as a container's seccomp profile would answer
