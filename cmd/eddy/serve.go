@@ -16,7 +16,9 @@ import (
 	"github.com/eddyio/eddy/http1"
 )
 
-// serveCommand is "eddy serve": a static file server, http.FileServer on the engine's HTTP/1.1 server.
+// serveCommand is "eddy serve": a static file server, http.FileServer on the engine's HTTP/1.1 server. It
+// has http.Dir's rules (symbolic links followed, even out of the directory; dotfiles served; directory
+// listings), which the README states.
 var serveCommand = command{
 	name:    "serve",
 	summary: "serve the files of a directory over HTTP/1.1 (sendfile where the engine has it)",
