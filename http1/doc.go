@@ -55,7 +55,12 @@
 // Differences from net/http, on purpose or for want of an engine feature:
 //
 //   - The request body stays readable after the response has started (net/http needs
-//     EnableFullDuplex for that).
+//     EnableFullDuplex for that). So, as with net/http's full duplex, a head sent before the
+//     handler returns (a large or flushed response) does not say "Connection: close" for a body
+//     the handler might still read; if the handler then leaves more than 256 KiB of it unread,
+//     the connection closes after the response without that warning, and a client that
+//     pipelined its next request gets no answer to it. A response written whole when the handler
+//     returns says it, as net/http does.
 //   - Hijacking is not supported: http.ResponseController.Hijack returns
 //     http.ErrNotSupported. Neither are HTTP/2, ConnState, BaseContext and ConnContext, and
 //     the request context carries no http.ServerContextKey.
