@@ -152,3 +152,57 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// A Goexit in the middle of the loop's work must not lose the rest of it: here an AsyncWrite callback
+// ends the goroutine while the send completion of another connection, made in the same iteration, waits
+// behind it (on uring, in the same batch of CQEs, which the ring no longer holds). A completion lost there
+// left that connection's send in flight for ever, and the stop waited for it.
+func TestGoexitLosesNoOtherConnectionsWork(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		if kind == eddy.EngineStd {
+			t.Skip("std runs callbacks on per-connection goroutines (documented)")
+		}
+		h := &connsOpened{counter: newCounter(), opened: make(chan eddy.Conn, 2)}
+		e := startEngine(t, kind, h, loopback, eddy.WithLoops(1), eddy.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		addr := e.Addrs()[0].String()
+		var conns [2]eddy.Conn
+		for i := range conns {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns[i] = <-h.opened
+		}
+		// Both writes are queued in one task, so they go out in the same iteration.
+		conns[0].Execute(func(eddy.Conn) {
+			conns[0].AsyncWrite([]byte("first"), func(eddy.Conn, error) { runtime.Goexit() })
+			conns[1].AsyncWrite([]byte("second"), nil)
+		})
+		for range 2 {
+			select {
+			case <-h.closedCh:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the loop's connections were not all closed after the Goexit")
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Fatalf("Stop after the loop stopped itself: %v", err)
+		}
+	})
+}
+
+// connsOpened is a counter that hands each connection it opens to the test.
+type connsOpened struct {
+	*counter
+	opened chan eddy.Conn
+}
+
+func (h *connsOpened) OnData(eddy.Conn) {}
+
+func (h *connsOpened) OnOpen(c eddy.Conn) {
+	h.counter.OnOpen(c)
+	h.opened <- c
+}

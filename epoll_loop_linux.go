@@ -436,6 +436,9 @@ func (l *epLoop) markDirty(c *epConn) {
 func (l *epLoop) flushAll() {
 	for i := 0; i < len(l.dirty); i++ { // flush may append (a close finishing): re-read the length
 		c := l.dirty[i]
+		if c == nil {
+			continue // flushed by a run that a callback's runtime.Goexit cut short (loopCore.serveGuarded)
+		}
 		l.dirty[i] = nil
 		c.dirty = false
 		l.flush(c)

@@ -70,6 +70,8 @@ type urLoop struct {
 	peer         socket.Acceptor // its address buffer serves getpeername without allocating
 
 	cqes      []uring.CQE
+	cqeNext   int // cqes[cqeNext:cqeN] are reaped and not dispatched yet (reap)
+	cqeN      int
 	dirty     []*urConn             // connections to flush at the end of the iteration
 	redeliver []*urConn             // connections whose buffered input must be offered to OnData again
 	msgs      []*urSendMsg          // free SENDMSG headers
@@ -414,18 +416,28 @@ func (l *urLoop) getSQE() *uring.SQE {
 }
 
 // reap dispatches every ready CQE, in batches, and publishes the receive buffers recycled meanwhile.
+//
+// The batch's position is kept in the loop, not in a local: a callback that calls runtime.Goexit ends
+// the goroutine in the middle of a batch whose CQEs the ring no longer has, and the loop's body, run
+// again to stop (loopCore.serveGuarded), dispatches the rest first. A CQE lost there would leave its
+// operation in flight for ever, and the stop would wait for it.
 func (l *urLoop) reap() {
 	for {
+		if l.cqeNext < l.cqeN {
+			for l.cqeNext < l.cqeN {
+				c := &l.cqes[l.cqeNext]
+				l.cqeNext++
+				l.dispatch(c)
+			}
+			l.bufWin.post()
+		}
 		n := l.ring.PeekBatch(l.cqes)
 		if n == 0 {
 			return
 		}
 		// The CQEs are copied out: consume them before dispatching, which may submit (a full SQ).
 		l.ring.Advance(n)
-		for i := 0; i < n; i++ {
-			l.dispatch(&l.cqes[i])
-		}
-		l.bufWin.post()
+		l.cqeNext, l.cqeN = 0, n
 	}
 }
 
@@ -564,6 +576,9 @@ func (l *urLoop) markDirty(c *urConn) {
 func (l *urLoop) flushAll() {
 	for i := 0; i < len(l.dirty); i++ { // flush may append: re-read the length
 		c := l.dirty[i]
+		if c == nil {
+			continue // flushed by a run that a callback's runtime.Goexit cut short (loopCore.serveGuarded)
+		}
 		l.dirty[i] = nil
 		c.dirty = false
 		c.flush()
