@@ -417,27 +417,32 @@ func (l *urLoop) getSQE() *uring.SQE {
 
 // reap dispatches every ready CQE, in batches, and publishes the receive buffers recycled meanwhile.
 //
-// The batch's position is kept in the loop, not in a local: a callback that calls runtime.Goexit ends
-// the goroutine in the middle of a batch whose CQEs the ring no longer has, and the loop's body, run
-// again to stop (loopCore.serveGuarded), dispatches the rest first. A CQE lost there would leave its
-// operation in flight for ever, and the stop would wait for it.
+// A callback that calls runtime.Goexit ends the goroutine in the middle of a batch whose CQEs the ring
+// no longer has: the deferred call keeps the rest (cqes[cqeNext:cqeN]), and the loop's body, run again
+// to stop (loopCore.serveGuarded), dispatches it first. A CQE lost there would leave its operation in
+// flight for ever, and the stop would wait for it. (The position stays in locals on the way, and the
+// deferred call costs nothing per CQE.)
 func (l *urLoop) reap() {
+	i, n := l.cqeNext, l.cqeN
+	defer func() {
+		if i < n { // cqes[i] did not return
+			l.cqeNext, l.cqeN = i+1, n
+		}
+	}()
 	for {
-		if l.cqeNext < l.cqeN {
-			for l.cqeNext < l.cqeN {
-				c := &l.cqes[l.cqeNext]
-				l.cqeNext++
-				l.dispatch(c)
+		if i < n {
+			for ; i < n; i++ {
+				l.dispatch(&l.cqes[i])
 			}
 			l.bufWin.post()
 		}
-		n := l.ring.PeekBatch(l.cqes)
-		if n == 0 {
+		l.cqeNext, l.cqeN = 0, 0
+		if n = l.ring.PeekBatch(l.cqes); n == 0 {
 			return
 		}
 		// The CQEs are copied out: consume them before dispatching, which may submit (a full SQ).
 		l.ring.Advance(n)
-		l.cqeNext, l.cqeN = 0, n
+		i = 0
 	}
 }
 
