@@ -49,6 +49,16 @@ func setReadPaused(t *testing.T, c eddy.Conn, paused bool) {
 	}
 }
 
+// onConn runs fn on sc's loop and waits for it.
+func onConn(t *testing.T, sc eddy.Conn, fn func(c eddy.Conn)) {
+	t.Helper()
+	done := make(chan struct{})
+	if err := sc.Execute(func(c eddy.Conn) { fn(c); close(done) }); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+}
+
 // While reading is paused the engine takes nothing from the socket: no OnData runs, the kernel's
 // buffers fill and the peer's writes stall (TCP flow control), however long the pause. After the
 // restart every byte arrives, in order.
@@ -152,6 +162,44 @@ func TestReadRestartOffersBufferedBytes(t *testing.T) {
 		}
 		if string(got) != "request" {
 			t.Fatalf("answer %q, want %q", got, "request")
+		}
+	})
+}
+
+// A restart and a pause in one callback (http1 does this between pipelined requests: the handler
+// of one ends, the next one starts) leave reading paused without taking anything: on uring a recv
+// armed at the restart and cancelled at the pause would run first in the kernel and take the socket's
+// input past the pause, a receive window each time.
+func TestReadRestartAndPauseInOneCallbackTakesNothing(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		h := &pauseHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
+		s := startServer(t, kind, h)
+		c := s.dial(t)
+		sc := <-h.opened
+
+		// On loopback the bytes are in the server's socket when Write returns (they fit its
+		// receive buffer).
+		msg := pattern(32<<10, 3)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		onConn(t, sc, func(c eddy.Conn) {
+			c.SetReadPaused(false)
+			c.SetReadPaused(true)
+		})
+		// Two more loop iterations: what the restart submitted has run and been reaped.
+		var buffered int
+		for range 2 {
+			onConn(t, sc, func(c eddy.Conn) { buffered = c.Buffered() })
+		}
+		if buffered != 0 || h.calls.Load() != 0 {
+			t.Fatalf("after a restart and a pause in one callback: %d bytes buffered, OnData ran %d times; want nothing taken", buffered, h.calls.Load())
+		}
+
+		setReadPaused(t, sc, false)
+		waitFor(t, func() bool { return len(h.received()) == len(msg) }, "every byte after the restart")
+		if !bytes.Equal(h.received(), msg) {
+			t.Fatal("the bytes received after the restart differ from those sent")
 		}
 	})
 }

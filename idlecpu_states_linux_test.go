@@ -51,16 +51,6 @@ func openedConns(open func(c eddy.Conn)) (*spinHandler, chan eddy.Conn) {
 	return h, ch
 }
 
-// onConn runs fn on sc's loop and waits for it.
-func onConn(t *testing.T, sc eddy.Conn, fn func(c eddy.Conn)) {
-	t.Helper()
-	done := make(chan struct{})
-	if err := sc.Execute(func(c eddy.Conn) { fn(c); close(done) }); err != nil {
-		t.Fatal(err)
-	}
-	<-done
-}
-
 // resetConn closes c with a RST.
 func resetConn(c *net.TCPConn) {
 	c.SetLinger(0)

@@ -91,7 +91,9 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 		end = endEOF
 	case err == unix.ENOBUFS:
 		l.stats.recvENOBUFS++
-		l.bufsRanDry()
+		if c.readPaused == 0 { // a paused connection's recv, being cancelled, is no sign of demand
+			l.bufsRanDry()
+		}
 	case err == nil, err == unix.EINTR: // EINTR: a signal ended the wait (see onSend); nothing was lost
 		l.stats.recvRearm++
 	case err == unix.ECANCELED:
@@ -205,7 +207,11 @@ func (c *urConn) resume(why uint8) {
 	if c.readPaused != 0 {
 		return
 	}
-	c.armRecv()
+	// The recv is armed by flush, at the end of the iteration, not here: a handler that restarts
+	// reading and pauses it again in one callback (http1 does, between pipelined requests) would
+	// otherwise arm a recv and cancel it in the same submission, and the recv, which the kernel runs
+	// first, would take up to a whole receive window past the pause each time.
+	c.l.markDirty(c)
 	if c.in.Len() > 0 || c.endPending() {
 		c.l.queueRedeliver(c)
 	}
@@ -217,6 +223,9 @@ func (c *urConn) resume(why uint8) {
 // It sends the queued output (one SEND or SENDMSG at a time), applies back-pressure, and advances the
 // close state machine once everything is out.
 func (c *urConn) flush() {
+	if c.state == connOpen && c.readPaused == 0 {
+		c.armRecv() // reading resumed in this iteration (resume)
+	}
 	if c.state == connReleased || c.state == connLinger || c.sending {
 		return // a send in flight marks the connection dirty again when it completes
 	}
