@@ -242,6 +242,9 @@ func (sc *conn) serve() {
 			return
 		}
 		if !sc.begin(head, n, buf) {
+			if sc.state == stHandler {
+				continue // feed the handler the body that is here, and hold the input behind it
+			}
 			return
 		}
 	}
