@@ -67,7 +67,10 @@ func (e *Engine) Loops() []Loop { return e.impl.loopList() }
 
 // Sleep returns a future that resolves on loop l once d has passed, or fails with ctx's error if ctx ends
 // first. Continuations given l as their executor then run on the loop: a timer in the future style. A
-// Sleep still pending when the engine stops resolves all the same (see Loop.AfterFunc).
+// Sleep still pending when the engine stops resolves all the same (see Loop.AfterFunc). Future.Cancel
+// has no effect on it, and a combinator that gives up on it (future.Race, future.WithTimeout) leaves
+// its timer armed until d has passed: to stop it early, cancel ctx. future.Sleep can be cancelled, but
+// does not resolve on a loop.
 func Sleep(ctx context.Context, l Loop, d time.Duration) future.Future[struct{}] {
 	p := future.NewPromise[struct{}]()
 	if err := ctx.Err(); err != nil {

@@ -61,7 +61,7 @@ func settle[T, R any](out *state[R], v R, err error, in []*state[T], ws []waiter
 
 // gather is the result of a combinator that waits for several inputs.
 func gather[T, R any](in []*state[T]) *state[R] {
-	return &state[R]{cancel: func() { cancelAll(in) }}
+	return &state[R]{cancel: cancelWith(func() { cancelAll(in) })}
 }
 
 // All returns a future for the values of fs, in the order of fs, once all of them succeed.

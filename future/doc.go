@@ -4,6 +4,21 @@
 // Every continuation runs on an Executor that the caller chooses (Inline, a pool.Pool, or an
 // engine loop), so a result can be delivered back to the loop that asked for it without locks.
 //
+// # Waiting on an event loop
+//
+// Await, like any blocking wait (a receive from Done, a select), blocks its goroutine. On the
+// goroutine of an eddy event loop (a function the loop runs: a continuation given the loop as its
+// Executor, a Loop.AfterFunc callback and, on the epoll and uring engines, every callback of the
+// connections the loop serves, Conn.Execute's included), it blocks the loop, and then nothing that
+// needs that loop can complete the awaited future: a continuation given the loop as its Executor
+// waits in the loop's queue (Loop.Execute queues fn even when called on the loop itself), an
+// eddy.Sleep on that loop resolves from the loop's timers, a promise that one of the loop's
+// callbacks would complete is never completed. Await then returns only when its ctx ends, with
+// ctx.Err() (never, with context.Background()), and the loop serves none of its connections
+// meanwhile. An Inline continuation of a future completed on the loop runs on the loop too, and
+// must not wait either. On a loop, do not wait: chain the rest of the work with Map, Then or Catch,
+// the loop as the Executor, and return.
+//
 // # Design notes
 //
 // A future is a pointer to one shared state. Its phase moves pending -> completing -> done through
@@ -25,7 +40,9 @@
 // combinators cancel the inputs they no longer need: All on the first error, Any on the first
 // success, Race on the first result, WithTimeout and WithContext when they give up. Cancel is a
 // request: the producer decides when to stop, and its future still completes, usually with the
-// context's error. A future shared by several consumers is cancelled for all of them.
+// context's error. A future shared by several consumers is cancelled for all of them. A complete
+// future, which Cancel no longer affects, drops what Cancel would have reached (its context, its
+// sources): holding it keeps its value alive, and nothing of the futures it was made from.
 //
 // A panic in a function that produces a value (Go, GoOn, Promise.Run, Map, Then, Catch) or in an
 // Executor's Execute becomes a *PanicError on the future, with the panic value and the stack; a

@@ -27,7 +27,8 @@ func invalid[T any]() *state[T] {
 
 // Await waits until the future is complete and returns its value and error, or until ctx
 // is done and returns ctx.Err(). Giving up does not cancel the future (Cancel does that).
-// Awaiting a complete future does not block and allocates nothing.
+// Awaiting a complete future does not block and allocates nothing. Awaiting on an event loop's
+// goroutine a future that needs that loop blocks until ctx ends: see the package documentation.
 func (f Future[T]) Await(ctx context.Context) (T, error) {
 	if f.s == nil {
 		var zero T

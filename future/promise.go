@@ -21,7 +21,7 @@ func NewPromise[T any]() Promise[T] {
 // promise is completed. Use it to build a cancellable producer, as Go and pool.Go do.
 func NewPromiseContext[T any](parent context.Context) (Promise[T], context.Context) {
 	ctx, cancel := context.WithCancel(parent)
-	return Promise[T]{&state[T]{cancel: cancel, cancelOnDone: true}}, ctx
+	return Promise[T]{&state[T]{cancel: cancelWith(cancel), cancelOnDone: true}}, ctx
 }
 
 // Future returns the future that this promise completes.

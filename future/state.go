@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // The phase of a state. It only moves forward: pending -> completing -> done.
@@ -24,8 +25,8 @@ type state[T any] struct {
 	mu sync.Mutex
 
 	// cancelOnDone says that cancel also frees what the producer holds (the cancel function
-	// of its context): publish calls it once, right after completion. It sits in the padding
-	// after mu, and is set with cancel.
+	// of its context): publish calls it once, right after completion, as it clears it. It sits
+	// in the padding after mu, and is set with cancel.
 	cancelOnDone bool
 
 	val T
@@ -42,9 +43,43 @@ type state[T any] struct {
 	// &closedChan once the state is done.
 	ch atomic.Pointer[chan struct{}]
 
-	// cancel is set before the state is shared and never changes: it is what Future.Cancel
-	// calls.
-	cancel func()
+	// cancel is what Future.Cancel calls, or nil. It is set before the state is shared, and
+	// publish clears it: a derived future's cancel function holds its inputs (Then's holds its
+	// source, All's every input), and a complete future, on which Cancel has no effect, must
+	// not keep them alive for as long as someone holds it.
+	cancel cancelFunc
+}
+
+// cancelFunc is a func() that one goroutine may replace while others load it: publish clears
+// a state's cancel function while Future.Cancel may be loading it on another goroutine.
+//
+// A func value is a single pointer (to the closure), which cancelFunc loads and stores with
+// sync/atomic. The alternatives cost more: an atomic.Pointer to a func() variable, or to a
+// struct holding one, needs that variable on the heap, an allocation per future; an
+// atomic.Value takes two words, which would move a state[int] out of the 64-byte size class;
+// the state's mutex would put a lock on the path of every completion. The check below stops
+// the build should a func value ever be anything else than one pointer.
+type cancelFunc struct {
+	p unsafe.Pointer // the word of a func(): nil, or the closure
+}
+
+// A func() is exactly one pointer: an index other than 0 is out of range.
+var _ = [1]struct{}{}[unsafe.Sizeof((func())(nil))-unsafe.Sizeof(unsafe.Pointer(nil))]
+
+// cancelWith returns a cancelFunc holding fn, to be set in a state before it is shared.
+func cancelWith(fn func()) cancelFunc {
+	return cancelFunc{*(*unsafe.Pointer)(unsafe.Pointer(&fn))}
+}
+
+// Load returns the function, or nil.
+func (c *cancelFunc) Load() func() {
+	p := atomic.LoadPointer(&c.p)
+	return *(*func())(unsafe.Pointer(&p))
+}
+
+// Store replaces the function with fn, which may be nil.
+func (c *cancelFunc) Store(fn func()) {
+	atomic.StorePointer(&c.p, *(*unsafe.Pointer)(unsafe.Pointer(&fn)))
 }
 
 // waiter is one continuation. fn is called with arg; arg lets one closure serve
@@ -109,8 +144,14 @@ func (s *state[T]) publish(v T, err error) {
 	if ch := s.ch.Swap(&closedChan); ch != nil {
 		close(*ch)
 	}
-	if s.cancelOnDone {
-		s.cancel()
+	// Drop the cancel function, and whatever it holds, now that Cancel has no effect; a
+	// Cancel that loaded it before still calls it, which is harmless on a complete state.
+	// A state without one (a plain Promise's) costs a load, not a store.
+	if cancel := s.cancel.Load(); cancel != nil {
+		s.cancel.Store(nil)
+		if s.cancelOnDone {
+			cancel()
+		}
 	}
 	// Without continuations, seal without mu: a subscriber that holds mu installs the
 	// first continuation with a CompareAndSwap from nil too, so one of the two fails.
@@ -261,10 +302,11 @@ func (s *state[T]) wait(ctx context.Context) (T, error) {
 	return s.val, s.err
 }
 
-// requestCancel runs the state's cancel function, if it has one.
+// requestCancel runs the state's cancel function, if it still has one: a complete state has
+// none, or is about to lose it (see publish).
 func (s *state[T]) requestCancel() {
-	if s.cancel != nil {
-		s.cancel()
+	if cancel := s.cancel.Load(); cancel != nil {
+		cancel()
 	}
 }
 

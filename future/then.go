@@ -7,7 +7,9 @@ import "sync/atomic"
 // fn, or a panic in it (as a *PanicError), fails the result. Cancelling the result cancels f.
 func Map[T, U any](f Future[T], exec Executor, fn func(T) (U, error)) Future[U] {
 	src := f.state()
-	dst := &state[U]{cancel: src.cancel}
+	// Cancelling dst is cancelling src: dst shares src's cancel function, loaded atomically
+	// since src may be completing (and clearing it) meanwhile; dst drops it on completion too.
+	dst := &state[U]{cancel: cancelWith(src.cancel.Load())}
 	exec = orInline(exec)
 	src.onDone(func() {
 		if src.err != nil {
@@ -31,13 +33,13 @@ func Then[T, U any](f Future[T], exec Executor, fn func(T) Future[U]) Future[U] 
 	dst := new(state[U])
 	var next atomic.Pointer[state[U]]
 	var cancelled atomic.Bool
-	dst.cancel = func() {
+	dst.cancel = cancelWith(func() {
 		cancelled.Store(true)
 		src.requestCancel()
 		if n := next.Load(); n != nil {
 			n.requestCancel()
 		}
-	}
+	})
 	exec = orInline(exec)
 	src.onDone(func() {
 		if src.err != nil {
@@ -64,7 +66,7 @@ func Then[T, U any](f Future[T], exec Executor, fn func(T) Future[U]) Future[U] 
 // the result with a *PanicError. Cancelling the result cancels f.
 func Catch[T any](f Future[T], exec Executor, fn func(error) (T, error)) Future[T] {
 	src := f.state()
-	dst := &state[T]{cancel: src.cancel}
+	dst := &state[T]{cancel: cancelWith(src.cancel.Load())} // as in Map
 	exec = orInline(exec)
 	src.onDone(func() {
 		if src.err == nil {

@@ -14,7 +14,7 @@ func WithTimeout[T any](f Future[T], d time.Duration) Future[T] {
 	if src.isDone() {
 		return Future[T]{src}
 	}
-	out := &state[T]{cancel: src.cancel}
+	out := &state[T]{cancel: cancelWith(src.cancel.Load())} // as in Map
 	w := new(waiter)
 	t := time.AfterFunc(d, func() {
 		giveUp(out, ErrTimeout, src, w)
@@ -37,7 +37,7 @@ func WithContext[T any](ctx context.Context, f Future[T]) Future[T] {
 	if src.isDone() || ctx.Done() == nil {
 		return Future[T]{src}
 	}
-	out := &state[T]{cancel: src.cancel}
+	out := &state[T]{cancel: cancelWith(src.cancel.Load())} // as in Map
 	w := new(waiter)
 	stop := context.AfterFunc(ctx, func() {
 		giveUp(out, ctx.Err(), src, w)
@@ -65,12 +65,20 @@ func giveUp[T any](out *state[T], err error, src *state[T], w *waiter) {
 
 // Sleep returns a future that succeeds after d, or fails with ctx.Err() if ctx is done first,
 // or with context.Canceled if it is cancelled first. Its timer is released on completion.
+//
+// Unlike eddy.Sleep (package github.com/eddyio/eddy), Sleep can be cancelled: Future.Cancel, or
+// a combinator that gives up on it (a Race lost, a WithTimeout expired), completes it at once and
+// stops its timer. The future of eddy.Sleep has no cancel function: Cancel has no effect on it,
+// so it stays pending, and keeps its timer on the loop, until d has passed or its ctx ends; to
+// stop it early, cancel its ctx. eddy.Sleep resolves on its event loop, whereas Sleep completes
+// on the goroutine of its timer, of its ctx, or of the caller of Cancel, where its Inline
+// continuations run.
 func Sleep(ctx context.Context, d time.Duration) Future[struct{}] {
 	if err := ctx.Err(); err != nil {
 		return Failed[struct{}](err)
 	}
 	s := new(state[struct{}])
-	s.cancel = func() { s.fail(context.Canceled) }
+	s.cancel = cancelWith(func() { s.fail(context.Canceled) })
 	t := time.AfterFunc(d, func() { s.complete(struct{}{}, nil) })
 	stop := context.AfterFunc(ctx, func() { s.fail(ctx.Err()) })
 	s.onDone(func() {
