@@ -29,7 +29,7 @@ func cancelAll[T any](in []*state[T]) {
 // watch calls fn(i) once in[i] is complete, for every i, with ws[i] (one waiter per input,
 // allocated in a single slice that fn can hand to settle) as its continuation. It stops
 // subscribing if fn completes out meanwhile, since out then needs no more input.
-func watch[T, R any](in []*state[T], ws []waiter, out *state[R], fn func(i int)) {
+func watch[T, R any](in []*state[T], ws []waiter, out *state[R], fn func(i int) *waiter) {
 	for i, s := range in {
 		// Only fn and arg: once a waiter is queued, fn may run on another goroutine and
 		// settle may read the links of waiters not subscribed yet (under their input's mu).
@@ -78,18 +78,19 @@ func All[T any](fs ...Future[T]) Future[[]T] {
 	var left atomic.Int64
 	left.Store(int64(len(in)))
 	ws := make([]waiter, len(in))
-	watch(in, ws, out, func(i int) {
+	watch(in, ws, out, func(i int) *waiter {
 		s := in[i]
 		if s.err != nil {
 			settle(out, nil, s.err, in, ws)
-			return
+			return nil
 		}
 		vals[i] = s.val
 		// Each write to vals happens before its decrement, and the last
 		// decrement sees all of them: vals is complete when left reaches 0.
 		if left.Add(-1) == 0 {
-			out.complete(vals, nil)
+			return out.forward(vals, nil)
 		}
+		return nil
 	})
 	return Future[[]T]{out}
 }
@@ -107,11 +108,12 @@ func AllSettled[T any](fs ...Future[T]) Future[[]Outcome[T]] {
 	var left atomic.Int64
 	left.Store(int64(len(in)))
 	// out completes only once every input has: nothing is left to unsubscribe.
-	watch(in, make([]waiter, len(in)), out, func(i int) {
+	watch(in, make([]waiter, len(in)), out, func(i int) *waiter {
 		res[i] = Outcome[T]{in[i].val, in[i].err}
 		if left.Add(-1) == 0 {
-			out.complete(res, nil)
+			return out.forward(res, nil)
 		}
+		return nil
 	})
 	return Future[[]Outcome[T]]{out}
 }
@@ -130,16 +132,17 @@ func Any[T any](fs ...Future[T]) Future[T] {
 	var left atomic.Int64
 	left.Store(int64(len(in)))
 	ws := make([]waiter, len(in))
-	watch(in, ws, out, func(i int) {
+	watch(in, ws, out, func(i int) *waiter {
 		s := in[i]
 		if s.err == nil {
 			settle(out, s.val, nil, in, ws)
-			return
+			return nil
 		}
 		errs[i] = s.err
 		if left.Add(-1) == 0 {
-			out.fail(errors.Join(errs...))
+			return out.forwardErr(errors.Join(errs...))
 		}
+		return nil
 	})
 	return Future[T]{out}
 }
@@ -155,8 +158,9 @@ func Race[T any](fs ...Future[T]) Future[T] {
 	in := inputs(fs)
 	out := gather[T, T](in)
 	ws := make([]waiter, len(in))
-	watch(in, ws, out, func(i int) {
+	watch(in, ws, out, func(i int) *waiter {
 		settle(out, in[i].val, in[i].err, in, ws)
+		return nil
 	})
 	return Future[T]{out}
 }

@@ -33,6 +33,13 @@
 // takes its continuations off the inputs still pending before anyone can see the result complete,
 // so that a long-lived future holds nothing of the calls that gave up on it.
 // The channel behind Done is made only when someone asks for it and is closed on completion.
+// A continuation that only passes an outcome on (Then following the future of its step, Map and
+// Catch with Inline, a failure running down a chain) hands the continuations of the future it
+// completed back to the loop that runs the list, which runs them next: a chain of any length,
+// such as an asynchronous loop written as recursion through Then, completes in constant stack
+// space, where each future would otherwise run the next one's continuations a few frames deeper.
+// What such a loop cannot avoid is holding one future per pending step until its last step
+// completes: for a loop of unbounded length, block in a goroutine (Go, or a pool) instead.
 //
 // Cancellation travels through context.Context. A future made by Go, GoOn, pool.Go or a promise
 // from NewPromiseContext owns a context; Future.Cancel cancels it, and that context is also

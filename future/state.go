@@ -87,9 +87,16 @@ func (c *cancelFunc) Store(fn func()) {
 // next and prev link it into the list of one state, guarded by that state's mu; both are
 // nil until it is queued and after it is unsubscribed. A waiter is subscribed to at most one
 // state, at most once.
+//
+// fn returns nil, or the continuations of a state that it completed with forward instead of
+// complete: notify runs them next, in the loop that ran fn. Forwarding an outcome from one
+// future to the next (Then following the future of its step, a failure passed down a chain of
+// Map) is how long chains complete, and with publish each future would run the next one's
+// continuations a few frames deeper: a loop of millions of steps written as recursion through
+// Then died of a stack overflow when its last step completed.
 type waiter struct {
 	next, prev *waiter
-	fn         func(arg int)
+	fn         func(arg int) *waiter
 	arg        int
 }
 
@@ -139,6 +146,29 @@ func (s *state[T]) claim() bool {
 // publish completes a state claimed by this goroutine with v and err, and runs the
 // continuations.
 func (s *state[T]) publish(v T, err error) {
+	notify(s.take(v, err))
+}
+
+// forward completes the state with v and err, if nobody did before, as complete does, but
+// returns its continuations instead of running them: for a continuation to return to notify
+// (see waiter).
+func (s *state[T]) forward(v T, err error) *waiter {
+	if !s.claim() {
+		return nil
+	}
+	return s.take(v, err)
+}
+
+// forwardErr is forward with the zero value and err.
+func (s *state[T]) forwardErr(err error) *waiter {
+	var zero T
+	return s.forward(zero, err)
+}
+
+// take completes a state claimed by this goroutine with v and err, and returns its
+// continuations, for notify: nil, or a list that ends with nil and whose first waiter's prev
+// is the last one.
+func (s *state[T]) take(v T, err error) *waiter {
 	s.val, s.err = v, err
 	s.phase.Store(done)
 	if ch := s.ch.Swap(&closedChan); ch != nil {
@@ -156,7 +186,7 @@ func (s *state[T]) publish(v T, err error) {
 	// Without continuations, seal without mu: a subscriber that holds mu installs the
 	// first continuation with a CompareAndSwap from nil too, so one of the two fails.
 	if s.subs.Load() == nil && s.subs.CompareAndSwap(nil, sealed) {
-		return
+		return nil
 	}
 	s.mu.Lock()
 	list := s.subs.Swap(sealed)
@@ -164,12 +194,14 @@ func (s *state[T]) publish(v T, err error) {
 		list.prev.next = nil // the list now ends at the last continuation
 	}
 	s.mu.Unlock()
-	notify(list)
+	return list
 }
 
-// notify runs a list of continuations in order. User code runs under guard, so nothing
-// here panics; but an inline continuation may call runtime.Goexit, which would end this
-// goroutine in the middle of the list: the deferred call then runs the rest of it.
+// notify runs a list of continuations (from take) in order. The continuations of a state
+// that one of them forwarded to go in right after it, so that they run where they would have
+// run, nested, had it completed that state with publish. User code runs under guard, so
+// nothing here panics; but an inline continuation may call runtime.Goexit, which would end
+// this goroutine in the middle of the list: the deferred call then runs the rest of it.
 func notify(list *waiter) {
 	w := list
 	defer func() {
@@ -178,7 +210,10 @@ func notify(list *waiter) {
 		}
 	}()
 	for w != nil {
-		w.fn(w.arg)
+		if more := w.fn(w.arg); more != nil {
+			more.prev.next = w.next // take left the last one in more.prev
+			w.next = more
+		}
 		w = w.next
 	}
 }
@@ -213,7 +248,9 @@ func (s *state[T]) subscribe(w *waiter) bool {
 		}
 		s.mu.Unlock()
 	}
-	w.fn(w.arg)
+	if more := w.fn(w.arg); more != nil {
+		notify(more)
+	}
 	return false
 }
 
@@ -265,8 +302,8 @@ func attach[T, R any](src *state[T], w *waiter, out *state[R]) bool {
 }
 
 // onDone is subscribe for a single continuation.
-func (s *state[T]) onDone(fn func()) {
-	s.subscribe(&waiter{fn: func(int) { fn() }})
+func (s *state[T]) onDone(fn func(int) *waiter) {
+	s.subscribe(&waiter{fn: fn})
 }
 
 // done returns the channel closed on completion, making it if needed.

@@ -17,7 +17,7 @@ type recorder struct {
 func (r *recorder) waiters(n int) []waiter {
 	ws := make([]waiter, n)
 	for i := range ws {
-		ws[i] = waiter{fn: func(i int) { r.ran = append(r.ran, i) }, arg: i}
+		ws[i] = waiter{fn: func(i int) *waiter { r.ran = append(r.ran, i); return nil }, arg: i}
 	}
 	return ws
 }
@@ -82,7 +82,7 @@ func TestUnsubscribeOfRunningOrRunContinuationIsHarmless(t *testing.T) {
 	s := new(state[int])
 	var ran []int
 	ws := make([]waiter, 4)
-	ws[0] = waiter{fn: func(i int) {
+	ws[0] = waiter{fn: func(i int) *waiter {
 		ran = append(ran, i)
 		// Itself, while it runs, and the next ones, taken by completion.
 		for j := range 3 {
@@ -90,9 +90,10 @@ func TestUnsubscribeOfRunningOrRunContinuationIsHarmless(t *testing.T) {
 				t.Errorf("unsubscribe %d during completion reported true", j)
 			}
 		}
+		return nil
 	}}
 	for i := 1; i < len(ws); i++ {
-		ws[i] = waiter{fn: func(i int) { ran = append(ran, i) }, arg: i}
+		ws[i] = waiter{fn: func(i int) *waiter { ran = append(ran, i); return nil }, arg: i}
 	}
 	for i := range 3 {
 		s.subscribe(&ws[i])
@@ -137,9 +138,10 @@ func TestSubscribeUnsubscribeRacesComplete(t *testing.T) {
 			ws[g] = make([]waiter, per)
 			for j := range per {
 				r := &recs[g][j]
-				ws[g][j].fn = func(int) {
+				ws[g][j].fn = func(int) *waiter {
 					r.seq.Store(seq.Add(1))
 					r.runs.Add(1)
+					return nil
 				}
 			}
 		}
@@ -226,7 +228,7 @@ func TestSubscribeRacesCompleteOfEmptyList(t *testing.T) {
 	for range rounds {
 		s := new(state[int])
 		var runs atomic.Int32
-		w := waiter{fn: func(int) { runs.Add(1) }}
+		w := waiter{fn: func(int) *waiter { runs.Add(1); return nil }}
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Go(func() {

@@ -11,15 +11,23 @@ func Map[T, U any](f Future[T], exec Executor, fn func(T) (U, error)) Future[U] 
 	// since src may be completing (and clearing it) meanwhile; dst drops it on completion too.
 	dst := &state[U]{cancel: cancelWith(src.cancel.Load())}
 	exec = orInline(exec)
-	src.onDone(func() {
+	src.onDone(func(int) *waiter {
 		if src.err != nil {
-			dst.fail(src.err)
-			return
+			return dst.forwardErr(src.err)
+		}
+		if exec == Inline { // forward, for chains of Map (see waiter)
+			var more *waiter
+			dst.guard(func() {
+				v, err := fn(src.val)
+				more = dst.forward(v, err)
+			})
+			return more
 		}
 		execute(exec, dst, func() {
 			v, err := fn(src.val)
 			dst.complete(v, err)
 		})
+		return nil
 	})
 	return Future[U]{dst}
 }
@@ -41,21 +49,37 @@ func Then[T, U any](f Future[T], exec Executor, fn func(T) Future[U]) Future[U] 
 		}
 	})
 	exec = orInline(exec)
-	src.onDone(func() {
+	// step runs fn and has dst follow the future it returns; it forwards the outcome of one
+	// that is complete already, for its caller to return to notify (see waiter).
+	step := func() *waiter {
+		n := fn(src.val).state()
+		next.Store(n)
+		// A Cancel that ran before the Store did not see n: cancel it now.
+		// Cancelling twice is harmless.
+		if cancelled.Load() {
+			n.requestCancel()
+		}
+		if n.isDone() {
+			return dst.forward(n.val, n.err)
+		}
+		n.onDone(func(int) *waiter { return dst.forward(n.val, n.err) })
+		return nil
+	}
+	src.onDone(func(int) *waiter {
 		if src.err != nil {
-			dst.fail(src.err)
-			return
+			return dst.forwardErr(src.err)
+		}
+		if exec == Inline {
+			var more *waiter
+			dst.guard(func() { more = step() })
+			return more
 		}
 		execute(exec, dst, func() {
-			n := fn(src.val).state()
-			next.Store(n)
-			// A Cancel that ran before the Store did not see n: cancel it now.
-			// Cancelling twice is harmless.
-			if cancelled.Load() {
-				n.requestCancel()
+			if more := step(); more != nil {
+				notify(more)
 			}
-			n.onDone(func() { dst.complete(n.val, n.err) })
 		})
+		return nil
 	})
 	return Future[U]{dst}
 }
@@ -68,15 +92,23 @@ func Catch[T any](f Future[T], exec Executor, fn func(error) (T, error)) Future[
 	src := f.state()
 	dst := &state[T]{cancel: cancelWith(src.cancel.Load())} // as in Map
 	exec = orInline(exec)
-	src.onDone(func() {
+	src.onDone(func(int) *waiter {
 		if src.err == nil {
-			dst.complete(src.val, nil)
-			return
+			return dst.forward(src.val, nil)
+		}
+		if exec == Inline { // as in Map
+			var more *waiter
+			dst.guard(func() {
+				v, err := fn(src.err)
+				more = dst.forward(v, err)
+			})
+			return more
 		}
 		execute(exec, dst, func() {
 			v, err := fn(src.err)
 			dst.complete(v, err)
 		})
+		return nil
 	})
 	return Future[T]{dst}
 }

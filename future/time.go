@@ -19,9 +19,9 @@ func WithTimeout[T any](f Future[T], d time.Duration) Future[T] {
 	t := time.AfterFunc(d, func() {
 		giveUp(out, ErrTimeout, src, w)
 	})
-	w.fn = func(int) {
+	w.fn = func(int) *waiter {
 		t.Stop()
-		out.complete(src.val, src.err)
+		return out.forward(src.val, src.err)
 	}
 	attach(src, w, out)
 	return Future[T]{out}
@@ -42,9 +42,9 @@ func WithContext[T any](ctx context.Context, f Future[T]) Future[T] {
 	stop := context.AfterFunc(ctx, func() {
 		giveUp(out, ctx.Err(), src, w)
 	})
-	w.fn = func(int) {
+	w.fn = func(int) *waiter {
 		stop()
-		out.complete(src.val, src.err)
+		return out.forward(src.val, src.err)
 	}
 	attach(src, w, out)
 	return Future[T]{out}
@@ -81,9 +81,10 @@ func Sleep(ctx context.Context, d time.Duration) Future[struct{}] {
 	s.cancel = cancelWith(func() { s.fail(context.Canceled) })
 	t := time.AfterFunc(d, func() { s.complete(struct{}{}, nil) })
 	stop := context.AfterFunc(ctx, func() { s.fail(ctx.Err()) })
-	s.onDone(func() {
+	s.onDone(func(int) *waiter {
 		t.Stop()
 		stop()
+		return nil
 	})
 	return Future[struct{}]{s}
 }
