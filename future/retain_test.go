@@ -235,3 +235,36 @@ func TestCancelRacesCompletion(t *testing.T) {
 		<-pctx.Done()
 	}
 }
+
+// TestRunContinuationHoldsNothingAfterIt: notify splices the continuations of a forwarded
+// state into the running list by rewriting next links. A waiter that outlives its run (here
+// All's, which sits in one slice with its sibling still queued on a pending input) must not
+// reach, link by link, the continuations run after it in that pass, down every forwarded chain:
+// here a payload made 20 steps down a chain of Map that is complete and dropped. Found by a
+// review; it failed before notify unlinked the waiters it ran.
+func TestRunContinuationHoldsNothingAfterIt(t *testing.T) {
+	long := future.NewPromise[int]() // stays pending while the test holds it
+	freed := make(chan struct{})
+	func() {
+		p := future.NewPromise[int]()
+		future.All(p.Future(), long.Future()) // ws[0] queued on p first, ws[1] on long
+		f := future.Map(p.Future(), nil, func(int) (*payload, error) { return nil, nil })
+		for i := range 40 {
+			f = future.Map(f, nil, func(v *payload) (*payload, error) {
+				if i == 20 {
+					v = new(payload)
+					runtime.AddCleanup(v, func(c chan struct{}) { close(c) }, freed)
+				}
+				return v, nil
+			})
+		}
+		p.Resolve(1)
+		if !f.Resolved() {
+			t.Fatal("the chain did not complete")
+		}
+	}()
+	if !collected(freed) {
+		t.Error("a payload held only by a complete, dropped chain of Map is kept alive: All's ran waiter on p links into the chain's continuations")
+	}
+	runtime.KeepAlive(long)
+}

@@ -202,19 +202,28 @@ func (s *state[T]) take(v T, err error) *waiter {
 // run, nested, had it completed that state with publish. User code runs under guard, so
 // nothing here panics; but an inline continuation may call runtime.Goexit, which would end
 // this goroutine in the middle of the list: the deferred call then runs the rest of it.
+//
+// A waiter that has run is unlinked: some outlive their run (All's sit in one slice with those
+// still queued on pending inputs), and one still linked would keep alive, link by link, every
+// continuation that ran after it, down every chain forwarded into the list.
 func notify(list *waiter) {
 	w := list
 	defer func() {
 		if w != nil {
-			notify(w.next)
+			next := w.next
+			w.next, w.prev = nil, nil
+			notify(next)
 		}
 	}()
 	for w != nil {
-		if more := w.fn(w.arg); more != nil {
-			more.prev.next = w.next // take left the last one in more.prev
-			w.next = more
+		more := w.fn(w.arg)
+		next := w.next
+		if more != nil {
+			more.prev.next = next // take left the last one in more.prev
+			next = more
 		}
-		w = w.next
+		w.next, w.prev = nil, nil
+		w = next
 	}
 }
 

@@ -42,7 +42,9 @@ func Then[T, U any](f Future[T], exec Executor, fn func(T) Future[U]) Future[U] 
 	var next atomic.Pointer[state[U]]
 	var cancelled atomic.Bool
 	dst.cancel = cancelWith(func() {
-		cancelled.Store(true)
+		if cancelled.Swap(true) {
+			return // cancelled before, or now through a cycle (fn returned dst, or a future that follows it)
+		}
 		src.requestCancel()
 		if n := next.Load(); n != nil {
 			n.requestCancel()

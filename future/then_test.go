@@ -181,3 +181,19 @@ func TestCancelOfDerivedFutureCancelsSource(t *testing.T) {
 		p.Resolve(0)
 	}
 }
+
+// TestThenCycleCanBeCancelled: a step that returns the future of its own Then (or one that
+// follows it) makes a cycle that never completes; cancelling it must return, not recurse until
+// the stack overflows.
+func TestThenCycleCanBeCancelled(t *testing.T) {
+	p := future.NewPromise[int]()
+	var f future.Future[int]
+	f = future.Then(p.Future(), nil, func(int) future.Future[int] {
+		return future.Map(f, nil, func(v int) (int, error) { return v, nil })
+	})
+	p.Resolve(1)
+	f.Cancel()
+	if f.Resolved() {
+		t.Fatal("a cycle completed")
+	}
+}
