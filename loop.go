@@ -34,7 +34,7 @@ type Loop interface {
 type Timer struct {
 	state atomic.Int32 // timerPending, timerFired or timerStopped
 	fn    func()
-	rt    atomic.Pointer[time.Timer] // the runtime timer that took over from a stopped loop, if any
+	rt    atomic.Pointer[time.Timer] // the runtime timer behind it (std, or a loop that stopped), if any
 }
 
 const (
@@ -49,6 +49,9 @@ func (t *Timer) Stop() bool {
 	if !t.state.CompareAndSwap(timerPending, timerStopped) {
 		return false
 	}
+	// Nothing reads fn once the timer is stopped (fire runs it only if it wins the state): release
+	// what it holds now, since a loop keeps a stopped timer on its wheel until its deadline.
+	t.fn = nil
 	if rt := t.rt.Load(); rt != nil {
 		rt.Stop() // release it now rather than when it would have fired
 	}
@@ -66,24 +69,31 @@ func (t *Timer) fire() {
 func (e *Engine) Loops() []Loop { return e.impl.loopList() }
 
 // Sleep returns a future that resolves on loop l once d has passed, or fails with ctx's error if ctx ends
-// first. Continuations given l as their executor then run on the loop: a timer in the future style. A
-// Sleep still pending when the engine stops resolves all the same (see Loop.AfterFunc). Future.Cancel
-// has no effect on it, and a combinator that gives up on it (future.Race, future.WithTimeout) leaves
-// its timer armed until d has passed: to stop it early, cancel ctx. future.Sleep can be cancelled, but
-// does not resolve on a loop.
+// first, or with context.Canceled if it is cancelled first (Future.Cancel, or a combinator that gives up
+// on it: a Race lost, a WithTimeout expired), which also stops its timer. Continuations given l as their
+// executor then run on the loop: a timer in the future style. A Sleep still pending when the engine stops
+// resolves all the same (see Loop.AfterFunc).
 func Sleep(ctx context.Context, l Loop, d time.Duration) future.Future[struct{}] {
-	p := future.NewPromise[struct{}]()
 	if err := ctx.Err(); err != nil {
-		p.Reject(err)
-		return p.Future()
+		return future.Failed[struct{}](err)
 	}
-	t := l.AfterFunc(d, func() { p.Resolve(struct{}{}) })
-	stop := context.AfterFunc(ctx, func() {
-		if t.Stop() {
-			p.Reject(ctx.Err())
+	// The promise's own context ends with ctx, with Cancel, and on completion. The timer and the
+	// context's watch stop each other, so that one of them completes the promise; a timer that fires
+	// unregisters the watch first, since the completion ends the context (which would start it).
+	p, pctx := future.NewPromiseContext[struct{}](ctx)
+	var timer atomic.Pointer[Timer]
+	stop := context.AfterFunc(pctx, func() {
+		if t := timer.Load(); t != nil && t.Stop() {
+			p.Reject(pctx.Err())
 		}
 	})
-	// once settled, release the context registration (a long-lived ctx would otherwise collect them)
-	future.Map(p.Future(), future.Inline, func(struct{}) (struct{}, error) { stop(); return struct{}{}, nil })
+	t := l.AfterFunc(d, func() {
+		stop()
+		p.Resolve(struct{}{})
+	})
+	timer.Store(t)
+	if pctx.Err() != nil && t.Stop() { // the context ended before the watch could see the timer
+		p.Reject(pctx.Err())
+	}
 	return p.Future()
 }

@@ -3,6 +3,7 @@ package eddy_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -127,6 +128,75 @@ func TestSleepResolvesOnTheLoopOrFailsWithContext(t *testing.T) {
 		cancel()
 		if _, err := f.Await(context.Background()); !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled Sleep = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// Cancelling a Sleep fails it with context.Canceled at once, whether Future.Cancel does it or a
+// combinator that no longer needs it (the loser of a Race); a Sleep cancelled while its timer
+// fires completes once, either way.
+func TestSleepCanBeCancelled(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		s := startServer(t, kind, eddy.BaseHandler{})
+		l := s.e.Loops()[0]
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+
+		f := eddy.Sleep(context.Background(), l, time.Hour)
+		f.Cancel()
+		if _, err := f.Await(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Sleep after Cancel: %v, want context.Canceled", err)
+		}
+
+		loser := eddy.Sleep(context.Background(), l, time.Hour)
+		if _, err := future.Race(loser, future.Ready(struct{}{})).Await(ctx); err != nil {
+			t.Fatalf("Race: %v", err)
+		}
+		if _, err := loser.Await(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("the Sleep that lost a Race: %v, want context.Canceled", err)
+		}
+
+		for i := range 300 {
+			f := eddy.Sleep(context.Background(), l, time.Duration(i%3)*time.Millisecond)
+			if i%2 == 0 {
+				go f.Cancel()
+			}
+			if _, err := f.Await(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatalf("Sleep %d: %v, want nil or context.Canceled", i, err)
+			}
+		}
+	})
+}
+
+// A stopped timer lets go of its function at once, though the loop keeps the timer itself on its
+// wheel until its deadline: what a cancelled Sleep(time.Hour) holds is not kept for an hour.
+func TestStoppedTimerReleasesItsFunction(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		s := startServer(t, kind, eddy.BaseHandler{})
+		l := s.e.Loops()[0]
+		freed := make(chan struct{})
+		tm := func() *eddy.Timer {
+			v := new([1 << 12]byte)
+			runtime.AddCleanup(v, func(c chan struct{}) { close(c) }, freed)
+			return l.AfterFunc(time.Hour, func() { v[0]++ })
+		}()
+		// Once the loop has run what was posted before, the timer is on its wheel.
+		done := make(chan struct{})
+		l.Execute(func() { close(done) })
+		<-done
+		if !tm.Stop() {
+			t.Fatal("Stop of a pending timer reported false")
+		}
+		for i := 0; ; i++ {
+			runtime.GC()
+			select {
+			case <-freed:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if i == 100 {
+				t.Fatal("the function of a stopped timer is still reachable")
+			}
 		}
 	})
 }

@@ -91,7 +91,7 @@ func (l *stdLoop) Execute(fn func()) {
 // AfterFunc runs fn on the loop after d.
 func (l *stdLoop) AfterFunc(d time.Duration, fn func()) *Timer {
 	t := &Timer{fn: fn}
-	time.AfterFunc(d, func() { l.Execute(t.fire) })
+	t.rt.Store(time.AfterFunc(d, func() { l.Execute(t.fire) })) // Stop releases it
 	return t
 }
 

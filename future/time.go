@@ -66,13 +66,10 @@ func giveUp[T any](out *state[T], err error, src *state[T], w *waiter) {
 // Sleep returns a future that succeeds after d, or fails with ctx.Err() if ctx is done first,
 // or with context.Canceled if it is cancelled first. Its timer is released on completion.
 //
-// Unlike eddy.Sleep (package github.com/eddyio/eddy), Sleep can be cancelled: Future.Cancel, or
-// a combinator that gives up on it (a Race lost, a WithTimeout expired), completes it at once and
-// stops its timer. The future of eddy.Sleep has no cancel function: Cancel has no effect on it,
-// so it stays pending, and keeps its timer on the loop, until d has passed or its ctx ends; to
-// stop it early, cancel its ctx. eddy.Sleep resolves on its event loop, whereas Sleep completes
-// on the goroutine of its timer, of its ctx, or of the caller of Cancel, where its Inline
-// continuations run.
+// Future.Cancel, or a combinator that gives up on it (a Race lost, a WithTimeout expired),
+// completes it at once and stops its timer. It completes on the goroutine of its timer, of its
+// ctx, or of the caller of Cancel, where its Inline continuations run; eddy.Sleep (package
+// github.com/eddyio/eddy) is the same on an event loop, whose continuations can run on the loop.
 func Sleep(ctx context.Context, d time.Duration) Future[struct{}] {
 	if err := ctx.Err(); err != nil {
 		return Failed[struct{}](err)
