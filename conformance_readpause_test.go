@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,15 @@ func (h *pauseHandler) received() []byte {
 	return bytes.Clone(h.got.Bytes())
 }
 
+// dialPaused starts a server of kind whose handler pauses reading in OnOpen, and connects to it: it
+// returns the handler, the client's side and the server's.
+func dialPaused(t *testing.T, kind eddy.EngineKind) (*pauseHandler, *net.TCPConn, eddy.Conn) {
+	t.Helper()
+	h := &pauseHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
+	c := startServer(t, kind, h).dial(t)
+	return h, c, <-h.opened
+}
+
 func setReadPaused(t *testing.T, c eddy.Conn, paused bool) {
 	t.Helper()
 	if err := c.Execute(func(c eddy.Conn) { c.SetReadPaused(paused) }); err != nil {
@@ -65,10 +75,7 @@ func onConn(t *testing.T, sc eddy.Conn, fn func(c eddy.Conn)) {
 func TestReadPausedHoldsThePeerBack(t *testing.T) {
 	t.Parallel() // mostly waiting for the write deadline
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := &pauseHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
-		s := startServer(t, kind, h)
-		c := s.dial(t)
-		sc := <-h.opened
+		h, c, sc := dialPaused(t, kind)
 
 		// More than the kernel's send and receive buffers hold together on loopback (a few MiB
 		// each): with nothing read, the write must stall before its end.
@@ -98,10 +105,7 @@ func TestReadPausedHoldsThePeerBack(t *testing.T) {
 // the restart the handler gets the last bytes first, then the end.
 func TestReadPausedHoldsThePeersEnd(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := &pauseHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
-		s := startServer(t, kind, h)
-		c := s.dial(t)
-		sc := <-h.opened
+		h, c, sc := dialPaused(t, kind)
 
 		if _, err := c.Write([]byte("last words")); err != nil {
 			t.Fatal(err)
@@ -172,10 +176,7 @@ func TestReadRestartOffersBufferedBytes(t *testing.T) {
 // input past the pause, a receive window each time.
 func TestReadRestartAndPauseInOneCallbackTakesNothing(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := &pauseHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
-		s := startServer(t, kind, h)
-		c := s.dial(t)
-		sc := <-h.opened
+		h, c, sc := dialPaused(t, kind)
 
 		// On loopback the bytes are in the server's socket when Write returns (they fit its
 		// receive buffer).
