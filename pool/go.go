@@ -11,7 +11,8 @@ import (
 // fn receives a context derived from ctx that is cancelled by Future.Cancel or by a combinator
 // that gives up on the future; a task whose context is cancelled while it waits in the queue is
 // not called, and so is one still queued when a Stop gives up (the future fails with
-// ErrStopped). A panic in fn becomes a *future.PanicError on the future, not a pool panic.
+// ErrStopped). A panic in fn becomes a *future.PanicError on the future, and a runtime.Goexit
+// future.ErrGoexit, not a pool panic.
 func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)) future.Future[T] {
 	pr, cctx := future.NewPromiseContext[T](ctx)
 	run := func() {
@@ -22,7 +23,7 @@ func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)
 		}
 		pr.Run(cctx, fn)
 	}
-	if err := p.submitTask(ctx, task{fn: run, keep: true}); err != nil {
+	if err := p.submitTask(ctx, task{fn: run, keep: true, owned: true}); err != nil {
 		pr.Reject(err)
 	}
 	return pr.Future()

@@ -85,10 +85,13 @@ type Stats struct {
 
 // task is one entry of the queue. keep marks a function that the pool must not lose even when
 // an abandoned Stop drops the queue: a continuation from Execute (a future.Executor calls it
-// exactly once) or the task of Go (whose future would otherwise never complete).
+// exactly once) or the task of Go (whose future would otherwise never complete). owned marks
+// Go's task, whose end is reported on its future: a runtime.Goexit in it (which fails the future
+// with future.ErrGoexit) is no pool panic.
 type task struct {
-	fn   func()
-	keep bool
+	fn    func()
+	keep  bool
+	owned bool
 }
 
 // New returns a pool configured by opts. It starts the minimum number of workers and returns
@@ -201,7 +204,7 @@ func (p *Pool) Execute(fn func()) {
 		}
 	}
 	p.callerRuns.Add(1)
-	p.runHere(fn)
+	p.runHere(task{fn: fn})
 }
 
 var _ future.Executor = (*Pool)(nil)
@@ -290,7 +293,7 @@ func (p *Pool) start(first task) {
 	p.mu.Lock()
 	p.live[w] = struct{}{}
 	p.mu.Unlock()
-	go w.loop(first.fn)
+	go w.loop(first)
 }
 
 // enter lets a submitter in unless the pool is stopping; leave lets it out. Once the
@@ -330,6 +333,22 @@ func (p *Pool) parking() {
 	}
 }
 
+// busy returns how many workers are running a task: those counted in p.workers and not in
+// p.idle. A worker that exits leaves p.workers first and p.idle after: read one after the
+// other, the two counts could show idle workers that left in between as running (Stop on an
+// idle pool reported both of its workers running, once in some 50,000 runs). So the first is
+// read again, and the pair retaken while it moves; with the pool stopping it only falls.
+func (p *Pool) busy() int {
+	for range 100 {
+		w := p.workers.Load()
+		i := p.idle.Load()
+		if p.workers.Load() == w {
+			return max(int(w-i), 0)
+		}
+	}
+	return max(int(p.workers.Load()-p.idle.Load()), 0)
+}
+
 // unpark accounts for a parked worker woken by something other than a task.
 func (p *Pool) unpark() {
 	p.idle.Add(-1)
@@ -338,22 +357,23 @@ func (p *Pool) unpark() {
 	}
 }
 
-// runHere runs fn on the calling goroutine, recovering a panic as a worker would.
-func (p *Pool) runHere(fn func()) {
+// runHere runs t on the calling goroutine, recovering a panic as a worker would.
+func (p *Pool) runHere(t task) {
 	normal := false
 	defer func() {
+		ended := normal || t.owned // an owned task's Goexit is its future's (task)
 		p.mu.Lock()
-		if normal {
+		if ended {
 			p.doneCompleted++
 		} else {
 			p.donePanics++
 		}
 		p.mu.Unlock()
-		if !normal {
+		if !ended {
 			p.report(recover())
 		}
 	}()
-	fn()
+	t.fn()
 	normal = true
 }
 
@@ -421,12 +441,12 @@ func (p *Pool) Stop(ctx context.Context) error {
 	}
 	p.abandon.Store(true)
 	dropped := 0
-	var kept []func()
+	var kept []task
 	for {
 		select {
 		case t := <-p.tasks:
 			if t.keep {
-				kept = append(kept, t.fn)
+				kept = append(kept, t)
 			} else {
 				dropped++
 			}
@@ -437,16 +457,15 @@ func (p *Pool) Stop(ctx context.Context) error {
 	}
 	p.dropped.Add(uint64(dropped))
 	if len(kept) > 0 {
-		// Execute's continuations and Go's tasks are not lost: they run here, off the pool.
-		// Go's task sees p.abandon and fails its future with ErrStopped instead of calling
-		// its function.
-		go func() {
-			for _, fn := range kept {
-				p.runHere(fn)
-			}
-		}()
+		// Execute's continuations and Go's tasks are not lost: they run off the pool, each on
+		// a goroutine of its own, since a continuation may block (waiting, say, for a Go task
+		// queued behind it) or end its goroutine with runtime.Goexit. Go's task sees p.abandon
+		// and fails its future with ErrStopped instead of calling its function.
+		for _, t := range kept {
+			go p.runHere(t)
+		}
 	}
-	running := int(p.workers.Load() - p.idle.Load())
+	running := p.busy()
 	if dropped == 0 && running == 0 {
 		select {
 		case <-p.exited:
@@ -454,5 +473,5 @@ func (p *Pool) Stop(ctx context.Context) error {
 		default:
 		}
 	}
-	return &StopError{Dropped: dropped, Running: max(running, 0), Err: ctx.Err()}
+	return &StopError{Dropped: dropped, Running: running, Err: ctx.Err()}
 }

@@ -27,26 +27,26 @@ type worker struct {
 
 // loop is the body of the worker goroutine: run first, then take tasks until the pool stops
 // or the worker has been idle long enough to exit.
-func (w *worker) loop(first func()) {
+func (w *worker) loop(first task) {
 	p := w.p
 	normal := false
 	defer func() {
 		if !normal {
 			// A task called runtime.Goexit (run has reported it): this goroutine is
 			// ending but the worker is not, so it goes on in a new one.
-			go w.loop(nil)
+			go w.loop(task{})
 			return
 		}
 		w.exit()
 	}()
-	if first != nil {
+	if first.fn != nil {
 		w.run(first)
 	}
 	for !p.abandon.Load() {
 		select {
 		case t := <-p.tasks:
 			p.taken()
-			w.run(t.fn)
+			w.run(t)
 			continue
 		default:
 		}
@@ -71,7 +71,7 @@ func (w *worker) park() bool {
 	case t := <-p.tasks:
 		// Taking the task ends the parking: slack is unchanged.
 		p.idle.Add(-1)
-		w.run(t.fn)
+		w.run(t)
 		return true
 	case <-p.quit:
 		// Still counted idle until it runs a task or has left the count (exit): a Stop that
@@ -144,7 +144,7 @@ func (w *worker) drain() {
 				p.unpark()
 			}
 			p.taken()
-			w.run(t.fn)
+			w.run(t)
 		default:
 			return
 		}
@@ -152,15 +152,19 @@ func (w *worker) drain() {
 }
 
 // run runs one task, recovering and reporting a panic so that the worker survives it.
-func (w *worker) run(fn func()) {
+func (w *worker) run(t task) {
 	normal := false
 	defer func() {
-		if !normal {
+		switch {
+		case normal:
+		case t.owned: // a Goexit, reported on the task's future (task)
+			w.done++
+		default:
 			w.panics.Add(1)
 			w.p.report(recover())
 		}
 	}()
-	fn()
+	t.fn()
 	normal = true
 	if w.done++; w.done%publishEvery == 0 {
 		w.publish()
