@@ -49,9 +49,10 @@ var ErrTransportClosed = errors.New("http1: Transport closed")
 //
 // "http" and "https" URLs are supported; no proxies, no HTTP/2, no transparent gzip (net/http adds
 // Accept-Encoding: gzip and decompresses; here the body is what the server sent). A request whose
-// connection failed before any byte of the response arrived is retried once on a new connection when
-// it is idempotent (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key header) and has no body; one
-// that never reached a connection is always retried.
+// reused connection ended by the server's doing before any byte of the response arrived is sent
+// again, on another connection, when it is idempotent (GET, HEAD, OPTIONS, TRACE, or an
+// Idempotency-Key header) and has no streamed body, up to 8 times while the connections that die
+// under it are reused ones (docs/client.md); one that never reached a connection is always retried.
 //
 // The zero value is ready to use. Set the fields before the first request and do not change them
 // afterwards. Call Close when done with it, which stops its engine.
@@ -65,8 +66,9 @@ type Transport struct {
 	// IdleConnTimeout closes a keep-alive connection that stayed idle that long
 	// (DefaultIdleConnTimeout when zero; negative means never).
 	IdleConnTimeout time.Duration
-	// ResponseHeaderTimeout, if positive, bounds the wait for a response head once the request
-	// head has been written; the request then fails and its connection is closed.
+	// ResponseHeaderTimeout, if positive, bounds the wait for a response head once the request,
+	// body included, has been written (as net/http's); the request then fails and its connection
+	// is closed.
 	ResponseHeaderTimeout time.Duration
 	// MaxResponseHeaderBytes bounds a response head (DefaultMaxResponseHeaderBytes when zero).
 	MaxResponseHeaderBytes int

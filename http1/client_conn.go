@@ -182,21 +182,29 @@ func (cc *clientConn) begin() {
 	}
 	if x.body == nil {
 		x.reqDone = true
+		cc.awaitHead(x)
 	} else {
-		go x.writeBody(cc)
-	}
-	if d := t.ResponseHeaderTimeout; d > 0 {
-		x.timer = c.Loop().AfterFunc(d, func() {
-			x.onLoop(func(cc *clientConn) {
-				if x.phase == xHead {
-					cc.kill(&timeoutError{fmt.Sprintf("http1: %s %s: no response head within ResponseHeaderTimeout (%v)", x.req.Method, x.key, d)})
-				}
-			})
-		})
+		go x.writeBody(cc) // requestSent starts the wait
 	}
 	if c.Buffered() > 0 {
 		cc.drain()
 	}
+}
+
+// awaitHead starts the ResponseHeaderTimeout of x, once the whole request is written: as with
+// net/http, the time a large or slow upload takes does not count.
+func (cc *clientConn) awaitHead(x *exchange) {
+	d := cc.t.ResponseHeaderTimeout
+	if d <= 0 {
+		return
+	}
+	x.timer = cc.c.Loop().AfterFunc(d, func() {
+		x.onLoop(func(cc *clientConn) {
+			if x.phase == xHead {
+				cc.kill(&timeoutError{fmt.Sprintf("http1: %s %s: no response head within ResponseHeaderTimeout (%v)", x.req.Method, x.key, d)})
+			}
+		})
+	})
 }
 
 // requeue gives back x, which began on cc but sent nothing, and kills cc with err (unless dead
@@ -457,6 +465,9 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 func (cc *clientConn) requestSent(x *exchange, err error) {
 	if err == nil {
 		x.reqDone = true
+		if x.phase == xHead {
+			cc.awaitHead(x)
+		}
 	}
 	if cc.waiting != x {
 		return

@@ -277,9 +277,14 @@ func (p *respParser) build(buf []byte, n int, f framing) *http.Response {
 	chunked := f == frameChunked
 	switch f {
 	case frameNone:
-		r.ContentLength = 0
-		if p.hasCL && p.status >= 200 && p.status != http.StatusNoContent && p.status != http.StatusNotModified {
-			r.ContentLength = p.contentLength // a HEAD response tells the length of the body it omits
+		r.ContentLength = 0 // 1xx, 204, 304
+		if p.status >= 200 && p.status != http.StatusNoContent && p.status != http.StatusNotModified {
+			// A HEAD response tells the length of the body it omits, if it does; -1 (unknown)
+			// otherwise, as net/http says.
+			r.ContentLength = -1
+			if p.hasCL {
+				r.ContentLength = p.contentLength
+			}
 		}
 	case frameLength:
 		r.ContentLength = p.contentLength

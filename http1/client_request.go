@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eddyio/eddy"
 )
@@ -95,6 +96,15 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 	case len(req.TransferEncoding) > 1 || len(req.TransferEncoding) == 1 && req.TransferEncoding[0] != "chunked":
 		return nil, fmt.Errorf("http1: unsupported Transfer-Encoding %q", req.TransferEncoding)
 	}
+	if body != nil && req.ContentLength <= 0 && len(req.TransferEncoding) == 0 && usuallyBodiless(method) {
+		var err error
+		if body, err = probeBody(body); err != nil {
+			return nil, fmt.Errorf("http1: %s %s: reading the request body: %w", method, key, err)
+		}
+		if body == nil {
+			x.closeReqBody()
+		}
+	}
 	var inline []byte
 	if body != nil {
 		x.chunked = req.ContentLength <= 0 || len(req.TransferEncoding) == 1
@@ -103,7 +113,10 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 			// An in-memory body (http.NewRequest sets GetBody for those): send it with the head.
 			inline = make([]byte, req.ContentLength)
 			if n, err := io.ReadFull(body, inline); err != nil {
-				return nil, fmt.Errorf("http1: ContentLength=%d with Body length %d", req.ContentLength, n)
+				return nil, fmt.Errorf("http1: ContentLength=%d with Body length %d: %w", req.ContentLength, n, err)
+			}
+			if err := bodyEnds(body, req.ContentLength); err != nil {
+				return nil, fmt.Errorf("http1: %w", err)
 			}
 			x.closeReqBody() // once: the exchange's later closes do nothing
 		} else {
@@ -232,7 +245,11 @@ func (x *exchange) writeBody(cc *clientConn) {
 	}
 	fail := func(err error) { x.onLoop(func(cc *clientConn) { cc.kill(err) }) }
 	var sent int64
-	for i := 0; ; i ^= 1 {
+	// bufs[i] is the buffer to read into next; the other one may be in flight. i moves on only
+	// when a write is queued: after a read of nothing (a Reader may return 0, nil), the next read
+	// goes into the same buffer, not into the one the kernel may still be reading.
+	i := 0
+	for {
 		if inflight == 2 && !wait() {
 			return
 		}
@@ -258,6 +275,12 @@ func (x *exchange) writeBody(cc *clientConn) {
 			fail(fmt.Errorf("http1: %s %s: ContentLength=%d with Body length %d", x.req.Method, x.key, x.bodyLen, sent))
 			return
 		}
+		if end && rerr == nil && !x.chunked {
+			if err := bodyEnds(x.body, x.bodyLen); err != nil { // before the last bytes go out
+				fail(fmt.Errorf("http1: %s %s: %w", x.req.Method, x.key, err))
+				return
+			}
+		}
 		var p []byte
 		switch {
 		case n > 0 && x.chunked:
@@ -275,8 +298,11 @@ func (x *exchange) writeBody(cc *clientConn) {
 			p = appendTrailer(p, x.req.Trailer)
 			p = append(p, "\r\n"...)
 		}
-		if len(p) > 0 && !send(p, end) {
-			return
+		if len(p) > 0 {
+			if !send(p, end) {
+				return
+			}
+			i ^= 1
 		}
 		if end {
 			for inflight > 0 {
@@ -289,9 +315,102 @@ func (x *exchange) writeBody(cc *clientConn) {
 	}
 }
 
-// appendTrailer appends the trailer fields with values.
+// usuallyBodiless reports whether requests of method usually have no body, as net/http decides
+// whether to probe a body of unknown length before sending it chunked.
+func usuallyBodiless(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodDelete, http.MethodOptions, "PROPFIND", "SEARCH":
+		return true
+	}
+	return false
+}
+
+// bodyProbeWait is how long probeBody waits for the first byte of a body, net/http's figure.
+const bodyProbeWait = 200 * time.Millisecond
+
+// probeBody finds out, as net/http does, whether a body of unknown length on a request that
+// usually has none is empty (a GET given a Body that holds nothing, say): a chunked body there
+// is refused by some servers and proxies. It reads one byte, waiting at most bodyProbeWait (a
+// pipe's writer may not have written yet), and returns nil for a body that ended at once, or the
+// body to send: the byte read first, then the rest, or, past the wait, a reader that waits for
+// that read before it goes on.
+func probeBody(body io.ReadCloser) (io.ReadCloser, error) {
+	pr := &probedBody{body: body, done: make(chan struct{})}
+	go func() {
+		pr.n, pr.err = body.Read(pr.one[:])
+		close(pr.done)
+	}()
+	t := time.NewTimer(bodyProbeWait)
+	defer t.Stop()
+	select {
+	case <-pr.done:
+		switch {
+		case pr.n == 0 && pr.err == io.EOF:
+			return nil, nil
+		case pr.err != nil && pr.err != io.EOF:
+			return nil, pr.err
+		}
+	case <-t.C:
+	}
+	return pr, nil
+}
+
+// probedBody is a body whose first Read was made by probeBody: it gives what that read got, once
+// it has returned, then reads on.
+type probedBody struct {
+	body  io.ReadCloser
+	done  chan struct{}
+	one   [1]byte
+	n     int
+	err   error
+	given bool
+}
+
+func (p *probedBody) Read(b []byte) (int, error) {
+	if !p.given {
+		<-p.done
+		p.given = true
+		if p.n > 0 && len(b) > 0 {
+			b[0] = p.one[0]
+			if p.err != nil {
+				return 1, p.err // io.EOF after the one byte, or the failure
+			}
+			return 1, nil
+		}
+		if p.err != nil {
+			return 0, p.err
+		}
+	}
+	return p.body.Read(b)
+}
+
+func (p *probedBody) Close() error { return p.body.Close() }
+
+// bodyEnds checks that a request body of ContentLength n, of which n bytes were read, has nothing
+// after them, as net/http does: a body longer than declared would otherwise be cut short without a
+// word.
+func bodyEnds(body io.Reader, n int64) error {
+	var one [1]byte
+	for {
+		k, err := body.Read(one[:])
+		switch {
+		case k > 0:
+			return fmt.Errorf("ContentLength=%d with a longer Body", n)
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return fmt.Errorf("reading the request body: %w", err)
+		}
+	}
+}
+
+// appendTrailer appends the trailer fields with values. Names are checked again here: the body's
+// reader may add fields to the Trailer while the body streams, after the head checked it.
 func appendTrailer(b []byte, t http.Header) []byte {
 	for _, k := range slices.Sorted(maps.Keys(t)) {
+		if !isToken([]byte(k)) {
+			continue // as net/http drops them
+		}
 		for _, v := range t[k] {
 			if validValue([]byte(v)) {
 				b = append(b, k...)
