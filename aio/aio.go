@@ -247,7 +247,7 @@ func (f *File) Stat() (os.FileInfo, error) {
 // when ctx was cancelled, or an *os.PathError. p belongs to the operation until the future completes.
 func (f *File) ReadAt(ctx context.Context, p []byte, off int64) future.Future[int] {
 	var invalid error
-	if off < 0 || f.stream {
+	if off < 0 || f.stream && len(p) > 0 { // os.File's ReadAt of nothing makes no call: no ESPIPE
 		invalid = f.positionErr("read", off)
 	}
 	return f.transfer(ctx, opRead, p, off, invalid)
@@ -261,7 +261,7 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[i
 	switch {
 	case f.app:
 		invalid = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
-	case off < 0 || f.stream:
+	case off < 0 || f.stream && len(p) > 0: // as in ReadAt
 		invalid = f.positionErr("write", off)
 	}
 	return f.transfer(ctx, opWrite, p, off, invalid)
@@ -358,7 +358,13 @@ func (f *File) Sync(ctx context.Context) future.Future[struct{}] {
 func (f *File) Close() error {
 	f.mu.Lock()
 	if f.closed {
+		// Another Close came first: it may still wait for operations in flight, whose buffers are
+		// the kernel's until they end. So does this one, as its documentation promises.
+		idle := f.idle
 		f.mu.Unlock()
+		if idle != nil {
+			<-idle
+		}
 		return f.closedErr("close")
 	}
 	f.closed = true

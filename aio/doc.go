@@ -19,8 +19,10 @@
 // the operation until its future completes: do not read or write it before then. Cancelling the
 // context given to an operation, or its future (Future.Cancel), asks the backend to stop it; the
 // future then completes with the context's error and the bytes done so far. io_uring can stop an
-// operation that waits; the pool stops one that has not started yet, and a Read or Write of a file the
-// runtime polls, and lets other running ones finish. A timeout of the caller's own (Await with a
+// operation that waits for data or room (a pipe, a socket) or in line, not a read or write of a
+// regular file the disk or page cache is already serving, which completes in full; the pool stops one
+// that has not started yet, and a Read or Write of a file the runtime polls, and lets other running
+// ones finish. A timeout of the caller's own (Await with a
 // shorter context) stops nothing: cancel the operation's context and wait for its future.
 //
 // A future completes on the goroutine that reaped its operation: the caller itself, the reaper, a pool
