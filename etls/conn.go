@@ -182,10 +182,10 @@ func (c *Conn) handshake() {
 	if c.dial != nil {
 		c.dial.p.Reject(herr) // before the close below, whose OnClose would reject it with less
 	}
-	if !cut {
-		// Behind the alert crypto/tls queued, if any: a graceful close sends it.
-		c.post(closeRaw)
-	}
+	// Behind the alert crypto/tls queued, if any: a graceful close sends it. After a cut the pipe
+	// has reset the connection already and this does nothing, unless the handshake had failed on
+	// its own just before the context ended (then nothing else would close it).
+	c.post(closeRaw)
 	if f := c.h.OnHandshakeError; f != nil {
 		f(c.raw, herr)
 	}
@@ -401,7 +401,13 @@ func (c *Conn) onPeerClosed() bool {
 		case c.reason != nil && c.reason != io.EOF:
 			return false // closing already
 		}
-		return c.peerClosed()
+		keep := c.peerClosed()
+		if !keep && c.closeReq.Load() {
+			// A Close queued its closeOnLoop: run it now, since the raw connection starts closing
+			// when this returns and would refuse the close_notify then.
+			c.closeOnLoop()
+		}
+		return keep
 	}
 	return false
 }

@@ -168,10 +168,20 @@ func (h *Handler) OnOpen(raw eddy.Conn) {
 	go c.handshake()
 }
 
+// tlsOf returns the TLS connection over raw, or nil for a plain connection of a client Handler.
+// The Context of a plain connection belongs to the wrapped handler, and may well hold a *Conn: a
+// proxy's, pairing it with the TLS connection it dialled upstream.
+func tlsOf(raw eddy.Conn) *Conn {
+	if c, ok := raw.Context().(*Conn); ok && c.raw == raw {
+		return c
+	}
+	return nil
+}
+
 // OnData gives the handshake goroutine what arrived, or decrypts it on an established connection
 // and calls the wrapped handler's OnData with the plaintext.
 func (h *Handler) OnData(raw eddy.Conn) {
-	if c, ok := raw.Context().(*Conn); ok {
+	if c := tlsOf(raw); c != nil {
 		c.onData()
 	} else if h.client {
 		h.inner.OnData(raw)
@@ -181,7 +191,7 @@ func (h *Handler) OnData(raw eddy.Conn) {
 // OnPeerClosed reports the peer's FIN to the wrapped handler's OnPeerClosed, if it has one, once the
 // handshake is done (during a handshake it ends the handshake).
 func (h *Handler) OnPeerClosed(raw eddy.Conn) bool {
-	if c, ok := raw.Context().(*Conn); ok {
+	if c := tlsOf(raw); c != nil {
 		return c.onPeerClosed()
 	}
 	hc, ok := h.inner.(eddy.HalfCloseHandler)
@@ -191,7 +201,7 @@ func (h *Handler) OnPeerClosed(raw eddy.Conn) bool {
 // OnClose ends a handshake in progress, or calls the wrapped handler's OnClose for an established
 // connection.
 func (h *Handler) OnClose(raw eddy.Conn, err error) {
-	if c, ok := raw.Context().(*Conn); ok {
+	if c := tlsOf(raw); c != nil {
 		c.onClose(err)
 	} else if h.client {
 		h.inner.OnClose(raw, err)
