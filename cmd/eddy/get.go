@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -201,6 +202,8 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 		return usagef("get", "bad URL %q: want an http:// or https:// URL", cfg.url)
 	case u.Host == "":
 		return usagef("get", "bad URL %q: no host", cfg.url)
+	case u.Port() != "" && !portOK(u.Port()):
+		return usagef("get", "bad URL %q: invalid port %s", cfg.url, u.Port())
 	case cfg.conns < 1 || cfg.conns > getMaxConns:
 		return usagef("get", "--conns %d: want 1..%d", cfg.conns, getMaxConns)
 	case cfg.chunk < 1:
@@ -824,4 +827,11 @@ func (w *asyncWriter) wait() error {
 		}
 	}
 	return first
+}
+
+// portOK reports whether a URL's port (digits, as url.Parse takes them) is one a connection can use,
+// as load's parseURL checks it: url.Parse takes any number.
+func portOK(p string) bool {
+	_, err := net.LookupPort("tcp", p)
+	return err == nil
 }

@@ -156,8 +156,16 @@ func serveHelloBaseline(ctx context.Context, cfg helloConfig, ready func(listeni
 	srv := &http.Server{Handler: helloMux(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	serve := func() error { return srv.Serve(ln) }
 	if cfg.tls.on() {
+		// The key pair is loaded here, before ready says the server listens (ServeTLS would load it
+		// on its goroutine, after).
+		cert, err := tls.LoadX509KeyPair(cfg.tls.cert, cfg.tls.key)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // no HTTP/2, as eddy
-		serve = func() error { return srv.ServeTLS(ln, cfg.tls.cert, cfg.tls.key) }
+		serve = func() error { return srv.ServeTLS(ln, "", "") }
 	}
 	served := make(chan error, 1)
 	go func() { served <- serve() }()

@@ -67,7 +67,7 @@ var loadCommand = command{
 		fs.Int64Var(&cfg.requests, "requests", 0, "stop after this many round trips (requests) in all (0: no limit)")
 		fs.Float64Var(&cfg.rate, "rate", 0, "open loop: send this many `requests` per second in all, on a fixed schedule, whatever the replies; latency counts from each request's scheduled time, and requests due but never sent are reported as unsent (0: closed loop, as fast as the server answers)")
 		fs.DurationVar(&cfg.hold, "hold", 0, "echo mode, idle: open every connection, echo once on each, then hold them all open for this `duration`, echo once more and close them")
-		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, on the echoes of --hold, and on each request: one still unanswered when the window closes, this long after it was sent, is an error")
+		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, on the echoes of --hold, and on each request: one still unanswered when the window closes, this long after it was sent, is an error; a --requests run without --duration ends once requests in flight have had no answer for longer")
 		fs.IntVar(&cfg.dialers, "dialers", 128, "connects in flight at once while opening the connections")
 		fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 		fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator to `file`")

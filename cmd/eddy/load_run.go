@@ -251,17 +251,39 @@ func (r *loadRun) begin() time.Time {
 }
 
 // await waits for the end of the window: its duration, the request limit, no client left, or ctx.
+//
+// A run without a duration (--requests) also ends once requests have been in flight with none answered
+// for longer than --timeout: a server that leaves one unanswered would keep it waiting for ever, and
+// --timeout bounds each request. The stall must last a quarter more than --timeout, so that the oldest
+// request in flight, sent at the latest just after the last answer, is an error when the window closes.
 func (r *loadRun) await(d time.Duration) {
-	var timeout <-chan time.Time
+	var timeout, tick <-chan time.Time
 	if d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		timeout = t.C
+	} else if r.limit > 0 {
+		t := time.NewTicker(max(r.cfg.timeout/4, time.Millisecond))
+		defer t.Stop()
+		tick = t.C
 	}
-	select {
-	case <-timeout:
-	case <-r.done:
-	case <-r.ctx.Done():
+	settled, since := r.settled.Load(), time.Now()
+	for {
+		select {
+		case <-timeout:
+			return
+		case <-r.done:
+			return
+		case <-r.ctx.Done():
+			return
+		case now := <-tick:
+			s := r.settled.Load()
+			if s != settled || min(r.issued.Load(), r.limit) <= s { // progress, or nothing in flight
+				settled, since = s, now
+			} else if now.Sub(since) > r.cfg.timeout+r.cfg.timeout/4 {
+				return
+			}
+		}
 	}
 }
 
