@@ -69,7 +69,11 @@
 //     encrypted and decrypted on the loop; ALPN offers http/1.1 only. Files are copied into the
 //     response rather than sent with sendfile.
 //   - Server.MaxBodyBytes bounds bodies server-wide (413), which net/http leaves to
-//     http.MaxBytesReader.
+//     http.MaxBytesReader. http.MaxBytesReader works, but cannot tell the ResponseWriter to close
+//     the connection (it does that through an unexported method of net/http's): after a body
+//     refused with it the connection stays open, the rest of the body (up to 256 KiB) is read
+//     and dropped, and a pipelined request is served. Set MaxBodyBytes to refuse large bodies
+//     outright.
 //   - A chunked body the handler left unread, and whose end has not arrived when the handler
 //     returns, gets "Connection: close": net/http first reads up to 256 KiB of it to see whether
 //     it ends there, which the loop cannot do before the head is written. (A Content-Length body

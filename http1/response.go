@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -92,6 +93,7 @@ type response struct {
 	err      error  // sticky: the connection failed or a deadline passed
 
 	writeDeadline time.Time
+	closeNotify   chan bool // made by CloseNotify
 
 	spare  [3][]byte // buffers kept by a pooled response for its next use (getBuf, putBuf)
 	nspare int
@@ -284,6 +286,19 @@ func (w *response) write(n int, p []byte, s string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// CloseNotify returns a channel that receives true once the client's connection has gone away
+// (http.CloseNotifier, deprecated in net/http but still asserted by frameworks such as gin's
+// streaming). It is told by the request's context, which also ends when the handler returns: as
+// net/http says, after the handler has returned there is no guarantee either way.
+func (w *response) CloseNotify() <-chan bool {
+	if w.closeNotify == nil {
+		ch := make(chan bool, 1)
+		w.closeNotify = ch
+		context.AfterFunc(w.ctx, func() { ch <- true })
+	}
+	return w.closeNotify
 }
 
 // Flush sends the head and the buffered body now (http.Flusher).

@@ -89,9 +89,11 @@ type Server struct {
 	IdleTimeout time.Duration
 
 	// MaxHeaderBytes bounds the request head, request line included (default
-	// http.DefaultMaxHeaderBytes, 1 MiB); a longer head is answered with 431. The request line
-	// alone is bounded by DefaultMaxRequestLineBytes (414). As in net/http, the number of header
-	// fields is not bounded otherwise (the Parser's MaxHeaders is not used).
+	// http.DefaultMaxHeaderBytes, 1 MiB), with net/http's slack of 4096 bytes (it reads that much
+	// more, the size of its buffer): a head net/http serves is served. A longer head is answered
+	// with 431. The request line alone is bounded by DefaultMaxRequestLineBytes (414). As in
+	// net/http, the number of header fields is not bounded otherwise (the Parser's MaxHeaders is
+	// not used).
 	MaxHeaderBytes int
 	// MaxBodyBytes bounds request bodies (an eddy addition; net/http has no server-wide bound). A
 	// Content-Length above it is answered with 413 without calling the handler; a chunked body
@@ -190,6 +192,7 @@ func (s *Server) init() {
 		if c.maxHeaderBytes <= 0 {
 			c.maxHeaderBytes = http.DefaultMaxHeaderBytes
 		}
+		c.maxHeaderBytes = min(c.maxHeaderBytes, maxHeaderBytesCap) + 4096 // net/http's slack (MaxHeaderBytes)
 		switch {
 		case s.MaxBodyBytes > 0:
 			c.maxBody, c.maxNativeBody = s.MaxBodyBytes, s.MaxBodyBytes

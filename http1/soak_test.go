@@ -825,7 +825,7 @@ func (r *soakRun) garbage() []byte {
 		"POST /hash HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nabcde\r\n0\r\n\r\n",
 		"POST /hash HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
 		"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("v", soakMaxHeader+100) + "\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("v", soakMaxHeader+4096+100) + "\r\n\r\n",
 		"GET /" + strings.Repeat("p", http1.DefaultMaxRequestLineBytes+10) + " HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\n\r\n",
