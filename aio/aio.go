@@ -351,20 +351,20 @@ func (f *File) Sync(ctx context.Context) future.Future[struct{}] {
 
 // Close stops the file's operations in flight (they complete with an error that matches
 // os.ErrClosed, or with their result if they finished first), waits for them to end, and closes the
-// file: a descriptor number reused after that can never receive one of them. When Close returns, no
-// operation of the file uses its buffer any more, and their futures complete at once or moments later
-// (as for IO.Close). Operations asked for afterwards fail with os.ErrClosed. A second Close returns
-// an error that matches os.ErrClosed.
+// file: a descriptor number reused after that can never receive one of them. When the first Close
+// returns, no operation of the file uses its buffer any more, and their futures complete at once or
+// moments later (as for IO.Close). Operations asked for afterwards fail with os.ErrClosed. A second
+// Close returns an error that matches os.ErrClosed at once, without waiting for the first: it may be
+// made by a continuation of one of the operations the first waits for (unlike IO.Close, whose second
+// call waits). A program that closes a file from two goroutines and then reuses buffers must wait for
+// the first Close, or for the futures.
 func (f *File) Close() error {
 	f.mu.Lock()
 	if f.closed {
-		// Another Close came first: it may still wait for operations in flight, whose buffers are
-		// the kernel's until they end. So does this one, as its documentation promises.
-		idle := f.idle
+		// Another Close came first, and may still wait for operations in flight. This one does
+		// not: it may be a continuation run by one of them (on the reaper, a worker, or the first
+		// Close's own cancellation), which the operations behind it wait for.
 		f.mu.Unlock()
-		if idle != nil {
-			<-idle
-		}
 		return f.closedErr("close")
 	}
 	f.closed = true
