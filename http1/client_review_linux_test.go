@@ -187,17 +187,7 @@ func TestClientStreamedBodySurvivesEmptyReads(t *testing.T) {
 			}
 			pw.Close()
 		}()
-		req := advReq(t, "POST", srv.URL+"/", nil)
-		req.Body = pr
-		req.ContentLength = piece * pieces
-		resp, err := advRT(t, tr, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := advReadAll(t, resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := postBody(t, tr, srv.URL+"/", pr, piece*pieces)
 		if exp := fmt.Sprintf("%d %s", piece*pieces, wantSum); string(b) != exp {
 			t.Errorf("server received a different body:\n got  %s\n want %s", b, exp)
 		}
@@ -242,19 +232,25 @@ func TestClientStreamedChunkedBodySurvivesEmptyReads(t *testing.T) {
 			}
 			pw.Close()
 		}()
-		req := advReq(t, "POST", srv.URL+"/", nil)
-		req.Body = pr
-		req.ContentLength = -1
-		resp, err := advRT(t, tr, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := advReadAll(t, resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := postBody(t, tr, srv.URL+"/", pr, -1)
 		if string(b) != exp {
 			t.Errorf("server received:\n got  %s\n want %s", b, exp)
 		}
 	})
+}
+
+// postBody POSTs body, of length n (-1: unknown, sent chunked), to url and returns the answer's body.
+func postBody(t *testing.T, tr *http1.Transport, url string, body io.ReadCloser, n int64) []byte {
+	t.Helper()
+	req := advReq(t, "POST", url, nil)
+	req.Body, req.ContentLength = body, n
+	resp, err := advRT(t, tr, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := advReadAll(t, resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

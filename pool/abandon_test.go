@@ -20,11 +20,7 @@ func TestAbandonedStopRunsExecutedContinuation(t *testing.T) {
 	mapped := future.Map(src.Future(), p, func(v int) (int, error) { return v + 1, nil })
 	src.Resolve(1) // Execute queues the continuation behind the busy worker
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = p.Stop(ctx) // abandons the queue
-	close(release)
-	stop(t, p)
+	abandonStop(t, p, release)
 
 	wait, cancelWait := context.WithTimeout(context.Background(), time.Second)
 	defer cancelWait()
@@ -40,15 +36,22 @@ func TestAbandonedStopFailsQueuedGoFuture(t *testing.T) {
 	release := occupy(t, p, 1)
 	f := pool.Go(p, context.Background(), func(context.Context) (int, error) { return 1, nil })
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = p.Stop(ctx)
-	close(release)
-	stop(t, p)
+	abandonStop(t, p, release)
 
 	wait, cancelWait := context.WithTimeout(context.Background(), time.Second)
 	defer cancelWait()
 	if _, err := f.Await(wait); !errors.Is(err, pool.ErrStopped) {
 		t.Fatalf("pool.Go future whose task an abandoned Stop dropped: %v; want ErrStopped", err)
 	}
+}
+
+// abandonStop makes a Stop that gives up at once (its context is done) and so abandons the queue,
+// then releases the tasks that occupy the workers (occupy) and stops the pool for good.
+func abandonStop(t *testing.T, p *pool.Pool, release chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = p.Stop(ctx)
+	close(release)
+	stop(t, p)
 }

@@ -22,11 +22,7 @@ func TestAbandonedStopLosesNoKeptWorkToAGoexit(t *testing.T) {
 	p.Execute(func() { close(ran) }) // queued too
 	f := pool.Go(p, context.Background(), func(context.Context) (int, error) { return 1, nil })
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = p.Stop(ctx)
-	close(release)
-	stop(t, p)
+	abandonStop(t, p, release)
 
 	select {
 	case <-ran:
@@ -78,11 +74,7 @@ func TestAbandonedStopRunsKeptWorkConcurrently(t *testing.T) {
 	g = pool.Go(p, context.Background(), func(context.Context) (int, error) { return 1, nil })
 	close(gset)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = p.Stop(ctx)
-	close(release)
-	stop(t, p)
+	abandonStop(t, p, release)
 
 	wait, cw := context.WithTimeout(context.Background(), time.Second)
 	defer cw()
