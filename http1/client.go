@@ -116,6 +116,7 @@ type hostConns struct {
 	idle    []*clientConn
 	conns   int         // open or being dialled
 	waiting []*exchange // requests waiting for a connection under MaxConnsPerHost, oldest first
+	dropped int         // requests cancelled since waiting was last swept
 }
 
 // init makes and starts the engine on first use.
@@ -311,12 +312,17 @@ func (t *Transport) Close() error {
 	return nil
 }
 
+// hostKey is the key of x's host in Transport.hosts.
+func (x *exchange) hostKey() string {
+	if x.secure {
+		return "https://" + x.key
+	}
+	return x.key
+}
+
 // host returns the connections for x, made on first use. Called with t.mu held.
 func (t *Transport) host(x *exchange) *hostConns {
-	key := x.key
-	if x.secure {
-		key = "https://" + key
-	}
+	key := x.hostKey()
 	hc := t.hosts[key]
 	if hc == nil {
 		if t.hosts == nil {
@@ -428,6 +434,7 @@ func (t *Transport) connGone(hc *hostConns) {
 		hc.waiting[0] = nil
 		hc.waiting = hc.waiting[1:]
 		if x.pr.Future().Resolved() {
+			x.unwatch()
 			continue // cancelled while waiting
 		}
 		hc.conns++
@@ -439,6 +446,41 @@ func (t *Transport) connGone(hc *hostConns) {
 		delete(t.hosts, hc.key) // a client of many hosts keeps only those it has connections to
 	}
 	t.mu.Unlock()
+}
+
+// cancelled lets go of x, cancelled, if it waits for a connection: the queue is swept of the
+// cancelled requests whenever they may be half of it, so it holds at most twice the requests still
+// waiting (a server that never frees a connection would otherwise keep every one), and their
+// contexts' watches end. Counting every cancelled request, not only the waiting ones, only sweeps
+// sooner.
+func (t *Transport) cancelled(x *exchange) {
+	t.mu.Lock()
+	hc := t.hosts[x.hostKey()]
+	if hc == nil || len(hc.waiting) == 0 {
+		t.mu.Unlock()
+		return
+	}
+	hc.dropped++
+	if 2*hc.dropped < len(hc.waiting) {
+		t.mu.Unlock()
+		return
+	}
+	hc.dropped = 0
+	var gone []*exchange
+	kept := hc.waiting[:0]
+	for _, w := range hc.waiting {
+		if w.pr.Future().Resolved() {
+			gone = append(gone, w)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(hc.waiting[len(kept):])
+	hc.waiting = kept
+	t.mu.Unlock()
+	for _, w := range gone {
+		w.unwatch()
+	}
 }
 
 // putIdle offers cc, whose exchange just ended with the connection reusable, to the oldest waiting
@@ -456,7 +498,8 @@ func (t *Transport) putIdle(cc *clientConn) {
 		hc.waiting[0] = nil
 		hc.waiting = hc.waiting[1:]
 		if x.pr.Future().Resolved() {
-			continue
+			x.unwatch()
+			continue // cancelled while waiting
 		}
 		cc.next = x
 		t.mu.Unlock()

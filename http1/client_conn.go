@@ -119,6 +119,7 @@ func (x *exchange) cancel(err error) {
 	}
 	x.onLoop(func(cc *clientConn) { cc.kill(err) })
 	x.closeReqBody()
+	x.t.cancelled(x)
 }
 
 // onLoop runs fn, from any goroutine, on the loop of the connection serving x, if one does and still
