@@ -413,6 +413,22 @@ func (c *connCore) beginClose(conn loopConn, reason error) {
 	conn.markDirty() // the flush finishes the close once the output is out
 }
 
+// engineClose starts a close the engine decided on by itself (an idle timeout, Stop): a ClosingHandler
+// has its last word first (ClosingHandler), then the graceful close begins with reason, which a Close
+// from OnClosing does not change (its task finds the close begun).
+func (c *connCore) engineClose(conn loopConn, reason error) {
+	if c.state == connOpen && !c.closeReq.Load() {
+		if ch, ok := conn.loopCore().h.(ClosingHandler); ok {
+			ch.OnClosing(conn, reason)
+			if err := c.reason(); c.state == connOpen && err != nil {
+				c.abort(conn, err) // a write of OnClosing's failed (readOn): the peer is gone
+				return
+			}
+		}
+	}
+	c.beginClose(conn, reason)
+}
+
 // lingerOrRelease ends a graceful close once the output is flushed and the engine's finishClose has shut
 // down the sending side: OnClose runs, then the connection is released if the peer has closed its side too
 // (or the loop is stopping); otherwise it lingers, draining input, until the peer's FIN or lingerTimeout.
@@ -530,7 +546,7 @@ func connTimer(arg any) {
 			l.wheel.Schedule(&tm.timer, deadline)
 			return
 		}
-		c.beginClose(conn, ErrIdleTimeout)
+		c.engineClose(conn, ErrIdleTimeout)
 	case connClosing:
 		if deadline := tm.lastActive + flushLook(l.flushTimeout); deadline > now {
 			l.wheel.Schedule(&tm.timer, deadline)

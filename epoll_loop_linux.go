@@ -476,7 +476,7 @@ func (l *epLoop) beginStop(rq int32) {
 			case c.state == connConnecting:
 				c.failDial(ErrEngineStopped)
 			default:
-				c.beginClose(c, ErrEngineStopped)
+				c.engineClose(c, ErrEngineStopped)
 			}
 		}
 		l.flushAll()

@@ -266,3 +266,24 @@ func ExampleConn_Abort() {
 	// OnClose: line too long
 	// the client reads an end: false
 }
+
+// goodbyeServer echoes, and tells a client the engine disconnects why it does.
+type goodbyeServer struct{ echoServer }
+
+func (goodbyeServer) OnClosing(c eddy.Conn, reason error) {
+	c.Write([]byte("closing: " + reason.Error() + "\n")) // sent before the FIN
+}
+
+// A ClosingHandler has the last word on the closes the engine starts by itself: here, an idle
+// timeout.
+func ExampleClosingHandler() {
+	e, _ := eddy.New(goodbyeServer{}, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1),
+		eddy.WithIdleTimeout(100*time.Millisecond))
+	e.Start()
+	defer e.Stop(context.Background())
+	c, _ := net.Dial("tcp", e.Addrs()[0].String())
+	defer c.Close()
+	b, _ := io.ReadAll(c) // to the FIN
+	fmt.Print(string(b))
+	// Output: closing: eddy: idle timeout
+}

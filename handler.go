@@ -51,6 +51,17 @@ type HalfCloseHandler interface {
 	OnPeerClosed(c Conn) (keepWriting bool)
 }
 
+// ClosingHandler is implemented by handlers that have a last word to send when the engine closes a
+// connection by itself: at its idle timeout (reason ErrIdleTimeout) or in Engine.Stop (reason
+// ErrEngineStopped). OnClosing runs on the connection's loop, at most once, on a connection still open
+// (a close asked for with Close, or begun already, has none), before the close starts: what it writes
+// goes out ahead of the FIN, as a protocol's goodbye (TLS's close_notify, a GOAWAY). The close then
+// goes on gracefully, and OnClose reports reason, unless OnClosing aborted the connection. It is not
+// called for the closes Stop forces when its context ends, nor for closes by the peer or an error.
+type ClosingHandler interface {
+	OnClosing(c Conn, reason error)
+}
+
 // BaseHandler is a Handler that does nothing. Embed it in a handler to implement only the methods needed.
 type BaseHandler struct{}
 

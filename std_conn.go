@@ -139,7 +139,7 @@ func (c *stdConn) push(fn func(), always bool) error {
 func (c *stdConn) readLoop() {
 	defer c.g.wg.Done()
 	h := c.g.e.h
-	c.mu.Lock()
+	// adopt took c.mu: the section is OnOpen's.
 	h.OnOpen(c)
 	c.endSection()
 	// The writer starts only now: it is the one that reports a close whose output is out, and
@@ -611,8 +611,26 @@ func (c *stdConn) idleFired() {
 			c.idle.Reset(left)
 			return
 		}
-		c.closeWith(ErrIdleTimeout, false)
+		c.engineClose(ErrIdleTimeout)
 	})
+}
+
+// engineClose starts, in the connection's section, a close the engine decided on by itself (an idle
+// timeout, Stop): a ClosingHandler has its last word first, then the graceful close begins with reason,
+// which a Close from OnClosing does not change (as on the loop engines).
+func (c *stdConn) engineClose(reason error) {
+	ch, hook := c.g.e.h.(ClosingHandler)
+	hook = hook && !c.closeReq.Load()
+	if hook {
+		ch.OnClosing(c, reason)
+	}
+	c.closeReq.Store(true)
+	c.wmu.Lock()
+	if hook && c.closing && !c.aborted {
+		c.reason = reason // OnClosing's Close
+	}
+	c.closeLocked(reason, false)
+	c.wmu.Unlock()
 }
 
 // ---- Conn ----

@@ -133,6 +133,9 @@ func (g *stdEngine) acceptLoop(ln net.Listener) {
 func (g *stdEngine) adopt(nc net.Conn, ctx any) (*stdConn, bool) {
 	c := newStdConn(g, nc)
 	c.ctx = ctx // before the connection is published: DialWith's value, for OnOpen
+	// The connection's section is held from here until OnOpen returns (readLoop): nothing posted to
+	// it, as Stop's OnClosing, runs before OnOpen.
+	c.mu.Lock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	select {
@@ -202,7 +205,15 @@ func (g *stdEngine) stop(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.closeListeners()
+	_, closing := g.e.h.(ClosingHandler)
 	for _, c := range conns {
+		if closing { // OnClosing runs in the connection's section, maybe later
+			c.post(func() {
+				c.engineClose(ErrEngineStopped)
+				c.stopReading() // not before the close: the reader would take the deadline for an error
+			})
+			continue
+		}
 		c.closeWith(ErrEngineStopped, false)
 		c.stopReading() // no linger for the peer's FIN; the writer still flushes
 	}

@@ -642,7 +642,7 @@ func (l *urLoop) beginStop(rq int32) {
 			case c.state == connConnecting:
 				c.failDial(ErrEngineStopped)
 			default:
-				c.beginClose(c, ErrEngineStopped)
+				c.engineClose(c, ErrEngineStopped)
 			}
 		}
 		l.flushAll()

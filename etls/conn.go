@@ -49,7 +49,8 @@ const (
 //     callbacks run there too. As on the engines, a Close refuses the writes still queued (their
 //     callbacks get ErrClosed): to send and then close from another goroutine, close in the last
 //     AsyncWrite's callback.
-//   - Close and CloseWrite send TLS's close_notify alert before the raw connection's FIN.
+//   - Close and CloseWrite send TLS's close_notify alert before the raw connection's FIN, and so do
+//     the closes the engine starts by itself (an idle timeout, Engine.Stop).
 //   - Abort resets the connection without a close_notify, so the peer cannot take the cut stream for
 //     a whole one.
 //   - The peer's close_notify ends the input as the peer's FIN does on a plain connection: OnData
@@ -451,6 +452,25 @@ func (c *Conn) onClose(err error) {
 		c.inCallback = false
 		c.release()
 		c.leftover = nil
+	}
+}
+
+// onClosing has the wrapped handler's last word (ClosingHandler) and queues close_notify, for the
+// close the engine begins when this returns (which then refuses writes, and skips a Close's queued
+// closeOnLoop). A handshake in progress ends with the raw connection, as on any close.
+func (c *Conn) onClosing(reason error) {
+	if c.phase != established {
+		return
+	}
+	if ch, ok := c.h.inner.(eddy.ClosingHandler); ok && !c.closeReq.Load() {
+		c.inCallback = true
+		ch.OnClosing(c, reason)
+		c.inCallback = false
+	}
+	c.closeReq.Store(true)
+	if !c.wclosed && (c.reason == nil || c.reason == io.EOF) {
+		c.wclosed = true
+		c.tc.CloseWrite() // an error means the output failed: the engine's close reports it
 	}
 }
 

@@ -13,7 +13,8 @@
 //
 // What differs from a plain connection is written on the methods of [Conn]: AsyncWrite, Close and
 // Execute from other goroutines run their work on the loop (records must be encrypted in the
-// order they are sent); Close and CloseWrite send TLS's close_notify first; the peer's close_notify
+// order they are sent); Close and CloseWrite send TLS's close_notify first, as do the engine's own
+// closes (an idle timeout, Engine.Stop: see eddy.ClosingHandler); the peer's close_notify
 // is reported like its FIN; and SendFile is not supported, since the file's bytes must pass
 // through user space to be encrypted (it returns an error wrapping [errors.ErrUnsupported]).
 //

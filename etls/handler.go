@@ -208,6 +208,17 @@ func (h *Handler) OnClose(raw eddy.Conn, err error) {
 	}
 }
 
+// OnClosing runs when the engine closes a connection by itself (an idle timeout, Engine.Stop): on an
+// established connection, the wrapped handler's OnClosing runs, if it has one, and then close_notify
+// is queued ahead of the engine's close, as Close sends it.
+func (h *Handler) OnClosing(raw eddy.Conn, reason error) {
+	if c := tlsOf(raw); c != nil {
+		c.onClosing(reason)
+	} else if ch, ok := h.inner.(eddy.ClosingHandler); ok && h.client {
+		ch.OnClosing(raw, reason)
+	}
+}
+
 // OnBoot calls the wrapped handler's OnBoot, if it has one.
 func (h *Handler) OnBoot(e *eddy.Engine) error {
 	if b, ok := h.inner.(eddy.BootHandler); ok {
