@@ -1,6 +1,7 @@
 package eddy
 
 import (
+	"math"
 	"net"
 	"net/netip"
 	"time"
@@ -222,8 +223,12 @@ func (l *epLoop) waitTimeout() int {
 	if !ok {
 		return -1
 	}
-	ms := int((d + time.Millisecond - 1) / time.Millisecond)
-	return ms
+	// epoll_wait takes an int: a timer further away than that (24.8 days) wakes the loop early, which
+	// then waits again (the kernel keeps a larger count's low 32 bits, and a negative one waits for ever).
+	if d >= math.MaxInt32*time.Millisecond {
+		return math.MaxInt32
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 func (l *epLoop) dispatch(ev netpoll.Event) {

@@ -172,6 +172,7 @@ func (l *loopCore) AfterFunc(d time.Duration, fn func()) *Timer {
 // then runs on a goroutine of its own once d has passed, as Execute runs a function on its caller after
 // Stop. A timer never just disappears with its loop: a Sleep future must still resolve.
 func (lt *loopTimer) outlive(d time.Duration) {
+	lt.l = nil // the runtime's timer must not keep the finished loop (its buffers, its wheel) until then
 	lt.rt.Store(time.AfterFunc(d, lt.fire))
 }
 
