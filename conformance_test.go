@@ -26,6 +26,7 @@ func forEachEngine(t *testing.T, f func(t *testing.T, kind eddy.EngineKind)) {
 	for _, k := range testEngines() {
 		t.Run(string(k), func(t *testing.T) { f(t, k) })
 	}
+	skipMissingUring(t)
 }
 
 // conclusive runs one attempt of a timing test up to three times: run reports false when the attempt

@@ -22,6 +22,7 @@ func forEngines(t *testing.T, f func(t *testing.T, k eddy.EngineKind)) {
 	for _, k := range testEngines() {
 		t.Run(string(k), func(t *testing.T) { f(t, k) })
 	}
+	skipMissingUring(t)
 }
 
 // TestEcho sends messages from 1 byte to 1 MiB in random chunks through TLS and checks every byte

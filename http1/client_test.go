@@ -30,6 +30,7 @@ func forEachClientEngine(t *testing.T, fn func(t *testing.T, tr *http1.Transport
 			fn(t, tr)
 		})
 	}
+	skipMissingUring(t)
 }
 
 func TestClientBasics(t *testing.T) {

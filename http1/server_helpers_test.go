@@ -26,6 +26,7 @@ func forEachEngine(t *testing.T, f func(t *testing.T, engine eddy.EngineKind)) {
 	for _, e := range testEngines() {
 		t.Run(string(e), func(t *testing.T) { f(t, e) })
 	}
+	skipMissingUring(t)
 }
 
 // start starts srv on a loopback port with the given engine and stops it when the test ends. It

@@ -1,7 +1,0 @@
-//go:build !linux
-
-package eddy_test
-
-import "github.com/eddyio/eddy"
-
-func testEngines() []eddy.EngineKind { return []eddy.EngineKind{eddy.EngineStd} }

@@ -1,8 +1,0 @@
-package http1_test
-
-import "github.com/eddyio/eddy"
-
-// testEngines lists the engines every server test runs on.
-func testEngines() []eddy.EngineKind {
-	return []eddy.EngineKind{eddy.EngineEpoll, eddy.EngineUring, eddy.EngineStd}
-}
