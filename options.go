@@ -154,7 +154,7 @@ func WithReadBufferSize(n int) Option {
 
 // WithWriteBufferWaterMarks sets the back-pressure thresholds of queued output per connection: above high
 // bytes the engine stops reading from the connection, and it resumes once the queue drains to low bytes or
-// less (defaults 4 MiB and 1 MiB). It requires 0 <= low < high.
+// less (defaults: low 1 MiB, high 4 MiB). It requires 0 <= low < high.
 func WithWriteBufferWaterMarks(low, high int) Option {
 	return func(o *options) error {
 		if low < 0 || high <= low {

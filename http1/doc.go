@@ -65,7 +65,8 @@
 //     http.ErrNotSupported. Neither are HTTP/2, ConnState, BaseContext and ConnContext, and
 //     the request context carries no http.ServerContextKey.
 //   - TLS (ListenAndServeTLS, StartTLS, ServeTLS) runs through package etls: the handshake on a
-//     goroutine, bounded by ReadHeaderTimeout when it is set (10 s otherwise), then records
+//     goroutine, bounded by ReadHeaderTimeout, or ReadTimeout when that is zero (10 s when
+//     both are), then records
 //     encrypted and decrypted on the loop; ALPN offers http/1.1 only. Files are copied into the
 //     response rather than sent with sendfile.
 //   - Server.MaxBodyBytes bounds bodies server-wide (413), which net/http leaves to
@@ -149,7 +150,10 @@
 //   - A request with both Transfer-Encoding and Content-Length is refused
 //     with 400 (RFC 9112 §6.1 allows it; it closes a smuggling vector), as is
 //     Transfer-Encoding in an HTTP/1.0 request. The only transfer coding
-//     understood is chunked; others are answered with 501.
+//     understood is chunked: a request whose last coding is not chunked
+//     (gzip alone, say) is refused with 400, since its length cannot be
+//     determined (RFC 9112 §6.3), and one with another coding before
+//     chunked with 501 (net/http answers both with 501).
 //   - HTTP/1.0 and HTTP/1.1 are served, and a later HTTP/1.x is served as
 //     HTTP/1.1 (RFC 9110 §2.5), as net/http does; any other major version
 //     is answered with 505 (RFC 9110 §15.6.6).
