@@ -104,6 +104,7 @@ type Conn struct {
 	hsBuf    []byte
 	hsErr    error // the raw connection ended, or the handshake timed out
 	hsPaused bool
+	hsOver   atomic.Bool // the handshake failed: a Close of the pipe is OnHandshakeError's
 }
 
 // asyncReq is an AsyncWrite on its way to the loop, linked in Conn.asyncs until it runs or the
@@ -183,13 +184,17 @@ func (c *Conn) handshake() {
 	if c.dial != nil {
 		c.dial.p.Reject(herr) // before the close below, whose OnClose would reject it with less
 	}
-	// Behind the alert crypto/tls queued, if any: a graceful close sends it. After a cut the pipe
-	// has reset the connection already and this does nothing, unless the handshake had failed on
-	// its own just before the context ended (then nothing else would close it).
-	c.post(closeRaw)
+	// OnHandshakeError runs before the close, so that what it writes to a tls.RecordHeaderError's
+	// Conn (the pipe) goes out: net/http's answer to plain HTTP on a TLS port.
+	c.hsOver.Store(true)
 	if f := c.h.OnHandshakeError; f != nil {
 		f(c.raw, herr)
 	}
+	// Behind the alert crypto/tls queued, if any, and what OnHandshakeError wrote: a graceful close
+	// sends them. After a cut the pipe has reset the connection already and this does nothing,
+	// unless the handshake had failed on its own just before the context ended (then nothing else
+	// would close it).
+	c.post(closeRaw)
 }
 
 // interrupted is the reason the handshake's context ended: ErrHandshakeTimeout, or the error of the

@@ -54,8 +54,11 @@ type Handler struct {
 	HandshakeTimeout time.Duration
 
 	// OnHandshakeError, if not nil, is called with each connection whose handshake failed, and a
-	// *HandshakeError that says why. It runs on the handshake's goroutine, once the connection is on
-	// its way out; it may block, and c is only good for LocalAddr and RemoteAddr then.
+	// *HandshakeError that says why. It runs on the handshake's goroutine, and the connection is
+	// closed gracefully when it returns (so it should not block for long); c is only good for
+	// LocalAddr and RemoteAddr then. What it writes to the Conn of a tls.RecordHeaderError the
+	// error wraps is sent before the close: net/http answers plain HTTP on a TLS port so, and
+	// http1 does too.
 	OnHandshakeError func(c eddy.Conn, err error)
 
 	inner  eddy.Handler

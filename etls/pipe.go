@@ -79,9 +79,16 @@ func (p pipe) Write(b []byte) (int, error) {
 }
 
 // Close is called by crypto/tls only when the handshake's context ends (it times out, or a Dial's
-// context ends): the handshake goroutine's read is woken and the connection reset.
+// context ends): the handshake goroutine's read is woken and the connection reset. Once a failed
+// handshake is over, it is OnHandshakeError closing a tls.RecordHeaderError's Conn, as net/http does
+// after its answer to plain HTTP: that close is graceful, and runs on the loop behind the answer's
+// AsyncWrite (a Close from here would refuse it, since its turn on the loop has not come).
 func (p pipe) Close() error {
 	c := p.c
+	if c.hsOver.Load() {
+		c.post(closeRaw)
+		return nil
+	}
 	err := c.interrupted()
 	c.hsMu.Lock()
 	if c.hsErr == nil {

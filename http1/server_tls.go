@@ -3,6 +3,7 @@ package http1
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"slices"
 
@@ -104,12 +105,31 @@ func http11Protos(protos []string) []string {
 	return out
 }
 
+// looksLikeHTTP reports whether the first five bytes a client sent to the TLS port, which crypto/tls
+// found are no TLS record header, begin an HTTP request (net/http's test).
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}
+
 // startTLS starts the engine with the server behind etls.
 func (s *Server) startTLS(addr string, cfg *tls.Config, lns ...net.Listener) error {
 	s.init()
 	h := etls.Server(s, cfg)
 	h.OnHandshakeError = func(c eddy.Conn, err error) {
-		s.logf("http: TLS handshake error from %v: %v", c.RemoteAddr(), errors.Unwrap(err)) // as net/http logs it
+		// As net/http: a client that speaks plain HTTP to the TLS port is told so (etls sends what
+		// is written to the record header error's Conn, then closes the connection).
+		var reason any = errors.Unwrap(err)
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			re.Conn.Close()
+			reason = "client sent an HTTP request to an HTTPS server"
+		}
+		s.logf("http: TLS handshake error from %v: %v", c.RemoteAddr(), reason) // as net/http logs it
 	}
 	if t := s.cfg.headerTimeout; t > 0 {
 		h.HandshakeTimeout = t // net/http's read deadline covers the handshake too

@@ -198,3 +198,45 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.w.Write(p)
 }
+
+// A client that speaks plain HTTP to the TLS port is answered as net/http answers it, with a 400
+// that says why, and the connection closes after it; the handshake error is logged with that
+// reason. (etls called OnHandshakeError after the close was queued, so nothing written then
+// reached the client: it got a bare FIN, found by a review in session 17.)
+func TestPlainHTTPToTLSPortGets400(t *testing.T) {
+	certFile, keyFile, _ := testCert(t)
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		var logged bytes.Buffer
+		var mu sync.Mutex
+		srv := &http1.Server{
+			Handler:  http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}),
+			ErrorLog: log.New(lockedWriter{&mu, &logged}, "", 0),
+		}
+		addr := startTLS(t, engine, srv, certFile, keyFile)
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		got, err := io.ReadAll(c)
+		want := "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+		if string(got) != want || err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("read %q, %v; want %q and EOF (log: %q)", got, err, want, logged.String())
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			line := logged.String()
+			mu.Unlock()
+			if strings.Contains(line, "client sent an HTTP request to an HTTPS server") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no log line of the plain request; logged %q", line)
+			}
+		}
+	})
+}
