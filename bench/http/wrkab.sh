@@ -55,6 +55,11 @@ for round in $(seq "$ROUNDS"); do
 		fi
 		pid=$!
 		for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.05; done
+		if ! grep -q listening "$log"; then # measuring a server that is not there would give figures of nothing
+			echo "$label did not start:"; cat "$log"
+			kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"
+			exit 1
+		fi
 		loader=(wrk -t1 -c"$CONNS" --latency)
 		[[ -n $LOAD_BIN ]] && loader=("$LOAD_BIN" load --insecure --conns "$CONNS" --loops 1 --engine epoll --url)
 		if [[ -n $LOAD_BIN ]]; then # warm-up
@@ -85,11 +90,12 @@ for round in $(seq "$ROUNDS"); do
 			total=$(awk '/requests in/ {print $1}' <<<"$res")
 			errs=$(grep -E 'Socket errors|Non-2xx' <<<"$res" | tr '\n' ' ')
 		fi
-		d=$((t1 - t0))
-		awk -v r="$round" -v l="$label" -v rps="$rps" -v p99="$p99" -v n="$total" -v d="$d" -v u="$((u1 - u0))" \
+		d=$((t1 - t0)) # 0 when the server got no tick of CPU (wrk failed): no per-CPU figure then
+		awk -v r="$round" -v l="$label" -v rps="$rps" -v p99="${p99:--}" -v n="$total" -v d="$d" -v u="$((u1 - u0))" \
 			-v hz="$tck" -v s="${DURATION%s}" -v b="$((b1 - b0 - d))" -v a="$((a1 - a0))" -v e="$errs" 'BEGIN {
-			printf "%d %-14s req/s %9.0f  p99 %-8s  req/CPU-s %7.0f  cpu %.2f  user %.2f  other %3.0f%%  %s\n",
-				r, l, rps, p99, n / (d / hz), d / hz / s, (d > 0 ? u / d : 0), (b > 0 ? b : 0) * 100 / a, e }' | tee -a "$OUT"
+			per = d > 0 ? sprintf("%7.0f", n / (d / hz)) : "    n/a"
+			printf "%d %-14s req/s %9.0f  p99 %-8s  req/CPU-s %s  cpu %.2f  user %.2f  other %3.0f%%  %s\n",
+				r, l, rps, p99, per, d / hz / s, (d > 0 ? u / d : 0), (b > 0 ? b : 0) * 100 / a, e }' | tee -a "$OUT"
 	done
 done
 
@@ -98,11 +104,12 @@ echo "median [min-max] over $ROUNDS rounds ($OUT); ratio of req/CPU-s medians to
 ref=""
 for spec in $SPECS; do
 	label=${spec%%=*}
-	stats() { awk -v l="$label" -v f="$1" '$2 == l {print $f}' "$OUT" | sort -n | awk '{v[NR] = $1} END {
+	# The runs without a per-CPU figure (n/a) count in no median.
+	stats() { awk -v l="$label" -v f="$1" '$2 == l && $8 != "n/a" {print $f}' "$OUT" | sort -n | awk '{v[NR] = $1} END {
 		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f [%.0f-%.0f]", m, v[1], v[NR] }'; }
 	rps=$(stats 4) per=$(stats 8)
 	p99s=$(awk -v l="$label" '$2 == l {printf "%s ", $6}' "$OUT")
 	med=${per%% *}
 	[[ -z $ref ]] && ref=$med
-	printf '%-14s req/s %-24s req/CPU-s %-24s x%s  p99 %s\n' "$label" "$rps" "$per" "$(awk -v a="$med" -v b="$ref" 'BEGIN {printf "%.2f", a / b}')" "$p99s"
+	printf '%-14s req/s %-24s req/CPU-s %-24s x%s  p99 %s\n' "$label" "$rps" "$per" "$(awk -v a="$med" -v b="$ref" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')" "$p99s"
 done

@@ -64,9 +64,6 @@ func (rep *report) barChart(file string, cases []benchCase, title, ylabel string
 
 	var servers []string
 	for _, s := range rep.servers {
-		if _, ok := rep.Unavailable[s.Name]; ok {
-			continue
-		}
 		for _, c := range cases {
 			if rep.find(c.ID, s.Name) != nil {
 				servers = append(servers, s.Name)

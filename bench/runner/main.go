@@ -10,7 +10,8 @@
 // each round, each case and each server in turn (A B C A B C ...): starts the server pinned to one CPU
 // (taskset -c 0, GOMAXPROCS=1), drives it with eddy load (echo, idle and HTTP modes; wrk for HTTP with
 // --http-load wrk) pinned to another (taskset -c 1), and reads the server's CPU time from /proc/PID/stat and its memory from /proc/PID/status. The
-// tables report the median over the rounds and every server's ratio to eddy on epoll.
+// tables report the median over the rounds and every server's ratio to eddy on epoll (to eddy's native
+// HTTP/1 handler for HTTP).
 //
 // Every process the runner starts gets a process group of its own and is stopped by its PID when its
 // run ends, when a run fails, and on Ctrl-C or SIGTERM; results gathered so far are written all the same.
@@ -26,9 +27,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // config is the command line.
@@ -91,10 +95,54 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--rounds %d: want at least 1", cfg.rounds)
 	case cfg.serverCPU == cfg.loadCPU:
 		return cfg, fmt.Errorf("--server-cpu and --load-cpu are both %d: want two CPUs", cfg.loadCPU)
-	case cfg.serverCPU < 0 || cfg.loadCPU < 0 || max(cfg.serverCPU, cfg.loadCPU) >= runtime.NumCPU():
-		return cfg, fmt.Errorf("--server-cpu %d, --load-cpu %d: this machine has CPUs 0..%d", cfg.serverCPU, cfg.loadCPU, runtime.NumCPU()-1)
 	}
-	return cfg, nil
+	return cfg, checkCPUs(cfg.serverCPU, cfg.loadCPU, cpuAllowed())
+}
+
+// checkCPUs refuses a server or load CPU that this process may not run on (allowed): taskset would
+// refuse it in every run.
+func checkCPUs(serverCPU, loadCPU int, allowed func(cpu int) bool) error {
+	if !allowed(serverCPU) || !allowed(loadCPU) {
+		return fmt.Errorf("--server-cpu %d, --load-cpu %d: this process may run on CPUs %s", serverCPU, loadCPU, cpuList(allowed))
+	}
+	return nil
+}
+
+// cpuAllowed reports whether this process may run on a CPU: whether it is in the process's affinity set
+// (on a machine or container that restricts it, not every CPU is), or, when that cannot be read,
+// whether it is one of the first runtime.NumCPU.
+func cpuAllowed() func(cpu int) bool {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		n := runtime.NumCPU()
+		return func(cpu int) bool { return cpu >= 0 && cpu < n }
+	}
+	return func(cpu int) bool { return cpu >= 0 && set.IsSet(cpu) }
+}
+
+// cpuList writes the CPUs allowed as taskset does: "0-3,6". It looks at the CPUs an affinity set can
+// hold (unix.CPUSet: 1024).
+func cpuList(allowed func(cpu int) bool) string {
+	const maxCPUs = 1024
+	var parts []string
+	for c := 0; c < maxCPUs; c++ {
+		if !allowed(c) {
+			continue
+		}
+		first := c
+		for c+1 < maxCPUs && allowed(c+1) {
+			c++
+		}
+		if c == first {
+			parts = append(parts, strconv.Itoa(c))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", first, c))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ",")
 }
 
 // run is the whole runner: set up, build, measure, write the results.
@@ -180,12 +228,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return errors.Join(err, werr)
 	}
 	fmt.Fprintf(stderr, "runner: results in %s\n", cfg.out)
+	if err == nil && !rep.succeeded() {
+		// Tables of failures are written all the same, but a run that measured nothing is a failure:
+		// a script that checks the exit status must not take it for results.
+		err = fmt.Errorf("no run succeeded (see %s)", filepath.Join(cfg.out, "results.md"))
+	}
 	return err
 }
 
 // rounds runs every case on every server once per round, in the same order each round, and adds each
-// run to rep. A server that exits before listening (an engine this build lacks) is skipped from then on.
-// It returns early only when ctx ends.
+// run to rep. A server that exits before listening (an engine this build lacks, a port taken) is skipped
+// from then on; its runs before are kept. It returns early only when ctx ends.
 func (rn *runner) rounds(ctx context.Context, cases []benchCase, servers []server, rep *report, stderr io.Writer) error {
 	total := 0
 	for _, c := range cases {
@@ -194,6 +247,7 @@ func (rn *runner) rounds(ctx context.Context, cases []benchCase, servers []serve
 	total *= rn.cfg.rounds
 	n := 0
 	for round := 1; round <= rn.cfg.rounds; round++ {
+		rep.round = round
 		for _, c := range cases {
 			for _, s := range serversFor(servers, c) {
 				n++

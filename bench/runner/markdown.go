@@ -30,7 +30,9 @@ func (rep *report) markdown(w io.Writer, charts []string) {
 	}
 	names := make([]string, 0, len(rep.Unavailable))
 	for s := range rep.Unavailable {
-		names = append(names, s)
+		if !rep.ran(s) { // one that ran before has its note and its rows
+			names = append(names, s)
+		}
 	}
 	slices.Sort(names)
 	for _, s := range names {
@@ -158,7 +160,7 @@ func (rep *report) ratioKind(w io.Writer, k kind, cols []benchCase) {
 	fmt.Fprintln(w)
 	var servers []string
 	for _, s := range rep.servers {
-		if _, ok := rep.Unavailable[s.Name]; !ok && s.Kind == k {
+		if s.Kind == k && slices.ContainsFunc(cols, func(c benchCase) bool { return rep.find(c.ID, s.Name) != nil }) {
 			servers = append(servers, s.Name)
 		}
 	}

@@ -145,11 +145,22 @@ func awaitLine(ctx context.Context, p *proc, prefix string, timeout time.Duratio
 	}
 }
 
-// finishLoad waits for a load generator to exit and decodes its JSON report. eddy load exits with an
-// error when it counted errors, and still prints its report: the report is kept and the errors counted.
-func finishLoad(ctx context.Context, p *proc) (*loadReport, error) {
-	werr := p.wait(ctx)
-	if errors.Is(werr, context.Canceled) || errors.Is(werr, context.DeadlineExceeded) {
+// Bounds on how long a load generator may run.
+const (
+	// loadGrace is how long after the end of its run a load generator may take to exit: eddy load bounds
+	// the closing of its connections at 5 s, a second less; one that takes longer is stuck.
+	loadGrace = 6 * time.Second
+	// holdTimeout is the --timeout of eddy load --hold: its bound on the dials and on the echo it sends
+	// on every connection when the hold ends.
+	holdTimeout = 10 * time.Second
+)
+
+// finishLoad waits for a load generator that should have ended by end to exit (for loadGrace more at
+// most) and decodes its JSON report. eddy load exits with an error when it counted errors, and still
+// prints its report: the report is kept and the errors counted.
+func finishLoad(ctx context.Context, p *proc, end time.Time) (*loadReport, error) {
+	werr := p.waitEnd(ctx, end, loadGrace)
+	if errors.Is(werr, context.Canceled) || errors.Is(werr, context.DeadlineExceeded) || errors.Is(werr, errStillRunning) {
 		return nil, werr
 	}
 	var rep loadReport
@@ -238,7 +249,8 @@ func (rn *runner) http(ctx context.Context, sp *proc, addr string, c benchCase, 
 
 // drive follows the eddy load lp against the server sp and fills r. The CPU window opens when eddy load
 // says it starts the load (every connection is open by then) and closes the duration later, as eddy
-// load's own window does, so neither connecting nor closing is counted.
+// load's own window does, so neither connecting nor closing is counted. An eddy load still running
+// loadGrace after its window's end fails the run.
 func (rn *runner) drive(ctx context.Context, sp, lp *proc, r *result) error {
 	defer lp.stop(3 * time.Second)
 	if _, err := awaitLine(ctx, lp, "eddy load: running", 60*time.Second); err != nil {
@@ -259,7 +271,7 @@ func (rn *runner) drive(ctx context.Context, sp, lp *proc, r *result) error {
 	if err := w.end(rn.ticks, r); err != nil {
 		return err
 	}
-	rep, err := finishLoad(ctx, lp)
+	rep, err := finishLoad(ctx, lp, w.start.Add(rn.cfg.duration))
 	if err != nil {
 		return err
 	}
@@ -288,12 +300,13 @@ func (rn *runner) idle(ctx context.Context, sp *proc, addr string, c benchCase, 
 	hold := rn.cfg.settle + 2*time.Second
 	lp, err := rn.startLoad(addr,
 		"--conns", strconv.Itoa(c.Conns), "--size", strconv.Itoa(c.Size),
-		"--hold", hold.String(), "--timeout", "10s")
+		"--hold", hold.String(), "--timeout", holdTimeout.String())
 	if err != nil {
 		return err
 	}
 	defer lp.stop(3 * time.Second)
-	if _, err := awaitLine(ctx, lp, "eddy load: holding", 120*time.Second); err != nil {
+	held, err := awaitLine(ctx, lp, "eddy load: holding", 120*time.Second)
+	if err != nil {
 		return err
 	}
 	select {
@@ -305,7 +318,8 @@ func (rn *runner) idle(ctx context.Context, sp *proc, addr string, c benchCase, 
 	if err != nil {
 		return err
 	}
-	rep, err := finishLoad(ctx, lp)
+	// eddy load holds, then echoes once on every connection, for holdTimeout at most, and exits.
+	rep, err := finishLoad(ctx, lp, held.Add(hold+holdTimeout))
 	if err != nil {
 		return err
 	}
@@ -320,8 +334,8 @@ func (rn *runner) idle(ctx context.Context, sp *proc, addr string, c benchCase, 
 
 // httpWrk drives an HTTP server with wrk (one thread, keep-alive, GET /) for the configured duration, the
 // cross-check of eddy load's http mode. wrk does not say when its connections are open, so the CPU window
-// starts when wrk does and lasts the duration: it includes the connecting, which at these counts takes
-// milliseconds.
+// starts when wrk does and lasts the duration less windowMargin: it includes the connecting, which at
+// these counts takes milliseconds. parseWrk scales wrk's count to that window.
 func (rn *runner) httpWrk(ctx context.Context, sp *proc, addr string, c benchCase, r *result) error {
 	secs := max(1, int(rn.cfg.duration.Round(time.Second)/time.Second))
 	lp, err := rn.procs.start("wrk", rn.cfg.loadCPU, nil, rn.wrk,
@@ -343,7 +357,7 @@ func (rn *runner) httpWrk(ctx context.Context, sp *proc, addr string, c benchCas
 	if err := w.end(rn.ticks, r); err != nil {
 		return err
 	}
-	if err := lp.wait(ctx); err != nil {
+	if err := lp.waitEnd(ctx, w.start.Add(time.Duration(secs)*time.Second), loadGrace); err != nil {
 		return err
 	}
 	return parseWrk(lp.stdout.String(), r)
@@ -381,8 +395,15 @@ func parseWrk(out string, r *result) error {
 		detail = append(detail, e[0])
 	}
 	r.LoadErrorDetail = strings.Join(detail, "; ")
-	if cpu := r.cpuSeconds(); cpu > 0 {
-		r.OpsPerCPU = float64(r.Ops) / cpu
+	// wrk counts requests over its whole run (secs, as it prints it), the CPU window is shorter
+	// (windowMargin less, and cut short if wrk ended early): scale wrk's rate to the window, as drive
+	// does eddy load's count, so that requests and CPU cover the same time.
+	perSec := r.OpsPerSec
+	if secs := micros(m[2], m[3]) / 1e6; secs > 0 {
+		perSec = float64(r.Ops) / secs
+	}
+	if cpu := r.cpuSeconds(); cpu > 0 && r.Window > 0 {
+		r.OpsPerCPU = perSec * r.Window / cpu
 	}
 	return nil
 }
@@ -395,6 +416,8 @@ func micros(v, unit string) float64 {
 		return f * 1e3
 	case "s":
 		return f * 1e6
+	case "m":
+		return f * 60e6
 	}
 	return f
 }

@@ -129,6 +129,25 @@ func (p *proc) wait(ctx context.Context) error {
 	return nil
 }
 
+// waitEnd is wait for a process that should have ended by end: it gives up grace after end with an
+// error, leaving the process to the caller's stop, so that one that hangs fails its run instead of
+// holding up the runner for ever.
+func (p *proc) waitEnd(ctx context.Context, end time.Time, grace time.Duration) error {
+	t := time.NewTimer(time.Until(end.Add(grace)))
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return p.wait(ctx)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("%s: %w %v after its run should have ended", p.name, errStillRunning, grace)
+	}
+}
+
+// errStillRunning is what waitEnd's error wraps when the process did not exit in time.
+var errStillRunning = errors.New("still running")
+
 // stop ends the process: SIGTERM to its process group, then SIGKILL if it has not exited after grace.
 // It returns once the process was reaped.
 func (p *proc) stop(grace time.Duration) {

@@ -22,7 +22,7 @@ type report struct {
 	Host        host              `json:"host"`
 	Settings    settings          `json:"settings"`
 	Notes       []string          `json:"notes,omitempty"`
-	Unavailable map[string]string `json:"unavailable,omitempty"` // server -> why it could not run
+	Unavailable map[string]string `json:"unavailable,omitempty"` // server -> why it could not start (from then on; runs before are kept)
 	LoadAvg     loadSummary       `json:"load_avg"`
 	Cases       []benchCase       `json:"cases"`
 	Servers     []string          `json:"servers"`
@@ -31,6 +31,7 @@ type report struct {
 	Summary     []summary         `json:"summary"`
 
 	servers []server // the servers of the run, in table order (not in the JSON: rebuilt from Servers)
+	round   int      // the round in progress, for the notes
 }
 
 // host describes the machine.
@@ -149,9 +150,23 @@ func (rep *report) start(cases []benchCase, servers []server) {
 // add records a run.
 func (rep *report) add(r result) { rep.Runs = append(rep.Runs, r) }
 
-// unavailable records that server could not start, and why.
+// unavailable records that server could not start, and why. A server that did run before (in an
+// earlier round, or on an earlier case of this one) keeps those runs, and a note says so.
 func (rep *report) unavailable(server string, err error) {
 	rep.Unavailable[server] = err.Error()
+	if rep.ran(server) {
+		rep.note("%s is unavailable from round %d (%v): its figures are those of its runs before.", server, rep.round, err)
+	}
+}
+
+// succeeded reports whether at least one run ended without error.
+func (rep *report) succeeded() bool {
+	return slices.ContainsFunc(rep.Runs, func(r result) bool { return r.Error == "" })
+}
+
+// ran reports whether server has a run, successful or not.
+func (rep *report) ran(server string) bool {
+	return slices.ContainsFunc(rep.Runs, func(r result) bool { return r.Server == server })
 }
 
 // finish computes the load summary and the medians and ratios.
@@ -167,10 +182,8 @@ func (rep *report) finish() {
 	}
 	rep.Summary = nil
 	for _, c := range rep.Cases {
+		// Every server with runs, including one that could not start in a later round.
 		for _, s := range serversFor(rep.servers, c) {
-			if _, ok := rep.Unavailable[s.Name]; ok {
-				continue
-			}
 			if sm, ok := rep.summarize(c, s.Name); ok {
 				rep.Summary = append(rep.Summary, sm)
 			}

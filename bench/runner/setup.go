@@ -113,15 +113,31 @@ var echoServers = []server{
 	{Name: "net", pkg: "./cmd/net"},
 }
 
-// reference is the server every other one is compared with, per kind: eddy on epoll for echo, and the
-// first HTTP server whose name starts with "eddy" for HTTP.
+// The reference servers, to which the others are compared (docs/benchmarks.md, "Ratios").
+const (
+	echoReference = "eddy-epoll"        // echo and idle
+	httpReference = "eddy-http1-native" // HTTP
+)
+
+// reference is the server every other one of kind k is compared with: echoReference (httpReference)
+// when it is among servers, or else the first server whose name starts with "eddy", so that the
+// ratios do not depend on the order of --servers; "" when there is none.
 func reference(servers []server, k kind) string {
+	want := echoReference
+	if k == kindHTTP {
+		want = httpReference
+	}
+	first := ""
 	for _, s := range servers {
-		if s.Kind == k && strings.HasPrefix(s.Name, "eddy") {
-			return s.Name
+		switch {
+		case s.Kind != k:
+		case s.Name == want:
+			return want
+		case first == "" && strings.HasPrefix(s.Name, "eddy"):
+			first = s.Name
 		}
 	}
-	return ""
+	return first
 }
 
 // httpServers are the HTTP plaintext servers, all run by bench/http's plaintext command (owned by the
@@ -172,23 +188,28 @@ func isMainPackage(dir string) bool {
 	return false
 }
 
-// selectServers keeps the servers named in the comma list spec ("all" keeps every one).
+// selectServers keeps the servers named in the comma list spec ("all" keeps every one), in the order of
+// all whatever the order of spec: the tables, the rounds and the choice of reference are the same for
+// any spelling of the same set.
 func selectServers(all []server, spec string) ([]server, error) {
 	names := splitList(spec)
 	if slices.Contains(names, "all") {
 		return all, nil
 	}
-	var out []server
 	for _, n := range names {
-		i := slices.IndexFunc(all, func(s server) bool { return s.Name == n })
-		if i < 0 {
+		if !slices.ContainsFunc(all, func(s server) bool { return s.Name == n }) {
 			known := make([]string, len(all))
 			for j, s := range all {
 				known[j] = s.Name
 			}
 			return nil, fmt.Errorf("--servers: unknown server %q (known: %s)", n, strings.Join(known, ", "))
 		}
-		out = append(out, all[i])
+	}
+	var out []server
+	for _, s := range all {
+		if slices.Contains(names, s.Name) {
+			out = append(out, s)
+		}
 	}
 	return out, nil
 }

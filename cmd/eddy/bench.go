@@ -215,7 +215,8 @@ func serversFor(all []benchServer, k caseKind) []benchServer {
 
 // runBench runs every case on every server once per round, interleaved (A B C A B C), prints progress to
 // stderr and the tables (or JSON) to stdout, and returns the report. Interrupted by ctx, it stops its
-// children, still prints what it measured, and returns an error that wraps ctx's.
+// children, still prints what it measured, and returns an error that wraps ctx's. When no run succeeded
+// it prints the tables and returns an error too.
 func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) (*benchReport, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -249,6 +250,7 @@ func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) (*
 	n := 0
 rounds:
 	for round := 1; round <= cfg.rounds; round++ {
+		rep.round = round
 		for _, c := range cases {
 			for _, s := range serversFor(servers, c.Kind) {
 				n++
@@ -289,6 +291,11 @@ rounds:
 	if err != nil {
 		rep.note("Interrupted: the tables hold the runs finished before.")
 		err = fmt.Errorf("interrupted (%w)", err)
+	} else if !rep.succeeded() && (len(rep.Runs) > 0 || len(rep.unavailable) > 0) {
+		// The tables of failures are printed all the same, but a bench that measured nothing fails
+		// (exit 1), so that a script does not take it for results. Cases the load generator cannot run
+		// are skipped, not failed: when they are all there is, there is nothing to fail.
+		err = errors.New("no run succeeded: every server failed or could not start (see above)")
 	}
 	if cfg.json {
 		if werr := rep.writeJSON(stdout); werr != nil {

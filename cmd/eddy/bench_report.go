@@ -24,6 +24,7 @@ type benchReport struct {
 
 	cases       []benchCase
 	servers     []benchServer
+	round       int               // the round in progress, for the notes
 	unavailable map[string]string // server name: why it could not start
 	cannot      map[string]string // case ID: why the load generator cannot run it
 	pids        []int             // every child process started
@@ -44,7 +45,7 @@ type caseTable struct {
 // without error; the CPU figures are absent where CPU time is not measured.
 type serverRow struct {
 	Server      string   `json:"server"`
-	Unavailable string   `json:"unavailable,omitempty"` // why the server could not start
+	Unavailable string   `json:"unavailable,omitempty"` // why the server could not start (from then on; runs before are kept)
 	Runs        int      `json:"runs"`                  // runs without error
 	Failed      []string `json:"failed,omitempty"`      // the errors of the others
 	OpsPerSec   float64  `json:"ops_per_sec"`
@@ -83,9 +84,19 @@ func (rep *benchReport) note(s string) { rep.Notes = append(rep.Notes, s) }
 // add records a run.
 func (rep *benchReport) add(r benchRun) { rep.Runs = append(rep.Runs, r) }
 
-// markUnavailable records that server s could not start; it is skipped from then on.
+// markUnavailable records that server s could not start; it is skipped from then on. Its runs before (in
+// an earlier round, or on an earlier case of this one) are kept in the tables, and a note says from which
+// round it is missing.
 func (rep *benchReport) markUnavailable(s benchServer, err error) {
 	rep.unavailable[s.Name] = err.Error()
+	if slices.ContainsFunc(rep.Runs, func(r benchRun) bool { return r.Server == s.Name }) {
+		rep.note(fmt.Sprintf("%s could not start from round %d (%v): its figures are those of its runs before.", s.Name, rep.round, err))
+	}
+}
+
+// succeeded reports whether at least one run ended without error.
+func (rep *benchReport) succeeded() bool {
+	return slices.ContainsFunc(rep.Runs, func(r benchRun) bool { return r.Error == "" })
 }
 
 // loadCannot records that the load generator cannot run case c; it is skipped from then on.
@@ -306,7 +317,7 @@ func (t *caseTable) ran() bool {
 // cells formats the row for writeTable.
 func (row serverRow) cells() []string {
 	switch {
-	case row.Unavailable != "":
+	case row.Runs == 0 && len(row.Failed) == 0 && row.Unavailable != "":
 		return []string{row.Server, "not available: " + row.Unavailable}
 	case row.Runs == 0 && len(row.Failed) == 0:
 		return []string{row.Server, "no run"}

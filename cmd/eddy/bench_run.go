@@ -105,7 +105,7 @@ func (e *errLoadCannot) Error() string {
 const (
 	listenTimeout = 10 * time.Second // from a server's start to its "listening" line
 	serverGrace   = 5 * time.Second  // from SIGTERM to SIGKILL when stopping a server
-	loadGrace     = 30 * time.Second // how much longer than the duration a load generator may take
+	loadGrace     = 30 * time.Second // how much longer than the duration a load generator may take, connecting included
 	sampleEvery   = 50 * time.Millisecond
 )
 
@@ -137,6 +137,9 @@ func (b *bench) measure(ctx context.Context, c benchCase, s benchServer, round i
 	if err != nil {
 		return r, err
 	}
+	// One deadline for the whole of the load generator's run, connecting included: one that never says
+	// it runs is given up on then, not waited for a second time.
+	deadline := lp.started.Add(b.cfg.duration + loadGrace)
 	// Sample both processes' CPU time until the load generator exits, and note when it says its window
 	// starts (every connection open); the CPU window is then cut to match the load generator's.
 	samples := b.sample(sp.pid(), lp.pid(), lp.done)
@@ -145,14 +148,14 @@ func (b *bench) measure(ctx context.Context, c benchCase, s benchServer, round i
 		samples() // the sampling ends with the load generator
 	}()
 	windowStart := lp.started
-	if t, ok := awaitPrefix(ctx, lp, "eddy load: running", b.cfg.duration+loadGrace); ok {
+	if t, ok := awaitPrefix(ctx, lp, "eddy load: running", time.Until(deadline)); ok {
 		windowStart = t
 	}
 	select {
 	case <-lp.done:
 	case <-ctx.Done():
 		return r, ctx.Err()
-	case <-time.After(b.cfg.duration + loadGrace):
+	case <-time.After(time.Until(deadline)):
 		return r, fmt.Errorf("eddy load still running %v after its duration", loadGrace)
 	}
 	trace := samples()

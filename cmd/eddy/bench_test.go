@@ -422,3 +422,29 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// A server that could not start after it ran keeps its row, and a note says from which round it is
+// missing; one that never started is "not available".
+func TestBenchNotesTheRoundAServerStoppedStarting(t *testing.T) {
+	cfg := defaultBenchConfig()
+	cfg.echoConns, cfg.httpConns = []int{2}, nil
+	rep := newBenchReport(cfg, pinning{why: "test"})
+	id := cfg.cases()[0].ID
+	rep.round = 1
+	rep.markUnavailable(benchServer{Name: "eddy-uring"}, errors.New("no io_uring"))
+	rep.add(benchRun{Case: id, Server: "eddy-epoll", Round: 1, OpsPerSec: 100, Error: "boom"})
+	rep.round = 2
+	rep.markUnavailable(benchServer{Name: "eddy-epoll"}, errors.New("address in use"))
+	rep.finish(time.Second)
+	var out bytes.Buffer
+	rep.writeText(&out)
+	for _, want := range []string{"eddy-uring  not available: no io_uring", "eddy-epoll  every run failed (see below)",
+		"eddy-epoll could not start from round 2 (address in use): its figures are those of its runs before."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "eddy-uring could not start from round") {
+		t.Errorf("a note for eddy-uring, which never ran:\n%s", out.String())
+	}
+}
