@@ -27,12 +27,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/cpuset"
 )
 
 // config is the command line.
@@ -103,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 // refuse it in every run.
 func checkCPUs(serverCPU, loadCPU int, allowed func(cpu int) bool) error {
 	if !allowed(serverCPU) || !allowed(loadCPU) {
-		return fmt.Errorf("--server-cpu %d, --load-cpu %d: this process may run on CPUs %s", serverCPU, loadCPU, cpuList(allowed))
+		return fmt.Errorf("--server-cpu %d, --load-cpu %d: this process may run on CPUs %s", serverCPU, loadCPU, cpuset.List(allowed))
 	}
 	return nil
 }
@@ -118,31 +119,6 @@ func cpuAllowed() func(cpu int) bool {
 		return func(cpu int) bool { return cpu >= 0 && cpu < n }
 	}
 	return func(cpu int) bool { return cpu >= 0 && set.IsSet(cpu) }
-}
-
-// cpuList writes the CPUs allowed as taskset does: "0-3,6". It looks at the CPUs an affinity set can
-// hold (unix.CPUSet: 1024).
-func cpuList(allowed func(cpu int) bool) string {
-	const maxCPUs = 1024
-	var parts []string
-	for c := 0; c < maxCPUs; c++ {
-		if !allowed(c) {
-			continue
-		}
-		first := c
-		for c+1 < maxCPUs && allowed(c+1) {
-			c++
-		}
-		if c == first {
-			parts = append(parts, strconv.Itoa(c))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d-%d", first, c))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ",")
 }
 
 // run is the whole runner: set up, build, measure, write the results.

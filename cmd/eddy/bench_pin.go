@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"strings"
+
+	"github.com/eddyio/eddy/internal/cpuset"
 )
 
 // pinning is where eddy bench runs its servers and load generators: each on a CPU of its own with
@@ -43,36 +44,10 @@ func (cfg benchConfig) checkCPUs(allowed func(cpu int) bool) error {
 		set  bool
 	}{{"server-cpu", cfg.serverCPU, cfg.serverCPUSet}, {"load-cpu", cfg.loadCPU, cfg.loadCPUSet}} {
 		if c.set && !allowed(c.cpu) {
-			return usagef("bench", "--%s %d: no such CPU available to this process (it may run on CPUs %s)", c.flag, c.cpu, cpuList(allowed))
+			return usagef("bench", "--%s %d: no such CPU available to this process (it may run on CPUs %s)", c.flag, c.cpu, cpuset.List(allowed))
 		}
 	}
 	return nil
-}
-
-// maxCPUs bounds the CPU numbers cpuList looks at: what a CPU affinity set holds (unix.CPUSet).
-const maxCPUs = 1024
-
-// cpuList writes the CPUs allowed as taskset does: "0-3,6".
-func cpuList(allowed func(cpu int) bool) string {
-	var parts []string
-	for c := 0; c < maxCPUs; c++ {
-		if !allowed(c) {
-			continue
-		}
-		first := c
-		for c+1 < maxCPUs && allowed(c+1) {
-			c++
-		}
-		if c == first {
-			parts = append(parts, strconv.Itoa(c))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d-%d", first, c))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ",")
 }
 
 // pinned reports whether children are pinned to CPUs.

@@ -7,6 +7,7 @@ package testengines
 
 import (
 	"os"
+	"testing"
 
 	"github.com/eddyio/eddy"
 )
@@ -27,4 +28,14 @@ func UringMissing() string {
 		return ""
 	}
 	return uringUnavailable()
+}
+
+// SkipMissingUring shows, as a skipped subtest of t, that the uring engine is left out of List here:
+// the suites' loops over List call it, so that a run on such a machine says what it did not test.
+func SkipMissingUring(t *testing.T) {
+	if why := UringMissing(); why != "" {
+		t.Run(string(eddy.EngineUring), func(t *testing.T) {
+			t.Skipf("io_uring is unavailable here (EDDY_REQUIRE_URING=1 makes this fail): %s", why)
+		})
+	}
 }
