@@ -46,10 +46,10 @@ for round in $(seq "$ROUNDS"); do
 		if [[ $kind == *:* ]]; then engine=${kind#*:} kind=${kind%%:*}; fi
 		log=$(mktemp)
 		if [[ $bin == *eddy ]]; then
-			args=(hello --style "$kind" --engine "$engine")
-			[[ $kind == baseline ]] && args=(hello --baseline)
+			args=(hello --style "$kind" --engine "$engine" --loops 1)
+			[[ $kind == baseline ]] && args=(hello --baseline) # (which refuses --loops)
 			# shellcheck disable=SC2086 # HELLO_ARGS is a list of words
-			GOMAXPROCS=1 "${boost[@]}" taskset -c 0 "$bin" "${args[@]}" --loops 1 --addr "$ADDR" $HELLO_ARGS >"$log" 2>&1 &
+			GOMAXPROCS=1 "${boost[@]}" taskset -c 0 "$bin" "${args[@]}" --addr "$ADDR" $HELLO_ARGS >"$log" 2>&1 &
 		else
 			GOMAXPROCS=1 "${boost[@]}" taskset -c 0 "$bin" -server "$kind" -engine "$engine" -loops 1 -addr "$ADDR" >"$log" 2>&1 &
 		fi

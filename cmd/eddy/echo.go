@@ -27,9 +27,14 @@ var echoCommand = command{
 		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "listen `address`: "+addrForms+" (port 0 picks a free port)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
-		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with a goroutine per connection on package net instead of eddy (the comparison peer)")
+		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with a goroutine per connection on package net instead of eddy (the comparison peer; --engine and --loops do not apply)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
-		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runEcho(ctx, cfg, stderr) }
+		return fs, func(ctx context.Context, _, stderr io.Writer) error {
+			if err := baselineRefuses(fs, cfg.baseline, "echo", "engine", "loops"); err != nil {
+				return err
+			}
+			return runEcho(ctx, cfg, stderr)
+		}
 	},
 }
 

@@ -30,10 +30,15 @@ var helloCommand = command{
 		fs.StringVar(&cfg.style, "style", "native", "handler `style`: native (on the event loop) or nethttp (a net/http handler on the worker pool)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
-		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with net/http's own server instead of eddy's http1 (the comparison peer)")
+		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with net/http's own server instead of eddy's http1 (the comparison peer; --style, --engine and --loops do not apply)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
 		cfg.tls.addFlags(fs)
-		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runHello(ctx, cfg, stderr) }
+		return fs, func(ctx context.Context, _, stderr io.Writer) error {
+			if err := baselineRefuses(fs, cfg.baseline, "hello", "engine", "loops", "style"); err != nil {
+				return err
+			}
+			return runHello(ctx, cfg, stderr)
+		}
 	},
 }
 

@@ -33,6 +33,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -73,6 +74,25 @@ func (e *usageError) Error() string { return e.msg }
 // usagef returns a usageError that points to "eddy help topic".
 func usagef(topic, format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...), help: topic}
+}
+
+// baselineRefuses returns a usage error of command cmd when --baseline was given with one of the
+// flags in names, set explicitly on fs: they configure eddy's server, which the baseline replaces, and
+// were silently ignored.
+func baselineRefuses(fs *flag.FlagSet, baseline bool, cmd string, names ...string) error {
+	if !baseline {
+		return nil
+	}
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(names, f.Name) {
+			set = append(set, "--"+f.Name)
+		}
+	})
+	if len(set) > 0 {
+		return usagef(cmd, "%s: --baseline serves on package net, not on an eddy engine", strings.Join(set, ", "))
+	}
+	return nil
 }
 
 // main runs the command line under a context that the first SIGINT or SIGTERM cancels; a second one

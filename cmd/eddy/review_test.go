@@ -60,3 +60,24 @@ func TestGetOutOfRangePortIsAUsageError(t *testing.T) {
 		t.Errorf("get http://127.0.0.1:99999/f: exit %d, want %d (a bad URL); stderr:\n%s", code, exitUsage, stderr)
 	}
 }
+
+// --baseline serves on package net (net/http for hello), so the flags that configure eddy's server
+// are refused with it, as a command-line error, rather than ignored (found by a review in session 17).
+func TestBaselineRefusesEngineFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"echo", "--baseline", "--engine", "uring"},
+		{"echo", "--baseline", "--loops", "4"},
+		{"hello", "--baseline", "--style", "nethttp"},
+		{"hello", "--baseline", "--engine", "epoll", "--loops", "2"},
+	} {
+		code, _, stderr := runCmd(t, t.Context(), append(args, "--addr", "127.0.0.1:0", "--duration", "1s")...)
+		if code != exitUsage || !strings.Contains(stderr, "--baseline serves on package net") {
+			t.Errorf("eddy %s: exit %d, want %d with the reason; stderr:\n%s", strings.Join(args, " "), code, exitUsage, stderr)
+		}
+	}
+	// The defaults alone are no error.
+	code, _, stderr := runCmd(t, t.Context(), "echo", "--baseline", "--addr", "127.0.0.1:0", "--duration", "100ms")
+	if code != 0 {
+		t.Errorf("eddy echo --baseline: exit %d; stderr:\n%s", code, stderr)
+	}
+}
