@@ -177,8 +177,8 @@ func (cfg *loadConfig) check() error {
 		return usagef("load", "--rate %v: want 0 or more", cfg.rate)
 	case cfg.hold < 0:
 		return usagef("load", "--hold %v: want 0 or more", cfg.hold)
-	case cfg.hold > 0 && (cfg.requests > 0 || cfg.rate > 0 || cfg.pipeline > 1):
-		return usagef("load", "--hold takes none of --requests, --rate and --pipeline")
+	case cfg.hold > 0 && (cfg.requests > 0 || cfg.rate > 0 || cfg.pipeline > 1 || cfg.durationSet):
+		return usagef("load", "--hold takes none of --requests, --rate, --pipeline and --duration (it lasts the hold)")
 	case cfg.timeout <= 0:
 		return usagef("load", "--timeout %v: want more than 0", cfg.timeout)
 	case cfg.dialers < 1:

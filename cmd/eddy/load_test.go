@@ -506,6 +506,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"--requests", "-1"}, "--requests -1"},
 		{[]string{"--rate", "-5"}, "--rate -5"},
 		{[]string{"--hold", "1s", "--rate", "10"}, "--hold takes none of"},
+		{[]string{"--hold", "1s", "--duration", "5s"}, "--hold takes none of"},
 		{[]string{"--url", "ftp://x/"}, "want http://host[:port]/path"},
 		{[]string{"--url", "127.0.0.1:8080/"}, `--url "127.0.0.1:8080/": want http://host[:port]/path`},
 		{[]string{"--url", "http://127.0.0.1:99999/"}, `--url "http://127.0.0.1:99999/": address 99999: invalid port`},
