@@ -10,6 +10,15 @@ const DefaultMaxTrailerBytes = 64 << 10
 // net/http does; extensions are ignored, so they only need to be skipped.
 const maxChunkLineBytes = 4096
 
+// maxChunkExcess bounds the framing a body may carry beyond its allowance
+// (chunkOverhead per chunk and twice its data), as net/http does since
+// CVE-2023-39326: without it, chunk extensions make the server read
+// thousands of framing bytes per byte of data, which no body limit counts.
+const (
+	maxChunkExcess = 16 << 10
+	chunkOverhead  = 16
+)
+
 // ChunkedDecoder decodes a body in the chunked transfer coding
 // (RFC 9112 §7.1) incrementally, from whatever bytes have arrived. Use one
 // per connection and Reset it before each body; after warm-up it allocates
@@ -20,7 +29,9 @@ const maxChunkLineBytes = 4096
 // chunk ends), a chunk size is one or more hex digits worth at most
 // 2^63-1, and the chunk-size line with its extensions is at most 4096 bytes
 // (a longer one is refused with status 400). Chunk
-// extensions are skipped. Trailer fields are checked like header fields,
+// extensions are skipped, but counted: a body whose framing exceeds 16
+// bytes per chunk and twice its data by more than 16 KiB is refused with
+// status 400, as net/http refuses it. Trailer fields are checked like header fields,
 // bounded by MaxTrailerBytes, and kept for [ChunkedDecoder.Trailers]; their
 // meaning is left to the caller.
 type ChunkedDecoder struct {
@@ -37,6 +48,7 @@ type ChunkedDecoder struct {
 	lineLen int   // octets of the current chunk-size line so far
 	size    int64 // the chunk size being parsed, then what is left of it
 	total   int64 // announced size of the chunks so far
+	excess  int64 // framing beyond the allowance so far (maxChunkExcess)
 	err     *Error
 
 	trailer   []byte // the trailer section received so far, copied
@@ -187,6 +199,13 @@ func (d *ChunkedDecoder) framing(c byte) *Error {
 // endSizeLine acts on a complete chunk-size line: a zero size starts the
 // trailer section, any other the chunk's data.
 func (d *ChunkedDecoder) endSizeLine() *Error {
+	// The line without its CR LF (lineLen counts the CR) and the CR LF after the data, less
+	// the allowance: net/http's accounting.
+	d.excess += int64(d.lineLen) - 1 + 2
+	d.excess -= chunkOverhead + 2*min(d.size, 1<<40)
+	if d.excess = max(d.excess, 0); d.excess > maxChunkExcess {
+		return errChunkNonData
+	}
 	if d.size == 0 {
 		d.state = chunkTrailer
 		return nil

@@ -87,4 +87,5 @@ var (
 	errChunkExt      = badRequest("invalid chunk extension")
 	errChunkCRLF     = badRequest("chunk not terminated by CRLF")
 	errChunkBareLF   = badRequest("bare LF in chunked framing")
+	errChunkNonData  = badRequest("chunked encoding contains too much non-data")
 )

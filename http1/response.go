@@ -113,8 +113,15 @@ var (
 // serve runs the handler on a pool worker and completes the response.
 func (w *response) serve() {
 	s := w.sc.srv
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
+		v := recover()
+		if v == nil && !returned {
+			// runtime.Goexit (t.FailNow in a test's handler): no answer, and the connection closes,
+			// as with net/http; the request must end all the same, or it holds Shutdown for ever.
+			v = http.ErrAbortHandler
+		}
+		if v != nil {
 			w.abort(v)
 		}
 	}()
@@ -123,6 +130,7 @@ func (w *response) serve() {
 		h = http.HandlerFunc(globalOptions)
 	}
 	h.ServeHTTP(w, w.req)
+	returned = true
 	w.ctx.cancel()
 	w.finishRequest()
 }
