@@ -351,6 +351,9 @@ func (c *connCore) abortReq(conn loopConn, reason error) {
 	}
 	c.closeReq.Store(true)
 	l := conn.loopCore()
+	if l.inHook.Load() == c {
+		l.hookAbort.Store(true) // engineClose leaves the close to the abort
+	}
 	l.tasks.push(task{abortTask, &abortArgs{conn, reason}}, true, l.wake) // a stopped loop has closed it
 }
 
@@ -418,8 +421,15 @@ func (c *connCore) beginClose(conn loopConn, reason error) {
 // from OnClosing does not change (its task finds the close begun).
 func (c *connCore) engineClose(conn loopConn, reason error) {
 	if c.state == connOpen && !c.closeReq.Load() {
-		if ch, ok := conn.loopCore().h.(ClosingHandler); ok {
+		l := conn.loopCore()
+		if ch, ok := l.h.(ClosingHandler); ok {
+			l.hookAbort.Store(false)
+			l.inHook.Store(c)
 			ch.OnClosing(conn, reason)
+			l.inHook.Store(nil)
+			if l.hookAbort.Load() {
+				return // Abort was called: its task, queued, resets the connection with its reason
+			}
 			if err := c.reason(); c.state == connOpen && err != nil {
 				c.abort(conn, err) // a write of OnClosing's failed (readOn): the peer is gone
 				return

@@ -11,7 +11,7 @@ import (
 // Loop is one of an engine's event loops. It is a future.Executor: continuations given to it run on the
 // loop, serialised with the callbacks of the connections the loop serves (on the epoll and uring engines;
 // on std, where each connection's callbacks run on goroutines of its own, a Loop serialises only the work
-// given to it), so results of asynchronous work can come back to a connection's loop without locks.
+// given to it, and the first loop's OnTick), so results of asynchronous work can come back to a connection's loop without locks.
 type Loop interface {
 	// Execute runs fn on the loop. It never blocks and never drops fn: on a loop that has stopped, fn
 	// runs on the calling goroutine instead, so a future waiting for it still completes.

@@ -39,6 +39,11 @@ type loopCore struct {
 
 	flushTimeout int64 // WithFlushTimeout (flushWatch)
 
+	// inHook is the connection whose OnClosing runs (engineClose), and hookAbort is set when Abort is
+	// called on it meanwhile, from any goroutine: its close is then the abort's, not the engine's.
+	inHook    atomic.Pointer[connCore]
+	hookAbort atomic.Bool
+
 	left []task // the tasks still queued when the queue closed, not run yet (runLeftTasks)
 }
 

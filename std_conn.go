@@ -62,9 +62,11 @@ type stdConn struct {
 	// plainWrite: the writer is in a write that reports its progress only at its end (WriteTo), and
 	// cutWrite: a graceful close cut it short with a write deadline, to go on with writeWatched. wmu.
 	plainWrite, cutWrite bool
+	hookReason           error // the engine's close reason while OnClosing runs (engineClose); wmu
 
 	qmu   sync.Mutex
 	tasks []func()
+	gone  bool // the reader's last section has begun: no user task is taken any more; under mu and qmu
 }
 
 func newStdConn(g *stdEngine, nc net.Conn) *stdConn {
@@ -112,25 +114,47 @@ func (c *stdConn) hasTasks() bool {
 	return n > 0
 }
 
-// post queues fn, the engine's own work, to run serialised with the connection's callbacks.
-func (c *stdConn) post(fn func()) { c.push(fn, true) }
+// post queues fn, the engine's own work, to run serialised with the connection's callbacks: at once on
+// the caller (a writer, a timer, Stop) when nobody holds the section, else by its holder.
+func (c *stdConn) post(fn func()) { c.push(fn, false) }
 
 // postUser queues fn for AsyncWrite or Execute. The list is bounded like a loop's task queue
 // (WithTaskQueueCapacity), but per connection, since each connection runs its own tasks: postUser returns
-// ErrQueueFull when it is full. The engine's own work (post) is never refused.
-func (c *stdConn) postUser(fn func()) error { return c.push(fn, false) }
+// ErrQueueFull when it is full, and ErrClosed once the reader's last section has begun (nothing would run
+// fn). The engine's own work (post) is never refused.
+func (c *stdConn) postUser(fn func()) error { return c.push(fn, true) }
 
-func (c *stdConn) push(fn func(), always bool) error {
+func (c *stdConn) push(fn func(), user bool) error {
 	c.qmu.Lock()
-	if !always && len(c.tasks) >= c.g.e.opts.taskQueueCap {
+	if user && c.gone {
+		c.qmu.Unlock()
+		return ErrClosed
+	}
+	if user && len(c.tasks) >= c.g.e.opts.taskQueueCap {
 		c.qmu.Unlock()
 		return ErrQueueFull
 	}
 	c.tasks = append(c.tasks, fn)
 	c.qmu.Unlock()
-	if c.mu.TryLock() {
-		c.endSection()
+	if !c.mu.TryLock() {
+		return nil // the holder runs fn when its section ends
 	}
+	if !user || c.gone {
+		// gone: the reader's last section ran every user task queued before it; what is left is
+		// the engine's own.
+		c.endSection()
+		return nil
+	}
+	// A user's task does not run on the caller, as on the loop engines, which hand it to the loop and
+	// return: the caller may hold a lock fn takes (a hub posting to its connections under its own
+	// lock), or be in another connection's callback. The section, taken here, goes to a goroutine of
+	// its own. The engine waits for it in Stop: the reader's count keeps the WaitGroup above zero
+	// until the reader's last section, which cannot begin while the section is held here.
+	c.g.wg.Add(1)
+	go func() {
+		defer c.g.wg.Done()
+		c.endSection()
+	}()
 	return nil
 }
 
@@ -141,17 +165,23 @@ func (c *stdConn) readLoop() {
 	h := c.g.e.h
 	// adopt took c.mu: the section is OnOpen's.
 	h.OnOpen(c)
+	if c.opened != nil {
+		// Still in the section: the Dial future's Inline continuations run serialised with the
+		// connection's callbacks, as on the loop engines, where they run on the loop; a Close they
+		// (or another goroutine) make reports OnClose only after them.
+		c.opened()
+	}
 	c.endSection()
 	// The writer starts only now: it is the one that reports a close whose output is out, and
 	// a Stop that closes the connection before OnOpen has run must not get OnClose in first.
 	go c.writeLoop()
-	if c.opened != nil {
-		c.opened()
-	}
 	c.armIdle()
 	buf := make([]byte, min(c.g.e.opts.readBufSize, stdReadBufferCap))
 	var borrow buffer.Chunk // lends buf to c.in during OnData
 	unseen := false         // c.in has bytes to offer before the next read
+	// end is the end of the input (EOF, a read error) that came while the handler held reading: as on
+	// the loop engines, it is acted on only after the restart, once the input before it was offered.
+	var end error
 	for {
 		ok, restarted := c.waitOutputRoom()
 		if !ok {
@@ -161,26 +191,38 @@ func (c *stdConn) readLoop() {
 			unseen = false
 			c.mu.Lock()
 			if c.in.Len() > 0 && c.delivering() {
-				h.OnData(c)
-				c.in.Keep()
+				if c.holding() { // paused again since waitOutputRoom returned: offered at the restart
+					unseen = true
+				} else {
+					h.OnData(c)
+					c.in.Keep()
+				}
 			}
 			c.endSection()
 			continue // OnData may have paused reading again
 		}
-		n, err := c.nc.Read(buf)
-		if n > 0 {
-			c.lastActive.Store(time.Now().UnixNano())
-			if c.delivering() {
-				c.mu.Lock()
-				if c.held { // paused while this read was blocked: keep the bytes for the restart
-					c.in.Append(buf[:n])
-					unseen = true
-				} else {
-					c.in.Add(&borrow, buf[:n])
-					h.OnData(c)
-					c.in.Keep()
+		err := end
+		if err == nil {
+			var n int
+			n, err = c.nc.Read(buf)
+			if n > 0 {
+				c.lastActive.Store(time.Now().UnixNano())
+				if c.delivering() {
+					c.mu.Lock()
+					if c.holding() { // paused while this read was blocked: keep the bytes for the restart
+						c.in.Append(buf[:n])
+						unseen = true
+					} else {
+						c.in.Add(&borrow, buf[:n])
+						h.OnData(c)
+						c.in.Keep()
+					}
+					c.endSection()
 				}
-				c.endSection()
+			}
+			if err != nil && !c.closeReq.Load() && c.holding() {
+				end = err // paused while this read was blocked: the end waits for the restart
+				continue
 			}
 		}
 		if err != nil {
@@ -207,9 +249,14 @@ func (c *stdConn) readLoop() {
 	}
 	c.nc.Close()
 	c.stopIdle()
+	// The last section: it runs the tasks queued before it (an AsyncWrite's callback gets ErrClosed);
+	// later Execute and AsyncWrite calls are refused (push).
 	c.mu.Lock()
+	c.qmu.Lock()
+	c.gone = true
+	c.qmu.Unlock()
 	c.in.Reset()
-	c.mu.Unlock()
+	c.endSection()
 	c.g.removeConn(c)
 }
 
@@ -244,19 +291,33 @@ func (c *stdConn) waitOutputRoom() (ok, restarted bool) {
 	o := &c.g.e.opts
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	for c.held && !c.aborted && !c.closing {
-		c.rcond.Wait() // SetReadPaused(true)
-	}
-	if c.queued() > o.highWater {
-		for c.queued() > o.lowWater && !c.aborted && !c.closing {
-			c.rcond.Wait()
-			c.redeliver = true
+	// One wait for both reasons, each checked after every wake-up: SetReadPaused(true) may come (from
+	// Execute) while the output drains, and the drain must not lift it.
+	draining := false // above the high water mark, until the queue is down to the low water mark
+	for !c.aborted && !c.closing {
+		q := c.queued()
+		draining = q > o.highWater || draining && q > o.lowWater
+		if !draining && !c.held {
+			break
 		}
+		if draining {
+			c.redeliver = true // input left buffered is offered again once the output has drained
+		}
+		c.rcond.Wait()
 	}
 	// Only a real restart offers the input again: a closing connection's reader goes on to read (and
 	// drop) the input, and offering it again without a wait in between would spin.
 	restarted, c.redeliver = c.redeliver && !c.closing, false
 	return !c.aborted || c.readingOn.Load() && !c.cut.Load(), restarted
+}
+
+// holding reports whether the handler holds reading (SetReadPaused(true)) so that waitOutputRoom waits:
+// input read meanwhile, and its end, are kept for the restart. The reader looks with mu held before it
+// runs OnData, so that no pause (made in a callback or Execute, under mu) comes between.
+func (c *stdConn) holding() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.held && !c.aborted && !c.closing
 }
 
 // ---- writer ----
@@ -451,6 +512,9 @@ func (c *stdConn) closeWith(reason error, abort bool) {
 
 // closeLocked is closeWith with wmu held (and closeReq set).
 func (c *stdConn) closeLocked(reason error, abort bool) {
+	if reason == nil && !abort {
+		reason = c.hookReason // a Close in OnClosing: the close is the engine's (engineClose)
+	}
 	if !c.aborted && (!c.closing || abort && reason != nil) {
 		// A close's reason, or an abort's, which outranks the graceful close it ends (as on the
 		// loop engines: the output was dropped). resetAbort(nil) keeps the reason set before it.
@@ -619,16 +683,19 @@ func (c *stdConn) idleFired() {
 // timeout, Stop): a ClosingHandler has its last word first, then the graceful close begins with reason,
 // which a Close from OnClosing does not change (as on the loop engines).
 func (c *stdConn) engineClose(reason error) {
-	ch, hook := c.g.e.h.(ClosingHandler)
-	hook = hook && !c.closeReq.Load()
-	if hook {
+	if ch, ok := c.g.e.h.(ClosingHandler); ok && !c.closeReq.Load() {
+		// A Close from OnClosing takes the engine's reason at once: the writer may report the close
+		// before OnClosing returns.
+		c.wmu.Lock()
+		c.hookReason = reason
+		c.wmu.Unlock()
 		ch.OnClosing(c, reason)
+		c.wmu.Lock()
+		c.hookReason = nil
+		c.wmu.Unlock()
 	}
 	c.closeReq.Store(true)
 	c.wmu.Lock()
-	if hook && c.closing && !c.aborted {
-		c.reason = reason // OnClosing's Close
-	}
 	c.closeLocked(reason, false)
 	c.wmu.Unlock()
 }

@@ -170,10 +170,28 @@ func (g *stdEngine) setupConn(nc net.Conn) {
 	}
 }
 
+// tickLoop times the handler's OnTick and runs each on the first loop (TickHandler), serialised with the
+// functions given to it, as on the loop engines. A tick that has not begun when the engine stops is
+// skipped; one running then is waited for, with the loop, by stopLoops.
 func (g *stdEngine) tickLoop() {
 	defer g.wg.Done()
+	next := make(chan time.Duration, 1) // buffered: a tick that ends after tickLoop returned does not block the loop
+	tick := func() {
+		select {
+		case <-g.quit:
+			next <- -1
+		default:
+			next <- g.e.tick()
+		}
+	}
 	for {
-		d := g.e.tick()
+		g.loops[0].Execute(tick)
+		var d time.Duration
+		select {
+		case d = <-next:
+		case <-g.quit:
+			return
+		}
 		if d < 0 {
 			return
 		}

@@ -7,7 +7,8 @@ import (
 
 // stdLoop is the portable engine's Loop: a goroutine that runs queued functions one at a time. On this
 // engine connection callbacks run on per-connection goroutines, so a stdLoop serialises only the work
-// given to it, not a connection's callbacks (use Conn.Execute for that).
+// given to it (and, on the first loop, OnTick: tickLoop), not a connection's callbacks (use Conn.Execute
+// for that).
 type stdLoop struct {
 	idx       int
 	loadCount // the connections assigned to the loop, under the engine's mu (changed; read anywhere)
