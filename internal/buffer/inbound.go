@@ -75,7 +75,9 @@ func (in *Inbound) Append(b []byte) {
 	} else if c.Free() < len(b) {
 		c.Compact()
 		if c.Free() < len(b) {
-			bigger := Get(c.Len() + len(b))
+			// At least double: past MaxPooled, Get gives exactly what is asked for, and a trickle
+			// of small appends to a large backlog copied all of it each time.
+			bigger := Get(max(c.Len()+len(b), 2*c.Len()))
 			bigger.W = copy(bigger.B, c.Bytes())
 			Put(c)
 			c = bigger
