@@ -93,12 +93,13 @@ type epLoop struct {
 	// stage holds what Write and Writev queue on a connection with nothing queued, until flushAll at the
 	// end of the iteration sends it (a queue with bytes left then copies them into chunks of its own):
 	// the common reply costs no pooled chunk. See buffer.Stage.
-	stage  *buffer.Stage
-	events []netpoll.Event
-	dirty  []*epConn // connections to flush at the end of the iteration (or once stageFlushAt is staged)
-	reread []*epConn // connections with unread input and no edge to come (budget spent, reading resumed)
-	vecs   [][]byte
-	iovecs []unix.Iovec
+	stage      *buffer.Stage
+	events     []netpoll.Event
+	dirty      []*epConn // connections to flush at the end of the iteration (or once stageFlushAt is staged)
+	reread     []*epConn // connections with unread input and no edge to come (budget spent, reading resumed)
+	rereadNext []*epConn // the other slice of rereadAll
+	vecs       [][]byte
+	iovecs     []unix.Iovec
 
 	tick timer.Timer
 }
@@ -453,19 +454,20 @@ func (l *epLoop) flushAll() {
 	l.stage.Reset() // every connection written to since the last reset was in l.dirty
 }
 
+// rereadAll reads once more from the connections on l.reread. A connection that spends its budget again
+// goes back on the list for the next iteration, not this one: reading on until no peer had input left let
+// peers that keep sending hold the loop in this step, with no tasks, flushes, timers or other events
+// (found by a review in session 18). waitTimeout does not wait while the list is not empty. The two
+// slices take turns, so that it allocates nothing.
 func (l *epLoop) rereadAll() {
-	for len(l.reread) > 0 {
-		batch := l.reread
-		l.reread = nil
-		for _, c := range batch {
-			c.rereadQueued = false
-			c.read()
-		}
-		if l.reread == nil {
-			l.reread = batch[:0]
-			return
-		}
+	batch := l.reread
+	l.reread = l.rereadNext[:0]
+	for i, c := range batch {
+		batch[i] = nil
+		c.rereadQueued = false
+		c.read()
 	}
+	l.rereadNext = batch[:0]
 }
 
 // beginStop starts the loop's stop: on the first request it closes the listeners and starts a graceful
