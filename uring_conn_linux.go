@@ -13,7 +13,7 @@ import (
 // connReleased, or straight to connReleased on abort), with one more step at the end: connReleased means
 // closed for the API (OnClose has run, calls return ErrClosed), but the descriptor and the slot are kept
 // until the final CQE of every operation on the socket has been reaped. Release cancels the multishot recv
-// and any send in flight (one ASYNC_CANCEL by descriptor) and finalize then closes the descriptor, drops
+// and any send in flight (one ASYNC_CANCEL per operation, by its token: cancelOps) and finalize then closes the descriptor, drops
 // the buffers and frees the slot. Until then the kernel may still write into a receive buffer for this
 // socket or read the output chunks of a send, so neither the descriptor number nor that memory may be
 // reused earlier.

@@ -262,8 +262,9 @@ func (w *urBufWindow) post() {
 	w.ring.Advance()
 }
 
-// bufsRanDry doubles the window after a receive found the ring empty, once however many receives of one
-// iteration found it so, and has l trim it later.
+// bufsRanDry doubles the window after a receive found the ring empty, once however many receives between
+// two posts found it so (post runs before every io_uring_enter, so a busy iteration that enters several
+// times may double it more than once), and has l trim it later.
 func (l *urLoop) bufsRanDry() {
 	w := &l.bufWin
 	if !w.grown && w.window < int(w.ring.Entries()) {
