@@ -52,7 +52,7 @@ type Conn interface {
 	// before everything written after it, without copying them through user space: sendfile(2) on epoll,
 	// linked IORING_OP_SPLICE through a pipe on uring, sendfile(2) or ReadAt on std (docs/engine.md).
 	//
-	// f must be a regular file. SendFile takes its own reference to f (a duplicated descriptor, on Unix),
+	// f must be a regular file open for reading. SendFile takes its own reference to f (a duplicated descriptor, on Unix),
 	// so the caller may close f as soon as SendFile returns; the region is read at offset, and f's file
 	// offset is neither used nor moved, so one file may serve many connections at once. On platforms without descriptor duplication (Windows) f must stay open until callback runs.
 	//
@@ -62,7 +62,9 @@ type Conn interface {
 	// io.ErrUnexpectedEOF when the file ended before n bytes (the connection is then aborted, since its
 	// peer was promised bytes that will never come). Queued file bytes count towards the high water mark
 	// of back-pressure. SendFile returns ErrClosed on a closed or closing connection, or an error for a
-	// bad region or a file that cannot be sent; callback does not run then.
+	// bad region (a negative offset or length, or an end past the largest int64) or a file that cannot be
+	// sent (not regular, or opened write-only); callback does not run then. Where the kernel cannot send f
+	// without reading it (a procfs file), the engine reads it instead.
 	SendFile(f *os.File, offset, n int64, callback func(c Conn, err error)) error
 	// Execute runs fn on the connection's loop, serialised with its callbacks; Write and the inbound
 	// methods may be used inside fn. It returns ErrClosed on a closed connection, or ErrQueueFull.

@@ -263,29 +263,33 @@ func (l *epLoop) flush(c *epConn) {
 	if c.state == connReleased || c.state == connLinger {
 		return
 	}
-	for c.out.Len() > 0 && c.writable {
-		vecs := c.out.Vectors(l.vecs[:0], maxIovecs)
-		n, err := writev(int(c.fd), vecs, l.iovecs)
-		if n > 0 {
-			c.out.Consume(n)
-			c.wrote(c, l.now, n)
-			if c.state == connReleased { // a callback closed it
+	for {
+		for c.out.Len() > 0 && c.writable {
+			vecs := c.out.Vectors(l.vecs[:0], maxIovecs)
+			n, err := writev(int(c.fd), vecs, l.iovecs)
+			if n > 0 {
+				c.out.Consume(n)
+				c.wrote(c, l.now, n)
+				if c.state == connReleased { // a callback closed it
+					return
+				}
+			}
+			switch err {
+			case nil:
+			case unix.EAGAIN:
+				c.writable = false
+			case unix.EINTR:
+			default:
+				c.sendFailed(opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
 				return
 			}
 		}
-		switch err {
-		case nil:
-		case unix.EAGAIN:
-			c.writable = false
-		case unix.EINTR:
-		default:
-			c.sendFailed(opError("write", c.network(), c.RemoteAddr(), "sendmsg", err))
-			return
+		// A file region is out, or a piece of one was read into c.out (fileSend.read): now those bytes
+		// (the ones written after the region), and the next region. A loop, not a recursion: a region read
+		// in pieces would nest one flush per piece.
+		if c.out.Len() > 0 || !c.writable || !c.sendFiles() {
+			break
 		}
-	}
-	if c.out.Len() == 0 && c.writable && c.sendFiles() {
-		l.flush(c) // a file region is out: now the bytes written after it, and the next region
-		return
 	}
 	if c.state == connReleased {
 		return

@@ -9,7 +9,9 @@ import (
 // File regions on the epoll engine: sendfile(2) from the page cache to the non-blocking socket, in the
 // order of the output queue (see sendfile.go). Like writev, sendfile runs on the loop; it takes what the
 // socket's send buffer has room for and returns, and EPOLLOUT resumes it. A file that is not in the page
-// cache makes the loop wait for the disk, as with a read(2) of it.
+// cache makes the loop wait for the disk, as with a read(2) of it. A file that sendfile cannot read (a
+// procfs file: EINVAL at the region's first byte) is read with pread(2) into c.out instead and sent like
+// written bytes (fileSend.read), as uring does with a file that cannot splice and std with ReadAt.
 
 // epSendfileMax bounds one sendfile call, so that AsyncWrite callbacks behind a large region run as soon
 // as their bytes are out rather than at the end of the region.
@@ -31,7 +33,8 @@ func (c *epConn) hasOutput() bool {
 
 // sendFiles runs when c.out is empty and the socket writable: it sends the head file region until the
 // socket is full or the region is done; a finished region's callback runs and the bytes written after it
-// become c.out. It reports whether the flush should go on.
+// become c.out. A region that sendfile cannot send is read into c.out a piece at a time instead. It
+// reports whether the flush should go on.
 func (c *epConn) sendFiles() bool {
 	x := c.x.Load()
 	if x == nil || len(x.files) == 0 {
@@ -39,6 +42,9 @@ func (c *epConn) sendFiles() bool {
 	}
 	s := x.files[0]
 	for s.n > 0 {
+		if s.read {
+			return c.readFilePiece(s)
+		}
 		n, err := unix.Sendfile(int(c.fd), int(s.f.Fd()), &s.off, int(min(s.n, epSendfileMax)))
 		switch {
 		case n > 0:
@@ -54,6 +60,12 @@ func (c *epConn) sendFiles() bool {
 		case err == nil: // end of file before the end of the region
 			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
 			return false
+		case s.n == s.total && zeroCopyUnsupported(err):
+			s.read = true // nothing of the region went out: sendfile cannot read this file, pread can
+		case sendfileFileError(err):
+			// The file failed, not the socket: the peer is fine and sees the connection end at once.
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
+			return false
 		default:
 			c.sendFailed(opError("write", c.network(), c.RemoteAddr(), "sendfile", err))
 			return false
@@ -61,4 +73,24 @@ func (c *epConn) sendFiles() bool {
 	}
 	x.files.complete(c, &c.out)
 	return c.state != connReleased
+}
+
+// readFilePiece reads the next piece of region s, which sendfile cannot send, into c.out (empty), for the
+// flush to write like any output. It reports whether the flush should go on; a read error or the end of
+// the file aborts the connection.
+func (c *epConn) readFilePiece(s *fileSend) bool {
+	for {
+		n, err := s.preadPiece(&c.out)
+		switch {
+		case n > 0:
+			return true
+		case err == unix.EINTR:
+		case err == nil:
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
+			return false
+		default:
+			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "pread", err))
+			return false
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/eddyio/eddy/internal/buffer"
@@ -25,6 +26,7 @@ import (
 type fileSend struct {
 	f     *os.File // the engine's own descriptor for the file (see dupFile); nil for an empty region
 	own   bool     // f is a duplicate that the engine closes
+	read  bool     // the kernel cannot send f zero-copy: the loop engines read it (preadPiece)
 	off   int64    // offset of the next byte to send
 	n     int64    // bytes left
 	total int64    // bytes in the region, for the error that reports a short file
@@ -38,9 +40,11 @@ type fileQueue []*fileSend
 // errShortFile is wrapped in the error reported when a file ends before the region SendFile was given.
 var errShortFile = errors.New("eddy: file shorter than the region to send")
 
-// newFileSend checks the arguments of SendFile and takes the engine's own reference to f.
+// newFileSend checks the arguments of SendFile and takes the engine's own reference to f. A region whose
+// end overflows int64, like a file not open for reading (dupFile), is refused here rather than failing
+// on the engine, which would abort the connection.
 func newFileSend(f *os.File, offset, n int64, cb func(Conn, error)) (*fileSend, error) {
-	if offset < 0 || n < 0 {
+	if offset < 0 || n < 0 || offset > math.MaxInt64-n {
 		return nil, fmt.Errorf("eddy: SendFile: bad region (offset %d, length %d)", offset, n)
 	}
 	s := &fileSend{off: offset, n: n, total: n, cb: cb}

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/eddyio/eddy/internal/buffer"
 )
 
 // File regions on the portable engine (see sendfile.go): the writer goroutine copies each region to the
@@ -60,15 +62,18 @@ func (c *stdConn) sendFilePiece() {
 	}
 	f, off, k := s.f, s.off, min(s.n, stdFilePiece)
 	c.wmu.Unlock()
-	n, err := copyFileRegion(c.nc, f, off, k, c.noteFlush)
+	n, fileErr, err := copyFileRegion(c.nc, f, off, k, c.noteFlush)
 	short := err == nil && n < k
+	fileErr = fileErr && err != nil || short // the file failed: abort at once, the peer is fine
+	c.wmu.Lock()
+	s.off += n
+	s.n -= n
 	if short {
-		err = s.shortFileError()
+		err = s.shortFileError() // now that s.n counts this piece's bytes as sent
 	}
 	if err != nil {
 		err = &OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
 	}
-	c.wmu.Lock()
 	aborted := err != nil && c.aborted
 	if aborted {
 		// The copy failed because the connection was aborted under it (Abort, a stuck flush, Stop):
@@ -78,8 +83,6 @@ func (c *stdConn) sendFilePiece() {
 			err = ErrClosed
 		}
 	}
-	s.off += n
-	s.n -= n
 	c.progress(int(n))
 	var failed func(Conn, error)
 	if err != nil { // the region fails with its own error, whatever the reason the connection reports
@@ -88,7 +91,7 @@ func (c *stdConn) sendFilePiece() {
 		failed = s.cb
 	}
 	done := c.waits.advance(int(n))
-	sendErr := err != nil && !aborted && !short // the socket failed
+	sendErr := err != nil && !aborted && !fileErr // the socket failed
 	var abort bool
 	if sendErr {
 		abort = c.failSendLocked(err) // before the reader may go on (see failSendLocked)
@@ -109,19 +112,46 @@ func (c *stdConn) sendFilePiece() {
 		c.post(func() { w.cb(c, nil) })
 	}
 	switch {
-	case short:
+	case fileErr:
 		c.closeWith(err, true)
 	case sendErr:
 		c.afterSendFailed(err, abort) // what the peer sent first is still delivered
 	}
 }
 
-// copyFileRegionRead copies n bytes of f from offset to w through a buffer, with ReadAt (pread), which
-// leaves the file's offset alone, and reports each write to progress when it returns. It returns fewer
-// than n bytes and no error when the file ends first.
-func copyFileRegionRead(w io.Writer, f *os.File, offset, n int64, progress func(int)) (int64, error) {
-	return io.Copy(progressWriter{w, progress}, io.NewSectionReader(f, offset, n))
+// copyFileRegionRead copies n bytes of f from offset to w through a pooled buffer, with ReadAt (pread),
+// which leaves the file's offset alone, and reports each write to progress when it returns. It returns
+// fewer than n bytes and no error when the file ends first; fileErr reports that err is the read's, not
+// the write's (io.Copy, used until session 18, could not tell them apart).
+func copyFileRegionRead(w io.Writer, f *os.File, offset, n int64, progress func(int)) (sent int64, fileErr bool, err error) {
+	b := buffer.Get(int(min(n, copyReadPiece)))
+	defer buffer.Put(b)
+	buf := b.B[:min(int64(len(b.B)), n)]
+	for sent < n {
+		k, rerr := f.ReadAt(buf[:min(int64(len(buf)), n-sent)], offset+sent)
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			sent += int64(m)
+			progress(m)
+			if werr == nil && m < k {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return sent, false, werr
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return sent, false, nil // the file ended
+		case rerr != nil:
+			return sent, true, rerr
+		}
+	}
+	return sent, false, nil
 }
+
+// copyReadPiece is the size of the reads of copyFileRegionRead, io.Copy's.
+const copyReadPiece = 32 << 10
 
 // watchedPiece is the size of the writes of writeInPieces.
 const watchedPiece = 16 << 10
@@ -142,16 +172,4 @@ func writeInPieces(w io.Writer, vecs [][]byte, progress func(int)) (int, error) 
 		}
 	}
 	return total, nil
-}
-
-// progressWriter reports each Write to progress when it returns.
-type progressWriter struct {
-	w        io.Writer
-	progress func(int)
-}
-
-func (p progressWriter) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	p.progress(n)
-	return n, err
 }

@@ -31,7 +31,7 @@ func TestStdCopyFileRegion(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		copy func(io.Writer, *os.File, int64, int64, func(int)) (int64, error)
+		copy func(io.Writer, *os.File, int64, int64, func(int)) (int64, bool, error)
 	}{{"copyFileRegion", copyFileRegion}, {"copyFileRegionRead", copyFileRegionRead}} {
 		for _, r := range []struct{ off, n, want int64 }{{0, 100, 100}, {1000, 300 << 10, 300 << 10}, {1<<20 - 10, 100, 10}} {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -54,7 +54,7 @@ func TestStdCopyFileRegion(t *testing.T) {
 				t.Fatal(err)
 			}
 			reported := 0
-			n, err := tc.copy(c, f, r.off, r.n, func(k int) { reported += k })
+			n, _, err := tc.copy(c, f, r.off, r.n, func(k int) { reported += k })
 			c.Close()
 			b := <-got
 			ln.Close()

@@ -15,21 +15,20 @@ import (
 // the socket is the runtime poller's (RawConn.Write), so the socket's write deadline applies. A file
 // system without sendfile for f falls back to copying through ReadAt. Each part the socket takes is
 // reported to progress as it takes it. It returns fewer than n bytes and no error when the file ends
-// first.
-func copyFileRegion(w io.Writer, f *os.File, offset, n int64, progress func(int)) (int64, error) {
+// first; fileErr reports that err is the file's (sendfileFileError), not the socket's.
+func copyFileRegion(w io.Writer, f *os.File, offset, n int64, progress func(int)) (sent int64, fileErr bool, err error) {
 	sc, ok := w.(syscall.Conn)
 	if !ok {
 		return copyFileRegionRead(w, f, offset, n, progress)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	fc, err := f.SyscallConn()
 	if err != nil {
-		return 0, err
+		return 0, true, err
 	}
-	var sent int64
 	var serr error
 	unsupported := false
 	cerr := fc.Control(func(in uintptr) {
@@ -46,10 +45,10 @@ func copyFileRegion(w io.Writer, f *os.File, offset, n int64, progress func(int)
 					return false // wait for room
 				case err == unix.EINTR:
 				case err != nil:
-					if sent == 0 && (err == unix.EINVAL || err == unix.ENOSYS || err == unix.EOPNOTSUPP) {
+					if sent == 0 && zeroCopyUnsupported(err) {
 						unsupported = true
 					} else {
-						serr = os.NewSyscallError("sendfile", err)
+						serr, fileErr = os.NewSyscallError("sendfile", err), sendfileFileError(err)
 					}
 					return true
 				case k == 0:
@@ -63,10 +62,10 @@ func copyFileRegion(w io.Writer, f *os.File, offset, n int64, progress func(int)
 		}
 	})
 	if cerr != nil {
-		return sent, cerr
+		return sent, true, cerr // f is closed
 	}
 	if unsupported {
 		return copyFileRegionRead(w, f, offset, n, progress)
 	}
-	return sent, serr
+	return sent, fileErr, serr
 }

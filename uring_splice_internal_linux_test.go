@@ -116,3 +116,74 @@ func waitForFDs(t *testing.T, base int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A file that cannot splice (a procfs file) falls back to pread for its own region only: the regions
+// around it, before and after, still splice (until session 18 the first splice's bytes made a later
+// EINVAL abort the connection, and the fallback was the connection's).
+func TestUringSendFileFallbackIsPerRegion(t *testing.T) {
+	requireUring(t)
+	proc, err := os.ReadFile("/proc/self/cmdline")
+	if err != nil || len(proc) == 0 {
+		t.Skip("no /proc/self/cmdline")
+	}
+	body := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{18}).Read(body)
+	path := filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	h := &funcConnHandler{open: func(c Conn) {
+		for _, p := range []struct {
+			name string
+			n    int
+		}{{path, len(body)}, {"/proc/self/cmdline", len(proc)}, {path, len(body)}} {
+			f, err := os.Open(p.name)
+			if err != nil {
+				errs <- err
+				return
+			}
+			err = c.SendFile(f, 0, int64(p.n), func(_ Conn, err error) { errs <- err })
+			f.Close()
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+		c.Close()
+	}}
+	e, addr := startUring(t, h)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append(append([]byte{}, body...), proc...), body...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(want))
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.impl.(*uringEngine).loops[0]; l.stats.spliced != 2*len(body) {
+		t.Fatalf("%d bytes spliced, want %d (the two regions of a regular file)", l.stats.spliced, 2*len(body))
+	}
+}
+
+// funcConnHandler runs open in OnOpen.
+type funcConnHandler struct {
+	BaseHandler
+	open func(Conn)
+}
+
+func (h *funcConnHandler) OnOpen(c Conn) { h.open(c) }

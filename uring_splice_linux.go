@@ -22,8 +22,12 @@ import (
 // the socket, the pipe and the file descriptor the first splice reads (its number is looked up when the
 // io-wq worker runs it).
 //
-// A file system that cannot splice (EINVAL, EOPNOTSUPP at the first piece) makes the connection fall
-// back to reading the file into the output chunks (uring_sendfile_linux.go).
+// A file that cannot be spliced (EINVAL, EOPNOTSUPP at the first piece of its region: a procfs file, a file
+// system without splice_read) makes that region fall back to reading the file into the output chunks
+// (fileSend.read, uring_sendfile_linux.go); the connection's other regions still splice. Whether the
+// region has moved bytes is what tells a missing feature from a failure, and it is the region's: until
+// session 18 it was the connection's, so a region that could not splice behind one that had spliced
+// failed and aborted the connection.
 
 // Operation kinds in the tokens of the zero-copy path, after the loop's own (uring_loop_linux.go).
 const (
@@ -44,8 +48,7 @@ type urSplice struct {
 	out     bool      // the SPLICE to the socket is in flight
 	poll    bool      // the POLL_ADD for room on the socket is in flight
 	wait    bool      // the last SPLICE to the socket found no room: poll before the next step
-	moved   bool      // a splice has moved bytes: a later EINVAL is an error, not a missing feature
-	off     bool      // splicing is off for this connection: read the files instead
+	off     bool      // splicing is off for this connection (no pipe): read the files instead
 	region  *fileSend // the region the SPLICE into the pipe reads, while it is in flight
 	hold    *os.File  // that region's file once the region was dropped, kept open until the CQE
 	holdOwn bool      // hold is the engine's duplicate, to close
@@ -125,7 +128,6 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 		sp.region = nil
 		switch err := cqe.Err(); {
 		case res > 0:
-			sp.moved = true
 			sp.inPipe += res
 			if s != nil && s.f != nil {
 				s.off += int64(res)
@@ -135,8 +137,8 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 		case err == unix.EINTR: // a signal interrupted it (see onSend): nothing moved, splice again
 		case res == 0:
 			sp.err = opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError())
-		case !sp.moved && (err == unix.EINVAL || err == unix.EOPNOTSUPP):
-			sp.off = true // this file system cannot splice: read the files instead
+		case s.n == s.total && zeroCopyUnsupported(err):
+			s.read = true // nothing of the region moved: its file cannot splice, read it instead
 		default:
 			sp.err = opError("write", c.network(), c.RemoteAddr(), "splice", err)
 		}
@@ -150,7 +152,6 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 		sp.out = false
 		switch err := cqe.Err(); {
 		case res > 0:
-			sp.moved = true
 			sp.inPipe -= res
 			c.l.stats.spliced += res
 			if c.state != connReleased {

@@ -1,0 +1,51 @@
+package eddy
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyio/eddy/internal/buffer"
+)
+
+// What the engines that send file regions with sendfile(2) or splice share on Linux (epoll, uring, and
+// std's copyFileRegion).
+
+// filePreadPiece is how much of a file region a loop engine reads into the output at a time where the
+// kernel cannot send the file (fileSend.read).
+const filePreadPiece = 256 << 10
+
+// zeroCopyUnsupported reports whether err, from sendfile(2) or a splice out of a file before any byte of
+// the region moved, means that the kernel cannot send this file without reading it: a procfs file has no
+// splice_read (EINVAL), and some file systems none at all. The region then falls back to pread, as
+// pread reads such files. Once bytes of the region moved, the same errors are the file's failure.
+func zeroCopyUnsupported(err error) bool {
+	return err == unix.EINVAL || err == unix.ENOSYS || err == unix.EOPNOTSUPP
+}
+
+// sendfileFileError reports whether an error of sendfile(2) to a socket is the file's (its read failed,
+// or it cannot be read there) rather than the socket's. A failing file aborts the connection at once: the
+// peer is fine and should see the connection end. A failing socket (the peer's reset) reads on first, to
+// deliver what the peer sent before it (docs/engine.md, "A failed send reads on").
+func sendfileFileError(err error) bool {
+	switch err {
+	case unix.EBADF, unix.EIO, unix.ENOMEM, unix.EOVERFLOW, unix.ESPIPE:
+		return true
+	}
+	return zeroCopyUnsupported(err)
+}
+
+// preadPiece reads the next piece of region s, at most filePreadPiece bytes, into out with pread(2) (which
+// leaves the file's offset alone) and advances the region: the fallback of the loop engines for a file
+// that the kernel cannot send (fileSend.read). It returns 0 and no error at the end of the file; EINTR is
+// returned for the caller to read again.
+func (s *fileSend) preadPiece(out *buffer.Outbound) (int, error) {
+	k := int(min(s.n, filePreadPiece))
+	b := buffer.Get(k)
+	n, err := unix.Pread(int(s.f.Fd()), b.B[:k], s.off)
+	if n > 0 {
+		out.Write(b.B[:n])
+		s.off += int64(n)
+		s.n -= int64(n)
+	}
+	buffer.Put(b)
+	return max(n, 0), err
+}
