@@ -67,7 +67,9 @@ type Conn interface {
 	// without reading it (a procfs file), the engine reads it instead.
 	SendFile(f *os.File, offset, n int64, callback func(c Conn, err error)) error
 	// Execute runs fn on the connection's loop, serialised with its callbacks; Write and the inbound
-	// methods may be used inside fn. It returns ErrClosed on a closed connection, or ErrQueueFull.
+	// methods may be used inside fn. It returns ErrClosed on a closed connection, or ErrQueueFull. A
+	// connection that closes (or is asked to) before fn's turn comes does not run it: fn runs before
+	// OnClose or not at all.
 	Execute(fn func(c Conn)) error
 
 	// Close closes the connection gracefully: reading stops, the output accepted before Close is
