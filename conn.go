@@ -68,8 +68,8 @@ type Conn interface {
 	SendFile(f *os.File, offset, n int64, callback func(c Conn, err error)) error
 	// Execute runs fn on the connection's loop, serialised with its callbacks; Write and the inbound
 	// methods may be used inside fn. It returns ErrClosed on a closed connection, or ErrQueueFull. A
-	// connection that closes (or is asked to) before fn's turn comes does not run it: fn runs before
-	// OnClose or not at all.
+	// connection closing when fn's turn comes (on std, one whose Close has been called) skips it: fn
+	// runs before OnClose or not at all.
 	Execute(fn func(c Conn)) error
 
 	// Close closes the connection gracefully: reading stops, the output accepted before Close is
