@@ -230,24 +230,30 @@ func (c *epConn) sendFailed(err error) {
 	if !c.readOn(c, err) {
 		return
 	}
-	// To the end of what the socket holds, not readsPerEvent reads: the rest would be lost (found by a
-	// review in session 18: a 4 KiB read buffer gave 64 KiB of the peer's last words). The peer is
-	// gone, so no more comes: the socket's receive queue bounds this.
+	// To the end of what the socket holds, not readsPerEvent reads: the rest was lost (found by a review
+	// in session 18: a 4 KiB read buffer gave 64 KiB of the peer's last words). Bounded all the same, in
+	// bytes: a send also fails with EPIPE after the handler's own CloseWrite, with the peer alive and
+	// maybe sending as fast as this reads, and reading to EAGAIN then held the loop (CI, the same day).
 	l := c.l
-	for {
-		n, rerr := rawRead(int(c.fd), l.readBuf)
+	for left := sendFailedReadOn; left > 0; {
+		n, rerr := rawRead(int(c.fd), l.readBuf[:min(len(l.readBuf), left)])
 		if n <= 0 {
 			if rerr == unix.EINTR {
 				continue
 			}
 			break
 		}
+		left -= n
 		c.in.Add(&l.borrow, l.readBuf[:n])
 		l.g.e.h.OnData(c)
 		c.inCallbackDone()
 	}
 	c.abort(c, err)
 }
+
+// sendFailedReadOn bounds what sendFailed reads of the input the peer sent before a send failed: more
+// than a socket's receive queue holds by default (tcp_rmem's 6 MiB).
+const sendFailedReadOn = 8 << 20
 
 // inCallbackDone runs after each callback: bytes left in the loop's read buffer are copied out.
 func (c *epConn) inCallbackDone() { c.in.Keep() }
