@@ -3,10 +3,7 @@
 package eddy_test
 
 import (
-	"bytes"
-	"errors"
 	"testing"
-	"time"
 
 	"github.com/eddyio/eddy"
 )
@@ -19,26 +16,6 @@ import (
 func TestPeerResetDeliversAllItSentFirst(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := &lastWordsHandler{counter: newCounter(), size: 16 << 20}
-		s := startServer(t, kind, h, eddy.WithLoops(1), eddy.WithReadBufferSize(4096))
-		c := s.dial(t)
-		c.SetReadBuffer(64 << 10)
-		time.Sleep(100 * time.Millisecond) // the server's reading is paused by back-pressure
-		last := pattern(96<<10, 7)
-		if _, err := c.Write(last); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond) // all of it in the server's receive queue
-		c.SetLinger(0)                     // close sends RST
-		c.Close()
-		err := h.waitClosed(t, 10*time.Second)
-		var oe *eddy.OpError
-		if !errors.As(err, &oe) || oe.Op != "write" {
-			t.Fatalf("OnClose reason = %v (%T), want a write *eddy.OpError", err, err)
-		}
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if !bytes.Equal(h.got, last) {
-			t.Fatalf("OnData got %d bytes, want the %d the peer sent before its reset", len(h.got), len(last))
-		}
+		peerResetAfterLastWords(t, kind, h, 96<<10, eddy.WithReadBufferSize(4096))
 	})
 }

@@ -68,25 +68,26 @@ func TestPeerResetDeliversWhatItSentFirst(t *testing.T) {
 				if send == "SendFile" {
 					h.file = f
 				}
-				peerResetAfterLastWords(t, kind, h)
+				peerResetAfterLastWords(t, kind, h, 3000)
 			})
 		}
 	})
 }
 
-// peerResetAfterLastWords is TestPeerResetDeliversWhatItSentFirst with one way of sending.
-func peerResetAfterLastWords(t *testing.T, kind eddy.EngineKind, h *lastWordsHandler) {
-	s := startServer(t, kind, h, eddy.WithLoops(1))
+// peerResetAfterLastWords is TestPeerResetDeliversWhatItSentFirst with one way of sending, n bytes of
+// last words and opts for the server.
+func peerResetAfterLastWords(t *testing.T, kind eddy.EngineKind, h *lastWordsHandler, n int, opts ...eddy.Option) {
+	s := startServer(t, kind, h, append([]eddy.Option{eddy.WithLoops(1)}, opts...)...)
 	c := s.dial(t)
 	c.SetReadBuffer(64 << 10)
 	// Let the server fill the socket and queue the rest: its reading is paused by back-pressure, so
 	// what is sent now stays in its socket's receive queue.
 	time.Sleep(100 * time.Millisecond)
-	last := pattern(3000, 7)
+	last := pattern(n, 7)
 	if _, err := c.Write(last); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(50*time.Millisecond + time.Duration(n/1024)*2*time.Millisecond) // all of it in the server's receive queue
 	h.mu.Lock()
 	early := len(h.got)
 	h.mu.Unlock()
