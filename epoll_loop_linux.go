@@ -368,6 +368,9 @@ func (l *epLoop) register(fd int, ap netip.AddrPort, ln *epListener) {
 	}
 	c := l.newConn(fd, ln)
 	c.raddr = ap
+	// A new socket's send buffer is empty: what OnOpen writes (a greeting) goes out in this iteration's
+	// flush, not one epoll_wait later, when the EPOLLOUT that registering it raises comes in.
+	c.writable = true
 	if ta, ok := ln.addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
 		if sa, err := unix.Getsockname(fd); err == nil {
 			if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
