@@ -292,7 +292,13 @@ func (l *epLoop) accept(ln *epListener) {
 				l.logger().Warn("eddy: accept failed, backing off", "addr", ln.addr.String(), "err", err, "retry", ln.backoff)
 				return
 			}
-			l.logger().Error("eddy: accept failed", "addr", ln.addr.String(), "err", err)
+			// Unexpected (the listener's own error, not one connection's: socket.Acceptor skips those).
+			// The listener is edge-triggered, so returning would leave the connections queued behind the
+			// error until another arrives: retry later instead, as the uring engine does, without spinning.
+			ln.backoff = acceptBackoffN
+			ln.paused = true
+			l.wheel.Schedule(&ln.retry, l.clock()+int64(ln.backoff))
+			l.logger().Error("eddy: accept failed", "addr", ln.addr.String(), "err", err, "retry", ln.backoff)
 			return
 		}
 		l.setupSocket(fd, ln.network)

@@ -121,7 +121,7 @@ func (l *urLoop) onAccept(ln *urListener, cqe *uring.CQE) {
 	}
 	err := cqe.Err()
 	switch {
-	case err == nil, errors.Is(err, unix.ECONNABORTED), errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+	case err == nil, socket.IsConnAcceptError(err), errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
 		// The CQ overflowed, or one connection failed on its way in: the listener itself is fine.
 		l.stats.acceptRearm++
 		l.armAccept(ln)

@@ -117,6 +117,11 @@ func sockaddr(network string, addr net.Addr) (int, unix.Sockaddr, error) {
 type Acceptor struct {
 	raw unix.RawSockaddrAny
 	len uint32
+
+	// FaultForTest, when set, is called before each accept4; a non-nil error is taken as accept4's.
+	// Only tests set it (the engine's, which live in another package): accept's rarer errors cannot be
+	// provoked on loopback.
+	FaultForTest func() error
 }
 
 // Accept accepts one connection from the listening socket lfd as a non-blocking, close-on-exec socket and
@@ -124,17 +129,39 @@ type Acceptor struct {
 // unix.EAGAIN when no connection is pending.
 func (a *Acceptor) Accept(lfd int) (int, netip.AddrPort, error) {
 	for {
+		if a.FaultForTest != nil {
+			if err := a.FaultForTest(); err != nil {
+				if err == unix.EINTR || IsConnAcceptError(err) {
+					continue
+				}
+				return -1, netip.AddrPort{}, err
+			}
+		}
 		a.len = uint32(unsafe.Sizeof(a.raw))
 		r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&a.raw)),
 			uintptr(unsafe.Pointer(&a.len)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
-		switch errno {
-		case 0:
+		switch {
+		case errno == 0:
 			return int(r), addrPort(&a.raw), nil
-		case unix.EINTR, unix.ECONNABORTED:
-			continue // the peer gave up before we took it: take the next one
+		case errno == unix.EINTR || IsConnAcceptError(errno):
+			continue // the connection failed on its way in (or the call was interrupted): take the next one
 		}
 		return -1, netip.AddrPort{}, errno
 	}
+}
+
+// IsConnAcceptError reports whether an accept error belongs to the one connection accept was taking, not
+// to the listener: ECONNABORTED (the peer gave up first) and the network errors that Linux's accept
+// passes on from the new socket, which accept(2) says to treat like EAGAIN and retry: for TCP, ENETDOWN,
+// EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP and ENETUNREACH. The connection
+// is gone; the listener's queue holds the next ones.
+func IsConnAcceptError(err error) bool {
+	switch err {
+	case syscall.ECONNABORTED, syscall.ENETDOWN, syscall.EPROTO, syscall.ENOPROTOOPT, syscall.EHOSTDOWN,
+		syscall.ENONET, syscall.EHOSTUNREACH, syscall.EOPNOTSUPP, syscall.ENETUNREACH:
+		return true
+	}
+	return false
 }
 
 // PeerAddrPort returns the peer address of the accepted socket fd (the zero AddrPort for a unix socket)
