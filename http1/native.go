@@ -53,13 +53,27 @@ type NativeRequest struct {
 	conn eddy.Conn
 }
 
-// Path returns the target's path (the target up to '?'), undecoded.
+// Path returns the target's path, undecoded: the target up to '?'. For a target in absolute form
+// (GET http://host/where?q HTTP/1.1, which proxies send and a server must accept, RFC 9112 §3.2.2),
+// it is the part after the authority, and "/" when that part is empty (http://host), as in net/http's
+// Request.URL.Path. The result is a view of the request: do not modify it.
 func (r *NativeRequest) Path() []byte {
-	if i := bytes.IndexByte(r.Target, '?'); i >= 0 {
-		return r.Target[:i]
+	t := r.Target
+	if i := bytes.IndexByte(t, '?'); i >= 0 {
+		t = t[:i]
 	}
-	return r.Target
+	if r.Form != FormAbsolute {
+		return t
+	}
+	i := bytes.Index(t, []byte("://")) + 3 // the parser checked that it has one
+	if j := bytes.IndexByte(t[i:], '/'); j >= 0 {
+		return t[i+j:]
+	}
+	return rootPath[:1:1]
 }
+
+// rootPath is the path of an absolute-form target with none.
+var rootPath = []byte{'/'}
 
 // Query returns the target's raw query (after '?'), or nil.
 func (r *NativeRequest) Query() []byte {
