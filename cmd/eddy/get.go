@@ -21,6 +21,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/aio"
@@ -244,6 +245,7 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	g := &getter{
 		client:  &http.Client{Transport: rt},
 		url:     u.String(),
+		shown:   u.Redacted(),
 		timeout: cfg.timeout,
 		chunk:   int64(cfg.chunk),
 		aio:     aios,
@@ -341,7 +343,12 @@ func defaultGetName(u *url.URL) string {
 // checkOutput fails when out exists and may not be replaced: without force, or at all when it is a
 // directory; and when it does not exist and its directory does not either.
 func checkOutput(out string, force bool) error {
-	fi, err := os.Stat(out)
+	fi, err := os.Lstat(out) // a dangling symbolic link exists too: the rename would replace it
+	if err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if st, err := os.Stat(out); err == nil && st.IsDir() {
+			fi = st // a link to a directory is refused as the directory is
+		}
+	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		// The temporary file goes beside out: say here, naming out's directory, what would stop it.
@@ -366,6 +373,7 @@ func checkOutput(out string, force bool) error {
 type getter struct {
 	client  *http.Client
 	url     string // the URL asked for, then where the first response came from (after redirects)
+	shown   string // url with any password replaced by "xxxxx", for messages and the report, as net/http's errors
 	timeout time.Duration
 	chunk   int64
 	aio     *aio.IO
@@ -384,14 +392,14 @@ type getter struct {
 // download learns the size and range support, fetches the URL into a temporary file beside out, syncs
 // it and renames it to out; it removes the temporary file on failure.
 func (g *getter) download(ctx context.Context, out string, cfg getConfig) (rep getReport, err error) {
-	rep = getReport{URL: g.url, File: out, ChunkSize: g.chunk, Backend: string(g.aio.Backend())}
+	rep = getReport{URL: g.shown, File: out, ChunkSize: g.chunk, Backend: string(g.aio.Backend())}
 	probe, err := g.get(ctx, "bytes=0-0")
 	if err != nil {
 		return rep, err
 	}
 	defer func() { probe.close() }() // the last response probe holds
 	resp := probe.resp
-	g.url = resp.Request.URL.String()
+	g.url, g.shown = resp.Request.URL.String(), resp.Request.URL.Redacted()
 	size, ranged := int64(-1), false
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
@@ -470,10 +478,18 @@ func (g *getter) download(ctx context.Context, out string, cfg getConfig) (rep g
 	return rep, nil
 }
 
-// createTemp creates an empty file to download into, beside out and named after it.
+// createTemp creates an empty file to download into, beside out and named after it: out's name cut
+// short where the suffix would take the whole past NAME_MAX (255 bytes), which out's own name may
+// reach.
 func (g *getter) createTemp(out string) (*aio.File, error) {
+	dir, base := filepath.Split(out)
+	const suffixMax = len(".zzzzzz.part")
+	for len(base) > 255-suffixMax {
+		_, n := utf8.DecodeLastRuneInString(base)
+		base = base[:len(base)-n]
+	}
 	for range 100 {
-		name := fmt.Sprintf("%s.%s.part", out, strconv.FormatUint(rand.Uint64()%(36*36*36*36*36*36), 36))
+		name := fmt.Sprintf("%s%s.%s.part", dir, base, strconv.FormatUint(rand.Uint64()%(36*36*36*36*36*36), 36))
 		f, err := g.aio.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, os.ErrExist) {
 			continue
@@ -508,7 +524,7 @@ func (g *getter) fetchChunks(ctx context.Context, size int64, conns int) (int64,
 				err = g.fetchRange(ctx, w, first, min(first+g.chunk, size)-1)
 			}
 			if werr := w.wait(); err == nil && werr != nil {
-				err = fmt.Errorf("GET %s: %w", g.url, werr)
+				err = fmt.Errorf("GET %s: %w", g.shown, werr)
 			}
 			g.written.Add(w.written)
 			if err != nil {
@@ -526,7 +542,7 @@ func (g *getter) fetchChunks(ctx context.Context, size int64, conns int) (int64,
 		return g.written.Load(), g.err
 	}
 	if n := g.written.Load(); n != size {
-		return n, fmt.Errorf("GET %s: wrote %d bytes of %d", g.url, n, size)
+		return n, fmt.Errorf("GET %s: wrote %d bytes of %d", g.shown, n, size)
 	}
 	return size, nil
 }
@@ -564,7 +580,7 @@ func (g *getter) fetchWhole(ctx context.Context, r *getResponse) (int64, error) 
 	_, err := r.copyTo(w, 0, r.resp.ContentLength)
 	r.close()
 	if werr := w.wait(); err == nil && werr != nil {
-		err = fmt.Errorf("GET %s: %w", g.url, werr)
+		err = fmt.Errorf("GET %s: %w", g.shown, werr)
 	}
 	return w.written, err
 }
@@ -650,7 +666,7 @@ func (r *getResponse) close() {
 
 // fail returns an error that names the URL and the range asked for.
 func (r *getResponse) fail(format string, args ...any) error {
-	where := "GET " + r.g.url
+	where := "GET " + r.g.shown
 	if r.rng != "" {
 		where += " (" + r.rng + ")"
 	}
