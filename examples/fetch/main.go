@@ -46,7 +46,16 @@ func run() int {
 		return 2
 	}
 
-	tr := &http1.Transport{Engine: eddy.EngineKind(*engine), MaxConnsPerHost: *perHost}
+	kind := eddy.EngineKind("") // the Transport's default
+	if *engine != "" {
+		k, err := eddy.ParseEngineKind(*engine)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fetch:", err)
+			return 2
+		}
+		kind = k
+	}
+	tr := &http1.Transport{Engine: kind, MaxConnsPerHost: *perHost}
 	defer tr.Close()
 	readPool := pool.New(pool.WithWorkers(*readers))
 	defer readPool.Stop(context.Background())

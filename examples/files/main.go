@@ -53,6 +53,10 @@ func run(src, dst string, chunk, inflight int, backend aio.Backend) error {
 	if err != nil {
 		return err
 	}
+	// Opening dst truncates it: a copy onto the source itself (or a link to it) would destroy it.
+	if dt, err := os.Stat(dst); err == nil && os.SameFile(st, dt) {
+		return fmt.Errorf("%s and %s are the same file", src, dst)
+	}
 	out, err := a.Open(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
