@@ -230,7 +230,8 @@ func (s *SQE) PrepPollRemove(target uint64) { s.prepRW(OpPollRemove, -1, target,
 
 // PrepMsgRing prepares a message (5.18) to the ring whose fd is ringFd: it posts a CQE with UserData
 // userData and Res res on that ring, a cheap cross-loop wake-up. This SQE's own CQE has Res 0 or an
-// error (-EOVERFLOW when the target CQ is full).
+// error. A full target CQ is no error: with IORING_FEAT_NODROP (which Available requires) the message
+// goes to the target's overflow backlog, Res is 0, and the target sees it at its next enter.
 func (s *SQE) PrepMsgRing(ringFd int, res uint32, userData uint64, flags uint32) {
 	s.prepRW(OpMsgRing, ringFd, msgRingData, res, userData)
 	s.OpFlags = flags

@@ -114,7 +114,7 @@ func (r *Ring) Submit() (int, error) {
 		flags = enterGetEvents
 	}
 	for {
-		n, errno := r.enter(toSubmit, 0, flags, 0, true)
+		n, errno := r.enter(toSubmit, 0, flags, 0, 0, true)
 		if errno == 0 {
 			return n, nil
 		}
@@ -148,22 +148,27 @@ func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, er
 	toSubmit := r.flushSQ()
 	flags := uint32(enterGetEvents)
 	if timeout == 0 {
-		return r.waitLoop(toSubmit, 0, flags, 0, true)
+		return r.waitLoop(toSubmit, 0, flags, 0, 0, true)
 	}
 	if timeout > 0 && r.features&FeatExtArg == 0 {
 		return 0, fmt.Errorf("uring: timed wait needs IORING_FEAT_EXT_ARG (5.11): %w", unix.ENOTSUP)
 	}
 	if held := r.heldWait; held > 0 && r.features&FeatExtArg != 0 {
 		if timeout > 0 && timeout <= held {
-			return r.waitLoop(toSubmit, minComplete, flags, timeout, true)
+			return r.waitLoop(toSubmit, minComplete, flags, timeout, r.minWait, true)
 		}
-		var deadline time.Time
-		if timeout > 0 {
-			deadline = time.Now().Add(timeout)
-		}
-		n, errno := r.enter(toSubmit, minComplete, flags|enterExtArg, held, true)
+		start := time.Now()
+		n, errno := r.enter(toSubmit, minComplete, flags|enterExtArg, held, r.minWait, true)
+		// What is left of the min wait for the rest of the wait. The held part is longer than it as a
+		// rule, and then it is over and any completion will do; but a signal (the runtime's own) may
+		// end the held part early.
+		var minWait uint32
 		if r.minWait > 0 {
-			minComplete = 1 // the min wait is over: any completion will do
+			if left := time.Duration(r.minWait)*time.Microsecond - time.Since(start); left >= time.Microsecond {
+				minWait = uint32(left / time.Microsecond)
+			} else {
+				minComplete = 1
+			}
 		}
 		switch {
 		case errno == 0 && r.CQReady() >= minComplete:
@@ -177,33 +182,39 @@ func (r *Ring) SubmitAndWait(minComplete uint32, timeout time.Duration) (int, er
 		}
 		toSubmit = r.SQPending()
 		if timeout > 0 {
-			if timeout = time.Until(deadline); timeout <= 0 {
+			if timeout -= time.Since(start); timeout <= 0 {
 				return n, nil
 			}
 		}
-		m, err := r.waitLoop(toSubmit, minComplete, flags, timeout, false)
+		m, err := r.waitLoop(toSubmit, minComplete, flags, timeout, minWait, false)
 		return n + m, err
 	}
-	return r.waitLoop(toSubmit, minComplete, flags, timeout, false)
+	return r.waitLoop(toSubmit, minComplete, flags, timeout, r.minWait, false)
 }
 
 // waitLoop is SubmitAndWait's io_uring_enter for one phase of the wait (timeout 0, with minComplete 0:
-// none; negative: no limit), with EINTR retried for what is left of the timeout.
-func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Duration, raw bool) (int, error) {
+// none; negative: no limit), with the min wait minWait (microseconds), and EINTR retried for what is
+// left of the timeout.
+func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Duration, minWait uint32, raw bool) (int, error) {
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
 		flags |= enterExtArg
 	}
-	if r.minWait > 0 && minComplete > 1 {
+	if minWait > 0 && minComplete > 1 {
 		flags |= enterExtArg
 	}
 	for {
-		n, errno := r.enter(toSubmit, minComplete, flags, timeout, raw)
+		n, errno := r.enter(toSubmit, minComplete, flags, timeout, minWait, raw)
 		switch errno {
 		case 0:
 			return n, nil
 		case unix.ETIME:
+			if timeout < 0 && r.CQReady() == 0 {
+				// An unbounded wait with a min wait ends only at unboundedMinWaitTimeout (enter): wait on.
+				toSubmit = r.SQPending()
+				continue
+			}
 			return 0, nil
 		case unix.EINTR:
 			r.eintr++
@@ -247,20 +258,29 @@ func (r *Ring) SetMinWait(d time.Duration) error {
 }
 
 // enter is the raw io_uring_enter(2) call. With enterExtArg in flags, the wait is bounded by timeout
-// when it is positive, and the min wait applies when minComplete is above one. raw calls through
+// when it is positive, and the min wait minWait (microseconds) applies when minComplete is above one
+// and the min wait is shorter than the timeout. The kernel (io_cqring_min_timer_wakeup, 6.12) ends a
+// wait at its min wait when the min wait is not shorter than the timeout, or when there is no timeout:
+// so a longer min wait is left out, and a wait without a timeout is given unboundedMinWaitTimeout,
+// which waitLoop waits through. raw calls through
 // syscall.RawSyscall6, which the scheduler does not see (for calls that do not wait, or wait briefly);
 // otherwise syscall.Syscall6 tells it that the thread may block. The argument points into the
 // heap-allocated Ring.
-func (r *Ring) enter(toSubmit, minComplete, flags uint32, timeout time.Duration, raw bool) (int, unix.Errno) {
+func (r *Ring) enter(toSubmit, minComplete, flags uint32, timeout time.Duration, minWait uint32, raw bool) (int, unix.Errno) {
 	var arg, argSize uintptr
 	if flags&enterExtArg != 0 {
 		r.waitArg.ts, r.waitArg.minWaitUsec = 0, 0
+		if minComplete > 1 && minWait > 0 {
+			if timeout < 0 {
+				timeout = unboundedMinWaitTimeout
+			}
+			if time.Duration(minWait)*time.Microsecond < timeout {
+				r.waitArg.minWaitUsec = minWait
+			}
+		}
 		if timeout > 0 {
 			r.waitTS = Timespec{Sec: int64(timeout / time.Second), Nsec: int64(timeout % time.Second)}
 			r.waitArg.ts = uint64(uintptr(unsafe.Pointer(&r.waitTS)))
-		}
-		if minComplete > 1 {
-			r.waitArg.minWaitUsec = r.minWait
 		}
 		arg, argSize = uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg)
 	}
@@ -280,5 +300,9 @@ func (r *Ring) enter(toSubmit, minComplete, flags uint32, timeout time.Duration,
 	}
 	return int(n), 0
 }
+
+// unboundedMinWaitTimeout is the timeout given to the kernel for a wait without one that has a min
+// wait (enter).
+const unboundedMinWaitTimeout = 24 * time.Hour
 
 func enterError(errno unix.Errno) error { return os.NewSyscallError("io_uring_enter", errno) }
