@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,4 +268,71 @@ func TestRunContinuationHoldsNothingAfterIt(t *testing.T) {
 		t.Error("a payload held only by a complete, dropped chain of Map is kept alive: All's ran waiter on p links into the chain's continuations")
 	}
 	runtime.KeepAlive(long)
+}
+
+// An asynchronous loop written as recursion through Then (the design notes' own example) holds "one
+// future per pending step until its last step completes". Each pending step's cancel function also
+// held that step's source, complete, so the loop kept every value it had consumed (here 64 x 4 KiB
+// payloads) until it ended (found in session 19).
+func TestPendingThenLoopRetainsNoConsumedValue(t *testing.T) {
+	const steps = 64
+	last := future.NewPromise[int]()
+	var freedN atomic.Int64
+	srcs := make([]future.Promise[*payload], steps)
+	for i := range srcs {
+		srcs[i] = future.NewPromise[*payload]()
+	}
+	var loop func(i int) future.Future[int]
+	loop = func(i int) future.Future[int] {
+		return future.Then(srcs[i].Future(), nil, func(*payload) future.Future[int] {
+			if i == steps-1 {
+				return last.Future()
+			}
+			return loop(i + 1)
+		})
+	}
+	head := loop(0)
+	for i := range srcs {
+		v := new(payload)
+		runtime.AddCleanup(v, func(n *atomic.Int64) { n.Add(1) }, &freedN)
+		srcs[i].Resolve(v) // step i consumes v and starts step i+1
+	}
+	srcs = nil
+	if head.Resolved() {
+		t.Fatal("the loop completed")
+	}
+	for range 50 {
+		runtime.GC()
+		if freedN.Load() == steps {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if kept := steps - freedN.Load(); kept > 0 {
+		t.Errorf("a pending Then loop keeps %d of the %d values its completed steps consumed", kept, steps)
+	}
+	runtime.KeepAlive(head)
+	last.Resolve(1)
+}
+
+// A pending Then whose source is complete kept the source's value alive through its cancel function
+// (which can no longer affect the complete source).
+func TestPendingThenRetainsNoCompleteSource(t *testing.T) {
+	inner := future.NewPromise[int]()
+	var held future.Future[int]
+	freed := func() <-chan struct{} {
+		v, freed := watched()
+		p := future.NewPromise[*payload]()
+		held = future.Then(p.Future(), nil, func(*payload) future.Future[int] { return inner.Future() })
+		p.Resolve(v)
+		return freed
+	}()
+	if held.Resolved() {
+		t.Fatal("held complete")
+	}
+	if !collected(freed) {
+		t.Error("a pending Then keeps its complete source's value alive")
+	}
+	runtime.KeepAlive(held)
+	inner.Resolve(1)
 }

@@ -39,13 +39,20 @@ func Map[T, U any](f Future[T], exec Executor, fn func(T) (U, error)) Future[U] 
 func Then[T, U any](f Future[T], exec Executor, fn func(T) Future[U]) Future[U] {
 	src := f.state()
 	dst := new(state[U])
+	// The cancel function reaches src through prev, which src's completion clears: a pending dst
+	// (an asynchronous loop written as recursion through Then keeps one per step until the last)
+	// must not keep its complete source, and the value in it, reachable.
+	var prev atomic.Pointer[state[T]]
+	prev.Store(src)
 	var next atomic.Pointer[state[U]]
 	var cancelled atomic.Bool
 	dst.cancel = cancelWith(func() {
 		if cancelled.Swap(true) {
 			return // cancelled before, or now through a cycle (fn returned dst, or a future that follows it)
 		}
-		src.requestCancel()
+		if p := prev.Load(); p != nil {
+			p.requestCancel()
+		}
 		if n := next.Load(); n != nil {
 			n.requestCancel()
 		}
@@ -68,6 +75,7 @@ func Then[T, U any](f Future[T], exec Executor, fn func(T) Future[U]) Future[U] 
 		return nil
 	}
 	src.onDone(func(int) *waiter {
+		prev.Store(nil) // a complete future has nothing to cancel
 		if src.err != nil {
 			return dst.forwardErr(src.err)
 		}
