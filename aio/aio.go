@@ -214,6 +214,10 @@ type File struct {
 	// stream: the file has no positioned reads and writes (a pipe, a socket): ReadAt and WriteAt fail
 	// with ESPIPE, as os.File's do
 	stream bool
+	// nowaitAt: a character device in non-blocking mode: its ReadAt and WriteAt do not wait for it
+	// to be ready, as pread(2) and pwrite(2) do not (EAGAIN), where io_uring would wait in a poll
+	// (file_unix.go, init; uringBackend.now)
+	nowaitAt bool
 
 	// A Read, a Write in flight: one of each at a time on a file without positions, one of either on
 	// another (busy).
@@ -245,6 +249,8 @@ func (f *File) Stat() (os.FileInfo, error) {
 // ReadAt reads len(p) bytes from the file at offset off into p. The future completes with the count
 // read and, when it is less than len(p), an error: io.EOF at the end of the file, the context's error
 // when ctx was cancelled, or an *os.PathError. p belongs to the operation until the future completes.
+// A character device in non-blocking mode is read as pread(2) reads it, without waiting for it: EAGAIN
+// when it has nothing (on io_uring the call is made before ReadAt returns, for io_uring would wait).
 func (f *File) ReadAt(ctx context.Context, p []byte, off int64) future.Future[int] {
 	var invalid error
 	if off < 0 || f.stream && len(p) > 0 { // os.File's ReadAt of nothing makes no call: no ESPIPE

@@ -31,6 +31,13 @@ func (f *File) init() error {
 		return &os.PathError{Op: "fcntl", Path: f.name, Err: ferr}
 	}
 	f.app = flags&unix.O_APPEND != 0
+	if flags&unix.O_NONBLOCK != 0 {
+		// Character devices only: a regular file's or a block device's pread waits for the disk
+		// whatever O_NONBLOCK says, and io_uring's read waits for it without a poll.
+		if st, err := f.osf.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			f.nowaitAt = true
+		}
+	}
 	f.rc = rc
 	// A file without positioned reads (a pipe, FIFO, socket, terminal or eventfd) makes pread(2) fail
 	// with ESPIPE whatever the count: ReadAt and WriteAt then fail as os.File's do, rather than reach

@@ -128,6 +128,10 @@ func (b *uringBackend) reaper() {
 }
 
 func (b *uringBackend) submit(o *op) {
+	if o.f.nowaitAt && (o.kind == opRead || o.kind == opWrite) {
+		b.now(o)
+		return
+	}
 	var buf [4]*op
 	done := buf[:0]
 	b.mu.Lock()
@@ -154,6 +158,30 @@ func (b *uringBackend) submit(o *op) {
 	}
 	b.mu.Unlock()
 	publish(done)
+}
+
+// now makes a ReadAt or WriteAt of a device in non-blocking mode (File.nowaitAt) with pread(2) or
+// pwrite(2), on the caller's goroutine, which such a file does not hold: they say EAGAIN when it is not
+// ready, as os.File's ReadAt and WriteAt and the pool backend do. io_uring would wait for it instead,
+// in a poll, for ever on a device whose poll and read disagree (/dev/kmsg read at an offset).
+func (b *uringBackend) now(o *op) {
+	b.mu.Lock()
+	closing := b.closing
+	b.mu.Unlock()
+	var err error
+	switch {
+	case closing:
+		err = ErrClosed
+	case o.f.isClosed():
+		err = o.f.closedErr(opName(o.kind))
+	case o.ctx.Err() != nil:
+		err = o.ctx.Err()
+	case o.kind == opRead:
+		o.n, err = o.f.preadFull(o.p, o.off)
+	default:
+		o.n, err = o.f.pwriteFull(o.p, o.off)
+	}
+	o.complete(err)
 }
 
 // start gives the operation a slot and prepares its SQE, unless its context is done or its file has
