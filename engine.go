@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyio/eddy/future"
@@ -39,11 +40,15 @@ type Engine struct {
 	kind EngineKind
 	impl impl
 
-	mu       sync.Mutex
+	mu       sync.Mutex // Start, Stop and StopAccepting, which it serialises; held while they run
 	started  bool
 	stopped  bool
 	stopErr  error
 	stopDone chan struct{}
+	// running: Dial may go ahead. Set before OnBoot (the loops exist then), cleared when Stop begins
+	// or Start fails; read without mu, which Start holds through OnBoot and StopAccepting while it
+	// waits for the loops: a Dial made in OnBoot, or in a callback meanwhile, must not wait for them.
+	running atomic.Bool
 }
 
 // New checks the handler, addresses and options and prepares an engine without starting anything.
@@ -93,6 +98,7 @@ func (e *Engine) Start() error {
 	}
 	e.started = true
 	if err := e.impl.start(); err != nil {
+		e.running.Store(false)
 		e.stopped = true
 		e.closeAdopted()
 		close(e.stopDone)
@@ -131,6 +137,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		}
 	}
 	e.stopped = true
+	e.running.Store(false)
 	e.mu.Unlock()
 	err := e.impl.stop(ctx)
 	e.closeAdopted()
@@ -181,10 +188,7 @@ func (e *Engine) DialWith(ctx context.Context, addr string, v any) future.Future
 	if err != nil {
 		return future.Failed[Conn](err)
 	}
-	e.mu.Lock()
-	running := e.started && !e.stopped
-	e.mu.Unlock()
-	if !running {
+	if !e.running.Load() {
 		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})
 	}
 	if err := ctx.Err(); err != nil {
@@ -212,8 +216,10 @@ func Serve(ctx context.Context, h Handler, addrs []string, opts ...Option) error
 	return e.Stop(sctx)
 }
 
-// boot calls the handler's OnBoot if it has one.
+// boot calls the handler's OnBoot if it has one. The engine's start calls it once the loops exist: Dial
+// works from here on.
 func (e *Engine) boot() error {
+	e.running.Store(true)
 	if b, ok := e.h.(BootHandler); ok {
 		return b.OnBoot(e)
 	}

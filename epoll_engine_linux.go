@@ -84,12 +84,15 @@ func (g *epollEngine) start() (err error) {
 	return nil
 }
 
-// closeAll releases the resources of loops that never ran.
+// closeAll ends loops that never ran, as a stop ends them (finish): what was queued on them meanwhile
+// (a function OnBoot gave Loop.Execute, a Dial, a Loop.AfterFunc timer) runs, fails or is handed to
+// the runtime, and what comes later runs on its caller. The loops stay in g.loops: a Dial racing with
+// the failed Start may still pick one, and finds its queue closed.
 func (g *epollEngine) closeAll() {
 	for _, l := range g.loops {
-		l.release()
+		l.stopping = true
+		l.finish()
 	}
-	g.loops = nil
 }
 
 // stopAccepting has every loop close its listeners and waits until they have.

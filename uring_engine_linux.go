@@ -113,12 +113,12 @@ func (g *uringEngine) abort() {
 	g.wg.Wait()
 	for _, l := range g.loops {
 		l.stopping = true // the loop goroutine has exited: its state is ours now
-		for _, t := range l.tasks.close() {
-			t.fn(t.arg)
-		}
+		l.runLeftTasks()
+		l.handOverTimers() // a Loop.AfterFunc timer made in OnBoot fires all the same, as at a stop
 		l.closeWaker()
 	}
-	g.loops = nil
+	// The loops stay in g.loops: a Dial racing with the failed Start may still pick one, and finds
+	// its queue closed.
 }
 
 // stopAccepting has every loop close its listeners and waits until their sockets are closed.

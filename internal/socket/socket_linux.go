@@ -1,9 +1,11 @@
 package socket
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 	"unsafe"
@@ -106,10 +108,39 @@ func sockaddr(network string, addr net.Addr) (int, unix.Sockaddr, error) {
 			if a.IP != nil {
 				copy(sa.Addr[:], a.IP.To16())
 			}
+			if a.Zone != "" { // a scoped address (fe80::1%eth0): the kernel wants the interface's index
+				id, err := zoneIndex(a.Zone)
+				if err != nil {
+					return 0, nil, &net.AddrError{Err: "unknown zone: " + err.Error(), Addr: a.String()}
+				}
+				sa.ZoneId = id
+			}
 			return unix.AF_INET6, sa, nil
 		}
 	}
 	return 0, nil, &net.AddrError{Err: "unsupported address type", Addr: addr.String()}
+}
+
+// zoneIndex returns the interface index an IPv6 zone names: an interface's name, or its index in
+// decimal, as package net takes it.
+func zoneIndex(zone string) (uint32, error) {
+	if ifc, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifc.Index), nil
+	}
+	n, err := strconv.ParseUint(zone, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("no interface %q", zone)
+	}
+	return uint32(n), nil
+}
+
+// zoneName returns the zone of the interface index id, its name when it has one (as package net
+// shows it), else the index.
+func zoneName(id uint32) string {
+	if ifc, err := net.InterfaceByIndex(int(id)); err == nil {
+		return ifc.Name
+	}
+	return strconv.FormatUint(uint64(id), 10)
 }
 
 // Acceptor accepts connections without allocating: it keeps the kernel address buffer between calls. It
@@ -202,7 +233,11 @@ func addrPort(raw *unix.RawSockaddrAny) netip.AddrPort {
 	case unix.AF_INET6:
 		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
 		port := uint16(p.Port>>8) | uint16(p.Port<<8)
-		return netip.AddrPortFrom(netip.AddrFrom16(p.Addr).Unmap(), port)
+		a := netip.AddrFrom16(p.Addr).Unmap()
+		if p.Scope_id != 0 { // a link-local peer: its address means nothing without the interface
+			a = a.WithZone(zoneName(p.Scope_id))
+		}
+		return netip.AddrPortFrom(a, port)
 	}
 	return netip.AddrPort{}
 }
@@ -264,7 +299,11 @@ func ToNetAddr(sa unix.Sockaddr) net.Addr {
 	case *unix.SockaddrInet6:
 		ip := make(net.IP, net.IPv6len)
 		copy(ip, a.Addr[:])
-		return &net.TCPAddr{IP: ip, Port: a.Port}
+		ta := &net.TCPAddr{IP: ip, Port: a.Port}
+		if a.ZoneId != 0 {
+			ta.Zone = zoneName(a.ZoneId)
+		}
+		return ta
 	case *unix.SockaddrUnix:
 		return &net.UnixAddr{Name: a.Name, Net: "unix"}
 	}
