@@ -553,29 +553,35 @@ func (c *Conn) writeErr(err error) error {
 	return err
 }
 
-// writevMerge is the largest Writev whose slices are encrypted together, into as few records as one
-// Write of their total would make.
-const writevMerge = bufSize
-
-// Writev encrypts the slices in order (small ones together, so that they share records).
+// Writev encrypts the slices in order, small ones together, so that they share records: they are
+// gathered in a scratch buffer of bufSize bytes, encrypted each time it is full, and a slice of that
+// size or more is encrypted on its own.
 func (c *Conn) Writev(bs [][]byte) (int, error) {
-	total := 0
-	for _, b := range bs {
-		total += len(b)
-	}
-	if total <= writevMerge {
-		scratch := bufPool.Get().(*[bufSize]byte)
-		buf := scratch[:0]
-		for _, b := range bs {
-			buf = append(buf, b...)
-		}
-		n, err := c.Write(buf)
-		bufPool.Put(scratch)
-		return n, err
-	}
+	scratch := bufPool.Get().(*[bufSize]byte)
+	defer bufPool.Put(scratch)
+	buf := scratch[:0]
 	written := 0
 	for _, b := range bs {
-		n, err := c.Write(b)
+		if len(buf) > 0 && len(buf)+len(b) > bufSize {
+			n, err := c.Write(buf)
+			written += n
+			if err != nil {
+				return written, err
+			}
+			buf = buf[:0]
+		}
+		if len(b) >= bufSize {
+			n, err := c.Write(b)
+			written += n
+			if err != nil {
+				return written, err
+			}
+			continue
+		}
+		buf = append(buf, b...)
+	}
+	if len(buf) > 0 {
+		n, err := c.Write(buf)
 		written += n
 		if err != nil {
 			return written, err

@@ -69,5 +69,12 @@ func (f *framer) ready(a, b []byte) bool {
 	copy(h[:], f.hdr[:f.hdrN])
 	k := copy(h[f.hdrN:], a)
 	copy(h[f.hdrN+k:], b)
-	return n >= need+bodyLen(h[:])
+	// A length no TLS 1.3 record may have is crypto/tls's to refuse (record_overflow) on the header
+	// alone, as it does: waiting for such a body would leave the connection stalled, for 64 KiB that a
+	// hostile peer need never send. (A TLS 1.2 record of that size, up to 2 KiB larger, only costs a
+	// Read that finds part of it.)
+	return n >= need+bodyLen(h[:]) || bodyLen(h[:]) > maxRecordBody
 }
+
+// maxRecordBody is the largest body of a TLS 1.3 record (RFC 8446 section 5.2: 2^14 + 256).
+const maxRecordBody = 16384 + 256
