@@ -547,11 +547,14 @@ func (x *exchange) connError(err error) error {
 	case errors.Is(err, eddy.ErrEngineStopped):
 		return ErrTransportClosed
 	case err == io.EOF || err == nil:
-		where := "before the response"
-		if x.phase == xBody {
-			where = "in the middle of the response body"
+		switch {
+		case x.phase == xBody:
+			return fmt.Errorf("http1: %s %s: server closed the connection in the middle of the response body: %w", x.req.Method, x.key, io.ErrUnexpectedEOF)
+		case x.gotBytes:
+			return fmt.Errorf("http1: %s %s: server closed the connection in the middle of the response head: %w", x.req.Method, x.key, io.ErrUnexpectedEOF)
 		}
-		return fmt.Errorf("http1: %s %s: server closed the connection %s: %w", x.req.Method, x.key, where, io.ErrUnexpectedEOF)
+		// No byte of a response: io.EOF, as net/http's Transport says (retry logic looks for it).
+		return fmt.Errorf("http1: %s %s: server closed the connection before the response: %w", x.req.Method, x.key, io.EOF)
 	}
 	if _, ok := errors.AsType[*eddy.OpError](err); ok { // a reset, say: name the request
 		return fmt.Errorf("http1: %s %s: %w", x.req.Method, x.key, err)

@@ -61,6 +61,7 @@ type respParser struct {
 	chunked       bool // and it said chunked, which is all it may say
 	close         bool // Connection: close
 	keepAlive     bool // Connection: keep-alive
+	head          bool // the response is to a HEAD request (bodyFraming's head, for build)
 }
 
 // reset prepares p for a new head, keeping its limit and its memory.
@@ -241,6 +242,7 @@ const (
 // a body delimited by the end of the connection, or a response with both Transfer-Encoding and
 // Content-Length (the first takes precedence, and the connection cannot be trusted after it).
 func (p *respParser) bodyFraming(head bool) (f framing, mustClose bool) {
+	p.head = head
 	switch {
 	case head || p.status < 200 || p.status == http.StatusNoContent || p.status == http.StatusNotModified:
 		return frameNone, false
@@ -278,9 +280,9 @@ func (p *respParser) build(buf []byte, n int, f framing) *http.Response {
 	switch f {
 	case frameNone:
 		r.ContentLength = 0 // 1xx, 204, 304
-		if p.status >= 200 && p.status != http.StatusNoContent && p.status != http.StatusNotModified {
+		if p.head && p.status >= 200 {
 			// A HEAD response tells the length of the body it omits, if it does; -1 (unknown)
-			// otherwise, as net/http says.
+			// otherwise, as net/http says, whatever the status (a 204 too).
 			r.ContentLength = -1
 			if p.hasCL {
 				r.ContentLength = p.contentLength

@@ -67,7 +67,11 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 	if host == "" {
 		host = req.URL.Host
 	}
+	host = removeZone(host)
 	if !validHost([]byte(host)) {
+		if !isASCII(host) {
+			return nil, fmt.Errorf("http1: invalid Host %q: a non-ASCII host must be given in its ASCII (IDNA) form", host)
+		}
 		return nil, fmt.Errorf("http1: invalid Host %q", host)
 	}
 	uri := req.URL.RequestURI()
@@ -138,7 +142,7 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 			return nil, errors.New("http1: invalid header field value for \"User-Agent\"")
 		}
 		b = append(b, "User-Agent: "...)
-		b = append(b, ua[0]...)
+		b = append(b, trimFieldValue(ua[0])...)
 		b = append(b, "\r\n"...)
 	}
 	x.wantsClose = req.Close || t.DisableKeepAlives
@@ -160,6 +164,9 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 			for i, k := range slices.Sorted(maps.Keys(req.Trailer)) {
 				if !isToken([]byte(k)) {
 					return nil, fmt.Errorf("http1: invalid trailer name %q", k)
+				}
+				if framingField(k) { // RFC 9110 §6.5.1; net/http refuses them too
+					return nil, fmt.Errorf("http1: invalid Trailer key %q", k)
 				}
 				if i > 0 {
 					b = append(b, ", "...)
@@ -205,7 +212,7 @@ func appendRequestHeader(b []byte, h http.Header, skipConnection bool) ([]byte, 
 			}
 			b = append(b, k...)
 			b = append(b, ": "...)
-			b = append(b, strings.TrimSpace(v)...)
+			b = append(b, trimFieldValue(v)...)
 			b = append(b, "\r\n"...)
 		}
 	}
@@ -408,17 +415,57 @@ func bodyEnds(body io.Reader, n int64) error {
 // reader may add fields to the Trailer while the body streams, after the head checked it.
 func appendTrailer(b []byte, t http.Header) []byte {
 	for _, k := range slices.Sorted(maps.Keys(t)) {
-		if !isToken([]byte(k)) {
-			continue // as net/http drops them
+		if !isToken([]byte(k)) || framingField(k) {
+			continue // as net/http drops them (the framing fields: added to the Trailer while the body streamed)
 		}
 		for _, v := range t[k] {
 			if validValue([]byte(v)) {
 				b = append(b, k...)
 				b = append(b, ": "...)
-				b = append(b, strings.TrimSpace(v)...)
+				b = append(b, trimFieldValue(v)...)
 				b = append(b, "\r\n"...)
 			}
 		}
 	}
 	return b
+}
+
+// trimFieldValue trims the optional whitespace around a field value, spaces and tabs (RFC 9110 §5.5), and
+// nothing else: strings.TrimSpace would also take Unicode spaces (U+00A0, U+0085) that belong to it.
+func trimFieldValue(v string) string { return strings.Trim(v, " \t") }
+
+// framingField reports whether k (in any case) names a field that frames the message, which a trailer
+// section must not carry (RFC 9110 §6.5.1).
+func framingField(k string) bool {
+	switch http.CanonicalHeaderKey(k) {
+	case "Content-Length", "Transfer-Encoding", "Trailer":
+		return true
+	}
+	return false
+}
+
+// removeZone takes the zone out of a Host with an IPv6 literal ("[fe80::1%en0]:8080"): it means
+// nothing to the server (RFC 6874 §4), and net/http leaves it out too.
+func removeZone(host string) string {
+	if !strings.HasPrefix(host, "[") {
+		return host
+	}
+	i := strings.LastIndexByte(host, ']')
+	if i < 0 {
+		return host
+	}
+	j := strings.LastIndexByte(host[:i], '%')
+	if j < 0 {
+		return host
+	}
+	return host[:j] + host[i:]
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -1163,6 +1163,8 @@ func csClass(err error) string {
 		return "header-timeout"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected-eof"
+	case errors.Is(err, io.EOF): // a connection that ended before any byte of the response, as net/http says
+		return "eof"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return "reset"
 	case errors.Is(err, http.ErrBodyReadAfterClose):
@@ -1388,7 +1390,7 @@ func (s *csSoak) allowed(op *csOp, cls string, inBody bool, off int) bool {
 		return op.tr.rht
 	case "malformed":
 		return op.target == csRaw && op.sc.malformed > 0
-	case "unexpected-eof", "reset":
+	case "unexpected-eof", "eof", "reset":
 		if op.early() {
 			return true
 		}
@@ -1417,7 +1419,7 @@ func (s *csSoak) checkHead(op *csOp, req *http.Request, resp *http.Response, err
 		after := time.Since(op.start).Round(time.Microsecond)
 		if !s.allowed(op, cls, false, 0) {
 			switch {
-			case (cls == "unexpected-eof" || cls == "reset") && op.retryable():
+			case (cls == "unexpected-eof" || cls == "eof" || cls == "reset") && op.retryable():
 				s.count("outcome: BUG retryable request failed with a peer-ended error")
 				s.fail(op, "idempotent request without body failed with a peer-ended error after %v (the Transport should have retried it on a fresh connection): %v", after, err)
 			case cls == "canceled":
