@@ -218,6 +218,11 @@ func (t *Transport) RoundTripAsync(req *http.Request) future.Future[*http.Respon
 	context.AfterFunc(pctx, func() {
 		if !x.pr.Future().Resolved() {
 			x.cancel(context.Canceled)
+			// Future.Cancel: nothing needs the request's context any more. Its watch would stay
+			// until that context ends otherwise (a long-lived one kept every cancelled exchange),
+			// where the exchange was cancelled on its way to a connection. (stopWatch was set by
+			// send, before the future was returned: only a Future.Cancel gets here.)
+			x.unwatch()
 		}
 	})
 	t.send(x)

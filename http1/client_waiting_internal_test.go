@@ -111,3 +111,56 @@ func TestCancelledWaitingRequestsAreLetGo(t *testing.T) {
 	}
 	f0.Cancel()
 }
+
+// Requests cancelled with Future.Cancel while they go to a connection, or wait on one for the
+// response, stop watching their context: a long-lived context (a server's, shared by the requests it
+// makes) kept every such exchange until it ended (found in session 19).
+func TestFutureCancelEndsTheContextWatch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held sync.WaitGroup
+	stop := make(chan struct{})
+	defer func() { close(stop); held.Wait() }()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held.Add(1)
+			go func() { // held open, never answered
+				defer held.Done()
+				<-stop
+				c.Close()
+			}()
+		}
+	}()
+	tr := &Transport{}
+	defer tr.Close()
+	url := "http://" + ln.Addr().String() + "/"
+	base, cancelAll := context.WithCancel(context.Background())
+	defer cancelAll()
+	ctx := newCountingCtx(base)
+	const n = 300
+	for i := range n {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		f := tr.RoundTripAsync(req)
+		if i%3 == 1 {
+			time.Sleep(time.Millisecond) // on its way, or on the wire
+		}
+		f.Cancel()
+		if _, err := f.Await(context.Background()); err == nil {
+			t.Fatal("a cancelled request succeeded")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ctx.live.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if live := ctx.live.Load(); live > 0 {
+		t.Errorf("%d of %d requests cancelled with Future.Cancel still watch their context", live, n)
+	}
+}
