@@ -64,6 +64,14 @@ func (e *OpError) Timeout() bool {
 	return errors.As(e.Err, &t) && t.Timeout()
 }
 
+// Temporary reports whether the error is temporary, as net.OpError's does. With Timeout, it makes an
+// *OpError a net.Error, for code that asserts that interface (err.(net.Error)); net.Error deprecates
+// Temporary, and so does eddy: use errors.Is with the errno, or Timeout.
+func (e *OpError) Temporary() bool {
+	var t interface{ Temporary() bool }
+	return errors.As(e.Err, &t) && t.Temporary()
+}
+
 // opError wraps err as an *OpError unless it is nil. A syscall.Errno is wrapped in an *os.SyscallError
 // naming the system call, as package net does.
 func opError(op, network string, addr net.Addr, syscallName string, err error) error {
