@@ -399,7 +399,7 @@ func (c *stdConn) writeLoop() {
 		}
 		c.wq.Consume(n)
 		c.progress(n)
-		done := c.waits.advance(n)
+		done := c.queueDone(c.waits.advance(n))
 		var abort bool
 		if err != nil {
 			err = &OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
@@ -412,8 +412,8 @@ func (c *stdConn) writeLoop() {
 		if n > 0 {
 			c.lastActive.Store(time.Now().UnixNano())
 		}
-		for _, w := range done {
-			c.post(func() { w.cb(c, nil) })
+		if done {
+			c.runQueued()
 		}
 		if err != nil {
 			c.afterSendFailed(err, abort)
@@ -731,20 +731,56 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 		// runs before the writer stamps its write. A queue the peer does not drain stamps nothing more.
 		c.lastActive.Store(time.Now().UnixNano())
 	}
-	now := false
+	now, queued := false, false
 	if cb != nil {
-		if q := c.queued(); q > 0 {
+		switch q := c.queued(); {
+		case q > 0:
 			c.waits.add(q, cb)
-		} else {
+		case c.hasTasks():
+			// The completions of earlier bytes may wait in the section's queue (queueDone, under
+			// wmu as this is): this one goes behind them, to keep the callbacks in order.
+			c.queueTask(func() { cb(c, nil) })
+			queued = true
+		default:
 			now = true // no bytes, nothing ahead: nothing will complete it later
 		}
 	}
 	c.wcond.Signal()
 	c.wmu.Unlock()
+	if queued {
+		c.runQueued()
+	}
 	if now {
 		cb(c, nil)
 	}
 	return n, nil
+}
+
+// queueDone queues, with wmu held, the callbacks of the output waits ws that the writer completed:
+// queued under wmu, in the order the bytes went out, they cannot fall behind a Flushed made after
+// them (enqueue); posting them after the unlock let one made meanwhile, finding nothing left to
+// wait for, run first. The caller runs them with runQueued once wmu is released (one may close the
+// connection, which takes wmu). It reports whether it queued any.
+func (c *stdConn) queueDone(ws []asyncWait) bool {
+	for _, w := range ws {
+		c.queueTask(func() { w.cb(c, nil) })
+	}
+	return len(ws) > 0
+}
+
+// queueTask appends fn to the section's tasks without running it (see queueDone).
+func (c *stdConn) queueTask(fn func()) {
+	c.qmu.Lock()
+	c.tasks = append(c.tasks, fn)
+	c.qmu.Unlock()
+}
+
+// runQueued runs the section's queued tasks now if nobody holds the section; its holder runs them
+// otherwise, when its section ends.
+func (c *stdConn) runQueued() {
+	if c.mu.TryLock() {
+		c.endSection()
+	}
 }
 
 // Flushed runs cb once the output queued so far reached the kernel (Conn.Flushed): an enqueue of

@@ -223,17 +223,14 @@ func (g *stdEngine) stop(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.closeListeners()
-	_, closing := g.e.h.(ClosingHandler)
 	for _, c := range conns {
-		if closing { // OnClosing runs in the connection's section, maybe later
-			c.post(func() {
-				c.engineClose(ErrEngineStopped)
-				c.stopReading() // not before the close: the reader would take the deadline for an error
-			})
-			continue
-		}
-		c.closeWith(ErrEngineStopped, false)
-		c.stopReading() // no linger for the peer's FIN; the writer still flushes
+		// In the connection's section, as on the loop engines, where the stop runs between callbacks:
+		// a callback running now keeps its writes whole (a close from here cut them off halfway, and
+		// the peer got a clean end), and a ClosingHandler has its last word.
+		c.post(func() {
+			c.engineClose(ErrEngineStopped)
+			c.stopReading() // not before the close: the reader would take the deadline for an error; no linger for the peer's FIN
+		})
 	}
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()

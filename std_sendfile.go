@@ -54,9 +54,12 @@ func (c *stdConn) sendFilePiece() {
 	s := c.files[0]
 	if s.n == 0 {
 		cb := c.files.pop(&c.wq)
+		if cb != nil {
+			c.queueTask(func() { cb(c, nil) }) // under wmu, in order (queueDone)
+		}
 		c.wmu.Unlock()
 		if cb != nil {
-			c.post(func() { cb(c, nil) })
+			c.runQueued()
 		}
 		return
 	}
@@ -90,7 +93,7 @@ func (c *stdConn) sendFilePiece() {
 		s.release()
 		failed = s.cb
 	}
-	done := c.waits.advance(int(n))
+	done := c.queueDone(c.waits.advance(int(n)))
 	sendErr := err != nil && !aborted && !fileErr // the socket failed
 	var abort bool
 	if sendErr {
@@ -108,8 +111,8 @@ func (c *stdConn) sendFilePiece() {
 	if n > 0 {
 		c.lastActive.Store(time.Now().UnixNano())
 	}
-	for _, w := range done {
-		c.post(func() { w.cb(c, nil) })
+	if done {
+		c.runQueued()
 	}
 	switch {
 	case fileErr:
