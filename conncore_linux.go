@@ -2,6 +2,7 @@ package eddy
 
 import (
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/internal/buffer"
+	"github.com/eddyio/eddy/internal/socket"
 )
 
 // Connection states. A connection moves only forward:
@@ -83,6 +85,7 @@ type loopConn interface {
 // set before the connection is published and never changes).
 type connExtra struct {
 	laddr  netip.AddrPort // set only when the listener's address is a wildcard, or for a dialled socket
+	rpath  string         // an accepted Unix connection's peer path, when its client bound one (unixPeerOf)
 	reason error          // the reason OnClose will report
 	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
 	dial   *dialState     // while connecting
@@ -586,7 +589,7 @@ func connTimer(arg any) {
 
 // setIdleTimeout sets the idle timeout, 0 for none (Conn.SetIdleTimeout).
 func (c *connCore) setIdleTimeout(conn loopConn, d time.Duration) error {
-	if c.state != connOpen {
+	if c.state != connOpen || c.closeReq.Load() { // a Close earlier in this callback: as on std
 		return ErrClosed
 	}
 	if d < 0 {
@@ -625,4 +628,20 @@ func sendQueued(fd int) (int, bool) {
 // sending the rest of its send queue and a FIN. Errors are ignored: a Unix socket has no reset.
 func resetOnClose(fd int) {
 	unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+}
+
+// notePeerPath records the path of an accepted Unix connection's peer, when its client bound its socket
+// to one before connecting (getpeername(2); package net reports it too). Loop only.
+func (c *connCore) notePeerPath(fd int) {
+	if p := socket.PeerUnixPath(fd); p != "" {
+		c.extra().rpath = p
+	}
+}
+
+// unixRemote is RemoteAddr for a Unix connection: the peer path noted at its accept, or unixPeer's.
+func (c *connCore) unixRemote(peer *net.UnixAddr) net.Addr {
+	if x := c.x.Load(); x != nil && x.rpath != "" {
+		return &net.UnixAddr{Name: x.rpath, Net: "unix"}
+	}
+	return unixPeer(peer)
 }

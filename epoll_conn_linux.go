@@ -336,7 +336,7 @@ func (c *epConn) LocalAddr() net.Addr {
 
 func (c *epConn) RemoteAddr() net.Addr {
 	if c.ln.network == "unix" {
-		return unixPeer(c.ln.peer)
+		return c.unixRemote(c.ln.peer)
 	}
 	return net.TCPAddrFromAddrPort(c.raddr)
 }

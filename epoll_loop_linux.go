@@ -383,6 +383,8 @@ func (l *epLoop) register(fd int, ap netip.AddrPort, ln *epListener) {
 				c.extra().laddr = la.AddrPort()
 			}
 		}
+	} else if ln.network == "unix" {
+		c.notePeerPath(fd)
 	}
 	if err := l.poller.Add(fd, netpoll.In|netpoll.Out|netpoll.ET, connToken(c.slot, l.gens[c.slot])); err != nil {
 		l.logger().Error("eddy: registering a connection failed", "err", err)

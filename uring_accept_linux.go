@@ -209,6 +209,8 @@ func (l *urLoop) register(fd int, ap netip.AddrPort, ln *urListener) {
 				c.extra().laddr = la.AddrPort()
 			}
 		}
+	} else if ln.network == "unix" {
+		c.notePeerPath(fd)
 	}
 	l.opened(c)
 }

@@ -165,7 +165,7 @@ func (c *urConn) Loop() Loop { return c.l }
 // RemoteAddr returns the peer's address.
 func (c *urConn) RemoteAddr() net.Addr {
 	if c.ln.network == "unix" {
-		return unixPeer(c.ln.peer)
+		return c.unixRemote(c.ln.peer)
 	}
 	return net.TCPAddrFromAddrPort(c.remote())
 }

@@ -181,6 +181,19 @@ func (a *Acceptor) Accept(lfd int) (int, netip.AddrPort, error) {
 	}
 }
 
+// PeerUnixPath returns the path of the Unix socket fd is connected to, as getpeername(2) tells it:
+// "" for an unnamed peer (the usual client), "@name" for an abstract one, as package net writes it.
+func PeerUnixPath(fd int) string {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return ""
+	}
+	if su, ok := sa.(*unix.SockaddrUnix); ok {
+		return su.Name // x/sys writes an abstract name's leading NUL as '@', as package net does
+	}
+	return ""
+}
+
 // IsConnAcceptError reports whether an accept error belongs to the one connection accept was taking, not
 // to the listener: ECONNABORTED (the peer gave up first) and the network errors that Linux's accept
 // passes on from the new socket, which accept(2) says to treat like EAGAIN and retry: for TCP, ENETDOWN,
