@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/eddyio/eddy"
@@ -159,6 +160,19 @@ func serveHelloBaseline(ctx context.Context, cfg helloConfig, ready func(listeni
 		return err
 	}
 	srv := &http.Server{Handler: helloMux(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// The connections that have sent nothing yet: net/http's Shutdown waits 5 s before it takes them
+	// for idle, as long as helloStopTimeout, so the stop closes them itself, as eddy's engines do.
+	var freshMu sync.Mutex
+	fresh := make(map[net.Conn]struct{})
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		freshMu.Lock()
+		defer freshMu.Unlock()
+		if s == http.StateNew {
+			fresh[c] = struct{}{}
+		} else {
+			delete(fresh, c)
+		}
+	}
 	serve := func() error { return srv.Serve(ln) }
 	if cfg.tls.on() {
 		// The key pair is loaded here, before ready says the server listens (ServeTLS would load it
@@ -182,7 +196,22 @@ func serveHelloBaseline(ctx context.Context, cfg helloConfig, ready func(listeni
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), helloStopTimeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	tick := time.NewTicker(50 * time.Millisecond) // again, for one that came before the listener closed
+	defer tick.Stop()
+	for done := false; !done; {
+		freshMu.Lock()
+		for c := range fresh {
+			c.Close()
+		}
+		freshMu.Unlock()
+		select {
+		case err = <-shut:
+			done = true
+		case <-tick.C:
+		}
+	}
 	if err != nil {
 		err = errors.Join(err, srv.Close())
 	}

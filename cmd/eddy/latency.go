@@ -54,11 +54,23 @@ type latency struct {
 	Mean int64 `json:"mean_ns"`
 }
 
-// summary reads the percentiles, once recording is over.
+// summary reads the percentiles, once recording is over: nearest rank, the smallest latency that p per
+// cent of them are at or below (the histogram's own ValueAtQuantile rounds the rank to the nearest
+// sample, and gave one sample below that: p90 of 7 latencies was the 6th).
 func (r *latencyRecorder) summary() latency {
 	if r.n == 0 {
 		return latency{}
 	}
-	q := func(p float64) int64 { return min(r.h.ValueAtQuantile(p), r.max) }
-	return latency{P50: q(50), P90: q(90), P99: q(99), P999: q(99.9), Max: r.max, Mean: r.sum / r.n}
+	bars := r.h.Distribution()
+	q := func(tenths int64) int64 { // p in tenths of a per cent, so that the rank is exact
+		rank := max((tenths*r.n+999)/1000, 1)
+		var seen int64
+		for _, b := range bars {
+			if seen += b.Count; seen >= rank {
+				return min(b.To, r.max)
+			}
+		}
+		return r.max
+	}
+	return latency{P50: q(500), P90: q(900), P99: q(990), P999: q(999), Max: r.max, Mean: r.sum / r.n}
 }

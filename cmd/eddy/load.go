@@ -124,17 +124,17 @@ func (cfg *loadConfig) check() error {
 	if err := checkAddr("load", cfg.addr); err != nil {
 		return err
 	}
+	switch strings.ToUpper(cfg.method) { // checked in every mode, as --body-size and --expect-status are
+	case "GET", "POST", "HEAD":
+	default:
+		return usagef("load", "--method %q: want GET, POST or HEAD", cfg.method)
+	}
 	switch cfg.mode {
 	case "echo":
 		if cfg.url != "" {
 			return usagef("load", "--url is for --mode http")
 		}
 	case "http":
-		switch strings.ToUpper(cfg.method) {
-		case "GET", "POST", "HEAD":
-		default:
-			return usagef("load", "--method %q: want GET, POST or HEAD", cfg.method)
-		}
 		if cfg.url == "" {
 			network, address, _ := splitAddr(cfg.addr) // checked above
 			if network == "unix" {
@@ -175,6 +175,11 @@ func (cfg *loadConfig) check() error {
 		return usagef("load", "--requests %d: want 0 or more", cfg.requests)
 	case cfg.rate < 0 || math.IsNaN(cfg.rate) || math.IsInf(cfg.rate, 0):
 		return usagef("load", "--rate %v: want 0 or more", cfg.rate)
+	case cfg.rate > 0 && cfg.loops > 1 && cfg.conns%cfg.loops != 0:
+		// The schedule is split evenly between the loops, and the connections are dealt to them in
+		// turn: a loop with fewer would carry as much of the rate, and report requests unsent while
+		// connections of the others sat free.
+		return usagef("load", "--rate with --conns %d over --loops %d: give a number of connections that the loops divide", cfg.conns, cfg.loops)
 	case cfg.hold < 0:
 		return usagef("load", "--hold %v: want 0 or more", cfg.hold)
 	case cfg.hold > 0 && (cfg.requests > 0 || cfg.rate > 0 || cfg.pipeline > 1 || cfg.durationSet):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyio/eddy"
@@ -65,9 +66,20 @@ func (r *loadRun) awaitQuiet() {
 		select {
 		case <-r.quiet:
 		case <-t.C:
-			if n := r.outstanding.Load(); n > 0 {
-				r.dialErrs.addN(uint64(n), fmt.Errorf("%d echoes unanswered after %v", n, r.cfg.timeout))
-				r.unanswered.Add(uint64(n))
+			// Each loop writes off its clients' echoes still in flight: counted once here, they leave
+			// outstanding, and a late answer to one settles nothing (the clients of a connection lost
+			// meanwhile settle theirs as they go, and are not here).
+			var n atomic.Int64
+			var swept sync.WaitGroup
+			for _, sh := range r.shards {
+				swept.Add(1)
+				sh.loop.Execute(func() { n.Add(int64(sh.writeOff())); swept.Done() })
+			}
+			swept.Wait()
+			if k := n.Load(); k > 0 {
+				r.outstanding.Add(-k)
+				r.dialErrs.addN(uint64(k), fmt.Errorf("%d echoes unanswered after %v", k, r.cfg.timeout))
+				r.unanswered.Add(uint64(k))
 			}
 			return
 		case <-r.ctx.Done():
@@ -81,14 +93,22 @@ func (r *loadRun) awaitQuiet() {
 func (sh *shard) echoAll() {
 	sh.lock()
 	now := sh.now()
-	sh.r.outstanding.Add(int64(len(sh.clients)))
 	var conns []eddy.Conn
+	sent := 0
 	for _, cl := range sh.clients {
+		if cl.n > 0 {
+			continue // its first echo is still unanswered (and counted so: writeOff)
+		}
+		sent++
 		if sh.locking {
 			conns = append(conns, cl.conn)
 		} else {
+			sh.r.outstanding.Add(1)
 			cl.sendOne(now)
 		}
+	}
+	if sh.locking {
+		sh.r.outstanding.Add(int64(sent))
 	}
 	sh.unlock()
 	for _, c := range conns {

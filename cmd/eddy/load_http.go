@@ -175,6 +175,14 @@ func (cl *client) httpClosed(now int64, err error) {
 	case perr != nil:
 		cl.fail(now, "%v", perr)
 	}
+	if done && p.Close() && (err == nil || errors.Is(err, io.EOF)) {
+		// A response delimited by the end of the connection, as its framing said: the requests
+		// pipelined behind it were never to be answered here, and go again on a new connection, as
+		// after a "Connection: close" response (OnOpen sends them).
+		*p = responseParser{noBody: p.noBody}
+		cl.r.redial(cl)
+		return
+	}
 	switch {
 	case err != nil && !errors.Is(err, io.EOF):
 		cl.fail(now, "%v", err)

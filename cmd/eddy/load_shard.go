@@ -102,7 +102,25 @@ func (sh *shard) complete(cl *client, now int64, good bool, n int) {
 		}
 		sh.bytes += uint64(n)
 	}
+	if cl.writtenOff > 0 { // counted unanswered already, and out of outstanding
+		cl.writtenOff--
+		return
+	}
 	sh.r.settle(1)
+}
+
+// writeOff counts the requests in flight that are not written off yet as unanswered (hold mode): they
+// leave loadRun.outstanding, and the next round of echoes passes their clients by. It returns how
+// many. On the loop.
+func (sh *shard) writeOff() int {
+	sh.lock()
+	defer sh.unlock()
+	k := 0
+	for _, cl := range sh.clients {
+		k += cl.n - cl.writtenOff
+		cl.writtenOff = cl.n
+	}
+	return k
 }
 
 // take decides whether a new request may be sent at now, and returns the time its latency is measured
@@ -128,6 +146,9 @@ func (sh *shard) take(now int64) (start int64, ok bool) {
 		}
 		sh.next++
 		sh.lastSend = now
+		if r.limit > 0 {
+			r.issued.Add(1) // for await's stall check: the quotas keep within the limit
+		}
 		return t, true
 	}
 	if now >= sh.end {
@@ -345,6 +366,9 @@ type client struct {
 	starts []int64
 	head   int
 	n      int
+	// writtenOff: of the requests in flight (the oldest), those already counted unanswered (hold
+	// mode, awaitQuiet): they are out of loadRun.outstanding, and a late reply to one settles nothing.
+	writtenOff int
 
 	echo echoState
 	http httpState
@@ -422,8 +446,10 @@ func (cl *client) detach() {
 // lose drops the requests in flight, which will never be answered: they settle without a latency.
 func (cl *client) lose() {
 	if cl.n > 0 {
-		cl.r.settle(int64(cl.n))
-		cl.head, cl.n = 0, 0
+		if k := cl.n - cl.writtenOff; k > 0 {
+			cl.r.settle(int64(k))
+		}
+		cl.head, cl.n, cl.writtenOff = 0, 0, 0
 	}
 }
 
