@@ -352,7 +352,7 @@ func (sc *conn) closed(err error) {
 	if ex := sc.ex; ex != nil {
 		sc.ex = nil
 		ex.connClosed(err)
-		sc.srv.requestEnded()
+		ex.endPart() // the request ends when its handler returns too
 	}
 	if sc.rd != nil && sc.rd.nat.counted {
 		sc.srv.requestEnded()
@@ -422,7 +422,8 @@ func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
 		// the drain of a body the handler left unread, as net/http's read deadline does.
 		sc.deadline = s.now() + int64(d)
 	}
-	sc.setTimeout(0) // the handler may take its time; ReadTimeout bounds its body reads
+	w.drainDeadline = sc.deadline // before the handler runs: its head says whether a drain can still be made
+	sc.setTimeout(0)              // the handler may take its time; ReadTimeout bounds its body reads
 	sc.bodyOpen = w.pipe != nil
 	if sc.bodyOpen {
 		sc.pumpBody()
@@ -435,18 +436,20 @@ func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
 	}
 	hs.next = w
 	if err := s.cfg.pool.TrySubmit(hs.runFn); err != nil {
+		w.endPart() // the handler's: it will not run
 		sc.refuseBusy(w, err)
 	}
 }
 
 // refuseBusy answers the request of w, which the pool refused, with 503 and closes the connection.
+// The caller has counted the handler's end of the request (endPart): the handler will not run.
 func (sc *conn) refuseBusy(w *response, err error) {
 	if sc.ex != w {
-		return // the connection has closed meanwhile
+		return // the connection has closed meanwhile, and closed counted the loop's end
 	}
 	sc.ex = nil
 	w.connClosed(err)
-	sc.srv.requestEnded()
+	w.endPart()
 	sc.busy()
 }
 
@@ -618,10 +621,10 @@ func (sc *conn) finish(c eddy.Conn) {
 		c.Write(w.final)
 	}
 	closeAfter := w.closeAfter
+	w.endPart() // the handler's part is in: this ends the request
 	w.release()
 	w.recycle()
 	sc.ex = nil
-	sc.srv.requestEnded()
 	if sc.inHeld { // the rest of the input is the server's to read now
 		sc.inHeld = false
 		c.SetReadPaused(false)

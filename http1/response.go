@@ -66,6 +66,14 @@ type response struct {
 	req  *http.Request
 	ctx  *requestContext // req's, cancelled when the handler returns or the connection closes
 	pipe *bodyPipe       // nil without a body
+	// ends counts the two ends of the request, atomically: the handler's return (serve) and the
+	// loop's end of it (conn.finish, or conn.closed when the connection goes first). The second ends
+	// the request for Shutdown (endPart): a connection that closes under a running handler must not
+	// let Shutdown return before the handler does, as net/http's does not.
+	ends int32
+	// drainDeadline is conn.deadline for this request (0: none), which bounds the drain of a body the
+	// handler leaves unread (armDrain): past it, the head says Connection: close (appendHead).
+	drainDeadline int64
 
 	minor            int
 	isHEAD           bool
@@ -113,7 +121,7 @@ var (
 // serve runs the handler on a pool worker and completes the response.
 func (w *response) serve() {
 	s := w.sc.srv
-	returned := false
+	returned, ended := false, false
 	defer func() {
 		v := recover()
 		if v == nil && !returned {
@@ -122,6 +130,9 @@ func (w *response) serve() {
 			v = http.ErrAbortHandler
 		}
 		if v != nil {
+			if !ended {
+				w.endPart()
+			}
 			w.abort(v)
 		}
 	}()
@@ -132,12 +143,17 @@ func (w *response) serve() {
 	h.ServeHTTP(w, w.req)
 	returned = true
 	w.ctx.cancel()
+	// The handler's end, before finishRequest hands the response to the loop, whose finish may run
+	// (and recycle w) before this goroutine goes on.
+	ended = true
+	w.endPart()
 	w.finishRequest()
 }
 
 // refuseBusy answers the request with 503 on its loop, the pool having refused it. Any goroutine.
 func (w *response) refuseBusy(err error) {
-	w.c.Execute(func(eddy.Conn) { w.sc.refuseBusy(w, err) }) // if closed, OnClose ends the request
+	w.endPart()                                              // the handler's: it will not run
+	w.c.Execute(func(eddy.Conn) { w.sc.refuseBusy(w, err) }) // if closed, OnClose counted the loop's end
 }
 
 // globalOptions answers "OPTIONS *" as net/http does.
@@ -582,6 +598,13 @@ func (w *response) connClosed(err error) {
 	}
 	if w.pipe != nil {
 		w.pipe.fail(errConnClosed)
+	}
+}
+
+// endPart records one of the request's two ends (see ends); the second ends the request.
+func (w *response) endPart() {
+	if atomic.AddInt32(&w.ends, 1) == 2 {
+		w.sc.srv.requestEnded()
 	}
 }
 

@@ -211,6 +211,12 @@ func (w *response) appendHead(b, p []byte, final bool) []byte {
 			w.closeAfter = true
 			ex |= exConnection
 			set.connection = "close"
+		case final && !w.closeAfter && w.drainDeadline != 0 && w.sc.srv.now() >= w.drainDeadline:
+			// ReadTimeout has passed: the drain of what is left stops at once (armDrain) and the
+			// connection closes. Say so, as net/http's discard, failing on the deadline, does.
+			w.closeAfter = true
+			ex |= exConnection
+			set.connection = "close"
 		}
 	}
 
