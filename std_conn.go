@@ -21,7 +21,7 @@ const stdReadBufferCap = 16 << 10
 // Locks: mu is held while a callback (or a task run on the connection's behalf) executes, which serialises
 // them; it guards in, ctx and idleTimeout. wmu guards the output queue and the close flags shared with the
 // writer goroutine; it is never held across I/O or a callback. qmu guards the task list. Lock order: mu
-// before wmu; qmu is taken alone.
+// before wmu before qmu (queueTask takes qmu under wmu; nothing takes another lock under qmu).
 type stdConn struct {
 	g      *stdEngine
 	nc     net.Conn
@@ -66,7 +66,10 @@ type stdConn struct {
 
 	qmu   sync.Mutex
 	tasks []func()
-	gone  bool // the reader's last section has begun: no user task is taken any more; under mu and qmu
+	// donePending counts the write completions queued (queueDone, under wmu) and not yet run: a
+	// Flushed with nothing left to wait for runs at once unless one is (enqueue).
+	donePending atomic.Int32
+	gone        bool // the reader's last section has begun: no user task is taken any more; under mu and qmu
 }
 
 func newStdConn(g *stdEngine, nc net.Conn) *stdConn {
@@ -736,9 +739,9 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 		switch q := c.queued(); {
 		case q > 0:
 			c.waits.add(q, cb)
-		case c.hasTasks():
-			// The completions of earlier bytes may wait in the section's queue (queueDone, under
-			// wmu as this is): this one goes behind them, to keep the callbacks in order.
+		case c.donePending.Load() > 0:
+			// The completions of earlier bytes wait in the section's queue (queueDone, under wmu as
+			// this is): this one goes behind them, to keep the callbacks in order.
 			c.queueTask(func() { cb(c, nil) })
 			queued = true
 		default:
@@ -763,9 +766,18 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 // connection, which takes wmu). It reports whether it queued any.
 func (c *stdConn) queueDone(ws []asyncWait) bool {
 	for _, w := range ws {
-		c.queueTask(func() { w.cb(c, nil) })
+		c.queueDoneOne(w.cb)
 	}
 	return len(ws) > 0
+}
+
+// queueDoneOne queues one completion callback, as queueDone does. wmu held.
+func (c *stdConn) queueDoneOne(cb func(Conn, error)) {
+	c.donePending.Add(1)
+	c.queueTask(func() {
+		c.donePending.Add(-1)
+		cb(c, nil)
+	})
 }
 
 // queueTask appends fn to the section's tasks without running it (see queueDone).

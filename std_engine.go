@@ -66,6 +66,10 @@ func (g *stdEngine) start() error {
 	}
 	if err := g.e.boot(); err != nil {
 		g.closeListeners()
+		g.mu.Lock()
+		close(g.quit) // a Dial made in OnBoot fails, as on the loop engines (adopt refuses its connection)
+		g.mu.Unlock()
+		g.wg.Wait() // the dials' goroutines
 		g.stopLoops()
 		return err
 	}

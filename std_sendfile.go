@@ -55,7 +55,7 @@ func (c *stdConn) sendFilePiece() {
 	if s.n == 0 {
 		cb := c.files.pop(&c.wq)
 		if cb != nil {
-			c.queueTask(func() { cb(c, nil) }) // under wmu, in order (queueDone)
+			c.queueDoneOne(cb) // under wmu, in order (queueDone)
 		}
 		c.wmu.Unlock()
 		if cb != nil {
