@@ -40,6 +40,20 @@ func TestUnixRemoteAddrOfABoundClient(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("OnOpen did not run")
 		}
+		// An unnamed client (the usual one): "@", as package net writes it (std's is package net's).
+		u, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		select {
+		case ra := <-got:
+			if ra == nil || ra.Network() != "unix" || ra.String() != "@" {
+				t.Fatalf("RemoteAddr of an unnamed client = %#v, want \"@\" as package net says", ra)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("OnOpen did not run")
+		}
 	})
 }
 

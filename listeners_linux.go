@@ -77,10 +77,11 @@ func closeListenerFD(fd int, path string) {
 }
 
 // unixPeer returns the remote address of a Unix connection: the address a dialled one dialled
-// (peer), or, for an accepted one, the unnamed address its client has as a rule.
+// (peer), or, for an accepted one, the unnamed address its client has as a rule, written "@" as
+// package net (and so the std engine) writes it.
 func unixPeer(peer *net.UnixAddr) net.Addr {
 	if peer == nil {
-		return &net.UnixAddr{Net: "unix"}
+		return &net.UnixAddr{Name: "@", Net: "unix"}
 	}
 	a := *peer
 	return &a

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -135,13 +136,27 @@ func zoneIndex(zone string) (uint32, error) {
 }
 
 // zoneName returns the zone of the interface index id, its name when it has one (as package net
-// shows it), else the index.
+// shows it), else the index. The names of the first interfaces are cached: a lookup is a netlink dump
+// of every interface, and an accept from a link-local peer must not make one (nor allocate) each time.
+// A renamed interface keeps its old name here, as package net's cache keeps it for a minute.
 func zoneName(id uint32) string {
-	if ifc, err := net.InterfaceByIndex(int(id)); err == nil {
-		return ifc.Name
+	if id < uint32(len(zoneNames)) {
+		if p := zoneNames[id].Load(); p != nil {
+			return *p
+		}
 	}
-	return strconv.FormatUint(uint64(id), 10)
+	name := strconv.FormatUint(uint64(id), 10)
+	if ifc, err := net.InterfaceByIndex(int(id)); err == nil {
+		name = ifc.Name
+		if id < uint32(len(zoneNames)) {
+			zoneNames[id].Store(&name)
+		}
+	}
+	return name
 }
+
+// zoneNames caches zoneName's answers for the first interface indexes.
+var zoneNames [64]atomic.Pointer[string]
 
 // Acceptor accepts connections without allocating: it keeps the kernel address buffer between calls. It
 // is used by one loop at a time.
@@ -182,16 +197,32 @@ func (a *Acceptor) Accept(lfd int) (int, netip.AddrPort, error) {
 }
 
 // PeerUnixPath returns the path of the Unix socket fd is connected to, as getpeername(2) tells it:
-// "" for an unnamed peer (the usual client), "@name" for an abstract one, as package net writes it.
+// "" for an unnamed peer (the usual client: an address of the family alone, which x/sys and package
+// net would show as "@"), "@name" for an abstract one, as package net writes it.
 func PeerUnixPath(fd int) string {
-	sa, err := unix.Getpeername(fd)
-	if err != nil {
+	var raw unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(raw))
+	if _, _, errno := unix.Syscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&raw)),
+		uintptr(unsafe.Pointer(&n))); errno != 0 || raw.Addr.Family != unix.AF_UNIX {
 		return ""
 	}
-	if su, ok := sa.(*unix.SockaddrUnix); ok {
-		return su.Name // x/sys writes an abstract name's leading NUL as '@', as package net does
+	const pathAt = 2 // offsetof(struct sockaddr_un, sun_path)
+	if n <= pathAt {
+		return ""
 	}
-	return ""
+	pu := (*unix.RawSockaddrUnix)(unsafe.Pointer(&raw))
+	path := make([]byte, 0, n-pathAt)
+	for i := 0; i < int(n-pathAt) && i < len(pu.Path); i++ {
+		c := byte(pu.Path[i])
+		if c == 0 {
+			if i > 0 {
+				break // a path ends at its NUL
+			}
+			c = '@' // an abstract name's leading NUL, as package net shows it
+		}
+		path = append(path, c)
+	}
+	return string(path)
 }
 
 // IsConnAcceptError reports whether an accept error belongs to the one connection accept was taking, not
