@@ -304,6 +304,14 @@ func (p *bodyPipe) state() (sawEOF, failed bool) {
 	return p.sawEOF, p.timedOut || p.err != nil && p.err != io.EOF
 }
 
+// arrived reports whether the whole body has reached the pipe (read or not): the loop finished it,
+// or pushed the last byte of a Content-Length body. Nothing is left to drain from the connection then.
+func (p *bodyPipe) arrived() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err == io.EOF || p.contentLength >= 0 && p.pushed == p.contentLength
+}
+
 // tooMuchLeft reports whether more of the body than the server drains after the handler
 // (maxPostHandlerReadBytes) may be left unread: for a Content-Length body, the bytes still to
 // arrive and those waiting in the pipe; for a chunked body, whose rest is unknown, whether it has

@@ -211,9 +211,10 @@ func (w *response) appendHead(b, p []byte, final bool) []byte {
 			w.closeAfter = true
 			ex |= exConnection
 			set.connection = "close"
-		case final && !w.closeAfter && w.drainDeadline != 0 && w.sc.srv.now() >= w.drainDeadline:
-			// ReadTimeout has passed: the drain of what is left stops at once (armDrain) and the
-			// connection closes. Say so, as net/http's discard, failing on the deadline, does.
+		case final && !w.closeAfter && w.drainDeadline != 0 && w.sc.srv.now() >= w.drainDeadline && !w.pipe.arrived():
+			// ReadTimeout has passed with the body still arriving: the drain of the rest stops at
+			// once (armDrain) and the connection closes. Say so, as net/http's discard, failing on
+			// the deadline, does. (A body all in the pipe needs no drain: the connection stays.)
 			w.closeAfter = true
 			ex |= exConnection
 			set.connection = "close"
