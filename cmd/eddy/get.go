@@ -197,14 +197,14 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	u, err := url.Parse(cfg.url)
 	switch {
 	case err != nil && strings.Contains(cfg.url, "://"):
-		return usagef("get", "bad URL %q: %v", cfg.url, errors.Unwrap(err))
+		return usagef("get", "bad URL %q: %v", redactURL(cfg.url), errors.Unwrap(err))
 	case err != nil || u.Scheme != "http" && u.Scheme != "https":
 		// Without a scheme, "127.0.0.1:8080/f" is an error of url.Parse's about colons in paths.
-		return usagef("get", "bad URL %q: want an http:// or https:// URL", cfg.url)
+		return usagef("get", "bad URL %q: want an http:// or https:// URL", redactURL(cfg.url))
 	case u.Host == "":
-		return usagef("get", "bad URL %q: no host", cfg.url)
+		return usagef("get", "bad URL %q: no host", redactURL(cfg.url))
 	case u.Port() != "" && !portOK(u.Port()):
-		return usagef("get", "bad URL %q: invalid port %s", cfg.url, u.Port())
+		return usagef("get", "bad URL %q: invalid port %s", redactURL(cfg.url), u.Port())
 	case cfg.conns < 1 || cfg.conns > getMaxConns:
 		return usagef("get", "--conns %d: want 1..%d", cfg.conns, getMaxConns)
 	case cfg.chunk < 1:
@@ -850,4 +850,19 @@ func (w *asyncWriter) wait() error {
 func portOK(p string) bool {
 	_, err := net.LookupPort("tcp", p)
 	return err == nil
+}
+
+// redactURL returns s with the password of its userinfo replaced by "xxxxx" (url.URL.Redacted), or,
+// when s does not parse, with everything between the scheme and an '@' replaced: a usage error must
+// not print it either.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		if j := strings.LastIndexByte(s[i+3:], '@'); j >= 0 {
+			return s[:i+3] + "xxxxx" + s[i+3+j:]
+		}
+	}
+	return s
 }
