@@ -201,8 +201,11 @@ func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Durati
 		deadline = time.Now().Add(timeout)
 		flags |= enterExtArg
 	}
+	var start time.Time // of the min wait, which a retry after EINTR shortens by what has passed
+	fullMinWait := minWait
 	if minWait > 0 && minComplete > 1 {
 		flags |= enterExtArg
+		start = time.Now()
 	}
 	for {
 		n, errno := r.enter(toSubmit, minComplete, flags, timeout, minWait, raw)
@@ -219,10 +222,18 @@ func (r *Ring) waitLoop(toSubmit, minComplete, flags uint32, timeout time.Durati
 		case unix.EINTR:
 			r.eintr++
 			// Nothing was submitted (a positive count would have been returned instead): wait again
-			// for what is left of the timeout.
+			// for what is left of the timeout, and of the min wait (once it is over, any completion
+			// will do).
 			if timeout > 0 {
 				if timeout = time.Until(deadline); timeout <= 0 {
 					return 0, nil
+				}
+			}
+			if !start.IsZero() {
+				if left := time.Duration(fullMinWait)*time.Microsecond - time.Since(start); left >= time.Microsecond {
+					minWait = uint32(left / time.Microsecond)
+				} else {
+					minWait, minComplete = 0, 1
 				}
 			}
 			toSubmit = r.SQPending()
