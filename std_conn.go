@@ -193,7 +193,7 @@ func (c *stdConn) readLoop() {
 		if unseen || restarted { // read while paused, or left buffered by the handler before its pause
 			unseen = false
 			c.mu.Lock()
-			if c.in.Len() > 0 && c.delivering() {
+			if c.in.Len() > 0 && c.delivering() && !c.notified {
 				if c.holding() { // paused again since waitOutputRoom returned: offered at the restart
 					unseen = true
 				} else {
@@ -212,10 +212,15 @@ func (c *stdConn) readLoop() {
 				c.lastActive.Store(time.Now().UnixNano())
 				if c.delivering() {
 					c.mu.Lock()
-					if c.holding() { // paused while this read was blocked: keep the bytes for the restart
+					switch {
+					case c.notified || !c.delivering():
+						// A close came while this goroutine waited for the section (Stop's runs in
+						// it), and OnClose may have run: the input is dropped, as the check above
+						// would have dropped it.
+					case c.holding(): // paused while this read was blocked: keep the bytes for the restart
 						c.in.Append(buf[:n])
 						unseen = true
-					} else {
+					default:
 						c.in.Add(&borrow, buf[:n])
 						h.OnData(c)
 						c.in.Keep()
