@@ -38,6 +38,8 @@
 // completed back to the loop that runs the list, which runs them next: a chain of any length,
 // such as an asynchronous loop written as recursion through Then, completes in constant stack
 // space, where each future would otherwise run the next one's continuations a few frames deeper.
+// The combinators (All, Any, Race, AllSettled) complete their results the ordinary way: a chain of
+// them, f = Race(f, g) a thousand times over, runs its last continuation a few frames per level deep.
 // What such a loop cannot avoid is holding one future per pending step until its last step
 // completes: for a loop of unbounded length, block in a goroutine (Go, or a pool) instead.
 //
