@@ -3,6 +3,7 @@ package http1
 import (
 	"bytes"
 	"net/http"
+	"net/textproto"
 	"os"
 	"runtime"
 	"strconv"
@@ -100,6 +101,8 @@ type ResponseBuffer struct {
 	vec     [2][]byte
 	hasDate bool
 	hasType bool
+	hasEnc  bool // a Content-Encoding: the body is not sniffed, as net/http does not sniff it
+	hasConn bool // a Connection field other than close, kept for the wire (Connection: upgrade)
 	close   bool
 }
 
@@ -115,7 +118,10 @@ func (w *ResponseBuffer) reset() {
 	w.head = w.head[:0]
 	w.interim = w.interim[:0]
 	w.vec = [2][]byte{}
-	w.hasDate, w.hasType, w.close = false, false, false
+	w.hasDate, w.hasType, w.hasEnc, w.hasConn, w.close = false, false, false, false, false
+	if cap(w.head) > maxKeptResponse {
+		w.head = nil
+	}
 	if cap(w.body) > maxKeptResponse {
 		w.body = nil
 	}
@@ -162,8 +168,9 @@ func (w *ResponseBuffer) Status() int {
 }
 
 // AddHeader adds a header field. Content-Length and Transfer-Encoding are the server's and are
-// ignored; "Connection: close" closes the connection after the response. A name that is not a
-// token is dropped, and CR or LF in a value become spaces, as in net/http.
+// ignored; "Connection: close" closes the connection after the response, and another Connection
+// value (upgrade) is sent as given. A name that is not a token is dropped, and CR or LF in a value
+// become spaces, as in net/http.
 func (w *ResponseBuffer) AddHeader(name, value string) {
 	if !w.acceptName(name, value) {
 		return
@@ -177,16 +184,20 @@ func (w *ResponseBuffer) AddHeader(name, value string) {
 // AddHeaderBytes is AddHeader with the value as bytes.
 func (w *ResponseBuffer) AddHeaderBytes(name string, value []byte) {
 	if strings.EqualFold(name, "Connection") {
-		w.close = w.close || listContains(value, "close")
+		if listContains(value, "close") {
+			w.close = true
+			return
+		}
+		w.hasConn = true
+	} else if !w.acceptName(name, "") {
 		return
-	}
-	if !w.acceptName(name, "") {
-		return
+	} else if len(name) == len("Content-Encoding") && strings.EqualFold(name, "Content-Encoding") {
+		w.hasEnc = len(textproto.TrimBytes(value)) > 0
 	}
 	w.header = append(w.header, name...)
 	w.header = append(w.header, ": "...)
 	start := len(w.header)
-	w.header = append(w.header, bytes.TrimSpace(value)...)
+	w.header = append(w.header, textproto.TrimBytes(value)...) // as AddHeader trims (textproto.TrimString)
 	for i := start; i < len(w.header); i++ {
 		if w.header[i] == '\r' || w.header[i] == '\n' {
 			w.header[i] = ' '
@@ -211,9 +222,14 @@ func (w *ResponseBuffer) acceptName(name, value string) bool {
 			return true
 		}
 		if hasToken(value, "close") {
-			w.close = true
+			w.close = true // the server writes Connection: close
+			return false
 		}
-		return false
+		w.hasConn = true
+	case len("Content-Encoding"):
+		if strings.EqualFold(name, "Content-Encoding") && textproto.TrimString(value) != "" {
+			w.hasEnc = true
+		}
 	case len("Date"):
 		if strings.EqualFold(name, "Date") {
 			w.hasDate = true
@@ -452,7 +468,11 @@ func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) (bool, int) {
 		b = append(b, w.interim...)
 	}
 	b = appendStatusLine(b, h.ProtoMinor, status)
-	b = append(b, w.header...)
+	if status == http.StatusNotModified && w.hasType {
+		b = appendWithout(b, w.header, "Content-Type") // as net/http's suppressedHeaders304
+	} else {
+		b = append(b, w.header...)
+	}
 	if !w.hasDate {
 		b = append(b, "Date: "...)
 		b = appendDate(b)
@@ -463,7 +483,7 @@ func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) (bool, int) {
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, int64(len(w.body)), 10)
 		b = append(b, "\r\n"...)
-		if !w.hasType && len(w.body) > 0 {
+		if !w.hasType && !w.hasEnc && len(w.body) > 0 {
 			b = append(b, "Content-Type: "...)
 			b = append(b, http.DetectContentType(w.body)...)
 			b = append(b, "\r\n"...)
@@ -472,7 +492,7 @@ func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) (bool, int) {
 	switch {
 	case !keep && h.ProtoMinor >= 1:
 		b = append(b, "Connection: close\r\n"...)
-	case keep && h.ProtoMinor == 0:
+	case keep && h.ProtoMinor == 0 && !w.hasConn:
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	b = append(b, "\r\n"...)
@@ -488,12 +508,37 @@ func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) (bool, int) {
 
 // internalError answers a request whose handler panicked.
 func (sc *conn) internalError(h *RequestHead) {
-	b := make([]byte, 0, 256)
-	b = appendStatusLine(b, h.ProtoMinor, http.StatusInternalServerError)
+	sc.c.Write(appendInternalError(make([]byte, 0, 256), h.ProtoMinor, string(h.Method) == http.MethodHead))
+}
+
+// appendInternalError appends the 500 answer to a request whose handler panicked: without its body
+// for HEAD.
+func appendInternalError(b []byte, minor int, head bool) []byte {
+	b = appendStatusLine(b, minor, http.StatusInternalServerError)
 	b = append(b, "Connection: close\r\nContent-Length: 22\r\nContent-Type: text/plain; charset=utf-8\r\nDate: "...)
 	b = appendDate(b)
-	b = append(b, "\r\nX-Content-Type-Options: nosniff\r\n\r\nInternal Server Error\n"...)
-	sc.c.Write(b)
+	b = append(b, "\r\nX-Content-Type-Options: nosniff\r\n\r\n"...)
+	if !head {
+		b = append(b, "Internal Server Error\n"...)
+	}
+	return b
+}
+
+// appendWithout appends the field lines of header ("Name: value\r\n" each) but those named name.
+func appendWithout(b, header []byte, name string) []byte {
+	for len(header) > 0 {
+		i := bytes.IndexByte(header, '\n') + 1
+		if i == 0 {
+			i = len(header)
+		}
+		line := header[:i]
+		header = header[i:]
+		if len(line) > len(name) && line[len(name)] == ':' && strings.EqualFold(string(line[:len(name)]), name) {
+			continue
+		}
+		b = append(b, line...)
+	}
+	return b
 }
 
 // ---- the output of native responses ----

@@ -187,11 +187,7 @@ func (w *response) abort(v any) {
 		return
 	}
 	w.headSent = true
-	b := w.getBuf()
-	b = appendStatusLine(b, w.minor, http.StatusInternalServerError)
-	b = append(b, "Connection: close\r\nContent-Length: 22\r\nContent-Type: text/plain; charset=utf-8\r\nDate: "...)
-	b = appendDate(b)
-	b = append(b, "\r\nX-Content-Type-Options: nosniff\r\n\r\nInternal Server Error\n"...)
+	b := appendInternalError(w.getBuf(), w.minor, w.isHEAD)
 	w.waitInflight()
 	w.final = b
 	w.postFinish()
