@@ -30,7 +30,7 @@ import (
 )
 
 // soakFor is how long TestSoak runs on each engine: a short smoke run by default, minutes for a real
-// soak (go test -run Soak -http1.soak=5m ./http1/).
+// soak (go test -run Soak ./http1/ -http1.soak=5m: a test binary flag goes after the package).
 var soakFor = flag.Duration("http1.soak", 0, "how long TestSoak runs on each engine (0: a short run)")
 
 // The soak serves, on one engine, a net/http server and a native server at once, and has a few dozen
