@@ -85,7 +85,7 @@ type loopConn interface {
 // set before the connection is published and never changes).
 type connExtra struct {
 	laddr  netip.AddrPort // set only when the listener's address is a wildcard, or for a dialled socket
-	rpath  string         // an accepted Unix connection's peer path, when its client bound one (unixPeerOf)
+	rpath  string         // an accepted Unix connection's peer path, when its client bound one (notePeerPath)
 	reason error          // the reason OnClose will report
 	waits  asyncWaits     // AsyncWrite callbacks waiting for their bytes to reach the kernel
 	dial   *dialState     // while connecting

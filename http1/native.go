@@ -188,6 +188,9 @@ func (w *ResponseBuffer) AddHeaderBytes(name string, value []byte) {
 			w.close = true
 			return
 		}
+		if listContains(value, "keep-alive") {
+			return // the server's to say, as it keeps or closes the connection
+		}
 		w.hasConn = true
 	} else if !w.acceptName(name, "") {
 		return
@@ -224,6 +227,9 @@ func (w *ResponseBuffer) acceptName(name, value string) bool {
 		if hasToken(value, "close") {
 			w.close = true // the server writes Connection: close
 			return false
+		}
+		if hasToken(value, "keep-alive") {
+			return false // the server's to say: beside its own "close" it would contradict it
 		}
 		w.hasConn = true
 	case len("Content-Encoding"):

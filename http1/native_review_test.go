@@ -158,3 +158,30 @@ func TestPanicHEADHasNoBody(t *testing.T) {
 		})
 	}
 }
+
+// A handler's "Connection: keep-alive" is the server's to say: kept, it stood beside the server's own
+// "Connection: close" on a connection that closes (with the change that sends other Connection values).
+func TestNativeHandlerKeepAliveIsTheServers(t *testing.T) {
+	nat := http1.NativeHandlerFunc(func(w *http1.ResponseBuffer, r *http1.NativeRequest) {
+		w.AddHeader("Connection", "keep-alive")
+		w.AddHeaderBytes("Connection", []byte("keep-alive"))
+		w.WriteString("ok")
+	})
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		addr := start(t, engine, &http1.Server{Native: nat, ErrorLog: newLogger(io.Discard)})
+		c := dial(t, addr)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		raw, _ := io.ReadAll(c) // the server closes after it (http.ReadResponse drops "close" from the header)
+		head, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+		var conns []string
+		for _, line := range strings.Split(head, "\r\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Connection") {
+				conns = append(conns, strings.TrimSpace(v))
+			}
+		}
+		if len(conns) != 1 || conns[0] != "close" {
+			t.Errorf("Connection fields %q in %q; want only the server's close", conns, head)
+		}
+	})
+}
