@@ -20,7 +20,6 @@ type impl interface {
 	addrs() []net.Addr
 	// loopList returns the event loops.
 	loopList() []Loop
-	// dial connects to ep from one of the loops.
 	// dial connects to ep from one of the loops; the connection's Context is v from the start.
 	dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn]
 	// stopAccepting closes the listeners and returns once no loop accepts any more; connections are

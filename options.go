@@ -15,9 +15,13 @@ type EngineKind string
 // use io_uring (the kernel has it, no sysctl, seccomp profile or memlock limit blocks it), and epoll
 // otherwise, logging the reason at Info on the engine's logger; std elsewhere.
 const (
-	EngineAuto  EngineKind = "auto"
+	EngineAuto EngineKind = "auto"
+	// EngineEpoll is the epoll engine: one epoll instance per loop (Linux only).
 	EngineEpoll EngineKind = "epoll"
-	EngineStd   EngineKind = "std"
+	// EngineStd is the portable engine, built on package net; it runs everywhere.
+	EngineStd EngineKind = "std"
+	// EngineUring is the io_uring engine: one ring per loop (Linux, where this process may use
+	// io_uring).
 	EngineUring EngineKind = "uring"
 )
 
@@ -32,11 +36,17 @@ func ParseEngineKind(s string) (EngineKind, error) {
 
 // Default option values.
 const (
+	// DefaultReadBufferSize is the size of each loop's read buffer (WithReadBufferSize).
 	DefaultReadBufferSize = 64 << 10
-	DefaultHighWater      = 4 << 20
-	DefaultStopTimeout    = 10 * time.Second
-	DefaultFlushTimeout   = 10 * time.Second
-	defaultTaskQueueCap   = 1 << 16
+	// DefaultHighWater is the high water mark of a connection's queued output
+	// (WithWriteBufferWaterMarks); the low water mark defaults to a quarter of it.
+	DefaultHighWater = 4 << 20
+	// DefaultStopTimeout bounds how long Serve waits for a graceful stop (WithStopTimeout).
+	DefaultStopTimeout = 10 * time.Second
+	// DefaultFlushTimeout bounds how long a graceful close waits for a peer that takes none of its
+	// output (WithFlushTimeout).
+	DefaultFlushTimeout = 10 * time.Second
+	defaultTaskQueueCap = 1 << 16
 )
 
 // Option configures an Engine. Options are checked by New: a bad value is an error that names it.

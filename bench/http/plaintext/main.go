@@ -22,7 +22,7 @@ import (
 func main() {
 	kind := flag.String("server", "http1-native", fmt.Sprintf("server: one of %v", benchhttp.Kinds))
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	engine := flag.String("engine", "auto", "eddy engine for the http1 servers: auto, epoll or std")
+	engine := flag.String("engine", "auto", "eddy engine for the http1 servers: auto, epoll, uring or std")
 	loops := flag.Int("loops", 0, "event loops for the http1 servers (default GOMAXPROCS)")
 	flag.Parse()
 	ek, err := eddy.ParseEngineKind(*engine)
