@@ -105,11 +105,11 @@ func (h goexitOnData) OnData(c eddy.Conn) {
 
 // A handler that calls runtime.Goexit (testing.T.FailNow in a test's handler) on an epoll or uring
 // loop stops that loop: every connection it served is aborted and sees its end, instead of a dead
-// loop's silence. (On std the callbacks run on per-connection goroutines: not covered.)
+// loop's silence. (On std the callbacks run on per-connection goroutines: std_goexit_test.go.)
 func TestGoexitInAHandlerStopsItsLoop(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		if kind == eddy.EngineStd {
-			t.Skip("std runs callbacks on per-connection goroutines; a Goexit there ends only that goroutine (documented)")
+			t.Skip("std runs callbacks on per-connection goroutines; a Goexit there aborts only its connection (TestStdGoexitAbortsItsConnection)")
 		}
 		h := goexitOnData{newCounter()}
 		s := startServer(t, kind, h, eddy.WithLoops(1), eddy.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))

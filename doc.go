@@ -16,8 +16,9 @@
 // that calls [runtime.Goexit] (testing.T.FailNow in a test's handler) on an epoll or uring loop stops
 // that loop, as a Stop whose context expired would: its connections are aborted (OnClose with
 // [ErrEngineStopped]), the functions queued on it still run, and later ones run on their caller
-// ([Loop.Execute]); the engine's other loops go on. On the std engine, callbacks run on a goroutine per
-// connection, and a Goexit there ends only that goroutine: the connection is left without a reader.
+// ([Loop.Execute]); the engine's other loops go on. On the std engine, callbacks run on the
+// connection's own goroutines, and a Goexit there aborts only that connection (OnClose with an error
+// matching [ErrEngineStopped]).
 //
 // A minimal echo server:
 //

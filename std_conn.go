@@ -2,6 +2,7 @@ package eddy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -66,6 +67,9 @@ type stdConn struct {
 
 	qmu   sync.Mutex
 	tasks []func()
+	// left holds the tasks taken from tasks and not yet run (runTasks), under mu: a task that ends its
+	// goroutine (runtime.Goexit) leaves the ones behind it there, for the section's next holder.
+	left []func()
 	// donePending counts the write completions queued (queueDone, under wmu) and not yet run: a
 	// Flushed with nothing left to wait for runs at once unless one is (enqueue).
 	donePending atomic.Int32
@@ -97,17 +101,61 @@ func (c *stdConn) endSection() {
 
 func (c *stdConn) runTasks() {
 	for {
-		c.qmu.Lock()
-		ts := c.tasks
-		c.tasks = nil
-		c.qmu.Unlock()
-		if len(ts) == 0 {
-			return
+		if len(c.left) == 0 {
+			c.qmu.Lock()
+			c.left = c.tasks
+			c.tasks = nil
+			c.qmu.Unlock()
+			if len(c.left) == 0 {
+				c.left = nil
+				return
+			}
 		}
-		for _, fn := range ts {
-			fn()
-		}
+		fn := c.left[0]
+		c.left[0] = nil
+		c.left = c.left[1:]
+		fn()
 	}
+}
+
+// A callback or task that ends its goroutine (runtime.Goexit: testing.T.FailNow in a handler, or a panic
+// that a caller of Stop recovers) leaves the section held for ever: the connection's later callbacks,
+// its close and the engine's Stop would wait for it. Each function that takes the section guards it
+// (defer c.guardSection(&done), done set at its normal end); the guard, run as the goroutine ends, aborts
+// the connection (OnClose reports errCallbackExited) and hands the section to a new goroutine, which runs
+// the tasks left (runTasks kept them) and releases it. The reader's and the writer's goroutines have guards
+// of their own, which hand their remaining work on (readLoop, writeLoop). A panic is not recovered: the
+// program ends with it unless the goroutine's caller recovers it.
+
+// errCallbackExited is OnClose's reason for a connection whose callback ended its goroutine (matching
+// ErrEngineStopped, the reason of the loop engines, whose loop stops then).
+var errCallbackExited = fmt.Errorf("%w serving the connection: a callback ended its goroutine (runtime.Goexit)", ErrEngineStopped)
+
+// guardSection is deferred by a function that holds the section, with done set when it ends normally.
+func (c *stdConn) guardSection(done *bool) {
+	if !*done {
+		c.sectionLost()
+	}
+}
+
+// sectionLost runs on a goroutine that is ending while it holds the section (see errCallbackExited).
+func (c *stdConn) sectionLost() {
+	c.g.e.opts.logger.Error("eddy: a callback ended its goroutine (runtime.Goexit); the connection is aborted",
+		"remote", c.nc.RemoteAddr().String())
+	c.closeWith(errCallbackExited, true)
+	c.g.wg.Add(1) // the reader, counted until its last section, which needs this one, keeps the count above 0
+	go func() {
+		defer c.g.wg.Done()
+		c.endGuarded()
+	}()
+}
+
+// endGuarded is endSection guarded against a task that ends the goroutine.
+func (c *stdConn) endGuarded() {
+	done := false
+	defer c.guardSection(&done)
+	c.endSection()
+	done = true
 }
 
 func (c *stdConn) hasTasks() bool {
@@ -145,7 +193,7 @@ func (c *stdConn) push(fn func(), user bool) error {
 	if !user || c.gone {
 		// gone: the reader's last section ran every user task queued before it; what is left is
 		// the engine's own.
-		c.endSection()
+		c.endGuarded()
 		return nil
 	}
 	// A user's task does not run on the caller, as on the loop engines, which hand it to the loop and
@@ -156,7 +204,7 @@ func (c *stdConn) push(fn func(), user bool) error {
 	c.g.wg.Add(1)
 	go func() {
 		defer c.g.wg.Done()
-		c.endSection()
+		c.endGuarded()
 	}()
 	return nil
 }
@@ -165,18 +213,40 @@ func (c *stdConn) push(fn func(), user bool) error {
 
 func (c *stdConn) readLoop() {
 	defer c.g.wg.Done()
+	// held: this goroutine holds the section in one of the sections below (guardSection's part for
+	// them). A callback that ends the goroutine leaves the rest of the reader's work to a new one.
+	held, ended := true, false
+	opened, writing := c.opened == nil, false
+	defer func() {
+		if ended {
+			return
+		}
+		if held {
+			if !opened { // the Dial future learns of the close (opened rejects it) in the section
+				c.left = append([]func(){c.opened}, c.left...)
+			}
+			c.sectionLost()
+		}
+		if !writing { // (adopt counted the writer)
+			go c.writeLoop()
+		}
+		c.spawn(c.readerEnd)
+	}()
 	h := c.g.e.h
 	// adopt took c.mu: the section is OnOpen's.
 	h.OnOpen(c)
-	if c.opened != nil {
+	if !opened {
 		// Still in the section: the Dial future's Inline continuations run serialised with the
 		// connection's callbacks, as on the loop engines, where they run on the loop; a Close they
 		// (or another goroutine) make reports OnClose only after them.
+		opened = true
 		c.opened()
 	}
 	c.endSection()
+	held = false
 	// The writer starts only now: it is the one that reports a close whose output is out, and
 	// a Stop that closes the connection before OnOpen has run must not get OnClose in first.
+	writing = true
 	go c.writeLoop()
 	c.armIdle()
 	buf := make([]byte, min(c.g.e.opts.readBufSize, stdReadBufferCap))
@@ -193,6 +263,7 @@ func (c *stdConn) readLoop() {
 		if unseen || restarted { // read while paused, or left buffered by the handler before its pause
 			unseen = false
 			c.mu.Lock()
+			held = true
 			if c.in.Len() > 0 && c.delivering() && !c.notified {
 				if c.holding() { // paused again since waitOutputRoom returned: offered at the restart
 					unseen = true
@@ -202,6 +273,7 @@ func (c *stdConn) readLoop() {
 				}
 			}
 			c.endSection()
+			held = false
 			continue // OnData may have paused reading again
 		}
 		err := end
@@ -212,6 +284,7 @@ func (c *stdConn) readLoop() {
 				c.lastActive.Store(time.Now().UnixNano())
 				if c.delivering() {
 					c.mu.Lock()
+					held = true
 					switch {
 					case c.notified || !c.delivering():
 						// A close came while this goroutine waited for the section (Stop's runs in
@@ -226,6 +299,7 @@ func (c *stdConn) readLoop() {
 						c.in.Keep()
 					}
 					c.endSection()
+					held = false
 				}
 			}
 			if err != nil && !c.closeReq.Load() && c.holding() {
@@ -248,6 +322,20 @@ func (c *stdConn) readLoop() {
 			break
 		}
 	}
+	ended = true
+	c.readerEnd()
+}
+
+// readerEnd ends the reader: it waits for the writer, reports the close if the reader is to, closes the
+// socket, and runs the connection's last section. A callback that ends the goroutine here makes a new one
+// do it again (each step can be done twice).
+func (c *stdConn) readerEnd() {
+	ended := false
+	defer func() {
+		if !ended {
+			c.spawn(c.readerEnd)
+		}
+	}()
 	c.wmu.Lock()
 	c.readDone = true
 	c.wmu.Unlock()
@@ -264,8 +352,9 @@ func (c *stdConn) readLoop() {
 	c.gone = true
 	c.qmu.Unlock()
 	c.in.Reset()
-	c.endSection()
+	c.endGuarded()
 	c.g.removeConn(c)
+	ended = true
 }
 
 // linger bounds the wait for the peer's FIN once the output is out: lingerTimeout, or none when the engine
@@ -348,7 +437,46 @@ func capBytes(vecs [][]byte, n int) [][]byte {
 
 func (c *stdConn) writeLoop() {
 	defer c.g.wg.Done()
-	defer close(c.wdone)
+	ended := false
+	defer func() {
+		if !ended { // a callback ended this goroutine (guardSection aborted the connection)
+			c.spawn(func() { c.writerEnd(true) })
+		}
+	}()
+	aborted := c.writeOut()
+	ended = true
+	c.writerEnd(aborted)
+}
+
+// writerEnd ends the writer: with aborted, it drops the output and reports the close (dropOutput); then
+// it lets the reader finish. A callback that ends the goroutine here makes a new one do it again.
+func (c *stdConn) writerEnd(aborted bool) {
+	ended := false
+	defer func() {
+		if !ended {
+			c.spawn(func() { c.writerEnd(true) })
+		}
+	}()
+	if aborted {
+		c.dropOutput()
+	}
+	ended = true
+	close(c.wdone)
+}
+
+// spawn runs fn on a new goroutine that the engine's Stop waits for. Its callers are goroutines the
+// engine counts, or hold the section, which the reader's last section needs: the count is above zero.
+func (c *stdConn) spawn(fn func()) {
+	c.g.wg.Add(1)
+	go func() {
+		defer c.g.wg.Done()
+		fn()
+	}()
+}
+
+// writeOut sends the output until the connection is aborted (it reports true) or closed with everything
+// out (false: it reported the close).
+func (c *stdConn) writeOut() (aborted bool) {
 	vecs := make([][]byte, 0, maxIovecs)
 	for {
 		c.wmu.Lock()
@@ -357,7 +485,7 @@ func (c *stdConn) writeLoop() {
 		}
 		if c.aborted {
 			c.wmu.Unlock()
-			break
+			return true
 		}
 		if c.wq.Len() == 0 && len(c.files) > 0 {
 			c.sendFilePiece() // unlocks wmu
@@ -378,7 +506,7 @@ func (c *stdConn) writeLoop() {
 			closeWrite(c.nc)
 			c.notifyClose(c.closeReason())
 			c.linger()
-			return
+			return false
 		}
 		vecs = capBytes(c.wq.Vectors(vecs[:0], maxIovecs), stdWritePiece)
 		closing := c.closing
@@ -427,7 +555,11 @@ func (c *stdConn) writeLoop() {
 			c.afterSendFailed(err, abort)
 		}
 	}
-	// aborted: drop the output, report, and unblock the reader
+}
+
+// dropOutput ends an aborted connection's output: it drops what is queued, fails its completions, and
+// reports the close unless the reader reads on (failSendLocked). Each step can be done twice (writerEnd).
+func (c *stdConn) dropOutput() {
 	c.wmu.Lock()
 	if c.flushTimer != nil {
 		c.flushTimer.Stop()
@@ -439,10 +571,12 @@ func (c *stdConn) writeLoop() {
 	c.files = nil
 	reason := c.reason
 	c.wmu.Unlock()
+	// Queued before any runs: one that ends the goroutine leaves the others queued (runTasks).
 	for _, w := range waits {
-		c.post(func() { w.cb(c, ErrClosed) })
+		c.queueTask(func() { w.cb(c, ErrClosed) })
 	}
-	c.post(func() { files.fail(c, reason) })
+	c.queueTask(func() { files.fail(c, reason) })
+	c.runQueued()
 	if c.readingOn.Load() {
 		return // the reader reports once the input has ended (failSendLocked)
 	}
@@ -505,9 +639,12 @@ func (c *stdConn) peerClosed() bool {
 	if !ok {
 		return false
 	}
+	done := false
+	defer c.guardSection(&done)
 	c.mu.Lock()
 	keep := hc.OnPeerClosed(c)
 	c.endSection()
+	done = true
 	return keep
 }
 
@@ -642,9 +779,12 @@ func (c *stdConn) notifyClose(err error) {
 		c.mu.Unlock()
 		return
 	}
+	done := false
+	defer c.guardSection(&done)
 	c.notified = true
 	c.g.e.h.OnClose(c, err)
 	c.endSection()
+	done = true
 }
 
 // ---- idle timeout ----
@@ -654,7 +794,7 @@ func (c *stdConn) armIdle() {
 	if d := c.idleTimeout; d > 0 && c.idle == nil {
 		c.resetIdle(d)
 	}
-	c.endSection()
+	c.endGuarded()
 }
 
 func (c *stdConn) resetIdle(d time.Duration) {
@@ -796,7 +936,7 @@ func (c *stdConn) queueTask(fn func()) {
 // otherwise, when its section ends.
 func (c *stdConn) runQueued() {
 	if c.mu.TryLock() {
-		c.endSection()
+		c.endGuarded()
 	}
 }
 
