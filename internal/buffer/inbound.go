@@ -89,7 +89,7 @@ func (in *Inbound) Append(b []byte) {
 
 // Keep ends a callback's use of the buffer. It ends a borrow: the unconsumed borrowed bytes, if any, are
 // copied into owned storage, and the borrow chunk is free to lend again. Owned storage that the callback
-// drained goes back to the pool.
+// drained goes back to the pool, and a large chunk left mostly empty is traded for a smaller one.
 func (in *Inbound) Keep() {
 	sh := in.own
 	if sh == nil {
@@ -97,8 +97,18 @@ func (in *Inbound) Keep() {
 	}
 	if !sh.borrowed {
 		sh.lent = false // the callback is over, and so is the Next slice's life
-		if sh.Len() == 0 {
+		switch n := sh.Len(); {
+		case n == 0:
 			in.own = nil
+			Put(sh)
+		case len(sh.B) > chunkTarget && n <= len(sh.B)/8:
+			// A burst grew the chunk, and the handler has consumed most of it: what is left moves to
+			// a chunk of its own size (at most half this one), so that a connection does not hold its
+			// largest burst for as long as it keeps a partial frame. The copy is at most an eighth of
+			// the chunk, and growing it back takes as many bytes again: amortised O(1) per byte.
+			c := Get(n)
+			c.W = copy(c.B, sh.Bytes())
+			in.own = c
 			Put(sh)
 		}
 		return
@@ -125,16 +135,17 @@ func (in *Inbound) Reset() {
 }
 
 // Peek returns the next n unconsumed bytes (all of them when n <= 0), or what there is and
-// io.ErrShortBuffer when fewer than n are buffered. The slice aliases the buffer.
+// io.ErrShortBuffer when fewer than n are buffered. The slice aliases the buffer; its capacity is its
+// length, so that an append to it copies instead of writing over the input behind it.
 func (in *Inbound) Peek(n int) ([]byte, error) {
 	b := in.Bytes()
 	switch {
 	case n <= 0 || n == len(b):
-		return b, nil
+		return b[:len(b):len(b)], nil
 	case n > len(b):
-		return b, io.ErrShortBuffer
+		return b[:len(b):len(b)], io.ErrShortBuffer
 	}
-	return b[:n], nil
+	return b[:n:n], nil
 }
 
 // Next is Peek followed by consuming the bytes returned; the slice stays valid until Keep.
