@@ -198,14 +198,14 @@ func (c *connCore) wrote(conn Conn, now int64, n int) {
 	}
 }
 
-// failAsync runs the waiting AsyncWrite callbacks with ErrClosed.
-func (c *connCore) failAsync(conn Conn) {
+// failAsync runs the waiting AsyncWrite and Flushed callbacks with err (outputErr).
+func (c *connCore) failAsync(conn Conn, err error) {
 	a := c.x.Load()
 	if a == nil {
 		return
 	}
 	for _, w := range a.waits.take() {
-		w.cb(conn, ErrClosed)
+		w.cb(conn, err)
 	}
 }
 
@@ -496,7 +496,7 @@ func (c *connCore) readOn(conn loopConn, err error) bool {
 	c.closeReq.Store(true)
 	c.extra().reason = err
 	c.out.Reset()
-	c.failAsync(conn)
+	c.failAsync(conn, err)
 	c.failFiles(conn, err)
 	return true
 }
@@ -509,9 +509,12 @@ func (c *connCore) notifyClose(conn loopConn, err error) {
 	}
 	c.notified = true
 	// From OnClose on, the connection takes no more output or tasks, whatever the path here
-	// (an abort reaches it with the connection still open).
+	// (an abort reaches it with the connection still open), and its input is gone: a graceful close
+	// dropped it when it began, and an abort drops it here, so that OnClose sees the same (nothing)
+	// whichever way the connection ended, as on std.
 	c.closeReq.Store(true)
-	c.failAsync(conn)
+	c.in.Reset()
+	c.failAsync(conn, outputErr(err))
 	c.failFiles(conn, err)
 	conn.loopCore().h.OnClose(conn, err)
 }

@@ -153,7 +153,7 @@ func (c *epConn) release() {
 	}
 	c.in.Reset()
 	c.out.Reset()
-	c.failAsync(c)
+	c.failAsync(c, ErrClosed)
 	c.failFiles(c, nil)
 	unix.Close(int(c.fd))
 	c.l.unregister(c)
@@ -271,6 +271,13 @@ func (l *epLoop) flush(c *epConn) {
 	if c.state == connReleased || c.state == connLinger {
 		return
 	}
+	if c.state == connOpen && c.closeReq.Load() {
+		// An Abort (or a Close) waits in the task queue: an Abort drops the output not yet sent,
+		// which a flush now would send first (the task of one made in an Execute or a timer runs only
+		// in the next iteration). A Close's task marks the connection dirty again; a failed send
+		// (readOn) has dropped the output already.
+		return
+	}
 	for {
 		for c.out.Len() > 0 && c.writable {
 			vecs := c.out.Vectors(l.vecs[:0], maxIovecs)
@@ -314,10 +321,12 @@ func (l *epLoop) flush(c *epConn) {
 	case c.state == connClosing:
 		c.finishClose()
 	case c.wantShutWr && !c.shutWr:
+		// A socket the peer has reset refuses the shutdown (ENOTCONN). That is no reason to drop
+		// what the peer sent before its reset: the connection stays open for reading, as CloseWrite
+		// promises, and the read reports the reset after that input (as on std, and as finishClose
+		// ignores the same error).
 		c.shutWr = true
-		if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
-			c.abort(c, opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
-		}
+		unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	}
 }
 

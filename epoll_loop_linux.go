@@ -406,7 +406,11 @@ func (l *epLoop) newConn(fd int, ln *epListener) *epConn {
 		l.conns = append(l.conns, nil)
 		l.gens = append(l.gens, 1)
 	}
-	c := &epConn{l: l, fd: int32(fd), slot: slot, ln: ln}
+	// A short read from a Unix stream socket is no proof that it is drained: the kernel ends a read
+	// after a message that carried descriptors (SCM_RIGHTS), which it drops for a reader without room
+	// for them, however many bytes are queued behind it, and no new edge comes for those. Such a
+	// connection reads to EAGAIN, as one does after EPOLLRDHUP or EPOLLPRI.
+	c := &epConn{l: l, fd: int32(fd), slot: slot, ln: ln, drain: ln.network == "unix"}
 	l.conns[slot] = c
 	l.live++
 	l.inc()

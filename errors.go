@@ -72,6 +72,17 @@ func (e *OpError) Temporary() bool {
 	return errors.As(e.Err, &t) && t.Temporary()
 }
 
+// outputErr is the error given to the AsyncWrite and Flushed callbacks whose bytes a connection that
+// ended with reason never handed to the kernel: the connection's *OpError (a reset by the peer, say),
+// which is what failed the output, as SendFile's callbacks get it; ErrClosed for every other end.
+func outputErr(reason error) error {
+	var oe *OpError
+	if errors.As(reason, &oe) {
+		return reason
+	}
+	return ErrClosed
+}
+
 // opError wraps err as an *OpError unless it is nil. A syscall.Errno is wrapped in an *os.SyscallError
 // naming the system call, as package net does.
 func opError(op, network string, addr net.Addr, syscallName string, err error) error {

@@ -14,7 +14,8 @@ type Handler interface {
 	// released. err is nil for a close the handler asked for, ErrIdleTimeout for an idle timeout,
 	// io.EOF when the peer closed, ErrEngineStopped when the engine stopped, ErrFlushTimeout when a close
 	// gave up on a peer that read none of its output, the reason given to Conn.Abort, or the read or
-	// write error (an *OpError) that ended the connection. Inside OnClose the connection is already closed: Write,
+	// write error (an *OpError) that ended the connection. Inside OnClose the connection is already closed, and
+	// the input it left unconsumed is dropped (Buffered returns 0): Write,
 	// Writev, AsyncWrite, Execute, CloseWrite and Close return ErrClosed.
 	//
 	// When a write fails (the peer reset the connection, as a rule), the bytes the peer sent before are

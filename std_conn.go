@@ -28,6 +28,9 @@ type stdConn struct {
 	nc     net.Conn
 	loop   *stdLoop
 	opened func() // for dialled connections: resolves the Dial future after OnOpen
+	// network is the listener's or the dial's ("tcp4", "tcp6", ...), which the *OpErrors name, as the
+	// loop engines' and package net's do: nc's address says only "tcp".
+	network string
 
 	mu          sync.Mutex
 	in          buffer.Inbound
@@ -76,8 +79,8 @@ type stdConn struct {
 	gone        bool // the reader's last section has begun: no user task is taken any more; under mu and qmu
 }
 
-func newStdConn(g *stdEngine, nc net.Conn) *stdConn {
-	c := &stdConn{g: g, nc: nc, idleTimeout: g.e.opts.idleTimeout, wdone: make(chan struct{})}
+func newStdConn(g *stdEngine, nc net.Conn, network string) *stdConn {
+	c := &stdConn{g: g, nc: nc, network: network, idleTimeout: g.e.opts.idleTimeout, wdone: make(chan struct{})}
 	c.wcond.L = &c.wmu
 	c.rcond.L = &c.wmu
 	c.lastActive.Store(time.Now().UnixNano())
@@ -317,7 +320,7 @@ func (c *stdConn) readLoop() {
 				}
 				c.closeWith(io.EOF, false)
 			} else {
-				c.closeWith(&OpError{Op: "read", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}, true)
+				c.closeWith(&OpError{Op: "read", Net: c.network, Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}, true)
 			}
 			break
 		}
@@ -538,7 +541,7 @@ func (c *stdConn) writeOut() (aborted bool) {
 		done := c.queueDone(c.waits.advance(n))
 		var abort bool
 		if err != nil {
-			err = &OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
+			err = &OpError{Op: "write", Net: c.network, Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
 			abort = c.failSendLocked(err)
 		}
 		if c.queued() <= c.g.e.opts.lowWater {
@@ -573,7 +576,7 @@ func (c *stdConn) dropOutput() {
 	c.wmu.Unlock()
 	// Queued before any runs: one that ends the goroutine leaves the others queued (runTasks).
 	for _, w := range waits {
-		c.queueTask(func() { w.cb(c, ErrClosed) })
+		c.queueTask(func() { w.cb(c, outputErr(reason)) })
 	}
 	c.queueTask(func() { files.fail(c, reason) })
 	c.runQueued()
@@ -782,6 +785,7 @@ func (c *stdConn) notifyClose(err error) {
 	done := false
 	defer c.guardSection(&done)
 	c.notified = true
+	c.in.Reset() // the input left unconsumed is dropped before OnClose, as on the loop engines
 	c.g.e.h.OnClose(c, err)
 	c.endSection()
 	done = true

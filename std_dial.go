@@ -50,7 +50,7 @@ func (g *stdEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future
 			return
 		}
 		g.setupConn(nc)
-		c, ok := g.adopt(nc, v)
+		c, ok := g.adopt(nc, v, ep.network)
 		if !ok {
 			p.Reject(&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})
 			return

@@ -73,9 +73,9 @@ func (g *stdEngine) start() error {
 		g.stopLoops()
 		return err
 	}
-	for _, ln := range g.lns {
+	for i, ln := range g.lns { // one per endpoint, in order
 		g.wg.Add(1)
-		go g.acceptLoop(ln)
+		go g.acceptLoop(ln, g.e.eps[i].network)
 	}
 	if _, ok := g.e.h.(TickHandler); ok {
 		g.wg.Add(1)
@@ -104,7 +104,7 @@ func (g *stdEngine) closeListeners() {
 
 // acceptLoop accepts until the listener closes. On descriptor exhaustion and other temporary errors it
 // waits with a growing back-off, like the epoll engine, rather than spinning.
-func (g *stdEngine) acceptLoop(ln net.Listener) {
+func (g *stdEngine) acceptLoop(ln net.Listener, network string) {
 	defer g.wg.Done()
 	var backoff time.Duration
 	for {
@@ -124,7 +124,7 @@ func (g *stdEngine) acceptLoop(ln net.Listener) {
 		}
 		backoff = 0
 		g.setupConn(nc)
-		c, ok := g.adopt(nc, nil)
+		c, ok := g.adopt(nc, nil, network)
 		if !ok {
 			return
 		}
@@ -134,8 +134,8 @@ func (g *stdEngine) acceptLoop(ln net.Listener) {
 
 // adopt registers a new connection with the engine and a loop; the caller starts its goroutines. It fails
 // (and closes nc) once the engine is stopping.
-func (g *stdEngine) adopt(nc net.Conn, ctx any) (*stdConn, bool) {
-	c := newStdConn(g, nc)
+func (g *stdEngine) adopt(nc net.Conn, ctx any, network string) (*stdConn, bool) {
+	c := newStdConn(g, nc, network)
 	c.ctx = ctx // before the connection is published: DialWith's value, for OnOpen
 	// The connection's section is held from here until OnOpen returns (readLoop): nothing posted to
 	// it, as Stop's OnClosing, runs before OnOpen.

@@ -75,7 +75,7 @@ func (c *stdConn) sendFilePiece() {
 		err = s.shortFileError() // now that s.n counts this piece's bytes as sent
 	}
 	if err != nil {
-		err = &OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
+		err = &OpError{Op: "write", Net: c.network, Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
 	}
 	aborted := err != nil && c.aborted
 	if aborted {

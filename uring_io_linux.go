@@ -229,6 +229,9 @@ func (c *urConn) flush() {
 	if c.state == connReleased || c.state == connLinger || c.sending {
 		return // a send in flight marks the connection dirty again when it completes
 	}
+	if c.state == connOpen && c.closeReq.Load() {
+		return // an Abort or a Close waits in the task queue (see epLoop.flush)
+	}
 	if c.out.Len() == 0 {
 		c.fillFromFiles()
 		if c.state == connReleased {
@@ -253,9 +256,9 @@ func (c *urConn) flush() {
 	case c.state == connClosing:
 		c.finishClose()
 	case c.wantShutWr && !c.shutWr:
-		if err := c.shutdownWrite(); err != nil {
-			c.abort(c, opError("shutdown", c.network(), c.RemoteAddr(), "shutdown", err))
-		}
+		// A socket the peer has reset refuses the shutdown (ENOTCONN): the recv reports the reset,
+		// after the input that came before it (see epConn.flush).
+		c.shutdownWrite()
 	}
 }
 
@@ -416,7 +419,7 @@ func (c *urConn) release() {
 		c.l.wheel.Stop(&c.tm.timer)
 	}
 	c.in.Reset()
-	c.failAsync(c)
+	c.failAsync(c, ErrClosed)
 	c.failFiles(c, nil)
 	c.cancelOps()
 	c.maybeFinalize()
