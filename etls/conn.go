@@ -89,6 +89,14 @@ type Conn struct {
 	reason     error
 	userCtx    any
 
+	// The idle timeout the wrapped handler set (SetIdleTimeout) counts its own traffic, plaintext read
+	// or written: the raw connection's counts every byte, and bytes of a record that is never whole
+	// would defer it for ever without the wrapped handler seeing any (onData shortens it then).
+	idle     time.Duration // as the wrapped handler set it; 0 none
+	rawIdle  time.Duration // the raw connection's now: idle, or what is left of it
+	progress time.Time     // the wrapped handler's last traffic, while idle is set
+	rawKept  int           // raw input left after the last pump (part of a record): more is new input
+
 	// AsyncWrite's requests on their way to the loop, a list that OnClose empties.
 	amu    sync.Mutex
 	asyncs asyncReq // sentinel of the list
@@ -273,15 +281,52 @@ func (c *Conn) onData() {
 		c.hsMu.Unlock()
 		c.raw.Discard(len(b))
 	case established:
-		c.pump()
+		arrived := c.raw.Buffered() > c.rawKept // not a redelivery of what was there (eddy.Conn.SetReadPaused)
+		decrypted := c.pump()
+		if arrived {
+			c.idleAfterInput(decrypted)
+		}
+	}
+}
+
+// idleAfterInput keeps the idle timeout counting from the wrapped handler's last traffic once new raw
+// input has arrived, which restarted the raw connection's timeout: plaintext restarts it too; input
+// that gave none (part of a record, or a record without application data) must not, so the raw
+// connection's timeout is cut to what is left of the wrapped handler's (and closes the connection at
+// once if nothing is).
+func (c *Conn) idleAfterInput(plaintext bool) {
+	if c.idle <= 0 || c.phase != established || c.closeReq.Load() {
+		return
+	}
+	if plaintext {
+		c.idleProgress()
+		return
+	}
+	left := c.idle - time.Since(c.progress)
+	if left <= 0 {
+		left = time.Nanosecond // due already: the engine's idle timeout closes it (with close_notify)
+	}
+	c.rawIdle = left
+	c.raw.SetIdleTimeout(left)
+}
+
+// idleProgress records traffic of the wrapped handler, which restarts its idle timeout.
+func (c *Conn) idleProgress() {
+	if c.idle <= 0 {
+		return
+	}
+	c.progress = time.Now()
+	if c.rawIdle != c.idle {
+		c.rawIdle = c.idle
+		c.raw.SetIdleTimeout(c.idle)
 	}
 }
 
 // pump decrypts what the raw connection has buffered and gives the plaintext to the wrapped
-// handler.
-func (c *Conn) pump() {
+// handler. It reports whether it decrypted any.
+func (c *Conn) pump() (decrypted bool) {
 	if c.phase != established || c.inCallback || c.paused {
-		return // while paused, input waits (in the raw connection, or as plaintext) for the restart
+		return false // while paused, input waits (in the raw connection, or as plaintext) for the restart
 	}
 	fresh := c.redeliver
 	c.redeliver = false
@@ -297,6 +342,7 @@ func (c *Conn) pump() {
 		c.in = c.in[:len(c.in)+n]
 		c.tlsHolds = n == room // crypto/tls may have more of the record's plaintext
 		fresh = fresh || n > 0
+		decrypted = decrypted || n > 0
 		if err == nil {
 			continue
 		}
@@ -327,6 +373,8 @@ func (c *Conn) pump() {
 	if c.Buffered() == 0 {
 		c.release() // an idle connection holds no plaintext buffer
 	}
+	c.rawKept = c.raw.Buffered()
+	return decrypted
 }
 
 // makeRoom makes sure the plaintext buffer has some room after its unread bytes: a record that does
@@ -539,6 +587,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, nil
 	}
 	n, err := c.tc.Write(b)
+	if n > 0 {
+		c.idleProgress()
+	}
 	return n, c.writeErr(err)
 }
 
@@ -616,7 +667,11 @@ func (c *Conn) runAsync(a *asyncReq) {
 	if c.wclosed || c.phase != established || c.closeReq.Load() {
 		err = eddy.ErrClosed // as on the engines: a Close before the task refuses what was queued
 	} else if len(a.b) > 0 {
-		_, err = c.tc.Write(a.b)
+		var n int
+		n, err = c.tc.Write(a.b)
+		if n > 0 {
+			c.idleProgress()
+		}
 		err = c.writeErr(err)
 	}
 	switch {
@@ -689,8 +744,18 @@ func (c *Conn) CloseWrite() error {
 	return c.raw.CloseWrite()
 }
 
-// SetIdleTimeout sets the raw connection's idle timeout (see eddy.Conn.SetIdleTimeout).
-func (c *Conn) SetIdleTimeout(d time.Duration) error { return c.raw.SetIdleTimeout(d) }
+// SetIdleTimeout sets the idle timeout (see eddy.Conn.SetIdleTimeout). It counts the traffic the
+// wrapped handler sees, plaintext read or written: bytes of a record that is not yet whole, or records
+// without application data, do not defer it (a peer could otherwise hold the connection open for ever
+// by trickling one record, a byte at a time, and never send a byte of plaintext).
+func (c *Conn) SetIdleTimeout(d time.Duration) error {
+	d = max(d, 0)
+	c.idle, c.rawIdle = d, d
+	if d > 0 {
+		c.progress = time.Now()
+	}
+	return c.raw.SetIdleTimeout(d)
+}
 
 // SetReadPaused stops or restarts reading (see eddy.Conn.SetReadPaused). Plaintext decrypted before
 // a pause stays buffered, and OnData gets it after the restart.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/etls"
@@ -131,8 +132,20 @@ func (s *Server) startTLS(addr string, cfg *tls.Config, lns ...net.Listener) err
 		}
 		s.logf("http: TLS handshake error from %v: %v", c.RemoteAddr(), reason) // as net/http logs it
 	}
-	if t := s.cfg.headerTimeout; t > 0 {
-		h.HandshakeTimeout = t // net/http's read deadline covers the handshake too
+	if t := s.handshakeTimeout(); t > 0 {
+		h.HandshakeTimeout = t
 	}
 	return s.startWith(h, addr, lns...)
+}
+
+// handshakeTimeout is net/http's bound on a TLS handshake (its Server.tlsHandshakeTimeout): the
+// smallest of ReadHeaderTimeout, ReadTimeout and WriteTimeout that is set, 0 if none is.
+func (s *Server) handshakeTimeout() time.Duration {
+	var d time.Duration
+	for _, t := range []time.Duration{s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout} {
+		if t > 0 && (d == 0 || t < d) {
+			d = t
+		}
+	}
+	return d
 }
