@@ -93,6 +93,9 @@ type connExtra struct {
 	splice *urSplice      // uring: SendFile's pipe and splice state (uring_splice_linux.go); nil on epoll
 	end    uint8          // uring: an end of input waiting for the delivery of the input before it (onRecv)
 	endErr error          // the error of an endAbort
+	// completing: wrote is running the callbacks of completed waits. A Flushed (or an empty
+	// AsyncWrite) made meanwhile with nothing queued goes behind them, not ahead (flushed).
+	completing bool
 }
 
 // extra returns c's connExtra, allocating it if needed. Loop only.
@@ -193,9 +196,30 @@ func (c *connCore) wrote(conn Conn, now int64, n int) {
 	if a == nil || len(a.waits) == 0 {
 		return
 	}
-	for _, w := range a.waits.advance(n) { // advance first: a callback may write and add a wait
-		w.cb(conn, nil)
+	if a.completing {
+		// A flush made by a completion callback (none is today): its completions run here, ahead of
+		// the rest of the running batch, rather than be lost.
+		for _, w := range a.waits.advance(n) {
+			w.cb(conn, nil)
+		}
+		return
 	}
+	// advance first: a callback may write and add a wait. A callback's Flushed with nothing queued
+	// is added (ahead 0) behind the waits still to run, and runs after them: run at once, it came
+	// before callbacks registered ahead of it.
+	a.completing = true
+	for done := a.waits.advance(n); len(done) > 0; done = a.waits.advance(0) {
+		for _, w := range done {
+			w.cb(conn, nil)
+		}
+	}
+	a.completing = false
+}
+
+// completing reports whether wrote is running completed callbacks (connExtra.completing).
+func (c *connCore) completing() bool {
+	x := c.x.Load()
+	return x != nil && x.completing
 }
 
 // failAsync runs the waiting AsyncWrite and Flushed callbacks with err (outputErr).
@@ -284,7 +308,7 @@ func (r *asyncReq[C]) run() {
 	c.tail().Write(r.b)
 	r.c.markDirty()
 	if r.cb != nil {
-		if q := c.queued(); q > 0 {
+		if q := c.queued(); q > 0 || c.completing() {
 			c.extra().waits.add(q, r.cb)
 		} else {
 			r.cb(r.c, nil) // no bytes, nothing ahead: nothing will complete it later
@@ -299,7 +323,7 @@ func flushed[C loopConn](c C, cb func(Conn, error)) {
 	switch {
 	case !core.writeOK():
 		cb(c, ErrClosed)
-	case core.queued() > 0:
+	case core.queued() > 0 || core.completing():
 		core.extra().waits.add(core.queued(), cb)
 	default:
 		cb(c, nil)
@@ -357,7 +381,10 @@ func (c *connCore) abortReq(conn loopConn, reason error) {
 	if l.inHook.Load() == c {
 		l.hookAbort.Store(true) // engineClose leaves the close to the abort
 	}
-	l.tasks.push(task{abortTask, &abortArgs{conn, reason}}, true, l.wake) // a stopped loop has closed it
+	l.noteAbort(c, reason) // what ends the connection before the task reports reason (notifyClose)
+	if l.tasks.push(task{abortTask, &abortArgs{conn, reason}}, true, l.wake) != nil {
+		l.dropAbort(c) // a stopped loop has closed it
+	}
 }
 
 // abortArgs are abortTask's.
@@ -370,6 +397,7 @@ type abortArgs struct {
 func abortTask(arg any) {
 	a := arg.(*abortArgs)
 	c := a.conn.core()
+	a.conn.loopCore().dropAbort(c)
 	switch c.state {
 	case connOpen, connClosing, connLinger:
 		c.resetAbort(a.conn, a.reason)
@@ -508,6 +536,11 @@ func (c *connCore) notifyClose(conn loopConn, err error) {
 		return
 	}
 	c.notified = true
+	if r, ok := conn.loopCore().pendingAbort(c); ok {
+		// Abort was called before, and its task has not run: whatever ended the connection first
+		// (its graceful close finishing, the peer's reset), OnClose reports the Abort's reason.
+		err = r
+	}
 	// From OnClose on, the connection takes no more output or tasks, whatever the path here
 	// (an abort reaches it with the connection still open), and its input is gone: a graceful close
 	// dropped it when it began, and an abort drops it here, so that OnClose sees the same (nothing)

@@ -236,6 +236,10 @@ func (c *epConn) sendFailed(err error) {
 	// maybe sending as fast as this reads, and reading to EAGAIN then held the loop (CI, the same day).
 	l := c.l
 	for left := sendFailedReadOn; left > 0; {
+		if _, ok := l.pendingAbort(&c.connCore); ok {
+			resetOnClose(int(c.fd)) // Abort (made in an OnData here, say) ends the reading on at once
+			break
+		}
 		n, rerr := rawRead(int(c.fd), l.readBuf[:min(len(l.readBuf), left)])
 		if n <= 0 {
 			if rerr == unix.EINTR {

@@ -44,7 +44,54 @@ type loopCore struct {
 	inHook    atomic.Pointer[connCore]
 	hookAbort atomic.Bool
 
+	// aborts holds, by connection, the reason of an Abort whose task has not run yet (abortReq). What
+	// ends the connection before that task (a graceful close whose flush finishes in the same
+	// iteration, a failed send reading on, the peer's reset) reports it, as Conn.Abort promises, and a
+	// connection reading on after a failed send offers no more input. abortsN spares the lock while
+	// there are none, which is always but for a moment after an Abort.
+	abortMu sync.Mutex
+	aborts  map[*connCore]error
+	abortsN atomic.Int32
+
 	left []task // the tasks still queued when the queue closed, not run yet (runLeftTasks)
+}
+
+// noteAbort records that Abort(reason) was called on c, until its task runs (dropAbort). The first
+// reason is kept: its task runs first.
+func (l *loopCore) noteAbort(c *connCore, reason error) {
+	l.abortMu.Lock()
+	if l.aborts == nil {
+		l.aborts = make(map[*connCore]error)
+	}
+	if _, ok := l.aborts[c]; !ok {
+		l.aborts[c] = reason
+		l.abortsN.Add(1)
+	}
+	l.abortMu.Unlock()
+}
+
+// pendingAbort returns the reason of an Abort of c whose task has not run yet, and whether there is one.
+func (l *loopCore) pendingAbort(c *connCore) (error, bool) {
+	if l.abortsN.Load() == 0 {
+		return nil, false
+	}
+	l.abortMu.Lock()
+	r, ok := l.aborts[c]
+	l.abortMu.Unlock()
+	return r, ok
+}
+
+// dropAbort forgets the Abort of c: its task runs, or could not be queued.
+func (l *loopCore) dropAbort(c *connCore) {
+	if l.abortsN.Load() == 0 {
+		return
+	}
+	l.abortMu.Lock()
+	if _, ok := l.aborts[c]; ok {
+		delete(l.aborts, c)
+		l.abortsN.Add(-1)
+	}
+	l.abortMu.Unlock()
 }
 
 // init sets up the core of loop idx of engine e, whose clock started at base.

@@ -344,7 +344,7 @@ func (c *stdConn) readerEnd() {
 	c.wmu.Unlock()
 	<-c.wdone
 	if c.readingOn.Load() {
-		c.notifyClose(c.closeReason()) // the input after a failed write has ended (failSendLocked)
+		c.notifyClose() // the input after a failed write has ended (failSendLocked)
 	}
 	c.nc.Close()
 	c.stopIdle()
@@ -507,7 +507,7 @@ func (c *stdConn) writeOut() (aborted bool) {
 			}
 			c.wmu.Unlock() // closing, and everything is out
 			closeWrite(c.nc)
-			c.notifyClose(c.closeReason())
+			c.notifyClose()
 			c.linger()
 			return false
 		}
@@ -583,7 +583,7 @@ func (c *stdConn) dropOutput() {
 	if c.readingOn.Load() {
 		return // the reader reports once the input has ended (failSendLocked)
 	}
-	c.notifyClose(c.closeReason())
+	c.notifyClose()
 	c.nc.Close()
 }
 
@@ -645,6 +645,13 @@ func (c *stdConn) peerClosed() bool {
 	done := false
 	defer c.guardSection(&done)
 	c.mu.Lock()
+	if c.notified || c.closeReq.Load() {
+		// A close began while this waited for the section (a Close in an Execute, say), and OnClose
+		// may have run: no OnPeerClosed after it. The reader ends as for its own close.
+		c.endSection()
+		done = true
+		return true
+	}
 	keep := hc.OnPeerClosed(c)
 	c.endSection()
 	done = true
@@ -776,7 +783,10 @@ func (c *stdConn) resetOnClose() {
 	}
 }
 
-func (c *stdConn) notifyClose(err error) {
+// notifyClose runs OnClose, once, with the close's reason, read in the section: a callback that the
+// section's holder ran while this waited for it may have changed it (an Abort in a Flushed callback
+// while the writer finished the graceful close the Abort ends).
+func (c *stdConn) notifyClose() {
 	c.mu.Lock()
 	if c.notified {
 		c.mu.Unlock()
@@ -786,7 +796,7 @@ func (c *stdConn) notifyClose(err error) {
 	defer c.guardSection(&done)
 	c.notified = true
 	c.in.Reset() // the input left unconsumed is dropped before OnClose, as on the loop engines
-	c.g.e.h.OnClose(c, err)
+	c.g.e.h.OnClose(c, c.closeReason())
 	c.endSection()
 	done = true
 }
@@ -891,7 +901,9 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 		case c.donePending.Load() > 0:
 			// The completions of earlier bytes wait in the section's queue (queueDone, under wmu as
 			// this is): this one goes behind them, to keep the callbacks in order.
-			c.queueTask(func() { cb(c, nil) })
+			// Counted in donePending as they are: a completion that runs before it must not let
+			// a later Flushed with nothing to wait for pass it.
+			c.queueDoneOne(cb)
 			queued = true
 		default:
 			now = true // no bytes, nothing ahead: nothing will complete it later

@@ -146,7 +146,7 @@ func (c *urConn) endInput(end uint8, err error) {
 // or SetReadPaused), it only appends them to c.in (the recv is being cancelled; these were received
 // before the cancel took effect); they are offered to OnData when reading resumes.
 func (c *urConn) received(b []byte) {
-	if c.state != connOpen || c.closeReq.Load() && !c.readingOn {
+	if c.state != connOpen || c.closeReq.Load() && !c.readingOn || c.readingOn && c.abortPending() {
 		return // closing, lingering or released: input is dropped (and is no progress of a flush)
 	}
 	c.active(c.l.now)
@@ -167,7 +167,7 @@ func (c *urConn) received(b []byte) {
 // deliver offers the buffered input to OnData again once reading has resumed, then acts on an end of
 // input that waited for it.
 func (c *urConn) deliver() {
-	if c.state != connOpen || c.closeReq.Load() && !c.readingOn || c.readPaused != 0 {
+	if c.state != connOpen || c.closeReq.Load() && !c.readingOn || c.readPaused != 0 || c.readingOn && c.abortPending() {
 		return
 	}
 	if c.in.Len() > 0 {
@@ -179,6 +179,13 @@ func (c *urConn) deliver() {
 		x.end, x.endErr = endNone, nil
 		c.endInput(end, err)
 	}
+}
+
+// abortPending reports whether Abort was called and its task has not run yet: a connection reading on
+// after a failed send offers no more input (Conn.Abort ends the reading on at once).
+func (c *urConn) abortPending() bool {
+	_, ok := c.l.pendingAbort(&c.connCore)
+	return ok
 }
 
 // Reasons reading is paused (urConn.readPaused).
