@@ -387,7 +387,7 @@ func (l *urLoop) enterFailed(err error) {
 // waitTimeout returns how long SubmitAndWait may wait: 0 when work is pending, the time to the next timer,
 // or -1 (no limit).
 func (l *urLoop) waitTimeout() time.Duration {
-	if len(l.redeliver) > 0 || len(l.dirty) > 0 {
+	if len(l.redeliver) > 0 || len(l.dirty) > 0 || l.ring.CQReady() > 0 { // CQEs reap left (its budget)
 		return 0
 	}
 	d, ok := l.wheel.Next(l.clock())
@@ -415,7 +415,11 @@ func (l *urLoop) getSQE() *uring.SQE {
 	}
 }
 
-// reap dispatches every ready CQE, in batches, and publishes the receive buffers recycled meanwhile.
+// reap dispatches the ready CQEs, in batches, and publishes the receive buffers recycled meanwhile. It
+// stops after as many CQEs as the CQ holds, leaving the rest for the next iteration (whose wait then
+// returns at once): a dispatch may submit (a full SQ, getSQE) and so post new CQEs, and receives re-armed
+// on a dry buffer ring end again at once with ENOBUFS, so reaping until the CQ was empty could go on for
+// as long as peers kept sending, and the loop's tasks, flushes and timers never ran.
 //
 // A callback that calls runtime.Goexit ends the goroutine in the middle of a batch whose CQEs the ring
 // no longer has: the deferred call keeps the rest (cqes[cqeNext:cqeN]), and the loop's body, run again
@@ -429,6 +433,7 @@ func (l *urLoop) reap() {
 			l.cqeNext, l.cqeN = i+1, n
 		}
 	}()
+	budget := int(l.ring.CQEntries())
 	for {
 		if i < n {
 			for ; i < n; i++ {
@@ -437,9 +442,13 @@ func (l *urLoop) reap() {
 			l.bufWin.post()
 		}
 		l.cqeNext, l.cqeN = 0, 0
-		if n = l.ring.PeekBatch(l.cqes); n == 0 {
+		if budget <= 0 {
 			return
 		}
+		if n = l.ring.PeekBatch(l.cqes[:min(len(l.cqes), budget)]); n == 0 {
+			return
+		}
+		budget -= n
 		// The CQEs are copied out: consume them before dispatching, which may submit (a full SQ).
 		l.ring.Advance(n)
 		i = 0
