@@ -227,15 +227,11 @@ func (g *stdEngine) stop(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.closeListeners()
-	for _, c := range conns {
-		// In the connection's section, as on the loop engines, where the stop runs between callbacks:
-		// a callback running now keeps its writes whole (a close from here cut them off halfway, and
-		// the peer got a clean end), and a ClosingHandler has its last word.
-		c.post(func() {
-			c.engineClose(ErrEngineStopped)
-			c.stopReading() // not before the close: the reader would take the deadline for an error; no linger for the peer's FIN
-		})
-	}
+	// Not on the caller: a post runs the section's tasks (OnClosing, the Execute functions queued) on its
+	// goroutine when nobody holds the section, and one that ends its goroutine (runtime.Goexit) would end
+	// the caller's in the middle of Stop, leaving the other connections open and the engine never stopped.
+	g.wg.Add(1) // before the Wait below begins
+	go g.closeConns(conns)
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
 	defer g.stopLoops()
@@ -251,6 +247,30 @@ func (g *stdEngine) stop(ctx context.Context) error {
 	g.mu.Unlock()
 	<-done
 	return ctx.Err()
+}
+
+// closeConns starts the graceful close of each of conns for Stop. A callback that ends its goroutine
+// (the connection's guard has aborted that connection) leaves the rest to a new goroutine.
+func (g *stdEngine) closeConns(conns []*stdConn) {
+	defer g.wg.Done()
+	i := 0
+	defer func() {
+		if i < len(conns) {
+			g.wg.Add(1) // this goroutine's count is still held
+			go g.closeConns(conns[i:])
+		}
+	}()
+	for i < len(conns) {
+		c := conns[i]
+		i++
+		// In the connection's section, as on the loop engines, where the stop runs between callbacks:
+		// a callback running now keeps its writes whole (a close from here cut them off halfway, and
+		// the peer got a clean end), and a ClosingHandler has its last word.
+		c.post(func() {
+			c.engineClose(ErrEngineStopped)
+			c.stopReading() // not before the close: the reader would take the deadline for an error; no linger for the peer's FIN
+		})
+	}
 }
 
 func (g *stdEngine) stopLoops() {

@@ -55,7 +55,9 @@ func (h *goexitWhere) OnData(c eddy.Conn) {
 		// its own. An AsyncWrite queued behind it must still have its callback.
 		go func() {
 			c.Execute(func(eddy.Conn) { runtime.Goexit() })
-			c.AsyncWrite([]byte("x"), func(_ eddy.Conn, err error) { h.after <- "async: " + errString(err) })
+			if err := c.AsyncWrite([]byte("x"), func(_ eddy.Conn, err error) { h.after <- "async: " + errString(err) }); err != nil {
+				h.after <- "async: " + errString(err) // refused at once: the task's Goexit closed the connection first
+			}
 		}()
 	case "async":
 		// The completion runs on the writer's goroutine.
