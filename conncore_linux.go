@@ -426,6 +426,11 @@ func (c *connCore) beginClose(conn loopConn, reason error) {
 	l := conn.loopCore()
 	switch c.state {
 	case connOpen:
+		if _, ok := l.pendingAbort(c); ok {
+			// An Abort's task is queued (Stop or an idle timeout came first): it ends the connection,
+			// dropping the output that this close's flush would send.
+			return
+		}
 	case connLinger:
 		if l.stopping {
 			conn.release()

@@ -96,6 +96,10 @@ type Conn struct {
 	rawIdle  time.Duration // the raw connection's now: idle, or what is left of it
 	progress time.Time     // the wrapped handler's last traffic, while idle is set
 	rawKept  int           // raw input left after the last pump (part of a record): more is new input
+	// The output's progress, while idle is set: outAt is when the records of outWatchBytes more bytes
+	// reached the kernel (watchOutput), outSince the bytes queued since the last watch.
+	outAt    time.Time
+	outSince int
 
 	// AsyncWrite's requests on their way to the loop, a list that OnClose empties.
 	amu    sync.Mutex
@@ -302,12 +306,38 @@ func (c *Conn) idleAfterInput(plaintext bool) {
 		c.idleProgress()
 		return
 	}
-	left := c.idle - time.Since(c.progress)
+	last := c.progress
+	if c.outAt.After(last) {
+		last = c.outAt // the wrapped handler's output reaching the kernel is its traffic too
+	}
+	left := c.idle - time.Since(last)
 	if left <= 0 {
 		left = time.Nanosecond // due already: the engine's idle timeout closes it (with close_notify)
 	}
 	c.rawIdle = left
 	c.raw.SetIdleTimeout(left)
+}
+
+// outWatchBytes is the granularity of watchOutput: about a record.
+const outWatchBytes = 16 << 10
+
+// watchOutput notes n bytes of records queued on the raw connection: once every outWatchBytes, a
+// Flushed callback stamps the time they reach the kernel. A long download to a slow reader progresses
+// long after the wrapped handler's Write, and idleAfterInput must not take it for idle.
+func (c *Conn) watchOutput(n int) {
+	if c.idle <= 0 {
+		return
+	}
+	c.outSince += n
+	if c.outSince < outWatchBytes {
+		return
+	}
+	c.outSince = 0
+	c.raw.Flushed(func(_ eddy.Conn, err error) {
+		if err == nil {
+			c.outAt = time.Now()
+		}
+	})
 }
 
 // idleProgress records traffic of the wrapped handler, which restarts its idle timeout.

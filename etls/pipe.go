@@ -55,7 +55,9 @@ func (p pipe) Read(b []byte) (int, error) {
 func (p pipe) Write(b []byte) (int, error) {
 	c := p.c
 	if c.onLoop {
-		return c.raw.Write(b)
+		n, err := c.raw.Write(b)
+		c.watchOutput(n)
+		return n, err
 	}
 	// crypto/tls reuses b: the loop gets a copy of its own. This is the handshake's goroutine, which
 	// may wait while the loop's task queue is full (and must, to keep the records in order).
