@@ -150,10 +150,29 @@ func (w *response) serve() {
 	w.finishRequest()
 }
 
-// refuseBusy answers the request with 503 on its loop, the pool having refused it. Any goroutine.
+// refuseBusy answers the request with 503 on its loop, the pool having refused it. Any goroutine,
+// the loop's own included (loopHandoff.end), so it must not wait.
 func (w *response) refuseBusy(err error) {
-	w.endPart()                                              // the handler's: it will not run
-	w.c.Execute(func(eddy.Conn) { w.sc.refuseBusy(w, err) }) // if closed, OnClose counted the loop's end
+	w.endPart() // the handler's: it will not run
+	w.postRefusal(err)
+}
+
+// postRefusal hands the 503 of refuseBusy to the loop. While the connection's task queue is full
+// (WithTaskQueueCapacity) it tries again a millisecond later, from a timer: it may be running on
+// the loop, which has to drain that queue first, so it cannot wait as executeRetrying does. On a
+// closed connection OnClose has counted the loop's end; any other error aborts the connection,
+// whose OnClose then counts it, so that the request never stays unanswered and open. w is not
+// recycled meanwhile: only finish recycles, and the handler that would post it never runs.
+func (w *response) postRefusal(err error) {
+	c := w.c
+	xerr := c.Execute(func(eddy.Conn) { w.sc.refuseBusy(w, err) })
+	switch {
+	case xerr == nil, errors.Is(xerr, eddy.ErrClosed):
+	case errors.Is(xerr, eddy.ErrQueueFull):
+		c.Loop().AfterFunc(time.Millisecond, func() { w.postRefusal(err) })
+	default:
+		c.Abort(xerr)
+	}
 }
 
 // globalOptions answers "OPTIONS *" as net/http does.
