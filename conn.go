@@ -102,7 +102,8 @@ type Conn interface {
 	// effect), so OnData may see only bytes it has seen before, and then for what arrives. OnData may
 	// likewise see buffered bytes again when the engine's own back-pressure lifts. The pause is
 	// independent of the engine's own back-pressure (the write water marks), and the idle timeout still runs. Call it from a callback
-	// or through Execute; on a closing connection it does nothing.
+	// or through Execute; on a closing connection it does nothing. A failed write ends a pause: the
+	// input the peer sent before its reset then goes to OnData, as Handler.OnClose says, on every engine.
 	SetReadPaused(paused bool)
 
 	// Context returns the value set by SetContext.
