@@ -31,6 +31,7 @@ const (
 	errRespTE            = responseError("bad Transfer-Encoding")
 	errRespTEHTTP10      = responseError("Transfer-Encoding in an HTTP/1.0 response")
 	errRespSwitching     = responseError("101 Switching Protocols is not supported")
+	errRespTrailerKey    = responseError("bad trailer key")
 	errRespUnsolicited   = responseError("bytes received on an idle connection")
 )
 
@@ -61,6 +62,7 @@ type respParser struct {
 	chunked       bool // and it said chunked, which is all it may say
 	close         bool // Connection: close
 	keepAlive     bool // Connection: keep-alive
+	badTrailer    bool // Trailer names Transfer-Encoding, Content-Length or Trailer
 	head          bool // the response is to a HEAD request (bodyFraming's head, for build)
 }
 
@@ -172,6 +174,20 @@ func (p *respParser) field(buf []byte, start, stop int) error {
 				}
 			}
 		}
+	case len("trailer"):
+		if !equalFold(name, "trailer") {
+			break
+		}
+		// Trailer fields that would change the framing of the message they end, as net/http
+		// refuses them in a chunked response ("bad trailer key"): check says so once the
+		// framing is known.
+		for i := 0; i <= len(value); {
+			var k []byte
+			k, i = nextElement(value, i)
+			if equalFold(k, "transfer-encoding") || equalFold(k, "content-length") || equalFold(k, "trailer") {
+				p.badTrailer = true
+			}
+		}
 	case len("content-length"):
 		if !equalFold(name, "content-length") {
 			break
@@ -223,6 +239,8 @@ func (p *respParser) check() error {
 		return errRespTEHTTP10
 	case p.te && !p.chunked:
 		return errRespTE
+	case p.chunked && p.badTrailer:
+		return errRespTrailerKey
 	}
 	return nil
 }
@@ -280,9 +298,10 @@ func (p *respParser) build(buf []byte, n int, f framing) *http.Response {
 	switch f {
 	case frameNone:
 		r.ContentLength = 0 // 1xx, 204, 304
-		if p.head && p.status >= 200 {
+		if p.head {
 			// A HEAD response tells the length of the body it omits, if it does; -1 (unknown)
-			// otherwise, as net/http says, whatever the status (a 204 too).
+			// otherwise, as net/http says, whatever the status (a 204, or a 1xx, which the
+			// client skips and never builds, too).
 			r.ContentLength = -1
 			if p.hasCL {
 				r.ContentLength = p.contentLength

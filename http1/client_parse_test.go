@@ -144,6 +144,14 @@ var validResponses = []struct {
 	{"HEAD tells the length it omits", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", true, ok200(func(w *respWant) {
 		w.cl, w.header = 100, http.Header{"Content-Length": {"100"}}
 	})},
+	{"bad trailer key without chunked stays in the header", "HTTP/1.1 200 OK\r\nTrailer: Content-Length\r\nContent-Length: 1\r\n\r\nx", false, ok200(func(w *respWant) {
+		w.n, w.frame, w.cl = len("HTTP/1.1 200 OK\r\nTrailer: Content-Length\r\nContent-Length: 1\r\n\r\n"), frameLength, 1
+		w.header = http.Header{"Trailer": {"Content-Length"}, "Content-Length": {"1"}}
+	})},
+	{"Trailer naming a longer key is no bad key", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: Content-Length-Sum\r\n\r\n", false, ok200(func(w *respWant) {
+		w.frame, w.header, w.cl, w.te = frameChunked, http.Header{}, -1, []string{"chunked"}
+		w.trailer = http.Header{"Content-Length-Sum": nil}
+	})},
 	{"HEAD with chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X\r\n\r\n", true, ok200(func(w *respWant) {
 		w.header, w.cl = http.Header{"Trailer": {"X"}}, -1 // the length of the omitted body is unknown
 	})},
@@ -234,6 +242,12 @@ var responseErrors = []struct {
 	{"another coding with Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: gzip\r\n\r\n", errRespTE},
 	{"chunked twice, not adjacent", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip, chunked\r\n\r\n", errRespTE},
 	{"101 Switching Protocols", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", errRespSwitching},
+	// A trailer that would reframe the message it ends (net/http: "bad trailer key"). Until
+	// session 21 the parser declared these keys in Response.Trailer and read the body.
+	{"Trailer naming Content-Length", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum, content-length\r\n\r\n", errRespTrailerKey},
+	{"Trailer naming Transfer-Encoding", "HTTP/1.1 200 OK\r\nTrailer: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n", errRespTrailerKey},
+	{"Trailer naming Trailer, in a second field", "HTTP/1.1 200 OK\r\nTrailer: X\r\nTransfer-Encoding: chunked\r\nTrailer: , TRAILER \r\n\r\n", errRespTrailerKey},
+	{"bad trailer key on a 204 with chunked", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\nTrailer: Content-Length\r\n\r\n", errRespTrailerKey},
 }
 
 // respFeed gives p the input in pieces: the prefixes of in of the lengths in cuts (increasing, the
