@@ -15,6 +15,17 @@ func boundaries(stream []byte) []int {
 	return ends
 }
 
+// recordStart returns where the record that pos is in starts, given the record ends.
+func recordStart(ends []int, pos int) int {
+	start := 0
+	for _, e := range ends {
+		if e <= pos {
+			start = e
+		}
+	}
+	return start
+}
+
 // checkFramer feeds stream through a framer in pieces of the sizes in cuts (cycled; 0 means one byte)
 // and checks that no feed crosses the end of a record, that every feed stops either at the end of a
 // record or at the end of what was offered, and that ready agrees with the record ends.
@@ -39,7 +50,13 @@ func checkFramer(t *testing.T, stream, cuts []byte) {
 		offer := stream[pos:min(len(stream), pos+size)]
 		end := nextEnd()
 		// ready: is the rest of the current record inside what is left of the stream, split anywhere?
+		// Or, while its header is still being fed, does that header say a length no TLS 1.3
+		// record may have (crypto/tls refuses it on the header alone)? The fuzzer found the check
+		// without that second rule, which the framer had gained after it.
 		wantReady := end >= 0 && end <= len(stream)
+		if start := recordStart(ends, pos); pos < start+5 && start+5 <= len(stream) && bodyLen(stream[start:start+5]) > maxRecordBody {
+			wantReady = true
+		}
 		rest := stream[pos:]
 		half := len(rest) / 2
 		if got := f.ready(rest[:half], rest[half:]); got != wantReady {
