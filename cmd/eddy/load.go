@@ -175,10 +175,13 @@ func (cfg *loadConfig) check() error {
 		return usagef("load", "--requests %d: want 0 or more", cfg.requests)
 	case cfg.rate < 0 || math.IsNaN(cfg.rate) || math.IsInf(cfg.rate, 0):
 		return usagef("load", "--rate %v: want 0 or more", cfg.rate)
+	case cfg.rate > 0 && cfg.rate < 1e-299:
+		// The schedule's interval, 1e9/rate nanoseconds, would be infinite.
+		return usagef("load", "--rate %v: want 0, or at least 1e-299", cfg.rate)
 	case cfg.rate > 0 && cfg.loops > 1 && cfg.conns%cfg.loops != 0:
-		// The schedule is split evenly between the loops, and the connections are dealt to them in
-		// turn: a loop with fewer would carry as much of the rate, and report requests unsent while
-		// connections of the others sat free.
+		// The connections are dealt to the loops in turn, as many to each. The loops share the
+		// schedule (shard.next), so that a loop with fewer connections would not fall behind: this
+		// check could go.
 		return usagef("load", "--rate with --conns %d over --loops %d: give a number of connections that the loops divide", cfg.conns, cfg.loops)
 	case cfg.hold < 0:
 		return usagef("load", "--hold %v: want 0 or more", cfg.hold)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -89,35 +90,48 @@ func (r *loadRun) awaitQuiet() {
 }
 
 // echoAll sends one message on every client of the shard (hold mode). It runs on the loop; on the std
-// engine each message is sent from its connection's own callbacks, through Conn.Execute.
+// engine each message is sent from its connection's own callbacks, through Conn.Execute: it is in flight
+// from the start (pushed here), so that a connection lost before it goes settles it, and an Execute
+// refused counts an error and settles it.
 func (sh *shard) echoAll() {
 	sh.lock()
 	now := sh.now()
+	var held []*client
 	var conns []eddy.Conn
-	sent := 0
 	for _, cl := range sh.clients {
 		if cl.n > 0 {
 			continue // its first echo is still unanswered (and counted so: writeOff)
 		}
-		sent++
+		sh.r.outstanding.Add(1)
 		if sh.locking {
-			conns = append(conns, cl.conn)
+			cl.push(now)
+			held, conns = append(held, cl), append(conns, cl.conn)
 		} else {
-			sh.r.outstanding.Add(1)
 			cl.sendOne(now)
 		}
 	}
-	if sh.locking {
-		sh.r.outstanding.Add(int64(sent))
-	}
 	sh.unlock()
-	for _, c := range conns {
-		c.Execute(func(c eddy.Conn) {
+	for i, c := range conns {
+		err := c.Execute(func(c eddy.Conn) {
 			if cl, ok := c.Context().(*client); ok {
 				cl.shard.lock()
-				cl.sendOne(cl.shard.now())
+				if cl.n > 0 {
+					cl.starts[cl.head] = cl.shard.now() // sent now: its latency counts from here
+					cl.write()
+				}
 				cl.shard.unlock()
 			}
 		})
+		if err != nil && !errors.Is(err, eddy.ErrClosed) {
+			// Closed, the connection's OnClose loses the message, or did (a mismatch); refused, it is
+			// an error here.
+			cl := held[i]
+			sh.lock()
+			if cl.conn == c && cl.n > 0 {
+				cl.fail(sh.now(), "the echo after the hold could not be sent: %v", err)
+				cl.lose()
+			}
+			sh.unlock()
+		}
 	}
 }

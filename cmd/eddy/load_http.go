@@ -164,7 +164,11 @@ func (cl *client) reconnect() {
 // keep-alive connection is no error.
 func (cl *client) httpClosed(now int64, err error) {
 	p := &cl.http.parser
+	ended := err == nil || errors.Is(err, io.EOF) // the server ended the connection, rather than its failing
 	done, perr := p.EOF()
+	if !ended {
+		done, perr = false, nil // a body delimited by the end of the connection was cut short: err says why
+	}
 	switch {
 	case done && cl.n > 0:
 		ok := cl.r.http.good(p.Status())
@@ -175,7 +179,7 @@ func (cl *client) httpClosed(now int64, err error) {
 	case perr != nil:
 		cl.fail(now, "%v", perr)
 	}
-	if done && p.Close() && (err == nil || errors.Is(err, io.EOF)) {
+	if done && p.Close() {
 		// A response delimited by the end of the connection, as its framing said: the requests
 		// pipelined behind it were never to be answered here, and go again on a new connection, as
 		// after a "Connection: close" response (OnOpen sends them).
@@ -184,7 +188,8 @@ func (cl *client) httpClosed(now int64, err error) {
 		return
 	}
 	switch {
-	case err != nil && !errors.Is(err, io.EOF):
+	case perr != nil: // counted above, with the requests it leaves unanswered
+	case !ended:
 		cl.fail(now, "%v", err)
 	case cl.n > 0:
 		cl.fail(now, "server closed the connection with %d requests unanswered", cl.n)

@@ -197,31 +197,29 @@ func TestLoadHelpExplainsRate(t *testing.T) {
 	}
 }
 
-// The number of a shard's requests due before a time, against the schedule itself, on one loop and on
-// three, with and without --requests.
+// The number of the run's requests due before a time, against the schedule itself, with and without
+// --requests.
 func TestShardDueBefore(t *testing.T) {
 	for _, tt := range []struct {
-		rate          float64
-		shards, quota int64
+		rate  float64
+		quota int64
 	}{
-		{1000, 1, 1 << 62}, {1000, 3, 1 << 62}, {3, 3, 1 << 62}, {7e5, 2, 1 << 62}, {1000, 3, 5}, {1e-10, 2, 1 << 62},
+		{1000, 1 << 62}, {3, 1 << 62}, {7e5, 1 << 62}, {1000, 5}, {1e-10, 1 << 62},
 	} {
-		for idx := range tt.shards {
-			sh := &shard{idx: int(idx), paced: true, t0: 12345, interval: 1e9 / tt.rate, shards: tt.shards, quota: tt.quota}
-			for _, at := range []int64{0, 12345, 12346, 12345 + 1e6, 12345 + 1e6 + 1, 12345 + 3e9 - 1, 12345 + 3e9, 12345 + 3e9 + 1, 1 << 62} {
-				// The first slot not due at at, by bisection of the schedule, which is monotonic.
-				lo, hi := int64(0), sh.quota
-				for lo < hi {
-					if m := lo + (hi-lo)/2; sh.scheduled(m) < at {
-						lo = m + 1
-					} else {
-						hi = m
-					}
+		sh := &shard{paced: true, t0: 12345, interval: 1e9 / tt.rate, quota: tt.quota}
+		for _, at := range []int64{0, 12345, 12346, 12345 + 1e6, 12345 + 1e6 + 1, 12345 + 3e9 - 1, 12345 + 3e9, 12345 + 3e9 + 1, 1 << 62} {
+			// The first request not due at at, by bisection of the schedule, which is monotonic.
+			lo, hi := int64(0), sh.quota
+			for lo < hi {
+				if m := lo + (hi-lo)/2; sh.scheduled(m) < at {
+					lo = m + 1
+				} else {
+					hi = m
 				}
-				want := lo
-				if got := sh.dueBefore(at); got != want {
-					t.Errorf("rate %v, shard %d of %d, quota %d: dueBefore(%d) = %d, want %d", tt.rate, idx, tt.shards, tt.quota, at, got, want)
-				}
+			}
+			want := lo
+			if got := sh.dueBefore(at); got != want {
+				t.Errorf("rate %v, quota %d: dueBefore(%d) = %d, want %d", tt.rate, tt.quota, at, got, want)
 			}
 		}
 	}

@@ -31,6 +31,7 @@ type loadRun struct {
 	stopped atomic.Bool // the window is over: nothing more is sent, no reply more is counted
 	limit   int64       // --requests, or 0
 	issued  atomic.Int64
+	next    atomic.Int64 // with --rate: the requests of the schedule sent, by every loop (shard.next)
 	settled atomic.Int64 // requests answered or lost, toward limit
 	live    atomic.Int64 // clients that are connected or dialling
 	done    chan struct{}
@@ -87,10 +88,10 @@ func newLoadRun(ctx context.Context, cfg loadConfig, target *httpTarget, dialTo 
 	}
 	if cfg.rate > 0 {
 		for _, sh := range r.shards {
-			sh.paced, sh.interval, sh.shards = true, 1e9/cfg.rate, int64(len(r.shards))
+			sh.paced, sh.interval, sh.next = true, 1e9/cfg.rate, &r.next
 			sh.quota = 1 << 62
 			if r.limit > 0 {
-				sh.quota = max(0, (r.limit-int64(sh.idx)+sh.shards-1)/sh.shards)
+				sh.quota = r.limit
 			}
 		}
 	}
@@ -437,7 +438,14 @@ func (r *loadRun) report(rep *loadReport) {
 }
 
 // reportSchedule reports how an open-loop run kept to its schedule: the requests sent, the rate they went
-// out at, and those due but unsent when the window closed (see shard.sweep).
+// out at, and those due but unsent when the window closed.
+//
+// A request due and unsent is unsent for one of two reasons: every connection was busy (each waits for
+// the answers to its pipeline, or is reconnecting), and the run fell behind its schedule; or a connection
+// was free and the pacing timer had not fired yet, which is how it goes out on time. Only the first kind
+// counts: as long as a client has room, a due request is sent as soon as its loop sees it due (fill and
+// tick take every request due while there is room), so that with a client free on any loop every request
+// due is of the second kind, and with none free on any loop (shard.busy) they are all of the first.
 //
 // The rate is the number sent over the time the schedule took to send them: from the window's start to the
 // last send, plus the schedule's interval (n requests on time take n intervals), or to the window's close
@@ -445,17 +453,22 @@ func (r *loadRun) report(rep *loadReport) {
 // with --duration or, later than its last request was due, with the last reply of --requests; one that
 // fell behind, at the rate its connections could carry.
 func (r *loadRun) reportSchedule(rep *loadReport) {
-	var sent, unsent, t0, end int64
+	var unsent, t0, end int64
 	last := int64(math.MinInt64)
+	busy := true
 	for _, sh := range r.shards {
 		sh.lock()
-		sent += sh.next
-		unsent += sh.unsent
+		busy = busy && sh.busy
 		t0, end = sh.t0, sh.end // the same on every loop
-		if sh.next > 0 {
+		if sh.sent > 0 {
 			last = max(last, sh.lastSend)
 		}
 		sh.unlock()
+	}
+	sent := r.next.Load()
+	if busy {
+		// A request may have gone out after endAt, before the run stopped: none is unsent then.
+		unsent = max(0, r.shards[0].dueBefore(min(r.endAt, end))-sent)
 	}
 	if unsent > 0 {
 		last = max(last, min(r.endAt, end))

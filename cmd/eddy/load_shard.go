@@ -4,15 +4,16 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyio/eddy"
 )
 
 // shard is the part of a load run that one event loop owns: the connections it serves, their latency
-// histogram and counters, and, for an open-loop run (--rate), its share of the schedule. Everything in it
-// is touched only from its loop (callbacks, Loop.Execute and Loop.AfterFunc functions), so the hot path
-// takes no lock. The exception is the std engine, whose callbacks run on a goroutine per connection:
+// histogram and counters, and, for an open-loop run (--rate), its pacing of the run's schedule. Everything
+// in it is touched only from its loop (callbacks, Loop.Execute and Loop.AfterFunc functions), so the hot
+// path takes no lock. The exception is the std engine, whose callbacks run on a goroutine per connection:
 // there every access holds mu (locking is set).
 type shard struct {
 	r       *loadRun
@@ -39,18 +40,20 @@ type shard struct {
 	tally pendingTally
 	swept bool
 
-	// The open-loop schedule (paced): the run's k-th request is due at t0 + k*interval nanoseconds; this
-	// shard sends those with k = idx + j*shards for j < quota, in order; next is the next j to send, so
-	// the number sent. lastSend is when the last was sent; unsent, set by sweep, counts those due when the
-	// window closed that had not been, every connection being busy (see sweep).
+	// The open-loop schedule (paced): the run's k-th request is due at t0 + k*interval nanoseconds, for
+	// k < quota. The schedule is the run's, not the loop's: next is the run's next k to send (so the
+	// number sent, by every loop), and whichever loop has a free client when a request is due takes it:
+	// a connection the server closes may be dialled again onto another loop, and a loop may be left with
+	// none. sent counts the requests this loop took, lastSend is when it took the last; busy, set by sweep,
+	// says that no client of this loop had room when the window closed (see loadRun.reportSchedule).
 	paced    bool
 	t0       int64
 	interval float64
-	shards   int64
 	quota    int64
-	next     int64
+	next     *atomic.Int64
+	sent     int64
 	lastSend int64
-	unsent   int64
+	busy     bool
 	free     []*client // connected clients with a free pipeline slot, waiting for a request to be due
 	armed    bool      // a pacing timer is pending
 	tickFn   func()
@@ -137,19 +140,25 @@ func (sh *shard) take(now int64) (start int64, ok bool) {
 		return 0, false
 	}
 	if sh.paced {
-		if sh.next >= sh.quota {
-			return 0, false
+		for {
+			k := sh.next.Load()
+			if k >= sh.quota {
+				return 0, false
+			}
+			t := sh.scheduled(k)
+			if t > now || t >= sh.end {
+				return 0, false
+			}
+			if !sh.next.CompareAndSwap(k, k+1) {
+				continue // another loop took it
+			}
+			sh.sent++
+			sh.lastSend = now
+			if r.limit > 0 {
+				r.issued.Add(1) // for await's stall check: the quota keeps within the limit
+			}
+			return t, true
 		}
-		t := sh.scheduled(sh.next)
-		if t > now || t >= sh.end {
-			return 0, false
-		}
-		sh.next++
-		sh.lastSend = now
-		if r.limit > 0 {
-			r.issued.Add(1) // for await's stall check: the quotas keep within the limit
-		}
-		return t, true
 	}
 	if now >= sh.end {
 		return 0, false
@@ -160,24 +169,24 @@ func (sh *shard) take(now int64) (start int64, ok bool) {
 	return now, true
 }
 
-// scheduled returns when this shard's j-th request is due: never (math.MaxInt64) when that is more than
+// scheduled returns when the run's k-th request is due: never (math.MaxInt64) when that is more than
 // about 146 years (1<<62 nanoseconds) after the start, which a tiny --rate gives.
-func (sh *shard) scheduled(j int64) int64 {
-	d := (float64(sh.idx) + float64(j)*float64(sh.shards)) * sh.interval // in floating point: j*shards may overflow
+func (sh *shard) scheduled(k int64) int64 {
+	d := float64(k) * sh.interval // in floating point: k*interval may overflow
 	if d >= 1<<62 {
 		return math.MaxInt64
 	}
 	return sh.t0 + int64(d)
 }
 
-// dueBefore returns how many of this shard's requests are due before at: the number of j < quota with
-// scheduled(j) < at.
+// dueBefore returns how many of the run's requests are due before at: the number of k < quota with
+// scheduled(k) < at.
 func (sh *shard) dueBefore(at int64) int64 {
 	if at <= sh.t0 {
 		return 0
 	}
 	// An estimate from the schedule's formula, then exact by scheduled itself, which rounds.
-	k := (float64(at-sh.t0)/sh.interval - float64(sh.idx)) / float64(sh.shards)
+	k := float64(at-sh.t0) / sh.interval
 	j := sh.quota
 	if k < float64(sh.quota) {
 		j = max(0, int64(math.Ceil(k)))
@@ -193,10 +202,11 @@ func (sh *shard) dueBefore(at int64) int64 {
 
 // due reports whether a request of the schedule is due at now.
 func (sh *shard) due(now int64) bool {
-	if sh.next >= sh.quota {
+	k := sh.next.Load()
+	if k >= sh.quota {
 		return false
 	}
-	t := sh.scheduled(sh.next)
+	t := sh.scheduled(k)
 	return t <= now && t < sh.end
 }
 
@@ -210,16 +220,21 @@ func (sh *shard) wait(cl *client, now int64) {
 	sh.arm(now)
 }
 
-// arm starts the pacing timer for the next due request, when a client is free to send it. The timer is a
+// arm starts the pacing timer for the next due request, when a client is free to send it; if another loop
+// takes that request first, the timer finds none due and arms again for the next. The timer is a
 // Loop.AfterFunc: on the uring engine it fires close to the due time; on epoll, whose loop timers have
 // millisecond resolution, the requests due within a millisecond go out together, up to a millisecond
 // late, and their latency includes that delay.
 func (sh *shard) arm(now int64) {
-	if sh.armed || len(sh.free) == 0 || sh.next >= sh.quota || sh.scheduled(sh.next) >= sh.end || !sh.running || sh.r.stopped.Load() {
+	if sh.armed || len(sh.free) == 0 || !sh.running || sh.r.stopped.Load() {
+		return
+	}
+	k := sh.next.Load()
+	if k >= sh.quota || sh.scheduled(k) >= sh.end {
 		return
 	}
 	sh.armed = true
-	sh.loop.AfterFunc(time.Duration(max(sh.scheduled(sh.next)-now, 0)), sh.tickFn)
+	sh.loop.AfterFunc(time.Duration(max(sh.scheduled(k)-now, 0)), sh.tickFn)
 }
 
 // tick runs on the loop when a scheduled request is due: it hands the due requests to free clients.
@@ -292,14 +307,8 @@ func (sh *shard) add(cl *client) {
 }
 
 // sweep tallies the requests in flight on this loop's clients once the window has closed, and, in an
-// open-loop run, the requests of its schedule that were due and unsent.
-//
-// A request due and unsent is unsent for one of two reasons: every connection was busy (each waits for
-// the answers to its pipeline, or is reconnecting), and the run fell behind its schedule; or a connection
-// was free and the pacing timer had not fired yet, which is how it goes out on time. Only the first kind
-// counts: as long as a client has room, a due request is sent as soon as the loop sees it due (fill and
-// tick take every request due while there is room), so that with a client free every request due is of
-// the second kind, and with none free they are all of the first.
+// open-loop run, notes whether every client of the loop was busy (loadRun.reportSchedule counts the
+// requests due and unsent when every loop's were).
 func (sh *shard) sweep() {
 	sh.lock()
 	defer sh.unlock()
@@ -311,10 +320,7 @@ func (sh *shard) sweep() {
 		free = free || cl.n < len(cl.starts)
 	}
 	sh.swept = true
-	if sh.paced && sh.running && !free {
-		// A request may have gone out after endAt, before the run stopped: none is unsent then.
-		sh.unsent = max(0, sh.dueBefore(min(sh.r.endAt, sh.end))-sh.next)
-	}
+	sh.busy = sh.paced && sh.running && !free
 }
 
 // remove detaches cl from this shard. Once the window has closed, cl's requests in flight are tallied
