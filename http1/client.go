@@ -70,7 +70,8 @@ type Transport struct {
 	// body included, has been written (as net/http's); the request then fails and its connection
 	// is closed.
 	ResponseHeaderTimeout time.Duration
-	// MaxResponseHeaderBytes bounds a response head (DefaultMaxResponseHeaderBytes when zero).
+	// MaxResponseHeaderBytes bounds a response head, the interim (1xx) heads before it included, as
+	// with net/http (DefaultMaxResponseHeaderBytes when zero).
 	MaxResponseHeaderBytes int
 	// DisableKeepAlives, if true, uses each connection for one request only and sends
 	// "Connection: close".
@@ -498,6 +499,10 @@ func (t *Transport) putIdle(cc *clientConn) {
 		cc.shut()
 		return
 	}
+	// From now on the server may close it as a request goes out: such a request may be retried (as
+	// with net/http, whatever brought the connection here: a connection dialled for a request that
+	// was cancelled before it could start is pooled unused).
+	cc.reused = true
 	for len(hc.waiting) > 0 {
 		x := hc.waiting[0]
 		hc.waiting[0] = nil

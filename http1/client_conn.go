@@ -32,7 +32,7 @@ type clientConn struct {
 	x          *exchange // the exchange in progress, nil while idle
 	p          respParser
 	chunk      ChunkedDecoder
-	reused     bool      // an exchange ended on it and left it reusable
+	reused     bool      // it went back to the pool (or to a waiting request): the server may close it as it is reused
 	paused     bool      // reading paused for want of room in the body's pipe
 	waiting    *exchange // complete, its request's last write not yet reported (requestSent)
 	peerClosed bool      // the server's FIN arrived while body bytes waited in the input
@@ -75,12 +75,14 @@ type exchange struct {
 	phase     exchangePhase
 	retries   int  // times sent again after a reused connection died under it
 	gotBytes  bool // a byte of the response arrived
-	interim   int  // 1xx responses received
+	interim   int  // bytes of the 1xx response heads received
 	reqDone   bool // the request, body included, reached the kernel
 	frame     framing
 	remaining int64 // of a Content-Length body
 	mustClose bool  // the connection cannot be reused after this response
 	rbody     *respBody
+	resp      *http.Response // a bodyless response, for ended to deliver
+	trailers  []Field        // the trailer fields, for ended (valid until the next chunked response)
 	timer     *eddy.Timer
 }
 
@@ -177,6 +179,7 @@ func (cc *clientConn) begin() {
 	x.phase = xHead
 	c.SetIdleTimeout(0)
 	cc.p.reset()
+	cc.p.maxHead = t.maxHead // an exchange's interim responses lowered it
 	if _, err := c.Write(x.head); err != nil {
 		cc.requeue(x, err)
 		return
@@ -257,12 +260,16 @@ func (cc *clientConn) drain() {
 				return
 			}
 			if cc.p.status < 200 { // an interim response: the final one follows
-				if x.interim++; x.interim > maxInterimResponses {
-					cc.kill(fmt.Errorf("http1: %s %s: %w: more than %d interim (1xx) responses", x.req.Method, x.key, ErrMalformedResponse, maxInterimResponses))
+				// As net/http's (Go 1.24 on), the interim heads are bounded by their size, not by
+				// their count (a server may send 102 Processing as often as it likes): together with
+				// the final head they stay within MaxResponseHeaderBytes.
+				if x.interim += n; x.interim >= cc.t.maxHead {
+					cc.kill(fmt.Errorf("http1: %s %s: %w (interim 1xx responses included)", x.req.Method, x.key, errRespHeadTooLarge))
 					return
 				}
 				c.Discard(n)
 				cc.p.reset()
+				cc.p.maxHead = cc.t.maxHead - x.interim
 				continue
 			}
 			cc.respond(x, buf, n)
@@ -307,9 +314,9 @@ func (cc *clientConn) respond(x *exchange, buf []byte, n int) {
 		resp.Body = b
 	}
 	if f == frameNone {
-		// Back to the pool first (see complete); a response nobody waits for any more is dropped.
+		// Back to the pool first (see complete), then delivered by ended.
+		x.resp = resp
 		cc.complete(x, nil)
-		x.pr.Resolve(resp)
 		return
 	}
 	if !x.pr.Resolve(resp) {
@@ -384,9 +391,6 @@ func (cc *clientConn) body(x *exchange) bool {
 // every connection as the request arrives.
 const maxRetries = 8
 
-// maxInterimResponses bounds the 1xx responses before the final one, as net/http does.
-const maxInterimResponses = 5
-
 // kill aborts the connection from its loop. Abort only queues the close, so the connection is marked
 // dead at once: nothing else may be started on it or read from it meanwhile (a waiting request handed
 // to it would fail with this exchange's reason).
@@ -446,19 +450,32 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 		cc.shut()
 	case !x.reqDone && x.lastQueued.Load():
 		// The end of the request body is on its way to the kernel (its callback may come after
-		// the response, on std): the connection is reused once it has gone.
+		// the response, on std): the connection is reused once it has gone, and the caller sees
+		// the response's end only then (requestSent), as net/http's waits for the request's write.
 		cc.waiting = x
+		x.trailers = trailers
+		return
 	case !x.reqDone:
 		// The server answered before taking the whole request: the connection is out of step.
 		x.closeReqBody()
 		cc.shut()
 	default:
-		cc.reused = true
 		cc.t.putIdle(cc)
 	}
+	x.trailers = trailers
+	cc.ended(x)
+}
+
+// ended shows the caller the end of x's response, which arrived in full, once the connection has
+// been dealt with: its future completes with a bodyless response (dropped if nobody waits for it
+// any more), or its body's reader gets io.EOF after the bytes in the pipe.
+func (cc *clientConn) ended(x *exchange) {
 	if x.rbody != nil {
-		x.rbody.finish(trailers)
+		x.rbody.finish(x.trailers)
+	} else if resp := x.resp; resp != nil {
+		x.pr.Resolve(resp)
 	}
+	x.resp, x.trailers = nil, nil
 }
 
 // requestSent is the callback of the request's last write, on the loop: a connection whose
@@ -474,6 +491,7 @@ func (cc *clientConn) requestSent(x *exchange, err error) {
 		return
 	}
 	cc.waiting = nil
+	defer cc.ended(x)
 	if err != nil {
 		cc.kill(err)
 		return
@@ -482,7 +500,6 @@ func (cc *clientConn) requestSent(x *exchange, err error) {
 		cc.kill(errRespUnsolicited)
 		return
 	}
-	cc.reused = true
 	cc.t.putIdle(cc)
 }
 
@@ -501,6 +518,10 @@ func (cc *clientConn) closedWith(err error) {
 	}
 	if pending != nil { // it never started here: try again elsewhere
 		t.schedule(pending)
+	}
+	if w := cc.waiting; w != nil { // its response is complete: the last write's callback is not needed
+		cc.waiting = nil
+		cc.ended(w)
 	}
 	x := cc.x
 	if x == nil {

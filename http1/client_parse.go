@@ -46,7 +46,7 @@ const (
 // it, which would cost a copy of the head for a form servers stopped sending long ago; the
 // request is failed with ErrMalformedResponse instead.
 type respParser struct {
-	maxHead int // bound on the head (status line to empty line); 1xx heads count separately
+	maxHead int // bound on the head (status line to empty line), less the 1xx heads before it
 
 	pos, scan int // start of the current line, and where the search for its end resumes
 	inFields  bool
