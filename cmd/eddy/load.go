@@ -178,11 +178,6 @@ func (cfg *loadConfig) check() error {
 	case cfg.rate > 0 && cfg.rate < 1e-299:
 		// The schedule's interval, 1e9/rate nanoseconds, would be infinite.
 		return usagef("load", "--rate %v: want 0, or at least 1e-299", cfg.rate)
-	case cfg.rate > 0 && cfg.loops > 1 && cfg.conns%cfg.loops != 0:
-		// The connections are dealt to the loops in turn, as many to each. The loops share the
-		// schedule (shard.next), so that a loop with fewer connections would not fall behind: this
-		// check could go.
-		return usagef("load", "--rate with --conns %d over --loops %d: give a number of connections that the loops divide", cfg.conns, cfg.loops)
 	case cfg.hold < 0:
 		return usagef("load", "--hold %v: want 0 or more", cfg.hold)
 	case cfg.hold > 0 && (cfg.requests > 0 || cfg.rate > 0 || cfg.pipeline > 1 || cfg.durationSet):
