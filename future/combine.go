@@ -42,21 +42,29 @@ func watch[T, R any](in []*state[T], ws []waiter, out *state[R], fn func(i int) 
 
 // settle completes out with v and err, if nobody did before, for a combinator that no longer
 // needs the inputs it watches with ws: it takes its continuations off the inputs that are still
-// pending, so that they hold nothing of this call, before it publishes out (see attach), and
-// then cancels the inputs. It reports whether it completed out.
+// pending, so that they hold nothing of this call, before it completes out (see attach), and then
+// cancels the inputs. It returns out's continuations, for the continuation that called it to
+// return to notify (see waiter), or nil if out was complete already.
 //
-// The inputs are cancelled by a deferred call: publish runs out's inline continuations, and one
-// that calls runtime.Goexit (testing.T.FailNow) must not leave them running.
-func settle[T, R any](out *state[R], v R, err error, in []*state[T], ws []waiter) bool {
+// Cancelling an input may run code (the continuations of a Sleep that Cancel completes); should it
+// call runtime.Goexit, the deferred call runs out's continuations, which would be lost otherwise.
+func settle[T, R any](out *state[R], v R, err error, in []*state[T], ws []waiter) *waiter {
 	if !out.claim() {
-		return false
+		return nil
 	}
 	for i, s := range in {
 		s.unsubscribe(&ws[i])
 	}
-	defer cancelAll(in)
-	out.publish(v, err)
-	return true
+	list := out.take(v, err)
+	normal := false
+	defer func() {
+		if !normal {
+			notify(list)
+		}
+	}()
+	cancelAll(in)
+	normal = true
+	return list
 }
 
 // gather is the result of a combinator that waits for several inputs.
@@ -81,8 +89,7 @@ func All[T any](fs ...Future[T]) Future[[]T] {
 	watch(in, ws, out, func(i int) *waiter {
 		s := in[i]
 		if s.err != nil {
-			settle(out, nil, s.err, in, ws)
-			return nil
+			return settle(out, nil, s.err, in, ws)
 		}
 		vals[i] = s.val
 		// Each write to vals happens before its decrement, and the last
@@ -135,8 +142,7 @@ func Any[T any](fs ...Future[T]) Future[T] {
 	watch(in, ws, out, func(i int) *waiter {
 		s := in[i]
 		if s.err == nil {
-			settle(out, s.val, nil, in, ws)
-			return nil
+			return settle(out, s.val, nil, in, ws)
 		}
 		errs[i] = s.err
 		if left.Add(-1) == 0 {
@@ -159,8 +165,7 @@ func Race[T any](fs ...Future[T]) Future[T] {
 	out := gather[T, T](in)
 	ws := make([]waiter, len(in))
 	watch(in, ws, out, func(i int) *waiter {
-		settle(out, in[i].val, in[i].err, in, ws)
-		return nil
+		return settle(out, in[i].val, in[i].err, in, ws)
 	})
 	return Future[T]{out}
 }

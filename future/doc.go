@@ -34,12 +34,13 @@
 // so that a long-lived future holds nothing of the calls that gave up on it.
 // The channel behind Done is made only when someone asks for it and is closed on completion.
 // A continuation that only passes an outcome on (Then following the future of its step, Map and
-// Catch with Inline, a failure running down a chain) hands the continuations of the future it
-// completed back to the loop that runs the list, which runs them next: a chain of any length,
-// such as an asynchronous loop written as recursion through Then, completes in constant stack
+// Catch with Inline, a failure running down a chain, an input completing All, Any, Race or
+// AllSettled) hands the continuations of the future it completed back to the loop that runs the
+// list, which runs them next: a chain of any length, such as an asynchronous loop written as
+// recursion through Then, or f = Race(f, g) over and over, completes in constant stack
 // space, where each future would otherwise run the next one's continuations a few frames deeper.
-// The combinators (All, Any, Race, AllSettled) complete their results the ordinary way: a chain of
-// them, f = Race(f, g) a thousand times over, runs its last continuation a few frames per level deep.
+// A combinator that settles early (All on a failure, Any on a success, Race) completes its
+// result, cancels the inputs it no longer needs, and only then hands the result's continuations on.
 // What such a loop cannot avoid is holding one future per pending step until its last step
 // completes: for a loop of unbounded length, block in a goroutine (Go, or a pool) instead.
 //

@@ -52,7 +52,8 @@ func WithContext[T any](ctx context.Context, f Future[T]) Future[T] {
 
 // giveUp fails out with err, if nobody completed it before, for WithTimeout or WithContext
 // whose continuation w waits on src: it takes w off src, so that src holds nothing of this
-// call, before it publishes out (see attach), and then cancels src (deferred, as in settle).
+// call, before it publishes out (see attach), and then cancels src (deferred: publish runs out's
+// inline continuations, and one that calls runtime.Goexit must not leave src running).
 func giveUp[T any](out *state[T], err error, src *state[T], w *waiter) {
 	if !out.claim() {
 		return
