@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path"
@@ -730,11 +731,13 @@ func (r *getResponse) fill(body io.Reader, p []byte) (int, error) {
 // parseContentRange parses a Content-Range header: "bytes first-last/total", with total -1 for "*",
 // or "bytes */total", with first and last -1.
 func parseContentRange(s string) (first, last, total int64, ok bool) {
-	spec, found := strings.CutPrefix(strings.TrimSpace(s), "bytes ")
+	// Optional white space (RFC 9110 §5.6.3) around the value and after the unit is taken; no other
+	// (strings.TrimSpace took Unicode spaces as well).
+	spec, found := strings.CutPrefix(textproto.TrimString(s), "bytes ")
 	if !found {
 		return 0, 0, 0, false
 	}
-	rng, tot, found := strings.Cut(strings.TrimSpace(spec), "/")
+	rng, tot, found := strings.Cut(textproto.TrimString(spec), "/")
 	if !found {
 		return 0, 0, 0, false
 	}
