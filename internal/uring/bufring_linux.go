@@ -1,7 +1,6 @@
 package uring
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -223,21 +222,26 @@ func (b *BufRing) Discard(id uint16) error {
 // every receive using the group has posted its final CQE (cancel multishot receives first). Otherwise
 // the kernel could write into a buffer after its memory was unmapped and reused. A second Close returns
 // ErrClosed.
+//
+// If the group cannot be unregistered (with SetupSingleIssuer, Close called on another thread than the
+// ring's), Close returns the error and leaves the BufRing open and mapped, to be closed again from the
+// ring's thread or after the ring's Close: the kernel still picks buffers from the group, and would
+// write into the memory once unmapped and reused.
 func (b *BufRing) Close() error {
 	if b.closed {
 		return ErrClosed
 	}
-	b.closed = true
-	var errs []error
 	if !b.ring.closed {
 		reg := bufReg{bgid: b.group}
 		if _, err := b.ring.register(unregisterPbufRing, unsafe.Pointer(&reg), 1); err != nil {
-			errs = append(errs, fmt.Errorf("uring: unregister buffer ring group %d: %w", b.group, err))
+			return fmt.Errorf("uring: unregister buffer ring group %d: %w", b.group, err)
 		}
 	}
-	if err := unix.Munmap(b.mem); err != nil {
-		errs = append(errs, os.NewSyscallError("munmap", err))
+	b.closed = true
+	var err error
+	if e := unix.Munmap(b.mem); e != nil {
+		err = os.NewSyscallError("munmap", e)
 	}
 	b.mem, b.bufs, b.tailWord = nil, nil, nil
-	return errors.Join(errs...)
+	return err
 }

@@ -133,7 +133,9 @@ const (
 	MsgRingFlagsPass uint32 = 1 << 1 // 6.3: the target CQE's Flags come from SQE.FileIndex
 )
 
-// PollAddLevel makes PrepPollAdd level-triggered (IORING_POLL_ADD_LEVEL, 6.1); pass it in SQE.Len.
+// PollAddLevel is IORING_POLL_ADD_LEVEL, a level-triggered POLL_ADD, which the kernel added and then
+// disabled again: a POLL_ADD with it in SQE.Len completes with -EINVAL (measured on 6.18). POLL_ADD is
+// edge-triggered; a one-shot poll is re-armed after each completion.
 const PollAddLevel uint32 = 1 << 3
 
 // CurrentPos is the offset that makes a read or write use and advance the file position, like read(2).

@@ -46,13 +46,20 @@ func (r *Ring) RegisterRingFD() error {
 	}
 	r.enterFd = int(u.offset)
 	r.enterFlags |= enterRegisteredRing
+	r.regTid = unix.Gettid()
 	return nil
 }
 
 // UnregisterRingFD undoes RegisterRingFD; io_uring_enter then uses the plain fd again. Close calls it.
+// It must run on the thread that called RegisterRingFD, and fails with EEXIST on another: the kernel
+// looks the index up in the calling thread's own table, where it names nothing (the kernel reports
+// success and the registration stays) or another ring's registration (which it would drop).
 func (r *Ring) UnregisterRingFD() error {
 	if r.enterFlags&enterRegisteredRing == 0 {
 		return nil
+	}
+	if tid := unix.Gettid(); tid != r.regTid {
+		return fmt.Errorf("uring: unregister ring fd: registered by thread %d, not %d: %w", r.regTid, tid, unix.EEXIST)
 	}
 	u := rsrcUpdate{offset: uint32(r.enterFd)}
 	if _, err := r.register(unregisterRingFDs, unsafe.Pointer(&u), 1); err != nil {

@@ -24,6 +24,7 @@ type Ring struct {
 	fd         int
 	enterFd    int    // fd, or the registered index once RegisterRingFD succeeded
 	enterFlags uint32 // enterRegisteredRing once RegisterRingFD succeeded
+	regTid     int    // the thread that called RegisterRingFD, which owns the registration
 	flags      SetupFlags
 	features   Features
 	closed     bool
@@ -284,6 +285,12 @@ func word(mem []byte, off uint32) *uint32 { return (*uint32)(unsafe.Pointer(&mem
 // Close unmaps the rings, unregisters the ring fd if RegisterRingFD was used, and closes the ring's
 // file descriptor; the kernel then cancels every operation still in flight. BufRings of this ring stay
 // mapped until their own Close. A second Close returns ErrClosed.
+//
+// If the ring fd cannot be unregistered (Close runs on another thread than RegisterRingFD did), Close
+// returns the error and leaves the ring open, to be closed from the registering thread: the
+// registration holds the ring's file, so the kernel would keep the ring and its operations running
+// after its fd was closed, and write into buffers (a BufRing's, closed in the belief that the ring
+// was gone) that may have been unmapped and reused.
 func (r *Ring) Close() error {
 	if r.closed {
 		return ErrClosed
@@ -292,7 +299,9 @@ func (r *Ring) Close() error {
 	if r.enterFlags&enterRegisteredRing != 0 {
 		// Registered ring fds belong to the registering thread and are not released when the ring
 		// closes; they hold a reference to the ring's file until unregistered.
-		errs = append(errs, r.UnregisterRingFD())
+		if err := r.UnregisterRingFD(); err != nil {
+			return err
+		}
 	}
 	r.closed = true
 	errs = append(errs, r.unmap())

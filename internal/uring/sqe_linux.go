@@ -212,7 +212,7 @@ func (s *SQE) PrepLinkTimeout(ts *Timespec, flags uint32) {
 }
 
 // PrepPollAdd prepares a one-shot poll of fd for events (unix.POLLIN, ...); Res is the ready mask.
-// PollAddLevel in Len makes it level-triggered.
+// The kernel rejects PollAddLevel in Len (EINVAL).
 func (s *SQE) PrepPollAdd(fd int, events uint32) {
 	s.prepRW(OpPollAdd, fd, 0, 0, 0)
 	s.OpFlags = pollMask(events)
