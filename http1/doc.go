@@ -47,8 +47,9 @@
 // test holds it to them: Date, Content-Type sniffed when unset, Content-Length for a body of up to
 // 2048 bytes written by a handler that returns without flushing, chunked encoding otherwise (or,
 // for HTTP/1.0, a body delimited by closing the connection), no body for HEAD, 204 and 304,
-// informational (1xx) responses sent at once, "100 Continue" sent automatically on the first read
-// of a body that expects it, trailers, keep-alive and Connection: close as net/http decides them.
+// informational (1xx) responses sent at once (to HTTP/1.1 clients, see below), "100 Continue" sent
+// automatically on the first read of a body that expects it, trailers, keep-alive and
+// Connection: close as net/http decides them.
 // The ResponseWriter implements http.Flusher and the methods http.ResponseController uses:
 // FlushError, SetReadDeadline, SetWriteDeadline and EnableFullDuplex.
 //
@@ -57,8 +58,9 @@
 //   - The request body stays readable after the response has started (net/http needs
 //     EnableFullDuplex for that). So, as with net/http's full duplex, a head sent before the
 //     handler returns (a large or flushed response) does not say "Connection: close" for a body
-//     the handler might still read; if the handler then leaves more than 256 KiB of it unread,
-//     the connection closes after the response without that warning, and a client that
+//     the handler might still read; if the handler then leaves more than 256 KiB of it unread
+//     (counted past what the body's pipe holds when the handler returns), the connection closes
+//     after the response without that warning, and a client that
 //     pipelined its next request gets no answer to it. A response written whole when the handler
 //     returns says it, as net/http does.
 //   - Hijacking is not supported: http.ResponseController.Hijack returns
@@ -82,6 +84,9 @@
 //   - A request line longer than DefaultMaxRequestLineBytes is answered with 414.
 //   - A handler that panics gets a 500 answer if nothing was sent yet (net/http closes the
 //     connection without one); the connection is closed either way.
+//   - A handler that declared a Content-Length longer than what it wrote, and whose head goes out
+//     when it returns, gets "Connection: close" in that head (RFC 9112 §9.6); net/http closes
+//     the connection without saying so.
 //   - When the worker pool is full a request gets 503 and the connection is closed.
 //   - Serve adopts the listener it is given (eddy.WithListeners): one loop accepts on it and hands
 //     connections to the others, where ListenAndServe gives each loop its own SO_REUSEPORT
@@ -91,6 +96,9 @@
 //     http.Dir) into a response with a Content-Length goes out with the engine's Conn.SendFile:
 //     sendfile(2) on epoll and std, splices through a pipe on uring. Other bodies, and
 //     multi-range responses (which net/http writes through a pipe), are copied.
+//   - No informational (1xx) response goes to an HTTP/1.0 client, which has none (RFC 9110 §15.2:
+//     a server must not send one); net/http sends a handler's WriteHeader(103) to it. The header
+//     fields stay for the final response.
 //   - A NativeHandler's informational (1xx) responses (ResponseBuffer.SetStatus) go out with its
 //     final response when ServeNative returns, not at once; none goes to an HTTP/1.0 client, and
 //     101 (Switching Protocols) panics, a native handler having no way to take the connection over.

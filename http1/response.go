@@ -253,8 +253,12 @@ func (w *response) WriteHeader(code int) {
 }
 
 // writeInformational sends a 1xx response with the current header (RFC 8297 keeps it for the final
-// response).
+// response), unless the client speaks HTTP/1.0, which has no 1xx responses (RFC 9110 §15.2: a
+// server must not send one), as native handlers do.
 func (w *response) writeInformational(code int) {
+	if w.minor == 0 {
+		return
+	}
 	b := w.getBuf()
 	b = appendStatusLine(b, w.minor, code)
 	b = appendHeader(b, w.handlerHeader, excludeNoBody)
