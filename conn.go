@@ -8,10 +8,10 @@ import (
 
 // Conn is a connection served by an Engine.
 //
-// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, SendFile, CloseWrite, SetIdleTimeout,
-// SetReadPaused, Context and SetContext may only be called from the connection's own callbacks or from
-// functions run on its loop through Execute. AsyncWrite, Execute, Close, LocalAddr and RemoteAddr are
-// safe from any goroutine.
+// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, Flushed, SendFile, CloseWrite,
+// SetIdleTimeout, SetReadPaused, Context and SetContext may only be called from the connection's own
+// callbacks or from functions run on its loop through Execute. AsyncWrite, Execute, Close, Abort, Loop,
+// LocalAddr and RemoteAddr are safe from any goroutine.
 type Conn interface {
 	// Peek returns the next n buffered inbound bytes without consuming them, or all of them when n <= 0.
 	// When fewer than n bytes are buffered it returns what there is and io.ErrShortBuffer.
@@ -46,7 +46,7 @@ type Conn interface {
 	// callback) without the trip through the loop's task queue, for a callback or a function run by
 	// Execute: a Close or CloseWrite made after it does not fail it. callback gets ErrClosed when
 	// the connection takes no more output (it is closed or closing, or was shut down for writing),
-	// or the error that failed the output.
+	// or the error that failed the output. A nil callback does nothing.
 	Flushed(callback func(c Conn, err error))
 	// SendFile queues n bytes of f, starting at offset, to be sent after everything written before it and
 	// before everything written after it, without copying them through user space: sendfile(2) on epoll,
@@ -67,9 +67,9 @@ type Conn interface {
 	// without reading it (a procfs file), the engine reads it instead.
 	SendFile(f *os.File, offset, n int64, callback func(c Conn, err error)) error
 	// Execute runs fn on the connection's loop, serialised with its callbacks; Write and the inbound
-	// methods may be used inside fn. It returns ErrClosed on a closed connection, or ErrQueueFull. A
-	// connection closing when fn's turn comes (on std, one whose Close has been called) skips it: fn
-	// runs before OnClose or not at all.
+	// methods may be used inside fn. It returns ErrClosed on a closed connection, or ErrQueueFull, and
+	// an error for a nil fn. A connection closing when fn's turn comes (on std, one whose Close has
+	// been called) skips it: fn runs before OnClose or not at all.
 	Execute(fn func(c Conn)) error
 
 	// Close closes the connection gracefully: reading stops, the output accepted before Close is
@@ -90,8 +90,8 @@ type Conn interface {
 	// CloseWrite flushes the output accepted before it and then shuts down the sending side (the peer
 	// reads EOF); the connection stays open for reading. Later writes return ErrClosed.
 	CloseWrite() error
-	// SetIdleTimeout closes the connection after it has neither read nor written anything for d; 0 turns
-	// the timeout off.
+	// SetIdleTimeout closes the connection after it has neither read nor written anything for d; 0 (or
+	// a negative d) turns the timeout off.
 	SetIdleTimeout(d time.Duration) error
 	// SetReadPaused stops (true) or restarts (false) reading from the connection, for a handler whose
 	// consumer is slower than its peer: a request body read by another goroutine, say. While reading is

@@ -319,6 +319,9 @@ func (r *asyncReq[C]) run() {
 // flushed runs cb once the output queued so far reached the kernel (Conn.Flushed): the registration
 // asyncReq.run makes, with nothing to write.
 func flushed[C loopConn](c C, cb func(Conn, error)) {
+	if cb == nil {
+		return
+	}
 	core := c.core()
 	switch {
 	case !core.writeOK():
@@ -338,6 +341,9 @@ type execReq[C loopConn] struct {
 
 // execute runs fn on c's loop (Conn.Execute).
 func execute[C loopConn](c C, fn func(Conn)) error {
+	if fn == nil {
+		return errNilExecute
+	}
 	if c.core().closeReq.Load() {
 		return ErrClosed
 	}

@@ -114,8 +114,12 @@ func (e *Engine) Addrs() []net.Addr { return e.impl.addrs() }
 // connection, closes them (OnClose runs for each) and calls OnShutdown. When ctx ends first, the
 // connections left are closed at once, OnClose reporting ErrEngineStopped; those whose output was not all
 // out are reset (on TCP), so that their peers cannot take what they got for the whole. Stop then returns
-// ctx's error. Calling Stop again waits for the first call and returns its result.
+// ctx's error. Calling Stop again waits for the first call and returns its result. A nil ctx means
+// context.Background(): no bound.
 func (e *Engine) Stop(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	e.mu.Lock()
 	if !e.started {
 		e.mu.Unlock()
@@ -174,7 +178,8 @@ func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 // an accepted one: OnOpen runs first, then the future resolves with the Conn (or fails with ErrClosed if
 // the connection was closed before that: by OnOpen, or, on the std engine, by a Stop running meanwhile). A refused or timed-out connect (ctx's deadline or cancellation), or one that Stop
 // abandons (ErrEngineStopped), fails the future with an *OpError, and no callback runs.
-// Continuations added with future.Inline run on the loop, so they must not block.
+// Continuations added with future.Inline run on the loop, so they must not block. A nil ctx means
+// context.Background().
 func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
 	return e.DialWith(ctx, addr, nil)
 }
@@ -190,6 +195,9 @@ func (e *Engine) DialWith(ctx context.Context, addr string, v any) future.Future
 	if !e.running.Load() {
 		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: err})
 	}
@@ -197,8 +205,12 @@ func (e *Engine) DialWith(ctx context.Context, addr string, v any) future.Future
 }
 
 // Serve creates and starts an engine, serves until ctx is done, then stops it gracefully, waiting at most
-// the stop timeout (WithStopTimeout). It returns the first error from starting or stopping.
+// the stop timeout (WithStopTimeout). It returns the first error from starting or stopping. A nil ctx
+// means context.Background(): Serve serves until the program ends.
 func Serve(ctx context.Context, h Handler, addrs []string, opts ...Option) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	e, err := New(h, addrs, opts...)
 	if err != nil {
 		return err

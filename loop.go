@@ -2,6 +2,7 @@ package eddy
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -14,12 +15,14 @@ import (
 // given to it, and the first loop's OnTick), so results of asynchronous work can come back to a connection's loop without locks.
 type Loop interface {
 	// Execute runs fn on the loop. It never blocks and never drops fn: on a loop that has stopped, fn
-	// runs on the calling goroutine instead, so a future waiting for it still completes.
+	// runs on the calling goroutine instead, so a future waiting for it still completes. fn must not
+	// be nil: Execute panics then, on the caller, rather than the loop later.
 	Execute(fn func())
 	// AfterFunc runs fn on the loop once d has passed (timers have millisecond resolution on the epoll
 	// engine; a d too large for the loop's clock means never). The returned Timer cancels it. A timer
 	// still pending when the loop stops, or made on a loop that has stopped, is not lost: fn then runs
-	// on a goroutine of its own once d has passed, as Execute runs fn on its caller.
+	// on a goroutine of its own once d has passed, as Execute runs fn on its caller. fn must not be
+	// nil: AfterFunc panics then, on the caller, rather than the loop when the timer fires.
 	AfterFunc(d time.Duration, fn func()) *Timer
 	// Index returns the loop's position in Engine.Loops.
 	Index() int
@@ -29,6 +32,17 @@ type Loop interface {
 	// BalanceLeastConnections goes by.
 	Conns() int
 }
+
+// Messages of the panics of Loop.Execute and Loop.AfterFunc given a nil function: a programming error,
+// reported on the caller's stack (run later on the loop, a nil function would end the program there,
+// with no trace of the call).
+const (
+	nilExecute   = "eddy: Loop.Execute of a nil function"
+	nilAfterFunc = "eddy: Loop.AfterFunc of a nil function"
+)
+
+// errNilExecute is the error of Conn.Execute given a nil function.
+var errNilExecute = errors.New("eddy: Conn.Execute of a nil function")
 
 // Timer is a one-shot timer made by Loop.AfterFunc. It is safe to use from any goroutine.
 type Timer struct {

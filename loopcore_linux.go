@@ -166,6 +166,9 @@ func (l *loopCore) post(fn func(any), arg any) error {
 // queue's capacity: a continuation dropped would leave its future pending forever. On a stopped loop fn
 // runs on the caller instead.
 func (l *loopCore) Execute(fn func()) {
+	if fn == nil {
+		panic(nilExecute)
+	}
 	if err := l.post(runFunc, fn); err != nil {
 		fn()
 	}
@@ -212,6 +215,9 @@ type loopTimer struct {
 
 // AfterFunc runs fn on the loop once d has passed.
 func (l *loopCore) AfterFunc(d time.Duration, fn func()) *Timer {
+	if fn == nil {
+		panic(nilAfterFunc)
+	}
 	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
 	lt.when = after(l.clock(), d)
 	if err := l.post(scheduleLoopTimer, lt); err != nil {

@@ -135,8 +135,8 @@ func WithTCPNoDelay(on bool) Option {
 }
 
 // WithTCPKeepAlive enables TCP keep-alive probes with the given idle period and interval, rounded up
-// to whole seconds; 0 leaves keep-alive off (the default). Negative values and values above
-// maxKeepAlive (32767 s, Linux's limit for both settings) are an error.
+// to whole seconds; 0 leaves keep-alive off (the default). Negative values and values above 32767 s
+// (Linux's limit for both settings) are an error.
 func WithTCPKeepAlive(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {

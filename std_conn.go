@@ -959,6 +959,9 @@ func (c *stdConn) runQueued() {
 // Flushed runs cb once the output queued so far reached the kernel (Conn.Flushed): an enqueue of
 // nothing, with the callback.
 func (c *stdConn) Flushed(cb func(Conn, error)) {
+	if cb == nil {
+		return
+	}
 	if _, err := c.enqueue(nil, nil, cb); err != nil {
 		cb(c, err)
 	}
@@ -979,6 +982,9 @@ func (c *stdConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
 }
 
 func (c *stdConn) Execute(fn func(Conn)) error {
+	if fn == nil {
+		return errNilExecute
+	}
 	if c.closeReq.Load() {
 		return ErrClosed
 	}

@@ -78,6 +78,9 @@ func (l *stdLoop) stop() {
 
 // Execute runs fn on the loop's goroutine, or on the caller once the loop has stopped.
 func (l *stdLoop) Execute(fn func()) {
+	if fn == nil {
+		panic(nilExecute)
+	}
 	l.mu.Lock()
 	if l.stopped {
 		l.mu.Unlock()
@@ -91,6 +94,9 @@ func (l *stdLoop) Execute(fn func()) {
 
 // AfterFunc runs fn on the loop after d.
 func (l *stdLoop) AfterFunc(d time.Duration, fn func()) *Timer {
+	if fn == nil {
+		panic(nilAfterFunc)
+	}
 	t := &Timer{fn: fn}
 	t.rt.Store(time.AfterFunc(d, func() { l.Execute(t.fire) })) // Stop releases it
 	return t

@@ -635,7 +635,7 @@ func (c *Conn) writeErr(err error) error {
 }
 
 // Writev encrypts the slices in order, small ones together, so that they share records: they are
-// gathered in a scratch buffer of bufSize bytes, encrypted each time it is full, and a slice of that
+// gathered in a scratch buffer of 16 KiB (a record's payload), encrypted each time it is full, and a slice of that
 // size or more is encrypted on its own.
 func (c *Conn) Writev(bs [][]byte) (int, error) {
 	scratch := bufPool.Get().(*[bufSize]byte)
@@ -717,6 +717,9 @@ func (c *Conn) runAsync(a *asyncReq) {
 // Flushed runs callback on the loop once the records written so far have been handed to the kernel
 // (see eddy.Conn.Flushed).
 func (c *Conn) Flushed(callback func(c eddy.Conn, err error)) {
+	if callback == nil {
+		return
+	}
 	if c.closeReq.Load() || c.wclosed || c.phase != established {
 		callback(c, eddy.ErrClosed)
 		return
@@ -731,6 +734,9 @@ func (c *Conn) SendFile(f *os.File, offset, n int64, callback func(c eddy.Conn, 
 
 // Execute runs fn on the connection's loop (see eddy.Conn.Execute); fn gets this Conn.
 func (c *Conn) Execute(fn func(c eddy.Conn)) error {
+	if fn == nil {
+		return c.raw.Execute(nil) // the engine's error for it
+	}
 	if c.closeReq.Load() {
 		return eddy.ErrClosed
 	}

@@ -69,7 +69,8 @@ type Handler struct {
 // Server returns a Handler that performs the server side of TLS with config on each connection and
 // gives h the established ones. config must have a certificate (Certificates, GetCertificate or
 // GetConfigForClient), as for tls.Server; it is used as given, so it may carry NextProtos and
-// client authentication settings, and it must not be modified after the engine starts.
+// client authentication settings, and it must not be modified after the engine starts. A nil config
+// or h makes the engine's Start fail (OnBoot), rather than the first handshake.
 func Server(h eddy.Handler, config *tls.Config) *Handler {
 	return &Handler{inner: h, config: config}
 }
@@ -77,7 +78,7 @@ func Server(h eddy.Handler, config *tls.Config) *Handler {
 // Client returns a Handler for the client side of TLS: connections dialled with its Dial perform
 // the handshake (with config, unless Dial is given another) and are given to h once established.
 // Connections the engine dials otherwise (Engine.Dial) are given to h as they are, in clear, so one
-// engine serves both kinds.
+// engine serves both kinds. A nil h makes the engine's Start fail (OnBoot).
 func Client(h eddy.Handler, config *tls.Config) *Handler {
 	return &Handler{inner: h, config: config, client: true}
 }
@@ -96,10 +97,14 @@ type dialReq struct {
 // the server's certificate is verified against and sent by SNI, from addr's host when config has
 // none. ctx bounds the connect and the handshake (together with HandshakeTimeout). The future fails
 // with the dial's *eddy.OpError, a *HandshakeError (which OnHandshakeError hears of too), or
-// eddy.ErrClosed if the wrapped handler's OnOpen closed the connection.
+// eddy.ErrClosed if the wrapped handler's OnOpen closed the connection, or with an error naming the
+// mistake when e is nil or its Handler is not h (the connection is then reset).
 func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config *tls.Config) future.Future[*Conn] {
 	if !h.client {
 		return future.Failed[*Conn](errors.New("etls: Dial needs a Handler made by Client"))
+	}
+	if e == nil {
+		return future.Failed[*Conn](errors.New("etls: Dial through a nil *eddy.Engine"))
 	}
 	if config == nil {
 		config = h.config
@@ -114,8 +119,17 @@ func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config 
 		}
 	}
 	p := future.NewPromise[*Conn]()
-	f := e.DialWith(ctx, addr, &dialReq{config: config, ctx: ctx, p: p})
-	future.Catch(f, future.Inline, func(err error) (eddy.Conn, error) {
+	req := &dialReq{config: config, ctx: ctx, p: p}
+	f := e.DialWith(ctx, addr, req)
+	future.Catch(future.Map(f, future.Inline, func(raw eddy.Conn) (eddy.Conn, error) {
+		if d, ok := raw.Context().(*dialReq); ok && d == req {
+			// OnOpen (on the loop, before this) would have replaced it: e's Handler is not h,
+			// and no handshake will ever complete p.
+			raw.Abort(nil)
+			return nil, errors.New("etls: Dial through an engine whose Handler is not this Handler")
+		}
+		return raw, nil
+	}), future.Inline, func(err error) (eddy.Conn, error) {
 		p.Reject(err)
 		return nil, err
 	})
@@ -165,7 +179,11 @@ func (h *Handler) OnOpen(raw eddy.Conn) {
 		}
 		c.tc = tls.Client(p, cfg)
 	} else {
-		c.tc = tls.Server(p, h.config)
+		cfg := h.config
+		if cfg == nil { // OnBoot refuses it, unless a handler around h kept it from being called
+			cfg = &tls.Config{} // every handshake fails: "no certificates configured"
+		}
+		c.tc = tls.Server(p, cfg)
 	}
 	c.hsCtx, c.hsCancel = h.handshakeContext(parent)
 	go c.handshake()
@@ -222,8 +240,15 @@ func (h *Handler) OnClosing(raw eddy.Conn, reason error) {
 	}
 }
 
-// OnBoot calls the wrapped handler's OnBoot, if it has one.
+// OnBoot calls the wrapped handler's OnBoot, if it has one, after checking h: a nil wrapped handler,
+// or a Server without a configuration, fails the engine's start.
 func (h *Handler) OnBoot(e *eddy.Engine) error {
+	if h.inner == nil {
+		return errors.New("etls: the Handler wraps a nil eddy.Handler")
+	}
+	if !h.client && h.config == nil {
+		return errors.New("etls: Server with a nil *tls.Config")
+	}
 	if b, ok := h.inner.(eddy.BootHandler); ok {
 		return b.OnBoot(e)
 	}

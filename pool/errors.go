@@ -13,6 +13,9 @@ var (
 	ErrStopped = errors.New("pool: stopped")
 )
 
+// errNilFunc is the error of Submit and TrySubmit given a nil function.
+var errNilFunc = errors.New("pool: nil function submitted")
+
 // StopError is the error of Stop when its context ends before the pool has drained. The tasks
 // still queued at that moment were dropped without running (apart from those of Execute and Go:
 // see Stop); tasks already running go on to their end, since a goroutine cannot be interrupted.

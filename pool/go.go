@@ -12,8 +12,11 @@ import (
 // that gives up on the future; a task whose context is cancelled while it waits in the queue is
 // not called, and so is one still queued when a Stop gives up (the future fails with
 // ErrStopped). A panic in fn becomes a *future.PanicError on the future, and a runtime.Goexit
-// future.ErrGoexit, not a pool panic.
+// future.ErrGoexit, not a pool panic. A nil ctx means context.Background().
 func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)) future.Future[T] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	pr, cctx := future.NewPromiseContext[T](ctx)
 	run := func() {
 		if p.abandon.Load() {

@@ -94,12 +94,14 @@ type task struct {
 	owned bool
 }
 
-// New returns a pool configured by opts. It starts the minimum number of workers and returns
-// once they are waiting for tasks.
+// New returns a pool configured by opts (nil ones are ignored). It starts the minimum number of
+// workers and returns once they are waiting for tasks.
 func New(opts ...Option) *Pool {
 	cfg := defaultConfig()
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil {
+			o(&cfg)
+		}
 	}
 	cfg.normalize()
 	p := &Pool{
@@ -129,13 +131,20 @@ func New(opts ...Option) *Pool {
 // Submit queues fn to run on a worker, waiting while the pool is saturated (every worker busy
 // and the queue full) until there is room, ctx is done, or the pool is stopped. It returns nil
 // once fn is queued, ctx.Err() if ctx ended first, or ErrStopped. When there is room, fn is
-// queued even if ctx is already done. fn must not be nil. Submit allocates nothing.
+// queued even if ctx is already done; a nil ctx means context.Background(). A nil fn is refused
+// with an error. Submit allocates nothing.
 func (p *Pool) Submit(ctx context.Context, fn func()) error {
+	if fn == nil {
+		return errNilFunc
+	}
 	return p.submitTask(ctx, task{fn: fn})
 }
 
 // submitTask is Submit of a task that may be marked keep.
 func (p *Pool) submitTask(ctx context.Context, t task) error {
+	if ctx == nil {
+		ctx = context.Background() // the wait for room must not fault while holding the gate
+	}
 	if !p.enter() {
 		p.rejected.Add(1)
 		return ErrStopped
@@ -173,8 +182,12 @@ func (p *Pool) submit(ctx context.Context, t task) error {
 }
 
 // TrySubmit queues fn without waiting. It returns ErrFull when every worker is busy and the
-// queue is full, and ErrStopped after Stop. fn must not be nil. TrySubmit allocates nothing.
+// queue is full, and ErrStopped after Stop. A nil fn is refused with an error. TrySubmit
+// allocates nothing.
 func (p *Pool) TrySubmit(fn func()) error {
+	if fn == nil {
+		return errNilFunc
+	}
 	if !p.enter() {
 		p.rejected.Add(1)
 		return ErrStopped
@@ -194,8 +207,11 @@ func (p *Pool) TrySubmit(fn func()) error {
 // producer down instead of blocking it, and a continuation that a task of this pool hands back
 // to the same pool can never deadlock it. A panic in fn run this way is recovered and reported
 // like one on a worker. A Stop whose context ends does not drop fn: it runs on a goroutine of
-// its own.
+// its own. fn must not be nil: Execute panics then, on its caller, rather than a worker later.
 func (p *Pool) Execute(fn func()) {
+	if fn == nil {
+		panic("pool: Execute of a nil function")
+	}
 	if p.enter() {
 		ok := p.offer(task{fn: fn, keep: true})
 		p.leave()
@@ -424,8 +440,11 @@ func (p *Pool) Stats() Stats {
 // own, and the futures of Go's queued tasks fail with ErrStopped. Running tasks go on to their
 // end and their workers exit afterwards. Stop may be called more than once and from several goroutines; each
 // call waits for the workers as above. A task that calls Stop on its own pool waits until ctx
-// ends, since it is one of the tasks Stop waits for.
+// ends, since it is one of the tasks Stop waits for. A nil ctx means context.Background().
 func (p *Pool) Stop(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	p.stopOnce.Do(func() {
 		close(p.closing)
 		if p.gate.Or(stopping) == 0 {

@@ -367,6 +367,11 @@ func IsTemporaryAcceptError(err error) bool {
 // Connect opens a non-blocking socket and starts connecting it to addr. The connection completes in the
 // background: the socket becomes writable, and ConnectResult tells how it ended.
 func Connect(network string, addr net.Addr) (int, error) {
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP == nil && network == "tcp" {
+		// No host (":8080"): package net dials it over IPv4, reaching a listener on 127.0.0.1 as
+		// well as a dual-stack one; sockaddr's choice for listening, IPv6, would miss the first.
+		network = "tcp4"
+	}
 	family, sa, err := sockaddr(network, addr)
 	if err != nil {
 		return -1, err
