@@ -86,8 +86,11 @@ func (e *Engine) Loops() []Loop { return e.impl.loopList() }
 // first, or with context.Canceled if it is cancelled first (Future.Cancel, or a combinator that gives up
 // on it: a Race lost, a WithTimeout expired), which also stops its timer. Continuations given l as their
 // executor then run on the loop: a timer in the future style. A Sleep still pending when the engine stops
-// resolves all the same (see Loop.AfterFunc).
+// resolves all the same (see Loop.AfterFunc). A nil ctx means context.Background().
 func Sleep(ctx context.Context, l Loop, d time.Duration) future.Future[struct{}] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return future.Failed[struct{}](err)
 	}

@@ -52,7 +52,8 @@
 // request: the producer decides when to stop, and its future still completes, usually with the
 // context's error. A future shared by several consumers is cancelled for all of them. A complete
 // future, which Cancel no longer affects, drops what Cancel would have reached (its context, its
-// sources): holding it keeps its value alive, and nothing of the futures it was made from.
+// sources): holding it keeps its value alive, and nothing of the futures it was made from. A nil
+// context, wherever a function of this package takes one, is context.Background(): no bound.
 //
 // A panic in a function that produces a value (Go, GoOn, Promise.Run, Map, Then, Catch) or in an
 // Executor's Execute becomes a *PanicError on the future, with the panic value and the stack; a

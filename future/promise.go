@@ -20,7 +20,7 @@ func NewPromise[T any]() Promise[T] {
 // Future.Cancel or by a combinator that no longer needs it), and released as soon as the
 // promise is completed. Use it to build a cancellable producer, as Go and pool.Go do.
 func NewPromiseContext[T any](parent context.Context) (Promise[T], context.Context) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancel(orBackground(parent))
 	return Promise[T]{&state[T]{cancel: cancelWith(cancel), cancelOnDone: true}}, ctx
 }
 
@@ -60,6 +60,7 @@ func (p Promise[T]) Run(ctx context.Context, fn func(context.Context) (T, error)
 	if p.s == nil || p.s.isDone() {
 		return false
 	}
+	ctx = orBackground(ctx)
 	if err := ctx.Err(); err != nil {
 		return p.s.fail(err)
 	}

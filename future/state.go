@@ -331,6 +331,7 @@ func (s *state[T]) done() <-chan struct{} {
 
 // wait blocks until the state is done or ctx is done.
 func (s *state[T]) wait(ctx context.Context) (T, error) {
+	ctx = orBackground(ctx)
 	c := s.done()
 	if cd := ctx.Done(); cd != nil {
 		select {

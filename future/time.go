@@ -34,6 +34,7 @@ func WithTimeout[T any](f Future[T], d time.Duration) Future[T] {
 // nothing, however often it is done.
 func WithContext[T any](ctx context.Context, f Future[T]) Future[T] {
 	src := f.state()
+	ctx = orBackground(ctx)
 	if src.isDone() || ctx.Done() == nil {
 		return Future[T]{src}
 	}
@@ -72,6 +73,7 @@ func giveUp[T any](out *state[T], err error, src *state[T], w *waiter) {
 // ctx, or of the caller of Cancel, where its Inline continuations run; eddy.Sleep (package
 // github.com/eddyio/eddy) is the same on an event loop, whose continuations can run on the loop.
 func Sleep(ctx context.Context, d time.Duration) Future[struct{}] {
+	ctx = orBackground(ctx)
 	if err := ctx.Err(); err != nil {
 		return Failed[struct{}](err)
 	}
