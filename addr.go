@@ -3,6 +3,7 @@ package eddy
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 )
 
@@ -58,7 +59,9 @@ func parseEndpoint(s string) (*endpoint, error) {
 	return e, nil
 }
 
-// parseEndpoints parses every address; it fails on the first bad one.
+// parseEndpoints parses every address to listen on; it fails on the first bad one. A socket path
+// too long for the system is a bad address here, before anything starts, rather than bind's EINVAL
+// once the engine starts (a Dial to one fails with connect's *OpError, as package net's).
 func parseEndpoints(addrs []string) ([]*endpoint, error) {
 	eps := make([]*endpoint, 0, len(addrs))
 	for _, s := range addrs {
@@ -66,7 +69,26 @@ func parseEndpoints(addrs []string) ([]*endpoint, error) {
 		if err != nil {
 			return nil, err
 		}
+		if e.unix != nil && len(e.address) > unixPathMax(e.address) {
+			return nil, fmt.Errorf("eddy: bad address %q: socket path of %d bytes, longer than the %d this system takes",
+				s, len(e.address), unixPathMax(e.address))
+		}
 		eps = append(eps, e)
 	}
 	return eps, nil
+}
+
+// unixPathMax returns the longest socket path the system's sockaddr_un takes for path: its sun_path
+// less the terminating NUL, 107 bytes on Linux and Windows and 103 on macOS and the BSDs, and on Linux
+// one more for an abstract name ("@name"), which has no terminating NUL.
+func unixPathMax(path string) int {
+	switch runtime.GOOS {
+	case "darwin", "ios", "freebsd", "netbsd", "openbsd", "dragonfly":
+		return 103
+	case "linux", "android":
+		if path[0] == '@' {
+			return 108
+		}
+	}
+	return 107
 }

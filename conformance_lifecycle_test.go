@@ -27,6 +27,7 @@ func TestNewRejectsBadAddresses(t *testing.T) {
 		"tcp://[::1:80",
 		"tcp://127.0.0.1:http-nonexistent-port",
 		"quic://x:1",
+		"unix:///tmp/" + strings.Repeat("x", 120), // longer than any sun_path: it failed only at Start
 	} {
 		_, err := eddy.New(eddy.BaseHandler{}, []string{addr})
 		if err == nil {
@@ -36,6 +37,11 @@ func TestNewRejectsBadAddresses(t *testing.T) {
 		if !strings.Contains(err.Error(), addr) {
 			t.Errorf("New(%q) error %q does not name the address", addr, err)
 		}
+	}
+	// The longest path the system takes is no bad address (103 bytes on macOS and the BSDs).
+	long := "unix:///tmp/" + strings.Repeat("x", 103-len("/tmp/"))
+	if _, err := eddy.New(eddy.BaseHandler{}, []string{long}); err != nil {
+		t.Errorf("New(%q): %v", long, err)
 	}
 	if err := eddy.Serve(context.Background(), eddy.BaseHandler{}, nil); err == nil {
 		t.Error("Serve with no address succeeded")
