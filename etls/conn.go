@@ -83,6 +83,7 @@ type Conn struct {
 	peerTold   bool           // the wrapped handler was told the peer closed (or the connection closes for it)
 	keepOpen   bool           // its OnPeerClosed asked to keep writing
 	wclosed    bool           // CloseWrite was called
+	notified   bool           // close_notify is queued: what crypto/tls writes after it is dropped (pipe.Write)
 	inCallback bool           // inside a callback of the wrapped handler
 	queued     bool           // a pump is queued on the loop (SetReadPaused)
 	redeliver  bool           // OnData is due for plaintext it has seen (the restart after a pause)
@@ -552,8 +553,7 @@ func (c *Conn) onClosing(reason error) {
 	}
 	c.closeReq.Store(true)
 	if !c.wclosed && (c.reason == nil || c.reason == io.EOF) {
-		c.wclosed = true
-		c.tc.CloseWrite() // an error means the output failed: the engine's close reports it
+		c.closeNotify() // an error means the output failed: the engine's close reports it
 	}
 }
 
@@ -566,11 +566,22 @@ func (c *Conn) closeOnLoop() {
 	// close_notify marks a clean end: not after a TLS error, when the peer must not take what it
 	// received for the whole stream.
 	if !c.wclosed && (c.reason == nil || c.reason == io.EOF) {
-		c.wclosed = true
-		c.tc.CloseWrite() // queues close_notify in the raw output; an error means the output failed
+		c.closeNotify() // an error means the output failed
 	}
 	c.wclosed = true
 	c.raw.Close()
+}
+
+// closeNotify queues close_notify in the raw output. Nothing may follow it: crypto/tls still writes
+// after it to answer a KeyUpdate that asks for one (RFC 8446 section 4.6.3 wants the answer before
+// the next application data, which will not come), and pipe.Write drops that, since a write that
+// failed (the raw connection shut down for writing) would keep crypto/tls from taking the peer's
+// new key, and fail the input.
+func (c *Conn) closeNotify() error {
+	c.wclosed = true
+	err := c.tc.CloseWrite()
+	c.notified = true
+	return err
 }
 
 // ---- eddy.Conn ----
@@ -773,8 +784,7 @@ func (c *Conn) CloseWrite() error {
 	if c.closeReq.Load() || c.wclosed || c.phase != established {
 		return eddy.ErrClosed
 	}
-	c.wclosed = true
-	if err := c.writeErr(c.tc.CloseWrite()); err != nil {
+	if err := c.writeErr(c.closeNotify()); err != nil {
 		return err
 	}
 	return c.raw.CloseWrite()

@@ -55,6 +55,9 @@ func (p pipe) Read(b []byte) (int, error) {
 func (p pipe) Write(b []byte) (int, error) {
 	c := p.c
 	if c.onLoop {
+		if c.notified {
+			return len(b), nil // after close_notify (Conn.closeNotify)
+		}
 		n, err := c.raw.Write(b)
 		c.watchOutput(n)
 		return n, err
