@@ -21,8 +21,8 @@ type reviewOpenHandler struct {
 
 func (h *reviewOpenHandler) OnOpen(c eddy.Conn) { h.opened <- c }
 
-// reviewRecover runs f and returns what it panicked with, or nil.
-func reviewRecover(f func()) (v any) {
+// recoverFrom runs f and returns what it panicked with, or nil.
+func recoverFrom(f func()) (v any) {
 	defer func() { v = recover() }()
 	f()
 	return nil
@@ -60,7 +60,7 @@ func TestMisuseNilFunctions(t *testing.T) {
 			"Loop.Execute":   func() { c.Loop().Execute(nil) },
 			"Loop.AfterFunc": func() { c.Loop().AfterFunc(time.Millisecond, nil) },
 		} {
-			v := reviewRecover(f)
+			v := recoverFrom(f)
 			if s, _ := v.(string); !strings.Contains(s, name) || !strings.Contains(s, "nil function") {
 				t.Errorf("%s(nil) panicked with %v, want a message naming it and the nil function", name, v)
 			}
@@ -68,7 +68,7 @@ func TestMisuseNilFunctions(t *testing.T) {
 		// Flushed(nil) is no callback, as AsyncWrite's nil callback is.
 		done := make(chan any, 1)
 		if err := c.Execute(func(c eddy.Conn) {
-			done <- reviewRecover(func() {
+			done <- recoverFrom(func() {
 				c.Write([]byte("x"))
 				c.Flushed(nil)
 			})
@@ -96,16 +96,7 @@ func TestMisuseNilFunctions(t *testing.T) {
 
 func TestMisuseNilContext(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			if c, err := ln.Accept(); err == nil {
-				c.Close()
-			}
-		}()
+		ln := acceptOnce(t, "tcp")
 		e, err := eddy.New(eddy.BaseHandler{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
 		if err != nil {
 			t.Fatal(err)
@@ -114,7 +105,7 @@ func TestMisuseNilContext(t *testing.T) {
 			t.Fatal(err)
 		}
 		var c eddy.Conn
-		if v := reviewRecover(func() {
+		if v := recoverFrom(func() {
 			c, err = e.Dial(nil, ln.Addr().String()).Await(context.Background())
 		}); v != nil {
 			e.Stop(context.Background())
@@ -125,7 +116,7 @@ func TestMisuseNilContext(t *testing.T) {
 		} else {
 			c.Close()
 		}
-		if v := reviewRecover(func() {
+		if v := recoverFrom(func() {
 			err = e.Stop(nil)
 		}); v != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -146,16 +137,7 @@ func TestMisuseNilContext(t *testing.T) {
 // Dialling ":port" (no host) reaches a listener on 127.0.0.1, as net.Dial and the std engine do.
 func TestMisuseDialNoHost(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			if c, err := ln.Accept(); err == nil {
-				c.Close()
-			}
-		}()
+		ln := acceptOnce(t, "tcp4")
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		cl := startClient(t, kind, eddy.BaseHandler{})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -169,4 +151,21 @@ func TestMisuseDialNoHost(t *testing.T) {
 			c.Close()
 		}
 	})
+}
+
+// acceptOnce listens on 127.0.0.1 over network and accepts one connection, which it closes; the
+// listener is closed when the test ends.
+func acceptOnce(t *testing.T, network string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen(network, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	return ln
 }
