@@ -36,7 +36,9 @@ package eddy_test
 // it found: Flushed callbacks run out of order when a completion callback made one (all engines); an
 // Abort's reason lost to a close that ended the connection before the Abort's task ran (epoll, uring;
 // std read the reason outside the section); epoll reading on after a failed send for 8 MiB of OnData
-// past an Abort; std's OnPeerClosed after OnClose.
+// past an Abort; std's OnPeerClosed after OnClose. A 2-minute run later found std's completion callbacks
+// reporting success after OnClose, when the writer that reported a graceful close took the section from
+// the holder that was to run them (TestStdCompletionBeforeOnCloseWhenTheWriterTakesTheSection).
 
 import (
 	"bytes"

@@ -794,6 +794,11 @@ func (c *stdConn) notifyClose() {
 	}
 	done := false
 	defer c.guardSection(&done)
+	// The tasks queued before the close is reported run first: the completions of the last bytes out
+	// (queueDone), which the writer queued for the section's holder when its TryLock failed. That
+	// holder may have looked at the queue for the last time just before, and this goroutine (the
+	// writer, as a rule) taken the section from it: they ran after OnClose then, reporting success.
+	c.runTasks()
 	c.notified = true
 	c.in.Reset() // the input left unconsumed is dropped before OnClose, as on the loop engines
 	c.g.e.h.OnClose(c, c.closeReason())
