@@ -44,6 +44,9 @@ type uringBackend struct {
 	closing  bool
 	cqes     []uring.CQE
 	polls    int // Reads and Writes that met EAGAIN and waited in a POLL_ADD (for tests)
+	// nows counts the ReadAts and WriteAts of a device in non-blocking mode being made by now, which
+	// the table does not hold: close waits for them too (Add under mu, before closing).
+	nows sync.WaitGroup
 
 	efd *os.File // the eventfd registered with the ring, read by the reaper
 }
@@ -167,6 +170,9 @@ func (b *uringBackend) submit(o *op) {
 func (b *uringBackend) now(o *op) {
 	b.mu.Lock()
 	closing := b.closing
+	if !closing {
+		b.nows.Add(1)
+	}
 	b.mu.Unlock()
 	var err error
 	switch {
@@ -180,6 +186,9 @@ func (b *uringBackend) now(o *op) {
 		o.n, err = o.f.preadFull(o.p, o.off)
 	default:
 		o.n, err = o.f.pwriteFull(o.p, o.off)
+	}
+	if !closing {
+		b.nows.Done() // before the future completes: a continuation may close the IO
 	}
 	o.complete(err)
 }
@@ -494,6 +503,7 @@ func (b *uringBackend) close(ended func()) {
 			// As in pump, cannot happen; keep the ring (and the operations' buffers) rather than
 			// release memory the kernel may still write.
 			b.mu.Unlock()
+			b.nows.Wait()
 			ended()
 			b.efd.Close()
 			publish(done)
@@ -504,6 +514,7 @@ func (b *uringBackend) close(ended func()) {
 	b.ring.Close()
 	b.ring = nil
 	b.mu.Unlock()
+	b.nows.Wait() // a pread or pwrite of now's, on its caller's goroutine
 	ended()
 	b.efd.Close() // ends the reaper's read
 	publish(done)
