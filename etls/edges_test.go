@@ -1629,25 +1629,8 @@ func TestAdvKeyUpdate(t *testing.T) {
 		h := &advH{closed: cl.onClose}
 		h.data = func(c eddy.Conn) { b, _ := c.Next(-1); c.Write(b) }
 		_, addr := advStart(t, k, etls.Server(h, p.server))
-		var keylog bytes.Buffer
-		cfg := p.client.Clone()
-		cfg.MinVersion = tls.VersionTLS13
-		cfg.KeyLogWriter = &keylog
-		nc, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(10 * time.Second))
-		tc := tls.Client(nc, cfg)
-		if err := tc.Handshake(); err != nil {
-			t.Fatal(err)
-		}
-		if cs := tc.ConnectionState().CipherSuite; cs != tls.TLS_AES_128_GCM_SHA256 {
-			t.Skipf("cipher suite %s: the test seals AES-128-GCM only", tls.CipherSuiteName(cs))
-		}
-		secret := keyLogSecret(t, keylog.String(), "CLIENT_TRAFFIC_SECRET_0")
-		w := newRec13(secret)
+		hj := dialHJ13(t, addr, p) // the client's sending side taken over (record_probes_test.go)
+		nc, tc, secret, w := hj.nc, hj.tc, hj.secret, hj.w
 		for round := range 3 {
 			var out []byte
 			out = append(out, w.seal(23, fmt.Appendf(nil, "before%d-", round))...)

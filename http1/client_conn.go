@@ -440,6 +440,7 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 		cc.paused = false
 		cc.c.SetReadPaused(false)
 	}
+	x.trailers = trailers // for ended, now or once the request's last write is reported
 	switch {
 	case cc.dead:
 	case cc.c.Buffered() > 0:
@@ -453,7 +454,6 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 		// the response, on std): the connection is reused once it has gone, and the caller sees
 		// the response's end only then (requestSent), as net/http's waits for the request's write.
 		cc.waiting = x
-		x.trailers = trailers
 		return
 	case !x.reqDone:
 		// The server answered before taking the whole request: the connection is out of step.
@@ -462,7 +462,6 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 	default:
 		cc.t.putIdle(cc)
 	}
-	x.trailers = trailers
 	cc.ended(x)
 }
 
