@@ -13,11 +13,13 @@ import (
 
 // charts draws the charts into dir and returns their file names: memory per idle connection, and round
 // trips per server CPU-second and per second, one chart per kind of load (echo, HTTP) since each has its
-// own servers, with one group of bars per case and one bar per server.
+// own servers, with one group of bars per case and one bar per server. Only the cases and servers with a
+// successful run are drawn: a case in which every run failed has nothing to draw, and must not cost the
+// other cases their charts.
 func (rep *report) charts(dir string) ([]string, error) {
 	byKind := map[kind][]benchCase{}
 	for _, c := range rep.Cases {
-		if len(rep.rows(c.ID)) > 0 {
+		if slices.ContainsFunc(rep.rows(c.ID), func(sm summary) bool { return sm.Runs > 0 }) {
 			byKind[c.Kind] = append(byKind[c.Kind], c)
 		}
 	}
@@ -65,7 +67,7 @@ func (rep *report) barChart(file string, cases []benchCase, title, ylabel string
 	var servers []string
 	for _, s := range rep.servers {
 		for _, c := range cases {
-			if rep.find(c.ID, s.Name) != nil {
+			if sm := rep.find(c.ID, s.Name); sm != nil && sm.Runs > 0 {
 				servers = append(servers, s.Name)
 				break
 			}

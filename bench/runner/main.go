@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -179,6 +180,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if len(cases) == 0 {
 		return errors.New("no case left to run")
+	}
+	// Echo servers serve the echo and idle cases, HTTP servers the HTTP ones: servers that serve none of
+	// the cases would build everything to measure nothing, and end as if every run had failed.
+	if !slices.ContainsFunc(cases, func(c benchCase) bool { return len(serversFor(servers, c)) > 0 }) {
+		ids := make([]string, len(cases))
+		for i, c := range cases {
+			ids[i] = c.ID
+		}
+		return fmt.Errorf("--servers %s: they serve none of the cases asked for (%s)", cfg.servers, strings.Join(ids, ", "))
 	}
 
 	binDir, err := os.MkdirTemp("", "eddy-bench-")

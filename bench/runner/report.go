@@ -233,7 +233,11 @@ func (rep *report) summarize(c benchCase, server string) (summary, bool) {
 			if r.Window > 0 {
 				share = append(share, r.cpuSeconds()/r.Window)
 			}
-			perCPU = append(perCPU, r.OpsPerCPU)
+			if r.OpsPerCPU > 0 {
+				// drive and parseWrk leave it 0 when the window counted no tick of server CPU:
+				// not measured, rather than no round trip per CPU-second.
+				perCPU = append(perCPU, r.OpsPerCPU)
+			}
 			others = append(others, r.CoreOthers)
 			loadGen = append(loadGen, r.LoadGenCPU)
 		}

@@ -27,6 +27,7 @@ type child struct {
 
 	mu    sync.Mutex
 	first string   // the first line of standard error
+	crash string   // the first line of a Go crash's report ("panic: ...", "fatal error: ..."), if any
 	tail  []string // its last lines
 }
 
@@ -61,6 +62,9 @@ func (c *child) follow(r io.Reader) {
 		c.mu.Lock()
 		if len(c.tail) == 0 && c.first == "" {
 			c.first = line
+		}
+		if c.crash == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
+			c.crash = line
 		}
 		if len(c.tail) == childTail {
 			c.tail = append(c.tail[:0], c.tail[1:]...)
@@ -116,6 +120,23 @@ func (c *child) lastLine() string {
 	defer c.mu.Unlock()
 	for i := len(c.tail) - 1; i >= 0; i-- {
 		if s := strings.TrimSpace(c.tail[i]); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// reason returns what a process that failed said about it: the line that starts its crash report when
+// it crashed (its last lines are then a stack trace), or else its last line but eddy's pointer to its
+// usage ("Run 'eddy help echo' for usage."), which follows the error it explains.
+func (c *child) reason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := strings.TrimSpace(c.crash); s != "" {
+		return s
+	}
+	for i := len(c.tail) - 1; i >= 0; i-- {
+		if s := strings.TrimSpace(c.tail[i]); s != "" && !strings.HasPrefix(s, "Run 'eddy help") {
 			return s
 		}
 	}

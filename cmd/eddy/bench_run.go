@@ -94,7 +94,8 @@ type errNotStarted struct{ reason string }
 func (e *errNotStarted) Error() string { return "exited before listening: " + e.reason }
 
 // errLoadCannot is a load generator that does not know how to drive a case: it rejected its command
-// line (exit code 2, no report), as an eddy load without the mode does. The bench skips that case.
+// line (exit code 2, no report, and eddy's pointer to its usage), as an eddy load without the mode does.
+// The bench skips that case.
 type errLoadCannot struct{ reason string }
 
 func (e *errLoadCannot) Error() string {
@@ -165,7 +166,7 @@ func (b *bench) measure(ctx context.Context, c benchCase, s benchServer, round i
 		return r, err
 	}
 	if sp.exited() {
-		return r, fmt.Errorf("the server exited during the run: %s", sp.lastLine())
+		return r, fmt.Errorf("the server exited during the run: %s", sp.reason())
 	}
 	r.Seconds, r.Ops, r.OpsPerSec = rep.Seconds, rep.RoundTrips, rep.RoundTripsPerSec
 	r.P50, r.P99 = rep.Latency.P50, rep.Latency.P99
@@ -206,7 +207,7 @@ func awaitListening(ctx context.Context, sp *child) (string, error) {
 		case line, ok := <-sp.lines:
 			if !ok {
 				<-sp.done
-				return "", &errNotStarted{reason: sp.lastLine()}
+				return "", &errNotStarted{reason: sp.reason()}
 			}
 			if m := listeningLine.FindStringSubmatch(line); m != nil {
 				return m[1], nil
@@ -241,15 +242,16 @@ func awaitPrefix(ctx context.Context, p *child, prefix string, timeout time.Dura
 }
 
 // loadResult reads the report of a load generator that has exited. eddy load exits with 1 when it
-// counted errors and still prints its report; with 2 and no report it did not understand its command
-// line, which means it cannot run the case.
+// counted errors and still prints its report; with 2, no report and its last line pointing to its usage
+// ("Run 'eddy help load' for usage.") it did not understand its command line, which means it cannot run
+// the case. A Go program that crashes exits with 2 too, without that line: its run fails.
 func loadResult(lp *child) (*benchLoadReport, error) {
 	out := bytes.TrimSpace(lp.stdout.Bytes())
 	if len(out) == 0 {
-		if lp.exitCode() == exitUsage {
+		if lp.exitCode() == exitUsage && strings.HasPrefix(lp.lastLine(), "Run 'eddy help") {
 			return nil, &errLoadCannot{reason: lp.firstLine()}
 		}
-		return nil, fmt.Errorf("eddy load: %v: %s", lp.err, lp.lastLine())
+		return nil, fmt.Errorf("eddy load: %v: %s", lp.err, lp.reason())
 	}
 	var rep benchLoadReport
 	if err := json.Unmarshal(out, &rep); err != nil {

@@ -23,6 +23,7 @@ const fakeLoadEnv = "EDDY_CMD_TEST_FAKE_LOAD"
 func init() {
 	if os.Getenv(fakeLoadEnv) == "reject" && os.Getenv(childEnv) != "" {
 		fmt.Fprintln(os.Stderr, `eddy: load: --mode "http": want echo`)
+		fmt.Fprintln(os.Stderr, "Run 'eddy help load' for usage.")
 		os.Exit(exitUsage)
 	}
 }
