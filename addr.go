@@ -3,8 +3,9 @@ package eddy
 import (
 	"fmt"
 	"net"
-	"runtime"
 	"strings"
+
+	"github.com/eddyio/eddy/internal/socket"
 )
 
 // endpoint is a parsed listen or dial address.
@@ -69,26 +70,11 @@ func parseEndpoints(addrs []string) ([]*endpoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		if e.unix != nil && len(e.address) > unixPathMax(e.address) {
+		if e.unix != nil && len(e.address) > socket.UnixPathMax(e.address) {
 			return nil, fmt.Errorf("eddy: bad address %q: socket path of %d bytes, longer than the %d this system takes",
-				s, len(e.address), unixPathMax(e.address))
+				s, len(e.address), socket.UnixPathMax(e.address))
 		}
 		eps = append(eps, e)
 	}
 	return eps, nil
-}
-
-// unixPathMax returns the longest socket path the system's sockaddr_un takes for path: its sun_path
-// less the terminating NUL, 107 bytes on Linux and Windows and 103 on macOS and the BSDs, and on Linux
-// one more for an abstract name ("@name"), which has no terminating NUL.
-func unixPathMax(path string) int {
-	switch runtime.GOOS {
-	case "darwin", "ios", "freebsd", "netbsd", "openbsd", "dragonfly":
-		return 103
-	case "linux", "android":
-		if path[0] == '@' {
-			return 108
-		}
-	}
-	return 107
 }

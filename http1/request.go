@@ -213,10 +213,20 @@ func declareTrailers(t http.Header, list string) (http.Header, error) {
 	return t, nil
 }
 
-// hasToken reports whether the comma-separated list v holds token, ignoring ASCII case.
+// hasToken reports whether the comma-separated list v holds token, ignoring ASCII case: only ASCII
+// case, as the parser's equalFold and net/http compare tokens (strings.EqualFold would take
+// "cloſe", with U+017F, for "close").
 func hasToken(v, token string) bool {
 	for elem := range strings.SplitSeq(v, ",") {
-		if strings.EqualFold(textproto.TrimString(elem), token) {
+		e := textproto.TrimString(elem)
+		if len(e) != len(token) {
+			continue
+		}
+		i := 0
+		for i < len(e) && lower(e[i]) == lower(token[i]) {
+			i++
+		}
+		if i == len(e) {
 			return true
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/eddyio/eddy/internal/socket"
 )
 
 // addrForms lists the forms of address every --addr takes, for the flags' help.
@@ -13,8 +15,8 @@ const addrForms = "host:port, tcp://host:port, tcp4://host:port, tcp6://[host]:p
 // unix:///path, or host:port for tcp) into the network and address that package net takes, for the
 // commands that use package net directly: the baseline server and the load generator. It refuses what
 // the engine's parser refuses before anything starts: an unknown network, a missing or bad port, an IP
-// address of the wrong family, an empty path. A host name is not looked up: that is left to the run, as
-// a failure there (exit 1) rather than a bad command line.
+// address of the wrong family, an empty path or one too long for the system. A host name is not
+// looked up: that is left to the run, as a failure there (exit 1) rather than a bad command line.
 func splitAddr(s string) (network, address string, err error) {
 	network, address, ok := strings.Cut(s, "://")
 	if !ok {
@@ -42,6 +44,12 @@ func splitAddr(s string) (network, address string, err error) {
 	case "unix":
 		if address == "" {
 			return "", "", fmt.Errorf("bad address %q: empty socket path", s)
+		}
+		// The engine refuses it before it starts; package net (the baseline server, load's dials)
+		// would only fail at bind or connect, with EINVAL.
+		if most := socket.UnixPathMax(address); len(address) > most {
+			return "", "", fmt.Errorf("bad address %q: socket path of %d bytes, longer than the %d this system takes",
+				s, len(address), most)
 		}
 	default:
 		return "", "", fmt.Errorf("bad address %q: unknown network %q (want tcp, tcp4, tcp6 or unix)", s, network)

@@ -36,14 +36,7 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 	}
 	dialTo := cfg.addr
 	if !cfg.addrSet {
-		host, port := u.Hostname(), u.Port()
-		if port == "" {
-			port = "80"
-			if u.Scheme == "https" {
-				port = "443"
-			}
-		}
-		dialTo = "tcp://" + net.JoinHostPort(host, port)
+		dialTo = urlDialAddr(u)
 	}
 	method := strings.ToUpper(cfg.method)
 	var b strings.Builder
@@ -63,8 +56,23 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 	return t, dialTo, nil
 }
 
+// urlDialAddr returns the address to dial for u: its host, with port 80 or 443 when it has none.
+func urlDialAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return "tcp://" + net.JoinHostPort(u.Hostname(), port)
+}
+
 // parseURL parses --url, which must be http://host[:port]/path or https://, with a port, if any, of
-// 0..65535.
+// 0..65535. It refuses too what would not go on the wire as it is, as http1.Transport refuses it:
+// a host that is not ASCII, or has an octet that a Host field may not (url.Parse takes '<', '>' and
+// '"'), or makes no address to dial (url.Parse takes "http://]"), and a request URI with a space
+// or a control character (url.Parse keeps the query raw).
 func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	switch {
@@ -79,7 +87,31 @@ func parseURL(s string) (*url.URL, error) {
 			return nil, fmt.Errorf("--url %q: %v", s, err)
 		}
 	}
+	for i := 0; i < len(u.Host); i++ {
+		if c := u.Host[i]; c >= 0x80 {
+			return nil, fmt.Errorf("--url %q: a non-ASCII host must be given in its ASCII (IDNA) form", s)
+		} else if !hostOctet(c) {
+			return nil, fmt.Errorf("--url %q: invalid host %q", s, u.Host)
+		}
+	}
+	if _, _, err := splitAddr(urlDialAddr(u)); err != nil {
+		return nil, fmt.Errorf("--url %q: %v", s, err)
+	}
+	uri := u.RequestURI()
+	for i := 0; i < len(uri); i++ {
+		if c := uri[i]; c <= ' ' || c == 0x7f {
+			return nil, fmt.Errorf("--url %q: a space or control character in the request URI %q: escape it (%%20)", s, uri)
+		}
+	}
 	return u, nil
+}
+
+// hostOctet reports whether c may appear in a Host field (RFC 3986 §3.2.2): in a reg-name
+// (unreserved, sub-delims, '%' of pct-encoded), an IP literal's brackets or its zone's '%', or the
+// ':' before the port.
+func hostOctet(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte("-._~!$&'()*+,;=%[]:", c) >= 0
 }
 
 // httpState is a client's side of the HTTP protocol.

@@ -1,0 +1,143 @@
+package eddy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// noLookups replaces net.DefaultResolver for the rest of the test with one that never leaves the
+// machine: host names resolve from the hosts file only, and every query it would have sent to a name
+// server fails instead. It returns the count of those queries. A fuzzer's host names must not reach
+// the real resolver.
+func noLookups(tb testing.TB) *atomic.Int64 {
+	var queries atomic.Int64
+	saved := net.DefaultResolver
+	net.DefaultResolver = &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			queries.Add(1)
+			return nil, errors.New("no name server in this test")
+		},
+	}
+	tb.Cleanup(func() { net.DefaultResolver = saved })
+	return &queries
+}
+
+// wantFamily reports whether network takes the IP address a, as package net's resolver filters
+// addresses: tcp4 an IPv4 address (an IPv4-mapped IPv6 one too), tcp6 any other, tcp both.
+func wantFamily(network string, a netip.Addr) bool {
+	switch network {
+	case "tcp4":
+		return a.Unmap().Is4()
+	case "tcp6":
+		return a.Is6() && !a.Is4In6()
+	}
+	return true
+}
+
+// FuzzParseEndpoint checks parseEndpoint against the grammar its doc gives: a scheme of tcp, tcp4,
+// tcp6 or unix before "://" (tcp without one); for unix a non-empty path, taken as it is; for tcp an
+// IP address and port, which netip parses the same (zone included), of the scheme's family, or a
+// host name, looked up without a name server here. An IP address is never looked up, and an accepted
+// tcp endpoint written back out (TCPAddr.String) parses to the same address.
+func FuzzParseEndpoint(f *testing.F) {
+	for _, s := range []string{
+		"tcp://127.0.0.1:80", "127.0.0.1:0", "tcp4://127.0.0.1:65535", "tcp6://[::1]:8080", "tcp://[::1]:1",
+		"tcp://:9000", "tcp4://:0", "tcp6://:1", "tcp://[fe80::1%eth0]:80", "tcp6://[::ffff:127.0.0.1]:80",
+		"tcp4://[::ffff:127.0.0.1]:80", "tcp4://[::1]:80", "tcp6://127.0.0.1:80", "tcp://localhost:80",
+		"tcp://127.0.0.1:http", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:65536",
+		"tcp://127.0.0.1:-1", "tcp://127.0.0.1:+1", "unix:///tmp/x.sock", "unix://@abstract", "unix://",
+		"udp://127.0.0.1:53", "://x", "tcp://1.2.3.4%eth0:80", "tcp://[1.2.3.4]:80", "tcp://01.2.3.4:80",
+		"tcp://[::1%25]:80", "tcp://[::1]:0080", "TCP://127.0.0.1:80",
+	} {
+		f.Add(s)
+	}
+	queries := noLookups(f)
+	f.Fuzz(func(t *testing.T, s string) {
+		before := queries.Load()
+		e, err := parseEndpoint(s)
+		network, rest, ok := strings.Cut(s, "://")
+		if !ok {
+			network, rest = "tcp", s
+		}
+		switch network {
+		case "unix":
+			if (err == nil) != (rest != "") {
+				t.Fatalf("parseEndpoint(%q) = %v; want an error only for an empty path", s, err)
+			}
+			if err == nil && (e.unix == nil || e.unix.Name != rest || e.tcp != nil || e.network != "unix") {
+				t.Fatalf("parseEndpoint(%q) = %+v; want the unix path %q", s, e, rest)
+			}
+			return
+		case "tcp", "tcp4", "tcp6":
+		default:
+			if err == nil {
+				t.Fatalf("parseEndpoint(%q) took the unknown network %q", s, network)
+			}
+			return
+		}
+		if ap, perr := netip.ParseAddrPort(rest); perr == nil {
+			// An IP address and a decimal port, as netip writes them back.
+			if n := queries.Load() - before; n != 0 {
+				t.Fatalf("parseEndpoint(%q) sent %d queries to a name server for an IP address", s, n)
+			}
+			if want := wantFamily(network, ap.Addr()); (err == nil) != want {
+				t.Fatalf("parseEndpoint(%q) = %v; want it taken: %t (%s address on %s)", s, err, want, ap.Addr(), network)
+			}
+			if err != nil {
+				return
+			}
+			got, gok := netip.AddrFromSlice(e.tcp.IP)
+			if !gok || got.Unmap() != ap.Addr().WithZone("").Unmap() || e.tcp.Zone != ap.Addr().Zone() || e.tcp.Port != int(ap.Port()) {
+				t.Fatalf("parseEndpoint(%q) = %v (zone %q); want %v", s, e.tcp, e.tcp.Zone, ap)
+			}
+		}
+		host, port, serr := net.SplitHostPort(rest)
+		if serr != nil || port == "" {
+			if err == nil {
+				t.Fatalf("parseEndpoint(%q) = %v; want an error: not host:port with a port", s, e.tcp)
+			}
+			return
+		}
+		if err != nil {
+			return // a bad port, a name without an address, or a family the network does not take
+		}
+		if e.tcp == nil || e.unix != nil || e.network != network || e.address != rest || e.tcp.Port < 0 || e.tcp.Port > 65535 {
+			t.Fatalf("parseEndpoint(%q) = %+v", s, e)
+		}
+		if host == "" && e.tcp.IP != nil {
+			t.Fatalf("parseEndpoint(%q) = %v; want no IP address for an empty host", s, e.tcp)
+		}
+		if ip, ierr := netip.ParseAddr(host); ierr == nil && !wantFamily(network, ip) {
+			t.Fatalf("parseEndpoint(%q) took a %s address on %s", s, ip, network)
+		}
+		again, err := parseEndpoint(network + "://" + e.tcp.String())
+		if err != nil || again.tcp.String() != e.tcp.String() {
+			t.Fatalf("parseEndpoint(%q) = %v; written back as %q it gives %v, %v", s, e.tcp, network+"://"+e.tcp.String(), again, err)
+		}
+	})
+}
+
+// FuzzParseEngineKind checks that ParseEngineKind takes exactly the four names, as they are written,
+// and returns the name it was given.
+func FuzzParseEngineKind(f *testing.F) {
+	for _, s := range []string{"auto", "epoll", "std", "uring", "", "Auto", "EPOLL", " std", "uring\x00", "io_uring"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseEngineKind(s)
+		known := s == "auto" || s == "epoll" || s == "std" || s == "uring"
+		if (err == nil) != known || err == nil && string(k) != s || err != nil && k != "" {
+			t.Fatalf("ParseEngineKind(%q) = %q, %v", s, k, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("%q", s)) {
+			t.Fatalf("ParseEngineKind(%q): error %q does not name the value", s, err)
+		}
+	})
+}
