@@ -23,7 +23,7 @@ import (
 )
 
 // soakFor is how long TestSoak runs per engine: a short smoke run by default, minutes for a real soak
-// (go test -run TestSoak -eddy.soak=5m .).
+// (go test -run TestSoak . -eddy.soak=5m: a test binary flag goes after the package).
 var soakFor = flag.Duration("eddy.soak", 0, "how long TestSoak runs on each engine (0: a short run)")
 
 // The soak mixes, on one engine and at once, every way a handler may answer and every way a peer may

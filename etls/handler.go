@@ -85,6 +85,7 @@ func Client(h eddy.Handler, config *tls.Config) *Handler {
 
 // dialReq is the Context of a connection that Handler.Dial dialled, until OnOpen replaces it.
 type dialReq struct {
+	h      *Handler // the Handler whose Dial made it: only its OnOpen may take the connection
 	config *tls.Config
 	ctx    context.Context
 	p      future.Promise[*Conn]
@@ -119,12 +120,13 @@ func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config 
 		}
 	}
 	p := future.NewPromise[*Conn]()
-	req := &dialReq{config: config, ctx: ctx, p: p}
+	req := &dialReq{h: h, config: config, ctx: ctx, p: p}
 	f := e.DialWith(ctx, addr, req)
 	future.Catch(future.Map(f, future.Inline, func(raw eddy.Conn) (eddy.Conn, error) {
-		if d, ok := raw.Context().(*dialReq); ok && d == req {
-			// OnOpen (on the loop, before this) would have replaced it: e's Handler is not h,
-			// and no handshake will ever complete p.
+		if c, ok := raw.Context().(*Conn); !ok || c.raw != raw || c.h != h {
+			// h's OnOpen (before this) would have made raw a Conn of h's: e's Handler is not h
+			// (another Handler left the request alone, a plain one may have set a Context of its
+			// own), and no handshake will ever complete p.
 			raw.Abort(nil)
 			return nil, errors.New("etls: Dial through an engine whose Handler is not this Handler")
 		}
@@ -158,6 +160,12 @@ func (h *Handler) Inner() eddy.Handler { return h.inner }
 // a connection not dialled by Dial goes to the wrapped handler as it is.
 func (h *Handler) OnOpen(raw eddy.Conn) {
 	d, dialled := raw.Context().(*dialReq)
+	if dialled && d.h != h {
+		// Another Handler's Dial through this Handler's engine: leave the request in the Context,
+		// where that Dial finds it and fails (this Handler's callbacks then ignore the connection),
+		// rather than run its handshake for the wrapped handler here, which did not ask for it.
+		return
+	}
 	if h.client && !dialled {
 		h.inner.OnOpen(raw)
 		return
@@ -189,6 +197,13 @@ func (h *Handler) OnOpen(raw eddy.Conn) {
 	go c.handshake()
 }
 
+// foreign reports whether raw is another Handler's dial that OnOpen left alone: no callback of the
+// wrapped handler is for it.
+func foreign(raw eddy.Conn) bool {
+	_, ok := raw.Context().(*dialReq)
+	return ok
+}
+
 // tlsOf returns the TLS connection over raw, or nil for a plain connection of a client Handler.
 // The Context of a plain connection belongs to the wrapped handler, and may well hold a *Conn: a
 // proxy's, pairing it with the TLS connection it dialled upstream.
@@ -204,7 +219,7 @@ func tlsOf(raw eddy.Conn) *Conn {
 func (h *Handler) OnData(raw eddy.Conn) {
 	if c := tlsOf(raw); c != nil {
 		c.onData()
-	} else if h.client {
+	} else if h.client && !foreign(raw) {
 		h.inner.OnData(raw)
 	}
 }
@@ -216,7 +231,7 @@ func (h *Handler) OnPeerClosed(raw eddy.Conn) bool {
 		return c.onPeerClosed()
 	}
 	hc, ok := h.inner.(eddy.HalfCloseHandler)
-	return h.client && ok && hc.OnPeerClosed(raw)
+	return h.client && ok && !foreign(raw) && hc.OnPeerClosed(raw)
 }
 
 // OnClose ends a handshake in progress, or calls the wrapped handler's OnClose for an established
@@ -224,7 +239,7 @@ func (h *Handler) OnPeerClosed(raw eddy.Conn) bool {
 func (h *Handler) OnClose(raw eddy.Conn, err error) {
 	if c := tlsOf(raw); c != nil {
 		c.onClose(err)
-	} else if h.client {
+	} else if h.client && !foreign(raw) {
 		h.inner.OnClose(raw, err)
 	}
 }
@@ -235,7 +250,7 @@ func (h *Handler) OnClose(raw eddy.Conn, err error) {
 func (h *Handler) OnClosing(raw eddy.Conn, reason error) {
 	if c := tlsOf(raw); c != nil {
 		c.onClosing(reason)
-	} else if ch, ok := h.inner.(eddy.ClosingHandler); ok && h.client {
+	} else if ch, ok := h.inner.(eddy.ClosingHandler); ok && h.client && !foreign(raw) {
 		ch.OnClosing(raw, reason)
 	}
 }
