@@ -20,6 +20,10 @@ var pipeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, pipeSize); re
 // errConnClosed is the error of body reads when the connection closed before the body was complete.
 var errConnClosed = errors.New("http1: connection closed before the request body was complete")
 
+// errLeftUnread ends a body of which the loop dropped more than maxPostHandlerReadBytes after the
+// handler closed it: the connection closes after the response.
+var errLeftUnread = errors.New("http1: more of the request body was left unread than the server drops")
+
 // bodyPipe is a request body on its way from the loop, which decodes it, to the handler, which
 // reads it. The loop pushes no more than the pipe has room for and leaves the rest buffered in
 // the connection; a read that makes room asks the loop to push again.
@@ -30,8 +34,9 @@ var errConnClosed = errors.New("http1: connection closed before the request body
 // pipe and the connection's parts that never change (sc.c, sc.http), and does nothing once
 // released.
 type bodyPipe struct {
-	w  *response
-	sc *conn // w's connection, whose c and http stay put for its life
+	w   *response
+	sc  *conn           // w's connection, whose c and http stay put for its life
+	ctx *requestContext // the request's, which is not recycled with w
 
 	mu       sync.Mutex
 	buf      []byte // unread bytes are buf[r:]
@@ -56,7 +61,7 @@ type bodyPipe struct {
 }
 
 func newBodyPipe(w *response, contentLength int64) *bodyPipe {
-	p := &bodyPipe{w: w, sc: w.sc, ready: make(chan struct{}, 1), contentLength: contentLength}
+	p := &bodyPipe{w: w, sc: w.sc, ctx: w.ctx, ready: make(chan struct{}, 1), contentLength: contentLength}
 	if contentLength > 0 && contentLength <= 4<<10 {
 		p.buf = make([]byte, 0, contentLength)
 		p.small = true
@@ -179,7 +184,8 @@ func (p *bodyPipe) signal() {
 // the 100 (Continue) response first, unless the handler has already answered. The read that
 // returns the last bytes of the body returns io.EOF with them when the end is known, as net/http's
 // body does (always for a Content-Length body): a reader that stops at the last byte, such as
-// json.Decoder, has then read the body to its end.
+// json.Decoder, has then read the body to its end. A read that passes its deadline cancels the
+// request's context, as net/http's does.
 func (p *bodyPipe) Read(b []byte) (int, error) {
 	p.mu.Lock()
 	closed := p.closed
@@ -233,6 +239,9 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 			p.mu.Lock()
 			p.timedOut = true
 			p.mu.Unlock()
+			// As in net/http, whose failed read of the connection cancels the request's context:
+			// work the handler goes on to do under it stops, as when the client goes away.
+			p.ctx.cancel()
 			return 0, err
 		}
 		p.mu.Lock()
@@ -315,16 +324,25 @@ func (p *bodyPipe) arrived() bool {
 // tooMuchLeft reports whether more of the body than the server drains after the handler
 // (maxPostHandlerReadBytes) may be left unread: for a Content-Length body, the bytes still to
 // arrive and those waiting in the pipe; for a chunked body, whose rest is unknown, whether it has
-// not ended yet. net/http finds out by reading up to that much before it writes the head; the loop
-// cannot read ahead of the head, so it says Connection: close whenever the rest may be too long,
-// rather than close the connection behind a response that promised to keep it.
+// not ended yet (or the loop dropped too much of it, errLeftUnread). net/http finds out by reading
+// up to that much before it writes the head; the loop drops only what has arrived
+// (dropArrivedBody), so it says Connection: close whenever the rest may be too long, rather than
+// close the connection behind a response that promised to keep it.
 func (p *bodyPipe) tooMuchLeft() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.contentLength < 0 {
-		return p.err == nil
+		return p.err != io.EOF
 	}
 	return p.contentLength-p.pushed+int64(len(p.buf)-p.r) >= maxPostHandlerReadBytes
+}
+
+// chunkedUnended reports whether the body is chunked and has neither ended nor failed so far: what
+// is left of it is unknown.
+func (p *bodyPipe) chunkedUnended() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.contentLength < 0 && p.err == nil && !p.timedOut
 }
 
 // release gives the buffer back once neither side will use it: the handler has returned and the

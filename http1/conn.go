@@ -524,6 +524,11 @@ func (sc *conn) pumpBody() bool {
 			sc.drained += int64(len(data))
 			if sc.drained > maxPostHandlerReadBytes {
 				sc.closeAfter = true
+				if ended != nil {
+					// A head still to be made must say that the connection closes: the body's
+					// end, should it follow, must not make it look complete (tooMuchLeft).
+					ended.fail(errLeftUnread)
+				}
 				if sc.state == stDraining {
 					sc.close()
 					return false

@@ -43,13 +43,14 @@
 // (their values filled by the body's Read that returns io.EOF, in the reader's goroutine), Pragma:
 // no-cache mirrored as Cache-Control, a context with http.LocalAddrContextKey that is cancelled
 // when the connection closes, when the client shuts down its sending side (whose answer is still
-// sent), or when the handler returns. The response follows net/http's rules, and the differential
-// test holds it to them: Date, Content-Type sniffed when unset, Content-Length for a body of up to
-// 2048 bytes written by a handler that returns without flushing, chunked encoding otherwise (or,
-// for HTTP/1.0, a body delimited by closing the connection), no body for HEAD, 204 and 304,
-// informational (1xx) responses sent at once (to HTTP/1.1 clients, see below), "100 Continue" sent
-// automatically on the first read of a body that expects it, trailers, keep-alive and
-// Connection: close as net/http decides them.
+// sent), when a read of the body passes its deadline (ReadTimeout, or
+// http.ResponseController.SetReadDeadline), or when the handler returns. The response follows
+// net/http's rules, and the differential test holds it to them: Date, Content-Type sniffed when
+// unset, Content-Length for a body of up to 2048 bytes written by a handler that returns without
+// flushing, chunked encoding otherwise (or, for HTTP/1.0, a body delimited by closing the
+// connection), no body for HEAD, 204 and 304, informational (1xx) responses sent at once (to
+// HTTP/1.1 clients, see below), "100 Continue" sent automatically on the first read of a body that
+// expects it, trailers, keep-alive and Connection: close as net/http decides them.
 // The ResponseWriter implements http.Flusher and the methods http.ResponseController uses:
 // FlushError, SetReadDeadline, SetWriteDeadline and EnableFullDuplex.
 //
@@ -79,8 +80,9 @@
 //     outright.
 //   - A chunked body the handler left unread, and whose end has not arrived when the handler
 //     returns, gets "Connection: close": net/http first reads up to 256 KiB of it to see whether
-//     it ends there, which the loop cannot do before the head is written. (A Content-Length body
-//     gets it as in net/http, when 256 KiB or more of it are left.)
+//     it ends there, waiting for it to arrive, where the loop drops only what has arrived before
+//     the head is written. (A Content-Length body gets it as in net/http, when 256 KiB or more of
+//     it are left.)
 //   - A request line longer than DefaultMaxRequestLineBytes is answered with 414.
 //   - A handler that panics gets a 500 answer if nothing was sent yet (net/http closes the
 //     connection without one); the connection is closed either way.

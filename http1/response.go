@@ -576,6 +576,29 @@ func (w *response) finishRequest() {
 	w.flush(true)
 }
 
+// dropArrivedBody closes the body the handler returned without reading to its end, and waits for
+// the loop to drop what of it has arrived: then the pipe knows whether the body ended (a chunked
+// body's end may wait in the connection's input behind a full pipe), or failed, the loop having
+// dropped more than maxPostHandlerReadBytes of it. The loop's answer comes on acks, as sendFile's
+// does.
+func (w *response) dropArrivedBody() {
+	w.waitInflight() // a 1xx response may be in flight: acks carries one outcome at a time
+	if w.err != nil || w.connGone.Load() {
+		return
+	}
+	w.pipe.Close()
+	sc, h := w.sc, w.sc.http
+	if err := w.post(func(c eddy.Conn) {
+		sc.pump(c)
+		h.ackFn(c, nil)
+	}); err != nil {
+		return
+	}
+	if err := <-h.acks; err != nil {
+		w.fail(err)
+	}
+}
+
 // writeContinue sends "100 Continue" before the first body read of a request that expects it,
 // unless the handler has started its answer.
 func (w *response) writeContinue() {

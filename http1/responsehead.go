@@ -195,6 +195,13 @@ func (w *response) appendHead(b, p []byte, final bool) []byte {
 		w.closeAfter = true
 	}
 	if w.pipe != nil {
+		if final && !w.closeAfter && !w.expect && w.pipe.chunkedUnended() {
+			// The end of a chunked body the handler left unread may have arrived past the
+			// pipe's room, in the connection's input: net/http reads up to 256 KiB of the
+			// body before the head to see whether it ends there. The loop drops what has
+			// arrived, so that the cases below know whether the end was in it.
+			w.dropArrivedBody()
+		}
 		sawEOF, failed := w.pipe.state()
 		switch {
 		case failed:
