@@ -122,9 +122,15 @@ func TestFutureCancelEndsTheContextWatch(t *testing.T) {
 	}
 	defer ln.Close()
 	var held sync.WaitGroup
-	stop := make(chan struct{})
-	defer func() { close(stop); held.Wait() }()
+	stop, accepting := make(chan struct{}), make(chan struct{})
+	defer func() {
+		ln.Close() // no held.Add after this: the accept loop has returned
+		<-accepting
+		close(stop)
+		held.Wait()
+	}()
 	go func() {
+		defer close(accepting)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
