@@ -97,7 +97,9 @@
 //   - A body copied from an *os.File (io.Copy, io.CopyN, http.ServeContent, http.FileServer over
 //     http.Dir) into a response with a Content-Length goes out with the engine's Conn.SendFile:
 //     sendfile(2) on epoll and std, splices through a pipe on uring. Other bodies, and
-//     multi-range responses (which net/http writes through a pipe), are copied.
+//     multi-range responses (which net/http writes through a pipe), are copied. A file longer
+//     than the Content-Length is not sent past it: the copy fails with http.ErrContentLength, as
+//     a Write would, where net/http's sendfile sends the rest of the file after the body.
 //   - No informational (1xx) response goes to an HTTP/1.0 client, which has none (RFC 9110 §15.2:
 //     a server must not send one); net/http sends a handler's WriteHeader(103) to it. The header
 //     fields stay for the final response.

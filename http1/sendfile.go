@@ -112,6 +112,11 @@ type osFile interface {
 func fileRegion(src io.Reader) (f *os.File, n int64, lr *io.LimitedReader, closeF bool) {
 	n = -1
 	if l, ok := src.(*io.LimitedReader); ok {
+		if l.N <= 0 {
+			// It reads nothing (io.CopyN with a negative count passes such a limit): n must not
+			// take it for the -1 that means no limit.
+			return nil, 0, nil, false
+		}
 		lr, n, src = l, l.N, l.R
 	}
 	of, ok := src.(osFile)
