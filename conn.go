@@ -38,7 +38,9 @@ type Conn interface {
 	// engine may copy it later). callback, if not nil, runs on the connection's loop once the bytes were
 	// handed to the kernel, or with the error that prevented it (ErrClosed when the connection closed
 	// first); for an empty b, once the output queued before it was, so at once when nothing is queued.
-	// AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull.
+	// AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull. On the epoll and
+	// uring engines, the callback of an AsyncWrite accepted just before the connection closed may run
+	// after OnClose (when the write's turn on the loop comes), with ErrClosed; it runs all the same.
 	AsyncWrite(b []byte, callback func(c Conn, err error)) error
 	// Flushed runs callback on the connection's loop once the output written so far (by Write,
 	// Writev, SendFile, and the AsyncWrites that have reached the loop) has been handed to the
@@ -99,9 +101,11 @@ type Conn interface {
 	// buffer fills and TCP flow control holds the peer back; the peer's FIN or reset is not acted on
 	// either. The bytes already buffered stay buffered. After a restart OnData runs at once if input is
 	// buffered (bytes the handler left unconsumed, or that reached the engine before the pause took
-	// effect), so OnData may see only bytes it has seen before, and then for what arrives. OnData may
-	// likewise see buffered bytes again when the engine's own back-pressure lifts. The pause is
-	// independent of the engine's own back-pressure (the write water marks), and the idle timeout still runs. Call it from a callback
+	// effect: on uring, what the kernel had received for the connection in the same wait as the bytes
+	// that made the handler pause, which can be some MiB, up to the loop's receive buffers), so OnData
+	// may see only bytes it has seen before, and then for what arrives. OnData may likewise see buffered
+	// bytes again when the engine's own back-pressure lifts. The pause is independent of the engine's
+	// own back-pressure (the write water marks), and the idle timeout still runs. Call it from a callback
 	// or through Execute; on a closing connection it does nothing. A failed write ends a pause: the
 	// input the peer sent before its reset then goes to OnData, as Handler.OnClose says, on every engine.
 	SetReadPaused(paused bool)
@@ -115,6 +119,7 @@ type Conn interface {
 	// RemoteAddr returns the peer's address.
 	RemoteAddr() net.Addr
 	// Loop returns the loop that serves the connection, for Execute and AfterFunc from other goroutines or
-	// as the future.Executor that brings results back to it.
+	// as the future.Executor that brings results back to it. On std a Loop is not serialised with the
+	// connection's callbacks (see Loop): code that must touch the connection there goes through Execute.
 	Loop() Loop
 }

@@ -11,6 +11,9 @@
 //
 // Callbacks for one connection never run concurrently, and a callback must not block: hand blocking or
 // CPU-heavy work to a worker pool (package github.com/eddyio/eddy/pool) and come back with AsyncWrite.
+// Submit and pool.Go wait for room in the pool's queue, and so block the loop when the pool is
+// saturated: on a loop, use TrySubmit, or bound the work each connection has in flight (pausing its
+// reads, SetReadPaused) below what the queue holds.
 //
 // A panic in a callback is not recovered: it ends the program, as in any goroutine of it. A callback
 // that calls [runtime.Goexit] (testing.T.FailNow in a test's handler) on an epoll or uring loop stops

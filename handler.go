@@ -10,7 +10,8 @@ type Handler interface {
 	// OnData is called when new inbound bytes are buffered on c. The handler consumes what it can with
 	// Next or Discard; what it leaves stays buffered and is presented again, with more, on the next call.
 	OnData(c Conn)
-	// OnClose is called exactly once, after the last other callback of c and before its descriptor is
+	// OnClose is called exactly once, after the last other callback of c (but for the failure of an
+	// AsyncWrite whose turn came after the close: see Conn.AsyncWrite) and before its descriptor is
 	// released. err is nil for a close the handler asked for, ErrIdleTimeout for an idle timeout,
 	// io.EOF when the peer closed, ErrEngineStopped when the engine stopped, ErrFlushTimeout when a close
 	// gave up on a peer that read none of its output, the reason given to Conn.Abort, or the read or

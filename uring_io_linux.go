@@ -53,8 +53,17 @@ func (l *urLoop) putMsg(m *urSendMsg) {
 // peer closed, the connection is released, or back-pressure paused it). Only one recv is ever in flight
 // on a socket: a new one is armed only after the final CQE of the previous one, so data cannot be
 // delivered out of order.
+//
+// Nor is it armed on an open connection while the input left in c.in waits for its redelivery
+// (queueRedeliver): the handler may pause again when it sees that input, and a recv armed before would
+// take up to a receive window past the pause, at each restart (a handler that restarts reading from an
+// Execute'd function and takes less than a window per OnData saw the input pile up without bound, as
+// epoll, which offers that input before it reads, never does). deliver has it armed afterwards.
 func (c *urConn) armRecv() {
 	if c.recvArmed || c.peerEOF || c.state == connReleased || c.state == connOpen && c.readPaused != 0 || c.endPending() {
+		return
+	}
+	if c.state == connOpen && c.redeliverQueued && !c.readingOn {
 		return
 	}
 	sqe := c.l.getSQE()
@@ -178,6 +187,9 @@ func (c *urConn) deliver() {
 		end, err := x.end, x.endErr
 		x.end, x.endErr = endNone, nil
 		c.endInput(end, err)
+	}
+	if c.state == connOpen && c.readPaused == 0 {
+		c.l.markDirty(c) // the flush arms the recv that armRecv held back for this delivery
 	}
 }
 
