@@ -328,14 +328,17 @@ func formatBytes(n int64) string {
 }
 
 // defaultGetName returns the name a download of u is saved under: the last element of its path, or
-// index.html when the path is empty or ends in a slash.
+// index.html when the path is empty or ends in a slash, or when that element names no file in the
+// current directory. The path is decoded: on Windows an escaped backslash (%5C) separates elements
+// too, and of "/..%5C..%5Cx" only "x" is kept; a drive ("/C:x") goes the same way, and a reserved
+// name (NUL, CON) gives index.html (filepath.IsLocal).
 func defaultGetName(u *url.URL) string {
 	p := u.Path
 	if p == "" || strings.HasSuffix(p, "/") {
 		return "index.html"
 	}
-	name := path.Base(p)
-	if name == "." || name == ".." || name == "/" {
+	name := filepath.Base(path.Base(p))
+	if name == "." || name == ".." || !filepath.IsLocal(name) || filepath.Base(name) != name {
 		return "index.html"
 	}
 	return name

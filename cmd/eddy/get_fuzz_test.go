@@ -2,7 +2,11 @@ package main
 
 import (
 	"fmt"
+	"net/url"
+	"path"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,4 +84,57 @@ func FuzzParseByteSize(f *testing.F) {
 			t.Fatalf("parseByteSize(%q) = %d, but parseByteSize(%q) = %d, %v", s, n, fmt.Sprint(n), m, err)
 		}
 	})
+}
+
+// FuzzDefaultGetName checks that the name a download is saved under by default is a plain file name in
+// the current directory, on every system (filepath.IsLocal, no separator, not . or ..), whatever the
+// URL's path: on Windows a decoded %5C is a separator and "C:" a drive, which path.Base leaves in.
+// Where '/' is the only separator, the name is the path's last element as it was before.
+func FuzzDefaultGetName(f *testing.F) {
+	for _, s := range []string{"/a/b.txt", "/", "", "/..%5C..%5Cx", "/C:x", "/dir/NUL", "/%2e%2e", "/a%2Fb", "/x/..", "/%00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rawPath string) {
+		u, err := url.Parse("http://h" + rawPath)
+		if err != nil {
+			return
+		}
+		name := defaultGetName(u)
+		if name == "index.html" {
+			return
+		}
+		if !filepath.IsLocal(name) || filepath.Base(name) != name || strings.ContainsRune(name, '/') || name == "." || name == ".." {
+			t.Fatalf("path %q: name %q is not a file of the current directory", u.Path, name)
+		}
+		if runtime.GOOS != "windows" && name != path.Base(u.Path) {
+			t.Fatalf("path %q: name %q, want %q", u.Path, name, path.Base(u.Path))
+		}
+	})
+}
+
+// TestDefaultGetNameOnThisSystem spells out the cases FuzzDefaultGetName guards, for this system.
+func TestDefaultGetNameOnThisSystem(t *testing.T) {
+	windows := runtime.GOOS == "windows"
+	pick := func(elsewhere, onWindows string) string {
+		if windows {
+			return onWindows
+		}
+		return elsewhere
+	}
+	for _, tt := range []struct{ path, want string }{
+		{"/dir/file.bin", "file.bin"},
+		{"/..%5C..%5Cx", pick(`..\..\x`, "x")},
+		{"/C:x", pick("C:x", "x")},
+		{"/dir/NUL", pick("NUL", "index.html")},
+		{"/a/..", "index.html"},
+		{"/a/%2e%2e", "index.html"},
+	} {
+		u, err := url.Parse("http://h" + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := defaultGetName(u); got != tt.want {
+			t.Errorf("defaultGetName(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
 }
