@@ -40,7 +40,7 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 	}
 	method := strings.ToUpper(cfg.method)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: eddy-load\r\n", method, u.RequestURI(), u.Host)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: eddy-load\r\n", method, u.RequestURI(), hostField(u.Host))
 	if method == "POST" || cfg.bodySize > 0 {
 		fmt.Fprintf(&b, "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n", cfg.bodySize)
 	}
@@ -54,6 +54,19 @@ func newHTTPTarget(cfg loadConfig) (*httpTarget, string, error) {
 		t.tls = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: cfg.insecure, NextProtos: []string{"http/1.1"}}
 	}
 	return t, dialTo, nil
+}
+
+// hostField returns the Host field of a request to host (a URL's host[:port]): without the zone of an
+// IPv6 literal, which names an interface of this machine only (RFC 6874 §4; net/http removes it too).
+func hostField(host string) string {
+	if !strings.HasPrefix(host, "[") {
+		return host
+	}
+	i, j := strings.IndexByte(host, '%'), strings.IndexByte(host, ']')
+	if i < 0 || j < i {
+		return host
+	}
+	return host[:i] + host[j:]
 }
 
 // urlDialAddr returns the address to dial for u: its host, with port 80 or 443 when it has none.
