@@ -57,7 +57,9 @@ func run() int {
 	}
 	tr := &http1.Transport{Engine: kind, MaxConnsPerHost: *perHost}
 	defer tr.Close()
-	readPool := pool.New(pool.WithWorkers(*readers))
+	// Room in the queue for every URL: pool.Go, called on the client's loop below, then never waits
+	// for room, which would block the loop that feeds the bodies the workers are reading.
+	readPool := pool.New(pool.WithWorkers(*readers), pool.WithQueueSize(flag.NArg()))
 	defer readPool.Stop(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

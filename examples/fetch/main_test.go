@@ -112,3 +112,26 @@ func TestFetchFailures(t *testing.T) {
 		t.Errorf("no URL: exit status %d, want 2", progtest.ExitCode(err))
 	}
 }
+
+// More responses at once than the readers' pool queues must not stall the client: the bodies are
+// handed to the pool on the client's loop, and a pool.Go that waited there for room blocked the loop
+// that feeds the bodies the pool's workers were reading, until the job's timeout.
+func TestFetchMoreResponsesThanThePoolQueues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,100 downloads")
+	}
+	body := content(200 << 10) // more than the client's body pipe: the reader needs the loop
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	const urls = 1100 // above the pool's default queue (1,024) and readers
+	args := []string{"-engine", "epoll", "-conns", "2000", "-readers", "1", "-timeout", "20s"}
+	for i := range urls {
+		args = append(args, fmt.Sprintf("%s/%d", srv.URL, i))
+	}
+	out := progtest.Output(t, runTimeout, progtest.Build(t), args...)
+	sum := sha256.Sum256(body)
+	want := fmt.Sprintf("200 OK, %d bytes, sha256 %x", len(body), sum[:8])
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != urls || strings.Count(out, want) != urls {
+		t.Fatalf("%d lines for %d URLs, want each %q; first: %q", len(lines), urls, want, lines[0])
+	}
+}
