@@ -92,6 +92,20 @@ func TestDeepChainsCompleteWithoutRecursion(t *testing.T) {
 			}
 			return f
 		}, false},
+		{"Handle succeeding", func(root future.Future[int]) future.Future[int] {
+			f := root
+			for range levels {
+				f = future.Handle(f, nil, func(v int, err error) (int, error) { return v + 1, err })
+			}
+			return f
+		}, false},
+		{"Handle failing", func(root future.Future[int]) future.Future[int] {
+			f := root
+			for range levels {
+				f = future.Handle(f, nil, func(v int, err error) (int, error) { return v, err })
+			}
+			return f
+		}, true},
 	}
 	for _, c := range chains {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package future is eddy's promise/future model: a Future[T] is a value or an error that becomes
 // available once, completed through a Promise[T] or by a function run with Go, GoOn or pool.Go,
-// and composed with Map, Then, Catch, All, AllSettled, Any, Race, WithTimeout and WithContext.
+// and composed with Map, Then, Catch, Handle, All, AllSettled, Any, Race, WithTimeout and WithContext.
 // Every continuation runs on an Executor that the caller chooses (Inline, a pool.Pool, or an
 // engine loop), so a result can be delivered back to the loop that asked for it without locks.
 //
@@ -16,7 +16,7 @@
 // callbacks would complete is never completed. Await then returns only when its ctx ends, with
 // ctx.Err() (never, with context.Background()), and the loop serves none of its connections
 // meanwhile. An Inline continuation of a future completed on the loop runs on the loop too, and
-// must not wait either. On a loop, do not wait: chain the rest of the work with Map, Then or Catch,
+// must not wait either. On a loop, do not wait: chain the rest of the work with Map, Then, Catch or Handle,
 // the loop as the Executor, and return.
 //
 // # Design notes
@@ -34,7 +34,7 @@
 // so that a long-lived future holds nothing of the calls that gave up on it.
 // The channel behind Done is made only when someone asks for it and is closed on completion.
 // A continuation that only passes an outcome on (Then following the future of its step, Map and
-// Catch with Inline, a failure running down a chain, an input completing All, Any, Race or
+// Catch or Handle with Inline, a failure running down a chain, an input completing All, Any, Race or
 // AllSettled) hands the continuations of the future it completed back to the loop that runs the
 // list, which runs them next: a chain of any length, such as an asynchronous loop written as
 // recursion through Then, or f = Race(f, g) over and over, completes in constant stack
@@ -55,7 +55,7 @@
 // sources): holding it keeps its value alive, and nothing of the futures it was made from. A nil
 // context, wherever a function of this package takes one, is context.Background(): no bound.
 //
-// A panic in a function that produces a value (Go, GoOn, Promise.Run, Map, Then, Catch) or in an
+// A panic in a function that produces a value (Go, GoOn, Promise.Run, Map, Then, Catch, Handle) or in an
 // Executor's Execute becomes a *PanicError on the future, with the panic value and the stack; a
 // call to runtime.Goexit becomes ErrGoexit. Nothing that the package runs can crash the program
 // through a panic.

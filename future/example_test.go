@@ -198,6 +198,22 @@ func ExampleCatch() {
 	// Output: default <nil>
 }
 
+func ExampleHandle() {
+	// A reply for every outcome, in one step: Map then Catch would also catch the errors of Map's
+	// own function.
+	reply := func(n int, err error) (string, error) {
+		if err != nil {
+			return "ERR " + err.Error(), nil
+		}
+		return fmt.Sprintf("OK %d", n), nil
+	}
+	fmt.Println(future.Handle(future.Ready(3), nil, reply).Result())
+	fmt.Println(future.Handle(future.Failed[int](os.ErrNotExist), nil, reply).Result())
+	// Output:
+	// OK 3 <nil>
+	// ERR file does not exist <nil>
+}
+
 func ExampleAll() {
 	_, err := future.All(future.Ready(1), future.Failed[int](os.ErrClosed), future.Ready(3)).Result()
 	fmt.Println(err)
