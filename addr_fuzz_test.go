@@ -1,33 +1,14 @@
 package eddy
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
-)
 
-// noLookups replaces net.DefaultResolver for the rest of the test with one that never leaves the
-// machine: host names resolve from the hosts file only, and every query it would have sent to a name
-// server fails instead. It returns the count of those queries. A fuzzer's host names must not reach
-// the real resolver.
-func noLookups(tb testing.TB) *atomic.Int64 {
-	var queries atomic.Int64
-	saved := net.DefaultResolver
-	net.DefaultResolver = &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
-			queries.Add(1)
-			return nil, errors.New("no name server in this test")
-		},
-	}
-	tb.Cleanup(func() { net.DefaultResolver = saved })
-	return &queries
-}
+	"github.com/eddyio/eddy/internal/testdns"
+)
 
 // wantFamily reports whether network takes the IP address a, as package net's resolver filters
 // addresses: tcp4 an IPv4 address (an IPv4-mapped IPv6 one too), tcp6 any other, tcp both.
@@ -58,7 +39,7 @@ func FuzzParseEndpoint(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	queries := noLookups(f)
+	queries := testdns.NoLookups(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		before := queries.Load()
 		e, err := parseEndpoint(s)

@@ -2,32 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/internal/testdns"
 )
-
-// noLookups replaces net.DefaultResolver for the rest of the test with one that never leaves the
-// machine: names resolve from the hosts file only, and every query it would have sent to a name server
-// fails instead. It returns the count of those queries.
-func noLookups(tb testing.TB) *atomic.Int64 {
-	var queries atomic.Int64
-	saved := net.DefaultResolver
-	net.DefaultResolver = &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
-			queries.Add(1)
-			return nil, errors.New("no name server in this test")
-		},
-	}
-	tb.Cleanup(func() { net.DefaultResolver = saved })
-	return &queries
-}
 
 // addrSeeds are addresses of every form, good and bad; more are in testdata/fuzz/FuzzSplitAddr.
 var addrSeeds = []string{
@@ -47,7 +29,7 @@ func FuzzSplitAddr(f *testing.F) {
 	for _, s := range addrSeeds {
 		f.Add(s)
 	}
-	queries := noLookups(f)
+	queries := testdns.NoLookups(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		before := queries.Load()
 		network, address, err := splitAddr(s)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // reviewPanicLoadEnv, set in a child run as "eddy load", makes it crash as a Go program does on a
@@ -23,17 +22,7 @@ func init() {
 // its command line: its run fails, the case is not skipped as one the load generator cannot run, and a
 // bench in which every run failed so is an error (exit 1), not a success with a table of skipped cases.
 func TestBenchCrashingLoadGeneratorFailsItsRuns(t *testing.T) {
-	cfg := testBenchConfig("")
-	cfg.echoConns, cfg.httpConns = []int{2}, nil
-	cfg.duration = 200 * time.Millisecond
-	inner := cfg.command
-	cfg.command = func(args []string) (argv, env []string) {
-		argv, env = inner(args)
-		if args[0] == "load" {
-			env = append(env, reviewPanicLoadEnv+"=1")
-		}
-		return argv, env
-	}
+	cfg := quickEchoBench(reviewPanicLoadEnv)
 	var stdout, stderr bytes.Buffer
 	rep, err := runBench(t.Context(), cfg, &stdout, &stderr)
 	checkChildrenGone(t, rep)
@@ -63,9 +52,7 @@ func TestBenchCrashingLoadGeneratorFailsItsRuns(t *testing.T) {
 // pointer to its usage ("Run 'eddy help echo' for usage."): the reason the tables give for its absence is
 // the error, not the pointer.
 func TestBenchServerThatCannotStartSaysWhy(t *testing.T) {
-	cfg := testBenchConfig("")
-	cfg.echoConns, cfg.httpConns = []int{2}, nil
-	cfg.duration = 200 * time.Millisecond
+	cfg := quickEchoBench("")
 	inner := cfg.command
 	cfg.command = func(args []string) (argv, env []string) {
 		if args[0] == "echo" && slices.Contains(args, "std") {

@@ -63,17 +63,7 @@ func TestReviewBenchUnavailableRowKeepsItsRuns(t *testing.T) {
 // When every run fails (here the load generator cannot reach any server), eddy bench prints tables of
 // failures and returns no error: the command exits 0 although it measured nothing.
 func TestReviewBenchEveryRunFailedIsAnError(t *testing.T) {
-	cfg := testBenchConfig("")
-	cfg.echoConns, cfg.httpConns = []int{2}, nil
-	cfg.duration = 200 * time.Millisecond
-	inner := cfg.command
-	cfg.command = func(args []string) (argv, env []string) {
-		argv, env = inner(args)
-		if args[0] == "load" {
-			env = append(env, reviewFailLoadEnv+"=1")
-		}
-		return argv, env
-	}
+	cfg := quickEchoBench(reviewFailLoadEnv)
 	var stdout, stderr bytes.Buffer
 	rep, err := runBench(t.Context(), cfg, &stdout, &stderr)
 	checkChildrenGone(t, rep)

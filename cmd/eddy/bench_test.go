@@ -28,6 +28,25 @@ func init() {
 	}
 }
 
+// quickEchoBench is testBenchConfig(""), its echo case only (2 connections) in runs of 200 ms; with
+// loadEnv, every load generator runs with loadEnv=1 in its environment.
+func quickEchoBench(loadEnv string) benchConfig {
+	cfg := testBenchConfig("")
+	cfg.echoConns, cfg.httpConns = []int{2}, nil
+	cfg.duration = 200 * time.Millisecond
+	if loadEnv != "" {
+		inner := cfg.command
+		cfg.command = func(args []string) (argv, env []string) {
+			argv, env = inner(args)
+			if args[0] == "load" {
+				env = append(env, loadEnv+"=1")
+			}
+			return argv, env
+		}
+	}
+	return cfg
+}
+
 // testBenchConfig is a quick benchmark whose children are this test binary run as eddy; fake, when not
 // empty, replaces the HTTP load generator (see fakeLoadEnv).
 func testBenchConfig(fake string) benchConfig {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/eddyio/eddy/http1"
+	"github.com/eddyio/eddy/internal/testdns"
 )
 
 // FuzzLoadURL checks load's --url: parseURL takes what url.Parse takes with an http or https scheme,
@@ -29,7 +30,7 @@ func FuzzLoadURL(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	queries := noLookups(f)
+	queries := testdns.NoLookups(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := parseURL(s)
 		want, perr := url.Parse(s)
