@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -267,6 +269,12 @@ func (cc *clientConn) drain() {
 					cc.kill(fmt.Errorf("http1: %s %s: %w (interim 1xx responses included)", x.req.Method, x.key, errRespHeadTooLarge))
 					return
 				}
+				if shown, err := cc.gotInterim(x, buf, n); err != nil {
+					cc.kill(err)
+					return
+				} else if shown {
+					x.interim = 0 // as net/http's: the hook's owner bounds what it was shown
+				}
 				c.Discard(n)
 				cc.p.reset()
 				cc.p.maxHead = cc.t.maxHead - x.interim
@@ -281,6 +289,19 @@ func (cc *clientConn) drain() {
 			return
 		}
 	}
+}
+
+// gotInterim shows the interim (1xx) response whose head is buf[:n] to the request's
+// httptrace.ClientTrace, if it has a Got1xxResponse hook, as net/http's transport does, on the
+// loop: httputil.ReverseProxy passes them on to its client (a 103 Early Hints, say) with it. It
+// reports whether the hook was called; an error from the hook fails the request.
+func (cc *clientConn) gotInterim(x *exchange, buf []byte, n int) (bool, error) {
+	trace := httptrace.ContextClientTrace(x.req.Context())
+	if trace == nil || trace.Got1xxResponse == nil {
+		return false, nil
+	}
+	resp := cc.p.build(buf, n, frameNone)
+	return true, trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
 }
 
 // respond turns the head in buf[:n] into the response, completes x's future with it, and consumes

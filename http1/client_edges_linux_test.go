@@ -2255,7 +2255,6 @@ func TestClientAdvInvalidRequests(t *testing.T) {
 				return r
 			}},
 			{"content-length-without-body", mk(func(r *http.Request) { r.ContentLength = 5 })},
-			{"request-uri-set", mk(func(r *http.Request) { r.RequestURI = "/ok" })},
 			{"no-host", mk(func(r *http.Request) { r.URL.Host = "" })},
 		}
 		for _, tc := range cases {

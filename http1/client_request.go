@@ -33,9 +33,10 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 		return nil, errors.New("http1: nil Request.URL")
 	case req.Header == nil:
 		return nil, errors.New("http1: nil Request.Header")
-	case req.RequestURI != "":
-		return nil, errors.New("http1: Request.RequestURI can't be set in client requests")
 	}
+	// Request.RequestURI is ignored, as net/http's Transport ignores it (http.Client refuses it,
+	// before the Transport): httputil.ReverseProxy hands the Transport a clone of the request its
+	// server received, RequestURI and all, and failed with every request here.
 	secure := strings.EqualFold(req.URL.Scheme, "https")
 	if !secure && !strings.EqualFold(req.URL.Scheme, "http") {
 		return nil, fmt.Errorf("http1: unsupported protocol scheme %q", req.URL.Scheme)

@@ -69,7 +69,7 @@ type conn struct {
 
 // connHTTP is what a connection needs for net/http requests: made once, kept for its life.
 type connHTTP struct {
-	ctx      context.Context // carries http.LocalAddrContextKey
+	ctx      context.Context // carries http.ServerContextKey and http.LocalAddrContextKey
 	remote   string
 	tls      *tls.ConnectionState // nil on a plain connection
 	acks     chan error           // AsyncWrite completions; one write in flight at most
@@ -369,7 +369,8 @@ func (sc *conn) closed(err error) {
 func (sc *conn) netHTTP() *connHTTP {
 	if sc.http == nil {
 		h := &connHTTP{acks: make(chan error, 1)}
-		h.ctx = context.WithValue(context.Background(), http.LocalAddrContextKey, sc.c.LocalAddr())
+		h.ctx = context.WithValue(context.Background(), http.ServerContextKey, sc.srv.cfg.described)
+		h.ctx = context.WithValue(h.ctx, http.LocalAddrContextKey, sc.c.LocalAddr())
 		h.remote = sc.c.RemoteAddr().String()
 		if st, ok := etls.ConnectionState(sc.c); ok {
 			h.tls = &st

@@ -41,7 +41,8 @@
 // The request is what net/http's server would give: canonical header keys, Host moved to
 // Request.Host, Transfer-Encoding to Request.TransferEncoding, declared trailers in Request.Trailer
 // (their values filled by the body's Read that returns io.EOF, in the reader's goroutine), Pragma:
-// no-cache mirrored as Cache-Control, a context with http.LocalAddrContextKey that is cancelled
+// no-cache mirrored as Cache-Control, a context with http.LocalAddrContextKey (and
+// http.ServerContextKey, see below) that is cancelled
 // when the connection closes, when the client shuts down its sending side (whose answer is still
 // sent), when a read of the body passes its deadline (ReadTimeout, or
 // http.ResponseController.SetReadDeadline), or when the handler returns. The response follows
@@ -65,8 +66,12 @@
 //     pipelined its next request gets no answer to it. A response written whole when the handler
 //     returns says it, as net/http does.
 //   - Hijacking is not supported: http.ResponseController.Hijack returns
-//     http.ErrNotSupported. Neither are HTTP/2, ConnState, BaseContext and ConnContext, and
-//     the request context carries no http.ServerContextKey.
+//     http.ErrNotSupported. Neither are HTTP/2, ConnState, BaseContext and ConnContext.
+//   - The request context's http.ServerContextKey holds a net/http Server that describes this
+//     one (Addr, Handler, the timeouts, MaxHeaderBytes, and an ErrorLog that logs as the server
+//     does) but never runs: its methods must not be called. Code under a server looks for the
+//     key; httputil.ReverseProxy, for one, panics with http.ErrAbortHandler when the backend's
+//     body fails midway only if it finds it, so that the client sees the response cut short.
 //   - TLS (ListenAndServeTLS, StartTLS, ServeTLS) runs through package etls: the handshake on a
 //     goroutine, bounded by ReadHeaderTimeout, or ReadTimeout when that is zero (10 s when
 //     both are), then records

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,6 +148,7 @@ type Server struct {
 // config holds the values resolved from the fields when the server first runs.
 type config struct {
 	handler        http.Handler
+	described      *http.Server // the request contexts' http.ServerContextKey (describe)
 	native         NativeHandler
 	pool           *pool.Pool
 	ownPool        bool
@@ -200,6 +202,7 @@ func (s *Server) init() {
 			c.maxNativeBody = DefaultNativeMaxBodyBytes
 		}
 		c.base = time.Now()
+		c.described = s.describe()
 		s.drained = make(chan struct{}, 1)
 		s.mu.Lock()
 		if s.done == nil {
@@ -474,6 +477,35 @@ func (s *Server) requestEnded() {
 
 // keepAlives reports whether responses may keep their connection open.
 func (s *Server) keepAlives() bool { return !s.noKeep.Load() && !s.inShutdown.Load() }
+
+// describe returns the value of http.ServerContextKey in the contexts of requests: a net/http
+// Server that describes s (its address, handler, timeouts and head limit, with an ErrorLog that
+// logs as s does) and never runs. Code running under a server looks for the key: without it,
+// httputil.ReverseProxy takes itself for running outside one and, when the backend's body fails
+// midway, returns normally rather than panicking with http.ErrAbortHandler, so a chunked
+// response reached the client ended cleanly, cut short without a sign.
+func (s *Server) describe() *http.Server {
+	return &http.Server{
+		Addr:                         s.Addr,
+		Handler:                      s.cfg.handler,
+		DisableGeneralOptionsHandler: s.DisableGeneralOptionsHandler,
+		TLSConfig:                    s.TLSConfig,
+		ReadTimeout:                  s.ReadTimeout,
+		ReadHeaderTimeout:            s.ReadHeaderTimeout,
+		WriteTimeout:                 s.WriteTimeout,
+		IdleTimeout:                  s.IdleTimeout,
+		MaxHeaderBytes:               s.MaxHeaderBytes,
+		ErrorLog:                     log.New(serverLog{s}, "", 0),
+	}
+}
+
+// serverLog writes the lines of a log.Logger to the server's log (logf).
+type serverLog struct{ s *Server }
+
+func (w serverLog) Write(p []byte) (int, error) {
+	w.s.logf("%s", strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
 
 // logf reports an error of the server.
 func (s *Server) logf(format string, args ...any) {
