@@ -168,8 +168,16 @@ func (a *IO) Close() error {
 }
 
 // Open opens the named file with os.OpenFile's flag and perm, and returns it as a File of this IO.
-// Opening waits for the file system, as os.OpenFile does.
+// Opening waits for the file system, as os.OpenFile does. After Close it fails with ErrClosed without
+// opening the file (so O_CREATE and O_TRUNC do nothing).
 func (a *IO) Open(name string, flag int, perm os.FileMode) (*File, error) {
+	// Not after Close: os.OpenFile would create or truncate the file before NewFile refused it.
+	a.mu.Lock()
+	closed := a.closed
+	a.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
 	osf, err := os.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
@@ -291,10 +299,12 @@ func (f *File) Read(ctx context.Context, p []byte) future.Future[int] {
 
 // Write writes p at the file's current position (at its end when it was opened with O_APPEND) and
 // advances it, as io.Writer does: the future completes with len(p), or with fewer bytes and an error.
-// On a pipe or socket it waits for room as long as it takes. One Write of a File may be in flight at a
-// time, beside one Read on a file without positions and alone on one with positions (another fails
-// with ErrInFlight). Cancellation and Close stop it as they stop Read, with the bytes written so far.
-// p belongs to the operation until the future completes.
+// On a pipe or socket it waits for room as long as it takes. An empty p writes nothing and completes
+// at once, with the error of os.File.Write's write(2) of nothing, if any (EBADF on a file not open
+// for writing). One Write of a File may be in flight at a time, beside one Read on a file without
+// positions and alone on one with positions (another fails with ErrInFlight). Cancellation and Close
+// stop it as they stop Read, with the bytes written so far. p belongs to the operation until the
+// future completes.
 func (f *File) Write(ctx context.Context, p []byte) future.Future[int] {
 	return f.next(ctx, opWriteNext, p)
 }
@@ -313,7 +323,14 @@ func (f *File) busy(kind uint8) *atomic.Bool {
 // next starts a Read or Write, unless one that excludes it is in flight (busy).
 func (f *File) next(ctx context.Context, kind uint8, p []byte) future.Future[int] {
 	if len(p) == 0 { // done at once, as os.File's, after the checks of a closed file or IO
-		pr, _ := start[int](f, ctx, kind, p, -1, nil)
+		// os.File.Read of nothing makes no call, but its Write makes a write(2) of nothing, which
+		// fails where a write would (EBADF on a file opened read-only): so does this one.
+		var invalid error
+		if kind == opWriteNext && f.hold() {
+			invalid = f.writeNothing()
+			f.release()
+		}
+		pr, _ := start[int](f, ctx, kind, p, -1, invalid)
 		return pr.Future()
 	}
 	busy := f.busy(kind)
@@ -466,6 +483,9 @@ type op struct {
 	retries  uint8 // resubmissions after its submitting thread exited
 	live     bool  // in the table or in line, not settled
 	polling  bool  // a Read or Write that met EAGAIN waits for its file in a POLL_ADD
+	// wpos is the position a Write of a file with positions started at (not O_APPEND), or -1: where
+	// its rest goes after a short write (uringBackend.completed)
+	wpos int64
 }
 
 // positionErr is why a positioned read or write at off cannot be made: a negative offset, or a file
@@ -480,7 +500,8 @@ func (f *File) positionErr(op string, off int64) error {
 // start makes the promise of an operation and, unless it is settled already (a done context, a closed
 // IO or file, an invalid request, an empty buffer), the operation, counted in flight on f, for the
 // caller to submit. invalid, if not nil, is the request's error, reported once the file is known to be
-// open, as package os checks in that order.
+// open: whatever is asked of a closed File fails with os.ErrClosed (File.Close), where os.File reports
+// a negative offset or an O_APPEND WriteAt first, and does an empty ReadAt or WriteAt.
 func start[T any](f *File, ctx context.Context, kind uint8, p []byte, off int64, invalid error) (future.Promise[T], *op) {
 	if ctx == nil {
 		ctx = context.Background()

@@ -90,5 +90,23 @@ func (f *File) positionedFull(op string, sys func(int, []byte, int64) (int, erro
 	return n, err
 }
 
+// writeNothing makes write(2) of no bytes, as os.File.Write of an empty buffer does: it fails where a
+// write would (EBADF on a file not open for writing) and does nothing otherwise. Control does not take
+// the os.File's write lock, which a Write of the pool in flight holds, so it does not wait for one.
+func (f *File) writeNothing() error {
+	var err error
+	cerr := f.rc.Control(func(fd uintptr) {
+		for {
+			if _, err = unix.Write(int(fd), nil); err != unix.EINTR {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return &os.PathError{Op: "write", Path: f.name, Err: err}
+	}
+	return cerr
+}
+
 // rawConn is the type of File.rc here.
 type rawConn = syscall.RawConn

@@ -244,6 +244,16 @@ func (b *uringBackend) prep(o *op) {
 			sqe.OpFlags = unix.RWF_NOWAIT
 		}
 	case o.kind == opWriteNext:
+		if o.n == 0 {
+			o.wpos = -1
+			if !o.f.stream && !o.f.app {
+				// Where it starts, for the rest after a short write (completed). Nothing else
+				// moves the position meanwhile: a Write of such a file is alone (File.busy).
+				if pos, err := unix.Seek(o.f.fd, 0, io.SeekCurrent); err == nil {
+					o.wpos = pos
+				}
+			}
+		}
 		sqe.PrepWrite(o.f.fd, o.p[o.n:], atPosition)
 		if streamNoWait.Load() {
 			sqe.OpFlags = unix.RWF_NOWAIT
@@ -374,7 +384,22 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 			return b.finish(o, nil, done) // the end of the file: settle reports io.EOF
 		case c.Res == 0:
 			return b.finish(o, o.pathErr(io.ErrShortWrite), done)
-		case o.canceled || o.stopErr != nil || o.ctx.Err() != nil:
+		}
+		if o.kind == opWriteNext && (o.wpos >= 0 || o.f.app && !o.f.stream) {
+			// The kernel continues a short write of a regular file itself, and when that fails
+			// it completes with the count of the first part without moving the position (6.18):
+			// the rest would go over it, and fail nowhere. Put the position after what was
+			// written, as write(2) leaves it, so that the rest goes there (and meets the error).
+			// With O_APPEND the rest goes to the end anyway, and so does the position: what was
+			// written ends there (unless another writer appended meanwhile). Only the position is
+			// at stake then, so a file that cannot seek there is left as it is.
+			if o.f.app {
+				unix.Seek(o.f.fd, 0, io.SeekEnd)
+			} else if _, err := unix.Seek(o.f.fd, o.wpos+int64(o.n), io.SeekStart); err != nil {
+				return b.finish(o, o.pathErr(err), done)
+			}
+		}
+		if o.canceled || o.stopErr != nil || o.ctx.Err() != nil {
 			return b.finish(o, b.stopReason(o), done) // stopped between two parts
 		}
 		b.prep(o) // a short transfer: the rest
