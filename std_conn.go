@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eddyio/eddy/internal/buffer"
+	"github.com/eddyio/eddy/internal/raceio"
 )
 
 // stdReadBufferCap caps the per-connection read buffer of the portable engine, which, unlike a loop, cannot
@@ -523,7 +524,10 @@ func (c *stdConn) writeOut() (aborted bool) {
 			// only reports at its end would look stuck meanwhile.
 			n, err = writeWatched(c.nc, vecs, c.noteFlush)
 		} else {
-			c.wbufs = vecs // WriteTo needs an addressable net.Buffers: a field, so that it does not escape per call
+			// WriteTo needs an addressable net.Buffers: a field, so that it does not escape per call.
+			// Its writev tells the race detector nothing, where net's Write does (package raceio).
+			c.wbufs = vecs
+			raceio.Release()
 			n64, werr := c.wbufs.WriteTo(c.nc)
 			n, err = int(n64), werr
 		}

@@ -35,7 +35,7 @@ func writeWatched(nc net.Conn, vecs [][]byte, progress func(int)) (int, error) {
 				vecs = vecs[1:]
 				continue
 			}
-			n, err := unix.Write(int(fd), vecs[0])
+			n, err := syscall.Write(int(fd), vecs[0]) // not unix.Write: see package raceio
 			if n > 0 {
 				total += n
 				progress(n)

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/eddyio/eddy/internal/raceio"
 	"github.com/eddyio/eddy/internal/uring"
 )
 
@@ -79,6 +80,7 @@ func (c *urConn) armRecv() {
 func (c *urConn) onRecv(cqe *uring.CQE) {
 	l := c.l
 	if b := l.recvData(cqe); b != nil {
+		raceio.Acquire() // as a read on epoll (rawRead)
 		l.countActive(c)
 		c.received(b)
 	}
@@ -304,6 +306,7 @@ func (c *urConn) send() {
 		op = urOpSendmsg
 	}
 	clear(vecs)
+	raceio.Release() // as a write on epoll (rawWrite)
 	sqe.UserData = urToken(op, c.slot, c.gen)
 	c.sending = true
 	// Handing bytes to the kernel is progress now, as a write is on epoll: the CQE comes after this

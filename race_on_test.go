@@ -1,0 +1,6 @@
+//go:build race
+
+package eddy_test
+
+// raceEnabled is true under the race detector.
+const raceEnabled = true
