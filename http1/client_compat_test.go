@@ -32,7 +32,9 @@ func compatServer(t *testing.T, handle func(c net.Conn)) string {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
+	accepting := make(chan struct{})
 	go func() {
+		defer close(accepting)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -52,6 +54,9 @@ func compatServer(t *testing.T, handle func(c net.Conn)) string {
 	}()
 	t.Cleanup(func() {
 		ln.Close()
+		// The acceptor must be done before Wait: its wg.Add for a connection accepted just before the
+		// Close raced with the Wait (the race detector saw it in CI).
+		<-accepting
 		mu.Lock()
 		for _, c := range conns {
 			c.Close()
