@@ -3,6 +3,7 @@ package eddy
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -19,10 +20,13 @@ type Loop interface {
 	// be nil: Execute panics then, on the caller, rather than the loop later.
 	Execute(fn func())
 	// AfterFunc runs fn on the loop once d has passed (timers have millisecond resolution on the epoll
-	// engine; a d too large for the loop's clock means never). The returned Timer cancels it. A timer
-	// still pending when the loop stops, or made on a loop that has stopped, is not lost: fn then runs
-	// on a goroutine of its own once d has passed, as Execute runs fn on its caller. fn must not be
-	// nil: AfterFunc panics then, on the caller, rather than the loop when the timer fires.
+	// engine; a d too large for the loop's clock means never; a d of zero or less means now, as for
+	// time.AfterFunc). The timers of a loop run in the order of their deadlines, from whichever
+	// goroutine they were made, and those with equal deadlines in the order made. The returned Timer
+	// cancels it. A timer still pending when the loop stops, or made on a loop that has stopped, is
+	// not lost: fn then runs on a goroutine of its own once d has passed, as Execute runs fn on its
+	// caller. fn must not be nil: AfterFunc panics then, on the caller, rather than the loop when the
+	// timer fires.
 	AfterFunc(d time.Duration, fn func()) *Timer
 	// Index returns the loop's position in Engine.Loops.
 	Index() int
@@ -48,7 +52,7 @@ var errNilExecute = errors.New("eddy: Conn.Execute of a nil function")
 type Timer struct {
 	state atomic.Int32 // timerPending, timerFired or timerStopped
 	fn    func()
-	rt    atomic.Pointer[time.Timer] // the runtime timer behind it (std, or a loop that stopped), if any
+	rt    atomic.Pointer[time.Timer] // the runtime timer behind it (on a loop that stopped), if any
 }
 
 const (
@@ -77,6 +81,15 @@ func (t *Timer) fire() {
 	if t.state.CompareAndSwap(timerPending, timerFired) {
 		t.fn()
 	}
+}
+
+// after returns the time d after now on a loop's clock, saturating: a huge d (an idle timeout of
+// math.MaxInt64, say) is "never", not a sum that overflows into the past.
+func after(now int64, d time.Duration) int64 {
+	if d > 0 && now > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return now + int64(d)
 }
 
 // Loops returns the engine's event loops (valid after Start).

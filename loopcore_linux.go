@@ -219,7 +219,10 @@ func (l *loopCore) AfterFunc(d time.Duration, fn func()) *Timer {
 		panic(nilAfterFunc)
 	}
 	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
-	lt.when = after(l.clock(), d)
+	// A d of zero or less is now, as for time.AfterFunc: a deadline in the past would run ahead of
+	// timers made before it, and one near math.MinInt64 made handOverTimers' difference wrap (such a
+	// timer queued by an OnBoot that failed never ran).
+	lt.when = after(l.clock(), max(d, 0))
 	if err := l.post(scheduleLoopTimer, lt); err != nil {
 		lt.outlive(d) // the loop has stopped
 	}
@@ -232,6 +235,9 @@ func (l *loopCore) AfterFunc(d time.Duration, fn func()) *Timer {
 func (lt *loopTimer) outlive(d time.Duration) {
 	lt.l = nil // the runtime's timer must not keep the finished loop (its buffers, its wheel) until then
 	lt.rt.Store(time.AfterFunc(d, lt.fire))
+	if lt.state.Load() != timerPending { // a Stop that came before the Store did not see the runtime timer
+		lt.rt.Load().Stop()
+	}
 }
 
 // handOverTimers gives the loop timers still pending on a finished loop's wheel to outlive, except
@@ -244,15 +250,6 @@ func (l *loopCore) handOverTimers() {
 			lt.outlive(time.Duration(lt.when - now))
 		}
 	})
-}
-
-// after returns the time d after now on a loop's clock, saturating: a huge d (an idle timeout of
-// math.MaxInt64, say) is "never", not a sum that overflows into the past.
-func after(now int64, d time.Duration) int64 {
-	if d > 0 && now > math.MaxInt64-int64(d) {
-		return math.MaxInt64
-	}
-	return now + int64(d)
 }
 
 func scheduleLoopTimer(arg any) {
