@@ -20,8 +20,9 @@ type impl interface {
 	addrs() []net.Addr
 	// loopList returns the event loops.
 	loopList() []Loop
-	// dial connects to ep from one of the loops; the connection's Context is v from the start.
-	dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn]
+	// dial connects to ep from one of the loops and completes p with the connection, whose Context is v
+	// from the start; ctx ends with p's future's Cancel too.
+	dial(ctx context.Context, ep *endpoint, v any, p future.Promise[Conn])
 	// stopAccepting closes the listeners and returns once no loop accepts any more; connections are
 	// served on.
 	stopAccepting()
@@ -177,7 +178,10 @@ func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 // non-blocking connect: no goroutine waits for it. The connection gets the engine's Handler callbacks like
 // an accepted one: OnOpen runs first, then the future resolves with the Conn (or fails with ErrClosed if
 // the connection was closed before that: by OnOpen, or, on the std engine, by a Stop running meanwhile). A refused or timed-out connect (ctx's deadline or cancellation), or one that Stop
-// abandons (ErrEngineStopped), fails the future with an *OpError, and no callback runs.
+// abandons (ErrEngineStopped), fails the future with an *OpError, and no callback runs. Cancelling the
+// future (Future.Cancel, or a combinator that gives up on it: future.WithTimeout, the losers of
+// future.Any or future.Race) cancels a connect still in progress as cancelling ctx does: the future
+// fails with an *OpError wrapping context.Canceled.
 // Continuations added with future.Inline run on the loop, so they must not block. A nil ctx means
 // context.Background().
 func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
@@ -201,7 +205,12 @@ func (e *Engine) DialWith(ctx context.Context, addr string, v any) future.Future
 	if err := ctx.Err(); err != nil {
 		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: err})
 	}
-	return e.impl.dial(ctx, ep, v)
+	// The dial watches the promise's context, which ends with ctx and with the future's Cancel: a
+	// caller that gives up on the future (WithTimeout, the losers of Any or Race) stops the connect,
+	// rather than leaving it to open a connection nobody holds.
+	p, pctx := future.NewPromiseContext[Conn](ctx)
+	e.impl.dial(pctx, ep, v, p)
+	return p.Future()
 }
 
 // Serve creates and starts an engine, serves until ctx is done, then stops it gracefully, waiting at most

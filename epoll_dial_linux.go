@@ -26,12 +26,11 @@ type dialState struct {
 }
 
 // dial starts a non-blocking connect and registers the socket on the next loop; the loop finishes it.
-func (g *epollEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn] {
-	p := future.NewPromise[Conn]()
+func (g *epollEngine) dial(ctx context.Context, ep *endpoint, v any, p future.Promise[Conn]) {
 	fd, err := socket.Connect(ep.network, ep.addr())
 	if err != nil {
 		p.Reject(opError("dial", ep.network, ep.addr(), "", err))
-		return p.Future()
+		return
 	}
 	ds := &dialState{ep: ep, promise: p, ctx: ctx, value: v}
 	l := g.pickLoop()
@@ -40,9 +39,7 @@ func (g *epollEngine) dial(ctx context.Context, ep *endpoint, v any) future.Futu
 		l.dec()
 		unix.Close(fd)
 		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
-		return p.Future()
 	}
-	return p.Future()
 }
 
 // startDial runs on the loop: it registers the connecting socket; its first EPOLLOUT finishes the connect.

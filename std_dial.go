@@ -10,14 +10,13 @@ import (
 )
 
 // dial connects with package net on a goroutine and then serves the connection like an accepted one.
-func (g *stdEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn] {
-	p := future.NewPromise[Conn]()
+func (g *stdEngine) dial(ctx context.Context, ep *endpoint, v any, p future.Promise[Conn]) {
 	g.mu.Lock()
 	select {
 	case <-g.quit:
 		g.mu.Unlock()
 		p.Reject(&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})
-		return p.Future()
+		return
 	default:
 	}
 	g.wg.Add(1)
@@ -64,5 +63,4 @@ func (g *stdEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future
 		}
 		go c.readLoop() // which starts the writer after OnOpen
 	}()
-	return p.Future()
 }

@@ -18,12 +18,11 @@ import (
 // OnOpen or OnClose, and the future fails with an *OpError.
 
 // dial starts a non-blocking connect and hands the socket to the next loop, which finishes it.
-func (g *uringEngine) dial(ctx context.Context, ep *endpoint, v any) future.Future[Conn] {
-	p := future.NewPromise[Conn]()
+func (g *uringEngine) dial(ctx context.Context, ep *endpoint, v any, p future.Promise[Conn]) {
 	fd, err := socket.Connect(ep.network, ep.addr())
 	if err != nil {
 		p.Reject(opError("dial", ep.network, ep.addr(), "", err))
-		return p.Future()
+		return
 	}
 	ds := &dialState{ep: ep, promise: p, ctx: ctx, value: v}
 	l := g.dialLoop()
@@ -33,7 +32,6 @@ func (g *uringEngine) dial(ctx context.Context, ep *endpoint, v any) future.Futu
 		unix.Close(fd)
 		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
 	}
-	return p.Future()
 }
 
 // urStartDial runs on the loop: it gives the connecting socket a slot and arms the poll that ends the
