@@ -53,13 +53,13 @@ func (f *File) init() error {
 // counts every byte read, also those before an error (os.File.ReadAt drops the count of a last read
 // that fails).
 func (f *File) preadFull(p []byte, off int64) (int, error) {
-	return f.positionedFull("read", unix.Pread, io.EOF, p, off)
+	return f.positionedFull("read", syscall.Pread, io.EOF, p, off) // syscall's: see raceio
 }
 
 // pwriteFull writes p at off with pwrite(2) until done or an error, and counts every byte written, also
 // those before an error (os.File.WriteAt drops the count of a last write that fails).
 func (f *File) pwriteFull(p []byte, off int64) (int, error) {
-	return f.positionedFull("write", unix.Pwrite, &os.PathError{Op: "write", Path: f.name, Err: io.ErrShortWrite}, p, off)
+	return f.positionedFull("write", syscall.Pwrite, &os.PathError{Op: "write", Path: f.name, Err: io.ErrShortWrite}, p, off)
 }
 
 // positionedFull calls sys (pread or pwrite) until p is done, and ends with zero, the error of a call

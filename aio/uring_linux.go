@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/eddyio/eddy/internal/raceio"
 	"github.com/eddyio/eddy/internal/uring"
 )
 
@@ -237,6 +238,7 @@ func (b *uringBackend) prep(o *op) {
 	case o.kind == opRead:
 		sqe.PrepRead(o.f.fd, o.p[o.n:], uint64(o.off)+uint64(o.n))
 	case o.kind == opWrite:
+		raceio.Release() // as package os's writes tell the race detector (package raceio)
 		sqe.PrepWrite(o.f.fd, o.p[o.n:], uint64(o.off)+uint64(o.n))
 	case o.kind == opReadNext:
 		sqe.PrepRead(o.f.fd, o.p, atPosition) // one read, as io.Reader's
@@ -254,6 +256,7 @@ func (b *uringBackend) prep(o *op) {
 				}
 			}
 		}
+		raceio.Release()
 		sqe.PrepWrite(o.f.fd, o.p[o.n:], atPosition)
 		if streamNoWait.Load() {
 			sqe.OpFlags = unix.RWF_NOWAIT
@@ -370,6 +373,9 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 		}
 		// Any other error, or a thread-exit failure that came back maxRetries times.
 		return b.finish(o, o.pathErr(errno), done)
+	}
+	if c.Res > 0 && (o.kind == opRead || o.kind == opReadNext) {
+		raceio.Acquire() // as package os's reads tell the race detector (package raceio)
 	}
 	switch o.kind {
 	case opReadNext:

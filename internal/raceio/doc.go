@@ -8,5 +8,7 @@
 // write through raw system calls and io_uring, which carry no such annotation, and the same test run
 // against an eddy server was reported as a race (TestSocketHappensBefore). Acquire and Release make the
 // same edges, through a syscall.Read and a syscall.Write of nothing on /dev/null, since syscall's
-// object is not reachable otherwise. They are empty functions, inlined away, without -race.
+// object is not reachable otherwise. They are empty functions, inlined away, without -race. Package
+// aio uses them for the reads and writes it makes through io_uring (TestPipeHappensBefore), and
+// syscall's Pread and Pwrite, which carry the edges themselves, for those it makes with system calls.
 package raceio
