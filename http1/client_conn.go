@@ -38,6 +38,7 @@ type clientConn struct {
 	paused     bool      // reading paused for want of room in the body's pipe
 	waiting    *exchange // complete, its request's last write not yet reported (requestSent)
 	peerClosed bool      // the server's FIN arrived while body bytes waited in the input
+	showing    bool      // a Got1xxResponse hook runs (showInterim): reading is paused until it returns
 	dead       bool      // the client aborted or closed it: it serves no other exchange
 }
 
@@ -238,7 +239,7 @@ func (cc *clientConn) requeue(x *exchange, err error) {
 // pipe has room for. Called on the loop, by OnData and when the body's reader made room.
 func (cc *clientConn) drain() {
 	c := cc.c
-	for !cc.dead {
+	for !cc.dead && !cc.showing {
 		x := cc.x
 		if x == nil {
 			if c.Buffered() > 0 {
@@ -269,10 +270,7 @@ func (cc *clientConn) drain() {
 					cc.kill(fmt.Errorf("http1: %s %s: %w (interim 1xx responses included)", x.req.Method, x.key, errRespHeadTooLarge))
 					return
 				}
-				if shown, err := cc.gotInterim(x, buf, n); err != nil {
-					cc.kill(err)
-					return
-				} else if shown {
+				if cc.showInterim(x, buf, n) {
 					x.interim = 0 // as net/http's: the hook's owner bounds what it was shown
 				}
 				c.Discard(n)
@@ -291,17 +289,45 @@ func (cc *clientConn) drain() {
 	}
 }
 
-// gotInterim shows the interim (1xx) response whose head is buf[:n] to the request's
-// httptrace.ClientTrace, if it has a Got1xxResponse hook, as net/http's transport does, on the
-// loop: httputil.ReverseProxy passes them on to its client (a 103 Early Hints, say) with it. It
-// reports whether the hook was called; an error from the hook fails the request.
-func (cc *clientConn) gotInterim(x *exchange, buf []byte, n int) (bool, error) {
+// showInterim shows the interim (1xx) response whose head is buf[:n] to the request's
+// httptrace.ClientTrace, if it has a Got1xxResponse hook, as net/http's transport does:
+// httputil.ReverseProxy passes them on to its client (a 103 Early Hints, say) with it. It reports
+// whether there is a hook. The hook runs on a goroutine of its own, as on net/http's connection
+// reader, not on the loop, which serves other connections: ReverseProxy's writes the response to
+// its client, and waits there for one that does not read. Reading stops meanwhile (showing), so the
+// final response waits for it; an error from the hook fails the request (interimShown).
+func (cc *clientConn) showInterim(x *exchange, buf []byte, n int) bool {
 	trace := httptrace.ContextClientTrace(x.req.Context())
 	if trace == nil || trace.Got1xxResponse == nil {
-		return false, nil
+		return false
 	}
 	resp := cc.p.build(buf, n, frameNone)
-	return true, trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
+	cc.showing = true
+	cc.c.SetReadPaused(true)
+	go func() {
+		err := errHookExited // the hook called runtime.Goexit (a panic ends the program, as with net/http)
+		defer x.onLoop(func(cc *clientConn) { cc.interimShown(err) })
+		err = trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
+	}()
+	return true
+}
+
+// errHookExited fails a request whose Got1xxResponse hook did not return.
+var errHookExited = errors.New("http1: the Got1xxResponse hook did not return")
+
+// interimShown goes on with the response once the Got1xxResponse hook has returned err, on the loop
+// (if the exchange is still the connection's: a cancellation or a timeout may have ended it).
+func (cc *clientConn) interimShown(err error) {
+	cc.showing = false
+	if cc.dead {
+		return
+	}
+	if err != nil {
+		cc.kill(err)
+		return
+	}
+	cc.c.SetReadPaused(false)
+	cc.drain()
 }
 
 // respond turns the head in buf[:n] into the response, completes x's future with it, and consumes
