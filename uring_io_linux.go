@@ -69,14 +69,18 @@ func (c *urConn) armRecv() {
 	}
 	sqe := c.l.getSQE()
 	sqe.PrepRecvMultishot(int(c.fd), urRecvGroup, 0)
+	if c.l.recvLimit != 0 {
+		sqe.SetRecvLimit(c.l.recvLimit)
+	}
 	sqe.UserData = urToken(urOpRecv, c.slot, c.gen)
 	c.recvArmed = true
 }
 
 // onRecv handles a CQE of the multishot recv. The data is in a provided buffer that goes back to the
 // kernel as soon as OnData has returned (what the handler left is copied into c.in first). A CQE without
-// F_MORE ends the recv: end of file (Res 0), the ring ran dry (ENOBUFS), our cancel (ECANCELED), a CQ
-// overflow (data without F_MORE) or a socket error; the recv is re-armed unless reading is over.
+// F_MORE ends the recv: end of file (Res 0), the ring ran dry (ENOBUFS), our cancel (ECANCELED), data
+// without F_MORE (the recv's byte limit, urLoop.recvLimit, or a CQ overflow) or a socket error; the recv
+// is re-armed unless reading is over.
 func (c *urConn) onRecv(cqe *uring.CQE) {
 	l := c.l
 	if b := l.recvData(cqe); b != nil {
@@ -105,7 +109,9 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 		if c.readPaused == 0 { // a paused connection's recv, being cancelled, is no sign of demand
 			l.bufsRanDry()
 		}
-	case err == nil, err == unix.EINTR: // EINTR: a signal ended the wait (see onSend); nothing was lost
+	case err == nil, err == unix.EINTR:
+		// Data without F_MORE: the recv's limit or a CQ overflow. EINTR: a signal ended the wait (see
+		// onSend). Nothing was lost.
 		l.stats.recvRearm++
 	case err == unix.ECANCELED:
 	default:

@@ -54,6 +54,10 @@ type urLoop struct {
 	bufOff []uint32 // incremental ring: where the next CQE's data starts in each buffer; nil for a plain ring
 	bufWin urBufWindow
 	borrow buffer.Chunk // lends a provided buffer to the connection whose OnData runs (see buffer.Inbound)
+	// recvLimit is the most one multishot recv takes before it ends and is armed again
+	// (uring.SQE.SetRecvLimit; 0 on kernels before 6.17: no limit). It bounds what a connection takes
+	// in past a pause before the pause's cancel takes effect (docs/uring-engine.md, "Back-pressure").
+	recvLimit uint32
 
 	// wakeBuf receives the eventfd counter. The kernel writes it through an address in an SQE, so it is a
 	// separate heap object (never on a stack), referenced from the loop until the read's final CQE.

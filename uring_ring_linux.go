@@ -47,12 +47,13 @@ const (
 )
 
 // urSizes are the ring sizes the loops are created with: SQ and CQ entries, the number of receive buffers
-// (0: from urRecvRingBytes) and whether to try an incremental buffer ring. Tests change them to drive the
-// full-SQ, CQ-overflow and ENOBUFS paths and the plain-ring fallback; nothing else does.
+// (0: from urRecvRingBytes), whether to try an incremental buffer ring and whether to limit each
+// multishot recv to a read's worth where the kernel can (urLoop.recvLimit). Tests change them to drive
+// the full-SQ, CQ-overflow and ENOBUFS paths and the fallbacks of older kernels; nothing else does.
 var urSizes = struct {
-	sq, cq, bufs uint32
-	incremental  bool
-}{urSQEntries, urCQEntries, 0, true}
+	sq, cq, bufs           uint32
+	incremental, recvLimit bool
+}{urSQEntries, urCQEntries, 0, true, true}
 
 // urBufShape returns the size and count of receive buffers for a ring, incremental or not: buffers of
 // readBufSize bytes up to the mode's cap, as many as fit in urRecvRingBytes (a power of two, 8..32768).
@@ -167,6 +168,9 @@ func (l *urLoop) setup() error {
 	}
 	l.bufWin.init(b, int(window))
 	l.bufWin.trim.Init(urTrimBufs, l)
+	if urSizes.recvLimit && uring.RecvLimitSupported() {
+		l.recvLimit = uint32(l.g.e.opts.readBufSize)
+	}
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -105,4 +107,64 @@ func explainSetupError(err error, disabled string) string {
 		return "the kernel rejected every setup flag combination: io_uring is too old"
 	}
 	return "io_uring_setup failed"
+}
+
+// recvLimit caches RecvLimitSupported's answer once a probe has given one.
+var recvLimit struct {
+	mu        sync.Mutex
+	known, ok bool
+}
+
+// RecvLimitSupported reports whether the kernel honours SQE.SetRecvLimit (6.17). No opcode or feature
+// bit tells, and kernels before it reject the field with EINVAL, so it asks: a multishot recv limited
+// to 1 byte, on a socket that holds 2, must complete with both and end (no CQEFMore). It makes a small
+// ring and a socket pair the first time and remembers the answer; a probe that could not run (no ring:
+// io_uring unavailable, RLIMIT_MEMLOCK) answers false without being remembered. Any goroutine may call it.
+func RecvLimitSupported() bool {
+	recvLimit.mu.Lock()
+	defer recvLimit.mu.Unlock()
+	if !recvLimit.known {
+		ok, err := probeRecvLimit()
+		if err != nil {
+			return false
+		}
+		recvLimit.known, recvLimit.ok = true, ok
+	}
+	return recvLimit.ok
+}
+
+// probeRecvLimit runs RecvLimitSupported's probe; err says it could not.
+func probeRecvLimit() (bool, error) {
+	r, err := New(4, WithoutSingleIssuer())
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	b, err := r.NewBufRing(0, 1, 64)
+	if err != nil {
+		return false, err
+	}
+	defer b.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	if _, err := unix.Write(fds[1], []byte("ab")); err != nil {
+		return false, err
+	}
+	sqe := r.GetSQE()
+	sqe.PrepRecvMultishot(fds[0], b.Group(), 0)
+	sqe.SetRecvLimit(1)
+	// The data is there, so the recv completes when it is issued; the timeout only guards against a
+	// kernel that would take the limit for something else and wait.
+	if _, err := r.SubmitAndWait(1, time.Second); err != nil {
+		return false, err
+	}
+	var c [1]CQE
+	if r.Reap(c[:]) == 0 {
+		return false, nil // a recv armed and waiting: the limit was not taken as one
+	}
+	return c[0].Res == 2 && !c[0].More(), nil
 }

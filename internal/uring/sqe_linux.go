@@ -132,6 +132,13 @@ func (s *SQE) PrepRecvMultishot(fd int, group uint16, flags int) {
 	s.IoPrio |= recvMultishot
 }
 
+// SetRecvLimit makes a multishot recv (PrepRecvMultishot) end by itself once it has received total
+// bytes (sqe->optlen, Linux 6.17: "io_uring/net: Support multishot receive len cap"): the CQE that
+// reaches the limit carries its data without CQEFMore, and the recv must be armed again to read on. A
+// receive is not cut to fit the limit, so the last one may go past it by up to a buffer (or Len, the
+// cap of one receive, when set). Older kernels fail the recv with EINVAL: check RecvLimitSupported.
+func (s *SQE) SetRecvLimit(total uint32) { s.FileIndex = total }
+
 // PrepSend prepares send(2) of buf on the socket fd with MSG_* flags (unix.MSG_NOSIGNAL is advisable).
 // Res may be short. buf must stay alive and unmoved until the CQE.
 func (s *SQE) PrepSend(fd int, buf []byte, flags int) {
