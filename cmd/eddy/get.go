@@ -338,7 +338,8 @@ func defaultGetName(u *url.URL) string {
 		return "index.html"
 	}
 	name := filepath.Base(path.Base(p))
-	if name == "." || name == ".." || !filepath.IsLocal(name) || filepath.Base(name) != name {
+	// No system takes a NUL in a file name (http://h/%00 made the save fail with "invalid argument").
+	if name == "." || name == ".." || !filepath.IsLocal(name) || filepath.Base(name) != name || strings.IndexByte(name, 0) >= 0 {
 		return "index.html"
 	}
 	return name

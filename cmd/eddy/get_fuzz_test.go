@@ -103,7 +103,7 @@ func FuzzDefaultGetName(f *testing.F) {
 		if name == "index.html" {
 			return
 		}
-		if !filepath.IsLocal(name) || filepath.Base(name) != name || strings.ContainsRune(name, '/') || name == "." || name == ".." {
+		if !filepath.IsLocal(name) || filepath.Base(name) != name || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 			t.Fatalf("path %q: name %q is not a file of the current directory", u.Path, name)
 		}
 		if runtime.GOOS != "windows" && name != path.Base(u.Path) {
@@ -128,6 +128,8 @@ func TestDefaultGetNameOnThisSystem(t *testing.T) {
 		{"/dir/NUL", pick("NUL", "index.html")},
 		{"/a/..", "index.html"},
 		{"/a/%2e%2e", "index.html"},
+		{"/%00", "index.html"},
+		{"/dir/a%00b", "index.html"},
 	} {
 		u, err := url.Parse("http://h" + tt.path)
 		if err != nil {
