@@ -10,8 +10,9 @@ import (
 //
 // Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, Flushed, SendFile, CloseWrite,
 // SetIdleTimeout, SetReadPaused, Context and SetContext may only be called from the connection's own
-// callbacks or from functions run on its loop through Execute. AsyncWrite, Execute, Close, Abort, Loop,
-// LocalAddr and RemoteAddr are safe from any goroutine.
+// callbacks or from functions run on its loop through Execute (on the epoll and uring engines, also
+// through its Loop: see Loop). AsyncWrite, Execute, Close, Abort, Loop, LocalAddr and RemoteAddr are
+// safe from any goroutine.
 type Conn interface {
 	// Peek returns the next n buffered inbound bytes without consuming them, or all of them when n <= 0.
 	// When fewer than n bytes are buffered it returns what there is and io.ErrShortBuffer.

@@ -218,7 +218,8 @@ func WithFlushTimeout(d time.Duration) Option {
 // WithTaskQueueCapacity bounds each loop's queue of work from other goroutines (Conn.AsyncWrite,
 // Conn.Execute); beyond it those calls return ErrQueueFull (default 65536). Loop.Execute, Loop.AfterFunc,
 // Close and the engine's own work are never refused for it. The std engine, where each connection runs
-// its own tasks, applies the bound per connection.
+// its own tasks, applies the bound per connection. The bound counts calls, not bytes: a broadcast that
+// makes one AsyncWrite per message and receiver can pass it in one burst (docs/engine.md, "Fan-out").
 func WithTaskQueueCapacity(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
