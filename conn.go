@@ -8,7 +8,7 @@ import (
 
 // Conn is a connection served by an Engine.
 //
-// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, Flushed, SendFile, CloseWrite,
+// Inbound methods (Peek, Next, Discard, Buffered), Write, Writev, Flushed, OutboundBuffered, SendFile, CloseWrite,
 // SetIdleTimeout, SetReadPaused, Context and SetContext may only be called from the connection's own
 // callbacks or from functions run on its loop through Execute (on the epoll and uring engines, also
 // through its Loop: see Loop). AsyncWrite, Execute, Close, Abort, Loop, LocalAddr and RemoteAddr are
@@ -51,6 +51,14 @@ type Conn interface {
 	// the connection takes no more output (it is closed or closing, or was shut down for writing),
 	// or the error that failed the output. A nil callback does nothing.
 	Flushed(callback func(c Conn, err error))
+	// OutboundBuffered returns the bytes of output the connection holds: written (by Write, Writev,
+	// SendFile, and the AsyncWrites that have reached the loop) and not yet handed to the kernel (on
+	// uring, a send in flight counts until it completes; on etls, the bytes of the records). A server
+	// that writes to peers which send nothing (the subscribers of a broadcast) reads it to notice one
+	// that does not read, and drops it: back-pressure pauses reading from a connection whose output
+	// passed the high water mark, which holds back only a peer that sends. It is 0 from OnClose on:
+	// what was not sent by then never will be.
+	OutboundBuffered() int
 	// SendFile queues n bytes of f, starting at offset, to be sent after everything written before it and
 	// before everything written after it, without copying them through user space: sendfile(2) on epoll,
 	// linked IORING_OP_SPLICE through a pipe on uring, sendfile(2) or ReadAt on std (docs/engine.md).

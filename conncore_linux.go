@@ -187,6 +187,15 @@ func (c *connCore) queued() int {
 	return n
 }
 
+// OutboundBuffered returns the output held (Conn.OutboundBuffered): what queued counts, until OnClose,
+// from which on it is 0 as on std, whose writer has dropped what was left by then (notifyClose).
+func (c *connCore) OutboundBuffered() int {
+	if c.notified {
+		return 0
+	}
+	return c.queued()
+}
+
 // wrote accounts n bytes handed to the kernel at now (the loop's wheel clock) and runs the AsyncWrite
 // callbacks they complete. It is on the flush path: conn is the engine's own pointer as a Conn, for the
 // callbacks.

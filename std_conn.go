@@ -976,6 +976,13 @@ func (c *stdConn) Flushed(cb func(Conn, error)) {
 	}
 }
 
+// OutboundBuffered returns the output the writer has not handed to the kernel yet.
+func (c *stdConn) OutboundBuffered() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.queued()
+}
+
 func (c *stdConn) Write(b []byte) (int, error)     { return c.enqueue(b, nil, nil) }
 func (c *stdConn) Writev(bs [][]byte) (int, error) { return c.enqueue(nil, bs, nil) }
 

@@ -738,6 +738,10 @@ func (c *Conn) Flushed(callback func(c eddy.Conn, err error)) {
 	c.raw.Flushed(func(_ eddy.Conn, err error) { callback(c, err) })
 }
 
+// OutboundBuffered returns the bytes of the records the underlying connection has not handed to the
+// kernel yet (see eddy.Conn.OutboundBuffered): what was written is encrypted at once.
+func (c *Conn) OutboundBuffered() int { return c.raw.OutboundBuffered() }
+
 // SendFile is not supported on a TLS connection: it returns an error wrapping errors.ErrUnsupported.
 func (c *Conn) SendFile(f *os.File, offset, n int64, callback func(c eddy.Conn, err error)) error {
 	return fmt.Errorf("etls: SendFile on a TLS connection: %w", errors.ErrUnsupported)

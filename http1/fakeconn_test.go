@@ -105,6 +105,7 @@ func (c *fakeConn) AsyncWrite(b []byte, cb func(eddy.Conn, error)) error {
 	return nil
 }
 func (c *fakeConn) Flushed(cb func(eddy.Conn, error)) { cb(c, nil) }
+func (c *fakeConn) OutboundBuffered() int             { return 0 }
 func (c *fakeConn) Execute(fn func(eddy.Conn)) error {
 	c.l.Execute(func() { fn(c) })
 	return nil
