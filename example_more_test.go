@@ -322,3 +322,40 @@ func ExampleParseBalance() {
 	// least-connections <nil> true
 	// eddy: unknown balance "random" (want round-robin or least-connections)
 }
+
+// errSlowReader is the reason a feed drops a reader that falls behind.
+var errSlowReader = errors.New("slow reader")
+
+// feed sends a large feed to each connection, and drops one that leaves more than 1 MiB of it
+// waiting after 50 ms.
+type feed struct {
+	eddy.BaseHandler
+	closed chan error
+}
+
+func (f feed) OnOpen(c eddy.Conn) {
+	c.Write(make([]byte, 16<<20))
+	time.AfterFunc(50*time.Millisecond, func() {
+		c.Execute(func(c eddy.Conn) { // OutboundBuffered is read on the connection's loop
+			if c.OutboundBuffered() > 1<<20 {
+				c.Abort(errSlowReader)
+			}
+		})
+	})
+}
+
+func (f feed) OnClose(_ eddy.Conn, err error) { f.closed <- err }
+
+// OutboundBuffered tells what a connection holds that its peer has not taken: a server drops a peer
+// that does not read with it, since back-pressure only stops reading from a peer.
+func ExampleConn_OutboundBuffered() {
+	f := feed{closed: make(chan error, 1)}
+	e, _ := eddy.New(f, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
+	e.Start()
+	defer e.Stop(context.Background())
+	c, _ := net.Dial("tcp", e.Addrs()[0].String()) // and never reads
+	defer c.Close()
+	fmt.Println("dropped:", <-f.closed)
+	// Output:
+	// dropped: slow reader
+}
