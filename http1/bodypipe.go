@@ -305,6 +305,20 @@ func (p *bodyPipe) setDeadline(t time.Time) {
 	p.signal() // a waiting read re-checks
 }
 
+// readDeadline returns the deadline of reads: ReadTimeout's, or the one the handler set.
+func (p *bodyPipe) readDeadline() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.deadline
+}
+
+// deadlinePassed reports whether the deadline of reads has passed: a drain of the rest of the body
+// would stop at once.
+func (p *bodyPipe) deadlinePassed() bool {
+	dl := p.readDeadline()
+	return !dl.IsZero() && !time.Now().Before(dl)
+}
+
 // state reports whether the handler read the body to its end, and whether the body failed (bad
 // framing, over the limit, a read deadline): then the connection cannot be reused.
 func (p *bodyPipe) state() (sawEOF, failed bool) {

@@ -69,17 +69,21 @@ type conn struct {
 
 // connHTTP is what a connection needs for net/http requests: made once, kept for its life.
 type connHTTP struct {
-	ctx      context.Context // carries http.ServerContextKey and http.LocalAddrContextKey
-	remote   string
-	tls      *tls.ConnectionState // nil on a plain connection
-	acks     chan error           // AsyncWrite completions; one write in flight at most
-	next     *response            // the exchange handed to the pool: set by the loop, taken by runFn
-	runFn    func()
-	finishFn func(eddy.Conn)
-	endFn    func() // finish as a task of the loop; nil unless loopRunsCallbacks
-	pumpFn   func(eddy.Conn)
-	ackFn    func(eddy.Conn, error)
-	handoff  *loopHandoff // nil: each request is submitted to the pool by itself
+	ctx    context.Context // carries http.ServerContextKey and http.LocalAddrContextKey
+	remote string
+	tls    *tls.ConnectionState // nil on a plain connection
+	acks   chan error           // AsyncWrite completions; one write in flight at most
+	// deadlineMoved wakes a handler waiting on acks when SetWriteDeadline, perhaps from another
+	// goroutine, moves the deadline of the wait. A wake-up left over from an earlier request only
+	// makes the next wait look at its deadline once more.
+	deadlineMoved chan struct{}
+	next          *response // the exchange handed to the pool: set by the loop, taken by runFn
+	runFn         func()
+	finishFn      func(eddy.Conn)
+	endFn         func() // finish as a task of the loop; nil unless loopRunsCallbacks
+	pumpFn        func(eddy.Conn)
+	ackFn         func(eddy.Conn, error)
+	handoff       *loopHandoff // nil: each request is submitted to the pool by itself
 }
 
 // reader holds the per-request parsing state. It is taken from a pool when a request starts and
@@ -368,7 +372,7 @@ func (sc *conn) closed(err error) {
 // netHTTP returns the connection's net/http state, made on first use.
 func (sc *conn) netHTTP() *connHTTP {
 	if sc.http == nil {
-		h := &connHTTP{acks: make(chan error, 1)}
+		h := &connHTTP{acks: make(chan error, 1), deadlineMoved: make(chan struct{}, 1)}
 		h.ctx = context.WithValue(context.Background(), http.ServerContextKey, sc.srv.cfg.described)
 		h.ctx = context.WithValue(h.ctx, http.LocalAddrContextKey, sc.c.LocalAddr())
 		h.remote = sc.c.RemoteAddr().String()
@@ -417,14 +421,10 @@ func (sc *conn) beginHTTP(h *RequestHead, n int, buf []byte) {
 	sc.state = stHandler
 	sc.closeAfter = false
 	sc.drained = 0
+	// Not armed while the handler runs, whose body reads have their own deadline (ReadTimeout, or
+	// what the handler sets); finish takes that one for the drain of a body left unread.
 	sc.deadline = 0
-	if d := s.cfg.readTimeout; d > 0 {
-		// Not armed while the handler runs, whose body reads have the same deadline; it bounds
-		// the drain of a body the handler left unread, as net/http's read deadline does.
-		sc.deadline = s.now() + int64(d)
-	}
-	w.drainDeadline = sc.deadline // before the handler runs: its head says whether a drain can still be made
-	sc.setTimeout(0)              // the handler may take its time; ReadTimeout bounds its body reads
+	sc.setTimeout(0) // the handler may take its time; ReadTimeout bounds its body reads
 	sc.bodyOpen = w.pipe != nil
 	if sc.bodyOpen {
 		sc.pumpBody()
@@ -625,6 +625,15 @@ func (sc *conn) finish(c eddy.Conn) {
 	}
 	if len(w.final) > 0 {
 		c.Write(w.final)
+	}
+	if sc.bodyOpen && w.pipe != nil {
+		// The drain of the rest of the body is bounded by the body's read deadline, as net/http
+		// discards it under the connection's: ReadTimeout's, or the one the handler set with
+		// http.ResponseController.SetReadDeadline (none, if it lifted it).
+		sc.deadline = 0
+		if dl := w.pipe.readDeadline(); !dl.IsZero() {
+			sc.deadline = max(sc.srv.now()+int64(time.Until(dl)), 1)
+		}
 	}
 	closeAfter := w.closeAfter
 	w.endPart() // the handler's part is in: this ends the request

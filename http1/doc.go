@@ -53,7 +53,10 @@
 // HTTP/1.1 clients, see below), "100 Continue" sent automatically on the first read of a body that
 // expects it, trailers, keep-alive and Connection: close as net/http decides them.
 // The ResponseWriter implements http.Flusher and the methods http.ResponseController uses:
-// FlushError, SetReadDeadline, SetWriteDeadline and EnableFullDuplex.
+// FlushError, SetReadDeadline, SetWriteDeadline and EnableFullDuplex. As with net/http's
+// connection deadlines, another goroutine of the handler's may set a deadline while a Write, Flush,
+// file copy or body Read waits for the client (a watchdog bounding a stall): the waiting call looks
+// at the new deadline, and fails with os.ErrDeadlineExceeded once it has passed.
 //
 // Differences from net/http, on purpose or for want of an engine feature:
 //
@@ -65,8 +68,10 @@
 //     after the response without that warning, and a client that
 //     pipelined its next request gets no answer to it. A response written whole when the handler
 //     returns says it, as net/http does.
-//   - Hijacking is not supported: http.ResponseController.Hijack returns
-//     http.ErrNotSupported. Neither are HTTP/2, ConnState, BaseContext and ConnContext.
+//   - Hijacking is not supported: the ResponseWriter is not an http.Hijacker, and
+//     http.ResponseController.Hijack returns http.ErrNotSupported, so a handler that takes the
+//     connection over (a WebSocket upgrade, a CONNECT tunnel) gets to answer with an error
+//     response instead. Neither are HTTP/2, ConnState, BaseContext and ConnContext.
 //   - The request context's http.ServerContextKey holds a net/http Server that describes this
 //     one (Addr, Handler, the timeouts, MaxHeaderBytes, and an ErrorLog that logs as the server
 //     does) but never runs: its methods must not be called. Code under a server looks for the

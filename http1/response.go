@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"runtime"
@@ -71,9 +72,6 @@ type response struct {
 	// the request for Shutdown (endPart): a connection that closes under a running handler must not
 	// let Shutdown return before the handler does, as net/http's does not.
 	ends int32
-	// drainDeadline is conn.deadline for this request (0: none), which bounds the drain of a body the
-	// handler leaves unread (armDrain): past it, the head says Connection: close (appendHead).
-	drainDeadline int64
 
 	minor            int
 	isHEAD           bool
@@ -100,7 +98,10 @@ type response struct {
 	final    []byte // the last batch, written by finish on the loop
 	err      error  // sticky: the connection failed or a deadline passed
 
-	writeDeadline time.Time
+	// writeDeadline is the write deadline in Unix nanoseconds (deadlineNanos; 0: none). Atomic:
+	// SetWriteDeadline may come from another goroutine of the handler's, a watchdog freeing a
+	// write blocked behind a client that does not read, as net/http's connection deadline allows.
+	writeDeadline atomic.Int64
 	closeNotify   chan bool // made by CloseNotify
 
 	spare  [3][]byte // buffers kept by a pooled response for its next use (getBuf, putBuf)
@@ -356,10 +357,32 @@ func (w *response) FlushError() error {
 }
 
 // SetWriteDeadline sets when writes stop being accepted; at it, the connection is closed
-// (http.ResponseController). The zero time removes the deadline.
+// (http.ResponseController). The zero time removes the deadline. As with net/http, it may be
+// called from another goroutine while the handler's Write or Flush waits for the client, which
+// then looks at the new deadline.
 func (w *response) SetWriteDeadline(t time.Time) error {
-	w.writeDeadline = t
+	w.writeDeadline.Store(deadlineNanos(t))
+	if sc := w.sc; sc != nil { // nil: recycled, the call came after ServeHTTP returned
+		select {
+		case sc.http.deadlineMoved <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
 	return nil
+}
+
+// deadlineNanos returns t in Unix nanoseconds, 0 for the zero time, and stays in range for the
+// times UnixNano cannot represent: any time up to 1970 is long past, any past 2262 never comes.
+func deadlineNanos(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Unix() <= 0:
+		return 1
+	case t.Unix() >= math.MaxInt64/int64(time.Second):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 // SetReadDeadline sets the deadline of request body reads (http.ResponseController).
@@ -464,24 +487,15 @@ func (w *response) waitInflight() {
 	if w.inflight == nil {
 		return
 	}
-	var err error
-	if w.writeDeadline.IsZero() {
-		err = <-w.sc.http.acks
-	} else {
-		t := time.NewTimer(time.Until(w.writeDeadline))
-		select {
-		case err = <-w.sc.http.acks:
-		case <-t.C:
-			t.Stop()
-			// The client does not read. Abort the connection (a graceful close would wait
-			// for a client that reads slowly); the batch in flight is abandoned (its late
-			// acknowledgement is dropped: no other write will follow).
-			w.fail(os.ErrDeadlineExceeded)
-			w.c.Abort(os.ErrDeadlineExceeded)
-			w.inflight = nil
-			return
-		}
-		t.Stop()
+	ok, err := w.awaitAck()
+	if !ok {
+		// The client does not read. Abort the connection (a graceful close would wait for a
+		// client that reads slowly); the batch in flight is abandoned (its late acknowledgement
+		// is dropped: no other write will follow).
+		w.fail(os.ErrDeadlineExceeded)
+		w.c.Abort(os.ErrDeadlineExceeded)
+		w.inflight = nil
+		return
 	}
 	b := w.inflight
 	w.inflight = nil
@@ -493,9 +507,49 @@ func (w *response) waitInflight() {
 	w.out = b[:0]
 }
 
+// awaitAck waits for the outcome, on acks, of the write or file region in flight: whether it came
+// before the write deadline, and its error. SetWriteDeadline may move the deadline meanwhile:
+// each move wakes the wait to look at it again.
+func (w *response) awaitAck() (bool, error) {
+	h := w.sc.http
+	for {
+		dl := w.writeDeadline.Load()
+		if dl == 0 {
+			select {
+			case err := <-h.acks:
+				return true, err
+			case <-h.deadlineMoved:
+				continue
+			}
+		}
+		d := time.Until(time.Unix(0, dl))
+		if d <= 0 { // passed: only an outcome already in counts
+			select {
+			case err := <-h.acks:
+				return true, err
+			default:
+				return false, nil
+			}
+		}
+		t := time.NewTimer(d)
+		select {
+		case err := <-h.acks:
+			t.Stop()
+			return true, err
+		case <-h.deadlineMoved:
+			t.Stop()
+		case <-t.C:
+			if w.writeDeadline.Load() != dl {
+				continue // moved as it passed: its wake-up may be waiting still
+			}
+			return false, nil
+		}
+	}
+}
+
 // deadlinePassed fails the response and closes the connection if the write deadline has passed.
 func (w *response) deadlinePassed() bool {
-	if w.writeDeadline.IsZero() || time.Now().Before(w.writeDeadline) {
+	if dl := w.writeDeadline.Load(); dl == 0 || time.Now().UnixNano() < dl {
 		return false
 	}
 	w.fail(os.ErrDeadlineExceeded)

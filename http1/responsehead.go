@@ -218,10 +218,11 @@ func (w *response) appendHead(b, p []byte, final bool) []byte {
 			w.closeAfter = true
 			ex |= exConnection
 			set.connection = "close"
-		case final && !w.closeAfter && w.drainDeadline != 0 && w.sc.srv.now() >= w.drainDeadline && !w.pipe.arrived():
-			// ReadTimeout has passed with the body still arriving: the drain of the rest stops at
-			// once (armDrain) and the connection closes. Say so, as net/http's discard, failing on
-			// the deadline, does. (A body all in the pipe needs no drain: the connection stays.)
+		case final && !w.closeAfter && w.pipe.deadlinePassed() && !w.pipe.arrived():
+			// The body's read deadline (ReadTimeout, unless the handler moved it) has passed
+			// with the body still arriving: the drain of the rest stops at once (armDrain) and
+			// the connection closes. Say so, as net/http's discard, failing on the deadline,
+			// does. (A body all in the pipe needs no drain: the connection stays.)
 			w.closeAfter = true
 			ex |= exConnection
 			set.connection = "close"

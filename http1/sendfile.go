@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/eddyio/eddy"
 )
@@ -161,21 +160,14 @@ func (w *response) sendFile(f *os.File, off, n int64) error {
 	}); err != nil {
 		return err
 	}
-	var deadline <-chan time.Time
-	if !w.writeDeadline.IsZero() {
-		t := time.NewTimer(time.Until(w.writeDeadline))
-		defer t.Stop()
-		deadline = t.C
-	}
-	select {
-	case err := <-h.acks:
-		if err != nil {
-			w.fail(err)
-		}
-	case <-deadline:
+	ok, err := w.awaitAck()
+	switch {
+	case !ok:
 		// As in waitInflight: the late outcome is dropped or left on acks of a closed connection.
 		w.fail(os.ErrDeadlineExceeded)
 		w.c.Abort(os.ErrDeadlineExceeded)
+	case err != nil:
+		w.fail(err)
 	}
 	return w.err
 }

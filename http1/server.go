@@ -75,7 +75,9 @@ type Server struct {
 	// without an answer. Zero means ReadTimeout; if both are zero there is no bound.
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request, body included: body reads after it fail, and
-	// the drain of a body the handler left unread stops at it, closing the connection.
+	// the drain of a body the handler left unread stops at it, closing the connection. A net/http
+	// handler may move it with http.ResponseController.SetReadDeadline, for its reads and for
+	// the drain, as with net/http.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds the time from the end of the request head to the end of the response:
 	// writes after it fail and the connection is closed. For a net/http handler every batch but
