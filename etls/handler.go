@@ -96,7 +96,9 @@ type dialReq struct {
 // the connection is established and the wrapped handler's OnOpen has run; continuations added with
 // future.Inline then run on the connection's loop. As tls.Dial does, Dial takes ServerName, the name
 // the server's certificate is verified against and sent by SNI, from addr's host when config has
-// none. ctx bounds the connect and the handshake (together with HandshakeTimeout). The future fails
+// none. ctx bounds the connect and the handshake (together with HandshakeTimeout); cancelling the
+// future (Future.Cancel, or a combinator that gives up on it: future.WithTimeout, the losers of
+// future.Any or future.Race) stops them as cancelling ctx does. The future fails
 // with the dial's *eddy.OpError, a *HandshakeError (which OnHandshakeError hears of too), or
 // eddy.ErrClosed if the wrapped handler's OnOpen closed the connection, or with an error naming the
 // mistake when e is nil or its Handler is not h (the connection is then reset).
@@ -119,9 +121,12 @@ func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config 
 			config.ServerName = host
 		}
 	}
-	p := future.NewPromise[*Conn]()
-	req := &dialReq{h: h, config: config, ctx: ctx, p: p}
-	f := e.DialWith(ctx, addr, req)
+	// The connect and the handshake watch the promise's context, which ends with ctx and with the
+	// future's Cancel, as eddy.Engine.Dial's does: a caller that gives up on the future (WithTimeout,
+	// the losers of Any or Race) stops them, rather than leaving them to open a connection nobody holds.
+	p, pctx := future.NewPromiseContext[*Conn](ctx)
+	req := &dialReq{h: h, config: config, ctx: pctx, p: p}
+	f := e.DialWith(pctx, addr, req)
 	future.Catch(future.Map(f, future.Inline, func(raw eddy.Conn) (eddy.Conn, error) {
 		if c, ok := raw.Context().(*Conn); !ok || c.raw != raw || c.h != h {
 			// h's OnOpen (before this) would have made raw a Conn of h's: e's Handler is not h

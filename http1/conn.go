@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -586,6 +587,20 @@ func (sc *conn) armDrain() bool {
 	return true
 }
 
+// clockAfter returns the time left after now, on a clock of int64 nanoseconds (Server.now's, or
+// clockNow's): at least 1 (0 means none), however long past a deadline is, and saturating for one so
+// far away (a handler's "never", the year 3000) that the sum would overflow into the past, which closed
+// the connection at once.
+func clockAfter(now int64, left time.Duration) int64 {
+	switch {
+	case left <= 0:
+		return max(now, 1)
+	case now > math.MaxInt64-int64(left):
+		return math.MaxInt64
+	}
+	return now + int64(left)
+}
+
 // pump runs on the loop when the handler has made room in a pipe that was full.
 func (sc *conn) pump(eddy.Conn) {
 	if sc.state == stHandler {
@@ -632,7 +647,7 @@ func (sc *conn) finish(c eddy.Conn) {
 		// http.ResponseController.SetReadDeadline (none, if it lifted it).
 		sc.deadline = 0
 		if dl := w.pipe.readDeadline(); !dl.IsZero() {
-			sc.deadline = max(sc.srv.now()+int64(time.Until(dl)), 1)
+			sc.deadline = clockAfter(sc.srv.now(), time.Until(dl))
 		}
 	}
 	closeAfter := w.closeAfter

@@ -78,7 +78,7 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 	}
 	w.contentLength = -1
 	if d := s.cfg.writeTimeout; d > 0 {
-		w.writeDeadline.Store(time.Now().Add(d).UnixNano())
+		w.writeDeadline.Store(clockAfter(clockNow(), d))
 	}
 	if h.Chunked || h.ContentLength > 0 {
 		w.pipe = newBodyPipe(w, h.ContentLength)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"runtime"
@@ -98,7 +97,7 @@ type response struct {
 	final    []byte // the last batch, written by finish on the loop
 	err      error  // sticky: the connection failed or a deadline passed
 
-	// writeDeadline is the write deadline in Unix nanoseconds (deadlineNanos; 0: none). Atomic:
+	// writeDeadline is the write deadline on clockNow's clock (0: none). Atomic:
 	// SetWriteDeadline may come from another goroutine of the handler's, a watchdog freeing a
 	// write blocked behind a client that does not read, as net/http's connection deadline allows.
 	writeDeadline atomic.Int64
@@ -359,10 +358,11 @@ func (w *response) FlushError() error {
 // SetWriteDeadline sets when writes stop being accepted; at it, the connection is closed
 // (http.ResponseController). The zero time removes the deadline. As with net/http, it may be
 // called from another goroutine while the handler's Write or Flush waits for the client, which
-// then looks at the new deadline.
+// then looks at the new deadline; and as with net/http, not after ServeHTTP has returned (the
+// response may serve another request by then).
 func (w *response) SetWriteDeadline(t time.Time) error {
-	w.writeDeadline.Store(deadlineNanos(t))
-	if sc := w.sc; sc != nil { // nil: recycled, the call came after ServeHTTP returned
+	w.writeDeadline.Store(clockDeadline(t))
+	if sc := w.sc; sc != nil {
 		select {
 		case sc.http.deadlineMoved <- struct{}{}:
 		default: // a wake-up is pending already
@@ -371,18 +371,20 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// deadlineNanos returns t in Unix nanoseconds, 0 for the zero time, and stays in range for the
-// times UnixNano cannot represent: any time up to 1970 is long past, any past 2262 never comes.
-func deadlineNanos(t time.Time) int64 {
-	switch {
-	case t.IsZero():
+// clockBase is the origin of clockNow.
+var clockBase = time.Now()
+
+// clockNow is the time on the clock of write deadlines: monotonic, as package net's deadlines are
+// (a wall clock set back or forth does not move them).
+func clockNow() int64 { return int64(time.Since(clockBase)) }
+
+// clockDeadline returns t on clockNow's clock: 0 for the zero time, at least 1 for one past, and
+// saturating for one too far away to add (clockAfter).
+func clockDeadline(t time.Time) int64 {
+	if t.IsZero() {
 		return 0
-	case t.Unix() <= 0:
-		return 1
-	case t.Unix() >= math.MaxInt64/int64(time.Second):
-		return math.MaxInt64
 	}
-	return t.UnixNano()
+	return clockAfter(clockNow(), time.Until(t))
 }
 
 // SetReadDeadline sets the deadline of request body reads (http.ResponseController).
@@ -522,7 +524,7 @@ func (w *response) awaitAck() (bool, error) {
 				continue
 			}
 		}
-		d := time.Until(time.Unix(0, dl))
+		d := time.Duration(dl - clockNow())
 		if d <= 0 { // passed: only an outcome already in counts
 			select {
 			case err := <-h.acks:
@@ -549,7 +551,7 @@ func (w *response) awaitAck() (bool, error) {
 
 // deadlinePassed fails the response and closes the connection if the write deadline has passed.
 func (w *response) deadlinePassed() bool {
-	if dl := w.writeDeadline.Load(); dl == 0 || time.Now().UnixNano() < dl {
+	if dl := w.writeDeadline.Load(); dl == 0 || clockNow() < dl {
 		return false
 	}
 	w.fail(os.ErrDeadlineExceeded)
