@@ -2,6 +2,7 @@ package eddy
 
 import (
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,7 +46,7 @@ func (c *epConn) sendFiles() bool {
 		if s.read {
 			return c.readFilePiece(s)
 		}
-		n, err := unix.Sendfile(int(c.fd), int(s.f.Fd()), &s.off, int(min(s.n, epSendfileMax)))
+		n, err := syscall.Sendfile(int(c.fd), int(s.f.Fd()), &s.off, int(min(s.n, epSendfileMax))) // syscall's: see raceio
 		switch {
 		case n > 0:
 			s.n -= int64(n)

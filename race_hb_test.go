@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -113,6 +115,56 @@ func TestSocketHappensBeforeDialled(t *testing.T) {
 		}
 		if g := <-got; g != "hello" {
 			t.Errorf("the server read %q, want hello", g)
+		}
+	})
+}
+
+// hbFileHandler replies with a file (SendFile, nothing written before it), having set reply first.
+type hbFileHandler struct {
+	eddy.BaseHandler
+	f     *os.File
+	reply *int
+}
+
+func (h *hbFileHandler) OnData(c eddy.Conn) {
+	c.Discard(-1)
+	*h.reply = 42 // read by the client after the file's bytes
+	c.SendFile(h.f, 0, 6, nil)
+	c.Close()
+}
+
+// A reply made of a file alone orders as one written: package net's sendfile tells the race detector
+// as its writes do (syscall.Sendfile), and so do the engines' sendfile and splices.
+func TestSocketHappensBeforeSendFile(t *testing.T) {
+	if !raceEnabled {
+		t.Skip("what this checks is seen by the race detector only")
+	}
+	name := filepath.Join(t.TempDir(), "reply")
+	if err := os.WriteFile(name, []byte("reply\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var reply int
+		srv := startServer(t, kind, &hbFileHandler{f: f, reply: &reply})
+		c, err := net.Dial("tcp", srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte("request\n")); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(c); err != nil || string(b) != "reply\n" {
+			t.Fatalf("reply %q, %v", b, err)
+		}
+		if reply != 42 {
+			t.Errorf("the client read %d, want 42", reply)
 		}
 	})
 }

@@ -35,7 +35,7 @@ func copyFileRegion(w io.Writer, f *os.File, offset, n int64, progress func(int)
 		werr := rc.Write(func(out uintptr) bool {
 			for sent < n {
 				off := offset + sent
-				k, err := unix.Sendfile(int(out), int(in), &off, int(min(n-sent, 1<<30)))
+				k, err := syscall.Sendfile(int(out), int(in), &off, int(min(n-sent, 1<<30))) // syscall's: see raceio
 				if k > 0 {
 					sent += int64(k)
 					progress(k)

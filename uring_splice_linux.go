@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/eddyio/eddy/internal/raceio"
 	"github.com/eddyio/eddy/internal/uring"
 )
 
@@ -107,6 +108,7 @@ func (c *urConn) spliceStep(s *fileSend) bool {
 		sqe.Flags |= uring.SQEIOLink
 		sp.in, sp.region = true, s
 	}
+	raceio.Release() // as syscall.Sendfile does on epoll
 	sqe := l.getSQE()
 	sqe.PrepSplice(sp.r, uring.SpliceNoOffset, int(c.fd), uring.SpliceNoOffset, n, 0)
 	sqe.UserData = urToken(urOpSpliceOut, c.slot, c.gen)
