@@ -181,7 +181,9 @@ func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 // abandons (ErrEngineStopped), fails the future with an *OpError, and no callback runs. Cancelling the
 // future (Future.Cancel, or a combinator that gives up on it: future.WithTimeout, the losers of
 // future.Any or future.Race) cancels a connect still in progress as cancelling ctx does: the future
-// fails with an *OpError wrapping context.Canceled.
+// fails with an *OpError wrapping context.Canceled. On epoll and uring that includes a connect the
+// kernel has completed and the loop has not finished yet; the std engine, which connects on a
+// goroutine, opens a connection whose connect returned before the cancellation.
 // Continuations added with future.Inline run on the loop, so they must not block. A nil ctx means
 // context.Background().
 func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {

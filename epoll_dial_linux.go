@@ -79,14 +79,19 @@ func cancelDial(arg any) {
 
 // finishConnect runs on the connecting socket's first event.
 func (c *epConn) finishConnect() {
+	x := c.extra()
+	ds := x.dial
+	if !ds.stop() {
+		// The dial's context ended (a Future.Cancel: the loser of a Race settled earlier in this
+		// batch of events, say): its cancelDial is on its way, and would find the connection open.
+		c.failDial(ds.ctx.Err())
+		return
+	}
 	if err := socket.ConnectResult(int(c.fd)); err != nil {
 		c.failDial(err)
 		return
 	}
-	x := c.extra()
-	ds := x.dial
 	x.dial = nil
-	ds.stop()
 	if sa, err := unix.Getsockname(int(c.fd)); err == nil {
 		if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
 			x.laddr = la.AddrPort()

@@ -109,7 +109,10 @@ func Sleep(ctx context.Context, l Loop, d time.Duration) future.Future[struct{}]
 	}
 	// The promise's own context ends with ctx, with Cancel, and on completion. The timer and the
 	// context's watch stop each other, so that one of them completes the promise; a timer that fires
-	// unregisters the watch first, since the completion ends the context (which would start it).
+	// unregisters the watch first, since the completion ends the context (which would start it). A
+	// watch that has started already is a cancellation that came first (the loser of a Race whose
+	// winner fired earlier in this pass of the loop's timers) and that cannot stop the timer any more:
+	// the timer fails the promise for it.
 	p, pctx := future.NewPromiseContext[struct{}](ctx)
 	var timer atomic.Pointer[Timer]
 	stop := context.AfterFunc(pctx, func() {
@@ -118,7 +121,10 @@ func Sleep(ctx context.Context, l Loop, d time.Duration) future.Future[struct{}]
 		}
 	})
 	t := l.AfterFunc(d, func() {
-		stop()
+		if !stop() {
+			p.Reject(pctx.Err())
+			return
+		}
 		p.Resolve(struct{}{})
 	})
 	timer.Store(t)

@@ -81,14 +81,19 @@ func (c *urConn) onConnect(cqe *uring.CQE) {
 // finishConnect completes a connect the poll reported: the connection opens (OnOpen, then the future
 // resolves) or the dial fails with the socket's error.
 func (c *urConn) finishConnect() {
+	x := c.extra()
+	ds := x.dial
+	if !ds.stop() {
+		// The dial's context ended (a Future.Cancel: the loser of a Race settled earlier in this
+		// batch of events, say): its cancelDial is on its way, and would find the connection open.
+		c.failDial(ds.ctx.Err())
+		return
+	}
 	if err := socket.ConnectResult(int(c.fd)); err != nil {
 		c.failDial(err)
 		return
 	}
-	x := c.extra()
-	ds := x.dial
 	x.dial = nil
-	ds.stop()
 	if sa, err := unix.Getsockname(int(c.fd)); err == nil {
 		if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
 			x.laddr = la.AddrPort()

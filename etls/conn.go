@@ -247,6 +247,20 @@ func (c *Conn) establish(raw eddy.Conn) {
 	if c.phase != handshaking {
 		return
 	}
+	if d := c.dial; d != nil && d.ctx.Err() != nil {
+		// The Dial was cancelled (its ctx, or its future: the loser of a Race settled earlier on
+		// this loop) once the handshake was over, which no context watches any more: the caller has
+		// given up on the connection, which must not open for nobody. It fails as a handshake that
+		// the cancellation cut, and closes (OnClose ends it without the wrapped handler).
+		herr := &HandshakeError{Addr: raw.RemoteAddr(), Err: d.ctx.Err()}
+		d.p.Reject(herr)
+		c.hsOver.Store(true)
+		if f := c.h.OnHandshakeError; f != nil {
+			f(raw, herr)
+		}
+		raw.Close()
+		return
+	}
 	c.hsMu.Lock()
 	c.leftover, c.hsBuf = c.hsBuf, nil
 	wasPaused := c.hsPaused

@@ -96,12 +96,13 @@ type dialReq struct {
 // the connection is established and the wrapped handler's OnOpen has run; continuations added with
 // future.Inline then run on the connection's loop. As tls.Dial does, Dial takes ServerName, the name
 // the server's certificate is verified against and sent by SNI, from addr's host when config has
-// none. ctx bounds the connect and the handshake (together with HandshakeTimeout); cancelling the
-// future (Future.Cancel, or a combinator that gives up on it: future.WithTimeout, the losers of
-// future.Any or future.Race) stops them as cancelling ctx does. The future fails
+// none. ctx bounds the connect and the handshake (together with HandshakeTimeout). The future fails
 // with the dial's *eddy.OpError, a *HandshakeError (which OnHandshakeError hears of too), or
 // eddy.ErrClosed if the wrapped handler's OnOpen closed the connection, or with an error naming the
-// mistake when e is nil or its Handler is not h (the connection is then reset).
+// mistake when e is nil or its Handler is not h (the connection is then reset). Cancelling the future
+// (Future.Cancel, or a combinator that gives up on it: future.WithTimeout, the losers of future.Any or
+// future.Race) stops a connect or a handshake still in progress as cancelling ctx does. A nil ctx
+// means context.Background().
 func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config *tls.Config) future.Future[*Conn] {
 	if !h.client {
 		return future.Failed[*Conn](errors.New("etls: Dial needs a Handler made by Client"))
@@ -122,8 +123,9 @@ func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config 
 		}
 	}
 	// The connect and the handshake watch the promise's context, which ends with ctx and with the
-	// future's Cancel, as eddy.Engine.Dial's does: a caller that gives up on the future (WithTimeout,
-	// the losers of Any or Race) stops them, rather than leaving them to open a connection nobody holds.
+	// future's Cancel (as Engine.Dial's does): a caller that gives up on the future (WithTimeout, the
+	// losers of Any or Race) stops them, rather than leaving a handshake to run for nobody. Its end on
+	// completion ends nothing: the handshake's context is released before the promise resolves.
 	p, pctx := future.NewPromiseContext[*Conn](ctx)
 	req := &dialReq{h: h, config: config, ctx: pctx, p: p}
 	f := e.DialWith(pctx, addr, req)

@@ -218,7 +218,7 @@ func (t *Transport) RoundTripAsync(req *http.Request) future.Future[*http.Respon
 	// The promise's context is cancelled by Future.Cancel, and also once the promise completes.
 	var pctx context.Context
 	x.pr, pctx = future.NewPromiseContext[*http.Response](context.Background())
-	context.AfterFunc(pctx, func() {
+	x.stopAsync = context.AfterFunc(pctx, func() {
 		if !x.pr.Future().Resolved() {
 			x.cancel(context.Canceled)
 			// Future.Cancel: nothing needs the request's context any more. Its watch would stay

@@ -67,6 +67,7 @@ type exchange struct {
 	wantsClose bool // the request asked for Connection: close
 	pr         future.Promise[*http.Response]
 	stopWatch  func() bool // ends the watch of the request's context
+	stopAsync  func() bool // ends the watch of the future's context (RoundTripAsync), or nil
 	bodyOnce   sync.Once
 
 	ccP        atomic.Pointer[clientConn]         // the connection serving it, for cancel
@@ -366,7 +367,9 @@ func (cc *clientConn) respond(x *exchange, buf []byte, n int) {
 		cc.complete(x, nil)
 		return
 	}
-	if !x.pr.Resolve(resp) {
+	// A watch of the future's context that has started is a Future.Cancel on its way to x.cancel (the
+	// loser of a Race settled earlier in this batch of events, say): deliver nothing, as if it had come.
+	if x.stopAsync != nil && !x.stopAsync() || !x.pr.Resolve(resp) {
 		// Cancelled meanwhile: nobody will read this body. kill marks the connection dead, so
 		// drain stops here and the connection serves nobody else.
 		cc.kill(context.Canceled)
@@ -518,7 +521,9 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 func (cc *clientConn) ended(x *exchange) {
 	if x.rbody != nil {
 		x.rbody.finish(x.trailers)
-	} else if resp := x.resp; resp != nil {
+	} else if resp := x.resp; resp != nil && (x.stopAsync == nil || x.stopAsync()) {
+		// (A watch of the future's context that has started is a Future.Cancel on its way, as in
+		// respond: x.cancel fails the future, and finds no connection to abort.)
 		x.pr.Resolve(resp)
 	}
 	x.resp, x.trailers = nil, nil
