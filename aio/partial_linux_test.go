@@ -22,17 +22,7 @@ import (
 // 1 MiB reached the file. The write runs in a child process whose RLIMIT_FSIZE is 1 MiB (the
 // runtime ignores SIGXFSZ, so the write beyond it fails with EFBIG).
 func TestPartialWriteReportsTheBytesWritten(t *testing.T) {
-	if dir := os.Getenv("AIO_FSIZE_CHILD"); dir != "" {
-		fsizeChild(dir)
-		return
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPartialWriteReportsTheBytesWritten$")
-	cmd.Env = append(os.Environ(), "AIO_FSIZE_CHILD="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	out := inFsizeChild(t, "AIO_FSIZE_CHILD", fsizeChild)
 	for _, be := range backends {
 		line := fmt.Sprintf("%s: n=%d EFBIG=true", be, 1<<20)
 		if be == aio.Uring && uringUnavailable() != nil {
@@ -44,11 +34,31 @@ func TestPartialWriteReportsTheBytesWritten(t *testing.T) {
 	}
 }
 
-func fsizeChild(dir string) {
-	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 1 << 20, Max: 1 << 20}); err != nil {
-		fmt.Println("setrlimit:", err)
-		os.Exit(1)
+// inFsizeChild runs t's test again in a child process whose RLIMIT_FSIZE is 1 MiB, where it calls child
+// with a new directory to write in, and returns what the child printed (the child's verdicts). In the
+// child (env set) it does not return. The runtime ignores SIGXFSZ: a write past the limit fails with
+// EFBIG.
+func inFsizeChild(t *testing.T, env string, child func(dir string)) []byte {
+	t.Helper()
+	if dir := os.Getenv(env); dir != "" {
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 1 << 20, Max: 1 << 20}); err != nil {
+			fmt.Println("setrlimit:", err)
+			os.Exit(1)
+		}
+		child(dir)
+		os.Exit(0)
 	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$")
+	cmd.Env = append(os.Environ(), env+"="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	return out
+}
+
+// fsizeChild makes a WriteAt of 3 MiB on each backend and prints its outcome.
+func fsizeChild(dir string) {
 	ctx := context.Background()
 	for _, be := range backends {
 		a, err := aio.New(aio.WithBackend(be))
@@ -66,5 +76,4 @@ func fsizeChild(dir string) {
 		f.Close()
 		a.Close()
 	}
-	os.Exit(0)
 }

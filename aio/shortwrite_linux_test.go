@@ -6,13 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/aio"
 )
@@ -27,17 +24,7 @@ import (
 // data went to the end, but the position stayed where it was, and the next Read read from there.
 // Found by a differential against os.File (TestOSFileDiffFileSizeLimit).
 func TestShortWriteAtPosition(t *testing.T) {
-	if dir := os.Getenv("AIO_SHORTWRITE_CHILD"); dir != "" {
-		shortWriteChild(dir)
-		return
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestShortWriteAtPosition$")
-	cmd.Env = append(os.Environ(), "AIO_SHORTWRITE_CHILD="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	out := inFsizeChild(t, "AIO_SHORTWRITE_CHILD", shortWriteChild)
 	for _, be := range backends {
 		if be == aio.Uring && uringUnavailable() != nil {
 			continue
@@ -73,10 +60,6 @@ func shortWriteCases() []shortWriteCase {
 // backend, to a file opened with O_APPEND or not, with RLIMIT_FSIZE at 1 MiB, and prints what differs
 // from os.
 func shortWriteChild(dir string) {
-	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 1 << 20, Max: 1 << 20}); err != nil {
-		fmt.Println("setrlimit:", err)
-		os.Exit(1)
-	}
 	ctx := context.Background()
 	big := pattern(8, 0, 3<<20)
 	for _, c := range shortWriteCases() {
@@ -131,5 +114,4 @@ func shortWriteChild(dir string) {
 			}
 		}
 	}
-	os.Exit(0)
 }
