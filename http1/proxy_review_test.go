@@ -925,19 +925,31 @@ func TestProxyEarlyRefusal(t *testing.T) {
 		c, tr := proxyClient(t)
 		tr.ExpectContinueTimeout = 10 * time.Second
 		for _, expect := range []bool{false, true} {
-			req, _ := http.NewRequest("POST", rig.proxyURL+"/status?code=413", io.NopCloser(&patternReader{n: proxyBodySize()}))
-			req.ContentLength = proxyBodySize()
-			if expect {
-				req.Header.Set("Expect", "100-continue")
-			}
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatalf("expect=%v: %v", expect, err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 413 || string(b) != "not found" {
-				t.Errorf("expect=%v: %d %q", expect, resp.StatusCode, b)
+			for attempt := 1; ; attempt++ {
+				req, _ := http.NewRequest("POST", rig.proxyURL+"/status?code=413", io.NopCloser(&patternReader{n: proxyBodySize()}))
+				req.ContentLength = proxyBodySize()
+				if expect {
+					req.Header.Set("Expect", "100-continue")
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatalf("expect=%v: %v", expect, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				// net/http's Transport, in the reference's proxy, still writing the body when the
+				// backend's close resets the connection, gives up unless it has read the answer
+				// within 50 ms of the failed write (maxWriteWaitBeforeConnReuse): a CI run under
+				// load saw its 502. That is net/http's, not what this test is about; eddy's
+				// Transport reads the answer beside the body and must not fail so.
+				if resp.StatusCode == http.StatusBadGateway && rig.name == "reference" && attempt < 3 {
+					t.Logf("expect=%v: attempt %d: net/http's proxy answered 502; again", expect, attempt)
+					continue
+				}
+				if resp.StatusCode != 413 || string(b) != "not found" {
+					t.Errorf("expect=%v: %d %q", expect, resp.StatusCode, b)
+				}
+				break
 			}
 		}
 		big := strings.Repeat("v", 60<<10)
