@@ -20,6 +20,7 @@ import (
 //	reading -> nativeBody -> reading            a native request whose body is still arriving
 //	reading -> handler -> reading | draining    a net/http request on the pool
 //	draining -> reading                          the rest of a body the handler left unread
+//	handler -> hijacked                          the handler took the connection over (hijack.go)
 //	any -> closed
 const (
 	stReading    uint8 = iota // reading a request head (possibly nothing buffered yet)
@@ -27,6 +28,7 @@ const (
 	stHandler                 // a net/http handler runs; its body is fed to it as it arrives
 	stDraining                // dropping the unread rest of a body before the next request
 	stNativeHeld              // native responses wait for the client to read: no request is served
+	stHijacked                // a handler took the connection over: input goes to its net.Conn
 	stClosed                  // closing or closed: input is dropped
 )
 
@@ -66,6 +68,7 @@ type conn struct {
 
 	// Used by net/http requests, made on the first one.
 	http *connHTTP
+	hj   *hijackedConn // the connection's net.Conn once a handler has hijacked it
 }
 
 // connHTTP is what a connection needs for net/http requests: made once, kept for its life.
@@ -197,6 +200,9 @@ func (sc *conn) serve() {
 			c.Discard(-1)
 			return
 		case stNativeHeld: // the mark's acknowledgement serves the rest (markAcked)
+			return
+		case stHijacked:
+			sc.hj.push(c)
 			return
 		case stHandler:
 			sc.pumpBody()
@@ -336,6 +342,9 @@ var errHeadCutShort = badRequest("request head cut short by the end of the conne
 // fails. Requests pipelined before the FIN are served after it; then the connection closes.
 func (sc *conn) peerClosed() bool {
 	switch {
+	case sc.state == stHijacked: // the hijacker reads EOF, and may go on writing
+		sc.hj.peerClosed()
+		return true
 	case sc.state == stReading && sc.c.Buffered() > 0:
 		sc.refuse(errHeadCutShort) // answered as net/http answers it, then closed
 		return false
@@ -354,6 +363,9 @@ func (sc *conn) peerClosed() bool {
 // closed runs from OnClose: a request in flight loses its connection.
 func (sc *conn) closed(err error) {
 	sc.state = stClosed
+	if sc.hj != nil {
+		sc.hj.connClosed(err)
+	}
 	if ex := sc.ex; ex != nil {
 		sc.ex = nil
 		ex.connClosed(err)
@@ -636,6 +648,12 @@ func (sc *conn) ack(_ eddy.Conn, err error) {
 func (sc *conn) finish(c eddy.Conn) {
 	w := sc.ex
 	if w == nil {
+		return
+	}
+	if sc.state == stHijacked { // the handler of a hijacked connection returned: nothing to send
+		sc.ex = nil
+		w.release()
+		w.recycle()
 		return
 	}
 	if len(w.final) > 0 {

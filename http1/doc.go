@@ -52,8 +52,9 @@
 // connection), no body for HEAD, 204 and 304, informational (1xx) responses sent at once (to
 // HTTP/1.1 clients, see below), "100 Continue" sent automatically on the first read of a body that
 // expects it, trailers, keep-alive and Connection: close as net/http decides them.
-// The ResponseWriter implements http.Flusher and the methods http.ResponseController uses:
-// FlushError, SetReadDeadline, SetWriteDeadline and EnableFullDuplex. As with net/http's
+// The ResponseWriter implements http.Flusher, http.Hijacker and the methods
+// http.ResponseController uses: FlushError, SetReadDeadline, SetWriteDeadline, EnableFullDuplex
+// and Hijack. As with net/http's
 // connection deadlines, another goroutine of the handler's may set a deadline while a Write, Flush,
 // file copy or body Read waits for the client (a watchdog bounding a stall): the waiting call looks
 // at the new deadline, and fails with os.ErrDeadlineExceeded once it has passed.
@@ -68,10 +69,16 @@
 //     after the response without that warning, and a client that
 //     pipelined its next request gets no answer to it. A response written whole when the handler
 //     returns says it, as net/http does.
-//   - Hijacking is not supported: the ResponseWriter is not an http.Hijacker, and
-//     http.ResponseController.Hijack returns http.ErrNotSupported, so a handler that takes the
-//     connection over (a WebSocket upgrade, a CONNECT tunnel) gets to answer with an error
-//     response instead. Neither are HTTP/2, ConnState, BaseContext and ConnContext.
+//   - A hijacked connection (a WebSocket upgrade, a CONNECT tunnel) stays the engine's: its loop
+//     reads it into the net.Conn that Hijack returns (a buffer of up to 256 KiB, past which it
+//     stops reading, so that TCP holds the client back), and the net.Conn's writes go through
+//     the loop. That net.Conn is neither a *net.TCPConn nor a *tls.Conn (it has CloseWrite),
+//     it reads bytes the client sent after the request itself (the bufio.Reader Hijack returns
+//     starts empty), its deadlines start cleared rather than left at the server's timeouts,
+//     and Close, or Shutdown once the requests are done, closes it, where net/http's forget
+//     hijacked connections. A hijack while a chunked request body is still to be read fails.
+//     Native handlers have no hijack.
+//   - Not supported: HTTP/2, ConnState, BaseContext and ConnContext.
 //   - The request context's http.ServerContextKey holds a net/http Server that describes this
 //     one (Addr, Handler, the timeouts, MaxHeaderBytes, and an ErrorLog that logs as the server
 //     does) but never runs: its methods must not be called. Code under a server looks for the

@@ -88,6 +88,7 @@ type response struct {
 	bodyless      bool // HEAD, 1xx, 204, 304: body bytes are counted and dropped
 	trailers      []string
 	handlerDone   bool
+	hijacked      bool // Hijack took the connection over: the response sends nothing more
 	finishPosted  bool
 	closeAfter    bool
 
@@ -116,6 +117,7 @@ type response struct {
 var (
 	_ http.ResponseWriter = (*response)(nil)
 	_ http.Flusher        = (*response)(nil)
+	_ http.Hijacker       = (*response)(nil)
 )
 
 // serve runs the handler on a pool worker and completes the response.
@@ -201,7 +203,7 @@ func (w *response) abort(v any) {
 	}
 	w.closeAfter = true
 	w.disableContinue()
-	if w.headSent || v == http.ErrAbortHandler || w.err != nil {
+	if w.hijacked || w.headSent || v == http.ErrAbortHandler || w.err != nil {
 		w.endWithError()
 		return
 	}
@@ -224,6 +226,10 @@ func (w *response) Header() http.Header {
 // WriteHeader sends an informational (1xx) response at once, or sets the final status; the head
 // goes out with the first flush of the body, or when the handler returns.
 func (w *response) WriteHeader(code int) {
+	if w.hijacked {
+		w.sc.srv.logf("http: response.WriteHeader on hijacked connection from %v", w.req.RemoteAddr)
+		return
+	}
 	if w.wroteHeader {
 		w.sc.srv.logf("http: superfluous response.WriteHeader call (status %d after %d)", code, w.status)
 		return
@@ -274,6 +280,12 @@ func (w *response) Write(p []byte) (int, error) { return w.write(len(p), p, "") 
 func (w *response) WriteString(s string) (int, error) { return w.write(len(s), nil, s) }
 
 func (w *response) write(n int, p []byte, s string) (int, error) {
+	if w.hijacked {
+		if n > 0 {
+			w.sc.srv.logf("http: response.Write on hijacked connection from %v", w.req.RemoteAddr)
+		}
+		return 0, http.ErrHijacked
+	}
 	if w.canContinue.Load() {
 		w.disableContinue()
 	}
@@ -349,6 +361,9 @@ func (w *response) Flush() { w.FlushError() }
 
 // FlushError is Flush that reports an error (used by http.ResponseController).
 func (w *response) FlushError() error {
+	if w.hijacked {
+		return http.ErrHijacked
+	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -617,6 +632,10 @@ func (w *response) postFinish() error {
 // finishRequest completes the response once the handler has returned.
 func (w *response) finishRequest() {
 	w.handlerDone = true
+	if w.hijacked {
+		w.postFinish() // the loop lets the response go (conn.finish)
+		return
+	}
 	w.disableContinue()
 	if !w.wroteHeader {
 		if w.bodyTooLarge.Load() {

@@ -36,6 +36,9 @@ type writerOnly struct{ io.Writer }
 // to the socket with the engine's Conn.SendFile, without passing through user space; src's offset (and
 // the LimitedReader's N) advance as if it had been read. Otherwise the bytes are copied as by Write.
 func (w *response) ReadFrom(src io.Reader) (int64, error) {
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
 	if w.sc.http.tls != nil {
 		return io.Copy(writerOnly{w}, src) // the bytes must be encrypted: no SendFile under TLS
 	}

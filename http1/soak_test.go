@@ -54,7 +54,8 @@ var soakFor = flag.Duration("http1.soak", 0, "how long TestSoak runs on each eng
 //	/panic/early            panics: 500
 //	/panic/late             net/http: flushes 8 KiB, then panics (the connection is cut); native: 500
 //	/abort                  net/http: flushes, then panics with http.ErrAbortHandler; native: 500
-//	/hijack                 "hijack true" if Hijack returns http.ErrNotSupported
+//	/hijack                 "hijack true", written raw on the hijacked connection, which then closes
+//	                        (the native server answers it as an ordinary response)
 
 const (
 	soakMaxBody   = 3 << 20
@@ -179,8 +180,14 @@ func soakNetHTTP(w http.ResponseWriter, r *http.Request) {
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
 	case "hijack":
-		_, _, err := http.NewResponseController(w).Hijack()
-		fmt.Fprintf(w, "hijack %t", errors.Is(err, http.ErrNotSupported))
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			fmt.Fprintf(w, "hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 200 OK\r\nX-Soak-Id: %s\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhijack true", r.Header.Get("X-Soak-Id"))
+		brw.Flush()
 	default:
 		http.NotFound(w, r)
 	}
@@ -404,6 +411,7 @@ func (r *soakRun) plan(native bool, maxGet int) soakPlan {
 	case k < 92:
 		p.path = "/hijack"
 		p.want.body = []byte("hijack true")
+		p.closes = !native
 	case k < 95:
 		p.path = "/panic/early"
 		p.want.status = 500
