@@ -246,22 +246,30 @@ func (hc *hijackedConn) connClosed(err error) {
 	case err == nil || errors.Is(err, eddy.ErrClosed):
 		err = io.EOF
 	case errors.Is(err, eddy.ErrEngineStopped):
-		// Closed on this side, by the server's Close or Shutdown: a net.ErrClosed, which code that
-		// owns a connection takes for its end rather than a failure.
-		err = fmt.Errorf("%w (%w)", net.ErrClosed, err)
+		err = asNetClosed(err) // by the server's Close or Shutdown
 	}
 	hc.mu.Lock()
 	if hc.rerr == nil {
 		hc.rerr = err
 	}
 	hc.mu.Unlock()
-	werr := error(eddy.ErrClosed)
+	werr := asNetClosed(eddy.ErrClosed)
 	if err != io.EOF {
 		werr = err
 	}
 	hc.lost.CompareAndSwap(nil, &werr)
 	hc.end()
 	signal(hc.readable)
+}
+
+// asNetClosed makes err, a close on this side (ErrClosed, ErrEngineStopped), a net.ErrClosed too,
+// which code that owns a connection takes for its end rather than a failure, as it does with
+// package net's.
+func asNetClosed(err error) error {
+	if errors.Is(err, eddy.ErrClosed) || errors.Is(err, eddy.ErrEngineStopped) {
+		return fmt.Errorf("%w (%w)", net.ErrClosed, err)
+	}
+	return err
 }
 
 func (hc *hijackedConn) end() { hc.doneOnce.Do(func() { close(hc.done) }) }
@@ -381,7 +389,7 @@ func (hc *hijackedConn) Write(b []byte) (int, error) {
 		hc.pending = true
 		if err := asyncWriteRetrying(hc.c, bytes.Clone(b[n:n+k]), hc.ackFn); err != nil {
 			hc.pending = false
-			return n, hc.opError("write", err)
+			return n, hc.opError("write", asNetClosed(err))
 		}
 		n += k
 	}
@@ -404,7 +412,7 @@ func (hc *hijackedConn) writable() error {
 		if acked {
 			hc.pending = false
 			if err != nil {
-				return hc.opError("write", err)
+				return hc.opError("write", asNetClosed(err))
 			}
 			break
 		}
