@@ -586,7 +586,19 @@ func TestProxyResetMidStream(t *testing.T) {
 				c.SetLinger(0) // close with a reset
 			})
 			_, addr := pxRun(t, kind, backend)
-			c := pxDial(t, addr)
+			nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+			if errors.Is(err, syscall.ECONNRESET) {
+				// The kernel completes the connect at once; the backend may stream, reset, and the
+				// proxy pass the reset on before the dialling goroutine, starved on a loaded machine,
+				// has looked at the socket (a CI run saw it). The reset reached the client all the same.
+				t.Logf("the reset came before the dial returned: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := nc.(*net.TCPConn)
+			c.SetDeadline(time.Now().Add(60 * time.Second))
 			defer c.Close()
 			_, m, err := pxDigest(c)
 			if !errors.Is(err, syscall.ECONNRESET) {
