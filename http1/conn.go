@@ -202,7 +202,7 @@ func (sc *conn) serve() {
 		case stNativeHeld: // the mark's acknowledgement serves the rest (markAcked)
 			return
 		case stHijacked:
-			sc.hj.push(c)
+			sc.hijackedInput()
 			return
 		case stHandler:
 			sc.pumpBody()

@@ -72,12 +72,15 @@
 //   - A hijacked connection (a WebSocket upgrade, a CONNECT tunnel) stays the engine's: its loop
 //     reads it into the net.Conn that Hijack returns (a buffer of up to 256 KiB, past which it
 //     stops reading, so that TCP holds the client back), and the net.Conn's writes go through
-//     the loop. That net.Conn is neither a *net.TCPConn nor a *tls.Conn (it has CloseWrite),
-//     it reads bytes the client sent after the request itself (the bufio.Reader Hijack returns
-//     starts empty), its deadlines start cleared rather than left at the server's timeouts,
-//     and Close, or Shutdown once the requests are done, closes it, where net/http's forget
-//     hijacked connections. A hijack while a chunked request body is still to be read fails.
-//     Native handlers have no hijack.
+//     the loop. That net.Conn is neither a *net.TCPConn nor a *tls.Conn (it has CloseWrite), it
+//     reads the bytes the client sent after the request itself (the bufio.Reader Hijack returns
+//     starts empty), and Close, or Shutdown once the requests are done, closes it, where
+//     net/http's forget hijacked connections. Body bytes the handler wrote before Hijack are sent
+//     ahead of the connection's own (net/http drops them; a head given with WriteHeader goes out
+//     in both). A hijack while a chunked request body is still to be read (neither read to its
+//     end nor closed) fails. As in net/http, a body the handler closed is dropped and the
+//     net.Conn reads what follows it, the deadlines start cleared, and Shutdown does not wait
+//     for the handlers of hijacked connections. Native handlers have no hijack.
 //   - Not supported: HTTP/2, ConnState, BaseContext and ConnContext.
 //   - The request context's http.ServerContextKey holds a net/http Server that describes this
 //     one (Addr, Handler, the timeouts, MaxHeaderBytes, and an ErrorLog that logs as the server

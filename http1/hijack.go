@@ -46,8 +46,8 @@ var errHijackChunkedBody = errors.New("http1: Hijack: the request's chunked body
 // http.ResponseController.Hijack): the server no longer reads requests from it nor writes
 // responses to it. What the handler had written with WriteHeader (a 101 Switching Protocols, say)
 // or Write goes out first. The returned net.Conn reads what arrives on the connection after the
-// request (its unread body, for a Content-Length body, and anything the client sent beyond); the
-// bufio.Reader starts empty. The connection's deadlines start cleared: the server's timeouts no
+// request (the unread rest of a Content-Length body, unless the handler closed the body, and
+// anything the client sent beyond); the bufio.Reader starts empty. The connection's deadlines start cleared: the server's timeouts no
 // longer apply to it.
 //
 // As with net/http, the response and Request.Body must not be used after Hijack, the request's
@@ -63,7 +63,8 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.disableContinue()
 	if w.wroteHeader {
-		// As net/http flushes the chunk writer: the head, and body bytes written before.
+		// The head, as net/http's flush of its chunk writer sends it, and the body bytes written
+		// before (which net/http drops: doc.go).
 		if err := w.flush(false); err != nil {
 			return nil, nil, err
 		}
@@ -96,48 +97,80 @@ func (sc *conn) hijack(w *response, hc *hijackedConn) error {
 	if sc.ex != w || sc.state != stHandler {
 		return eddy.ErrClosed
 	}
+	dropBody := false
 	if w.pipe != nil {
-		unread, ok := w.pipe.takeForHijack()
+		unread, closed, ok := w.pipe.takeForHijack()
 		if !ok {
 			return errHijackChunkedBody
 		}
-		hc.in = append(hc.in, unread...)
+		if closed && sc.bodyOpen && !sc.rd.body.chunked &&
+			int64(len(unread))+bodyRemaining(&sc.rd.body) > maxPostHandlerReadBytes {
+			closed = false // net/http's Body.Close gives up on so much: the new owner reads it
+		}
+		if !closed {
+			hc.in = append(hc.in, unread...)
+		}
+		// The handler closed the body: its rest is dropped as it arrives, as net/http's
+		// Body.Close reads it, and the new owner reads what follows it.
+		dropBody = closed && sc.bodyOpen
 	}
 	sc.state = stHijacked
-	sc.bodyOpen = false
+	sc.bodyOpen = dropBody
 	sc.deadline = 0
 	sc.setTimeout(0)
-	sc.releaseReader()
 	sc.hj = hc
-	if sc.inHeld { // the hijacker's reads restart it (hijackedConn.Read)
+	if sc.inHeld {
 		sc.inHeld = false
-		hc.paused = true
+		if dropBody {
+			sc.c.SetReadPaused(false) // the body's rest is dropped, however slow the reader
+		} else {
+			hc.paused = true // the hijacker's reads restart it (hijackedConn.Read)
+		}
 	}
 	if sc.peerGone {
 		hc.rerr = io.EOF
 	}
+	// Counted before the request ends, so that a Shutdown that its end lets go on finds it.
+	sc.srv.hijackers.Add(1) // until the handler returns (response.serve)
 	if atomic.SwapInt32(&w.ends, 2) < 2 {
 		sc.srv.requestEnded()
 	}
-	hc.push(sc.c) // what arrived after the request's head (or its body)
+	sc.hijackedInput() // what arrived after the request's head (or its body)
 	return nil
 }
 
-// takeForHijack returns the body bytes the handler has not read, and ends the pipe: reads fail as
-// after Close. It reports false, leaving the pipe as it is, when those bytes and the connection's
-// that follow would not be the bytes the client sent: a chunked body not read to its end. Called
-// by the loop.
-func (p *bodyPipe) takeForHijack() ([]byte, bool) {
+// hijackedInput moves what has arrived on a hijacked connection to its reader, after dropping the
+// rest of a request body the handler closed (up to maxPostHandlerReadBytes of a chunked one, as
+// net/http's Body.Close reads). Called by the loop.
+func (sc *conn) hijackedInput() {
+	if sc.bodyOpen {
+		if !sc.pumpBody() && sc.drained <= maxPostHandlerReadBytes {
+			return // the body's rest is still to come
+		}
+		sc.bodyOpen = false
+	}
+	sc.releaseReader()
+	sc.hj.push(sc.c)
+}
+
+// takeForHijack returns the body bytes the handler has not read, and whether the handler had
+// closed the body, and ends the pipe: reads fail as after Close, a read blocked in another
+// goroutine too. It reports false, leaving the pipe as it is, when those bytes and the
+// connection's that follow would not be the bytes the client sent: a chunked body neither read to
+// its end nor closed. Called by the loop.
+func (p *bodyPipe) takeForHijack() (unread []byte, closed, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	unread := p.buf[p.r:]
-	if p.contentLength < 0 && (len(unread) > 0 || p.err != io.EOF && !p.closed) {
-		return nil, false
+	closed = p.closed
+	unread = p.buf[p.r:]
+	if !closed && p.contentLength < 0 && (len(unread) > 0 || p.err != io.EOF) {
+		return nil, false, false
 	}
 	unread = bytes.Clone(unread)
 	p.buf, p.r = p.buf[:0], 0
 	p.closed = true
-	return unread, true
+	p.signal() // a read blocked in another goroutine returns
+	return unread, closed, true
 }
 
 // hijackedConn is the net.Conn of a hijacked connection. Reads take what the loop has moved into

@@ -135,6 +135,9 @@ func (w *response) serve() {
 			if !ended {
 				w.endPart()
 			}
+			if w.hijacked {
+				w.sc.srv.hijackers.Add(-1)
+			}
 			w.abort(v)
 		}
 	}()
@@ -144,6 +147,9 @@ func (w *response) serve() {
 	}
 	h.ServeHTTP(w, w.req)
 	returned = true
+	if w.hijacked {
+		s.hijackers.Add(-1)
+	}
 	w.ctx.cancel()
 	// The handler's end, before finishRequest hands the response to the loop, whose finish may run
 	// (and recycle w) before this goroutine goes on.

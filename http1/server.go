@@ -134,6 +134,7 @@ type Server struct {
 	inShutdown atomic.Bool
 	noKeep     atomic.Bool  // SetKeepAlivesEnabled(false)
 	active     atomic.Int64 // requests begun and not yet answered in full
+	hijackers  atomic.Int64 // handlers running that have hijacked their connection
 	drained    chan struct{}
 	lastBusy   atomic.Int64 // when a 503 for a full pool was last logged
 	handoffs   handoffs
@@ -396,6 +397,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	defer cancel()
 	err := e.Stop(sctx)
+	if s.hijackers.Load() > 0 && s.cfg.ownPool {
+		// Handlers of hijacked connections are not waited for, as net/http's Shutdown does not
+		// wait for them: the pool stops once they return. No other handler runs now (waitIdle),
+		// and no request begins.
+		go s.cfg.pool.Stop(context.Background())
+		return err
+	}
 	if perr := s.stopPool(ctx); err == nil {
 		err = perr
 	}
