@@ -92,3 +92,16 @@ func BenchmarkSubmitParallel(b *testing.B) {
 	})
 	wg.Wait()
 }
+
+// BenchmarkGo runs a trivial function through Go and awaits its future.
+func BenchmarkGo(b *testing.B) {
+	p := pool.New(pool.WithWorkers(2))
+	defer p.Stop(context.Background())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := pool.Go(p, ctx, func(context.Context) (int, error) { return 1, nil }).Await(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -136,6 +136,38 @@ func TestGoCancelledWhileQueuedDoesNotRun(t *testing.T) {
 	stop(t, p)
 }
 
+// TestGoCancelledWhileQueuedFailsAtOnce: the future of a task cancelled while it waits in the
+// queue fails then, not when a worker gets to it (which may be long after: here, never before
+// the await), whether by Future.Cancel or by the end of the caller's context.
+func TestGoCancelledWhileQueuedFailsAtOnce(t *testing.T) {
+	p := pool.New(pool.WithWorkers(1))
+	release := occupy(t, p, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	byCancel := pool.Go(p, t.Context(), func(context.Context) (int, error) {
+		t.Error("a cancelled task ran")
+		return 0, nil
+	})
+	byCtx := pool.Go(p, ctx, func(context.Context) (int, error) {
+		t.Error("a task whose context ended ran")
+		return 0, nil
+	})
+	kept := pool.Go(p, t.Context(), func(context.Context) (int, error) { return 7, nil })
+	byCancel.Cancel()
+	cancel()
+	for name, f := range map[string]future.Future[int]{"Cancel": byCancel, "context": byCtx} {
+		wait, done := context.WithTimeout(t.Context(), 10*time.Second)
+		if _, err := f.Await(wait); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: err = %v, with the worker still busy; want context.Canceled", name, err)
+		}
+		done()
+	}
+	close(release)
+	if v, err := kept.Await(t.Context()); v != 7 || err != nil {
+		t.Fatalf("the task queued behind them: %v %v", v, err)
+	}
+	stop(t, p)
+}
+
 func TestGoGivesUpWaitingForRoomWithItsContext(t *testing.T) {
 	p := pool.New(pool.WithWorkers(1), pool.WithQueueSize(0))
 	release := occupy(t, p, 1)
