@@ -68,7 +68,6 @@ type conn struct {
 
 	// Used by net/http requests, made on the first one.
 	http *connHTTP
-	hj   *hijackedConn // the connection's net.Conn once a handler has hijacked it
 }
 
 // connHTTP is what a connection needs for net/http requests: made once, kept for its life.
@@ -87,7 +86,8 @@ type connHTTP struct {
 	endFn         func() // finish as a task of the loop; nil unless loopRunsCallbacks
 	pumpFn        func(eddy.Conn)
 	ackFn         func(eddy.Conn, error)
-	handoff       *loopHandoff // nil: each request is submitted to the pool by itself
+	handoff       *loopHandoff  // nil: each request is submitted to the pool by itself
+	hj            *hijackedConn // the connection's net.Conn once a handler has hijacked it
 }
 
 // reader holds the per-request parsing state. It is taken from a pool when a request starts and
@@ -343,7 +343,7 @@ var errHeadCutShort = badRequest("request head cut short by the end of the conne
 func (sc *conn) peerClosed() bool {
 	switch {
 	case sc.state == stHijacked: // the hijacker reads EOF, and may go on writing
-		sc.hj.peerClosed()
+		sc.http.hj.peerClosed()
 		return true
 	case sc.state == stReading && sc.c.Buffered() > 0:
 		sc.refuse(errHeadCutShort) // answered as net/http answers it, then closed
@@ -363,8 +363,8 @@ func (sc *conn) peerClosed() bool {
 // closed runs from OnClose: a request in flight loses its connection.
 func (sc *conn) closed(err error) {
 	sc.state = stClosed
-	if sc.hj != nil {
-		sc.hj.connClosed(err)
+	if sc.http != nil && sc.http.hj != nil {
+		sc.http.hj.connClosed(err)
 	}
 	if ex := sc.ex; ex != nil {
 		sc.ex = nil

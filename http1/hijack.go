@@ -118,7 +118,7 @@ func (sc *conn) hijack(w *response, hc *hijackedConn) error {
 	sc.bodyOpen = dropBody
 	sc.deadline = 0
 	sc.setTimeout(0)
-	sc.hj = hc
+	sc.http.hj = hc
 	if sc.inHeld {
 		sc.inHeld = false
 		if dropBody {
@@ -150,7 +150,7 @@ func (sc *conn) hijackedInput() {
 		sc.bodyOpen = false
 	}
 	sc.releaseReader()
-	sc.hj.push(sc.c)
+	sc.http.hj.push(sc.c)
 }
 
 // takeForHijack returns the body bytes the handler has not read, and whether the handler had

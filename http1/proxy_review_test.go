@@ -345,7 +345,12 @@ func (rig *proxyRig) shutdown(ctx context.Context) error {
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // asyncForwarder is a forwarder written by hand on RoundTripAsync: the response's future is awaited
-// with the request's context, and the body streamed back with a flush after each read.
+// with the request's context, and the body streamed back, with a flush after each read when its
+// length is unknown (as httputil.ReverseProxy flushes). Flushing a response of known length too
+// sent its head before the handler returned: an early refusal (413) of a large upload then went
+// out without "Connection: close" (http1 keeps the body readable after the head: doc.go), the
+// connection closed behind it for the body left unread, and the client, which had reused it for
+// its next request, got EOF.
 func asyncForwarder(tr *http1.Transport, target *url.URL) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Interim responses go to the client as they come, before the final one (the hook runs on
@@ -390,7 +395,9 @@ func asyncForwarder(tr *http1.Transport, target *url.URL) http.Handler {
 				if _, werr := w.Write(buf[:n]); werr != nil {
 					panic(http.ErrAbortHandler)
 				}
-				w.(http.Flusher).Flush()
+				if resp.ContentLength == -1 {
+					w.(http.Flusher).Flush()
+				}
 			}
 			if err == io.EOF {
 				break
@@ -932,20 +939,24 @@ func TestProxyEarlyRefusal(t *testing.T) {
 					req.Header.Set("Expect", "100-continue")
 				}
 				resp, err := c.Do(req)
+				// net/http's Transport, still writing the body when the peer's close resets the
+				// connection, gives up unless it has read the answer within 50 ms of the failed
+				// write (maxWriteWaitBeforeConnReuse). In the reference both the proxy's Transport
+				// (a 502) and the client's (a broken pipe) are net/http's, and under load (a CI run)
+				// each lost that race, about one time in two in some runs. That is not what this test is about; eddy's Transport reads
+				// the answer beside the body, and eddy's server closes behind the answer.
+				if rig.name == "reference" && attempt < 10 && (err != nil || resp.StatusCode == http.StatusBadGateway) {
+					if err == nil {
+						resp.Body.Close()
+					}
+					t.Logf("expect=%v: attempt %d: net/http failed (%v); again", expect, attempt, err)
+					continue
+				}
 				if err != nil {
 					t.Fatalf("expect=%v: %v", expect, err)
 				}
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				// net/http's Transport, in the reference's proxy, still writing the body when the
-				// backend's close resets the connection, gives up unless it has read the answer
-				// within 50 ms of the failed write (maxWriteWaitBeforeConnReuse): a CI run under
-				// load saw its 502. That is net/http's, not what this test is about; eddy's
-				// Transport reads the answer beside the body and must not fail so.
-				if resp.StatusCode == http.StatusBadGateway && rig.name == "reference" && attempt < 3 {
-					t.Logf("expect=%v: attempt %d: net/http's proxy answered 502; again", expect, attempt)
-					continue
-				}
 				if resp.StatusCode != 413 || string(b) != "not found" {
 					t.Errorf("expect=%v: %d %q", expect, resp.StatusCode, b)
 				}
