@@ -51,10 +51,10 @@ var ErrTransportClosed = errors.New("http1: Transport closed")
 // Accept-Encoding: gzip and decompresses; here the body is what the server sent). A request whose
 // reused connection ended by the server's doing before any byte of the response arrived is sent
 // again, on another connection, when it is idempotent (GET, HEAD, OPTIONS, TRACE, or an
-// Idempotency-Key or X-Idempotency-Key header) and has no streamed body (a body over 16 KiB is
-// streamed even when the request has GetBody, which net/http would use to send it again), up to 8
-// times while the connections that die under it are reused ones (docs/client.md); one that never
-// reached a connection is always retried.
+// Idempotency-Key or X-Idempotency-Key header) and its body, if any, can be sent again (one sent
+// with the head, or a streamed one whose request has GetBody, called then for a new body, as
+// net/http's Transport does), up to 8 times while the connections that die under it are reused ones
+// (docs/client.md); one that never reached a connection is always retried.
 //
 // The zero value is ready to use. Set the fields before the first request and do not change them
 // afterwards. Call Close when done with it, which stops its engine.

@@ -56,19 +56,29 @@ const (
 type exchange struct {
 	t          *Transport
 	req        *http.Request
-	key        string // host:port
-	secure     bool   // https
-	head       []byte // the request head, and the body when it was read ahead
-	body       io.ReadCloser
-	chunked    bool  // body is sent chunked
-	bodyLen    int64 // or has this length
+	key        string        // host:port
+	secure     bool          // https
+	head       []byte        // the request head, and the body when it was read ahead
+	body       io.ReadCloser // the streamed body of the attempt under way (from GetBody after a retry), or nil
+	chunked    bool          // body is sent chunked
+	bodyLen    int64         // or has this length
 	isHEAD     bool
 	idempotent bool
 	wantsClose bool // the request asked for Connection: close
 	pr         future.Promise[*http.Response]
 	stopWatch  func() bool // ends the watch of the request's context
 	stopAsync  func() bool // ends the watch of the future's context (RoundTripAsync), or nil
-	bodyOnce   sync.Once
+
+	// The request body closeReqBody closes, once each: req.Body, then each body GetBody returned
+	// for a retry (rewind).
+	bodyMu   sync.Mutex
+	bodyRC   io.ReadCloser
+	bodyShut bool // bodyRC was closed
+
+	// The streamed body's writer of the attempt under way: writerDone is closed once it has
+	// returned, and bodyErr is then why it could not read the body, if it could not.
+	writerDone chan struct{}
+	bodyErr    error
 
 	ccP        atomic.Pointer[clientConn]         // the connection serving it, for cancel
 	lastQueued atomic.Bool                        // the body's writer queued its last write
@@ -104,12 +114,16 @@ func (x *exchange) reject(err error) {
 	x.closeReqBody()
 }
 
+// closeReqBody closes the request body of the attempt under way, if it is not closed: from any
+// goroutine (cancel closes it to end a Read the body's writer is blocked in).
 func (x *exchange) closeReqBody() {
-	x.bodyOnce.Do(func() {
-		if x.req.Body != nil {
-			x.req.Body.Close()
-		}
-	})
+	x.bodyMu.Lock()
+	rc, shut := x.bodyRC, x.bodyShut
+	x.bodyShut = true
+	x.bodyMu.Unlock()
+	if !shut && rc != nil {
+		rc.Close()
+	}
 }
 
 // cancel stops x from any goroutine: its future fails with err if it has not completed, its body
@@ -192,7 +206,8 @@ func (cc *clientConn) begin() {
 		x.reqDone = true
 		cc.awaitHead(x)
 	} else {
-		go x.writeBody(cc) // requestSent starts the wait
+		x.writerDone = make(chan struct{})
+		go x.writeBody(cc, x.body, x.writerDone) // requestSent starts the wait
 	}
 	if c.Buffered() > 0 {
 		cc.drain()
@@ -591,11 +606,16 @@ func (cc *clientConn) closedWith(err error) {
 	peerEnded := peerEndedErr(err)
 	err = x.connError(err)
 	x.phase = xDone
-	if peerEnded && !x.gotBytes && cc.reused && x.retries < maxRetries && x.body == nil && x.idempotent && !x.pr.Future().Resolved() {
-		// The server closed a kept-alive connection as the request went out: once more, afresh.
+	if peerEnded && !x.gotBytes && cc.reused && x.retries < maxRetries && x.idempotent && (x.body == nil || x.req.GetBody != nil) && !x.pr.Future().Resolved() {
+		// The server closed a kept-alive connection as the request went out: once more, afresh
+		// (with net/http's isReplayable: a streamed body only if GetBody can make it again).
 		x.retries++
 		x.phase = xWait
 		x.reqDone = false
+		if x.body != nil {
+			go x.rewind(x.writerDone)
+			return
+		}
 		t.schedule(x)
 		return
 	}
@@ -605,6 +625,48 @@ func (cc *clientConn) closedWith(err error) {
 		x.rbody.fail(err)
 	}
 	x.closeReqBody()
+}
+
+// rewind sends x, whose streamed body's writer was writing to a connection that died, again with a
+// body from GetBody, as net/http's Transport does. It runs on a goroutine of its own: it waits for
+// that writer to return (done), which closes the old body and stops using x (its Read may block:
+// a cancellation meanwhile fails x at once, and its closeReqBody ends that Read), then calls
+// GetBody, user code that may block too. An error of the old body's read, or of GetBody, fails x
+// with it, as with net/http; a new body that comes after x was cancelled is closed here, and
+// otherwise by whoever ends x (closeReqBody).
+func (x *exchange) rewind(done <-chan struct{}) {
+	<-done
+	if x.pr.Future().Resolved() { // cancelled meanwhile: nothing to send
+		return
+	}
+	if err := x.bodyErr; err != nil {
+		x.reject(err)
+		return
+	}
+	body, err := x.req.GetBody()
+	if err != nil {
+		x.reject(err)
+		return
+	}
+	if body == nil {
+		body = http.NoBody // the writer then reports the body's length as wrong
+	}
+	x.bodyMu.Lock()
+	// Under bodyMu: a cancel that failed x before this check finds it here; one after it closes
+	// this body in its closeReqBody.
+	cancelled := x.pr.Future().Resolved()
+	if !cancelled {
+		x.bodyRC, x.bodyShut = body, false
+	}
+	x.bodyMu.Unlock()
+	if cancelled {
+		body.Close()
+		return
+	}
+	x.body = body
+	x.bodyErr = nil
+	x.lastQueued.Store(false)
+	x.t.schedule(x)
 }
 
 // peerEndedErr reports whether a connection's end came from the peer (its FIN or reset, or a write

@@ -81,7 +81,7 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 			return nil, fmt.Errorf("http1: invalid request URI %q", uri)
 		}
 	}
-	x := &exchange{t: t, req: req, key: key, secure: secure, isHEAD: method == http.MethodHead}
+	x := &exchange{t: t, req: req, key: key, secure: secure, isHEAD: method == http.MethodHead, bodyRC: req.Body}
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		x.idempotent = true
@@ -223,15 +223,20 @@ func appendRequestHeader(b []byte, h http.Header, skipConnection bool) ([]byte, 
 // writeBody streams the request body to cc, on a goroutine of its own: up to two writes of
 // reqChunkSize in flight, the next read waiting until the write before the last reached the kernel,
 // so that a server that reads slowly holds the body back rather than the client's memory.
-func (x *exchange) writeBody(cc *clientConn) {
+//
+// body is x.body, the body of this attempt: the writer closes it when it returns (unless a
+// cancellation did), and then closes done. A failure to read it is kept in x.bodyErr (for rewind,
+// should the connection have died meanwhile).
+func (x *exchange) writeBody(cc *clientConn, body io.ReadCloser, done chan<- struct{}) {
+	defer close(done)
 	defer x.closeReqBody()
 	c := cc.c
 	const room = 12 // for the chunk-size line: up to 8 hex digits and CRLF
 	var bufs [2][]byte
-	done := make(chan error, 2)
+	written := make(chan error, 2)
 	inflight := 0
 	wait := func() bool {
-		err := <-done
+		err := <-written
 		inflight--
 		return err == nil
 	}
@@ -240,7 +245,7 @@ func (x *exchange) writeBody(cc *clientConn) {
 			if last {
 				cc.requestSent(x, err)
 			}
-			done <- err
+			written <- err
 		}
 		if last {
 			x.lastQueued.Store(true)
@@ -251,7 +256,10 @@ func (x *exchange) writeBody(cc *clientConn) {
 		inflight++
 		return true
 	}
-	fail := func(err error) { x.onLoop(func(cc *clientConn) { cc.kill(err) }) }
+	fail := func(err error) {
+		x.bodyErr = err
+		x.onLoop(func(cc *clientConn) { cc.kill(err) })
+	}
 	var sent int64
 	// bufs[i] is the buffer to read into next; the other one may be in flight. i moves on only
 	// when a write is queued: after a read of nothing (a Reader may return 0, nil), the next read
@@ -271,7 +279,7 @@ func (x *exchange) writeBody(cc *clientConn) {
 		}
 		n, rerr := 0, error(nil)
 		if want > 0 {
-			n, rerr = x.body.Read(buf[room : room+want])
+			n, rerr = body.Read(buf[room : room+want])
 		}
 		sent += int64(n)
 		end := rerr == io.EOF || !x.chunked && sent == x.bodyLen
@@ -284,7 +292,7 @@ func (x *exchange) writeBody(cc *clientConn) {
 			return
 		}
 		if end && rerr == nil && !x.chunked {
-			if err := bodyEnds(x.body, x.bodyLen); err != nil { // before the last bytes go out
+			if err := bodyEnds(body, x.bodyLen); err != nil { // before the last bytes go out
 				fail(fmt.Errorf("http1: %s %s: %w", x.req.Method, x.key, err))
 				return
 			}
