@@ -232,18 +232,14 @@ func (t *Transport) RoundTripAsync(req *http.Request) future.Future[*http.Respon
 	return x.pr.Future()
 }
 
-// prepare starts the engine if needed and makes the exchange for req; on error it closes the body.
+// prepare starts the engine if needed and makes the exchange for req; on error the body is closed
+// (by newExchange, once, when it fails).
 func (t *Transport) prepare(req *http.Request) (*exchange, error) {
-	err := t.init()
-	var x *exchange
-	if err == nil {
-		x, err = t.newExchange(req)
-	}
-	if err != nil {
+	if err := t.init(); err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	return x, nil
+	return t.newExchange(req)
 }
 
 // send watches the request's context and finds the exchange a connection. A request whose context

@@ -648,3 +648,39 @@ func TestClientGetBodyOldBodyReadFails(t *testing.T) {
 		}
 	})
 }
+
+// TestClientBodyClosedOnceOnRefusal: a request refused before it is sent (here for an invalid
+// header field) has its body closed once, also when the Transport had already read it ahead to
+// send with the head (a small body with GetBody), or found it empty (a GET's probed body); it
+// was closed a second time by the refusal.
+func TestClientBodyClosedOnceOnRefusal(t *testing.T) {
+	forEachClientEngine(t, func(t *testing.T, tr *http1.Transport) {
+		for _, tc := range []struct {
+			name, method string
+			data         []byte
+			getBody      bool
+		}{
+			{"read ahead", "POST", []byte("small body"), true},
+			{"streamed", "POST", make([]byte, 64<<10), false},
+			{"empty probed", "GET", nil, false},
+		} {
+			body := newGBBody(tc.data)
+			req, _ := http.NewRequest(tc.method, "http://127.0.0.1:1/", nil)
+			req.Body = body
+			req.ContentLength = int64(len(tc.data))
+			if tc.method == "GET" {
+				req.ContentLength = -1
+			}
+			if tc.getBody {
+				req.GetBody = func() (io.ReadCloser, error) { return newGBBody(tc.data), nil }
+			}
+			req.Header.Set("X-Bad", "a\nb")
+			if _, err := tr.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "invalid header field value") {
+				t.Fatalf("%s: %v; want the invalid field refused", tc.name, err)
+			}
+			if n := body.closes.Load(); n != 1 {
+				t.Errorf("%s: body closed %d times; want 1", tc.name, n)
+			}
+		}
+	})
+}

@@ -25,7 +25,18 @@ const reqChunkSize = 32 << 10
 const defaultUserAgent = "Go-http-client/1.1"
 
 // newExchange checks req and writes its head.
-func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
+func (t *Transport) newExchange(req *http.Request) (_ *exchange, err error) {
+	var x *exchange
+	defer func() {
+		if err == nil {
+			return
+		}
+		if x != nil {
+			x.closeReqBody() // once: the body may have been closed already (read ahead, or empty)
+		} else {
+			closeBody(req)
+		}
+	}()
 	switch {
 	case req == nil:
 		return nil, errors.New("http1: nil Request")
@@ -81,7 +92,7 @@ func (t *Transport) newExchange(req *http.Request) (*exchange, error) {
 			return nil, fmt.Errorf("http1: invalid request URI %q", uri)
 		}
 	}
-	x := &exchange{t: t, req: req, key: key, secure: secure, isHEAD: method == http.MethodHead, bodyRC: req.Body}
+	x = &exchange{t: t, req: req, key: key, secure: secure, isHEAD: method == http.MethodHead, bodyRC: req.Body}
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		x.idempotent = true
