@@ -195,8 +195,9 @@ type hijackedConn struct {
 	rmu, wmu       sync.Mutex // one Read, one Write at a time, as package net's
 	rdl, wdl       atomic.Int64
 	rmoved, wmoved chan struct{}
-	pending        bool // a piece is in flight (wmu)
-	acked          bool // its outcome has come (mu)
+	pending        bool   // a piece is in flight (wmu)
+	wbuf           []byte // its bytes, reused once it is in the kernel (wmu)
+	acked          bool   // its outcome has come (mu)
 	ackErr         error
 	ack            chan struct{} // signalled when it comes
 	ackFn          func(eddy.Conn, error)
@@ -419,8 +420,13 @@ func (hc *hijackedConn) Write(b []byte) (int, error) {
 			return n, nil
 		}
 		k := min(len(b)-n, hijackPiece)
+		// The piece before is in the kernel (writable): its buffer is free for this one.
+		if cap(hc.wbuf) < k {
+			hc.wbuf = make([]byte, 0, max(k, 512))
+		}
+		hc.wbuf = append(hc.wbuf[:0], b[n:n+k]...)
 		hc.pending = true
-		if err := asyncWriteRetrying(hc.c, bytes.Clone(b[n:n+k]), hc.ackFn); err != nil {
+		if err := asyncWriteRetrying(hc.c, hc.wbuf, hc.ackFn); err != nil {
 			hc.pending = false
 			return n, hc.opError("write", asNetClosed(err))
 		}
@@ -444,6 +450,9 @@ func (hc *hijackedConn) writable() error {
 		hc.mu.Unlock()
 		if acked {
 			hc.pending = false
+			if cap(hc.wbuf) > hijackKeepBuffer {
+				hc.wbuf = nil // a large write's buffer is not kept by an idle connection
+			}
 			if err != nil {
 				return hc.opError("write", asNetClosed(err))
 			}
