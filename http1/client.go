@@ -109,6 +109,9 @@ type Transport struct {
 	mu     sync.Mutex
 	hosts  map[string]*hostConns
 	closed bool
+	// rewinding holds the requests that wait, in rewind, to be sent again with a body from
+	// GetBody: on no connection nor in any line, Close finds them here.
+	rewinding map[*exchange]struct{}
 }
 
 // hostConns is a Transport's connections to one host:port. Guarded by Transport.mu.
@@ -299,6 +302,12 @@ func (t *Transport) Close() error {
 		waiting = append(waiting, hc.waiting...)
 		hc.waiting = nil
 	}
+	for x := range t.rewinding {
+		// Its rejection closes the old body, ending a Read its writer may be blocked in, for
+		// which rewind waits: rewind then finds it failed.
+		waiting = append(waiting, x)
+	}
+	t.rewinding = nil
 	t.mu.Unlock()
 	for _, x := range waiting {
 		x.reject(ErrTransportClosed)

@@ -613,6 +613,19 @@ func (cc *clientConn) closedWith(err error) {
 		x.phase = xWait
 		x.reqDone = false
 		if x.body != nil {
+			t.mu.Lock()
+			closed := t.closed
+			if !closed {
+				if t.rewinding == nil {
+					t.rewinding = make(map[*exchange]struct{})
+				}
+				t.rewinding[x] = struct{}{}
+			}
+			t.mu.Unlock()
+			if closed {
+				x.reject(ErrTransportClosed)
+				return
+			}
 			go x.rewind(x.writerDone)
 			return
 		}
@@ -633,8 +646,10 @@ func (cc *clientConn) closedWith(err error) {
 // a cancellation meanwhile fails x at once, and its closeReqBody ends that Read), then calls
 // GetBody, user code that may block too. An error of the old body's read, or of GetBody, fails x
 // with it, as with net/http; a new body that comes after x was cancelled is closed here, and
-// otherwise by whoever ends x (closeReqBody).
+// otherwise by whoever ends x (closeReqBody). Until it schedules x, x is in t.rewinding, where a
+// Transport.Close finds it and fails it, as a cancellation does.
 func (x *exchange) rewind(done <-chan struct{}) {
+	defer x.t.rewound(x)
 	<-done
 	if x.pr.Future().Resolved() { // cancelled meanwhile: nothing to send
 		return
@@ -666,7 +681,16 @@ func (x *exchange) rewind(done <-chan struct{}) {
 	x.body = body
 	x.bodyErr = nil
 	x.lastQueued.Store(false)
+	x.t.rewound(x) // on its way to a connection, or failed by schedule if Close came first
 	x.t.schedule(x)
+}
+
+// rewound takes x out of the requests Close fails in rewind: it has failed, or is scheduled
+// (schedule fails it once the Transport is closed).
+func (t *Transport) rewound(x *exchange) {
+	t.mu.Lock()
+	delete(t.rewinding, x)
+	t.mu.Unlock()
 }
 
 // peerEndedErr reports whether a connection's end came from the peer (its FIN or reset, or a write

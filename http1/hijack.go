@@ -405,9 +405,9 @@ func (hc *hijackedConn) Read(b []byte) (int, error) {
 }
 
 // Write sends b, in pieces of at most hijackPiece bytes, each handed to the loop once the one
-// before is in the kernel: it returns once the last piece is on its way, and waits for it, or the
-// write deadline, at the next Write. An error of a piece (the peer reset the connection) is
-// reported by the Write that waits for it.
+// before is in the kernel: it returns once the last piece is in the kernel too (or the write
+// deadline passed while it waited), so that an error of a piece (the peer reset the connection)
+// is reported by this Write, and its buffer is free for the next one.
 func (hc *hijackedConn) Write(b []byte) (int, error) {
 	hc.wmu.Lock()
 	defer hc.wmu.Unlock()
