@@ -10,10 +10,11 @@ import (
 // Go runs fn on the pool and returns a future for its result. It waits for room in the pool
 // like Submit; if ctx ends first or the pool is stopped, the future fails with that error.
 // fn receives a context derived from ctx that is cancelled by Future.Cancel or by a combinator
-// that gives up on the future. A task whose context is cancelled while it waits in the queue
-// behind busy workers is not called: its future fails with the context's error then, and the
-// worker that takes it later skips it; so is one still queued when a Stop gives up (the future
-// fails with ErrStopped). A panic in fn becomes a *future.PanicError on the future, and a
+// that gives up on the future. A task whose context is cancelled while it waits in the queue is
+// not called: its future fails with the context's error, then if the task found every worker busy
+// (the worker that takes it later skips it), or else when a worker takes it (a task submitted
+// while a worker looked idle is not watched: see the watch's cost in docs/benchmarks.md); so is
+// one still queued when a Stop gives up (the future fails with ErrStopped). A panic in fn becomes a *future.PanicError on the future, and a
 // runtime.Goexit future.ErrGoexit, not a pool panic. A nil ctx means context.Background().
 func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)) future.Future[T] {
 	if ctx == nil {
