@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -901,7 +902,10 @@ func TestHijackUserConnectProxy(t *testing.T) {
 		tr.CloseIdleConnections()
 		select {
 		case err := <-px.ends:
-			if err != nil {
+			// The Transport closes its end of the tunnel with whatever it has not read (the https
+			// server's late TLS messages, say) still in its socket: a reset, which the relay may
+			// meet in its read or its write, on net/http as on eddy (1 run in 5 saw it).
+			if err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 				t.Errorf("proxy, Transport's tunnel: %v", err)
 			}
 		case <-time.After(10 * time.Second):
