@@ -82,9 +82,14 @@ func raceLoserCase(t *testing.T, status int) {
 			var answered sync.WaitGroup
 			answered.Add(2)
 			answer := make(chan struct{})
+			// /hold is answered only once its continuation is in place: a response that came
+			// before (a CI run under load) ran the continuation on this goroutine, at Map, which
+			// then waited for its own release for ever.
+			subscribed := make(chan struct{})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/hold" {
 					arrived.Wait()
+					<-subscribed
 					io.WriteString(w, "hold")
 					return
 				}
@@ -114,6 +119,7 @@ func raceLoserCase(t *testing.T, status int) {
 					resp.Body.Close()
 					return struct{}{}, nil
 				})
+			close(subscribed)
 			select {
 			case <-entered:
 			case <-ctx.Done():
