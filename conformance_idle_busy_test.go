@@ -31,15 +31,16 @@ func TestIdleTimeoutCountsFromLateWrite(t *testing.T) {
 }
 
 // lateWriteRun runs one attempt of TestIdleTimeoutCountsFromLateWrite; it reports false if the
-// idle timeout closed the connection before the request reached the handler.
+// idle timeout closed the connection before the slow handler started.
 func lateWriteRun(t *testing.T, kind eddy.EngineKind, via string) bool {
 	// 500 ms: at 200 ms the request came too late three attempts in a row in a CI run under -race
 	// (std, session 18; once on older code too).
 	const idle = 500 * time.Millisecond
 	const busy = 3 * idle
 	wrote := make(chan time.Time, 1)
-	var started atomic.Bool // the request reached the handler
+	var started atomic.Bool // the request reached the slow handler (in OnData, or in its Execute)
 	slow := func(c eddy.Conn, msg []byte) {
+		started.Store(true)
 		time.Sleep(busy) // keeps the loop busy before the write
 		wrote <- time.Now()
 		if _, err := c.Write(msg); err != nil {
@@ -48,7 +49,6 @@ func lateWriteRun(t *testing.T, kind eddy.EngineKind, via string) bool {
 	}
 	h := &closeTimeHandler{closed: make(chan closeAt, 1)}
 	h.funcHandler = funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
-		started.Store(true)
 		msg, _ := c.Next(-1)
 		msg = append([]byte(nil), msg...)
 		if via == "OnData" {
@@ -63,10 +63,12 @@ func lateWriteRun(t *testing.T, kind eddy.EngineKind, via string) bool {
 	c := s.dial(t)
 	defer c.Close()
 	if err := echoOnce(c, "late"); err != nil {
-		// The run proves nothing if the request reached the loop only after the idle timeout
-		// had run from the connection's opening: the test goroutine, or the server's (on std the
-		// reader feeds the loop), was starved that long. A CI run under -race saw EOF on std at
-		// 100 ms and at 500 ms, the dial itself having been quick.
+		// The run proves nothing if the slow handler started only after the idle timeout had run
+		// from the connection's last read: the test goroutine, or the server's (on std the reader
+		// feeds the loop, and an Execute runs after OnData), was starved that long. CI runs under
+		// -race saw EOF on std at 100 ms and at 500 ms, the dial itself having been quick, and an
+		// Execute that had not started 500 ms after its OnData (skipped then, as the closing
+		// connection's task).
 		select {
 		case cl := <-h.closed:
 			if !started.Load() && errors.Is(cl.err, eddy.ErrIdleTimeout) {
