@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,5 +139,92 @@ func benchEchoConns(b *testing.B, kind eddy.EngineKind, conns int) {
 		if err := <-errs; err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAsyncWrite is BenchmarkEcho with the reply written from another goroutine: OnData copies the
+// message into the connection's buffer and hands it to a worker goroutine, which calls AsyncWrite with a
+// completion callback ("async"), or Execute with a function that writes it ("execute"). It measures the
+// hand-off to the loop; allocs/op is the engine's (the channel and the client allocate nothing).
+func BenchmarkAsyncWrite(b *testing.B) {
+	for _, kind := range testEngines() {
+		for _, mode := range []string{"async", "execute"} {
+			b.Run(string(kind)+"/"+mode, func(b *testing.B) { benchAsyncWrite(b, kind, mode == "execute") })
+		}
+	}
+}
+
+type asyncBenchHandler struct {
+	eddy.BaseHandler
+	work chan eddy.Conn
+	buf  []byte
+	n    int
+}
+
+func (h *asyncBenchHandler) OnData(c eddy.Conn) {
+	m, _ := c.Next(-1)
+	h.n = copy(h.buf, m) // one message in flight: the worker's last write is done with buf
+	h.work <- c
+}
+
+func benchAsyncWrite(b *testing.B, kind eddy.EngineKind, execute bool) {
+	h := &asyncBenchHandler{work: make(chan eddy.Conn, 1), buf: make([]byte, 64)}
+	var completed atomic.Int64
+	done := func(_ eddy.Conn, err error) {
+		if err == nil {
+			completed.Add(1)
+		}
+	}
+	reply := func(c eddy.Conn) {
+		if _, err := c.Write(h.buf[:h.n]); err == nil {
+			completed.Add(1)
+		}
+	}
+	go func() {
+		for c := range h.work {
+			if execute {
+				c.Execute(reply)
+			} else {
+				c.AsyncWrite(h.buf[:h.n], done)
+			}
+		}
+	}()
+	defer close(h.work)
+	e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Stop(ctx)
+	}()
+	c, err := net.Dial("tcp", e.Addrs()[0].String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg := make([]byte, 64)
+	got := make([]byte, 64)
+	for i := 0; i < 100; i++ {
+		c.Write(msg)
+		io.ReadFull(c, got)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if completed.Load() == 0 {
+		b.Fatal("no reply was written")
 	}
 }

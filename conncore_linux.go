@@ -202,13 +202,14 @@ func (c *connCore) OutboundBuffered() int {
 func (c *connCore) wrote(conn Conn, now int64, n int) {
 	c.active(now)
 	a := c.x.Load()
-	if a == nil || len(a.waits) == 0 {
+	if a == nil || a.waits.len() == 0 {
 		return
 	}
 	if a.completing {
 		// A flush made by a completion callback (none is today): its completions run here, ahead of
 		// the rest of the running batch, rather than be lost.
-		for _, w := range a.waits.advance(n) {
+		a.waits.advance(n)
+		for w, ok := a.waits.next(); ok; w, ok = a.waits.next() {
 			w.cb(conn, nil)
 		}
 		return
@@ -217,8 +218,8 @@ func (c *connCore) wrote(conn Conn, now int64, n int) {
 	// is added (ahead 0) behind the waits still to run, and runs after them: run at once, it came
 	// before callbacks registered ahead of it.
 	a.completing = true
-	for done := a.waits.advance(n); len(done) > 0; done = a.waits.advance(0) {
-		for _, w := range done {
+	for ; a.waits.advance(n) > 0; n = 0 {
+		for w, ok := a.waits.next(); ok; w, ok = a.waits.next() {
 			w.cb(conn, nil)
 		}
 	}
@@ -277,50 +278,37 @@ func (c *connCore) sendFile(conn loopConn, f *os.File, offset, n int64, cb func(
 
 // ---- from any goroutine: AsyncWrite, Execute, Close ----
 
-// connTask is work that a Conn method hands to the connection's loop (AsyncWrite, Execute): a request that
-// runs itself there, through runConnTask. The requests are generic over the connection's type so that they
-// hold its pointer, not a loopConn, which would make an Execute request 8 bytes bigger (and a generic task
-// function, as a func value in generic code, would cost an allocation).
-type connTask interface{ run() }
-
-// runConnTask runs a connTask on the loop.
-func runConnTask(arg any) { arg.(connTask).run() }
-
-// asyncReq is an AsyncWrite on its way to the loop.
-type asyncReq[C loopConn] struct {
-	c  C
-	b  []byte
-	cb func(Conn, error)
-}
-
 // asyncWrite queues b for c's loop from any goroutine; cb runs on the loop once the bytes reached the
 // kernel (Conn.AsyncWrite).
 func asyncWrite[C loopConn](c C, b []byte, cb func(Conn, error)) error {
 	if c.core().closeReq.Load() {
 		return ErrClosed
 	}
-	if err := c.loopCore().submit(runConnTask, &asyncReq[C]{c, b, cb}); err != nil {
+	// The bytes and the callback ride in the task itself, and arg holds c's pointer: no allocation.
+	if err := c.loopCore().submit(task{fn: runAsyncWrite, arg: loopConn(c), b: b, cb: cb}); err != nil {
 		return mapQueueErr(err)
 	}
 	return nil
 }
 
-// run queues the bytes on the loop, or tells the callback that the connection takes no more output.
-func (r *asyncReq[C]) run() {
-	c := r.c.core()
+// runAsyncWrite queues an AsyncWrite's bytes on the loop, or tells its callback that the connection takes
+// no more output.
+func runAsyncWrite(t *task) {
+	conn := t.arg.(loopConn)
+	c := conn.core()
 	if !c.writeOK() {
-		if r.cb != nil {
-			r.cb(r.c, ErrClosed)
+		if t.cb != nil {
+			t.cb(conn, ErrClosed)
 		}
 		return
 	}
-	c.tail().Write(r.b)
-	r.c.markDirty()
-	if r.cb != nil {
+	c.tail().Write(t.b)
+	conn.markDirty()
+	if t.cb != nil {
 		if q := c.queued(); q > 0 || c.completing() {
-			c.extra().waits.add(q, r.cb)
+			c.extra().waits.add(q, t.cb)
 		} else {
-			r.cb(r.c, nil) // no bytes, nothing ahead: nothing will complete it later
+			t.cb(conn, nil) // no bytes, nothing ahead: nothing will complete it later
 		}
 	}
 }
@@ -342,13 +330,7 @@ func flushed[C loopConn](c C, cb func(Conn, error)) {
 	}
 }
 
-// execReq is an Execute on its way to the loop.
-type execReq[C loopConn] struct {
-	c  C
-	fn func(Conn)
-}
-
-// execute runs fn on c's loop (Conn.Execute).
+// execute runs fn on c's loop (Conn.Execute). The function rides in the task: no allocation.
 func execute[C loopConn](c C, fn func(Conn)) error {
 	if fn == nil {
 		return errNilExecute
@@ -356,13 +338,14 @@ func execute[C loopConn](c C, fn func(Conn)) error {
 	if c.core().closeReq.Load() {
 		return ErrClosed
 	}
-	return mapQueueErr(c.loopCore().submit(runConnTask, &execReq[C]{c, fn}))
+	return mapQueueErr(c.loopCore().submit(task{fn: runExecute, arg: loopConn(c), do: fn}))
 }
 
-// run calls fn on the loop if the connection is still open.
-func (r *execReq[C]) run() {
-	if c := r.c.core(); c.state == connOpen {
-		r.fn(r.c)
+// runExecute calls an Execute's function on the loop if the connection is still open.
+func runExecute(t *task) {
+	conn := t.arg.(loopConn)
+	if c := conn.core(); c.state == connOpen {
+		t.do(conn)
 		c.in.Keep() // fn is a callback too: a chunk a Next slice held is released now
 	}
 }
@@ -382,7 +365,7 @@ func (c *connCore) close(conn loopConn) error {
 		return ErrClosed
 	}
 	l := conn.loopCore()
-	l.tasks.push(task{closeTask, conn}, true, l.wake) // a stopped loop has closed the connection itself
+	l.tasks.push(task{fn: closeTask, arg: conn}, true, l.wake) // a stopped loop has closed the connection itself
 	return nil
 }
 
@@ -397,7 +380,7 @@ func (c *connCore) abortReq(conn loopConn, reason error) {
 		l.hookAbort.Store(true) // engineClose leaves the close to the abort
 	}
 	l.noteAbort(c, reason) // what ends the connection before the task reports reason (notifyClose)
-	if l.tasks.push(task{abortTask, &abortArgs{conn, reason}}, true, l.wake) != nil {
+	if l.tasks.push(task{fn: abortTask, arg: &abortArgs{conn, reason}}, true, l.wake) != nil {
 		l.dropAbort(c) // a stopped loop has closed it
 	}
 }
@@ -409,8 +392,8 @@ type abortArgs struct {
 }
 
 // abortTask resets and releases the connection that Abort asked for, on the loop.
-func abortTask(arg any) {
-	a := arg.(*abortArgs)
+func abortTask(t *task) {
+	a := t.arg.(*abortArgs)
 	c := a.conn.core()
 	a.conn.loopCore().dropAbort(c)
 	switch c.state {
@@ -427,8 +410,8 @@ func (c *connCore) resetAbort(conn loopConn, err error) {
 }
 
 // closeTask starts, on the loop, the close that Close asked for.
-func closeTask(arg any) {
-	conn := arg.(loopConn)
+func closeTask(t *task) {
+	conn := t.arg.(loopConn)
 	conn.core().beginClose(conn, nil)
 }
 

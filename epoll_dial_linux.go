@@ -35,7 +35,7 @@ func (g *epollEngine) dial(ctx context.Context, ep *endpoint, v any, p future.Pr
 	ds := &dialState{ep: ep, promise: p, ctx: ctx, value: v}
 	l := g.pickLoop()
 	l.inc() // startDial gives it back
-	if err := l.tasks.push(task{startDial, &handoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
+	if err := l.tasks.push(task{fn: startDial, arg: &handoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
 		l.dec()
 		unix.Close(fd)
 		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
@@ -43,8 +43,8 @@ func (g *epollEngine) dial(ctx context.Context, ep *endpoint, v any, p future.Pr
 }
 
 // startDial runs on the loop: it registers the connecting socket; its first EPOLLOUT finishes the connect.
-func startDial(arg any) {
-	h := arg.(*handoff)
+func startDial(t *task) {
+	h := t.arg.(*handoff)
 	l, ds := h.l, h.dial
 	l.dec() // the hand-over's reservation: newConn counts the connection
 	fail := func(err error) {
@@ -70,8 +70,8 @@ func startDial(arg any) {
 	ds.stop = context.AfterFunc(ds.ctx, func() { l.post(cancelDial, c) }) // never refused for the capacity
 }
 
-func cancelDial(arg any) {
-	c := arg.(*epConn)
+func cancelDial(t *task) {
+	c := t.arg.(*epConn)
 	if c.state == connConnecting {
 		c.failDial(c.extra().dial.ctx.Err())
 	}

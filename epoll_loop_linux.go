@@ -334,8 +334,8 @@ type handoff struct {
 	dial *dialState
 }
 
-func adoptConn(arg any) {
-	h := arg.(*handoff)
+func adoptConn(t *task) {
+	h := t.arg.(*handoff)
 	h.l.dec() // the hand-over's reservation: register counts the connection
 	h.l.register(h.fd, h.ap, h.ln)
 }

@@ -24,9 +24,9 @@ func TestTasksBehindAGoexitStillRun(t *testing.T) {
 			var l loopCore
 			l.tasks.cap = 16
 			var ran []int
-			mark := func(arg any) { ran = append(ran, arg.(int)) }
+			mark := func(t *task) { ran = append(ran, t.arg.(int)) }
 			l.tasks.push(task{fn: mark, arg: 1}, false, nil)
-			l.tasks.push(task{fn: func(any) { runtime.Goexit() }}, false, nil)
+			l.tasks.push(task{fn: func(*task) { runtime.Goexit() }}, false, nil)
 			l.tasks.push(task{fn: mark, arg: 2}, false, nil)
 			l.tasks.push(task{fn: mark, arg: 3}, false, nil)
 			if at == "run" {

@@ -140,7 +140,7 @@ func (l *loopCore) runLeftTasks() {
 		t := l.left[0]
 		l.left[0] = task{}
 		l.left = l.left[1:]
-		t.fn(t.arg)
+		t.fn(&t)
 	}
 }
 
@@ -152,14 +152,14 @@ func (l *loopCore) logger() *slog.Logger { return l.log }
 func (l *loopCore) Index() int { return l.idx }
 
 // submit queues fn(arg) onto the loop from any goroutine and wakes the loop if it sleeps.
-func (l *loopCore) submit(fn func(any), arg any) error {
-	return l.tasks.push(task{fn, arg}, false, l.wake)
+func (l *loopCore) submit(t task) error {
+	return l.tasks.push(t, false, l.wake)
 }
 
 // post queues the engine's own work, which the queue never refuses for its capacity; it fails only once
 // the loop has finished.
-func (l *loopCore) post(fn func(any), arg any) error {
-	return l.tasks.push(task{fn, arg}, true, l.wake)
+func (l *loopCore) post(fn func(*task), arg any) error {
+	return l.tasks.push(task{fn: fn, arg: arg}, true, l.wake)
 }
 
 // Execute runs fn on the loop (Loop and future.Executor). Work queued this way is not refused at the
@@ -174,7 +174,7 @@ func (l *loopCore) Execute(fn func()) {
 	}
 }
 
-func runFunc(arg any) { arg.(func())() }
+func runFunc(t *task) { t.arg.(func())() }
 
 // wake writes the eventfd only when the loop sleeps (or is about to): a burst of tasks costs one write.
 // It runs under the task queue's lock (see waker).
@@ -252,8 +252,8 @@ func (l *loopCore) handOverTimers() {
 	})
 }
 
-func scheduleLoopTimer(arg any) {
-	lt := arg.(*loopTimer)
+func scheduleLoopTimer(t *task) {
+	lt := t.arg.(*loopTimer)
 	if lt.state.Load() == timerPending {
 		lt.t.Init(fireLoopTimer, lt) // a stopped timer stays on the wheel until its deadline and is then skipped
 		lt.l.wheel.Schedule(&lt.t, lt.when)

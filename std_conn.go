@@ -542,7 +542,7 @@ func (c *stdConn) writeOut() (aborted bool) {
 		}
 		c.wq.Consume(n)
 		c.progress(n)
-		done := c.queueDone(c.waits.advance(n))
+		done := c.queueDone(n)
 		var abort bool
 		if err != nil {
 			err = &OpError{Op: "write", Net: c.network, Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
@@ -929,16 +929,20 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 	return n, nil
 }
 
-// queueDone queues, with wmu held, the callbacks of the output waits ws that the writer completed:
+// queueDone accounts n bytes written and queues, with wmu held, the callbacks of the output waits
+// that completed:
 // queued under wmu, in the order the bytes went out, they cannot fall behind a Flushed made after
 // them (enqueue); posting them after the unlock let one made meanwhile, finding nothing left to
 // wait for, run first. The caller runs them with runQueued once wmu is released (one may close the
 // connection, which takes wmu). It reports whether it queued any.
-func (c *stdConn) queueDone(ws []asyncWait) bool {
-	for _, w := range ws {
+func (c *stdConn) queueDone(n int) bool {
+	if c.waits.advance(n) == 0 {
+		return false
+	}
+	for w, ok := c.waits.next(); ok; w, ok = c.waits.next() {
 		c.queueDoneOne(w.cb)
 	}
-	return len(ws) > 0
+	return true
 }
 
 // queueDoneOne queues one completion callback, as queueDone does. wmu held.

@@ -93,7 +93,7 @@ func (c *stdConn) sendFilePiece() {
 		s.release()
 		failed = s.cb
 	}
-	done := c.queueDone(c.waits.advance(int(n)))
+	done := c.queueDone(int(n))
 	sendErr := err != nil && !aborted && !fileErr // the socket failed
 	var abort bool
 	if sendErr {

@@ -2,11 +2,17 @@ package eddy
 
 import "sync"
 
-// task is a unit of work queued onto a loop from another goroutine: fn(arg). Passing the argument
-// separately lets the common tasks (close a connection, hand over a socket) avoid allocating a closure.
+// task is a unit of work queued onto a loop from another goroutine: fn(t), with its argument in arg.
+// Passing the argument separately lets the common tasks (close a connection, hand over a socket) avoid
+// allocating a closure. The other fields carry a Conn method's request inline, so that an AsyncWrite or
+// an Execute from another goroutine allocates nothing (arg then holds the connection's pointer): b and cb
+// are an AsyncWrite's bytes and callback, do an Execute's function. Other tasks leave them empty.
 type task struct {
-	fn  func(arg any)
+	fn  func(t *task)
 	arg any
+	b   []byte
+	cb  func(Conn, error)
+	do  func(Conn)
 }
 
 // taskQueue is a bounded multi-producer queue drained by one loop. Producers append under a mutex and the
@@ -80,7 +86,7 @@ func (q *taskQueue) run() int {
 		}
 	}()
 	for ; i < len(batch); i++ {
-		batch[i].fn(batch[i].arg)
+		batch[i].fn(&batch[i])
 		batch[i] = task{}
 	}
 	q.mu.Lock()

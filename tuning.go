@@ -17,36 +17,64 @@ type asyncWait struct {
 }
 
 // asyncWaits is the FIFO of AsyncWrite callbacks of one connection, shared by every engine: each waits
-// until the output queue ahead of it, its own bytes included, has been handed to the kernel.
-type asyncWaits []asyncWait
+// until the output queue ahead of it, its own bytes included, has been handed to the kernel. It keeps its
+// array once emptied, so that a connection that writes from other goroutines registers its callbacks
+// without allocating (up to maxKeptWaits of them; a longer burst's array is let go).
+type asyncWaits struct {
+	q     []asyncWait
+	head  int // q[head:] are waiting; q[:head] ran and were cleared
+	ready int // q[head:head+ready] are complete (advance), for next to pop
+}
+
+// maxKeptWaits bounds the array an emptied asyncWaits keeps.
+const maxKeptWaits = 64
+
+// len reports how many callbacks wait, complete or not.
+func (w *asyncWaits) len() int { return len(w.q) - w.head }
 
 // add registers cb for a write whose last byte is queued bytes from the head of the output queue.
 func (w *asyncWaits) add(queued int, cb func(Conn, error)) {
-	*w = append(*w, asyncWait{ahead: queued, cb: cb})
+	w.q = append(w.q, asyncWait{ahead: queued, cb: cb})
 }
 
-// advance accounts n bytes taken by the kernel and removes the waits they complete, returning them. The
-// caller runs them afterwards: a callback may write, and so add to w.
-func (w *asyncWaits) advance(n int) []asyncWait {
-	ws := *w
-	done := 0
-	for i := range ws {
-		ws[i].ahead -= n
-		if ws[i].ahead <= 0 {
-			done = i + 1
+// advance accounts n bytes taken by the kernel, marks the waits they complete, and reports how many
+// complete waits there are for next to pop. A wait is complete when one at or behind it is: a Flushed
+// registered while callbacks ran (ahead 0) completes the waits ahead of it too, in order.
+func (w *asyncWaits) advance(n int) int {
+	for i := w.head; i < len(w.q); i++ {
+		w.q[i].ahead -= n
+		if w.q[i].ahead <= 0 {
+			w.ready = max(w.ready, i+1-w.head)
 		}
 	}
-	if done == len(ws) {
-		*w = nil
-	} else {
-		*w = ws[done:]
+	return w.ready
+}
+
+// next removes and returns the wait at the head if it is complete. The caller runs it: a callback may
+// write, and so add to w (behind the waits still to pop), or flush and so advance w again.
+// When the last wait goes, the array is kept for the next ones (up to maxKeptWaits).
+func (w *asyncWaits) next() (asyncWait, bool) {
+	if w.ready == 0 {
+		return asyncWait{}, false
 	}
-	return ws[:done]
+	x := w.q[w.head]
+	w.q[w.head] = asyncWait{}
+	w.head++
+	w.ready--
+	if w.head == len(w.q) {
+		w.head = 0
+		if cap(w.q) > maxKeptWaits {
+			w.q = nil
+		} else {
+			w.q = w.q[:0]
+		}
+	}
+	return x, true
 }
 
 // take removes and returns every wait (to fail them when the connection closes).
 func (w *asyncWaits) take() []asyncWait {
-	ws := *w
-	*w = nil
+	ws := w.q[w.head:]
+	*w = asyncWaits{}
 	return ws
 }

@@ -177,8 +177,8 @@ type urHandoff struct {
 	dial *dialState
 }
 
-func urAdoptConn(arg any) {
-	h := arg.(*urHandoff)
+func urAdoptConn(t *task) {
+	h := t.arg.(*urHandoff)
 	h.l.dec() // the hand-over's reservation: register counts the connection
 	h.l.register(h.fd, h.ap, h.ln)
 }

@@ -94,14 +94,14 @@ func TestUringBackPressureOnTinyRings(t *testing.T) {
 				case <-time.After(200 * time.Microsecond):
 				}
 				done := make(chan struct{})
-				if l.submit(func(any) {
+				if l.submit(task{fn: func(*task) {
 					for _, c := range l.conns {
 						if c != nil && c.readPaused != 0 {
 							paused++
 						}
 					}
 					close(done)
-				}, nil) == nil {
+				}}) == nil {
 					<-done
 				}
 			}

@@ -27,7 +27,7 @@ func (g *uringEngine) dial(ctx context.Context, ep *endpoint, v any, p future.Pr
 	ds := &dialState{ep: ep, promise: p, ctx: ctx, value: v}
 	l := g.dialLoop()
 	l.inc() // urStartDial gives it back
-	if err := l.tasks.push(task{urStartDial, &urHandoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
+	if err := l.tasks.push(task{fn: urStartDial, arg: &urHandoff{l: l, fd: fd, dial: ds}}, true, l.wake); err != nil {
 		l.dec()
 		unix.Close(fd)
 		p.Reject(opError("dial", ep.network, ep.addr(), "", ErrEngineStopped))
@@ -36,8 +36,8 @@ func (g *uringEngine) dial(ctx context.Context, ep *endpoint, v any, p future.Pr
 
 // urStartDial runs on the loop: it gives the connecting socket a slot and arms the poll that ends the
 // connect, and watches the context.
-func urStartDial(arg any) {
-	h := arg.(*urHandoff)
+func urStartDial(t *task) {
+	h := t.arg.(*urHandoff)
 	l, ds := h.l, h.dial
 	l.dec() // the hand-over's reservation: newConn counts the connection
 	if l.stopping {
@@ -55,11 +55,11 @@ func urStartDial(arg any) {
 	sqe.PrepPollAdd(h.fd, unix.POLLOUT)
 	sqe.UserData = urToken(urOpConnect, c.slot, c.gen)
 	c.polling = true
-	ds.stop = context.AfterFunc(ds.ctx, func() { l.tasks.push(task{urCancelDial, c}, true, l.wake) })
+	ds.stop = context.AfterFunc(ds.ctx, func() { l.tasks.push(task{fn: urCancelDial, arg: c}, true, l.wake) })
 }
 
-func urCancelDial(arg any) {
-	c := arg.(*urConn)
+func urCancelDial(t *task) {
+	c := t.arg.(*urConn)
 	if c.state == connConnecting {
 		c.failDial(c.extra().dial.ctx.Err())
 	}

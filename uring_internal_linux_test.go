@@ -246,7 +246,7 @@ func (h *funcH) OnClose(c Conn, err error) {
 func onLoop(t *testing.T, l *urLoop, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
-	if err := l.submit(func(any) { fn(); close(done) }, nil); err != nil {
+	if err := l.submit(task{fn: func(*task) { fn(); close(done) }}); err != nil {
 		t.Fatal(err)
 	}
 	<-done

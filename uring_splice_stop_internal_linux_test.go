@@ -124,7 +124,7 @@ func TestUringStopWithSpliceWaitingForRoom(t *testing.T) {
 // onLoopTimeout runs fn on l's goroutine if it still runs tasks, waiting at most a second.
 func onLoopTimeout(l *urLoop, fn func()) {
 	done := make(chan struct{})
-	if l.submit(func(any) { fn(); close(done) }, nil) != nil {
+	if l.submit(task{fn: func(*task) { fn(); close(done) }}) != nil {
 		return
 	}
 	select {
