@@ -54,8 +54,8 @@ var getCommand = command{
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		cfg := getConfig{chunk: 4 << 20}
 		fs := flag.NewFlagSet("get", flag.ContinueOnError)
-		fs.StringVar(&cfg.out, "out", "", "write to `file` (default: the last element of the URL's path, or index.html)")
-		fs.BoolVar(&cfg.force, "force", false, "overwrite the output file if it exists")
+		fs.StringVar(&cfg.out, "out", "", "write to `file` (default: the last element of the URL's path, or index.html); not - (standard output)")
+		fs.BoolVar(&cfg.force, "force", false, "overwrite the output file if it exists (never a directory, a device, a FIFO or a socket)")
 		fs.IntVar(&cfg.conns, "conns", 4, fmt.Sprintf("number of connections fetching chunks at once, 1..%d", getMaxConns))
 		fs.Var(&cfg.chunk, "chunk", "bytes per ranged request: a `size` in bytes, or with a unit: KiB, MiB, GiB (K, M, G too), KB, MB, GB")
 		fs.StringVar(&cfg.backend, "backend", "auto", "aio `backend` the file is written on: auto, uring or pool")
@@ -224,6 +224,12 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	default:
 		return usagef("get", "--client %q: want auto, eddy or net", cfg.client)
 	}
+	if cfg.out == "-" {
+		// "-" is standard output to curl -o and wget -O; eddy get writes chunks at their offsets
+		// and renames the file into place, which a pipe or a terminal cannot take. It wrote a file
+		// called "-".
+		return usagef("get", "--out -: eddy get writes a file, not standard output (--out ./- names a file called -)")
+	}
 	u.Fragment, u.RawFragment = "", ""
 	out := cfg.out
 	if out == "" {
@@ -346,12 +352,15 @@ func defaultGetName(u *url.URL) string {
 }
 
 // checkOutput fails when out exists and may not be replaced: without force, or at all when it is a
-// directory; and when it does not exist and its directory does not either.
+// directory or another file that is not a regular one (a device such as /dev/null, a FIFO, a socket),
+// or a link to one; and when it does not exist and its directory does not either.
 func checkOutput(out string, force bool) error {
 	fi, err := os.Lstat(out) // a dangling symbolic link exists too: the rename would replace it
 	if err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		if st, err := os.Stat(out); err == nil && st.IsDir() {
-			fi = st // a link to a directory is refused as the directory is
+		if st, err := os.Stat(out); err == nil && !st.Mode().IsRegular() {
+			// A link to a directory or a device is refused as its target is: "--out /dev/stdout
+			// --force" replaced the link /dev/stdout with a regular file.
+			fi = st
 		}
 	}
 	switch {
@@ -368,10 +377,29 @@ func checkOutput(out string, force bool) error {
 		return err
 	case fi.IsDir():
 		return fmt.Errorf("%s is a directory", out)
+	case fi.Mode()&os.ModeSymlink == 0 && !fi.Mode().IsRegular():
+		// The rename would put a regular file in its place: "--out /dev/null --force", run as root,
+		// replaced the system's /dev/null.
+		return fmt.Errorf("%s is not a regular file (%s): eddy get replaces a file, it does not write into a device or a pipe", out, fileKind(fi.Mode()))
 	case !force:
 		return fmt.Errorf("%s exists (use --force to overwrite it)", out)
 	}
 	return nil
+}
+
+// fileKind names the type of a file that is neither regular nor a directory, for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return "mode " + m.Type().String()
 }
 
 // getter runs one download.
@@ -456,6 +484,14 @@ func (g *getter) download(ctx context.Context, out string, cfg getConfig) (rep g
 		}
 	}()
 	g.file = tmp
+	if fi, err := os.Lstat(out); err == nil && fi.Mode().IsRegular() {
+		// --force replaces a file: the new one keeps its permissions, as curl -o and wget -O, which
+		// write into it, keep them. It got the default mode instead, and a private file (0600) that
+		// was downloaded again became readable by all (0644 under the usual umask).
+		if err = os.Chmod(name, fi.Mode().Perm()); err != nil {
+			return rep, err
+		}
+	}
 	if ranged {
 		rep.Ranges, rep.Chunks = true, (size+g.chunk-1)/g.chunk
 		rep.Conns = int(min(int64(cfg.conns), max(rep.Chunks, 1)))

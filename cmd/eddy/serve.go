@@ -23,6 +23,7 @@ var serveCommand = command{
 	name:    "serve",
 	summary: "serve the files of a directory over HTTP/1.1 (sendfile where the engine has it)",
 	usage:   "eddy serve [--dir .] [--addr 127.0.0.1:8080] [--engine auto|epoll|uring|std] [--loops N] [--duration D] [--tls-cert F --tls-key F]",
+	notes:   serveNotes,
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg serveConfig
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -35,6 +36,14 @@ var serveCommand = command{
 		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runServe(ctx, cfg, stderr) }
 	},
 }
+
+// serveNotes is what "eddy help serve" says of http.Dir's rules, which the README states: a user
+// reading only the command's help was not told that a link in the directory publishes its target.
+const serveNotes = "It is net/http's http.FileServer(http.Dir(DIR)): ranges, HEAD and conditional requests\n" +
+	"(If-Modified-Since, If-Range) are answered, and it follows symbolic links, including ones that\n" +
+	"point outside DIR, serves dotfiles, and lists directories without an index.html: serve a\n" +
+	"directory that holds only what may be published. On SIGINT or SIGTERM it stops accepting and\n" +
+	"gives the responses in progress 10s to finish."
 
 // serveConfig is the configuration of a file server.
 type serveConfig struct {
