@@ -11,11 +11,11 @@ import (
 // like Submit; if ctx ends first or the pool is stopped, the future fails with that error.
 // fn receives a context derived from ctx that is cancelled by Future.Cancel or by a combinator
 // that gives up on the future. A task whose context is cancelled while it waits in the queue is
-// not called: its future fails with the context's error, then if the task found every worker busy
-// (the worker that takes it later skips it), or else when a worker takes it (a task submitted
-// while a worker looked idle is not watched: see the watch's cost in docs/benchmarks.md); so is
-// one still queued when a Stop gives up (the future fails with ErrStopped). A panic in fn becomes a *future.PanicError on the future, and a
-// runtime.Goexit future.ErrGoexit, not a pool panic. A nil ctx means context.Background().
+// not called: its future fails with the context's error at once (the worker that takes it later
+// skips it); one that a worker took on submission fails when the worker starts it, without fn
+// being called. So is one still queued when a Stop gives up (the future fails with ErrStopped).
+// A panic in fn becomes a *future.PanicError on the future, and a runtime.Goexit
+// future.ErrGoexit, not a pool panic. A nil ctx means context.Background().
 func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)) future.Future[T] {
 	if ctx == nil {
 		ctx = context.Background()
@@ -44,9 +44,14 @@ func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)
 		pr.Reject(err)
 		return pr.Future()
 	}
-	// Watch the context only of a task that waits: the watch (context.AfterFunc) costs more
-	// than the rest of Go, and an idle worker takes the task at once.
-	if idle := int(p.idle.Load()); !claimed.Load() && len(p.tasks) >= max(idle, 1) {
+	// Watch the context only of a task that may wait: the watch (context.AfterFunc) costs more
+	// than the rest of Go. An empty queue, read after the send, means that the task has left it
+	// (the queue is FIFO and the send came first): a worker has it, or a Stop that gave up,
+	// which fails it; a task handed to a new worker is not in it at all. Anything else must be
+	// watched: a count of idle workers cannot tell, since a parked worker handed a task stays
+	// counted idle until it runs, so a task queued behind such workers, every one of them taken,
+	// looked as if one would come.
+	if !claimed.Load() && len(p.tasks) > 0 {
 		stop := context.AfterFunc(cctx, func() {
 			if claimed.CompareAndSwap(false, true) {
 				pr.Reject(cctx.Err())
