@@ -48,8 +48,9 @@ type bodyPipe struct {
 	released bool // the exchange is over: w may be serving another request
 	timedOut bool // a read hit the deadline: the rest of the body is in an unknown state
 	needPump bool // the loop stopped pushing for want of room
-	deadline time.Time
-	ready    chan struct{} // signalled when bytes or an error arrive, and on Close
+
+	dl    deadline      // of reads; its moves signal ready (its moved is nil)
+	ready chan struct{} // signalled when bytes or an error arrive, on Close, and when dl moves
 
 	// trailer holds the trailer fields (key, value, key, value...) that finish received, for the
 	// read that returns io.EOF to put in Request.Trailer, on the handler's goroutine as net/http
@@ -233,38 +234,17 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 			p.mu.Unlock()
 			return 0, err
 		}
-		deadline := p.deadline
 		p.mu.Unlock()
-		if err := p.wait(deadline); err != nil {
+		if _, ok := awaitDeadline(&p.dl, p.ready, nil); !ok {
 			p.mu.Lock()
 			p.timedOut = true
 			p.mu.Unlock()
 			// As in net/http, whose failed read of the connection cancels the request's context:
 			// work the handler goes on to do under it stops, as when the client goes away.
 			p.ctx.cancel()
-			return 0, err
+			return 0, os.ErrDeadlineExceeded
 		}
 		p.mu.Lock()
-	}
-}
-
-// wait waits for the loop to push bytes or an error, until deadline.
-func (p *bodyPipe) wait(deadline time.Time) error {
-	if deadline.IsZero() {
-		<-p.ready
-		return nil
-	}
-	d := time.Until(deadline)
-	if d <= 0 {
-		return os.ErrDeadlineExceeded
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-p.ready:
-		return nil
-	case <-t.C:
-		return os.ErrDeadlineExceeded
 	}
 }
 
@@ -299,25 +279,13 @@ func (p *bodyPipe) pump() {
 
 // setDeadline sets the deadline of reads (ResponseController.SetReadDeadline).
 func (p *bodyPipe) setDeadline(t time.Time) {
-	p.mu.Lock()
-	p.deadline = t
-	p.mu.Unlock()
-	p.signal() // a waiting read re-checks
-}
-
-// readDeadline returns the deadline of reads: ReadTimeout's, or the one the handler set.
-func (p *bodyPipe) readDeadline() time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.deadline
+	p.dl.set(t)
+	p.signal() // a waiting read looks at it
 }
 
 // deadlinePassed reports whether the deadline of reads has passed: a drain of the rest of the body
 // would stop at once.
-func (p *bodyPipe) deadlinePassed() bool {
-	dl := p.readDeadline()
-	return !dl.IsZero() && !time.Now().Before(dl)
-}
+func (p *bodyPipe) deadlinePassed() bool { return p.dl.passed() }
 
 // state reports whether the handler read the body to its end, and whether the body failed (bad
 // framing, over the limit, a read deadline): then the connection cannot be reused.

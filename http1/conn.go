@@ -664,8 +664,8 @@ func (sc *conn) finish(c eddy.Conn) {
 		// discards it under the connection's: ReadTimeout's, or the one the handler set with
 		// http.ResponseController.SetReadDeadline (none, if it lifted it).
 		sc.deadline = 0
-		if dl := w.pipe.readDeadline(); !dl.IsZero() {
-			sc.deadline = clockAfter(sc.srv.now(), time.Until(dl))
+		if dl := w.pipe.dl.get(); dl != 0 {
+			sc.deadline = clockAfter(sc.srv.now(), time.Duration(dl-clockNow()))
 		}
 	}
 	closeAfter := w.closeAfter

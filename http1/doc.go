@@ -129,6 +129,17 @@
 //   - The ResponseWriter and the map its Header method returns are reused for later requests
 //     once the handler has returned; net/http makes new ones, but forbids their use after
 //     ServeHTTP returns too.
+//     So http.ResponseController's SetWriteDeadline and SetReadDeadline, called after ServeHTTP
+//     returned (from a goroutine the handler left behind, a watchdog say), do not do what they do
+//     with net/http, whose response passes them to the connection: there they return nil while
+//     the connection is open, and move the deadline of its next response too (net/http clears
+//     the write deadline only once that response is done, or sets WriteTimeout's as the request
+//     is read), and once the connection has closed they return an *net.OpError wrapping
+//     net.ErrClosed. With this package such a call returns nil; it does nothing while the
+//     response waits in the pool (each request starts with its own deadlines), but once the
+//     response serves another request, perhaps on another connection, it moves that request's
+//     deadline, and it races with the server's use of the response (the race detector reports
+//     it). Stop such goroutines before the handler returns.
 //
 // # The client
 //

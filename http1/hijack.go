@@ -192,24 +192,24 @@ type hijackedConn struct {
 	closed   atomic.Bool // Close was called
 	lost     atomic.Pointer[error]
 
-	rmu, wmu       sync.Mutex // one Read, one Write at a time, as package net's
-	rdl, wdl       atomic.Int64
-	rmoved, wmoved chan struct{}
-	pending        bool   // a piece is in flight (wmu)
-	wbuf           []byte // its bytes, reused once it is in the kernel (wmu)
-	acked          bool   // its outcome has come (mu)
-	ackErr         error
-	ack            chan struct{} // signalled when it comes
-	ackFn          func(eddy.Conn, error)
-	resumeFn       func(eddy.Conn)
+	rmu, wmu sync.Mutex // one Read, one Write at a time, as package net's
+	rdl, wdl deadline
+	pending  bool   // a piece is in flight (wmu)
+	wbuf     []byte // its bytes, reused once it is in the kernel (wmu)
+	acked    bool   // its outcome has come (mu)
+	ackErr   error
+	ack      chan struct{} // signalled when it comes
+	ackFn    func(eddy.Conn, error)
+	resumeFn func(eddy.Conn)
 }
 
 func newHijackedConn(c eddy.Conn) *hijackedConn {
 	hc := &hijackedConn{
 		c: c, local: c.LocalAddr(), rem: c.RemoteAddr(),
 		readable: make(chan struct{}, 1), done: make(chan struct{}),
-		rmoved: make(chan struct{}, 1), wmoved: make(chan struct{}, 1), ack: make(chan struct{}, 1),
+		ack: make(chan struct{}, 1),
 	}
+	hc.rdl.moved, hc.wdl.moved = make(chan struct{}, 1), make(chan struct{}, 1)
 	hc.ackFn = hc.acknowledge
 	hc.resumeFn = hc.resume
 	return hc
@@ -314,48 +314,6 @@ func (hc *hijackedConn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: hc.local.Network(), Source: hc.local, Addr: hc.rem, Err: err}
 }
 
-// expired reports whether the deadline in dl has passed.
-func expired(dl *atomic.Int64) bool {
-	d := dl.Load()
-	return d != 0 && clockNow() >= d
-}
-
-// wait blocks until ready is signalled or the connection is done, and reports false if the
-// deadline in dl passes first. A deadline moved meanwhile (moved) is looked at again.
-func (hc *hijackedConn) wait(ready <-chan struct{}, moved <-chan struct{}, dl *atomic.Int64) bool {
-	for {
-		d := dl.Load()
-		if d == 0 {
-			select {
-			case <-ready:
-			case <-hc.done:
-			case <-moved:
-				continue
-			}
-			return true
-		}
-		left := time.Duration(d - clockNow())
-		if left <= 0 {
-			return false
-		}
-		t := time.NewTimer(left)
-		select {
-		case <-ready:
-		case <-hc.done:
-		case <-moved:
-			t.Stop()
-			continue
-		case <-t.C:
-			if dl.Load() != d {
-				continue
-			}
-			return false
-		}
-		t.Stop()
-		return true
-	}
-}
-
 // Read reads what has arrived on the connection, waiting for it until the read deadline.
 func (hc *hijackedConn) Read(b []byte) (int, error) {
 	hc.rmu.Lock()
@@ -364,7 +322,7 @@ func (hc *hijackedConn) Read(b []byte) (int, error) {
 		if hc.closed.Load() {
 			return 0, hc.opError("read", net.ErrClosed)
 		}
-		if expired(&hc.rdl) {
+		if hc.rdl.passed() {
 			return 0, hc.opError("read", os.ErrDeadlineExceeded)
 		}
 		hc.mu.Lock()
@@ -398,7 +356,7 @@ func (hc *hijackedConn) Read(b []byte) (int, error) {
 		if len(b) == 0 {
 			return 0, nil
 		}
-		if !hc.wait(hc.readable, hc.rmoved, &hc.rdl) {
+		if _, ok := awaitDeadline(&hc.rdl, hc.readable, hc.done); !ok {
 			return 0, hc.opError("read", os.ErrDeadlineExceeded)
 		}
 	}
@@ -461,14 +419,14 @@ func (hc *hijackedConn) writable() error {
 		if hc.lost.Load() != nil {
 			break // the piece's outcome will not come
 		}
-		if !hc.wait(hc.ack, hc.wmoved, &hc.wdl) {
+		if _, ok := awaitDeadline(&hc.wdl, hc.ack, hc.done); !ok {
 			return hc.opError("write", os.ErrDeadlineExceeded)
 		}
 	}
 	if p := hc.lost.Load(); p != nil {
 		return hc.opError("write", *p)
 	}
-	if expired(&hc.wdl) {
+	if hc.wdl.passed() {
 		return hc.opError("write", os.ErrDeadlineExceeded)
 	}
 	return nil
@@ -528,8 +486,7 @@ func (hc *hijackedConn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets when reads stop waiting and fail with os.ErrDeadlineExceeded; the zero time
 // removes it. A read waiting in another goroutine looks at the new deadline.
 func (hc *hijackedConn) SetReadDeadline(t time.Time) error {
-	hc.rdl.Store(clockDeadline(t))
-	signal(hc.rmoved)
+	hc.rdl.set(t)
 	return nil
 }
 
@@ -537,7 +494,6 @@ func (hc *hijackedConn) SetReadDeadline(t time.Time) error {
 // os.ErrDeadlineExceeded; the zero time removes it. The bytes of a Write that timed out may still
 // be sent.
 func (hc *hijackedConn) SetWriteDeadline(t time.Time) error {
-	hc.wdl.Store(clockDeadline(t))
-	signal(hc.wmoved)
+	hc.wdl.set(t)
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // Reasons a head the parser accepted cannot become an *http.Request. net/http answers both with a
@@ -77,13 +76,18 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 		w.wantsClose = w.wantsClose || hasToken(connection[0], "close")
 	}
 	w.contentLength = -1
+	// Set in full, also to none: a late SetWriteDeadline, from a goroutine a handler left behind
+	// (net/http forbids it, doc.go), may have reached w in the pool since recycle cleared it.
+	w.wdl.moved = hs.deadlineMoved
 	if d := s.cfg.writeTimeout; d > 0 {
-		w.writeDeadline.Store(clockAfter(clockNow(), d))
+		w.wdl.setAfter(d)
+	} else {
+		w.wdl.clear()
 	}
 	if h.Chunked || h.ContentLength > 0 {
 		w.pipe = newBodyPipe(w, h.ContentLength)
 		if d := s.cfg.readTimeout; d > 0 {
-			w.pipe.deadline = time.Now().Add(d)
+			w.pipe.dl.setAfter(d)
 		}
 		req.Body = w.pipe
 		if h.ExpectContinue {

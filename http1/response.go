@@ -98,11 +98,12 @@ type response struct {
 	final    []byte // the last batch, written by finish on the loop
 	err      error  // sticky: the connection failed or a deadline passed
 
-	// writeDeadline is the write deadline on clockNow's clock (0: none). Atomic:
-	// SetWriteDeadline may come from another goroutine of the handler's, a watchdog freeing a
-	// write blocked behind a client that does not read, as net/http's connection deadline allows.
-	writeDeadline atomic.Int64
-	closeNotify   chan bool // made by CloseNotify
+	// wdl is the write deadline. SetWriteDeadline may come from another goroutine of the
+	// handler's, a watchdog freeing a write blocked behind a client that does not read, as
+	// net/http's connection deadline allows; its wake-up channel is the connection's
+	// (connHTTP.deadlineMoved).
+	wdl         deadline
+	closeNotify chan bool // made by CloseNotify
 
 	spare  [3][]byte // buffers kept by a pooled response for its next use (getBuf, putBuf)
 	nspare int
@@ -382,13 +383,7 @@ func (w *response) FlushError() error {
 // then looks at the new deadline; and as with net/http, not after ServeHTTP has returned (the
 // response may serve another request by then).
 func (w *response) SetWriteDeadline(t time.Time) error {
-	w.writeDeadline.Store(clockDeadline(t))
-	if sc := w.sc; sc != nil {
-		select {
-		case sc.http.deadlineMoved <- struct{}{}:
-		default: // a wake-up is pending already
-		}
-	}
+	w.wdl.set(t)
 	return nil
 }
 
@@ -534,45 +529,13 @@ func (w *response) waitInflight() {
 // before the write deadline, and its error. SetWriteDeadline may move the deadline meanwhile:
 // each move wakes the wait to look at it again.
 func (w *response) awaitAck() (bool, error) {
-	h := w.sc.http
-	for {
-		dl := w.writeDeadline.Load()
-		if dl == 0 {
-			select {
-			case err := <-h.acks:
-				return true, err
-			case <-h.deadlineMoved:
-				continue
-			}
-		}
-		d := time.Duration(dl - clockNow())
-		if d <= 0 { // passed: only an outcome already in counts
-			select {
-			case err := <-h.acks:
-				return true, err
-			default:
-				return false, nil
-			}
-		}
-		t := time.NewTimer(d)
-		select {
-		case err := <-h.acks:
-			t.Stop()
-			return true, err
-		case <-h.deadlineMoved:
-			t.Stop()
-		case <-t.C:
-			if w.writeDeadline.Load() != dl {
-				continue // moved as it passed: its wake-up may be waiting still
-			}
-			return false, nil
-		}
-	}
+	err, ok := awaitDeadline(&w.wdl, w.sc.http.acks, nil)
+	return ok, err
 }
 
 // deadlinePassed fails the response and closes the connection if the write deadline has passed.
 func (w *response) deadlinePassed() bool {
-	if dl := w.writeDeadline.Load(); dl == 0 || clockNow() < dl {
+	if !w.wdl.passed() {
 		return false
 	}
 	w.fail(os.ErrDeadlineExceeded)

@@ -1,0 +1,95 @@
+package http1
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// deadline is a deadline one goroutine waits for while another may move it: the write deadline of
+// a response, the read and write deadlines of a hijacked connection, the read deadline of a
+// request body. It is on clockNow's clock (0: none), so that the wall clock being set does not
+// move it, as with package net's deadlines.
+//
+// set wakes a waiter (awaitDeadline) through moved, a channel of one slot: a wake-up left over
+// from a move when nobody waited only makes the next wait look at the deadline once more. A
+// deadline whose waiter is woken by its ready channel anyway (a body's) has moved nil, and its
+// owner signals ready when it moves.
+type deadline struct {
+	at    atomic.Int64
+	moved chan struct{}
+}
+
+// set moves the deadline to t (the zero time: none) and wakes the waiter to look at it.
+func (d *deadline) set(t time.Time) {
+	d.at.Store(clockDeadline(t))
+	signal(d.moved) // a nil moved: nothing waits on it (select's default)
+}
+
+// setAfter sets the deadline to left from now, without waking anybody: for a deadline set before
+// anyone can wait for it (a server timeout, as the request starts).
+func (d *deadline) setAfter(left time.Duration) {
+	d.at.Store(clockAfter(clockNow(), left))
+}
+
+// clear removes the deadline without waking anybody.
+func (d *deadline) clear() { d.at.Store(0) }
+
+// get returns the deadline on clockNow's clock, 0 for none.
+func (d *deadline) get() int64 { return d.at.Load() }
+
+// passed reports whether the deadline has passed.
+func (d *deadline) passed() bool {
+	at := d.at.Load()
+	return at != 0 && clockNow() >= at
+}
+
+// awaitDeadline waits for a value on ready, or for done to close (nil: never), until d passes:
+// ok is false if it passed first. Once it has passed, only an outcome already in counts: a wait
+// that starts after the deadline fails at once unless ready or done is ready. A move of d
+// (d.set, from any goroutine) wakes the wait to look at the new deadline: moved later or cleared,
+// the wait goes on; moved earlier, it ends sooner; into the past, it fails at once.
+//
+// Only the goroutine that waits receives from ready and d.moved. It allocates only a timer, and
+// only while d is set.
+func awaitDeadline[T any](d *deadline, ready <-chan T, done <-chan struct{}) (v T, ok bool) {
+	for {
+		at := d.at.Load()
+		if at == 0 {
+			select {
+			case v = <-ready:
+				return v, true
+			case <-done:
+				return v, true
+			case <-d.moved:
+				continue
+			}
+		}
+		left := time.Duration(at - clockNow())
+		if left <= 0 {
+			select {
+			case v = <-ready:
+				return v, true
+			case <-done:
+				return v, true
+			default:
+				return v, false
+			}
+		}
+		t := time.NewTimer(left)
+		select {
+		case v = <-ready:
+			t.Stop()
+			return v, true
+		case <-done:
+			t.Stop()
+			return v, true
+		case <-d.moved:
+			t.Stop()
+		case <-t.C:
+			if d.at.Load() == at {
+				return v, false
+			}
+			// Moved as it passed: the move's wake-up may be waiting still, and is harmless.
+		}
+	}
+}
