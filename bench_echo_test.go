@@ -51,7 +51,13 @@ func (benchEchoHandler) OnData(c eddy.Conn) {
 
 // startBenchEcho starts an echo engine of kind with one loop on a loopback port, stopped at cleanup.
 func startBenchEcho(b *testing.B, kind eddy.EngineKind) *eddy.Engine {
-	e, err := eddy.New(benchEchoHandler{}, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
+	return startBenchEngine(b, benchEchoHandler{}, kind)
+}
+
+// startBenchEngine starts an engine of kind serving h with one loop on a loopback port, stopped at
+// cleanup.
+func startBenchEngine(b *testing.B, h eddy.Handler, kind eddy.EngineKind) *eddy.Engine {
+	e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +73,13 @@ func startBenchEcho(b *testing.B, kind eddy.EngineKind) *eddy.Engine {
 }
 
 func benchEcho(b *testing.B, kind eddy.EngineKind, size int) {
-	e := startBenchEcho(b, kind)
+	b.SetBytes(int64(size))
+	pingPong(b, startBenchEcho(b, kind), size)
+}
+
+// pingPong dials e and times b.N round trips of size-byte messages, after a warm-up in which pools and
+// buffers reach their steady state.
+func pingPong(b *testing.B, e *eddy.Engine, size int) {
 	c, err := net.Dial("tcp", e.Addrs()[0].String())
 	if err != nil {
 		b.Fatal(err)
@@ -75,12 +87,10 @@ func benchEcho(b *testing.B, kind eddy.EngineKind, size int) {
 	defer c.Close()
 	msg := make([]byte, size)
 	got := make([]byte, size)
-	// warm up: pools and buffers reach their steady state
 	for i := 0; i < 100; i++ {
 		c.Write(msg)
 		io.ReadFull(c, got)
 	}
-	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -91,6 +101,7 @@ func benchEcho(b *testing.B, kind eddy.EngineKind, size int) {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
 }
 
 // BenchmarkEchoConns is BenchmarkEcho with 64 client connections in the same process, each a goroutine
@@ -189,41 +200,8 @@ func benchAsyncWrite(b *testing.B, kind eddy.EngineKind, execute bool) {
 			}
 		}
 	}()
-	defer close(h.work)
-	e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		e.Stop(ctx)
-	}()
-	c, err := net.Dial("tcp", e.Addrs()[0].String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	msg := make([]byte, 64)
-	got := make([]byte, 64)
-	for i := 0; i < 100; i++ {
-		c.Write(msg)
-		io.ReadFull(c, got)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.Write(msg); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, got); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
+	b.Cleanup(func() { close(h.work) }) // registered first, so it runs after the engine's stop
+	pingPong(b, startBenchEngine(b, h, kind), 64)
 	if completed.Load() == 0 {
 		b.Fatal("no reply was written")
 	}
