@@ -14,9 +14,17 @@ import (
 // from a move when nobody waited only makes the next wait look at the deadline once more. A
 // deadline whose waiter is woken by its ready channel anyway (a body's) has moved nil, and its
 // owner signals ready when it moves.
+//
+// A wait with a deadline needs a timer. The first wait makes one, which later waits reuse (a response
+// and its deadline go back to the pool together, so one timer serves many requests): a streaming
+// handler with a WriteTimeout waits at every Flush, and made three allocations each time. The timer
+// is the waiter's while busy is set; a second waiter at the same time (two goroutines reading a
+// hijacked conn) makes its own.
 type deadline struct {
 	at    atomic.Int64
 	moved chan struct{}
+	busy  atomic.Bool
+	timer *time.Timer // owned by the waiter that set busy
 }
 
 // set moves the deadline to t (the zero time: none) and wakes the waiter to look at it.
@@ -49,9 +57,13 @@ func (d *deadline) passed() bool {
 // (d.set, from any goroutine) wakes the wait to look at the new deadline: moved later or cleared,
 // the wait goes on; moved earlier, it ends sooner; into the past, it fails at once.
 //
-// Only the goroutine that waits receives from ready and d.moved. It allocates only a timer, and
-// only while d is set.
+// Only the goroutine that waits receives from ready and d.moved. It allocates a timer only while
+// d is set, and only the first time (see deadline).
 func awaitDeadline[T any](d *deadline, ready <-chan T, done <-chan struct{}) (v T, ok bool) {
+	own := d.busy.CompareAndSwap(false, true)
+	if own {
+		defer d.busy.Store(false)
+	}
 	for {
 		at := d.at.Load()
 		if at == 0 {
@@ -75,7 +87,7 @@ func awaitDeadline[T any](d *deadline, ready <-chan T, done <-chan struct{}) (v 
 				return v, false
 			}
 		}
-		t := time.NewTimer(left)
+		t := d.startTimer(own, left)
 		select {
 		case v = <-ready:
 			t.Stop()
@@ -92,4 +104,19 @@ func awaitDeadline[T any](d *deadline, ready <-chan T, done <-chan struct{}) (v 
 			// Moved as it passed: the move's wake-up may be waiting still, and is harmless.
 		}
 	}
+}
+
+// startTimer returns a timer that fires in left: d's own, made once and reused, for the waiter that
+// owns it (busy); a new one for another. Every wait stops its timer or sees it fire (and since Go
+// 1.23 a Reset timer delivers nothing from before the Reset).
+func (d *deadline) startTimer(own bool, left time.Duration) *time.Timer {
+	if !own {
+		return time.NewTimer(left)
+	}
+	if d.timer == nil {
+		d.timer = time.NewTimer(left)
+	} else {
+		d.timer.Reset(left)
+	}
+	return d.timer
 }

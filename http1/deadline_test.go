@@ -159,3 +159,37 @@ func TestBodyPipeDeadlineMoves(t *testing.T) {
 		t.Fatal("deadlinePassed: false for a deadline in the past")
 	}
 }
+
+// A wait with a deadline reuses its deadline's timer: after the first, it allocates nothing (a
+// streaming handler with a WriteTimeout waits at every Flush).
+func TestAwaitDeadlineReusesItsTimer(t *testing.T) {
+	d := newTestDeadline()
+	d.set(time.Now().Add(time.Hour))
+	<-d.moved
+	ready := make(chan error, 1)
+	wait := func() {
+		ready <- nil
+		if _, ok := awaitDeadline(d, ready, nil); !ok {
+			t.Fatal("the wait failed")
+		}
+	}
+	wait()
+	if n := testing.AllocsPerRun(50, wait); n != 0 {
+		t.Fatalf("%v allocations per wait, want 0", n)
+	}
+}
+
+// Two goroutines waiting on one deadline at once (reads of a hijacked conn) each see it pass: the
+// second makes a timer of its own rather than share the first's.
+func TestAwaitDeadlineTwoWaitersBothTimeOut(t *testing.T) {
+	d := newTestDeadline()
+	d.set(time.Now().Add(100 * time.Millisecond))
+	<-d.moved
+	a := startAwait(d, make(chan error), nil)
+	b := startAwait(d, make(chan error), nil)
+	for _, res := range []<-chan awaitResult{a, b} {
+		if r := ended(t, res, "a waiter"); r.ok {
+			t.Fatal("a wait succeeded without its outcome")
+		}
+	}
+}

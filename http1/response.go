@@ -715,8 +715,8 @@ const (
 	maxKeptBuffer     = 8 << 10
 )
 
-// recycle puts a released response back in the pool, keeping its header map, cleared, and its
-// spare buffers. Called by the loop once nothing else refers to w: the handler has returned and
+// recycle puts a released response back in the pool, keeping its header map, cleared, its spare
+// buffers and its write deadline's timer. Called by the loop once nothing else refers to w: the handler has returned and
 // posted finish, which is the last thing its goroutine does with w.
 func (w *response) recycle() {
 	h := w.handlerHeader
@@ -725,7 +725,12 @@ func (w *response) recycle() {
 	}
 	clear(h)
 	spare, nspare := w.spare, w.nspare
+	var timer *time.Timer
+	if !w.wdl.busy.Load() { // busy: a goroutine the handler left behind waits still (misuse)
+		timer = w.wdl.timer // stopped: every wait stops it or sees it fire
+	}
 	*w = response{handlerHeader: h, spare: spare, nspare: nspare}
+	w.wdl.timer = timer
 	responses.Put(w)
 }
 
