@@ -81,8 +81,11 @@ func (q *taskQueue) run() int {
 	defer func() {
 		if i < len(batch) { // batch[i] did not return
 			q.mu.Lock()
-			q.tasks = append(batch[i+1:len(batch):len(batch)], q.tasks...)
+			queued := q.tasks // in the spare array: copied out, cleared, so that it keeps no task alive
+			q.tasks = append(batch[i+1:len(batch):len(batch)], queued...)
+			clear(queued)
 			q.mu.Unlock()
+			batch[i] = task{} // the rest may be q.tasks now (append reuses batch's array when nothing was queued)
 		}
 	}()
 	for ; i < len(batch); i++ {

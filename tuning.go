@@ -33,7 +33,15 @@ const maxKeptWaits = 64
 func (w *asyncWaits) len() int { return len(w.q) - w.head }
 
 // add registers cb for a write whose last byte is queued bytes from the head of the output queue.
+// A full array whose front half or more ran is compacted rather than grown: a FIFO that never empties
+// (a steady stream of writes, one always in flight) would otherwise keep every wait that ever ran.
 func (w *asyncWaits) add(queued int, cb func(Conn, error)) {
+	if len(w.q) == cap(w.q) && w.head > 0 && 2*w.head >= len(w.q) {
+		live := copy(w.q, w.q[w.head:])
+		clear(w.q[live:])
+		w.q = w.q[:live]
+		w.head = 0
+	}
 	w.q = append(w.q, asyncWait{ahead: queued, cb: cb})
 }
 
