@@ -239,6 +239,9 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 			p.mu.Lock()
 			p.timedOut = true
 			p.mu.Unlock()
+			// A move of the deadline wakes one blocked read (ready has one slot): this one passes
+			// it on to any other, which fails too, as a Close's does.
+			p.signal()
 			// As in net/http, whose failed read of the connection cancels the request's context:
 			// work the handler goes on to do under it stops, as when the client goes away.
 			p.ctx.cancel()

@@ -19,7 +19,7 @@ import (
 // and its deadline go back to the pool together, so one timer serves many requests): a streaming
 // handler with a WriteTimeout waits at every Flush, and made three allocations each time. The timer
 // is the waiter's while busy is set; a second waiter at the same time (two goroutines reading a
-// hijacked conn) makes its own.
+// request body; a hijacked conn's reads and writes take turns, rmu and wmu) makes its own.
 type deadline struct {
 	at    atomic.Int64
 	moved chan struct{}
@@ -98,7 +98,11 @@ func awaitDeadline[T any](d *deadline, ready <-chan T, done <-chan struct{}) (v 
 		case <-d.moved:
 			t.Stop()
 		case <-t.C:
-			if d.at.Load() == at {
+			// The fire is only a hint to look again: with the asynchronous timer channels of
+			// before Go 1.23 (a main module whose go.mod says go 1.22 or older, or
+			// GODEBUG=asynctimerchan=1), the reused timer may hand over a fire from an earlier
+			// wait, which a Reset does not take back.
+			if d.at.Load() == at && clockNow() >= at {
 				return v, false
 			}
 			// Moved as it passed: the move's wake-up may be waiting still, and is harmless.
@@ -107,8 +111,9 @@ func awaitDeadline[T any](d *deadline, ready <-chan T, done <-chan struct{}) (v 
 }
 
 // startTimer returns a timer that fires in left: d's own, made once and reused, for the waiter that
-// owns it (busy); a new one for another. Every wait stops its timer or sees it fire (and since Go
-// 1.23 a Reset timer delivers nothing from before the Reset).
+// owns it (busy); a new one for another. Every wait stops its timer or sees it fire. Since Go 1.23 a
+// Reset timer delivers nothing from before the Reset, but only where the main module's go.mod says
+// go 1.23 or later: elsewhere a stale fire may come, and awaitDeadline checks the clock on a fire.
 func (d *deadline) startTimer(own bool, left time.Duration) *time.Timer {
 	if !own {
 		return time.NewTimer(left)
