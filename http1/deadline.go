@@ -98,14 +98,11 @@ func awaitDeadline[T any](d *deadline, ready <-chan T, done <-chan struct{}) (v 
 		case <-d.moved:
 			t.Stop()
 		case <-t.C:
-			// The fire is only a hint to look again: with the asynchronous timer channels of
-			// before Go 1.23 (a main module whose go.mod says go 1.22 or older, or
-			// GODEBUG=asynctimerchan=1), the reused timer may hand over a fire from an earlier
-			// wait, which a Reset does not take back.
-			if d.at.Load() == at && clockNow() >= at {
-				return v, false
-			}
-			// Moved as it passed: the move's wake-up may be waiting still, and is harmless.
+			// Only a hint to look again, which the clock decides: the deadline may have moved
+			// as it fired, and with the asynchronous timer channels of before Go 1.23 (a main
+			// module whose go.mod says go 1.22 or older, or GODEBUG=asynctimerchan=1) the
+			// reused timer may hand over a fire from an earlier wait, which Reset does not
+			// take back.
 		}
 	}
 }
@@ -113,7 +110,7 @@ func awaitDeadline[T any](d *deadline, ready <-chan T, done <-chan struct{}) (v 
 // startTimer returns a timer that fires in left: d's own, made once and reused, for the waiter that
 // owns it (busy); a new one for another. Every wait stops its timer or sees it fire. Since Go 1.23 a
 // Reset timer delivers nothing from before the Reset, but only where the main module's go.mod says
-// go 1.23 or later: elsewhere a stale fire may come, and awaitDeadline checks the clock on a fire.
+// go 1.23 or later: elsewhere a stale fire may come, and awaitDeadline looks at the clock on a fire.
 func (d *deadline) startTimer(own bool, left time.Duration) *time.Timer {
 	if !own {
 		return time.NewTimer(left)

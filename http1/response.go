@@ -716,8 +716,8 @@ const (
 )
 
 // recycle puts a released response back in the pool, keeping its header map, cleared, its spare
-// buffers and its write deadline's timer. Called by the loop once nothing else refers to w: the handler has returned and
-// posted finish, which is the last thing its goroutine does with w.
+// buffers and its write deadline's timer. Called by the loop once nothing else refers to w: the
+// handler has returned and posted finish, which is the last thing its goroutine does with w.
 func (w *response) recycle() {
 	h := w.handlerHeader
 	if len(h) > maxKeptHeaderKeys {
