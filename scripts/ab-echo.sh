@@ -13,6 +13,8 @@
 # Servers: NAME or NAME:BINARY, where BINARY is an eddy binary (default: built from this checkout).
 #   c           bench/c/epoll_echo.c (read/write), built with gcc -O2
 #   csr         the same with -DSENDRECV (recv/send)
+#   ct, csrt    c and csr with -DTHREAD: a second thread that only sleeps, so the descriptor table is shared
+#               as in any Go process (each socket call then takes a reference on its file)
 #   cu          bench/c/uring_echo.c (io_uring: multishot accept and recv, send), needs liburing-dev;
 #               its receive buffers are $CU_BUFSZ bytes (default 2048: set 8192 for 4 KiB messages)
 #   cuf         the same with -DFIXED (registered ring fd, sockets in the fixed-file table)
@@ -61,6 +63,8 @@ for s in "$@"; do
 	case ${s%%:*} in
 	c) gcc -O2 -o "$work/c" "$root/bench/c/epoll_echo.c" ;;
 	csr) gcc -O2 -DSENDRECV -o "$work/csr" "$root/bench/c/epoll_echo.c" ;;
+	ct) gcc -O2 -DTHREAD -pthread -o "$work/ct" "$root/bench/c/epoll_echo.c" ;;
+	csrt) gcc -O2 -DSENDRECV -DTHREAD -pthread -o "$work/csrt" "$root/bench/c/epoll_echo.c" ;;
 	cu) gcc -O2 -DBUFSZ="$CU_BUFSZ" -o "$work/cu" "$root/bench/c/uring_echo.c" -luring ;;
 	cuf) gcc -O2 -DBUFSZ="$CU_BUFSZ" -DFIXED -o "$work/cuf" "$root/bench/c/uring_echo.c" -luring ;;
 	esac
@@ -84,7 +88,7 @@ run() {
 	while [[ -n $(ss -Htan "sport = :$port") ]]; do port=$((port + 1)); done
 	local cmd
 	case $kind in
-	c | csr | cu | cuf) cmd=("$work/$kind" 127.0.0.1 "$port") ;;
+	c | csr | ct | csrt | cu | cuf) cmd=("$work/$kind" 127.0.0.1 "$port") ;;
 	gou) cmd=(env GOMAXPROCS=1 "$work/gou" -port "$port") ;;
 	gouh) cmd=(env GOMAXPROCS=1 "$work/gou" -port "$port" -held 200us) ;;
 	epoll | uring | std) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --engine "$kind" --loops 1) ;;

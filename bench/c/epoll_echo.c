@@ -8,11 +8,17 @@
 //
 // With -DSENDRECV it uses recv/send (MSG_NOSIGNAL) instead of read/write, as eddy's epoll loop does: the
 // socket calls skip the VFS layer (see docs/engine.md), so that build isolates what eddy's own code costs.
+// With -DTHREAD (link with -pthread) it starts a second thread that only sleeps, as every Go process has
+// several: the descriptor table is then shared, and each read, write, recv or send takes and drops a
+// reference on its file (fdget's slow path) instead of borrowing it (docs/benchmarks.md, session 26).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#ifdef THREAD
+#include <pthread.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +27,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifdef THREAD
+static void *sleeper(void *arg) {
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+#endif
+
 int main(int argc, char **argv) {
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s HOST PORT\n", argv[0]);
 		return 2;
 	}
+#ifdef THREAD
+	pthread_t t;
+	if (pthread_create(&t, NULL, sleeper, NULL) != 0) {
+		fprintf(stderr, "epoll_echo: pthread_create failed\n");
+		return 1;
+	}
+#endif
 	signal(SIGPIPE, SIG_IGN);
 	int ln = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
