@@ -67,9 +67,15 @@ func settle[T, R any](out *state[R], v R, err error, in []*state[T], ws []waiter
 	return list
 }
 
-// gather is the result of a combinator that waits for several inputs.
+// gather is the result of a combinator that waits for several inputs: a cancel request goes on
+// to each of them, in order (see cancelNext).
 func gather[T, R any](in []*state[T]) *state[R] {
-	return &state[R]{cancel: cancelWith(func() { cancelAll(in) })}
+	return &state[R]{cancel: forwardWith(func(i int) (canceler, bool) {
+		if i < len(in) {
+			return in[i], true
+		}
+		return nil, false
+	}), cancelFwd: true}
 }
 
 // All returns a future for the values of fs, in the order of fs, once all of them succeed.

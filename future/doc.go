@@ -46,8 +46,9 @@
 //
 // Cancellation travels through context.Context. A future made by Go, GoOn, pool.Go or a promise
 // from NewPromiseContext owns a context; Future.Cancel cancels it, and that context is also
-// released when the future completes. Derived futures forward Cancel to their sources, and the
-// combinators cancel the inputs they no longer need: All on the first error, Any on the first
+// released when the future completes. Derived futures forward Cancel to their sources (in a loop:
+// cancelling a chain of any length takes constant stack space too), and the combinators cancel
+// the inputs they no longer need: All on the first error, Any on the first
 // success, Race on the first result, WithTimeout and WithContext when they give up. Cancel is a
 // request: the producer decides when to stop, and its future still completes, usually with the
 // context's error. A future shared by several consumers is cancelled for all of them. A complete

@@ -29,6 +29,10 @@ type state[T any] struct {
 	// in the padding after mu, and is set with cancel.
 	cancelOnDone bool
 
+	// cancelFwd says that cancel is a derived future's (a cancelNext: see requestCancel), not
+	// a producer's func(). It sits in the padding after mu too, and is set with cancel.
+	cancelFwd bool
+
 	val T
 	err error
 
@@ -71,7 +75,13 @@ func cancelWith(fn func()) cancelFunc {
 	return cancelFunc{*(*unsafe.Pointer)(unsafe.Pointer(&fn))}
 }
 
-// Load returns the function, or nil.
+// forwardWith returns a cancelFunc holding fn, the cancel function of a derived future (whose
+// state must then have cancelFwd set), to be set in a state before it is shared.
+func forwardWith(fn cancelNext) cancelFunc {
+	return cancelFunc{*(*unsafe.Pointer)(unsafe.Pointer(&fn))}
+}
+
+// Load returns the function, or nil. It is a func() only in a state without cancelFwd.
 func (c *cancelFunc) Load() func() {
 	p := atomic.LoadPointer(&c.p)
 	return *(*func())(unsafe.Pointer(&p))
@@ -349,11 +359,70 @@ func (s *state[T]) wait(ctx context.Context) (T, error) {
 	return s.val, s.err
 }
 
+// shareCancel gives dst, not shared yet, the cancel function of src (Map, Catch, Handle,
+// WithTimeout, WithContext: cancelling dst is cancelling src), loaded atomically since src may
+// be completing (and clearing it) meanwhile; dst drops it on its own completion too.
+func shareCancel[T, U any](dst *state[U], src *state[T]) {
+	dst.cancel = cancelFunc{atomic.LoadPointer(&src.cancel.p)}
+	dst.cancelFwd = src.cancelFwd
+}
+
+// canceler is a state that a cancel request can reach, whatever its type of value.
+type canceler interface {
+	// loadCancel returns the state's cancel function (nil when it has none) and whether it is a
+	// cancelNext, which forwards the request, rather than a producer's func().
+	loadCancel() (unsafe.Pointer, bool)
+}
+
+func (s *state[T]) loadCancel() (unsafe.Pointer, bool) {
+	return atomic.LoadPointer(&s.cancel.p), s.cancelFwd
+}
+
+// cancelNext is the cancel function of a derived future: called with 0, 1, 2 and so on, it
+// returns the futures that the request goes on to, one per call (nil: none for this i), and
+// false once there are no more. requestCancel walks them depth first, in the order a cancel
+// function calling requestCancel on each would, but in a loop: a chain of derived futures (an
+// asynchronous loop written as recursion through Then, f = Race(f, g) over and over) passed the
+// request on a call or two deeper per future, and a chain of millions overflowed the stack.
+type cancelNext func(i int) (canceler, bool)
+
 // requestCancel runs the state's cancel function, if it still has one: a complete state has
-// none, or is about to lose it (see publish).
+// none, or is about to lose it (see publish). A derived future's request goes on to the futures
+// it was made from, and theirs, with no recursion (see cancelNext).
 func (s *state[T]) requestCancel() {
-	if cancel := s.cancel.Load(); cancel != nil {
-		cancel()
+	p, fwd := s.loadCancel()
+	switch {
+	case p == nil:
+		return
+	case !fwd:
+		(*(*func())(unsafe.Pointer(&p)))()
+		return
+	}
+	type step struct {
+		next cancelNext
+		i    int
+	}
+	var buf [8]step
+	stack := append(buf[:0], step{next: *(*cancelNext)(unsafe.Pointer(&p))})
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		c, more := top.next(top.i)
+		top.i++
+		if !more {
+			stack[len(stack)-1] = step{}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if c == nil {
+			continue
+		}
+		switch p, fwd := c.loadCancel(); {
+		case p == nil:
+		case fwd:
+			stack = append(stack, step{next: *(*cancelNext)(unsafe.Pointer(&p))})
+		default:
+			(*(*func())(unsafe.Pointer(&p)))()
+		}
 	}
 }
 

@@ -7,9 +7,9 @@ import "sync/atomic"
 // fn, or a panic in it (as a *PanicError), fails the result. Cancelling the result cancels f.
 func Map[T, U any](f Future[T], exec Executor, fn func(T) (U, error)) Future[U] {
 	src := f.state()
-	// Cancelling dst is cancelling src: dst shares src's cancel function, loaded atomically
-	// since src may be completing (and clearing it) meanwhile; dst drops it on completion too.
-	dst := &state[U]{cancel: cancelWith(src.cancel.Load())}
+	// Cancelling dst is cancelling src: dst shares src's cancel function (see shareCancel).
+	dst := new(state[U])
+	shareCancel(dst, src)
 	exec = orInline(exec)
 	src.onDone(func(int) *waiter {
 		if src.err != nil {
@@ -46,17 +46,24 @@ func Then[T, U any](f Future[T], exec Executor, fn func(T) Future[U]) Future[U] 
 	prev.Store(src)
 	var next atomic.Pointer[state[U]]
 	var cancelled atomic.Bool
-	dst.cancel = cancelWith(func() {
-		if cancelled.Swap(true) {
-			return // cancelled before, or now through a cycle (fn returned dst, or a future that follows it)
+	// The request goes to src, then to the future of fn (see cancelNext).
+	dst.cancel, dst.cancelFwd = forwardWith(func(i int) (canceler, bool) {
+		switch i {
+		case 0:
+			if cancelled.Swap(true) {
+				return nil, false // cancelled before, or now through a cycle (fn returned dst, or a future that follows it)
+			}
+			if p := prev.Load(); p != nil {
+				return p, true
+			}
+			return nil, true
+		case 1:
+			if n := next.Load(); n != nil {
+				return n, true
+			}
 		}
-		if p := prev.Load(); p != nil {
-			p.requestCancel()
-		}
-		if n := next.Load(); n != nil {
-			n.requestCancel()
-		}
-	})
+		return nil, false
+	}), true
 	exec = orInline(exec)
 	// step runs fn and has dst follow the future it returns; it forwards the outcome of one
 	// that is complete already, for its caller to return to notify (see waiter).
@@ -100,7 +107,8 @@ func Then[T, U any](f Future[T], exec Executor, fn func(T) Future[U]) Future[U] 
 // the result with a *PanicError. Cancelling the result cancels f.
 func Catch[T any](f Future[T], exec Executor, fn func(error) (T, error)) Future[T] {
 	src := f.state()
-	dst := &state[T]{cancel: cancelWith(src.cancel.Load())} // as in Map
+	dst := new(state[T])
+	shareCancel(dst, src) // as in Map
 	exec = orInline(exec)
 	src.onDone(func(int) *waiter {
 		if src.err == nil {
@@ -132,7 +140,8 @@ func Catch[T any](f Future[T], exec Executor, fn func(error) (T, error)) Future[
 // on an error; Map and Catch do not share a body with it, which would cost them allocations.
 func Handle[T, U any](f Future[T], exec Executor, fn func(T, error) (U, error)) Future[U] {
 	src := f.state()
-	dst := &state[U]{cancel: cancelWith(src.cancel.Load())} // as in Map
+	dst := new(state[U])
+	shareCancel(dst, src) // as in Map
 	exec = orInline(exec)
 	src.onDone(func(int) *waiter {
 		if exec == Inline { // as in Map

@@ -14,7 +14,8 @@ func WithTimeout[T any](f Future[T], d time.Duration) Future[T] {
 	if src.isDone() {
 		return Future[T]{src}
 	}
-	out := &state[T]{cancel: cancelWith(src.cancel.Load())} // as in Map
+	out := new(state[T])
+	shareCancel(out, src) // as in Map
 	w := new(waiter)
 	t := time.AfterFunc(d, func() {
 		giveUp(out, ErrTimeout, src, w)
@@ -38,7 +39,8 @@ func WithContext[T any](ctx context.Context, f Future[T]) Future[T] {
 	if src.isDone() || ctx.Done() == nil {
 		return Future[T]{src}
 	}
-	out := &state[T]{cancel: cancelWith(src.cancel.Load())} // as in Map
+	out := new(state[T])
+	shareCancel(out, src) // as in Map
 	w := new(waiter)
 	stop := context.AfterFunc(ctx, func() {
 		giveUp(out, ctx.Err(), src, w)
