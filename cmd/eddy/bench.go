@@ -34,7 +34,7 @@ var benchCommand = command{
 			return err
 		})
 		fs.IntVar(&cfg.size, "size", cfg.size, "echo message size in `bytes`")
-		fs.IntVar(&cfg.serverCPU, "server-cpu", cfg.serverCPU, "`CPU` the servers are pinned to (Linux, with taskset)")
+		fs.IntVar(&cfg.serverCPU, "server-cpu", cfg.serverCPU, "`CPU` the servers are pinned to (Linux, with taskset; default 0)")
 		fs.IntVar(&cfg.loadCPU, "load-cpu", cfg.loadCPU, "`CPU` the load generator is pinned to (Linux, with taskset)")
 		fs.BoolVar(&cfg.json, "json", false, "print the results as JSON instead of tables")
 		return fs, func(ctx context.Context, stdout, stderr io.Writer) error {
@@ -290,7 +290,7 @@ rounds:
 	rep.finish(time.Since(start))
 	if err != nil {
 		rep.note("Interrupted: the tables hold the runs finished before.")
-		err = fmt.Errorf("interrupted (%w)", err)
+		err = interruptedError{err}
 	} else if !rep.succeeded() && (len(rep.Runs) > 0 || len(rep.unavailable) > 0) {
 		// The tables of failures are printed all the same, but a bench that measured nothing fails
 		// (exit 1), so that a script does not take it for results. Cases the load generator cannot run
@@ -306,6 +306,15 @@ rounds:
 	}
 	return rep, err
 }
+
+// interruptedError is the error of a bench that SIGINT or SIGTERM stopped: it says "interrupted", and
+// wraps ctx's error. It said "interrupted (context canceled)", the cancellation that the signal makes
+// being no news to the user who sent it.
+type interruptedError struct{ cause error }
+
+func (e interruptedError) Error() string { return "interrupted" }
+
+func (e interruptedError) Unwrap() error { return e.cause }
 
 // plural returns "1 run", "2 runs".
 func plural(n int, noun string) string {

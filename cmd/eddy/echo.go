@@ -90,7 +90,7 @@ func runEcho(ctx context.Context, cfg echoConfig, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "eddy echo: listening on %s (engine %s, %d loops)\n", l.Addr, l.Engine, l.Loops)
 		}
 	})
-	if err != nil {
+	if err = logStopTimedOut(stderr, "echo", err); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "eddy echo: stopped")
@@ -107,7 +107,7 @@ func serveEcho(ctx context.Context, cfg echoConfig, ready func(listening)) error
 	if err != nil {
 		return err
 	}
-	opts := []eddy.Option{eddy.WithEngine(kind)}
+	opts := []eddy.Option{eddy.WithEngine(kind), eddy.WithStopTimeout(echoStopTimeout)}
 	loops := runtime.GOMAXPROCS(0)
 	if cfg.loops > 0 {
 		loops = cfg.loops
@@ -120,7 +120,37 @@ func serveEcho(ctx context.Context, cfg echoConfig, ready func(listening)) error
 		}
 		ready(l)
 	}}
-	return eddy.Serve(ctx, h, []string{cfg.addr}, opts...)
+	err = eddy.Serve(ctx, h, []string{cfg.addr}, opts...)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		// The stop's bound ran out (eddy.Serve stops with a context of its own, which is all that
+		// can end with DeadlineExceeded once ctx is done): the engine closed the connections left.
+		return stopTimedOut{echoStopTimeout}
+	}
+	return err
+}
+
+// echoStopTimeout bounds the graceful stop, eddy.Serve's: a peer that reads none of its echoes is
+// waited for this long, then its connection is closed (a variable for the tests).
+var echoStopTimeout = eddy.DefaultStopTimeout
+
+// stopTimedOut is what a server returns when its graceful stop ran out of time and it closed the
+// connections left: it did stop, as asked, so the command logs it and succeeds, as eddy serve does.
+// It said "eddy: echo: context deadline exceeded" and exited 1.
+type stopTimedOut struct{ after time.Duration }
+
+func (e stopTimedOut) Error() string {
+	return fmt.Sprintf("the graceful stop took longer than %v: the connections still open were closed", e.after)
+}
+
+// logStopTimedOut logs err on stderr for command name and returns nil when it is a stopTimedOut, and
+// returns err otherwise.
+func logStopTimedOut(stderr io.Writer, name string, err error) error {
+	var st stopTimedOut
+	if errors.As(err, &st) {
+		fmt.Fprintf(stderr, "eddy %s: %v\n", name, err)
+		return nil
+	}
+	return err
 }
 
 // echoHandler writes back every byte it receives. It is the whole server: the engine does the rest.

@@ -410,7 +410,7 @@ func TestGetInterrupted(t *testing.T) {
 			}()
 			dir := t.TempDir()
 			code, _, stderr := runCmd(t, ctx, "get", "--backend", be, "--timeout", "0", "--chunk", "64KiB", "--out", filepath.Join(dir, "f"), u)
-			if code != exitFail || !strings.Contains(stderr, "context canceled") {
+			if code != exitFail || !strings.Contains(stderr, "interrupted") || strings.Contains(stderr, "context canceled") {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
 			}
 			if names := dirEntries(t, dir); len(names) > 0 {

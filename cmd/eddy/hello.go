@@ -8,9 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,8 +61,9 @@ type helloConfig struct {
 // helloBody is the whole response body of the plaintext benchmark.
 const helloBody = "Hello, World!"
 
-// helloStopTimeout bounds the graceful stop; connections still open after it are closed.
-const helloStopTimeout = 5 * time.Second
+// helloStopTimeout bounds the graceful stop; connections still open after it are closed (a variable for
+// the tests).
+var helloStopTimeout = 5 * time.Second
 
 // runHello checks cfg, serves until ctx is done or cfg.duration has passed, and logs to stderr.
 func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
@@ -100,7 +105,7 @@ func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "eddy hello: listening on %s (%s style, engine %s, %s)\n", where, cfg.style, l.Engine, loopsText(l.Loops))
 		}
 	})
-	if err != nil {
+	if err = logStopTimedOut(stderr, "hello", err); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "eddy hello: stopped")
@@ -142,7 +147,11 @@ func serveHello(ctx context.Context, cfg helloConfig, ready func(listening)) err
 	sctx, cancel := context.WithTimeout(context.Background(), helloStopTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return errors.Join(err, srv.Close())
+		cerr := srv.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return stopTimedOut{helloStopTimeout}
+		}
+		return errors.Join(err, cerr)
 	}
 	return nil
 }
@@ -213,26 +222,94 @@ func serveHelloBaseline(ctx context.Context, cfg helloConfig, ready func(listeni
 		}
 	}
 	if err != nil {
-		err = errors.Join(err, srv.Close())
+		cerr := srv.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = stopTimedOut{helloStopTimeout}
+		} else {
+			err = errors.Join(err, cerr)
+		}
 	}
 	<-served // http.ErrServerClosed
 	return err
 }
 
-// helloNative answers on the event loop, reading the request in place and allocating nothing.
+// helloNative answers on the event loop: GET and HEAD of / in place, allocating nothing. Every other
+// request gets what the nethttp style and the baseline answer, net/http's ServeMux's own: 404 with
+// its text body for another path, 405 with an Allow header and a text body for another method, and
+// a redirect to the cleaned path for one such as // or /./ (the path is not the benchmark's, so
+// these answers are made by the very mux of helloMux, which allocates).
 func helloNative(w *http1.ResponseBuffer, r *http1.NativeRequest) {
-	switch {
-	case string(r.Path()) != "/":
-		w.SetStatus(http.StatusNotFound)
-		w.AddHeader("Content-Type", "text/plain; charset=utf-8")
-		w.WriteString("404 page not found\n")
-	case r.MethodString() != http.MethodGet && r.MethodString() != http.MethodHead:
-		w.SetStatus(http.StatusMethodNotAllowed)
-		w.AddHeader("Allow", "GET, HEAD")
-	default:
+	// Origin form only: the mux redirects http://host, whose path Path gives as "/", to /.
+	if m := r.MethodString(); r.Form == http1.FormOrigin && string(r.Path()) == "/" && (m == http.MethodGet || m == http.MethodHead) {
 		w.AddHeader("Content-Type", "text/plain; charset=utf-8")
 		w.WriteString(helloBody)
+		return
 	}
+	req, err := helloNativeRequest(r)
+	if err != nil {
+		// A target net/http cannot parse (/%zz): the answer of http1 to a net/http handler's request.
+		w.SetStatus(http.StatusBadRequest)
+		w.AddHeader("Content-Type", "text/plain; charset=utf-8")
+		w.WriteString("400 Bad Request: malformed request-target")
+		w.CloseConnection()
+		return
+	}
+	rw := &helloNativeWriter{w: w, h: make(http.Header)}
+	helloMuxNative.ServeHTTP(rw, req)
+	rw.WriteHeader(http.StatusOK) // a handler that wrote nothing answers 200, as in net/http
+}
+
+// helloMuxNative is the mux that answers the native style's requests other than GET and HEAD of /.
+var helloMuxNative = helloMux()
+
+// helloNativeRequest is the net/http request of r that a ServeMux needs: method, URL and host, the
+// URL parsed from the target as net/http parses it (a CONNECT target is an authority).
+func helloNativeRequest(r *http1.NativeRequest) (*http.Request, error) {
+	target := string(r.Target)
+	raw := target
+	authority := r.MethodString() == http.MethodConnect && !strings.HasPrefix(raw, "/")
+	if authority {
+		raw = "http://" + raw
+	}
+	u, err := url.ParseRequestURI(raw)
+	if err != nil {
+		return nil, err
+	}
+	if authority {
+		u.Scheme = ""
+	}
+	host := u.Host // the authority of an absolute-form or authority-form target wins, as in net/http
+	if host == "" {
+		host = string(r.Host)
+	}
+	return &http.Request{Method: r.MethodString(), URL: u, RequestURI: target, Host: host, Header: make(http.Header)}, nil
+}
+
+// helloNativeWriter is the http.ResponseWriter that writes a ServeMux's answer into a ResponseBuffer.
+type helloNativeWriter struct {
+	w     *http1.ResponseBuffer
+	h     http.Header
+	wrote bool
+}
+
+func (rw *helloNativeWriter) Header() http.Header { return rw.h }
+
+func (rw *helloNativeWriter) WriteHeader(code int) {
+	if rw.wrote {
+		return
+	}
+	rw.wrote = true
+	rw.w.SetStatus(code)
+	for _, name := range slices.Sorted(maps.Keys(rw.h)) { // in order, as net/http writes them
+		for _, v := range rw.h[name] {
+			rw.w.AddHeader(name, v)
+		}
+	}
+}
+
+func (rw *helloNativeWriter) Write(p []byte) (int, error) {
+	rw.WriteHeader(http.StatusOK)
+	return rw.w.Write(p)
 }
 
 // helloMux is the same answer as an ordinary net/http handler. Setting Content-Type spares net/http

@@ -67,7 +67,7 @@ func TestHelloServersAnswerHelloWorld(t *testing.T) {
 	}{
 		{http.MethodGet, "/", http.StatusOK, helloBody},
 		{http.MethodGet, "/nope", http.StatusNotFound, "404 page not found\n"},
-		{http.MethodPost, "/", http.StatusMethodNotAllowed, ""},
+		{http.MethodPost, "/", http.StatusMethodNotAllowed, "Method Not Allowed\n"},
 	}
 	for _, s := range servers {
 		t.Run(s.name, func(t *testing.T) {

@@ -250,8 +250,11 @@ func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport
 		return nil, err
 	}
 	defer r.stop()
-	fmt.Fprintf(log, "eddy load: opening %d connections to %s (engine %s, %s)\n", cfg.conns, dialTo, r.engine.Kind(), loopsText(len(r.shards)))
+	fmt.Fprintf(log, "eddy load: opening %s to %s (engine %s, %s)\n", plural(cfg.conns, "connection"), dialTo, r.engine.Kind(), loopsText(len(r.shards)))
 	r.dialAll()
+	if err := r.dialInterrupted(); err != nil {
+		return nil, err
+	}
 	if r.opened.Load() == 0 {
 		return nil, fmt.Errorf("no connection could be opened to %s; first error: %s", dialTo, r.dialErrs.firstError())
 	}
@@ -261,7 +264,7 @@ func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport
 		what = append(what, fmt.Sprintf("for %v", cfg.duration))
 	}
 	if cfg.requests > 0 {
-		what = append(what, fmt.Sprintf("for %d requests", cfg.requests))
+		what = append(what, "for "+plural(int(cfg.requests), "request"))
 	}
 	if len(what) == 0 {
 		what = append(what, "until interrupted")
@@ -269,7 +272,7 @@ func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport
 	if cfg.rate > 0 {
 		what = append(what, fmt.Sprintf("at %v requests/s", cfg.rate))
 	}
-	fmt.Fprintf(log, "eddy load: running %d connections %s\n", r.opened.Load(), strings.Join(what, " "))
+	fmt.Fprintf(log, "eddy load: running %s %s\n", plural(int(r.opened.Load()), "connection"), strings.Join(what, " "))
 	start := r.begin()
 	stopProgress := func() {}
 	if isTerminal(log) {
@@ -286,7 +289,7 @@ func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport
 	stopProgress()
 	r.stop()
 
-	rep := &loadReport{Mode: cfg.mode, Addr: cfg.addr, Conns: cfg.conns, Pipeline: cfg.pipeline, Rate: cfg.rate, Seconds: elapsed.Seconds()}
+	rep := &loadReport{Mode: cfg.mode, Addr: dialTo, Conns: cfg.conns, Pipeline: cfg.pipeline, Rate: cfg.rate, Seconds: elapsed.Seconds()}
 	if target != nil {
 		rep.URL, rep.Size = cfg.url, cfg.bodySize
 	} else {
@@ -310,7 +313,7 @@ func isTerminal(w io.Writer) bool {
 // field names are read by "eddy bench" and bench/runner: keep them.
 type loadReport struct {
 	Mode     string  `json:"mode"`
-	Addr     string  `json:"addr"`
+	Addr     string  `json:"addr"` // the address dialed: --addr, or in http mode without it the URL's host and port
 	URL      string  `json:"url,omitempty"`
 	Engine   string  `json:"engine"` // the load generator's engine
 	Loops    int     `json:"loops"`

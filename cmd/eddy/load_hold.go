@@ -23,16 +23,24 @@ func runHold(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport, e
 		return nil, err
 	}
 	defer r.stop()
-	fmt.Fprintf(log, "eddy load: opening %d connections to %s, echoing once on each (engine %s, %s)\n",
-		cfg.conns, cfg.addr, r.engine.Kind(), loopsText(len(r.shards)))
+	fmt.Fprintf(log, "eddy load: opening %s to %s, echoing once on each (engine %s, %s)\n",
+		plural(cfg.conns, "connection"), cfg.addr, r.engine.Kind(), loopsText(len(r.shards)))
 	t0 := time.Now()
 	r.dialAll()
+	if err := r.dialInterrupted(); err != nil {
+		return nil, err
+	}
 	if r.opened.Load() == 0 {
 		return nil, fmt.Errorf("no connection could be opened to %s; first error: %s", cfg.addr, r.dialErrs.firstError())
 	}
 	r.awaitQuiet()
+	if err := r.dialInterrupted(); err != nil {
+		// Before the hold, with echoes unanswered: it said "holding N connections", and failed a
+		// window of no time for completing no round trip, with no word of the echoes it waited for.
+		return nil, err
+	}
 	open := r.live.Load()
-	fmt.Fprintf(log, "eddy load: holding %d connections for %v (opened in %v)\n", open, cfg.hold, time.Since(t0).Round(time.Millisecond))
+	fmt.Fprintf(log, "eddy load: holding %s for %v (opened in %v)\n", plural(int(open), "connection"), cfg.hold, time.Since(t0).Round(time.Millisecond))
 
 	start := time.Now()
 	t := time.NewTimer(cfg.hold)

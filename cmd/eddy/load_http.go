@@ -152,7 +152,7 @@ func (cl *client) readHTTP(c eddy.Conn, now int64) {
 		n, done, err := p.Parse(b[used:])
 		used += n
 		if err != nil {
-			cl.fail(now, "%v (%d requests in flight)", err, cl.n)
+			cl.fail(now, "%v (%s in flight)", err, plural(cl.n, "request"))
 			cl.lose()
 			cl.reconnect()
 			return
@@ -237,7 +237,7 @@ func (cl *client) httpClosed(now int64, err error) {
 	case !ended:
 		cl.fail(now, "%v", err)
 	case cl.n > 0:
-		cl.fail(now, "server closed the connection with %d requests unanswered", cl.n)
+		cl.fail(now, "server closed the connection with %s unanswered", plural(cl.n, "request"))
 	}
 	cl.lose()
 	*p = responseParser{noBody: p.noBody}

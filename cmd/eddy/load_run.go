@@ -143,6 +143,18 @@ func (r *loadRun) dialAll() {
 	}
 }
 
+// dialInterrupted returns the error of a run that SIGINT or SIGTERM stopped while dialAll was opening
+// the connections, before the measured window: nil if it was not. Such a run measured nothing, and
+// its dials cut short are no failure of the server's (dialErrs has none of them; it said "no
+// connection could be opened ...; first error: " with nothing after, or ran a window of no time
+// and failed it for completing no round trip).
+func (r *loadRun) dialInterrupted() error {
+	if r.ctx.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("interrupted while opening the connections (%d of %d open)", r.opened.Load(), r.cfg.conns)
+}
+
 // dialNext starts the next initial dial; when it ends, the next one starts. A dial whose outcome is
 // known at once (a refused loopback connect, a cancelled run) is followed here rather than from its
 // continuation, so that thousands of them do not nest.
@@ -203,6 +215,10 @@ func (r *loadRun) dial(cl *client) future.Future[bool] {
 		}
 		r.dropWaiting() // the client of the failed dial: any that waits will do, they are alike
 		if r.ctx.Err() == nil && !r.stopped.Load() {
+			if errors.Is(err, context.DeadlineExceeded) {
+				// The bound of --timeout, which the error calls "context deadline exceeded".
+				err = fmt.Errorf("%w (not connected within --timeout %v)", err, r.cfg.timeout)
+			}
 			r.dialErrs.add(err)
 		}
 		r.clientGone()
@@ -554,7 +570,7 @@ func (h *loadHandler) OnClose(c eddy.Conn, err error) {
 		return
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		cl.fail(now, "server closed the connection with %d messages in flight", cl.n)
+		cl.fail(now, "server closed the connection with %s in flight", plural(cl.n, "message"))
 	} else {
 		cl.fail(now, "%v", err)
 	}

@@ -14,7 +14,9 @@
 // unanswered for longer than --timeout as one, and on a run that completed no round trip. "eddy get"
 // downloads a URL with parallel ranged requests and writes the file through package aio. Run "eddy
 // help" for the list of commands and "eddy help <command>" for the flags of one. Each server stops
-// gracefully on SIGINT or SIGTERM, and at once on a second one.
+// gracefully on SIGINT or SIGTERM, and at once on a second one; a graceful stop waits for peers still
+// reading their output at most 10s (echo, serve) or 5s (hello), then closes the connections left and
+// exits 0 (echo and hello log it).
 //
 //	eddy bench
 //	eddy echo --addr tcp://127.0.0.1:9000 --engine epoll --loops 1
