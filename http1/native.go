@@ -56,8 +56,9 @@ type NativeRequest struct {
 
 // Path returns the target's path, undecoded: the target up to '?'. For a target in absolute form
 // (GET http://host/where?q HTTP/1.1, which proxies send and a server must accept, RFC 9112 §3.2.2),
-// it is the part after the authority, and "/" when that part is empty (http://host), as in net/http's
-// Request.URL.Path. The result is a view of the request: do not modify it.
+// it is the part after the authority, and "/" when that part is empty (http://host: an empty path
+// is "/", RFC 9110 §4.2.3; net/http's Request.URL.Path is "" there, and its ServeMux
+// redirects it to "/"). The result is a view of the request: do not modify it.
 func (r *NativeRequest) Path() []byte {
 	t := r.Target
 	if i := bytes.IndexByte(t, '?'); i >= 0 {
