@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,6 +106,9 @@ func (cfg benchConfig) check() error {
 		return usagef("bench", "--rounds %d: want at least 1", cfg.rounds)
 	case cfg.size < 1 || cfg.size > 64<<20:
 		return usagef("bench", "--size %d: want 1..%d", cfg.size, 64<<20)
+	case len(cfg.echoConns) > 0 && echoBytes(slices.Max(cfg.echoConns), cfg.size, 1) > maxEchoBytes:
+		return usagef("bench", "--echo-conns %d with --size %d would hold %d MiB of messages in the load generator: want at most %d MiB",
+			slices.Max(cfg.echoConns), cfg.size, echoBytes(slices.Max(cfg.echoConns), cfg.size, 1)>>20, maxEchoBytes>>20)
 	case len(cfg.echoConns)+len(cfg.httpConns) == 0:
 		return usagef("bench", "--echo-conns and --http-conns are both empty: nothing to run")
 	case cfg.serverCPU < 0 || cfg.loadCPU < 0:

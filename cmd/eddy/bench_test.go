@@ -193,6 +193,7 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"--server-cpu", "1", "--load-cpu", "1"}, "both 1"},
 		{[]string{"--echo-conns", "x"}, `"x" is not a connection count`},
 		{[]string{"--echo-conns", "", "--http-conns", ""}, "nothing to run"},
+		{[]string{"--echo-conns", "10,100", "--size", "67108864"}, "--echo-conns 100 with --size 67108864 would hold 12800 MiB"},
 		// No machine has CPU 4096 (an affinity set holds 1024): named, it is refused rather than left
 		// unpinned.
 		{[]string{"--server-cpu", "4096"}, "--server-cpu 4096: no such CPU available to this process (it may run on CPUs 0"},

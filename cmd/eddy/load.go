@@ -165,6 +165,9 @@ func (cfg *loadConfig) check() error {
 		return usagef("load", "--pipeline %d: want 1..4096", cfg.pipeline)
 	case cfg.size < 1 || cfg.size > 64<<20:
 		return usagef("load", "--size %d: want 1..%d", cfg.size, 64<<20)
+	case cfg.mode == "echo" && echoBytes(cfg.conns, cfg.size, cfg.pipeline) > maxEchoBytes:
+		return usagef("load", "--conns %d, --size %d and --pipeline %d would hold %d MiB of messages (a pattern per connection and the messages in flight): want at most %d MiB",
+			cfg.conns, cfg.size, cfg.pipeline, echoBytes(cfg.conns, cfg.size, cfg.pipeline)>>20, maxEchoBytes>>20)
 	case cfg.bodySize < 0 || cfg.bodySize > 64<<20:
 		return usagef("load", "--body-size %d: want 0..%d", cfg.bodySize, 64<<20)
 	case cfg.expectStatus != 0 && (cfg.expectStatus < 200 || cfg.expectStatus > 599):
@@ -188,6 +191,18 @@ func (cfg *loadConfig) check() error {
 		return usagef("load", "--dialers %d: want at least 1", cfg.dialers)
 	}
 	return nil
+}
+
+// maxEchoBytes bounds the memory an echo run takes for its messages, so that a large --size with many
+// connections is a usage error rather than a process the kernel kills: each connection keeps a pattern
+// of --size bytes and has up to --pipeline copies of it queued or in flight (100 connections of 64 MiB
+// took 6.4 GiB before the first reply).
+const maxEchoBytes = 4 << 30
+
+// echoBytes is what an echo run holds in messages: conns patterns of size bytes, and pipeline messages
+// in flight on each connection.
+func echoBytes(conns, size, pipeline int) int64 {
+	return int64(conns) * int64(size) * (int64(pipeline) + 1)
 }
 
 // runLoad runs the configured mode, prints its report to stdout and fails when any error was counted, or

@@ -503,6 +503,8 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"--loops", "0"}, "--loops 0"},
 		{[]string{"--loops", "4", "--conns", "3"}, "want at least one per loop"},
 		{[]string{"--pipeline", "0"}, "--pipeline 0"},
+		{[]string{"--conns", "100", "--size", "67108864"}, "would hold 12800 MiB of messages"},
+		{[]string{"--conns", "2", "--size", "67108864", "--pipeline", "64"}, "would hold 8320 MiB of messages"},
 		{[]string{"--requests", "-1"}, "--requests -1"},
 		{[]string{"--rate", "-5"}, "--rate -5"},
 		{[]string{"--hold", "1s", "--rate", "10"}, "--hold takes none of"},
