@@ -181,6 +181,10 @@ func (cfg *loadConfig) check() error {
 	case cfg.rate > 0 && cfg.rate < 1e-299:
 		// The schedule's interval, 1e9/rate nanoseconds, would be infinite.
 		return usagef("load", "--rate %v: want 0, or at least 1e-299", cfg.rate)
+	case cfg.rate > 1e9:
+		// Above one request a nanosecond, the schedule's clock cannot tell requests apart (the report
+		// printed a 301-digit rate for 1e300, and an unsent count near 2^62).
+		return usagef("load", "--rate %v: want at most 1e9 (one request a nanosecond)", cfg.rate)
 	case cfg.hold < 0:
 		return usagef("load", "--hold %v: want 0 or more", cfg.hold)
 	case cfg.hold > 0 && (cfg.requests > 0 || cfg.rate > 0 || cfg.pipeline > 1 || cfg.durationSet):

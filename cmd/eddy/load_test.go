@@ -507,6 +507,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"--conns", "2", "--size", "67108864", "--pipeline", "64"}, "would hold 8320 MiB of messages"},
 		{[]string{"--requests", "-1"}, "--requests -1"},
 		{[]string{"--rate", "-5"}, "--rate -5"},
+		{[]string{"--rate", "1e300"}, "--rate 1e+300: want at most 1e9"},
 		{[]string{"--hold", "1s", "--rate", "10"}, "--hold takes none of"},
 		{[]string{"--hold", "1s", "--duration", "5s"}, "--hold takes none of"},
 		{[]string{"--url", "ftp://x/"}, "want http://host[:port]/path"},
