@@ -70,10 +70,14 @@ type stdConn struct {
 	hookReason           error // the engine's close reason while OnClosing runs (engineClose); wmu
 
 	qmu   sync.Mutex
-	tasks []func()
-	// left holds the tasks taken from tasks and not yet run (runTasks), under mu: a task that ends its
-	// goroutine (runtime.Goexit) leaves the ones behind it there, for the section's next holder.
-	left []func()
+	tasks []stdTask
+	// spare is an emptied array of tasks, kept for tasks to take next (runTasks), under qmu: a connection
+	// written to from other goroutines queues its tasks without allocating.
+	spare []stdTask
+	// left[lefti:] are the tasks taken from tasks and not yet run (runTasks), under mu: a task that ends
+	// its goroutine (runtime.Goexit) leaves the ones behind it there, for the section's next holder.
+	left  []stdTask
+	lefti int
 	// donePending counts the write completions queued (queueDone, under wmu) and not yet run: a
 	// Flushed with nothing left to wait for runs at once unless one is (enqueue).
 	donePending atomic.Int32
@@ -103,22 +107,70 @@ func (c *stdConn) endSection() {
 	}
 }
 
+// stdTask is a unit of work queued for a connection's section: the engine's own work (f), or a request
+// carried inline, as the loop engines' task carries it, so that an AsyncWrite, an Execute or a write's
+// completion queues no closure: an AsyncWrite's bytes and callback (b, cb), an Execute's function (do), a
+// completion's callback (done).
+type stdTask struct {
+	f    func()
+	b    []byte
+	cb   func(Conn, error)
+	do   func(Conn)
+	done func(Conn, error)
+}
+
+// maxKeptTasks bounds the arrays of tasks a connection keeps once they are emptied (runTasks): two of
+// them at most, less than 2 KiB; a longer burst's array is let go.
+const maxKeptTasks = 16
+
 func (c *stdConn) runTasks() {
 	for {
-		if len(c.left) == 0 {
+		if c.lefti == len(c.left) {
+			// left has run (each slot cleared as it was taken): its array is free for the tasks
+			// to come, and a connection with tasks all the time swaps two arrays between them.
 			c.qmu.Lock()
-			c.left = c.tasks
-			c.tasks = nil
-			c.qmu.Unlock()
-			if len(c.left) == 0 {
-				c.left = nil
+			free := c.left[:0]
+			if cap(free) > maxKeptTasks {
+				free = nil
+			}
+			c.left, c.lefti = nil, 0
+			if len(c.tasks) == 0 {
+				if free != nil {
+					c.spare = free
+				}
+				c.qmu.Unlock()
 				return
 			}
+			if free == nil {
+				free, c.spare = c.spare, nil
+			}
+			c.left, c.tasks = c.tasks, free
+			c.qmu.Unlock()
 		}
-		fn := c.left[0]
-		c.left[0] = nil
-		c.left = c.left[1:]
-		fn()
+		t := c.left[c.lefti]
+		c.left[c.lefti] = stdTask{}
+		c.lefti++
+		c.run(&t)
+	}
+}
+
+// run runs one task of the section.
+func (c *stdConn) run(t *stdTask) {
+	switch {
+	case t.f != nil:
+		t.f()
+	case t.done != nil: // a write's completion (queueDoneOne)
+		c.donePending.Add(-1)
+		t.done(c, nil)
+	case t.do != nil: // Execute
+		if !c.closeReq.Load() {
+			t.do(c)
+			c.in.Keep() // fn is a callback too: a chunk a Next slice held is released now
+		}
+	default: // AsyncWrite
+		if _, err := c.enqueue(t.b, nil, t.cb); err != nil && t.cb != nil {
+			t.cb(c, err)
+		}
 	}
 }
 
@@ -171,15 +223,15 @@ func (c *stdConn) hasTasks() bool {
 
 // post queues fn, the engine's own work, to run serialised with the connection's callbacks: at once on
 // the caller (a writer, a timer, Stop) when nobody holds the section, else by its holder.
-func (c *stdConn) post(fn func()) { c.push(fn, false) }
+func (c *stdConn) post(fn func()) { c.push(stdTask{f: fn}, false) }
 
-// postUser queues fn for AsyncWrite or Execute. The list is bounded like a loop's task queue
+// postUser queues t, an AsyncWrite or an Execute. The list is bounded like a loop's task queue
 // (WithTaskQueueCapacity), but per connection, since each connection runs its own tasks: postUser returns
 // ErrQueueFull when it is full, and ErrClosed once the reader's last section has begun (nothing would run
-// fn). The engine's own work (post) is never refused.
-func (c *stdConn) postUser(fn func()) error { return c.push(fn, true) }
+// t). The engine's own work (post) is never refused.
+func (c *stdConn) postUser(t stdTask) error { return c.push(t, true) }
 
-func (c *stdConn) push(fn func(), user bool) error {
+func (c *stdConn) push(t stdTask, user bool) error {
 	c.qmu.Lock()
 	if user && c.gone {
 		c.qmu.Unlock()
@@ -189,10 +241,10 @@ func (c *stdConn) push(fn func(), user bool) error {
 		c.qmu.Unlock()
 		return ErrQueueFull
 	}
-	c.tasks = append(c.tasks, fn)
+	c.tasks = append(c.tasks, t)
 	c.qmu.Unlock()
 	if !c.mu.TryLock() {
-		return nil // the holder runs fn when its section ends
+		return nil // the holder runs t when its section ends
 	}
 	if !user || c.gone {
 		// gone: the reader's last section ran every user task queued before it; what is left is
@@ -201,15 +253,12 @@ func (c *stdConn) push(fn func(), user bool) error {
 		return nil
 	}
 	// A user's task does not run on the caller, as on the loop engines, which hand it to the loop and
-	// return: the caller may hold a lock fn takes (a hub posting to its connections under its own
+	// return: the caller may hold a lock the task takes (a hub posting to its connections under its own
 	// lock), or be in another connection's callback. The section, taken here, goes to a goroutine of
-	// its own. The engine waits for it in Stop: the reader's count keeps the WaitGroup above zero
-	// until the reader's last section, which cannot begin while the section is held here.
-	c.g.wg.Add(1)
-	go func() {
-		defer c.g.wg.Done()
-		c.endGuarded()
-	}()
+	// its own: a parked one (handOff). The engine waits for it in Stop: the reader's count keeps the
+	// WaitGroup above zero until the reader's last section, which cannot begin while the section is
+	// held here.
+	c.g.handOff(c)
 	return nil
 }
 
@@ -227,7 +276,8 @@ func (c *stdConn) readLoop() {
 		}
 		if held {
 			if !opened { // the Dial future learns of the close (opened rejects it) in the section
-				c.left = append([]func(){c.opened}, c.left...)
+				c.left = append([]stdTask{{f: c.opened}}, c.left[c.lefti:]...)
+				c.lefti = 0
 			}
 			c.sectionLost()
 		}
@@ -946,18 +996,18 @@ func (c *stdConn) queueDone(n int) bool {
 }
 
 // queueDoneOne queues one completion callback, as queueDone does. wmu held.
+// The task carries cb (no closure); run counts it out of donePending before it calls cb.
 func (c *stdConn) queueDoneOne(cb func(Conn, error)) {
 	c.donePending.Add(1)
-	c.queueTask(func() {
-		c.donePending.Add(-1)
-		cb(c, nil)
-	})
+	c.queue(stdTask{done: cb})
 }
 
 // queueTask appends fn to the section's tasks without running it (see queueDone).
-func (c *stdConn) queueTask(fn func()) {
+func (c *stdConn) queueTask(fn func()) { c.queue(stdTask{f: fn}) }
+
+func (c *stdConn) queue(t stdTask) {
 	c.qmu.Lock()
-	c.tasks = append(c.tasks, fn)
+	c.tasks = append(c.tasks, t)
 	c.qmu.Unlock()
 }
 
@@ -994,11 +1044,7 @@ func (c *stdConn) AsyncWrite(b []byte, cb func(Conn, error)) error {
 	if c.closeReq.Load() {
 		return ErrClosed
 	}
-	return c.postUser(func() {
-		if _, err := c.enqueue(b, nil, cb); err != nil && cb != nil {
-			cb(c, err)
-		}
-	})
+	return c.postUser(stdTask{b: b, cb: cb}) // run: the bytes and the callback ride in the task
 }
 
 func (c *stdConn) Execute(fn func(Conn)) error {
@@ -1008,12 +1054,7 @@ func (c *stdConn) Execute(fn func(Conn)) error {
 	if c.closeReq.Load() {
 		return ErrClosed
 	}
-	return c.postUser(func() {
-		if !c.closeReq.Load() {
-			fn(c)
-			c.in.Keep() // fn is a callback too: a chunk a Next slice held is released now
-		}
-	})
+	return c.postUser(stdTask{do: fn}) // run
 }
 
 func (c *stdConn) Close() error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,10 +25,59 @@ type stdEngine struct {
 	quit  chan struct{} // closed when the engine stops: ends accept back-off waits and ticks
 
 	wg sync.WaitGroup // accept loops, tick loop and connection goroutines
+
+	// sections hands a connection's section, held, to a goroutine parked in sectionRunner (handOff);
+	// parked counts those goroutines.
+	sections chan *stdConn
+	parked   atomic.Int32
 }
 
+// maxParkedRunners bounds the goroutines that wait for a section to run (sectionRunner): enough for the
+// sections of a burst of AsyncWrite and Execute calls to find one, few enough that an engine keeps little
+// after the burst. Beyond it, a section starts a goroutine of its own, which ends with it.
+const maxParkedRunners = 16
+
 func newStdEngine(e *Engine) *stdEngine {
-	return &stdEngine{e: e, conns: make(map[*stdConn]struct{}), quit: make(chan struct{})}
+	return &stdEngine{e: e, conns: make(map[*stdConn]struct{}), quit: make(chan struct{}), sections: make(chan *stdConn)}
+}
+
+// handOff runs the section of c, which the caller holds, on another goroutine, which releases it (push):
+// one parked in sectionRunner, or a new one when none is. It never waits. Its callers hold the section,
+// which the connection's reader needs before it ends, so the WaitGroup is above zero for the Add.
+func (g *stdEngine) handOff(c *stdConn) {
+	select {
+	case g.sections <- c: // unbuffered: taken by a runner that waits now, never left in a buffer
+		return
+	default:
+	}
+	g.wg.Add(1)
+	go g.sectionRunner(c)
+}
+
+// sectionRunner runs c's section (its tasks, then the release), then waits for another connection's,
+// unless maxParkedRunners wait already or the engine is stopping. A task that ends the goroutine
+// (runtime.Goexit) ends the runner: the section's guard hands it on (sectionLost).
+func (g *stdEngine) sectionRunner(c *stdConn) {
+	defer g.wg.Done()
+	for c != nil {
+		c.endGuarded()
+		c = g.parkRunner()
+	}
+}
+
+// parkRunner waits for a section handed off, or returns nil when the runner is to end.
+func (g *stdEngine) parkRunner() *stdConn {
+	if g.parked.Add(1) > maxParkedRunners {
+		g.parked.Add(-1)
+		return nil
+	}
+	defer g.parked.Add(-1)
+	select {
+	case c := <-g.sections:
+		return c
+	case <-g.quit: // Stop waits for the runners (wg): the parked ones end here
+		return nil
+	}
 }
 
 func (g *stdEngine) addrs() []net.Addr { return g.bound }
