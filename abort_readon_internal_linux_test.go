@@ -11,10 +11,11 @@ import (
 )
 
 // Abort while a connection reads on after a failed write (the peer's input is still offered to
-// OnData, connCore.readOn and stdConn.sendFailed) ends it at once, with a reset and Abort's reason, on
+// OnData, connCore.readOn and stdConn.failSendLocked) ends it at once, with a reset and Abort's reason, on
 // the engines that read on (uring, std); before, std kept reading until the linger bound and reported
-// the write's error. The epoll engine reads what the socket holds at the failed write and aborts at
-// once, so there is no reading on to interrupt there.
+// the write's error. The epoll engine reads what the socket holds within the failed write's own
+// handling (epConn.sendFailed, which stops at an Abort made in its OnData), so there is no later reading
+// on to inject there: TestAbortEndsReadingOnAfterFailedSend covers it.
 func TestAbortWhileReadingOnAfterAFailedWrite(t *testing.T) {
 	for _, kind := range []EngineKind{EngineUring, EngineStd} {
 		t.Run(string(kind), func(t *testing.T) {

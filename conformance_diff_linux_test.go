@@ -449,8 +449,8 @@ func stopEngine(t *testing.T, e *eddy.Engine) {
 	}
 }
 
-// rdAddrsDiffer lists the transcript lines that may differ between engines by nature: the addresses'
-// values (ports, paths) are compared with the peer's view instead.
+// rdStable drops from a transcript what may differ between engines by nature, the addresses' values
+// (ports, paths), which are compared with the peer's view instead; their verdicts and types stay.
 func rdStable(lines []string) []string {
 	out := make([]string, 0, len(lines))
 	for _, l := range lines {

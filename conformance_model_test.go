@@ -1752,8 +1752,8 @@ func (h *mReadOnHandler) OnClose(_ eddy.Conn, err error) { h.reason <- err }
 
 // Abort in an OnData of a connection reading on after a failed send (the peer's reset) ends the
 // reading on at once, and OnClose reports the Abort's reason: std does so (stdConn.Abort, "as the loop
-// engines do"); epoll's sendFailed reads on for up to 8 MiB, calling OnData after the Abort, and
-// OnClose then reports the send's error.
+// engines do"); epoll's sendFailed read on for up to 8 MiB, calling OnData after the Abort, and
+// OnClose then reported the send's error (fixed: sendFailed now stops at a pending Abort).
 func TestAbortEndsReadingOnAfterFailedSend(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		conclusive(t, "the server read the input before the reset, so there was no reading on", func() bool {

@@ -314,7 +314,7 @@ func runAsyncWrite(t *task) {
 }
 
 // flushed runs cb once the output queued so far reached the kernel (Conn.Flushed): the registration
-// asyncReq.run makes, with nothing to write.
+// runAsyncWrite makes, with nothing to write.
 func flushed[C loopConn](c C, cb func(Conn, error)) {
 	if cb == nil {
 		return

@@ -248,7 +248,7 @@ func TestDialDuringAndAfterStop(t *testing.T) {
 	})
 }
 
-// addrHandler records the remote addresses the server saw.
+// r2AddrServer records the remote addresses the server saw.
 type r2AddrServer struct {
 	eddy.BaseHandler
 	mu     sync.Mutex

@@ -13,7 +13,7 @@ import (
 	"github.com/eddyio/eddy"
 )
 
-// hbHandler reads hbSent when a request arrives (what its client wrote before sending it), sets hbReply
+// hbHandler reads *sent when a request arrives (what its client wrote before sending it), sets *reply
 // before it replies, and closes the connection behind the reply.
 type hbHandler struct {
 	eddy.BaseHandler

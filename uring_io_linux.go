@@ -284,7 +284,7 @@ func (c *urConn) flush() {
 		c.finishClose()
 	case c.wantShutWr && !c.shutWr:
 		// A socket the peer has reset refuses the shutdown (ENOTCONN): the recv reports the reset,
-		// after the input that came before it (see epConn.flush).
+		// after the input that came before it (see epLoop.flush).
 		c.shutdownWrite()
 	}
 }

@@ -26,8 +26,8 @@ import (
 
 var pressureFull = flag.Bool("eddy.pressure", false, "uring pressure tests: run on epoll and full-size uring too")
 
-// rvKinds are the engines each review test runs on; uring with its rings shrunk (see rvTiny) and at its
-// default sizes.
+// rvKinds are the engines each review test runs on: uring with its rings shrunk (withRingSizes, in
+// rvEach) and, with -eddy.pressure, epoll and uring at its default sizes.
 type rvKind struct {
 	name   string
 	kind   EngineKind

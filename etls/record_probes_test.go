@@ -222,8 +222,6 @@ func TestTLSProbeCloseNotifyNoFIN(t *testing.T) {
 	})
 }
 
-// TestProbeCloseWrite: the handler writes 1 MiB and CloseWrites; the client reads all and a clean
-// EOF, then sends more, which the server still reads.
 // TestTLSProbeResumption: etls clients with a ClientSessionCache resume against an etls server
 // (the ticket arrives after the handshake and is read on the loop), and crypto/tls clients too, with
 // TLS 1.2 and 1.3.
@@ -628,5 +626,55 @@ func TestTLSProbeRecordLimits(t *testing.T) {
 				t.Errorf("OnClose %v", err)
 			}
 		})
+	})
+}
+
+// halfCloseWriter writes big and then CloseWrites in OnOpen (the handshake is done by then), and
+// sends what it reads afterwards to got.
+type halfCloseWriter struct {
+	eddy.BaseHandler
+	big []byte
+	got chan []byte
+}
+
+func (h *halfCloseWriter) OnOpen(c eddy.Conn) {
+	c.Write(h.big)
+	c.CloseWrite()
+}
+
+func (h *halfCloseWriter) OnData(c eddy.Conn) {
+	b, _ := c.Next(-1)
+	h.got <- append([]byte(nil), b...)
+}
+
+// TestProbeCloseWrite: the handler writes 1 MiB and CloseWrites; the client reads all and a clean
+// EOF, then sends more, which the server still reads.
+func TestProbeCloseWrite(t *testing.T) {
+	forEngines(t, func(t *testing.T, k eddy.EngineKind) {
+		p := getPKI(t)
+		big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+		h := &halfCloseWriter{big: big, got: make(chan []byte, 16)}
+		addr := serve(t, k, etls.Server(h, p.server))
+		c := dialTLS(t, addr, p.client)
+		got, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("read %d bytes, then %v; want 1 MiB and a clean EOF", len(got), err)
+		}
+		if !bytes.Equal(got, big) {
+			t.Fatalf("read %d bytes, not the 1 MiB written", len(got))
+		}
+		if _, err := c.Write([]byte("more")); err != nil {
+			t.Fatalf("write after the server's close_notify: %v", err)
+		}
+		var after []byte
+		deadline := time.After(10 * time.Second)
+		for string(after) != "more" {
+			select {
+			case b := <-h.got:
+				after = append(after, b...)
+			case <-deadline:
+				t.Fatalf("the server read %q after its CloseWrite; want \"more\"", after)
+			}
+		}
 	})
 }

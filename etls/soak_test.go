@@ -1848,12 +1848,13 @@ func skDump(t *testing.T) {
 // then a clean EOF. The AsyncWrite's callback must then report nil, as on a plain connection (where
 // the write is queued by its task, and CloseWrite or Close flush it); it reports ErrClosed.
 //
-// Fixed bug (its cause, as found): (*Conn).runAsync (etls/conn.go) encrypts the bytes into the raw output on
-// the loop but learns that they were sent through a second request, afterFlush's empty raw
-// AsyncWrite, which joins the task queue behind the CloseWrite or Close already waiting there. By the
-// time it runs, the raw connection no longer takes output (writeOK is false after CloseWrite or
-// Close), so the raw engine answers it with ErrClosed, which the callback gets, although the bytes
-// were flushed by that very CloseWrite or Close. A caller counting delivered messages by their
+// Fixed bug (its cause, as found): (*Conn).runAsync (etls/conn.go) encrypts the bytes into the raw
+// output on the loop, but learned that they were sent through a second request, an empty raw
+// AsyncWrite (then made by afterFlush; runAsync now registers raw.Flushed behind its records), which
+// joined the task queue behind the CloseWrite or Close already waiting there. By the time it ran, the
+// raw connection no longer took output (writeOK is false after CloseWrite or Close), so the raw engine
+// answered it with ErrClosed, which the callback got, although the bytes were flushed by that very
+// CloseWrite or Close. A caller counting delivered messages by their
 // callbacks loses them; in the soak it shows on every half-close (data, then close_notify) made with
 // AsyncWrite.
 func TestSoakRegressAsyncWriteThenCloseWrite(t *testing.T) {

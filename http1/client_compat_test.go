@@ -150,7 +150,7 @@ func compatRT(t *testing.T, tr http.RoundTripper, req *http.Request) (*http.Resp
 	}
 }
 
-// headerLine returns the line of head that starts with name+":".
+// zzHeaderLine returns the line of head that starts with name+":".
 func zzHeaderLine(head, name string) string {
 	for _, l := range strings.Split(head, "\r\n") {
 		if strings.HasPrefix(strings.ToLower(l), strings.ToLower(name)+":") {

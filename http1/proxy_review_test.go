@@ -241,7 +241,7 @@ type proxyRig struct {
 	clientRem  sync.Map // connections of the client to the proxy
 }
 
-// proxyKinds are the combinations each scenario runs: backend (http1 or net/http server), proxy
+// forEachProxy runs fn on the combinations of each scenario: backend (http1 or net/http server), proxy
 // (ReverseProxy or the hand-written forwarder on eddy's server and Transport, or net/http's
 // ReverseProxy as the reference), on each engine.
 func forEachProxy(t *testing.T, fn func(t *testing.T, rig *proxyRig)) {
@@ -490,7 +490,7 @@ func TestProxyTrailers(t *testing.T) {
 	})
 }
 
-// proxyGoroutineSettle waits until the engines' conns are gone (bounded).
+// waitFor waits until cond holds (at most 10 s), failing the test with what it waited for.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -199,7 +199,7 @@ func (b *BufRing) Recycle(id uint16) {
 // resident memory until the buffer is next written (the kernel then supplies zeroed pages). Only the
 // pages that lie wholly inside the buffer are dropped: a page shared with a neighbour may hold the
 // neighbour's data. Discard a buffer the application owns, or a posted one only when the kernel
-// cannot be writing into it (the engine's loop knows when: see discardPostedBeyondWindow in package
+// cannot be writing into it (the engine's loop knows when: see urLoop.discardPosted in package
 // eddy); otherwise the kernel's data could be lost.
 func (b *BufRing) Discard(id uint16) error {
 	if b.closed {
