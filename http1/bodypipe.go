@@ -44,10 +44,11 @@ type bodyPipe struct {
 	small    bool // buf was made for a small body and is not pooled
 	err      error
 	sawEOF   bool
-	closed   bool // Close was called, or the pipe was released
-	released bool // the exchange is over: w may be serving another request
-	timedOut bool // a read hit the deadline: the rest of the body is in an unknown state
-	needPump bool // the loop stopped pushing for want of room
+	closed   bool  // Close was called, or the pipe was released
+	released bool  // the exchange is over: w may be serving another request
+	timedOut bool  // a read hit the deadline: the rest of the body is in an unknown state
+	needPump bool  // the loop stopped pushing for want of room
+	dropped  int64 // unread bytes Close left in the pipe, not yet counted by the loop (takeDropped)
 
 	dl    deadline      // of reads; its moves signal ready (its moved is nil)
 	ready chan struct{} // signalled when bytes or an error arrive, on Close, and when dl moves
@@ -261,6 +262,9 @@ func (p *bodyPipe) Close() error {
 		p.mu.Unlock()
 		return nil
 	}
+	if !p.closed {
+		p.dropped = int64(len(p.buf) - p.r) // what net/http's Body.Close would have to read
+	}
 	p.closed = true
 	pump := p.needPump
 	p.needPump = false
@@ -270,6 +274,17 @@ func (p *bodyPipe) Close() error {
 		p.pump()
 	}
 	return nil
+}
+
+// takeDropped returns the unread bytes the handler's Close left in the pipe, once: the loop counts
+// them with the rest of the body it drops, as net/http's Body.Close counts everything the handler
+// left. Called by the loop.
+func (p *bodyPipe) takeDropped() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.dropped
+	p.dropped = 0
+	return n
 }
 
 // pump asks the loop to push again, now that the pipe has room (or is closed and the rest is to

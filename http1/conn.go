@@ -514,6 +514,9 @@ func (sc *conn) pumpBody() bool {
 			if room < 0 { // the handler closed the body: drop the rest
 				pipe = nil
 				room = len(in)
+				// What it left in the pipe counts too: net/http gives up on a body once more
+				// than maxPostHandlerReadBytes of what the handler left has to be read.
+				sc.drained += ended.takeDropped()
 			} else if room == 0 {
 				return false
 			}

@@ -65,7 +65,8 @@
 //     EnableFullDuplex for that). So, as with net/http's full duplex, a head sent before the
 //     handler returns (a large or flushed response) does not say "Connection: close" for a body
 //     the handler might still read; if the handler then leaves more than 256 KiB of it unread
-//     (counted past what the body's pipe holds when the handler returns), the connection closes
+//     (counted past what the body's pipe holds when the handler returns, unless the handler
+//     closed the body, whose unread bytes count, as in net/http), the connection closes
 //     after the response without that warning, and a client that
 //     pipelined its next request gets no answer to it. A response written whole when the handler
 //     returns says it, as net/http does.
@@ -82,6 +83,15 @@
 //     net.Conn reads what follows it, the deadlines start cleared, and Shutdown does not wait
 //     for the handlers of hijacked connections. Native handlers have no hijack.
 //   - Not supported: HTTP/2, ConnState, BaseContext and ConnContext.
+//   - RegisterOnShutdown's functions run once, when the first Shutdown begins, and not at all if
+//     Close came first; net/http runs them on every call of Shutdown, one after Close included.
+//   - A body the handler does not read (or closes unread), sent with "Expect: 100-continue", is
+//     not waited for: the answer says "Connection: close" and the connection closes after it.
+//     net/http waits for the client to send the body first (its Body.Close, also the handler's,
+//     blocks until the body comes or the client goes). Likewise, after a body read that failed on
+//     its deadline, the connection closes after the answer, which goes out at once; net/http first
+//     reads the rest of the body (waiting for it if the handler cleared the deadline), and keeps
+//     the connection if that succeeds.
 //   - The request context's http.ServerContextKey holds a net/http Server that describes this
 //     one (Addr, Handler, the timeouts, MaxHeaderBytes, and an ErrorLog that logs as the server
 //     does) but never runs: its methods must not be called. Code under a server looks for the

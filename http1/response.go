@@ -534,12 +534,16 @@ func (w *response) awaitAck() (bool, error) {
 }
 
 // deadlinePassed fails the response and closes the connection if the write deadline has passed.
+// Everything written before has reached the kernel (waitInflight came first), so the close is
+// graceful, as net/http's, whose client reads what was sent and then EOF; a reset, which the
+// client's kernel may report before the bytes it holds, is for output stuck behind a client that
+// does not read (waitInflight).
 func (w *response) deadlinePassed() bool {
 	if !w.wdl.passed() {
 		return false
 	}
 	w.fail(os.ErrDeadlineExceeded)
-	w.c.Abort(os.ErrDeadlineExceeded)
+	w.c.Close()
 	return true
 }
 

@@ -339,7 +339,8 @@ func (s *Server) EngineKind() eddy.EngineKind {
 // true). When false, every response carries "Connection: close".
 func (s *Server) SetKeepAlivesEnabled(v bool) { s.noKeep.Store(!v) }
 
-// RegisterOnShutdown registers fn to run, in its own goroutine, when Shutdown begins.
+// RegisterOnShutdown registers fn to run, in its own goroutine, when Shutdown begins: once, on the
+// first Shutdown, and not on a Shutdown after Close (net/http runs it on each Shutdown call).
 func (s *Server) RegisterOnShutdown(fn func()) {
 	s.mu.Lock()
 	s.onShutdown = append(s.onShutdown, fn)
