@@ -25,23 +25,7 @@ func TestCancelTravelsDeepChainsInConstantStack(t *testing.T) {
 		build func(leaf future.Future[int]) (last future.Future[int], cancel func())
 	}{
 		{"Cancel of a Then loop", func(leaf future.Future[int]) (future.Future[int], func()) {
-			steps := make([]future.Promise[int], levels)
-			for i := range steps {
-				steps[i] = future.NewPromise[int]()
-			}
-			var loop func(i int) future.Future[int]
-			loop = func(i int) future.Future[int] {
-				return future.Then(steps[i].Future(), nil, func(int) future.Future[int] {
-					if i == levels-1 {
-						return leaf
-					}
-					return loop(i + 1)
-				})
-			}
-			f := loop(0)
-			for i := range steps {
-				steps[i].Resolve(i)
-			}
+			f := thenLoop(levels, leaf)
 			return f, f.Cancel
 		}},
 		{"Cancel of a Then chain", func(leaf future.Future[int]) (future.Future[int], func()) {

@@ -28,28 +28,7 @@ func TestDeepChainsCompleteWithoutRecursion(t *testing.T) {
 		build func(root future.Future[int]) future.Future[int]
 		fail  bool
 	}{
-		{"Then", func(root future.Future[int]) future.Future[int] {
-			// An asynchronous loop written as recursion: each step's future follows the next
-			// step's, and all of them complete when the last step does.
-			steps := make([]future.Promise[int], levels)
-			for i := range steps {
-				steps[i] = future.NewPromise[int]()
-			}
-			var loop func(i int) future.Future[int]
-			loop = func(i int) future.Future[int] {
-				return future.Then(steps[i].Future(), nil, func(int) future.Future[int] {
-					if i == levels-1 {
-						return root
-					}
-					return loop(i + 1)
-				})
-			}
-			f := loop(0)
-			for i := range steps {
-				steps[i].Resolve(i) // runs step i, which starts step i+1
-			}
-			return f
-		}, false},
+		{"Then", func(root future.Future[int]) future.Future[int] { return thenLoop(levels, root) }, false},
 		{"Then failing", func(root future.Future[int]) future.Future[int] {
 			f := root
 			for range levels {
@@ -131,4 +110,27 @@ func TestDeepChainsCompleteWithoutRecursion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// thenLoop is an asynchronous loop of n steps written as recursion through Then: each step's future
+// follows the next step's, the last step's follows end, and all of them complete when end does.
+func thenLoop(n int, end future.Future[int]) future.Future[int] {
+	steps := make([]future.Promise[int], n)
+	for i := range steps {
+		steps[i] = future.NewPromise[int]()
+	}
+	var loop func(i int) future.Future[int]
+	loop = func(i int) future.Future[int] {
+		return future.Then(steps[i].Future(), nil, func(int) future.Future[int] {
+			if i == n-1 {
+				return end
+			}
+			return loop(i + 1)
+		})
+	}
+	f := loop(0)
+	for i := range steps {
+		steps[i].Resolve(i) // runs step i, which starts step i+1
+	}
+	return f
 }
