@@ -23,6 +23,11 @@
 // connection's own goroutines, and a Goexit there aborts only that connection (OnClose with an error
 // matching [ErrEngineStopped]).
 //
+// A callback, or a function run by Execute, must return its goroutine as it found it: one that locks
+// it to its OS thread ([runtime.LockOSThread]) unlocks it before returning. The goroutine goes on to run
+// other callbacks, of other connections too (a loop's; on the std engine, the goroutines that run
+// Execute functions and AsyncWrite callbacks from other goroutines), and would run them on that thread.
+//
 // A minimal echo server:
 //
 //	type echo struct{ eddy.BaseHandler }

@@ -56,7 +56,9 @@ func (g *stdEngine) handOff(c *stdConn) {
 
 // sectionRunner runs c's section (its tasks, then the release), then waits for another connection's,
 // unless maxParkedRunners wait already or the engine is stopping. A task that ends the goroutine
-// (runtime.Goexit) ends the runner: the section's guard hands it on (sectionLost).
+// (runtime.Goexit) ends the runner: the section's guard hands it on (sectionLost). A task that leaves
+// the goroutine locked to its thread (runtime.LockOSThread) leaves the runner locked: the sections it
+// runs next, of any connection, run on that thread until the runner ends (docs/engine.md, review h33).
 func (g *stdEngine) sectionRunner(c *stdConn) {
 	defer g.wg.Done()
 	for c != nil {
