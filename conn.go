@@ -42,6 +42,9 @@ type Conn interface {
 	// AsyncWrite returns ErrClosed at once on a closed connection, or ErrQueueFull. On the epoll and
 	// uring engines, the callback of an AsyncWrite accepted just before the connection closed may run
 	// after OnClose (when the write's turn on the loop comes), with ErrClosed; it runs all the same.
+	// The callbacks of writes that succeed run in the order of the writes. One refused because the
+	// connection is closing runs when its turn on the loop comes, with ErrClosed, which can be before
+	// the callback of an earlier write that the graceful close is still sending.
 	AsyncWrite(b []byte, callback func(c Conn, err error)) error
 	// Flushed runs callback on the connection's loop once the output written so far (by Write,
 	// Writev, SendFile, and the AsyncWrites that have reached the loop) has been handed to the
