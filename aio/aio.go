@@ -26,8 +26,19 @@ const (
 	Pool Backend = "pool"
 )
 
-// ErrClosed is the error of an operation asked of an IO after Close, and of one that Close stopped.
-var ErrClosed = errors.New("aio: closed")
+// ErrClosed is the error of an operation asked of an IO after Close, and of one that Close stopped,
+// wrapped in an *os.PathError that names the operation and the file (Open's too), as package os
+// reports its errors. It matches os.ErrClosed as well: IO.Close closes the IO's files, and a File
+// promises os.ErrClosed to the operations asked of it after its Close, whichever Close came first.
+var ErrClosed error = closedError{}
+
+// closedError is the type of ErrClosed.
+type closedError struct{}
+
+func (closedError) Error() string { return "aio: closed" }
+
+// Is makes ErrClosed match os.ErrClosed.
+func (closedError) Is(target error) bool { return target == os.ErrClosed }
 
 // ErrInFlight is the error (in an *os.PathError) of a Read asked of a File while another of its Reads
 // is in flight, and of a Write while another Write is, and on a file with positions (a regular file)
@@ -141,12 +152,12 @@ func New(opts ...Option) (*IO, error) {
 // Backend reports the backend the IO runs on: Uring or Pool, never Auto.
 func (a *IO) Backend() Backend { return a.kind }
 
-// Close stops the operations in flight (their futures complete with ErrClosed, or with their result if
-// they finished first), waits for them to end, closes every File of the IO that is still open, and
+// Close stops the operations in flight (their futures complete with an *os.PathError wrapping
+// ErrClosed, or with their result if they finished first), waits for them to end, closes every File of the IO that is still open, and
 // releases the backend. When it returns, no operation uses its buffer any more; the futures complete
 // at once or moments later, on the goroutine that reaped them (Close does not wait for that: their
-// continuations may be the ones calling it). Operations asked for afterwards fail with ErrClosed.
-// Close returns nil, and so does every later call.
+// continuations may be the ones calling it). Operations asked for afterwards fail with ErrClosed
+// (in an *os.PathError; it matches os.ErrClosed too). Close returns nil, and so does every later call.
 func (a *IO) Close() error {
 	a.mu.Lock()
 	if a.closed {
@@ -168,15 +179,15 @@ func (a *IO) Close() error {
 }
 
 // Open opens the named file with os.OpenFile's flag and perm, and returns it as a File of this IO.
-// Opening waits for the file system, as os.OpenFile does. After Close it fails with ErrClosed without
-// opening the file (so O_CREATE and O_TRUNC do nothing).
+// Opening waits for the file system, as os.OpenFile does. After Close it fails with ErrClosed (in an
+// *os.PathError) without opening the file (so O_CREATE and O_TRUNC do nothing).
 func (a *IO) Open(name string, flag int, perm os.FileMode) (*File, error) {
 	// Not after Close: os.OpenFile would create or truncate the file before NewFile refused it.
 	a.mu.Lock()
 	closed := a.closed
 	a.mu.Unlock()
 	if closed {
-		return nil, ErrClosed
+		return nil, &os.PathError{Op: "open", Path: name, Err: ErrClosed}
 	}
 	osf, err := os.OpenFile(name, flag, perm)
 	if err != nil {
@@ -185,6 +196,9 @@ func (a *IO) Open(name string, flag int, perm os.FileMode) (*File, error) {
 	f, err := a.NewFile(osf)
 	if err != nil {
 		osf.Close()
+		if err == ErrClosed { // a Close that came while the file was being opened
+			err = &os.PathError{Op: "open", Path: name, Err: err}
+		}
 		return nil, err
 	}
 	return f, nil
@@ -211,7 +225,8 @@ func (a *IO) NewFile(osf *os.File) (*File, error) {
 
 // File is an open file whose reads, writes and syncs are asynchronous. Operations on one File may
 // overlap: ReadAt and WriteAt name their offsets, and the kernel orders nothing between them, as with
-// concurrent os.File.ReadAt and WriteAt calls.
+// concurrent os.File.ReadAt and WriteAt calls. The methods of a nil *File (all but Name) fail with
+// os.ErrInvalid, as os.File's do.
 type File struct {
 	io   *IO
 	osf  *os.File
@@ -247,6 +262,9 @@ func (f *File) Name() string { return f.name }
 
 // Stat returns the file's os.FileInfo.
 func (f *File) Stat() (os.FileInfo, error) {
+	if f == nil {
+		return nil, os.ErrInvalid
+	}
 	if !f.hold() {
 		return nil, f.closedErr("stat")
 	}
@@ -260,6 +278,9 @@ func (f *File) Stat() (os.FileInfo, error) {
 // A character device in non-blocking mode is read as pread(2) reads it, without waiting for it: EAGAIN
 // when it has nothing (on io_uring the call is made before ReadAt returns, for io_uring would wait).
 func (f *File) ReadAt(ctx context.Context, p []byte, off int64) future.Future[int] {
+	if f == nil {
+		return settled[int](os.ErrInvalid).Future()
+	}
 	var invalid error
 	if off < 0 || f.stream && len(p) > 0 { // os.File's ReadAt of nothing makes no call: no ESPIPE
 		invalid = f.positionErr("read", off)
@@ -271,6 +292,9 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) future.Future[in
 // it is less than len(p), an error. A file opened with O_APPEND refuses WriteAt, as os.File does. p
 // belongs to the operation until the future completes.
 func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[int] {
+	if f == nil {
+		return settled[int](os.ErrInvalid).Future()
+	}
 	var invalid error
 	switch {
 	case f.app:
@@ -322,6 +346,9 @@ func (f *File) busy(kind uint8) *atomic.Bool {
 
 // next starts a Read or Write, unless one that excludes it is in flight (busy).
 func (f *File) next(ctx context.Context, kind uint8, p []byte) future.Future[int] {
+	if f == nil {
+		return settled[int](os.ErrInvalid).Future()
+	}
 	if len(p) == 0 { // done at once, as os.File's, after the checks of a closed file or IO
 		// os.File.Read of nothing makes no call, but its Write makes a write(2) of nothing, which
 		// fails where a write would (EBADF on a file opened read-only): so does this one.
@@ -364,6 +391,9 @@ func (f *File) transfer(ctx context.Context, kind uint8, p []byte, off int64, in
 // Sync commits the file's contents to stable storage (fsync, as os.File.Sync). The future completes
 // with the error, if any.
 func (f *File) Sync(ctx context.Context) future.Future[struct{}] {
+	if f == nil {
+		return settled[struct{}](os.ErrInvalid).Future()
+	}
 	pr, o := start[struct{}](f, ctx, opSync, nil, 0, nil)
 	if o != nil {
 		o.synced = pr
@@ -382,6 +412,9 @@ func (f *File) Sync(ctx context.Context) future.Future[struct{}] {
 // call waits). A program that closes a file from two goroutines and then reuses buffers must wait for
 // the first Close, or for the futures.
 func (f *File) Close() error {
+	if f == nil {
+		return os.ErrInvalid
+	}
 	f.mu.Lock()
 	if f.closed {
 		// Another Close came first, and may still wait for operations in flight. This one does
@@ -416,6 +449,11 @@ func (f *File) isClosed() bool {
 
 func (f *File) closedErr(op string) error {
 	return &os.PathError{Op: op, Path: f.name, Err: os.ErrClosed}
+}
+
+// ioClosedErr is the error of an operation of f that IO.Close refused or stopped.
+func (f *File) ioClosedErr(op string) error {
+	return &os.PathError{Op: op, Path: f.name, Err: ErrClosed}
 }
 
 // hold counts an operation in flight, unless the file is closed.
@@ -513,7 +551,7 @@ func start[T any](f *File, ctx context.Context, kind uint8, p []byte, off int64,
 	closed := f.io.closed
 	f.io.mu.Unlock()
 	if closed {
-		return settled[T](ErrClosed), nil
+		return settled[T](f.ioClosedErr(opName(kind))), nil
 	}
 	if !f.hold() {
 		return settled[T](f.closedErr(opName(kind))), nil

@@ -29,7 +29,7 @@ func (b *poolBackend) submit(o *op) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		o.complete(ErrClosed)
+		o.complete(o.f.ioClosedErr(opName(o.kind)))
 		return
 	}
 	if o.f.isClosed() {
@@ -263,11 +263,11 @@ func (b *poolBackend) close(ended func()) {
 		b.settled = settled
 	}
 	for o := range b.streams { // a Read or Write waiting for a pipe or socket would never settle
-		interrupt(o, ErrClosed)
+		interrupt(o, o.f.ioClosedErr(opName(o.kind)))
 	}
 	b.mu.Unlock()
 	for _, o := range stopped {
-		o.settle(ErrClosed)
+		o.settle(o.f.ioClosedErr(opName(o.kind)))
 	}
 	if settled != nil {
 		<-settled

@@ -141,7 +141,7 @@ func (b *uringBackend) submit(o *op) {
 	b.mu.Lock()
 	switch {
 	case b.closing:
-		o.settle(ErrClosed)
+		o.settle(o.f.ioClosedErr(opName(o.kind)))
 		done = append(done, o)
 	case o.unbounded() || b.bounded < b.depth:
 		done = b.start(o, done) // which checks the file and the context
@@ -178,7 +178,7 @@ func (b *uringBackend) now(o *op) {
 	var err error
 	switch {
 	case closing:
-		err = ErrClosed
+		err = o.f.ioClosedErr(opName(o.kind))
 	case o.f.isClosed():
 		err = o.f.closedErr(opName(o.kind))
 	case o.ctx.Err() != nil:
@@ -518,12 +518,12 @@ func (b *uringBackend) close(ended func()) {
 	b.closing = true
 	for _, o := range b.table {
 		if o != nil {
-			b.cancelOp(o, ErrClosed)
+			b.cancelOp(o, o.f.ioClosedErr(opName(o.kind)))
 		}
 	}
 	for _, o := range b.line {
 		o.live = false
-		o.settle(ErrClosed)
+		o.settle(o.f.ioClosedErr(opName(o.kind)))
 		done = append(done, o)
 	}
 	clear(b.line)
