@@ -197,7 +197,8 @@ func (t *Transport) EngineKind() eddy.EngineKind {
 
 // RoundTrip sends req and returns its response once the response head has arrived, as
 // http.RoundTripper requires: the response body streams in as it is read. The request's context
-// bounds the whole exchange, body included. The request follows http.RoundTripper's rules: it is not
+// bounds the whole exchange, body included, and so does Request.Cancel (deprecated), as with
+// net/http's Transport. The request follows http.RoundTripper's rules: it is not
 // modified, its Body is closed (also on errors), and the caller must close the response's Body.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	x, err := t.prepare(req)
@@ -246,21 +247,66 @@ func (t *Transport) prepare(req *http.Request) (*exchange, error) {
 }
 
 // send watches the request's context and finds the exchange a connection. A request whose context
-// is done already fails at once, as net/http's does: the watch runs its function on a goroutine of
-// its own, which the request could otherwise outrun onto the wire.
+// is done already (or whose Request.Cancel is closed) fails at once, as net/http's does: the watch
+// runs its function on a goroutine of its own, which the request could otherwise outrun onto the wire.
 func (t *Transport) send(x *exchange) {
 	if err := x.req.Context().Err(); err != nil {
 		x.reject(err)
+		return
+	}
+	if legacyCancelled(x.req) {
+		x.reject(errRequestCanceled)
 		return
 	}
 	t.watch(x)
 	t.schedule(x)
 }
 
+// errRequestCanceled is the error of a request stopped by the closing of its Request.Cancel, as
+// net/http's Transport says "net/http: request canceled".
+var errRequestCanceled = errors.New("http1: request canceled")
+
+// legacyCancelled reports whether req's Request.Cancel is closed.
+func legacyCancelled(req *http.Request) bool {
+	select {
+	case <-req.Cancel: // (a nil channel is never ready)
+		return true
+	default:
+		return false
+	}
+}
+
 // watch makes the cancellation of the request's context stop x, for the whole exchange: the wait for
-// the response head and the reading of the body.
+// the response head and the reading of the body. The closing of Request.Cancel (deprecated, but
+// honoured by net/http's Transport, and set by http.Client's Timeout for transports it does not
+// know) stops it too, with errRequestCanceled: as with net/http, a goroutine waits for it while
+// the exchange lasts.
 func (t *Transport) watch(x *exchange) {
-	if ctx := x.req.Context(); ctx.Done() != nil {
+	ctx := x.req.Context()
+	if legacy := x.req.Cancel; legacy != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-legacy:
+				cancel()
+			case <-wctx.Done(): // the exchange is over (unwatch), or its context is done
+			}
+		}()
+		stop := context.AfterFunc(wctx, func() {
+			err := ctx.Err()
+			if err == nil {
+				err = errRequestCanceled
+			}
+			x.cancel(err)
+		})
+		x.stopWatch = func() bool {
+			stopped := stop()
+			cancel() // ends the goroutine; the AfterFunc no longer runs
+			return stopped
+		}
+		return
+	}
+	if ctx.Done() != nil {
 		x.stopWatch = context.AfterFunc(ctx, func() { x.cancel(ctx.Err()) })
 	}
 }
