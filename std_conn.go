@@ -318,6 +318,7 @@ func (c *stdConn) readLoop() {
 			unseen = false
 			c.mu.Lock()
 			held = true
+			c.readOnTasks()
 			if c.in.Len() > 0 && c.delivering() && !c.notified {
 				if c.holding() { // paused again since waitOutputRoom returned: offered at the restart
 					unseen = true
@@ -339,6 +340,7 @@ func (c *stdConn) readLoop() {
 				if c.delivering() {
 					c.mu.Lock()
 					held = true
+					c.readOnTasks()
 					switch {
 					case c.notified || !c.delivering():
 						// A close came while this goroutine waited for the section (Stop's runs in
@@ -660,11 +662,26 @@ func (c *stdConn) failSendLocked(err error) (abort bool) {
 	}
 	c.reason = err
 	c.aborted = true // the writer drops the output and ends
+	// The completions of the output dropped fail now, queued before the reader can read on: the reader
+	// runs them before it offers the input (readOnTasks), so that they come first, as on the loop
+	// engines, where a send's failure is handled before its connection is read again. dropOutput
+	// finds none left.
+	for _, w := range c.waits.take() {
+		c.queueTask(func() { w.cb(c, outputErr(err)) })
+	}
 	c.readingOn.Store(true)
 	c.closeReq.Store(true)
 	c.rcond.Broadcast()
 	c.wcond.Broadcast()
 	return false
+}
+
+// readOnTasks runs, in the reader's section, the tasks queued before it once a failed send has made it
+// read on: the failed completions (failSendLocked) go before the input it offers next.
+func (c *stdConn) readOnTasks() {
+	if c.readingOn.Load() {
+		c.runTasks()
+	}
 }
 
 // afterSendFailed finishes what failSendLocked began, after wmu is released.
