@@ -606,7 +606,10 @@ func TestMigrateClientLargeAndConcurrent(t *testing.T) {
 // Timeouts.
 
 func TestMigrateClientTimeouts(t *testing.T) {
-	mcEach(t, true, nil, nil, func(t *testing.T, c mcClient) string {
+	// Plain HTTP only: over TLS, under CI's load, net/http's own run (the reference) once saw its
+	// server's handler context end early, and /slowhead answer 200 before the client's deadline, so
+	// that every engine "differed" from it. The timeouts are the client's, not TLS's.
+	mcEach(t, false, nil, nil, func(t *testing.T, c mcClient) string {
 		stop := make(chan struct{})
 		mux := http.NewServeMux()
 		mux.HandleFunc("/slowhead", func(w http.ResponseWriter, r *http.Request) {
