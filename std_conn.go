@@ -624,16 +624,12 @@ func (c *stdConn) dropOutput() {
 		c.flushTimer.Stop()
 		c.flushTimer = nil
 	}
-	waits := c.waits.take()
+	c.failWaitsLocked(c.reason)
 	c.wq.Reset()
 	files := c.files
 	c.files = nil
 	reason := c.reason
 	c.wmu.Unlock()
-	// Queued before any runs: one that ends the goroutine leaves the others queued (runTasks).
-	for _, w := range waits {
-		c.queueTask(func() { w.cb(c, outputErr(reason)) })
-	}
 	c.queueTask(func() { files.fail(c, reason) })
 	c.runQueued()
 	if c.readingOn.Load() {
@@ -666,14 +662,21 @@ func (c *stdConn) failSendLocked(err error) (abort bool) {
 	// runs them before it offers the input (readOnTasks), so that they come first, as on the loop
 	// engines, where a send's failure is handled before its connection is read again. dropOutput
 	// finds none left.
-	for _, w := range c.waits.take() {
-		c.queueTask(func() { w.cb(c, outputErr(err)) })
-	}
+	c.failWaitsLocked(err)
 	c.readingOn.Store(true)
 	c.closeReq.Store(true)
 	c.rcond.Broadcast()
 	c.wcond.Broadcast()
 	return false
+}
+
+// failWaitsLocked queues the failure of every output wait (AsyncWrite and Flushed callbacks) with
+// reason. wmu held. All are queued before any runs: one that ends its goroutine leaves the others
+// queued (runTasks).
+func (c *stdConn) failWaitsLocked(reason error) {
+	for _, w := range c.waits.take() {
+		c.queueTask(func() { w.cb(c, outputErr(reason)) })
+	}
 }
 
 // readOnTasks runs, in the reader's section, the tasks queued before it once a failed send has made it
