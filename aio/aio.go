@@ -153,8 +153,8 @@ func New(opts ...Option) (*IO, error) {
 func (a *IO) Backend() Backend { return a.kind }
 
 // Close stops the operations in flight (their futures complete with an *os.PathError wrapping
-// ErrClosed, or with their result if they finished first), waits for them to end, closes every File of the IO that is still open, and
-// releases the backend. When it returns, no operation uses its buffer any more; the futures complete
+// ErrClosed, or with their result if they finished first), waits for them to end, closes every File
+// of the IO that is still open, and releases the backend. When it returns, no operation uses its buffer any more; the futures complete
 // at once or moments later, on the goroutine that reaped them (Close does not wait for that: their
 // continuations may be the ones calling it). Operations asked for afterwards fail with ErrClosed
 // (in an *os.PathError; it matches os.ErrClosed too). Close returns nil, and so does every later call.
