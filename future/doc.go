@@ -59,5 +59,8 @@
 // A panic in a function that produces a value (Go, GoOn, Promise.Run, Map, Then, Catch, Handle) or in an
 // Executor's Execute becomes a *PanicError on the future, with the panic value and the stack; a
 // call to runtime.Goexit becomes ErrGoexit. Nothing that the package runs can crash the program
-// through a panic.
+// through a panic. A panic is recovered, so the Executor that ran the function sees it return; a
+// Goexit cannot be stopped and still ends the goroutine, through the Executor's code: a pool.Pool
+// given as the Executor knows the function for a continuation and does not report its Goexit a
+// second time, while another Executor that reports the Goexits of what it runs would.
 package future

@@ -1,5 +1,7 @@
 package future
 
+import "github.com/eddyio/eddy/internal/ownexec"
+
 // Executor decides where a continuation runs. Execute must eventually call fn exactly once;
 // it may call it before returning (Inline), on a worker (pool.Pool), or on an event loop.
 // An Executor that drops fn leaves the future that waits for it pending forever.
@@ -32,6 +34,10 @@ func orInline(exec Executor) Executor {
 
 // execute runs body on exec. body runs under dst.guard, and a panic or runtime.Goexit in
 // exec.Execute itself also fails dst, so dst completes whatever goes wrong (unless exec drops body).
+//
+// guard recovers a panic, but a runtime.Goexit goes on unwinding, out of guard, into whatever runs
+// body: a pool.Pool would report it to its panic handler too, after dst has. So a pool is given
+// body through ownexec, as a function that reports its own Goexit (see package ownexec).
 func execute[T any](exec Executor, dst *state[T], body func()) {
 	normal := false
 	defer func() {
@@ -40,6 +46,9 @@ func execute[T any](exec Executor, dst *state[T], body func()) {
 			dst.fail(recovered(recover()))
 		}
 	}()
-	exec.Execute(func() { dst.guard(body) })
+	fn := func() { dst.guard(body) }
+	if own := ownexec.Execute; own == nil || !own(exec, fn) {
+		exec.Execute(fn)
+	}
 	normal = true
 }

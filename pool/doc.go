@@ -22,5 +22,8 @@
 //
 // A panic in a task is recovered on the worker, counted and given to the panic handler; the
 // worker carries on. A task that calls runtime.Goexit is reported the same way, and its worker
-// goes on in a new goroutine.
+// goes on in a new goroutine. The tasks of Go, and the continuations that package future runs
+// with a Pool as Executor (which package future hands over through an internal hook, as tasks
+// marked as reporting their own end), are not: their panics and Goexits are reported on their
+// futures only.
 package pool

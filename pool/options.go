@@ -74,7 +74,9 @@ func WithQueueSize(n int) Option {
 // WithPanicHandler sets the function that receives the value and the stack of a panic in a
 // task (for runtime.Goexit, the value is future.ErrGoexit). It runs on the worker, which goes on
 // with the next task afterwards; a panic in the handler itself is logged. The default handler
-// logs the panic with the standard logger.
+// logs the panic with the standard logger. The panics and Goexits of Go's functions and of the
+// continuations that package future runs on the pool are not given to it: they are reported on
+// their futures (see Execute).
 func WithPanicHandler(fn func(value any, stack []byte)) Option {
 	return func(c *config) { c.onPanic = fn }
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/eddyio/eddy/future"
+	"github.com/eddyio/eddy/internal/ownexec"
 )
 
 // stopping is the top bit of Pool.gate; the bits below count the submitters inside.
@@ -76,8 +77,8 @@ type Stats struct {
 	Idle       int    // workers waiting for a task
 	Running    int    // workers not waiting: running a task or about to take one
 	Queued     int    // tasks waiting in the queue
-	Completed  uint64 // tasks that returned, including those run by Execute's caller
-	Panics     uint64 // tasks that panicked or called runtime.Goexit
+	Completed  uint64 // tasks that returned, including those run by Execute's caller, and futures' tasks (see Panics)
+	Panics     uint64 // tasks that panicked or called runtime.Goexit, but for Go's and future continuations (see Execute)
 	Rejected   uint64 // submissions refused: ErrFull, ErrStopped or the context's error
 	Dropped    uint64 // queued tasks removed by a Stop whose context ended
 	CallerRuns uint64 // tasks that Execute ran on its caller's goroutine
@@ -86,8 +87,10 @@ type Stats struct {
 // task is one entry of the queue. keep marks a function that the pool must not lose even when
 // an abandoned Stop drops the queue: a continuation from Execute (a future.Executor calls it
 // exactly once) or the task of Go (whose future would otherwise never complete). owned marks
-// Go's task, whose end is reported on its future: a runtime.Goexit in it (which fails the future
-// with future.ErrGoexit) is no pool panic.
+// a task whose end is reported on its future, Go's or a continuation from package future (given
+// through ownexec, see init): a runtime.Goexit in it (which has failed the future with
+// future.ErrGoexit, and goes on unwinding into the pool) is no pool panic, and a panic in it has
+// been recovered already.
 type task struct {
 	fn    func()
 	keep  bool
@@ -208,22 +211,48 @@ func (p *Pool) TrySubmit(fn func()) error {
 // to the same pool can never deadlock it. A panic in fn run this way is recovered and reported
 // like one on a worker. A Stop whose context ends does not drop fn: it runs on a goroutine of
 // its own. fn must not be nil: Execute panics then, on its caller, rather than a worker later.
+//
+// A continuation that package future runs with the Pool as its Executor (Map, Then, Catch,
+// Handle, GoOn) reports its own end, as Go's function does: a panic in it fails its future with
+// a *future.PanicError and a runtime.Goexit with future.ErrGoexit, and the pool neither hands
+// either to the panic handler nor counts it in Stats.Panics. That holds for the Pool itself
+// given as the Executor, not for one wrapped in another Executor, whose functions the pool
+// cannot tell from plain ones. A Goexit still ends the goroutine that ran the continuation: on a
+// worker, the worker goes on in a new goroutine; on Execute's caller, that goroutine ends.
 func (p *Pool) Execute(fn func()) {
 	if fn == nil {
 		panic("pool: Execute of a nil function")
 	}
+	p.execute(task{fn: fn, keep: true})
+}
+
+var _ future.Executor = (*Pool)(nil)
+
+// execute is Execute of a task that may be marked owned.
+func (p *Pool) execute(t task) {
 	if p.enter() {
-		ok := p.offer(task{fn: fn, keep: true})
+		ok := p.offer(t)
 		p.leave()
 		if ok {
 			return
 		}
 	}
 	p.callerRuns.Add(1)
-	p.runHere(task{fn: fn})
+	p.runHere(t)
 }
 
-var _ future.Executor = (*Pool)(nil)
+// A continuation that package future runs on a Pool reports its own panic or runtime.Goexit on its
+// future: it is queued as an owned task, like Go's (see package ownexec).
+func init() {
+	ownexec.Execute = func(exec any, fn func()) bool {
+		p, ok := exec.(*Pool)
+		if !ok {
+			return false
+		}
+		p.execute(task{fn: fn, keep: true, owned: true})
+		return true
+	}
+}
 
 // offer queues t, or hands it to a new worker, without waiting. It reports whether it did.
 func (p *Pool) offer(t task) bool {
