@@ -91,7 +91,8 @@ run() {
 	c | csr | ct | csrt | cu | cuf) cmd=("$work/$kind" 127.0.0.1 "$port") ;;
 	gou) cmd=(env GOMAXPROCS=1 "$work/gou" -port "$port") ;;
 	gouh) cmd=(env GOMAXPROCS=1 "$work/gou" -port "$port" -held 200us) ;;
-	epoll | uring | std) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --engine "$kind" --loops 1) ;;
+	epoll | uring) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --engine "$kind" --loops 1) ;;
+	std) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --engine std) ;; # no loops: it warns of --loops
 	net) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --baseline) ;;
 	*) log "ab-echo: unknown server $name"; exit 2 ;;
 	esac

@@ -186,20 +186,27 @@ const (
 	httpReference = "eddy-epoll-native"
 )
 
-// benchServers lists the servers in the order each case runs them: every engine with one loop (the
-// server gets one CPU), then the package net peer.
+// benchServers lists the servers in the order each case runs them: every engine, epoll and uring with
+// one loop (the server gets one CPU; std serves on goroutines, not loops, and warns of --loops), then
+// the package net peer.
 func benchServers() []benchServer {
 	engines := []string{"epoll", "uring", "std"}
+	engineArgs := func(e string) []string {
+		if e == "std" {
+			return []string{"--engine", e}
+		}
+		return []string{"--engine", e, "--loops", "1"}
+	}
 	var out []benchServer
 	for _, e := range engines {
 		out = append(out, benchServer{Name: "eddy-" + e, Kind: kindEcho, Eddy: true,
-			args: []string{"echo", "--engine", e, "--loops", "1"}})
+			args: append([]string{"echo"}, engineArgs(e)...)})
 	}
 	out = append(out, benchServer{Name: "net", Kind: kindEcho, args: []string{"echo", "--baseline"}})
 	for _, e := range engines {
 		for _, style := range []string{"native", "nethttp"} {
 			out = append(out, benchServer{Name: "eddy-" + e + "-" + style, Kind: kindHTTP, Eddy: true,
-				args: []string{"hello", "--style", style, "--engine", e, "--loops", "1"}})
+				args: append([]string{"hello", "--style", style}, engineArgs(e)...)})
 		}
 	}
 	out = append(out, benchServer{Name: "net/http", Kind: kindHTTP, args: []string{"hello", "--baseline"}})

@@ -26,13 +26,14 @@ var echoCommand = command{
 		fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "listen `address`: "+addrForms+" (port 0 picks a free port)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
-		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
+		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS); the std engine serves on goroutines, not loops, and warns of it")
 		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with a goroutine per connection on package net instead of eddy (the comparison peer; --engine and --loops do not apply)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
 		return fs, func(ctx context.Context, _, stderr io.Writer) error {
 			if err := baselineRefuses(fs, cfg.baseline, "echo", "engine", "loops"); err != nil {
 				return err
 			}
+			cfg.loopsSet = len(flagsGiven(fs, "loops")) > 0
 			return runEcho(ctx, cfg, stderr)
 		}
 	},
@@ -42,7 +43,8 @@ var echoCommand = command{
 type echoConfig struct {
 	addr     string
 	engine   string
-	loops    int // 0: the engine's default
+	loops    int  // 0: the engine's default
+	loopsSet bool // --loops given: warned of on the std engine, which has no loops to serve on
 	baseline bool
 	duration time.Duration // 0: until ctx is done
 }
@@ -81,6 +83,9 @@ func runEcho(ctx context.Context, cfg echoConfig, stderr io.Writer) error {
 	defer cancel()
 	watchMemSignal(ctx, stderr)
 	err := serveEcho(ctx, cfg, func(l listening) {
+		if cfg.loopsSet && l.Engine == string(eddy.EngineStd) {
+			warnLoopsOnStd(stderr, "echo", cfg.loops)
+		}
 		switch l.Loops {
 		case 0:
 			fmt.Fprintf(stderr, "eddy echo: listening on %s (engine %s)\n", l.Addr, l.Engine)

@@ -34,7 +34,7 @@ var helloCommand = command{
 		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`: "+addrForms+" (port 0 picks a free port)")
 		fs.StringVar(&cfg.style, "style", "native", "handler `style`: native (on the event loop) or nethttp (a net/http handler on the worker pool)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
-		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
+		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS); the std engine serves on goroutines, not loops, and warns of it")
 		fs.BoolVar(&cfg.baseline, "baseline", false, "serve with net/http's own server instead of eddy's http1 (the comparison peer; --style, --engine and --loops do not apply)")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
 		cfg.tls.addFlags(fs)
@@ -42,6 +42,7 @@ var helloCommand = command{
 			if err := baselineRefuses(fs, cfg.baseline, "hello", "engine", "loops", "style"); err != nil {
 				return err
 			}
+			cfg.loopsSet = len(flagsGiven(fs, "loops")) > 0
 			return runHello(ctx, cfg, stderr)
 		}
 	},
@@ -52,7 +53,8 @@ type helloConfig struct {
 	addr     string
 	style    string // "native" or "nethttp"
 	engine   string
-	loops    int // 0: the engine's default
+	loops    int  // 0: the engine's default
+	loopsSet bool // --loops given: warned of on the std engine, which has no loops to serve on
 	baseline bool
 	duration time.Duration // 0: until ctx is done
 	tls      tlsFiles      // serve HTTPS (HTTP/1.1 only, on the baseline too)
@@ -95,6 +97,9 @@ func runHello(ctx context.Context, cfg helloConfig, stderr io.Writer) error {
 		where := l.Addr.String()
 		if cfg.tls.on() {
 			where = serveURL(l, true)
+		}
+		if cfg.loopsSet && l.Engine == string(eddy.EngineStd) {
+			warnLoopsOnStd(stderr, "hello", cfg.loops)
 		}
 		switch {
 		case l.Engine == "net/http":

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,14 +48,16 @@ var loadCommand = command{
 		"\nWith --rate, latency counts from each request's scheduled time, including any wait for a free\n" +
 		"connection. The report gives the rate the requests went out at and the requests unsent: due by\n" +
 		"the schedule when the window closed, but never sent, every connection being busy. Below 90% of\n" +
-		"the rate asked it warns that the run fell behind; that is not an error.",
+		"the rate asked it warns that the run fell behind; that is not an error.\n" +
+		"\nThe flags marked \"echo mode:\" or \"http mode:\" below apply to that mode only: given to a run of\n" +
+		"the other mode, they are refused (exit 2). --insecure with an http:// URL is only warned of.",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
 		var cfg loadConfig
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)
 		fs.StringVar(&cfg.mode, "mode", "echo", "load `mode`: echo (messages echoed back and verified byte for byte) or http (HTTP/1.1 requests, keep-alive)")
 		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9000", "server `address`: "+addrForms+" (in http mode, where to connect instead of the URL's host)")
 		fs.StringVar(&cfg.url, "url", "", "http mode: the `URL` to request, http://host[:port]/path or https:// (default http://<addr>/); implies --mode http")
-		fs.BoolVar(&cfg.insecure, "insecure", false, "https: do not verify the server's certificate (as wrk does not)")
+		fs.BoolVar(&cfg.insecure, "insecure", false, "http mode, https URLs: do not verify the server's certificate (as wrk does not)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine` of the load generator: auto, epoll, uring or std")
 		fs.IntVar(&cfg.loops, "loops", 1, "event loops of the load generator (one per core it may use), up to 1024")
 		fs.IntVar(&cfg.conns, "conns", 100, "number of connections")
@@ -72,7 +75,9 @@ var loadCommand = command{
 		fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 		fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator to `file`")
 		return fs, func(ctx context.Context, stdout, stderr io.Writer) error {
+			cfg.given = make(map[string]bool)
 			fs.Visit(func(f *flag.Flag) {
+				cfg.given[f.Name] = true
 				switch f.Name {
 				case "addr":
 					cfg.addrSet = true
@@ -111,6 +116,46 @@ type loadConfig struct {
 	insecure     bool
 
 	addrSet, durationSet, modeSet bool // given on the command line
+	// given holds the name of every flag given on the command line (flag.Visit), to refuse the flags
+	// of the other mode: left at their defaults they are not in it. Nil when no command line was parsed.
+	given map[string]bool
+}
+
+// Flags that apply to one mode only. Given to a run of the other mode they were silently ignored (eddy
+// load --body-size 1000 --addr A ran an echo load with 64-byte messages); now they are a usage error.
+var (
+	httpOnlyFlags = []string{"insecure", "method", "body-size", "expect-status"}
+	echoOnlyFlags = []string{"size"}
+)
+
+// otherModeFlags returns a usage error naming the flags of names given on the command line, which
+// apply to --mode want only, or nil when there are none.
+func (cfg *loadConfig) otherModeFlags(want string, names []string) error {
+	var set []string
+	for _, name := range names {
+		if cfg.given[name] {
+			set = append(set, "--"+name)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	verb := "applies"
+	if len(set) > 1 {
+		verb = "apply"
+	}
+	mode := "--mode " + cfg.mode
+	if !cfg.modeSet {
+		mode += ", the default"
+		if cfg.given["url"] {
+			mode = "--mode http, as --url implies"
+		}
+	}
+	hint := ""
+	if cfg.mode == "http" && slices.Contains(set, "--size") {
+		hint = "; the size of its requests' bodies is --body-size"
+	}
+	return usagef("load", "%s %s to --mode %s only (this run is %s%s)", strings.Join(set, ", "), verb, want, mode, hint)
 }
 
 // check validates the configuration and settles the defaults that depend on other flags.
@@ -134,6 +179,9 @@ func (cfg *loadConfig) check() error {
 		if cfg.url != "" {
 			return usagef("load", "--url is for --mode http")
 		}
+		if err := cfg.otherModeFlags("http", httpOnlyFlags); err != nil {
+			return err
+		}
 	case "http":
 		if cfg.url == "" {
 			network, address, _ := splitAddr(cfg.addr) // checked above
@@ -147,6 +195,9 @@ func (cfg *loadConfig) check() error {
 		}
 		if cfg.hold > 0 {
 			return usagef("load", "--hold is for --mode echo")
+		}
+		if err := cfg.otherModeFlags("echo", echoOnlyFlags); err != nil {
+			return err
 		}
 	default:
 		return usagef("load", "--mode %q: want echo or http", cfg.mode)
@@ -262,6 +313,12 @@ func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport
 		var err error
 		if target, dialTo, err = newHTTPTarget(cfg); err != nil {
 			return nil, usagef("load", "%v", err)
+		}
+		if target.tls == nil && cfg.given["insecure"] {
+			// A warning, not a usage error: a script that runs the same flags against http:// and
+			// https:// servers (bench/http/wrkab.sh does, with SCHEME=http by default) passes
+			// --insecure to both.
+			fmt.Fprintln(log, "eddy load: warning: --insecure does not apply to an http:// URL (it skips the check of an https server's certificate)")
 		}
 	}
 	r, err := newLoadRun(ctx, cfg, target, dialTo)

@@ -85,16 +85,31 @@ func baselineRefuses(fs *flag.FlagSet, baseline bool, cmd string, names ...strin
 	if !baseline {
 		return nil
 	}
+	if set := flagsGiven(fs, names...); len(set) > 0 {
+		return usagef(cmd, "%s: --baseline serves on package net, not on an eddy engine", strings.Join(set, ", "))
+	}
+	return nil
+}
+
+// flagsGiven returns the flags among names that the command line of fs set (flag.Visit: given, even
+// to their default value, rather than left at it), as "--name", in lexical order.
+func flagsGiven(fs *flag.FlagSet, names ...string) []string {
 	var set []string
 	fs.Visit(func(f *flag.Flag) {
 		if slices.Contains(names, f.Name) {
 			set = append(set, "--"+f.Name)
 		}
 	})
-	if len(set) > 0 {
-		return usagef(cmd, "%s: --baseline serves on package net, not on an eddy engine", strings.Join(set, ", "))
-	}
-	return nil
+	return set
+}
+
+// warnLoopsOnStd is the warning of a server command (echo, hello, serve) given --loops that runs on the
+// std engine: that engine serves each connection on goroutines of its own, so the loop count does not
+// make it serve on more cores or fewer. It is a warning, not a usage error, because a script that
+// compares the engines passes the same --loops to each (eddy bench did, as scripts/ab-echo.sh and
+// bench/http/wrkab.sh do), and --engine auto is std on systems without epoll.
+func warnLoopsOnStd(stderr io.Writer, cmd string, loops int) {
+	fmt.Fprintf(stderr, "eddy %s: warning: --loops %d does not apply to engine std, which serves each connection on goroutines of its own\n", cmd, loops)
 }
 
 // main runs the command line under a context that the first SIGINT or SIGTERM cancels; a second one

@@ -30,10 +30,13 @@ var serveCommand = command{
 		fs.StringVar(&cfg.dir, "dir", ".", "`directory` to serve")
 		fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`: "+addrForms+" (port 0 picks a free port)")
 		fs.StringVar(&cfg.engine, "engine", "auto", "`engine`: auto, epoll, uring or std")
-		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS)")
+		fs.IntVar(&cfg.loops, "loops", 0, "number of event loops, up to 1024 (0: one per GOMAXPROCS); the std engine serves on goroutines, not loops, and warns of it")
 		fs.DurationVar(&cfg.duration, "duration", 0, "stop by itself after this `duration` (0: run until SIGINT or SIGTERM)")
 		cfg.tls.addFlags(fs)
-		return fs, func(ctx context.Context, _, stderr io.Writer) error { return runServe(ctx, cfg, stderr) }
+		return fs, func(ctx context.Context, _, stderr io.Writer) error {
+			cfg.loopsSet = len(flagsGiven(fs, "loops")) > 0
+			return runServe(ctx, cfg, stderr)
+		}
 	},
 }
 
@@ -51,6 +54,7 @@ type serveConfig struct {
 	addr     string
 	engine   string
 	loops    int           // 0: the engine's default
+	loopsSet bool          // --loops given: warned of on the std engine, which has no loops to serve on
 	duration time.Duration // 0: until ctx is done
 	tls      tlsFiles      // serve HTTPS
 }
@@ -87,6 +91,9 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		defer cancel()
 	}
 	err := serveFiles(ctx, cfg, log.New(stderr, "", 0), func(l listening) {
+		if cfg.loopsSet && l.Engine == string(eddy.EngineStd) {
+			warnLoopsOnStd(stderr, "serve", cfg.loops)
+		}
 		loops := ""
 		switch l.Loops {
 		case 0:
