@@ -22,7 +22,10 @@ var (
 	ErrFlushTimeout = errors.New("eddy: close gave up on output the peer did not read")
 	// ErrQueueFull is returned when a loop's task queue is full; the caller may retry later.
 	ErrQueueFull = errors.New("eddy: loop task queue full")
-	// ErrUnsupported is returned when the chosen engine does not support an operation or option.
+	// ErrUnsupported is returned when the chosen engine does not support an operation or option (New
+	// with WithEngine asking for an engine this system cannot give), and by SendFile for a file it
+	// cannot send on any engine (one that is not a regular file). etls's SendFile wraps
+	// errors.ErrUnsupported instead, which this error does not match.
 	ErrUnsupported = errors.New("eddy: not supported by this engine")
 )
 
