@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyio/eddy"
@@ -396,6 +397,10 @@ func (sc *conn) netHTTP() *connHTTP {
 		h.finishFn = sc.finish
 		h.pumpFn = sc.pump
 		h.ackFn = sc.ack
+		if hook := ackHook.Load(); hook != nil { // tests only
+			ack := sc.ack
+			h.ackFn = func(c eddy.Conn, err error) { (*hook)(c); ack(c, err) }
+		}
 		h.handoff = sc.srv.handoffFor(sc.c.Loop())
 		if sc.srv.loopRunsCallbacks() {
 			h.endFn = func() { sc.finish(sc.c) }
@@ -637,6 +642,10 @@ func (sc *conn) holdInput() {
 		sc.c.SetReadPaused(false)
 	}
 }
+
+// ackHook, set only by tests, runs on the loop before each acknowledgement of the connections made
+// while it is set (their ackFn), to hold it back.
+var ackHook atomic.Pointer[func(eddy.Conn)]
 
 // ack receives the completion of an AsyncWrite of the response.
 func (sc *conn) ack(_ eddy.Conn, err error) {

@@ -425,8 +425,8 @@ func TestMigrateWriteDeadlinePassedClosesGracefully(t *testing.T) {
 			rc.Flush()
 			<-proceed
 			// An empty flush: with http1, it waits for "first" to be known sent. (Were the
-			// deadline to pass with that still unknown, the connection is reset, as for a
-			// client that does not read.)
+			// deadline to pass with that still unknown, the loop would close gracefully all the
+			// same, "first" being in the kernel: TestZZDeadlineWithAckInTransitClosesGracefully.)
 			rc.Flush()
 			rc.SetWriteDeadline(time.Now().Add(-time.Second))
 			io.WriteString(w, "late")

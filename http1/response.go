@@ -507,11 +507,10 @@ func (w *response) waitInflight() {
 	}
 	ok, err := w.awaitAck()
 	if !ok {
-		// The client does not read. Abort the connection (a graceful close would wait for a
-		// client that reads slowly); the batch in flight is abandoned (its late acknowledgement
-		// is dropped: no other write will follow).
+		// The deadline passed first: the loop ends the connection (endAtDeadline). The batch in
+		// flight is abandoned (its late acknowledgement is dropped: no other write will follow).
 		w.fail(os.ErrDeadlineExceeded)
-		w.c.Abort(os.ErrDeadlineExceeded)
+		w.endAtDeadline()
 		w.inflight = nil
 		return
 	}
@@ -531,6 +530,29 @@ func (w *response) waitInflight() {
 func (w *response) awaitAck() (bool, error) {
 	err, ok := awaitDeadline(&w.wdl, w.sc.http.acks, nil)
 	return ok, err
+}
+
+// endAtDeadline ends the connection of a response whose write deadline passed before the outcome
+// of its batch (or file region) in flight came back. The handler cannot tell why: the client does
+// not read, or the bytes did reach the kernel and their acknowledgement is still on its way (on
+// uring it comes an iteration of the loop later; on every engine the deadline can pass meanwhile).
+// So the loop decides, in a task queued behind the write (Execute and AsyncWrite, or the SendFile
+// task, share the connection's queue on every engine, etls included): output still held by the
+// engine then is stuck behind a client that does not read, and the connection is aborted (a graceful
+// close would wait for it up to the flush timeout); with nothing held, everything written has reached
+// the kernel and the close is graceful, as deadlinePassed's, so that the client reads it all and then
+// EOF, as with net/http, rather than a reset that its kernel may report before bytes it holds.
+func (w *response) endAtDeadline() {
+	executeRetrying(w.c, closeAtDeadline) // ErrClosed: the connection is ending already
+}
+
+// closeAtDeadline is endAtDeadline's decision, on the loop.
+func closeAtDeadline(c eddy.Conn) {
+	if c.OutboundBuffered() > 0 {
+		c.Abort(os.ErrDeadlineExceeded)
+		return
+	}
+	c.Close()
 }
 
 // deadlinePassed fails the response and closes the connection if the write deadline has passed.

@@ -166,9 +166,10 @@ func (w *response) sendFile(f *os.File, off, n int64) error {
 	ok, err := w.awaitAck()
 	switch {
 	case !ok:
-		// As in waitInflight: the late outcome is dropped or left on acks of a closed connection.
+		// As in waitInflight: the loop ends the connection, gracefully if the region has reached
+		// the kernel; the late outcome is dropped or left on acks of a closed connection.
 		w.fail(os.ErrDeadlineExceeded)
-		w.c.Abort(os.ErrDeadlineExceeded)
+		w.endAtDeadline()
 	case err != nil:
 		w.fail(err)
 	}

@@ -85,7 +85,10 @@ type Server struct {
 	// or more must have reached it whole, and one whose handler (or body) took the whole timeout
 	// is not sent. A response that misses it ends the connection at once (eddy.Conn.Abort): the
 	// output not yet sent is dropped and the client gets a reset, as net/http's failed write
-	// closes the socket; a graceful close would wait for a client that reads slowly.
+	// closes the socket; a graceful close would wait for a client that reads slowly. When
+	// everything written has reached the kernel as the deadline passes (a write that fails
+	// before it starts, or one whose acknowledgement is still on its way from the loop: the loop
+	// looks), the close is graceful, as net/http's: the client reads what was sent and then EOF.
 	WriteTimeout time.Duration
 	// IdleTimeout is how long a keep-alive connection waits for the next request; zero means
 	// ReadTimeout, and if both are zero it waits for ever.
