@@ -325,8 +325,8 @@ func TestSendFileRejectsBadArguments(t *testing.T) {
 		}}
 		s := startServer(t, kind, h)
 		s.dial(t)
-		if err := <-errs; !errors.Is(err, eddy.ErrUnsupported) {
-			t.Errorf("SendFile(pipe) = %v, want ErrUnsupported", err)
+		if err := <-errs; !errors.Is(err, eddy.ErrUnsupported) || !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("SendFile(pipe) = %v, want eddy.ErrUnsupported, which matches errors.ErrUnsupported", err)
 		}
 		for _, what := range []string{"negative offset", "negative length"} {
 			if err := <-errs; err == nil {

@@ -24,10 +24,19 @@ var (
 	ErrQueueFull = errors.New("eddy: loop task queue full")
 	// ErrUnsupported is returned when the chosen engine does not support an operation or option (New
 	// with WithEngine asking for an engine this system cannot give), and by SendFile for a file it
-	// cannot send on any engine (one that is not a regular file). etls's SendFile wraps
-	// errors.ErrUnsupported instead, which this error does not match.
-	ErrUnsupported = errors.New("eddy: not supported by this engine")
+	// cannot send on any engine (one that is not a regular file) or on a connection that cannot send
+	// files (etls's). It matches errors.ErrUnsupported as well.
+	ErrUnsupported error = unsupportedError{}
 )
+
+// unsupportedError is the type of ErrUnsupported, which matches errors.ErrUnsupported too, so that
+// code written against the standard library's value recognizes eddy's.
+type unsupportedError struct{}
+
+func (unsupportedError) Error() string { return "eddy: not supported" }
+
+// Is reports whether target is errors.ErrUnsupported.
+func (unsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // OpError is the error type returned for failed kernel operations, in the manner of [net.OpError]: it names
 // the operation, the network and address involved, and wraps the underlying error (often a syscall.Errno),

@@ -93,11 +93,11 @@ func Example_errUnsupported() {
 	c, _ := net.Dial("tcp", e.Addrs()[0].String())
 	defer c.Close()
 	err := <-h.result
-	fmt.Println(errors.Is(err, eddy.ErrUnsupported))
+	fmt.Println(errors.Is(err, eddy.ErrUnsupported), errors.Is(err, errors.ErrUnsupported))
 	fmt.Println(err)
 	// Output:
-	// true
-	// eddy: SendFile: |0 is not a regular file: eddy: not supported by this engine
+	// true true
+	// eddy: SendFile: |0 is not a regular file: eddy: not supported
 }
 
 // Timeout tells a connect that ran out of time from one that failed otherwise, and makes an *OpError

@@ -59,7 +59,7 @@ const (
 //     without close_notify is reported the same way.
 //   - A TLS error on the input (a forged record, an alert from the peer) closes the connection
 //     gracefully (crypto/tls has queued the alert it answers with), and OnClose reports it.
-//   - SendFile returns an error wrapping errors.ErrUnsupported: the file's bytes would have to be
+//   - SendFile returns an error wrapping eddy.ErrUnsupported: the file's bytes would have to be
 //     read into user space to be encrypted, which the caller can do as well as Conn can.
 type Conn struct {
 	raw eddy.Conn
@@ -756,9 +756,10 @@ func (c *Conn) Flushed(callback func(c eddy.Conn, err error)) {
 // kernel yet (see eddy.Conn.OutboundBuffered): what was written is encrypted at once.
 func (c *Conn) OutboundBuffered() int { return c.raw.OutboundBuffered() }
 
-// SendFile is not supported on a TLS connection: it returns an error wrapping errors.ErrUnsupported.
+// SendFile is not supported on a TLS connection: it returns an error wrapping eddy.ErrUnsupported
+// (which matches errors.ErrUnsupported too).
 func (c *Conn) SendFile(f *os.File, offset, n int64, callback func(c eddy.Conn, err error)) error {
-	return fmt.Errorf("etls: SendFile on a TLS connection: %w", errors.ErrUnsupported)
+	return fmt.Errorf("etls: SendFile on a TLS connection: %w", eddy.ErrUnsupported)
 }
 
 // Execute runs fn on the connection's loop (see eddy.Conn.Execute); fn gets this Conn.

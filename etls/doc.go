@@ -16,7 +16,8 @@
 // order they are sent); Close and CloseWrite send TLS's close_notify first, as do the engine's own
 // closes (an idle timeout, Engine.Stop: see eddy.ClosingHandler); the peer's close_notify
 // is reported like its FIN; and SendFile is not supported, since the file's bytes must pass
-// through user space to be encrypted (it returns an error wrapping [errors.ErrUnsupported]).
+// through user space to be encrypted (it returns an error wrapping [eddy.ErrUnsupported],
+// which matches [errors.ErrUnsupported] too).
 //
 // The design, and what it costs against a plain connection, is in docs/tls.md.
 package etls

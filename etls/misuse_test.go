@@ -2,6 +2,7 @@ package etls_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -70,5 +71,15 @@ func TestMisuseDialWrongEngine(t *testing.T) {
 	}
 	if _, err := h.Dial(ctx, nil, ln.Addr().String(), nil).Result(); err == nil {
 		t.Error("Dial through a nil engine succeeded")
+	}
+}
+
+// SendFile on a TLS connection is refused with eddy.ErrUnsupported, which code written against the
+// standard library's errors.ErrUnsupported recognizes too.
+func TestSendFileIsUnsupported(t *testing.T) {
+	var c etls.Conn
+	err := c.SendFile(nil, 0, 1, nil)
+	if !errors.Is(err, eddy.ErrUnsupported) || !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("SendFile = %v, want eddy.ErrUnsupported, which matches errors.ErrUnsupported", err)
 	}
 }

@@ -114,7 +114,7 @@ func TestRunErrorKeepsPathsNamedEddy(t *testing.T) {
 func TestWithoutEddyPrefixes(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"eddy: bad option WithLoops(2000): want 1..1024", "bad option WithLoops(2000): want 1..1024"},
-		{`load: eddy: engine "uring": eddy: not supported by this engine`, `load: engine "uring": not supported by this engine`},
+		{`load: eddy: engine "uring": eddy: not supported`, `load: engine "uring": not supported`},
 		{"dial tcp 127.0.0.1:1: eddy: engine stopped", "dial tcp 127.0.0.1:1: engine stopped"},
 		{"serve: --dir /src/eddy: not a directory", "serve: --dir /src/eddy: not a directory"},
 		{"stat eddy: no such file or directory", "stat eddy: no such file or directory"},
