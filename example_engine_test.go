@@ -61,7 +61,7 @@ func (addrReporter) OnOpen(c eddy.Conn) {
 
 // LocalAddr and RemoteAddr are the connection's two ends, as net.Conn's are: the server's
 // RemoteAddr is the client's LocalAddr, and the other way round.
-func ExampleConn_RemoteAddr() {
+func ExampleConn_remoteAddr() {
 	e, _ := eddy.New(addrReporter{}, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	e.Start()
 	defer e.Stop(context.Background())

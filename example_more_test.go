@@ -121,7 +121,7 @@ func (g greeter) OnData(c eddy.Conn) {
 }
 
 // CloseWrite ends the output (the peer reads EOF) and keeps reading.
-func ExampleConn_CloseWrite() {
+func ExampleConn_closeWrite() {
 	h := greeter{got: make(chan string, 1)}
 	e, _ := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	e.Start()
@@ -148,7 +148,7 @@ func (framer) OnOpen(c eddy.Conn) {
 }
 
 // Writev writes several slices in order, as Write writes one.
-func ExampleConn_Writev() {
+func ExampleConn_writev() {
 	e, _ := eddy.New(framer{}, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	e.Start()
 	defer e.Stop(context.Background())
@@ -171,7 +171,7 @@ func (flushReporter) OnOpen(c eddy.Conn) {
 }
 
 // Flushed runs a callback once the output written so far has reached the kernel.
-func ExampleConn_Flushed() {
+func ExampleConn_flushed() {
 	e, _ := eddy.New(flushReporter{}, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	e.Start()
 	defer e.Stop(context.Background())
@@ -194,7 +194,7 @@ func (h impatient) OnOpen(c eddy.Conn)             { c.SetIdleTimeout(50 * time.
 func (h impatient) OnClose(_ eddy.Conn, err error) { h.closed <- err }
 
 // SetIdleTimeout sets one connection's idle timeout, overriding WithIdleTimeout's.
-func ExampleConn_SetIdleTimeout() {
+func ExampleConn_setIdleTimeout() {
 	h := impatient{closed: make(chan error, 1)}
 	e, _ := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	e.Start()
@@ -348,7 +348,7 @@ func (f feed) OnClose(_ eddy.Conn, err error) { f.closed <- err }
 
 // OutboundBuffered tells what a connection holds that its peer has not taken: a server drops a peer
 // that does not read with it, since back-pressure only stops reading from a peer.
-func ExampleConn_OutboundBuffered() {
+func ExampleConn_outboundBuffered() {
 	f := feed{closed: make(chan error, 1)}
 	e, _ := eddy.New(f, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	e.Start()

@@ -37,7 +37,7 @@ func (h fileGreeter) OnOpen(c eddy.Conn) {
 
 // SendFile queues a file region among the writes around it; on epoll the bytes go from the page cache
 // to the socket with sendfile(2).
-func ExampleConn_SendFile() {
+func ExampleConn_sendFile() {
 	dir, _ := os.MkdirTemp("", "sendfile")
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "motd.txt")

@@ -78,7 +78,7 @@ type connWriter struct{ c eddy.Conn }
 func (w connWriter) Write(b []byte) (int, error) { return w.c.Write(b) }
 
 // Framing: Peek, then Discard what was handled.
-func ExampleConn_Peek() {
+func ExampleConn_peek() {
 	e, _ := eddy.New(lineHandler{}, []string{"tcp://127.0.0.1:0"})
 	e.Start()
 	defer e.Stop(context.Background())
@@ -222,7 +222,7 @@ func (h slowConsumer) OnData(c eddy.Conn) {
 	}()
 }
 
-func ExampleConn_SetReadPaused() {
+func ExampleConn_setReadPaused() {
 	h := slowConsumer{results: make(chan string, 1)}
 	e, _ := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	e.Start()
@@ -251,7 +251,7 @@ func (strictServer) OnData(c eddy.Conn) {
 
 func (h strictServer) OnClose(_ eddy.Conn, err error) { h.reasons <- err }
 
-func ExampleConn_Abort() {
+func ExampleConn_abort() {
 	h := strictServer{reasons: make(chan error, 1)}
 	e, _ := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithLoops(1))
 	e.Start()

@@ -15,7 +15,7 @@ import (
 // A File takes one Read at a time (and one Write): reads at the current position are ordered only
 // by waiting for one before asking for the next, so a second Read asked while the first waits fails
 // at once with ErrInFlight, in an *os.PathError, and the first goes on.
-func ExampleErrInFlight() {
+func ExampleFile_Read_inFlight() {
 	a, err := aio.New()
 	if err != nil {
 		log.Fatal(err)

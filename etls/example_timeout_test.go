@@ -17,7 +17,7 @@ import (
 // HandshakeTimeout bounds the handshake of every connection (10 s by default): a client that
 // connects and says nothing, or too slowly, is reset, and OnHandshakeError hears of it with
 // ErrHandshakeTimeout.
-func ExampleHandler_HandshakeTimeout() {
+func ExampleHandler_handshakeTimeout() {
 	ts := httptest.NewTLSServer(nil) // a certificate, as in ExampleServer
 	ts.Close()
 	h := etls.Server(upper{}, &tls.Config{Certificates: ts.TLS.Certificates})
