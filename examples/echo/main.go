@@ -67,6 +67,11 @@ func main() {
 	addr := flag.String("addr", "tcp://127.0.0.1:9000", "address to listen on: tcp://host:port or unix:///path")
 	engine := flag.String("engine", "auto", "engine: auto (the best the platform has), uring or epoll (Linux), or std (portable)")
 	flag.Parse()
+	if flag.NArg() > 0 { // a usage error, status 2, as flag's own
+		fmt.Fprintf(os.Stderr, "echo: unexpected argument %q\n", flag.Arg(0))
+		flag.Usage()
+		os.Exit(2)
+	}
 
 	kind, err := eddy.ParseEngineKind(*engine)
 	if err != nil {

@@ -2,11 +2,12 @@
 // given, the status, the size and a SHA-256 of each body. It shows the client's asynchronous side:
 // every request is a future from Transport.RoundTripAsync, sent without a goroutine of its own; the
 // body of each response is read on a bounded worker pool (pool.Pool) as a continuation of that future;
-// future.AllSettled gathers the outcomes and future.WithTimeout bounds the whole job.
+// future.WithTimeout bounds each download and future.AllSettled gathers the outcomes.
 //
 //	go run ./examples/fetch -timeout 10s http://127.0.0.1:8080/a http://127.0.0.1:8080/b
 //
-// It exits with status 1 if any URL failed (the line says why), 2 on a bad command line.
+// Each URL gets its line, also when the timeout passes. It exits with status 1 if any URL failed (the
+// line says why), 2 on a bad command line.
 package main
 
 import (
@@ -73,11 +74,16 @@ func run() int {
 		}
 		// The head arrives on the client's loop; the body is read on the pool, which must not be the
 		// loop (reading blocks).
-		jobs[i] = future.Then(tr.RoundTripAsync(req), nil, func(resp *http.Response) future.Future[fetched] {
+		job := future.Then(tr.RoundTripAsync(req), nil, func(resp *http.Response) future.Future[fetched] {
 			return pool.Go(readPool, ctx, func(context.Context) (fetched, error) { return readBody(resp) })
 		})
+		// ctx already bounds the request and the reading of its body; WithTimeout is the backstop
+		// that also bounds the wait for a place in the pool. It bounds each job and not their
+		// AllSettled, so that a timeout fails only the URLs not done by then, each on its line.
+		jobs[i] = future.WithTimeout(job, *timeout)
 	}
-	outcomes, err := future.WithTimeout(future.AllSettled(jobs...), *timeout).Await(context.Background())
+	// AllSettled never fails: its outcomes hold each job's error, and every job ends by the timeout.
+	outcomes, err := future.AllSettled(jobs...).Await(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fetch:", err)
 		return 1

@@ -4,6 +4,8 @@
 // operation. It then reads both files back through aio and compares their SHA-256 digests.
 //
 //	go run ./examples/files -src big.bin -dst copy.bin -chunk 1048576 -inflight 8
+//
+// It exits with status 1 if the copy fails (the message says why), 2 on a bad command line.
 package main
 
 import (
@@ -26,19 +28,33 @@ func main() {
 	inflight := flag.Int("inflight", 8, "chunks on their way at once")
 	backend := flag.String("backend", "auto", "aio backend: auto, uring or pool")
 	flag.Parse()
-	if err := run(*src, *dst, *chunk, *inflight, aio.Backend(*backend)); err != nil {
+	// A bad command line is a usage error, status 2, as flag's own errors are.
+	usage := func(msg string) {
+		fmt.Fprintln(os.Stderr, "files:", msg)
+		flag.Usage()
+		os.Exit(2)
+	}
+	switch {
+	case flag.NArg() > 0:
+		usage(fmt.Sprintf("unexpected argument %q", flag.Arg(0)))
+	case *src == "" || *dst == "":
+		usage("-src and -dst are required")
+	case *chunk < 1 || *inflight < 1:
+		usage(fmt.Sprintf("-chunk %d and -inflight %d must be positive", *chunk, *inflight))
+	}
+	b := aio.Backend(*backend)
+	switch b {
+	case aio.Auto, aio.Uring, aio.Pool:
+	default:
+		usage(fmt.Sprintf("unknown -backend %q (want auto, uring or pool)", *backend))
+	}
+	if err := run(*src, *dst, *chunk, *inflight, b); err != nil {
 		fmt.Fprintln(os.Stderr, "files:", err)
 		os.Exit(1)
 	}
 }
 
 func run(src, dst string, chunk, inflight int, backend aio.Backend) error {
-	if src == "" || dst == "" {
-		return errors.New("-src and -dst are required")
-	}
-	if chunk < 1 || inflight < 1 {
-		return fmt.Errorf("-chunk %d and -inflight %d must be positive", chunk, inflight)
-	}
 	a, err := aio.New(aio.WithBackend(backend))
 	if err != nil {
 		return err
@@ -65,6 +81,9 @@ func run(src, dst string, chunk, inflight int, backend aio.Backend) error {
 
 	ctx := context.Background()
 	size := st.Size()
+	// No buffer larger than the file: -chunk is a bound, and a file smaller than it (or a large
+	// -chunk) must not cost a chunk's memory, or more memory than there is.
+	chunk = int(max(1, min(int64(chunk), size)))
 	chunks := int((size + int64(chunk) - 1) / int64(chunk))
 	// A ring of buffers, one per chunk in flight: a buffer is reused only once the write that
 	// used it has completed.

@@ -33,6 +33,13 @@ func main() {
 	maxFiles := flag.Int("max", 500, "read at most this many files")
 	timeout := flag.Duration("timeout", 2*time.Second, "deadline for the whole job")
 	flag.Parse()
+	// A bad command line is a usage error, status 2, as flag's own errors are.
+	switch {
+	case flag.NArg() > 0:
+		usageError(fmt.Sprintf("unexpected argument %q (the directory is given with -dir)", flag.Arg(0)))
+	case *maxFiles < 1:
+		usageError(fmt.Sprintf("-max %d: want at least 1", *maxFiles))
+	}
 
 	paths, err := listFiles(*dir, *maxFiles)
 	if err != nil {
@@ -70,6 +77,13 @@ func main() {
 	}
 	// Wait for the cancelled searches, so that the program ends with nothing running.
 	future.AllSettled(searches...).Await(ctx)
+}
+
+// usageError reports a bad command line and exits with status 2.
+func usageError(msg string) {
+	fmt.Fprintln(os.Stderr, "futures:", msg)
+	flag.Usage()
+	os.Exit(2)
 }
 
 // listFiles returns up to limit regular files under dir, skipping hidden directories.

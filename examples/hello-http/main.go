@@ -8,7 +8,8 @@
 //
 // The native style runs the handler on the event loop and allocates nothing per request; the
 // nethttp style runs an ordinary net/http handler on the worker pool. Any other path or method gets
-// 404 or 405. The server stops gracefully on Ctrl-C (SIGINT) or SIGTERM.
+// 404 or 405. The server stops gracefully on Ctrl-C (SIGINT) or SIGTERM. A bad command line exits
+// with status 2, a server that fails with status 1.
 package main
 
 import (
@@ -61,10 +62,21 @@ func main() {
 	style := flag.String("style", "native", "handler style: native (on the loop) or nethttp (net/http handler on the pool)")
 	loops := flag.Int("loops", 0, "event loops (default GOMAXPROCS)")
 	flag.Parse()
-
+	// A bad command line is a usage error, status 2, as flag's own errors are.
+	usage := func(msg string) {
+		fmt.Fprintln(os.Stderr, "hello-http:", msg)
+		flag.Usage()
+		os.Exit(2)
+	}
+	if flag.NArg() > 0 {
+		usage(fmt.Sprintf("unexpected argument %q", flag.Arg(0)))
+	}
+	if *loops < 0 {
+		usage(fmt.Sprintf("-loops %d is negative", *loops))
+	}
 	kind, err := eddy.ParseEngineKind(*engine)
 	if err != nil {
-		log.Fatal(err)
+		usage(err.Error())
 	}
 	srv := &http1.Server{
 		Addr:              *addr,
@@ -79,7 +91,7 @@ func main() {
 	case "nethttp":
 		srv.Handler = netHTTP()
 	default:
-		log.Fatalf("unknown -style %q: want native or nethttp", *style)
+		usage(fmt.Sprintf("unknown -style %q: want native or nethttp", *style))
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

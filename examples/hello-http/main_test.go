@@ -127,25 +127,4 @@ func (c *client) do(t *testing.T, method, path string) response {
 	return response{status: resp.StatusCode, proto: resp.Proto, header: resp.Header, body: string(body)}
 }
 
-// TestBadFlags checks that an unknown style or engine stops the program with status 1 and a
-// message that names it.
-func TestBadFlags(t *testing.T) {
-	prog := progtest.Build(t)
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-style", "bogus"}, `unknown -style "bogus"`},
-		{[]string{"-engine", "bogus"}, `unknown engine "bogus"`},
-	} {
-		stdout, stderr, err := progtest.Run(t, progtest.ExitTimeout, prog, append([]string{"-addr", "127.0.0.1:0"}, tc.args...)...)
-		out := stdout + stderr
-		if progtest.ExitCode(err) != 1 {
-			t.Errorf("%v: exit %v, want status 1; output:\n%s", tc.args, err, out)
-			continue
-		}
-		if !strings.Contains(out, tc.want) {
-			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out)
-		}
-	}
-}
+// The bad flags (status 2) are checked in zz_review_test.go.

@@ -30,6 +30,13 @@ func main() {
 	quiet := flag.Bool("q", false, "print only the summary")
 	timeout := flag.Duration("timeout", 10*time.Second, "deadline for hashing")
 	flag.Parse()
+	// A bad command line is a usage error, status 2, as flag's own errors are.
+	switch {
+	case flag.NArg() > 0:
+		usageError(fmt.Sprintf("unexpected argument %q (the directory is given with -dir)", flag.Arg(0)))
+	case *maxFiles < 1:
+		usageError(fmt.Sprintf("-max %d: want at least 1", *maxFiles))
+	}
 
 	paths, err := listFiles(*dir, *maxFiles)
 	if err != nil {
@@ -71,6 +78,13 @@ func main() {
 	st := p.Stats()
 	fmt.Printf("%d files, tree digest %s\n", len(digests), hex.EncodeToString(tree.Sum(nil)))
 	fmt.Printf("pool: %d completed, %d panics, %d rejected\n", st.Completed, st.Panics, st.Rejected)
+}
+
+// usageError reports a bad command line and exits with status 2.
+func usageError(msg string) {
+	fmt.Fprintln(os.Stderr, "pool:", msg)
+	flag.Usage()
+	os.Exit(2)
 }
 
 // listFiles returns up to limit regular files under dir, in lexical order, skipping hidden

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eddyio/eddy/examples/internal/progtest"
+)
+
+// An argument that is not a flag is a usage error (status 2), as an unknown flag is. echo ignored
+// it and started serving: "echo 127.0.0.1:9001", meaning the address, served on the default
+// address instead, and a typo went unnoticed.
+func TestUnexpectedArgumentIsUsageError(t *testing.T) {
+	prog := progtest.Build(t)
+	stderr := progtest.RunError(t, progtest.ExitTimeout, 2, prog, "-addr", "tcp://127.0.0.1:0", "127.0.0.1:9001")
+	if !strings.Contains(stderr, `unexpected argument "127.0.0.1:9001"`) || !strings.Contains(stderr, "Usage of") {
+		t.Errorf("standard error lacks the reason or the usage:\n%s", stderr)
+	}
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eddyio/eddy/examples/internal/progtest"
+)
+
+// A bad command line is a usage error: status 2, the reason and the usage on standard error, as for
+// flag's own errors. pool read the directory "." when given a directory as an argument rather than
+// with -dir, and silently did nothing for -max 0 or below.
+func TestUsageErrors(t *testing.T) {
+	prog := progtest.Build(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{dir}, "unexpected argument"},
+		{[]string{"-dir", dir, "-max", "0"}, "-max 0: want at least 1"},
+		{[]string{"-dir", dir, "-max", "-5"}, "-max -5: want at least 1"},
+		{[]string{"-bogus"}, "flag provided but not defined"},
+	} {
+		stderr := progtest.RunError(t, runTimeout, 2, prog, tc.args...)
+		if !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "Usage of") {
+			t.Errorf("%v: standard error lacks %q or the usage:\n%s", tc.args, tc.want, stderr)
+		}
+	}
+}
