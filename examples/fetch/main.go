@@ -75,7 +75,14 @@ func run() int {
 		// The head arrives on the client's loop; the body is read on the pool, which must not be the
 		// loop (reading blocks).
 		job := future.Then(tr.RoundTripAsync(req), nil, func(resp *http.Response) future.Future[fetched] {
-			return pool.Go(readPool, ctx, func(context.Context) (fetched, error) { return readBody(resp) })
+			read := pool.Go(readPool, ctx, func(context.Context) (fetched, error) { return readBody(resp) })
+			// A read cancelled before a worker took it (ctx ended, the pool stopped) never runs
+			// readBody: close the body here, or its connection stays taken. Close does not block, and
+			// a second Close (after readBody's) does nothing.
+			return future.Catch(read, nil, func(err error) (fetched, error) {
+				resp.Body.Close()
+				return fetched{}, err
+			})
 		})
 		// ctx already bounds the request and the reading of its body; WithTimeout is the backstop
 		// that also bounds the wait for a place in the pool. It bounds each job and not their
