@@ -1010,7 +1010,15 @@ func TestFlushReviewManyClosingConnections(t *testing.T) {
 				t.Errorf("%s: OnClose(%v); want ErrFlushTimeout", what, why)
 			}
 		}
-		if cut < nStuck/2 {
+		switch {
+		case cut >= nStuck/2:
+		case late() > 2*time.Second:
+			// The stuck peers read once the 8 s wait above ends, cut or not: with the process starved
+			// for seconds (the loops' flush bounds run late too), an uncut peer that then read all is
+			// the machine's doing (seen with fuzzing and three other test runs beside CI's).
+			t.Logf("only %d of %d peers that read nothing were cut off, with goroutines up to %v late: inconclusive",
+				cut, nStuck, late().Round(time.Millisecond))
+		default:
 			t.Errorf("only %d of %d peers that read nothing were cut off", cut, nStuck)
 		}
 		t.Logf("%d of %d stuck peers cut off; goroutines ran up to %v late", cut, nStuck, late().Round(time.Millisecond))
