@@ -17,7 +17,7 @@ import (
 // Connection states, owned by the loop.
 //
 //	reading -> (native: answered inline) -> reading
-//	reading -> nativeHeld -> reading            native output waits for the client to read it
+//	reading -> outHeld -> reading               output waits for the client to read it
 //	reading -> nativeBody -> reading            a native request whose body is still arriving
 //	reading -> handler -> reading | draining    a net/http request on the pool
 //	draining -> reading                          the rest of a body the handler left unread
@@ -28,7 +28,7 @@ const (
 	stNativeBody              // collecting the body of a native request
 	stHandler                 // a net/http handler runs; its body is fed to it as it arrives
 	stDraining                // dropping the unread rest of a body before the next request
-	stNativeHeld              // native responses wait for the client to read: no request is served
+	stOutHeld                 // responses wait for the client to read: no request is served
 	stHijacked                // a handler took the connection over: input goes to its net.Conn
 	stClosed                  // closing or closed: input is dropped
 )
@@ -44,6 +44,15 @@ const (
 	inboundHoldAt     = 256 << 10
 	maxInboundBacklog = 8 << 20
 )
+
+// The response to a net/http request is written (its last batch, with Conn.Write) when its handler
+// returns, and the next pipelined request is served at once. Past outHoldAt bytes of output not yet
+// handed to the kernel, the next request waits, reading paused (stOutHeld), until the client has
+// taken that output (Conn.Flushed): as net/http reads the next request only once the previous
+// response is written. Without the wait, a client that pipelines small requests and never reads the
+// responses had the server hold a response for each request already received, tens of MiB per
+// connection (the engine's back-pressure stops reading, not serving what was read).
+const outHoldAt = inboundHoldAt
 
 // conn is the state of one connection. Every field is owned by the connection's loop, except those
 // the pool side reads as documented on exchange.
@@ -87,8 +96,9 @@ type connHTTP struct {
 	endFn         func() // finish as a task of the loop; nil unless loopRunsCallbacks
 	pumpFn        func(eddy.Conn)
 	ackFn         func(eddy.Conn, error)
-	handoff       *loopHandoff  // nil: each request is submitted to the pool by itself
-	hj            *hijackedConn // the connection's net.Conn once a handler has hijacked it
+	flushedFn     func(eddy.Conn, error) // outFlushed
+	handoff       *loopHandoff           // nil: each request is submitted to the pool by itself
+	hj            *hijackedConn          // the connection's net.Conn once a handler has hijacked it
 }
 
 // reader holds the per-request parsing state. It is taken from a pool when a request starts and
@@ -200,7 +210,7 @@ func (sc *conn) serve() {
 		case stClosed:
 			c.Discard(-1)
 			return
-		case stNativeHeld: // the mark's acknowledgement serves the rest (markAcked)
+		case stOutHeld: // the output's acknowledgement serves the rest (markAcked, outFlushed)
 			return
 		case stHijacked:
 			sc.hijackedInput()
@@ -226,6 +236,10 @@ func (sc *conn) serve() {
 				return
 			}
 			continue
+		}
+		if sc.http != nil && c.Buffered() > 0 && c.OutboundBuffered() > outHoldAt {
+			sc.holdOutput()
+			return
 		}
 		buf, _ := c.Peek(-1)
 		if len(buf) == 0 {
@@ -260,6 +274,29 @@ func (sc *conn) serve() {
 			return
 		}
 	}
+}
+
+// holdOutput makes the next request wait, reading paused, until the output of the net/http
+// responses written so far has reached the kernel (outHoldAt).
+func (sc *conn) holdOutput() {
+	sc.state = stOutHeld
+	sc.c.SetReadPaused(true)
+	sc.c.Flushed(sc.http.flushedFn)
+}
+
+// outFlushed runs on the loop once the output held by holdOutput has reached the kernel, or with
+// the error that ended the connection, and serves the requests that waited.
+func (sc *conn) outFlushed(_ eddy.Conn, err error) {
+	if sc.state != stOutHeld {
+		return
+	}
+	if err != nil {
+		sc.close()
+		return
+	}
+	sc.state = stReading
+	sc.c.SetReadPaused(false)
+	sc.serve()
 }
 
 // headIncomplete starts or checks the header deadline while a head trickles in.
@@ -338,7 +375,7 @@ var errHeadCutShort = badRequest("request head cut short by the end of the conne
 
 // peerClosed runs when the client has shut down its sending side, and reports whether to keep the
 // connection open for writing: only while a net/http handler runs, whose answer net/http would
-// still send, or while native requests wait for the client to read (stNativeHeld). A handler's
+// still send, or while responses wait for the client to read (stOutHeld). A handler's
 // context is cancelled, as net/http cancels it on the client's EOF, and a body still arriving
 // fails. Requests pipelined before the FIN are served after it; then the connection closes.
 func (sc *conn) peerClosed() bool {
@@ -349,7 +386,7 @@ func (sc *conn) peerClosed() bool {
 	case sc.state == stReading && sc.c.Buffered() > 0:
 		sc.refuse(errHeadCutShort) // answered as net/http answers it, then closed
 		return false
-	case sc.state == stNativeHeld: // requests pipelined before the FIN are served once the output drains
+	case sc.state == stOutHeld: // requests pipelined before the FIN are served once the output drains
 		sc.peerGone = true
 		return true
 	case sc.state != stHandler || sc.ex == nil:
@@ -397,6 +434,7 @@ func (sc *conn) netHTTP() *connHTTP {
 		h.finishFn = sc.finish
 		h.pumpFn = sc.pump
 		h.ackFn = sc.ack
+		h.flushedFn = sc.outFlushed
 		if hook := ackHook.Load(); hook != nil { // tests only
 			ack := sc.ack
 			h.ackFn = func(c eddy.Conn, err error) { (*hook)(c); ack(c, err) }

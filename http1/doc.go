@@ -31,7 +31,11 @@
 //     reused [ResponseBuffer], allocating nothing; see NativeHandler for when to use it.
 //
 // Pipelined requests are served one at a time and answered in order: bytes of later requests
-// wait in the connection's input until the current response is out. Native responses are written
+// wait in the connection's input until the current response is out. The next request is served
+// once the response is written to the connection, until more than 256 KiB of the output is not
+// known to have reached the kernel: the rest then waits, reading paused, until the client has taken
+// that output, so a client that pipelines requests and does not read the responses holds the
+// server's memory back as with net/http. Native responses are written
 // whole, and a loop answers the native requests it has in one go, until more than the engine's
 // default high-water mark (eddy.DefaultHighWater, 4 MiB) of their output is not known to have
 // reached the kernel: the rest then waits, reading paused, until the client has taken enough.
@@ -206,7 +210,15 @@
 //     understood is chunked: a request whose last coding is not chunked
 //     (gzip alone, say) is refused with 400, since its length cannot be
 //     determined (RFC 9112 §6.3), and one with another coding before
-//     chunked with 501 (net/http answers both with 501).
+//     chunked with 501 (net/http answers both with 501). Empty elements of the list are ignored,
+//     as RFC 9110 §5.6.1 requires, and several Transfer-Encoding fields make one list:
+//     "Transfer-Encoding: , chunked" is served as chunked, where net/http answers 501 to anything
+//     but one field saying chunked.
+//   - An HTTP/1.1 request without Host is refused with 400 (RFC 9112 §3.2), CONNECT's too;
+//     net/http serves a CONNECT without one. The asterisk-form target "*" is taken only with
+//     OPTIONS (RFC 9112 §3.2.4), other methods get 400; net/http serves "GET *".
+//   - A request head cut short by ReadHeaderTimeout (or ReadTimeout) closes the connection
+//     without an answer; net/http answers 400 first.
 //   - HTTP/1.0 and HTTP/1.1 are served, and a later HTTP/1.x is served as
 //     HTTP/1.1 (RFC 9110 §2.5), as net/http does; any other major version
 //     is answered with 505 (RFC 9110 §15.6.6).

@@ -407,7 +407,7 @@ func (sc *conn) endNativeBody(ok bool) bool {
 func (sc *conn) nativeDone() bool {
 	sc.requestDone()
 	if sc.outFull() {
-		sc.state = stNativeHeld
+		sc.state = stOutHeld
 		sc.c.SetReadPaused(true)
 		return false
 	}
@@ -559,7 +559,7 @@ func appendWithout(b, header []byte, name string) []byte {
 // have been written since the last one, so a client that reads costs one mark per MiB of output
 // and nothing per request. While more than nativeOutHoldAt bytes are
 // not known to be out (those before the mark in flight and those after it), requests wait in the
-// input, reading paused (stNativeHeld), as net/http serves the next request only once the previous
+// input, reading paused (stOutHeld), as net/http serves the next request only once the previous
 // response is written; the mark's acknowledgement resumes them.
 //
 // WriteTimeout uses the same marks, as the net/http path uses the acknowledgements of its batches:
@@ -710,7 +710,7 @@ func (sc *conn) markAcked(_ eddy.Conn, err error) {
 	if sc.outPend >= nativeOutMarkAt || f.pendDL != 0 {
 		sc.postMark() // it arms the timer
 	}
-	if sc.state == stNativeHeld && !sc.outFull() {
+	if sc.state == stOutHeld && !sc.outFull() {
 		sc.state = stReading
 		sc.c.SetReadPaused(false)
 		sc.serve()

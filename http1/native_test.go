@@ -225,7 +225,7 @@ func TestNativeWriteTimeout(t *testing.T) {
 }
 
 // TestNativePipelineHeldThenHalfClosed: requests pipelined before the client's FIN are all answered
-// even when they wait for the client to read (stNativeHeld), and a client that reads promptly is
+// even when they wait for the client to read (stOutHeld), and a client that reads promptly is
 // not cut by WriteTimeout however many large responses it asks for.
 func TestNativePipelineHeldThenHalfClosed(t *testing.T) {
 	const respSize = 256 << 10
