@@ -36,7 +36,9 @@ func (q *Outbound) Write(b []byte) {
 }
 
 // Vectors appends the queued bytes to dst as at most max slices, in order, and returns dst. The slices
-// alias the queue and are valid until the next Write or Consume.
+// alias the queue and are valid until the next Consume or Reset: a Write (or WriteStaged) only appends
+// after the bytes queued, so a send in flight (the uring engine's) may read them while the handler writes
+// more. Staged bytes are valid until their Stage is reset too.
 func (q *Outbound) Vectors(dst [][]byte, max int) [][]byte {
 	for i, c := range q.chunks {
 		if i == max {
