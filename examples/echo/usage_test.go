@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/eddyio/eddy/examples/internal/progtest"
@@ -12,8 +11,5 @@ import (
 // address instead, and a typo went unnoticed.
 func TestUnexpectedArgumentIsUsageError(t *testing.T) {
 	prog := progtest.Build(t)
-	stderr := progtest.RunError(t, progtest.ExitTimeout, 2, prog, "-addr", "tcp://127.0.0.1:0", "127.0.0.1:9001")
-	if !strings.Contains(stderr, `unexpected argument "127.0.0.1:9001"`) || !strings.Contains(stderr, "Usage of") {
-		t.Errorf("standard error lacks the reason or the usage:\n%s", stderr)
-	}
+	progtest.UsageError(t, progtest.ExitTimeout, prog, `unexpected argument "127.0.0.1:9001"`, "-addr", "tcp://127.0.0.1:0", "127.0.0.1:9001")
 }

@@ -35,10 +35,7 @@ func TestFilesUsageErrors(t *testing.T) {
 		{"unknown-flag", []string{"-bogus"}, "flag provided but not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg := progtest.RunError(t, runTimeout, 2, prog, tc.args...)
-			if !strings.Contains(msg, tc.want) || !strings.Contains(msg, "Usage of") {
-				t.Errorf("error output %q, want it to contain %q and the usage", msg, tc.want)
-			}
+			progtest.UsageError(t, runTimeout, prog, tc.want, tc.args...)
 			if _, err := os.Stat(dst); err == nil {
 				t.Errorf("a bad command line created %s", dst)
 			}

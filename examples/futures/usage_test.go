@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/eddyio/eddy/examples/internal/progtest"
@@ -22,9 +21,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-dir", dir, "-max", "-5"}, "-max -5: want at least 1"},
 		{[]string{"-bogus"}, "flag provided but not defined"},
 	} {
-		stderr := progtest.RunError(t, runTimeout, 2, prog, tc.args...)
-		if !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "Usage of") {
-			t.Errorf("%v: standard error lacks %q or the usage:\n%s", tc.args, tc.want, stderr)
-		}
+		progtest.UsageError(t, runTimeout, prog, tc.want, tc.args...)
 	}
 }

@@ -162,6 +162,18 @@ func RunError(t testing.TB, timeout time.Duration, status int, prog string, args
 	return stderr
 }
 
+// UsageError runs prog with args as [RunError] does and checks that it fails as a bad command line
+// does: status 2, and standard error holding want (the reason) and the flag package's usage ("Usage
+// of"). It returns standard error.
+func UsageError(t testing.TB, timeout time.Duration, prog, want string, args ...string) (stderr string) {
+	t.Helper()
+	stderr = RunError(t, timeout, 2, prog, args...)
+	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "Usage of") {
+		t.Errorf("%v: standard error lacks %q or the usage:\n%s", args, want, stderr)
+	}
+	return stderr
+}
+
 // ExitCode returns the exit status that err, a result of [Run], reports: 0 for nil, the status
 // for an [*exec.ExitError], and -1 for any other error, such as a program killed by a signal.
 func ExitCode(err error) int {
