@@ -83,17 +83,7 @@ func TestPipelinedUnreadResponsesBounded(t *testing.T) {
 
 		c.SetDeadline(time.Now().Add(60 * time.Second))
 		br := bufio.NewReaderSize(c, 64<<10)
-		for i := range requests {
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatalf("response %d: %v", i, err)
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 || string(b) != body || resp.Header.Get("X-N") != strconv.Itoa(i) {
-				t.Fatalf("response %d: %d X-N=%q body %d bytes, %v", i, resp.StatusCode, resp.Header.Get("X-N"), len(b), err)
-			}
-		}
+		readNumbered(t, br, requests, body)
 		if err := <-wrote; err != nil {
 			t.Fatalf("writing the requests: %v", err)
 		}
@@ -133,17 +123,7 @@ func TestPipelinedUnreadThenHalfClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		br := bufio.NewReader(c)
-		for i := range requests {
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatalf("response %d: %v", i, err)
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 || string(b) != body || resp.Header.Get("X-N") != strconv.Itoa(i) {
-				t.Fatalf("response %d: %d X-N=%q body %d bytes, %v", i, resp.StatusCode, resp.Header.Get("X-N"), len(b), err)
-			}
-		}
+		readNumbered(t, br, requests, body)
 		if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 			t.Fatalf("after the last response: %d bytes, %v; want EOF", n, err)
 		}
@@ -188,4 +168,21 @@ func TestDocumentedHeadChoices(t *testing.T) {
 			}
 		}
 	})
+}
+
+// readNumbered reads n responses from br and checks that response i is a 200 with body and the
+// header X-N: i, as the pipelining tests' handler answers request i.
+func readNumbered(t *testing.T, br *bufio.Reader, n int, body string) {
+	t.Helper()
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(b) != body || resp.Header.Get("X-N") != strconv.Itoa(i) {
+			t.Fatalf("response %d: %d X-N=%q body %d bytes, %v", i, resp.StatusCode, resp.Header.Get("X-N"), len(b), err)
+		}
+	}
 }
