@@ -70,15 +70,31 @@ const (
 	chunkDone            // the body is complete
 )
 
-// Reset prepares d for a new body, keeping its limits and its memory.
+// Reset prepares d for a new body, keeping its limits and its memory, unless a large trailer
+// section made that memory large: it is dropped then, so that a connection kept alive after such a
+// body (a peer's 64 KiB of one-byte fields took over a MiB) does not hold it while it idles.
 func (d *ChunkedDecoder) Reset() {
 	*d = ChunkedDecoder{
 		MaxBodyBytes:    d.MaxBodyBytes,
 		MaxTrailerBytes: d.MaxTrailerBytes,
-		trailer:         d.trailer[:0],
-		spans:           d.spans[:0],
-		fields:          d.fields[:0],
+		trailer:         keepSmall(d.trailer, maxKeptTrailerBytes),
+		spans:           keepSmall(d.spans, maxKeptFields),
+		fields:          keepSmall(d.fields, maxKeptFields),
 	}
+}
+
+// What a connection's decoders keep between messages: more is dropped by Reset.
+const (
+	maxKeptTrailerBytes = 4 << 10
+	maxKeptFields       = 128
+)
+
+// keepSmall returns s emptied for reuse, or nil if its capacity is over max.
+func keepSmall[T any](s []T, max int) []T {
+	if cap(s) > max {
+		return nil
+	}
+	return s[:0]
 }
 
 // Decode decodes from in, the body bytes received and not yet discarded.

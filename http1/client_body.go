@@ -90,15 +90,20 @@ func (b *respBody) push(p []byte) {
 	b.signal()
 }
 
-// finish marks the end of the body, with its trailer fields (copied here). Called by the loop.
-func (b *respBody) finish(trailers []Field) {
-	var kv []string
-	if len(trailers) > 0 {
-		kv = make([]string, 0, 2*len(trailers))
-		for _, f := range trailers {
-			kv = append(kv, textproto.CanonicalMIMEHeaderKey(string(f.Name)), string(f.Value))
-		}
+// trailerKV copies trailer fields as canonical key, value, key, value...
+func trailerKV(trailers []Field) []string {
+	if len(trailers) == 0 {
+		return nil
 	}
+	kv := make([]string, 0, 2*len(trailers))
+	for _, f := range trailers {
+		kv = append(kv, textproto.CanonicalMIMEHeaderKey(string(f.Name)), string(f.Value))
+	}
+	return kv
+}
+
+// finish marks the end of the body, with its trailer fields (from trailerKV). Called by the loop.
+func (b *respBody) finish(kv []string) {
 	b.mu.Lock()
 	if b.err == nil {
 		b.err = io.EOF

@@ -96,7 +96,7 @@ type exchange struct {
 	mustClose bool  // the connection cannot be reused after this response
 	rbody     *respBody
 	resp      *http.Response // a bodyless response, for ended to deliver
-	trailers  []Field        // the trailer fields, for ended (valid until the next chunked response)
+	trailers  []string       // the trailer fields (key, value, ...), copied, for ended
 	timer     *eddy.Timer
 }
 
@@ -505,7 +505,13 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 		cc.paused = false
 		cc.c.SetReadPaused(false)
 	}
-	x.trailers = trailers // for ended, now or once the request's last write is reported
+	if x.frame == frameChunked {
+		// Copied for ended (now, or once the request's last write is reported), and the decoder
+		// reset: one that took a large trailer section lets go of its memory rather than keep it
+		// while the connection idles in the pool.
+		x.trailers = trailerKV(trailers)
+		cc.chunk.Reset()
+	}
 	switch {
 	case cc.dead:
 	case cc.c.Buffered() > 0:

@@ -88,11 +88,11 @@ type advResult struct {
 	err  error
 }
 
-// advRT is tr.RoundTrip(req), bounded by advTimeout.
-func advRT(t *testing.T, tr *http1.Transport, req *http.Request) (*http.Response, error) {
+// advRT is rt.RoundTrip(req), bounded by advTimeout.
+func advRT(t *testing.T, rt http.RoundTripper, req *http.Request) (*http.Response, error) {
 	t.Helper()
 	r := advWithin(t, advTimeout, "RoundTrip "+req.Method+" "+req.URL.String(), func() advResult {
-		resp, err := tr.RoundTrip(req)
+		resp, err := rt.RoundTrip(req)
 		return advResult{resp, err}
 	})
 	if r.err == nil && r.resp == nil {
