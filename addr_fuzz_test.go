@@ -11,11 +11,13 @@ import (
 )
 
 // wantFamily reports whether network takes the IP address a, as package net's resolver filters
-// addresses: tcp4 an IPv4 address (an IPv4-mapped IPv6 one too), tcp6 any other, tcp both.
+// addresses: tcp4 an IPv4 address (an IPv4-mapped IPv6 one too) and the IPv6 unspecified address,
+// which it takes as 0.0.0.0 (net.Listen("tcp4", "[::]:0") listens on 0.0.0.0; found by the fuzzer:
+// testdata/fuzz/FuzzParseEndpoint/d20001ad7071af62), tcp6 any other, tcp both.
 func wantFamily(network string, a netip.Addr) bool {
 	switch network {
 	case "tcp4":
-		return a.Unmap().Is4()
+		return a.Unmap().Is4() || v6Unspecified(a)
 	case "tcp6":
 		return a.Is6() && !a.Is4In6()
 	}
@@ -63,7 +65,10 @@ func FuzzParseEndpoint(f *testing.F) {
 			}
 			return
 		}
-		if ap, perr := netip.ParseAddrPort(rest); perr == nil {
+		// netip takes a zone with any octets, ']' too ("[::%0]0]:0"), where package net's host:port
+		// grammar, which Listen and Dial follow, ends the host at the first ']': judge by netip only
+		// what net.SplitHostPort splits the same way.
+		if ap, perr := netip.ParseAddrPort(rest); perr == nil && splitsLikeNetip(rest, ap) {
 			// An IP address and a decimal port, as netip writes them back.
 			if n := queries.Load() - before; n != 0 {
 				t.Fatalf("parseEndpoint(%q) sent %d queries to a name server for an IP address", s, n)
@@ -74,8 +79,12 @@ func FuzzParseEndpoint(f *testing.F) {
 			if err != nil {
 				return
 			}
+			wantIP, wantZone := ap.Addr().WithZone("").Unmap(), ap.Addr().Zone()
+			if network == "tcp4" && v6Unspecified(ap.Addr()) {
+				wantIP, wantZone = netip.IPv4Unspecified(), ""
+			}
 			got, gok := netip.AddrFromSlice(e.tcp.IP)
-			if !gok || got.Unmap() != ap.Addr().WithZone("").Unmap() || e.tcp.Zone != ap.Addr().Zone() || e.tcp.Port != int(ap.Port()) {
+			if !gok || got.Unmap() != wantIP || e.tcp.Zone != wantZone || e.tcp.Port != int(ap.Port()) {
 				t.Fatalf("parseEndpoint(%q) = %v (zone %q); want %v", s, e.tcp, e.tcp.Zone, ap)
 			}
 		}
@@ -103,6 +112,17 @@ func FuzzParseEndpoint(f *testing.F) {
 			t.Fatalf("parseEndpoint(%q) = %v; written back as %q it gives %v, %v", s, e.tcp, network+"://"+e.tcp.String(), again, err)
 		}
 	})
+}
+
+// v6Unspecified reports whether a is the IPv6 unspecified address "::", with a zone or not.
+func v6Unspecified(a netip.Addr) bool { return a.WithZone("") == netip.IPv6Unspecified() }
+
+// splitsLikeNetip reports whether net.SplitHostPort splits address into a host that is ap's address
+// (zone included).
+func splitsLikeNetip(address string, ap netip.AddrPort) bool {
+	host, _, err := net.SplitHostPort(address)
+	a, aerr := netip.ParseAddr(host)
+	return err == nil && aerr == nil && a == ap.Addr()
 }
 
 // FuzzParseEngineKind checks that ParseEngineKind takes exactly the four names, as they are written,

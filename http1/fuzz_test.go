@@ -145,6 +145,7 @@ func FuzzParseRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, cut uint16) {
 		want := serveFuzzed(t, in, len(in), 0)
+		requestLikeNetHTTP(t, in)
 		if got := serveFuzzed(t, in, int(cut)%(len(in)+1), 0); got != want {
 			t.Fatalf("split at %d:\n%s\nwhole:\n%s", int(cut)%(len(in)+1), got, want)
 		}
@@ -197,6 +198,7 @@ func FuzzChunked(f *testing.F) {
 	f.Add([]byte("ffffffffffffffff\r\n"), uint16(3))
 	f.Fuzz(func(t *testing.T, in []byte, cut uint16) {
 		want := decodeAll(t, in, len(in), 0)
+		chunkedLikeNetHTTP(t, in)
 		if got := decodeAll(t, in, int(cut)%(len(in)+1), 0); got != want {
 			t.Fatalf("split at %d:\n%s\nwhole:\n%s", int(cut)%(len(in)+1), got, want)
 		}

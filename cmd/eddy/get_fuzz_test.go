@@ -70,6 +70,7 @@ func FuzzParseByteSize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		checkByteSize(t, s)
 		n, err := parseByteSize(s)
 		if err != nil {
 			if n != 0 {
@@ -100,6 +101,7 @@ func FuzzDefaultGetName(f *testing.F) {
 			return
 		}
 		name := defaultGetName(u)
+		checkIndexName(t, u, name)
 		if name == "index.html" {
 			return
 		}

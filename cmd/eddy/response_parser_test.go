@@ -241,8 +241,9 @@ func FuzzParseResponse(f *testing.F) {
 			}
 			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(in)), &http.Request{Method: method})
 			if err == nil {
-				io.Copy(io.Discard, resp.Body)
+				_, berr := io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				closeLikeNetHTTP(t, in, whole.statuses[0], whole.closes[0], resp, berr)
 				if resp.StatusCode != whole.statuses[0] && resp.StatusCode >= 200 {
 					t.Fatalf("status %d, net/http reads %d", whole.statuses[0], resp.StatusCode)
 				}
