@@ -111,8 +111,9 @@ type reader struct {
 
 var readers = sync.Pool{New: func() any { return new(reader) }}
 
-// maxKeptFieldLines bounds the field lines whose room a pooled reader keeps: a head with many more
-// (the server bounds them by MaxHeaderBytes alone) does not leave its slices behind in the pool.
+// maxKeptFieldLines is the most field lines of a usual head. It bounds the room a pooled reader keeps
+// for them, so that a head with many more (the server bounds them by MaxHeaderBytes alone) does not
+// leave its slices behind in the pool, and the size buildHeader makes a header for.
 const maxKeptFieldLines = 4 * DefaultMaxHeaders
 
 func (sc *conn) reader() *reader {

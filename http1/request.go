@@ -177,10 +177,10 @@ func buildHeader(block string, spans []fieldSpan, chunked bool, vals []string) (
 			continue
 		}
 		if h == nil { // made at the first field kept, for the fields left
-			// Sized for them, up to maxHeaderHint: a head of many lines, perhaps all of one
-			// field, must not size the map by its lines (800 KB of "A:" lines allocated 64 MiB),
-			// as net/http's textproto caps its hint at 1,000.
-			n := min(len(spans)-i, maxHeaderHint)
+			// Sized for them, up to the lines of a usual head (maxKeptFieldLines): a head of many
+			// lines, perhaps all of one field, must not size the map by its lines (800 KB of "A:"
+			// lines allocated 64 MiB), as net/http's textproto caps its hint at 1,000.
+			n := min(len(spans)-i, maxKeptFieldLines)
 			h = make(http.Header, n)
 			if cap(vals) < n {
 				vals = make([]string, 0, n)
@@ -200,9 +200,6 @@ func buildHeader(block string, spans []fieldSpan, chunked bool, vals []string) (
 	}
 	return h, host, trailer, nil
 }
-
-// maxHeaderHint bounds the size buildHeader makes a header for; it grows past it as fields come.
-const maxHeaderHint = 4 * DefaultMaxHeaders
 
 // declareTrailers adds the keys listed in a Trailer field to t, with no values yet.
 func declareTrailers(t http.Header, list string) (http.Header, error) {
