@@ -45,14 +45,16 @@ const (
 	maxInboundBacklog = 8 << 20
 )
 
-// The response to a net/http request is written (its last batch, with Conn.Write) when its handler
-// returns, and the next pipelined request is served at once. Past outHoldAt bytes of output not yet
-// handed to the kernel, the next request waits, reading paused (stOutHeld), until the client has
-// taken that output (Conn.Flushed): as net/http reads the next request only once the previous
-// response is written. Without the wait, a client that pipelines small requests and never reads the
+// outHoldAt bounds the output a connection holds for its client before the next pipelined request
+// is served: past it, the request waits, reading paused (stOutHeld), until the client has taken that
+// output, as net/http reads the next request only once the previous response is written. Native
+// responses count it with marks (outFull, markAcked); a net/http response, written (its last batch,
+// with Conn.Write) when its handler returns, with the engine's OutboundBuffered (holdOutput,
+// outFlushed). Without the wait, a client that pipelines small requests and never reads the
 // responses had the server hold a response for each request already received, tens of MiB per
-// connection (the engine's back-pressure stops reading, not serving what was read).
-const outHoldAt = inboundHoldAt
+// connection (the engine's back-pressure stops reading, not serving what was read). It is the
+// engine's default high-water mark.
+const outHoldAt = eddy.DefaultHighWater
 
 // conn is the state of one connection. Every field is owned by the connection's loop, except those
 // the pool side reads as documented on exchange.
@@ -277,11 +279,24 @@ func (sc *conn) serve() {
 	}
 }
 
-// holdOutput makes the next request wait, reading paused, until the output of the net/http
-// responses written so far has reached the kernel (outHoldAt).
-func (sc *conn) holdOutput() {
+// holdOut makes the next request wait, reading paused, until the client has taken the output held
+// (outHoldAt); resumeOut ends the wait.
+func (sc *conn) holdOut() {
 	sc.state = stOutHeld
 	sc.c.SetReadPaused(true)
+}
+
+// resumeOut serves the requests that waited in holdOut.
+func (sc *conn) resumeOut() {
+	sc.state = stReading
+	sc.c.SetReadPaused(false)
+	sc.serve()
+}
+
+// holdOutput holds the next request until the output of the net/http responses written so far has
+// reached the kernel.
+func (sc *conn) holdOutput() {
+	sc.holdOut()
 	sc.c.Flushed(sc.http.flushedFn)
 }
 
@@ -295,9 +310,7 @@ func (sc *conn) outFlushed(_ eddy.Conn, err error) {
 		sc.close()
 		return
 	}
-	sc.state = stReading
-	sc.c.SetReadPaused(false)
-	sc.serve()
+	sc.resumeOut()
 }
 
 // headIncomplete starts or checks the header deadline while a head trickles in.

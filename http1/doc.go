@@ -32,13 +32,11 @@
 //
 // Pipelined requests are served one at a time and answered in order: bytes of later requests
 // wait in the connection's input until the current response is out. The next request is served
-// once the response is written to the connection, until more than 256 KiB of the output is not
-// known to have reached the kernel: the rest then waits, reading paused, until the client has taken
-// that output, so a client that pipelines requests and does not read the responses holds the
-// server's memory back as with net/http. Native responses are written
-// whole, and a loop answers the native requests it has in one go, until more than the engine's
-// default high-water mark (eddy.DefaultHighWater, 4 MiB) of their output is not known to have
-// reached the kernel: the rest then waits, reading paused, until the client has taken enough.
+// once the response is written to the connection (a loop answers the native requests it has in one
+// go), until more than the engine's default high-water mark (eddy.DefaultHighWater, 4 MiB) of the
+// output is not known to have reached the kernel: the rest then waits, reading paused, until the
+// client has taken that output, so a client that pipelines requests and does not read the
+// responses holds the server's memory back as with net/http.
 //
 // # What net/http handlers see
 //

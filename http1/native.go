@@ -407,8 +407,7 @@ func (sc *conn) endNativeBody(ok bool) bool {
 func (sc *conn) nativeDone() bool {
 	sc.requestDone()
 	if sc.outFull() {
-		sc.state = stOutHeld
-		sc.c.SetReadPaused(true)
+		sc.holdOut()
 		return false
 	}
 	return true
@@ -557,7 +556,7 @@ func appendWithout(b, header []byte, name string) []byte {
 // counts what it writes and learns what has reached the kernel from marks: Conn.Flushed callbacks,
 // which run once the output queued before them is out. A mark goes out once nativeOutMarkAt bytes
 // have been written since the last one, so a client that reads costs one mark per MiB of output
-// and nothing per request. While more than nativeOutHoldAt bytes are
+// and nothing per request. While more than outHoldAt bytes are
 // not known to be out (those before the mark in flight and those after it), requests wait in the
 // input, reading paused (stOutHeld), as net/http serves the next request only once the previous
 // response is written; the mark's acknowledgement resumes them.
@@ -575,8 +574,7 @@ func appendWithout(b, header []byte, name string) []byte {
 // last batch of a net/http response is not: it goes out with the next mark's.
 
 const (
-	nativeOutHoldAt = eddy.DefaultHighWater // the engine's default high-water mark
-	nativeOutMarkAt = nativeOutHoldAt / 4   // the engine's default low-water mark
+	nativeOutMarkAt = outHoldAt / 4 // the engine's default low-water mark
 	nativeTrackAt   = flushSize
 )
 
@@ -645,7 +643,7 @@ func (sc *conn) wroteNative(n int) {
 // when the whole batch could not reach the kernel within one WriteTimeout.
 func (sc *conn) outFull() bool {
 	f := sc.flow
-	return f != nil && f.marking && (f.outMarked+sc.outPend > nativeOutHoldAt || f.pendDL != 0 || f.markDL != 0)
+	return f != nil && f.marking && (f.outMarked+sc.outPend > outHoldAt || f.pendDL != 0 || f.markDL != 0)
 }
 
 // postMark sends a mark after the output written so far, on the loop: the mark covers it, and its
@@ -711,9 +709,7 @@ func (sc *conn) markAcked(_ eddy.Conn, err error) {
 		sc.postMark() // it arms the timer
 	}
 	if sc.state == stOutHeld && !sc.outFull() {
-		sc.state = stReading
-		sc.c.SetReadPaused(false)
-		sc.serve()
+		sc.resumeOut()
 	}
 }
 

@@ -65,16 +65,7 @@ func TestPipelinedUnreadResponsesBounded(t *testing.T) {
 			wrote <- err
 		}()
 		// Wait until the server stops serving: it has no more to do until the client reads.
-		deadline := time.Now().Add(20 * time.Second)
-		last, still := served.Load(), 0
-		for still < 5 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-			if n := served.Load(); n != last {
-				last, still = n, 0
-			} else {
-				still++
-			}
-		}
+		waitStill(&served)
 		grew := heapInuse() - before
 		t.Logf("served %d of %d requests unread; heap grew by %d KiB", served.Load(), requests, grew>>10)
 		if grew > 8<<20 {
@@ -128,6 +119,72 @@ func TestPipelinedUnreadThenHalfClosed(t *testing.T) {
 			t.Fatalf("after the last response: %d bytes, %v; want EOF", n, err)
 		}
 	})
+}
+
+// TestPipelinedUnreadThenReset: a client whose responses made the server hold its pipelined
+// requests (stOutHeld) resets the connection instead of reading. The wait for its output ends with
+// the error (outFlushed), nothing more of its requests is served, and the server goes on serving
+// other connections.
+func TestPipelinedUnreadThenReset(t *testing.T) {
+	const requests = 10000
+	body := strings.Repeat("b", 2000)
+	pad := strings.Repeat("p", 1500)
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		var served atomic.Int64
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			served.Add(1)
+			w.Header().Set("X-Pad", pad)
+			w.Header().Set("X-N", r.URL.Query().Get("n"))
+			io.WriteString(w, body)
+		})
+		addr := start(t, engine, &http1.Server{Handler: h, ErrorLog: newLogger(io.Discard)})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw bytes.Buffer
+		for i := range requests {
+			raw.WriteString("GET /?n=" + strconv.Itoa(i) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		}
+		go c.Write(raw.Bytes()) // ends with the reset
+		waitStill(&served)
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close() // a reset: the server's wait for the output fails
+		time.Sleep(200 * time.Millisecond)
+		held := served.Load()
+		if held >= requests {
+			t.Fatalf("the server served all %d requests of a client that read nothing", requests)
+		}
+		// Another connection is served, and the first serves nothing more.
+		resp, err := http.Get("http://" + addr + "/?n=0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(b) != body {
+			t.Fatalf("a request after the reset: %d, %d bytes, %v", resp.StatusCode, len(b), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := served.Load(); n != held+1 {
+			t.Errorf("served %d requests after the reset, want 1 (the new connection's)", n-held)
+		}
+	})
+}
+
+// waitStill waits until served has stopped growing for half a second (the server has no more to
+// do until the client reads), at most 20 s.
+func waitStill(served *atomic.Int64) {
+	deadline := time.Now().Add(20 * time.Second)
+	last, still := served.Load(), 0
+	for still < 5 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if n := served.Load(); n != last {
+			last, still = n, 0
+		} else {
+			still++
+		}
+	}
 }
 
 // TestDocumentedHeadChoices holds the server to what the package doc says of heads net/http
