@@ -3,6 +3,8 @@ package eddy
 import (
 	"fmt"
 	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/eddyio/eddy/internal/socket"
@@ -62,9 +64,13 @@ func parseEndpoint(s string) (*endpoint, error) {
 
 // parseEndpoints parses every address to listen on; it fails on the first bad one. A socket path
 // too long for the system is a bad address here, before anything starts, rather than bind's EINVAL
-// once the engine starts (a Dial to one fails with connect's *OpError, as package net's).
+// once the engine starts (a Dial to one fails with connect's *OpError, as package net's). So is a zone
+// that names no interface (checkZone), and an address listed twice: the std engine failed the second
+// listen with EADDRINUSE at Start, while the Linux engines, given WithReusePort(true), put both in one
+// SO_REUSEPORT group and served the port twice over without a word.
 func parseEndpoints(addrs []string) ([]*endpoint, error) {
 	eps := make([]*endpoint, 0, len(addrs))
+	seen := make(map[string]string, len(addrs)) // listenKey → the address that gave it first
 	for _, s := range addrs {
 		e, err := parseEndpoint(s)
 		if err != nil {
@@ -74,7 +80,60 @@ func parseEndpoints(addrs []string) ([]*endpoint, error) {
 			return nil, fmt.Errorf("eddy: bad address %q: socket path of %d bytes, longer than the %d this system takes",
 				s, len(e.address), socket.UnixPathMax(e.address))
 		}
+		if err := checkZone(e); err != nil {
+			return nil, err
+		}
+		if k := e.listenKey(); k != "" {
+			if first, dup := seen[k]; dup {
+				return nil, fmt.Errorf("eddy: bad address %q: listed twice (%q is the same address)", s, first)
+			}
+			seen[k] = s
+		}
 		eps = append(eps, e)
 	}
 	return eps, nil
+}
+
+// listenKey returns what two listen addresses that name the same socket address have in common: a
+// Unix socket's path or abstract name as written, a TCP address and port with its zone (no host is the
+// unspecified address of the socket the engines open for it: 0.0.0.0 on tcp4, :: otherwise). It is ""
+// for port 0, which gives each listener a port of its own.
+func (e *endpoint) listenKey() string {
+	if e.unix != nil {
+		return "unix " + e.unix.Name
+	}
+	if e.tcp == nil || e.tcp.Port == 0 {
+		return ""
+	}
+	ip, ok := netip.AddrFromSlice(e.tcp.IP)
+	switch {
+	case ok:
+		ip = ip.Unmap()
+	case e.network == "tcp4":
+		ip = netip.IPv4Unspecified()
+	default:
+		ip = netip.IPv6Unspecified()
+	}
+	if e.tcp.Zone != "" && ip.Is6() {
+		ip = ip.WithZone(e.tcp.Zone)
+	}
+	return "tcp " + netip.AddrPortFrom(ip, uint16(e.tcp.Port)).String()
+}
+
+// checkZone fails for a scoped IPv6 address whose zone is neither the name of one of this machine's
+// interfaces nor a decimal index, as the epoll and uring engines take it (internal/socket): they
+// failed Start (or the Dial) with it, while the std engine, through package net, which takes an
+// unknown zone for none, listened on the address and dialled it. It is a bad address now on every
+// engine, named before anything starts.
+func checkZone(e *endpoint) error {
+	if e.tcp == nil || e.tcp.Zone == "" {
+		return nil
+	}
+	if _, err := strconv.ParseUint(e.tcp.Zone, 10, 32); err == nil {
+		return nil
+	}
+	if _, err := net.InterfaceByName(e.tcp.Zone); err != nil {
+		return fmt.Errorf("eddy: bad address %q: zone %q names no interface of this machine", e.raw, e.tcp.Zone)
+	}
+	return nil
 }

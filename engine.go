@@ -53,8 +53,19 @@ type Engine struct {
 
 // New checks the handler, addresses and options and prepares an engine without starting anything.
 // Addresses are tcp://host:port, tcp4://host:port, tcp6://[host]:port or unix:///path; a missing scheme
-// means tcp. The errors name the bad value. An engine without addresses (or listeners, WithListeners)
-// only makes outbound connections (Dial).
+// means tcp. The errors name the bad value: an address listed twice is one (port 0 is not: each
+// listener gets a port of its own), and so is an IPv6 zone that names no interface. A host name is
+// looked up once, here: the engine listens on the first of its addresses (IPv4 first on tcp), as
+// net.Listen listens on one. An engine without addresses (or listeners, WithListeners) only makes
+// outbound connections (Dial).
+//
+// A unix socket path must not exist when the engine starts, as with net.Listen: a socket file left
+// behind by a process that never closed its listener (one that crashed) fails Start with an *OpError
+// wrapping syscall.EADDRINUSE, and the engine leaves the file alone, since another process may be
+// serving on it. Remove it before Start once no process listens there (a dial refused with
+// ECONNREFUSED tells). The engine removes the files of the sockets it bound when it closes them
+// (StopAccepting, Stop, a failed Start), as package net's UnixListener does. An abstract name
+// ("unix://@name", Linux) has no file.
 func New(h Handler, addrs []string, opts ...Option) (*Engine, error) {
 	if h == nil {
 		return nil, errors.New("eddy: nil Handler")
@@ -195,6 +206,9 @@ func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
 // to use (package etls dials with it), a pool to return to.
 func (e *Engine) DialWith(ctx context.Context, addr string, v any) future.Future[Conn] {
 	ep, err := parseEndpoint(addr)
+	if err == nil {
+		err = checkZone(ep)
+	}
 	if err != nil {
 		return future.Failed[Conn](err)
 	}

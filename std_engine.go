@@ -103,7 +103,7 @@ func (g *stdEngine) start() error {
 			g.bound = append(g.bound, ep.ln.Addr())
 			continue
 		}
-		ln, err := net.Listen(ep.network, ep.address)
+		ln, err := stdListen(ep)
 		if err != nil {
 			g.closeListeners()
 			return &OpError{Op: "listen", Net: ep.network, Addr: ep.addr(), Err: unwrapNetOp(err)}
@@ -134,6 +134,16 @@ func (g *stdEngine) start() error {
 		go g.tickLoop()
 	}
 	return nil
+}
+
+// stdListen listens on ep: for TCP on the address New resolved (a host name is looked up once, by
+// New, on every engine: giving package net the name again failed Start when the name server had gone
+// away meanwhile, and could listen on another address than the one New checked).
+func stdListen(ep *endpoint) (net.Listener, error) {
+	if ep.tcp != nil {
+		return net.ListenTCP(ep.network, ep.tcp)
+	}
+	return net.Listen(ep.network, ep.address)
 }
 
 // unwrapNetOp takes the inner error out of a *net.OpError so that it is not wrapped twice.
