@@ -127,7 +127,8 @@ func (e *Engine) Addrs() []net.Addr { return e.impl.addrs() }
 // connections left are closed at once, OnClose reporting ErrEngineStopped; those whose output was not all
 // out are reset (on TCP), so that their peers cannot take what they got for the whole. Stop then returns
 // ctx's error. Calling Stop again waits for the first call and returns its result. A nil ctx means
-// context.Background(): no bound.
+// context.Background(): no bound. Before Start, Stop returns ErrEngineStopped and changes nothing: the
+// engine can still be started (unlike http.Server, whose Shutdown before Serve closes it for good).
 func (e *Engine) Stop(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
