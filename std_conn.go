@@ -18,6 +18,15 @@ import (
 // share one buffer between connections.
 const stdReadBufferCap = 16 << 10
 
+// stdEpoch is the origin of stdNow.
+var stdEpoch = time.Now()
+
+// stdNow is the std engine's clock for idleness and flush progress: nanoseconds since stdEpoch on the
+// monotonic clock, as the epoll and uring loops time their wheels. Wall-clock nanoseconds, which it
+// used before session 28, would close every connection as idle on a forward step of the system's
+// clock (NTP, a resumed VM) and put their timeouts off by a backward one.
+func stdNow() int64 { return int64(time.Since(stdEpoch)) }
+
 // stdConn is a connection on the portable engine.
 //
 // Locks: mu is held while a callback (or a task run on the connection's behalf) executes, which serialises
@@ -42,7 +51,7 @@ type stdConn struct {
 	closeReq   atomic.Bool  // Close was called or the connection is ending: no more OnData, writes fail
 	readingOn  atomic.Bool  // a write failed: OnData goes on until the input ends, then the reader reports
 	cut        atomic.Bool  // Abort ended the reading on: no more OnData, the reader reports at once
-	lastActive atomic.Int64 // unix nanoseconds of the last read or write
+	lastActive atomic.Int64 // stdNow of the last read or write
 	idle       *time.Timer
 
 	wmu        sync.Mutex
@@ -61,8 +70,8 @@ type stdConn struct {
 	reason     error
 	wdone      chan struct{}
 	flushTimer *time.Timer  // while a graceful close flushes: checkFlush, the bound on a stuck flush
-	flushedAt  atomic.Int64 // unix nanoseconds of the last write progress while closing (noteFlush)
-	flush      flushWatch   // checkFlush: is the peer of a stuck flush reading? (unix nanoseconds; Linux)
+	flushedAt  atomic.Int64 // stdNow of the last write progress while closing (noteFlush)
+	flush      flushWatch   // checkFlush: is the peer of a stuck flush reading? (stdNow; Linux)
 	wbufs      net.Buffers  // the writer's vectors, owned by the writer goroutine
 	// plainWrite: the writer is in a write that reports its progress only at its end (WriteTo), and
 	// cutWrite: a graceful close cut it short with a write deadline, to go on with writeWatched. wmu.
@@ -88,7 +97,7 @@ func newStdConn(g *stdEngine, nc net.Conn, network string) *stdConn {
 	c := &stdConn{g: g, nc: nc, network: network, idleTimeout: g.e.opts.idleTimeout, wdone: make(chan struct{})}
 	c.wcond.L = &c.wmu
 	c.rcond.L = &c.wmu
-	c.lastActive.Store(time.Now().UnixNano())
+	c.lastActive.Store(stdNow())
 	return c
 }
 
@@ -336,7 +345,7 @@ func (c *stdConn) readLoop() {
 			var n int
 			n, err = c.nc.Read(buf)
 			if n > 0 {
-				c.lastActive.Store(time.Now().UnixNano())
+				c.lastActive.Store(stdNow())
 				if c.delivering() {
 					c.mu.Lock()
 					held = true
@@ -605,7 +614,7 @@ func (c *stdConn) writeOut() (aborted bool) {
 		}
 		c.wmu.Unlock()
 		if n > 0 {
-			c.lastActive.Store(time.Now().UnixNano())
+			c.lastActive.Store(stdNow())
 		}
 		if done {
 			c.runQueued()
@@ -759,7 +768,7 @@ func (c *stdConn) closeLocked(reason error, abort bool) {
 			c.cutWrite = true
 			c.nc.SetWriteDeadline(time.Now())
 		}
-		c.flushedAt.Store(time.Now().UnixNano())
+		c.flushedAt.Store(stdNow())
 		c.flushTimer = time.AfterFunc(time.Duration(flushLook(int64(c.g.e.opts.flushTimeout))), c.checkFlush)
 	}
 	c.closing = true
@@ -775,7 +784,7 @@ func (c *stdConn) closeLocked(reason error, abort bool) {
 // flush counts from here. Any goroutine, without a lock (the writer calls it in the middle of a write).
 func (c *stdConn) noteFlush(n int) {
 	if n > 0 {
-		c.flushedAt.Store(time.Now().UnixNano())
+		c.flushedAt.Store(stdNow())
 	}
 }
 
@@ -796,7 +805,7 @@ func (c *stdConn) checkFlush() {
 		c.wmu.Unlock()
 		return
 	}
-	now := time.Now().UnixNano()
+	now := stdNow()
 	flushedAt := c.flushedAt.Load()
 	idle := time.Duration(now - flushedAt)
 	timeout := int64(c.g.e.opts.flushTimeout)
@@ -912,7 +921,7 @@ func (c *stdConn) idleFired() {
 		if d <= 0 || c.closeReq.Load() {
 			return
 		}
-		if left := time.Duration(c.lastActive.Load() + int64(d) - time.Now().UnixNano()); left > 0 {
+		if left := time.Duration(c.lastActive.Load() + int64(d) - stdNow()); left > 0 {
 			c.idle.Reset(left)
 			return
 		}
@@ -970,7 +979,7 @@ func (c *stdConn) enqueue(one []byte, bs [][]byte, cb func(Conn, error)) (int, e
 	if empty && n > 0 {
 		// Progress now, as a write is on the loop engines: an idle check queued behind this callback
 		// runs before the writer stamps its write. A queue the peer does not drain stamps nothing more.
-		c.lastActive.Store(time.Now().UnixNano())
+		c.lastActive.Store(stdNow())
 	}
 	now, queued := false, false
 	if cb != nil {

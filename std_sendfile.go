@@ -3,7 +3,6 @@ package eddy
 import (
 	"io"
 	"os"
-	"time"
 
 	"github.com/eddyio/eddy/internal/buffer"
 )
@@ -109,7 +108,7 @@ func (c *stdConn) sendFilePiece() {
 		c.post(func() { failed(c, err) })
 	}
 	if n > 0 {
-		c.lastActive.Store(time.Now().UnixNano())
+		c.lastActive.Store(stdNow())
 	}
 	if done {
 		c.runQueued()
