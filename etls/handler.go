@@ -145,13 +145,16 @@ func (h *Handler) Dial(ctx context.Context, e *eddy.Engine, addr string, config 
 	return p.Future()
 }
 
-// dialHost returns the host of a tcp address ("" for a unix one), as ServerName.
+// dialHost returns the host of a tcp address (tcp://, tcp4://, tcp6:// or no scheme), as ServerName;
+// "" for a unix address, or one of a network eddy does not dial ("tcpx://h:1" too).
 func dialHost(addr string) string {
-	if i := strings.Index(addr, "://"); i >= 0 {
-		if !strings.HasPrefix(addr, "tcp") {
+	if network, rest, ok := strings.Cut(addr, "://"); ok {
+		switch network {
+		case "tcp", "tcp4", "tcp6":
+			addr = rest
+		default:
 			return ""
 		}
-		addr = addr[i+3:]
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
