@@ -118,6 +118,10 @@ type Conn struct {
 	hsErr    error // the raw connection ended, or the handshake timed out
 	hsPaused bool
 	hsOver   atomic.Bool // the handshake failed: a Close of the pipe is OnHandshakeError's
+	// The pipe's read deadline (pipe.SetReadDeadline), for code given it as a net.Conn (a
+	// tls.RecordHeaderError in OnHandshakeError, ClientHelloInfo.Conn): its timer wakes the read.
+	hsDeadline time.Time
+	hsTimer    *time.Timer
 }
 
 // asyncReq is an AsyncWrite on its way to the loop, linked in Conn.asyncs until it runs or the
@@ -181,10 +185,16 @@ func (c *Conn) post(fn func(eddy.Conn)) error {
 
 // handshake runs on the connection's own goroutine, and hands the connection to the loop when done.
 func (c *Conn) handshake() {
+	defer c.setHandshakeReadDeadline(time.Time{}) // no timer outlives the goroutine
 	err := c.tc.HandshakeContext(c.hsCtx)
-	cut := err != nil && c.hsCtx.Err() != nil // the pipe has reset the connection
+	cut := err != nil && c.hsCtx.Err() != nil
 	if cut {
+		// Reset the connection before anything below closes it gracefully. crypto/tls closes the pipe
+		// (pipe.Close, which resets it too) from a context.AfterFunc that HandshakeContext does not
+		// wait for: that Close may have woken this goroutine and not reset the connection yet, or not
+		// have run at all, and then take itself for OnHandshakeError's (hsOver) and close gracefully.
 		err = c.interrupted()
+		c.raw.Abort(err)
 	}
 	c.hsCancel()
 	if err == nil {
@@ -204,9 +214,7 @@ func (c *Conn) handshake() {
 		f(c.raw, herr)
 	}
 	// Behind the alert crypto/tls queued, if any, and what OnHandshakeError wrote: a graceful close
-	// sends them. After a cut the pipe has reset the connection already and this does nothing,
-	// unless the handshake had failed on its own just before the context ended (then nothing else
-	// would close it).
+	// sends them. After a cut the connection is reset already and this does nothing.
 	c.post(closeRaw)
 }
 

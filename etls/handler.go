@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -16,8 +17,18 @@ import (
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // ErrHandshakeTimeout is the reason of a handshake that took longer than its bound (in a
-// *HandshakeError; the connection is reset).
-var ErrHandshakeTimeout = errors.New("etls: TLS handshake timed out")
+// *HandshakeError; the connection is reset). As the error of a crypto/tls handshake cut by a deadline
+// (and net/http's "TLS handshake timeout"), it is a net.Error whose Timeout reports true, and it
+// matches os.ErrDeadlineExceeded.
+var ErrHandshakeTimeout error = handshakeTimeout{}
+
+// handshakeTimeout is the type of ErrHandshakeTimeout.
+type handshakeTimeout struct{}
+
+func (handshakeTimeout) Error() string   { return "etls: TLS handshake timed out" }
+func (handshakeTimeout) Timeout() bool   { return true }
+func (handshakeTimeout) Temporary() bool { return true }
+func (handshakeTimeout) Unwrap() error   { return os.ErrDeadlineExceeded }
 
 // HandshakeError is the error of a connection whose handshake failed, as OnHandshakeError and
 // Handler.Dial report it. Err is the reason: a TLS error (crypto/tls's, such as a
@@ -40,6 +51,20 @@ func (e *HandshakeError) Error() string {
 // Unwrap returns the reason.
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
+// Timeout reports whether the handshake failed for lack of time: ErrHandshakeTimeout, a Dial's
+// deadline, or another reason that is a timeout. With it a *HandshakeError is a net.Error, and code
+// written for crypto/tls's errors (a net.Error whose Timeout is true for a handshake cut by a
+// deadline) and url.Error.Timeout, which asks the error a client's Transport returned, see the
+// timeout.
+func (e *HandshakeError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
+}
+
+// Temporary reports the same as Timeout (net.Error's deprecated method, as net/http's TLS handshake
+// timeout answers it).
+func (e *HandshakeError) Temporary() bool { return e.Timeout() }
+
 // Handler is an eddy.Handler that runs TLS on every connection of the engine it is given to, and
 // hands the connections whose handshake succeeded to the handler it wraps as *Conn values. Make
 // one with Server or Client; set its fields before the engine starts and leave them alone after.
@@ -58,7 +83,8 @@ type Handler struct {
 	// closed gracefully when it returns (so it should not block for long); c is only good for
 	// LocalAddr and RemoteAddr then. What it writes to the Conn of a tls.RecordHeaderError the
 	// error wraps is sent before the close: net/http answers plain HTTP on a TLS port so, and
-	// http1 does too.
+	// http1 does too. That Conn's reads wait for the peer's next bytes, and honour a read deadline
+	// (SetReadDeadline, SetDeadline) as a net.Conn's.
 	OnHandshakeError func(c eddy.Conn, err error)
 
 	inner  eddy.Handler
@@ -317,6 +343,7 @@ func ConnectionState(c eddy.Conn) (tls.ConnectionState, bool) {
 }
 
 var (
+	_ net.Error             = (*HandshakeError)(nil)
 	_ eddy.Handler          = (*Handler)(nil)
 	_ eddy.HalfCloseHandler = (*Handler)(nil)
 	_ eddy.BootHandler      = (*Handler)(nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/eddyio/eddy"
@@ -33,7 +34,14 @@ func (p pipe) Read(b []byte) (int, error) {
 	}
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
-	for len(c.hsBuf) == 0 && c.hsErr == nil {
+	for {
+		if !c.hsDeadline.IsZero() && !time.Now().Before(c.hsDeadline) {
+			// As a net.Conn's read past its deadline, input or not: a net.Error whose Timeout is true.
+			return 0, os.ErrDeadlineExceeded
+		}
+		if len(c.hsBuf) > 0 || c.hsErr != nil {
+			break
+		}
 		c.hsCond.Wait()
 	}
 	if len(c.hsBuf) == 0 {
@@ -87,7 +95,9 @@ func (p pipe) Write(b []byte) (int, error) {
 // context ends): the handshake goroutine's read is woken and the connection reset. Once a failed
 // handshake is over, it is OnHandshakeError closing a tls.RecordHeaderError's Conn, as net/http does
 // after its answer to plain HTTP: that close is graceful, and runs on the loop behind the answer's
-// AsyncWrite (a Close from here would refuse it, since its turn on the loop has not come).
+// AsyncWrite (a Close from here would refuse it, since its turn on the loop has not come). (crypto/tls
+// may call it late, from a context.AfterFunc that HandshakeContext does not wait for: the handshake
+// goroutine has reset the cut connection itself then, and the graceful close does nothing.)
 func (p pipe) Close() error {
 	c := p.c
 	if c.hsOver.Load() {
@@ -105,11 +115,44 @@ func (p pipe) Close() error {
 	return nil
 }
 
-func (p pipe) LocalAddr() net.Addr                { return p.c.raw.LocalAddr() }
-func (p pipe) RemoteAddr() net.Addr               { return p.c.raw.RemoteAddr() }
-func (p pipe) SetDeadline(t time.Time) error      { return nil }
-func (p pipe) SetReadDeadline(t time.Time) error  { return nil }
+func (p pipe) LocalAddr() net.Addr  { return p.c.raw.LocalAddr() }
+func (p pipe) RemoteAddr() net.Addr { return p.c.raw.RemoteAddr() }
+
+// SetDeadline sets the read deadline (SetReadDeadline); writes never wait for the peer.
+func (p pipe) SetDeadline(t time.Time) error { return p.SetReadDeadline(t) }
+
+// SetReadDeadline bounds the reads of the handshake's goroutine, which wait for the loop's input, as
+// a net.Conn's: crypto/tls sets none, but the code it gives the pipe to as a net.Conn may (a
+// tls.RecordHeaderError's Conn in OnHandshakeError, reading more of a plain HTTP request; a
+// ClientHelloInfo's Conn). Reads on the loop never wait: it has no effect on them.
+func (p pipe) SetReadDeadline(t time.Time) error {
+	p.c.setHandshakeReadDeadline(t)
+	return nil
+}
+
+// SetWriteDeadline does nothing: writes never wait for the peer (crypto/tls sets one around its
+// close_notify).
 func (p pipe) SetWriteDeadline(t time.Time) error { return nil }
+
+// setHandshakeReadDeadline sets the deadline of the handshake goroutine's reads, and the timer that
+// wakes a read waiting past it (a zero t clears both).
+func (c *Conn) setHandshakeReadDeadline(t time.Time) {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.hsTimer != nil {
+		c.hsTimer.Stop()
+		c.hsTimer = nil
+	}
+	c.hsDeadline = t
+	if d := time.Until(t); !t.IsZero() && d > 0 {
+		c.hsTimer = time.AfterFunc(d, func() {
+			c.hsMu.Lock()
+			c.hsCond.Broadcast()
+			c.hsMu.Unlock()
+		})
+	}
+	c.hsCond.Broadcast() // a read waiting now looks at the new deadline
+}
 
 // readRaw gives crypto/tls, on the loop, the bytes the handshake goroutine left and then those the
 // raw connection has buffered, up to the end of the record it reads (framer).
