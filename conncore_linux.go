@@ -550,9 +550,12 @@ func (c *connCore) notifyClose(conn loopConn, err error) {
 	// whichever way the connection ended, as on std.
 	c.closeReq.Store(true)
 	c.in.Reset()
+	// OnClose comes after the callbacks of the writes and files the close fails, and runs even when
+	// one of those ends the loop's goroutine (runtime.Goexit): the loop then stops, and its stop
+	// finds the connection notified already.
+	defer conn.loopCore().h.OnClose(conn, err)
 	c.failAsync(conn, outputErr(err))
 	c.failFiles(conn, err)
-	conn.loopCore().h.OnClose(conn, err)
 }
 
 // onEOF handles the peer's FIN: a HalfCloseHandler may keep the connection open for writing; otherwise it

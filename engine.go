@@ -129,6 +129,9 @@ func (e *Engine) Addrs() []net.Addr { return e.impl.addrs() }
 // ctx's error. Calling Stop again waits for the first call and returns its result. A nil ctx means
 // context.Background(): no bound. Before Start, Stop returns ErrEngineStopped and changes nothing: the
 // engine can still be started (unlike http.Server, whose Shutdown before Serve closes it for good).
+// Stop waits for every loop to finish, so it must not be called from a callback or a function running
+// on one of the engine's loops, where it would wait for ever whatever ctx says (on every engine): run
+// it on a goroutine of its own there.
 func (e *Engine) Stop(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()

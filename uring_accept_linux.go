@@ -104,17 +104,23 @@ func (l *urLoop) stopAccepting(wg *sync.WaitGroup) {
 	}
 }
 
-// onAccept handles a CQE of ln's multishot accept.
+// onAccept handles a CQE of ln's multishot accept. The accept's end (a CQE without F_MORE, which may
+// carry a socket: one the kernel could not post with F_MORE, as on a full CQ) is recorded before the
+// socket's OnOpen runs: a handler that ends the loop's goroutine there (runtime.Goexit) makes the loop
+// drop the rest of this CQE's handling, and an accept left counted as armed kept the loop from exiting.
 func (l *urLoop) onAccept(ln *urListener, cqe *uring.CQE) {
+	more := cqe.More()
+	if !more {
+		ln.armed = false
+		l.acceptsArmed--
+	}
 	if cqe.Res >= 0 {
 		ln.backoff = 0
 		l.accepted(int(cqe.Res), ln)
 	}
-	if cqe.More() {
+	if more {
 		return
 	}
-	ln.armed = false
-	l.acceptsArmed--
 	if l.stopping || ln.closed {
 		l.closeListenerSocket(ln)
 		return

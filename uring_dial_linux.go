@@ -109,7 +109,14 @@ func (c *urConn) finishConnect() {
 	}
 	c.state = connOpen
 	c.ctx = ds.value
+	settled := false
+	defer func() {
+		if !settled { // OnOpen ended the loop's goroutine (runtime.Goexit): the loop stops, as on std
+			ds.promise.Reject(ErrClosed)
+		}
+	}()
 	c.l.opened(c)
+	settled = true
 	if c.state == connOpen && !c.closeReq.Load() {
 		ds.promise.Resolve(c)
 	} else {

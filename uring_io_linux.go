@@ -81,18 +81,25 @@ func (c *urConn) armRecv() {
 // F_MORE ends the recv: end of file (Res 0), the ring ran dry (ENOBUFS), our cancel (ECANCELED), data
 // without F_MORE (the recv's byte limit, urLoop.recvLimit, or a CQ overflow) or a socket error; the recv
 // is re-armed unless reading is over.
+//
+// The recv's end is recorded before OnData runs: a handler that ends the loop's goroutine there
+// (runtime.Goexit) makes the loop drop the rest of this CQE's handling (reap), and a recv left marked
+// in flight would have kept its connection from being finalized, and the loop from exiting, for ever.
 func (c *urConn) onRecv(cqe *uring.CQE) {
 	l := c.l
+	more := cqe.More()
+	if !more {
+		c.recvArmed, c.recvCancel = false, false
+	}
 	if b := l.recvData(cqe); b != nil {
 		raceio.Acquire() // as a read on epoll (rawRead)
 		l.countActive(c)
 		c.received(b)
 	}
 	l.doneWithBuffer(cqe)
-	if cqe.More() {
+	if more {
 		return
 	}
-	c.recvArmed, c.recvCancel = false, false
 	err := cqe.Err()
 	var end uint8
 	var endErr error

@@ -434,8 +434,11 @@ func (l *urLoop) getSQE() *uring.SQE {
 // A callback that calls runtime.Goexit ends the goroutine in the middle of a batch whose CQEs the ring
 // no longer has: the deferred call keeps the rest (cqes[cqeNext:cqeN]), and the loop's body, run again
 // to stop (loopCore.serveGuarded), dispatches it first. A CQE lost there would leave its operation in
-// flight for ever, and the stop would wait for it. (The position stays in locals on the way, and the
-// deferred call costs nothing per CQE.)
+// flight for ever, and the stop would wait for it. cqes[i] itself, whose handling the callback cut
+// short, is not dispatched again (its callback would run twice), so each handler records the end of its
+// operation before it runs a callback: onSend, onConnect, onRecv, onAccept, onSplice (session 28: a
+// recv's, an accept's and a splice's last CQE recorded it after, and the stop waited for ever). (The
+// position stays in locals on the way, and the deferred call costs nothing per CQE.)
 func (l *urLoop) reap() {
 	i, n := l.cqeNext, l.cqeN
 	defer func() {

@@ -157,6 +157,10 @@ func (c *urConn) onSplice(op uint8, cqe *uring.CQE) {
 			sp.inPipe -= res
 			c.l.stats.spliced += res
 			if c.state != connReleased {
+				// The step's end first: a callback that ends the loop's goroutine (runtime.Goexit)
+				// makes the loop drop the rest of this CQE's handling, and a step left in flight
+				// would keep the connection from being finalized, and the loop from exiting.
+				c.sending = sp.in || sp.poll
 				c.wrote(c, c.l.now, res)
 			}
 		case err == unix.ECANCELED: // the link broke on a short read, or we cancelled
