@@ -5,6 +5,7 @@ package aio
 import (
 	"io"
 	"os"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -53,41 +54,79 @@ func (f *File) init() error {
 // counts every byte read, also those before an error (os.File.ReadAt drops the count of a last read
 // that fails).
 func (f *File) preadFull(p []byte, off int64) (int, error) {
-	return f.positionedFull("read", syscall.Pread, io.EOF, p, off) // syscall's: see raceio
+	return f.positionedFull(false, p, off)
 }
 
 // pwriteFull writes p at off with pwrite(2) until done or an error, and counts every byte written, also
 // those before an error (os.File.WriteAt drops the count of a last write that fails).
 func (f *File) pwriteFull(p []byte, off int64) (int, error) {
-	return f.positionedFull("write", syscall.Pwrite, &os.PathError{Op: "write", Path: f.name, Err: io.ErrShortWrite}, p, off)
+	return f.positionedFull(true, p, off)
 }
 
-// positionedFull calls sys (pread or pwrite) until p is done, and ends with zero, the error of a call
-// that moved nothing, or the call's own error as an *os.PathError. The RawConn keeps the descriptor open
-// meanwhile.
-func (f *File) positionedFull(op string, sys func(int, []byte, int64) (int, error), zero error, p []byte, off int64) (n int, err error) {
-	cerr := f.rc.Control(func(fd uintptr) {
-		for n < len(p) {
-			m, e := sys(int(fd), p[n:], off+int64(n))
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case e == unix.EINTR:
-				continue
-			case e != nil:
-				err = &os.PathError{Op: op, Path: f.name, Err: e}
-				return
-			case m == 0:
-				err = zero
-				return
-			}
-		}
-	})
+// positionedFull calls pread or pwrite (write) until p is done, and ends with io.EOF for a read, or
+// io.ErrShortWrite as an *os.PathError for a write, that moved nothing, or with the call's own error
+// as an *os.PathError. The RawConn keeps the descriptor open meanwhile.
+func (f *File) positionedFull(write bool, p []byte, off int64) (int, error) {
+	x := positionedCalls.Get().(*positioned)
+	x.f, x.write, x.p, x.off = f, write, p, off
+	cerr := f.rc.Control(x.call)
+	n, err := x.n, x.err
+	*x = positioned{call: x.call} // holds nothing of this call in the pool
+	positionedCalls.Put(x)
 	if cerr != nil && err == nil {
 		err = cerr
 	}
 	return n, err
+}
+
+// positioned is one call of positionedFull: its arguments, its results, and the function it gives
+// RawConn.Control, bound to it once. Control takes a func that escapes (RawConn is an interface): a
+// closure over the arguments and results cost three allocations (the closure, n and err) per read or
+// write of the pool backend, and every write made its io.ErrShortWrite error up front, a fourth. One
+// from positionedCalls costs none in steady state.
+type positioned struct {
+	f     *File
+	write bool
+	p     []byte
+	off   int64
+	n     int
+	err   error
+	call  func(fd uintptr) // run of this positioned
+}
+
+var positionedCalls = sync.Pool{New: func() any {
+	x := new(positioned)
+	x.call = x.run
+	return x
+}}
+
+// run makes the calls on fd, as positionedFull describes.
+func (x *positioned) run(fd uintptr) {
+	sys, op := syscall.Pread, "read" // syscall's: see raceio
+	if x.write {
+		sys, op = syscall.Pwrite, "write"
+	}
+	p, off := x.p, x.off
+	for x.n < len(p) {
+		m, e := sys(int(fd), p[x.n:], off+int64(x.n))
+		if m > 0 {
+			x.n += m
+		}
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e != nil:
+			x.err = &os.PathError{Op: op, Path: x.f.name, Err: e}
+			return
+		case m == 0:
+			if x.write {
+				x.err = &os.PathError{Op: "write", Path: x.f.name, Err: io.ErrShortWrite}
+			} else {
+				x.err = io.EOF
+			}
+			return
+		}
+	}
 }
 
 // writeNothing makes write(2) of no bytes, as os.File.Write of an empty buffer does: it fails where a

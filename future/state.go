@@ -44,8 +44,8 @@ type state[T any] struct {
 	subs atomic.Pointer[waiter]
 
 	// ch holds the channel returned by Done: nil until someone asks for it, and
-	// &closedChan once the state is done.
-	ch atomic.Pointer[chan struct{}]
+	// closedChan once the state is done.
+	ch chanWord
 
 	// cancel is what Future.Cancel calls, or nil. It is set before the state is shared, and
 	// publish clears it: a derived future's cancel function holds its inputs (Then's holds its
@@ -92,6 +92,47 @@ func (c *cancelFunc) Store(fn func()) {
 	atomic.StorePointer(&c.p, *(*unsafe.Pointer)(unsafe.Pointer(&fn)))
 }
 
+// chanWord is a chan struct{} that one goroutine may install while others load it: Done makes a
+// state's channel on demand while publish may be swapping in closedChan.
+//
+// A channel value is a single pointer (to the runtime's channel), which chanWord loads, stores and
+// swaps with sync/atomic, as cancelFunc does for a func(). An atomic.Pointer[chan struct{}] needs
+// the channel variable on the heap: a second allocation, besides the channel, for every future
+// awaited while pending (Done, or Await of a future not yet complete). The check below stops the
+// build should a channel value ever be anything else than one pointer.
+type chanWord struct {
+	p unsafe.Pointer // the word of a chan struct{}: nil, or the channel
+}
+
+// A chan struct{} is exactly one pointer: an index other than 0 is out of range.
+var _ = [1]struct{}{}[unsafe.Sizeof((chan struct{})(nil))-unsafe.Sizeof(unsafe.Pointer(nil))]
+
+// chanPointer returns the word of c.
+func chanPointer(c chan struct{}) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&c))
+}
+
+// chanOf returns the channel whose word is p.
+func chanOf(p unsafe.Pointer) chan struct{} {
+	return *(*chan struct{})(unsafe.Pointer(&p))
+}
+
+// Load returns the channel, or nil.
+func (w *chanWord) Load() chan struct{} { return chanOf(atomic.LoadPointer(&w.p)) }
+
+// Store replaces the channel with c.
+func (w *chanWord) Store(c chan struct{}) { atomic.StorePointer(&w.p, chanPointer(c)) }
+
+// Swap replaces the channel with c and returns the one before.
+func (w *chanWord) Swap(c chan struct{}) chan struct{} {
+	return chanOf(atomic.SwapPointer(&w.p, chanPointer(c)))
+}
+
+// CompareAndSwap replaces the channel with c if it is old, and reports whether it did.
+func (w *chanWord) CompareAndSwap(old, c chan struct{}) bool {
+	return atomic.CompareAndSwapPointer(&w.p, chanPointer(old), chanPointer(c))
+}
+
 // waiter is one continuation. fn is called with arg; arg lets one closure serve
 // many inputs (All and friends pass the input's index) without a closure per input.
 // next and prev link it into the list of one state, guarded by that state's mu; both are
@@ -125,7 +166,7 @@ var closedChan = func() chan struct{} {
 func completed[T any](v T, err error) *state[T] {
 	s := &state[T]{val: v, err: err}
 	s.subs.Store(sealed)
-	s.ch.Store(&closedChan)
+	s.ch.Store(closedChan)
 	s.phase.Store(done)
 	return s
 }
@@ -181,8 +222,8 @@ func (s *state[T]) forwardErr(err error) *waiter {
 func (s *state[T]) take(v T, err error) *waiter {
 	s.val, s.err = v, err
 	s.phase.Store(done)
-	if ch := s.ch.Swap(&closedChan); ch != nil {
-		close(*ch)
+	if ch := s.ch.Swap(closedChan); ch != nil {
+		close(ch)
 	}
 	// Drop the cancel function, and whatever it holds, now that Cancel has no effect; a
 	// Cancel that loaded it before still calls it, which is harmless on a complete state.
@@ -327,16 +368,16 @@ func (s *state[T]) onDone(fn func(int) *waiter) {
 
 // done returns the channel closed on completion, making it if needed.
 func (s *state[T]) done() <-chan struct{} {
-	if p := s.ch.Load(); p != nil {
-		return *p
+	if c := s.ch.Load(); c != nil {
+		return c
 	}
 	c := make(chan struct{})
-	if s.ch.CompareAndSwap(nil, &c) {
+	if s.ch.CompareAndSwap(nil, c) {
 		return c
 	}
 	// Either another goroutine installed its channel or the state completed
-	// (and stored &closedChan): use whichever is there now.
-	return *s.ch.Load()
+	// (and stored closedChan): use whichever is there now.
+	return s.ch.Load()
 }
 
 // wait blocks until the state is done or ctx is done.
