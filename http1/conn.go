@@ -186,6 +186,7 @@ func (sc *conn) armDeadline() bool {
 
 // requestDone prepares for the next request on a kept-alive connection.
 func (sc *conn) requestDone() {
+	sc.setState(http.StateIdle)
 	sc.state = stReading
 	sc.deadline = 0
 	if d := sc.srv.cfg.idleTimeout; sc.timeout != d {
@@ -253,6 +254,7 @@ func (sc *conn) serve() {
 			return
 		}
 		if sc.srv.inShutdown.Load() {
+			sc.reportActive() // bytes of a request were read, as net/http reports then
 			sc.close()
 			return
 		}
@@ -329,6 +331,7 @@ func (sc *conn) headIncomplete() {
 // begin serves the request whose head was just parsed and reports whether the caller should go
 // on with the bytes that follow (the next pipelined request).
 func (sc *conn) begin(h *RequestHead, n int, buf []byte) bool {
+	sc.reportActive()
 	if v := h.Get("Expect"); len(v) > 0 && !listContains(v, "100-continue") {
 		sc.answerClose(h, http.StatusExpectationFailed)
 		return false
@@ -343,6 +346,7 @@ func (sc *conn) begin(h *RequestHead, n int, buf []byte) bool {
 // refuse answers a request that cannot be served as net/http answers bad requests: a plain text
 // body, "Connection: close", no Date, and the connection closed.
 func (sc *conn) refuse(err error) {
+	sc.reportActive() // bytes of the request were read
 	code := StatusOf(err)
 	text := http.StatusText(code)
 	b := make([]byte, 0, 160)
@@ -414,6 +418,12 @@ func (sc *conn) peerClosed() bool {
 
 // closed runs from OnClose: a request in flight loses its connection.
 func (sc *conn) closed(err error) {
+	if sc.srv.cfg.hooked {
+		if sc.state == stReading && sc.rd != nil {
+			sc.reportActive() // a head cut short by its deadline: net/http read bytes of it
+		}
+		sc.setState(http.StateClosed) // unless hijacked
+	}
 	sc.state = stClosed
 	if sc.http != nil && sc.http.hj != nil {
 		sc.http.hj.connClosed(err)
@@ -438,8 +448,13 @@ func (sc *conn) closed(err error) {
 func (sc *conn) netHTTP() *connHTTP {
 	if sc.http == nil {
 		h := &connHTTP{acks: make(chan error, 1), deadlineMoved: make(chan struct{}, 1)}
-		h.ctx = context.WithValue(context.Background(), http.ServerContextKey, sc.srv.cfg.described)
-		h.ctx = context.WithValue(h.ctx, http.LocalAddrContextKey, sc.c.LocalAddr())
+		var parent context.Context // BaseContext's, ConnContext's, with http.ServerContextKey
+		if hk := sc.hooks(); hk != nil {
+			parent = hk.ctx
+		} else {
+			parent = sc.srv.serverContext()
+		}
+		h.ctx = context.WithValue(parent, http.LocalAddrContextKey, sc.c.LocalAddr())
 		h.remote = sc.c.RemoteAddr().String()
 		if st, ok := etls.ConnectionState(sc.c); ok {
 			h.tls = &st
@@ -741,7 +756,15 @@ func (sc *conn) finish(c eddy.Conn) {
 		sc.inHeld = false
 		c.SetReadPaused(false)
 	}
-	if closeAfter || sc.closeAfter || !sc.srv.keepAlives() || sc.state == stClosed {
+	if closeAfter || sc.closeAfter || sc.state == stClosed {
+		sc.close()
+		return
+	}
+	if !sc.srv.keepAlives() {
+		// The head went out keeping the connection, before Shutdown (or SetKeepAlivesEnabled)
+		// said otherwise: the request is done, as net/http reports it (StateIdle) before it
+		// closes the connection then.
+		sc.setState(http.StateIdle)
 		sc.close()
 		return
 	}

@@ -5,8 +5,8 @@
 // # The server
 //
 // [Server] has the fields and methods of net/http's Server (Addr, Handler, the timeouts,
-// MaxHeaderBytes, ErrorLog, ListenAndServe, Serve, Shutdown, Close, SetKeepAlivesEnabled,
-// RegisterOnShutdown), so a program switches by changing one type:
+// MaxHeaderBytes, ErrorLog, BaseContext, ConnContext, ConnState, ListenAndServe, Serve, Shutdown,
+// Close, SetKeepAlivesEnabled, RegisterOnShutdown), so a program switches by changing one type:
 //
 //	srv := &http1.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 //	log.Fatal(srv.ListenAndServe())
@@ -43,8 +43,8 @@
 // The request is what net/http's server would give: canonical header keys, Host moved to
 // Request.Host, Transfer-Encoding to Request.TransferEncoding, declared trailers in Request.Trailer
 // (their values filled by the body's Read that returns io.EOF, in the reader's goroutine), Pragma:
-// no-cache mirrored as Cache-Control, a context with http.LocalAddrContextKey (and
-// http.ServerContextKey, see below) that is cancelled
+// no-cache mirrored as Cache-Control, a context (under ConnContext's, under BaseContext's) with
+// http.LocalAddrContextKey (and http.ServerContextKey, see below) that is cancelled
 // when the connection closes, when the client shuts down its sending side (whose answer is still
 // sent), when a read of the body passes its deadline (ReadTimeout, or
 // http.ResponseController.SetReadDeadline), or when the handler returns. The response follows
@@ -84,7 +84,19 @@
 //     end nor closed) fails. As in net/http, a body the handler closed is dropped and the
 //     net.Conn reads what follows it, the deadlines start cleared, and Shutdown does not wait
 //     for the handlers of hijacked connections. Native handlers have no hijack.
-//   - Not supported: HTTP/2, ConnState, BaseContext and ConnContext.
+//   - Not supported: HTTP/2.
+//   - ConnContext and ConnState are called on the connection's event loop, so they must not
+//     block (net/http calls them on the accepting goroutine and the connection's). The net.Conn
+//     they are given is the connection's (its addresses, and Close closes it) and the one Hijack
+//     returns, but not a *net.TCPConn (nor a *tls.Conn): until a handler hijacks the connection,
+//     its Read, Write, CloseWrite and deadlines fail, the bytes being the server's. ConnState
+//     reports the states of native handlers' connections too. On a TLS server a connection is
+//     reported from the end of its handshake, ConnContext called then too (a failed handshake
+//     is not reported; net/http reports StateNew and StateClosed).
+//   - BaseContext is given the listener of Serve (or ServeTLS, without a TLS layer over it). The
+//     server that listens itself (ListenAndServe, Start) has no net.Listener, each loop
+//     accepting on a socket of its own: BaseContext is given one whose Addr is the server's
+//     address and whose Accept and Close fail.
 //   - RegisterOnShutdown's functions run once, when the first Shutdown begins, and not at all if
 //     Close came first; net/http runs them on every call of Shutdown, one after Close included.
 //   - A body the handler does not read (or closes unread), sent with "Expect: 100-continue", is

@@ -76,7 +76,12 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.connGone.Load() {
 		return nil, nil, eddy.ErrClosed
 	}
-	hc := newHijackedConn(w.c)
+	var hc *hijackedConn
+	if hk := w.sc.hooks(); hk != nil {
+		hc = hk.nc // the net.Conn the hooks were given
+	} else {
+		hc = newHijackedConn(w.c)
+	}
 	sc, h := w.sc, w.sc.http
 	if err := w.post(func(c eddy.Conn) { h.ackFn(c, sc.hijack(w, hc)) }); err != nil {
 		return nil, nil, err
@@ -115,6 +120,8 @@ func (sc *conn) hijack(w *response, hc *hijackedConn) error {
 		dropBody = closed && sc.bodyOpen
 	}
 	sc.state = stHijacked
+	hc.serverOwned.Store(false)
+	sc.setState(http.StateHijacked)
 	sc.bodyOpen = dropBody
 	sc.deadline = 0
 	sc.setTimeout(0)
@@ -190,7 +197,10 @@ type hijackedConn struct {
 	done     chan struct{} // closed by Close or when the connection closes
 	doneOnce sync.Once
 	closed   atomic.Bool // Close was called
-	lost     atomic.Pointer[error]
+	// serverOwned: the connection is still the server's (the net.Conn that ConnContext and
+	// ConnState are given, before a hijack): everything but Close, LocalAddr and RemoteAddr fails.
+	serverOwned atomic.Bool
+	lost        atomic.Pointer[error]
 
 	rmu, wmu sync.Mutex // one Read, one Write at a time, as package net's
 	rdl, wdl deadline
@@ -322,6 +332,9 @@ func (hc *hijackedConn) Read(b []byte) (int, error) {
 		if hc.closed.Load() {
 			return 0, hc.opError("read", net.ErrClosed)
 		}
+		if hc.serverOwned.Load() {
+			return 0, hc.opError("read", errNotHijacked)
+		}
 		if hc.rdl.passed() {
 			return 0, hc.opError("read", os.ErrDeadlineExceeded)
 		}
@@ -369,6 +382,9 @@ func (hc *hijackedConn) Read(b []byte) (int, error) {
 func (hc *hijackedConn) Write(b []byte) (int, error) {
 	hc.wmu.Lock()
 	defer hc.wmu.Unlock()
+	if hc.serverOwned.Load() && !hc.closed.Load() {
+		return 0, hc.opError("write", errNotHijacked)
+	}
 	n := 0
 	for {
 		if err := hc.writable(); err != nil {
@@ -463,6 +479,9 @@ func (hc *hijackedConn) CloseWrite() error {
 	if hc.closed.Load() {
 		return hc.opError("close", net.ErrClosed)
 	}
+	if hc.serverOwned.Load() {
+		return hc.opError("close", errNotHijacked)
+	}
 	if err := executeRetrying(hc.c, closeWrite); err != nil {
 		return hc.opError("close", err)
 	}
@@ -479,13 +498,18 @@ func (hc *hijackedConn) RemoteAddr() net.Addr { return hc.rem }
 
 // SetDeadline sets the read and write deadlines.
 func (hc *hijackedConn) SetDeadline(t time.Time) error {
-	hc.SetReadDeadline(t)
+	if err := hc.SetReadDeadline(t); err != nil {
+		return err
+	}
 	return hc.SetWriteDeadline(t)
 }
 
 // SetReadDeadline sets when reads stop waiting and fail with os.ErrDeadlineExceeded; the zero time
 // removes it. A read waiting in another goroutine looks at the new deadline.
 func (hc *hijackedConn) SetReadDeadline(t time.Time) error {
+	if hc.serverOwned.Load() {
+		return hc.opError("set", errNotHijacked)
+	}
 	hc.rdl.set(t)
 	return nil
 }
@@ -494,6 +518,9 @@ func (hc *hijackedConn) SetReadDeadline(t time.Time) error {
 // os.ErrDeadlineExceeded; the zero time removes it. The bytes of a Write that timed out may still
 // be sent.
 func (hc *hijackedConn) SetWriteDeadline(t time.Time) error {
+	if hc.serverOwned.Load() {
+		return hc.opError("set", errNotHijacked)
+	}
 	hc.wdl.set(t)
 	return nil
 }

@@ -47,9 +47,9 @@ const maxPostHandlerReadBytes = 256 << 10
 // The zero value serves http.DefaultServeMux on ":http" with the default engine. Set the fields
 // before starting the server and do not change them afterwards.
 //
-// Server is also an eddy.Handler (OnOpen, OnData, OnClose), so it can be served by an engine the
-// caller builds with eddy.New; Shutdown and Close then act only on requests, and the caller stops
-// the engine.
+// Server is also an eddy.Handler (OnOpen, OnData, OnClose; and OnBoot, which calls BaseContext),
+// so it can be served by an engine the caller builds with eddy.New; Shutdown and Close then act
+// only on requests, and the caller stops the engine.
 type Server struct {
 	// Addr is the address to listen on, "host:port" as for net/http (":http" when empty), or any
 	// address eddy.New accepts, such as "tcp6://[::1]:8080" or "unix:///run/app.sock".
@@ -131,8 +131,47 @@ type Server struct {
 	// zero); its workers above GOMAXPROCS exit after a second without work.
 	PoolSize int
 
-	initOnce sync.Once
-	cfg      config
+	// BaseContext, as in net/http, returns the base context of the requests' contexts (the
+	// default is context.Background()); it must not return nil (the method that starts the server
+	// panics then, as net/http's Serve does, the engine stopped). It is called once, as the engine
+	// starts, once it listens and before it serves a connection (OnBoot). Its listener is the one
+	// given to Serve or ServeTLS (the one the engine adopted, not a TLS listener over it); Start,
+	// ListenAndServe, StartTLS and ListenAndServeTLS have no net.Listener (each loop accepts on
+	// a socket of its own), so they pass one whose Addr is the address the server listens on,
+	// with the real port, and whose Accept and Close fail. So does the engine the caller made
+	// when the Server is its eddy.Handler (its start fails if BaseContext does); if the Server is
+	// inside a handler of the caller's that does not pass OnBoot on, BaseContext is called with a
+	// nil listener, on the first connection.
+	BaseContext func(net.Listener) context.Context
+
+	// ConnContext, as in net/http, returns the context of a new connection, the parent of its
+	// requests' contexts (net/http handlers' r.Context(); native requests have none), from ctx,
+	// which descends from BaseContext's and carries http.ServerContextKey; it must not return nil
+	// (it panics then, as net/http's Serve does). It is called once per connection, as the
+	// connection opens (for TLS, once its handshake is done), on the connection's event loop: it
+	// must not block. The net.Conn is the one ConnState is given and
+	// Hijack returns: its LocalAddr and RemoteAddr are the connection's, and Close closes the
+	// connection (gracefully, after what was written); until a handler hijacks the connection its
+	// bytes are the server's, so Read, Write, CloseWrite and the Set*Deadline methods fail with an
+	// error that says so. It is neither a *net.TCPConn nor a *tls.Conn.
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
+
+	// ConnState, as in net/http, is called when a connection changes state (see http.ConnState):
+	// StateNew as it opens (after ConnContext; for TLS, once its handshake is done, so a
+	// connection whose handshake fails is not reported), StateActive once a request head has been
+	// read (or bytes of one that is refused), before the handler runs, StateIdle once the
+	// response is written to the connection and the connection waits for the next request (also
+	// between pipelined requests), and at last StateHijacked (when a handler hijacks it; nothing
+	// follows) or StateClosed. It is called on the connection's event loop, for net/http handlers
+	// and native ones alike, so it must not block; each connection has one net.Conn, the same in
+	// every call (see ConnContext).
+	ConnState func(net.Conn, http.ConnState)
+
+	initOnce  sync.Once
+	cfg       config
+	baseOnce  sync.Once    // BaseContext is called (setBaseContext)
+	serveLn   net.Listener // the listener given to Serve, for BaseContext
+	basePanic *any         // what BaseContext panicked with in OnBoot, for the start to panic with
 
 	inShutdown atomic.Bool
 	noKeep     atomic.Bool  // SetKeepAlivesEnabled(false)
@@ -166,6 +205,9 @@ type config struct {
 	maxBody        int64 // for net/http handlers; 0: none
 	maxNativeBody  int64
 	base           time.Time
+	hooked         bool            // ConnContext or ConnState is set: connections are hookedConns
+	srvCtx         context.Context // BaseContext's with http.ServerContextKey (serverContext)
+	baseReady      chan struct{}   // closed once srvCtx is set; nil when set by init (no BaseContext)
 }
 
 func (s *Server) init() {
@@ -209,6 +251,12 @@ func (s *Server) init() {
 		}
 		c.base = time.Now()
 		c.described = s.describe()
+		c.hooked = s.ConnContext != nil || s.ConnState != nil
+		if s.BaseContext == nil {
+			c.srvCtx = context.WithValue(context.Background(), http.ServerContextKey, c.described)
+		} else {
+			c.baseReady = make(chan struct{})
+		}
 		s.drained = make(chan struct{}, 1)
 		s.mu.Lock()
 		if s.done == nil {
@@ -237,8 +285,19 @@ func (s *Server) start(addr string, lns ...net.Listener) error {
 	return s.startWith(s, addr, lns...)
 }
 
-// startWith starts the engine with h, the server itself or a TLS layer over it.
+// startWith starts the engine with h, the server itself or a TLS layer over it. BaseContext is
+// called as it starts (OnBoot); if it fails there, its panic goes on here, the engine stopped.
 func (s *Server) startWith(h eddy.Handler, addr string, lns ...net.Listener) error {
+	err := s.startEngine(h, addr, lns...)
+	if p := s.basePanic; p != nil {
+		s.basePanic = nil
+		panic(*p)
+	}
+	return err
+}
+
+// startEngine starts the engine with h.
+func (s *Server) startEngine(h eddy.Handler, addr string, lns ...net.Listener) error {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -247,6 +306,9 @@ func (s *Server) startWith(h eddy.Handler, addr string, lns ...net.Listener) err
 	}
 	if s.engine != nil {
 		return errors.New("http1: Server already started")
+	}
+	if len(lns) > 0 {
+		s.serveLn = lns[0] // for BaseContext (OnBoot)
 	}
 	opts := make([]eddy.Option, 0, 3+len(s.EngineOptions))
 	if s.Engine != "" {
@@ -540,7 +602,7 @@ func (s *Server) OnOpen(c eddy.Conn) {
 		c.Close()
 		return
 	}
-	sc := &conn{srv: s, c: c}
+	sc := s.newConn(c)
 	c.SetContext(sc)
 	sc.open()
 }
@@ -575,7 +637,25 @@ func (s *Server) OnPeerClosed(c eddy.Conn) bool {
 	return ok && sc.peerClosed()
 }
 
+// OnBoot calls BaseContext as the engine starts, before any connection is served; it is part of
+// the eddy.BootHandler interface. Its listener is the one given to Serve, or one that tells where
+// the engine listens (see BaseContext).
+func (s *Server) OnBoot(e *eddy.Engine) error {
+	s.init()
+	if s.BaseContext == nil {
+		return nil
+	}
+	ln := s.serveLn
+	if ln == nil {
+		if as := e.Addrs(); len(as) > 0 {
+			ln = engineListener{as[0]}
+		}
+	}
+	return s.setBaseContext(ln)
+}
+
 var (
 	_ eddy.Handler          = (*Server)(nil)
 	_ eddy.HalfCloseHandler = (*Server)(nil)
+	_ eddy.BootHandler      = (*Server)(nil)
 )
