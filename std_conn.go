@@ -77,6 +77,11 @@ type stdConn struct {
 	// cutWrite: a graceful close cut it short with a write deadline, to go on with writeWatched. wmu.
 	plainWrite, cutWrite bool
 	hookReason           error // the engine's close reason while OnClosing runs (engineClose); wmu
+	// idleAsk: the idle check found the connection due while the reader reads, and asked the reader
+	// to look at the input waiting first (askReader): the reader's read deadline is in the past until
+	// it answers. stalled: the reader waits in waitOutputRoom, reading nothing. closeDeadline: the
+	// read deadline is the close's (linger, stopReading), which an answer leaves as it is.
+	idleAsk, stalled, closeDeadline bool
 
 	qmu   sync.Mutex
 	tasks []stdTask
@@ -367,6 +372,13 @@ func (c *stdConn) readLoop() {
 					held = false
 				}
 			}
+			if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.takeIdleAsk() {
+				// The idle check's deadline ended the read (or the one before which the bytes
+				// came): the reader answers it, with the input the socket holds, unless reading
+				// was paused meanwhile (the reader reads nothing more until the restart).
+				c.answerIdle(!c.holding())
+				continue
+			}
 			if err != nil && !c.closeReq.Load() && c.holding() {
 				end = err // paused while this read was blocked: the end waits for the restart
 				continue
@@ -403,7 +415,11 @@ func (c *stdConn) readerEnd() {
 	}()
 	c.wmu.Lock()
 	c.readDone = true
+	asked := c.takeIdleAskLocked()
 	c.wmu.Unlock()
+	if asked { // the reader reads no more: the idle check decides by itself
+		c.answerIdle(false)
+	}
 	<-c.wdone
 	if c.readingOn.Load() {
 		c.notifyClose() // the input after a failed write has ended (failSendLocked)
@@ -434,6 +450,7 @@ func (c *stdConn) linger() {
 		d = 0
 	default:
 	}
+	c.closeDeadline = true
 	c.nc.SetReadDeadline(time.Now().Add(d))
 }
 
@@ -442,6 +459,7 @@ func (c *stdConn) linger() {
 func (c *stdConn) stopReading() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.closeDeadline = true
 	c.nc.SetReadDeadline(time.Now())
 }
 
@@ -465,7 +483,18 @@ func (c *stdConn) waitOutputRoom() (ok, restarted bool) {
 		if draining {
 			c.redeliver = true // input left buffered is offered again once the output has drained
 		}
+		if c.takeIdleAskLocked() {
+			// The idle check asked while the reader was on its way here: it reads nothing while it
+			// waits, so the input waiting does not count (as on the loop engines, which do not read
+			// a connection held so); the check decides by itself.
+			c.wmu.Unlock()
+			c.answerIdle(false)
+			c.wmu.Lock()
+			continue
+		}
+		c.stalled = true
 		c.rcond.Wait()
+		c.stalled = false
 	}
 	// Only a real restart offers the input again: a closing connection's reader goes on to read (and
 	// drop) the input, and offering it again without a wait in between would spin.
@@ -915,18 +944,77 @@ func (c *stdConn) stopIdle() {
 	})
 }
 
-func (c *stdConn) idleFired() {
-	c.post(func() {
-		d := c.idleTimeout
-		if d <= 0 || c.closeReq.Load() {
-			return
-		}
-		if left := time.Duration(c.lastActive.Load() + int64(d) - stdNow()); left > 0 {
-			c.idle.Reset(left)
-			return
-		}
-		c.engineClose(ErrIdleTimeout)
-	})
+func (c *stdConn) idleFired() { c.post(func() { c.idleCheck(true) }) }
+
+// idleCheck closes the connection as idle if it has been for the idle timeout, in the section. The
+// reader's last stamp alone does not tell: input the peer sent in time may wait in the socket (or, on
+// Windows, in the reader's completed read) for the reader goroutine to run, which it does only when
+// the scheduler lets it, while the loop engines read the ready input of an iteration before they run
+// its timers. So when the reader reads, the check (ask) asks it first (askReader), and the reader
+// answers (answerIdle) once it has taken what its read returns and looked at what the socket holds:
+// the check runs again then, without asking.
+func (c *stdConn) idleCheck(ask bool) {
+	d := c.idleTimeout
+	if d <= 0 || c.closeReq.Load() {
+		return
+	}
+	if left := time.Duration(c.lastActive.Load() + int64(d) - stdNow()); left > 0 {
+		c.idle.Reset(left)
+		return
+	}
+	if ask && c.askReader() {
+		return
+	}
+	c.engineClose(ErrIdleTimeout)
+}
+
+// stdAskDeadline is the read deadline by which the idle check asks the reader: long past, so that the
+// reader's read returns (with what it read) or its next one fails at once.
+var stdAskDeadline = time.Unix(1, 0)
+
+// askReader asks the reader to answer the idle check, if it reads: it reports false when the reader
+// reads nothing (it waits in waitOutputRoom, or it has left its loop) or the connection is closing.
+// In the section.
+func (c *stdConn) askReader() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.stalled || c.readDone || c.closing || c.aborted || c.closeDeadline {
+		return false
+	}
+	if !c.idleAsk {
+		c.idleAsk = true
+		c.nc.SetReadDeadline(stdAskDeadline)
+	}
+	return true
+}
+
+// takeIdleAsk takes the idle check's question, if there is one, and lifts its read deadline.
+func (c *stdConn) takeIdleAsk() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.takeIdleAskLocked()
+}
+
+// takeIdleAskLocked is takeIdleAsk with wmu held. A close's deadline set meanwhile is kept.
+func (c *stdConn) takeIdleAskLocked() bool {
+	if !c.idleAsk {
+		return false
+	}
+	c.idleAsk = false
+	if !c.closeDeadline {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	return true
+}
+
+// answerIdle is the reader's answer to the idle check (askReader), on the reader's goroutine, which
+// holds no lock: with reading, input the socket holds is activity (the reader reads it next); then the
+// check runs again, and closes the connection if it is still idle.
+func (c *stdConn) answerIdle(reading bool) {
+	if reading && stdInputPending(c.nc) {
+		c.lastActive.Store(stdNow())
+	}
+	c.post(func() { c.idleCheck(false) })
 }
 
 // engineClose starts, in the connection's section, a close the engine decided on by itself (an idle
