@@ -97,11 +97,14 @@ func WithWorkers(n int) Option {
 }
 
 // backend is what an IO runs operations on. submit hands over an operation whose file has counted it in
-// flight; the backend completes it exactly once. cancelFile stops the operations in flight on f (its
+// flight; the backend completes it exactly once. cancel stops an operation whose context is done or
+// whose future was cancelled, if it has not ended (it may be called at any time, also after the end,
+// and more than once, on a goroutine of its own). cancelFile stops the operations in flight on f (its
 // Close). close stops everything in flight, waits for it to end, calls ended, releases the backend, and
 // completes the futures it settled itself.
 type backend interface {
 	submit(o *op)
+	cancel(o *op)
 	cancelFile(f *File)
 	close(ended func())
 }
@@ -502,16 +505,23 @@ func (o *op) dir() int {
 
 // op is one operation in flight. The backend owns it from submit until complete.
 type op struct {
-	kind    uint8
-	f       *File
-	p       []byte
-	off     int64
-	n       int   // bytes done so far
-	err     error // the result's error, set by settle
-	ctx     context.Context
-	promise future.Promise[int]      // ReadAt, WriteAt
-	synced  future.Promise[struct{}] // Sync
-	stop    func() bool              // unregisters the context watch (context.AfterFunc)
+	kind uint8
+	// watch: ctx can be done (its Done is not nil), asked once by start, outside the backends'
+	// locks. A backend watches ctx (context.AfterFunc) only when the operation waits and watch is
+	// set. The operation has no context of its own (ctx is the caller's, not nil): its future's
+	// Cancel sets cancelled instead (requestCancel), and ctxErr reports either. (Beside kind: the
+	// three share a word.)
+	watch     bool
+	cancelled atomic.Bool
+	f         *File
+	p         []byte
+	off       int64
+	n         int   // bytes done so far
+	err       error // the result's error, set by settle
+	ctx       context.Context
+	promise   future.Promise[int]      // ReadAt, WriteAt
+	synced    future.Promise[struct{}] // Sync
+	stop      func() bool              // unregisters the context watch (context.AfterFunc)
 
 	// io_uring backend, owned by its loop
 	slot     uint32
@@ -560,8 +570,31 @@ func start[T any](f *File, ctx context.Context, kind uint8, p []byte, off int64,
 		f.release()
 		return settled[T](invalid), nil // nil: an empty buffer, done at once
 	}
-	pr, opCtx := future.NewPromiseContext[T](ctx)
-	return pr, &op{kind: kind, f: f, p: p, off: off, ctx: opCtx}
+	o := &op{kind: kind, f: f, p: p, off: off, ctx: ctx, watch: ctx.Done() != nil}
+	return future.NewPromiseFunc[T](o.requestCancel), o
+}
+
+// requestCancel is the cancel function of the operation's future (Future.Cancel): it marks the
+// operation cancelled, which the backend finds where it looks at the context (ctxErr), and has
+// the backend stop it if it waits, on a goroutine of its own, as a context watch
+// (context.AfterFunc) would: Cancel may be called from a continuation, where the completions the
+// backend's cancel publishes must not run, nor its locks be taken.
+func (o *op) requestCancel() {
+	if o.cancelled.CompareAndSwap(false, true) {
+		go o.f.io.be.cancel(o)
+	}
+}
+
+// ctxErr is why the caller stops the operation, or nil: its context's error, or context.Canceled
+// once its future was cancelled.
+func (o *op) ctxErr() error {
+	if err := o.ctx.Err(); err != nil {
+		return err
+	}
+	if o.cancelled.Load() {
+		return context.Canceled
+	}
+	return nil
 }
 
 // settled returns a promise already completed with the zero value and err.

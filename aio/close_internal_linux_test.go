@@ -14,9 +14,9 @@ import (
 	"github.com/eddyio/eddy/future"
 )
 
-// gateCtx blocks the first call of its Value method until release is closed. ReadAt calls it (through
-// context.WithCancel in future.NewPromiseContext) after the file has counted the operation in flight
-// and before the backend's submit: it holds an operation in exactly that window.
+// gateCtx blocks the first call of its Done method until release is closed. ReadAt calls it (start,
+// which asks whether the context can be done) after the file has counted the operation in flight and
+// before the backend's submit: it holds an operation in exactly that window.
 type gateCtx struct {
 	context.Context
 	once    sync.Once
@@ -29,12 +29,12 @@ func newGateCtx() (*gateCtx, context.CancelFunc) {
 	return &gateCtx{Context: ctx, entered: make(chan struct{}), release: make(chan struct{})}, cancel
 }
 
-func (g *gateCtx) Value(key any) any {
+func (g *gateCtx) Done() <-chan struct{} {
 	g.once.Do(func() {
 		close(g.entered)
 		<-g.release
 	})
-	return g.Context.Value(key)
+	return g.Context.Done()
 }
 
 // waitForGoroutine waits until some goroutine's stack shows state (such as "chan receive") with fn

@@ -16,7 +16,11 @@ type poolBackend struct {
 	mu      sync.Mutex
 	line    []*op // waiting for a worker, oldest first
 	head    int
-	running int              // workers alive
+	running int // workers alive
+	// idle counts the workers alive that are not running an operation: started and not yet at the
+	// line, or back at it (under mu). An operation that is at most the idle-th in line is taken by
+	// one of them without waiting for another to end; only one further back needs a context watch.
+	idle    int
 	active  int              // operations running (taken from the line, or Reads and Writes) and not yet settled
 	streams map[*op]struct{} // the Reads and Writes among them, which close must interrupt
 	closed  bool
@@ -55,13 +59,17 @@ func (b *poolBackend) submit(o *op) {
 		return
 	}
 	b.line = append(b.line, o)
-	if o.ctx.Done() != nil {
-		// Cancelled while it waits for a worker, it completes at once (settle stops the watch).
-		o.stop = context.AfterFunc(o.ctx, func() { b.cancel(o) })
-	}
 	start := b.running < b.workers
 	if start {
 		b.running++
+		b.idle++
+	}
+	if len(b.line)-b.head > b.idle && o.watch {
+		// It waits for a worker to end an operation: cancelled meanwhile, it completes at once
+		// (settle stops the watch). One that an idle worker takes needs no watch, which costs
+		// more than the rest of the operation: that worker finds its context done (run) if it
+		// was cancelled before, and the file untouched.
+		o.stop = context.AfterFunc(o.ctx, func() { b.cancel(o) })
 	}
 	b.mu.Unlock()
 	if start {
@@ -69,8 +77,13 @@ func (b *poolBackend) submit(o *op) {
 	}
 }
 
-// cancel completes o with its context's error if it still waits in line.
+// cancel completes o with its context's error if it still waits in line, and stops it if it is a Read
+// or Write (interrupt: one that runs, or that has not started yet).
 func (b *poolBackend) cancel(o *op) {
+	if o.unbounded() {
+		interrupt(o, o.ctxErr())
+		return
+	}
 	b.mu.Lock()
 	i := indexOf(b.line[b.head:], o)
 	if i >= 0 {
@@ -81,7 +94,7 @@ func (b *poolBackend) cancel(o *op) {
 	}
 	b.mu.Unlock()
 	if i >= 0 {
-		o.complete(o.ctx.Err())
+		o.complete(o.ctxErr())
 	}
 }
 
@@ -109,19 +122,47 @@ func (b *poolBackend) end(o *op) {
 
 // work runs operations from the line until it is empty. An operation is settled before its future is
 // completed, so that a continuation may close the file or the IO (which wait for what is settled)
-// from here without waiting for itself.
+// from here without waiting for itself. A worker counts idle (submit starts it so) until it takes an
+// operation from the line or leaves, and again each time it is back at the line, under mu.
+//
+// A continuation on future.Inline may end the worker's goroutine (runtime.Goexit) in publish: the
+// deferred call then leaves in its place, and starts another worker if operations wait, or they
+// would wait for ever for one that is gone (with WithWorkers(1), every later operation).
 func (b *poolBackend) work() {
-	for {
+	left := false
+	defer func() {
+		if left {
+			return
+		}
 		b.mu.Lock()
+		b.running-- // not idle: it was running an operation
+		start := b.head < len(b.line)
+		if start {
+			b.running++
+			b.idle++
+		}
+		b.mu.Unlock()
+		if start {
+			go b.work()
+		}
+	}()
+	for back := false; ; back = true {
+		b.mu.Lock()
+		if back {
+			b.idle++
+		}
 		if b.head == len(b.line) {
 			b.line, b.head = b.line[:0], 0
 			b.running--
+			b.idle--
 			b.mu.Unlock()
+			left = true
 			return
 		}
 		o := b.line[b.head]
 		b.line[b.head] = nil
 		b.head++
+		b.idle--
 		b.begin(o)
 		b.mu.Unlock()
 		o.settle(b.run(o))
@@ -133,7 +174,7 @@ func (b *poolBackend) work() {
 // run performs one operation, unless its context is done or its file is closing: an operation that has
 // not started is stopped; one that has runs to its end.
 func (b *poolBackend) run(o *op) error {
-	if err := o.ctx.Err(); err != nil {
+	if err := o.ctxErr(); err != nil {
 		return err
 	}
 	o.f.mu.Lock()
@@ -177,14 +218,20 @@ func runNext(o *op) error {
 		f.smu.Unlock()
 		return f.closedErr(opName(o.kind))
 	}
-	stop := context.AfterFunc(o.ctx, func() { interrupt(o, o.ctx.Err()) })
+	// Its future's Cancel interrupts it (poolBackend.cancel); its context, if it can be done, too.
+	var stop func() bool
+	if o.watch {
+		stop = context.AfterFunc(o.ctx, func() { interrupt(o, o.ctx.Err()) })
+	}
 	var err error
 	if d == 0 {
 		o.n, err = f.osf.Read(o.p)
 	} else {
 		o.n, err = f.osf.Write(o.p)
 	}
-	stop()
+	if stop != nil {
+		stop()
+	}
 	f.smu.Lock()
 	f.running[d] = nil
 	reason := o.stopErr

@@ -155,7 +155,7 @@ func (b *uringBackend) submit(o *op) {
 		b.line = append(b.line, o)
 	}
 	done = b.pump(done)
-	if o.live && o.ctx.Done() != nil {
+	if o.live && o.watch {
 		// Not done inline: watch the context. (The watch runs on a goroutine of its own, so it
 		// waits for mu; an operation that completes meanwhile is found nowhere and left alone.)
 		o.stop = context.AfterFunc(o.ctx, func() { b.cancel(o) })
@@ -181,8 +181,8 @@ func (b *uringBackend) now(o *op) {
 		err = o.f.ioClosedErr(opName(o.kind))
 	case o.f.isClosed():
 		err = o.f.closedErr(opName(o.kind))
-	case o.ctx.Err() != nil:
-		err = o.ctx.Err()
+	case o.ctxErr() != nil:
+		err = o.ctxErr()
 	case o.kind == opRead:
 		o.n, err = o.f.preadFull(o.p, o.off)
 	default:
@@ -197,7 +197,7 @@ func (b *uringBackend) now(o *op) {
 // start gives the operation a slot and prepares its SQE, unless its context is done or its file has
 // begun to close (a Close that came after the operation was counted, and before it got here).
 func (b *uringBackend) start(o *op, done []*op) []*op {
-	if err := o.ctx.Err(); err != nil {
+	if err := o.ctxErr(); err != nil {
 		o.live = false
 		o.settle(err)
 		return append(done, o)
@@ -405,7 +405,7 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 				return b.finish(o, o.pathErr(err), done)
 			}
 		}
-		if o.canceled || o.stopErr != nil || o.ctx.Err() != nil {
+		if o.canceled || o.stopErr != nil || o.ctxErr() != nil {
 			return b.finish(o, b.stopReason(o), done) // stopped between two parts
 		}
 		b.prep(o) // a short transfer: the rest
@@ -423,7 +423,7 @@ func (b *uringBackend) stopReason(o *op) error {
 	if o.stopErr != nil {
 		return o.stopErr
 	}
-	if err := o.ctx.Err(); err != nil {
+	if err := o.ctxErr(); err != nil {
 		return err
 	}
 	return context.Canceled
@@ -460,7 +460,7 @@ func (b *uringBackend) cancel(o *op) {
 	} else if i := indexOf(b.line, o); i >= 0 {
 		b.line = append(b.line[:i], b.line[i+1:]...)
 		o.live = false
-		o.settle(o.ctx.Err())
+		o.settle(o.ctxErr())
 		done = append(done, o)
 	}
 	done = b.pump(done)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyio/eddy/future"
@@ -27,6 +28,24 @@ func ExampleNewPromiseContext() {
 	}()
 	p.Future().Cancel()
 	_, err := p.Future().Await(context.Background())
+	fmt.Println(err)
+	// Output: context canceled
+}
+
+// A producer that keeps its own record of a cancellation: Cancel calls the function (here on the
+// caller's goroutine, so it only marks the job; a real one would also stop it), and the producer
+// rejects the promise when it sees the mark.
+func ExampleNewPromiseFunc() {
+	var stopped atomic.Bool
+	p := future.NewPromiseFunc[int](func() { stopped.Store(true) })
+	f := p.Future()
+	f.Cancel()
+	if stopped.Load() {
+		p.Reject(context.Canceled)
+	} else {
+		p.Resolve(42)
+	}
+	_, err := f.Await(context.Background())
 	fmt.Println(err)
 	// Output: context canceled
 }

@@ -24,6 +24,20 @@ func NewPromiseContext[T any](parent context.Context) (Promise[T], context.Conte
 	return Promise[T]{&state[T]{cancel: cancelWith(cancel), cancelOnDone: true}}, ctx
 }
 
+// NewPromiseFunc returns a promise whose future's Cancel (or a combinator that no longer needs
+// the future) calls cancel, until the promise is completed. It is for a producer that keeps its
+// own record of a cancellation and watches its caller's context itself, if it must, for less
+// than the context NewPromiseContext derives: cancel is called on the goroutine that cancels,
+// maybe from a continuation, so it must be short and must not block, and it may be called more
+// than once, and by a Cancel that began before the completion just after it. A nil cancel makes
+// a promise like NewPromise's.
+func NewPromiseFunc[T any](cancel func()) Promise[T] {
+	if cancel == nil {
+		return NewPromise[T]()
+	}
+	return Promise[T]{&state[T]{cancel: cancelWith(cancel)}}
+}
+
 // Future returns the future that this promise completes.
 func (p Promise[T]) Future() Future[T] {
 	return Future[T]{p.s}
