@@ -46,7 +46,8 @@
 //
 // Cancellation travels through context.Context. A future made by Go, GoOn, pool.Go or a promise
 // from NewPromiseContext owns a context; Future.Cancel cancels it, and that context is also
-// released when the future completes. Derived futures forward Cancel to their sources (in a loop:
+// released when the future completes; a promise from NewPromiseFunc calls a function of the
+// producer's instead, for one that keeps its own record (package aio does). Derived futures forward Cancel to their sources (in a loop:
 // cancelling a chain of any length takes constant stack space too), and the combinators cancel
 // the inputs they no longer need: All on the first error, Any on the first
 // success, Race on the first result, WithTimeout and WithContext when they give up. Cancel is a
