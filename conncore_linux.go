@@ -565,6 +565,14 @@ func (c *connCore) onEOF(conn loopConn) {
 	c.peerEOF = true
 	switch c.state {
 	case connOpen:
+		if c.closeReq.Load() {
+			// Close or Abort was called, and its task, queued, ends the connection (a Close's with a nil
+			// reason, a close the handler asked for); the FIN only lets the close release it at once. It
+			// is not acted on here: a FIN reaped in the iteration before the task ran made uring call
+			// OnPeerClosed after Close had returned, and close with io.EOF (found by the model test of
+			// session 28, TestConnModel; TestCloseThenPeerFIN). epoll reads nothing once Close was called.
+			return
+		}
 		if hc, ok := conn.loopCore().h.(HalfCloseHandler); ok && hc.OnPeerClosed(conn) {
 			return // half-closed: open for writing until the handler closes it
 		}
