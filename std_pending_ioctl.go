@@ -4,7 +4,6 @@ package eddy
 
 import (
 	"net"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,16 +11,8 @@ import (
 // ioctlInputPending asks nc's socket, with the ioctl req, how many bytes of input it holds. A socket
 // that cannot tell holds none.
 func ioctlInputPending(nc net.Conn, req uint) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
 	n := 0
-	rc.Control(func(fd uintptr) {
+	controlFD(nc, func(fd uintptr) {
 		if v, err := unix.IoctlGetInt(int(fd), req); err == nil {
 			n = v
 		}

@@ -13,16 +13,8 @@ const fionread = 0x4004667f
 // check's answer (answerIdle). The reader asks it only between reads: input that came while an
 // overlapped read was pending is in that read's buffer, which the read returns, not in the socket's.
 func stdInputPending(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
 	var n, size uint32
-	rc.Control(func(fd uintptr) {
+	controlFD(nc, func(fd uintptr) {
 		if syscall.WSAIoctl(syscall.Handle(fd), fionread, nil, 0, (*byte)(unsafe.Pointer(&n)), uint32(unsafe.Sizeof(n)), &size, nil, 0) != nil {
 			n = 0
 		}
