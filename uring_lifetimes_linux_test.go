@@ -75,23 +75,8 @@ func ltEachRing(t *testing.T, f func(t *testing.T, opts ...Option)) {
 	})
 }
 
-func ltStart(t *testing.T, h Handler, opts ...Option) (*Engine, string) {
-	t.Helper()
-	opts = append([]Option{WithEngine(EngineUring), WithLoops(1)}, opts...)
-	e, err := New(h, []string{"tcp://127.0.0.1:0"}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		e.Stop(ctx)
-	})
-	return e, e.Addrs()[0].String()
-}
+// ltUring starts the engines of these tests (rvStart): uring, one loop unless the test asks.
+var ltUring = rvKind{name: "uring", kind: EngineUring}
 
 // ltFDsBack waits for the process's open descriptors to come back to base.
 func ltFDsBack(t *testing.T, base int) {
@@ -181,7 +166,7 @@ func TestUringCloseFromOnDataWithLargeSendInFlight(t *testing.T) {
 	ltEachRing(t, func(t *testing.T, opts ...Option) {
 		base := openFDs(t)
 		h := &ltBigClose{}
-		e, addr := ltStart(t, h, opts...)
+		e, addr := rvStart(t, ltUring, h, opts...)
 		modes := []byte("cgwxa")
 		const perMode = 3
 		eachConn(t, &net.Dialer{Timeout: 5 * time.Second}, addr, len(modes)*perMode, 60*time.Second, func(i int, c net.Conn) error {
@@ -239,7 +224,7 @@ func TestUringAsyncWriteRacingClose(t *testing.T) {
 		base := openFDs(t)
 		const conns, writers, frames, payload = 6, 8, 300, 1500
 		h := &ltConns{opened: make(chan Conn, conns), closed: make(chan error, conns)}
-		e, addr := ltStart(t, h, opts...)
+		e, addr := rvStart(t, ltUring, h, opts...)
 		var wg sync.WaitGroup
 		errs := make(chan error, conns*writers+conns)
 		for ci := 0; ci < conns; ci++ {
@@ -454,7 +439,7 @@ func TestUringDryBufferRingWithHeldInput(t *testing.T) {
 			body, conns = 40<<10, 300
 		}
 		h := &ltHold{need: 4 + body}
-		e, addr := ltStart(t, h, opts...)
+		e, addr := rvStart(t, ltUring, h, opts...)
 		cs := rvDialAll(t, addr, conns)
 		var wg sync.WaitGroup
 		errs := make(chan error, conns)
@@ -625,7 +610,7 @@ func TestUringDescriptorReuseUnderChurn(t *testing.T) {
 				defer func() { ltDebug = nil }()
 				h := &ltTagged{}
 				// Two loops share one listener on loop 0, which hands every other socket over.
-				e, addr := ltStart(t, h, append(opts, WithLoops(loops), WithReusePort(false))...)
+				e, addr := rvStart(t, ltUring, h, append(opts, WithLoops(loops), WithReusePort(false))...)
 				var ids atomic.Uint32
 				n := ltChurn(t, addr, 16, 1200*time.Millisecond, &ids)
 				h.waitBalanced(t, 20*time.Second)
@@ -651,7 +636,7 @@ func TestUringStopInTheMiddleOfEverything(t *testing.T) {
 		ign := goleak.IgnoreCurrent()
 		base := openFDs(t)
 		h := &ltTagged{}
-		e, addr := ltStart(t, h, append(opts, WithLoops(2), WithReusePort(false))...)
+		e, addr := rvStart(t, ltUring, h, append(opts, WithLoops(2), WithReusePort(false))...)
 		var ids atomic.Uint32
 		done := make(chan struct{})
 		go func() {
@@ -745,7 +730,7 @@ func TestUringStopFromACallbackGoroutine(t *testing.T) {
 		ign := goleak.IgnoreCurrent()
 		base := openFDs(t)
 		h := &ltStopper{stopErr: make(chan error, 1)}
-		e, addr := ltStart(t, h, append(opts, WithLoops(2))...)
+		e, addr := rvStart(t, ltUring, h, append(opts, WithLoops(2))...)
 		h.e.Store(e)
 		idle := rvDialAll(t, addr, 40)
 		for i, c := range idle {
@@ -849,7 +834,7 @@ func TestUringSendFileCutShort(t *testing.T) {
 		}
 		base := openFDs(t)
 		h := &ltFiles{f: f, size: size}
-		e, addr := ltStart(t, h, append(opts, WithLoops(2))...)
+		e, addr := rvStart(t, ltUring, h, append(opts, WithLoops(2))...)
 		want := append(append(append(append([]byte("head"), data...), "tail"...), data...), "tail"...)
 		modes := []byte("cagnr") // n: the server keeps it open, the client closes; r: the client resets
 		eachConn(t, &net.Dialer{Timeout: 5 * time.Second}, addr, 20, 60*time.Second, func(i int, c net.Conn) error {
@@ -982,7 +967,7 @@ func TestUringRelayAcrossLoops(t *testing.T) {
 	ltEachRing(t, func(t *testing.T, opts ...Option) {
 		base := openFDs(t)
 		h := &ltRelay{}
-		e, addr := ltStart(t, h, append(opts, WithLoops(2), WithReusePort(false))...)
+		e, addr := rvStart(t, ltUring, h, append(opts, WithLoops(2), WithReusePort(false))...)
 		const pairs = 60
 		var wg sync.WaitGroup
 		errs := make(chan error, 2*pairs)
