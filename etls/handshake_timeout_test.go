@@ -7,47 +7,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/etls"
+	"github.com/eddyio/eddy/internal/testtls"
 )
-
-// silentPeer listens on 127.0.0.1 and holds every connection it accepts without a byte, until
-// the test ends.
-func silentPeer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return ln.Addr().String()
-}
 
 // isNetTimeout reports whether err is what code written for crypto/tls over a net.Conn takes for a
 // timeout: a net.Error whose Timeout is true, as such (err.(net.Error)) and through an *url.Error,
@@ -69,7 +35,7 @@ func TestHandshakeTimeoutIsNetTimeout(t *testing.T) {
 		const bound = 200 * time.Millisecond
 
 		// Client side: a server that accepts and never answers the ClientHello.
-		silent := silentPeer(t)
+		silent := testtls.SilentPeer(t)
 		eh := etls.Client(&advH{}, p.client)
 		eh.HandshakeTimeout = bound
 		e := startClientEngine(t, k, eh)

@@ -1257,44 +1257,11 @@ func TestTLSAdvClientSlowBody(t *testing.T) {
 	})
 }
 
-// silentServer accepts connections and never writes to them.
-func silentServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return ln.Addr().String()
-}
-
 // TestTLSAdvClientCancelMidHandshake: a request whose context ends while its handshake waits for a
 // server that never answers fails at once with the context's error; the Transport is usable.
 func TestTLSAdvClientCancelMidHandshake(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
-		addr := silentServer(t)
+		addr := testtls.SilentPeer(t)
 		tr := advTransport(t, engine)
 		for _, d := range []time.Duration{0, 5 * time.Millisecond, 100 * time.Millisecond} {
 			ctx, cancel := context.WithTimeout(context.Background(), d+time.Millisecond)
@@ -1326,7 +1293,7 @@ func TestTLSAdvClientCancelMidHandshake(t *testing.T) {
 // them with ErrTransportClosed at once, and no handshake goroutine is left.
 func TestTLSAdvClientCloseDuringHandshakes(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
-		addr := silentServer(t)
+		addr := testtls.SilentPeer(t)
 		base := runtime.NumGoroutine()
 		_, cfg := testtls.Configs()
 		tr := &http1.Transport{Engine: engine, Loops: 2, TLSClientConfig: cfg, MaxConnsPerHost: 10}

@@ -1,6 +1,7 @@
 // Package testtls gives the tests of eddy's TLS users one certificate: net/http/httptest's, which is
 // valid for 127.0.0.1, ::1 and example.com, as configurations, as PEM files and as a trusting
-// *http.Client. It is for tests only.
+// *http.Client, and a peer that never speaks, for handshakes that must time out. It is for tests
+// only.
 package testtls
 
 import (
@@ -8,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -81,4 +83,38 @@ func WriteFiles(dir string) (certFile, keyFile string, err error) {
 		return "", "", err
 	}
 	return certFile, keyFile, nil
+}
+
+// SilentPeer listens on 127.0.0.1 and holds every connection it accepts without a byte until the test
+// ends (a TLS handshake against it waits for the server's hello), and returns its address.
+func SilentPeer(tb testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
 }
