@@ -639,6 +639,27 @@ func (o *op) publish() {
 	o.promise.Complete(o.n, o.err)
 }
 
+// publish completes the futures of settled operations, in order. A continuation on future.Inline
+// may end this goroutine (runtime.Goexit) in its operation's publish: the deferred call then
+// completes the operations after it on a goroutine of its own, or their futures would stay pending
+// for ever (as a pool worker hands the line on to another: poolBackend.work).
+func publish(done []*op) {
+	if len(done) == 1 {
+		done[0].publish() // nothing after it to lose
+		return
+	}
+	i := 0
+	defer func() {
+		if i < len(done) {
+			// A copy: done may be on its caller's stack (a buffer of uringBackend.submit's).
+			go publish(append([]*op(nil), done[i+1:]...))
+		}
+	}()
+	for ; i < len(done); i++ {
+		done[i].publish()
+	}
+}
+
 // pathErr wraps a system error as package os does for the operation's kind.
 func (o *op) pathErr(err error) error {
 	return &os.PathError{Op: opName(o.kind), Path: o.f.name, Err: err}

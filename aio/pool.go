@@ -282,9 +282,12 @@ func (b *poolBackend) cancelFile(f *File) {
 	clear(b.line[len(kept):])
 	b.line = kept
 	b.mu.Unlock()
+	// All settled before any is published, as the io_uring backend does: a continuation that ends
+	// this goroutine (runtime.Goexit) must leave none of them pending, nor holding the file.
 	for _, o := range stopped {
-		o.complete(f.closedErr(opName(o.kind)))
+		o.settle(f.closedErr(opName(o.kind)))
 	}
+	publish(stopped)
 	// A Read or Write waiting for a pipe or socket would keep Close waiting for ever.
 	f.smu.Lock()
 	running := f.running
@@ -320,7 +323,5 @@ func (b *poolBackend) close(ended func()) {
 		<-settled
 	}
 	ended()
-	for _, o := range stopped {
-		o.publish()
-	}
+	publish(stopped)
 }

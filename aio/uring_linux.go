@@ -564,10 +564,3 @@ var closeWait = func(r *uring.Ring) error {
 	_, err := r.SubmitAndWait(1, -1)
 	return err
 }
-
-// publish completes the futures of settled operations, in order.
-func publish(done []*op) {
-	for _, o := range done {
-		o.publish()
-	}
-}
