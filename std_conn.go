@@ -487,9 +487,7 @@ func (c *stdConn) waitOutputRoom() (ok, restarted bool) {
 			// The idle check asked while the reader was on its way here: it reads nothing while it
 			// waits, so the input waiting does not count (as on the loop engines, which do not read
 			// a connection held so); the check decides by itself.
-			c.wmu.Unlock()
-			c.answerIdle(false)
-			c.wmu.Lock()
+			c.answerIdleUnlocked()
 			continue
 		}
 		c.stalled = true
@@ -1015,6 +1013,16 @@ func (c *stdConn) answerIdle(reading bool) {
 		c.lastActive.Store(stdNow())
 	}
 	c.post(func() { c.idleCheck(false) })
+}
+
+// answerIdleUnlocked is answerIdle(false) for waitOutputRoom, which holds wmu under a deferred Unlock:
+// wmu is released around the answer, whose check may run OnClosing on this goroutine, and taken back
+// even when that callback ends the goroutine (runtime.Goexit) or panics. The deferred Unlock found it
+// released then, a fatal error that killed the program instead of aborting the connection.
+func (c *stdConn) answerIdleUnlocked() {
+	c.wmu.Unlock()
+	defer c.wmu.Lock()
+	c.answerIdle(false)
 }
 
 // engineClose starts, in the connection's section, a close the engine decided on by itself (an idle
