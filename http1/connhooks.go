@@ -67,7 +67,8 @@ func (s *Server) newConn(c eddy.Conn) *conn {
 
 // setState reports a new state of the connection to ConnState. StateActive is reported once per
 // request (a request that is refused after its head has reported it already); nothing follows
-// StateHijacked or StateClosed.
+// StateHijacked or StateClosed, and neither StateActive nor StateIdle follows a Close of the
+// connection's net.Conn.
 func (sc *conn) setState(st http.ConnState) {
 	hk := sc.hooks()
 	if hk == nil {
@@ -80,6 +81,12 @@ func (sc *conn) setState(st http.ConnState) {
 		if st == http.StateActive {
 			return
 		}
+	}
+	if (st == http.StateActive || st == http.StateIdle) && hk.nc.closed.Load() {
+		// The hooks (or whoever kept the net.Conn) closed it, its close queued behind this
+		// callback: net/http's reads and writes fail from then on, so the connection never becomes
+		// active or idle again there; StateClosed follows.
+		return
 	}
 	hk.state = st
 	if fn := sc.srv.ConnState; fn != nil {

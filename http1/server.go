@@ -162,9 +162,10 @@ type Server struct {
 	// read (or bytes of one that is refused), before the handler runs, StateIdle once the
 	// response is written to the connection and the connection waits for the next request (also
 	// between pipelined requests), and at last StateHijacked (when a handler hijacks it; nothing
-	// follows) or StateClosed. It is called on the connection's event loop, for net/http handlers
-	// and native ones alike, so it must not block; each connection has one net.Conn, the same in
-	// every call (see ConnContext).
+	// follows) or StateClosed; once the net.Conn it is given is closed, only StateClosed (or
+	// StateHijacked) follows, as in net/http, whose reads and writes fail then. It is called on
+	// the connection's event loop, for net/http handlers and native ones alike, so it must not
+	// block; each connection has one net.Conn, the same in every call (see ConnContext).
 	ConnState func(net.Conn, http.ConnState)
 
 	initOnce  sync.Once
