@@ -24,23 +24,8 @@ func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)
 	// A task goes to whichever comes first: the worker that starts it, or the cancellation of
 	// its context while it waits in the queue (a channel, which it cannot leave early: the worker
 	// finds it claimed and skips it).
-	g := new(goClaim)
-	claimed, unwatch := &g.claimed, &g.unwatch
-	run := func() {
-		if !claimed.CompareAndSwap(false, true) {
-			return // failed while queued
-		}
-		if stop := unwatch.Load(); stop != nil {
-			(*stop)()
-		}
-		if p.abandon.Load() {
-			// Dropped by a Stop that gave up (see Stop): fail instead of starting fn.
-			pr.Reject(ErrStopped)
-			return
-		}
-		pr.Run(cctx, fn)
-	}
-	if err := p.submitTask(ctx, task{fn: run, keep: true, owned: true}); err != nil {
+	g := &goTask[T]{p: p, pr: pr, ctx: cctx, fn: fn}
+	if err := p.submitTask(ctx, task{r: g, keep: true, owned: true}); err != nil {
 		pr.Reject(err)
 		return pr.Future()
 	}
@@ -51,22 +36,42 @@ func Go[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)
 	// watched: a count of idle workers cannot tell, since a parked worker handed a task stays
 	// counted idle until it runs, so a task queued behind such workers, every one of them taken,
 	// looked as if one would come.
-	if !claimed.Load() && len(p.tasks) > 0 {
+	if !g.claimed.Load() && len(p.tasks) > 0 {
 		stop := context.AfterFunc(cctx, func() {
-			if claimed.CompareAndSwap(false, true) {
+			if g.claimed.CompareAndSwap(false, true) {
 				pr.Reject(cctx.Err())
 			}
 		})
-		unwatch.Store(&stop)
-		if claimed.Load() {
+		g.unwatch.Store(&stop)
+		if g.claimed.Load() {
 			stop() // started meanwhile, perhaps before the watch was stored
 		}
 	}
 	return pr.Future()
 }
 
-// goClaim is the state Go's task shares with the watch of its context: one allocation.
-type goClaim struct {
+// goTask is Go's task and the state it shares with the watch of its context: one allocation.
+type goTask[T any] struct {
 	claimed atomic.Bool
 	unwatch atomic.Pointer[func() bool]
+	p       *Pool
+	pr      future.Promise[T]
+	ctx     context.Context
+	fn      func(context.Context) (T, error)
+}
+
+// run starts the task on a worker, unless the watch of its context failed it while it was queued.
+func (g *goTask[T]) run() {
+	if !g.claimed.CompareAndSwap(false, true) {
+		return // failed while queued
+	}
+	if stop := g.unwatch.Load(); stop != nil {
+		(*stop)()
+	}
+	if g.p.abandon.Load() {
+		// Dropped by a Stop that gave up (see Stop): fail instead of starting fn.
+		g.pr.Reject(ErrStopped)
+		return
+	}
+	g.pr.Run(g.ctx, g.fn)
 }

@@ -92,10 +92,21 @@ type Stats struct {
 // future.ErrGoexit, and goes on unwinding into the pool) is no pool panic, and a panic in it has
 // been recovered already.
 type task struct {
-	fn    func()
+	r     runner
 	keep  bool
 	owned bool
 }
+
+// runner is a task's work: a funcTask for the functions of Submit, TrySubmit and Execute, Go's own
+// record for Go. An interface rather than a func lets Go's task be the same allocation as its
+// state (a func would be a closure on top of it); a funcTask is pointer-shaped, so wrapping a
+// function in the interface allocates nothing.
+type runner interface{ run() }
+
+// funcTask is a plain function as a runner.
+type funcTask func()
+
+func (f funcTask) run() { f() }
 
 // New returns a pool configured by opts (nil ones are ignored). It starts the minimum number of
 // workers and returns once they are waiting for tasks.
@@ -140,7 +151,7 @@ func (p *Pool) Submit(ctx context.Context, fn func()) error {
 	if fn == nil {
 		return errNilFunc
 	}
-	return p.submitTask(ctx, task{fn: fn})
+	return p.submitTask(ctx, task{r: funcTask(fn)})
 }
 
 // submitTask is Submit of a task that may be marked keep.
@@ -195,7 +206,7 @@ func (p *Pool) TrySubmit(fn func()) error {
 		p.rejected.Add(1)
 		return ErrStopped
 	}
-	ok := p.offer(task{fn: fn})
+	ok := p.offer(task{r: funcTask(fn)})
 	p.leave()
 	if !ok {
 		p.rejected.Add(1)
@@ -223,7 +234,7 @@ func (p *Pool) Execute(fn func()) {
 	if fn == nil {
 		panic("pool: Execute of a nil function")
 	}
-	p.execute(task{fn: fn, keep: true})
+	p.execute(task{r: funcTask(fn), keep: true})
 }
 
 var _ future.Executor = (*Pool)(nil)
@@ -249,7 +260,7 @@ func init() {
 		if !ok {
 			return false
 		}
-		p.execute(task{fn: fn, keep: true, owned: true})
+		p.execute(task{r: funcTask(fn), keep: true, owned: true})
 		return true
 	}
 }
@@ -418,7 +429,7 @@ func (p *Pool) runHere(t task) {
 			p.report(recover())
 		}
 	}()
-	t.fn()
+	t.r.run()
 	normal = true
 }
 

@@ -39,7 +39,7 @@ func (w *worker) loop(first task) {
 		}
 		w.exit()
 	}()
-	if first.fn != nil {
+	if first.r != nil {
 		w.run(first)
 	}
 	for !p.abandon.Load() {
@@ -164,7 +164,7 @@ func (w *worker) run(t task) {
 			w.p.report(recover())
 		}
 	}()
-	t.fn()
+	t.r.run()
 	normal = true
 	if w.done++; w.done%publishEvery == 0 {
 		w.publish()
