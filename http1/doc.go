@@ -112,8 +112,8 @@
 //     key; httputil.ReverseProxy, for one, panics with http.ErrAbortHandler when the backend's
 //     body fails midway only if it finds it, so that the client sees the response cut short.
 //   - TLS (ListenAndServeTLS, StartTLS, ServeTLS) runs through package etls: the handshake on a
-//     goroutine, bounded by ReadHeaderTimeout, or ReadTimeout when that is zero (10 s when
-//     both are), then records
+//     goroutine, bounded as in net/http by the smallest of ReadHeaderTimeout, ReadTimeout and
+//     WriteTimeout that is set (etls.DefaultHandshakeTimeout, 10 s, when none is), then records
 //     encrypted and decrypted on the loop; ALPN offers http/1.1 only. Files are copied into the
 //     response rather than sent with sendfile.
 //   - Server.MaxBodyBytes bounds bodies server-wide (413), which net/http leaves to
