@@ -118,10 +118,15 @@ type Conn struct {
 	hsErr    error // the raw connection ended, or the handshake timed out
 	hsPaused bool
 	hsOver   atomic.Bool // the handshake failed: a Close of the pipe is OnHandshakeError's
+	// OnHandshakeError closed the pipe: its reads and writes fail with ErrClosed from then on.
+	pipeClosed atomic.Bool
 	// The pipe's read deadline (pipe.SetReadDeadline), for code given it as a net.Conn (a
 	// tls.RecordHeaderError in OnHandshakeError, ClientHelloInfo.Conn): its timer wakes the read.
 	hsDeadline time.Time
 	hsTimer    *time.Timer
+	// The pipe's write deadline (pipe.SetWriteDeadline): it bounds a write of the handshake's
+	// goroutine waiting for room in the loop's task queue.
+	hsWDeadline time.Time
 }
 
 // asyncReq is an AsyncWrite on its way to the loop, linked in Conn.asyncs until it runs or the
@@ -173,14 +178,35 @@ func (c *Conn) untrackAll() []*asyncReq {
 // post runs fn on the connection's loop, serialised with its callbacks, as the raw connection's
 // Execute does, but is not refused for a full task queue: the work etls does for itself (the end of
 // a handshake, a close) must not be lost. When the queue is full it tries again from a task of the
-// loop, which the queue always takes (Loop.Execute). It returns ErrClosed if the connection closed.
+// loop, which the queue always takes (Loop.Execute), and then from the loop's timers (repost). It
+// returns ErrClosed if the connection closed.
 func (c *Conn) post(fn func(eddy.Conn)) error {
 	err := c.raw.Execute(fn)
 	if err == eddy.ErrQueueFull {
-		c.raw.Loop().Execute(func() { c.post(fn) })
+		c.raw.Loop().Execute(func() { c.repost(fn, 0) })
 		return nil
 	}
 	return err
+}
+
+// Bounds of repost's wait between tries.
+const (
+	repostMinWait = 50 * time.Microsecond
+	repostMaxWait = 10 * time.Millisecond
+)
+
+// repost tries fn again on the loop (post). On the epoll and uring engines the loop has taken the
+// whole queue by the time this runs, and the try succeeds; on std a connection's queue is its own,
+// and stays full until the callback that holds the connection returns, however long that takes: a
+// try that finds it full waits a little longer each time (Loop.AfterFunc, never refused either),
+// from repostMinWait up to repostMaxWait, rather than queueing itself again at once, which kept
+// the loop's goroutine spinning all that time.
+func (c *Conn) repost(fn func(eddy.Conn), wait time.Duration) {
+	if c.raw.Execute(fn) != eddy.ErrQueueFull {
+		return // queued, or the connection closed (ErrClosed): nothing left to do for it
+	}
+	wait = min(max(2*wait, repostMinWait), repostMaxWait)
+	c.raw.Loop().AfterFunc(wait, func() { c.repost(fn, wait) })
 }
 
 // handshake runs on the connection's own goroutine, and hands the connection to the loop when done.

@@ -84,7 +84,12 @@ type Handler struct {
 	// LocalAddr and RemoteAddr then. What it writes to the Conn of a tls.RecordHeaderError the
 	// error wraps is sent before the close: net/http answers plain HTTP on a TLS port so, and
 	// http1 does too. That Conn's reads wait for the peer's next bytes, and honour a read deadline
-	// (SetReadDeadline, SetDeadline) as a net.Conn's.
+	// (SetReadDeadline, SetDeadline) as a net.Conn's. Its writes are queued on the connection's
+	// loop: while the loop's task queue is full (eddy.ErrQueueFull, WithTaskQueueCapacity) a write
+	// waits for room, as a net.Conn's waits for room in the kernel's buffer, until the write
+	// deadline (SetWriteDeadline, SetDeadline: os.ErrDeadlineExceeded, a net.Error whose Timeout is
+	// true) or the connection's end (eddy.ErrClosed). Once that Conn is closed, its reads, writes and
+	// a second Close return eddy.ErrClosed.
 	OnHandshakeError func(c eddy.Conn, err error)
 
 	inner  eddy.Handler

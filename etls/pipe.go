@@ -35,6 +35,9 @@ func (p pipe) Read(b []byte) (int, error) {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	for {
+		if c.pipeClosed.Load() {
+			return 0, eddy.ErrClosed // OnHandshakeError closed the pipe (Close)
+		}
 		if !c.hsDeadline.IsZero() && !time.Now().Before(c.hsDeadline) {
 			// As a net.Conn's read past its deadline, input or not: a net.Error whose Timeout is true.
 			return 0, os.ErrDeadlineExceeded
@@ -70,8 +73,16 @@ func (p pipe) Write(b []byte) (int, error) {
 		c.watchOutput(n)
 		return n, err
 	}
+	if c.pipeClosed.Load() {
+		// OnHandshakeError closed the pipe: its close is queued, and would drop these bytes.
+		return 0, eddy.ErrClosed
+	}
+	if dl := c.writeDeadline(); !dl.IsZero() && !time.Now().Before(dl) {
+		return 0, os.ErrDeadlineExceeded // as a net.Conn's write past its deadline, room or not
+	}
 	// crypto/tls reuses b: the loop gets a copy of its own. This is the handshake's goroutine, which
-	// may wait while the loop's task queue is full (and must, to keep the records in order).
+	// may wait while the loop's task queue is full (and must, to keep the records in order), as a
+	// net.Conn's Write waits for room in the kernel's buffer.
 	b = bytes.Clone(b)
 	for wait := 50 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
 		err := c.raw.AsyncWrite(b, nil)
@@ -81,13 +92,41 @@ func (p pipe) Write(b []byte) (int, error) {
 			}
 			return len(b), nil
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-c.hsCtx.Done():
-			t.Stop()
-			return 0, c.interrupted()
+		if err := c.waitQueueRoom(wait); err != nil {
+			return 0, err
 		}
+	}
+}
+
+// waitQueueRoom waits about d for room in the loop's task queue, for a write of the handshake's
+// goroutine. The wait ends early with the handshake's context, while the handshake runs (with the
+// reason it ended: ErrHandshakeTimeout, a Dial's cancellation), and with the write deadline
+// (SetWriteDeadline): os.ErrDeadlineExceeded, as a net.Conn's write past its deadline. Once a failed
+// handshake is over (OnHandshakeError writing to a tls.RecordHeaderError's Conn), its context is
+// cancelled and bounds nothing: the write waits for room, for the deadline, or for the connection's
+// end (the next AsyncWrite returns ErrClosed); nothing was cancelled.
+func (c *Conn) waitQueueRoom(d time.Duration) error {
+	if dl := c.writeDeadline(); !dl.IsZero() {
+		left := time.Until(dl)
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		d = min(d, left)
+	}
+	var done <-chan struct{}
+	if !c.hsOver.Load() {
+		done = c.hsCtx.Done()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-done:
+		if c.hsOver.Load() {
+			return nil // the handshake ended meanwhile, and with it the context: wait on
+		}
+		return c.interrupted()
 	}
 }
 
@@ -101,6 +140,12 @@ func (p pipe) Write(b []byte) (int, error) {
 func (p pipe) Close() error {
 	c := p.c
 	if c.hsOver.Load() {
+		if c.pipeClosed.Swap(true) {
+			return eddy.ErrClosed // as a second Close of a net.Conn fails
+		}
+		c.hsMu.Lock()
+		c.hsCond.Broadcast() // a read waiting in another goroutine ends, as on a closed net.Conn
+		c.hsMu.Unlock()
 		c.post(closeRaw)
 		return nil
 	}
@@ -118,8 +163,11 @@ func (p pipe) Close() error {
 func (p pipe) LocalAddr() net.Addr  { return p.c.raw.LocalAddr() }
 func (p pipe) RemoteAddr() net.Addr { return p.c.raw.RemoteAddr() }
 
-// SetDeadline sets the read deadline (SetReadDeadline); writes never wait for the peer.
-func (p pipe) SetDeadline(t time.Time) error { return p.SetReadDeadline(t) }
+// SetDeadline sets the read and the write deadlines (SetReadDeadline, SetWriteDeadline).
+func (p pipe) SetDeadline(t time.Time) error {
+	p.SetWriteDeadline(t)
+	return p.SetReadDeadline(t)
+}
 
 // SetReadDeadline bounds the reads of the handshake's goroutine, which wait for the loop's input, as
 // a net.Conn's: crypto/tls sets none, but the code it gives the pipe to as a net.Conn may (a
@@ -130,9 +178,24 @@ func (p pipe) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
-// SetWriteDeadline does nothing: writes never wait for the peer (crypto/tls sets one around its
-// close_notify).
-func (p pipe) SetWriteDeadline(t time.Time) error { return nil }
+// SetWriteDeadline bounds the writes of the handshake's goroutine, which never wait for the peer but
+// may wait for room in the loop's task queue (waitQueueRoom): past it they fail with
+// os.ErrDeadlineExceeded, as a net.Conn's. Writes on the loop never wait: it has no effect on them
+// (crypto/tls sets one around its close_notify).
+func (p pipe) SetWriteDeadline(t time.Time) error {
+	c := p.c
+	c.hsMu.Lock()
+	c.hsWDeadline = t
+	c.hsMu.Unlock()
+	return nil
+}
+
+// writeDeadline is the pipe's write deadline (SetWriteDeadline).
+func (c *Conn) writeDeadline() time.Time {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	return c.hsWDeadline
+}
 
 // setHandshakeReadDeadline sets the deadline of the handshake goroutine's reads, and the timer that
 // wakes a read waiting past it (a zero t clears both).
