@@ -89,7 +89,7 @@ type Handler struct {
 	// waits for room, as a net.Conn's waits for room in the kernel's buffer, until the write
 	// deadline (SetWriteDeadline, SetDeadline: os.ErrDeadlineExceeded, a net.Error whose Timeout is
 	// true) or the connection's end (eddy.ErrClosed). Once that Conn is closed, its reads, writes and
-	// a second Close return eddy.ErrClosed.
+	// a second Close return an error that matches eddy.ErrClosed and net.ErrClosed.
 	OnHandshakeError func(c eddy.Conn, err error)
 
 	inner  eddy.Handler

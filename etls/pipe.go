@@ -2,6 +2,7 @@ package etls
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -36,7 +37,7 @@ func (p pipe) Read(b []byte) (int, error) {
 	defer c.hsMu.Unlock()
 	for {
 		if c.pipeClosed.Load() {
-			return 0, eddy.ErrClosed // OnHandshakeError closed the pipe (Close)
+			return 0, errPipeClosed // OnHandshakeError closed the pipe (Close)
 		}
 		if !c.hsDeadline.IsZero() && !time.Now().Before(c.hsDeadline) {
 			// As a net.Conn's read past its deadline, input or not: a net.Error whose Timeout is true.
@@ -75,7 +76,7 @@ func (p pipe) Write(b []byte) (int, error) {
 	}
 	if c.pipeClosed.Load() {
 		// OnHandshakeError closed the pipe: its close is queued, and would drop these bytes.
-		return 0, eddy.ErrClosed
+		return 0, errPipeClosed
 	}
 	if dl := c.writeDeadline(); !dl.IsZero() && !time.Now().Before(dl) {
 		return 0, os.ErrDeadlineExceeded // as a net.Conn's write past its deadline, room or not
@@ -141,7 +142,7 @@ func (p pipe) Close() error {
 	c := p.c
 	if c.hsOver.Load() {
 		if c.pipeClosed.Swap(true) {
-			return eddy.ErrClosed // as a second Close of a net.Conn fails
+			return errPipeClosed // as a second Close of a net.Conn fails
 		}
 		c.hsMu.Lock()
 		c.hsCond.Broadcast() // a read waiting in another goroutine ends, as on a closed net.Conn
@@ -162,6 +163,11 @@ func (p pipe) Close() error {
 
 func (p pipe) LocalAddr() net.Addr  { return p.c.raw.LocalAddr() }
 func (p pipe) RemoteAddr() net.Addr { return p.c.raw.RemoteAddr() }
+
+// errPipeClosed is what the pipe's reads, writes and a second Close return once OnHandshakeError has
+// closed it: it matches eddy.ErrClosed, as the rest of etls's errors for a closed connection, and
+// net.ErrClosed, as a closed net.Conn's, for code that was given the pipe as a net.Conn.
+var errPipeClosed = fmt.Errorf("%w (%w)", eddy.ErrClosed, net.ErrClosed)
 
 // SetDeadline sets the read and the write deadlines (SetReadDeadline, SetWriteDeadline).
 func (p pipe) SetDeadline(t time.Time) error {
