@@ -1,7 +1,6 @@
 package eddy_test
 
 import (
-	"errors"
 	"io"
 	"testing"
 	"time"
@@ -53,8 +52,7 @@ func lateWriteRun(t *testing.T, kind eddy.EngineKind, via string) {
 			t.Errorf("Write: %v", err)
 		}
 	}
-	h := &closeTimeHandler{closed: make(chan closeAt, 1)}
-	h.funcHandler = funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
+	h := newCloseTimeHandler(func(c eddy.Conn) {
 		msg, _ := c.Next(-1)
 		msg = append([]byte(nil), msg...)
 		if via == "OnData" {
@@ -64,9 +62,8 @@ func lateWriteRun(t *testing.T, kind eddy.EngineKind, via string) {
 		if err := c.Execute(func(c eddy.Conn) { slow(c, msg) }); err != nil {
 			t.Errorf("Execute: %v", err)
 		}
-	}}
-	s := startServer(t, kind, h, eddy.WithLoops(1))
-	c := s.dial(t)
+	})
+	c := startServer(t, kind, h, eddy.WithLoops(1)).dial(t)
 	defer c.Close()
 	// No timeout is armed until the handler runs, so the reply comes whenever the machine lets it:
 	// the deadline only keeps a broken run from hanging.
@@ -81,31 +78,5 @@ func lateWriteRun(t *testing.T, kind eddy.EngineKind, via string) {
 	if err := <-setErr; err != nil {
 		t.Fatalf("SetIdleTimeout: %v", err)
 	}
-	at := <-wrote // sent before the Write, whose reply came
-	select {
-	case cl := <-h.closed:
-		// Both instants are taken on the loop; at is before the Write.
-		if took := cl.at.Sub(at); !errors.Is(cl.err, eddy.ErrIdleTimeout) || took < idle {
-			t.Fatalf("closed %v after the handler's last write (reason %v); want ErrIdleTimeout, not before %v", took, cl.err, idle)
-		}
-	case <-time.After(idle + 30*time.Second):
-		t.Fatal("the idle connection was not closed")
-	}
-}
-
-// closeAt is when OnClose ran, and its error.
-type closeAt struct {
-	at  time.Time
-	err error
-}
-
-// closeTimeHandler is a funcHandler that reports when OnClose ran.
-type closeTimeHandler struct {
-	funcHandler
-	closed chan closeAt
-}
-
-func (h *closeTimeHandler) OnClose(c eddy.Conn, err error) {
-	h.closed <- closeAt{time.Now(), err}
-	h.funcHandler.OnClose(c, err)
+	h.wantIdleCloseFrom(t, <-wrote, idle) // wrote was sent before the Write, whose reply came
 }

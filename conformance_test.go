@@ -317,8 +317,11 @@ func TestTwoThousandConcurrentConnections(t *testing.T) {
 }
 
 // echoOnce sends msg on c and checks that it comes back.
-func echoOnce(c net.Conn, msg string) error {
-	c.SetDeadline(time.Now().Add(3 * time.Second))
+func echoOnce(c net.Conn, msg string) error { return echoWithin(c, msg, 3*time.Second) }
+
+// echoWithin is echoOnce with the deadline d from now.
+func echoWithin(c net.Conn, msg string, d time.Duration) error {
+	c.SetDeadline(time.Now().Add(d))
 	if _, err := c.Write([]byte(msg)); err != nil {
 		return err
 	}

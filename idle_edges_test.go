@@ -38,40 +38,24 @@ func TestIdleEdgeValues(t *testing.T) {
 				setErr := make(chan error, 1)
 				h := &funcHandler{counter: newCounter(), open: func(c eddy.Conn) {
 					setErr <- c.SetIdleTimeout(tc.d)
-				}, data: func(c eddy.Conn) {
-					b, _ := c.Next(-1)
-					c.Write(b)
-				}}
+				}, data: echoData}
 				s := startServer(t, kind, h, eddy.WithIdleTimeout(engineIdle))
 				c := s.dial(t)
 				if err := <-setErr; err != nil {
 					t.Fatalf("SetIdleTimeout(%v) in OnOpen: %v", tc.d, err)
 				}
 				if tc.wantClose {
-					if err := h.waitClosed(t, 10*time.Second); !errors.Is(err, eddy.ErrIdleTimeout) {
-						t.Fatalf("OnClose(%v), want ErrIdleTimeout", err)
-					}
-					c.SetReadDeadline(time.Now().Add(10 * time.Second))
-					if n, err := c.Read(make([]byte, 1)); err != io.EOF {
-						t.Fatalf("client read after the idle close: %d, %v; want EOF", n, err)
-					}
+					wantIdleClose(t, h.counter, 10*time.Second)
+					wantPeerReads(t, c, "")
 					return
 				}
 				// Several times the engine's timeout, with echoes between (activity) and a quiet
 				// stretch at the end.
+				if err := idleEcho(c, "ping"); err != nil {
+					t.Fatalf("first echo: %v", err)
+				}
 				for i := 0; i < 2; i++ {
-					if err := idleEcho(c, "ping"); err != nil {
-						t.Fatalf("echo %d: %v", i, err)
-					}
-					time.Sleep(3 * engineIdle)
-				}
-				if err := idleEcho(c, "still open"); err != nil {
-					t.Fatalf("echo after %v quiet: %v", 3*engineIdle, err)
-				}
-				select {
-				case err := <-h.closedCh:
-					t.Fatalf("OnClose(%v) with SetIdleTimeout(%v)", err, tc.d)
-				default:
+					wantOpenAfterQuiet(t, h.counter, c, 3*engineIdle, fmt.Sprintf("with SetIdleTimeout(%v)", tc.d))
 				}
 			})
 		})
@@ -115,15 +99,7 @@ func TestIdleHugeSetWhileTimerDue(t *testing.T) {
 				if err := <-setErr; err != nil {
 					t.Fatalf("SetIdleTimeout: %v", err)
 				}
-				time.Sleep(6 * idle)
-				if err := idleEcho(c, "second"); err != nil {
-					t.Fatalf("echo after SetIdleTimeout(%v): %v", tc.d, err)
-				}
-				select {
-				case err := <-h.closedCh:
-					t.Fatalf("OnClose(%v) after SetIdleTimeout(%v)", err, tc.d)
-				default:
-				}
+				wantOpenAfterQuiet(t, h.counter, c, 6*idle, fmt.Sprintf("after SetIdleTimeout(%v)", tc.d))
 			})
 		})
 	}
@@ -147,11 +123,7 @@ func TestIdleSetAfterClose(t *testing.T) {
 		if _, err := c.Write([]byte("x")); err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, err := io.ReadAll(c)
-		if err != nil || string(got) != "bye" {
-			t.Fatalf("read %q, %v; want \"bye\" then EOF", got, err)
-		}
+		wantPeerReads(t, c, "bye")
 		for i := 0; i < 2; i++ {
 			if err := <-setErr; !errors.Is(err, eddy.ErrClosed) {
 				t.Fatalf("SetIdleTimeout after Close: %v, want ErrClosed", err)
@@ -160,10 +132,7 @@ func TestIdleSetAfterClose(t *testing.T) {
 		if err := h.waitClosed(t, 10*time.Second); err != nil {
 			t.Fatalf("OnClose(%v), want nil (the handler's Close)", err)
 		}
-		time.Sleep(100 * time.Millisecond)
-		if n := h.closed.Load(); n != 1 {
-			t.Fatalf("OnClose ran %d times", n)
-		}
+		wantClosedOnce(t, h.counter)
 	})
 }
 
@@ -192,17 +161,11 @@ func TestIdleHalfClosedByPeer(t *testing.T) {
 		if err := c.CloseWrite(); err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, err := io.ReadAll(c)
-		if err != nil || string(got) != "half" {
-			t.Fatalf("read %q, %v; want \"half\" then EOF", got, err)
-		}
-		if err := h.waitClosed(t, 10*time.Second); !errors.Is(err, eddy.ErrIdleTimeout) {
-			t.Fatalf("OnClose(%v), want ErrIdleTimeout", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-		if n, p := h.closed.Load(), h.peerClosed.Load(); n != 1 || p != 1 {
-			t.Fatalf("OnClose ran %d times, OnPeerClosed %d; want 1 and 1", n, p)
+		wantPeerReads(t, c, "half")
+		wantIdleClose(t, h.counter, 10*time.Second)
+		wantClosedOnce(t, h.counter)
+		if p := h.peerClosed.Load(); p != 1 {
+			t.Fatalf("OnPeerClosed ran %d times", p)
 		}
 	})
 }
@@ -225,14 +188,8 @@ func TestIdleHeldOutputIsIdle(t *testing.T) {
 		s := startServer(t, kind, h, eddy.WithIdleTimeout(200*time.Millisecond), eddy.WithFlushTimeout(500*time.Millisecond))
 		c := s.dial(t)
 		c.SetReadBuffer(4096)
-		err := h.waitClosed(t, 20*time.Second)
-		if !errors.Is(err, eddy.ErrIdleTimeout) {
-			t.Fatalf("OnClose(%v), want ErrIdleTimeout", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-		if n := h.closed.Load(); n != 1 {
-			t.Fatalf("OnClose ran %d times", n)
-		}
+		wantIdleClose(t, h.counter, 20*time.Second)
+		wantClosedOnce(t, h.counter)
 		// The client then finds the stream cut short: fewer than the 16 MiB, and no clean EOF.
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		n, rerr := io.Copy(io.Discard, c)
@@ -282,16 +239,11 @@ func TestIdleResetByEachRead(t *testing.T) {
 			}
 			last = now
 		}
-		if err := h.waitClosed(t, 30*time.Second); !errors.Is(err, eddy.ErrIdleTimeout) {
-			t.Fatalf("OnClose(%v), want ErrIdleTimeout", err)
-		}
+		wantIdleClose(t, h.counter, 30*time.Second)
 		if took := time.Since(last); took < idle {
 			t.Fatalf("closed %v after the last write, want at least %v", took, idle)
 		}
-		time.Sleep(100 * time.Millisecond)
-		if n := h.closed.Load(); n != 1 {
-			t.Fatalf("OnClose ran %d times", n)
-		}
+		wantClosedOnce(t, h.counter)
 	})
 }
 
@@ -308,10 +260,7 @@ func TestIdleManySameDeadline(t *testing.T) {
 		const idle = 300 * time.Millisecond
 		conns := make(chan eddy.Conn, n+1)
 		var idleCloses, otherCloses atomic.Int64
-		h := &funcHandler{counter: newCounter(), open: func(c eddy.Conn) { conns <- c }, data: func(c eddy.Conn) {
-			b, _ := c.Next(-1)
-			c.Write(b)
-		}}
+		h := &funcHandler{counter: newCounter(), open: func(c eddy.Conn) { conns <- c }, data: echoData}
 		cl := &countReasons{funcHandler: h, idle: &idleCloses, other: &otherCloses}
 		s := startServer(t, kind, cl, eddy.WithLoops(1))
 		probe := s.dial(t) // no idle timeout: it stays
@@ -402,31 +351,14 @@ func TestIdleReadPausedPeerSending(t *testing.T) {
 		h := &funcHandler{counter: newCounter(), open: func(c eddy.Conn) { c.SetReadPaused(true) }}
 		s := startServer(t, kind, h, eddy.WithIdleTimeout(200*time.Millisecond))
 		c := s.dial(t)
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				if _, err := c.Write([]byte("x")); err != nil {
-					return
-				}
-			}
-		}()
-		err := h.waitClosed(t, 10*time.Second)
-		close(stop)
-		<-done
-		if !errors.Is(err, eddy.ErrIdleTimeout) {
-			t.Fatalf("OnClose(%v), want ErrIdleTimeout", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-		if n := h.closed.Load(); n != 1 {
-			t.Fatalf("OnClose ran %d times", n)
-		}
+		stop := tick(20*time.Millisecond, func() error {
+			_, err := c.Write([]byte("x"))
+			return err
+		})
+		defer stop()
+		wantIdleClose(t, h.counter, 10*time.Second)
+		stop()
+		wantClosedOnce(t, h.counter)
 	})
 }
 
@@ -447,8 +379,7 @@ func TestIdleShortenedInOnDataClosesThroughHook(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := &closingRecorder{funcHandler: &funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
-			b, _ := c.Next(-1)
-			c.Write(b)
+			echoData(c)
 			if err := c.SetIdleTimeout(time.Nanosecond); err != nil {
 				t.Errorf("SetIdleTimeout: %v", err)
 			}
@@ -458,38 +389,16 @@ func TestIdleShortenedInOnDataClosesThroughHook(t *testing.T) {
 		if _, err := c.Write([]byte("hi ")); err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, err := io.ReadAll(c)
-		if err != nil || string(got) != "hi bye" {
-			t.Fatalf("read %q, %v; want \"hi bye\" then EOF", got, err)
-		}
-		if err := h.waitClosed(t, 10*time.Second); !errors.Is(err, eddy.ErrIdleTimeout) {
-			t.Fatalf("OnClose(%v), want ErrIdleTimeout", err)
-		}
+		wantPeerReads(t, c, "hi bye")
+		wantIdleClose(t, h.counter, 10*time.Second)
 		if r := <-h.reasons; !errors.Is(r, eddy.ErrIdleTimeout) {
 			t.Fatalf("OnClosing(%v), want ErrIdleTimeout", r)
 		}
-		time.Sleep(100 * time.Millisecond)
-		if n, k := h.closed.Load(), len(h.reasons); n != 1 || k != 0 {
-			t.Fatalf("OnClose ran %d times, OnClosing %d more", n, k)
+		wantClosedOnce(t, h.counter)
+		if k := len(h.reasons); k != 0 {
+			t.Fatalf("OnClosing ran %d more times", k)
 		}
 	})
-}
-
-// idleEcho is echoOnce with a deadline no loaded machine reaches: these tests bound only the timeouts.
-func idleEcho(c net.Conn, msg string) error {
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write([]byte(msg)); err != nil {
-		return err
-	}
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return err
-	}
-	if string(got) != msg {
-		return fmt.Errorf("echo %q, want %q", got, msg)
-	}
-	return nil
 }
 
 // A handler that keeps writing to a peer that reads nothing does not keep the connection
@@ -510,39 +419,18 @@ func TestIdleWritesToStuckPeerAreIdle(t *testing.T) {
 			t.Fatal(err)
 		}
 		chunk := make([]byte, 4<<10)
-		stop := make(chan struct{})
-		done := make(chan struct{})
 		var writes atomic.Int64
-		go func() { // a publisher: 4 KiB every 10 ms, until the connection refuses
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
-				if err := sc.AsyncWrite(chunk, nil); err != nil {
-					return
-				}
+		stop := tick(10*time.Millisecond, func() error { // a publisher: 4 KiB every 10 ms, until the connection refuses
+			err := sc.AsyncWrite(chunk, nil)
+			if err == nil {
 				writes.Add(1)
 			}
-		}()
-		var err error
-		select {
-		case err = <-h.closedCh:
-		case <-time.After(20 * time.Second):
-			close(stop)
-			<-done
-			t.Fatalf("still open after 20 s of %d writes to a peer that reads nothing (idle timeout 300ms)", writes.Load())
-		}
-		close(stop)
-		<-done
-		if !errors.Is(err, eddy.ErrIdleTimeout) {
-			t.Fatalf("OnClose(%v), want ErrIdleTimeout", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-		if n := h.closed.Load(); n != 1 {
-			t.Fatalf("OnClose ran %d times", n)
-		}
+			return err
+		})
+		defer stop()
+		wantIdleClose(t, h.counter, 20*time.Second)
+		stop()
+		t.Logf("the publisher wrote %d times", writes.Load())
+		wantClosedOnce(t, h.counter)
 	})
 }

@@ -1,7 +1,6 @@
 package eddy_test
 
 import (
-	"errors"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -41,8 +40,7 @@ func dueAtStartRun(t *testing.T, kind eddy.EngineKind) bool {
 	armed := make(chan struct{})
 	wrote := make(chan time.Time, 2)
 	setErr := make(chan error, 1)
-	h := &closeTimeHandler{closed: make(chan closeAt, 1)}
-	h.funcHandler = funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
+	h := newCloseTimeHandler(func(c eddy.Conn) {
 		msg, _ := c.Next(-1)
 		msg = append([]byte(nil), msg...)
 		if rounds.Add(1) == 1 {
@@ -54,9 +52,8 @@ func dueAtStartRun(t *testing.T, kind eddy.EngineKind) bool {
 		if _, err := c.Write(msg); err != nil {
 			t.Errorf("Write: %v", err)
 		}
-	}}
-	s := startServer(t, kind, h, eddy.WithLoops(1))
-	c := s.dial(t)
+	})
+	c := startServer(t, kind, h, eddy.WithLoops(1)).dial(t)
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2*busy + 30*time.Second))
 	if _, err := c.Write([]byte("a")); err != nil {
@@ -82,14 +79,6 @@ func dueAtStartRun(t *testing.T, kind eddy.EngineKind) bool {
 	if !sent.Before(first) {
 		return false
 	}
-	select {
-	case cl := <-h.closed:
-		// Both instants are taken on the loop; last is before the second Write.
-		if took := cl.at.Sub(last); !errors.Is(cl.err, eddy.ErrIdleTimeout) || took < idle {
-			t.Fatalf("closed %v after the handler's last write (reason %v); want ErrIdleTimeout, not before %v", took, cl.err, idle)
-		}
-	case <-time.After(idle + 30*time.Second):
-		t.Fatal("the idle connection was not closed")
-	}
+	h.wantIdleCloseFrom(t, last, idle) // last is before the second Write
 	return true
 }

@@ -33,52 +33,19 @@ func TestIdleInputQueuedBeforeDeadlineIsRead(t *testing.T) {
 // goroutine was too late to send its second message before the deadline (the attempt proves nothing).
 func idleQueuedInputRun(t *testing.T, kind eddy.EngineKind) bool {
 	const idle = 500 * time.Millisecond
-	held := make(chan struct{}, 1)
-	release := make(chan struct{})
-	released := false
-	defer func() {
-		if !released {
-			close(release)
-		}
-	}()
 	got := make(chan int, 4)
-	first := true
-	h := &funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
+	hi, inTime := startHeldIdle(t, kind, idle, func(c eddy.Conn) {
 		b, _ := c.Next(-1)
 		got <- len(b)
-		if first { // OnData runs serialised: no lock needed
-			first = false
-			if err := c.SetIdleTimeout(idle); err != nil {
-				t.Errorf("SetIdleTimeout: %v", err)
-			}
-			held <- struct{}{}
-			<-release // the timeout comes due meanwhile
-		}
-	}}
-	s := startServer(t, kind, h, eddy.WithLoops(1))
-	c := s.dial(t)
-	sentA := time.Now() // the server stamps the read of "a" after this: the deadline is later than sentA+idle
-	if _, err := c.Write([]byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("OnData did not run")
-	}
-	if _, err := c.Write([]byte("b")); err != nil {
-		t.Fatal(err)
-	}
-	if time.Since(sentA) >= idle*4/5 {
-		return false // "b" may have come after the deadline: a close as idle would be right
+	})
+	if !inTime {
+		return false
 	}
 	// Past the deadline (by far: the timer has run and its check waits for OnData to return), then
 	// let OnData return.
-	time.Sleep(time.Until(sentA.Add(3 * idle)))
-	close(release)
-	released = true
+	hi.releaseAt(hi.sentA.Add(3 * idle))
 	// The connection is closed as idle in the end, after "b": OnClose comes after both OnData calls.
-	err := h.waitClosed(t, 30*time.Second)
+	err := hi.h.waitClosed(t, 30*time.Second)
 	n := 0
 	for len(got) > 0 {
 		n += <-got
