@@ -124,14 +124,15 @@ func (e *Engine) Addrs() []net.Addr { return e.impl.addrs() }
 
 // Stop stops the engine gracefully: it stops accepting, flushes the output already accepted on every
 // connection, closes them (OnClose runs for each) and calls OnShutdown. When ctx ends first, the
-// connections left are closed at once, OnClose reporting ErrEngineStopped; those whose output was not all
-// out are reset (on TCP), so that their peers cannot take what they got for the whole. Stop then returns
-// ctx's error. Calling Stop again waits for the first call and returns its result. A nil ctx means
-// context.Background(): no bound. Before Start, Stop returns ErrEngineStopped and changes nothing: the
-// engine can still be started (unlike http.Server, whose Shutdown before Serve closes it for good).
-// Stop waits for every loop to finish, so it must not be called from a callback or a function running
-// on one of the engine's loops, where it would wait for ever whatever ctx says (on every engine): run
-// it on a goroutine of its own there.
+// connections left are closed at once, OnClose reporting ErrEngineStopped; those whose output was not
+// all out are reset (on TCP), so that their peers cannot take what they got for the whole, and the
+// others (an idle connection, one whose output is all out) get a plain close, their peers reading EOF,
+// even when ctx is done before Stop begins. Stop then returns ctx's error. Calling Stop again waits for
+// the first call and returns its result. A nil ctx means context.Background(): no bound. Before Start,
+// Stop returns ErrEngineStopped and changes nothing: the engine can still be started (unlike
+// http.Server, whose Shutdown before Serve closes it for good). Stop waits for every loop to finish, so
+// it must not be called from a callback or a function running on one of the engine's loops, where it
+// would wait for ever whatever ctx says (on every engine): run it on a goroutine of its own there.
 func (e *Engine) Stop(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -190,17 +191,17 @@ func (e *Engine) StopAccepting() error {
 func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 
 // Dial connects to addr (in the same forms New accepts) from one of the engine's loops, with a
-// non-blocking connect: no goroutine waits for it. The connection gets the engine's Handler callbacks like
-// an accepted one: OnOpen runs first, then the future resolves with the Conn (or fails with ErrClosed if
-// the connection was closed before that: by OnOpen, or, on the std engine, by a Stop running meanwhile). A refused or timed-out connect (ctx's deadline or cancellation), or one that Stop
+// non-blocking connect: no goroutine waits for it. The connection gets the engine's Handler callbacks
+// like an accepted one: OnOpen runs first, then the future resolves with the Conn (or fails with
+// ErrClosed if the connection was closed before that: by OnOpen, or, on the std engine, by a Stop
+// running meanwhile). A refused or timed-out connect (ctx's deadline or cancellation), or one that Stop
 // abandons (ErrEngineStopped), fails the future with an *OpError, and no callback runs. Cancelling the
 // future (Future.Cancel, or a combinator that gives up on it: future.WithTimeout, the losers of
 // future.Any or future.Race) cancels a connect still in progress as cancelling ctx does: the future
 // fails with an *OpError wrapping context.Canceled. On epoll and uring that includes a connect the
 // kernel has completed and the loop has not finished yet; the std engine, which connects on a
-// goroutine, opens a connection whose connect returned before the cancellation.
-// Continuations added with future.Inline run on the loop, so they must not block. A nil ctx means
-// context.Background().
+// goroutine, opens a connection whose connect returned before the cancellation. Continuations added
+// with future.Inline run on the loop, so they must not block. A nil ctx means context.Background().
 func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
 	return e.DialWith(ctx, addr, nil)
 }

@@ -76,7 +76,12 @@ type stdConn struct {
 	// plainWrite: the writer is in a write that reports its progress only at its end (WriteTo), and
 	// cutWrite: a graceful close cut it short with a write deadline, to go on with writeWatched. wmu.
 	plainWrite, cutWrite bool
-	hookReason           error // the engine's close reason while OnClosing runs (engineClose); wmu
+	// writing: the writer is in a write of the byte queue, without wmu; the bytes it writes leave
+	// the queue only when it returns. stopCut: a Stop out of time (stopAbort) came meanwhile and cut
+	// the write short with a write deadline; the writer ends the connection once it returns, knowing
+	// then whether any output was left (stopAbortLocked). wmu.
+	writing, stopCut bool
+	hookReason       error // the engine's close reason while OnClosing runs (engineClose); wmu
 	// idleAsk: the idle check found the connection due while the reader reads, and asked the reader
 	// to look at the input waiting first (askReader): the reader's read deadline is in the past until
 	// it answers. stalled: the reader waits in waitOutputRoom, reading nothing. closeDeadline: the
@@ -603,6 +608,7 @@ func (c *stdConn) writeOut() (aborted bool) {
 		vecs = capBytes(c.wq.Vectors(vecs[:0], maxIovecs), stdWritePiece)
 		closing := c.closing
 		c.plainWrite = !closing
+		c.writing = true
 		c.wmu.Unlock()
 		var n int
 		var err error
@@ -620,7 +626,7 @@ func (c *stdConn) writeOut() (aborted bool) {
 			n, err = int(n64), werr
 		}
 		c.wmu.Lock()
-		c.plainWrite = false
+		c.plainWrite, c.writing = false, false
 		if c.cutWrite { // closeWith cut the write short: the rest goes out watched
 			c.cutWrite = false
 			c.nc.SetWriteDeadline(time.Time{})
@@ -631,6 +637,14 @@ func (c *stdConn) writeOut() (aborted bool) {
 		c.wq.Consume(n)
 		c.progress(n)
 		done := c.queueDone(n)
+		if c.stopCut {
+			// Stop ran out of time during the write: the connection ends now, with a reset only if
+			// output is left (the write may have put out the rest before the deadline cut it).
+			// The deadline's error is Stop's doing, not the socket's.
+			c.stopCut = false
+			c.stopAbortLocked()
+			err = nil
+		}
 		var abort bool
 		if err != nil {
 			err = &OpError{Op: "write", Net: c.network, Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
@@ -862,11 +876,30 @@ func (c *stdConn) checkFlush() {
 // stopAbort ends the connection when a Stop runs out of time (ErrEngineStopped): with a reset when
 // output the peer never got is dropped, as the loop engines' stopAbort.
 // The look at the queue and the abort are one step under wmu: a flush that ends in between would
-// otherwise be reset, or reported as stopped, after its last byte went out.
+// otherwise be reset, or reported as stopped, after its last byte went out. Nor does the queue tell
+// while the writer is in a write: bytes the kernel took leave it only when the write returns. A
+// connection whose last response went out a moment before (an idle keep-alive connection that
+// http1's Server.Close stops with a context done from the start) was reset, its peer reading
+// ECONNRESET instead of EOF. So then the write is cut short with a deadline (it returns at once,
+// having written what the socket took), and the writer decides once it knows (stopCut).
 func (c *stdConn) stopAbort() {
 	c.closeReq.Store(true)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if cutWrites && c.writing && !c.aborted {
+		// Where a write cut short may report fewer bytes than it wrote (cutWrites false), the
+		// reset is decided now, on the queue as it stands.
+		if !c.stopCut {
+			c.stopCut = true
+			c.nc.SetWriteDeadline(time.Now())
+		}
+		return
+	}
+	c.stopAbortLocked()
+}
+
+// stopAbortLocked is stopAbort's close, with wmu held.
+func (c *stdConn) stopAbortLocked() {
 	reason := ErrEngineStopped
 	switch {
 	case c.aborted:

@@ -63,13 +63,19 @@ func (c *stdConn) sendFilePiece() {
 		return
 	}
 	f, off, k := s.f, s.off, min(s.n, stdFilePiece)
+	c.writing = true // a Stop out of time cuts the copy short and leaves the close to this goroutine (stopCut)
 	c.wmu.Unlock()
 	n, fileErr, err := copyFileRegion(c.nc, f, off, k, c.noteFlush)
 	short := err == nil && n < k
 	fileErr = fileErr && err != nil || short // the file failed: abort at once, the peer is fine
 	c.wmu.Lock()
+	c.writing = false
 	s.off += n
 	s.n -= n
+	if c.stopCut { // with the piece's bytes counted out: a reset only if output is left
+		c.stopCut = false
+		c.stopAbortLocked() // a copy the deadline cut short fails with the connection's reason, below
+	}
 	if short {
 		err = s.shortFileError() // now that s.n counts this piece's bytes as sent
 	}

@@ -499,6 +499,14 @@ func (s *Server) waitIdle(ctx context.Context) error {
 // Close closes the server at once, as net/http's Close does: listeners and connections are closed,
 // responses in progress are cut, and the request contexts of running handlers are cancelled
 // (handlers are not interrupted otherwise). ListenAndServe returns ErrServerClosed.
+//
+// Each connection, idle or with a request in progress, gets a plain close, as net/http's Close gives it
+// (net.Conn.Close): the client reads what was sent to it, then EOF (a reset when it had sent bytes the
+// server had not read, which the kernel answers so, as with net/http). One difference: a connection
+// with response bytes queued that its socket has not taken yet (a client that reads slowly or not at
+// all) is reset on TCP, so that the client cannot take the part it got for a whole response, where
+// net/http drops the bytes still in its buffers and closes plainly. Close does not wait for those bytes
+// (Engine.Stop with a context done).
 func (s *Server) Close() error {
 	e, _, _ := s.beginClose()
 	s.mu.Lock()
