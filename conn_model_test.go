@@ -2,54 +2,78 @@ package eddy_test
 
 // A stateful property test (pgregory.net/rapid) of the Conn contract on every engine, step by step.
 //
-// Unlike TestConnContractModel (conformance_model_test.go), which runs random programs concurrently
-// and checks what it can, this test drives one connection at a time through a sequence of actions drawn
-// by rapid, each of which completes (or is known not to) before the next one starts, so that the
-// model knows the state of the connection at every step and rapid can shrink a failure to a minimal
-// sequence. The actions are the server's (run on the loop through Execute, one operation per Execute,
-// unless they are safe from any goroutine): Write, Writev, AsyncWrite from the loop and from the test
-// goroutine, Flushed, Execute, SetReadPaused, a pause from inside OnData, SetIdleTimeout (long, off,
-// or short and then waited for), Close (loop or outside), CloseWrite, Abort (loop or outside); and the
-// peer's, a real net.TCPConn: send, read for a moment, half-close, reset.
+// Each check starts an engine with options drawn by rapid (one or two loops, the read buffer, the write
+// water marks, the task queue's capacity, an engine-wide idle timeout), drives one connection through a
+// sequence of actions, each of which completes (or is known not to) before the next one starts, so that
+// the model knows the state of the connection at every step and rapid can shrink a failure to a minimal
+// sequence, and then ends it (Close, Abort, or the engine's Stop with the connection open) and checks
+// what the peer read. The actions are the server's, run on the loop through Execute unless they are safe
+// from any goroutine: Write, Writev, AsyncWrite from the loop and from the test goroutine, AsyncWrite(nil),
+// Flushed, Execute, SetReadPaused, a pause from inside OnData, SetIdleTimeout (long, off, or short and
+// then waited for), Close, CloseWrite and Abort (on the loop or outside); small programs of those run in
+// an Execute'd function, in the next OnData, in OnPeerClosed, in OnOpen and in OnClosing, nested in the
+// completion callbacks and Execute functions they make; bursts of AsyncWrites and Writes in Execute from
+// goroutines outside the loop, racing with each other and with a Close or Abort; and the peer's, a real
+// net.TCPConn: send (in small or large pieces), read for a moment, half-close, close, reset.
 //
 // The model's rules:
-//   - the client's stream is a sequence of tagged records in the order they were issued; a record appears
+//   - the client's stream is made of tagged records; each writer's (a sequence of calls that the contract
+//     orders: the steps' own writes, each callback body's Writes, its AsyncWrites, each outside
+//     goroutine's) arrive in the order they were issued, intact, without a duplicate; a record appears
 //     only if its Write returned its length or its AsyncWrite's callback reported nil, except that the
-//     last one may be cut short (a reset); no record is skipped; on a graceful end (Close, CloseWrite,
-//     the peer's FIN, the idle timeout: no Abort, no reset) the client reads every accepted record and
-//     then a clean EOF;
+//     last one may be cut short (a reset); no accepted record of a writer is skipped; on a graceful end
+//     (Close, CloseWrite, the peer's FIN, the idle timeout, Stop: no Abort, no reset) the client reads
+//     every accepted record and then a clean EOF;
 //   - a Write on the loop returns its length on an open connection, ErrClosed after Close, Abort or
-//     CloseWrite; an AsyncWrite from the loop on an open connection succeeds, and one from the test
-//     goroutine succeeds when a later Execute ran before any close;
-//   - every AsyncWrite and Flushed callback runs exactly once, and none reports success after OnClose;
+//     CloseWrite returned; an AsyncWrite from the loop on an open connection succeeds, and one from the
+//     test goroutine succeeds when a later Execute ran before any close; one issued after a Close, Abort
+//     or CloseWrite returned never succeeds; a second Close returns ErrClosed, and a CloseWrite after a
+//     Close or Abort returned does not return nil;
+//   - every AsyncWrite and Flushed callback runs exactly once, with nil, ErrClosed or an *OpError, and on
+//     the Conn it was made on; none reports success after OnClose; those of one writer that succeed do
+//     so in the order of the writes (never while an earlier one is pending, nor after an earlier one
+//     failed), Flushed callbacks in the order of the Flushed calls;
 //   - OnOpen and OnClose once each; no callback after OnClose (but failing completion callbacks), no
-//     two at once, no OnData after the handler's Close or Abort returned, no Execute function after a
-//     Close or Abort returned or the engine started closing, an Execute function on an open connection
-//     runs;
+//     two at once, none inside another but a Flushed callback run at once by Flushed; no OnData after
+//     the handler's Close or Abort returned, no Execute function after a Close or Abort returned before
+//     Execute was called or the engine started closing, an Execute function at most once, and on an
+//     open connection it runs;
+//   - OnClosing at most once, with ErrIdleTimeout or ErrEngineStopped, never after a Close in a callback
+//     returned; what it writes arrives before the EOF;
+//   - inside OnClose, Buffered is 0 and Write, Writev, AsyncWrite, Execute, CloseWrite and Close return
+//     ErrClosed, and Flushed reports ErrClosed at once;
 //   - while reading is paused, no OnData and no OnPeerClosed; otherwise the peer's bytes reach OnData,
-//     all of them, in order, and its FIN OnPeerClosed; a paused-and-resumed connection loses nothing;
-//   - OnClose's reason: nil for the handler's Close, io.EOF for the peer's FIN, ErrIdleTimeout, the
-//     Abort's reason; something non-nil after a reset.
+//     all of them, in order (consumed by Peek, Discard and Next in random pieces; bytes left are offered
+//     again), and its FIN OnPeerClosed; a paused-and-resumed connection loses nothing;
+//   - OnClose's reason: one of the documented ones; nil for the handler's Close, io.EOF for the peer's
+//     FIN, ErrIdleTimeout, ErrEngineStopped, the Abort's reason (also when a callback aborted a graceful
+//     close before OnClose ran); something non-nil after a reset;
+//   - after each engine's checks, no goroutine (goleak) and no descriptor (/proc/self/fd) is left.
 //
-// go test -race -count=1 -run TestConnModel .    (40 checks per engine; 8 with -short; the
-// back-pressure variant half that)
+// go test -race -count=1 -run TestConnModel .    (40 checks per engine; 8 with -short)
 // -eddy.rapidconn.checks=N sets the number of checks per engine (rapid's own -rapid.checks is ignored
 // unless that is 0); -rapid.seed=S reproduces a run. The interleavings are the machine's: a failure that
 // depends on one (a task and a completion in the same loop iteration) may not shrink, and rapid then
-// calls it flaky; its first sequence is logged all the same.
+// calls it flaky; its first sequence is logged all the same. For a long run:
+// go test -race -timeout 0 -count=1 -run TestConnModel . -eddy.rapidconn.checks=3000
 //
 // Found (session 28): uring acted on the peer's FIN after the handler's Close had returned (from
 // another goroutine) but before the Close's task ran: OnPeerClosed after Close, and OnClose reporting
-// io.EOF instead of nil (TestCloseThenPeerFIN; fixed in connCore.onEOF).
+// io.EOF instead of nil (TestCloseThenPeerFIN; fixed in connCore.onEOF). The randomized model it
+// replaces (TestConnContractModel, session 20, merged into this one in session 29) found the faults that
+// the tests in conformance_model_test.go reproduce.
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -58,6 +82,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"pgregory.net/rapid"
 
 	"github.com/eddyio/eddy"
@@ -72,7 +97,7 @@ const (
 	rcHdr     = 9 // magic, id (4), payload length (4)
 	rcWait    = 5 * time.Second
 	rcMaxOut  = 1 << 20 // keeps a connection's output well under the default high water mark
-	rcMaxIn   = 64 << 10
+	rcMaxIn   = 256 << 10
 	rcPeriod  = time.Millisecond
 	rcQuietly = 15 * time.Millisecond // how long a step that must cause nothing watches for it
 )
@@ -92,6 +117,79 @@ func rcRecord(id uint32, n int) []byte {
 
 func rcInByte(i int) byte { return byte(i*7 + i>>9 + 3) }
 
+// rcGoid is the calling goroutine's id, for the owner of a connection's callbacks.
+func rcGoid() int64 {
+	var buf [40]byte
+	n := runtime.Stack(buf[:], false)
+	s := buf[len("goroutine "):n]
+	if i := bytes.IndexByte(s, ' '); i > 0 {
+		id, _ := strconv.ParseInt(string(s[:i]), 10, 64)
+		return id
+	}
+	return -1
+}
+
+// ---- records and programs ----
+
+type rcRec struct {
+	id     uint32
+	writer int // the sequence of calls whose order the contract keeps (0: the steps' own)
+	data   []byte
+	how    string
+	flush  bool // a Flushed or AsyncWrite(nil) entry (m.flushes), not a record of the stream
+
+	// under the connection's mu:
+	attempted   bool  // the write was made (an Execute that ran it, an AsyncWrite call)
+	settled     bool  // its fate is known: the Write returned, the callback ran
+	accepted    bool  // Write returned its length, or the callback reported nil
+	async       bool  // a callback is due (AsyncWrite returned nil, Flushed was called)
+	refuse      bool  // issued after a Close, Abort or CloseWrite returned: it must not be accepted
+	cbs         int   // callbacks run
+	cbErr       error // the first callback's error
+	flushIdx    int   // a Flushed call's place among the connection's Flushed calls
+	mustSucceed bool  // the model says it cannot fail on a graceful end
+	issuedOpen  bool  // an outside AsyncWrite issued on an open, writable connection
+	before      uint32
+}
+
+// rcOp is one operation of a program run on the loop; then runs in its callback (AsyncWrite, Flushed:
+// when it reports nil) or its function (Execute).
+type rcOp struct {
+	kind   string // write, writev, async, flushed, execute, idle, close, closeWrite, abort
+	rec    *rcRec
+	pieces [][]byte
+	d      time.Duration
+	then   []*rcOp
+}
+
+func (op *rcOp) String() string {
+	s := op.kind
+	if op.rec != nil {
+		s += fmt.Sprintf("#%d/w%d", op.rec.id, op.rec.writer)
+	}
+	if op.kind == "idle" {
+		s += fmt.Sprint("(", op.d, ")")
+	}
+	if len(op.then) > 0 {
+		s += fmt.Sprint(op.then)
+	}
+	return s
+}
+
+// rcTerminal reports whether a program closes, aborts or shuts down the connection somewhere.
+func rcTerminal(ops []*rcOp) bool {
+	for _, op := range ops {
+		switch op.kind {
+		case "close", "closeWrite", "abort":
+			return true
+		}
+		if rcTerminal(op.then) {
+			return true
+		}
+	}
+	return false
+}
+
 // ---- the handler ----
 
 type rcConn struct {
@@ -99,42 +197,77 @@ type rcConn struct {
 	keepWriting atomic.Bool
 	closeDone   atomic.Bool // the handler's Close or Abort returned
 	peerReset   atomic.Bool // the peer reset the connection: a failed write ends a pause (Conn.SetReadPaused)
+	owner       atomic.Int64
+	inline      atomic.Int32 // Flushed calls in progress on the owner: its callback may run inside
 
 	mu          sync.Mutex
+	rng         *rand.Rand // the input's consumption, on the loop
 	violations  []string
 	in          []byte
+	left        int // input bytes OnData left buffered
 	dataCalls   int
 	peerClosed  int
 	closes      int
 	closeErr    error
-	inCallback  bool
-	pausedNow   bool // the handler paused reading (loop state, kept under mu)
-	pauseNext   bool // the next OnData pauses
-	writeShut   bool // CloseWrite returned
-	closingSeen bool // Close or Abort returned, or OnPeerClosed let the engine close
+	closings    int
+	closingErr  error
+	inClosing   bool
+	pausedNow   bool   // the handler paused reading (loop state, kept under mu)
+	pauseNext   bool   // the next OnData pauses
+	writeShut   bool   // CloseWrite returned nil
+	closingSeen bool   // Close or Abort returned, or OnPeerClosed let the engine close
+	cbClose     string // a program's Close returned nil ("close") or it aborted ("abort")
+	cbClosed    bool   // a program's Close returned nil outside OnClosing
+	cbAborted   bool   // a program aborted before OnClose ran: OnClose reports the Abort's reason
+	flushCalls  int    // Flushed calls made
+	flushOKNext int    // the Flushed call after the last one that reported success
+	byWriter    map[int][]*rcRec
+	openProg    []*rcOp // programs: OnOpen's, the next OnData's, OnPeerClosed's, OnClosing's
+	dataProg    []*rcOp
+	peerProg    []*rcOp
+	closingProg []*rcOp
 }
 
 func (mc *rcConn) violate(format string, args ...any) {
 	mc.mu.Lock()
-	mc.violations = append(mc.violations, fmt.Sprintf(format, args...))
+	mc.violateLocked(format, args...)
 	mc.mu.Unlock()
 }
 
-// enter marks a top-level callback's start; mu is held on return.
-func (mc *rcConn) enter(what string) {
-	mc.mu.Lock()
-	if mc.inCallback {
-		mc.violations = append(mc.violations, what+" ran while another callback of the connection was running")
+func (mc *rcConn) violateLocked(format string, args ...any) {
+	if len(mc.violations) < 20 {
+		mc.violations = append(mc.violations, fmt.Sprintf(format, args...))
 	}
-	if mc.closes > 0 {
-		mc.violations = append(mc.violations, what+" ran after OnClose")
-	}
-	mc.inCallback = true
 }
 
-func (mc *rcConn) leave() {
-	mc.inCallback = false
-	mc.mu.Unlock()
+// enter marks the start of a callback; lateOK allows it after OnClose (a completion callback that reports
+// an error). It returns whether this call took the owner flag (false when nested).
+func (mc *rcConn) enter(what string, lateOK bool) bool {
+	me := rcGoid()
+	took := true
+	if prev := mc.owner.Load(); prev == me {
+		if mc.inline.Load() == 0 {
+			mc.violate("%s ran inside another callback of the connection", what)
+		}
+		took = false
+	} else if !mc.owner.CompareAndSwap(0, me) {
+		mc.violate("%s ran while another callback of the connection was running (goroutine %d)", what, mc.owner.Load())
+		took = false
+	}
+	if !lateOK {
+		mc.mu.Lock()
+		if mc.closes > 0 {
+			mc.violateLocked("%s ran after OnClose", what)
+		}
+		mc.mu.Unlock()
+	}
+	return took
+}
+
+func (mc *rcConn) exit(took bool) {
+	if took {
+		mc.owner.Store(0)
+	}
 }
 
 func (mc *rcConn) get(f func()) {
@@ -143,14 +276,279 @@ func (mc *rcConn) get(f func()) {
 	f()
 }
 
+// writeClosedLocked reports whether writes must fail now: a Close, Abort or CloseWrite returned, or
+// OnClose ran.
+func (mc *rcConn) writeClosedLocked() bool {
+	return mc.closeDone.Load() || mc.writeShut || mc.closes > 0
+}
+
+// addRec enters a record made by the test goroutine.
+func (mc *rcConn) addRec(r *rcRec) {
+	mc.mu.Lock()
+	if !r.flush {
+		mc.byWriter[r.writer] = append(mc.byWriter[r.writer], r)
+	}
+	mc.mu.Unlock()
+}
+
+// writeDone records a synchronous write's result (a Write or Writev on the loop) and checks it.
+func (mc *rcConn) writeDone(r *rcRec, n int, err error, closedBefore bool) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	r.attempted, r.settled = true, true
+	r.accepted = err == nil && n == len(r.data)
+	if err != nil && !errors.Is(err, eddy.ErrClosed) {
+		mc.violateLocked("%s #%d: %d, %v; want ErrClosed or success", r.how, r.id, n, err)
+	}
+	if err == nil && n != len(r.data) {
+		mc.violateLocked("%s #%d returned %d for %d bytes", r.how, r.id, n, len(r.data))
+	}
+	if closedBefore && err == nil {
+		mc.violateLocked("%s #%d accepted after a Close, Abort or CloseWrite had returned", r.how, r.id)
+	}
+	if r.accepted {
+		mc.orderLocked(r)
+	}
+}
+
+// orderLocked checks that r, reported accepted, has no earlier record of its writer still pending or
+// refused: the writes of one writer succeed in order, and a refused one is no hole.
+func (mc *rcConn) orderLocked(r *rcRec) {
+	for _, q := range mc.byWriter[r.writer] {
+		if q == r {
+			return
+		}
+		switch {
+		case !q.attempted:
+			// never made (an Execute skipped, a call refused at once): no bytes, no callback
+		case !q.settled && q.async && !r.async:
+			// a Write is accepted when it is made; an earlier AsyncWrite's callback comes when its bytes are out
+		case !q.settled:
+			mc.violateLocked("%s #%d reported accepted while the earlier %s #%d of its writer is still pending", r.how, r.id, q.how, q.id)
+			return
+		case !q.accepted:
+			mc.violateLocked("%s #%d accepted after the earlier %s #%d of its writer failed (%v): a hole", r.how, r.id, q.how, q.id, q.cbErr)
+			return
+		}
+	}
+}
+
+// completion is the callback of r (an AsyncWrite, a Flushed call); on success it runs then, and after
+// it, when not nil, after.
+func (mc *rcConn) completion(r *rcRec, then []*rcOp, after func(eddy.Conn, error)) func(eddy.Conn, error) {
+	return func(cc eddy.Conn, err error) {
+		took := mc.enter(fmt.Sprintf("%s #%d callback (%v)", r.how, r.id, err), err != nil)
+		defer mc.exit(took)
+		mc.mu.Lock()
+		r.cbs++
+		if r.cbs > 1 {
+			mc.violateLocked("%s #%d: callback ran %d times (%v, then %v)", r.how, r.id, r.cbs, r.cbErr, err)
+			mc.mu.Unlock()
+			return
+		}
+		if cc != mc.c {
+			mc.violateLocked("%s #%d: callback got another Conn", r.how, r.id)
+		}
+		var oe *eddy.OpError
+		if err != nil && !errors.Is(err, eddy.ErrClosed) && !errors.As(err, &oe) {
+			mc.violateLocked("%s #%d: callback error %v (%T)", r.how, r.id, err, err)
+		}
+		r.cbErr, r.settled = err, true
+		r.accepted = err == nil
+		if err == nil {
+			if mc.closes > 0 {
+				mc.violateLocked("%s #%d: callback reported success after OnClose", r.how, r.id)
+			}
+			if r.refuse {
+				mc.violateLocked("%s #%d: callback reported success although issued after a Close, Abort or CloseWrite had returned", r.how, r.id)
+			}
+			if r.flush {
+				if r.how == "Flushed" && r.flushIdx < mc.flushOKNext {
+					mc.violateLocked("Flushed call %d reported success after call %d did: out of order", r.flushIdx, mc.flushOKNext-1)
+				}
+				if r.how == "Flushed" {
+					mc.flushOKNext = r.flushIdx + 1
+				}
+			} else {
+				mc.orderLocked(r)
+			}
+		}
+		mc.mu.Unlock()
+		if err == nil {
+			mc.run(cc, then)
+		}
+		if after != nil {
+			after(cc, err)
+		}
+	}
+}
+
+// run runs a program on the loop, inside a callback or an Execute'd function.
+func (mc *rcConn) run(c eddy.Conn, ops []*rcOp) {
+	for _, op := range ops {
+		mc.mu.Lock()
+		closedBefore := mc.writeClosedLocked()
+		mc.mu.Unlock()
+		switch op.kind {
+		case "write":
+			n, err := c.Write(op.rec.data)
+			mc.writeDone(op.rec, n, err, closedBefore)
+		case "writev":
+			n, err := c.Writev(op.pieces)
+			mc.writeDone(op.rec, n, err, closedBefore)
+		case "async":
+			r := op.rec
+			err := c.AsyncWrite(r.data, mc.completion(r, op.then, nil))
+			mc.mu.Lock()
+			if err == nil {
+				r.attempted, r.async, r.refuse = true, true, closedBefore
+			} else if !errors.Is(err, eddy.ErrClosed) && !errors.Is(err, eddy.ErrQueueFull) {
+				mc.violateLocked("AsyncWrite #%d on the loop: %v", r.id, err)
+			}
+			mc.mu.Unlock()
+		case "flushed":
+			f := op.rec
+			mc.mu.Lock()
+			f.attempted, f.async, f.refuse = true, true, closedBefore
+			f.flushIdx = mc.flushCalls
+			mc.flushCalls++
+			mc.mu.Unlock()
+			mc.inline.Add(1)
+			c.Flushed(mc.completion(f, op.then, nil))
+			mc.inline.Add(-1)
+		case "execute":
+			var ran atomic.Int32
+			var refused atomic.Bool
+			closeDoneBefore := mc.closeDone.Load()
+			err := c.Execute(func(cc eddy.Conn) {
+				took := mc.enter("Execute function (program)", false)
+				defer mc.exit(took)
+				if ran.Add(1) > 1 {
+					mc.violate("an Execute function ran twice")
+				}
+				if refused.Load() {
+					mc.violate("the function of a refused Execute ran")
+				}
+				if closeDoneBefore {
+					mc.violate("an Execute function ran although a Close or Abort had returned before Execute was called")
+				}
+				mc.run(cc, op.then)
+			})
+			if err != nil {
+				refused.Store(true)
+				if !errors.Is(err, eddy.ErrClosed) && !errors.Is(err, eddy.ErrQueueFull) {
+					mc.violate("Execute on the loop: %v", err)
+				}
+			}
+		case "idle":
+			if err := c.SetIdleTimeout(op.d); err != nil && !errors.Is(err, eddy.ErrClosed) {
+				mc.violate("SetIdleTimeout(%v): %v", op.d, err)
+			}
+		case "close":
+			err := c.Close()
+			switch {
+			case err == nil:
+				mc.closeDone.Store(true)
+				mc.mu.Lock()
+				if mc.cbClose == "" {
+					mc.cbClose = "close"
+				}
+				mc.cbClosed = mc.cbClosed || !mc.inClosing
+				mc.mu.Unlock()
+				if err := c.Close(); !errors.Is(err, eddy.ErrClosed) {
+					mc.violate("a second Close: %v, want ErrClosed", err)
+				}
+			case !errors.Is(err, eddy.ErrClosed):
+				mc.violate("Close on the loop: %v", err)
+			}
+		case "closeWrite":
+			err := c.CloseWrite()
+			switch {
+			case err == nil:
+				if mc.closeDone.Load() {
+					mc.violate("CloseWrite returned nil after a Close or Abort had returned")
+				}
+				mc.get(func() { mc.writeShut = true })
+			case !errors.Is(err, eddy.ErrClosed):
+				mc.violate("CloseWrite on the loop: %v", err)
+			}
+		case "abort":
+			c.Abort(errRCAbort)
+			mc.closeDone.Store(true)
+			mc.mu.Lock()
+			mc.cbClose = "abort"
+			if mc.closes == 0 {
+				mc.cbAborted = true
+			}
+			mc.mu.Unlock()
+		}
+	}
+}
+
+// consume takes the input in random pieces (Peek and Discard, Next(n), Next(-1)), sometimes leaving a
+// little of it for the next OnData, and records it.
+func (mc *rcConn) consume(c eddy.Conn) {
+	if all, _ := c.Peek(0); len(all) != c.Buffered() {
+		mc.violateLocked("Peek(0) returned %d bytes, Buffered %d", len(all), c.Buffered())
+	}
+	for c.Buffered() > 0 {
+		var b []byte
+		switch mc.rng.IntN(6) {
+		case 0:
+			if c.Buffered() < 256 {
+				mc.left = c.Buffered()
+				return // the rest comes again with more
+			}
+			fallthrough
+		case 1:
+			n := 1 + mc.rng.IntN(c.Buffered())
+			p, err := c.Peek(n)
+			if err != nil || len(p) != n {
+				mc.violateLocked("Peek(%d) = %d bytes, %v", n, len(p), err)
+				return
+			}
+			b = bytes.Clone(p)
+			if d, _ := c.Discard(n); d != n {
+				mc.violateLocked("Discard(%d) = %d", n, d)
+				return
+			}
+		case 2, 3:
+			var err error
+			if b, err = c.Next(-1); err != nil {
+				mc.violateLocked("Next(-1): %v", err)
+			}
+		default:
+			n := 1 + mc.rng.IntN(c.Buffered())
+			var err error
+			if b, err = c.Next(n); err != nil || len(b) != n {
+				mc.violateLocked("Next(%d) = %d bytes, %v", n, len(b), err)
+				return
+			}
+		}
+		mc.in = append(mc.in, b...)
+	}
+	mc.left = 0
+}
+
 type rcHandler struct {
-	mu    sync.Mutex
-	conns map[string]*rcConn
+	mu       sync.Mutex
+	conns    map[string]*rcConn
+	openProg []*rcOp        // the next connection's OnOpen program
+	newConn  func() *rcConn // the next connection's state
 }
 
 func (h *rcHandler) OnOpen(c eddy.Conn) {
-	mc := &rcConn{c: c}
+	h.mu.Lock()
+	mc := h.newConn()
+	mc.c = c
+	prog := h.openProg
+	h.openProg = nil
+	h.mu.Unlock()
 	c.SetContext(mc)
+	took := mc.enter("OnOpen", false)
+	mc.run(c, prog)
+	mc.exit(took)
+	// The model starts once OnOpen's program ran.
 	h.mu.Lock()
 	if h.conns[c.RemoteAddr().String()] != nil {
 		mc.violate("a second OnOpen for %v", c.RemoteAddr())
@@ -162,104 +560,159 @@ func (h *rcHandler) OnOpen(c eddy.Conn) {
 func (h *rcHandler) OnData(c eddy.Conn) {
 	mc := c.Context().(*rcConn)
 	closeDone := mc.closeDone.Load()
-	mc.enter("OnData")
-	defer mc.leave()
+	took := mc.enter("OnData", false)
+	defer mc.exit(took)
+	mc.mu.Lock()
 	if closeDone {
-		mc.violations = append(mc.violations, "OnData after the handler's Close or Abort returned")
+		mc.violateLocked("OnData after the handler's Close or Abort returned")
 	}
 	if mc.pausedNow && !mc.peerReset.Load() {
-		mc.violations = append(mc.violations, "OnData while reading was paused")
+		mc.violateLocked("OnData while reading was paused")
 	}
-	b, err := c.Next(-1)
-	if err != nil {
-		mc.violations = append(mc.violations, "OnData: Next(-1): "+err.Error())
+	if c.Buffered() < mc.left {
+		mc.violateLocked("OnData: %d bytes buffered, %d were left", c.Buffered(), mc.left)
 	}
-	mc.in = append(mc.in, b...)
+	mc.consume(c)
 	mc.dataCalls++
 	if mc.pauseNext {
 		mc.pauseNext = false
 		mc.pausedNow = true
 		c.SetReadPaused(true)
 	}
+	prog := mc.dataProg
+	mc.dataProg = nil
+	mc.mu.Unlock()
+	mc.run(c, prog)
 }
 
 func (h *rcHandler) OnPeerClosed(c eddy.Conn) bool {
 	mc := c.Context().(*rcConn)
-	mc.enter("OnPeerClosed")
-	defer mc.leave()
+	took := mc.enter("OnPeerClosed", false)
+	defer mc.exit(took)
+	mc.mu.Lock()
 	if mc.pausedNow && !mc.peerReset.Load() {
-		mc.violations = append(mc.violations, "OnPeerClosed while reading was paused")
+		mc.violateLocked("OnPeerClosed while reading was paused")
 	}
 	mc.peerClosed++
 	if mc.peerClosed > 1 {
-		mc.violations = append(mc.violations, "OnPeerClosed twice")
+		mc.violateLocked("OnPeerClosed twice")
 	}
+	prog := mc.peerProg
+	mc.peerProg = nil
+	mc.mu.Unlock()
+	mc.run(c, prog)
 	kw := mc.keepWriting.Load()
 	if !kw {
-		mc.closingSeen = true
+		mc.get(func() { mc.closingSeen = true })
 	}
 	return kw
 }
 
+func (h *rcHandler) OnClosing(c eddy.Conn, reason error) {
+	mc := c.Context().(*rcConn)
+	took := mc.enter("OnClosing", false)
+	defer mc.exit(took)
+	mc.mu.Lock()
+	mc.closings++
+	if mc.closings > 1 {
+		mc.violateLocked("OnClosing twice (%v, then %v)", mc.closingErr, reason)
+	}
+	mc.closingErr = reason
+	if reason != eddy.ErrIdleTimeout && reason != eddy.ErrEngineStopped {
+		mc.violateLocked("OnClosing(%v)", reason)
+	}
+	if mc.cbClosed {
+		mc.violateLocked("OnClosing(%v) after a Close in a callback returned", reason)
+	}
+	mc.inClosing = true
+	prog := mc.closingProg
+	mc.closingProg = nil
+	mc.mu.Unlock()
+	mc.run(c, prog)
+	mc.get(func() { mc.inClosing = false })
+}
+
 func (h *rcHandler) OnClose(c eddy.Conn, err error) {
 	mc := c.Context().(*rcConn)
+	took := mc.enter("OnClose", false)
+	defer mc.exit(took)
 	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	if mc.inCallback {
-		mc.violations = append(mc.violations, "OnClose ran while another callback of the connection was running")
-	}
 	mc.closes++
 	if mc.closes > 1 {
-		mc.violations = append(mc.violations, fmt.Sprintf("OnClose ran %d times (%v, then %v)", mc.closes, mc.closeErr, err))
+		mc.violateLocked("OnClose ran %d times (%v, then %v)", mc.closes, mc.closeErr, err)
+		mc.mu.Unlock()
 		return
 	}
 	mc.closeErr = err
-	if n := c.Buffered(); n != 0 {
-		mc.violations = append(mc.violations, fmt.Sprintf("Buffered() = %d in OnClose", n))
+	var oe *eddy.OpError
+	switch {
+	case err == nil, err == io.EOF, err == eddy.ErrIdleTimeout, err == eddy.ErrEngineStopped,
+		err == eddy.ErrFlushTimeout, err == eddy.ErrClosed, errors.As(err, &oe), err == errRCAbort:
+	default:
+		mc.violateLocked("OnClose reason %v (%T) is none of the documented ones", err, err)
 	}
-	if _, werr := c.Write([]byte("x")); !errors.Is(werr, eddy.ErrClosed) {
-		mc.violations = append(mc.violations, fmt.Sprintf("Write in OnClose: %v, want ErrClosed", werr))
+	if mc.cbAborted && err != errRCAbort {
+		mc.violateLocked("OnClose(%v) after a callback's Abort: OnClose reports the Abort's reason unless it has run already", err)
+	}
+	if n := c.Buffered(); n != 0 {
+		mc.violateLocked("Buffered() = %d in OnClose", n)
+	}
+	mc.mu.Unlock()
+
+	// Inside OnClose the connection is closed: every output method refuses.
+	rec := rcRecord(1<<30, 3)
+	if _, werr := c.Write(rec); !errors.Is(werr, eddy.ErrClosed) {
+		mc.violate("Write in OnClose: %v, want ErrClosed", werr)
+	}
+	if _, werr := c.Writev([][]byte{rec, rec}); !errors.Is(werr, eddy.ErrClosed) {
+		mc.violate("Writev in OnClose: %v, want ErrClosed", werr)
+	}
+	if aerr := c.AsyncWrite(rec, func(eddy.Conn, error) { mc.violate("the callback of an AsyncWrite made in OnClose ran") }); !errors.Is(aerr, eddy.ErrClosed) {
+		mc.violate("AsyncWrite in OnClose: %v, want ErrClosed", aerr)
+	}
+	if xerr := c.Execute(func(eddy.Conn) { mc.violate("the function of an Execute made in OnClose ran") }); !errors.Is(xerr, eddy.ErrClosed) {
+		mc.violate("Execute in OnClose: %v, want ErrClosed", xerr)
+	}
+	if cerr := c.CloseWrite(); !errors.Is(cerr, eddy.ErrClosed) {
+		mc.violate("CloseWrite in OnClose: %v, want ErrClosed", cerr)
+	}
+	if cerr := c.Close(); !errors.Is(cerr, eddy.ErrClosed) {
+		mc.violate("Close in OnClose: %v, want ErrClosed", cerr)
+	}
+	ferr := errors.New("not called")
+	mc.inline.Add(1)
+	c.Flushed(func(_ eddy.Conn, e error) { ferr = e })
+	mc.inline.Add(-1)
+	if !errors.Is(ferr, eddy.ErrClosed) {
+		mc.violate("Flushed in OnClose: the callback got %v, want ErrClosed at once", ferr)
 	}
 }
 
 // ---- the model ----
 
-type rcRec struct {
-	id   uint32
-	data []byte
-	how  string
-
-	// under the connection's mu:
-	attempted   bool // the write was made (an Execute that ran it, an AsyncWrite call)
-	accepted    bool // Write returned its length, or the callback reported nil
-	async       bool // a callback is due (AsyncWrite returned nil)
-	cbs         int
-	cbErr       error
-	mustSucceed bool   // the model says it cannot fail on a graceful end
-	issuedOpen  bool   // an outside AsyncWrite issued on an open, writable connection
-	before      uint32 // AsyncWrite(nil): the records issued before it
-}
-
 type rcModel struct {
 	rt   *rapid.T
 	kind eddy.EngineKind
+	e    *eddy.Engine
 	mc   *rcConn
 	cl   *net.TCPConn
 
 	nextID      uint32
+	nextWriter  int
 	before      uint32 // the first record of the current action: a barrier covers those before it
-	lowWater    int    // the engine's low water mark, when the test set small ones (0: the default)
+	lowWater    int    // the engine's low water mark, when the check set small ones (0: the default)
 	recs        []*rcRec
-	flushes     []*rcRec // Flushed callbacks: cbs and cbErr only
+	flushes     []*rcRec // Flushed callbacks and AsyncWrite(nil): cbs and cbErr only
 	outBytes    int
 	closing     bool   // a close began (handler's, engine's) or OnClose ran
-	closedBy    string // what began it: "close", "abort", "peer", "idle", "reset"
+	closedBy    string // what began it: "close", "abort", "peer", "idle", "stop", "reset"
+	ended       bool   // the sequence ends: what it did closes the connection when it closes it
 	writeShut   bool
 	paused      bool
 	pauseArmed  bool
 	sent        []byte
 	clWriteShut bool
-	clReset     bool
+	clReset     bool // the peer reset or closed its socket: it reads no more
 	clGot       []byte
 	clErr       error
 }
@@ -296,9 +749,16 @@ func (m *rcModel) closed() (b bool) {
 	return b
 }
 
-// syncClosing folds in what the handler saw: a close the engine began, OnClose.
+// syncClosing folds in what the handler saw and did: a close the engine began, a program's Close,
+// Abort or CloseWrite, OnClose.
 func (m *rcModel) syncClosing() {
 	m.mc.get(func() {
+		if m.mc.writeShut {
+			m.writeShut = true
+		}
+		if !m.closing && m.mc.cbClose != "" {
+			m.closing, m.closedBy = true, m.mc.cbClose
+		}
 		if !m.closing && (m.mc.closingSeen || m.mc.closes > 0) {
 			m.closing = true
 			if m.closedBy == "" {
@@ -312,6 +772,18 @@ func (m *rcModel) syncClosing() {
 	})
 }
 
+// execute calls Execute, again while the loop's queue is full.
+func (m *rcModel) execute(fn func(eddy.Conn)) error {
+	deadline := time.Now().Add(rcWait)
+	for {
+		err := m.mc.c.Execute(fn)
+		if !errors.Is(err, eddy.ErrQueueFull) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(rcPeriod)
+	}
+}
+
 // onLoop runs fn on the connection's loop through Execute and waits for it, when the connection is open;
 // on a closing one it checks that fn is skipped. It reports whether fn ran.
 func (m *rcModel) onLoop(what string, fn func(c eddy.Conn)) bool {
@@ -319,18 +791,12 @@ func (m *rcModel) onLoop(what string, fn func(c eddy.Conn)) bool {
 	closing := m.closing
 	done := make(chan struct{})
 	mc := m.mc
-	err := mc.c.Execute(func(c eddy.Conn) {
-		mc.mu.Lock()
-		if mc.inCallback {
-			mc.violations = append(mc.violations, "Execute("+what+") ran while another callback of the connection was running")
-		}
-		if mc.closes > 0 {
-			mc.violations = append(mc.violations, "Execute("+what+") ran after OnClose")
-		}
+	err := m.execute(func(c eddy.Conn) {
+		took := mc.enter("Execute("+what+")", false)
+		defer mc.exit(took)
 		if closing {
-			mc.violations = append(mc.violations, "Execute("+what+") ran on a connection whose close had begun before Execute was called")
+			mc.violate("Execute(%s) ran on a connection whose close had begun before Execute was called", what)
 		}
-		mc.mu.Unlock()
 		fn(c)
 		close(done)
 	})
@@ -369,7 +835,12 @@ func (m *rcModel) onLoop(what string, fn func(c eddy.Conn)) bool {
 	}
 }
 
-func (m *rcModel) newRec(how string) *rcRec {
+func (m *rcModel) newWriter() int {
+	m.nextWriter++
+	return m.nextWriter
+}
+
+func (m *rcModel) newRec(how string, writer int) *rcRec {
 	var n int
 	switch rapid.IntRange(0, 9).Draw(m.rt, "size") {
 	case 0, 1, 2, 3, 4:
@@ -383,29 +854,70 @@ func (m *rcModel) newRec(how string) *rcRec {
 		n = 16
 	}
 	m.outBytes += n
-	r := &rcRec{id: m.nextID, data: rcRecord(m.nextID, n), how: how}
+	r := &rcRec{id: m.nextID, writer: writer, data: rcRecord(m.nextID, n), how: how}
 	m.nextID++
 	m.recs = append(m.recs, r)
+	m.mc.addRec(r)
 	return r
 }
 
-// asyncCB is the completion callback of r.
-func (m *rcModel) asyncCB(r *rcRec) func(eddy.Conn, error) {
-	mc := m.mc
-	return func(_ eddy.Conn, err error) {
-		mc.mu.Lock()
-		defer mc.mu.Unlock()
-		r.cbs++
-		if r.cbs > 1 {
-			mc.violations = append(mc.violations, fmt.Sprintf("%s #%d: callback ran %d times (%v, then %v)", r.how, r.id, r.cbs, r.cbErr, err))
-			return
-		}
-		r.cbErr = err
-		r.accepted = err == nil && len(r.data) > 0
-		if err == nil && mc.closes > 0 {
-			mc.violations = append(mc.violations, fmt.Sprintf("%s #%d: callback reported success after OnClose", r.how, r.id))
-		}
+func (m *rcModel) newFlush(how string) *rcRec {
+	f := &rcRec{id: uint32(len(m.flushes)), how: how, flush: true, before: m.nextID}
+	m.flushes = append(m.flushes, f)
+	return f
+}
+
+// pieces cuts b into 1 to 4 slices, some of them maybe empty.
+func (m *rcModel) pieces(b []byte) [][]byte {
+	k := rapid.IntRange(1, 4).Draw(m.rt, "pieces")
+	var bs [][]byte
+	for i := 0; i < k-1 && len(b) > 0; i++ {
+		cut := rapid.IntRange(0, len(b)).Draw(m.rt, "cut")
+		bs = append(bs, b[:cut])
+		b = b[cut:]
 	}
+	return append(bs, b)
+}
+
+// drawProg draws a program for a callback or an Execute'd function (a body: its Writes are a writer,
+// its AsyncWrites another); the callbacks and functions it makes run bodies of their own, down to
+// depth 2. top lists the closing operations allowed in this body, nested those in the bodies below.
+func (m *rcModel) drawProg(label string, depth int, top, nested []string) []*rcOp {
+	n := rapid.IntRange(0, 4-depth).Draw(m.rt, label+"Len")
+	syncW, asyncW := -1, -1
+	kinds := append([]string{"write", "writev", "async", "flushed", "execute", "idle"}, top...)
+	var ops []*rcOp
+	for i := 0; i < n; i++ {
+		op := &rcOp{kind: rapid.SampledFrom(kinds).Draw(m.rt, label+"Op")}
+		switch op.kind {
+		case "write", "writev":
+			if syncW < 0 {
+				syncW = m.newWriter()
+			}
+			op.rec = m.newRec(op.kind+" ("+label+")", syncW)
+			op.pieces = [][]byte{op.rec.data}
+			if op.kind == "writev" {
+				op.pieces = m.pieces(op.rec.data)
+			}
+		case "async":
+			if asyncW < 0 {
+				asyncW = m.newWriter()
+			}
+			op.rec = m.newRec("AsyncWrite ("+label+")", asyncW)
+		case "flushed":
+			op.rec = m.newFlush("Flushed")
+		case "idle":
+			op.d = rapid.SampledFrom([]time.Duration{0, time.Hour}).Draw(m.rt, label+"Idle")
+		}
+		switch op.kind {
+		case "async", "flushed", "execute":
+			if depth < 2 {
+				op.then = m.drawProg(label, depth+1, nested, nested)
+			}
+		}
+		ops = append(ops, op)
+	}
+	return ops
 }
 
 // barrier notes that the loop reached a point after every outside AsyncWrite issued so far.
@@ -428,59 +940,31 @@ func (m *rcModel) writable() bool { return !m.closing && !m.writeShut }
 
 // ---- server actions ----
 
-func (m *rcModel) write() {
-	r := m.newRec("Write")
-	open := m.writable()
-	m.logf("Write #%d (%d bytes), writable %v", r.id, len(r.data), open)
-	mc := m.mc
-	ran := m.onLoop("Write", func(c eddy.Conn) {
-		n, err := c.Write(r.data)
-		mc.mu.Lock()
-		defer mc.mu.Unlock()
-		r.attempted = true
-		if err == nil && n == len(r.data) {
-			r.accepted = true
-		}
-		if open && (err != nil || n != len(r.data)) {
-			mc.violations = append(mc.violations, fmt.Sprintf("Write #%d on a writable connection: %d, %v", r.id, n, err))
-		}
-		if !open && !errors.Is(err, eddy.ErrClosed) {
-			mc.violations = append(mc.violations, fmt.Sprintf("Write #%d after a close or CloseWrite: %d, %v; want ErrClosed", r.id, n, err))
-		}
-	})
-	if ran {
-		m.barrier()
-		m.mc.get(func() { r.mustSucceed = open })
+// loopWrite is a Write (or a Writev of the record cut in pieces) in an Execute'd function.
+func (m *rcModel) loopWrite(vec bool) {
+	how := "Write"
+	if vec {
+		how = "Writev"
 	}
-}
-
-func (m *rcModel) writev() {
-	r := m.newRec("Writev")
-	k := rapid.IntRange(1, 4).Draw(m.rt, "pieces")
-	var bs [][]byte
-	rest := r.data
-	for i := 0; i < k-1 && len(rest) > 0; i++ {
-		cut := rapid.IntRange(0, len(rest)).Draw(m.rt, "cut")
-		bs = append(bs, rest[:cut])
-		rest = rest[cut:]
+	r := m.newRec(how, 0)
+	bs := [][]byte{r.data}
+	if vec {
+		bs = m.pieces(r.data)
 	}
-	bs = append(bs, rest)
 	open := m.writable()
-	m.logf("Writev #%d (%d bytes in %d slices), writable %v", r.id, len(r.data), len(bs), open)
+	m.logf("%s #%d (%d bytes in %d slices), writable %v", how, r.id, len(r.data), len(bs), open)
 	mc := m.mc
-	ran := m.onLoop("Writev", func(c eddy.Conn) {
-		n, err := c.Writev(bs)
-		mc.mu.Lock()
-		defer mc.mu.Unlock()
-		r.attempted = true
-		if err == nil && n == len(r.data) {
-			r.accepted = true
+	ran := m.onLoop(how, func(c eddy.Conn) {
+		var n int
+		var err error
+		if vec {
+			n, err = c.Writev(bs)
+		} else {
+			n, err = c.Write(bs[0])
 		}
+		mc.writeDone(r, n, err, !open)
 		if open && (err != nil || n != len(r.data)) {
-			mc.violations = append(mc.violations, fmt.Sprintf("Writev #%d on a writable connection: %d, %v", r.id, n, err))
-		}
-		if !open && !errors.Is(err, eddy.ErrClosed) {
-			mc.violations = append(mc.violations, fmt.Sprintf("Writev #%d after a close or CloseWrite: %d, %v; want ErrClosed", r.id, n, err))
+			mc.violate("%s #%d on a writable connection: %d, %v", how, r.id, n, err)
 		}
 	})
 	if ran {
@@ -490,21 +974,20 @@ func (m *rcModel) writev() {
 }
 
 func (m *rcModel) asyncLoop() {
-	r := m.newRec("AsyncWrite(loop)")
+	r := m.newRec("AsyncWrite(loop)", 0)
 	open := m.writable()
 	m.logf("AsyncWrite from the loop #%d (%d bytes), writable %v", r.id, len(r.data), open)
 	mc := m.mc
-	cb := m.asyncCB(r)
+	cb := mc.completion(r, nil, nil)
 	ran := m.onLoop("AsyncWrite", func(c eddy.Conn) {
 		err := c.AsyncWrite(r.data, cb)
 		mc.mu.Lock()
 		defer mc.mu.Unlock()
-		r.attempted = true
 		if err == nil {
-			r.async = true
+			r.attempted, r.async, r.refuse = true, true, !open
 			r.issuedOpen = open // its task, queued, accepts it; a Close from outside before that refuses it
 		} else if !errors.Is(err, eddy.ErrClosed) || open {
-			mc.violations = append(mc.violations, fmt.Sprintf("AsyncWrite #%d from the loop (writable %v): %v", r.id, open, err))
+			mc.violateLocked("AsyncWrite #%d from the loop (writable %v): %v", r.id, open, err)
 		}
 	})
 	if ran {
@@ -512,38 +995,66 @@ func (m *rcModel) asyncLoop() {
 	}
 }
 
-func (m *rcModel) asyncOut() {
-	r := m.newRec("AsyncWrite(outside)")
+// outsideAsync is AsyncWrite(r's data, or nil for a flush entry) from the test goroutine, with after
+// run in its callback. It reports whether the call returned nil.
+func (m *rcModel) outsideAsync(r *rcRec, after func(eddy.Conn, error)) bool {
 	open := m.writable()
-	m.logf("AsyncWrite from the test goroutine #%d (%d bytes), writable %v", r.id, len(r.data), open)
-	m.mc.mu.Lock()
-	r.attempted = true
-	m.mc.mu.Unlock()
-	err := m.mc.c.AsyncWrite(r.data, m.asyncCB(r))
-	m.mc.get(func() {
+	var data []byte
+	if !r.flush {
+		data = r.data
+	}
+	m.logf("%s from the test goroutine #%d (%d bytes), writable %v", r.how, r.id, len(data), open)
+	mc := m.mc
+	mc.mu.Lock()
+	refuse := mc.writeClosedLocked()
+	mc.mu.Unlock()
+	err := mc.c.AsyncWrite(data, mc.completion(r, nil, after))
+	mc.get(func() {
 		if err == nil {
-			r.async = true
+			r.attempted, r.async, r.refuse = true, true, refuse
 			r.issuedOpen = open
 		}
 	})
-	if err != nil && (!errors.Is(err, eddy.ErrClosed) || (open && !m.closed())) {
-		m.fatalf("AsyncWrite #%d from outside on an open connection: %v", r.id, err)
+	if err != nil && !errors.Is(err, eddy.ErrQueueFull) && (!errors.Is(err, eddy.ErrClosed) || (open && !m.closed())) {
+		m.fatalf("%s #%d from outside on an open connection: %v", r.how, r.id, err)
 	}
+	return err == nil
+}
+
+func (m *rcModel) asyncOut() { m.outsideAsync(m.newRec("AsyncWrite(outside)", 0), nil) }
+
+// asyncEmpty is AsyncWrite(nil) from the test goroutine: its callback runs once the output queued
+// before it is out (nil on a graceful end, when it was accepted).
+func (m *rcModel) asyncEmpty() { m.outsideAsync(m.newFlush("AsyncWrite(nil)"), nil) }
+
+// asyncThenClose is the documented way to send and then close from another goroutine: AsyncWrite, and
+// Close in its callback. The close comes when it comes: the sequence ends here.
+func (m *rcModel) asyncThenClose() {
+	r := m.newRec("AsyncWrite(then Close)", 0)
+	open := m.writable()
+	mc := m.mc
+	ok := m.outsideAsync(r, func(c eddy.Conn, err error) {
+		if err == nil {
+			if cerr := c.Close(); cerr != nil {
+				mc.violate("Close in the callback of a successful AsyncWrite: %v", cerr)
+			}
+			mc.closeDone.Store(true)
+		}
+	})
+	if ok && open {
+		m.mc.get(func() { r.mustSucceed = true }) // nothing else closes it
+		m.closing, m.closedBy = true, "close"
+	}
+	m.ended = true
 }
 
 func (m *rcModel) flushed() {
-	f := &rcRec{id: uint32(len(m.flushes)), how: "Flushed"}
-	m.flushes = append(m.flushes, f)
+	f := m.newFlush("Flushed")
 	open := m.writable()
 	m.logf("Flushed #%d, writable %v", f.id, open)
 	mc := m.mc
-	cb := m.asyncCB(f)
-	if m.onLoop("Flushed", func(c eddy.Conn) {
-		mc.mu.Lock()
-		f.attempted, f.async = true, true
-		mc.mu.Unlock()
-		c.Flushed(cb)
-	}) {
+	op := &rcOp{kind: "flushed", rec: f}
+	if m.onLoop("Flushed", func(c eddy.Conn) { mc.run(c, []*rcOp{op}) }) {
 		m.barrier()
 		m.mc.get(func() { f.mustSucceed = open })
 	}
@@ -552,143 +1063,195 @@ func (m *rcModel) flushed() {
 // writeFlushedClose writes, registers a Flushed callback and closes in one callback: the bytes arrive,
 // then EOF, and the callback reports nil (a Close made after Flushed does not fail it).
 func (m *rcModel) writeFlushedClose(closeWrite bool) {
-	what := "Close"
+	what := "close"
 	if closeWrite {
-		what = "CloseWrite"
+		what = "closeWrite"
 	}
-	r := m.newRec("Write+Flushed+" + what)
-	f := &rcRec{id: uint32(len(m.flushes)), how: "Flushed(then " + what + ")"}
-	m.flushes = append(m.flushes, f)
+	r := m.newRec("Write+Flushed+"+what, 0)
+	f := m.newFlush("Flushed")
 	open := m.writable()
 	closing := m.closing
-	m.logf("Write #%d (%d bytes), Flushed #%d, %s, in one Execute; writable %v", r.id, len(r.data), f.id, what, open)
 	mc := m.mc
-	cb := m.asyncCB(f)
-	var cerr error
-	if m.onLoop("Write+Flushed+"+what, func(c eddy.Conn) {
-		n, err := c.Write(r.data)
-		c.Flushed(cb)
-		if closeWrite {
-			cerr = c.CloseWrite()
-		} else {
-			cerr = c.Close()
-		}
-		mc.mu.Lock()
-		defer mc.mu.Unlock()
-		r.attempted, f.attempted, f.async = true, true, true
-		r.accepted = err == nil && n == len(r.data)
-		if open && !r.accepted {
-			mc.violations = append(mc.violations, fmt.Sprintf("Write #%d on a writable connection: %d, %v", r.id, n, err))
-		}
-	}) {
+	// The Flushed callback may act in turn (during the close's flush): an Abort there decides OnClose's reason.
+	then := m.drawProg("flushedThen", 1, []string{"abort"}, nil)
+	prog := []*rcOp{{kind: "write", rec: r}, {kind: "flushed", rec: f, then: then}, {kind: what}}
+	if rcTerminal(then) {
+		m.ended = true // the Abort comes when the callback runs
+	}
+	m.logf("Write #%d (%d bytes), Flushed #%d %v, %s, in one Execute; writable %v", r.id, len(r.data), f.id, then, what, open)
+	if m.onLoop("Write+Flushed+"+what, func(c eddy.Conn) { mc.run(c, prog) }) {
 		m.barrier()
-		m.mc.get(func() { r.mustSucceed, f.mustSucceed = open, open })
-		if open && cerr != nil {
-			m.fatalf("%s on an open connection: %v", what, cerr)
-		}
+		m.mc.get(func() {
+			r.mustSucceed, f.mustSucceed = open, open
+			if open && !r.accepted {
+				mc.violateLocked("Write #%d on a writable connection failed", r.id)
+			}
+			if open && mc.cbClose != "abort" && (closeWrite && !mc.writeShut || !closeWrite && mc.cbClose == "") {
+				mc.violateLocked("%s on an open connection failed", what)
+			}
+			if !closeWrite && !closing && mc.cbClose == "" {
+				mc.violateLocked("Close on an open connection failed")
+			}
+		})
 		if closeWrite {
 			m.writeShut = true
 		} else {
-			if !closing && cerr != nil {
-				m.fatalf("Close on an open connection: %v", cerr)
-			}
 			m.markClosing("close")
 		}
 	}
 }
 
-// asyncEmpty is AsyncWrite(nil) from the test goroutine: its callback runs once the output queued
-// before it is out (nil on a graceful end, when it was accepted).
-func (m *rcModel) asyncEmpty() {
-	f := &rcRec{id: uint32(len(m.flushes)), how: "AsyncWrite(nil)"}
-	m.flushes = append(m.flushes, f)
-	f.before = m.nextID
-	open := m.writable()
-	m.logf("AsyncWrite(nil) from the test goroutine #%d, writable %v", f.id, open)
-	m.mc.get(func() { f.attempted = true })
-	err := m.mc.c.AsyncWrite(nil, m.asyncCB(f))
+// prog runs a program in an Execute'd function. When it closes somewhere (in a callback, maybe), the
+// sequence ends.
+func (m *rcModel) prog() {
+	ops := m.drawProg("prog", 0, []string{"close", "closeWrite", "abort"}, []string{"close", "closeWrite", "abort"})
+	m.logf("program in an Execute'd function: %v", ops)
+	mc := m.mc
+	if m.onLoop("program", func(c eddy.Conn) { mc.run(c, ops) }) {
+		m.barrier()
+	}
+	if rcTerminal(ops) {
+		m.ended = true
+	}
+}
+
+// armProg sets the program of the next OnData or of OnPeerClosed; it may close in its own body, not in
+// the callbacks it makes (the model folds in what it did after the step that made it run).
+func (m *rcModel) armProg(peer bool) {
+	var top []string
+	if !peer && m.lowWater == 0 || peer && !m.clWriteShut {
+		// (With small water marks, input may wait and OnData run at any time: no close then.)
+		top = []string{"close", "closeWrite", "abort"}
+	}
+	label := "data"
+	if peer {
+		label = "peer"
+	}
+	ops := m.drawProg(label, 0, top, nil)
+	m.logf("program for %s: %v", map[bool]string{false: "the next OnData", true: "OnPeerClosed"}[peer], ops)
 	m.mc.get(func() {
-		if err == nil {
-			f.async = true
-			f.issuedOpen = open
+		if peer {
+			m.mc.peerProg = ops
+		} else {
+			m.mc.dataProg = ops
 		}
 	})
-	if err != nil && (!errors.Is(err, eddy.ErrClosed) || (open && !m.closed())) {
-		m.fatalf("AsyncWrite(nil) from outside on an open connection: %v", err)
-	}
 }
 
-// raceClose writes from another goroutine (AsyncWrite, or Write in an Execute'd function) while the test
-// goroutine closes: the write may win or lose, but what it reports decides whether its bytes arrive (a
-// Write that returned its length, a callback that reported nil: before the EOF; otherwise never). The
-// sequence ends here.
-func (m *rcModel) raceClose() {
-	viaExecute := rapid.Bool().Draw(m.rt, "viaExecute")
-	spins := rapid.IntRange(0, 3).Draw(m.rt, "spins")
-	r := m.newRec("racing write")
-	m.logf("racing write #%d (%d bytes, Execute %v) against Close, writable %v", r.id, len(r.data), viaExecute, m.writable())
-	mc := m.mc
-	start := make(chan struct{})
-	issued := make(chan struct{})
-	go func() {
-		<-start
-		for i := 0; i < spins; i++ {
-			runtime.Gosched()
-		}
-		mc.get(func() { r.attempted = true })
-		if viaExecute {
-			mc.c.Execute(func(c eddy.Conn) {
-				n, err := c.Write(r.data)
-				mc.get(func() { r.accepted = err == nil && n == len(r.data) })
-			})
-		} else if err := mc.c.AsyncWrite(r.data, m.asyncCB(r)); err == nil {
-			mc.get(func() { r.async = true })
-		}
-		close(issued)
-	}()
-	close(start)
-	err := mc.c.Close()
-	if !m.closing && err != nil {
-		m.fatalf("Close on an open connection: %v", err)
+// burst writes from 1 to 3 goroutines at once (AsyncWrite, Write in an Execute'd function), each its own
+// writer, while the test goroutine may close or abort the connection: the writes may win or lose, but
+// what they report decides whether their bytes arrive. With a close, the sequence ends here.
+func (m *rcModel) burst() {
+	type bop struct {
+		kind string
+		rec  *rcRec
 	}
-	m.markClosing("close")
-	<-issued
-}
-
-// asyncThenClose is the documented way to send and then close from another goroutine: AsyncWrite, and
-// Close in its callback. The close comes when it comes: the sequence ends here.
-func (m *rcModel) asyncThenClose() {
-	r := m.newRec("AsyncWrite(then Close)")
+	k := rapid.IntRange(1, 3).Draw(m.rt, "goroutines")
+	closer := rapid.SampledFrom([]string{"", "", "close", "abort"}).Draw(m.rt, "closer")
 	open := m.writable()
-	m.logf("AsyncWrite from the test goroutine #%d (%d bytes), Close in its callback; writable %v", r.id, len(r.data), open)
-	inner := m.asyncCB(r)
-	mc := m.mc
-	m.mc.get(func() { r.attempted = true })
-	err := m.mc.c.AsyncWrite(r.data, func(c eddy.Conn, err error) {
-		inner(c, err)
-		if err == nil {
-			if cerr := c.Close(); cerr != nil {
-				mc.violate("Close in the callback of a successful AsyncWrite: %v", cerr)
+	quiet := open && closer == ""
+	progs := make([][]bop, k)
+	for g := range progs {
+		w := m.newWriter()
+		n := rapid.IntRange(1, 6).Draw(m.rt, "burstLen")
+		for j := 0; j < n; j++ {
+			op := bop{kind: rapid.SampledFrom([]string{"async", "exec", "yield"}).Draw(m.rt, "burstOp")}
+			if op.kind != "yield" {
+				op.rec = m.newRec("burst "+op.kind, w)
 			}
-			mc.closeDone.Store(true)
+			progs[g] = append(progs[g], op)
 		}
-	})
-	m.mc.get(func() {
-		if err == nil {
-			r.async = true
-			r.issuedOpen = open
-			r.mustSucceed = open // nothing else closes it
+	}
+	spins := rapid.IntRange(0, 3).Draw(m.rt, "spins")
+	var desc []string
+	for _, ops := range progs {
+		var ds []string
+		for _, op := range ops {
+			if op.rec != nil {
+				ds = append(ds, fmt.Sprintf("%s#%d", op.kind, op.rec.id))
+			} else {
+				ds = append(ds, op.kind)
+			}
 		}
-	})
-	if err != nil && (!errors.Is(err, eddy.ErrClosed) || (open && !m.closed())) {
-		m.fatalf("AsyncWrite #%d from outside on an open connection: %v", r.id, err)
+		desc = append(desc, strings.Join(ds, " "))
 	}
-	if err == nil && open && !m.closing {
-		m.closing, m.closedBy = true, "close"
+	m.logf("burst of %d goroutines [%s], closer %q, writable %v", k, strings.Join(desc, " | "), closer, open)
+	mc := m.mc
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, ops := range progs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for _, op := range ops {
+				r := op.rec
+				switch op.kind {
+				case "yield":
+					runtime.Gosched()
+				case "async":
+					mc.mu.Lock()
+					refuse := mc.writeClosedLocked()
+					mc.mu.Unlock()
+					err := mc.c.AsyncWrite(r.data, mc.completion(r, nil, nil))
+					mc.mu.Lock()
+					if err == nil {
+						r.attempted, r.async, r.refuse, r.issuedOpen = true, true, refuse, quiet
+					} else if !errors.Is(err, eddy.ErrQueueFull) && (!errors.Is(err, eddy.ErrClosed) || quiet) {
+						mc.violateLocked("burst AsyncWrite #%d: %v (writable %v)", r.id, err, open)
+					}
+					mc.mu.Unlock()
+				case "exec":
+					closeDoneBefore := mc.closeDone.Load()
+					err := mc.c.Execute(func(c eddy.Conn) {
+						took := mc.enter("Execute function (burst)", false)
+						defer mc.exit(took)
+						if closeDoneBefore {
+							mc.violate("an Execute function ran although a Close or Abort had returned before Execute was called")
+						}
+						mc.mu.Lock()
+						closed := mc.writeClosedLocked()
+						mc.mu.Unlock()
+						n, err := c.Write(r.data)
+						mc.writeDone(r, n, err, closed)
+						if quiet && err != nil {
+							mc.violate("burst Write #%d in Execute on a writable connection: %v", r.id, err)
+						}
+					})
+					if err == nil {
+						mc.get(func() { r.attempted = true })
+					} else if !errors.Is(err, eddy.ErrQueueFull) && (!errors.Is(err, eddy.ErrClosed) || quiet) {
+						mc.violate("burst Execute #%d: %v (writable %v)", r.id, err, open)
+					}
+				}
+			}
+		}()
 	}
+	close(start)
+	for i := 0; i < spins; i++ {
+		runtime.Gosched()
+	}
+	switch closer {
+	case "close":
+		m.closeOut()
+	case "abort":
+		m.abortOut()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(rcWait):
+		m.fatalf("the burst's goroutines did not finish in %v (an AsyncWrite or Execute blocked?)", rcWait)
+	}
+	if closer != "" {
+		m.ended = true
+		return
+	}
+	m.executeNothing() // after the burst's tasks: its Execute functions ran
 }
 
-func (m *rcModel) execute() {
+func (m *rcModel) executeNothing() {
 	m.logf("Execute")
 	if m.onLoop("nothing", func(eddy.Conn) {}) {
 		m.barrier()
@@ -733,12 +1296,9 @@ func (m *rcModel) armPause() {
 
 func (m *rcModel) idle(d time.Duration) {
 	m.logf("SetIdleTimeout(%v)", d)
+	op := &rcOp{kind: "idle", d: d}
 	mc := m.mc
-	if m.onLoop("SetIdleTimeout", func(c eddy.Conn) {
-		if err := c.SetIdleTimeout(d); err != nil {
-			mc.violate("SetIdleTimeout(%v): %v", d, err)
-		}
-	}) {
+	if m.onLoop("SetIdleTimeout", func(c eddy.Conn) { mc.run(c, []*rcOp{op}) }) {
 		m.barrier()
 	}
 }
@@ -751,80 +1311,80 @@ func (m *rcModel) markClosing(by string) {
 	m.mc.closeDone.Store(true)
 }
 
+// closeOut is Close from the test goroutine.
 func (m *rcModel) closeOut() {
 	m.logf("Close from the test goroutine (closing %v)", m.closing)
 	err := m.mc.c.Close()
-	if !m.closing && err != nil {
+	if !m.closing && !m.ended && err != nil {
 		m.fatalf("Close on an open connection: %v", err)
 	}
-	if m.closing && err != nil && !errors.Is(err, eddy.ErrClosed) {
-		m.fatalf("Close on a closing connection: %v", err)
+	if err != nil && !errors.Is(err, eddy.ErrClosed) {
+		m.fatalf("Close: %v", err)
 	}
 	m.markClosing("close")
 }
 
 func (m *rcModel) closeLoop() {
 	m.logf("Close on the loop (closing %v)", m.closing)
-	var err error
-	if m.onLoop("Close", func(c eddy.Conn) { err = c.Close() }) {
+	mc := m.mc
+	if m.onLoop("Close", func(c eddy.Conn) { mc.run(c, []*rcOp{{kind: "close"}}) }) {
 		m.barrier()
-		if err != nil {
-			m.fatalf("Close on the loop on an open connection: %v", err)
+		closed := false
+		mc.get(func() { closed = mc.cbClose != "" })
+		if !closed {
+			m.fatalf("Close on the loop on an open connection failed")
 		}
 		m.markClosing("close")
 	}
 }
 
 func (m *rcModel) closeWrite() {
-	m.logf("CloseWrite (writable %v)", m.writable())
-	var err error
 	open := m.writable()
-	if m.onLoop("CloseWrite", func(c eddy.Conn) { err = c.CloseWrite() }) {
+	m.logf("CloseWrite (writable %v)", open)
+	mc := m.mc
+	if m.onLoop("CloseWrite", func(c eddy.Conn) { mc.run(c, []*rcOp{{kind: "closeWrite"}}) }) {
 		m.barrier()
-		if open && err != nil {
-			m.fatalf("CloseWrite on an open connection: %v", err)
-		}
-		if !open && err != nil && !errors.Is(err, eddy.ErrClosed) {
-			m.fatalf("CloseWrite again: %v", err)
+		shut := false
+		mc.get(func() { shut = mc.writeShut })
+		if open && !shut {
+			m.fatalf("CloseWrite on an open connection failed")
 		}
 		m.writeShut = true
 	}
 }
 
-func (m *rcModel) abortOut() {
-	m.logf("Abort from the test goroutine (closing %v)", m.closing)
+// abortOut is Abort from the test goroutine; abortLoop Abort in an Execute'd function. Either way,
+// OnClose follows, with the Abort's reason when the connection was open.
+func (m *rcModel) abortOut()  { m.abort(false) }
+func (m *rcModel) abortLoop() { m.abort(true) }
+
+func (m *rcModel) abort(onLoop bool) {
+	m.logf("Abort (on the loop %v, closing %v)", onLoop, m.closing)
 	wasClosed := m.closed()
-	m.mc.c.Abort(errRCAbort)
+	if onLoop {
+		mc := m.mc
+		if !m.onLoop("Abort", func(c eddy.Conn) { mc.run(c, []*rcOp{{kind: "abort"}}) }) {
+			return
+		}
+	} else {
+		m.mc.c.Abort(errRCAbort)
+	}
 	switch {
 	case !m.closing:
 		m.closing, m.closedBy = true, "abort"
-	case m.closedBy == "close" || m.closedBy == "peer" || m.closedBy == "idle":
+	case m.closedBy == "close" || m.closedBy == "peer" || m.closedBy == "idle" || m.closedBy == "stop":
 		// A graceful close is under way: the Abort ends it, unless it ended already (OnClose then
 		// reports the close's reason).
 		m.closedBy = "abort-late:" + m.closedBy
 	}
 	m.mc.closeDone.Store(true)
 	m.waitFor("OnClose after Abort", func() bool { return m.mc.closes > 0 })
-	if !wasClosed {
+	if !wasClosed && m.closedBy == "abort" {
 		// OnClose had not run when Abort was called: it reports the Abort's reason (when no reset or
 		// idle timeout got there first, which the model does not let happen on an open connection).
 		m.mc.get(func() {
-			if m.closedBy == "abort" && !errors.Is(m.mc.closeErr, errRCAbort) {
-				m.mc.violations = append(m.mc.violations, fmt.Sprintf("OnClose after Abort reported %v", m.mc.closeErr))
-			}
-		})
-	}
-}
-
-func (m *rcModel) abortLoop() {
-	m.logf("Abort on the loop (closing %v)", m.closing)
-	if m.onLoop("Abort", func(c eddy.Conn) { c.Abort(errRCAbort) }) {
-		m.closing, m.closedBy = true, "abort"
-		m.mc.closeDone.Store(true)
-		m.waitFor("OnClose after Abort", func() bool { return m.mc.closes > 0 })
-		m.mc.get(func() {
 			if !errors.Is(m.mc.closeErr, errRCAbort) {
-				m.mc.violations = append(m.mc.violations, fmt.Sprintf("OnClose after Abort (loop) reported %v", m.mc.closeErr))
+				m.mc.violateLocked("OnClose after Abort (on the loop %v) reported %v", onLoop, m.mc.closeErr)
 			}
 		})
 	}
@@ -833,17 +1393,18 @@ func (m *rcModel) abortLoop() {
 // ---- the peer's actions ----
 
 // settle waits for the engine to act on what the peer sent, when reading is on: every byte in
-// OnData and the FIN in OnPeerClosed, or a pause from OnData.
+// OnData (but those it left) and the FIN in OnPeerClosed, or a pause from OnData, or a close from its
+// program.
 func (m *rcModel) settle() {
 	m.syncClosing()
 	if m.closing || m.paused {
 		return
 	}
 	cond := func() bool {
-		if m.mc.pausedNow {
+		if m.mc.pausedNow || m.mc.closeDone.Load() {
 			return true
 		}
-		return len(m.mc.in) == len(m.sent) && (!m.clWriteShut || m.mc.peerClosed > 0)
+		return len(m.mc.in)+m.mc.left == len(m.sent) && (!m.clWriteShut || m.mc.peerClosed > 0)
 	}
 	if m.lowWater > 0 {
 		// With small water marks, the engine's back-pressure may hold reading back (the output is
@@ -874,7 +1435,7 @@ func (m *rcModel) settle() {
 			m.paused, m.pauseArmed = true, false
 		}
 		if !bytes.Equal(m.mc.in, m.sent[:len(m.mc.in)]) {
-			m.mc.violations = append(m.mc.violations, "OnData got bytes that differ from those the peer sent")
+			m.mc.violateLocked("OnData got bytes that differ from those the peer sent")
 		}
 	})
 	m.syncClosing()
@@ -882,6 +1443,9 @@ func (m *rcModel) settle() {
 
 func (m *rcModel) send() {
 	n := rapid.IntRange(1, 8<<10).Draw(m.rt, "send")
+	if !m.paused && !m.pauseArmed && m.lowWater == 0 && rapid.IntRange(0, 4).Draw(m.rt, "bigSend") == 0 {
+		n = rapid.IntRange(16<<10, 64<<10).Draw(m.rt, "big")
+	}
 	if len(m.sent)+n > rcMaxIn {
 		n = 1
 	}
@@ -893,7 +1457,7 @@ func (m *rcModel) send() {
 	m.cl.SetWriteDeadline(time.Now().Add(rcWait))
 	k, err := m.cl.Write(b)
 	m.sent = append(m.sent, b[:k]...)
-	if err != nil && !m.closing && !m.closed() {
+	if err != nil && !m.closing && !m.mc.closeDone.Load() && !m.closed() {
 		m.fatalf("the peer's write on an open connection: %v", err)
 	}
 	if m.paused {
@@ -904,11 +1468,12 @@ func (m *rcModel) send() {
 }
 
 func (m *rcModel) read() {
-	m.logf("peer reads for a moment")
+	size := rapid.SampledFrom([]int{512, 4 << 10, 64 << 10}).Draw(m.rt, "readSize")
+	m.logf("peer reads for a moment, %d bytes at a time", size)
 	if m.clErr != nil || m.clReset {
 		return
 	}
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, size)
 	m.cl.SetReadDeadline(time.Now().Add(rcQuietly))
 	for {
 		n, err := m.cl.Read(buf)
@@ -936,10 +1501,13 @@ func (m *rcModel) halfClose() {
 	m.settle()
 }
 
-func (m *rcModel) reset() {
-	m.logf("peer resets (paused %v, closing %v)", m.paused, m.closing)
+// peerEnd is the peer's reset (rst), or its close: a FIN, and a reset for what arrives after it.
+func (m *rcModel) peerEnd(rst bool) {
+	m.logf("peer closes, reset %v (paused %v, closing %v)", rst, m.paused, m.closing)
 	m.mc.peerReset.Store(true)
-	m.cl.SetLinger(0)
+	if rst {
+		m.cl.SetLinger(0)
+	}
 	m.cl.Close()
 	m.clReset = true
 	if !m.closing {
@@ -949,25 +1517,74 @@ func (m *rcModel) reset() {
 
 // ---- one check ----
 
-func rcRun(rt *rapid.T, kind eddy.EngineKind, h *rcHandler, addr string, lowWater int) {
+func rcRun(rt *rapid.T, kind eddy.EngineKind) {
+	// The engine.
+	opts := []eddy.Option{eddy.WithEngine(kind), eddy.WithLoops(rapid.IntRange(1, 2).Draw(rt, "loops"))}
+	lowWater := 0
+	switch rapid.IntRange(0, 5).Draw(rt, "water") {
+	case 0:
+		lowWater = 8 << 10
+		opts = append(opts, eddy.WithWriteBufferWaterMarks(lowWater, 32<<10))
+	case 1:
+		lowWater = 2 << 10
+		opts = append(opts, eddy.WithWriteBufferWaterMarks(lowWater, 8<<10))
+	}
+	if n := rapid.SampledFrom([]int{0, 0, 0, 512, 4096}).Draw(rt, "readBuffer"); n > 0 {
+		opts = append(opts, eddy.WithReadBufferSize(n))
+	}
+	if n := rapid.SampledFrom([]int{0, 0, 0, 2, 64}).Draw(rt, "queue"); n > 0 {
+		opts = append(opts, eddy.WithTaskQueueCapacity(n))
+	}
+	if rapid.IntRange(0, 3).Draw(rt, "engineIdle") == 0 {
+		opts = append(opts, eddy.WithIdleTimeout(time.Hour))
+	}
+	mc := &rcConn{byWriter: map[int][]*rcRec{}, rng: rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "inputSeed"), 1))}
+	h := &rcHandler{conns: map[string]*rcConn{}, newConn: func() *rcConn { return mc }}
+	e, err := eddy.New(h, loopback, opts...)
+	if err != nil {
+		rt.Fatalf("New: %v", err)
+	}
+	if err := e.Start(); err != nil {
+		rt.Fatalf("Start: %v", err)
+	}
+	var stopped atomic.Bool
+	stop := func() error {
+		if stopped.Swap(true) {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*rcWait)
+		defer cancel()
+		return e.Stop(ctx)
+	}
+	rt.Cleanup(func() { stop() })
+
+	m := &rcModel{rt: rt, kind: kind, e: e, mc: mc, lowWater: lowWater}
+	mc.keepWriting.Store(rapid.Bool().Draw(rt, "keepWriting"))
+	openProg := m.drawProg("open", 0, []string{"closeWrite"}, nil)
+	closingProg := m.drawProg("closing", 0, []string{"abort"}, nil)
+	h.mu.Lock()
+	h.openProg = openProg
+	h.mu.Unlock()
+	mc.get(func() { mc.closingProg = closingProg })
+	m.logf("%s: %d options; keepWriting %v, OnOpen %v, OnClosing %v", kind, len(opts), mc.keepWriting.Load(), openProg, closingProg)
+
 	d := net.Dialer{Timeout: rcWait}
-	nc, err := d.Dial("tcp", addr)
+	nc, err := d.Dial("tcp", e.Addrs()[0].String())
 	if err != nil {
 		rt.Fatalf("dial: %v", err)
 	}
 	cl := nc.(*net.TCPConn)
+	m.cl = cl
 	rt.Cleanup(func() { cl.SetLinger(0); cl.Close() })
 	if rapid.Bool().Draw(rt, "smallRcvBuf") {
 		cl.SetReadBuffer(4 << 10)
 	}
-	var mc *rcConn
 	deadline := time.Now().Add(rcWait)
-	for mc == nil {
+	for opened := false; !opened; {
 		h.mu.Lock()
-		mc = h.conns[cl.LocalAddr().String()]
-		delete(h.conns, cl.LocalAddr().String())
+		opened = h.conns[cl.LocalAddr().String()] != nil
 		h.mu.Unlock()
-		if mc == nil {
+		if !opened {
 			if time.Now().After(deadline) {
 				rt.Fatalf("no OnOpen for %v", cl.LocalAddr())
 			}
@@ -975,15 +1592,12 @@ func rcRun(rt *rapid.T, kind eddy.EngineKind, h *rcHandler, addr string, lowWate
 		}
 	}
 	rt.Cleanup(func() { mc.c.Abort(errRCAbort) })
-	m := &rcModel{rt: rt, kind: kind, mc: mc, cl: cl, lowWater: lowWater}
-	mc.keepWriting.Store(rapid.Bool().Draw(rt, "keepWriting"))
-	m.logf("%s: keepWriting %v", kind, mc.keepWriting.Load())
 
 	steps := rapid.IntRange(1, 24).Draw(rt, "steps")
-	for i := 0; i < steps && !m.clReset; i++ {
+	for i := 0; i < steps && !m.clReset && !m.ended; i++ {
 		m.syncClosing()
 		m.before = m.nextID
-		acts := []string{"write", "writev", "asyncLoop", "asyncOut", "flushed", "execute", "read", "idleLong", "idleOff"}
+		acts := []string{"write", "writev", "asyncLoop", "asyncOut", "flushed", "execute", "read", "idleLong", "idleOff", "prog", "prog", "burst", "armData"}
 		if !m.paused {
 			acts = append(acts, "pause")
 			if !m.pauseArmed {
@@ -993,15 +1607,14 @@ func rcRun(rt *rapid.T, kind eddy.EngineKind, h *rcHandler, addr string, lowWate
 			acts = append(acts, "resume")
 		}
 		if !m.clWriteShut {
-			acts = append(acts, "send", "send", "halfClose")
+			acts = append(acts, "send", "send", "halfClose", "armPeer")
 		}
-		acts = append(acts, "closeOut", "closeLoop", "closeWrite", "abortOut", "abortLoop", "reset", "idleShort", "writeFlushedClose", "asyncThenClose", "raceClose", "writeFlushedCloseWrite", "asyncEmpty")
-		a := rapid.SampledFrom(acts).Draw(rt, "action")
-		switch a {
+		acts = append(acts, "closeOut", "closeLoop", "closeWrite", "abortOut", "abortLoop", "reset", "peerClose", "idleShort", "writeFlushedClose", "asyncThenClose", "writeFlushedCloseWrite", "asyncEmpty")
+		switch a := rapid.SampledFrom(acts).Draw(rt, "action"); a {
 		case "write":
-			m.write()
+			m.loopWrite(false)
 		case "writev":
-			m.writev()
+			m.loopWrite(true)
 		case "asyncLoop":
 			m.asyncLoop()
 		case "asyncOut":
@@ -1009,7 +1622,15 @@ func rcRun(rt *rapid.T, kind eddy.EngineKind, h *rcHandler, addr string, lowWate
 		case "flushed":
 			m.flushed()
 		case "execute":
-			m.execute()
+			m.executeNothing()
+		case "prog":
+			m.prog()
+		case "armData":
+			m.armProg(false)
+		case "armPeer":
+			m.armProg(true)
+		case "burst":
+			m.burst()
 		case "read":
 			m.read()
 		case "idleLong":
@@ -1037,40 +1658,51 @@ func rcRun(rt *rapid.T, kind eddy.EngineKind, h *rcHandler, addr string, lowWate
 		case "abortLoop":
 			m.abortLoop()
 		case "reset":
-			m.reset()
+			m.peerEnd(true)
+		case "peerClose":
+			m.peerEnd(false)
 		case "writeFlushedClose":
 			m.writeFlushedClose(false)
 		case "writeFlushedCloseWrite":
 			m.writeFlushedClose(true)
 		case "asyncEmpty":
 			m.asyncEmpty()
-		case "raceClose":
-			m.raceClose()
-			i = steps
 		case "asyncThenClose":
 			m.asyncThenClose()
-			i = steps
 		case "idleShort":
 			m.idle(50 * time.Millisecond)
 			if !m.closing {
 				m.closing, m.closedBy = true, "idle"
 			}
-			i = steps // the close comes when it comes: end here
+			m.ended = true // the close comes when it comes: end here
 		}
 	}
-	m.finish()
+	m.finish(stop)
+	if err := stop(); err != nil {
+		m.fatalf("Stop: %v", err)
+	}
+	m.check()
 }
 
-// finish ends the connection (gracefully, unless the sequence did otherwise), reads the client's
-// stream to its end and checks everything against the model.
-func (m *rcModel) finish() {
+// finish ends the connection (gracefully, unless the sequence did otherwise: Close, Abort, or the
+// engine's Stop), reads the client's stream to its end and checks everything against the model.
+func (m *rcModel) finish(stop func() error) {
 	m.syncClosing()
 	m.before = m.nextID
-	if !m.closing && !m.clReset {
-		if rapid.Bool().Draw(m.rt, "finishByAbort") {
-			m.abortOut()
-		} else {
+	var stopErr chan error
+	if m.ended && !m.closing {
+		m.closeOut() // a program closes it, or will: this Close may come first
+	} else if !m.closing && !m.clReset {
+		switch rapid.SampledFrom([]string{"close", "abort", "stop"}).Draw(m.rt, "finish") {
+		case "close":
 			m.closeOut()
+		case "abort":
+			m.abortOut()
+		case "stop":
+			m.logf("Stop")
+			m.closing, m.closedBy = true, "stop"
+			stopErr = make(chan error, 1)
+			go func() { stopErr <- stop() }()
 		}
 	}
 	if m.clReset && m.paused && !m.closed() {
@@ -1086,9 +1718,10 @@ func (m *rcModel) finish() {
 		kw := false
 		m.waitFor("OnClose or OnPeerClosed after the reset", func() bool {
 			kw = m.mc.peerClosed > 0 && m.mc.keepWriting.Load()
-			return m.mc.closes > 0 || kw
+			return m.mc.closes > 0 || kw || m.mc.closeDone.Load()
 		})
-		if kw && !m.closed() {
+		m.syncClosing()
+		if !m.closed() {
 			// After OnPeerClosed kept the connection open, the engine reads no more: the reset goes
 			// unnoticed until a write fails. Close it.
 			m.closeOut()
@@ -1121,6 +1754,11 @@ func (m *rcModel) finish() {
 	if d := time.Since(t0); d > rcWait {
 		m.fatalf("OnClose came %v after the peer's end (closed by %s, OnClose(%v))", d, m.closedBy, m.mc.closeErr)
 	}
+	if stopErr != nil {
+		if err := <-stopErr; err != nil {
+			m.fatalf("Stop with the connection open: %v", err)
+		}
+	}
 	m.waitFor("every completion callback", func() bool {
 		for _, r := range append(m.recs, m.flushes...) {
 			if r.async && r.cbs == 0 {
@@ -1130,7 +1768,6 @@ func (m *rcModel) finish() {
 		return true
 	})
 	time.Sleep(rcQuietly) // for a second OnClose or callback to show
-	m.check()
 }
 
 func (m *rcModel) check() {
@@ -1147,7 +1784,7 @@ func (m *rcModel) check() {
 	if len(mc.in) > len(m.sent) || !bytes.Equal(mc.in, m.sent[:len(mc.in)]) {
 		fail("OnData got %d bytes that are not a prefix of the %d the peer sent", len(mc.in), len(m.sent))
 	}
-	// OnClose's reason.
+	// OnClose's reason (a callback's Abort before OnClose decides it: checked in OnClose).
 	by := m.closedBy
 	if late, ok := strings.CutPrefix(by, "abort-late:"); ok {
 		if errors.Is(mc.closeErr, errRCAbort) {
@@ -1159,6 +1796,9 @@ func (m *rcModel) check() {
 	if m.clReset && by != "abort" {
 		by = "reset" // the reset may end a graceful close, or go unnoticed: any reason
 	}
+	if mc.cbAborted {
+		by = "abort"
+	}
 	switch by {
 	case "close":
 		if mc.closeErr != nil {
@@ -1168,9 +1808,13 @@ func (m *rcModel) check() {
 		if mc.closeErr != io.EOF {
 			fail("OnClose after the peer's FIN reported %v", mc.closeErr)
 		}
-	case "idle":
-		if !errors.Is(mc.closeErr, eddy.ErrIdleTimeout) {
-			fail("OnClose after the idle timeout reported %v", mc.closeErr)
+	case "idle", "stop":
+		want := map[string]error{"idle": eddy.ErrIdleTimeout, "stop": eddy.ErrEngineStopped}[by]
+		if !errors.Is(mc.closeErr, want) {
+			fail("OnClose after the %s reported %v", by, mc.closeErr)
+		}
+		if mc.closings != 1 || mc.closingErr != want {
+			fail("OnClosing ran %d times (%v) before a close by %s", mc.closings, mc.closingErr, by)
 		}
 	case "abort":
 		if !errors.Is(mc.closeErr, errRCAbort) {
@@ -1182,6 +1826,9 @@ func (m *rcModel) check() {
 	default:
 		fail("the connection was closed by something the model did not do")
 	}
+	if (by == "close" || by == "peer") && mc.closings != 0 {
+		fail("OnClosing(%v) before a close by %s", mc.closingErr, by)
+	}
 	// The output.
 	byID := map[uint32]*rcRec{}
 	for _, r := range m.recs {
@@ -1192,12 +1839,13 @@ func (m *rcModel) check() {
 	}
 	for _, f := range m.flushes {
 		if f.async && f.cbs != 1 {
-			fail("Flushed #%d: callback ran %d times", f.id, f.cbs)
+			fail("%s #%d: callback ran %d times", f.how, f.id, f.cbs)
 		}
 	}
-	graceful := (m.closedBy == "close" || m.closedBy == "peer" || m.closedBy == "idle") && !m.clReset
+	graceful := (m.closedBy == "close" || m.closedBy == "peer" || m.closedBy == "idle" || m.closedBy == "stop") && !m.clReset && !mc.cbAborted
 	b := m.clGot
-	var seen []uint32
+	seen := map[uint32]bool{}
+	last := map[int]*rcRec{} // per writer
 	partial := false
 	for off := 0; off < len(b); {
 		if len(b)-off < rcHdr {
@@ -1224,20 +1872,21 @@ func (m *rcModel) check() {
 		if !partial && !r.accepted {
 			fail("%s #%d arrived whole but was not accepted (attempted %v, callback %d: %v)", r.how, id, r.attempted, r.cbs, r.cbErr)
 		}
-		if len(seen) > 0 && id <= seen[len(seen)-1] {
-			fail("record %d arrived after record %d", id, seen[len(seen)-1])
+		// In its writer's order, none of the writer's accepted records missing before it.
+		prev := last[r.writer]
+		if prev != nil && id <= prev.id {
+			fail("record %d arrived after record %d of its writer %d", id, prev.id, r.writer)
 		}
-		// No accepted record between the last one and this may be missing.
-		from := uint32(0)
-		if len(seen) > 0 {
-			from = seen[len(seen)-1] + 1
-		}
-		for j := from; j < id; j++ {
-			if byID[j].accepted && len(byID[j].data) > 0 {
-				fail("%s #%d was accepted but is missing before record %d", byID[j].how, j, id)
+		for _, q := range mc.byWriter[r.writer] {
+			if q.id >= id {
+				break
+			}
+			if (prev == nil || q.id > prev.id) && q.accepted {
+				fail("%s #%d was accepted but is missing before record %d of its writer %d", q.how, q.id, id, r.writer)
 			}
 		}
-		seen = append(seen, id)
+		last[r.writer] = r
+		seen[id] = true
 		off = end
 	}
 	if graceful {
@@ -1247,12 +1896,8 @@ func (m *rcModel) check() {
 		if partial {
 			fail("a graceful end, but the stream ends in the middle of a record")
 		}
-		last := -1
-		if len(seen) > 0 {
-			last = int(seen[len(seen)-1])
-		}
 		for _, r := range m.recs {
-			if int(r.id) > last && r.accepted {
+			if !seen[r.id] && r.accepted {
 				fail("%s #%d was accepted but never arrived (graceful end)", r.how, r.id)
 			}
 			if r.mustSucceed && !r.accepted {
@@ -1267,17 +1912,42 @@ func (m *rcModel) check() {
 	}
 }
 
+// rcFDs counts the process's open descriptors.
+func rcFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
 func TestConnModel(t *testing.T) {
 	checks := *rcChecks
+	if testing.Short() {
+		checks /= 5
+	}
 	if checks > 0 {
 		old := flag.Lookup("rapid.checks").Value.String()
 		flag.Set("rapid.checks", strconv.Itoa(checks))
 		t.Cleanup(func() { flag.Set("rapid.checks", old) })
 	}
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := &rcHandler{conns: map[string]*rcConn{}}
-		srv := startServer(t, kind, h)
-		rapid.Check(t, func(rt *rapid.T) { rcRun(rt, kind, h, srv.addr, 0) })
+		ignore := goleak.IgnoreCurrent()
+		fds0 := rcFDs(t)
+		rapid.Check(t, func(rt *rapid.T) { rcRun(rt, kind) })
+		if t.Failed() {
+			return
+		}
+		// Nothing left behind by the checks: descriptors (lingering sockets end with Stop), goroutines.
+		for deadline := time.Now().Add(rcWait); rcFDs(t) > fds0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := rcFDs(t); n > fds0 {
+			t.Errorf("%d descriptors open after the checks, %d before", n, fds0)
+		}
+		if err := goleak.Find(ignore); err != nil {
+			t.Errorf("goroutines left: %v", err)
+		}
 	})
 }
 
@@ -1359,23 +2029,5 @@ func TestCloseThenPeerFIN(t *testing.T) {
 				t.Fatalf("the peer read %q, %v; want a clean EOF", b, err)
 			}
 		}
-	})
-}
-
-// TestConnModelBackPressure is the model with small water marks (8 KiB, 32 KiB), so that the
-// engine's own back-pressure comes into play; the model lets the input wait while the output is above
-// the low water mark. Half the checks of TestConnModel.
-func TestConnModelBackPressure(t *testing.T) {
-	checks := *rcChecks / 2
-	if checks > 0 {
-		old := flag.Lookup("rapid.checks").Value.String()
-		flag.Set("rapid.checks", strconv.Itoa(checks))
-		t.Cleanup(func() { flag.Set("rapid.checks", old) })
-	}
-	const low, high = 8 << 10, 32 << 10
-	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := &rcHandler{conns: map[string]*rcConn{}}
-		srv := startServer(t, kind, h, eddy.WithWriteBufferWaterMarks(low, high))
-		rapid.Check(t, func(rt *rapid.T) { rcRun(rt, kind, h, srv.addr, low) })
 	})
 }

@@ -37,7 +37,7 @@ func (h *closeOrderHandler) note(s string) {
 // to report the close: when it took it before the holder ran them (the holder's last look at the queue
 // came just before they were queued), OnClose ran first and the callbacks reporting success came after
 // it, against Handler.OnClose ("after the last other callback"). Seen once by the Conn contract model
-// (TestConnContractModel/std, 2-minute run). The test holds the section as that holder, lets the writer
+// (TestConnContractModel/std, 2-minute run; now part of TestConnModel). The test holds the section as that holder, lets the writer
 // queue the completion and block on the section, then releases it without running the queue.
 func TestStdCompletionBeforeOnCloseWhenTheWriterTakesTheSection(t *testing.T) {
 	h := &closeOrderHandler{conn: make(chan Conn, 1), closed: make(chan struct{})}
