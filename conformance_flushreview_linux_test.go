@@ -160,11 +160,21 @@ func (r readOut) String() string { return fmt.Sprint(r.trace) }
 // readPlan reads c to its end: while slow(i, len(got)) returns a pause > 0, it does one read of up to
 // chunk bytes (all of them with full, io.ReadFull) and sleeps that pause; after that, as fast as it comes.
 func readPlan(c net.Conn, chunk int, full bool, slow func(i, got int) time.Duration) readOut {
+	return readPlanSized(c, 0, chunk, full, slow)
+}
+
+// readPlanSized is readPlan for a reader that expects about size bytes: its buffer is made that large
+// at once, where growing it allocated several times as much (more than a gigabyte per engine in
+// TestFlushReviewManyClosingConnections, each byte of it touched again by -race).
+func readPlanSized(c net.Conn, size, chunk int, full bool, slow func(i, got int) time.Duration) readOut {
 	c.SetReadDeadline(time.Now().Add(60 * time.Second))
 	var out readOut
-	var got bytes.Buffer
-	buf := make([]byte, chunk)
-	fast := make([]byte, 1<<20)
+	got := make([]byte, 0, size)
+	// The buffers are made when first used (a fast reader never uses buf), the fast one of 256 KiB,
+	// not 1 MiB: with 200 readers at once (TestFlushReviewManyClosingConnections) the unused and
+	// oversized buffers, with the growing got, took the test binary to 3 GB resident under -race and
+	// most of its CPU time went to the kernel (page faults), about 1.4 GB and a third of the CPU now.
+	var buf, fast []byte
 	slowing := true
 	t0 := time.Now()
 	var lastReturn time.Time
@@ -174,12 +184,18 @@ func readPlan(c net.Conn, chunk int, full bool, slow func(i, got int) time.Durat
 		var err error
 		pause := time.Duration(0)
 		if slowing {
-			pause = slow(i, got.Len())
+			pause = slow(i, len(got))
 			slowing = pause > 0
 		}
 		called := time.Now()
 		if traced && !lastReturn.IsZero() {
 			out.idle = max(out.idle, called.Sub(lastReturn))
+		}
+		switch {
+		case !slowing && fast == nil:
+			fast = make([]byte, 256<<10)
+		case slowing && buf == nil:
+			buf = make([]byte, chunk)
 		}
 		switch {
 		case !slowing:
@@ -199,14 +215,14 @@ func readPlan(c net.Conn, chunk int, full bool, slow func(i, got int) time.Durat
 		}
 		if n > 0 {
 			if slowing {
-				got.Write(buf[:n])
+				got = append(got, buf[:n]...)
 			} else {
-				got.Write(fast[:n])
+				got = append(got, fast[:n]...)
 			}
 			out.lastRead = time.Now()
 		}
 		if err != nil {
-			out.got, out.err = got.Bytes(), err
+			out.got, out.err = got, err
 			return out
 		}
 		if pause > 0 {
@@ -898,6 +914,9 @@ func TestFlushReviewManyClosingConnections(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := &modeHandler{counter: newCounter(), sizes: map[byte]int{'f': 256 << 10, 'b': 4 << 20, 's': 6 << 20},
 			closes: map[uint32]int{}, why: map[uint32]error{}}
+		for m, n := range h.sizes {
+			modeData(m, n) // made here, not by the first engine's loop in OnData while the others wait
+		}
 		s := startServer(t, kind, h, frCut)
 		late := watchLateness(t)
 		const n = 200
@@ -934,9 +953,9 @@ func TestFlushReviewManyClosingConnections(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(i), 11))
 				switch modes[i] {
 				case 'f':
-					results[i] = readPlan(c, 1<<20, false, func(int, int) time.Duration { return 0 })
+					results[i] = readPlanSized(c, h.sizes['f'], 1<<20, false, func(int, int) time.Duration { return 0 })
 				case 'b':
-					results[i] = readPlan(c, 2<<20, false, func(j, _ int) time.Duration {
+					results[i] = readPlanSized(c, h.sizes['b'], 2<<20, false, func(j, _ int) time.Duration {
 						if j < 4 {
 							return pauseBetween(rng, 500*time.Millisecond, 800*time.Millisecond)
 						}
@@ -944,7 +963,7 @@ func TestFlushReviewManyClosingConnections(t *testing.T) {
 					})
 				case 's':
 					<-stuckDone
-					results[i] = readPlan(c, 1<<20, false, func(int, int) time.Duration { return 0 })
+					results[i] = readPlanSized(c, h.sizes['s'], 1<<20, false, func(int, int) time.Duration { return 0 })
 				}
 			}()
 		}

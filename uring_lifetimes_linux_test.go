@@ -901,12 +901,22 @@ type ltRelay struct {
 type ltRelayCtx struct {
 	peer atomic.Pointer[Conn]
 	held [][]byte
+	// partner is the peer as soon as the second connection of the pair came, set from its loop: the
+	// first one learns of it (peer) in an Execute that a close skips, and one that closed then left
+	// its partner open, with a client that waited for its 30 s deadline (a reset pair in CI, 31.5 s).
+	// closed is set in OnClose: of the two stores and loads, each side sees the other's.
+	partner atomic.Pointer[Conn]
+	closed  atomic.Bool
 }
 
 func (h *ltRelay) OnOpen(c Conn) { h.opened.Add(1); c.SetContext(&ltRelayCtx{}) }
 func (h *ltRelay) OnClose(c Conn, _ error) {
 	h.closed.Add(1)
-	if p := c.Context().(*ltRelayCtx).peer.Load(); p != nil {
+	x := c.Context().(*ltRelayCtx)
+	x.closed.Store(true)
+	if p := x.peer.Load(); p != nil {
+		(*p).Close()
+	} else if p := x.partner.Load(); p != nil {
 		(*p).Close()
 	}
 }
@@ -928,6 +938,12 @@ func (h *ltRelay) OnData(c Conn) {
 				}
 				oc, cc := Conn(other), Conn(c)
 				x.peer.Store(&oc)
+				ox := other.Context().(*ltRelayCtx)
+				ox.partner.Store(&cc)
+				if ox.closed.Load() {
+					c.Close() // the first one closed already: its OnClose may have found no partner
+					return
+				}
 				// The first one learns of its peer on its own loop.
 				if other.Execute(func(o Conn) {
 					ox := o.Context().(*ltRelayCtx)
