@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/eddyio/eddy/internal/socket"
@@ -15,8 +16,9 @@ const addrForms = "host:port, tcp://host:port, tcp4://host:port, tcp6://[host]:p
 // unix:///path, or host:port for tcp) into the network and address that package net takes, for the
 // commands that use package net directly: the baseline server and the load generator. It refuses what
 // the engine's parser refuses before anything starts: an unknown network, a missing or bad port, an IP
-// address of the wrong family, an empty path or one too long for the system. A host name is not
-// looked up: that is left to the run, as a failure there (exit 1) rather than a bad command line.
+// address of the wrong family, an IPv6 zone that names no interface, an empty path or one too long for
+// the system. A host name is not looked up: that is left to the run, as a failure there (exit 1) rather
+// than a bad command line.
 func splitAddr(s string) (network, address string, err error) {
 	network, address, ok := strings.Cut(s, "://")
 	if !ok {
@@ -37,8 +39,12 @@ func splitAddr(s string) (network, address string, err error) {
 		ip, _, _ := strings.Cut(host, "%") // an IPv6 address may carry a zone
 		if host == "" || net.ParseIP(ip) != nil {
 			// An IP address resolves without a lookup: this checks its family against the network's.
-			if _, err := net.ResolveTCPAddr(network, address); err != nil {
+			a, err := net.ResolveTCPAddr(network, address)
+			if err != nil {
 				return "", "", fmt.Errorf("bad address %q: %v", s, err)
+			}
+			if !knownZone(a.Zone) {
+				return "", "", fmt.Errorf("bad address %q: zone %q names no interface of this machine", s, a.Zone)
 			}
 		}
 	case "unix":
@@ -55,6 +61,20 @@ func splitAddr(s string) (network, address string, err error) {
 		return "", "", fmt.Errorf("bad address %q: unknown network %q (want tcp, tcp4, tcp6 or unix)", s, network)
 	}
 	return network, address, nil
+}
+
+// knownZone reports whether an IPv6 zone is none, a decimal interface index or the name of one of this
+// machine's interfaces: the engine's parser (eddy.New, its checkZone) refuses any other, where package
+// net takes an unknown zone for none.
+func knownZone(zone string) bool {
+	if zone == "" {
+		return true
+	}
+	if _, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return true
+	}
+	_, err := net.InterfaceByName(zone)
+	return err == nil
 }
 
 // checkAddr refuses an --addr that splitAddr refuses, as a command-line error of cmd.

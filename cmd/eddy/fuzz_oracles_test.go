@@ -82,3 +82,19 @@ func checkIndexName(t *testing.T, u *url.URL, name string) {
 	}
 	t.Fatalf("path %q: name index.html, want %q", p, base)
 }
+
+// endLikeNetHTTP checks, for a stream whose first response the parser read whole (of status code
+// status, ending at the offset end) and that net/http reads whole too (resp, its body read without
+// error, having consumed used bytes of the stream), that the two end the response at the same byte:
+// the same head, and the same body by Content-Length, chunked coding (trailer included), or none.
+// FuzzParseResponse calls it, where it compared only the status and the close: a body framed a byte
+// short or long changed neither for a stream of one response.
+func endLikeNetHTTP(t *testing.T, in []byte, status, end int, resp *http.Response, bodyErr error, used int) {
+	t.Helper()
+	if bodyErr != nil || resp.StatusCode != status || status < 200 {
+		return // net/http returns a 1xx response itself, where the parser skips it
+	}
+	if end != used {
+		t.Fatalf("%q: the parser ends the first response at byte %d; net/http at %d", in, end, used)
+	}
+}

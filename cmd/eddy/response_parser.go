@@ -15,7 +15,8 @@ import (
 //
 // It reads the status line (HTTP/1.0 or HTTP/1.1), skips 1xx interim responses, and frames the body by
 // Transfer-Encoding: chunked (with chunk extensions and trailers), Content-Length, the request method
-// (HEAD) and status (204, 304), or the end of the connection.
+// (HEAD) and status (204, 304), or the end of the connection. A Transfer-Encoding in an HTTP/1.0
+// response is an error (RFC 9112 §6.1: its framing is faulty).
 type responseParser struct {
 	state   parseState
 	scanned int // bytes of the current line (or folded header field) already searched for '\n'
@@ -65,6 +66,7 @@ var (
 	errLineTooLong   = errors.New("HTTP response line too long")
 	errHeadTooLong   = errors.New("HTTP response head too long")
 	errSwitching     = errors.New("unexpected 101 Switching Protocols")
+	errTEHTTP10      = errors.New("Transfer-Encoding in an HTTP/1.0 response")
 	errTruncated     = errors.New("connection closed in the middle of a response")
 )
 
@@ -270,6 +272,13 @@ func (p *responseParser) endOfHead() (ended bool, err error) {
 	switch {
 	case p.status == 101:
 		return false, errSwitching
+	case p.http10 && (p.chunked || p.otherTE):
+		// RFC 9112 §6.1: a Transfer-Encoding in an HTTP/1.0 message makes its framing faulty; a user
+		// agent closes the connection and discards the response (§6.3), as eddy's client does
+		// (http1's errRespTEHTTP10). It was read as chunked, where net/http ignores the field and
+		// reads the body by Content-Length or to the end of the connection: the two ended the
+		// response at different bytes.
+		return false, errTEHTTP10
 	case p.status < 200:
 		// An interim response (100 Continue, 103 Early Hints): the final one follows.
 		noBody := p.noBody

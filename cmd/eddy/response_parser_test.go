@@ -16,6 +16,7 @@ import (
 type parsed struct {
 	statuses []int
 	closes   []bool
+	ends     []int // where each response ended: the offset in the stream of the byte after it
 	err      error // the first error, after which parsing stops
 	atEOF    bool  // the end of the stream ended a response (a body delimited by the connection's end)
 }
@@ -27,6 +28,7 @@ func parseStream(stream []byte, cuts []int, noBody bool) parsed {
 		p   = responseParser{noBody: noBody}
 		out parsed
 		buf []byte
+		off int // bytes of the stream consumed
 	)
 	prev := 0
 	for _, cut := range append(cuts, len(stream)) {
@@ -38,6 +40,7 @@ func parseStream(stream []byte, cuts []int, noBody bool) parsed {
 				panic(fmt.Sprintf("Parse consumed %d of %d bytes", n, len(buf)))
 			}
 			buf = buf[n:]
+			off += n
 			if err != nil {
 				out.err = err
 				return out
@@ -47,6 +50,7 @@ func parseStream(stream []byte, cuts []int, noBody bool) parsed {
 			}
 			out.statuses = append(out.statuses, p.Status())
 			out.closes = append(out.closes, p.Close())
+			out.ends = append(out.ends, off)
 			if p.Close() {
 				return out // the server closes the connection: anything after is not read
 			}
@@ -60,6 +64,7 @@ func parseStream(stream []byte, cuts []int, noBody bool) parsed {
 		out.atEOF = true
 		out.statuses = append(out.statuses, p.Status())
 		out.closes = append(out.closes, p.Close())
+		out.ends = append(out.ends, len(stream))
 	}
 	return out
 }
@@ -139,6 +144,8 @@ var parseTests = []struct {
 	{name: "bad chunk size", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", err: errChunkSize},
 	{name: "chunk size overflow", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", err: errChunkSize},
 	{name: "chunk without CRLF", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n", err: errChunkEnd},
+	{name: "chunked in HTTP/1.0", in: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nrest until the end", err: errTEHTTP10},
+	{name: "other coding in HTTP/1.0", in: "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc", err: errTEHTTP10},
 	{name: "switching protocols", in: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", err: errSwitching},
 	{name: "line too long", in: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", maxLineBytes) + "\r\n\r\n", err: errLineTooLong},
 	{name: "head too long", in: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Many: "+strings.Repeat("a", 1000)+"\r\n", 1100), err: errHeadTooLong},
@@ -186,7 +193,7 @@ func TestParseResponseSplitAtEveryByte(t *testing.T) {
 
 // sameParse reports whether two parses of one stream agree.
 func sameParse(a, b parsed) bool {
-	return fmt.Sprint(a.statuses, a.closes, a.atEOF) == fmt.Sprint(b.statuses, b.closes, b.atEOF) && errors.Is(a.err, b.err)
+	return fmt.Sprint(a.statuses, a.closes, a.ends, a.atEOF) == fmt.Sprint(b.statuses, b.closes, b.ends, b.atEOF) && errors.Is(a.err, b.err)
 }
 
 func TestParseResponseAllocatesNothing(t *testing.T) {
@@ -239,11 +246,14 @@ func FuzzParseResponse(f *testing.F) {
 			if noBody {
 				method = "HEAD"
 			}
-			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(in)), &http.Request{Method: method})
+			rd := bytes.NewReader(in)
+			br := bufio.NewReader(rd)
+			resp, err := http.ReadResponse(br, &http.Request{Method: method})
 			if err == nil {
 				_, berr := io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				closeLikeNetHTTP(t, in, whole.statuses[0], whole.closes[0], resp, berr)
+				endLikeNetHTTP(t, in, whole.statuses[0], whole.ends[0], resp, berr, len(in)-rd.Len()-br.Buffered())
 				if resp.StatusCode != whole.statuses[0] && resp.StatusCode >= 200 {
 					t.Fatalf("status %d, net/http reads %d", whole.statuses[0], resp.StatusCode)
 				}
