@@ -169,8 +169,22 @@ type wsPeer struct {
 	pongs  []string // payloads of the pongs received
 }
 
+// wsClientStep bounds each step of a client's script, from a send to the answer it reads: a
+// stalled connection fails the test within it, while a whole script (a conversation of many MiB,
+// or 200 connections at once) may take as long as a loaded machine under -race needs. A deadline
+// set once for the whole script was a bound on its total time, which such a machine passed.
+const wsClientStep = 20 * time.Second
+
+// step gives a client's connection a fresh deadline for its next step.
+func (p *wsPeer) step() {
+	if p.client {
+		p.conn.SetDeadline(time.Now().Add(wsClientStep))
+	}
+}
+
 // send writes one frame and flushes it.
 func (p *wsPeer) send(fin bool, op byte, payload []byte) error {
+	p.step()
 	if _, err := p.bw.Write(wsAppendFrame(nil, fin, op, payload, p.client)); err != nil {
 		return err
 	}
@@ -181,6 +195,7 @@ func (p *wsPeer) send(fin bool, op byte, payload []byte) error {
 // and the rest, with a ping between the first two (control frames may come between fragments,
 // §5.4).
 func (p *wsPeer) sendFragments(op byte, msg []byte, sizes []int, ping string) error {
+	p.step()
 	var b []byte
 	for i := 0; i <= len(sizes); i++ {
 		k := len(msg)

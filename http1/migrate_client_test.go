@@ -25,6 +25,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,8 +99,7 @@ func mcEach(t *testing.T, withTLS bool, cfgStd func(*http.Transport), cfg func(*
 			mode = "https"
 		}
 		t.Run(mode, func(t *testing.T) {
-			var want string
-			t.Run("nethttp", func(t *testing.T) {
+			runStd := func(t *testing.T) string {
 				std := &http.Transport{}
 				if secure {
 					std.TLSClientConfig = &tls.Config{RootCAs: mcCerts()}
@@ -108,7 +108,17 @@ func mcEach(t *testing.T, withTLS bool, cfgStd func(*http.Transport), cfg func(*
 					cfgStd(std)
 				}
 				defer std.CloseIdleConnections()
-				want = scenario(t, mcClient{name: "nethttp", rt: std, tls: secure, closeIdle: std.CloseIdleConnections})
+				return scenario(t, mcClient{name: "nethttp", rt: std, tls: secure, closeIdle: std.CloseIdleConnections})
+			}
+			// net/http's outcomes: the first, and those of the reruns below. net/http's own
+			// outcome is not always the same on a loaded machine: its Transport reuses a
+			// connection only once its writeLoop has reported the request written, and waits
+			// 50 ms for that report (transport.go, persistConn.wroteRequest,
+			// maxWriteWaitBeforeConnReuse); past it, the next request dials a new connection.
+			var wants []string
+			t.Run("nethttp", func(t *testing.T) {
+				want := runStd(t)
+				wants = append(wants, want)
 				t.Logf("net/http: %s", want)
 			})
 			for _, kind := range testEngines() {
@@ -122,8 +132,17 @@ func mcEach(t *testing.T, withTLS bool, cfgStd func(*http.Transport), cfg func(*
 					}
 					defer advClose(t, tr)
 					got := scenario(t, mcClient{name: string(kind), rt: tr, tls: secure, closeIdle: tr.CloseIdleConnections})
-					if got != want {
-						t.Errorf("outcome differs from net/http's\n eddy:     %s\n net/http: %s", got, want)
+					// An outcome that net/http's first run did not give, net/http is run again for,
+					// up to twice: eddy's must be one net/http gives.
+					for again := 0; !slices.Contains(wants, got) && again < 2 && len(wants) > 0 && !t.Failed(); again++ {
+						t.Run("nethttp-again", func(t *testing.T) {
+							want := runStd(t)
+							wants = append(wants, want)
+							t.Logf("net/http again: %s", want)
+						})
+					}
+					if len(wants) > 0 && !slices.Contains(wants, got) {
+						t.Errorf("outcome differs from net/http's\n eddy:     %s\n net/http: %s", got, strings.Join(wants, "\n net/http: "))
 					}
 				})
 			}
