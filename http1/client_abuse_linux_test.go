@@ -108,8 +108,12 @@ func heapPerConn(t *testing.T, rt http.RoundTripper, closeIdle func(), answer st
 // 4 KiB buffers (24 KiB measured, goroutines included). And the header map of such a response was
 // sized by its lines (one key: a map for 262,000), so a response held cost 38 MiB against
 // net/http's 4.6 MiB.
+//
+// The head here is 256 KiB, not 1 MiB: what is kept grows with the fields (a quarter of the
+// figures above before the fixes: 1.1 MiB idle, 8.7 MiB held), and so do the bounds, while the
+// parsing of a quarter of the fields takes a quarter of the time under -race.
 func TestClientAbuseLargeHeadMemoryNotKept(t *testing.T) {
-	bigHead := "HTTP/1.1 200 OK\r\n" + strings.Repeat("a:\r\n", (1<<20-200)/4) + "Content-Length: 2\r\n\r\nok"
+	bigHead := "HTTP/1.1 200 OK\r\n" + strings.Repeat("a:\r\n", (256<<10-200)/4) + "Content-Length: 2\r\n\r\nok"
 	bigTrailer := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n" +
 		strings.Repeat("a:\r\n", (64<<10-200)/4) + "\r\n"
 	cases := []struct {
@@ -117,21 +121,22 @@ func TestClientAbuseLargeHeadMemoryNotKept(t *testing.T) {
 		answer string
 		n      int
 		hold   bool
-		max    int64 // bytes per request; before the fix: 4.5 MiB, 1.3 MiB, 38 MiB
+		max    int64 // bytes per request; before the fix: 1.1 MiB, 1.3 MiB, 8.7 MiB
 	}{
-		{"idle-after-large-head", bigHead, 4, false, 1 << 20},
+		{"idle-after-large-head", bigHead, 4, false, 256 << 10},
 		{"idle-after-large-trailer", bigTrailer, 8, false, 384 << 10},
-		{"held-response-large-head", bigHead, 4, true, 12 << 20},
+		{"held-response-large-head", bigHead, 4, true, 3 << 20},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			std := &http.Transport{MaxIdleConnsPerHost: 64}
-			ref := heapPerConn(t, std, std.CloseIdleConnections, tc.answer, tc.n, tc.hold)
-			t.Logf("net/http: %d KiB per request", ref>>10)
 			advEach(t, nil, func(t *testing.T, tr *http1.Transport) {
 				got := heapPerConn(t, tr, tr.CloseIdleConnections, tc.answer, tc.n, tc.hold)
 				t.Logf("%s: %d KiB per request", tr.EngineKind(), got>>10)
 				if got > tc.max {
+					// net/http's figure, for the report only (measured here, not up front: a
+					// quarter of the test's time under -race, for a number no check uses).
+					std := &http.Transport{MaxIdleConnsPerHost: 64}
+					ref := heapPerConn(t, std, std.CloseIdleConnections, tc.answer, tc.n, tc.hold)
 					t.Errorf("%d KiB of heap per request still in use (bound %d KiB; net/http %d KiB)", got>>10, tc.max>>10, ref>>10)
 				}
 			})

@@ -2411,7 +2411,7 @@ func TestClientAdvResponseBodyLifecycle(t *testing.T) {
 // Concurrency.
 
 func TestClientAdvConcurrency(t *testing.T) {
-	const goroutines, perG = 200, 20
+	const goroutines, perG = 200, 10 // 200 requests at once, as before; 10 in turn each (was 20)
 	bodyFor := func(g, i int) string {
 		size := (g*31 + i*97) % 9000
 		if (g+i)%97 == 0 {

@@ -177,7 +177,8 @@ func rvRun(t *testing.T, sc rvScenario, s rvServer, ctl *csControl) (client, sta
 }
 
 func TestConnStateMoreAgainstNetHTTP(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+	// The engines at once: their subtests mostly wait out timeouts, on servers of their own.
+	forEachEngineAtOnce(t, func(t *testing.T, engine eddy.EngineKind) {
 		for _, sc := range rvScenarios {
 			t.Run(sc.name, func(t *testing.T) {
 				ctl := newCSControl()

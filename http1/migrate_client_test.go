@@ -552,18 +552,25 @@ func TestMigrateClientFraming(t *testing.T) {
 // Large bodies and concurrency.
 
 func TestMigrateClientLargeAndConcurrent(t *testing.T) {
+	// The bytes of the upload and of /big's 256 blocks, made once: filled a byte at a time in each
+	// run, as before, they took seconds of the test under -race. Block i of /big is byte(i+j) for
+	// j in [0, 64 KiB): pattern[i:] (pattern[k] is byte(k)).
+	up := make([]byte, 16<<20)
+	for i := range up {
+		up[i] = byte(i * 31)
+	}
+	pattern := make([]byte, 64<<10+256)
+	for k := range pattern {
+		pattern[k] = byte(k)
+	}
 	mcEach(t, true, nil, nil, func(t *testing.T, c mcClient) string {
 		srv := mcServe(t, c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := sha256.New()
 			n, _ := io.Copy(h, r.Body)
 			w.Header().Set("X-Got", fmt.Sprintf("%d %x", n, h.Sum(nil)[:6]))
 			if r.URL.Path == "/big" {
-				buf := make([]byte, 64<<10)
 				for i := range 256 {
-					for j := range buf {
-						buf[j] = byte(i + j)
-					}
-					w.Write(buf)
+					w.Write(pattern[i : i+64<<10])
 				}
 				return
 			}
@@ -571,10 +578,6 @@ func TestMigrateClientLargeAndConcurrent(t *testing.T) {
 		}), nil)
 		client := &http.Client{Transport: c.rt}
 		var out []string
-		up := make([]byte, 16<<20)
-		for i := range up {
-			up[i] = byte(i * 31)
-		}
 		s := mcDo(t, "16 MiB both ways", func() string {
 			resp, err := client.Post(srv.URL+"/big", "", bytes.NewReader(up))
 			if err != nil {

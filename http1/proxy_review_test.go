@@ -8,6 +8,7 @@ package http1_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -54,13 +55,29 @@ type patternReader struct{ off, n int64 }
 
 func patternByte(i int64) byte { return byte(i*7 + i>>11) }
 
+// patternPeriod is the period of patternByte: i*7 repeats every 256 bytes, i>>11 (mod 256) every
+// 512 KiB.
+const patternPeriod = 1 << 19
+
+// patternTable is one period of the pattern. patternReader and checkPattern copy and compare runs
+// of it: under -race a byte computed or checked in a loop is a call into the race runtime each
+// (seconds for the MiBs each proxy test streams), a copy or a compare is one.
+var patternTable = sync.OnceValue(func() []byte {
+	b := make([]byte, patternPeriod)
+	for i := range b {
+		b[i] = patternByte(int64(i))
+	}
+	return b
+})
+
 func (p *patternReader) Read(b []byte) (int, error) {
 	if p.off >= p.n {
 		return 0, io.EOF
 	}
 	k := int(min(int64(len(b)), p.n-p.off))
-	for i := range k {
-		b[i] = patternByte(p.off + int64(i))
+	table := patternTable()
+	for done := 0; done < k; {
+		done += copy(b[done:k], table[(p.off+int64(done))%patternPeriod:])
 	}
 	p.off += int64(k)
 	return k, nil
@@ -69,13 +86,21 @@ func (p *patternReader) Read(b []byte) (int, error) {
 // checkPattern reads r to its end and reports how many bytes were read and the first mismatch.
 func checkPattern(r io.Reader, read *atomic.Int64) (int64, error) {
 	buf := make([]byte, 64<<10)
+	table := patternTable()
 	var off int64
 	for {
 		n, err := r.Read(buf)
-		for i := range n {
-			if buf[i] != patternByte(off+int64(i)) {
-				return off + int64(i), fmt.Errorf("byte %d is %#x, want %#x", off+int64(i), buf[i], patternByte(off+int64(i)))
+		for done := 0; done < n; {
+			want := table[(off+int64(done))%patternPeriod:]
+			k := min(n-done, len(want))
+			if got := buf[done : done+k]; !bytes.Equal(got, want[:k]) {
+				for i := range k {
+					if at := off + int64(done+i); got[i] != want[i] {
+						return at, fmt.Errorf("byte %d is %#x, want %#x", at, got[i], patternByte(at))
+					}
+				}
 			}
+			done += k
 		}
 		off += int64(n)
 		if read != nil {

@@ -2,6 +2,7 @@ package http1_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -475,18 +477,43 @@ func streamSize() int64 {
 // place.
 func streamByte(i int64) byte { return byte(i*7 + i>>13) }
 
-func fillStream(b []byte, off int64) {
+// streamPeriod is the period of streamByte: i*7 repeats every 256 bytes, i>>13 (mod 256) every
+// 2 MiB.
+const streamPeriod = 1 << 21
+
+// streamTable is one period of the pattern. fillStream and streamMismatch copy and compare runs
+// of it rather than computing each byte: under -race every byte accessed in a loop is a call into
+// the race runtime (seconds for the tens of MiB a test streams), a copy or a compare is one.
+var streamTable = sync.OnceValue(func() []byte {
+	b := make([]byte, streamPeriod)
 	for i := range b {
-		b[i] = streamByte(off + int64(i))
+		b[i] = streamByte(int64(i))
+	}
+	return b
+})
+
+func fillStream(b []byte, off int64) {
+	table := streamTable()
+	for len(b) > 0 {
+		n := copy(b, table[off%streamPeriod:])
+		b, off = b[n:], off+int64(n)
 	}
 }
 
 // streamMismatch reports the offset of the first byte of b that is not the pattern's, or -1.
 func streamMismatch(b []byte, off int64) int64 {
-	for i := range b {
-		if b[i] != streamByte(off+int64(i)) {
-			return off + int64(i)
+	table := streamTable()
+	for len(b) > 0 {
+		want := table[off%streamPeriod:]
+		n := min(len(b), len(want))
+		if !bytes.Equal(b[:n], want[:n]) {
+			for i := range n {
+				if b[i] != want[i] {
+					return off + int64(i)
+				}
+			}
 		}
+		b, off = b[n:], off+int64(n)
 	}
 	return -1
 }

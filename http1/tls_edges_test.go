@@ -175,7 +175,8 @@ func TestTLSAdvHandshakeSlowloris(t *testing.T) {
 // closed by ReadHeaderTimeout.
 func TestTLSAdvIdleAfterHandshake(t *testing.T) {
 	certFile, keyFile := testtls.Files(t)
-	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+	// The engines at once: each waits out the 2 s on a server of its own.
+	forEachEngineAtOnce(t, func(t *testing.T, engine eddy.EngineKind) {
 		// The header timeout bounds the handshake too, from the accept: 2 s leaves a handshake
 		// with client and server in one process under -race on a loaded machine time to finish (at
 		// 300 ms, runs under load saw it time out).
@@ -1675,7 +1676,8 @@ func TestTLSAdvExpectContinue(t *testing.T) {
 func TestTLSAdvWriteTimeout(t *testing.T) {
 	certFile, keyFile := testtls.Files(t)
 	big := bytes.Repeat([]byte("x"), 1<<20)
-	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+	// The engines at once: each waits out the 2 s on a server and a handler of its own.
+	forEachEngineAtOnce(t, func(t *testing.T, engine eddy.EngineKind) {
 		done := make(chan error, 1)
 		// WriteTimeout bounds the TLS handshake too, as on net/http (Server.handshakeTimeout): long
 		// enough for a handshake on a loaded machine.

@@ -47,6 +47,7 @@ func TestTLSPartialRecordSlowloris(t *testing.T) {
 	certFile, keyFile := testtls.Files(t)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	// The timeouts are 2 s: they bound the handshake too, which a loaded machine may take long over.
+	var cases sync.WaitGroup
 	for _, tc := range []struct {
 		name string
 		srv  func() *http1.Server
@@ -73,36 +74,41 @@ func TestTLSPartialRecordSlowloris(t *testing.T) {
 				Native: http1.NativeHandlerFunc(func(w *http1.ResponseBuffer, r *http1.NativeRequest) { w.WriteString("ok") })}
 		}, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc", false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
-				srv := tc.srv()
-				srv.ErrorLog = log.New(io.Discard, "", 0)
-				addr := startTLS(t, engine, srv, certFile, keyFile)
-				c := advDial(t, addr)
-				if tc.before != "" {
-					io.WriteString(c, tc.before)
-				}
-				if tc.answered {
-					c.SetDeadline(time.Now().Add(10 * time.Second))
-					if got := readResponses(t, bufio.NewReader(c), 1, "GET"); got[0] != "ok" {
-						t.Fatalf("%q", got)
+		// Every case on every engine at once: each waits out its 2 s timeout on a server and a
+		// client of its own.
+		cases.Go(func() {
+			t.Run(tc.name, func(t *testing.T) {
+				forEachEngineAtOnce(t, func(t *testing.T, engine eddy.EngineKind) {
+					srv := tc.srv()
+					srv.ErrorLog = log.New(io.Discard, "", 0)
+					addr := startTLS(t, engine, srv, certFile, keyFile)
+					c := advDial(t, addr)
+					if tc.before != "" {
+						io.WriteString(c, tc.before)
 					}
-					c.SetDeadline(time.Time{})
-				}
-				raw := c.NetConn()
-				stop := make(chan struct{})
-				var wg sync.WaitGroup
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					trickleRecord(raw, 200*time.Millisecond, stop)
-				}()
-				defer func() { close(stop); wg.Wait() }()
-				// net/http closes it after 2 s; 8 s is only against a connection that stays open.
-				advWaitClosed(t, raw, 8*time.Second)
+					if tc.answered {
+						c.SetDeadline(time.Now().Add(10 * time.Second))
+						if got := readResponses(t, bufio.NewReader(c), 1, "GET"); got[0] != "ok" {
+							t.Fatalf("%q", got)
+						}
+						c.SetDeadline(time.Time{})
+					}
+					raw := c.NetConn()
+					stop := make(chan struct{})
+					var wg sync.WaitGroup
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						trickleRecord(raw, 200*time.Millisecond, stop)
+					}()
+					defer func() { close(stop); wg.Wait() }()
+					// net/http closes it after 2 s; 8 s is only against a connection that stays open.
+					advWaitClosed(t, raw, 8*time.Second)
+				})
 			})
 		})
 	}
+	cases.Wait()
 }
 
 // TestTLSHandshakeTimeoutIsTheSmallest: net/http bounds the TLS handshake by the smallest of
@@ -112,6 +118,7 @@ func TestTLSPartialRecordSlowloris(t *testing.T) {
 // and sent no ClientHello held its connection (and a handshake goroutine) 60 s instead of 1 s.
 func TestTLSHandshakeTimeoutIsTheSmallest(t *testing.T) {
 	certFile, keyFile := testtls.Files(t)
+	var cases sync.WaitGroup
 	for _, tc := range []struct {
 		name string
 		srv  func() *http1.Server
@@ -123,20 +130,25 @@ func TestTLSHandshakeTimeoutIsTheSmallest(t *testing.T) {
 			return &http1.Server{ReadHeaderTimeout: time.Minute, ReadTimeout: time.Second}
 		}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
-				srv := tc.srv()
-				srv.Handler = http.NotFoundHandler()
-				srv.ErrorLog = log.New(io.Discard, "", 0)
-				addr := startTLS(t, engine, srv, certFile, keyFile)
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				// net/http closes it after 1 s; 8 s is only against the 60 s bound.
-				advWaitClosed(t, c, 8*time.Second)
+		// Every case on every engine at once: each waits out its 1 s timeout on a server and a
+		// client of its own.
+		cases.Go(func() {
+			t.Run(tc.name, func(t *testing.T) {
+				forEachEngineAtOnce(t, func(t *testing.T, engine eddy.EngineKind) {
+					srv := tc.srv()
+					srv.Handler = http.NotFoundHandler()
+					srv.ErrorLog = log.New(io.Discard, "", 0)
+					addr := startTLS(t, engine, srv, certFile, keyFile)
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer c.Close()
+					// net/http closes it after 1 s; 8 s is only against the 60 s bound.
+					advWaitClosed(t, c, 8*time.Second)
+				})
 			})
 		})
 	}
+	cases.Wait()
 }
