@@ -198,6 +198,20 @@ func loopEngines(t *testing.T, f func(t *testing.T, kind eddy.EngineKind)) {
 	})
 }
 
+// loopEnginesSideBySide runs f per engine as loopEngines does, the epoll and uring engines side by side
+// (parallel subtests): their loops are measured by their own threads, which the other engine's work
+// does not touch. The std engine, measured by the whole process's CPU time, runs alone: its subtest is
+// not parallel, so it runs within the parent's function, before the parallel subtests start (they wait
+// for that function to return), and the parent, not parallel, runs with no other test.
+func loopEnginesSideBySide(t *testing.T, f func(t *testing.T, kind eddy.EngineKind)) {
+	loopEngines(t, func(t *testing.T, kind eddy.EngineKind) {
+		if kind != eddy.EngineStd {
+			t.Parallel()
+		}
+		f(t, kind)
+	})
+}
+
 // spinHandler calls the functions set, each optional.
 type spinHandler struct {
 	eddy.BaseHandler

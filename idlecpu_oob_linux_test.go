@@ -32,10 +32,11 @@ func sendOOB(t *testing.T, c *net.TCPConn, b []byte) {
 
 // A peer that sends TCP urgent data (MSG_OOB), which no engine reads as such: the server's socket has
 // POLLPRI pending for as long as it lives, and its reads stop short at the urgent mark. The loop must
-// still wait, idle, whatever the state of the connection: open, paused, sending to a full socket.
+// still wait, idle, whatever the state of the connection: open, paused, sending to a full socket. Each
+// state is held by a connection of its own, all watched over one quiet period (idlecpu_states_linux_test.go).
 func TestNoSpinUrgentData(t *testing.T) {
 	big := make([]byte, 32<<20)
-	loopEngines(t, func(t *testing.T, kind eddy.EngineKind) {
+	loopEnginesSideBySide(t, func(t *testing.T, kind eddy.EngineKind) {
 		got := make(chan int, 1024)
 		h, opened := openedConns(nil)
 		h.data = func(c eddy.Conn) {
@@ -51,27 +52,28 @@ func TestNoSpinUrgentData(t *testing.T) {
 		c.Write([]byte("before"))
 		sendOOB(t, c, []byte("!"))
 		c.Write([]byte("after"))
-		time.Sleep(100 * time.Millisecond)
-		p.expectWaiting(t, "urgent data pending, open")
 
-		c2 := s.dial(t)
-		c2.SetReadBuffer(64 << 10)
-		sc2 := <-opened
-		sendOOB(t, c2, []byte("x!"))
-		time.Sleep(50 * time.Millisecond)
-		onConn(t, sc2, func(c eddy.Conn) { c.Write(big) })
-		time.Sleep(100 * time.Millisecond)
-		p.expectWaiting(t, "urgent data pending, output blocked")
-		c2.CloseWrite()
-		time.Sleep(50 * time.Millisecond)
-		p.expectWaiting(t, "urgent data pending, output blocked, the peer half-closed")
+		var blocked [2]*net.TCPConn
+		var sblocked [2]eddy.Conn
+		for i := range blocked {
+			blocked[i] = s.dial(t)
+			blocked[i].SetReadBuffer(64 << 10)
+			sblocked[i] = <-opened
+			sendOOB(t, blocked[i], []byte("x!"))
+		}
+		time.Sleep(50 * time.Millisecond) // the urgent data in before the output
+		for _, sc := range sblocked {
+			onConn(t, sc, func(c eddy.Conn) { c.Write(big) })
+		}
+		blocked[1].CloseWrite()
 
 		c3 := s.dial(t)
 		sc3 := <-opened
 		onConn(t, sc3, func(c eddy.Conn) { c.SetReadPaused(true) })
 		sendOOB(t, c3, []byte("y!"))
-		time.Sleep(50 * time.Millisecond)
-		p.expectWaiting(t, "urgent data pending, paused")
+		time.Sleep(spinSettle)
+		p.expectWaiting(t, "urgent data pending, every state at once: open; output blocked; "+
+			"output blocked, the peer half-closed; paused")
 
 		n := 0
 		for len(got) > 0 {
