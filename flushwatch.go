@@ -26,13 +26,20 @@ func flushLook(timeout int64) int64 { return timeout / 4 }
 // check is called while a graceful close waits for its output, first flushLook(timeout) after it began,
 // and then when check says, with the send queue's size q (ok false: the socket cannot tell), the time of
 // the last write and the flush timeout (WithFlushTimeout). It returns when to look again, 0 to give up
-// on the peer, and whether the peer read since the last look (the caller then counts the wait from now:
-// lastWrite = now).
+// on the peer (never on an empty send queue: the peer has taken all it was sent), and whether the peer
+// read since the last look (the caller then counts the wait from now: lastWrite = now).
 func (w *flushWatch) check(q int, ok bool, lastWrite, now, timeout int64) (next int64, reading bool) {
 	fresh := w.outqAt >= lastWrite // a baseline taken since the last write
 	if ok && fresh && q < w.outq { // the peer reads: wait on
 		w.outq, w.outqAt = q, now
 		return now + timeout, true
+	}
+	if ok && q == 0 {
+		// The socket holds nothing the peer has not taken: the output waits on the engine, whose
+		// writer has not run since the socket emptied (std's writer goroutine, late on a loaded
+		// machine or running a completion callback), not on the peer. Look again a quarter later:
+		// once the writer writes, the look after that takes the baseline as usual.
+		return now + flushLook(timeout), false
 	}
 	deadline := lastWrite + timeout
 	if ok && !fresh { // take a baseline, and give the peer its time to move it, however late the look

@@ -201,9 +201,10 @@ func WithStopTimeout(d time.Duration) Option {
 // WithFlushTimeout bounds how long a graceful close (Conn.Close, Engine.Stop) waits for a peer that
 // takes none of the output still queued (default 10s). The wait goes on, however long, while the peer
 // reads: the engine watches the socket's send queue, which moves each time the peer's receiver opens its
-// window again. A peer whose reads leave it still for d (a dead one, or one reading
-// less than a window step in d: a sixteenth of its receive buffer, up to 2 MiB on Linux) is reset, and
-// OnClose reports ErrFlushTimeout. Where the kernel cannot tell the send queue (std off Linux), d bounds
+// window again. A peer whose reads leave it still for d (a dead one, or one reading less than a window
+// step in d: a sixteenth of its receive buffer, up to 2 MiB on Linux) is reset, and OnClose reports
+// ErrFlushTimeout; an empty send queue is never the peer's fault (the peer took all it was sent, and
+// the rest waits on the engine's writer, a late goroutine on std, say). Where the kernel cannot tell the send queue (std off Linux), d bounds
 // the time since the engine last wrote.
 func WithFlushTimeout(d time.Duration) Option {
 	return func(o *options) error {
