@@ -888,7 +888,13 @@ func TestMigrateClientRequestCancel(t *testing.T) {
 				cancel := make(chan struct{})
 				req, _ := http.NewRequest("GET", srv.URL+p, nil)
 				req.Cancel = cancel
-				timer := time.AfterFunc(200*time.Millisecond, func() { close(cancel) })
+				// The slow paths wait for the cancel; /ok must finish before its own, which is far off
+				// so that a slow TLS handshake on a loaded machine does not meet it.
+				after := 200 * time.Millisecond
+				if p == "/ok" {
+					after = 10 * time.Second
+				}
+				timer := time.AfterFunc(after, func() { close(cancel) })
 				defer timer.Stop()
 				resp, err := client.Do(req)
 				if err != nil {
