@@ -62,6 +62,7 @@ func TestSlowReaderBoundsServerMemory(t *testing.T) {
 
 func TestIdleTimeoutClosesOnlyIdleConnections(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		t.Parallel() // each engine its own server, mostly waiting: side by side
 		h := newEcho(false)
 		// Generous margins: the active connection talks every 20 ms against a 1 s timeout, so only a stall
 		// of the whole machine could make it look idle.

@@ -176,6 +176,7 @@ func TestCloseInOnDataAfterWriteWhilePeerSends(t *testing.T) {
 func TestCloseWithStuckFlushIsBounded(t *testing.T) {
 	t.Parallel() // mostly waiting for the 2 s bound
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		t.Parallel() // each engine its own server: the three waits side by side
 		h := &openHandler{counter: newCounter(), write: pattern(32<<20, 5)}
 		e := startEngine(t, kind, h, loopback, eddy.WithLoops(1), eddy.WithFlushTimeout(2*time.Second))
 		defer func() {
@@ -222,9 +223,13 @@ type abortHandler struct {
 
 func (h *abortHandler) OnOpen(c eddy.Conn) {
 	h.counter.OnOpen(c)
-	c.Write(pattern(32<<20, 8))
+	c.Write(abortAnswer())
 	h.opened <- c
 }
+
+// abortAnswer is abortHandler's answer, made once: 32 MiB of pattern for each connection cost time under
+// -race. Nobody writes to it.
+var abortAnswer = sync.OnceValue(func() []byte { return pattern(32<<20, 8) })
 
 func (h *abortHandler) OnData(c eddy.Conn) { c.Discard(-1) }
 
@@ -234,7 +239,9 @@ var errTestAbort = errors.New("test: abort")
 // however often Abort is called and whether a graceful close was waiting for a slow reader or not;
 // the peer learns of the cut (a reset), and never reads a clean end.
 func TestAbortResetsAtOnce(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		t.Parallel() // each engine its own servers: side by side
 		for _, closeFirst := range []bool{false, true} {
 			h := &abortHandler{counter: newCounter(), opened: make(chan eddy.Conn, 1)}
 			s := startServer(t, kind, h)

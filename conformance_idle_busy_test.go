@@ -30,7 +30,9 @@ func TestIdleTimeoutCountsFromLateWrite(t *testing.T) {
 	t.Parallel() // mostly waiting for timeouts
 	for _, via := range []string{"OnData", "Execute"} {
 		t.Run(via, func(t *testing.T) {
+			t.Parallel()
 			forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+				t.Parallel() // each run its own server with one loop, and a lower bound only: side by side
 				lateWriteRun(t, kind, via)
 			})
 		})

@@ -34,10 +34,10 @@ func readSlowly(t *testing.T, c net.Conn, slow int) []byte {
 }
 
 // A graceful close must wait for a peer that reads a SendFile region slowly but steadily, as it does for
-// written bytes (TestCloseWaitsForASlowSteadyReader).
+// written bytes (TestCloseWaitsForASlowSteadyReader, whose flush timeout it takes).
 func TestCloseWaitsForASlowReaderOfAFileRegion(t *testing.T) {
 	if testing.Short() {
-		t.Skip("reads slowly for about 13 s")
+		t.Skip("reads slowly for about 6 s")
 	}
 	t.Parallel()
 	data := pattern(12<<20, 9)
@@ -45,9 +45,9 @@ func TestCloseWaitsForASlowReaderOfAFileRegion(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		t.Parallel()
 		h := newSendFileHandler([]sendPiece{{path: path, n: int64(len(data))}})
-		s := startServer(t, kind, h)
+		s := startServer(t, kind, h, eddy.WithFlushTimeout(closeWaitsTimeout))
 		c := s.dial(t)
-		got := readSlowly(t, c, 4<<20)
+		got := readSlowly(t, c, 2<<20)
 		if !bytes.Equal(got, data) {
 			t.Errorf("got %d bytes, want %d identical ones", len(got), len(data))
 		}
@@ -77,14 +77,16 @@ func readInBursts(t *testing.T, c net.Conn, period time.Duration) []byte {
 	}
 }
 
-// On a Unix socket (a 208 KiB send buffer, not autotuned), a peer that takes all it has every 800 ms
-// reads about 260 KiB/s, steadily: a graceful close must wait for it, written bytes or a file region.
+// On a Unix socket (a 208 KiB send buffer, not autotuned), a peer that takes all it has every 600 ms
+// reads about 350 KiB/s, steadily: a graceful close must wait for it, written bytes or a file region.
+// The flush timeout is closeWaitsTimeout (2 s; 1.5 s to show it reads): std writes 1 MiB at a time, and
+// the first such write, begun before the close, takes about 3 s at this pace, longer than the timeout.
 func TestCloseWaitsForASteadyUnixReader(t *testing.T) {
 	if testing.Short() {
-		t.Skip("reads for about 8 s")
+		t.Skip("reads for about 5 s")
 	}
 	t.Parallel()
-	data := pattern(2<<20, 11)
+	data := pattern(3<<19, 11)
 	dir := t.TempDir()
 	path := writeFile(t, dir, "file", data)
 	for _, how := range []string{"Write", "SendFile"} {
@@ -104,7 +106,7 @@ func TestCloseWaitsForASteadyUnixReader(t *testing.T) {
 				} else {
 					h = newSendFileHandler([]sendPiece{{path: path, n: int64(len(data))}})
 				}
-				e := startEngine(t, kind, h, []string{"unix://" + sock})
+				e := startEngine(t, kind, h, []string{"unix://" + sock}, eddy.WithFlushTimeout(closeWaitsTimeout))
 				t.Cleanup(func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
@@ -115,11 +117,7 @@ func TestCloseWaitsForASteadyUnixReader(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				period := 800 * time.Millisecond
-				if how == "Write" {
-					period = 1500 * time.Millisecond // std writes 1 MiB at a time: it must take over 2.5 s
-				}
-				got := readInBursts(t, c, period)
+				got := readInBursts(t, c, 600*time.Millisecond)
 				if !bytes.Equal(got, want) {
 					t.Errorf("got %d bytes, want %d identical ones", len(got), len(want))
 				}
