@@ -611,6 +611,10 @@ func connTimer(arg any) {
 		}
 		c.engineClose(conn, ErrIdleTimeout)
 	case connClosing:
+		if l.stopRq.Load() == stopForce { // a send that a forced stop waits for (stopAfterSend) is late
+			c.stopAbort(conn)
+			return
+		}
 		if deadline := tm.lastActive + flushLook(l.flushTimeout); deadline > now {
 			l.wheel.Schedule(&tm.timer, deadline)
 			return

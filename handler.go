@@ -63,8 +63,10 @@ type HalfCloseHandler interface {
 // (a close asked for with Close, or begun already, has none), before the close starts: what it writes
 // goes out ahead of the FIN, as a protocol's goodbye (TLS's close_notify, a GOAWAY). The close then
 // goes on gracefully, and OnClose reports reason, unless OnClosing aborted the connection. It is not
-// called for closes by the peer or an error; when Stop's context ends before a connection's output is
-// out (already ended when Stop is called, say), the connection is reset, and what OnClosing wrote is
+// called for closes by the peer or an error. In Stop it runs on every open connection even when Stop's
+// context has ended (already when Stop is called, say), on every engine: what OnClosing wrote is then
+// given the one try a stopping engine gives output, so an idle connection's peer still reads it, and
+// then EOF; a connection whose output is not out after that try is reset, and what OnClosing wrote is
 // dropped with the rest. On a connection whose sending side the handler shut down (CloseWrite), its
 // writes fail with ErrClosed.
 type ClosingHandler interface {

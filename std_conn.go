@@ -82,6 +82,9 @@ type stdConn struct {
 	// then whether any output was left (stopAbortLocked). wmu.
 	writing, stopCut bool
 	hookReason       error // the engine's close reason while OnClosing runs (engineClose); wmu
+	// stopBegun: Stop's close task (closeConns) has run, OnClosing included: a Stop out of time may
+	// abort the connection from here (stdEngine.stop).
+	stopBegun atomic.Bool
 	// idleAsk: the idle check found the connection due while the reader reads, and asked the reader
 	// to look at the input waiting first (askReader): the reader's read deadline is in the past until
 	// it answers. stalled: the reader waits in waitOutputRoom, reading nothing. closeDeadline: the
@@ -584,6 +587,12 @@ func (c *stdConn) writeOut() (aborted bool) {
 			c.wmu.Unlock()
 			return true
 		}
+		if c.stopCut && c.wq.Len() == 0 { // (stopAbort leaves the close to the writer only for bytes)
+			c.stopCut = false
+			c.stopAbortLocked()
+			c.wmu.Unlock()
+			return true
+		}
 		if c.wq.Len() == 0 && len(c.files) > 0 {
 			c.sendFilePiece() // unlocks wmu
 			continue
@@ -606,13 +615,15 @@ func (c *stdConn) writeOut() (aborted bool) {
 			return false
 		}
 		vecs = capBytes(c.wq.Vectors(vecs[:0], maxIovecs), stdWritePiece)
-		closing := c.closing
-		c.plainWrite = !closing
+		closing, now := c.closing, c.stopCut // now: a Stop out of time came before this write (stopAbort)
+		c.plainWrite = !closing && !now
 		c.writing = true
 		c.wmu.Unlock()
 		var n int
 		var err error
-		if closing {
+		if now {
+			n, err = writeNow(c.nc, vecs)
+		} else if closing {
 			// Every part of the write the kernel takes is progress of the flush (noteFlush): a
 			// slow reader frees room a third of the socket's buffer at a time, and a write that
 			// only reports at its end would look stuck meanwhile.
@@ -886,12 +897,18 @@ func (c *stdConn) stopAbort() {
 	c.closeReq.Store(true)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if cutWrites && c.writing && !c.aborted {
+	if cutWrites && !c.aborted && (c.writing || c.wq.Len() > 0) {
 		// Where a write cut short may report fewer bytes than it wrote (cutWrites false), the
 		// reset is decided now, on the queue as it stands.
 		if !c.stopCut {
 			c.stopCut = true
-			c.nc.SetWriteDeadline(time.Now())
+			if c.writing {
+				c.nc.SetWriteDeadline(time.Now())
+			}
+			// Else the writer, which is not in a write but has bytes to write (OnClosing's goodbye,
+			// queued a moment before), gives them one try first (writeNow), as the loop engines
+			// flush once before their forced stop: an idle connection's goodbye goes out, and its
+			// peer reads EOF after it, not a reset.
 		}
 		return
 	}

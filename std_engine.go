@@ -30,6 +30,10 @@ type stdEngine struct {
 	// parked counts those goroutines.
 	sections chan *stdConn
 	parked   atomic.Int32
+
+	// forced is set when Stop's context has ended: the connections are aborted (stopAbort) once their
+	// graceful close, and OnClosing, has begun (stdConn.stopBegun).
+	forced atomic.Bool
 }
 
 // maxParkedRunners bounds the goroutines that wait for a section to run (sectionRunner): enough for the
@@ -302,9 +306,18 @@ func (g *stdEngine) stop(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	// Out of time: each connection is aborted once its graceful close has begun, OnClosing first, as
+	// on the loop engines, whose loop runs the graceful part of the stop before the forced one (even
+	// when ctx is done before Stop begins). A connection whose close task has not run yet aborts
+	// itself at its end (closeConns); this aborts the others. The two look at each other's flags in
+	// opposite orders (forced then stopBegun here, stopBegun then forced there): one of them, or both
+	// (stopAbort may run twice), sees the other's.
+	g.forced.Store(true)
 	g.mu.Lock()
 	for c := range g.conns {
-		c.stopAbort()
+		if c.stopBegun.Load() {
+			c.stopAbort()
+		}
 	}
 	g.mu.Unlock()
 	<-done
@@ -331,6 +344,10 @@ func (g *stdEngine) closeConns(conns []*stdConn) {
 		c.post(func() {
 			c.engineClose(ErrEngineStopped)
 			c.stopReading() // not before the close: the reader would take the deadline for an error; no linger for the peer's FIN
+			c.stopBegun.Store(true)
+			if g.forced.Load() { // Stop ran out of time before this task ran (see stop)
+				c.stopAbort()
+			}
 		})
 	}
 }

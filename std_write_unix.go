@@ -19,11 +19,25 @@ const cutWrites = true
 // writes one slice per write(2) from the socket's raw descriptor, the runtime poller waiting for room,
 // so the socket's deadlines apply. It is for a closing connection's flush, not for the hot path.
 func writeWatched(nc net.Conn, vecs [][]byte, progress func(int)) (int, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+	if _, ok := nc.(syscall.Conn); !ok {
 		return writeInPieces(nc, vecs, progress)
 	}
-	rc, err := sc.SyscallConn()
+	return writeRaw(nc, vecs, progress, true)
+}
+
+// writeNow writes what of vecs the socket takes at once, without waiting for room: the one try a Stop
+// out of time gives output queued when it came (stopAbort), as the loop engines' last flush of a
+// stop does, before what is left is reset.
+func writeNow(nc net.Conn, vecs [][]byte) (int, error) {
+	if _, ok := nc.(syscall.Conn); !ok {
+		return 0, nil
+	}
+	return writeRaw(nc, vecs, func(int) {}, false)
+}
+
+// writeRaw is writeWatched on a syscall.Conn; without wait it returns when the socket is full.
+func writeRaw(nc net.Conn, vecs [][]byte, progress func(int), wait bool) (int, error) {
+	rc, err := nc.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return 0, err
 	}
@@ -43,7 +57,7 @@ func writeWatched(nc net.Conn, vecs [][]byte, progress func(int)) (int, error) {
 			}
 			switch {
 			case err == unix.EAGAIN:
-				return false // wait for room
+				return !wait // wait for room, or give up
 			case err == unix.EINTR:
 			case err != nil:
 				werr = &net.OpError{Op: "write", Net: nc.LocalAddr().Network(), Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: err}

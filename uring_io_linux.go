@@ -342,6 +342,19 @@ func (c *urConn) onSend(cqe *uring.CQE) {
 		c.maybeFinalize()
 		return
 	}
+	if c.l.forced && c.state == connClosing { // stopAfterSend: the send tells whether output is left
+		if cqe.Res > 0 {
+			n := int(cqe.Res)
+			c.out.Consume(n)
+			c.wrote(c, c.l.now, n)
+		}
+		if c.queued() > 0 {
+			c.stopAbort(c) // a reset: the peer did not get it all
+			return
+		}
+		c.l.markDirty(c) // the close finishes (finishClose): the peer reads EOF
+		return
+	}
 	if cqe.Res < 0 {
 		// EINTR: a send that the kernel handed to an io-wq worker (one on a full socket whose peer
 		// has sent its FIN, for one) was interrupted by a signal to the process, as a SIGSTOP and
@@ -358,6 +371,29 @@ func (c *urConn) onSend(cqe *uring.CQE) {
 	c.out.Consume(n)
 	c.wrote(c, c.l.now, n)
 	c.l.markDirty(c)
+}
+
+// stopAfterSend is a forced stop's step for a closing connection whose output, all in its send queue,
+// is in a send in flight: the send is cancelled (one the socket took completes anyway) and its CQE
+// decides (onSend): a reset if output is left, else the close finishes, the peer reading EOF. Its bytes
+// leave the queue only at the CQE, which the forced stop, in the iteration that submitted them, comes
+// before: an idle connection's goodbye from OnClosing, sent by the graceful part of a stop whose
+// context was done from the start, was taken for output dropped and reset. The connection's timer
+// bounds the wait (connTimer). It reports false, leaving the connection to stopAbort, otherwise.
+func (c *urConn) stopAfterSend() bool {
+	if c.state != connClosing || !c.sending || c.polling || c.queued() != c.out.Len() {
+		return false
+	}
+	if x := c.x.Load(); x != nil && x.splice != nil && (x.splice.in || x.splice.out || x.splice.poll) {
+		return false
+	}
+	op := uint8(urOpSend)
+	if _, ok := c.l.sendMsgs[c.slot]; ok {
+		op = urOpSendmsg
+	}
+	c.cancelOp(op)
+	c.l.wheel.Schedule(&c.clock(c).timer, c.l.clock()+int64(urCancelRetry))
+	return true
 }
 
 // urOpSendPoll is the POLL_ADD for room on the socket after a send's EAGAIN (pollForRoom).

@@ -100,7 +100,7 @@ type urLoop struct {
 	recvSeen    bool      // a recv delivered data since heldFound was set
 
 	tick    timer.Timer
-	forced  bool // a forced stop has aborted every connection
+	forced  bool // a forced stop has aborted every connection (but those whose send decides: stopAfterSend)
 	startCh chan bool
 	stats   urStats
 }
@@ -672,7 +672,7 @@ func (l *urLoop) beginStop(rq int32) {
 	if rq == stopForce && !l.forced {
 		l.forced = true
 		for _, c := range l.conns {
-			if c != nil {
+			if c != nil && !c.stopAfterSend() {
 				c.stopAbort(c)
 			}
 		}
