@@ -611,7 +611,7 @@ func connTimer(arg any) {
 		}
 		c.engineClose(conn, ErrIdleTimeout)
 	case connClosing:
-		if l.stopRq.Load() == stopForce { // a send that a forced stop waits for (stopAfterSend) is late
+		if l.forced { // a send that a forced stop waits for (stopAfterSend) is late (not stopRq: see loopCore.forced)
 			c.stopAbort(conn)
 			return
 		}

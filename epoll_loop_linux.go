@@ -510,6 +510,7 @@ func (l *epLoop) beginStop(rq int32) {
 		l.flushAll()
 	}
 	if rq == stopForce {
+		l.forced = true
 		for _, c := range l.conns {
 			if c != nil {
 				c.stopAbort(c)

@@ -36,6 +36,11 @@ type loopCore struct {
 	// stopping is set when the loop starts to stop (beginStop), on the loop: it accepts no more
 	// connections, and a closing connection does not linger for its peer's FIN.
 	stopping bool
+	// forced is set on the loop once a forced stop's pass has run (beginStop): every connection is
+	// aborted then, but a uring one whose send in flight decides (stopAfterSend). Not stopRq, which
+	// another goroutine raises at any moment: a timer of the iteration in which it was raised ran as
+	// if the pass had run, and reset a closing connection whose send was to decide (connTimer).
+	forced bool
 
 	flushTimeout int64 // WithFlushTimeout (flushWatch)
 

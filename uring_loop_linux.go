@@ -100,7 +100,6 @@ type urLoop struct {
 	recvSeen    bool      // a recv delivered data since heldFound was set
 
 	tick    timer.Timer
-	forced  bool // a forced stop has aborted every connection (but those whose send decides: stopAfterSend)
 	startCh chan bool
 	stats   urStats
 }
