@@ -67,8 +67,9 @@ type HalfCloseHandler interface {
 // context has ended (already when Stop is called, say), on every engine: what OnClosing wrote is then
 // given the one try a stopping engine gives output, so an idle connection's peer still reads it, and
 // then EOF; a connection whose output is not out after that try is reset, and what OnClosing wrote is
-// dropped with the rest. On a connection whose sending side the handler shut down (CloseWrite), its
-// writes fail with ErrClosed.
+// dropped with the rest. A SendFile from OnClosing gets that try on epoll only: on uring and std such a
+// connection is reset when Stop's context is done. On a connection whose sending side the handler shut
+// down (CloseWrite), its writes fail with ErrClosed.
 type ClosingHandler interface {
 	OnClosing(c Conn, reason error)
 }
