@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/eddyio/eddy/internal/fdcheck"
 )
 
 func TestMain(m *testing.M) {
@@ -14,5 +14,5 @@ func TestMain(m *testing.M) {
 	if os.Getenv(benchServerEnv) != "" {
 		os.Exit(runBenchServer())
 	}
-	goleak.VerifyTestMain(m)
+	fdcheck.Main(m)
 }

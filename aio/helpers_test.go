@@ -15,11 +15,12 @@ import (
 
 	"github.com/eddyio/eddy/aio"
 	"github.com/eddyio/eddy/future"
+	"github.com/eddyio/eddy/internal/fdcheck"
 )
 
-// TestMain fails the package if any goroutine outlives the tests.
+// TestMain fails the package if any goroutine or file descriptor outlives the tests.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	fdcheck.Main(m)
 }
 
 // hang is how long a test waits for something that must happen before it calls it a hang. It is

@@ -3,9 +3,9 @@ package pool_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/eddyio/eddy/internal/fdcheck"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	fdcheck.Main(m)
 }

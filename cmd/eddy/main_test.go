@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/eddyio/eddy/internal/fdcheck"
 )
 
 // childEnv, when set, makes the test binary run eddy's main with the arguments in childArgsEnv, so that
@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		os.Args = append([]string{"eddy"}, strings.Split(os.Getenv(childArgsEnv), "\n")...)
 		main()
 	}
-	goleak.VerifyTestMain(m)
+	fdcheck.Main(m)
 }
 
 // runCmd runs eddy in-process with args and returns the exit code and what it printed.

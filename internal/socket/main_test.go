@@ -1,0 +1,9 @@
+package socket
+
+import (
+	"testing"
+
+	"github.com/eddyio/eddy/internal/fdcheck"
+)
+
+func TestMain(m *testing.M) { fdcheck.Main(m) }
