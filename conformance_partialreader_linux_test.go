@@ -107,17 +107,7 @@ func TestCloseWaitsForAPartialUnixReader(t *testing.T) {
 			forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 				t.Parallel()
 				conclusive(t, "the reader ran late", func() bool {
-					var h interface {
-						eddy.Handler
-						waitClosed(*testing.T, time.Duration) error
-					}
-					want := data
-					if how == "Write" {
-						h = &blastHandler{counter: newCounter(), size: len(data), closeAfter: true}
-						want = pattern(len(data), 42)
-					} else {
-						h = newSendFileHandler([]sendPiece{{path: path, n: int64(len(data))}})
-					}
+					h, want := closingSender(how, data, path)
 					_, addr := frStart(t, kind, h, "unix", t.TempDir(), eddy.WithFlushTimeout(suTimeout))
 					c := frDial(t, "unix", addr, 0)
 					got, err, reads := readPaced(c)

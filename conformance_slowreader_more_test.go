@@ -95,17 +95,7 @@ func TestCloseWaitsForASteadyUnixReader(t *testing.T) {
 			forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 				t.Parallel()
 				sock := dir + "/" + how + string(kind) + ".sock"
-				var h interface {
-					eddy.Handler
-					waitClosed(*testing.T, time.Duration) error
-				}
-				want := data
-				if how == "Write" {
-					h = &blastHandler{counter: newCounter(), size: len(data), closeAfter: true}
-					want = pattern(len(data), 42)
-				} else {
-					h = newSendFileHandler([]sendPiece{{path: path, n: int64(len(data))}})
-				}
+				h, want := closingSender(how, data, path)
 				e := startEngine(t, kind, h, []string{"unix://" + sock}, eddy.WithFlushTimeout(closeWaitsTimeout))
 				t.Cleanup(func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -127,4 +117,20 @@ func TestCloseWaitsForASteadyUnixReader(t *testing.T) {
 			})
 		})
 	}
+}
+
+// closingHandler is a handler that closes after its output and reports its OnClose.
+type closingHandler interface {
+	eddy.Handler
+	waitClosed(*testing.T, time.Duration) error
+}
+
+// closingSender is the handler of a close-waits test for how: "Write" writes len(data) bytes of
+// pattern 42 and closes; "SendFile" sends the file at path (holding data) and closes. It returns the
+// bytes the peer must read.
+func closingSender(how string, data []byte, path string) (closingHandler, []byte) {
+	if how == "Write" {
+		return &blastHandler{counter: newCounter(), size: len(data), closeAfter: true}, pattern(len(data), 42)
+	}
+	return newSendFileHandler([]sendPiece{{path: path, n: int64(len(data))}}), data
 }

@@ -45,26 +45,9 @@ func TestHandshakeConnReadDeadline(t *testing.T) {
 		h.OnHandshakeError = func(_ eddy.Conn, err error) { sniffPlainHTTP(err, readErr) }
 		eaddr := serve(t, k, h)
 
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		baseDone := make(chan struct{})
-		go func() {
-			defer close(baseDone)
-			sc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer sc.Close()
-			if err := tls.Server(sc, p.server).Handshake(); err != nil {
-				sniffPlainHTTP(err, readErr)
-			}
-		}()
-		defer func() { <-baseDone }()
+		baddr := tlsBaseline(t, p.server, func(err error) { sniffPlainHTTP(err, readErr) })
 
-		for _, s := range []struct{ name, addr string }{{"crypto/tls", ln.Addr().String()}, {"etls", eaddr}} {
+		for _, s := range []struct{ name, addr string }{{"crypto/tls", baddr}, {"etls", eaddr}} {
 			nc, err := net.Dial("tcp", s.addr)
 			if err != nil {
 				t.Fatal(err)

@@ -149,3 +149,32 @@ func (ev *events) openCount() int {
 	defer ev.mu.Unlock()
 	return ev.opened
 }
+
+// tlsBaseline serves one connection with crypto/tls over a plain net.Listener, for a test that holds
+// etls against it, and returns its address: a handshake that fails is handed to onErr, on the
+// listener's goroutine (as etls hands it to OnHandshakeError). The listener is closed and the
+// goroutine waited for at the test's end.
+func tlsBaseline(t *testing.T, cfg *tls.Config, onErr func(error)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer sc.Close()
+		if err := tls.Server(sc, cfg).Handshake(); err != nil {
+			onErr(err)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
+}

@@ -74,14 +74,7 @@ func TestRecordHeaderConnWriteQueueFull(t *testing.T) {
 			res <- result{n: n, err: werr}
 		}
 		addr := serve(t, k, h, eddy.WithTaskQueueCapacity(4), eddy.WithLoops(1))
-		nc, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		if _, err := nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-			t.Fatal(err)
-		}
+		nc := sendPlainRequest(t, addr)
 		var r result
 		select {
 		case r = <-res:
@@ -163,14 +156,7 @@ func TestRecordHeaderConnWriteQueueFullBounded(t *testing.T) {
 					res <- werr
 				}
 				addr := serve(t, k, h, eddy.WithTaskQueueCapacity(4), eddy.WithLoops(1))
-				nc, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer nc.Close()
-				if _, err := nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-					t.Fatal(err)
-				}
+				nc := sendPlainRequest(t, addr)
 				select {
 				case err := <-res:
 					if !tc.check(err) {
@@ -236,27 +222,12 @@ func TestRecordHeaderConnClosedAndDeadline(t *testing.T) {
 		}
 		eaddr := serve(t, k, h)
 
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		baseDone := make(chan struct{})
-		go func() {
-			defer close(baseDone)
-			sc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer sc.Close()
-			if err := tls.Server(sc, p.server).Handshake(); err != nil {
-				ops, err := runPipeOps(err)
-				res <- result{ops, err}
-			}
-		}()
-		defer func() { <-baseDone }()
+		baddr := tlsBaseline(t, p.server, func(err error) {
+			ops, err := runPipeOps(err)
+			res <- result{ops, err}
+		})
 
-		for _, s := range []struct{ name, addr string }{{"crypto/tls", ln.Addr().String()}, {"etls", eaddr}} {
+		for _, s := range []struct{ name, addr string }{{"crypto/tls", baddr}, {"etls", eaddr}} {
 			nc, err := net.Dial("tcp", s.addr)
 			if err != nil {
 				t.Fatal(err)
@@ -301,4 +272,19 @@ func TestRecordHeaderConnClosedAndDeadline(t *testing.T) {
 			}
 		}
 	})
+}
+
+// sendPlainRequest dials addr and sends a plain HTTP request, as a client that does not know the port
+// speaks TLS; the connection is closed at the test's end.
+func sendPlainRequest(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	if _, err := nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	return nc
 }
