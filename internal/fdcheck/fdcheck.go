@@ -39,7 +39,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"go.uber.org/goleak"
@@ -55,8 +54,9 @@ var stderr io.Writer = os.Stderr
 
 // Main runs m's tests and exits with their status, or with status 1 when the tests passed but left
 // goroutines (goleak, with opts) or file descriptors behind; each left descriptor is printed with its
-// number and what it refers to.
-func Main(m *testing.M, opts ...goleak.Option) {
+// number and what it refers to. m is usually the *testing.M of a TestMain; a wrapper that does more
+// around m.Run (removes a temporary directory, say) is checked after that work.
+func Main(m goleak.TestingM, opts ...goleak.Option) {
 	if runtime.GOOS != "linux" {
 		goleak.VerifyTestMain(m, opts...)
 		return

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eddyio/eddy/internal/fdcheck"
 )
 
 func init() {
@@ -49,18 +51,27 @@ var built struct {
 }
 
 // Main runs the tests of m and exits with their status, after removing the program that [Build]
-// compiled. A test binary whose tests call Build calls Main from its TestMain.
+// compiled. A test binary whose tests call Build calls Main from its TestMain. A run that passed but
+// left goroutines running or file descriptors open (a program's pipes, a connection to it) fails, as
+// the library's own packages do (internal/fdcheck).
 func Main(m *testing.M) {
 	built.Lock()
 	built.inMain = true
 	built.Unlock()
-	code := m.Run()
+	fdcheck.Main(removeAfter{m})
+}
+
+// removeAfter runs the tests, then removes the program that Build compiled.
+type removeAfter struct{ m *testing.M }
+
+func (r removeAfter) Run() int {
+	code := r.m.Run()
 	built.Lock()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
 	built.Unlock()
-	os.Exit(code)
+	return code
 }
 
 // Build returns the path of the program in the current directory, which is the directory of the
