@@ -28,9 +28,10 @@ type Handler interface {
 // BootHandler is implemented by handlers that want to know when an engine has started: OnBoot runs once,
 // after the listeners are open and before any connection is served. A non-nil error stops the start:
 // the loops then end as at a Stop, so what OnBoot queued on them (Loop.Execute, Loop.AfterFunc) still
-// runs, and its Dials fail. OnBoot may Dial and queue work on the loops (which, on epoll and uring,
-// start serving only once it returns: it must not wait for that work); it must not call Stop or
-// StopAccepting, which wait for Start: return an error instead.
+// runs, and its Dials fail. OnBoot may Dial and queue work on the loops (which start serving only once
+// it returns, on every engine: it must not wait for that work; on std a Dial's connect goes ahead, but
+// its OnOpen waits); it must not call Stop or StopAccepting, which wait for Start: return an error
+// instead.
 type BootHandler interface {
 	OnBoot(e *Engine) error
 }

@@ -81,6 +81,75 @@ func TestFailedStartFailsADialMadeInOnBoot(t *testing.T) {
 	})
 }
 
+// bootDialWait is bootDialFail whose OnBoot returns its error only once the Dial's connect has been
+// accepted by the peer (accepted), and some time after: long enough for an engine that opens the
+// connection during OnBoot to run OnOpen.
+type bootDialWait struct {
+	bootDialFail
+	accepted chan struct{}
+}
+
+func (h *bootDialWait) OnBoot(e *eddy.Engine) error {
+	h.fut = e.Dial(context.Background(), h.target)
+	select {
+	case <-h.accepted:
+		time.Sleep(200 * time.Millisecond)
+	case <-time.After(5 * time.Second):
+	}
+	return errors.New("boot refused")
+}
+
+// The std engine dials on a goroutine of its own, so the connect of a Dial made in OnBoot can finish
+// while OnBoot still runs. It then opened the connection at once (OnOpen ran, the future resolved),
+// even when OnBoot went on to fail the start: TestFailedStartFailsADialMadeInOnBoot failed 2 times in
+// 40 on std under load (session 30). Here OnBoot waits for the connect, which made it fail every time.
+// The connection now opens only once OnBoot has succeeded, as on the loop engines, whose loops start
+// then.
+func TestFailedStartFailsADialThatConnectedDuringOnBoot(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		h := &bootDialWait{bootDialFail: bootDialFail{target: "tcp://" + ln.Addr().String()},
+			accepted: make(chan struct{})}
+		var peers sync.WaitGroup
+		peers.Add(1)
+		go func() {
+			defer peers.Done()
+			ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+			if c, err := ln.Accept(); err == nil {
+				close(h.accepted)
+				time.Sleep(500 * time.Millisecond)
+				c.Close()
+			}
+		}()
+		defer peers.Wait()
+		e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(); err == nil {
+			e.Stop(context.Background())
+			t.Fatal("Start succeeded although OnBoot failed")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if c, err := h.fut.Await(ctx); err == nil {
+			t.Errorf("the Dial made in OnBoot resolved with a connection (%v -> %v) after Start failed",
+				c.LocalAddr(), c.RemoteAddr())
+		} else if ctx.Err() != nil {
+			t.Errorf("the Dial made in OnBoot is still pending 3s after Start failed")
+		} else if !errors.Is(err, eddy.ErrEngineStopped) {
+			t.Errorf("the Dial failed with %v, want ErrEngineStopped", err)
+		}
+		if n := h.opened.Load(); n != 0 {
+			t.Errorf("OnOpen ran %d time(s) on an engine whose Start failed", n)
+		}
+	})
+}
+
 // Conn.Flushed (conn.go): "at once, before Flushed returns, when nothing is queued." The first version of
 // std's ordering fix deferred the callback whenever the section had any task waiting (an Execute from
 // another goroutine, say), not only an earlier write completion (donePending now). epoll and uring run

@@ -49,6 +49,10 @@ func (g *stdEngine) dial(ctx context.Context, ep *endpoint, v any, p future.Prom
 			return
 		}
 		g.setupConn(nc)
+		select {
+		case <-g.booted:
+		case <-g.quit: // OnBoot failed (or Stop came first): adopt refuses the connection
+		}
 		c, ok := g.adopt(nc, v, ep.network)
 		if !ok {
 			p.Reject(&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})

@@ -23,6 +23,9 @@ type stdEngine struct {
 	mu    sync.Mutex
 	conns map[*stdConn]struct{}
 	quit  chan struct{} // closed when the engine stops: ends accept back-off waits and ticks
+	// booted is closed once OnBoot has succeeded: a Dial made in OnBoot connects meanwhile but opens
+	// its connection only then, as the loop engines' loops start only then, and fails if OnBoot fails.
+	booted chan struct{}
 
 	wg sync.WaitGroup // accept loops, tick loop and connection goroutines
 
@@ -42,7 +45,8 @@ type stdEngine struct {
 const maxParkedRunners = 16
 
 func newStdEngine(e *Engine) *stdEngine {
-	return &stdEngine{e: e, conns: make(map[*stdConn]struct{}), quit: make(chan struct{}), sections: make(chan *stdConn)}
+	return &stdEngine{e: e, conns: make(map[*stdConn]struct{}), quit: make(chan struct{}),
+		booted: make(chan struct{}), sections: make(chan *stdConn)}
 }
 
 // handOff runs the section of c, which the caller holds, on another goroutine, which releases it (push):
@@ -129,6 +133,7 @@ func (g *stdEngine) start() error {
 		g.stopLoops()
 		return err
 	}
+	close(g.booted)
 	for i, ln := range g.lns { // one per endpoint, in order
 		g.wg.Add(1)
 		go g.acceptLoop(ln, g.e.eps[i].network)
