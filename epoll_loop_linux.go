@@ -258,7 +258,7 @@ func (l *epLoop) dispatch(ev netpoll.Event) {
 		return
 	}
 	if c.state == connConnecting {
-		c.finishConnect()
+		finishDial(c)
 		if c.state != connOpen {
 			return
 		}
@@ -502,7 +502,7 @@ func (l *epLoop) beginStop(rq int32) {
 			switch {
 			case c == nil:
 			case c.state == connConnecting:
-				c.failDial(ErrEngineStopped)
+				failDial(c, ErrEngineStopped)
 			default:
 				c.engineClose(c, ErrEngineStopped)
 			}

@@ -3,6 +3,7 @@ package eddy
 import (
 	"context"
 	"net"
+	"net/netip"
 
 	"golang.org/x/sys/unix"
 
@@ -55,14 +56,7 @@ func urStartDial(t *task) {
 	sqe.PrepPollAdd(h.fd, unix.POLLOUT)
 	sqe.UserData = urToken(urOpConnect, c.slot, c.gen)
 	c.polling = true
-	ds.stop = context.AfterFunc(ds.ctx, func() { l.tasks.push(task{fn: urCancelDial, arg: c}, true, l.wake) })
-}
-
-func urCancelDial(t *task) {
-	c := t.arg.(*urConn)
-	if c.state == connConnecting {
-		c.failDial(c.extra().dial.ctx.Err())
-	}
+	ds.stop = context.AfterFunc(ds.ctx, func() { l.tasks.push(task{fn: cancelDial[*urConn], arg: c}, true, l.wake) })
 }
 
 // onConnect handles the CQE of the connecting socket's poll.
@@ -72,67 +66,23 @@ func (c *urConn) onConnect(cqe *uring.CQE) {
 	case c.state != connConnecting:
 		c.maybeFinalize() // the dial failed or was cancelled meanwhile
 	case cqe.Res < 0:
-		c.failDial(cqe.Err())
+		failDial(c, cqe.Err())
 	default:
-		c.finishConnect()
+		finishDial(c)
 	}
 }
 
-// finishConnect completes a connect the poll reported: the connection opens (OnOpen, then the future
-// resolves) or the dial fails with the socket's error.
-func (c *urConn) finishConnect() {
-	x := c.extra()
-	ds := x.dial
-	if !ds.stop() {
-		// The dial's context ended (a Future.Cancel: the loser of a Race settled earlier in this
-		// batch of events, say): its cancelDial is on its way, and would find the connection open.
-		c.failDial(ds.ctx.Err())
-		return
+// connected is the engine's step of finishDial.
+func (c *urConn) connected(network string, local net.Addr, peer netip.AddrPort, havePeer bool) {
+	if local != nil {
+		c.ln.addr = local
 	}
-	if err := socket.ConnectResult(int(c.fd)); err != nil {
-		c.failDial(err)
-		return
+	if havePeer {
+		c.setRemote(peer)
 	}
-	x.dial = nil
-	if sa, err := unix.Getsockname(int(c.fd)); err == nil {
-		if la, ok := socket.ToNetAddr(sa).(*net.TCPAddr); ok {
-			x.laddr = la.AddrPort()
-		} else {
-			c.ln.addr = socket.ToNetAddr(sa)
-		}
-	}
-	if ap, ok := connectedPeer(int(c.fd), ds.ep); ok {
-		c.setRemote(ap)
-	}
-	if ds.ep.network != "unix" {
+	if network != "unix" {
 		c.l.setupSocket(int(c.fd))
 	}
-	c.state = connOpen
-	c.ctx = ds.value
-	settled := false
-	defer func() {
-		if !settled { // OnOpen ended the loop's goroutine (runtime.Goexit): the loop stops, as on std
-			ds.promise.Reject(ErrClosed)
-		}
-	}()
-	c.l.opened(c)
-	settled = true
-	if c.state == connOpen && !c.closeReq.Load() {
-		ds.promise.Resolve(c)
-	} else {
-		ds.promise.Reject(ErrClosed) // OnOpen closed it already
-	}
 }
 
-// failDial ends a connect that failed or was cancelled: neither OnOpen nor OnClose ran, and none will.
-func (c *urConn) failDial(err error) {
-	x := c.extra()
-	ds := x.dial
-	x.dial = nil
-	if ds.stop != nil {
-		ds.stop()
-	}
-	c.notified = true
-	c.release()
-	ds.promise.Reject(opError("dial", ds.ep.network, ds.ep.addr(), "", err))
-}
+func (c *urConn) open() { c.l.opened(c) }

@@ -661,7 +661,7 @@ func (l *urLoop) beginStop(rq int32) {
 			switch {
 			case c == nil:
 			case c.state == connConnecting:
-				c.failDial(ErrEngineStopped)
+				failDial(c, ErrEngineStopped)
 			default:
 				c.engineClose(c, ErrEngineStopped)
 			}
