@@ -5,7 +5,8 @@ import (
 	"sync/atomic"
 )
 
-// Outcome is how one future completed: its value, or its error.
+// Outcome is how one future completed: its value and its error, as Await returns them (with an
+// error, the value is T's zero value unless the future was completed with both).
 type Outcome[T any] struct {
 	Value T
 	Err   error

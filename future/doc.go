@@ -57,11 +57,12 @@
 // sources): holding it keeps its value alive, and nothing of the futures it was made from. A nil
 // context, wherever a function of this package takes one, is context.Background(): no bound.
 //
-// A panic in a function that produces a value (Go, GoOn, Promise.Run, Map, Then, Catch, Handle) or in an
-// Executor's Execute becomes a *PanicError on the future, with the panic value and the stack; a
-// call to runtime.Goexit becomes ErrGoexit. Nothing that the package runs can crash the program
-// through a panic. A panic is recovered, so the Executor that ran the function sees it return; a
-// Goexit cannot be stopped and still ends the goroutine, through the Executor's code: a pool.Pool
-// given as the Executor knows the function for a continuation and does not report its Goexit a
-// second time, while another Executor that reports the Goexits of what it runs would.
+// A panic in a function that produces a value (Go, GoOn, Promise.Run, Map, Then, Catch, Handle), in an
+// Executor's Execute or in the cancel function of a NewPromiseFunc promise becomes a *PanicError on the
+// future, with the panic value and the stack; a call to runtime.Goexit becomes ErrGoexit. Nothing that
+// the package runs can crash the program through a panic. A panic is recovered, so the Executor that
+// ran the function sees it return; a Goexit cannot be stopped and still ends the goroutine, through the
+// Executor's code: a pool.Pool given as the Executor knows the function for a continuation and does not
+// report its Goexit a second time, while another Executor that reports the Goexits of what it runs
+// would.
 package future

@@ -29,8 +29,12 @@ func NewPromiseContext[T any](parent context.Context) (Promise[T], context.Conte
 // own record of a cancellation and watches its caller's context itself, if it must, for less
 // than the context NewPromiseContext derives: cancel is called on the goroutine that cancels,
 // maybe from a continuation, so it must be short and must not block, and it may be called more
-// than once, and by a Cancel that began before the completion just after it. A nil cancel makes
-// a promise like NewPromise's.
+// than once, and by a Cancel that began before the completion just after it, or, through a future
+// derived from this one (Map, Catch, Handle, WithTimeout, WithContext) whose own continuation has
+// not run yet, a Cancel of that future just after the completion. A panic in cancel fails the
+// future whose Cancel reached it (this one, or such a derived one) with a *PanicError, and a
+// runtime.Goexit with ErrGoexit, rather than going on up the goroutine that cancels. A nil cancel
+// makes a promise like NewPromise's.
 func NewPromiseFunc[T any](cancel func()) Promise[T] {
 	if cancel == nil {
 		return NewPromise[T]()

@@ -413,10 +413,31 @@ type canceler interface {
 	// loadCancel returns the state's cancel function (nil when it has none) and whether it is a
 	// cancelNext, which forwards the request, rather than a producer's func().
 	loadCancel() (unsafe.Pointer, bool)
+	// failCancel fails the state with err, the panic (or runtime.Goexit) of its cancel function.
+	failCancel(err error)
 }
 
 func (s *state[T]) loadCancel() (unsafe.Pointer, bool) {
 	return atomic.LoadPointer(&s.cancel.p), s.cancelFwd
+}
+
+func (s *state[T]) failCancel(err error) { s.fail(err) }
+
+// callCancel calls p, the producer's func() that is the cancel function of c. A panic in it (a
+// function given to NewPromiseFunc) fails c with a *PanicError, as a panic in the function that
+// produces the value would, instead of going on up the goroutine that cancels: a timer's
+// (WithTimeout), or one completing another future (Race, Any and All cancel the inputs they no
+// longer need), where nothing would recover it and the program would end. A runtime.Goexit fails
+// c with ErrGoexit and goes on unwinding.
+func callCancel(c canceler, p unsafe.Pointer) {
+	normal := false
+	defer func() {
+		if !normal {
+			c.failCancel(recovered(recover()))
+		}
+	}()
+	(*(*func())(unsafe.Pointer(&p)))()
+	normal = true
 }
 
 // cancelNext is the cancel function of a derived future: called with 0, 1, 2 and so on, it
@@ -436,7 +457,7 @@ func (s *state[T]) requestCancel() {
 	case p == nil:
 		return
 	case !fwd:
-		(*(*func())(unsafe.Pointer(&p)))()
+		callCancel(s, p)
 		return
 	}
 	type step struct {
@@ -462,7 +483,7 @@ func (s *state[T]) requestCancel() {
 		case fwd:
 			stack = append(stack, step{next: *(*cancelNext)(unsafe.Pointer(&p))})
 		default:
-			(*(*func())(unsafe.Pointer(&p)))()
+			callCancel(c, p)
 		}
 	}
 }

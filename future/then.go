@@ -131,13 +131,14 @@ func Catch[T any](f Future[T], exec Executor, fn func(error) (T, error)) Future[
 	return Future[T]{dst}
 }
 
-// Handle runs fn on exec (nil means Inline) with f's outcome, its value or its error (the value
-// is then T's zero value), and the result completes with what fn returns: the one step for what
-// must happen either way (release what the operation held, reply to whoever waits for it), which
-// Map followed by Catch does not give, since Catch then also catches the errors of Map's own
-// function. A panic in fn fails the result with a *PanicError. Cancelling the result cancels f,
-// whose failure (context.Canceled) then goes to fn. It is Map's shape without Map's early exit
-// on an error; Map and Catch do not share a body with it, which would cost them allocations.
+// Handle runs fn on exec (nil means Inline) with f's outcome, its value and its error as Await returns
+// them (with an error, the value is T's zero value unless f's producer completed it with both, as
+// Promise.Complete can: the count of a short read, say), and the result completes with what fn returns:
+// the one step for what must happen either way (release what the operation held, reply to whoever waits
+// for it), which Map followed by Catch does not give, since Catch then also catches the errors of Map's
+// own function. A panic in fn fails the result with a *PanicError. Cancelling the result cancels f,
+// whose failure (context.Canceled) then goes to fn. It is Map's shape without Map's early exit on an
+// error; Map and Catch do not share a body with it, which would cost them allocations.
 func Handle[T, U any](f Future[T], exec Executor, fn func(T, error) (U, error)) Future[U] {
 	src := f.state()
 	dst := new(state[U])
