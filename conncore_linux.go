@@ -78,6 +78,7 @@ type loopConn interface {
 	release()            // end the connection (after OnClose, or without one): close the socket, free the slot
 	socket() int         // the socket's descriptor, valid until release
 	cancelOps()          // the timer fired on a released connection: cancel what is still in flight (uring)
+	readsInput() bool    // the engine reads input as it comes: not paused by the handler or by back-pressure
 }
 
 // connExtra holds what most connections never need, to keep an idle epConn or urConn small. It is
@@ -594,12 +595,19 @@ func connTimer(arg any) {
 	now := l.clock()
 	switch c.state {
 	case connOpen:
-		if c.closeReq.Load() && c.reason() != nil { // reading on after a failed send (readOn): its bound
-			if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
-				l.wheel.Schedule(&tm.timer, deadline)
-				return
+		if c.closeReq.Load() {
+			if c.reason() != nil { // reading on after a failed send (readOn): its bound
+				if deadline := tm.lastActive + int64(lingerTimeout); deadline > now {
+					l.wheel.Schedule(&tm.timer, deadline)
+					return
+				}
+				c.abort(conn, c.reason())
 			}
-			c.abort(conn, c.reason())
+			// Otherwise Close or Abort was called and its task, queued, ends the connection, with its
+			// own reason (nil for a Close), as in onEOF and as std's idle check does: an idle timeout
+			// due in the same pass of the timers (Close called by an earlier timer of the pass, or by
+			// another goroutine after the iteration's tasks ran) closed it with ErrIdleTimeout ahead of
+			// the task, although Close had returned nil (TestIdleTimeoutDefersToQueuedClose).
 			return
 		}
 		if tm.idleTimeout <= 0 {
@@ -607,6 +615,17 @@ func connTimer(arg any) {
 		}
 		if deadline := after(tm.lastActive, tm.idleTimeout); deadline > now {
 			l.wheel.Schedule(&tm.timer, deadline)
+			return
+		}
+		if conn.readsInput() && inputQueued(conn.socket()) {
+			// The peer's input waits in the socket, and the engine reads it next: the iteration took no
+			// more than one wait returns (epoll_wait's maxEvents events; on uring, a recv that ran out of
+			// provided buffers is armed again later), so a loop held up past the timeout (a slow
+			// callback, a paused VM) closed the connections beyond as idle with their input unread.
+			// As std's reader answers its idle check, input the socket holds is activity
+			// (TestIdleTimeoutSparesUnreadInput).
+			tm.lastActive = now
+			l.wheel.Schedule(&tm.timer, after(now, tm.idleTimeout))
 			return
 		}
 		c.engineClose(conn, ErrIdleTimeout)
@@ -670,6 +689,12 @@ func (c *connCore) Context() any { return c.ctx }
 
 // SetContext attaches v to the connection.
 func (c *connCore) SetContext(v any) { c.ctx = v }
+
+// inputQueued reports whether fd's receive queue holds input not read yet (SIOCINQ).
+func inputQueued(fd int) bool {
+	n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
+	return err == nil && n > 0
+}
 
 // sendQueued returns the bytes in fd's send queue, sent or not, that the peer has not acknowledged
 // (SIOCOUTQ), and whether the socket could tell.

@@ -52,6 +52,9 @@ func (c *epConn) markDirty() { c.l.markDirty(c) }
 // input dropped (loopConn).
 func (c *epConn) drainInput() { c.readPaused, c.held = false, false }
 
+// readsInput reports whether the loop reads the input as it comes (loopConn).
+func (c *epConn) readsInput() bool { return !c.held && !c.readPaused && !c.peerEOF }
+
 // cancelOps does nothing: nothing is in flight on an epoll socket, and release stops the timer, which
 // therefore never fires on a released connection (loopConn).
 func (c *epConn) cancelOps() {}

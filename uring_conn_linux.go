@@ -76,6 +76,9 @@ func (c *urConn) drainInput() {
 	c.armRecv()
 }
 
+// readsInput reports whether the loop reads the input as it comes (loopConn).
+func (c *urConn) readsInput() bool { return c.readPaused == 0 && !c.peerEOF }
+
 // ---- the Conn methods connCore does not provide ----
 
 // Write queues a copy of b, sent at the end of the loop iteration (Conn.Write).
