@@ -157,7 +157,7 @@ const (
 	sqeSize               = 64
 	cqeSize               = 16
 	bufRingEntrySize      = 16
-	bufRingTailWordOffset = 12     // bufs[0].bid (low half) and the u16 tail (high half)
+	bufRingTailWordOffset = 12     // bufs[0].bid (bytes 12..13) and the u16 tail (bytes 14..15)
 	sigsetSize            = 8      // _NSIG / 8, the sigmask_sz of getEventsArg
 	opSupported           = 1 << 0 // IO_URING_OP_SUPPORTED in probeOp.flags
 	msgRingData           = 0      // IORING_MSG_DATA, in sqe->addr of MSG_RING

@@ -2,6 +2,7 @@ package uring
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -29,11 +30,12 @@ type BufRing struct {
 	mem     []byte // the whole mapping: entries*16 bytes of ring, page-aligned buffers after it
 	bufs    []byte // entries*size bytes of buffer memory inside mem
 	base    uint64 // address of bufs[0], for the ring entries
-	// tailWord is the uint32 at byte 12 of the ring: bufs[0].bid in its low half and the ring's u16
-	// tail in its high half (the tail is overlaid on bufs[0].resv). sync/atomic has no 16-bit store,
-	// so the tail moves with atomic.AddUint32(tailWord, n<<16): the carry out of bit 31 is dropped,
-	// which wraps the u16 tail, and bid is untouched. This is sound because the application is the
-	// only writer of both halves. Entry 0 is therefore written field by field, never bytes 14..15.
+	// tailWord is the uint32 at byte 12 of the ring: bufs[0].bid (bytes 12..13) and the ring's u16
+	// tail (bytes 14..15, overlaid on bufs[0].resv). sync/atomic has no 16-bit store, so Advance
+	// publishes the tail with an atomic store of the whole word, bid kept as it is (withTail): the
+	// application is the only writer of both halves, so the word it read is the word in memory.
+	// Which half of the word holds the tail depends on the byte order (the high half on little-endian
+	// machines, the low half on big-endian ones). Entry 0 is written field by field, never bytes 14..15.
 	tailWord *uint32
 	tail     uint16 // the tail as last published
 	staged   uint16 // entries written by Add since the last Advance
@@ -89,7 +91,9 @@ func (r *Ring) NewBufRing(group uint16, entries, size uint32, opts ...BufRingOpt
 	page := uint64(os.Getpagesize())
 	ringBytes := roundUp(uint64(entries)*bufRingEntrySize, page)
 	total := ringBytes + roundUp(uint64(entries)*uint64(size), page)
-	if total > 1<<40 {
+	// The mapping's size is an int: in a 32-bit process a larger size would wrap to a small mapping
+	// whose buffers the kernel would be told extend far past it.
+	if total > 1<<40 || total > math.MaxInt {
 		return nil, fmt.Errorf("uring: buffer ring of %d x %d bytes is too large: %w", entries, size, unix.EINVAL)
 	}
 	// The kernel requires the ring to be page-aligned; mmap memory is.
@@ -173,10 +177,20 @@ func (b *BufRing) Advance() {
 	if b.staged == 0 || b.closed {
 		return
 	}
-	// Release: the entries written by Add are visible before the kernel sees the new tail.
-	atomic.AddUint32(b.tailWord, uint32(b.staged)<<16)
 	b.tail += b.staged
 	b.staged = 0
+	// Release: the entries written by Add are visible before the kernel sees the new tail.
+	atomic.StoreUint32(b.tailWord, withTail(atomic.LoadUint32(b.tailWord), b.tail, bigEndian))
+}
+
+// withTail returns the ring's word at byte 12 (tailWord), w, with the u16 tail at byte 14 set to tail
+// and bufs[0].bid at byte 12 kept: the tail is the high half of the word on a little-endian machine
+// and the low half on a big-endian one (be).
+func withTail(w uint32, tail uint16, be bool) uint32 {
+	if be {
+		return w&0xffff0000 | uint32(tail)
+	}
+	return w&0x0000ffff | uint32(tail)<<16
 }
 
 // Published returns the id of the buffer in the k-th most recently published ring entry (k = 0: the

@@ -44,7 +44,7 @@ func TestBufRingLayout(t *testing.T) {
 	if uintptr(unsafe.Pointer(&br.mem[0]))%uintptr(unix.Getpagesize()) != 0 {
 		t.Fatal("ring memory is not page-aligned")
 	}
-	if tail := uint16(*br.tailWord >> 16); tail != 16 {
+	if tail := ringTail(br); tail != 16 {
 		t.Fatalf("published tail %d, want 16", tail)
 	}
 	for id := uint16(0); id < 16; id++ {
@@ -58,7 +58,7 @@ func TestBufRingLayout(t *testing.T) {
 		}
 	}
 	// Entry 0's bid shares a word with the tail; the tail must not have touched it.
-	if bid := uint16(*br.tailWord); bid != 0 {
+	if bid := ringBid0(br); bid != 0 {
 		t.Fatalf("bufs[0].bid = %d, want 0", bid)
 	}
 }
@@ -76,7 +76,7 @@ func TestBufRingTailWraps(t *testing.T) {
 		br.Add(uint16((i + 1) % 2))
 		br.Advance()
 	}
-	if tail, want := uint16(*br.tailWord>>16), uint16((2+80000)%65536); tail != want {
+	if tail, want := ringTail(br), uint16((2+80000)%65536); tail != want {
 		t.Fatalf("tail %d, want %d", tail, want)
 	}
 }
