@@ -6,9 +6,12 @@
 # Each round runs every server once per connection count, in the order given, each on a fresh process
 # pinned to CPU $SERVER_CPU (GOMAXPROCS=1, one loop), with "eddy load" on a uring engine pinned to CPU
 # $LOAD_CPU driving $SIZE-byte ping-pong for $DURATION (with RATE set: open loop at that many round trips a
-# second). Server CPU time is read from /proc/PID/stat (utime + stime) when the load generator starts its
-# window and when it ends. The spread between rounds on a small VM is about ±10 % and mostly common to the
-# servers of one round, so the per-round ratio is the figure to trust, not the absolute one.
+# second). Server CPU time is read from /proc/PID/stat (utime + stime, every thread) when the load
+# generator says it starts its window, and again $DURATION later less 100 ms (the load generator's window
+# still open), so that neither connecting nor closing is counted; the load generator's round trips, counted
+# over its own window, are scaled to that CPU window's length. The spread between rounds on a small VM is
+# about ±10 % and mostly common to the servers of one round, so the per-round ratio is the figure to trust,
+# not the absolute one.
 #
 # Servers: NAME or NAME:BINARY, where BINARY is an eddy binary (default: built from this checkout).
 #   c           bench/c/epoll_echo.c (read/write), built with gcc -O2
@@ -33,8 +36,10 @@
 #	RATE=100000 CONNS_LIST=1000 scripts/ab-echo.sh epoll uring
 #	LOAD_BIN=/tmp/eddy-old scripts/ab-echo.sh uring-old:/tmp/eddy-old uring   # same load generator for both
 #
-# The script kills only the processes it started.
+# The script kills only the processes it started: each run's server and load generator when the run ends
+# or fails, and, on an interrupt, those of the run in progress.
 set -euo pipefail
+export LC_NUMERIC=C # $EPOCHREALTIME and awk with a decimal point
 ROUNDS=${ROUNDS:-8}
 CONNS_LIST=${CONNS_LIST:-"100 1000"}
 SIZE=${SIZE:-64}
@@ -49,16 +54,31 @@ LOAD_BIN=${LOAD_BIN:-} # the eddy binary whose "load" drives the servers (defaul
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/ab-echo.XXXXXX")
-pids=()
+# $work/live holds the PIDs of the run in progress (its server, then its load generator). Each run is
+# the left side of a pipeline, a subshell, whose variables the trap below would not see.
+: >"$work/live"
 cleanup() {
 	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/live"
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 log() { printf '%s\n' "$*" >&2; }
 
-(cd "$root" && go build -o "$work/eddy" ./cmd/eddy && go build -o "$work/gou" ./internal/cmd/uringecho)
+# Build what the servers named (and the load generator, without LOAD_BIN) need from this checkout.
+need_eddy=${LOAD_BIN:+no}
+need_gou=no
+for s in "$@"; do
+	n=${s%%:*}
+	case ${n%%-*} in
+	epoll | uring | std | net) [[ $s == *:* ]] || need_eddy=yes ;;
+	gou | gouh) need_gou=yes ;;
+	esac
+done
+if [[ ${need_eddy:-yes} == yes ]]; then (cd "$root" && go build -o "$work/eddy" ./cmd/eddy); fi
+if [[ $need_gou == yes ]]; then (cd "$root" && go build -o "$work/gou" ./internal/cmd/uringecho); fi
 for s in "$@"; do
 	case ${s%%:*} in
 	c) gcc -O2 -o "$work/c" "$root/bench/c/epoll_echo.c" ;;
@@ -72,12 +92,32 @@ done
 
 hz=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# seconds DURATION: a Go duration (4s, 2500ms, 1m30s) in seconds.
+seconds() {
+	awk -v d="$1" 'BEGIN {
+		u["h"] = 3600; u["m"] = 60; u["s"] = 1; u["ms"] = 1e-3; u["us"] = 1e-6; u["µs"] = 1e-6; u["ns"] = 1e-9
+		s = 0; rest = d
+		while (match(rest, /^[0-9.]+/)) {
+			v = substr(rest, 1, RLENGTH); rest = substr(rest, RLENGTH + 1)
+			match(rest, /^[^0-9.]+/); k = substr(rest, 1, RLENGTH); rest = substr(rest, RLENGTH + 1)
+			if (!(k in u)) exit 1
+			s += v * u[k]
+		}
+		if (rest != "" || s <= 0) exit 1
+		printf "%.6f\n", s
+	}'
+}
+window=$(seconds "$DURATION") || { log "ab-echo: DURATION=$DURATION: want a Go duration such as 4s"; exit 2; }
+awk -v w="$window" 'BEGIN { exit !(w > 0.5) }' || { log "ab-echo: DURATION=$DURATION: want more than 500ms"; exit 2; }
+# The CPU window closes this long before the load generator's (which opened a moment before its line was
+# read, polled every 10 ms): the load generator still runs then.
+margin=0.1
 port=$((20000 + RANDOM % 10000)) # below the ephemeral range (32768-); run takes the next free one
 
 # run NAME[:BINARY] CONNS ROUND SEQ: one measurement (the SEQth of the A/B); prints "name conns round
 # rt/cpu-s cpu-s".
 run() {
-	local spec=$1 conns=$2 round=$3 seq=$4 name bin kind spid lpid t0 t1 rt errs
+	local spec=$1 conns=$2 round=$3 seq=$4 name bin kind spid lpid t0 t1 w0 w1 rt errs secs
 	name=${spec%%:*}
 	bin=$work/eddy
 	[[ $spec == *:* ]] && bin=${spec#*:}
@@ -96,31 +136,51 @@ run() {
 	net) cmd=(env GOMAXPROCS=1 "$bin" echo --addr "tcp://127.0.0.1:$port" --baseline) ;;
 	*) log "ab-echo: unknown server $name"; exit 2 ;;
 	esac
-	nice -n "$NICE" taskset -c "$SERVER_CPU" "${cmd[@]}" 2>"$work/server.log" &
+	# The server's standard output goes to its log too: left on the pipeline's, it would keep tee, and so
+	# the script, waiting for as long as the server lives.
+	nice -n "$NICE" taskset -c "$SERVER_CPU" "${cmd[@]}" >"$work/server.log" 2>&1 &
 	spid=$!
-	pids+=("$spid")
+	echo "$spid" >"$work/live"
+	# fail MESSAGE LOG: stop this run's processes, show the message and the log, and end the script.
+	fail() {
+		local p
+		for p in ${lpid:-} "$spid"; do { kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; } || true; done
+		: >"$work/live"
+		log "ab-echo: $1"
+		cat "$2" >&2
+		exit 1
+	}
 	until [[ -n $(ss -Hltn "sport = :$port") ]]; do
-		kill -0 "$spid" 2>/dev/null || { log "ab-echo: $name exited"; cat "$work/server.log" >&2; exit 1; }
+		kill -0 "$spid" 2>/dev/null || fail "$name exited" "$work/server.log"
 		sleep 0.05
 	done
 	nice -n "$NICE" taskset -c "$LOAD_CPU" "${LOAD_BIN:-$work/eddy}" load --engine uring --addr "127.0.0.1:$port" --conns "$conns" \
-		--size "$SIZE" --duration "$DURATION" ${RATE:+--rate "$RATE"} --json >"$work/load.json" 2>"$work/load.log" &
+		--size "$SIZE" --duration "$DURATION" ${RATE:+--rate "$RATE"} --json >"$work/load.json" 2>"$work/load.log" </dev/null &
 	lpid=$!
-	pids+=("$lpid")
+	echo "$lpid" >>"$work/live"
 	until grep -q 'eddy load: running' "$work/load.log" 2>/dev/null; do
-		kill -0 "$lpid" 2>/dev/null || { cat "$work/load.log" >&2; exit 1; }
-		sleep 0.05
+		kill -0 "$lpid" 2>/dev/null || fail "$name c$conns: the load generator ended before its window" "$work/load.log"
+		sleep 0.01
 	done
+	# The CPU window: from the load generator's start line to $DURATION less $margin later, inside the
+	# load generator's own window (connecting before it and closing after it are not counted).
+	w0=$EPOCHREALTIME
 	t0=$(cpu_ticks "$spid")
-	wait "$lpid" || true
+	sleep "$(awk -v w0="$w0" -v now="$EPOCHREALTIME" -v d="$window" -v m="$margin" 'BEGIN { s = w0 + d - m - now; printf "%.3f", (s > 0 ? s : 0) }')"
 	t1=$(cpu_ticks "$spid")
+	w1=$EPOCHREALTIME
+	wait "$lpid" || true
 	kill "$spid"
 	wait "$spid" 2>/dev/null || true
+	: >"$work/live"
 	rt=$(sed -n 's/^ *"round_trips": \([0-9]*\),/\1/p' "$work/load.json")
 	errs=$(sed -n 's/^ *"errors": \([0-9]*\),/\1/p' "$work/load.json")
-	[[ -n $rt && $errs == 0 ]] || { log "ab-echo: $name c$conns: round trips '$rt', errors '$errs'"; cat "$work/load.log" >&2; exit 1; }
-	awk -v n="$name" -v c="$conns" -v r="$round" -v rt="$rt" -v a="$t0" -v b="$t1" -v hz="$hz" \
-		'BEGIN { cpu = (b - a) / hz; printf "%s\t%s\t%s\t%.0f\t%.2f\n", n, c, r, (cpu > 0 ? rt / cpu : 0), cpu }'
+	secs=$(sed -n 's/^ *"seconds": \([0-9.e+-]*\),/\1/p' "$work/load.json")
+	[[ -n $rt && -n $secs && $errs == 0 ]] ||
+		fail "$name c$conns: round trips '$rt', window '$secs' s, errors '$errs'" "$work/load.log"
+	# Round trips counted over the load generator's window (secs), scaled to the CPU window (w1 - w0).
+	awk -v n="$name" -v c="$conns" -v r="$round" -v rt="$rt" -v secs="$secs" -v w0="$w0" -v w1="$w1" -v a="$t0" -v b="$t1" -v hz="$hz" \
+		'BEGIN { cpu = (b - a) / hz; rt *= (w1 - w0) / (secs > 0 ? secs : 1); printf "%s\t%s\t%s\t%.0f\t%.2f\n", n, c, r, (cpu > 0 ? rt / cpu : 0), cpu }'
 }
 
 log "ab-echo: $ROUNDS rounds of $DURATION, $SIZE-byte messages${RATE:+, $RATE round trips/s}; servers: $*"

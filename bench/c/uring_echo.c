@@ -2,9 +2,10 @@
 // ("a minimal C io_uring echo server: multishot accept, recv then send per connection"). One thread, one
 // ring (SINGLE_ISSUER + DEFER_TASKRUN), a multishot accept, a multishot recv per connection into a
 // provided-buffer ring, and a send straight from the buffer the kernel filled, which goes back to the
-// ring when the send completes. TCP_NODELAY on as eddy sets it. A short send or a full buffer ring closes
-// the connection: the echo benchmark (one small message in flight per connection) never provokes either.
-// For measurement only.
+// ring when the send completes. TCP_NODELAY on as eddy sets it. A full buffer ring (ENOBUFS) ends the
+// multishot receive, which is armed again; a short or failed send is not retried, and what it did not
+// send is lost (the load generator, which checks every echo, counts it as an error): the echo benchmark
+// (one small message in flight per connection) provokes neither. For measurement only.
 //
 // With -DFIXED the ring's fd is registered and every accepted socket goes into the ring's fixed-file table
 // (slot = fd), so that recv and send use IOSQE_FIXED_FILE and skip the per-operation file lookup.
