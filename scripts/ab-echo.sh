@@ -3,15 +3,17 @@
 # of per-round ratios to the first server, each with a 95 % interval that assumes nothing about the
 # ratios' distribution (from 6 rounds: with 6 it is their range, with 12 the 3rd to the 10th).
 #
-# Each round runs every server once per connection count, in the order given, each on a fresh process
-# pinned to CPU $SERVER_CPU (GOMAXPROCS=1, one loop), with "eddy load" on a uring engine pinned to CPU
-# $LOAD_CPU driving $SIZE-byte ping-pong for $DURATION (with RATE set: open loop at that many round trips a
-# second). Server CPU time is read from /proc/PID/stat (utime + stime, every thread) when the load
+# Each round runs every server once per connection count, in the order given (with ORDER=rotate, round r
+# starts r-1 places along the list, so that over a multiple of the servers' count of rounds each has been
+# first as often as the others: the first run of a round is favoured by a few per cent), each on a fresh
+# process pinned to CPU $SERVER_CPU (GOMAXPROCS=1, one loop), with "eddy load" on a uring engine pinned to
+# CPU $LOAD_CPU driving $SIZE-byte ping-pong for $DURATION (with RATE set: open loop at that many round
+# trips a second). Server CPU time is read from /proc/PID/stat (utime + stime, every thread) when the load
 # generator says it starts its window, and again $DURATION later less 100 ms (the load generator's window
-# still open), so that neither connecting nor closing is counted; the load generator's round trips, counted
-# over its own window, are scaled to that CPU window's length. The spread between rounds on a small VM is
-# about ±10 % and mostly common to the servers of one round, so the per-round ratio is the figure to trust,
-# not the absolute one.
+# still open), so that neither connecting nor closing is counted; the load generator's round trips,
+# counted over its own window, are scaled to that CPU window's length. The spread between rounds on a
+# small VM is about ±10 % and mostly common to the servers of one round, so the per-round ratio is the
+# figure to trust, not the absolute one.
 #
 # Servers: NAME or NAME:BINARY, where BINARY is an eddy binary (default: built from this checkout).
 #   c           bench/c/epoll_echo.c (read/write), built with gcc -O2
@@ -34,6 +36,7 @@
 #	scripts/ab-echo.sh c epoll net                       # 8 rounds at 100 and 1,000 connections
 #	ROUNDS=6 scripts/ab-echo.sh epoll-old:/tmp/eddy-old epoll
 #	RATE=100000 CONNS_LIST=1000 scripts/ab-echo.sh epoll uring
+#	ORDER=rotate ROUNDS=8 scripts/ab-echo.sh c epoll uring cu    # each server first in 2 rounds
 #	LOAD_BIN=/tmp/eddy-old scripts/ab-echo.sh uring-old:/tmp/eddy-old uring   # same load generator for both
 #
 # The script kills only the processes it started: each run's server and load generator when the run ends
@@ -41,6 +44,7 @@
 set -euo pipefail
 export LC_NUMERIC=C # $EPOCHREALTIME and awk with a decimal point
 ROUNDS=${ROUNDS:-8}
+ORDER=${ORDER:-fixed} # fixed: the servers in the order given every round; rotate: a Latin square
 CONNS_LIST=${CONNS_LIST:-"100 1000"}
 SIZE=${SIZE:-64}
 DURATION=${DURATION:-4s}
@@ -186,9 +190,16 @@ run() {
 log "ab-echo: $ROUNDS rounds of $DURATION, $SIZE-byte messages${RATE:+, $RATE round trips/s}; servers: $*"
 : >"$work/rows.tsv"
 seq=0
+servers=("$@")
+n=${#servers[@]}
 for ((round = 1; round <= ROUNDS; round++)); do
 	for conns in $CONNS_LIST; do
-		for s in "$@"; do
+		# ORDER=rotate: round r starts with the server r-1 places along the list (a Latin square over n
+		# rounds), so that none is always first, the place a few per cent favour.
+		shift_by=0
+		[[ $ORDER == rotate ]] && shift_by=$(((round - 1) % n))
+		for ((k = 0; k < n; k++)); do
+			s=${servers[$(((k + shift_by) % n))]}
 			seq=$((seq + 1))
 			run "$s" "$conns" "$round" "$seq" | tee -a "$work/rows.tsv" >&2
 		done
