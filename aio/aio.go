@@ -174,10 +174,14 @@ func (a *IO) Close() error {
 		files = append(files, f)
 	}
 	a.mu.Unlock()
+	// Deferred: close completes the futures of the operations it stopped on this goroutine, where
+	// an Inline continuation may end it (runtime.Goexit), and the files must be closed all the same.
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	a.be.close(func() { close(a.ended) })
-	for _, f := range files {
-		f.Close()
-	}
 	return nil
 }
 
@@ -263,10 +267,18 @@ type File struct {
 // Name returns the name the file was opened with.
 func (f *File) Name() string { return f.name }
 
-// Stat returns the file's os.FileInfo.
+// Stat returns the file's os.FileInfo. After Close it fails with os.ErrClosed, after IO.Close with
+// ErrClosed (in an *os.PathError), as the other operations do.
 func (f *File) Stat() (os.FileInfo, error) {
 	if f == nil {
 		return nil, os.ErrInvalid
+	}
+	// As every other operation of a File: after IO.Close, ErrClosed (start).
+	f.io.mu.Lock()
+	closed := f.io.closed
+	f.io.mu.Unlock()
+	if closed {
+		return nil, f.ioClosedErr("stat")
 	}
 	if !f.hold() {
 		return nil, f.closedErr("stat")
@@ -434,9 +446,26 @@ func (f *File) Close() error {
 	}
 	f.mu.Unlock()
 	if idle != nil {
+		// cancelFile completes the futures of the operations it stops in line on this goroutine,
+		// where an Inline continuation may end it (runtime.Goexit): the file must be closed all the
+		// same, or its descriptor stays open (a later Close, IO.Close's too, finds it closing).
+		cancelled := false
+		defer func() {
+			if !cancelled {
+				<-idle
+				f.detach()
+			}
+		}()
 		f.io.be.cancelFile(f)
+		cancelled = true
 		<-idle
 	}
+	return f.detach()
+}
+
+// detach ends a Close once the file's operations have ended: it removes the file from its IO and
+// closes its descriptor.
+func (f *File) detach() error {
 	f.io.mu.Lock()
 	delete(f.io.files, f)
 	f.io.mu.Unlock()

@@ -287,8 +287,8 @@ func (b *poolBackend) cancelFile(f *File) {
 	for _, o := range stopped {
 		o.settle(f.closedErr(opName(o.kind)))
 	}
-	publish(stopped)
-	// A Read or Write waiting for a pipe or socket would keep Close waiting for ever.
+	// A Read or Write waiting for a pipe or socket would keep Close waiting for ever. Interrupted
+	// before the stopped operations are published, for the same reason.
 	f.smu.Lock()
 	running := f.running
 	f.smu.Unlock()
@@ -297,6 +297,7 @@ func (b *poolBackend) cancelFile(f *File) {
 			interrupt(o, f.closedErr(opName(o.kind)))
 		}
 	}
+	publish(stopped)
 }
 
 // close fails the operations still in line, waits for the running ones to settle, calls ended, and
