@@ -52,27 +52,16 @@ func (g *epollEngine) start() (err error) {
 			g.closeAll()
 		}
 	}()
-	for _, ep := range g.e.eps {
-		perLoop := listenPerLoop(o, ep)
-		addr := ep.addr()
-		for i, l := range g.loops {
-			if i > 0 && !perLoop {
-				break
-			}
-			fd, bound, err := openListener(ep, addr, o, i == 0)
-			if err != nil {
-				return opError("listen", ep.network, addr, "", err)
-			}
-			if i == 0 {
-				g.bound = append(g.bound, bound)
-				addr = bound // the other loops bind the port the first one got
-			}
-			ln := &epListener{fd: fd, network: ep.network, addr: bound, path: socketPath(ep, bound), shared: !perLoop}
-			if err := l.addListener(ln); err != nil {
-				closeListenerFD(fd, ln.path)
-				return opError("listen", ep.network, bound, "", err)
-			}
+	g.bound, err = openListeners(g.e, len(g.loops), func(i, fd int, ep *endpoint, bound net.Addr, shared bool) error {
+		ln := &epListener{fd: fd, network: ep.network, addr: bound, path: socketPath(ep, bound), shared: shared}
+		if err := g.loops[i].addListener(ln); err != nil {
+			closeListenerFD(fd, ln.path)
+			return err
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := g.e.boot(); err != nil {
 		return err

@@ -51,6 +51,37 @@ func openListener(ep *endpoint, addr net.Addr, o *options, first bool) (int, net
 	return fd, ep.ln.Addr(), nil
 }
 
+// openListeners opens the listening sockets of a Linux engine with loops loops: for each of e's
+// endpoints, one per loop where the loops listen each on their own socket (listenPerLoop), or one for
+// loop 0, which accepts for all. add hands each to its loop (i), with the address it is bound to and
+// whether the loops share it; the first error, of a listen or of add, ends the opening. It returns the
+// addresses bound, one per endpoint; the caller closes what was opened when it fails.
+func openListeners(e *Engine, loops int, add func(i, fd int, ep *endpoint, bound net.Addr, shared bool) error) ([]net.Addr, error) {
+	o := &e.opts
+	var bounds []net.Addr
+	for _, ep := range e.eps {
+		perLoop := listenPerLoop(o, ep)
+		addr := ep.addr()
+		for i := 0; i < loops; i++ {
+			if i > 0 && !perLoop {
+				break
+			}
+			fd, bound, err := openListener(ep, addr, o, i == 0)
+			if err != nil {
+				return bounds, opError("listen", ep.network, addr, "", err)
+			}
+			if i == 0 {
+				bounds = append(bounds, bound)
+				addr = bound // the other loops bind the port the first one got
+			}
+			if err := add(i, fd, ep, bound, !perLoop); err != nil {
+				return bounds, opError("listen", ep.network, bound, "", err)
+			}
+		}
+	}
+	return bounds, nil
+}
+
 // listenPerLoop reports whether each loop gets its own listening socket for ep (SO_REUSEPORT), rather
 // than one loop accepting for all.
 func listenPerLoop(o *options, ep *endpoint) bool {

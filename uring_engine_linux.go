@@ -72,23 +72,12 @@ func (g *uringEngine) start() (err error) {
 			g.abort()
 		}
 	}()
-	for _, ep := range g.e.eps {
-		perLoop := listenPerLoop(o, ep)
-		addr := ep.addr()
-		for i, l := range g.loops {
-			if i > 0 && !perLoop {
-				break
-			}
-			fd, bound, err := openListener(ep, addr, o, i == 0)
-			if err != nil {
-				return opError("listen", ep.network, addr, "", err)
-			}
-			if i == 0 {
-				g.bound = append(g.bound, bound)
-				addr = bound // the other loops bind the port the first one got
-			}
-			l.addListener(&urListener{fd: fd, network: ep.network, addr: bound, path: socketPath(ep, bound), shared: !perLoop})
-		}
+	g.bound, err = openListeners(g.e, len(g.loops), func(i, fd int, ep *endpoint, bound net.Addr, shared bool) error {
+		g.loops[i].addListener(&urListener{fd: fd, network: ep.network, addr: bound, path: socketPath(ep, bound), shared: shared})
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := g.e.boot(); err != nil {
 		return err
