@@ -261,7 +261,7 @@ func runGet(ctx context.Context, cfg getConfig, stdout, stderr io.Writer) error 
 	rep, err := g.download(ctx, out, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
-			// ctx ends on SIGINT or SIGTERM (main) and nothing else: say so, rather than the "context
+			// ctx ends on SIGINT, SIGTERM or SIGHUP (main) and nothing else: say so, rather than the "context
 			// canceled" of whichever request or write the signal stopped. The temporary file is gone,
 			// and out is as it was.
 			return fmt.Errorf("interrupted: %s not downloaded, %s not written", g.shown, out)

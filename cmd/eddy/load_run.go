@@ -424,10 +424,12 @@ func (r *loadRun) report(rep *loadReport) {
 	pending.merge(r.waitTally)
 	r.waitMu.Unlock()
 	// The requests unanswered at the window's end are errors when they had been for longer than
-	// --timeout, and all of them in a run that had no reply at all: the server is not answering.
+	// --timeout, and all of them in a run that had no reply at all: the server is not answering. A reply
+	// with a bad status, or an echo that does not match, is a reply: a server that answers every
+	// request at once with a 404 had its requests in flight at the end called unanswered.
 	rep.Pending, rep.PendingOldest = pending.pending, pending.oldest
 	rep.Unanswered = pending.stale
-	if rep.RoundTrips == 0 {
+	if rep.RoundTrips == 0 && rep.StatusErrors == 0 && rep.Mismatches == 0 {
 		rep.Unanswered = pending.pending
 	}
 	if rep.Unanswered > 0 {

@@ -14,9 +14,9 @@
 // unanswered for longer than --timeout as one, and on a run that completed no round trip. "eddy get"
 // downloads a URL with parallel ranged requests and writes the file through package aio. Run "eddy
 // help" for the list of commands and "eddy help <command>" for the flags of one. Each server stops
-// gracefully on SIGINT or SIGTERM, and at once on a second one; a graceful stop waits for peers still
-// reading their output at most 10s (echo, serve) or 5s (hello), then closes the connections left and
-// exits 0 (echo and hello log it).
+// gracefully on SIGINT or SIGTERM (or SIGHUP, unless it was ignored from the start), and at once on a
+// second one; a graceful stop waits for peers still reading their output at most 10s (echo, serve) or
+// 5s (hello), then closes the connections left, logs it and exits 0.
 //
 //	eddy bench
 //	eddy echo --addr tcp://127.0.0.1:9000 --engine epoll --loops 1
@@ -112,12 +112,12 @@ func warnLoopsOnStd(stderr io.Writer, cmd string, loops int) {
 	fmt.Fprintf(stderr, "eddy %s: warning: --loops %d does not apply to engine std, which serves each connection on goroutines of its own\n", cmd, loops)
 }
 
-// main runs the command line under a context that the first SIGINT or SIGTERM cancels; a second one
-// ends the process at once.
+// main runs the command line under a context that the first SIGINT, SIGTERM or SIGHUP (stopSignals)
+// cancels; a second one ends the process at once.
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, stopSignals()...)
 	go func() {
 		<-sigs
 		cancel() // the command stops gracefully

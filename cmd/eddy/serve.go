@@ -60,8 +60,9 @@ type serveConfig struct {
 }
 
 // serveStopTimeout bounds the graceful stop: the responses in progress get this long to finish (a large
-// file to a slow client may need more), then the connections left are closed.
-const serveStopTimeout = 10 * time.Second
+// file to a slow client may need more), then the connections left are closed, and eddy serve says so
+// (a variable for the tests).
+var serveStopTimeout = 10 * time.Second
 
 // runServe checks cfg, serves until ctx is done or cfg.duration has passed, and logs to stderr.
 func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
@@ -104,7 +105,7 @@ func runServe(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "eddy serve: serving %s on %s (engine %s%s)\n", cfg.dir, serveURL(l, cfg.tls.on()), l.Engine, loops)
 	})
-	if err != nil {
+	if err = logStopTimedOut(stderr, "serve", err); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "eddy serve: stopped")
@@ -123,8 +124,9 @@ func serveURL(l listening, https bool) string {
 }
 
 // serveFiles serves cfg.dir until ctx is done, then shuts the server down gracefully, waiting at most
-// serveStopTimeout for the responses in progress. Once the server listens, ready is called with its bound
-// address. Server errors (such as a panic in a handler) go to errLog.
+// serveStopTimeout for the responses in progress: it returns stopTimedOut once it has closed the
+// connections still open after that. Once the server listens, ready is called with its bound address.
+// Server errors (such as a panic in a handler) go to errLog.
 func serveFiles(ctx context.Context, cfg serveConfig, errLog *log.Logger, ready func(listening)) error {
 	kind, err := eddy.ParseEngineKind(cfg.engine)
 	if err != nil {
@@ -156,9 +158,12 @@ func serveFiles(ctx context.Context, cfg serveConfig, errLog *log.Logger, ready 
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return err
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Said, as eddy echo and eddy hello say it: it used to say only "stopped", as after a
+			// stop that had cut no response short.
+			return stopTimedOut{serveStopTimeout}
 		}
+		return err
 	}
 	return nil
 }
