@@ -455,6 +455,15 @@ func (c *connCore) beginClose(conn loopConn, reason error) {
 // has its last word first (ClosingHandler), then the graceful close begins with reason, which a Close
 // from OnClosing does not change (its task finds the close begun).
 func (c *connCore) engineClose(conn loopConn, reason error) {
+	if c.state == connOpen && c.closeReq.Load() && c.reason() == nil {
+		// Close was called and its task, queued, has not run: that close is the handler's, and
+		// OnClose reports nil, as std reports it and as connTimer and onEOF leave it (Stop's
+		// beginStop runs at the top of an iteration, ahead of the tasks: a Close made by a timer or
+		// by another goroutine just before Stop was reported as ErrEngineStopped;
+		// TestStopDefersToQueuedClose). An Abort's task, queued too, still ends the connection
+		// with its reason (beginClose).
+		reason = nil
+	}
 	if c.state == connOpen && !c.closeReq.Load() {
 		l := conn.loopCore()
 		if ch, ok := l.h.(ClosingHandler); ok {
