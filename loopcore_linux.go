@@ -149,6 +149,26 @@ func (l *loopCore) runLeftTasks() {
 	}
 }
 
+// endIteration is the end of an iteration of either loop engine, once the ready I/O is handled: the
+// tasks, then the flush of what the callbacks wrote (flushAll, the engine's), then the timers, and a flush
+// again of what they wrote or closed.
+func (l *loopCore) endIteration(flushAll func()) {
+	// The timers run against the clock as it was before the tasks (the last reading, which needs
+	// no other): a timer made in a task (or by another goroutine while the tasks run) reaches the
+	// wheel only in the next iteration, and one due after it, but before the end of this
+	// iteration, ran first (a timer made on the loop for now ran behind one made earlier for
+	// later). Every timer made before the reading is on the wheel by then, from the task queue.
+	due := l.now
+	l.tasks.run()
+	// The clock again, after the callbacks: the flush stamps the writes it makes with it, the
+	// connections' last activity, which must not be older than the writes (a long iteration would
+	// otherwise close a connection as idle right behind its reply).
+	l.now = l.clock()
+	flushAll()
+	l.wheel.Advance(due)
+	flushAll() // timers may have written or closed
+}
+
 func (l *loopCore) clock() int64 { return int64(time.Since(l.base)) }
 
 func (l *loopCore) logger() *slog.Logger { return l.log }
