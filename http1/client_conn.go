@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/etls"
@@ -524,7 +525,15 @@ func (cc *clientConn) complete(x *exchange, trailers []Field) {
 		// The end of the request body is on its way to the kernel (its callback may come after
 		// the response, on std): the connection is reused once it has gone, and the caller sees
 		// the response's end only then (requestSent), as net/http's waits for the request's write.
+		// Not for ever (lastWriteLate): a server that answered early may read no more of the
+		// body, and the write would then hold the response's end for as long as it reads
+		// nothing (session 30).
 		cc.waiting = x
+		x.timer = cc.c.Loop().AfterFunc(lastWriteWait, func() {
+			// (On the connection's side of the loop: on std, its callbacks run elsewhere. An
+			// Execute that fails finds the connection closing, and closedWith ends x.)
+			executeRetrying(cc.c, func(eddy.Conn) { cc.lastWriteLate(x) })
+		})
 		return
 	case !x.reqDone:
 		// The server answered before taking the whole request: the connection is out of step.
@@ -550,6 +559,33 @@ func (cc *clientConn) ended(x *exchange) {
 	x.resp, x.trailers = nil, nil
 }
 
+// lastWriteWait bounds the wait of a complete response for its request's last write (complete):
+// net/http's Transport waits 50 ms (maxWriteWaitBeforeConnReuse), then closes the connection
+// rather than reuse it; this is longer, since on std the write's callback comes from another
+// goroutine, and a loaded machine should not make a sequential client dial for nothing.
+const lastWriteWait = 250 * time.Millisecond
+
+// errLastWriteLate ends a connection whose request's last write had not reached the kernel within
+// lastWriteWait of the response's end: the server answered before it read the whole request.
+var errLastWriteLate = errors.New("http1: the server answered and did not take the rest of the request body")
+
+// lastWriteLate shows the end of x's response, which arrived in full lastWriteWait ago, to its
+// reader, if its request's last write has not reached the kernel yet: the server answered early and
+// reads no more (its 413, say), and its reader would otherwise wait for as long as that lasts, a
+// cancellation of its context included (the exchange is over). The connection, out of step, is
+// aborted, as net/http's Transport closes it. On the loop.
+func (cc *clientConn) lastWriteLate(x *exchange) {
+	if cc.waiting != x {
+		return
+	}
+	cc.waiting = nil
+	defer cc.ended(x)
+	x.closeReqBody()
+	if !cc.dead {
+		cc.kill(errLastWriteLate)
+	}
+}
+
 // requestSent is the callback of the request's last write, on the loop: a connection whose
 // response came first (complete) goes back to the pool now, or closes if the write failed.
 func (cc *clientConn) requestSent(x *exchange, err error) {
@@ -563,6 +599,7 @@ func (cc *clientConn) requestSent(x *exchange, err error) {
 		return
 	}
 	cc.waiting = nil
+	x.timer.Stop()
 	defer cc.ended(x)
 	if err != nil {
 		cc.kill(err)
@@ -593,6 +630,7 @@ func (cc *clientConn) closedWith(err error) {
 	}
 	if w := cc.waiting; w != nil { // its response is complete: the last write's callback is not needed
 		cc.waiting = nil
+		w.timer.Stop()
 		cc.ended(w)
 	}
 	x := cc.x
