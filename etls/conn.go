@@ -56,7 +56,8 @@ const (
 //   - The peer's close_notify ends the input as the peer's FIN does on a plain connection: OnData
 //     gets what came before it, then OnPeerClosed (for an eddy.HalfCloseHandler) decides whether the
 //     connection stays open for writing; otherwise it is closed and OnClose reports io.EOF. A FIN
-//     without close_notify is reported the same way.
+//     without close_notify is reported the same way at a record boundary, as crypto/tls reports it;
+//     a FIN inside a record closes the connection, and OnClose reports io.ErrUnexpectedEOF.
 //   - A TLS error on the input (a forged record, an alert from the peer) closes the connection
 //     gracefully (crypto/tls has queued the alert it answers with), and OnClose reports it.
 //   - SendFile returns an error wrapping eddy.ErrUnsupported: the file's bytes would have to be
@@ -117,7 +118,12 @@ type Conn struct {
 	hsBuf    []byte
 	hsErr    error // the raw connection ended, or the handshake timed out
 	hsPaused bool
-	hsOver   atomic.Bool // the handshake failed: a Close of the pipe is OnHandshakeError's
+	// hsHeld (loop-only) is whether the loop has stopped the raw connection's reading for the
+	// handshake's input and not restarted it: the restart the handshake goroutine posts may come
+	// after establish (post's retry on a full task queue queues it again, behind), which then
+	// restarts reading itself.
+	hsHeld bool
+	hsOver atomic.Bool // the handshake failed: a Close of the pipe is OnHandshakeError's
 	// OnHandshakeError closed the pipe: its reads and writes fail with ErrClosed from then on.
 	pipeClosed atomic.Bool
 	// The pipe's read deadline (pipe.SetReadDeadline), for code given it as a net.Conn (a
@@ -270,7 +276,8 @@ func (c *Conn) resumeHandshakeInput(raw eddy.Conn) {
 	c.hsMu.Lock()
 	paused := c.hsPaused
 	c.hsMu.Unlock()
-	if !paused && c.phase == handshaking {
+	if !paused && c.phase == handshaking && c.hsHeld {
+		c.hsHeld = false
 		raw.SetReadPaused(false)
 	}
 }
@@ -297,12 +304,14 @@ func (c *Conn) establish(raw eddy.Conn) {
 	}
 	c.hsMu.Lock()
 	c.leftover, c.hsBuf = c.hsBuf, nil
-	wasPaused := c.hsPaused
 	c.hsPaused = false
 	c.hsMu.Unlock()
 	c.onLoop = true
 	c.phase = established
-	if wasPaused {
+	if c.hsHeld {
+		// Paused for the handshake's input and not restarted yet: hsPaused may have been cleared
+		// already by the handshake goroutine, whose restart is still on its way (resumeHandshakeInput).
+		c.hsHeld = false
 		raw.SetReadPaused(false)
 	}
 	c.inCallback = true
@@ -328,6 +337,7 @@ func (c *Conn) onData() {
 		c.hsBuf = append(c.hsBuf, b...)
 		if len(c.hsBuf) >= hsPauseBytes && !c.hsPaused {
 			c.hsPaused = true
+			c.hsHeld = true
 			c.raw.SetReadPaused(true)
 		}
 		c.hsCond.Signal()
