@@ -45,6 +45,10 @@ var loadCommand = command{
 	notes: "It fails (exit 1) when it counts an error or completes no round trip. Requests still unanswered\n" +
 		"when the window closes are reported as pending; those unanswered for longer than --timeout are\n" +
 		"errors, and so are all of them when no request at all was answered.\n" +
+		"\nThe connections are opened before the window starts, --dialers at a time, each dial bounded\n" +
+		"by --timeout. Once no connection has opened for --timeout (a server that is not accepting: its\n" +
+		"accept queue full), no more dials are made: those not made are errors, and the window runs on\n" +
+		"the connections open, or, with none, the run fails (exit 1) without one.\n" +
 		"\nWith --rate, latency counts from each request's scheduled time, including any wait for a free\n" +
 		"connection. The report gives the rate the requests went out at and the requests unsent: due by\n" +
 		"the schedule when the window closed, but never sent, every connection being busy. Below 90% of\n" +
@@ -71,7 +75,7 @@ var loadCommand = command{
 		fs.Float64Var(&cfg.rate, "rate", 0, "open loop: send this many `requests` per second in all, on a fixed schedule, whatever the replies; latency counts from each request's scheduled time, and requests due but never sent are reported as unsent (0: closed loop, as fast as the server answers)")
 		fs.DurationVar(&cfg.hold, "hold", 0, "echo mode, idle: open every connection, echo once on each, then hold them all open for this `duration`, echo once more and close them")
 		fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "bound on each dial, on the echoes of --hold, and on each request: one still unanswered when the window closes, this long after it was sent, is an error; a --requests run without --duration ends once requests in flight have had no answer for longer")
-		fs.IntVar(&cfg.dialers, "dialers", 128, "connects in flight at once while opening the connections")
+		fs.IntVar(&cfg.dialers, "dialers", 128, "connects in flight at once while opening the connections; opening stops once none has opened a connection for --timeout")
 		fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 		fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator to `file`")
 		return fs, func(ctx context.Context, stdout, stderr io.Writer) error {
@@ -327,12 +331,8 @@ func runTraffic(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport
 	}
 	defer r.stop()
 	fmt.Fprintf(log, "eddy load: opening %s to %s (engine %s, %s)\n", plural(cfg.conns, "connection"), dialTo, r.engine.Kind(), loopsText(len(r.shards)))
-	r.dialAll()
-	if err := r.dialInterrupted(); err != nil {
+	if err := r.openConns(log, dialTo); err != nil {
 		return nil, err
-	}
-	if r.opened.Load() == 0 {
-		return nil, fmt.Errorf("no connection could be opened to %s; first error: %s", dialTo, r.dialErrs.firstError())
 	}
 
 	var what []string
@@ -418,8 +418,9 @@ type loadReport struct {
 	// oldest of them had been (from when it was sent, or scheduled with --rate).
 	Pending       uint64 `json:"pending"`
 	PendingOldest int64  `json:"pending_oldest_ns"`
-	// Errors counts every failure: dials, resets, early closes, mismatched replies, bad statuses,
-	// responses that do not parse and unanswered requests.
+	// Errors counts every failure: dials (and those not made once opening stopped: loadRun.dialAll),
+	// resets, early closes, mismatched replies, bad statuses, responses that do not parse and unanswered
+	// requests.
 	Errors       uint64 `json:"errors"`
 	Mismatches   uint64 `json:"mismatches"`    // replies whose bytes differ from what was sent
 	StatusErrors uint64 `json:"status_errors"` // responses with an unexpected status

@@ -26,12 +26,8 @@ func runHold(ctx context.Context, cfg loadConfig, log io.Writer) (*loadReport, e
 	fmt.Fprintf(log, "eddy load: opening %s to %s, echoing once on each (engine %s, %s)\n",
 		plural(cfg.conns, "connection"), cfg.addr, r.engine.Kind(), loopsText(len(r.shards)))
 	t0 := time.Now()
-	r.dialAll()
-	if err := r.dialInterrupted(); err != nil {
+	if err := r.openConns(log, cfg.addr); err != nil {
 		return nil, err
-	}
-	if r.opened.Load() == 0 {
-		return nil, fmt.Errorf("no connection could be opened to %s; first error: %s", cfg.addr, r.dialErrs.firstError())
 	}
 	r.awaitQuiet()
 	if err := r.dialInterrupted(); err != nil {

@@ -49,9 +49,14 @@ type loadRun struct {
 	waitMu  sync.Mutex
 	waiting []*client
 	nextID  atomic.Int64 // the initial dials started
-	dialled atomic.Int64 // the initial dials finished, either way
+	dialled atomic.Int64 // the initial dials finished, either way, and those never to be made (skipped)
 	opened  atomic.Int64 // the initial dials that opened a connection
 	dialEnd chan struct{}
+	// lastOpen is when opening began or an initial dial last opened a connection, in nanoseconds since
+	// base; skipped counts the initial dials not made because none had opened one for --timeout (see
+	// dialNext).
+	lastOpen atomic.Int64
+	skipped  atomic.Int64
 
 	// In hold mode: requests in flight, and a signal when they reach zero; the echoes left unanswered.
 	hold        bool
@@ -133,14 +138,51 @@ func (r *loadRun) clientGone() {
 // dialAll opens cfg.conns connections, at most cfg.dialers at a time so that the server's accept queue
 // does not overflow (a dropped SYN costs a second of retransmission), and returns once every dial has
 // ended, either way, or ctx is done.
+//
+// Opening stops early once no connection has opened for --timeout: each dial is bounded by --timeout, but
+// against a server that is not accepting (its accept queue full: every SYN dropped) they all run to that
+// bound, and opening took conns / dialers * --timeout (5,000 connections with --timeout 2s: over a minute,
+// with nothing said) before failing with "no connection could be opened". Now a dial that fails when
+// --timeout has passed since the last connection opened (or since opening began) makes no more dials:
+// the dials in flight end, each within --timeout, and the rest are skipped, each counted as an error.
+// Opening so ends at most about twice --timeout after the last connection opened, and a server that
+// accepts, however slowly, is still given every connection. With none open the run fails as before, saying
+// so (openConns); with some, the window runs on those.
 func (r *loadRun) dialAll() {
+	r.lastOpen.Store(int64(time.Since(r.base)))
 	for range min(r.cfg.dialers, r.cfg.conns) {
-		r.dialNext()
+		r.dialNext(false)
 	}
 	select {
 	case <-r.dialEnd:
 	case <-r.ctx.Done():
 	}
+}
+
+// openConns opens the connections (dialAll), says on log when opening stopped early, and returns the
+// error of a run that cannot go on: interrupted, or with no connection open. dialTo is the address dialled.
+func (r *loadRun) openConns(log io.Writer, dialTo string) error {
+	r.dialAll()
+	if err := r.dialInterrupted(); err != nil {
+		return err
+	}
+	opened, skipped := r.opened.Load(), r.skipped.Load()
+	if opened == 0 {
+		if skipped > 0 {
+			return fmt.Errorf("no connection could be opened to %s (%s); first error: %s", dialTo, r.stallText(), r.dialErrs.firstError())
+		}
+		return fmt.Errorf("no connection could be opened to %s; first error: %s", dialTo, r.dialErrs.firstError())
+	}
+	if skipped > 0 {
+		fmt.Fprintf(log, "eddy load: %s; going on with the %s open\n", r.stallText(), plural(int(opened), "connection"))
+	}
+	return nil
+}
+
+// stallText says why and where opening stopped early.
+func (r *loadRun) stallText() string {
+	return fmt.Sprintf("stopped opening after %d of %d dials: no connection opened for --timeout %v (is the server accepting?)",
+		int64(r.cfg.conns)-r.skipped.Load(), r.cfg.conns, r.cfg.timeout)
 }
 
 // dialInterrupted returns the error of a run that SIGINT or SIGTERM stopped while dialAll was opening
@@ -157,9 +199,15 @@ func (r *loadRun) dialInterrupted() error {
 
 // dialNext starts the next initial dial; when it ends, the next one starts. A dial whose outcome is
 // known at once (a refused loopback connect, a cancelled run) is followed here rather than from its
-// continuation, so that thousands of them do not nest.
-func (r *loadRun) dialNext() {
+// continuation, so that thousands of them do not nest. failed says that the dial that just ended
+// failed: when no connection has opened for --timeout either, opening stops (see dialAll). Only a
+// failure stops it, so that dialAll always makes its first dials, whatever --timeout.
+func (r *loadRun) dialNext(failed bool) {
 	for {
+		if failed && time.Since(r.base)-time.Duration(r.lastOpen.Load()) >= r.cfg.timeout {
+			r.skipRest()
+			return
+		}
 		i := r.nextID.Add(1) - 1
 		if i >= int64(r.cfg.conns) {
 			return
@@ -168,13 +216,38 @@ func (r *loadRun) dialNext() {
 		if !f.Resolved() {
 			future.Map(f, future.Inline, func(ok bool) (struct{}, error) {
 				r.dialEnded(ok)
-				r.dialNext()
+				r.dialNext(!ok)
 				return struct{}{}, nil
 			})
 			return
 		}
 		ok, _ := f.Result()
 		r.dialEnded(ok)
+		failed = !ok
+	}
+}
+
+// skipRest gives up the initial dials not started yet: their clients are gone, and each is an error.
+func (r *loadRun) skipRest() {
+	conns := int64(r.cfg.conns)
+	for {
+		k := r.nextID.Load()
+		if k >= conns {
+			return
+		}
+		if !r.nextID.CompareAndSwap(k, conns) {
+			continue // another dial started meanwhile
+		}
+		n := conns - k
+		r.skipped.Add(n)
+		if r.ctx.Err() == nil {
+			r.dialErrs.addN(uint64(n), fmt.Errorf("%s not dialled: none opened within --timeout %v", plural(int(n), "connection"), r.cfg.timeout))
+		}
+		if r.live.Add(-n) == 0 {
+			r.finish()
+		}
+		r.dialsEnded(n)
+		return
 	}
 }
 
@@ -182,8 +255,14 @@ func (r *loadRun) dialNext() {
 func (r *loadRun) dialEnded(ok bool) {
 	if ok {
 		r.opened.Add(1)
+		r.lastOpen.Store(int64(time.Since(r.base)))
 	}
-	if r.dialled.Add(1) == int64(r.cfg.conns) {
+	r.dialsEnded(1)
+}
+
+// dialsEnded counts n initial dials that ended or will not be made, and signals dialAll after the last.
+func (r *loadRun) dialsEnded(n int64) {
+	if r.dialled.Add(n) == int64(r.cfg.conns) {
 		close(r.dialEnd)
 	}
 }
