@@ -53,7 +53,14 @@ type Timer struct {
 	state atomic.Int32 // timerPending, timerFired or timerStopped
 	fn    func()
 	rt    atomic.Pointer[time.Timer] // the runtime timer behind it (on a loop that stopped), if any
+	// owner, set before the Timer is returned, is told of a Stop that won: a loop engine's timer then
+	// asks its loop to take it off the wheel (loopTimer.stopped). Nil for the std engine's, which its
+	// loop sweeps out of the heap.
+	owner timerOwner
 }
+
+// timerOwner is what holds a Timer until its deadline, to be told when Stop cancels it.
+type timerOwner interface{ stopped() }
 
 const (
 	timerPending int32 = iota
@@ -68,10 +75,15 @@ func (t *Timer) Stop() bool {
 		return false
 	}
 	// Nothing reads fn once the timer is stopped (fire runs it only if it wins the state): release
-	// what it holds now, since a loop keeps a stopped timer on its wheel until its deadline.
+	// what it holds now, since a loop keeps a stopped timer (the std engine's until a sweep, the loop
+	// engines' until the task that owner.stopped queues has run), and the Timer itself may be kept
+	// long after.
 	t.fn = nil
 	if rt := t.rt.Load(); rt != nil {
 		rt.Stop() // release it now rather than when it would have fired
+	}
+	if t.owner != nil {
+		t.owner.stopped()
 	}
 	return true
 }

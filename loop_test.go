@@ -168,8 +168,8 @@ func TestSleepCanBeCancelled(t *testing.T) {
 	})
 }
 
-// A stopped timer lets go of its function at once, though the loop keeps the timer itself on its
-// wheel until its deadline: what a cancelled Sleep(time.Hour) holds is not kept for an hour.
+// A stopped timer lets go of its function at once, though the loop may keep the timer itself on its
+// wheel (or heap) for a while: what a cancelled Sleep(time.Hour) holds is not kept for an hour.
 func TestStoppedTimerReleasesItsFunction(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		s := startServer(t, kind, eddy.BaseHandler{})

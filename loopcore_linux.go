@@ -233,7 +233,7 @@ func (l *loopCore) requestStop(level int32) {
 // loopTimer is a Loop.AfterFunc timer on a loop's wheel.
 type loopTimer struct {
 	Timer
-	l    *loopCore
+	l    atomic.Pointer[loopCore] // nil once handed to the runtime (outlive); read by Stop on any goroutine
 	t    timer.Timer
 	when int64
 }
@@ -243,7 +243,9 @@ func (l *loopCore) AfterFunc(d time.Duration, fn func()) *Timer {
 	if fn == nil {
 		panic(nilAfterFunc)
 	}
-	lt := &loopTimer{Timer: Timer{fn: fn}, l: l}
+	lt := &loopTimer{Timer: Timer{fn: fn}}
+	lt.l.Store(l)
+	lt.owner = lt
 	// A d of zero or less is now, as for time.AfterFunc: a deadline in the past would run ahead of
 	// timers made before it, and one near math.MinInt64 made handOverTimers' difference wrap (such a
 	// timer queued by an OnBoot that failed never ran).
@@ -258,7 +260,7 @@ func (l *loopCore) AfterFunc(d time.Duration, fn func()) *Timer {
 // then runs on a goroutine of its own once d has passed, as Execute runs a function on its caller after
 // Stop. A timer never just disappears with its loop: a Sleep future must still resolve.
 func (lt *loopTimer) outlive(d time.Duration) {
-	lt.l = nil // the runtime's timer must not keep the finished loop (its buffers, its wheel) until then
+	lt.l.Store(nil) // the runtime's timer must not keep the finished loop (its buffers, its wheel) until then
 	lt.rt.Store(time.AfterFunc(d, lt.fire))
 	if lt.state.Load() != timerPending { // a Stop that came before the Store did not see the runtime timer
 		lt.rt.Load().Stop()
@@ -279,9 +281,31 @@ func (l *loopCore) handOverTimers() {
 
 func scheduleLoopTimer(t *task) {
 	lt := t.arg.(*loopTimer)
-	if lt.state.Load() == timerPending {
-		lt.t.Init(fireLoopTimer, lt) // a stopped timer stays on the wheel until its deadline and is then skipped
-		lt.l.wheel.Schedule(&lt.t, lt.when)
+	if l := lt.l.Load(); l != nil && lt.state.Load() == timerPending {
+		// A timer stopped from now on is taken off the wheel by the task its Stop queues (stopped), or
+		// skipped at its deadline if that task has not run by then.
+		lt.t.Init(fireLoopTimer, lt)
+		l.wheel.Schedule(&lt.t, lt.when)
+	}
+}
+
+// stopped is told of a Stop that won (Timer.stopped), on any goroutine: the loop takes the timer off its
+// wheel, so that timers made and stopped at a high rate (a cancelled Sleep, a timeout not needed) are
+// not each kept until their deadline, as the std engine's sweep does for its heap. The task wakes a
+// sleeping loop, as Execute's does: left queued on a sleeping loop until the timers' deadlines, a burst of
+// them would take the room of the queue's capacity (WithTaskQueueCapacity) from AsyncWrite and the like.
+// A loop that has finished has handed its timers over (outlive).
+func (lt *loopTimer) stopped() {
+	if l := lt.l.Load(); l != nil {
+		l.post(unscheduleLoopTimer, lt)
+	}
+}
+
+// unscheduleLoopTimer takes a stopped timer off its loop's wheel, if scheduleLoopTimer put it there.
+func unscheduleLoopTimer(t *task) {
+	lt := t.arg.(*loopTimer)
+	if l := lt.l.Load(); l != nil && lt.t.Pending() {
+		l.wheel.Stop(&lt.t)
 	}
 }
 
