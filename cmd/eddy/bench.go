@@ -23,7 +23,7 @@ var benchCommand = command{
 		cfg := defaultBenchConfig()
 		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		fs.DurationVar(&cfg.duration, "duration", cfg.duration, "measured `duration` of each run")
-		fs.IntVar(&cfg.rounds, "rounds", cfg.rounds, "number of rounds; each runs every case on every server once, in the same order")
+		fs.IntVar(&cfg.rounds, "rounds", cfg.rounds, "number of rounds; each runs every case on every server once, each round starting one server further along")
 		fs.Func("echo-conns", "comma `list` of connection counts for the echo cases (\"\": none; default 100,1000)", func(s string) error {
 			n, err := parseCounts(s)
 			cfg.echoConns = n
@@ -186,6 +186,16 @@ const (
 	httpReference = "eddy-epoll-native"
 )
 
+// rotate returns s starting at its k-th element (modulo its length), the elements before it moved to
+// the end.
+func rotate[T any](s []T, k int) []T {
+	if len(s) == 0 {
+		return s
+	}
+	k %= len(s)
+	return append(s[k:len(s):len(s)], s[:k]...)
+}
+
 // benchServers lists the servers in the order each case runs them: every engine, epoll and uring with
 // one loop (the server gets one CPU; std serves on goroutines, not loops, and warns of --loops), then
 // the package net peer.
@@ -224,10 +234,12 @@ func serversFor(all []benchServer, k caseKind) []benchServer {
 	return out
 }
 
-// runBench runs every case on every server once per round, interleaved (A B C A B C), prints progress to
-// stderr and the tables (or JSON) to stdout, and returns the report. Interrupted by ctx, it stops its
-// children, still prints what it measured, and returns an error that wraps ctx's. When no run succeeded
-// it prints the tables and returns an error too.
+// runBench runs every case on every server once per round, interleaved (A B C B C A C A B: each round
+// starts one server further along, since the first run of a round is favoured by a few per cent, and
+// the ratios are to the first server, eddy on epoll), prints progress to stderr and the tables (or
+// JSON) to stdout, and returns the report. Interrupted by ctx, it stops its children, still prints what
+// it measured, and returns an error that wraps ctx's. When no run succeeded it prints the tables and
+// returns an error too.
 func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) (*benchReport, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -263,7 +275,7 @@ rounds:
 	for round := 1; round <= cfg.rounds; round++ {
 		rep.round = round
 		for _, c := range cases {
-			for _, s := range serversFor(servers, c.Kind) {
+			for _, s := range rotate(serversFor(servers, c.Kind), round-1) {
 				n++
 				if rep.skipReason(c, s) != "" {
 					continue // the server is not available here, or the load generator cannot run the case
