@@ -7,7 +7,8 @@
 //	cd bench && go run ./runner --duration 10s --rounds 3
 //
 // It builds the servers of bench/cmd (and bench/http), and the eddy CLI from the parent module, then for
-// each round, each case and each server in turn (A B C A B C ...): starts the server pinned to one CPU
+// each round, each case and each server in turn (A B C, B C A, ...: each round starts one server further
+// along): starts the server pinned to one CPU
 // (taskset -c 0, GOMAXPROCS=1), drives it with eddy load (echo, idle and HTTP modes; wrk for HTTP with
 // --http-load wrk) pinned to another (taskset -c 1), and reads the server's CPU time from /proc/PID/stat and its memory from /proc/PID/status. The
 // tables report the median over the rounds and every server's ratio to eddy on epoll (to eddy's native
@@ -222,7 +223,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return err
 }
 
-// rounds runs every case on every server once per round, in the same order each round, and adds each
+// rounds runs every case on every server once per round, each round starting one server further along
+// (the first run of a round is favoured by a few per cent, and the ratios are to one server), and adds each
 // run to rep. A server that exits before listening (an engine this build lacks, a port taken) is skipped
 // from then on; its runs before are kept. It returns early only when ctx ends.
 func (rn *runner) rounds(ctx context.Context, cases []benchCase, servers []server, rep *report, stderr io.Writer) error {
@@ -235,7 +237,9 @@ func (rn *runner) rounds(ctx context.Context, cases []benchCase, servers []serve
 	for round := 1; round <= rn.cfg.rounds; round++ {
 		rep.round = round
 		for _, c := range cases {
-			for _, s := range serversFor(servers, c) {
+			list := serversFor(servers, c)
+			for i := range list {
+				s := list[(i+round-1)%len(list)]
 				n++
 				if _, ok := rep.Unavailable[s.Name]; ok {
 					continue
