@@ -28,43 +28,7 @@ func osfClosed(f *File) bool {
 // operations before it interrupted the running ones). The operations are kept in line by faking a busy
 // worker (pool) or a full ring (io_uring), as TestGoexitInABatchOfCompletions does.
 func TestGoexitInCloseStillClosesTheFile(t *testing.T) {
-	type setup struct {
-		name string
-		open func(t *testing.T) (*IO, func(), func())
-	}
-	setups := []setup{
-		{"pool", func(t *testing.T) (*IO, func(), func()) {
-			a, err := New(WithBackend(Pool), WithWorkers(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { a.Close() })
-			b := a.be.(*poolBackend)
-			return a, func() {
-					b.mu.Lock()
-					b.running++
-					b.mu.Unlock()
-				}, func() {
-					b.mu.Lock()
-					b.running--
-					b.mu.Unlock()
-				}
-		}},
-		{"uring", func(t *testing.T) (*IO, func(), func()) {
-			a := newUringIO(t, WithQueueDepth(1))
-			b := a.be.(*uringBackend)
-			return a, func() {
-					b.mu.Lock()
-					b.bounded = b.depth
-					b.mu.Unlock()
-				}, func() {
-					b.mu.Lock()
-					b.bounded = 0
-					b.mu.Unlock()
-				}
-		}},
-	}
-	for _, s := range setups {
+	for _, s := range heldSetups() {
 		for _, closer := range []string{"IO.Close", "File.Close"} {
 			t.Run(s.name+"/"+closer, func(t *testing.T) {
 				a, busy, idle := s.open(t)

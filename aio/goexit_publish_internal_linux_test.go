@@ -11,19 +11,17 @@ import (
 	"github.com/eddyio/eddy/future"
 )
 
-// TestGoexitInABatchOfCompletions: a backend that completes several futures in a row on
-// one goroutine (IO.Close and File.Close of the pool and of io_uring, which stop what waits in line,
-// and io_uring's batches of reaped completions) runs their Inline continuations there. One that ends
-// that goroutine (runtime.Goexit, as t.FailNow does) must not leave the futures after it pending for
-// ever, as a pool worker no longer does (TestContinuationGoexitOnAWorker), and as future's own lists
-// of continuations do not. The operations are kept in line by faking a busy worker (pool) or a full
-// ring (io_uring) through the backends' counts, so that nothing depends on timing.
-func TestGoexitInABatchOfCompletions(t *testing.T) {
-	type setup struct {
-		name string
-		open func(t *testing.T) (*IO, func(), func()) // the IO, a function that keeps operations in line, and its undo
-	}
-	setups := []setup{
+// heldSetup is an IO of one backend with a way to keep its operations in line, through the backend's
+// counts, so that nothing depends on timing: open returns the IO, a function that fakes a busy worker
+// (pool) or a full ring (io_uring), and its undo.
+type heldSetup struct {
+	name string
+	open func(t *testing.T) (*IO, func(), func())
+}
+
+// heldSetups returns a heldSetup for each backend.
+func heldSetups() []heldSetup {
+	return []heldSetup{
 		{"pool", func(t *testing.T) (*IO, func(), func()) {
 			a, err := New(WithBackend(Pool), WithWorkers(1))
 			if err != nil {
@@ -55,7 +53,17 @@ func TestGoexitInABatchOfCompletions(t *testing.T) {
 				}
 		}},
 	}
-	for _, s := range setups {
+}
+
+// TestGoexitInABatchOfCompletions: a backend that completes several futures in a row on
+// one goroutine (IO.Close and File.Close of the pool and of io_uring, which stop what waits in line,
+// and io_uring's batches of reaped completions) runs their Inline continuations there. One that ends
+// that goroutine (runtime.Goexit, as t.FailNow does) must not leave the futures after it pending for
+// ever, as a pool worker no longer does (TestContinuationGoexitOnAWorker), and as future's own lists
+// of continuations do not. The operations are kept in line by faking a busy worker (pool) or a full
+// ring (io_uring) through the backends' counts, so that nothing depends on timing.
+func TestGoexitInABatchOfCompletions(t *testing.T) {
+	for _, s := range heldSetups() {
 		for _, closer := range []string{"IO.Close", "File.Close"} {
 			t.Run(s.name+"/"+closer, func(t *testing.T) {
 				a, busy, idle := s.open(t)
