@@ -16,17 +16,15 @@ import (
 	"github.com/eddyio/eddy/future"
 )
 
-// bootDialFail dials from OnBoot and then fails the start.
+// bootDialFail dials from OnBoot and then fails the start; given accepted, only once the Dial's
+// connect has been accepted by the peer (accepted closed), and some time after: long enough for an
+// engine that opens the connection during OnBoot to run OnOpen.
 type bootDialFail struct {
 	eddy.BaseHandler
-	target string
-	fut    future.Future[eddy.Conn]
-	opened atomic.Int32
-}
-
-func (h *bootDialFail) OnBoot(e *eddy.Engine) error {
-	h.fut = e.Dial(context.Background(), h.target)
-	return errors.New("boot refused")
+	target   string
+	accepted chan struct{}
+	fut      future.Future[eddy.Conn]
+	opened   atomic.Int32
 }
 
 func (h *bootDialFail) OnOpen(eddy.Conn) { h.opened.Add(1) }
@@ -37,64 +35,16 @@ func (h *bootDialFail) OnOpen(eddy.Conn) { h.opened.Add(1) }
 // g.quit (only Stop did, and Stop returns at once on a failed engine): the dial's goroutine connected,
 // adopt accepted the connection, OnOpen ran and the future resolved, on an engine whose Start failed
 // and that nothing would ever stop.
-func TestFailedStartFailsADialMadeInOnBoot(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		var peers sync.WaitGroup
-		peers.Add(1)
-		go func() { // the peer closes what it gets, so that a connection the engine kept ends
-			defer peers.Done()
-			ln.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Second))
-			if c, err := ln.Accept(); err == nil {
-				time.Sleep(200 * time.Millisecond)
-				c.Close()
-			}
-		}()
-		defer peers.Wait()
-		h := &bootDialFail{target: "tcp://" + ln.Addr().String()}
-		e, err := eddy.New(h, []string{"tcp://127.0.0.1:0"}, eddy.WithEngine(kind), eddy.WithLoops(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err == nil {
-			e.Stop(context.Background())
-			t.Fatal("Start succeeded although OnBoot failed")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		c, err := h.fut.Await(ctx)
-		if err == nil {
-			t.Errorf("the Dial made in OnBoot resolved with a connection (%v -> %v) after Start failed; OnOpen ran %d time(s)",
-				c.LocalAddr(), c.RemoteAddr(), h.opened.Load())
-		} else if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			t.Errorf("the Dial made in OnBoot is still pending 3s after Start failed")
-		}
-		if n := h.opened.Load(); n != 0 {
-			t.Errorf("OnOpen ran %d time(s) on an engine whose Start failed", n)
-		}
-		// Let a connection the engine kept end (the peer closes it) before goleak looks.
-		time.Sleep(500 * time.Millisecond)
-	})
-}
+func TestFailedStartFailsADialMadeInOnBoot(t *testing.T) { failedStartDial(t, false) }
 
-// bootDialWait is bootDialFail whose OnBoot returns its error only once the Dial's connect has been
-// accepted by the peer (accepted), and some time after: long enough for an engine that opens the
-// connection during OnBoot to run OnOpen.
-type bootDialWait struct {
-	bootDialFail
-	accepted chan struct{}
-}
-
-func (h *bootDialWait) OnBoot(e *eddy.Engine) error {
+func (h *bootDialFail) OnBoot(e *eddy.Engine) error {
 	h.fut = e.Dial(context.Background(), h.target)
-	select {
-	case <-h.accepted:
-		time.Sleep(200 * time.Millisecond)
-	case <-time.After(5 * time.Second):
+	if h.accepted != nil {
+		select {
+		case <-h.accepted:
+			time.Sleep(200 * time.Millisecond)
+		case <-time.After(5 * time.Second):
+		}
 	}
 	return errors.New("boot refused")
 }
@@ -105,22 +55,31 @@ func (h *bootDialWait) OnBoot(e *eddy.Engine) error {
 // 40 on std under load (session 30). Here OnBoot waits for the connect, which made it fail every time.
 // The connection now opens only once OnBoot has succeeded, as on the loop engines, whose loops start
 // then.
-func TestFailedStartFailsADialThatConnectedDuringOnBoot(t *testing.T) {
+func TestFailedStartFailsADialThatConnectedDuringOnBoot(t *testing.T) { failedStartDial(t, true) }
+
+// failedStartDial starts, on every engine, an engine whose OnBoot dials a listener of the test's and
+// then fails the start, once the peer has accepted the connection when waitConnect is set, and checks
+// that the Dial fails with ErrEngineStopped and that OnOpen never runs.
+func failedStartDial(t *testing.T, waitConnect bool) {
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		h := &bootDialWait{bootDialFail: bootDialFail{target: "tcp://" + ln.Addr().String()},
-			accepted: make(chan struct{})}
+		h := &bootDialFail{target: "tcp://" + ln.Addr().String()}
+		if waitConnect {
+			h.accepted = make(chan struct{})
+		}
 		var peers sync.WaitGroup
 		peers.Add(1)
-		go func() {
+		go func() { // the peer closes what it gets, so that a connection the engine kept ends
 			defer peers.Done()
 			ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
 			if c, err := ln.Accept(); err == nil {
-				close(h.accepted)
+				if waitConnect {
+					close(h.accepted)
+				}
 				time.Sleep(500 * time.Millisecond)
 				c.Close()
 			}
