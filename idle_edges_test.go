@@ -265,23 +265,7 @@ func TestIdleManySameDeadline(t *testing.T) {
 		s := startServer(t, kind, cl, eddy.WithLoops(1))
 		probe := s.dial(t) // no idle timeout: it stays
 		<-conns
-		clients := make([]net.Conn, n)
-		for i := range clients {
-			c, err := net.DialTimeout("tcp", s.addr, 10*time.Second)
-			if err != nil {
-				t.Fatalf("dial %d: %v", i, err)
-			}
-			defer c.Close()
-			clients[i] = c
-		}
-		server := make([]eddy.Conn, n)
-		for i := range server {
-			select {
-			case server[i] = <-conns:
-			case <-time.After(20 * time.Second):
-				t.Fatalf("%d of %d connections opened", i, n)
-			}
-		}
+		clients, server := openMany(t, s.addr, n, conns)
 		set := func(c eddy.Conn) {
 			if err := c.SetIdleTimeout(idle); err != nil {
 				t.Errorf("SetIdleTimeout: %v", err)

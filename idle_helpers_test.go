@@ -191,3 +191,27 @@ func (h *closeTimeHandler) wantIdleCloseFrom(t *testing.T, last time.Time, idle 
 		t.Fatal("the idle connection was not closed")
 	}
 }
+
+// openMany dials n clients to addr (closed when the test ends) and returns them with the n server-side
+// Conns the handler sends on conns as they open, in the order they come.
+func openMany(t *testing.T, addr string, n int, conns <-chan eddy.Conn) ([]net.Conn, []eddy.Conn) {
+	t.Helper()
+	clients := make([]net.Conn, n)
+	for i := range clients {
+		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		clients[i] = c
+	}
+	server := make([]eddy.Conn, n)
+	for i := range server {
+		select {
+		case server[i] = <-conns:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d connections opened", i, n)
+		}
+	}
+	return clients, server
+}

@@ -3,7 +3,6 @@ package eddy_test
 import (
 	"errors"
 	"io"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,23 +96,7 @@ func TestIdleTimeoutSparesUnreadInput(t *testing.T) {
 		const idle = 500 * time.Millisecond
 		h := &inputFirstHandler{conns: make(chan eddy.Conn, n), closed: make(chan struct{}, n)}
 		s := startServer(t, kind, h, eddy.WithLoops(1))
-		clients := make([]net.Conn, n)
-		for i := range clients {
-			c, err := net.DialTimeout("tcp", s.addr, 10*time.Second)
-			if err != nil {
-				t.Fatalf("dial %d: %v", i, err)
-			}
-			defer c.Close()
-			clients[i] = c
-		}
-		server := make([]eddy.Conn, n)
-		for i := range server {
-			select {
-			case server[i] = <-h.conns:
-			case <-time.After(30 * time.Second):
-				t.Fatalf("%d of %d connections opened", i, n)
-			}
-		}
+		clients, server := openMany(t, s.addr, n, h.conns)
 		armed, written := make(chan struct{}), make(chan struct{})
 		server[0].Loop().Execute(func() {
 			for _, c := range server {
