@@ -23,12 +23,12 @@ import (
 // the socket, the pipe and the file descriptor the first splice reads (its number is looked up when the
 // io-wq worker runs it).
 //
-// A file that cannot be spliced (EINVAL, EOPNOTSUPP at the first piece of its region: a procfs file, a file
-// system without splice_read) makes that region fall back to reading the file into the output chunks
-// (fileSend.read, uring_sendfile_linux.go); the connection's other regions still splice. Whether the
-// region has moved bytes is what tells a missing feature from a failure, and it is the region's: until
-// session 18 it was the connection's, so a region that could not splice behind one that had spliced
-// failed and aborted the connection.
+// A file that cannot be spliced (EINVAL, ENOSYS, EOPNOTSUPP at the first piece of its region,
+// zeroCopyUnsupported: a procfs file, a file system without splice_read) makes that region fall back to
+// reading the file into the output chunks (fileSend.read, uring_sendfile_linux.go); the connection's
+// other regions still splice. Whether the region has moved bytes is what tells a missing feature from a
+// failure, and it is the region's: until session 18 it was the connection's, so a region that could not
+// splice behind one that had spliced failed and aborted the connection.
 
 // Operation kinds in the tokens of the zero-copy path, after the loop's own (uring_loop_linux.go).
 const (
