@@ -38,8 +38,9 @@ const (
 // stops reading (eddy.Conn.SetReadPaused), so that TCP flow control holds back a client that sends
 // faster than the handler reads, as it does for net/http; reading restarts once the handler has
 // taken them down to half of that. What reached the engine before the pause took effect (at most a
-// read buffer on epoll and std, a receive window on uring) can pass the bound; maxInboundBacklog is
-// the safety net past which the connection is closed.
+// read buffer on epoll and std; on uring a read's worth and a buffer since Linux 6.17's recv limit, up
+// to a receive window before) can pass the bound; maxInboundBacklog is the safety net past which the
+// connection is closed.
 const (
 	inboundHoldAt     = 256 << 10
 	maxInboundBacklog = 8 << 20
