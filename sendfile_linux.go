@@ -1,6 +1,8 @@
 package eddy
 
 import (
+	"strconv"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyio/eddy/internal/buffer"
@@ -48,4 +50,18 @@ func (s *fileSend) preadPiece(out *buffer.Outbound) (int, error) {
 	}
 	buffer.Put(b)
 	return max(n, 0), err
+}
+
+// reopenBuffered opens the file of descriptor fd, whose status flags are flags, again for reading through
+// /proc/self/fd when it was opened with O_DIRECT, so that the engine reads it through the page cache: the
+// kernel reads an O_DIRECT file for sendfile(2) and splice with direct I/O, which fails with EINVAL for a
+// region whose offset or end is not aligned to the device's blocks (an HTTP file's last bytes, as a rule),
+// after the aligned part went out; pread fails the same way. The new open file description has its own
+// offset, which the engines do not use. It returns an error when fd is not O_DIRECT or the reopen fails
+// (no /proc, or permissions that changed since f was opened): the caller duplicates fd instead.
+func reopenBuffered(fd uintptr, flags int) (int, error) {
+	if flags&unix.O_DIRECT == 0 {
+		return -1, unix.EINVAL
+	}
+	return unix.Open("/proc/self/fd/"+strconv.Itoa(int(fd)), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }

@@ -13,6 +13,9 @@ import (
 // close f as soon as SendFile returns. The duplicate shares f's open file description (and so its file
 // offset, which the epoll and uring engines do not use). A file opened write-only is refused: every
 // engine would fail its first read (EBADF) and abort the connection, where SendFile promises an error.
+// A file opened with O_DIRECT is opened again without it where the system allows (reopenBuffered): a
+// direct read of a region whose ends are not aligned to the device's blocks fails with EINVAL (sendfile,
+// splice and pread alike), and a duplicate cannot drop the flag without dropping it from f too.
 func dupFile(f *os.File) (*os.File, bool, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -22,6 +25,9 @@ func dupFile(f *os.File) (*os.File, bool, error) {
 	var derr, ferr error
 	if err := rc.Control(func(fd uintptr) {
 		if flags, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0); ferr != nil || flags&unix.O_ACCMODE == unix.O_WRONLY {
+			return
+		}
+		if nfd, derr = reopenBuffered(fd, flags); derr == nil {
 			return
 		}
 		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
