@@ -75,6 +75,11 @@ func (c *urConn) splice() *urSplice {
 	sp := &urSplice{r: p[0], w: p[1], size: 64 << 10}
 	if n, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, urPipeSize); err == nil {
 		sp.size = n
+	} else if n, err := unix.FcntlInt(uintptr(p[1]), unix.F_GETPIPE_SZ, 0); err == nil && n > 0 {
+		// Refused (EPERM: an unprivileged user past fs.pipe-user-pages-soft, 64 pipes of 1 MiB at the
+		// default): the pipe may be smaller than the default 64 KiB then (8 KiB seen), and a step sized
+		// for 64 KiB would come back short, breaking its link, every time (review h86).
+		sp.size = n
 	}
 	x.splice = sp
 	return sp
