@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -234,11 +236,11 @@ func (w *response) Header() http.Header {
 // goes out with the first flush of the body, or when the handler returns.
 func (w *response) WriteHeader(code int) {
 	if w.hijacked {
-		w.sc.srv.logf("http: response.WriteHeader on hijacked connection from %v", w.req.RemoteAddr)
+		w.logMisuse("http: response.WriteHeader on hijacked connection")
 		return
 	}
 	if w.wroteHeader {
-		w.sc.srv.logf("http: superfluous response.WriteHeader call (status %d after %d)", code, w.status)
+		w.logMisuse("http: superfluous response.WriteHeader call")
 		return
 	}
 	if code < 100 || code > 999 {
@@ -265,6 +267,42 @@ func (w *response) WriteHeader(code int) {
 	w.snapshotHeader()
 }
 
+// logMisuse logs a misuse of the ResponseWriter as net/http does, naming the code that made the
+// call: the first function on the stack outside net/http and this package (so a superfluous
+// WriteHeader made by http.Error names its caller).
+func (w *response) logMisuse(what string) {
+	caller := relevantCaller()
+	w.sc.srv.logf("%s from %s (%s:%d)", what, caller.Function, path.Base(caller.File), caller.Line)
+}
+
+// relevantCaller returns the first frame on the caller's stack outside net/http and this package,
+// as net/http's function of that name does.
+func relevantCaller() runtime.Frame {
+	var pcs [16]uintptr
+	n := runtime.Callers(2, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	var frame runtime.Frame
+	for more := true; more; {
+		frame, more = frames.Next()
+		if !strings.HasPrefix(frame.Function, "net/http.") && !strings.HasPrefix(frame.Function, thisPackage) {
+			return frame
+		}
+	}
+	return frame
+}
+
+// thisPackage is the prefix of the functions of this package in a stack trace.
+var thisPackage = func() string {
+	pc, _, _, _ := runtime.Caller(0)
+	name := runtime.FuncForPC(pc).Name() // "<import path>.init.func1" or the like
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		if j := strings.Index(name[i:], "."); j >= 0 {
+			return name[:i+j+1]
+		}
+	}
+	return "github.com/eddyio/eddy/http1."
+}()
+
 // writeInformational sends a 1xx response with the current header (RFC 8297 keeps it for the final
 // response), unless the client speaks HTTP/1.0, which has no 1xx responses (RFC 9110 §15.2: a
 // server must not send one), as native handlers do.
@@ -289,7 +327,7 @@ func (w *response) WriteString(s string) (int, error) { return w.write(len(s), n
 func (w *response) write(n int, p []byte, s string) (int, error) {
 	if w.hijacked {
 		if n > 0 {
-			w.sc.srv.logf("http: response.Write on hijacked connection from %v", w.req.RemoteAddr)
+			w.logMisuse("http: response.Write on hijacked connection")
 		}
 		return 0, http.ErrHijacked
 	}
