@@ -249,13 +249,22 @@ func (c *stdConn) post(fn func()) { c.push(stdTask{f: fn}, false) }
 
 // postUser queues t, an AsyncWrite or an Execute. The list is bounded like a loop's task queue
 // (WithTaskQueueCapacity), but per connection, since each connection runs its own tasks: postUser returns
-// ErrQueueFull when it is full, and ErrClosed once the reader's last section has begun (nothing would run
-// t). The engine's own work (post) is never refused.
+// ErrQueueFull when it is full, and ErrClosed once the connection is closing (Close was called, or it is
+// ending) or the reader's last section has begun (nothing would run t). The engine's own work (post) is
+// never refused.
 func (c *stdConn) postUser(t stdTask) error { return c.push(t, true) }
 
 func (c *stdConn) push(t stdTask, user bool) error {
 	c.qmu.Lock()
-	if user && c.gone {
+	// closeReq again, under qmu: AsyncWrite and Execute looked at it before they came here, and a close
+	// made in between may have run OnClose already. Its notifyClose runs the tasks queued before it
+	// (runTasks takes qmu) and then OnClose, so a task queued after that ran after OnClose: an
+	// AsyncWrite's callback, which conn.go lets run after OnClose on epoll and uring only (session 30:
+	// a few goroutines writing while the connection closed saw it on a sixth of the connections).
+	// closeReq is set before any close reaches notifyClose: looked at under qmu, it is either unset,
+	// and the task is queued before notifyClose's runTasks takes the list for the last time, or set, and
+	// the task is refused, as the look before was meant to refuse it.
+	if user && (c.gone || c.closeReq.Load()) {
 		c.qmu.Unlock()
 		return ErrClosed
 	}
