@@ -264,3 +264,20 @@ func TestInboundDiscardReleasesAtOnce(t *testing.T) {
 		t.Fatal("after Keep: the drained chunk is still held")
 	}
 }
+
+func TestVectorsTakesAtMostMax(t *testing.T) {
+	var q Outbound
+	for range 3 {
+		q.Write(bytes.Repeat([]byte{'x'}, 70_000)) // larger than a chunk: one chunk per write or more
+	}
+	defer q.Reset()
+	all := len(q.Vectors(nil, 1<<20))
+	if all < 3 {
+		t.Fatalf("210,000 bytes in %d vectors, want at least 3", all)
+	}
+	for _, m := range []int{-1, 0, 1, 2} {
+		if got, want := len(q.Vectors(nil, m)), max(m, 0); got != want {
+			t.Errorf("Vectors(max %d) = %d vectors of %d, want %d", m, got, all, want)
+		}
+	}
+}

@@ -41,7 +41,7 @@ func (q *Outbound) Write(b []byte) {
 // more. Staged bytes are valid until their Stage is reset too.
 func (q *Outbound) Vectors(dst [][]byte, max int) [][]byte {
 	for i, c := range q.chunks {
-		if i == max {
+		if i >= max { // also a max of 0 or less: no slice
 			break
 		}
 		dst = append(dst, c.Bytes())
