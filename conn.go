@@ -66,9 +66,13 @@ type Conn interface {
 	// before everything written after it, without copying them through user space: sendfile(2) on epoll,
 	// linked IORING_OP_SPLICE through a pipe on uring, sendfile(2) or ReadAt on std (docs/engine.md).
 	//
-	// f must be a regular file open for reading. SendFile takes its own reference to f (a duplicated descriptor, on Unix),
-	// so the caller may close f as soon as SendFile returns; the region is read at offset, and f's file
-	// offset is neither used nor moved, so one file may serve many connections at once. On platforms without descriptor duplication (Windows) f must stay open until callback runs.
+	// f must be a regular file open for reading. SendFile takes its own reference to f (a duplicated
+	// descriptor, on Unix), so the caller may close f as soon as SendFile returns; the region is read at
+	// offset, and f's file offset is neither used nor moved, so one file may serve many connections at
+	// once. On platforms without descriptor duplication (Windows) f must stay open until callback runs.
+	// An empty region (n = 0) reads nothing and does not look at f, which may then be nil: it only keeps
+	// its place in the output, and its callback runs once what was written before it was handed to the
+	// kernel.
 	//
 	// callback, if not nil, runs on the connection's loop once the whole region has been handed to the
 	// kernel (err nil), or with the reason it was not: ErrClosed when the connection closed first, the
