@@ -583,8 +583,17 @@ func (c *connCore) onEOF(conn loopConn) {
 			// session 28, TestConnModel; TestCloseThenPeerFIN). epoll reads nothing once Close was called.
 			return
 		}
-		if hc, ok := conn.loopCore().h.(HalfCloseHandler); ok && hc.OnPeerClosed(conn) {
-			return // half-closed: open for writing until the handler closes it
+		if hc, ok := conn.loopCore().h.(HalfCloseHandler); ok {
+			if hc.OnPeerClosed(conn) {
+				return // half-closed: open for writing until the handler closes it
+			}
+			if c.closeReq.Load() {
+				// OnPeerClosed closed (or aborted) the connection itself before it returned false: that
+				// close is the handler's, and its task, queued, ends the connection with its own reason
+				// (nil for a Close), as std reports it and as above. Beginning the engine's close here
+				// reported io.EOF (session 31, TestCloseInOnPeerClosedReportsNil).
+				return
+			}
 		}
 		c.beginClose(conn, io.EOF)
 	case connLinger:

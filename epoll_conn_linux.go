@@ -172,8 +172,10 @@ func (c *epConn) read() {
 	if c.redeliver && c.state == connOpen && !c.held && !c.readPaused {
 		// Reading restarts after a pause with input the handler left buffered: it is offered again
 		// at once, as on the other engines, since the peer may send nothing more until it is answered.
+		// Not after the peer's FIN: OnPeerClosed kept the connection for writing, and there is no more
+		// OnData then (HalfCloseHandler), whatever a pause and restart after it left buffered.
 		c.redeliver = false
-		if !c.closeReq.Load() && c.in.Len() > 0 {
+		if !c.closeReq.Load() && !c.peerEOF && c.in.Len() > 0 {
 			l.g.e.h.OnData(c)
 			c.inCallbackDone()
 		}

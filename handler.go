@@ -53,7 +53,9 @@ type TickHandler interface {
 // arrives on an open connection, the engine calls OnPeerClosed, after OnData has been given every
 // byte that came before it. If it returns true, the connection stays open for writing (there is no
 // more OnData) until the handler closes it or the idle timeout fires; otherwise, as for handlers
-// without the method, the engine closes it, flushing what was written, and OnClose reports io.EOF.
+// without the method, the engine closes it, flushing what was written, and OnClose reports io.EOF (nil
+// when OnPeerClosed closed it itself: that close is the handler's). A pause and restart of reading after
+// OnPeerClosed offers nothing again, even bytes the handler left buffered.
 type HalfCloseHandler interface {
 	OnPeerClosed(c Conn) (keepWriting bool)
 }

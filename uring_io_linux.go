@@ -194,7 +194,7 @@ func (c *urConn) deliver() {
 	if c.state != connOpen || c.closeReq.Load() && !c.readingOn || c.readPaused != 0 || c.readingOn && c.abortPending() {
 		return
 	}
-	if c.in.Len() > 0 {
+	if c.in.Len() > 0 && !c.peerEOF { // after OnPeerClosed, no more OnData (HalfCloseHandler), as on epoll
 		c.l.g.e.h.OnData(c)
 		c.in.Keep()
 	}
