@@ -226,7 +226,16 @@
 //     but one field saying chunked.
 //   - An HTTP/1.1 request without Host is refused with 400 (RFC 9112 §3.2), CONNECT's too;
 //     net/http serves a CONNECT without one. The asterisk-form target "*" is taken only with
-//     OPTIONS (RFC 9112 §3.2.4), other methods get 400; net/http serves "GET *".
+//     OPTIONS (RFC 9112 §3.2.4), other methods get 400; net/http serves "GET *". Likewise the
+//     authority-form (host:port, the port required) is taken only with CONNECT, and CONNECT only
+//     with it, and an absolute-form target needs an authority ("scheme://"): net/http serves
+//     "CONNECT /path" (for net/rpc), "CONNECT host", "GET host:80" and "GET urn:x".
+//   - Trailer fields are checked as header fields are (no obs-fold, no whitespace before the
+//     colon, no bare LF), and chunk extensions for control octets: a body that breaks these
+//     fails its Read, where net/http takes it. The trailer section may take up to
+//     DefaultMaxTrailerBytes (net/http's must end within its 4 KiB read buffer). A chunk size
+//     may have any number of leading zeros, and whitespace before ';' (RFC 9112 §7.1), both of
+//     which net/http refuses.
 //   - A request head cut short by ReadHeaderTimeout (or ReadTimeout) closes the connection
 //     without an answer; net/http answers 400 first.
 //   - HTTP/1.0 and HTTP/1.1 are served, and a later HTTP/1.x is served as
