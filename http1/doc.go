@@ -243,4 +243,7 @@
 //     is answered with 505 (RFC 9110 §15.6.6).
 //   - The server answers expectations other than 100-continue with 417, as
 //     net/http does.
+//   - An HTTP/1.0 request whose Connection field names both keep-alive and
+//     close gets a response without keep-alive, and the connection closes
+//     after it (RFC 9112 §9.6); net/http keeps it open.
 package http1

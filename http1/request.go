@@ -72,8 +72,10 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 	w.isHEAD = req.Method == http.MethodHead
 	w.wantsClose = req.Close
 	if connection := hdr["Connection"]; len(connection) > 0 {
-		w.wants10KeepAlive = h.ProtoMinor == 0 && hasToken(connection[0], "keep-alive")
 		w.wantsClose = w.wantsClose || hasToken(connection[0], "close")
+		// A close beside the keep-alive wins (RFC 9112 §9.6: the server MUST close after the
+		// response), where net/http keeps the connection.
+		w.wants10KeepAlive = h.ProtoMinor == 0 && !w.wantsClose && hasToken(connection[0], "keep-alive")
 	}
 	w.contentLength = -1
 	// Set in full, also to none: a late SetWriteDeadline, from a goroutine a handler left behind

@@ -97,6 +97,7 @@ const (
 	whyConnPort  = "doc.go: http1 takes CONNECT with host:port only (RFC 9110 §9.3.6: there is no default port); net/http serves \"CONNECT a.example\""
 	whyAuthForm  = "doc.go: http1 takes the authority-form with CONNECT only (RFC 9112 §3.2.3); net/http takes \"a.example:80\" as scheme \"a.example\", opaque \"80\""
 	whyTrailerWS = "doc.go: http1 checks trailer fields as header fields (space before colon refused, body read fails); net/http keeps a trailer key \"X \""
+	whyCloseWins = "doc.go: a close beside keep-alive closes the connection (RFC 9112 §9.6 MUST); net/http keeps it"
 	whyURN       = "doc.go: http1 takes an absolute-form target with an authority (scheme://) only, an HTTP target; net/http serves \"urn:isbn:1\""
 	whyConnForm  = "doc.go: http1 takes CONNECT with the authority-form only (RFC 9112 §3.2.3); net/http takes an origin-form path too (for net/rpc)"
 )
@@ -285,7 +286,7 @@ var pdCases = []pdCase{
 	{name: "absolute-form with an empty host", raw: "GET http:///p HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{name: "Host with sub-delims", raw: "GET /r HTTP/1.1\r\nHost: a_b~c!$&'()*+,;=%20\r\n\r\n"},
 	{name: "Host with obs-text", raw: "GET /r HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n"},
-	{name: "Connection close and keep-alive", raw: "GET /r HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"},
+	{name: "Connection close and keep-alive", raw: "GET /r HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", eddy: "200 closed", why: whyCloseWins},
 	{name: "HEAD with a body", raw: "HEAD /r HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", head: true},
 
 	{name: "Transfer_Encoding is another field", raw: pdPOST("Transfer_Encoding: chunked\r\n", "3\r\nabc\r\n0\r\n\r\n"), n: 2},

@@ -466,6 +466,38 @@ func TestHTTP10KeepAliveAndClose(t *testing.T) {
 	})
 }
 
+// An HTTP/1.0 request that names both keep-alive and close asks for the close (RFC 9112 §9.6: the
+// server MUST close after its response): the response does not say keep-alive, and the connection
+// ends. net/http answers "Connection: keep-alive" and keeps it, as http1's net/http path did (session
+// 31's differential test); the native path closed it.
+func TestHTTP10KeepAliveWithCloseCloses(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
+		for _, style := range styles {
+			for _, conn := range []string{"keep-alive, close", "close, keep-alive"} {
+				t.Run(style+"/"+conn, func(t *testing.T) {
+					addr := start(t, engine, serverFor(style))
+					c := dial(t, addr)
+					io.WriteString(c, "GET / HTTP/1.0\r\nConnection: "+conn+"\r\n\r\n")
+					br := bufio.NewReader(c)
+					r, err := readResponse(br, "GET")
+					if err != nil || r.body != "Hello, World!" {
+						t.Fatalf("%v %+v", err, r)
+					}
+					if r.header.Get("Connection") == "keep-alive" {
+						t.Errorf("the response says Connection: keep-alive: %+v", r.header)
+					}
+					if n := br.Buffered(); n != 0 {
+						t.Errorf("%d bytes after the response", n)
+					}
+					if rest := waitClosed(t, c, 10*time.Second); len(rest) != 0 {
+						t.Errorf("after the response: %q", rest)
+					}
+				})
+			}
+		}
+	})
+}
+
 func TestServerIsAnEddyHandler(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
 		for _, style := range styles {
