@@ -155,10 +155,24 @@ func (c *urConn) endPending() bool {
 
 // endInput acts on the end of the input: the peer's FIN (onEOF), or an abort with err; a connection
 // reading on after a failed send aborts with its reason either way.
+//
+// On an open connection whose Close or Abort was asked for, the end is not acted on: that close's task,
+// queued, ends the connection, and reading stopped when Close was called (received drops what comes
+// meanwhile), as on epoll, which reads nothing more once Close was called. A FIN only lets the close
+// release the connection at once (onEOF). A reset met before the Close's task ran (reaped in the batch
+// before it, or kept behind input the handler had paused at and closed on its redelivery) made OnClose
+// report the recv's error after Close had returned nil, on a connection whose close lost nothing
+// (TestCloseThenPeerReset, TestPausedInputThenPeerResetThenClose). The close's drain re-arms the recv,
+// which reports the end again (end of file, after a reset), and a send that the reset fails reports the
+// loss of output the close was sending.
 func (c *urConn) endInput(end uint8, err error) {
 	switch {
 	case c.readingOn:
 		c.abort(c, c.reason())
+	case c.state == connOpen && c.closeReq.Load():
+		if end == endEOF {
+			c.peerEOF = true
+		}
 	case end == endEOF:
 		c.onEOF(c)
 	default:
