@@ -289,7 +289,7 @@ func scheduleLoopTimer(t *task) {
 	}
 }
 
-// stopped is told of a Stop that won (Timer.stopped), on any goroutine: the loop takes the timer off its
+// stopped is told of a Stop that won (Timer.Stop), on any goroutine: the loop takes the timer off its
 // wheel, so that timers made and stopped at a high rate (a cancelled Sleep, a timeout not needed) are
 // not each kept until their deadline, as the std engine's sweep does for its heap. The task wakes a
 // sleeping loop, as Execute's does: left queued on a sleeping loop until the timers' deadlines, a burst of

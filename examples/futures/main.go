@@ -1,7 +1,7 @@
-// Command futures reads many local files concurrently, composing the reads as futures under
-// one deadline: every file is read by its own future, AllSettled gathers the outcomes, Map
-// summarises them, WithTimeout bounds the whole job, and Any finds the first file containing
-// a word, cancelling the other searches as soon as one succeeds.
+// Command futures reads many local files concurrently, composing the reads as futures under a
+// deadline: every file is read by its own future, AllSettled gathers the outcomes, Map
+// summarises them, WithTimeout bounds the reading, and Any finds the first file containing
+// a word, cancelling the other searches as soon as one succeeds, under a deadline of its own.
 //
 //	go run ./examples/futures -dir . -word Future -timeout 2s
 package main
@@ -31,7 +31,7 @@ func main() {
 	dir := flag.String("dir", ".", "directory to read")
 	word := flag.String("word", "func main", "word to look for")
 	maxFiles := flag.Int("max", 500, "read at most this many files")
-	timeout := flag.Duration("timeout", 2*time.Second, "deadline for the whole job")
+	timeout := flag.Duration("timeout", 2*time.Second, "deadline for each step: the reading, then the search")
 	flag.Parse()
 	// A bad command line is a usage error, status 2, as flag's own errors are.
 	switch {
