@@ -70,7 +70,7 @@ func parseEndpoint(s string) (*endpoint, error) {
 // SO_REUSEPORT group and served the port twice over without a word.
 func parseEndpoints(addrs []string) ([]*endpoint, error) {
 	eps := make([]*endpoint, 0, len(addrs))
-	seen := make(map[string]string, len(addrs)) // listenKey → the address that gave it first
+	seen := make(map[string]string, len(addrs)) // listenKeys → the address that gave it first
 	for _, s := range addrs {
 		e, err := parseEndpoint(s)
 		if err != nil {
@@ -83,10 +83,12 @@ func parseEndpoints(addrs []string) ([]*endpoint, error) {
 		if err := checkZone(e); err != nil {
 			return nil, err
 		}
-		if k := e.listenKey(); k != "" {
+		for _, k := range e.listenKeys() {
 			if first, dup := seen[k]; dup {
 				return nil, fmt.Errorf("eddy: bad address %q: listed twice (%q is the same address)", s, first)
 			}
+		}
+		for _, k := range e.listenKeys() {
 			seen[k] = s
 		}
 		eps = append(eps, e)
@@ -94,30 +96,38 @@ func parseEndpoints(addrs []string) ([]*endpoint, error) {
 	return eps, nil
 }
 
-// listenKey returns what two listen addresses that name the same socket address have in common: a
-// Unix socket's path or abstract name as written, a TCP address and port with its zone (no host is the
-// unspecified address of the socket the engines open for it: 0.0.0.0 on tcp4, :: otherwise). It is ""
-// for port 0, which gives each listener a port of its own.
-func (e *endpoint) listenKey() string {
+// listenKeys returns what two listen addresses that name the same socket address, or sockets that
+// cannot both be bound, have in common: a Unix socket's path or abstract name as written, a TCP
+// address and port with its zone. A wildcard is the unspecified address of the socket the engines
+// open for it (no host, 0.0.0.0 or :: alike): 0.0.0.0 on tcp4, :: on tcp6, and both on tcp, whose
+// socket is dual-stack (tcp://0.0.0.0:P is tcp://[::]:P, and takes the port of tcp4://0.0.0.0:P and
+// tcp6://[::]:P too; session 31). There is none for port 0, which gives each listener a port of its
+// own.
+func (e *endpoint) listenKeys() []string {
 	if e.unix != nil {
-		return "unix " + e.unix.Name
+		return []string{"unix " + e.unix.Name}
 	}
 	if e.tcp == nil || e.tcp.Port == 0 {
-		return ""
+		return nil
 	}
-	ip, ok := netip.AddrFromSlice(e.tcp.IP)
-	switch {
-	case ok:
-		ip = ip.Unmap()
-	case e.network == "tcp4":
-		ip = netip.IPv4Unspecified()
-	default:
-		ip = netip.IPv6Unspecified()
+	port := uint16(e.tcp.Port)
+	if e.tcp.IP == nil || e.tcp.IP.IsUnspecified() {
+		v4 := "tcp " + netip.AddrPortFrom(netip.IPv4Unspecified(), port).String()
+		v6 := "tcp " + netip.AddrPortFrom(netip.IPv6Unspecified(), port).String()
+		switch e.network {
+		case "tcp4":
+			return []string{v4}
+		case "tcp6":
+			return []string{v6}
+		}
+		return []string{v4, v6}
 	}
+	ip, _ := netip.AddrFromSlice(e.tcp.IP)
+	ip = ip.Unmap()
 	if e.tcp.Zone != "" && ip.Is6() {
 		ip = ip.WithZone(e.tcp.Zone)
 	}
-	return "tcp " + netip.AddrPortFrom(ip, uint16(e.tcp.Port)).String()
+	return []string{"tcp " + netip.AddrPortFrom(ip, port).String()}
 }
 
 // checkZone fails for a scoped IPv6 address whose zone is neither the name of one of this machine's

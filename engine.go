@@ -56,16 +56,20 @@ type Engine struct {
 // means tcp. The errors name the bad value: an address listed twice is one (port 0 is not: each
 // listener gets a port of its own), and so is an IPv6 zone that names no interface. A host name is
 // looked up once, here: the engine listens on the first of its addresses (IPv4 first on tcp), as
-// net.Listen listens on one. An engine without addresses (or listeners, WithListeners) only makes
-// outbound connections (Dial).
+// net.Listen listens on one. As with net.Listen, tcp with no host or an unspecified one (tcp://:port,
+// tcp://0.0.0.0:port, tcp://[::]:port, all the same address) listens on every address of the machine,
+// IPv4 and IPv6, and Addrs reports [::]; tcp4://:port is IPv4 only and tcp6://:port IPv6 only. An
+// engine without addresses (or listeners, WithListeners) only makes outbound connections (Dial).
 //
 // A unix socket path must not exist when the engine starts, as with net.Listen: a socket file left
 // behind by a process that never closed its listener (one that crashed) fails Start with an *OpError
 // wrapping syscall.EADDRINUSE, and the engine leaves the file alone, since another process may be
 // serving on it. Remove it before Start once no process listens there (a dial refused with
 // ECONNREFUSED tells). The engine removes the files of the sockets it bound when it closes them
-// (StopAccepting, Stop, a failed Start), as package net's UnixListener does. An abstract name
-// ("unix://@name", Linux) has no file.
+// (StopAccepting, Stop, a failed Start), as package net's UnixListener does, but, unlike it, only
+// while the path still names the file the engine made: a new server that removed the file and
+// listened on the path meanwhile (a restart) keeps its own. An abstract name ("unix://@name",
+// Linux) has no file.
 func New(h Handler, addrs []string, opts ...Option) (*Engine, error) {
 	if h == nil {
 		return nil, errors.New("eddy: nil Handler")

@@ -53,9 +53,9 @@ func (g *epollEngine) start() (err error) {
 		}
 	}()
 	g.bound, err = openListeners(g.e, len(g.loops), func(i, fd int, ep *endpoint, bound net.Addr, shared bool) error {
-		ln := &epListener{fd: fd, network: ep.network, addr: bound, path: socketPath(ep, bound), shared: shared}
+		ln := &epListener{fd: fd, network: ep.network, addr: bound, file: socketFile(ep, bound), shared: shared}
 		if err := g.loops[i].addListener(ln); err != nil {
-			closeListenerFD(fd, ln.path)
+			closeListenerFD(fd, ln.file)
 			return err
 		}
 		return nil

@@ -60,7 +60,7 @@ type epListener struct {
 	fd      int
 	network string
 	addr    net.Addr
-	path    string        // the socket file to remove on close (socketPath), or ""
+	file    sockFile      // the socket file to remove on close (socketFile), if any
 	peer    *net.UnixAddr // a dialled Unix connection's: the address it dialled
 	shared  bool          // the only listener for its address: hand connections to every loop in turn
 	backoff time.Duration
@@ -511,7 +511,7 @@ func (l *epLoop) closeListeners() {
 	for _, ln := range l.listeners {
 		l.wheel.Stop(&ln.retry)
 		l.poller.Del(ln.fd)
-		closeListenerFD(ln.fd, ln.path)
+		closeListenerFD(ln.fd, ln.file)
 	}
 	l.listeners = nil // dispatch ignores events of listeners that are gone
 }
@@ -525,7 +525,7 @@ func (l *epLoop) finish() {
 
 func (l *epLoop) release() {
 	for _, ln := range l.listeners {
-		closeListenerFD(ln.fd, ln.path)
+		closeListenerFD(ln.fd, ln.file)
 	}
 	l.listeners = nil
 	l.park.close()

@@ -3,6 +3,7 @@ package eddy
 import (
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -79,4 +80,39 @@ func (e *Engine) closeAdopted() {
 	for _, ln := range e.opts.listeners {
 		ln.Close()
 	}
+}
+
+// sockFile is the file of a Unix socket the engine bound itself, which it removes when it closes the
+// socket, as package net's UnixListener does, but only while the path still names that file: a
+// process that has removed it meanwhile and listened on the path (a new server taking over, the usual
+// restart) keeps its own file, which package net would remove (session 31). The zero sockFile is no
+// file: a TCP socket, an adopted listener (its owner decides), an abstract name.
+type sockFile struct {
+	path string
+	fi   os.FileInfo // the file as bind made it
+}
+
+// newSockFile returns the sockFile of a socket just bound at path, or the zero one for "", an abstract
+// name ("@name", or a leading NUL) or a file that cannot be told (which is then left, not guessed at).
+func newSockFile(path string) sockFile {
+	if path == "" || path[0] == '@' || path[0] == 0 {
+		return sockFile{}
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return sockFile{}
+	}
+	return sockFile{path: path, fi: fi}
+}
+
+// remove removes the file once its socket is closed, unless the path names another file by now. A
+// second call finds the file gone (or another one there) and does nothing.
+func (f sockFile) remove() {
+	if f.path == "" {
+		return
+	}
+	if cur, err := os.Lstat(f.path); err != nil || !os.SameFile(f.fi, cur) {
+		return
+	}
+	os.Remove(f.path)
 }

@@ -88,23 +88,22 @@ func listenPerLoop(o *options, ep *endpoint) bool {
 	return o.reusePort && ep.network != "unix" && o.loops > 1 && ep.ln == nil
 }
 
-// socketPath returns the file of a Unix socket that the engine bound itself at bound, which
-// closeListenerFD removes when it closes the socket, as package net's UnixListener does; "" for
-// other sockets, adopted listeners (their owner decides) and abstract addresses (no file).
-func socketPath(ep *endpoint, bound net.Addr) string {
+// socketFile returns the file of a Unix socket that the engine bound itself at bound, which
+// closeListenerFD removes when it closes the socket while the path still names it (sockFile); the
+// zero sockFile for other sockets, adopted listeners (their owner decides) and abstract addresses (no
+// file).
+func socketFile(ep *endpoint, bound net.Addr) sockFile {
 	ua, ok := bound.(*net.UnixAddr)
-	if !ok || ep.ln != nil || ua.Name == "" || ua.Name[0] == '@' || ua.Name[0] == 0 {
-		return ""
+	if !ok || ep.ln != nil {
+		return sockFile{}
 	}
-	return ua.Name
+	return newSockFile(ua.Name)
 }
 
-// closeListenerFD closes a listening socket and removes its file when path is not "" (socketPath).
-func closeListenerFD(fd int, path string) {
+// closeListenerFD closes a listening socket and removes its file (socketFile), if it has one.
+func closeListenerFD(fd int, f sockFile) {
 	unix.Close(fd)
-	if path != "" {
-		unix.Unlink(path)
-	}
+	f.remove()
 }
 
 // unixPeer returns the remote address of a Unix connection: the address a dialled one dialled

@@ -16,6 +16,7 @@ import (
 type stdEngine struct {
 	e     *Engine
 	lns   []net.Listener
+	files []sockFile // the socket files of lns that the engine bound, removed when they close
 	bound []net.Addr
 	loops []*stdLoop
 	next  int // round-robin cursor for assigning connections to loops (BalanceRoundRobin), under mu
@@ -108,6 +109,7 @@ func (g *stdEngine) start() error {
 				return &OpError{Op: "listen", Net: ep.network, Addr: ep.addr(), Err: unwrapNetOp(err)}
 			}
 			g.lns = append(g.lns, ep.ln)
+			g.files = append(g.files, sockFile{})
 			g.bound = append(g.bound, ep.ln.Addr())
 			continue
 		}
@@ -116,7 +118,15 @@ func (g *stdEngine) start() error {
 			g.closeListeners()
 			return &OpError{Op: "listen", Net: ep.network, Addr: ep.addr(), Err: unwrapNetOp(err)}
 		}
+		var f sockFile
+		if ul, ok := ln.(*net.UnixListener); ok {
+			// removed by closeListeners while the path still names it, as on the other engines,
+			// not unconditionally as package net removes it
+			ul.SetUnlinkOnClose(false)
+			f = newSockFile(ul.Addr().String())
+		}
 		g.lns = append(g.lns, ln)
+		g.files = append(g.files, f)
 		g.bound = append(g.bound, ln.Addr())
 	}
 	for i := 0; i < g.e.opts.loops; i++ {
@@ -168,8 +178,9 @@ func unwrapNetOp(err error) error {
 func (g *stdEngine) stopAccepting() { g.closeListeners() }
 
 func (g *stdEngine) closeListeners() {
-	for _, ln := range g.lns {
+	for i, ln := range g.lns {
 		ln.Close()
+		g.files[i].remove()
 	}
 }
 

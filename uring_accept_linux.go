@@ -25,7 +25,7 @@ type urListener struct {
 	idx     uint32 // index in loop.listeners, the slot of the accept token
 	network string
 	addr    net.Addr
-	path    string        // the socket file to remove on close (socketPath), or ""
+	file    sockFile      // the socket file to remove on close (socketFile), if any
 	peer    *net.UnixAddr // a dialled Unix connection's: the address it dialled
 	shared  bool          // the only listener for its address: hand connections to every loop in turn
 	armed   bool          // the multishot accept has not posted its final CQE yet
@@ -88,7 +88,7 @@ func (l *urLoop) stopListener(ln *urListener, wg *sync.WaitGroup) {
 // closeListenerSocket closes ln's socket, once no accept is armed on it, and signals the waiters.
 func (l *urLoop) closeListenerSocket(ln *urListener) {
 	if ln.fd >= 0 {
-		closeListenerFD(ln.fd, ln.path)
+		closeListenerFD(ln.fd, ln.file)
 		ln.fd = -1
 	}
 	for _, wg := range ln.waiters {

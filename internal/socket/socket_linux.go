@@ -37,11 +37,19 @@ func Listen(network string, addr net.Addr, reusePort bool, backlog int) (int, ne
 
 // bound returns a non-blocking stream socket bound to addr, with Listen's options.
 func bound(network string, addr net.Addr, reusePort bool) (int, error) {
-	family, sa, err := sockaddr(network, addr)
+	family, sa, err := sockaddr(network, listenAddr(network, addr))
 	if err != nil {
 		return -1, err
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err == unix.EAFNOSUPPORT && family == unix.AF_INET6 && network == "tcp" {
+		if ta, ok := addr.(*net.TCPAddr); ok && (ta.IP == nil || ta.IP.IsUnspecified()) {
+			// A kernel without IPv6 (booted with ipv6.disable=1): package net listens on IPv4
+			// alone for a wildcard on "tcp" then, and so do the engines.
+			family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: ta.Port}
+			fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		}
+	}
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
@@ -58,8 +66,14 @@ func bound(network string, addr net.Addr, reusePort bool) (int, error) {
 				return fail("setsockopt", err)
 			}
 		}
-		if family == unix.AF_INET6 && network == "tcp6" {
-			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+		if family == unix.AF_INET6 {
+			// set either way, as package net sets it: the system's default (net.ipv6.bindv6only)
+			// would otherwise decide whether tcp://[::]:port takes IPv4 clients
+			v6only := 0
+			if network == "tcp6" {
+				v6only = 1
+			}
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
 				return fail("setsockopt", err)
 			}
 		}
@@ -86,8 +100,21 @@ func CheckFree(network string, addr net.Addr) error {
 	return nil
 }
 
-// sockaddr converts a listen address to the kernel form, choosing the address family like package net
-// does: an unspecified or IPv6 host on "tcp" gives a dual-stack AF_INET6 socket.
+// listenAddr returns the address a listening socket binds for addr: on "tcp", an unspecified host,
+// IPv4's (0.0.0.0) included, is IPv6's (::), whose socket is dual-stack, as package net listens on
+// all the machine's addresses for it ("to only use IPv4, use network tcp4"), and IPv4's alone on a
+// kernel without IPv6 (bound). Before session 31 the Linux engines bound an IPv4-only socket for
+// tcp://0.0.0.0:port, which the std engine serves IPv6 clients on too.
+func listenAddr(network string, addr net.Addr) net.Addr {
+	if ta, ok := addr.(*net.TCPAddr); ok && network == "tcp" && ta.IP != nil && ta.IP.IsUnspecified() {
+		return &net.TCPAddr{IP: net.IPv6unspecified, Port: ta.Port, Zone: ta.Zone}
+	}
+	return addr
+}
+
+// sockaddr converts an address to the kernel form, choosing the address family like package net
+// does: an IPv6 host (or none) on "tcp" gives an AF_INET6 socket, IPv4's an AF_INET one. A listening
+// socket takes its address through listenAddr first.
 func sockaddr(network string, addr net.Addr) (int, unix.Sockaddr, error) {
 	switch a := addr.(type) {
 	case *net.UnixAddr:
