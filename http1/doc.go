@@ -99,6 +99,8 @@
 //     address and whose Accept and Close fail.
 //   - RegisterOnShutdown's functions run once, when the first Shutdown begins, and not at all if
 //     Close came first; net/http runs them on every call of Shutdown, one after Close included.
+//     Shutdown closes a connection that has sent nothing yet at once, as an idle one; net/http
+//     gives a new connection up to 5 s to send its request first.
 //   - A body the handler does not read (or closes unread), sent with "Expect: 100-continue", is
 //     not waited for: the answer says "Connection: close" and the connection closes after it.
 //     net/http waits for the client to send the body first (its Body.Close, also the handler's,

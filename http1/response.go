@@ -607,10 +607,15 @@ func (w *response) deadlinePassed() bool {
 	return true
 }
 
+// fail records the error that ends the response (a write that failed on the connection, or at
+// the write deadline) and cancels the request's context before the failing call returns, as
+// net/http cancels it on a failed write to the connection: a handler that sees a write fail finds
+// its context done. (The loop cancels it too as the connection closes, but later.)
 func (w *response) fail(err error) {
 	if w.err == nil {
 		w.err = err
 	}
+	w.ctx.cancel()
 }
 
 // post runs fn on the connection's loop, retrying while the loop's queue is full.
