@@ -419,7 +419,8 @@ type getter struct {
 
 	// for the ranged requests, once the first response told the size
 	size    int64
-	ifRange string // the validator of the version being fetched (If-Range), or ""
+	ifRange string  // the validator of the version being fetched (If-Range), or ""
+	version version // what the first response said of the version: each chunk's answer must agree
 	next    atomic.Int64
 	file    *aio.File
 	written atomic.Int64
@@ -471,6 +472,7 @@ func (g *getter) download(ctx context.Context, out string, cfg getConfig) (rep g
 		// Read the byte asked for, so that the connection may serve a chunk next.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64))
 		probe.close()
+		g.version = versionOf(resp.Header)
 		if etag := resp.Header.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
 			g.ifRange = etag
 		} else if lm := resp.Header.Get("Last-Modified"); lm != "" {
@@ -499,7 +501,7 @@ func (g *getter) download(ctx context.Context, out string, cfg getConfig) (rep g
 		}
 	}
 	if ranged {
-		rep.Ranges, rep.Chunks = true, (size+g.chunk-1)/g.chunk
+		rep.Ranges, rep.Chunks = true, chunkCount(size, g.chunk)
 		rep.Conns = int(min(int64(cfg.conns), max(rep.Chunks, 1)))
 		rep.Bytes, err = g.fetchChunks(ctx, size, rep.Conns)
 	} else {
@@ -550,11 +552,22 @@ func (g *getter) createTemp(out string) (*aio.File, error) {
 	return nil, fmt.Errorf("could not create a temporary file beside %s", filepath.Clean(out))
 }
 
+// chunkCount returns how many chunks of chunk bytes size takes, the last one shorter. Not
+// (size+chunk-1)/chunk: a server's size near 1<<63 made that negative, no chunk was asked for, and get
+// failed with "wrote 0 bytes of 9223372036854775807" instead of the server's answer to the first.
+func chunkCount(size, chunk int64) int64 {
+	n := size / chunk
+	if size%chunk != 0 {
+		n++
+	}
+	return n
+}
+
 // fetchChunks fetches the size bytes in chunks of g.chunk over conns connections, each taking the next
 // chunk not taken yet, and returns the count of bytes written.
 func (g *getter) fetchChunks(ctx context.Context, size int64, conns int) (int64, error) {
 	g.size = size
-	nchunks := (size + g.chunk - 1) / g.chunk
+	nchunks := chunkCount(size, g.chunk)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -612,12 +625,67 @@ func (g *getter) fetchRange(ctx context.Context, w *asyncWriter, first, last int
 	if f, l, total, ok := parseContentRange(cr); !ok || f != first || l != last || total != g.size {
 		return r.fail("Content-Range %q, want \"bytes %d-%d/%d\"", cr, first, last, g.size)
 	}
+	// A server that ignores If-Range answers a file changed since the first response with a 206 too:
+	// its validators tell, as its Content-Encoding tells bytes of another coding (the same length, for
+	// all Content-Range and Content-Length say). Without this check such a chunk went into the file,
+	// which then mixed two versions, or held the bytes of a gzip body among the file's, and get said it
+	// had succeeded.
+	if err := g.version.check(versionOf(resp.Header)); err != nil {
+		return r.fail("%v", err)
+	}
 	want := last - first + 1
 	if resp.ContentLength >= 0 && resp.ContentLength != want {
 		return r.fail("Content-Length %d, want %d", resp.ContentLength, want)
 	}
 	_, err = r.copyTo(w, first, want)
 	return err
+}
+
+// version is what a response says of the version of the file it carries: its validators (RFC 9110
+// §8.8) and its content coding, "" where it says nothing.
+type version struct {
+	etag, lastModified, coding string
+}
+
+// versionOf returns the version h describes. Content-Encoding is its codings, lower case, identity
+// left out.
+func versionOf(h http.Header) version {
+	var codings []string
+	for _, v := range h.Values("Content-Encoding") {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.ToLower(textproto.TrimString(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	return version{
+		etag:         textproto.TrimString(h.Get("ETag")),
+		lastModified: textproto.TrimString(h.Get("Last-Modified")),
+		coding:       strings.Join(codings, ", "),
+	}
+}
+
+// check returns an error when v, the version of a chunk's response, is not want, the first
+// response's: an ETag that does not match it (weakly: W/ aside, as the same file may be tagged
+// W/ by one server and not another), or, when the two do not both have one, a Last-Modified of
+// another time; or another Content-Encoding. A validator that either response leaves out is not
+// compared, and matching ETags are enough (servers behind one name may date the same file apart).
+func (want version) check(v version) error {
+	bothTagged := want.etag != "" && v.etag != ""
+	if bothTagged && strings.TrimPrefix(v.etag, "W/") != strings.TrimPrefix(want.etag, "W/") {
+		return fmt.Errorf("ETag %q, want %q (the file changed on the server)", v.etag, want.etag)
+	}
+	if !bothTagged && want.lastModified != "" && v.lastModified != "" && v.lastModified != want.lastModified {
+		t1, err1 := http.ParseTime(want.lastModified)
+		t2, err2 := http.ParseTime(v.lastModified)
+		if err1 != nil || err2 != nil || !t1.Equal(t2) {
+			return fmt.Errorf("Last-Modified %q, want %q (the file changed on the server)", v.lastModified, want.lastModified)
+		}
+	}
+	if v.coding != want.coding {
+		return fmt.Errorf("Content-Encoding %q, want %q", v.coding, want.coding)
+	}
+	return nil
 }
 
 // fetchWhole writes the body of the plain GET r from offset 0 on, and returns its length.
