@@ -53,6 +53,17 @@ var loadCommand = command{
 		"connection. The report gives the rate the requests went out at and the requests unsent: due by\n" +
 		"the schedule when the window closed, but never sent, every connection being busy. Below 90% of\n" +
 		"the rate asked it warns that the run fell behind; that is not an error.\n" +
+		"\nWith --json the report is one JSON object: mode, addr (the address dialled), url (http mode),\n" +
+		"engine and loops (the load generator's), conns (asked for), open (opened), size (of the messages,\n" +
+		"or in http mode of the request bodies), pipeline, rate (asked for, with --rate), seconds (the\n" +
+		"measured window), round_trips (echoes verified, responses with a good status, within the window)\n" +
+		"and round_trips_per_sec, bytes (of the echoes verified, or of the responses read, in the window),\n" +
+		"latency (p50_ns, p90_ns, p99_ns, p999_ns, max_ns and mean_ns, of the round trips, in nanoseconds),\n" +
+		"sent and sent_per_sec (with --rate: the requests of the schedule sent, and the rate they went out\n" +
+		"at), unsent, pending and pending_oldest_ns (the requests unanswered when the window closed, and\n" +
+		"the age of the oldest), errors (all of them), mismatches (echoes that differ from the message sent),\n" +
+		"status_errors (responses with a bad status), unanswered (the pending requests that are errors)\n" +
+		"and first_error. The text report gives the same figures.\n" +
 		"\nThe flags marked \"echo mode:\" or \"http mode:\" below apply to that mode only: given to a run of\n" +
 		"the other mode, they are refused (exit 2). --insecure with an http:// URL is only warned of.",
 	flags: func() (*flag.FlagSet, func(context.Context, io.Writer, io.Writer) error) {
@@ -452,7 +463,7 @@ func (r *loadReport) writeText(w io.Writer) {
 	d := func(ns int64) time.Duration { return roundSignificant(time.Duration(ns), 3) }
 	l := r.Latency
 	if r.Rate > 0 {
-		fmt.Fprintf(w, "rate         %s/s asked, %s/s sent, ", rateText(r.Rate), rateText(r.SentPerSec))
+		fmt.Fprintf(w, "rate         %s/s asked, %s/s sent (%d requests), ", rateText(r.Rate), rateText(r.SentPerSec), r.Sent)
 		if r.Unsent > 0 {
 			fmt.Fprintf(w, "%d due requests unsent when the window closed\n", r.Unsent)
 		} else {

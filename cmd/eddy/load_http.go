@@ -167,19 +167,27 @@ func (cl *client) readHTTP(c eddy.Conn, now int64) {
 		}
 		status := p.Status()
 		good := t.good(status)
-		sh.complete(cl, now, good, 0)
-		if !good {
+		if in := sh.complete(cl, now, good, 0); !good && in {
 			cl.statusError(now, status)
 		}
 		if p.Close() {
-			sh.bytes += uint64(used)
+			sh.addBytes(now, used)
 			cl.reconnect()
 			return
 		}
 	}
 	c.Discard(used)
-	sh.bytes += uint64(used)
+	sh.addBytes(now, used)
 	cl.fill(now)
+}
+
+// addBytes counts n response bytes read at now, unless the window had ended: the responses read then are
+// no round trips (shard.complete), and their bytes no part of the window's (they were counted, and the
+// bytes were more than the responses counted held).
+func (sh *shard) addBytes(now int64, n int) {
+	if now <= sh.end {
+		sh.bytes += uint64(n)
+	}
 }
 
 // statusError counts a response with a status the target does not expect.
@@ -217,8 +225,7 @@ func (cl *client) httpClosed(now int64, err error) {
 	switch {
 	case done && cl.n > 0:
 		ok := cl.r.http.good(p.Status())
-		cl.shard.complete(cl, now, ok, 0)
-		if !ok {
+		if in := cl.shard.complete(cl, now, ok, 0); !ok && in {
 			cl.statusError(now, p.Status())
 		}
 	case perr != nil:

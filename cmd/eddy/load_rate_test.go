@@ -160,7 +160,7 @@ func TestLoadTextReportRate(t *testing.T) {
 	behind := loadReport{Mode: "echo", Rate: 20000, Seconds: 10, Sent: 20000, SentPerSec: 2000, Unsent: 180000}
 	out := text(behind)
 	for _, want := range []string{
-		"rate         20000/s asked, 2000/s sent, 180000 due requests unsent when the window closed\n",
+		"rate         20000/s asked, 2000/s sent (20000 requests), 180000 due requests unsent when the window closed\n",
 		"warning      fell behind: requests went out at 10% of the rate asked",
 	} {
 		if !strings.Contains(out, want) {
@@ -168,7 +168,7 @@ func TestLoadTextReportRate(t *testing.T) {
 		}
 	}
 	onTime := loadReport{Mode: "echo", Rate: 0.5, Seconds: 10, Sent: 5, SentPerSec: 0.5}
-	if out := text(onTime); !strings.Contains(out, "rate         0.5/s asked, 0.5/s sent, 0 unsent\n") || strings.Contains(out, "warning") {
+	if out := text(onTime); !strings.Contains(out, "rate         0.5/s asked, 0.5/s sent (5 requests), 0 unsent\n") || strings.Contains(out, "warning") {
 		t.Errorf("report of a run on schedule:\n%s", out)
 	}
 	// 90% of the rate is not far behind; a little under is.

@@ -41,7 +41,8 @@ type loadRun struct {
 	// before stopped; waitTally holds the requests of clients that were waiting for a connection, under
 	// waitMu; the shards hold the others.
 	tallying  bool
-	endAt     int64 // when the window closed, in nanoseconds since base
+	t0        int64 // when the window began, in nanoseconds since base
+	endAt     int64 // when the window closed, in nanoseconds since base: at its end (t0 + --duration) at the latest
 	waitTally pendingTally
 
 	// Dialling. Each dial in flight has a client in waiting; OnOpen takes one (clients are
@@ -340,6 +341,7 @@ func (r *loadRun) redial(cl *client) {
 func (r *loadRun) begin() time.Time {
 	start := time.Now()
 	t0 := int64(start.Sub(r.base))
+	r.t0 = t0
 	for _, sh := range r.shards {
 		sh.loop.Execute(func() { sh.begin(t0) })
 	}
@@ -390,7 +392,13 @@ func (r *loadRun) await(d time.Duration) {
 // clients; one that moves after the sweep of the place it goes to is tallied as it moves (OnOpen,
 // shard.remove, dropWaiting).
 func (r *loadRun) endWindow() {
+	// The window closes at its end (t0 + --duration), or sooner (--requests, no client left, SIGINT);
+	// the requests unanswered then are pending, their age counted to then, as are those whose replies
+	// came in the moment after the end, before the window was closed here (shard.complete).
 	r.endAt = int64(time.Since(r.base))
+	if d := r.cfg.duration; d > 0 {
+		r.endAt = min(r.endAt, r.t0+int64(d))
+	}
 	r.tallying = true
 	r.stopped.Store(true)
 	var swept sync.WaitGroup
@@ -421,14 +429,18 @@ type pendingTally struct {
 // add tallies the requests in flight of cl, as of the window's end, and marks cl tallied.
 func (t *pendingTally) add(cl *client, r *loadRun) {
 	for i := range cl.n {
-		age := r.endAt - cl.starts[(cl.head+i)%len(cl.starts)]
-		t.pending++
-		if age > int64(r.cfg.timeout) {
-			t.stale++
-		}
-		t.oldest = max(t.oldest, age)
+		t.addOne(r.endAt-cl.starts[(cl.head+i)%len(cl.starts)], r)
 	}
 	cl.tallied = true
+}
+
+// addOne tallies one request unanswered when the window closed, sent (or scheduled) age nanoseconds before.
+func (t *pendingTally) addOne(age int64, r *loadRun) {
+	t.pending++
+	if age > int64(r.cfg.timeout) {
+		t.stale++
+	}
+	t.oldest = max(t.oldest, age)
 }
 
 // merge adds what o tallied.

@@ -93,23 +93,32 @@ func (sh *shard) failed(now int64) bool {
 }
 
 // complete records the reply to cl's oldest request in flight, received at now, and its n bytes: its
-// latency counts when good is set, and the request is settled either way. A reply after the window's
-// end is settled and not counted: the window's timer may fire late on a busy machine, and a window
-// reported as --duration long must not count more.
-func (sh *shard) complete(cl *client, now int64, good bool, n int) {
+// latency counts when good is set, and the request is settled either way. It reports whether the reply
+// came within the window.
+//
+// A reply after the window's end is no round trip: the window's timer may fire late on a busy machine,
+// and a window reported as --duration long must not count more. Its request was unanswered when the
+// window ended, and is pending as those still in flight when it closes are (it was neither, and every
+// reply in the moment between the end and the close went missing from the report: the server had
+// received more requests than the round trips and the pending together).
+func (sh *shard) complete(cl *client, now int64, good bool, n int) bool {
 	start := cl.pop()
-	if now <= sh.end {
+	in := now <= sh.end
+	if in {
 		if good {
 			sh.lat.record(now - start)
 			sh.roundTrips++
 		}
 		sh.bytes += uint64(n)
+	} else {
+		sh.tally.addOne(sh.end-start, sh.r)
 	}
 	if cl.writtenOff > 0 { // counted unanswered already, and out of outstanding
 		cl.writtenOff--
-		return
+		return in
 	}
 	sh.r.settle(1)
+	return in
 }
 
 // writeOff counts the requests in flight that are not written off yet as unanswered (hold mode): they
