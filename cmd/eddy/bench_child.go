@@ -143,6 +143,28 @@ func (c *child) reason() string {
 	return ""
 }
 
+// exitStatus says how a process that has ended did: "exit status 1", "signal: killed".
+func (c *child) exitStatus() string {
+	<-c.done
+	if c.err == nil {
+		return "exit status 0"
+	}
+	return c.err.Error()
+}
+
+// why says why a process that has ended stopped, for an error message: what it said about it (reason)
+// followed by its exit status in parentheses, or the status alone when it said nothing, or nothing but a
+// line skip matches (a server's "listening on" line, the last line of a server killed by a signal). The
+// line used to be all there was: a server killed during its run (SIGKILL, the OOM killer) was reported as
+// "the server exited during the run: eddy echo: listening on 127.0.0.1:35047 (engine epoll, 1 loop)".
+func (c *child) why(skip func(line string) bool) string {
+	status, r := c.exitStatus(), c.reason()
+	if r == "" || (skip != nil && skip(r)) {
+		return status
+	}
+	return r + " (" + status + ")"
+}
+
 // stop ends the process, if it still runs, and reaps it: SIGTERM (a graceful stop for eddy's servers)
 // to its process group, then SIGKILL if it has not exited after grace. Where there are no signals, it
 // kills at once.

@@ -128,6 +128,17 @@ func (rep *benchReport) finish(elapsed time.Duration) {
 		t.fillRatios()
 		rep.Cases = append(rep.Cases, t)
 	}
+	var engines []string
+	for _, r := range rep.Runs {
+		if r.LoadEngine != "" && !slices.Contains(engines, r.LoadEngine) {
+			engines = append(engines, r.LoadEngine)
+		}
+	}
+	if len(engines) > 0 {
+		// A condition of the figures, like the pinning: a uring client costs less per round trip than
+		// an epoll one, so it drives the server harder.
+		rep.note(fmt.Sprintf("The load generator (eddy load --engine auto) ran on the %s engine.", strings.Join(engines, " and ")))
+	}
 }
 
 // row summarises the runs of server s on case c.

@@ -37,6 +37,9 @@ type benchRun struct {
 	// LoadErrors counts the load generator's errors; FirstError is the first of them.
 	LoadErrors uint64 `json:"load_errors"`
 	FirstError string `json:"first_error,omitempty"`
+	// LoadEngine is the engine the load generator ran on (its --engine auto: uring where the kernel has
+	// it), which sets what a round trip costs the load generator and so how hard it can drive a server.
+	LoadEngine string `json:"load_engine,omitempty"`
 
 	// CPU figures are absent where CPU time is not measured. ServerCPU is the server's user plus system
 	// time over the window; OpsPerCPU round trips (requests) per server CPU-second; LoadCPU the load
@@ -85,6 +88,7 @@ type benchLoadReport struct {
 	} `json:"latency"`
 	Errors     uint64 `json:"errors"`
 	FirstError string `json:"first_error"`
+	Engine     string `json:"engine"`
 }
 
 // errNotStarted is a server that exited before it listened, for instance because this kernel lacks the
@@ -108,6 +112,9 @@ const (
 	serverGrace   = 5 * time.Second  // from SIGTERM to SIGKILL when stopping a server
 	loadGrace     = 30 * time.Second // how much longer than the duration a load generator may take, connecting included
 	sampleEvery   = 50 * time.Millisecond
+	// serverExitWait is how long a run whose load generator failed waits to see whether the server
+	// exited, the likelier cause.
+	serverExitWait = 250 * time.Millisecond
 )
 
 // listeningLine finds the address in a server's "listening on <addr>" log line.
@@ -162,15 +169,24 @@ func (b *bench) measure(ctx context.Context, c benchCase, s benchServer, round i
 	trace := samples()
 
 	rep, err := loadResult(lp)
+	if err != nil || rep.Errors > 0 {
+		// A load generator that failed, or counted errors, may have done so because the server died:
+		// give its end the time to be seen (it is reaped as its standard error closes), so that the
+		// run's error is the server's, not the load generator's "connection refused" that it caused.
+		select {
+		case <-sp.done:
+		case <-time.After(serverExitWait):
+		}
+	}
+	if sp.exited() {
+		return r, fmt.Errorf("the server exited during the run: %s", sp.why(listeningLine.MatchString))
+	}
 	if err != nil {
 		return r, err
 	}
-	if sp.exited() {
-		return r, fmt.Errorf("the server exited during the run: %s", sp.reason())
-	}
 	r.Seconds, r.Ops, r.OpsPerSec = rep.Seconds, rep.RoundTrips, rep.RoundTripsPerSec
 	r.P50, r.P99 = rep.Latency.P50, rep.Latency.P99
-	r.LoadErrors, r.FirstError = rep.Errors, rep.FirstError
+	r.LoadErrors, r.FirstError, r.LoadEngine = rep.Errors, rep.FirstError, rep.Engine
 	if b.cpu != nil {
 		r.fillCPU(trace.window(windowStart, windowStart.Add(time.Duration(rep.Seconds*float64(time.Second)))))
 	}
@@ -207,7 +223,7 @@ func awaitListening(ctx context.Context, sp *child) (string, error) {
 		case line, ok := <-sp.lines:
 			if !ok {
 				<-sp.done
-				return "", &errNotStarted{reason: sp.reason()}
+				return "", &errNotStarted{reason: sp.why(nil)}
 			}
 			if m := listeningLine.FindStringSubmatch(line); m != nil {
 				return m[1], nil
@@ -251,7 +267,7 @@ func loadResult(lp *child) (*benchLoadReport, error) {
 		if lp.exitCode() == exitUsage && strings.HasPrefix(lp.lastLine(), "Run 'eddy help") {
 			return nil, &errLoadCannot{reason: lp.firstLine()}
 		}
-		return nil, fmt.Errorf("eddy load: %v: %s", lp.err, lp.reason())
+		return nil, errors.New("eddy load: " + lp.why(nil))
 	}
 	var rep benchLoadReport
 	if err := json.Unmarshal(out, &rep); err != nil {
@@ -359,8 +375,8 @@ func (r *benchRun) fillCPU(w cpuWindow) {
 	r.ServerCPU, r.OpsPerCPU, r.LoadCPU = &cpu, &perCPU, &load
 	if w.coreTotal > 0 {
 		// The server is pinned, so all its time was spent on that CPU; the rest of the busy time was
-		// others'. Interrupt time is left out of busy: loopback traffic makes plenty of it, much of it
-		// for the server.
+		// others'. Busy counts interrupt time (see platformCore): the server's own CPU time already
+		// holds the interrupts that landed while it ran, its loopback traffic's softirq work among them.
 		others := max(0, float64(w.coreBusy-w.server)/float64(w.coreTotal))
 		r.CoreOthers = &others
 	}
