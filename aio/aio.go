@@ -244,6 +244,15 @@ type File struct {
 	// stream: the file has no positioned reads and writes (a pipe, a socket): ReadAt and WriteAt fail
 	// with ESPIPE, as os.File's do
 	stream bool
+	// noPwrite: a file open read-only whose pwrite(2) fails with ESPIPE though it has positioned
+	// reads (a seq_file, /proc/version): its WriteAt fails so, as os.File's does, where io_uring's
+	// WRITE said EBADF (file_unix.go, init)
+	noPwrite bool
+	// seekable: a regular file or a block device, whose position the io_uring backend keeps itself
+	// for Read and Write (file_unix.go, init; uringBackend.prep): io_uring's READ and WRITE at the
+	// current position do not move it when they complete asynchronously (O_DIRECT), so they are
+	// made at the position lseek(2) reads, which is then put after what they moved
+	seekable bool
 	// nowaitAt: a character device in non-blocking mode: its ReadAt and WriteAt do not wait for it
 	// to be ready, as pread(2) and pwrite(2) do not (EAGAIN), where io_uring would wait in a poll
 	// (file_unix.go, init; uringBackend.now)
@@ -314,7 +323,7 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) future.Future[i
 	switch {
 	case f.app:
 		invalid = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
-	case off < 0 || f.stream && len(p) > 0: // as in ReadAt
+	case off < 0 || (f.stream || f.noPwrite) && len(p) > 0: // as in ReadAt
 		invalid = f.positionErr("write", off)
 	}
 	return f.transfer(ctx, opWrite, p, off, invalid)
@@ -560,9 +569,10 @@ type op struct {
 	retries  uint8 // resubmissions after its submitting thread exited
 	live     bool  // in the table or in line, not settled
 	polling  bool  // a Read or Write that met EAGAIN waits for its file in a POLL_ADD
-	// wpos is the position a Write of a file with positions started at (not O_APPEND), or -1: where
-	// its rest goes after a short write (uringBackend.completed)
-	wpos int64
+	// pos is the position a Read or Write of a file with positions started at (not for an O_APPEND
+	// Write), or -1: where it is made on a seekable file, where the rest of a Write goes after a
+	// short write, and where the position is put after it (uringBackend.prep, completed, finish)
+	pos int64
 }
 
 // positionErr is why a positioned read or write at off cannot be made: a negative offset, or a file

@@ -241,23 +241,38 @@ func (b *uringBackend) prep(o *op) {
 		raceio.Release() // as package os's writes tell the race detector (package raceio)
 		sqe.PrepWrite(o.f.fd, o.p[o.n:], uint64(o.off)+uint64(o.n))
 	case o.kind == opReadNext:
-		sqe.PrepRead(o.f.fd, o.p, atPosition) // one read, as io.Reader's
+		off := atPosition
+		if o.f.seekable {
+			// At the position, read here and moved by finish: io_uring's READ at the current
+			// position does not move it when it completes asynchronously (O_DIRECT, 6.18), and the
+			// next Read read the same bytes again. (A retry finds the position unmoved.)
+			o.pos = -1
+			if pos, err := unix.Seek(o.f.fd, 0, io.SeekCurrent); err == nil {
+				o.pos, off = pos, uint64(pos)
+			}
+		}
+		sqe.PrepRead(o.f.fd, o.p, off) // one read, as io.Reader's
 		if streamNoWait.Load() {
 			sqe.OpFlags = unix.RWF_NOWAIT
 		}
 	case o.kind == opWriteNext:
 		if o.n == 0 {
-			o.wpos = -1
+			o.pos = -1
 			if !o.f.stream && !o.f.app {
-				// Where it starts, for the rest after a short write (completed). Nothing else
-				// moves the position meanwhile: a Write of such a file is alone (File.busy).
+				// Where it starts: on a seekable file where it is made (as a Read), elsewhere
+				// for the rest after a short write (completed). Nothing else moves the position
+				// meanwhile: a Write of such a file is alone (File.busy).
 				if pos, err := unix.Seek(o.f.fd, 0, io.SeekCurrent); err == nil {
-					o.wpos = pos
+					o.pos = pos
 				}
 			}
 		}
+		off := atPosition
+		if o.f.seekable && o.pos >= 0 {
+			off = uint64(o.pos) + uint64(o.n)
+		}
 		raceio.Release()
-		sqe.PrepWrite(o.f.fd, o.p[o.n:], atPosition)
+		sqe.PrepWrite(o.f.fd, o.p[o.n:], off)
 		if streamNoWait.Load() {
 			sqe.OpFlags = unix.RWF_NOWAIT
 		}
@@ -391,7 +406,7 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 		case c.Res == 0:
 			return b.finish(o, o.pathErr(io.ErrShortWrite), done)
 		}
-		if o.kind == opWriteNext && (o.wpos >= 0 || o.f.app && !o.f.stream) {
+		if o.kind == opWriteNext && !o.f.seekable && (o.pos >= 0 || o.f.app && !o.f.stream) {
 			// The kernel continues a short write of a regular file itself, and when that fails
 			// it completes with the count of the first part without moving the position (6.18):
 			// the rest would go over it, and fail nowhere. Put the position after what was
@@ -401,7 +416,7 @@ func (b *uringBackend) completed(c uring.CQE, done []*op) []*op {
 			// at stake then, so a file that cannot seek there is left as it is.
 			if o.f.app {
 				unix.Seek(o.f.fd, 0, io.SeekEnd)
-			} else if _, err := unix.Seek(o.f.fd, o.wpos+int64(o.n), io.SeekStart); err != nil {
+			} else if _, err := unix.Seek(o.f.fd, o.pos+int64(o.n), io.SeekStart); err != nil {
 				return b.finish(o, o.pathErr(err), done)
 			}
 		}
@@ -431,6 +446,16 @@ func (b *uringBackend) stopReason(o *op) error {
 
 // finish frees the operation's slot, settles it, and starts the next operation in line.
 func (b *uringBackend) finish(o *op, err error, done []*op) []*op {
+	if o.unbounded() && o.f.seekable && o.n > 0 {
+		// A Read or Write of a seekable file was made at an offset (prep): move the position past
+		// what it moved, as read(2) and write(2) do, before the next can be asked (settle). An
+		// O_APPEND Write went to the end, and so does the position.
+		if o.kind == opWriteNext && o.f.app {
+			unix.Seek(o.f.fd, 0, io.SeekEnd)
+		} else if o.pos >= 0 {
+			unix.Seek(o.f.fd, o.pos+int64(o.n), io.SeekStart)
+		}
+	}
 	b.table[o.slot] = nil
 	o.live = false
 	b.gens[o.slot] = (b.gens[o.slot] + 1) & genMask
