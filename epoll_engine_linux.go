@@ -55,7 +55,7 @@ func (g *epollEngine) start() (err error) {
 	g.bound, err = openListeners(g.e, len(g.loops), func(i, fd int, ep *endpoint, bound net.Addr, shared bool) error {
 		ln := &epListener{fd: fd, network: ep.network, addr: bound, file: socketFile(ep, bound), shared: shared}
 		if err := g.loops[i].addListener(ln); err != nil {
-			closeListenerFD(fd, ln.file)
+			closeListenerFD(fd, &ln.file)
 			return err
 		}
 		return nil

@@ -137,7 +137,14 @@ func (l *epLoop) addListener(ln *epListener) error {
 	ln.loop = l
 	ln.retry.Init(retryAccept, ln)
 	l.listeners = append(l.listeners, ln)
-	return l.poller.Add(ln.fd, netpoll.In|netpoll.ET, tokenOwn|uint64(len(l.listeners)))
+	if err := l.poller.Add(ln.fd, netpoll.In|netpoll.ET, tokenOwn|uint64(len(l.listeners))); err != nil {
+		// Not the loop's: the caller closes it. Kept in the list, it was closed again by the failed
+		// Start's cleanup (release), whatever file had its descriptor number by then (session 31).
+		l.listeners[len(l.listeners)-1] = nil
+		l.listeners = l.listeners[:len(l.listeners)-1]
+		return err
+	}
+	return nil
 }
 
 // run is the loop: wait for events, read and call OnData, run queued tasks, flush what was written, run
@@ -511,7 +518,7 @@ func (l *epLoop) closeListeners() {
 	for _, ln := range l.listeners {
 		l.wheel.Stop(&ln.retry)
 		l.poller.Del(ln.fd)
-		closeListenerFD(ln.fd, ln.file)
+		closeListenerFD(ln.fd, &ln.file)
 	}
 	l.listeners = nil // dispatch ignores events of listeners that are gone
 }
@@ -525,7 +532,7 @@ func (l *epLoop) finish() {
 
 func (l *epLoop) release() {
 	for _, ln := range l.listeners {
-		closeListenerFD(ln.fd, ln.file)
+		closeListenerFD(ln.fd, &ln.file)
 	}
 	l.listeners = nil
 	l.park.close()

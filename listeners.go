@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -87,6 +88,11 @@ func (e *Engine) closeAdopted() {
 // process that has removed it meanwhile and listened on the path (a new server taking over, the usual
 // restart) keeps its own file, which package net would remove (session 31). The zero sockFile is no
 // file: a TCP socket, an adopted listener (its owner decides), an abstract name.
+//
+// The path is made absolute when the socket is bound: a relative one names the file in the working
+// directory of the moment, and a process that changed directory before Stop left its file behind (the
+// next Start on the path failed with EADDRINUSE), where package net removes whatever the name gives in
+// the new directory (session 31).
 type sockFile struct {
 	path string
 	fi   os.FileInfo // the file as bind made it
@@ -98,6 +104,13 @@ func newSockFile(path string) sockFile {
 	if path == "" || path[0] == '@' || path[0] == 0 {
 		return sockFile{}
 	}
+	if !filepath.IsAbs(path) {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return sockFile{}
+		}
+		path = abs
+	}
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return sockFile{}
@@ -105,14 +118,19 @@ func newSockFile(path string) sockFile {
 	return sockFile{path: path, fi: fi}
 }
 
-// remove removes the file once its socket is closed, unless the path names another file by now. A
-// second call finds the file gone (or another one there) and does nothing.
-func (f sockFile) remove() {
-	if f.path == "" {
+// remove removes the file once its socket is closed, unless the path names another file by now, and
+// forgets it: a second call does nothing. (It did the check again: the file system may give a file
+// made after the first removal the inode number the engine's file had (ext4 does at once), and the
+// std engine, which closes its listeners at StopAccepting and again at Stop, removed the file of a new
+// server that had listened on the path in between (session 31).)
+func (f *sockFile) remove() {
+	path, fi := f.path, f.fi
+	*f = sockFile{}
+	if path == "" {
 		return
 	}
-	if cur, err := os.Lstat(f.path); err != nil || !os.SameFile(f.fi, cur) {
+	if cur, err := os.Lstat(path); err != nil || !os.SameFile(fi, cur) {
 		return
 	}
-	os.Remove(f.path)
+	os.Remove(path)
 }

@@ -100,8 +100,8 @@ func socketFile(ep *endpoint, bound net.Addr) sockFile {
 	return newSockFile(ua.Name)
 }
 
-// closeListenerFD closes a listening socket and removes its file (socketFile), if it has one.
-func closeListenerFD(fd int, f sockFile) {
+// closeListenerFD closes a listening socket and removes its file (socketFile), if it has one, once.
+func closeListenerFD(fd int, f *sockFile) {
 	unix.Close(fd)
 	f.remove()
 }

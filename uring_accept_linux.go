@@ -88,7 +88,7 @@ func (l *urLoop) stopListener(ln *urListener, wg *sync.WaitGroup) {
 // closeListenerSocket closes ln's socket, once no accept is armed on it, and signals the waiters.
 func (l *urLoop) closeListenerSocket(ln *urListener) {
 	if ln.fd >= 0 {
-		closeListenerFD(ln.fd, ln.file)
+		closeListenerFD(ln.fd, &ln.file)
 		ln.fd = -1
 	}
 	for _, wg := range ln.waiters {

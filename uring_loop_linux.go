@@ -130,7 +130,7 @@ func newUrLoop(g *uringEngine, idx int) (*urLoop, error) {
 func (l *urLoop) release() {
 	for _, ln := range l.listeners {
 		if ln.fd >= 0 {
-			closeListenerFD(ln.fd, ln.file)
+			closeListenerFD(ln.fd, &ln.file)
 			ln.fd = -1
 		}
 	}
