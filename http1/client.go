@@ -477,10 +477,26 @@ func (t *Transport) dial(hc *hostConns, x *exchange) {
 		t.mu.Unlock()
 		if closed || errors.Is(err, eddy.ErrEngineStopped) {
 			err = ErrTransportClosed // (std fails a dial that Stop interrupted with ErrClosed)
+		} else if hc.secure {
+			err = schemeMismatch(err)
 		}
 		x.reject(err)
 		return nil, err
 	})
+}
+
+// schemeMismatch returns err, the failed dial of an https connection, as net/http's Client reports it
+// when the server answered the handshake with an HTTP response: an error that matches
+// http.ErrSchemeMismatch ("http: server gave HTTP response to HTTPS client"), wrapping err. net/http's
+// Transport returns crypto/tls's bare tls.RecordHeaderError, which http.Client turns into
+// http.ErrSchemeMismatch; etls wraps it in a *HandshakeError, which http.Client passed through, so the
+// caller saw "tls: first record does not look like a TLS handshake" instead.
+func schemeMismatch(err error) error {
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/" {
+		return fmt.Errorf("%w: %w", http.ErrSchemeMismatch, err)
+	}
+	return err
 }
 
 // connGone accounts for a connection of hc that closed (or was never made) and lets the oldest
