@@ -28,6 +28,8 @@ const (
 	// is zero, as in net/http's DefaultTransport.
 	DefaultIdleConnTimeout = 90 * time.Second
 	// DefaultMaxResponseHeaderBytes bounds a response head when MaxResponseHeaderBytes is zero.
+	// net/http's Transport allows 10 MiB; a head costs several times its size while it is read
+	// (docs/client.md, "Limits and known costs").
 	DefaultMaxResponseHeaderBytes = 1 << 20
 )
 

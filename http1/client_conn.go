@@ -471,14 +471,17 @@ func (cc *clientConn) shut() {
 	cc.c.Close()
 }
 
-// timeoutError is the error of ResponseHeaderTimeout: a net.Error whose Timeout is true, as
-// net/http's, and os.ErrDeadlineExceeded for errors.Is.
+// timeoutError is the error of ResponseHeaderTimeout: a net.Error whose Timeout is true, and
+// context.DeadlineExceeded for errors.Is, as net/http's ("net/http: timeout awaiting response
+// headers": a program that tells a timeout by errors.Is(err, context.DeadlineExceeded) took
+// this one for another failure, session 31), and os.ErrDeadlineExceeded too.
 type timeoutError struct{ msg string }
 
-func (e *timeoutError) Error() string   { return e.msg }
-func (e *timeoutError) Timeout() bool   { return true }
-func (e *timeoutError) Temporary() bool { return true }
-func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
+func (e *timeoutError) Error() string        { return e.msg }
+func (e *timeoutError) Timeout() bool        { return true }
+func (e *timeoutError) Temporary() bool      { return true }
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+func (e *timeoutError) Unwrap() error        { return os.ErrDeadlineExceeded }
 
 // errBodyClosed ends a connection whose response body was closed before it arrived in full.
 var errBodyClosed = errors.New("http1: response body closed before its end")

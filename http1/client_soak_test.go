@@ -1155,12 +1155,13 @@ func csClass(err error) string {
 		return "transport-closed"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
+	case strings.Contains(err.Error(), "ResponseHeaderTimeout"):
+		// Before DeadlineExceeded: its error is that too for errors.Is, as net/http's (session 31).
+		return "header-timeout"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "deadline"
 	case errors.Is(err, http1.ErrMalformedResponse):
 		return "malformed"
-	case strings.Contains(err.Error(), "ResponseHeaderTimeout"):
-		return "header-timeout"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected-eof"
 	case errors.Is(err, io.EOF): // a connection that ended before any byte of the response, as net/http says
