@@ -1,6 +1,7 @@
 package eddy
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -32,6 +33,30 @@ func (e *endpoint) addr() net.Addr {
 // unix:///path. An address without a scheme is taken as tcp. A host name is resolved now, so that a bad
 // address fails before anything starts.
 func parseEndpoint(s string) (*endpoint, error) {
+	return parseEndpointName(s, true)
+}
+
+// hostName returns the host of a tcp address ("host:port") when it is a name that a name server may
+// have to resolve, and "" for an IP address (with or without a zone) or no host, which package net
+// resolves without a lookup.
+func hostName(address string) string {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil || host == "" {
+		return ""
+	}
+	ip, _, _ := strings.Cut(host, "%")
+	if net.ParseIP(ip) != nil {
+		return ""
+	}
+	return host
+}
+
+// parseEndpointName is parseEndpoint, which resolves a host name when resolve is true; when it is
+// false, an endpoint whose host is a name is checked for its form only and returned without its
+// address (tcp is nil): Engine.DialWith looks the name up on a goroutine of its own, bounded by the
+// dial's context (resolveEndpoint), as net.Dialer does, rather than on the caller's, which may be a
+// loop.
+func parseEndpointName(s string, resolve bool) (*endpoint, error) {
 	network, rest, ok := strings.Cut(s, "://")
 	if !ok {
 		network, rest = "tcp", s
@@ -45,6 +70,9 @@ func parseEndpoint(s string) (*endpoint, error) {
 		}
 		if port == "" {
 			return nil, fmt.Errorf("eddy: bad address %q: missing port", s)
+		}
+		if !resolve && hostName(rest) != "" {
+			return e, nil
 		}
 		a, err := net.ResolveTCPAddr(network, rest)
 		if err != nil {
@@ -146,4 +174,46 @@ func checkZone(e *endpoint) error {
 		return fmt.Errorf("eddy: bad address %q: zone %q names no interface of this machine", e.raw, e.tcp.Zone)
 	}
 	return nil
+}
+
+// resolveEndpoint looks up the host name of an endpoint parseEndpointName left unresolved and returns
+// the endpoint of the address it found, chosen as net.ResolveTCPAddr (and so New) chooses it: the
+// first IPv4 address on tcp, else the first; an IPv4 one on tcp4, an IPv6 one on tcp6. The lookup
+// goes to net.DefaultResolver, as net.Dialer's does, and ends with ctx. Its address (address) is the
+// one found, so that the std engine's net.Dialer dials it rather than looking the name up again.
+func resolveEndpoint(ctx context.Context, ep *endpoint) (*endpoint, error) {
+	host, port, err := net.SplitHostPort(ep.address)
+	if err != nil {
+		return nil, err
+	}
+	pn, err := net.DefaultResolver.LookupPort(ctx, ep.network, port)
+	if err != nil {
+		return nil, err
+	}
+	family := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[ep.network]
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, family, host)
+	if err != nil {
+		return nil, err
+	}
+	var pick netip.Addr
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if ep.network == "tcp6" && !ip.Is6() || ep.network == "tcp4" && !ip.Is4() {
+			continue
+		}
+		if !pick.IsValid() || ip.Is4() && !pick.Is4() && ep.network == "tcp" {
+			pick = ip
+		}
+	}
+	if !pick.IsValid() {
+		return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
+	}
+	ip := net.IP(pick.AsSlice())
+	if pick.Is4() {
+		ip = ip.To16()
+	}
+	r := *ep
+	r.tcp = &net.TCPAddr{IP: ip, Port: pn, Zone: pick.Zone()}
+	r.address = net.JoinHostPort(pick.String(), strconv.Itoa(pn))
+	return &r, nil
 }

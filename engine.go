@@ -49,6 +49,14 @@ type Engine struct {
 	// or Start fails; read without mu, which Start holds through OnBoot and StopAccepting while it
 	// waits for the loops: a Dial made in OnBoot, or in a callback meanwhile, must not wait for them.
 	running atomic.Bool
+
+	// The lookups of the host names that Dial was given: each runs on a goroutine of its own
+	// (dialName), counted by lookups; lookupCtx ends when Stop begins or Start fails, which abandons
+	// them, and Stop waits for them. lookupMu orders lookups.Add before the end.
+	lookupMu  sync.Mutex
+	lookupCtx context.Context
+	lookupEnd context.CancelFunc
+	lookups   sync.WaitGroup
 }
 
 // New checks the handler, addresses and options and prepares an engine without starting anything.
@@ -92,6 +100,7 @@ func New(h Handler, addrs []string, opts ...Option) (*Engine, error) {
 	}
 	eps = append(eps, listenerEndpoints(o.listeners)...)
 	e := &Engine{h: h, eps: eps, opts: o, stopDone: make(chan struct{})}
+	e.lookupCtx, e.lookupEnd = context.WithCancel(context.Background())
 	kind, im, err := newImpl(e)
 	if err != nil {
 		return nil, err
@@ -114,6 +123,7 @@ func (e *Engine) Start() error {
 	e.started = true
 	if err := e.impl.start(); err != nil {
 		e.running.Store(false)
+		e.endLookups()
 		e.stopped = true
 		e.closeAdopted()
 		close(e.stopDone)
@@ -163,6 +173,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.stopped = true
 	e.running.Store(false)
 	e.mu.Unlock()
+	e.endLookups()
 	err := e.impl.stop(ctx)
 	e.closeAdopted()
 	if sh, ok := e.h.(ShutdownHandler); ok {
@@ -206,6 +217,15 @@ func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 // kernel has completed and the loop has not finished yet; the std engine, which connects on a
 // goroutine, opens a connection whose connect returned before the cancellation. Continuations added
 // with future.Inline run on the loop, so they must not block. A nil ctx means context.Background().
+//
+// A host name is looked up as net.Dialer looks it up (net.DefaultResolver), on a goroutine of its own,
+// so that Dial does not block its caller (a loop's callback, often) on the name server, and the lookup
+// ends with ctx, Future.Cancel or Stop as a connect does. A lookup that fails fails the future with an
+// *OpError naming no address and wrapping the resolver's *net.DNSError, as net.Dialer's. Unlike
+// net.Dialer, which tries each address the name has in turn, Dial connects to one, chosen as New
+// chooses the address it listens on: the first IPv4 one on tcp, else the first. A malformed address
+// fails at once with an error that names it and wraps package net's (a *net.AddrError, say), not an
+// *OpError.
 func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
 	return e.DialWith(ctx, addr, nil)
 }
@@ -214,7 +234,7 @@ func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
 // already knows what the connection was dialled for: the request it carries, the TLS configuration
 // to use (package etls dials with it), a pool to return to.
 func (e *Engine) DialWith(ctx context.Context, addr string, v any) future.Future[Conn] {
-	ep, err := parseEndpoint(addr)
+	ep, err := parseEndpointName(addr, false)
 	if err == nil {
 		err = checkZone(ep)
 	}
@@ -222,20 +242,75 @@ func (e *Engine) DialWith(ctx context.Context, addr string, v any) future.Future
 		return future.Failed[Conn](err)
 	}
 	if !e.running.Load() {
-		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: ErrEngineStopped})
+		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.dialAddr(), Err: ErrEngineStopped})
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := ctx.Err(); err != nil {
-		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.addr(), Err: err})
+		return future.Failed[Conn](&OpError{Op: "dial", Net: ep.network, Addr: ep.dialAddr(), Err: err})
 	}
 	// The dial watches the promise's context, which ends with ctx and with the future's Cancel: a
 	// caller that gives up on the future (WithTimeout, the losers of Any or Race) stops the connect,
 	// rather than leaving it to open a connection nobody holds.
 	p, pctx := future.NewPromiseContext[Conn](ctx)
-	e.impl.dial(pctx, ep, v, p)
+	if ep.tcp == nil && ep.unix == nil {
+		e.dialName(pctx, ep, v, p)
+	} else {
+		e.impl.dial(pctx, ep, v, p)
+	}
 	return p.Future()
+}
+
+// dialAddr is the address an *OpError of a dial names: none for a host name not yet looked up, as
+// net.Dialer's names none for a failed lookup.
+func (ep *endpoint) dialAddr() net.Addr {
+	if ep.tcp == nil && ep.unix == nil {
+		return nil
+	}
+	return ep.addr()
+}
+
+// dialName looks up the host name of ep on a goroutine of its own, as net.Dialer does, so that the
+// caller (a loop's callback, often) is not held for the name server, and the lookup ends with the
+// dial's context; then it dials the address found. A failed lookup fails the dial with an *OpError
+// naming no address and wrapping the resolver's *net.DNSError, as net.Dialer's, or ctx's error when
+// ctx ended it; one that Stop abandons, with ErrEngineStopped.
+func (e *Engine) dialName(ctx context.Context, ep *endpoint, v any, p future.Promise[Conn]) {
+	e.lookupMu.Lock()
+	if e.lookupCtx.Err() != nil {
+		e.lookupMu.Unlock()
+		p.Reject(&OpError{Op: "dial", Net: ep.network, Err: ErrEngineStopped})
+		return
+	}
+	e.lookups.Add(1)
+	e.lookupMu.Unlock()
+	go func() {
+		defer e.lookups.Done()
+		lctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(e.lookupCtx, cancel) // Stop abandons the lookup
+		rep, err := resolveEndpoint(lctx, ep)
+		if !stop() {
+			err = ErrEngineStopped
+		} else if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = cerr // the caller's reason, as for a connect (the resolver's error names it as a rule)
+		}
+		if err != nil {
+			p.Reject(&OpError{Op: "dial", Net: ep.network, Err: err})
+			return
+		}
+		e.impl.dial(ctx, rep, v, p)
+	}()
+}
+
+// endLookups abandons the host name lookups of dials in progress and waits for them: the engine is
+// stopping (or failed to start).
+func (e *Engine) endLookups() {
+	e.lookupMu.Lock()
+	e.lookupEnd()
+	e.lookupMu.Unlock()
+	e.lookups.Wait()
 }
 
 // Serve creates and starts an engine, serves until ctx is done, then stops it gracefully, waiting at most

@@ -117,11 +117,12 @@ func unixPeer(peer *net.UnixAddr) net.Addr {
 	return &a
 }
 
-// connectedPeer returns the peer a TCP socket dialled to an unspecified address (0.0.0.0 or ::, which
-// the kernel takes as a local address) is connected to, as package net reports it; ok is false for
-// every other dial, whose peer is the address dialled.
+// connectedPeer returns the peer a TCP socket dialled to an unspecified address (no host, 0.0.0.0 or
+// ::, which the kernel takes as a local address) or to one with a zone (which the kernel keeps only
+// for a link-local address: [::1%lo] is [::1]) is connected to, as package net reports it
+// (getpeername); ok is false for every other dial, whose peer is the address dialled.
 func connectedPeer(fd int, ep *endpoint) (ap netip.AddrPort, ok bool) {
-	if ep.tcp == nil || !ep.tcp.IP.IsUnspecified() {
+	if ep.tcp == nil || ep.tcp.IP != nil && !ep.tcp.IP.IsUnspecified() && ep.tcp.Zone == "" {
 		return ap, false
 	}
 	pa, err := socket.PeerAddr(fd)

@@ -67,6 +67,9 @@ func finishDial[C dialConn](c C) {
 		}
 	}
 	peer, havePeer := connectedPeer(fd, ds.ep)
+	if ds.ep.unix != nil {
+		core.notePeerPath(fd) // the name the listener bound, as package net reports it (getpeername)
+	}
 	c.connected(ds.ep.network, local, peer, havePeer)
 	core.state = connOpen
 	core.ctx = ds.value
