@@ -171,21 +171,21 @@ func (cl *client) readHTTP(c eddy.Conn, now int64) {
 			cl.statusError(now, status)
 		}
 		if p.Close() {
-			sh.addBytes(now, used)
+			sh.addBytes(cl, now, used)
 			cl.reconnect()
 			return
 		}
 	}
 	c.Discard(used)
-	sh.addBytes(now, used)
+	sh.addBytes(cl, now, used)
 	cl.fill(now)
 }
 
-// addBytes counts n response bytes read at now, unless the window had ended: the responses read then are
-// no round trips (shard.complete), and their bytes no part of the window's (they were counted, and the
-// bytes were more than the responses counted held).
-func (sh *shard) addBytes(now int64, n int) {
-	if now <= sh.end {
+// addBytes counts n response bytes cl read at now, unless the window had ended or closed: the responses
+// read then are no round trips (shard.complete), and their bytes no part of the window's (they were
+// counted, and the bytes were more than the responses counted held).
+func (sh *shard) addBytes(cl *client, now int64, n int) {
+	if sh.within(cl, now) {
 		sh.bytes += uint64(n)
 	}
 }

@@ -101,16 +101,21 @@ func (sh *shard) failed(now int64) bool {
 // window ended, and is pending as those still in flight when it closes are (it was neither, and every
 // reply in the moment between the end and the close went missing from the report: the server had
 // received more requests than the round trips and the pending together).
+//
+// A reply after the window has closed (endWindow, which may come before its end: --requests, SIGINT)
+// is neither: its request was in flight when cl was tallied (sweep), and is pending already (it was
+// tallied a second time, or counted as a round trip as well when the window closed early).
 func (sh *shard) complete(cl *client, now int64, good bool, n int) bool {
 	start := cl.pop()
-	in := now <= sh.end
-	if in {
+	in := sh.within(cl, now)
+	switch {
+	case in:
 		if good {
 			sh.lat.record(now - start)
 			sh.roundTrips++
 		}
 		sh.bytes += uint64(n)
-	} else {
+	case !cl.tallied:
 		sh.tally.addOne(sh.end-start, sh.r)
 	}
 	if cl.writtenOff > 0 { // counted unanswered already, and out of outstanding
@@ -119,6 +124,12 @@ func (sh *shard) complete(cl *client, now int64, good bool, n int) bool {
 	}
 	sh.r.settle(1)
 	return in
+}
+
+// within reports whether a reply to cl at now counts in the window: before its end, and before it
+// closed (cl's requests in flight are tallied as pending once it has: loadRun.endWindow).
+func (sh *shard) within(cl *client, now int64) bool {
+	return now <= sh.end && !cl.tallied
 }
 
 // writeOff counts the requests in flight that are not written off yet as unanswered (hold mode): they
