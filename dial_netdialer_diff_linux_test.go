@@ -20,39 +20,11 @@ import (
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/future"
 	"github.com/eddyio/eddy/internal/testdns"
+	"github.com/eddyio/eddy/internal/testtls"
 )
 
 // Engine.Dial compared with net.Dialer.DialContext, the reference, for the same addresses and
 // circumstances, on every engine (session 31).
-
-// ddAccepting listens with package net on l and holds every connection it accepts until the test ends.
-func ddAccepting(t *testing.T, l net.Listener) {
-	t.Helper()
-	var mu sync.Mutex
-	var held []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-}
 
 // ddAddr describes an address for comparison: its type, network and text.
 func ddAddr(a net.Addr) string {
@@ -115,7 +87,7 @@ func TestDialDiffAddrs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddAccepting(t, ln)
+	testtls.Hold(t, ln)
 	port := ln.Addr().(*net.TCPAddr).Port
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -123,13 +95,13 @@ func TestDialDiffAddrs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddAccepting(t, uln)
+	testtls.Hold(t, uln)
 	abstract := fmt.Sprintf("@eddy-dialdiff-%d", os.Getpid())
 	aln, err := net.Listen("unix", abstract)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddAccepting(t, aln)
+	testtls.Hold(t, aln)
 	hp := func(h string) string { return net.JoinHostPort(h, fmt.Sprint(port)) }
 	cases := []struct{ network, address string }{
 		{"tcp", hp("127.0.0.1")},
@@ -283,7 +255,7 @@ func TestDialDiffNameResolves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddAccepting(t, ln)
+	testtls.Hold(t, ln)
 	address := fmt.Sprintf("eddy-dialdiff-name.test:%d", ln.Addr().(*net.TCPAddr).Port)
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		cl := r2Client(t, kind, &r2Counter{})
@@ -517,7 +489,7 @@ func TestDialDiffThousandFromLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddAccepting(t, ln)
+	testtls.Hold(t, ln)
 	addr := "tcp://" + ln.Addr().String()
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
 		h := &r2Counter{}

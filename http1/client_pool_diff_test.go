@@ -32,8 +32,8 @@ import (
 	"github.com/eddyio/eddy/http1"
 )
 
-// zzpSrv is an httptest server that counts its connections, those open, and its requests.
-type zzpSrv struct {
+// cpSrv is an httptest server that counts its connections, those open, and its requests.
+type cpSrv struct {
 	*httptest.Server
 	news, closes atomic.Int32
 	requests     atomic.Int32
@@ -46,18 +46,18 @@ type zzpSrv struct {
 
 	mu       sync.Mutex
 	open     map[net.Conn]bool
-	maxOpen  int       // the most client sockets open at an accept (zzpClientSockets)
+	maxOpen  int       // the most client sockets open at an accept (cpClientSockets)
 	lastShut time.Time // when the last connection closed
 }
 
-func (s *zzpSrv) Open() int {
+func (s *cpSrv) Open() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.open)
 }
 
 // Settled returns the open connections once their number has not changed for 60 ms (5 s at most).
-func (s *zzpSrv) Settled() int {
+func (s *cpSrv) Settled() int {
 	last, since := s.Open(), time.Now()
 	for deadline := time.Now().Add(advTimeout); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if n := s.Open(); n != last {
@@ -69,12 +69,12 @@ func (s *zzpSrv) Settled() int {
 	return last
 }
 
-// zzpClientSockets counts the client sockets connected to the server address srv that are open
+// cpClientSockets counts the client sockets connected to the server address srv that are open
 // on the client's side (established, connecting, or closed by the server only), from
 // /proc/net/tcp: what the kernel says, where a server's ConnState sees a client's close late (its
 // handler may be busy writing when the client's reset comes, and the next connection's
 // accept may overtake it).
-func zzpClientSockets(srv net.Addr) int {
+func cpClientSockets(srv net.Addr) int {
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		return -1
@@ -96,30 +96,30 @@ func zzpClientSockets(srv net.Addr) int {
 
 // MaxOpen is the most client sockets open at one of the server's accepts, if countSockets was set
 // before them.
-func (s *zzpSrv) MaxOpen() int {
+func (s *cpSrv) MaxOpen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.maxOpen
 }
 
-func (s *zzpSrv) Release() { s.releaseOnce.Do(func() { close(s.release) }) }
+func (s *cpSrv) Release() { s.releaseOnce.Do(func() { close(s.release) }) }
 
-const zzpSmall = "0123456789"
+const cpSmall = "0123456789"
 
-// zzpServe starts a counting server. Paths: /small (10 bytes), /big (1 MiB), /hold (answers once
+// cpServe starts a counting server. Paths: /small (10 bytes), /big (1 MiB), /hold (answers once
 // Release is called), /slowhead (answers after 3 s, or never if the client goes), /half (1,000 of
 // 2,000 bytes, the rest once the client goes: never), /close (Connection: close).
-func zzpServe(t *testing.T, cfg func(*http.Server)) *zzpSrv {
+func cpServe(t *testing.T, cfg func(*http.Server)) *cpSrv {
 	t.Helper()
-	return zzpStart(t, cfg, false)
+	return cpStart(t, cfg, false)
 }
 
-func zzpStart(t *testing.T, cfg func(*http.Server), secure bool) *zzpSrv {
+func cpStart(t *testing.T, cfg func(*http.Server), secure bool) *cpSrv {
 	t.Helper()
 	if _, err := os.Stat("/proc/net/tcp"); err != nil {
 		t.Skip(err)
 	}
-	s := &zzpSrv{release: make(chan struct{}), open: map[net.Conn]bool{}}
+	s := &cpSrv{release: make(chan struct{}), open: map[net.Conn]bool{}}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		if r.Close {
@@ -164,7 +164,7 @@ func zzpStart(t *testing.T, cfg func(*http.Server), secure bool) *zzpSrv {
 		case "/close":
 			w.Header().Set("Connection", "close")
 		}
-		io.WriteString(w, zzpSmall)
+		io.WriteString(w, cpSmall)
 	}))
 	s.Config.ConnState = func(c net.Conn, st http.ConnState) {
 		s.mu.Lock()
@@ -174,7 +174,7 @@ func zzpStart(t *testing.T, cfg func(*http.Server), secure bool) *zzpSrv {
 			s.news.Add(1)
 			s.open[c] = true
 			if s.countSockets.Load() { // (a read of /proc/net/tcp takes some ms)
-				s.maxOpen = max(s.maxOpen, zzpClientSockets(c.LocalAddr()))
+				s.maxOpen = max(s.maxOpen, cpClientSockets(c.LocalAddr()))
 			}
 		case http.StateClosed, http.StateHijacked:
 			s.closes.Add(1)
@@ -198,34 +198,71 @@ func zzpStart(t *testing.T, cfg func(*http.Server), secure bool) *zzpSrv {
 	return s
 }
 
-// zzpClient is one of the transports under comparison.
-type zzpClient struct {
+// cpClient is one of the transports under comparison.
+type cpClient struct {
 	name      string
 	rt        http.RoundTripper
 	closeIdle func()
 }
 
-// zzpGet does a GET of u with ctx, reads the body to its end, closes it, and returns the body or
+// cpGet does a GET of u with ctx, reads the body to its end, closes it, and returns the body or
 // "error: ..." (bounded: a hang fails the test).
-func zzpGet(t *testing.T, c zzpClient, ctx context.Context, u string) string {
+func cpGet(t *testing.T, c cpClient, ctx context.Context, u string) string {
 	t.Helper()
 	return advWithin(t, 2*advTimeout, "GET "+u, func() string {
 		req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
 		resp, err := c.rt.RoundTrip(req)
 		if err != nil {
-			return "error: " + zzpErr(err)
+			return "error: " + cpErr(err)
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
 		if err != nil {
-			return "body error: " + zzpErr(err)
+			return "body error: " + cpErr(err)
 		}
 		return string(b)
 	})
 }
 
-// zzpErr classifies err as the rows compare it.
-func zzpErr(err error) string {
+// cpGets does n GETs of u one after another (cpGet) and returns how many answered cpSmall.
+func cpGets(t *testing.T, c cpClient, u string, n int) int {
+	t.Helper()
+	ok := 0
+	for range n {
+		if cpGet(t, c, context.Background(), u) == cpSmall {
+			ok++
+		}
+	}
+	return ok
+}
+
+// cpGetsAtOnce does n GETs of u at once (cpGet) and returns how many answered cpSmall.
+func cpGetsAtOnce(t *testing.T, c cpClient, u string, n int) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range n {
+		wg.Go(func() {
+			if cpGet(t, c, context.Background(), u) == cpSmall {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(ok.Load())
+}
+
+// cpHolder sends a GET of /hold to s on a goroutine (its outcome comes on holder, once s is
+// released) and waits for it to reach the handler; ok is false if it does not (bounded).
+func cpHolder(t *testing.T, c cpClient, s *cpSrv) (holder <-chan string, ok bool) {
+	t.Helper()
+	h := make(chan string, 1)
+	go func() { h <- cpGet(t, c, context.Background(), s.URL+"/hold") }()
+	return h, advWaitFor(advTimeout, func() bool { return s.held.Load() == 1 })
+}
+
+// cpErr classifies err as the rows compare it.
+func cpErr(err error) string {
 	var ne net.Error
 	switch {
 	case err == nil:
@@ -242,29 +279,24 @@ func zzpErr(err error) string {
 	return "other (" + err.Error() + ")"
 }
 
-// zzpRow is one row of the table: a scenario, the settings it runs with, and what eddy must show.
-type zzpRow struct {
+// cpRow is one row of the table: a scenario, the settings it runs with, and what eddy must show.
+type cpRow struct {
 	name     string
 	cfgStd   func(*http.Transport)
 	cfg      func(*http1.Transport)
 	want     string // eddy's outcome on every engine
 	stdWant  string // net/http's, where it differs from want (a documented difference), else ""
 	note     string // the documentation of the difference
-	scenario func(t *testing.T, c zzpClient) string
+	scenario func(t *testing.T, c cpClient) string
 }
 
-var zzpRows = []zzpRow{
+var cpRows = []cpRow{
 	{
 		name: "sequential requests reuse one connection",
 		want: "5 ok, conns=1",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			ok := 0
-			for range 5 {
-				if zzpGet(t, c, context.Background(), s.URL+"/small") == zzpSmall {
-					ok++
-				}
-			}
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			ok := cpGets(t, c, s.URL+"/small", 5)
 			return fmt.Sprintf("%d ok, conns=%d", ok, s.news.Load())
 		},
 	},
@@ -273,8 +305,8 @@ var zzpRows = []zzpRow{
 		want:    "conns=1 open=1",
 		stdWant: "conns=5 open=0",
 		note:    "docs/client.md step 6: a body that arrived in full (up to the 64 KiB pipe) has its connection back in the pool; net/http closes a connection whose body is closed before io.EOF",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			for range 5 {
 				advWithin(t, advTimeout, "GET", func() error {
 					resp, err := c.rt.RoundTrip(advReq(t, "GET", s.URL+"/small", nil))
@@ -292,8 +324,8 @@ var zzpRows = []zzpRow{
 	{
 		name: "1 MiB body closed after 1 byte, 3 times",
 		want: "conns=3 all closed=true",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			for range 3 {
 				advWithin(t, advTimeout, "GET", func() error {
 					resp, err := c.rt.RoundTrip(advReq(t, "GET", s.URL+"/big", nil))
@@ -312,8 +344,8 @@ var zzpRows = []zzpRow{
 	{
 		name: "body read to io.EOF, never closed, 5 times",
 		want: "conns=1",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			for range 5 {
 				advWithin(t, advTimeout, "GET", func() error {
 					resp, err := c.rt.RoundTrip(advReq(t, "GET", s.URL+"/small", nil))
@@ -331,19 +363,19 @@ var zzpRows = []zzpRow{
 		want:    "second=0123456789 conns=1; first read later=0123456789",
 		stdWant: "second=0123456789 conns=2; first read later=0123456789",
 		note:    "docs/client.md step 6: a body of up to 64 KiB never holds a connection",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			first, err := advRT(t, c.rt, advReq(t, "GET", s.URL+"/small", nil))
 			if err != nil {
-				return "error: " + zzpErr(err)
+				return "error: " + cpErr(err)
 			}
 			defer first.Body.Close()
 			time.Sleep(20 * time.Millisecond) // the body arrives in full
-			second := zzpGet(t, c, context.Background(), s.URL+"/small")
+			second := cpGet(t, c, context.Background(), s.URL+"/small")
 			n := s.news.Load()
 			b, err := advReadAll(t, first.Body)
 			if err != nil {
-				b = []byte("error: " + zzpErr(err))
+				b = []byte("error: " + cpErr(err))
 			}
 			return fmt.Sprintf("second=%s conns=%d; first read later=%s", second, n, b)
 		},
@@ -351,13 +383,13 @@ var zzpRows = []zzpRow{
 	{
 		name: "1 MiB body neither read nor closed, then a GET, CloseIdleConnections, Close",
 		want: "second=0123456789 conns=2 open after CloseIdle=1 open after Close=0",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			first, err := advRT(t, c.rt, advReq(t, "GET", s.URL+"/big", nil))
 			if err != nil {
-				return "error: " + zzpErr(err)
+				return "error: " + cpErr(err)
 			}
-			second := zzpGet(t, c, context.Background(), s.URL+"/small")
+			second := cpGet(t, c, context.Background(), s.URL+"/small")
 			n := s.news.Load()
 			c.closeIdle()
 			advWaitFor(advTimeout, func() bool { return s.Open() <= 1 })
@@ -372,16 +404,11 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxIdleConnsPerHost = 2 },
 		cfg:    func(tr *http1.Transport) { tr.MaxIdleConnsPerHost = 2 },
 		want:   "5 ok, conns=5 open when idle=2; then 5 ok, conns=5",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			oks := zzpConcurrent(t, c, s, 5, func() bool { return s.held.Load() == 5 })
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			oks := cpConcurrent(t, c, s, 5, func() bool { return s.held.Load() == 5 })
 			open := s.Settled()
-			ok2 := 0
-			for range 5 {
-				if zzpGet(t, c, context.Background(), s.URL+"/small") == zzpSmall {
-					ok2++
-				}
-			}
+			ok2 := cpGets(t, c, s.URL+"/small", 5)
 			return fmt.Sprintf("%d ok, conns=%d open when idle=%d; then %d ok, conns=%d", oks, s.news.Load(), open, ok2, s.news.Load())
 		},
 	},
@@ -390,10 +417,10 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxConnsPerHost = 2 },
 		cfg:    func(tr *http1.Transport) { tr.MaxConnsPerHost = 2 },
 		want:   "6 ok, conns=2 max open=2 max in handler=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			s.countSockets.Store(true)
-			oks := zzpConcurrent(t, c, s, 6, func() bool {
+			oks := cpConcurrent(t, c, s, 6, func() bool {
 				if s.held.Load() < 2 {
 					return false
 				}
@@ -408,16 +435,15 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxConnsPerHost = 1 },
 		cfg:    func(tr *http1.Transport) { tr.MaxConnsPerHost = 1 },
 		want:   "waiting: context canceled promptly=true; holder=0123456789; then 3 ok, conns=1 requests=4",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			holder := make(chan string, 1)
-			go func() { holder <- zzpGet(t, c, context.Background(), s.URL+"/hold") }()
-			if !advWaitFor(advTimeout, func() bool { return s.held.Load() == 1 }) {
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			holder, reached := cpHolder(t, c, s)
+			if !reached {
 				return "the first request never reached the server"
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			waiting := make(chan string, 1)
-			go func() { waiting <- zzpGet(t, c, ctx, s.URL+"/small") }()
+			go func() { waiting <- cpGet(t, c, ctx, s.URL+"/small") }()
 			time.Sleep(100 * time.Millisecond) // in line by now
 			cancel()
 			var w string
@@ -431,12 +457,7 @@ var zzpRows = []zzpRow{
 			}
 			s.Release()
 			h := <-holder
-			ok := 0
-			for range 3 {
-				if zzpGet(t, c, context.Background(), s.URL+"/small") == zzpSmall {
-					ok++
-				}
-			}
+			ok := cpGets(t, c, s.URL+"/small", 3)
 			return fmt.Sprintf("waiting: %s promptly=%v; holder=%s; then %d ok, conns=%d requests=%d",
 				strings.TrimPrefix(w, "error: "), prompt, h, ok, s.news.Load(), s.requests.Load())
 		},
@@ -446,15 +467,15 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.IdleConnTimeout = 300 * time.Millisecond },
 		cfg:    func(tr *http1.Transport) { tr.IdleConnTimeout = 300 * time.Millisecond },
 		want:   "closed by the client=true not before the timeout=true; next=0123456789 conns=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			start := time.Now() // the connection's last activity is after this
-			zzpGet(t, c, context.Background(), s.URL+"/small")
+			cpGet(t, c, context.Background(), s.URL+"/small")
 			closed := advWaitFor(advTimeout, func() bool { return s.Open() == 0 })
 			s.mu.Lock()
 			after := s.lastShut.Sub(start)
 			s.mu.Unlock()
-			next := zzpGet(t, c, context.Background(), s.URL+"/small")
+			next := cpGet(t, c, context.Background(), s.URL+"/small")
 			return fmt.Sprintf("closed by the client=%v not before the timeout=%v; next=%s conns=%d", closed, after >= 300*time.Millisecond, next, s.news.Load())
 		},
 	},
@@ -463,24 +484,24 @@ var zzpRows = []zzpRow{
 		want:    "3 ok, open=3; after CloseIdleConnections open=0; next=0123456789 conns=4",
 		stdWant: "3 ok, open=2; after CloseIdleConnections open=0; next=0123456789 conns=4",
 		note:    "MaxIdleConnsPerHost's default is 64 (DefaultMaxIdleConnsPerHost, docs/client.md), net/http's 2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			oks := zzpConcurrent(t, c, s, 3, func() bool { return s.held.Load() == 3 })
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			oks := cpConcurrent(t, c, s, 3, func() bool { return s.held.Load() == 3 })
 			open := s.Settled()
 			c.closeIdle()
 			advWaitFor(advTimeout, func() bool { return s.Open() == 0 })
 			open2 := s.Open()
-			next := zzpGet(t, c, context.Background(), s.URL+"/small")
+			next := cpGet(t, c, context.Background(), s.URL+"/small")
 			return fmt.Sprintf("%d ok, open=%d; after CloseIdleConnections open=%d; next=%s conns=%d", oks, open, open2, next, s.news.Load())
 		},
 	},
 	{
 		name: "the server says Connection: close",
 		want: "0123456789 then 0123456789, conns=2 open=1",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			a := zzpGet(t, c, context.Background(), s.URL+"/close")
-			b := zzpGet(t, c, context.Background(), s.URL+"/small")
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			a := cpGet(t, c, context.Background(), s.URL+"/close")
+			b := cpGet(t, c, context.Background(), s.URL+"/small")
 			advWaitFor(advTimeout, func() bool { return s.Open() == 1 })
 			return fmt.Sprintf("%s then %s, conns=%d open=%d", a, b, s.news.Load(), s.Open())
 		},
@@ -488,11 +509,11 @@ var zzpRows = []zzpRow{
 	{
 		name: "the server closes idle connections (IdleTimeout 50ms): GET, POST (GetBody), POST (streamed), PUT, after each close",
 		want: "GET 0123456789 | POST 0123456789 | POST-streamed 0123456789 | PUT 0123456789 | conns=5",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, func(hs *http.Server) { hs.IdleTimeout = 50 * time.Millisecond })
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, func(hs *http.Server) { hs.IdleTimeout = 50 * time.Millisecond })
 			var out []string
 			for _, m := range []string{"GET", "POST", "POST-streamed", "PUT"} {
-				zzpGet(t, c, context.Background(), s.URL+"/small")
+				cpGet(t, c, context.Background(), s.URL+"/small")
 				n := s.news.Load()
 				advWaitFor(advTimeout, func() bool { return s.closes.Load() == n })
 				time.Sleep(30 * time.Millisecond) // the FIN reaches the client
@@ -509,7 +530,7 @@ var zzpRows = []zzpRow{
 					}
 					resp, err := c.rt.RoundTrip(req)
 					if err != nil {
-						return "error: " + zzpErr(err)
+						return "error: " + cpErr(err)
 					}
 					b, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
@@ -526,10 +547,10 @@ var zzpRows = []zzpRow{
 	{
 		name: "keep-alive race (the server reads the 2nd request and closes): GET, HEAD, POST+GetBody, POST+Idempotency-Key, PUT, DELETE",
 		want: "GET retried | HEAD retried | POST failed | POST+key retried | POST+key streamed failed | PUT failed | DELETE failed",
-		scenario: func(t *testing.T, c zzpClient) string {
+		scenario: func(t *testing.T, c cpClient) string {
 			var out []string
 			for _, m := range []string{"GET", "HEAD", "POST", "POST+key", "POST+key streamed", "PUT", "DELETE"} {
-				srv2 := zzpRaceServer(t)
+				srv2 := cpRaceServer(t)
 				req := func() *http.Request {
 					var r *http.Request
 					switch m {
@@ -569,27 +590,27 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.ResponseHeaderTimeout = 200 * time.Millisecond },
 		cfg:    func(tr *http1.Transport) { tr.ResponseHeaderTimeout = 200 * time.Millisecond },
 		want:   "deadline exceeded within 2s=true, connection closed=true; next=0123456789 conns=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			start := time.Now()
-			got := zzpGet(t, c, context.Background(), s.URL+"/slowhead")
+			got := cpGet(t, c, context.Background(), s.URL+"/slowhead")
 			fast := time.Since(start) < 2*time.Second
 			closed := advWaitFor(advTimeout, func() bool { return s.Open() == 0 })
-			next := zzpGet(t, c, context.Background(), s.URL+"/small")
+			next := cpGet(t, c, context.Background(), s.URL+"/small")
 			return fmt.Sprintf("%s within 2s=%v, connection closed=%v; next=%s conns=%d", strings.TrimPrefix(got, "error: "), fast, closed, next, s.news.Load())
 		},
 	},
 	{
 		name: "context cancelled mid-body",
 		want: "read 1000, then context canceled; connection closed=true; next=0123456789 conns=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/half", nil)
 			resp, err := advRT(t, c.rt, req)
 			if err != nil {
-				return "error: " + zzpErr(err)
+				return "error: " + cpErr(err)
 			}
 			buf := make([]byte, 1000)
 			n := advWithin(t, advTimeout, "read", func() advRead {
@@ -603,8 +624,8 @@ var zzpRows = []zzpRow{
 			})
 			resp.Body.Close()
 			closed := advWaitFor(advTimeout, func() bool { return s.Open() == 0 })
-			next := zzpGet(t, c, context.Background(), s.URL+"/small")
-			return fmt.Sprintf("read %d, then %s; connection closed=%v; next=%s conns=%d", len(n.b), zzpErr(r.err), closed, next, s.news.Load())
+			next := cpGet(t, c, context.Background(), s.URL+"/small")
+			return fmt.Sprintf("read %d, then %s; connection closed=%v; next=%s conns=%d", len(n.b), cpErr(r.err), closed, next, s.news.Load())
 		},
 	},
 	{
@@ -612,14 +633,9 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.DisableKeepAlives = true },
 		cfg:    func(tr *http1.Transport) { tr.DisableKeepAlives = true },
 		want:   "3 ok, Connection: close seen 3, conns=3 open=0",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			ok := 0
-			for range 3 {
-				if zzpGet(t, c, context.Background(), s.URL+"/small") == zzpSmall {
-					ok++
-				}
-			}
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			ok := cpGets(t, c, s.URL+"/small", 3)
 			advWaitFor(advTimeout, func() bool { return s.Open() == 0 })
 			return fmt.Sprintf("%d ok, Connection: close seen %d, conns=%d open=%d", ok, s.closeHdr.Load(), s.news.Load(), s.Open())
 		},
@@ -627,12 +643,12 @@ var zzpRows = []zzpRow{
 	{
 		name: "hosts: A by 127.0.0.1 and by localhost, B by 127.0.0.1, twice each",
 		want: "A conns=2 B conns=1",
-		scenario: func(t *testing.T, c zzpClient) string {
-			a, b := zzpServe(t, nil), zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			a, b := cpServe(t, nil), cpServe(t, nil)
 			_, port, _ := net.SplitHostPort(a.Listener.Addr().String())
 			for range 2 {
 				for _, u := range []string{a.URL, "http://localhost:" + port, b.URL} {
-					if got := zzpGet(t, c, context.Background(), u+"/small"); got != zzpSmall {
+					if got := cpGet(t, c, context.Background(), u+"/small"); got != cpSmall {
 						return u + ": " + got
 					}
 				}
@@ -645,14 +661,14 @@ var zzpRows = []zzpRow{
 		want:    "read: 0123456789 (EOF); next=0123456789 conns=1",
 		stdWant: "read: 0123456789 (EOF); next=0123456789 conns=2",
 		note:    "docs/client.md step 6 and Cancellation: the connection went back to the pool when the body's last byte reached the pipe, and a late cancel must not kill it; net/http closes it",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/small", nil)
 			resp, err := advRT(t, c.rt, req)
 			if err != nil {
-				return "error: " + zzpErr(err)
+				return "error: " + cpErr(err)
 			}
 			time.Sleep(20 * time.Millisecond) // the body arrives in full
 			cancel()
@@ -660,9 +676,9 @@ var zzpRows = []zzpRow{
 			b, err := advReadAll(t, resp.Body)
 			what := "EOF"
 			if err != nil {
-				what = zzpErr(err)
+				what = cpErr(err)
 			}
-			next := zzpGet(t, c, context.Background(), s.URL+"/small")
+			next := cpGet(t, c, context.Background(), s.URL+"/small")
 			return fmt.Sprintf("read: %s (%s); next=%s conns=%d", b, what, next, s.news.Load())
 		},
 	},
@@ -671,20 +687,11 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxConnsPerHost = 1; tr.DisableKeepAlives = true },
 		cfg:    func(tr *http1.Transport) { tr.MaxConnsPerHost = 1; tr.DisableKeepAlives = true },
 		want:   "4 ok, conns=4 max open=1 open=0",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			s.countSockets.Store(true)
-			var wg sync.WaitGroup
-			var ok atomic.Int32
-			for range 4 {
-				wg.Go(func() {
-					if zzpGet(t, c, context.Background(), s.URL+"/small") == zzpSmall {
-						ok.Add(1)
-					}
-				})
-			}
-			wg.Wait()
-			return fmt.Sprintf("%d ok, conns=%d max open=%d open=%d", ok.Load(), s.news.Load(), s.MaxOpen(), s.Settled())
+			ok := cpGetsAtOnce(t, c, s.URL+"/small", 4)
+			return fmt.Sprintf("%d ok, conns=%d max open=%d open=%d", ok, s.news.Load(), s.MaxOpen(), s.Settled())
 		},
 	},
 	{
@@ -696,14 +703,14 @@ var zzpRows = []zzpRow{
 		// decConnsPerHost, before conn.Close; eddy runs OnClose, which frees it, before the
 		// descriptor's release.)
 		want: "next=0123456789 conns=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			resp, err := advRT(t, c.rt, advReq(t, "GET", s.URL+"/big", nil))
 			if err != nil {
-				return "error: " + zzpErr(err)
+				return "error: " + cpErr(err)
 			}
 			next := make(chan string, 1)
-			go func() { next <- zzpGet(t, c, context.Background(), s.URL+"/small") }()
+			go func() { next <- cpGet(t, c, context.Background(), s.URL+"/small") }()
 			time.Sleep(50 * time.Millisecond)
 			var one [1]byte
 			io.ReadFull(resp.Body, one[:])
@@ -717,16 +724,16 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxConnsPerHost = 1 },
 		cfg:    func(tr *http1.Transport) { tr.MaxConnsPerHost = 1 },
 		want:   "waiting: deadline exceeded; conns=1 requests=1",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
 			resp, err := advRT(t, c.rt, advReq(t, "GET", s.URL+"/big", nil))
 			if err != nil {
-				return "error: " + zzpErr(err)
+				return "error: " + cpErr(err)
 			}
 			defer resp.Body.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
-			w := zzpGet(t, c, ctx, s.URL+"/small")
+			w := cpGet(t, c, ctx, s.URL+"/small")
 			return fmt.Sprintf("waiting: %s; conns=%d requests=%d", strings.TrimPrefix(w, "error: "), s.news.Load(), s.requests.Load())
 		},
 	},
@@ -735,11 +742,10 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxConnsPerHost = 1 },
 		cfg:    func(tr *http1.Transport) { tr.MaxConnsPerHost = 1 },
 		want:   "cancelled 40 of 40; holder=0123456789; next=0123456789 conns=1 requests=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			holder := make(chan string, 1)
-			go func() { holder <- zzpGet(t, c, context.Background(), s.URL+"/hold") }()
-			if !advWaitFor(advTimeout, func() bool { return s.held.Load() == 1 }) {
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			holder, reached := cpHolder(t, c, s)
+			if !reached {
 				return "the first request never reached the server"
 			}
 			ctx, cancel := context.WithCancel(context.Background())
@@ -747,7 +753,7 @@ var zzpRows = []zzpRow{
 			var cancelled atomic.Int32
 			for range 40 {
 				wg.Go(func() {
-					if zzpGet(t, c, ctx, s.URL+"/small") == "error: context canceled" {
+					if cpGet(t, c, ctx, s.URL+"/small") == "error: context canceled" {
 						cancelled.Add(1)
 					}
 				})
@@ -757,7 +763,7 @@ var zzpRows = []zzpRow{
 			wg.Wait()
 			s.Release()
 			h := <-holder
-			next := zzpGet(t, c, context.Background(), s.URL+"/small")
+			next := cpGet(t, c, context.Background(), s.URL+"/small")
 			return fmt.Sprintf("cancelled %d of 40; holder=%s; next=%s conns=%d requests=%d", cancelled.Load(), h, next, s.news.Load(), s.requests.Load())
 		},
 	},
@@ -766,12 +772,12 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxConnsPerHost = 1; tr.IdleConnTimeout = 100 * time.Millisecond },
 		cfg:    func(tr *http1.Transport) { tr.MaxConnsPerHost = 1; tr.IdleConnTimeout = 100 * time.Millisecond },
 		want:   "0123456789, closed=true, then 0123456789 0123456789, conns=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			a := zzpGet(t, c, context.Background(), s.URL+"/small")
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			a := cpGet(t, c, context.Background(), s.URL+"/small")
 			closed := advWaitFor(advTimeout, func() bool { return s.Open() == 0 })
-			b := zzpGet(t, c, context.Background(), s.URL+"/small")
-			d := zzpGet(t, c, context.Background(), s.URL+"/small")
+			b := cpGet(t, c, context.Background(), s.URL+"/small")
+			d := cpGet(t, c, context.Background(), s.URL+"/small")
 			return fmt.Sprintf("%s, closed=%v, then %s %s, conns=%d", a, closed, b, d, s.news.Load())
 		},
 	},
@@ -780,22 +786,12 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxConnsPerHost = 2 },
 		cfg:    func(tr *http1.Transport) { tr.MaxConnsPerHost = 2 },
 		want:   "4 ok, conns 2 to 4=true max open=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, func(hs *http.Server) { hs.IdleTimeout = 50 * time.Millisecond })
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, func(hs *http.Server) { hs.IdleTimeout = 50 * time.Millisecond })
 			s.countSockets.Store(true)
 			ok := 0
 			for range 2 {
-				var wg sync.WaitGroup
-				var n atomic.Int32
-				for range 2 {
-					wg.Go(func() {
-						if zzpGet(t, c, context.Background(), s.URL+"/small") == zzpSmall {
-							n.Add(1)
-						}
-					})
-				}
-				wg.Wait()
-				ok += int(n.Load())
+				ok += cpGetsAtOnce(t, c, s.URL+"/small", 2)
 				advWaitFor(advTimeout, func() bool { return s.Open() == 0 })
 				time.Sleep(30 * time.Millisecond) // the FINs reach the client
 			}
@@ -810,11 +806,11 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxIdleConnsPerHost = -1 },
 		cfg:    func(tr *http1.Transport) { tr.MaxIdleConnsPerHost = -1 },
 		want:   "3 ok, open when idle=0; next=0123456789 conns=4",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServe(t, nil)
-			oks := zzpConcurrent(t, c, s, 3, func() bool { return s.held.Load() == 3 })
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServe(t, nil)
+			oks := cpConcurrent(t, c, s, 3, func() bool { return s.held.Load() == 3 })
 			open := s.Settled()
-			next := zzpGet(t, c, context.Background(), s.URL+"/small")
+			next := cpGet(t, c, context.Background(), s.URL+"/small")
 			return fmt.Sprintf("%d ok, open when idle=%d; next=%s conns=%d", oks, open, next, s.news.Load())
 		},
 	},
@@ -823,16 +819,11 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.TLSClientConfig = &tls.Config{RootCAs: mcCerts()} },
 		cfg:    func(tr *http1.Transport) { tr.TLSClientConfig = &tls.Config{RootCAs: mcCerts()} },
 		want:   "5 ok, tls conns=1; http=0123456789 conns=1",
-		scenario: func(t *testing.T, c zzpClient) string {
-			s := zzpServeTLS(t)
-			ok := 0
-			for range 5 {
-				if zzpGet(t, c, context.Background(), s.URL+"/small") == zzpSmall {
-					ok++
-				}
-			}
-			plain := zzpServe(t, nil)
-			h := zzpGet(t, c, context.Background(), plain.URL+"/small")
+		scenario: func(t *testing.T, c cpClient) string {
+			s := cpServeTLS(t)
+			ok := cpGets(t, c, s.URL+"/small", 5)
+			plain := cpServe(t, nil)
+			h := cpGet(t, c, context.Background(), plain.URL+"/small")
 			return fmt.Sprintf("%d ok, tls conns=%d; http=%s conns=%d", ok, s.news.Load(), h, plain.news.Load())
 		},
 	},
@@ -847,7 +838,7 @@ var zzpRows = []zzpRow{
 			tr.TLSHandshakeTimeout = 300 * time.Millisecond
 		},
 		want: "timeout within 3s=true, connection closed=true",
-		scenario: func(t *testing.T, c zzpClient) string {
+		scenario: func(t *testing.T, c cpClient) string {
 			closed := make(chan bool, 1)
 			silent := advServe(t, func(_ int, conn net.Conn) {
 				conn.SetReadDeadline(time.Now().Add(advTimeout))
@@ -856,7 +847,7 @@ var zzpRows = []zzpRow{
 				closed <- !(errors.As(err, &ne) && ne.Timeout())
 			})
 			start := time.Now()
-			got := zzpGet(t, c, context.Background(), "https://"+silent.Addr+"/")
+			got := cpGet(t, c, context.Background(), "https://"+silent.Addr+"/")
 			fast := time.Since(start) < 3*time.Second
 			cl := advWithin(t, 2*advTimeout, "the silent server", func() bool { return <-closed })
 			return fmt.Sprintf("%s within 3s=%v, connection closed=%v", strings.TrimPrefix(got, "error: "), fast, cl)
@@ -867,8 +858,8 @@ var zzpRows = []zzpRow{
 		cfgStd: func(tr *http.Transport) { tr.MaxConnsPerHost = 1 },
 		cfg:    func(tr *http1.Transport) { tr.MaxConnsPerHost = 1 },
 		want:   "first ok, retried=ok, waiting=ok, conns=2",
-		scenario: func(t *testing.T, c zzpClient) string {
-			srv := zzpRaceServer(t)
+		scenario: func(t *testing.T, c cpClient) string {
+			srv := cpRaceServer(t)
 			if _, err := poolRvDo(t, c.rt, advReq(t, "GET", srv.URL+"/first", nil)); err != nil {
 				return "first: " + err.Error()
 			}
@@ -878,7 +869,7 @@ var zzpRows = []zzpRow{
 				go func() {
 					_, err := poolRvDo(t, c.rt, advReq(t, "GET", srv.URL+"/x", nil))
 					if err != nil {
-						res <- "error: " + zzpErr(err)
+						res <- "error: " + cpErr(err)
 						return
 					}
 					res <- "ok"
@@ -890,21 +881,21 @@ var zzpRows = []zzpRow{
 	},
 }
 
-// zzpServeTLS is zzpServe over TLS (httptest's certificate, which mcCerts trusts).
-func zzpServeTLS(t *testing.T) *zzpSrv {
+// cpServeTLS is cpServe over TLS (httptest's certificate, which mcCerts trusts).
+func cpServeTLS(t *testing.T) *cpSrv {
 	t.Helper()
-	return zzpStart(t, nil, true)
+	return cpStart(t, nil, true)
 }
 
-// zzpConcurrent sends n GETs of /hold at once, releases them once ready() (bounded), and returns
+// cpConcurrent sends n GETs of /hold at once, releases them once ready() (bounded), and returns
 // how many succeeded.
-func zzpConcurrent(t *testing.T, c zzpClient, s *zzpSrv, n int, ready func() bool) int {
+func cpConcurrent(t *testing.T, c cpClient, s *cpSrv, n int, ready func() bool) int {
 	t.Helper()
 	var wg sync.WaitGroup
 	var ok atomic.Int32
 	for range n {
 		wg.Go(func() {
-			if zzpGet(t, c, context.Background(), s.URL+"/hold") == zzpSmall {
+			if cpGet(t, c, context.Background(), s.URL+"/hold") == cpSmall {
 				ok.Add(1)
 			}
 		})
@@ -917,10 +908,10 @@ func zzpConcurrent(t *testing.T, c zzpClient, s *zzpSrv, n int, ready func() boo
 	return int(ok.Load())
 }
 
-// zzpRaceServer is a raw server whose first connection answers its first request and then reads
+// cpRaceServer is a raw server whose first connection answers its first request and then reads
 // the second and closes without a word (the keep-alive race: the server timed the connection out
 // as the request went out); the later connections answer every request.
-func zzpRaceServer(t *testing.T) *advSrv {
+func cpRaceServer(t *testing.T) *advSrv {
 	return advServe(t, func(i int, c net.Conn) {
 		br := bufio.NewReader(c)
 		for n := 0; ; n++ {
@@ -957,7 +948,7 @@ func TestClientPoolTable(t *testing.T) {
 	// The rows run two at a time (each on servers and Transports of its own); the table is
 	// printed once all are done.
 	t.Run("rows", func(t *testing.T) {
-		for _, row := range zzpRows {
+		for _, row := range cpRows {
 			t.Run(row.name, func(t *testing.T) {
 				t.Parallel()
 				t.Run("nethttp", func(t *testing.T) {
@@ -966,7 +957,7 @@ func TestClientPoolTable(t *testing.T) {
 						row.cfgStd(std)
 					}
 					defer std.CloseIdleConnections()
-					got := row.scenario(t, zzpClient{name: "net/http", rt: std, closeIdle: std.CloseIdleConnections})
+					got := row.scenario(t, cpClient{name: "net/http", rt: std, closeIdle: std.CloseIdleConnections})
 					put(cell{row.name, "net/http", got})
 					want := row.want
 					if row.stdWant != "" {
@@ -983,7 +974,7 @@ func TestClientPoolTable(t *testing.T) {
 							row.cfg(tr)
 						}
 						defer advClose(t, tr)
-						got := row.scenario(t, zzpClient{name: string(kind), rt: tr, closeIdle: tr.CloseIdleConnections})
+						got := row.scenario(t, cpClient{name: string(kind), rt: tr, closeIdle: tr.CloseIdleConnections})
 						put(cell{row.name, string(kind), got})
 						if got != row.want {
 							t.Errorf("eddy (%s)\n got:  %s\n want: %s", kind, got, row.want)
@@ -994,7 +985,7 @@ func TestClientPoolTable(t *testing.T) {
 		}
 	})
 	var b strings.Builder
-	for _, row := range zzpRows {
+	for _, row := range cpRows {
 		fmt.Fprintf(&b, "\n%s\n", row.name)
 		for _, c := range table {
 			if c.row == row.name {
@@ -1008,9 +999,9 @@ func TestClientPoolTable(t *testing.T) {
 	t.Log(b.String())
 }
 
-// zzpGoroutines counts the goroutines but for the std engine's parked section runners: up to
+// cpGoroutines counts the goroutines but for the std engine's parked section runners: up to
 // maxParkedRunners (16) of them wait for the next burst of tasks, whatever the connections.
-func zzpGoroutines() int {
+func cpGoroutines() int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -1036,23 +1027,23 @@ func TestClientPoolManyHostsNoLeak(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			tr := &http1.Transport{Engine: kind, Loops: 2}
 			defer advClose(t, tr)
-			c := zzpClient{name: string(kind), rt: tr, closeIdle: tr.CloseIdleConnections}
-			var srvs []*zzpSrv
+			c := cpClient{name: string(kind), rt: tr, closeIdle: tr.CloseIdleConnections}
+			var srvs []*cpSrv
 			for range 12 {
-				srvs = append(srvs, zzpServe(t, nil))
+				srvs = append(srvs, cpServe(t, nil))
 			}
-			warm := zzpServe(t, nil)
-			zzpGet(t, c, context.Background(), warm.URL+"/small")
+			warm := cpServe(t, nil)
+			cpGet(t, c, context.Background(), warm.URL+"/small")
 			tr.CloseIdleConnections()
 			advWaitFor(advTimeout, func() bool { return warm.Open() == 0 })
 			runtime.GC()
-			g0, fd0 := zzpGoroutines(), mcFDs(t)
+			g0, fd0 := cpGoroutines(), mcFDs(t)
 
 			var wg sync.WaitGroup
 			for _, s := range srvs {
 				for range 3 {
 					wg.Go(func() {
-						if got := zzpGet(t, c, context.Background(), s.URL+"/small"); got != zzpSmall {
+						if got := cpGet(t, c, context.Background(), s.URL+"/small"); got != cpSmall {
 							t.Errorf("%s: %s", s.URL, got)
 						}
 					})
@@ -1072,7 +1063,7 @@ func TestClientPoolManyHostsNoLeak(t *testing.T) {
 			}
 			var g, fd int
 			if !advWaitFor(advTimeout, func() bool {
-				g, fd = zzpGoroutines(), mcFDs(t)
+				g, fd = cpGoroutines(), mcFDs(t)
 				return g <= g0 && fd <= fd0
 			}) {
 				buf := make([]byte, 1<<20)

@@ -290,30 +290,20 @@ func TestAsNetHTTPHeaderTimeouts(t *testing.T) {
 	t.Run("stalled", func(t *testing.T) {
 		t.Parallel()
 		tdDiff(t, func(t *testing.T, kind string) string {
-			s := tdStart(t, kind, tdSettings{readHeader: tdUnit, idle: 10 * tdUnit}, tdHello)
-			c := dial(t, s.addr)
-			io.WriteString(c, long[:len(long)/2])
-			e := tdWaitEnd(c, 10*tdUnit)
-			return fmt.Sprintf("status=%s end=%s %s", e.status(), e.how, e.within(tdUnit/2, 3*tdUnit))
+			return tdEndAfterHead(t, kind, tdSettings{readHeader: tdUnit, idle: 10 * tdUnit}, long[:len(long)/2])
 		}, nil)
 	})
 	// A fresh connection has ReadHeaderTimeout's bound from the accept, not IdleTimeout's.
 	t.Run("silent/readheader", func(t *testing.T) {
 		t.Parallel()
 		tdDiff(t, func(t *testing.T, kind string) string {
-			s := tdStart(t, kind, tdSettings{readHeader: tdUnit, idle: 20 * tdUnit}, tdHello)
-			c := dial(t, s.addr)
-			e := tdWaitEnd(c, 10*tdUnit)
-			return fmt.Sprintf("status=%s end=%s %s", e.status(), e.how, e.within(tdUnit/2, 3*tdUnit))
+			return tdEndAfterHead(t, kind, tdSettings{readHeader: tdUnit, idle: 20 * tdUnit}, "")
 		}, nil)
 	})
 	t.Run("silent/readtimeout", func(t *testing.T) {
 		t.Parallel()
 		tdDiff(t, func(t *testing.T, kind string) string {
-			s := tdStart(t, kind, tdSettings{read: tdUnit}, tdHello)
-			c := dial(t, s.addr)
-			e := tdWaitEnd(c, 10*tdUnit)
-			return fmt.Sprintf("status=%s end=%s %s", e.status(), e.how, e.within(tdUnit/2, 3*tdUnit))
+			return tdEndAfterHead(t, kind, tdSettings{read: tdUnit}, "")
 		}, nil)
 	})
 	// IdleTimeout alone does not bound a fresh connection's wait for its first request, in
@@ -335,6 +325,20 @@ func TestAsNetHTTPHeaderTimeouts(t *testing.T) {
 			return fmt.Sprintf("status=%s end=%s then=%s", e.status(), e.how, status)
 		}, nil)
 	})
+}
+
+// tdEndAfterHead connects to a server of the kind with the settings and tdHello, sends head (none if
+// ""), and describes the end of the connection: the status line if any, how it ended, and whether
+// within 0.5x to 3x tdUnit.
+func tdEndAfterHead(t *testing.T, kind string, st tdSettings, head string) string {
+	t.Helper()
+	s := tdStart(t, kind, st, tdHello)
+	c := dial(t, s.addr)
+	if head != "" {
+		io.WriteString(c, head)
+	}
+	e := tdWaitEnd(c, 10*tdUnit)
+	return fmt.Sprintf("status=%s end=%s %s", e.status(), e.how, e.within(tdUnit/2, 3*tdUnit))
 }
 
 // IdleTimeout between keep-alive requests, and ReadTimeout in its place when it is zero: the
@@ -548,6 +552,28 @@ func (b *tdBlocking) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// seenAfterClose waits (bounded) for what the handler saw once its context was cancelled.
+func (b *tdBlocking) seenAfterClose() string {
+	select {
+	case hs := <-b.seen:
+		return hs
+	case <-time.After(5 * time.Second):
+		return "handler's context not cancelled"
+	}
+}
+
+// tdInFlight starts a server of the kind with a tdBlocking handler, connects, and sends a GET
+// that the handler has entered when it returns.
+func tdInFlight(t *testing.T, kind string) (*tdBlocking, *tdServer, net.Conn) {
+	t.Helper()
+	h := newTDBlocking()
+	s := tdStart(t, kind, tdSettings{}, h)
+	c := dial(t, s.addr)
+	io.WriteString(c, diffGET("/"))
+	<-h.entered
+	return h, s, c
+}
+
 // tdWriteAfterClose is the one difference of a handler's write after Close: net/http's small write
 // goes to its buffer and succeeds (the flush at the end fails); http1's fails at once, the
 // connection being closed (eddy.ErrClosed). Neither reaches the client.
@@ -586,11 +612,7 @@ func TestAsNetHTTPShutdown(t *testing.T) {
 	// the connection closes.
 	t.Run("inflight", func(t *testing.T) {
 		tdDiff(t, func(t *testing.T, kind string) string {
-			h := newTDBlocking()
-			s := tdStart(t, kind, tdSettings{}, h)
-			c := dial(t, s.addr)
-			io.WriteString(c, diffGET("/"))
-			<-h.entered
+			h, s, c := tdInFlight(t, kind)
 			sd := tdShutdown(s, 5*time.Second)
 			serve := s.serveResult(5 * time.Second)
 			early := tdResult(sd, 2*tdUnit)
@@ -662,20 +684,11 @@ func TestAsNetHTTPShutdown(t *testing.T) {
 	// context; the client gets the end of the connection without a response.
 	t.Run("ctx-expires-then-close", func(t *testing.T) {
 		tdDiff(t, func(t *testing.T, kind string) string {
-			h := newTDBlocking()
-			s := tdStart(t, kind, tdSettings{}, h)
-			c := dial(t, s.addr)
-			io.WriteString(c, diffGET("/"))
-			<-h.entered
+			h, s, c := tdInFlight(t, kind)
 			shut := tdResult(tdShutdown(s, tdUnit), 5*time.Second)
 			e1 := tdWaitEnd(c, tdUnit)
 			s.close()
-			var hs string
-			select {
-			case hs = <-h.seen:
-			case <-time.After(5 * time.Second):
-				hs = "handler's context not cancelled"
-			}
+			hs := h.seenAfterClose()
 			e2 := tdWaitEnd(c, 5*time.Second)
 			return fmt.Sprintf("shutdown=%s afterShutdown=%s handler{%s} closed=%v got=%q", shut, e1.how, hs, e2.closed(), e2.got)
 		}, tdWriteAfterClose)
@@ -683,18 +696,9 @@ func TestAsNetHTTPShutdown(t *testing.T) {
 	// Close during a request in flight.
 	t.Run("close-inflight", func(t *testing.T) {
 		tdDiff(t, func(t *testing.T, kind string) string {
-			h := newTDBlocking()
-			s := tdStart(t, kind, tdSettings{}, h)
-			c := dial(t, s.addr)
-			io.WriteString(c, diffGET("/"))
-			<-h.entered
+			h, s, c := tdInFlight(t, kind)
 			s.close()
-			var hs string
-			select {
-			case hs = <-h.seen:
-			case <-time.After(5 * time.Second):
-				hs = "handler's context not cancelled"
-			}
+			hs := h.seenAfterClose()
 			e := tdWaitEnd(c, 5*time.Second)
 			return fmt.Sprintf("serve=%s handler{%s} closed=%v got=%q", s.serveResult(5*time.Second), hs, e.closed(), e.got)
 		}, tdWriteAfterClose)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/eddyio/eddy"
 	"github.com/eddyio/eddy/http1"
+	"github.com/eddyio/eddy/internal/testtls"
 )
 
 // tcrCA is a certificate authority made for the test.
@@ -657,58 +658,21 @@ func TestTLSClientCertificateResumptionState(t *testing.T) {
 	}
 }
 
-// tcrRawServer accepts connections on 127.0.0.1 and gives each to serve on a goroutine of its own,
-// until the test ends; it returns the address.
-func tcrRawServer(t *testing.T, serve func(c net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { serve(c) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 // TestTLSClientFailures: servers that stall in the handshake (TLSHandshakeTimeout, a context
 // deadline), speak plain HTTP, send an alert, refuse the client's (missing) certificate, or cut a
 // body without close_notify: the class of each client's error.
 func TestTLSClientFailures(t *testing.T) {
 	root := tcrNewCA(t, "root", nil)
 	cert := root.leaf(t, []string{"127.0.0.1"}, nil)
-	// Reads the ClientHello and never answers.
-	stall := tcrRawServer(t, func(c net.Conn) {
-		io.Copy(io.Discard, c)
-	})
-	plain := tcrRawServer(t, func(c net.Conn) {
+	// Holds the connection without a byte: the ClientHello is never answered.
+	stall := testtls.SilentPeer(t)
+	plain := compatServer(t, func(c net.Conn) {
 		defer c.Close()
 		bufio.NewReader(c).ReadString('\n')
 		io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 	})
 	// A handshake_failure alert as the first record.
-	alert := tcrRawServer(t, func(c net.Conn) {
+	alert := compatServer(t, func(c net.Conn) {
 		defer c.Close()
 		c.Read(make([]byte, 4096))
 		c.Write([]byte{21, 3, 3, 0, 2, 2, 40})

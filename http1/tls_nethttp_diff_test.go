@@ -286,6 +286,20 @@ func tlsdRaw(t *testing.T, addr, raw string, within time.Duration) string {
 	return fmt.Sprintf("%q then %s", buf.String(), tlsdEnd(err))
 }
 
+// tlsdGetRoot sets c's deadline within from now, sends a GET of / and reads the response to its
+// end; it returns the reader for what follows, or "response: " and the error reading the response.
+func tlsdGetRoot(c *tls.Conn, within time.Duration) (br *bufio.Reader, failed string) {
+	c.SetDeadline(time.Now().Add(within))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	br = bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, "response: " + err.Error()
+	}
+	io.ReadAll(resp.Body)
+	return br, ""
+}
+
 // TestTLSDiffPlainAndBroken: plain HTTP to the TLS port, garbage after the handshake, a handshake
 // that stalls half-way (ReadHeaderTimeout bounds it in both), a client gone without close_notify
 // (idle and in the middle of a body).
@@ -325,14 +339,10 @@ func TestTLSDiffPlainAndBroken(t *testing.T) {
 				return "handshake: " + err.Error()
 			}
 			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			br := bufio.NewReader(c)
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				return "response: " + err.Error()
+			br, failed := tlsdGetRoot(c, 5*time.Second)
+			if failed != "" {
+				return failed
 			}
-			io.ReadAll(resp.Body)
 			c.NetConn().Write(append([]byte{0x17, 0x03, 0x03, 0x00, 40}, bytes.Repeat([]byte{0xa5}, 40)...))
 			_, err1 := br.ReadByte()
 			rest, err2 := io.ReadAll(c.NetConn())
@@ -382,14 +392,10 @@ func TestTLSDiffPlainAndBroken(t *testing.T) {
 			if err != nil {
 				return "handshake: " + err.Error()
 			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
+			if _, failed := tlsdGetRoot(c, 5*time.Second); failed != "" {
 				c.Close()
-				return "response: " + err.Error()
+				return failed
 			}
-			io.ReadAll(resp.Body)
 			local := c.LocalAddr().String()
 			c.NetConn().Close()
 			deadline := time.Now().Add(5 * time.Second)
@@ -467,14 +473,10 @@ func TestTLSDiffShutdownIdle(t *testing.T) {
 				rc := &tlsdRecConn{Conn: raw}
 				c := tls.Client(rc, tlsdClientConfig(func(c *tls.Config) { c.MaxVersion = vers }))
 				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-				br := bufio.NewReader(c)
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					return "response: " + err.Error()
+				br, failed := tlsdGetRoot(c, 10*time.Second)
+				if failed != "" {
+					return failed
 				}
-				io.ReadAll(resp.Body)
 				n := rc.count()
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()

@@ -92,6 +92,13 @@ func SilentPeer(tb testing.TB) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	Hold(tb, ln)
+	return ln.Addr().String()
+}
+
+// Hold accepts on ln and holds every connection it accepts without a byte until the test ends, when
+// it closes ln and them (SilentPeer on a listener of the caller's: any network and address).
+func Hold(tb testing.TB, ln net.Listener) {
 	var mu sync.Mutex
 	var conns []net.Conn
 	done := make(chan struct{})
@@ -116,5 +123,4 @@ func SilentPeer(tb testing.TB) string {
 		}
 		mu.Unlock()
 	})
-	return ln.Addr().String()
 }
