@@ -72,6 +72,12 @@ func parseEndpointName(s string, resolve bool) (*endpoint, error) {
 			return nil, fmt.Errorf("eddy: bad address %q: missing port", s)
 		}
 		if !resolve && hostName(rest) != "" {
+			// The port is checked now, as for an IP address, so that a malformed one fails at once
+			// whatever the host: a number out of range, a service the services database does not
+			// know (no name server is asked for a port).
+			if _, err := net.LookupPort(network, port); err != nil {
+				return nil, fmt.Errorf("eddy: bad address %q: %w", s, err)
+			}
 			return e, nil
 		}
 		a, err := net.ResolveTCPAddr(network, rest)

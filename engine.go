@@ -221,7 +221,10 @@ func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 // A host name is looked up as net.Dialer looks it up (net.DefaultResolver), on a goroutine of its own,
 // so that Dial does not block its caller (a loop's callback, often) on the name server, and the lookup
 // ends with ctx, Future.Cancel or Stop as a connect does. A lookup that fails fails the future with an
-// *OpError naming no address and wrapping the resolver's *net.DNSError, as net.Dialer's. Unlike
+// *OpError naming no address and wrapping the resolver's *net.DNSError, as net.Dialer's; such a failure
+// (or one at ctx's end, Future.Cancel or Stop during the lookup) settles the future on the lookup's
+// goroutine, where its Inline continuations then run: Stop, which waits for that goroutine, must not be
+// called from them, as it must not be from a loop (run it on a goroutine of its own). Unlike
 // net.Dialer, which tries each address the name has in turn, Dial connects to one, chosen as New
 // chooses the address it listens on: the first IPv4 one on tcp, else the first. A malformed address
 // fails at once with an error that names it and wraps package net's (a *net.AddrError, say), not an

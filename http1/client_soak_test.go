@@ -600,6 +600,10 @@ type csOp struct {
 	readBuf   int
 	prodSeed  uint64
 	cancelled atomic.Bool // a cancel (of the context or the future) was called
+	// bodyClosed is when the Transport last closed a request body of op (req.Body, or one GetBody
+	// made for a retry), in Unix nanoseconds; 0 before. A body is closed once its last write reached
+	// the kernel (or the exchange ended), which is when ResponseHeaderTimeout starts at the latest.
+	bodyClosed atomic.Int64
 
 	start time.Time
 	stage atomic.Value // string: where the operation is, for hang reports
@@ -669,6 +673,23 @@ func (op *csOp) headDelay() time.Duration {
 		return op.netDelay
 	}
 	return op.sc.delay
+}
+
+// uploadedBeforeHold reports whether ResponseHeaderTimeout surely began csHoldMin-csRHT (the timer's
+// margin) before a response head held for held could be sent, so that the head must not arrive.
+// The timer starts once the whole request is written (body included, as net/http's). A server that
+// reads the body first holds the head after that. One that answers before reading the body starts
+// its hold once it has read the request's head, which comes after op.start, while the upload may
+// still be going on: the head may then legitimately arrive before the timer has even started (a body
+// that takes longer than held-csRHT to write: a loaded machine slows the producer and the writes, or
+// the kernel's buffers are full). The check then holds only when the Transport closed the body
+// (after its last write reached the kernel) at most held-csHoldMin after op.start.
+func (op *csOp) uploadedBeforeHold(held time.Duration) bool {
+	if !op.early() {
+		return true
+	}
+	at := op.bodyClosed.Load()
+	return at != 0 && time.Duration(at-op.start.UnixNano()) <= held-csHoldMin
 }
 
 // early reports whether the server answers before reading the request body.
@@ -1180,12 +1201,16 @@ type csReqBody struct {
 	closed  atomic.Bool
 	closes  atomic.Int32
 	onClose func()
+	at      *atomic.Int64 // csOp.bodyClosed
 }
 
 func (b *csReqBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 func (b *csReqBody) Close() error {
 	b.closes.Add(1)
 	b.closed.Store(true)
+	if b.at != nil {
+		b.at.Store(time.Now().UnixNano())
+	}
 	if b.onClose != nil {
 		b.onClose()
 	}
@@ -1263,13 +1288,22 @@ func (s *csSoak) do(op *csOp) {
 		reqBody = csBytes(csReqSeed(op.id), op.reqSize)
 		req, err = http.NewRequestWithContext(ctx, op.method, u, bytes.NewReader(reqBody))
 		if err == nil && req.Body != http.NoBody {
-			body = &csReqBody{r: req.Body}
+			body = &csReqBody{r: req.Body, at: &op.bodyClosed}
 			req.Body = body
+			if getBody := req.GetBody; getBody != nil {
+				req.GetBody = func() (io.ReadCloser, error) { // a retry's body: its close is timed too
+					rc, err := getBody()
+					if err != nil {
+						return nil, err
+					}
+					return &csReqBody{r: rc, onClose: func() { rc.Close() }, at: &op.bodyClosed}, nil
+				}
+			}
 		}
 	default:
 		reqBody = csBytes(csReqSeed(op.id), op.reqSize)
 		pr, pw := io.Pipe()
-		body = &csReqBody{r: pr, onClose: func() { pr.Close() }}
+		body = &csReqBody{r: pr, onClose: func() { pr.Close() }, at: &op.bodyClosed}
 		prng := rand.New(rand.NewPCG(op.prodSeed, op.id))
 		go func() { // the producer
 			defer close(prodDone)
@@ -1485,7 +1519,7 @@ func (s *csSoak) checkHead(op *csOp, req *http.Request, resp *http.Response, err
 	if op.target == csRaw && op.sc.closeWith == 1 {
 		check(resp.Close, "Connection: close without Response.Close")
 	}
-	if held := op.headDelay(); op.tr.rht && held >= csHoldMin {
+	if held := op.headDelay(); op.tr.rht && held >= csHoldMin && op.uploadedBeforeHold(held) {
 		check(false, "a response head held %v arrived although ResponseHeaderTimeout is %v", held, csRHT)
 	}
 	if resp.Body == nil {
