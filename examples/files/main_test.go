@@ -80,7 +80,7 @@ func TestFilesCopies(t *testing.T) {
 	}
 }
 
-// TestFilesErrors checks failures of the copy itself (status 1); zz_review_test.go has the usage
+// TestFilesErrors checks failures of the copy itself (status 1); usage_test.go has the usage
 // errors (status 2).
 func TestFilesErrors(t *testing.T) {
 	prog := progtest.Build(t)

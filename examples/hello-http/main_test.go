@@ -127,4 +127,4 @@ func (c *client) do(t *testing.T, method, path string) response {
 	return response{status: resp.StatusCode, proto: resp.Proto, header: resp.Header, body: string(body)}
 }
 
-// The bad flags (status 2) are checked in zz_review_test.go.
+// The bad flags (status 2) are checked in usage_test.go.
