@@ -93,57 +93,18 @@ const zdSecond = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 // zdServer is the raw server of one case.
 type zdServer struct {
-	ln net.Listener
-	cs *zdCase
-
-	mu     sync.Mutex
-	connOf map[string]int // the connection that answered each path
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
+	rawServer
+	cs     *zdCase
+	connOf map[string]int // the connection that answered each path (under mu)
 }
 
 func newZDServer(t *testing.T, cs *zdCase) *zdServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &zdServer{ln: ln, cs: cs, connOf: map[string]int{}, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for id := 1; ; id++ {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns[c] = struct{}{}
-			s.mu.Unlock()
-			s.wg.Add(1)
-			go s.serve(c, id)
-		}
-	}()
+	s := &zdServer{cs: cs, connOf: map[string]int{}}
+	s.listen(t, 1, s.serve)
 	return s
 }
 
-func (s *zdServer) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
 func (s *zdServer) serve(c net.Conn, id int) {
-	defer s.wg.Done()
-	defer func() {
-		c.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
 	c.SetDeadline(time.Now().Add(2 * zdDeadline))
 	br := bufio.NewReader(c)
 	for {

@@ -513,33 +513,28 @@ func cdSplit(r *rand.Rand, b []byte, a cdAnswer, plain bool) cdAnswer {
 	return a
 }
 
-// cdServer answers the requests of a sequence as its cases say. Each request's path is /r/N, N
-// its place in the sequence.
-type cdServer struct {
+// rawServer accepts on a loopback port and serves each connection on a goroutine of its own,
+// keeping the connections so that close can end them all and wait for every goroutine. The servers
+// of the client's differential tests embed it; mu also guards their own fields.
+type rawServer struct {
 	ln    net.Listener
-	cases []cdCase
-
-	mu       sync.Mutex
-	attempts []int
-	connOf   []int // the connection of the last attempt of each request, -1 before any
-	conns    map[net.Conn]struct{}
-	wg       sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
 }
 
-func newCDServer(t *testing.T, cases []cdCase) *cdServer {
+// listen starts accepting; serve is given each connection and its number, counted from firstID,
+// and the connection is closed when serve returns.
+func (s *rawServer) listen(t *testing.T, firstID int, serve func(c net.Conn, id int)) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &cdServer{ln: ln, cases: cases, attempts: make([]int, len(cases)), connOf: make([]int, len(cases)),
-		conns: make(map[net.Conn]struct{})}
-	for i := range s.connOf {
-		s.connOf[i] = -1
-	}
+	s.ln, s.conns = ln, make(map[net.Conn]struct{})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		for id := 0; ; id++ {
+		for id := firstID; ; id++ {
 			c, err := ln.Accept()
 			if err != nil {
 				return
@@ -548,14 +543,22 @@ func newCDServer(t *testing.T, cases []cdCase) *cdServer {
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
 			s.wg.Add(1)
-			go s.serve(c, id)
+			go func() {
+				defer s.wg.Done()
+				defer func() {
+					c.Close()
+					s.mu.Lock()
+					delete(s.conns, c)
+					s.mu.Unlock()
+				}()
+				serve(c, id)
+			}()
 		}
 	}()
-	return s
 }
 
 // close stops the server and waits for its goroutines.
-func (s *cdServer) close() {
+func (s *rawServer) close() {
 	s.ln.Close()
 	s.mu.Lock()
 	for c := range s.conns {
@@ -565,14 +568,25 @@ func (s *cdServer) close() {
 	s.wg.Wait()
 }
 
+// cdServer answers the requests of a sequence as its cases say. Each request's path is /r/N, N
+// its place in the sequence.
+type cdServer struct {
+	rawServer
+	cases    []cdCase
+	attempts []int
+	connOf   []int // the connection of the last attempt of each request, -1 before any (under mu)
+}
+
+func newCDServer(t *testing.T, cases []cdCase) *cdServer {
+	s := &cdServer{cases: cases, attempts: make([]int, len(cases)), connOf: make([]int, len(cases))}
+	for i := range s.connOf {
+		s.connOf[i] = -1
+	}
+	s.listen(t, 0, s.serve)
+	return s
+}
+
 func (s *cdServer) serve(c net.Conn, id int) {
-	defer s.wg.Done()
-	defer func() {
-		c.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
 	c.SetDeadline(time.Now().Add(cdDeadline))
 	br := bufio.NewReader(c)
 	for {
