@@ -19,5 +19,11 @@
 // through user space to be encrypted (it returns an error wrapping [eddy.ErrUnsupported],
 // which matches [errors.ErrUnsupported] too).
 //
+// Against crypto/tls on a net.Conn, the stream differs in one way on the wire: after an error of the
+// input (a TLS error, which crypto/tls answers with its alert, or a FIN inside a record, reported as
+// io.ErrUnexpectedEOF) etls closes the connection without close_notify, so that the peer cannot take
+// the cut stream for a whole one, where an application's Close of a tls.Conn whose Read failed sends
+// one.
+//
 // The design, and what it costs against a plain connection, is in docs/tls.md.
 package etls

@@ -13,6 +13,19 @@ type framer struct {
 	hdr  [5]byte
 	hdrN int // bytes of the current record's header fed so far
 	body int // bytes of the current record's body still to feed, once the header is whole
+	// vers is the record version every record carries once the handshake is over (0x0303 for TLS
+	// 1.2 and 1.3; setVersion), 0 before: a header with another one is crypto/tls's to refuse on
+	// the header alone (protocol_version), as it does on a net.Conn.
+	vers uint16
+}
+
+// setVersion records the negotiated version (tls.ConnectionState.Version), whose record version
+// crypto/tls requires of every record from then on: TLS 1.3's records carry TLS 1.2's.
+func (f *framer) setVersion(v uint16) {
+	if v == 0x0304 {
+		v = 0x0303
+	}
+	f.vers = v
 }
 
 // bodyLen is the body length in a whole header.
@@ -73,7 +86,13 @@ func (f *framer) ready(a, b []byte) bool {
 	// alone, as it does: waiting for such a body would leave the connection stalled, for 64 KiB that a
 	// hostile peer need never send. (A TLS 1.2 record of that size, up to 2 KiB larger, only costs a
 	// Read that finds part of it.)
-	return n >= need+bodyLen(h[:]) || bodyLen(h[:]) > maxRecordBody
+	//
+	// Likewise a record version other than the negotiated one (plain text sent on an established
+	// connection, say "GET / HTTP/1.1": 0x4554, and a body of 8239 bytes): crypto/tls refuses it on
+	// the header, and waiting for its body left the connection open, and the peer without an answer,
+	// for as long as the peer wished.
+	return n >= need+bodyLen(h[:]) || bodyLen(h[:]) > maxRecordBody ||
+		(f.vers != 0 && uint16(h[1])<<8|uint16(h[2]) != f.vers)
 }
 
 // maxRecordBody is the largest body of a TLS 1.3 record (RFC 8446 section 5.2: 2^14 + 256).
