@@ -21,8 +21,18 @@ func inputs[T any](fs []Future[T]) []*state[T] {
 	return in
 }
 
+// cancelAll cancels every input. A cancel function that calls runtime.Goexit ends the goroutine,
+// but only after the deferred call has cancelled the inputs after it too (see walkCancel).
 func cancelAll[T any](in []*state[T]) {
-	for _, s := range in {
+	i := 0
+	defer func() {
+		if i < len(in) {
+			cancelAll(in[i:])
+		}
+	}()
+	for i < len(in) {
+		s := in[i]
+		i++
 		s.requestCancel()
 	}
 }

@@ -460,18 +460,34 @@ func (s *state[T]) requestCancel() {
 		callCancel(s, p)
 		return
 	}
-	type step struct {
-		next cancelNext
-		i    int
-	}
-	var buf [8]step
-	stack := append(buf[:0], step{next: *(*cancelNext)(unsafe.Pointer(&p))})
+	var buf [8]cancelStep
+	walkCancel(append(buf[:0], cancelStep{next: *(*cancelNext)(unsafe.Pointer(&p))}))
+}
+
+// cancelStep is one derived future on the way of a cancel request: its cancelNext and the
+// index of the next call.
+type cancelStep struct {
+	next cancelNext
+	i    int
+}
+
+// walkCancel passes a cancel request on through the derived futures in stack (see requestCancel).
+// A cancel function that calls runtime.Goexit (callCancel has failed its future) still ends the
+// goroutine, but the deferred call first takes the request to the rest of the futures it reaches,
+// whose producers would otherwise go on for nothing, as giveUp does for its source.
+func walkCancel(stack []cancelStep) {
+	normal := false
+	defer func() {
+		if !normal {
+			walkCancel(stack)
+		}
+	}()
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
 		c, more := top.next(top.i)
 		top.i++
 		if !more {
-			stack[len(stack)-1] = step{}
+			stack[len(stack)-1] = cancelStep{}
 			stack = stack[:len(stack)-1]
 			continue
 		}
@@ -481,11 +497,12 @@ func (s *state[T]) requestCancel() {
 		switch p, fwd := c.loadCancel(); {
 		case p == nil:
 		case fwd:
-			stack = append(stack, step{next: *(*cancelNext)(unsafe.Pointer(&p))})
+			stack = append(stack, cancelStep{next: *(*cancelNext)(unsafe.Pointer(&p))})
 		default:
 			callCancel(c, p)
 		}
 	}
+	normal = true
 }
 
 // guard runs body and turns a panic or a runtime.Goexit inside it into a failure of s.
