@@ -135,6 +135,13 @@
 //   - A handler that declared a Content-Length longer than what it wrote, and whose head goes out
 //     when it returns, gets "Connection: close" in that head (RFC 9112 §9.6); net/http closes
 //     the connection without saying so.
+//   - A Content-Length the handler set that is not a valid length is logged and dropped, as in
+//     net/http, before the framing is decided: a body written whole gets a Content-Length of its
+//     own. net/http drops it only from the map, not from the head it sends, so it chunks that
+//     body (HTTP/1.1), or sends the invalid field as it is (HTTP/1.0, HEAD).
+//   - Once a write to the connection has failed (at the write deadline, or with the client
+//     gone), every later Write, Flush or file copy of the response fails with that error at once;
+//     net/http's Write still takes up to its 2 KiB buffer before it reports the failure.
 //   - When the worker pool is full a request gets 503 and the connection is closed.
 //   - Serve adopts the listener it is given (eddy.WithListeners): one loop accepts on it and hands
 //     connections to the others, where ListenAndServe gives each loop its own SO_REUSEPORT
