@@ -92,6 +92,19 @@ func (t *Transport) newExchange(req *http.Request) (_ *exchange, err error) {
 			return nil, fmt.Errorf("http1: invalid request URI %q", uri)
 		}
 	}
+	// The trailer is checked as net/http checks it, whatever the body: a field it would refuse was
+	// sent without its value (appendTrailer drops what is invalid when the body ends), or not at all
+	// on a body that is not chunked, where net/http fails the request.
+	for k, vv := range req.Trailer {
+		if !isToken([]byte(k)) {
+			return nil, fmt.Errorf("http1: invalid trailer field name %q", k)
+		}
+		for _, v := range vv {
+			if !validValue([]byte(v)) {
+				return nil, fmt.Errorf("http1: invalid trailer field value for %q", k)
+			}
+		}
+	}
 	x = &exchange{t: t, req: req, key: key, secure: secure, isHEAD: method == http.MethodHead, bodyRC: req.Body}
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
