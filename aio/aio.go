@@ -244,9 +244,10 @@ type File struct {
 	// stream: the file has no positioned reads and writes (a pipe, a socket): ReadAt and WriteAt fail
 	// with ESPIPE, as os.File's do
 	stream bool
-	// noPwrite: a file open read-only whose pwrite(2) fails with ESPIPE though it has positioned
-	// reads (a seq_file, /proc/version): its WriteAt fails so, as os.File's does, where io_uring's
-	// WRITE said EBADF (file_unix.go, init)
+	// noPwrite: a file whose pwrite(2) fails with ESPIPE though it has positioned reads (a
+	// seq_file: /proc/version, /proc/thread-self/comm): its WriteAt fails so, as os.File's does,
+	// where io_uring's WRITE said EBADF (read-only) or wrote, ignoring the offset (writable)
+	// (file_unix.go, init; pwriteRefused)
 	noPwrite bool
 	// seekable: a regular file or a block device, whose position the io_uring backend keeps itself
 	// for Read and Write (file_unix.go, init; uringBackend.prep): io_uring's READ and WRITE at the

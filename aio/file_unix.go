@@ -46,14 +46,11 @@ func (f *File) init() error {
 	rc.Control(func(fd uintptr) {
 		_, err := unix.Pread(int(fd), nil, 0)
 		f.stream = err == unix.ESPIPE
-		// A file read-only here may have positioned reads and not positioned writes (a seq_file:
-		// /proc/version), where pwrite(2) fails with ESPIPE and io_uring's WRITE, which does not
-		// look, with EBADF. pwrite(2) of nothing fails before it writes (EBADF without
-		// FMODE_WRITE, ESPIPE before that without FMODE_PWRITE), so it is a safe probe here, and
-		// only here: on a file open for writing it would call the file's write of nothing.
-		if !f.stream && flags&unix.O_ACCMODE == unix.O_RDONLY {
-			_, err := unix.Pwrite(int(fd), nil, 0)
-			f.noPwrite = err == unix.ESPIPE
+		// A file may have positioned reads and not positioned writes (a seq_file: /proc/version,
+		// /proc/thread-self/comm), where pwrite(2) fails with ESPIPE and io_uring's WRITE, which
+		// does not look, fails with EBADF (read-only) or writes, ignoring the offset (writable).
+		if !f.stream {
+			f.noPwrite = pwriteRefused(int(fd), flags)
 		}
 		var st unix.Stat_t
 		if !f.stream && unix.Fstat(int(fd), &st) == nil {
