@@ -183,8 +183,9 @@ func checkZone(e *endpoint) error {
 }
 
 // resolveEndpoint looks up the host name of an endpoint parseEndpointName left unresolved and returns
-// the endpoint of the address it found, chosen as net.ResolveTCPAddr (and so New) chooses it: the
-// first IPv4 address on tcp, else the first; an IPv4 one on tcp4, an IPv6 one on tcp6. The lookup
+// the endpoint of the address it found, chosen as net.ResolveTCPAddr (and so New) chooses it: on tcp
+// the first IPv4 address, or the first IPv6 one for a name in brackets ("[name]:port", an IPv6
+// literal's form), else the first; an IPv4 one on tcp4, an IPv6 one on tcp6. The lookup
 // goes to net.DefaultResolver, as net.Dialer's does, and ends with ctx. Its address (address) is the
 // one found, so that the std engine's net.Dialer dials it rather than looking the name up again.
 func resolveEndpoint(ctx context.Context, ep *endpoint) (*endpoint, error) {
@@ -201,13 +202,16 @@ func resolveEndpoint(ctx context.Context, ep *endpoint) (*endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	// On tcp, package net's choice (addrList.forResolve) prefers IPv6 when the host was written in
+	// brackets: Dial took the IPv4 address of "[name]:port" where New listened on the IPv6 one.
+	want6 := strings.HasPrefix(ep.address, "[")
 	var pick netip.Addr
 	for _, ip := range ips {
 		ip = ip.Unmap()
 		if ep.network == "tcp6" && !ip.Is6() || ep.network == "tcp4" && !ip.Is4() {
 			continue
 		}
-		if !pick.IsValid() || ip.Is4() && !pick.Is4() && ep.network == "tcp" {
+		if !pick.IsValid() || ep.network == "tcp" && ip.Is4() != want6 && pick.Is4() == want6 {
 			pick = ip
 		}
 	}

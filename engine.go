@@ -63,11 +63,12 @@ type Engine struct {
 // Addresses are tcp://host:port, tcp4://host:port, tcp6://[host]:port or unix:///path; a missing scheme
 // means tcp. The errors name the bad value: an address listed twice is one (port 0 is not: each
 // listener gets a port of its own), and so is an IPv6 zone that names no interface. A host name is
-// looked up once, here: the engine listens on the first of its addresses (IPv4 first on tcp), as
-// net.Listen listens on one. As with net.Listen, tcp with no host or an unspecified one (tcp://:port,
-// tcp://0.0.0.0:port, tcp://[::]:port, all the same address) listens on every address of the machine,
-// IPv4 and IPv6, and Addrs reports [::]; tcp4://:port is IPv4 only and tcp6://:port IPv6 only. An
-// engine without addresses (or listeners, WithListeners) only makes outbound connections (Dial).
+// looked up once, here: the engine listens on the first of its addresses (IPv4 first on tcp, IPv6
+// first for a name in brackets, tcp://[name]:port), as net.Listen listens on one. As with net.Listen,
+// tcp with no host or an unspecified one (tcp://:port, tcp://0.0.0.0:port, tcp://[::]:port, all the
+// same address) listens on every address of the machine, IPv4 and IPv6, and Addrs reports [::];
+// tcp4://:port is IPv4 only and tcp6://:port IPv6 only. An engine without addresses (or listeners,
+// WithListeners) only makes outbound connections (Dial).
 //
 // A unix socket path must not exist when the engine starts, as with net.Listen: a socket file left
 // behind by a process that never closed its listener (one that crashed) fails Start with an *OpError
@@ -226,7 +227,8 @@ func (e *Engine) Done() <-chan struct{} { return e.stopDone }
 // goroutine, where its Inline continuations then run: Stop, which waits for that goroutine, must not be
 // called from them, as it must not be from a loop (run it on a goroutine of its own). Unlike
 // net.Dialer, which tries each address the name has in turn, Dial connects to one, chosen as New
-// chooses the address it listens on: the first IPv4 one on tcp, else the first. A malformed address
+// chooses the address it listens on: on tcp the first IPv4 one (the first IPv6 one for a name in
+// brackets, tcp://[name]:port, as net.ResolveTCPAddr), else the first. A malformed address
 // fails at once with an error that names it and wraps package net's (a *net.AddrError, say), not an
 // *OpError.
 func (e *Engine) Dial(ctx context.Context, addr string) future.Future[Conn] {
