@@ -20,6 +20,7 @@ type pauseHandler struct {
 	opened chan eddy.Conn
 	mu     sync.Mutex
 	got    bytes.Buffer
+	size   atomic.Int64 // got's length, for polls that must not copy 32 MiB each time
 	calls  atomic.Int64
 }
 
@@ -35,6 +36,7 @@ func (h *pauseHandler) OnData(c eddy.Conn) {
 	h.mu.Lock()
 	h.got.Write(b)
 	h.mu.Unlock()
+	h.size.Add(int64(len(b)))
 }
 
 func (h *pauseHandler) received() []byte {
@@ -94,7 +96,7 @@ func TestReadPausedHoldsThePeerBack(t *testing.T) {
 		if _, err := c.Write(msg[n:]); err != nil {
 			t.Fatalf("writing the rest after the restart: %v", err)
 		}
-		waitFor(t, func() bool { return len(h.received()) == len(msg) }, "every byte after the restart")
+		waitFor(t, func() bool { return h.size.Load() >= int64(len(msg)) }, "every byte after the restart")
 		if !bytes.Equal(h.received(), msg) {
 			t.Fatal("the bytes received after the restart differ from those sent")
 		}
@@ -198,7 +200,7 @@ func TestReadRestartAndPauseInOneCallbackTakesNothing(t *testing.T) {
 		}
 
 		setReadPaused(t, sc, false)
-		waitFor(t, func() bool { return len(h.received()) == len(msg) }, "every byte after the restart")
+		waitFor(t, func() bool { return h.size.Load() >= int64(len(msg)) }, "every byte after the restart")
 		if !bytes.Equal(h.received(), msg) {
 			t.Fatal("the bytes received after the restart differ from those sent")
 		}

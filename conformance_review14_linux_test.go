@@ -81,6 +81,7 @@ func TestReview14CloseDuringWriteDeliversAll(t *testing.T) {
 				c.(*net.TCPConn).SetReadBuffer(64 << 10)
 				r := rand.New(rand.NewPCG(uint64(i), 3))
 				done := make(chan []byte, 1)
+				var readErr error // the read's end: io.EOF, or the deadline on a machine too busy
 				slow := r.IntN(2) == 0
 				go func() {
 					c.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -90,6 +91,7 @@ func TestReview14CloseDuringWriteDeliversAll(t *testing.T) {
 						n, err := c.Read(buf)
 						got.Write(buf[:n])
 						if err != nil {
+							readErr = err
 							break
 						}
 						if slow {
@@ -113,7 +115,7 @@ func TestReview14CloseDuringWriteDeliversAll(t *testing.T) {
 					for k < len(got) && k < len(msg) && got[k] == msg[k] {
 						k++
 					}
-					fail("conn " + r14itoa(i) + ": got " + r14itoa(len(got)) + " bytes, first difference at " + r14itoa(k))
+					fail("conn " + r14itoa(i) + ": got " + r14itoa(len(got)) + " bytes, first difference at " + r14itoa(k) + ", then " + readErr.Error())
 				}
 			}(i)
 		}

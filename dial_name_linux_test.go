@@ -180,7 +180,7 @@ func TestDialNameBootFails(t *testing.T) {
 		if !errors.Is(err, eddy.ErrEngineStopped) {
 			t.Errorf("OnBoot's dial: %v, want ErrEngineStopped", err)
 		}
-		if n := ddLookups(); n != 0 {
+		if n := ddLookupsLeft(); n != 0 {
 			t.Errorf("%d lookups left after the failed Start", n)
 		}
 		if err := e.Stop(context.Background()); err != nil {
