@@ -180,9 +180,9 @@ func (c *connCore) tail() *buffer.Outbound {
 func (c *connCore) queued() int {
 	n := c.out.Len()
 	if x := c.x.Load(); x != nil && len(x.files) > 0 {
-		n += x.files.bytes()
+		n = addSat(n, x.files.bytes()) // a region may be math.MaxInt64 bytes long
 		if x.splice != nil {
-			n += x.splice.inPipe
+			n = addSat(n, x.splice.inPipe)
 		}
 	}
 	return n

@@ -58,7 +58,9 @@ func (c *epConn) sendFiles() bool {
 			c.writable = false
 			return false
 		case err == unix.EINTR:
-		case err == nil: // end of file before the end of the region
+		case err == nil, err == unix.EOVERFLOW: // end of file before the end of the region
+			// EOVERFLOW: the offset is at or past the largest file the file system can hold (ext4:
+			// 16 TiB), so past the end of this one too; splice and pread read nothing there (session 32).
 			c.abort(c, opError("write", c.network(), c.RemoteAddr(), "", s.shortFileError()))
 			return false
 		case s.n == s.total && zeroCopyUnsupported(err):

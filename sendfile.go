@@ -91,13 +91,23 @@ func (q fileQueue) tail(out *buffer.Outbound) *buffer.Outbound {
 	return &q[len(q)-1].after
 }
 
-// bytes returns what the regions and the writes after them still hold.
+// bytes returns what the regions and the writes after them still hold, at most math.MaxInt: a region
+// may be as long as math.MaxInt64 ("the rest of the file"), and a sum that wrapped negative made the
+// queue look empty, so that Flushed and AsyncWrite callbacks behind it ran at once (session 32).
 func (q fileQueue) bytes() int {
 	n := 0
 	for _, s := range q {
-		n += int(s.n) + s.after.Len()
+		n = addSat(addSat(n, int(min(s.n, math.MaxInt))), s.after.Len())
 	}
 	return n
+}
+
+// addSat returns a+b for non-negative a and b, or math.MaxInt where the sum would overflow.
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // complete removes the head region, whose bytes have all been handed to the kernel: its after queue

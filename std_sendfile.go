@@ -41,7 +41,7 @@ func (c *stdConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) er
 func (c *stdConn) queued() int {
 	n := c.wq.Len()
 	if len(c.files) > 0 {
-		n += c.files.bytes()
+		n = addSat(n, c.files.bytes()) // a region may be math.MaxInt64 bytes long
 	}
 	return n
 }

@@ -44,6 +44,10 @@ func copyFileRegion(w io.Writer, f *os.File, offset, n int64, progress func(int)
 				case err == unix.EAGAIN:
 					return false // wait for room
 				case err == unix.EINTR:
+				case err == unix.EOVERFLOW:
+					// The offset is past the largest file the file system can hold, so past the end
+					// of this one: the file ended, as for the other engines' splice and pread.
+					return true
 				case err != nil:
 					if sent == 0 && zeroCopyUnsupported(err) {
 						unsupported = true
