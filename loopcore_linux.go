@@ -268,13 +268,18 @@ func (lt *loopTimer) outlive(d time.Duration) {
 }
 
 // handOverTimers gives the loop timers still pending on a finished loop's wheel to outlive, except
-// those that never fire (after saturated). The wheel's other timers (connections', listeners', the
-// tick) have nothing left to do.
+// those that never fire (after saturated), which let go of the loop as stopped ones do. The wheel's
+// other timers (connections', listeners', the tick) have nothing left to do.
 func (l *loopCore) handOverTimers() {
 	now := l.clock()
 	l.wheel.Drain(func(t *timer.Timer) {
-		if lt, ok := t.Arg().(*loopTimer); ok && lt.state.Load() == timerPending && lt.when != math.MaxInt64 {
+		lt, ok := t.Arg().(*loopTimer)
+		switch {
+		case !ok:
+		case lt.state.Load() == timerPending && lt.when != math.MaxInt64:
 			lt.outlive(time.Duration(lt.when - now))
+		default:
+			lt.l.Store(nil) // stopped, or never due: a Timer the program keeps must not keep the loop
 		}
 	})
 }
@@ -304,12 +309,23 @@ func (lt *loopTimer) stopped() {
 // unscheduleLoopTimer takes a stopped timer off its loop's wheel, if scheduleLoopTimer put it there.
 func unscheduleLoopTimer(t *task) {
 	lt := t.arg.(*loopTimer)
-	if l := lt.l.Load(); l != nil && lt.t.Pending() {
-		l.wheel.Stop(&lt.t)
+	if l := lt.l.Load(); l != nil {
+		if lt.t.Pending() {
+			l.wheel.Stop(&lt.t)
+		}
+		lt.l.Store(nil) // done with the loop: a Timer the program keeps must not keep it after Stop
 	}
 }
 
-func fireLoopTimer(arg any) { arg.(*loopTimer).fire() }
+// fireLoopTimer runs a loop timer at its deadline, off the wheel by then. The timer lets go of its
+// loop first, as a fired time.Timer holds nothing: a *Timer the program keeps (a field holding the
+// last timeout) kept the whole loop reachable after the engine had stopped. A Stop from now on
+// returns false, and so queues no unscheduleLoopTimer that would need it.
+func fireLoopTimer(arg any) {
+	lt := arg.(*loopTimer)
+	lt.l.Store(nil)
+	lt.fire()
+}
 
 // coreLoop is an engine's loop type, which embeds a loopCore.
 type coreLoop interface{ core() *loopCore }
