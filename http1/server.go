@@ -359,15 +359,31 @@ func (s *Server) ListenAndServe() error {
 // the connections to the others. Only *net.TCPListener and *net.UnixListener are accepted, since a
 // wrapped listener's behaviour (TLS, limits) would be lost.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := checkListener(ln); err != nil {
-		return err
+	// As net/http's Serve: ErrServerClosed after Shutdown or Close, whatever the listener.
+	err := s.closedErr()
+	if err == nil {
+		err = checkListener(ln)
 	}
-	if err := s.start("", ln); err != nil {
+	if err == nil {
+		err = s.start("", ln)
+	}
+	if err != nil {
 		ln.Close() // the engine closes ln once it owns it; before that, an error leaves it to us
 		return err
 	}
 	<-s.done
 	return ErrServerClosed
+}
+
+// closedErr returns ErrServerClosed once Shutdown or Close has been called, nil before: net/http's
+// ListenAndServe, ListenAndServeTLS and Serve look at that before anything else.
+func (s *Server) closedErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrServerClosed
+	}
+	return nil
 }
 
 // checkListener accepts the listeners an engine can adopt.

@@ -28,6 +28,9 @@ func (s *Server) ListenAndServeTLS(certFile, keyFile string) error {
 // StartTLS is ListenAndServeTLS without the wait, as Start is for ListenAndServe: it returns once
 // the server accepts connections.
 func (s *Server) StartTLS(certFile, keyFile string) error {
+	if err := s.closedErr(); err != nil {
+		return err // before the certificate is loaded, as net/http's ListenAndServeTLS
+	}
 	addr := s.Addr
 	if addr == "" {
 		addr = ":https"
@@ -44,6 +47,9 @@ func (s *Server) StartTLS(certFile, keyFile string) error {
 // ListenAndServeTLS does. It closes ln in every case.
 func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 	cfg, err := s.tlsConfig(certFile, keyFile)
+	if err == nil {
+		err = s.closedErr() // after the certificate, as net/http's ServeTLS, and before the listener's type
+	}
 	if err == nil {
 		err = checkListener(ln)
 	}
