@@ -658,6 +658,23 @@ func ocRandomCase(rng *rand.Rand, name string) ocCase {
 		}
 		return k
 	}
+	// wn is the length of a write. An O_DIRECT write's is below 512 or a multiple of 4096: the
+	// kernel checks an O_DIRECT write's alignment extent by extent (iomap), so a write of another
+	// length that starts aligned (offset and buffer) writes the extents before its last one and
+	// then fails with EINVAL, reporting 0 bytes. Which bytes it changed then depends on where the
+	// file system happened to put the file's blocks (ext4 splits a file flushed from the page cache
+	// piecemeal when another file's allocation came in between), which differs from twin to twin
+	// and from run to run: os.File's own twin did it in some runs of seed 1796200633370683806 and
+	// not in others (zz_review_odirect_seed_linux_test.go). Below 512 a write stays inside one
+	// sector and one block, and fails whole; a multiple of 4096 splits only at block boundaries.
+	// The length is drawn as before, so a seed draws the same steps but these lengths.
+	wn := func() int {
+		k := n()
+		if direct && k >= 512 && k%4096 != 0 {
+			k = 1 + k%511 // still misaligned: EINVAL, whatever the layout
+		}
+		return k
+	}
 	steps := 1 + rng.IntN(25)
 	for range steps {
 		s := ocStep{}
@@ -665,14 +682,14 @@ func ocRandomCase(rng *rand.Rand, name string) ocCase {
 		case 0, 1, 2:
 			s = ocStep{op: "readat", off: off(), size: n()}
 		case 3, 4, 5:
-			s = ocStep{op: "writeat", off: off(), size: n()}
+			s = ocStep{op: "writeat", off: off(), size: wn()}
 			if s.off > 0 && s.off+int64(s.size) > size {
 				size = s.off + int64(s.size)
 			}
 		case 6, 7:
 			s = ocStep{op: "read", size: n()}
 		case 8, 9:
-			s = ocStep{op: "write", size: n()}
+			s = ocStep{op: "write", size: wn()}
 			size += int64(s.size)
 		case 10:
 			s = ocStep{op: "stat"}
