@@ -42,7 +42,12 @@ const getNotes = "It asks for the first byte (Range: bytes=0-0) to learn the siz
 	"what it receives at its offset with asynchronous writes (package aio). A server that ignores\n" +
 	"ranges, or does not tell the size, is read in one plain GET. The file is written next to FILE as\n" +
 	"FILE.<random>.part, synced and renamed to FILE once every byte has arrived; on any error it is\n" +
-	"removed, and eddy get fails (exit 1) naming the URL, the range and the status or error."
+	"removed, and eddy get fails (exit 1) naming the URL, the range and the status or error; a FILE\n" +
+	"that --force would replace is left as it was. The first answer must be 200, 206 or 416: any other\n" +
+	"status fails, 204 included. Redirects are followed, at most 9 in a row, to http(s) URLs only. No\n" +
+	"Accept-Encoding is sent and no coding decoded: a body compressed anyway is saved as sent. FILE is\n" +
+	"by default the URL's last path element, percent-decoded (a%20b is saved as \"a b\"), without the\n" +
+	"query, of the URL given rather than where a redirect led; index.html when the path ends in /."
 
 // getCommand is "eddy get": a parallel ranged HTTP downloader whose writes go through package aio.
 var getCommand = command{
