@@ -78,7 +78,14 @@ type Engine struct {
 // (StopAccepting, Stop, a failed Start), as package net's UnixListener does, but, unlike it, only
 // while the path still names the file the engine made: a new server that removed the file and
 // listened on the path meanwhile (a restart) keeps its own. An abstract name ("unix://@name",
-// Linux) has no file.
+// Linux) has no file. A socket path, or an abstract name with its '@', longer than 107 bytes (103 on
+// macOS and the BSDs) is a bad address, refused here; package net takes an abstract name of 108.
+//
+// The errors of New are plain errors whose text begins "eddy: bad address" and which wrap package
+// net's (a *net.AddrError for an IPv4 address on tcp6, an IPv6 one on tcp4 or a port out of range;
+// a *net.DNSError for a service name the services database does not know or a host not found), where
+// net.Listen returns them in a *net.OpError; a listen that fails at Start is an *OpError, as
+// net.Listen's.
 func New(h Handler, addrs []string, opts ...Option) (*Engine, error) {
 	if h == nil {
 		return nil, errors.New("eddy: nil Handler")

@@ -65,7 +65,7 @@ func (c *epConn) connected(network string, local net.Addr, peer netip.AddrPort, 
 	if havePeer {
 		c.raddr = peer
 	}
-	c.l.setupSocket(int(c.fd), network)
+	c.l.setupSocket(int(c.fd), network, false)
 	c.writable = true
 }
 

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// listenBacklog is the accept queue length asked of the kernel (capped by net.core.somaxconn).
+// listenBacklog is the accept queue length asked of the kernel where net.core.somaxconn cannot be
+// read (socket.ListenBacklog); otherwise somaxconn is asked for, as package net asks.
 const listenBacklog = 4096
 
 // epollEngine runs one epLoop per configured loop, each on its own goroutine.
@@ -53,7 +54,7 @@ func (g *epollEngine) start() (err error) {
 		}
 	}()
 	g.bound, err = openListeners(g.e, len(g.loops), func(i, fd int, ep *endpoint, bound net.Addr, shared bool) error {
-		ln := &epListener{fd: fd, network: ep.network, addr: bound, file: socketFile(ep, bound), shared: shared}
+		ln := &epListener{fd: fd, network: ep.network, addr: bound, file: socketFile(ep, bound), shared: shared, adopted: ep.ln != nil}
 		if err := g.loops[i].addListener(ln); err != nil {
 			closeListenerFD(fd, &ln.file)
 			return err

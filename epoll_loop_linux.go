@@ -63,6 +63,7 @@ type epListener struct {
 	file    sockFile      // the socket file to remove on close (socketFile), if any
 	peer    *net.UnixAddr // a dialled Unix connection's: the address it dialled
 	shared  bool          // the only listener for its address: hand connections to every loop in turn
+	adopted bool          // a WithListeners socket: what it accepts may inherit options (setupSocket)
 	backoff time.Duration
 	paused  bool // in accept back-off: readiness events are ignored until the retry timer fires
 	retry   timer.Timer
@@ -301,7 +302,7 @@ func (l *epLoop) accept(ln *epListener) {
 			l.logger().Error("eddy: accept failed", "addr", ln.addr.String(), "err", err, "retry", ln.backoff)
 			return
 		}
-		l.setupSocket(fd, ln.network)
+		l.setupSocket(fd, ln.network, ln.adopted)
 		target := l
 		if ln.shared && len(l.g.loops) > 1 {
 			target = l.g.pickLoop()
@@ -351,17 +352,22 @@ func runTick(arg any) {
 }
 
 // setupSocket applies the per-connection socket options. Failures are not fatal: the connection works
-// without them.
-func (l *epLoop) setupSocket(fd int, network string) {
+// without them. An option that is off is left alone, as a new socket has it, unless inherited is true:
+// a socket accepted from an adopted listener starts with the TCP_NODELAY and SO_KEEPALIVE the caller
+// may have set on it (net.ListenConfig.Control), which epoll and uring gave their connections whatever
+// WithTCPNoDelay(false) or keep-alive off said, where std sets both either way (session 32).
+func (l *epLoop) setupSocket(fd int, network string, inherited bool) {
 	if network == "unix" {
 		return
 	}
 	o := &l.g.e.opts
-	if o.noDelay {
-		socket.SetNoDelay(fd, true)
+	if o.noDelay || inherited {
+		socket.SetNoDelay(fd, o.noDelay)
 	}
 	if o.keepAlive > 0 {
 		socket.SetKeepAlive(fd, o.keepAlive)
+	} else if inherited {
+		socket.DisableKeepAlive(fd)
 	}
 }
 

@@ -28,7 +28,7 @@ func openListener(ep *endpoint, addr net.Addr, o *options, first bool) (int, net
 			}
 		}
 		reusePort := ep.network != "unix" && (perLoop || o.sharePort)
-		return socket.Listen(ep.network, addr, reusePort, listenBacklog)
+		return socket.Listen(ep.network, addr, reusePort, socket.ListenBacklog(listenBacklog))
 	}
 	rc, err := ep.ln.(syscall.Conn).SyscallConn()
 	if err != nil {

@@ -129,14 +129,20 @@ func WithReusePort(on bool) Option {
 // 32767 seconds (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL).
 const maxKeepAlive = 32767 * time.Second
 
-// WithTCPNoDelay sets TCP_NODELAY on accepted connections (default true, as in package net).
+// WithTCPNoDelay sets TCP_NODELAY on accepted and dialled TCP connections (default true, as in package
+// net); false clears it, on a connection accepted from an adopted listener (WithListeners) that had it
+// set too.
 func WithTCPNoDelay(on bool) Option {
 	return func(o *options) error { o.noDelay = on; return nil }
 }
 
-// WithTCPKeepAlive enables TCP keep-alive probes with the given idle period and interval, rounded up
-// to whole seconds; 0 leaves keep-alive off (the default). Negative values and values above 32767 s
-// (Linux's limit for both settings) are an error.
+// WithTCPKeepAlive enables TCP keep-alive probes on accepted and dialled TCP connections with the given
+// idle period and interval, rounded up to whole seconds, and 9 probes, as net.KeepAliveConfig with
+// Count 0 sets them; 0 turns keep-alive off (the default), on a connection accepted from an adopted
+// listener (WithListeners) that had SO_KEEPALIVE set too. Unlike package net, whose Listener.Accept
+// and Dialer turn keep-alive on by default (15 s idle, 15 s interval, 9 probes), the engines leave it
+// off unless asked. Negative values and values above 32767 s (Linux's limit for both settings) are an
+// error.
 func WithTCPKeepAlive(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {

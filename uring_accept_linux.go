@@ -28,6 +28,7 @@ type urListener struct {
 	file    sockFile      // the socket file to remove on close (socketFile), if any
 	peer    *net.UnixAddr // a dialled Unix connection's: the address it dialled
 	shared  bool          // the only listener for its address: hand connections to every loop in turn
+	adopted bool          // a WithListeners socket: what it accepts may inherit options (setupSocket)
 	armed   bool          // the multishot accept has not posted its final CQE yet
 	closed  bool          // StopAccepting or a stop closed it (its socket once the accept's final CQE is in)
 	// waiters are StopAccepting calls waiting for the socket to close.
@@ -151,7 +152,7 @@ func (l *urLoop) accepted(fd int, ln *urListener) {
 	}
 	var ap netip.AddrPort
 	if ln.network != "unix" {
-		l.setupSocket(fd)
+		l.setupSocket(fd, ln.adopted)
 		// A multishot accept reports no address. The question cannot fail for a TCP socket the kernel
 		// accepted, even one its peer reset already (SO_PEERNAME); should it, the connection opens
 		// with the zero address and the handler learns its fate from the first read.
@@ -190,14 +191,17 @@ func urAdoptConn(t *task) {
 }
 
 // setupSocket applies the per-connection TCP options. Failures are not fatal: the connection works
-// without them.
-func (l *urLoop) setupSocket(fd int) {
+// without them. An option that is off is left alone unless inherited is true: a socket accepted from an
+// adopted listener may have it from the listener (epLoop.setupSocket).
+func (l *urLoop) setupSocket(fd int, inherited bool) {
 	o := &l.g.e.opts
-	if o.noDelay {
-		socket.SetNoDelay(fd, true)
+	if o.noDelay || inherited {
+		socket.SetNoDelay(fd, o.noDelay)
 	}
 	if o.keepAlive > 0 {
 		socket.SetKeepAlive(fd, o.keepAlive)
+	} else if inherited {
+		socket.DisableKeepAlive(fd)
 	}
 }
 

@@ -81,7 +81,7 @@ func (c *urConn) connected(network string, local net.Addr, peer netip.AddrPort, 
 		c.setRemote(peer)
 	}
 	if network != "unix" {
-		c.l.setupSocket(int(c.fd))
+		c.l.setupSocket(int(c.fd), false)
 	}
 }
 

@@ -73,7 +73,8 @@ func (g *uringEngine) start() (err error) {
 		}
 	}()
 	g.bound, err = openListeners(g.e, len(g.loops), func(i, fd int, ep *endpoint, bound net.Addr, shared bool) error {
-		g.loops[i].addListener(&urListener{fd: fd, network: ep.network, addr: bound, file: socketFile(ep, bound), shared: shared})
+		g.loops[i].addListener(&urListener{fd: fd, network: ep.network, addr: bound, file: socketFile(ep, bound), shared: shared,
+			adopted: ep.ln != nil})
 		return nil
 	})
 	if err != nil {

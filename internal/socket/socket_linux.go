@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -318,7 +320,12 @@ func SetNoDelay(fd int, on bool) error {
 	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, on)
 }
 
-// SetKeepAlive enables keep-alive probes after d of idleness, repeated every d.
+// KeepAliveCount is the number of unanswered keep-alive probes after which the kernel drops a
+// connection, as package net sets it (net.KeepAliveConfig with Count 0) whatever the system's default
+// (net.ipv4.tcp_keepalive_probes) or a listener's setting, which an accepted socket inherits.
+const KeepAliveCount = 9
+
+// SetKeepAlive enables keep-alive probes after d of idleness, repeated every d, KeepAliveCount of them.
 func SetKeepAlive(fd int, d time.Duration) error {
 	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, true); err != nil {
 		return err
@@ -330,7 +337,65 @@ func SetKeepAlive(fd int, d time.Duration) error {
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs); err != nil {
 		return os.NewSyscallError("setsockopt", err)
 	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, KeepAliveCount); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
 	return nil
+}
+
+// DisableKeepAlive clears SO_KEEPALIVE, which an accepted socket may have from its listener (the kernel
+// copies it, as it copies TCP_NODELAY, from the listening socket).
+func DisableKeepAlive(fd int) error {
+	return setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, false)
+}
+
+// ListenBacklog returns the accept queue length to ask listen(2) for: net.core.somaxconn, the most the
+// kernel gives, as package net asks for it, read once (the std engine's listeners, opened by package
+// net, get the same). Before session 32 the Linux engines asked for 4096 whatever it said, so a
+// system with a larger somaxconn gave their listeners a shorter queue than std's. fallback is taken
+// when the file cannot be read.
+func ListenBacklog(fallback int) int {
+	if n := somaxconn(); n > 0 {
+		return n
+	}
+	return fallback
+}
+
+// somaxconn reads net.core.somaxconn once, 0 when it cannot; as package net, it keeps a value above
+// 65535 only where the kernel's backlog is 32 bits wide (Linux 4.1 on).
+var somaxconn = sync.OnceValue(func() int {
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	if n > 1<<16-1 && !kernelAtLeast(4, 1) {
+		n = 1<<16 - 1
+	}
+	return n
+})
+
+// kernelAtLeast reports whether the running kernel's release is major.minor or later.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	rel := unix.ByteSliceToString(u.Release[:])
+	ma, rest, _ := strings.Cut(rel, ".")
+	mi, _, _ := strings.Cut(rest, ".")
+	if i := strings.IndexFunc(mi, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		mi = mi[:i] // "1-rc2"
+	}
+	a, err1 := strconv.Atoi(ma)
+	b, err2 := strconv.Atoi(mi)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return a > major || a == major && b >= minor
 }
 
 func setInt(fd, level, opt int, on bool) error {
