@@ -111,6 +111,11 @@ type Transport struct {
 	mu     sync.Mutex
 	hosts  map[string]*hostConns
 	closed bool
+	// closeIdle is set by CloseIdleConnections and cleared by the next request that asks for a
+	// connection: meanwhile a connection that becomes free is closed rather than pooled, as with
+	// net/http (a connection in use when CloseIdleConnections was called did not linger in the
+	// pool for IdleConnTimeout).
+	closeIdle bool
 	// rewinding holds the requests that wait, in rewind, to be sent again with a body from
 	// GetBody: on no connection nor in any line, Close finds them here.
 	rewinding map[*exchange]struct{}
@@ -252,8 +257,8 @@ func (t *Transport) prepare(req *http.Request) (*exchange, error) {
 // is done already (or whose Request.Cancel is closed) fails at once, as net/http's does: the watch
 // runs its function on a goroutine of its own, which the request could otherwise outrun onto the wire.
 func (t *Transport) send(x *exchange) {
-	if err := x.req.Context().Err(); err != nil {
-		x.reject(err)
+	if ctx := x.req.Context(); ctx.Err() != nil {
+		x.reject(context.Cause(ctx))
 		return
 	}
 	if legacyCancelled(x.req) {
@@ -295,9 +300,9 @@ func (t *Transport) watch(x *exchange) {
 			}
 		}()
 		stop := context.AfterFunc(wctx, func() {
-			err := ctx.Err()
-			if err == nil {
-				err = errRequestCanceled
+			err := errRequestCanceled
+			if ctx.Err() != nil {
+				err = context.Cause(ctx)
 			}
 			x.cancel(err)
 		})
@@ -309,7 +314,10 @@ func (t *Transport) watch(x *exchange) {
 		return
 	}
 	if ctx.Done() != nil {
-		x.stopWatch = context.AfterFunc(ctx, func() { x.cancel(ctx.Err()) })
+		// The context's cause, as net/http's Transport reports it (for a plain cancellation or
+		// deadline, the same as ctx.Err()): a caller that cancels with a cause of its own finds it
+		// in the errors of RoundTrip and of body reads.
+		x.stopWatch = context.AfterFunc(ctx, func() { x.cancel(context.Cause(ctx)) })
 	}
 }
 
@@ -319,9 +327,11 @@ func closeBody(req *http.Request) {
 	}
 }
 
-// CloseIdleConnections closes the connections that are idle in the pool; those in use are left alone.
+// CloseIdleConnections closes the connections that are idle in the pool; those in use are left alone,
+// but, as with net/http, closed when they become free, until another request asks for a connection.
 func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
+	t.closeIdle = true
 	var idle []*clientConn
 	for _, hc := range t.hosts {
 		idle = append(idle, hc.idle...)
@@ -414,6 +424,7 @@ func (t *Transport) schedule(x *exchange) {
 		x.reject(ErrTransportClosed)
 		return
 	}
+	t.closeIdle = false // a connection is wanted again
 	hc := t.host(x)
 	if n := len(hc.idle); n > 0 {
 		cc := hc.idle[n-1]
@@ -587,7 +598,7 @@ func (t *Transport) putIdle(cc *clientConn) {
 		cc.begin()
 		return
 	}
-	if len(hc.idle) >= t.maxIdle {
+	if len(hc.idle) >= t.maxIdle || t.closeIdle {
 		t.mu.Unlock()
 		cc.shut()
 		return
