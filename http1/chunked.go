@@ -26,8 +26,8 @@ const (
 //
 // The framing must be exact: every line ends with CR LF (a bare LF is
 // refused, so that the decoder cannot disagree with a proxy about where a
-// chunk ends), a chunk size is one to 16 hex digits (leading zeros count,
-// as net/http counts them) worth at most 2^63-1, and the chunk-size line with its extensions is at most 4096 bytes
+// chunk ends), a chunk size is one or more hex digits worth at most
+// 2^63-1, and the chunk-size line with its extensions is at most 4096 bytes
 // (a longer one is refused with status 400). Chunk
 // extensions are skipped, but counted: a body whose framing exceeds 16
 // bytes per chunk and twice its data by more than 16 KiB is refused with
@@ -193,11 +193,7 @@ func (d *ChunkedDecoder) framing(c byte) *Error {
 			return errChunkExt
 		}
 	case octets[c]&isHex != 0 && (d.state == chunkSize || d.state == chunkSizeMore):
-		// Every octet of the line so far is a digit: lineLen counts them. More than 16, leading
-		// zeros included, is too large for net/http (a fuzzed "0000000000000000000000" was
-		// the last chunk here and "chunk length too large" there): a server behind a proxy
-		// that read the body otherwise would be out of step with it.
-		if d.lineLen > 16 || d.size > (1<<63-1)>>4 {
+		if d.size > (1<<63-1)>>4 {
 			return errChunkOverflow
 		}
 		d.size = d.size<<4 | int64(unhex(c))
