@@ -235,6 +235,13 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 			p.mu.Unlock()
 			return 0, err
 		}
+		if len(b) == 0 {
+			// Nothing to wait for: net/http's body returns at once too (its bufio.Reader's Read
+			// of nothing), and a reader that probes with an empty read must not block until the
+			// client sends more.
+			p.mu.Unlock()
+			return 0, nil
+		}
 		p.mu.Unlock()
 		if _, ok := awaitDeadline(&p.dl, p.ready, nil); !ok {
 			p.mu.Lock()

@@ -129,6 +129,13 @@
 //     it ends there, waiting for it to arrive, where the loop drops only what has arrived before
 //     the head is written. (A Content-Length body gets it as in net/http, when 256 KiB or more of
 //     it are left.)
+//   - A read of the request body into an empty slice returns at once, as net/http's does for a
+//     Content-Length body (its chunked body waits for the first chunk's size line). A body the
+//     client cuts short (it shuts down its sending side or goes before the body's end) fails
+//     with io.ErrUnexpectedEOF, on that read and every later one, also in a chunked body's
+//     trailer section, and the answer says "Connection: close". net/http's later reads of a
+//     Content-Length body return io.EOF, its answer then does not say close, and it fails a
+//     trailer section cut short with "http: suspiciously long trailer after chunked body".
 //   - A request line longer than DefaultMaxRequestLineBytes is answered with 414.
 //   - A handler that panics gets a 500 answer if nothing was sent yet (net/http closes the
 //     connection without one); the connection is closed either way.
