@@ -30,8 +30,7 @@ type urConn struct {
 	slot uint32
 	gen  uint32 // the slot's generation, in every token of this connection
 
-	recvArmed       bool   // a multishot recv is in flight (its final CQE, without F_MORE, not reaped yet)
-	recvCancel      bool   // an ASYNC_CANCEL of that recv was submitted (back-pressure)
+	recv            uint8  // the multishot recv's state: urRecvArmed | urRecvCancel | urRecvWanted
 	sending         bool   // a SEND/SENDMSG, or a SendFile splice step, is in flight; at most one per connection
 	polling         bool   // a POLL_ADD is in flight: the one that ends a connect, or pollForRoom's after a send's EAGAIN
 	dirty           bool   // in l.dirty

@@ -108,7 +108,7 @@ func TestUringRecvInterruptedIsArmedAgain(t *testing.T) {
 	onLoop(t, l, func() { c.SetReadPaused(true) })
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		var armed bool
-		onLoop(t, l, func() { armed = c.recvArmed })
+		onLoop(t, l, func() { armed = c.recvInFlight() })
 		if !armed {
 			break
 		}
@@ -119,7 +119,7 @@ func TestUringRecvInterruptedIsArmedAgain(t *testing.T) {
 	var rearms int
 	onLoop(t, l, func() {
 		rearms = l.stats.recvRearm
-		c.recvArmed = true // as the recv's submission leaves it
+		c.recv |= urRecvArmed // as the recv's submission leaves it
 		c.onRecv(&uring.CQE{Res: -int32(unix.EINTR), UserData: urToken(urOpRecv, c.slot, c.gen)})
 		c.SetReadPaused(false)
 	})

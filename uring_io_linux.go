@@ -50,21 +50,51 @@ func (l *urLoop) putMsg(m *urSendMsg) {
 
 // ---- receiving ----
 
-// armRecv arms the connection's multishot recv unless one is in flight or reading is not wanted (the
-// peer closed, the connection is released, or back-pressure paused it). Only one recv is ever in flight
-// on a socket: a new one is armed only after the final CQE of the previous one, so data cannot be
-// delivered out of order.
+// States of a connection's multishot recv (urConn.recv).
+const (
+	urRecvArmed  uint8 = 1 << iota // a recv is in flight (its final CQE, without F_MORE, not reaped yet)
+	urRecvCancel                   // an ASYNC_CANCEL of that recv was submitted (a pause)
+	urRecvWanted                   // in l.recvWant: armRecvs arms it just before the submission if still wanted
+)
+
+// recvInFlight reports whether a multishot recv is in flight on the socket.
+func (c *urConn) recvInFlight() bool { return c.recv&urRecvArmed != 0 }
+
+// armRecv asks for the connection's multishot recv, unless one is in flight or reading is not wanted
+// (wantsRecv). The recv is not armed here but by the loop's armRecvs, just before the submission, if it
+// is still wanted then: a pause made later in the iteration (in a task, a timer, a flush) would
+// otherwise put its cancel in the same submission behind the recv, and the recv, which the kernel runs
+// first, would take a read's worth past the pause that no OnData sees (a restart in a task and a pause in
+// a timer; a pause in a task after the reap re-armed a recv; a restart and a pause in one callback).
+// Only one recv is ever in flight on a socket: a new one is armed only after the final CQE of the
+// previous one, so data cannot be delivered out of order.
+func (c *urConn) armRecv() {
+	if c.recv&urRecvWanted != 0 || !c.wantsRecv() {
+		return
+	}
+	c.recv |= urRecvWanted
+	c.l.recvWant = append(c.l.recvWant, c)
+}
+
+// wantsRecv reports whether a recv should be armed now: none is in flight, and reading is wanted (the
+// peer has not closed, the connection is not released, no pause holds it, no end of input waits).
 //
 // Nor is it armed on an open connection while the input left in c.in waits for its redelivery
 // (queueRedeliver): the handler may pause again when it sees that input, and a recv armed before would
 // take up to a receive window past the pause, at each restart (a handler that restarts reading from an
 // Execute'd function and takes less than a window per OnData saw the input pile up without bound, as
 // epoll, which offers that input before it reads, never does). deliver has it armed afterwards.
-func (c *urConn) armRecv() {
-	if c.recvArmed || c.peerEOF || c.state == connReleased || c.state == connOpen && c.readPaused != 0 || c.endPending() {
-		return
+func (c *urConn) wantsRecv() bool {
+	if c.recv&urRecvArmed != 0 || c.peerEOF || c.state == connReleased || c.state == connOpen && c.readPaused != 0 || c.endPending() {
+		return false
 	}
-	if c.state == connOpen && c.redeliverQueued && !c.readingOn {
+	return c.state != connOpen || !c.redeliverQueued || c.readingOn
+}
+
+// submitRecv arms the recv that armRecv asked for, if it is still wanted (armRecvs).
+func (c *urConn) submitRecv() {
+	c.recv &^= urRecvWanted
+	if !c.wantsRecv() { // paused, released, or waiting for a redelivery since armRecv
 		return
 	}
 	sqe := c.l.getSQE()
@@ -73,7 +103,7 @@ func (c *urConn) armRecv() {
 		sqe.SetRecvLimit(c.l.recvLimit)
 	}
 	sqe.UserData = urToken(urOpRecv, c.slot, c.gen)
-	c.recvArmed = true
+	c.recv |= urRecvArmed
 }
 
 // onRecv handles a CQE of the multishot recv. The data is in a provided buffer that goes back to the
@@ -89,7 +119,7 @@ func (c *urConn) onRecv(cqe *uring.CQE) {
 	l := c.l
 	more := cqe.More()
 	if !more {
-		c.recvArmed, c.recvCancel = false, false
+		c.recv &^= urRecvArmed | urRecvCancel
 	}
 	if b := l.recvData(cqe); b != nil {
 		raceio.Acquire() // as a read on epoll (rawRead)
@@ -218,7 +248,7 @@ func (c *urConn) deliver() {
 		c.endInput(end, err)
 	}
 	if c.state == connOpen && c.readPaused == 0 {
-		c.l.markDirty(c) // the flush arms the recv that armRecv held back for this delivery
+		c.armRecv() // the recv that armRecv held back for this delivery
 	}
 }
 
@@ -239,12 +269,12 @@ const (
 // not re-armed until every reason is gone (resume).
 func (c *urConn) pause(why uint8) {
 	c.readPaused |= why
-	if c.recvArmed && !c.recvCancel {
+	if c.recv&(urRecvArmed|urRecvCancel) == urRecvArmed { // a recv only asked for (armRecv) is not armed
 		sqe := c.l.getSQE()
 		sqe.PrepCancel(urToken(urOpRecv, c.slot, c.gen), 0)
 		sqe.UserData = urToken(urOpCancel, c.slot, c.gen)
 		sqe.Flags |= uring.SQECQESkipSuccess
-		c.recvCancel = true
+		c.recv |= urRecvCancel
 	}
 }
 
@@ -255,14 +285,16 @@ func (c *urConn) resume(why uint8) {
 	if c.readPaused != 0 {
 		return
 	}
-	// The recv is armed by flush, at the end of the iteration, not here: a handler that restarts
-	// reading and pauses it again in one callback (http1 does, between pipelined requests) would
-	// otherwise arm a recv and cancel it in the same submission, and the recv, which the kernel runs
-	// first, would take up to a whole receive window past the pause each time.
-	c.l.markDirty(c)
+	// The input left in c.in is offered first: armRecv does not ask for the recv while it waits for
+	// its redelivery, and deliver asks afterwards. The recv asked for is armed just before the
+	// submission, not here (armRecv): a handler that restarts reading and pauses it again in one
+	// callback (http1 does, between pipelined requests) would otherwise put a recv and its cancel in
+	// the same submission, and the recv, which the kernel runs first, would take a read's worth past
+	// the pause each time.
 	if c.in.Len() > 0 || c.endPending() {
 		c.l.queueRedeliver(c)
 	}
+	c.armRecv()
 }
 
 // ---- sending ----
@@ -271,9 +303,6 @@ func (c *urConn) resume(why uint8) {
 // It sends the queued output (one SEND or SENDMSG at a time), applies back-pressure, and advances the
 // close state machine once everything is out.
 func (c *urConn) flush() {
-	if c.state == connOpen && c.readPaused == 0 {
-		c.armRecv() // reading resumed in this iteration (resume)
-	}
 	if c.state == connReleased || c.state == connLinger || c.sending {
 		return // a send in flight marks the connection dirty again when it completes
 	}
@@ -518,10 +547,10 @@ func (c *urConn) release() {
 // closing n connections at once by descriptor cost O(n²) (measured: 9,000 dialled connections took 23 s
 // of kernel time to close, 91% in io_cancel_req_match; by token, a fraction of a second).
 func (c *urConn) cancelOps() {
-	if !c.recvArmed && !c.sending && !c.polling {
+	if !c.recvInFlight() && !c.sending && !c.polling {
 		return
 	}
-	if c.recvArmed {
+	if c.recvInFlight() {
 		c.cancelOp(urOpRecv)
 	}
 	if c.sending {
@@ -565,9 +594,10 @@ func (c *urConn) cancelOp(op uint8) {
 
 // maybeFinalize closes the descriptor, drops the buffers and frees the slot of a released connection
 // once no operation on it is in flight. Only now may the descriptor number be reused and the output
-// chunks go back to their pool.
+// chunks go back to their pool. A recv only asked for (urRecvWanted, still in l.recvWant) does not
+// hold it: armRecvs never arms one on a released connection.
 func (c *urConn) maybeFinalize() {
-	if c.state != connReleased || c.recvArmed || c.sending || c.polling || c.fd < 0 {
+	if c.state != connReleased || c.recvInFlight() || c.sending || c.polling || c.fd < 0 {
 		return
 	}
 	if c.tm != nil {

@@ -77,6 +77,7 @@ type urLoop struct {
 	cqeNext   int // cqes[cqeNext:cqeN] are reaped and not dispatched yet (reap)
 	cqeN      int
 	dirty     []*urConn             // connections to flush at the end of the iteration
+	recvWant  []*urConn             // connections whose recv armRecvs arms before the submission (armRecv)
 	redeliver []*urConn             // connections whose buffered input must be offered to OnData again
 	msgs      []*urSendMsg          // free SENDMSG headers
 	sendMsgs  map[uint32]*urSendMsg // the headers of the SENDMSGs in flight, by slot
@@ -201,6 +202,7 @@ func (l *urLoop) serve() {
 				timeout = 0
 			}
 		}
+		l.armRecvs() // last: nothing runs between them and the submission that could pause reading
 		l.bufWin.post()
 		err := l.wait(timeout)
 		l.state.Store(loopAwake)
@@ -597,6 +599,18 @@ func (l *urLoop) flushAll() {
 		c.flush()
 	}
 	l.dirty = l.dirty[:0]
+}
+
+// armRecvs arms the recvs that armRecv asked for during the iteration, each if it is still wanted, just
+// before the submission: after the iteration's reap, redeliveries, tasks, flushes and timers, so that
+// none of them can pause reading behind a recv armed in the same submission (docs/uring-engine.md,
+// "Back-pressure"). submitRecv calls no callback and never appends to the list.
+func (l *urLoop) armRecvs() {
+	for i, c := range l.recvWant {
+		l.recvWant[i] = nil
+		c.submitRecv()
+	}
+	l.recvWant = l.recvWant[:0]
 }
 
 // queueRedeliver schedules OnData for c's buffered input (after back-pressure lifted).
