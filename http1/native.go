@@ -30,8 +30,10 @@ import (
 // The request, its head and its body are valid only until ServeNative returns; copy what must be
 // kept. The whole body has arrived before ServeNative is called (bounded by Server.MaxBodyBytes,
 // DefaultNativeMaxBodyBytes by default), and a request that expects 100-continue gets the
-// 100 (Continue) automatically. A panic is recovered: it is logged, answered with 500 and the
-// connection closed.
+// 100 (Continue) automatically while its body is still to come (none when the body came with the
+// head, which RFC 9110 §10.1.1 allows; net/http sends it on the handler's first read). A panic is
+// recovered: it is logged, answered with 500 and the connection closed; a panic with
+// http.ErrAbortHandler closes the connection without an answer and is not logged, as in net/http.
 type NativeHandler interface {
 	ServeNative(w *ResponseBuffer, r *NativeRequest)
 }
@@ -92,7 +94,9 @@ func (r *NativeRequest) Conn() eddy.Conn { return r.conn }
 // ResponseBuffer collects the response of a NativeHandler: status, header fields and body. The
 // server adds Date (unless set), Content-Length, Content-Type (sniffed from the body when not set,
 // as net/http does) and Connection, then writes it all at once when ServeNative returns. Its
-// memory is reused across requests, so building a response allocates nothing.
+// memory is reused across requests, so building a response allocates nothing; it must not be used
+// once ServeNative has returned (it may be serving another request by then), as net/http forbids
+// the use of a ResponseWriter after ServeHTTP returns.
 type ResponseBuffer struct {
 	status  int
 	header  []byte // "Name: value\r\n" lines
@@ -135,7 +139,9 @@ func (w *ResponseBuffer) reset() {
 }
 
 // SetStatus sets the status code (default 200). It panics, as net/http's WriteHeader does, unless
-// code has three digits.
+// code has three digits. Nothing is sent before ServeNative returns, so a later SetStatus replaces
+// the status, after Write too (a middleware may change it); net/http keeps the first WriteHeader's
+// and the status a Write implies.
 //
 // An informational code (1xx) is not the response's status: as net/http's WriteHeader(103) does,
 // it makes an interim response with the header fields added so far (which stay for the final
@@ -419,15 +425,15 @@ func (sc *conn) runNative(h *RequestHead, body []byte, trailers []Field) bool {
 	w := responseBuffers.Get().(*ResponseBuffer)
 	req := &sc.rd.nat.req
 	*req = NativeRequest{RequestHead: h, Body: body, Trailers: trailers, conn: sc.c}
-	var ok bool
-	if string(h.Target) == "*" && string(h.Method) == http.MethodOptions && !sc.srv.DisableGeneralOptionsHandler {
-		ok = true
-	} else {
-		ok = sc.callNative(w, req)
+	ok, aborted := true, false
+	if string(h.Target) != "*" || string(h.Method) != http.MethodOptions || sc.srv.DisableGeneralOptionsHandler {
+		ok, aborted = sc.callNative(w, req)
 	}
 	*req = NativeRequest{}
 	keep, n := false, 0
 	switch {
+	case aborted:
+		// http.ErrAbortHandler: closed without an answer, as net/http and the net/http path do.
 	case !ok:
 		sc.internalError(h)
 	case sc.rd.nat.writeDL != 0 && sc.srv.now() >= sc.rd.nat.writeDL:
@@ -446,21 +452,23 @@ func (sc *conn) runNative(h *RequestHead, body []byte, trailers []Field) bool {
 	return true
 }
 
-// callNative runs the handler and reports false if it panicked.
-func (sc *conn) callNative(w *ResponseBuffer, r *NativeRequest) (ok bool) {
+// callNative runs the handler and reports false if it panicked, and whether that panic was
+// http.ErrAbortHandler.
+func (sc *conn) callNative(w *ResponseBuffer, r *NativeRequest) (ok, aborted bool) {
 	defer func() {
 		if ok {
 			return
 		}
 		v := recover()
-		if v != http.ErrAbortHandler {
+		aborted = v == http.ErrAbortHandler
+		if !aborted {
 			buf := make([]byte, 64<<10)
 			buf = buf[:runtime.Stack(buf, false)]
 			sc.srv.logf("http: panic serving %v: %v\n%s", sc.c.RemoteAddr(), v, buf)
 		}
 	}()
 	sc.srv.cfg.native.ServeNative(w, r)
-	return true
+	return true, false
 }
 
 // writeNative writes the response w to request h and reports whether the connection stays open,
@@ -496,7 +504,8 @@ func (sc *conn) writeNative(h *RequestHead, w *ResponseBuffer) (bool, int) {
 		}
 	}
 	switch {
-	case !keep && h.ProtoMinor >= 1:
+	case !keep && (h.ProtoMinor >= 1 || w.close):
+		// To HTTP/1.0 too when the handler asked for it: net/http sends the handler's field.
 		b = append(b, "Connection: close\r\n"...)
 	case keep && h.ProtoMinor == 0 && !w.hasConn:
 		b = append(b, "Connection: keep-alive\r\n"...)
