@@ -201,7 +201,7 @@ func TestFileBeyond4GiB(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
 		addr := start(t, engine, &http1.Server{Handler: http.FileServer(http.Dir(dir))})
 		before := http1.SendFileCount()
-		resp, b := getBody(t, client(t), "GET", "http://"+addr+"/sparse.bin", "Range", fmt.Sprintf("bytes=%d-%d", at, at+len(mark)-1))
+		resp, b := getBody(t, client(t), "GET", "http://"+addr+"/sparse.bin", "Range", fmt.Sprintf("bytes=%d-%d", int64(at), int64(at)+int64(len(mark))-1))
 		if resp.StatusCode != 206 || !bytes.Equal(b, mark) {
 			t.Fatalf("%s, %d bytes, equal=%v", resp.Status, len(b), bytes.Equal(b, mark))
 		}
