@@ -148,39 +148,7 @@ func ndResponse(br *bufio.Reader, m string, out *strings.Builder) (int, bool) {
 	var body []byte
 	switch {
 	case te == "chunked":
-		for {
-			sz, err := br.ReadString('\n')
-			if err != nil {
-				fmt.Fprintf(out, "body %q <chunked body cut: %s>\n", body, rwdErr(err))
-				return status, false
-			}
-			n, perr := strconv.ParseInt(strings.TrimRight(sz, "\r\n"), 16, 64)
-			if perr != nil {
-				fmt.Fprintf(out, "body %q <bad chunk size %q>\n", body, sz)
-				return status, false
-			}
-			if n == 0 {
-				break
-			}
-			chunk := make([]byte, n+2)
-			if _, err := io.ReadFull(br, chunk); err != nil {
-				fmt.Fprintf(out, "body %q <chunk cut: %s>\n", body, rwdErr(err))
-				return status, false
-			}
-			body = append(body, chunk[:n]...)
-		}
-		fmt.Fprintf(out, "body %q\ntrailer section:\n", body)
-		for {
-			l, err := br.ReadString('\n')
-			if err != nil {
-				fmt.Fprintf(out, "<trailers cut: %s>\n", rwdErr(err))
-				return status, false
-			}
-			out.WriteString(l)
-			if l == "\r\n" {
-				return status, true
-			}
-		}
+		return status, rwdChunked(br, out)
 	case cl != "":
 		n, err := strconv.Atoi(cl)
 		if err != nil || n < 0 || n > 1<<24 {

@@ -123,39 +123,7 @@ func rwdResponse(br *bufio.Reader, m string, out *strings.Builder) (int, bool) {
 	var body []byte
 	switch {
 	case te == "chunked":
-		for {
-			sz, err := br.ReadString('\n')
-			if err != nil {
-				fmt.Fprintf(out, "body %q <chunked body cut: %s>\n", body, rwdErr(err))
-				return status, false
-			}
-			n, perr := strconv.ParseInt(strings.TrimRight(sz, "\r\n"), 16, 64)
-			if perr != nil {
-				fmt.Fprintf(out, "body %q <bad chunk size %q>\n", body, sz)
-				return status, false
-			}
-			if n == 0 {
-				break
-			}
-			chunk := make([]byte, n+2)
-			if _, err := io.ReadFull(br, chunk); err != nil {
-				fmt.Fprintf(out, "body %q <chunk cut: %s>\n", body, rwdErr(err))
-				return status, false
-			}
-			body = append(body, chunk[:n]...)
-		}
-		fmt.Fprintf(out, "body %q\ntrailer section:\n", body)
-		for {
-			l, err := br.ReadString('\n')
-			if err != nil {
-				fmt.Fprintf(out, "<trailers cut: %s>\n", rwdErr(err))
-				return status, false
-			}
-			out.WriteString(l)
-			if l == "\r\n" {
-				return status, true
-			}
-		}
+		return status, rwdChunked(br, out)
 	case cl != "" && func() bool { _, err := strconv.ParseUint(cl, 10, 31); return err == nil }():
 		n, _ := strconv.Atoi(cl)
 		body = make([]byte, n)
@@ -171,6 +139,46 @@ func rwdResponse(br *bufio.Reader, m string, out *strings.Builder) (int, bool) {
 	}
 	fmt.Fprintf(out, "body %q\n", body)
 	return status, true
+}
+
+// rwdChunked reads a chunked body and its trailer section from br into out (the body decoded, since
+// servers cut chunks in different places; the trailer section as sent), and reports whether it ended
+// whole, so that the connection can carry another response.
+func rwdChunked(br *bufio.Reader, out *strings.Builder) bool {
+	var body []byte
+	for {
+		sz, err := br.ReadString('\n')
+		if err != nil {
+			fmt.Fprintf(out, "body %q <chunked body cut: %s>\n", body, rwdErr(err))
+			return false
+		}
+		n, perr := strconv.ParseInt(strings.TrimRight(sz, "\r\n"), 16, 64)
+		if perr != nil {
+			fmt.Fprintf(out, "body %q <bad chunk size %q>\n", body, sz)
+			return false
+		}
+		if n == 0 {
+			break
+		}
+		chunk := make([]byte, n+2)
+		if _, err := io.ReadFull(br, chunk); err != nil {
+			fmt.Fprintf(out, "body %q <chunk cut: %s>\n", body, rwdErr(err))
+			return false
+		}
+		body = append(body, chunk[:n]...)
+	}
+	fmt.Fprintf(out, "body %q\ntrailer section:\n", body)
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			fmt.Fprintf(out, "<trailers cut: %s>\n", rwdErr(err))
+			return false
+		}
+		out.WriteString(l)
+		if l == "\r\n" {
+			return true
+		}
+	}
 }
 
 func rwdErr(err error) string {
