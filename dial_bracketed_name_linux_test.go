@@ -2,70 +2,22 @@ package eddy_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
 
 	"github.com/eddyio/eddy"
+	"github.com/eddyio/eddy/internal/testdns"
 )
 
-// dualStackDNS makes net.DefaultResolver, for the rest of the test, answer A queries with 127.0.0.1
-// and AAAA queries with ::1 for any name outside the hosts file, from a name server inside the process
-// (testdns.Loopback answers A only). Global, as testdns's: the test must not run in parallel.
+// dualStackDNS makes the resolver answer A queries with 127.0.0.1 and AAAA queries with ::1 for any name
+// outside the hosts file (testdns.DualStack), and waits, at the end of the test, for Dial's lookup
+// goroutines, which outlive the futures they settle by a moment (rvWaitLookups).
 func dualStackDNS(t *testing.T) {
-	// Dial's lookup goroutines outlive the futures they settle by a moment: wait for them, for the
-	// tests that count them (rvWaitLookups).
 	t.Cleanup(func() { rvWaitLookups(t) })
-	saved := net.DefaultResolver
-	net.DefaultResolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
-		client, server := net.Pipe() // not a PacketConn: messages framed as over TCP
-		go serveDualStack(server)
-		return client, nil
-	}}
-	t.Cleanup(func() { net.DefaultResolver = saved })
-}
-
-func serveDualStack(c net.Conn) {
-	defer c.Close()
-	for {
-		var n [2]byte
-		if _, err := io.ReadFull(c, n[:]); err != nil {
-			return
-		}
-		q := make([]byte, binary.BigEndian.Uint16(n[:]))
-		if _, err := io.ReadFull(c, q); err != nil || len(q) < 12 {
-			return
-		}
-		end := 12
-		for end < len(q) && q[end] != 0 {
-			end += 1 + int(q[end])
-		}
-		end += 5
-		if end > len(q) {
-			return
-		}
-		qtype := binary.BigEndian.Uint16(q[end-4:])
-		r := append([]byte{}, q[:2]...)
-		r = append(r, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0)
-		r = append(r, q[12:end]...)
-		switch qtype {
-		case 1: // A
-			r[7] = 1
-			r = append(r, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1)
-		case 28: // AAAA
-			r[7] = 1
-			r = append(r, 0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16)
-			r = append(r, net.IPv6loopback...)
-		}
-		binary.BigEndian.PutUint16(n[:], uint16(len(r)))
-		if _, err := c.Write(append(n[:], r...)); err != nil {
-			return
-		}
-	}
+	testdns.DualStack(t)
 }
 
 // listenBothLoopbacks listens on 127.0.0.1 and ::1 with one port and accepts (and closes) what comes.

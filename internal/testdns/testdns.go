@@ -46,7 +46,7 @@ func Loopback(tb testing.TB) (down *atomic.Bool) {
 				return nil, errors.New("the name server is down")
 			}
 			client, server := net.Pipe() // not a PacketConn: the resolver frames messages as over TCP
-			go serveLoopback(server)
+			go serveLoopback(server, false)
 			return client, nil
 		},
 	}
@@ -54,9 +54,25 @@ func Loopback(tb testing.TB) (down *atomic.Bool) {
 	return down
 }
 
-// serveLoopback answers the queries on c, in DNS over TCP framing: A with 127.0.0.1, any other type with
-// no answer.
-func serveLoopback(c net.Conn) {
+// DualStack is Loopback for names with both families: A queries are answered with 127.0.0.1 and AAAA
+// queries with ::1, for any name outside the hosts file (this machine's hosts file gives localhost
+// 127.0.0.1 alone). The replacement is global, as Loopback's.
+func DualStack(tb testing.TB) {
+	saved := net.DefaultResolver
+	net.DefaultResolver = &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			client, server := net.Pipe()
+			go serveLoopback(server, true)
+			return client, nil
+		},
+	}
+	tb.Cleanup(func() { net.DefaultResolver = saved })
+}
+
+// serveLoopback answers the queries on c, in DNS over TCP framing: A with 127.0.0.1, AAAA with ::1 when
+// six is set, any other type with no answer.
+func serveLoopback(c net.Conn, six bool) {
 	defer c.Close()
 	for {
 		var n [2]byte
@@ -79,9 +95,14 @@ func serveLoopback(c net.Conn) {
 		r := append([]byte{}, q[:2]...)                   // the query's ID
 		r = append(r, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0) // a response, RD and RA, one question
 		r = append(r, q[12:end]...)
-		if qtype == 1 {
+		switch {
+		case qtype == 1: // A
 			r[7] = 1 // one answer
 			r = append(r, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1)
+		case qtype == 28 && six: // AAAA
+			r[7] = 1
+			r = append(r, 0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16)
+			r = append(r, net.IPv6loopback...)
 		}
 		binary.BigEndian.PutUint16(n[:], uint16(len(r)))
 		if _, err := c.Write(append(n[:], r...)); err != nil {
