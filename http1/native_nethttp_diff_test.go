@@ -87,15 +87,7 @@ func ndTranscript(addr string, c *ndCase, path string) string {
 	if !alive {
 		return out.String()
 	}
-	io.WriteString(conn, "GET /probe HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		out.WriteString("connection closed\n")
-		return out.String()
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	fmt.Fprintf(&out, "connection kept (probe %d %q)\n", resp.StatusCode, b)
+	rwdProbe(conn, br, &out)
 	return out.String()
 }
 

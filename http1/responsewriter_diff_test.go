@@ -69,15 +69,7 @@ func rwdTranscript(conn net.Conn, c *rwdCase, path string) string {
 		io.WriteString(conn, c.after)
 	}
 	// The connection's fate: a probe request is answered on a connection kept open.
-	io.WriteString(conn, "GET /probe HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		out.WriteString("connection closed\n")
-		return out.String()
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	fmt.Fprintf(&out, "connection kept (probe %d %q)\n", resp.StatusCode, b)
+	rwdProbe(conn, br, &out)
 	return out.String()
 }
 
@@ -139,6 +131,20 @@ func rwdResponse(br *bufio.Reader, m string, out *strings.Builder) (int, bool) {
 	}
 	fmt.Fprintf(out, "body %q\n", body)
 	return status, true
+}
+
+// rwdProbe tells the connection's fate after the case's responses: a probe request is answered on a
+// connection kept open.
+func rwdProbe(conn net.Conn, br *bufio.Reader, out *strings.Builder) {
+	io.WriteString(conn, "GET /probe HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		out.WriteString("connection closed\n")
+		return
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Fprintf(out, "connection kept (probe %d %q)\n", resp.StatusCode, b)
 }
 
 // rwdChunked reads a chunked body and its trailer section from br into out (the body decoded, since
