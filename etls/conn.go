@@ -308,7 +308,9 @@ func (c *Conn) establish(raw eddy.Conn) {
 	c.hsMu.Unlock()
 	c.onLoop = true
 	c.phase = established
-	c.fr.setVersion(c.tc.ConnectionState().Version)
+	if c.tc != nil { // nil only where a test drives the phases by hand
+		c.fr.setVersion(c.tc.ConnectionState().Version)
+	}
 	if c.hsHeld {
 		// Paused for the handshake's input and not restarted yet: hsPaused may have been cleared
 		// already by the handshake goroutine, whose restart is still on its way (resumeHandshakeInput).
