@@ -183,7 +183,10 @@ func TestGoexitInInlineContinuationStillCancelsTheInputs(t *testing.T) {
 	})
 	t.Run("WithTimeout", func(t *testing.T) {
 		src, ctx := loserOf()
-		future.Catch(future.WithTimeout(src, time.Millisecond), nil, func(error) (int, error) {
+		// On a goroutine of its own: a timeout that has fired before Catch subscribes runs the
+		// continuation inline on the subscriber, whose Goexit would end the test's goroutine (seen in
+		// CI under load); subscribed in time, it runs on the goroutine that settles the timeout.
+		go future.Catch(future.WithTimeout(src, 20*time.Millisecond), nil, func(error) (int, error) {
 			runtime.Goexit()
 			return 0, nil
 		})
