@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -185,24 +184,6 @@ func ndSummary(tr string) string {
 	return b.String()
 }
 
-// ndLog collects what a server logged.
-type ndLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *ndLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *ndLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestNativePathAsNetHTTPPath(t *testing.T) {
 	cases := ndCases()
 	caseOf := func(path string) (*ndCase, bool) {
@@ -229,7 +210,7 @@ func TestNativePathAsNetHTTPPath(t *testing.T) {
 		c.nat(w, r)
 	})
 	const maxHead = 4096
-	refLog := new(ndLog)
+	refLog := new(syncLog)
 	hs := httptest.NewUnstartedServer(h)
 	hs.Config.ErrorLog = newLogger(refLog)
 	hs.Config.MaxHeaderBytes = maxHead
@@ -242,7 +223,7 @@ func TestNativePathAsNetHTTPPath(t *testing.T) {
 	}
 
 	forEachEngine(t, func(t *testing.T, engine eddy.EngineKind) {
-		httpLog, natLog := new(ndLog), new(ndLog)
+		httpLog, natLog := new(syncLog), new(syncLog)
 		httpAddr := start(t, engine, &http1.Server{Handler: h, MaxHeaderBytes: maxHead, ErrorLog: newLogger(httpLog)})
 		natAddr := start(t, engine, &http1.Server{Native: nat, MaxHeaderBytes: maxHead, ErrorLog: newLogger(natLog)})
 		for i := range cases {
@@ -296,7 +277,7 @@ func TestNativePathAsNetHTTPPath(t *testing.T) {
 			})
 		}
 		// A panic is logged on both paths, http.ErrAbortHandler on neither.
-		for name, l := range map[string]*ndLog{"native": natLog, "net/http path": httpLog} {
+		for name, l := range map[string]*syncLog{"native": natLog, "net/http path": httpLog} {
 			if n := strings.Count(l.String(), "http: panic serving"); n != 2 {
 				t.Errorf("%s: %d panics logged, want 2 (two panicking cases, one more with ErrAbortHandler):\n%s", name, n, l)
 			}

@@ -449,20 +449,7 @@ func TestRequestBodyAsNetHTTP(t *testing.T) {
 					got := qbRun(t, addr, c, string(engine)+"-"+strconv.Itoa(i), 8*time.Second)
 					ws, gs := want[i].summary(), got.summary()
 					line := fmt.Sprintf("%-50s net/http %-22s http1 %-22s", c.name, ws, gs)
-					switch {
-					case c.eddy != "":
-						if gs != c.eddy {
-							t.Errorf("http1: %s; want %s (%s); net/http: %s", gs, c.eddy, c.why, ws)
-						}
-						if ws == gs {
-							line += " (documented difference not seen)"
-						} else {
-							line += " KEPT: " + c.why
-						}
-					case gs != ws:
-						t.Errorf("http1: %s; net/http: %s", gs, ws)
-						line += " UNEXPECTED"
-					}
+					line += diffVerdict(t, ws, gs, c.eddy, c.why)
 					switch {
 					case c.eddyReport != "":
 						if len(got.reports) == 0 || !strings.Contains(got.reports[0], c.eddyReport) {
