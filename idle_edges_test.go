@@ -83,6 +83,13 @@ func TestIdleHugeSetWhileTimerDue(t *testing.T) {
 				h := &funcHandler{counter: newCounter(), data: func(c eddy.Conn) {
 					b, _ := c.Next(-1)
 					if !first.Swap(true) {
+						// The short timeout is armed here, not by the engine at accept: a
+						// test goroutine slowed past it under load before its first write
+						// saw the connection closed as idle (CI, stop 34).
+						if err := c.SetIdleTimeout(idle); err != nil {
+							setErr <- err
+							return
+						}
 						// Longer than the timeout: it comes due (on std its timer fires and queues
 						// its check behind this callback; on the loop engines it is due at the
 						// iteration's timers).
@@ -91,7 +98,7 @@ func TestIdleHugeSetWhileTimerDue(t *testing.T) {
 					}
 					c.Write(b)
 				}}
-				s := startServer(t, kind, h, eddy.WithIdleTimeout(idle), eddy.WithLoops(1))
+				s := startServer(t, kind, h, eddy.WithLoops(1))
 				c := s.dial(t)
 				if err := idleEcho(c, "first"); err != nil {
 					t.Fatalf("first echo: %v", err)
