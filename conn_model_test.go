@@ -1706,11 +1706,14 @@ func (m *rcModel) finish(stop func() error) {
 		}
 	}
 	if m.clReset && m.paused && !m.closed() {
-		// A paused connection does not act on the reset: resume it so that it sees it.
+		// A paused connection does not act on the reset: resume it so that it sees it. A pause still
+		// armed for the next OnData is dropped too: the resume's OnData (the input sent before the
+		// reset) paused again, and the reset went unseen (seed 15899317789697456772, epoll and uring).
 		m.onLoop("SetReadPaused(false) after the reset", func(c eddy.Conn) {
-			m.mc.get(func() { m.mc.pausedNow = false })
+			m.mc.get(func() { m.mc.pausedNow, m.mc.pauseNext = false, false })
 			c.SetReadPaused(false)
 		})
+		m.pauseArmed = false
 	}
 	if m.clReset && !m.closed() {
 		// The engine acts on the reset (OnClose), or on the FIN before it: wait for one of them (after
