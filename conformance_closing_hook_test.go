@@ -67,7 +67,7 @@ func (h *goodbyeHandler) calls() []error {
 // readToEOF reads c until EOF (failing on any other end) and returns what came.
 func readToEOF(t *testing.T, c net.Conn) string {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	b, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatalf("reading to EOF: %v (after %q)", err, b)
@@ -164,7 +164,7 @@ func TestClosingHandlerSaysGoodbyeAtStop(t *testing.T) {
 			t.Fatalf("OnClosing ran %d times; want %d", len(got), n)
 		}
 		for i := range n {
-			if err := h.waitClosed(t, time.Second); !errors.Is(err, eddy.ErrEngineStopped) {
+			if err := h.waitClosed(t, 30*time.Second); !errors.Is(err, eddy.ErrEngineStopped) {
 				t.Fatalf("OnClose %d reported %v; want ErrEngineStopped", i, err)
 			}
 		}

@@ -16,6 +16,7 @@ type hookActHandler struct {
 	*counter
 	opened chan eddy.Conn
 	act    func(c eddy.Conn, reason error)
+	idle   time.Duration // if set, OnData sets the connection's idle timeout to it after its echo
 }
 
 func (h *hookActHandler) OnOpen(c eddy.Conn) {
@@ -26,6 +27,9 @@ func (h *hookActHandler) OnOpen(c eddy.Conn) {
 func (h *hookActHandler) OnData(c eddy.Conn) {
 	b, _ := c.Next(-1)
 	c.Write(b)
+	if h.idle > 0 {
+		c.SetIdleTimeout(h.idle)
+	}
 }
 
 func (h *hookActHandler) OnClosing(c eddy.Conn, reason error) { h.act(c, reason) }
@@ -42,7 +46,11 @@ func TestCloseInOnClosingKeepsIdleReason(t *testing.T) {
 			c.Close()
 			time.Sleep(100 * time.Millisecond) // the handler's bookkeeping after its Close
 		}
-		s := startServer(t, kind, h, eddy.WithIdleTimeout(200*time.Millisecond))
+		// The engine's idle timeout is long, so that it cannot fire before the echo on a loaded
+		// machine (a test goroutine slower than 200 ms to send "hello" read "bye" and EOF instead);
+		// the handler shortens it once it has echoed.
+		h.idle = 200 * time.Millisecond
+		s := startServer(t, kind, h, eddy.WithIdleTimeout(30*time.Second))
 		c := s.dial(t)
 		if err := echoOnce(c, "hello"); err != nil {
 			t.Fatal(err)

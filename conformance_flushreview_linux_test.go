@@ -81,7 +81,7 @@ func (h *frHandler) next(t *testing.T) eddy.Conn {
 	select {
 	case c := <-h.conns:
 		return c
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second): // a hang guard: accepts wait long on a loaded machine
 		t.Fatal("OnOpen did not run")
 		return nil
 	}
@@ -612,7 +612,7 @@ func TestFlushReviewAbortDuringAStuckFlush(t *testing.T) {
 							if err == nil {
 								t.Errorf("the callback of an AsyncWrite after Abort got nil")
 							}
-						case <-time.After(2 * time.Second):
+						case <-time.After(30 * time.Second):
 							t.Errorf("the callback of an AsyncWrite accepted after Abort never ran")
 						}
 					}

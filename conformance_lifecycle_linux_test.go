@@ -129,7 +129,7 @@ func TestStartStopTwice(t *testing.T) {
 			l.AfterFunc(time.Millisecond, func() { close(fired) })
 			select {
 			case <-fired:
-			case <-time.After(2 * time.Second):
+			case <-time.After(30 * time.Second):
 				t.Errorf("Loop.AfterFunc on a stopped loop %d never fired", l.Index())
 			}
 		}

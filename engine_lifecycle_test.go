@@ -167,19 +167,19 @@ func TestFailedStartRunsWorkQueuedInOnBoot(t *testing.T) {
 		}
 		select {
 		case <-h.ran:
-		case <-time.After(2 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Error("a function given to Loop.Execute in OnBoot never ran after the failed Start")
 		}
 		select {
 		case <-h.fired:
-		case <-time.After(2 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Error("a Loop.AfterFunc(10ms) timer made in OnBoot never fired after the failed Start")
 		}
 		later := make(chan struct{})
 		h.loops[1].Execute(func() { close(later) })
 		select {
 		case <-later:
-		case <-time.After(2 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Error("Loop.Execute on a loop of the failed Start never ran its function")
 		}
 	})

@@ -162,14 +162,29 @@ func (h *halfIdleHandler) OnPeerClosed(c eddy.Conn) bool {
 func TestIdleHalfClosedByPeer(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, kind eddy.EngineKind) {
-		h := &halfIdleHandler{funcHandler: &funcHandler{counter: newCounter()}}
-		s := startServer(t, kind, h, eddy.WithIdleTimeout(200*time.Millisecond))
-		c := s.dial(t)
-		if err := c.CloseWrite(); err != nil {
-			t.Fatal(err)
-		}
-		wantPeerReads(t, c, "half")
-		wantIdleClose(t, h.counter, 10*time.Second)
+		// The timeout runs from accept, so that it is the half-closed connection's own (a FIN that
+		// dropped it would be caught): an attempt in which the test goroutine sent its FIN too late
+		// (the connection closed as idle, nothing written, OnPeerClosed never ran) proves nothing.
+		var h *halfIdleHandler
+		conclusive(t, "the FIN came after the idle timeout", func() bool {
+			h = &halfIdleHandler{funcHandler: &funcHandler{counter: newCounter()}}
+			s := startServer(t, kind, h, eddy.WithIdleTimeout(200*time.Millisecond))
+			c := s.dial(t)
+			if err := c.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			got, err := io.ReadAll(c)
+			if err == nil && len(got) == 0 && h.peerClosed.Load() == 0 {
+				wantIdleClose(t, h.counter, 30*time.Second)
+				return false
+			}
+			if err != nil || string(got) != "half" {
+				t.Fatalf("the peer read %q, then %v; want %q then EOF", got, err, "half")
+			}
+			return true
+		})
+		wantIdleClose(t, h.counter, 30*time.Second)
 		wantClosedOnce(t, h.counter)
 		if p := h.peerClosed.Load(); p != 1 {
 			t.Fatalf("OnPeerClosed ran %d times", p)

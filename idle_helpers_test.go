@@ -61,10 +61,10 @@ func wantOpenAfterQuiet(t *testing.T, k *counter, c net.Conn, quiet time.Duratio
 	wantOpen(t, k, why)
 }
 
-// wantPeerReads fails unless the peer reads want from c, then EOF, within 10 s.
+// wantPeerReads fails unless the peer reads want from c, then EOF, within 30 s (a hang guard).
 func wantPeerReads(t *testing.T, c net.Conn, want string) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if got, err := io.ReadAll(c); err != nil || string(got) != want {
 		t.Fatalf("the peer read %q, then %v; want %q then EOF", got, err, want)
 	}

@@ -41,7 +41,7 @@ func TestAfterFuncOrderAndShortDurations(t *testing.T) {
 			l.AfterFunc(d, func() { close(fired) })
 			select {
 			case <-fired:
-			case <-time.After(2 * time.Second):
+			case <-time.After(30 * time.Second):
 				t.Errorf("AfterFunc(%v) did not fire", d)
 			}
 		}
@@ -123,10 +123,10 @@ func TestTimerPendingAtStopStillFires(t *testing.T) {
 		}
 		select {
 		case <-fired:
-		case <-time.After(2 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Error("a timer pending at Stop never fired")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if _, err := sleep.Await(ctx); err != nil {
 			t.Errorf("Sleep pending at Stop: %v (it never completed)", err)
