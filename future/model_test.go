@@ -71,6 +71,7 @@ type mNode struct {
 	srcDone   bool  // Then: its source is complete
 	cancelled bool  // Then: a cancel request has passed
 	cancelRef int   // node whose own cancel function Cancel of this one calls, -1 none
+	window    bool  // kAll: settled early, its inputs being cancelled; see settleEarly
 	ctxDone   bool  // kCtx, kGoOn: the context given to the producer is done
 	ctxErr    error
 	ctxCause  error
@@ -124,10 +125,20 @@ func (m *model) settleEarly(id int, v int, err error) {
 		return
 	}
 	x.settled, x.val, x.err = true, v, err
-	x.cancelRef = -1
+	// kAll is Map(All(...)): All's settle cancels its inputs before the Map's continuation runs,
+	// and the Map, still pending, holds All's cancel function meanwhile. A Cancel of it that
+	// comes in that window (from a continuation that a panicking cancel function ran: the input
+	// it failed feeds another combinator, which cancels this one) goes on to All's inputs again,
+	// and calls a NewPromiseFunc's cancel function a second time, as NewPromiseFunc documents
+	// (seed 12792737550863731629).
+	x.window = x.kind == kAll
+	if !x.window {
+		x.cancelRef = -1
+	}
 	for _, in := range x.ins {
 		m.request(in)
 	}
+	x.window, x.cancelRef = false, -1
 	m.notify(id)
 }
 
@@ -258,7 +269,7 @@ func (m *model) runCont(id int) {
 // request is requestCancel of node id's state.
 func (m *model) request(id int) {
 	x := m.n[id]
-	if x.settled || x.cancelRef < 0 {
+	if (x.settled && !x.window) || x.cancelRef < 0 {
 		return
 	}
 	m.call(x.cancelRef, id)
