@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,10 +30,11 @@ var errLeftUnread = errors.New("http1: more of the request body was left unread 
 // the connection; a read that makes room asks the loop to push again.
 //
 // The pipe outlives its response: a goroutine of the handler's may still hold Request.Body after
-// the loop has recycled the response. Only the loop's own calls (room, push, finish, fail, state,
-// release) and reads, which net/http forbids after the handler returns, use w; Close uses only the
-// pipe and the connection's parts that never change (sc.c, sc.http), and does nothing once
-// released.
+// the loop has recycled the response, perhaps for another request. Only the loop's own calls
+// (room, push, finish, fail, state, release) use w, and a read only under mu before release (the
+// trailer of sawEOFLocked); Read and Close otherwise use only the pipe and the connection's parts
+// that never change (sc.c, sc.http). So the automatic 100 Continue is the pipe's too: a late read
+// that found the pipe open must not send one for the next request of the recycled response.
 type bodyPipe struct {
 	w   *response
 	sc  *conn           // w's connection, whose c and http stay put for its life
@@ -41,14 +43,21 @@ type bodyPipe struct {
 	mu       sync.Mutex
 	buf      []byte // unread bytes are buf[r:]
 	r        int
-	small    bool // buf was made for a small body and is not pooled
 	err      error
+	small    bool // buf was made for a small body and is not pooled
 	sawEOF   bool
-	closed   bool  // Close was called, or the pipe was released
-	released bool  // the exchange is over: w may be serving another request
-	timedOut bool  // a read hit the deadline: the rest of the body is in an unknown state
-	needPump bool  // the loop stopped pushing for want of room
-	dropped  int64 // unread bytes Close left in the pipe, not yet counted by the loop (takeDropped)
+	closed   bool // Close was called, or the pipe was released
+	released bool // the exchange is over: w may be serving another request
+	timedOut bool // a read hit the deadline: the rest of the body is in an unknown state
+	needPump bool // the loop stopped pushing for want of room
+
+	// canContinue is set until the first read sends the automatic 100 Continue, or the response
+	// disables it (its head, a hijack, the handler's return). contMu orders that 100 before the
+	// response's head. (Beside the bools, the pipe keeps its allocation's size class.)
+	canContinue atomic.Bool
+	contMu      sync.Mutex
+
+	dropped int64 // unread bytes Close left in the pipe, not yet counted by the loop (takeDropped)
 
 	dl    deadline      // of reads; its moves signal ready (its moved is nil)
 	ready chan struct{} // signalled when bytes or an error arrive, on Close, and when dl moves
@@ -196,7 +205,10 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 		// Also after release: the response may be serving another request by now.
 		return 0, http.ErrBodyReadAfterClose
 	}
-	p.w.writeContinue()
+	if hook := bodyReadHook.Load(); hook != nil { // tests only
+		(*hook)()
+	}
+	p.writeContinue()
 	p.mu.Lock()
 	for {
 		if p.closed {
@@ -257,6 +269,33 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 		}
 		p.mu.Lock()
 	}
+}
+
+// bodyReadHook, set only by tests, runs in each body Read between its check for a closed body and
+// its 100 Continue, to hold a read there while the exchange ends.
+var bodyReadHook atomic.Pointer[func()]
+
+// writeContinue sends "100 Continue" before the first body read of a request that expects it,
+// unless the response has disabled it.
+func (p *bodyPipe) writeContinue() {
+	if !p.canContinue.Load() {
+		return
+	}
+	p.contMu.Lock()
+	defer p.contMu.Unlock()
+	if !p.canContinue.Load() {
+		return
+	}
+	p.canContinue.Store(false)
+	asyncWriteRetrying(p.sc.c, continueLine, nil) // a closed connection has no use for it
+}
+
+// disableContinue stops the automatic 100 Continue, waiting for one being sent. Once it returns
+// no read sends one, not even a read that started before.
+func (p *bodyPipe) disableContinue() {
+	p.contMu.Lock()
+	p.canContinue.Store(false)
+	p.contMu.Unlock()
 }
 
 // Close stops reading: later reads fail, a read blocked in another goroutine returns, and the loop

@@ -94,7 +94,7 @@ func (sc *conn) newExchange(h *RequestHead, n int, buf []byte) (*response, error
 		req.Body = w.pipe
 		if h.ExpectContinue {
 			w.expect = true
-			w.canContinue.Store(true)
+			w.pipe.canContinue.Store(true)
 		}
 	}
 	return w, nil

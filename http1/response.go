@@ -110,9 +110,7 @@ type response struct {
 	spare  [3][]byte // buffers kept by a pooled response for its next use (getBuf, putBuf)
 	nspare int
 
-	contMu       sync.Mutex // orders an automatic 100 Continue before the head
-	canContinue  atomic.Bool
-	expect       bool // the request asked for 100-continue
+	expect       bool // the request asked for 100-continue (its automatic 100 Continue is the pipe's)
 	connGone     atomic.Bool
 	bodyTooLarge atomic.Bool
 }
@@ -331,9 +329,7 @@ func (w *response) write(n int, p []byte, s string) (int, error) {
 		}
 		return 0, http.ErrHijacked
 	}
-	if w.canContinue.Load() {
-		w.disableContinue()
-	}
+	w.disableContinue()
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -712,32 +708,14 @@ func (w *response) dropArrivedBody() {
 	}
 }
 
-// writeContinue sends "100 Continue" before the first body read of a request that expects it,
-// unless the handler has started its answer.
-func (w *response) writeContinue() {
-	if !w.canContinue.Load() {
-		return
-	}
-	w.contMu.Lock()
-	defer w.contMu.Unlock()
-	if !w.canContinue.Load() {
-		return
-	}
-	w.canContinue.Store(false)
-	asyncWriteRetrying(w.c, continueLine, nil) // a closed connection has no use for it
-}
-
 var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // disableContinue stops the body from sending an automatic 100 Continue, waiting for one being
-// sent.
+// sent (bodyPipe.writeContinue).
 func (w *response) disableContinue() {
-	if !w.canContinue.Load() {
-		return
+	if p := w.pipe; p != nil && p.canContinue.Load() {
+		p.disableContinue()
 	}
-	w.contMu.Lock()
-	w.canContinue.Store(false)
-	w.contMu.Unlock()
 }
 
 // connClosed runs on the loop when the connection closes with the request in flight: its context

@@ -52,9 +52,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if n < sendFileMin {
 		return io.Copy(writerOnly{w}, src)
 	}
-	if w.canContinue.Load() {
-		w.disableContinue()
-	}
+	w.disableContinue()
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
