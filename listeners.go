@@ -19,10 +19,13 @@ import (
 // the kernel's spreading would then depend on sockets the caller never saw.
 
 // WithListeners makes the engine serve already-open listeners, in addition to its addresses (New then
-// accepts an empty address list). Each must be a *net.TCPListener or a *net.UnixListener. The engine takes
-// ownership of them: it closes them at StopAccepting or when it stops (or when Start fails), so the caller
-// must neither accept on them nor close them. A Unix listener is closed as package net closes it, removing its socket
-// file unless SetUnlinkOnClose(false) was called.
+// accepts an empty address list). Each must be a *net.TCPListener or a *net.UnixListener of a stream
+// socket, network "tcp" or "unix": New refuses any other, a "unixpacket" (SOCK_SEQPACKET) listener or a
+// datagram socket that net.FileListener wrapped ("unixgram"), with an error that names its network and
+// address, and the caller keeps it. The engine takes ownership of the listeners New accepts: it closes them
+// at StopAccepting or when it stops (or when Start fails), so the caller must neither accept on them nor
+// close them. A Unix listener is closed as package net closes it, removing its socket file unless
+// SetUnlinkOnClose(false) was called.
 func WithListeners(lns ...net.Listener) Option {
 	return func(o *options) error {
 		for i, ln := range lns {
@@ -38,10 +41,24 @@ func WithListeners(lns ...net.Listener) Option {
 			default:
 				return fmt.Errorf("eddy: bad option WithListeners: listener %d is %T, want *net.TCPListener or *net.UnixListener", i, ln)
 			}
+			// The engines serve stream sockets only: a SOCK_SEQPACKET listener was accepted on and its
+			// connections read as byte streams, given TCP options. package net names the socket's type
+			// in the address's network (the type of a *net.UnixListener from net.FileListener too).
+			if a := ln.Addr(); a == nil || a.Network() != "tcp" && a.Network() != "unix" {
+				return fmt.Errorf("eddy: bad option WithListeners: listener %d (%s) is not a stream socket: want network tcp or unix", i, describeAddr(a))
+			}
 		}
 		o.listeners = append(o.listeners, lns...)
 		return nil
 	}
+}
+
+// describeAddr writes an adopted listener's address with its network, as "unixpacket /path".
+func describeAddr(a net.Addr) string {
+	if a == nil {
+		return "no address"
+	}
+	return a.Network() + " " + a.String()
 }
 
 // listenerEndpoints returns an endpoint for each adopted listener.
