@@ -77,7 +77,7 @@ func TestAsyncWaitsReuseTheirArray(t *testing.T) {
 	cb := func(Conn, error) {}
 	cycle := func(k int) {
 		for i := 1; i <= k; i++ {
-			w.add(i, cb)
+			w.add(int64(i), cb)
 		}
 		w.advance(k)
 		for _, ok := w.next(); ok; _, ok = w.next() {

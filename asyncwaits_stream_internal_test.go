@@ -46,7 +46,7 @@ func TestAsyncWaitsCompactionKeepsOrder(t *testing.T) {
 	for round := 0; round < 200; round++ {
 		for k := 0; k < 3; k++ { // three 1-byte writes
 			queued++
-			w.add(queued, mk(id))
+			w.add(int64(queued), mk(id))
 			id++
 		}
 		w.advance(2) // two bytes out

@@ -2,6 +2,7 @@ package eddy
 
 import (
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -176,13 +177,14 @@ func (c *connCore) tail() *buffer.Outbound {
 }
 
 // queued returns the output bytes not yet handed to the kernel, file regions included (on uring, those
-// waiting in the splice pipe too).
-func (c *connCore) queued() int {
-	n := c.out.Len()
+// waiting in the splice pipe too). It is an int64 on every platform: the AsyncWrite and Flushed waits
+// count down from it, and a region past 2 GiB does not fit a 32-bit int (fileQueue.bytes).
+func (c *connCore) queued() int64 {
+	n := int64(c.out.Len())
 	if x := c.x.Load(); x != nil && len(x.files) > 0 {
 		n = addSat(n, x.files.bytes()) // a region may be math.MaxInt64 bytes long
 		if x.splice != nil {
-			n = addSat(n, x.splice.inPipe)
+			n = addSat(n, int64(x.splice.inPipe))
 		}
 	}
 	return n
@@ -194,7 +196,7 @@ func (c *connCore) OutboundBuffered() int {
 	if c.notified {
 		return 0
 	}
-	return c.queued()
+	return int(min(c.queued(), math.MaxInt))
 }
 
 // wrote accounts n bytes handed to the kernel at now (the loop's wheel clock) and runs the AsyncWrite

@@ -188,7 +188,7 @@ func (c *epConn) read() {
 			if c.closeReq.Load() || c.peerEOF || c.held { // closing, half-closed, or paused: nothing to read
 				return
 			}
-			if c.queued() > l.g.e.opts.highWater {
+			if c.queued() > int64(l.g.e.opts.highWater) {
 				c.readPaused = true
 				return
 			}
@@ -318,7 +318,7 @@ func (l *epLoop) flush(c *epConn) {
 	if c.state == connReleased {
 		return
 	}
-	if c.readPaused && c.queued() <= l.g.e.opts.lowWater {
+	if c.readPaused && c.queued() <= int64(l.g.e.opts.lowWater) {
 		c.readPaused = false
 		c.redeliver = c.redeliver || c.in.Len() > 0
 		c.queueReread()

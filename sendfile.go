@@ -91,21 +91,23 @@ func (q fileQueue) tail(out *buffer.Outbound) *buffer.Outbound {
 	return &q[len(q)-1].after
 }
 
-// bytes returns what the regions and the writes after them still hold, at most math.MaxInt: a region
+// bytes returns what the regions and the writes after them still hold, at most math.MaxInt64: a region
 // may be as long as math.MaxInt64 ("the rest of the file"), and a sum that wrapped negative made the
-// queue look empty, so that Flushed and AsyncWrite callbacks behind it ran at once (session 32).
-func (q fileQueue) bytes() int {
-	n := 0
+// queue look empty, so that Flushed and AsyncWrite callbacks behind it ran at once (session 32). The
+// count is an int64, not an int: on a 32-bit build a region past 2 GiB saturated an int, and the
+// callbacks behind it ran once 2 GiB of it were out, before the rest.
+func (q fileQueue) bytes() int64 {
+	var n int64
 	for _, s := range q {
-		n = addSat(addSat(n, int(min(s.n, math.MaxInt))), s.after.Len())
+		n = addSat(addSat(n, s.n), int64(s.after.Len()))
 	}
 	return n
 }
 
-// addSat returns a+b for non-negative a and b, or math.MaxInt where the sum would overflow.
-func addSat(a, b int) int {
-	if a > math.MaxInt-b {
-		return math.MaxInt
+// addSat returns a+b for non-negative a and b, or math.MaxInt64 where the sum would overflow.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
 	}
 	return a + b
 }

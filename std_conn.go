@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -493,7 +494,7 @@ func (c *stdConn) waitOutputRoom() (ok, restarted bool) {
 	draining := false // above the high water mark, until the queue is down to the low water mark
 	for !c.aborted && !c.closing {
 		q := c.queued()
-		draining = q > o.highWater || draining && q > o.lowWater
+		draining = q > int64(o.highWater) || draining && q > int64(o.lowWater)
 		if !draining && !c.held {
 			break
 		}
@@ -670,7 +671,7 @@ func (c *stdConn) writeOut() (aborted bool) {
 			err = &OpError{Op: "write", Net: c.network, Addr: c.nc.RemoteAddr(), Err: unwrapNetOp(err)}
 			abort = c.failSendLocked(err)
 		}
-		if c.queued() <= c.g.e.opts.lowWater {
+		if c.queued() <= int64(c.g.e.opts.lowWater) {
 			c.rcond.Broadcast()
 		}
 		c.wmu.Unlock()
@@ -1218,7 +1219,7 @@ func (c *stdConn) Flushed(cb func(Conn, error)) {
 func (c *stdConn) OutboundBuffered() int {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.queued()
+	return int(min(c.queued(), math.MaxInt))
 }
 
 func (c *stdConn) Write(b []byte) (int, error)     { return c.enqueue(b, nil, nil) }

@@ -38,8 +38,9 @@ func (c *stdConn) SendFile(f *os.File, offset, n int64, cb func(Conn, error)) er
 }
 
 // queued returns the output not yet handed to the kernel, file regions included. wmu must be held.
-func (c *stdConn) queued() int {
-	n := c.wq.Len()
+// An int64 on every platform, as connCore.queued.
+func (c *stdConn) queued() int64 {
+	n := int64(c.wq.Len())
 	if len(c.files) > 0 {
 		n = addSat(n, c.files.bytes()) // a region may be math.MaxInt64 bytes long
 	}
@@ -104,7 +105,7 @@ func (c *stdConn) sendFilePiece() {
 	if sendErr {
 		abort = c.failSendLocked(err) // before the reader may go on (see failSendLocked)
 	}
-	if c.queued() <= c.g.e.opts.lowWater {
+	if c.queued() <= int64(c.g.e.opts.lowWater) {
 		c.rcond.Broadcast()
 	}
 	c.wmu.Unlock()

@@ -12,7 +12,7 @@ const (
 
 // asyncWait is an AsyncWrite callback waiting for its bytes to reach the kernel.
 type asyncWait struct {
-	ahead int // queued bytes up to and including this write's last byte
+	ahead int64 // queued bytes up to and including this write's last byte (file regions too: int64, see fileQueue.bytes)
 	cb    func(Conn, error)
 }
 
@@ -35,7 +35,7 @@ func (w *asyncWaits) len() int { return len(w.q) - w.head }
 // add registers cb for a write whose last byte is queued bytes from the head of the output queue.
 // A full array whose front half or more ran is compacted rather than grown: a FIFO that never empties
 // (a steady stream of writes, one always in flight) would otherwise keep every wait that ever ran.
-func (w *asyncWaits) add(queued int, cb func(Conn, error)) {
+func (w *asyncWaits) add(queued int64, cb func(Conn, error)) {
 	if len(w.q) == cap(w.q) && w.head > 0 && 2*w.head >= len(w.q) {
 		live := copy(w.q, w.q[w.head:])
 		clear(w.q[live:])
@@ -50,7 +50,7 @@ func (w *asyncWaits) add(queued int, cb func(Conn, error)) {
 // registered while callbacks ran (ahead 0) completes the waits ahead of it too, in order.
 func (w *asyncWaits) advance(n int) int {
 	for i := w.head; i < len(w.q); i++ {
-		w.q[i].ahead -= n
+		w.q[i].ahead -= int64(n)
 		if w.q[i].ahead <= 0 {
 			w.ready = max(w.ready, i+1-w.head)
 		}

@@ -222,7 +222,7 @@ func (c *urConn) received(b []byte) {
 	case c.readPaused != 0:
 		c.in.Append(b)
 		return
-	case c.queued() > c.l.g.e.opts.highWater:
+	case c.queued() > int64(c.l.g.e.opts.highWater):
 		c.pause(pausedOut)
 		c.in.Append(b)
 		return
@@ -316,14 +316,14 @@ func (c *urConn) flush() {
 		}
 	}
 	o := &c.l.g.e.opts
-	if c.readPaused&pausedOut != 0 && c.queued() <= o.lowWater {
+	if c.readPaused&pausedOut != 0 && c.queued() <= int64(o.lowWater) {
 		c.resume(pausedOut)
 	}
 	if c.sending { // a file region is being spliced
 		return
 	}
 	if c.out.Len() > 0 {
-		if c.state == connOpen && c.queued() > o.highWater {
+		if c.state == connOpen && c.queued() > int64(o.highWater) {
 			c.pause(pausedOut)
 		}
 		c.send()
@@ -424,7 +424,7 @@ func (c *urConn) onSend(cqe *uring.CQE) {
 // context was done from the start, was taken for output dropped and reset. The connection's timer
 // bounds the wait (connTimer). It reports false, leaving the connection to stopAbort, otherwise.
 func (c *urConn) stopAfterSend() bool {
-	if c.state != connClosing || !c.sending || c.polling || c.queued() != c.out.Len() {
+	if c.state != connClosing || !c.sending || c.polling || c.queued() != int64(c.out.Len()) {
 		return false
 	}
 	if x := c.x.Load(); x != nil && x.splice != nil && (x.splice.in || x.splice.out || x.splice.poll) {
