@@ -510,22 +510,11 @@ func TestAdvCancelledReadSparesWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		data := randBytes(rand.New(rand.NewPCG(61, 62)), 8<<20)
+		data := randBytes(rand.New(rand.NewPCG(61, 62)), 2<<20) // far more than the socket holds
 		wr := f.Write(context.Background(), data)
-		got := make(chan []byte, 1)
-		go func() {
-			var b []byte
-			buf := make([]byte, 8192)
-			for len(b) < len(data) {
-				n, err := peer.Read(buf)
-				b = append(b, buf[:n]...)
-				if err != nil {
-					break
-				}
-			}
-			got <- b
-		}()
 		buf := make([]byte, 64)
+		// The peer reads nothing yet: the Write fills the socket and waits for room through all
+		// the cancellations (a deadline set on the whole os.File would fail it).
 		for i := 0; i < 200; i++ {
 			ctx, cancel := context.WithCancel(context.Background())
 			rd := f.Read(ctx, buf)
@@ -537,6 +526,28 @@ func TestAdvCancelledReadSparesWrite(t *testing.T) {
 				t.Fatalf("cancelled Read = %d, %v", n, err)
 			}
 		}
+		select {
+		case <-wr.Done():
+			n, err := wr.Result()
+			t.Fatalf("the Write completed with %d, %v before the peer read anything", n, err)
+		default:
+		}
+		// Drained in reads as large as the socket holds: 8 KiB reads of 8 MiB made over a
+		// thousand handoffs between the peer and the Write, which under -race and load took more
+		// than the hang bound (CI).
+		got := make(chan []byte, 1)
+		go func() {
+			var b []byte
+			rb := make([]byte, 1<<20)
+			for len(b) < len(data) {
+				n, err := peer.Read(rb)
+				b = append(b, rb[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			got <- b
+		}()
 		if n, err := await(t, wr); n != len(data) || err != nil {
 			t.Fatalf("the Write beside cancelled Reads = %d, %v, want %d, nil", n, err, len(data))
 		}

@@ -414,7 +414,9 @@ func TestMigrateClientServerClosesIdle(t *testing.T) {
 			if !advWaitFor(advTimeout, func() bool { return srv.closed.Load() == n }) {
 				out = append(out, "server did not close the idle connection")
 			}
-			time.Sleep(50 * time.Millisecond) // the FIN reaches the client
+			// The FIN reaches the client, and it closes its socket (a fixed 50 ms was short of
+			// it under load).
+			cpWaitClientClosed(srv.Listener.Addr())
 			s := mcDo(t, m, func() string {
 				req, _ := http.NewRequest(m, srv.URL, strings.NewReader("body"))
 				resp, err := client.Do(req)
