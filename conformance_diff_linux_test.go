@@ -1714,7 +1714,11 @@ var rdScenarios = []*rdScenario{
 
 func TestEnginesAgreeWithScriptedPeers(t *testing.T) {
 	for _, sc := range rdScenarios {
-		t.Run(sc.name, func(t *testing.T) { rdCompare(t, sc) })
+		t.Run(sc.name, func(t *testing.T) {
+			// Side by side: each scenario has its servers and peers, and mostly waits (CI time).
+			t.Parallel()
+			rdCompare(t, sc)
+		})
 	}
 }
 
