@@ -2547,6 +2547,22 @@ func TestClientAdvDescriptors(t *testing.T) {
 			before := advFDs(t)
 			beforeList := advFDList()
 
+			// The requests' outcomes, for the checks and for the report of a stall. Their contexts
+			// are not this test's subject (the descriptors are), except the 50 ms one of /hang, a
+			// cancellation: the others are generous, and the whole is bounded by a hang guard rather
+			// than a time (h137: on a machine loaded far past its 2 CPUs the 40 requests took over the
+			// 5 s bound the whole step had, each request slowed alike, none stalled). A request that
+			// stalled until its context ended would still fail the test, by its error.
+			type advStep struct {
+				url   string
+				start time.Time
+				took  time.Duration
+				n     int
+				err   error
+				done  bool
+			}
+			var stepMu sync.Mutex
+			var steps [8][5]advStep
 			tr := &http1.Transport{Engine: kind, Loops: 2}
 			var wg sync.WaitGroup
 			for i := range 8 {
@@ -2555,7 +2571,7 @@ func TestClientAdvDescriptors(t *testing.T) {
 					defer wg.Done()
 					for j := range 5 {
 						var url string
-						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+						ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 						switch (i + j) % 5 {
 						case 0, 1:
 							url = s.URL + "/"
@@ -2568,16 +2584,62 @@ func TestClientAdvDescriptors(t *testing.T) {
 							cancel()
 							ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
 						}
+						start := time.Now()
+						stepMu.Lock()
+						steps[i][j] = advStep{url: url, start: start}
+						stepMu.Unlock()
 						req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-						if resp, err := tr.RoundTrip(req); err == nil {
-							io.ReadAll(resp.Body)
+						n := 0
+						resp, err := tr.RoundTrip(req)
+						if err == nil {
+							var b []byte
+							b, err = io.ReadAll(resp.Body)
+							n = len(b)
 							resp.Body.Close()
 						}
 						cancel()
+						stepMu.Lock()
+						steps[i][j].took, steps[i][j].n, steps[i][j].err, steps[i][j].done = time.Since(start), n, err, true
+						stepMu.Unlock()
 					}
 				}()
 			}
-			advWithin(t, advTimeout, "the requests", func() bool { wg.Wait(); return true })
+			finished := make(chan struct{})
+			go func() { wg.Wait(); close(finished) }()
+			select {
+			case <-finished:
+			case <-time.After(30 * time.Second): // a hang guard: the contexts end every request well before
+				stepMu.Lock()
+				var b strings.Builder
+				for i := range steps {
+					for j, st := range steps[i] {
+						switch {
+						case st.start.IsZero():
+							fmt.Fprintf(&b, "\n  goroutine %d step %d: not started", i, j)
+						case !st.done:
+							fmt.Fprintf(&b, "\n  goroutine %d step %d: GET %s unfinished after %v", i, j, st.url, time.Since(st.start))
+						}
+					}
+				}
+				stepMu.Unlock()
+				t.Fatalf("the requests did not finish within 30 s (hang):%s", b.String())
+			}
+			for i := range steps {
+				for j, st := range steps[i] {
+					switch {
+					case strings.HasSuffix(st.url, "/hang"):
+						if !errors.Is(st.err, context.DeadlineExceeded) {
+							t.Errorf("goroutine %d step %d: GET %s (50 ms context, 300 ms answer): err %v, want the context's deadline", i, j, st.url, st.err)
+						}
+					case errors.Is(st.err, context.DeadlineExceeded):
+						t.Errorf("goroutine %d step %d: GET %s stalled until its context ended (%v): %v", i, j, st.url, st.took, st.err)
+					case st.url == s.URL+"/" && (st.err != nil || st.n != 100<<10):
+						t.Errorf("goroutine %d step %d: GET %s: %d bytes, err %v; want %d bytes", i, j, st.url, st.n, st.err, 100<<10)
+					case st.url != s.URL+"/" && st.err == nil:
+						t.Errorf("goroutine %d step %d: GET %s succeeded; want an error", i, j, st.url)
+					}
+				}
+			}
 			// A body left half-read when the transport closes.
 			resp, err := tr.RoundTrip(advReq(t, "GET", s.URL+"/", nil))
 			if err == nil {
@@ -2586,7 +2648,7 @@ func TestClientAdvDescriptors(t *testing.T) {
 			advClose(t, tr)
 			s.CloseClientConnections()
 			after := 0
-			advWaitFor(5*time.Second, func() bool { after = advFDs(t); return after <= before })
+			advWaitFor(30*time.Second, func() bool { after = advFDs(t); return after <= before }) // (a bound on a condition)
 			if after > before {
 				t.Errorf("descriptors: %d before the Transport, %d after Close\nbefore: %s\nafter:  %s", before, after, beforeList, advFDList())
 			}
