@@ -3,7 +3,6 @@ package eddy
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"runtime"
 	"sync"
@@ -40,34 +39,8 @@ func (h *acceptLog) OnOpen(c Conn) {
 // queue while the loop is held in a task, so that one edge of the listener finds them all.
 func startHeldEpoll(t *testing.T, h Handler, n int) (*Engine, []net.Conn) {
 	t.Helper()
-	e, err := New(h, []string{"tcp://127.0.0.1:0"}, WithEngine(EngineEpoll), WithLoops(1),
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		e.Stop(ctx)
-	})
-	held, release := make(chan struct{}), make(chan struct{})
-	e.Loops()[0].Execute(func() { close(held); <-release })
-	<-held
-	var cs []net.Conn
-	for range n {
-		c, err := net.DialTimeout("tcp", e.Addrs()[0].String(), 5*time.Second)
-		if err != nil {
-			close(release)
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		cs = append(cs, c)
-	}
-	close(release)
-	return e, cs
+	e, _, cs := startBudgetEpoll(t, h, []string{"tcp://127.0.0.1:0"}, n, nil)
+	return e, cs[0]
 }
 
 // Accepting is bounded per iteration, as reading is: the epoll loop took every connection its listener
