@@ -421,13 +421,7 @@ func TestReacceptTwoListeners(t *testing.T) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	opens := 0
-	for _, ev := range h.log {
-		if ev == "flushed" {
-			break
-		}
-		opens++
-	}
+	opens := opensBeforeFlush(h.log)
 	if opens > 2*acceptsPerEvent {
 		t.Errorf("%d opens before the first greeting was flushed, want at most %d (one budget per listener)",
 			opens, 2*acceptsPerEvent)

@@ -62,13 +62,7 @@ func TestEpollAcceptBoundedPerIteration(t *testing.T) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	opens := 0
-	for _, ev := range h.events {
-		if ev == "flushed" {
-			break
-		}
-		opens++
-	}
+	opens := opensBeforeFlush(h.events)
 	if opens > acceptsPerEvent {
 		t.Errorf("%d of %d queued connections opened before the first greeting was flushed, want at most %d",
 			opens, n, acceptsPerEvent)
@@ -90,4 +84,15 @@ func TestEpollGoexitInReacceptStops(t *testing.T) {
 	if err := e.Stop(ctx); err != nil {
 		t.Fatalf("Stop after a Goexit in a re-accept: %v", err)
 	}
+}
+
+// opensBeforeFlush counts the OnOpens of an event log ("open", "flushed") before its first flushed
+// greeting.
+func opensBeforeFlush(log []string) int {
+	for i, ev := range log {
+		if ev == "flushed" {
+			return i
+		}
+	}
+	return len(log)
 }
